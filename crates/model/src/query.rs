@@ -1,0 +1,793 @@
+//! The built-in tracker's query language, a small JQL:
+//!
+//! ```text
+//! project = OPS AND labels = sync AND status != Done AND updated >= "2026-11-01" ORDER BY updated DESC
+//! priority IN (High, Highest) OR (assignee IS EMPTY AND text ~ "printer")
+//! "Customer Tier" = Gold AND created >= -7d
+//! ```
+//!
+//! Keywords and field names are case-insensitive. Values are bare words, quoted strings or
+//! numbers; dates are `"2026-11-01"`, `"2026-11-01 14:30"` or relative (`-7d`, `-12h`, `-30m`,
+//! `-2w`). Custom fields are named in quotes (`"Story Points" > 3`) or as `cf[Story Points]`.
+//! Parsing checks every value against its field, so a misspelt status is an error naming it
+//! rather than a query that silently matches nothing.
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::item::{ItemKey, Priority, ProjectKey, Status};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub filter: Option<Expr>,
+    pub order: Vec<OrderBy>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cond(Cond),
+}
+
+/// One condition. `values` holds one value for comparisons, several for `IN`, none for `IS`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cond {
+    pub field: Field,
+    pub op: Op,
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    Project,
+    Key,
+    Summary,
+    Description,
+    /// Summary, description and comment bodies together.
+    Text,
+    Status,
+    Priority,
+    Assignee,
+    Reporter,
+    Labels,
+    Created,
+    Updated,
+    Custom(String),
+}
+
+const NAMED_FIELDS: &[(&str, Field)] = &[
+    ("project", Field::Project),
+    ("key", Field::Key),
+    ("issuekey", Field::Key),
+    ("summary", Field::Summary),
+    ("description", Field::Description),
+    ("text", Field::Text),
+    ("status", Field::Status),
+    ("priority", Field::Priority),
+    ("assignee", Field::Assignee),
+    ("reporter", Field::Reporter),
+    ("labels", Field::Labels),
+    ("label", Field::Labels),
+    ("created", Field::Created),
+    ("updated", Field::Updated),
+];
+
+impl Field {
+    fn named(name: &str) -> Option<Field> {
+        let lower = name.to_ascii_lowercase();
+        NAMED_FIELDS
+            .iter()
+            .find(|(n, _)| *n == lower)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn kind(&self) -> FieldKind {
+        match self {
+            Field::Project => FieldKind::Project,
+            Field::Key => FieldKind::Key,
+            Field::Summary | Field::Description | Field::Text => FieldKind::LongText,
+            Field::Status => FieldKind::Status,
+            Field::Priority => FieldKind::Priority,
+            Field::Assignee | Field::Reporter => FieldKind::Person,
+            Field::Labels => FieldKind::Labels,
+            Field::Created | Field::Updated => FieldKind::Time,
+            Field::Custom(_) => FieldKind::Custom,
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Custom(name) => write!(f, "\"{name}\""),
+            other => {
+                let name = NAMED_FIELDS
+                    .iter()
+                    .find(|(_, field)| field == other)
+                    .map_or("?", |(n, _)| n);
+                f.write_str(name)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Project,
+    Key,
+    LongText,
+    Status,
+    Priority,
+    Person,
+    Labels,
+    Time,
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `~`: contains the text (case-insensitive).
+    Contains,
+    /// `!~`
+    NotContains,
+    In,
+    NotIn,
+    IsEmpty,
+    IsNotEmpty,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Contains => "~",
+            Op::NotContains => "!~",
+            Op::In => "IN",
+            Op::NotIn => "NOT IN",
+            Op::IsEmpty => "IS EMPTY",
+            Op::IsNotEmpty => "IS NOT EMPTY",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Number(f64),
+    Project(ProjectKey),
+    Key(ItemKey),
+    Status(Status),
+    Priority(Priority),
+    Time(TimeValue),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeValue {
+    At(Timestamp),
+    /// Relative to when the query runs: `-7d` is seven days before now.
+    Ago(SignedDuration),
+}
+
+impl TimeValue {
+    pub fn resolve(self, now: Timestamp) -> Timestamp {
+        match self {
+            TimeValue::At(t) => t,
+            TimeValue::Ago(d) => now.checked_sub(d).unwrap_or(Timestamp::MIN),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    pub field: Field,
+    pub descending: bool,
+}
+
+/// A query that does not parse, with the 1-based column where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at column {column})")]
+pub struct QueryError {
+    pub message: String,
+    pub column: usize,
+}
+
+impl Query {
+    /// Everything, newest first.
+    pub fn all() -> Query {
+        Query {
+            filter: None,
+            order: vec![OrderBy {
+                field: Field::Updated,
+                descending: true,
+            }],
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Query, QueryError> {
+        let tokens = lex(text)?;
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            len: text.chars().count(),
+        };
+        let filter = if p.at_end() || p.peek_keyword("ORDER") {
+            None
+        } else {
+            Some(p.expr()?)
+        };
+        let mut order = Vec::new();
+        if p.peek_keyword("ORDER") {
+            p.bump();
+            p.expect_keyword("BY")?;
+            loop {
+                let (field, column) = p.field()?;
+                if matches!(field, Field::Text | Field::Labels) {
+                    return Err(QueryError {
+                        message: format!("cannot order by {field}"),
+                        column,
+                    });
+                }
+                let descending = if p.peek_keyword("DESC") {
+                    p.bump();
+                    true
+                } else {
+                    if p.peek_keyword("ASC") {
+                        p.bump();
+                    }
+                    false
+                };
+                order.push(OrderBy { field, descending });
+                if !p.eat(&Tok::Comma) {
+                    break;
+                }
+            }
+        }
+        if let Some(tok) = p.tokens.get(p.pos) {
+            return Err(QueryError {
+                message: format!(
+                    "unexpected {}: expected AND, OR, ORDER BY or the end",
+                    tok.tok
+                ),
+                column: tok.column,
+            });
+        }
+        if order.is_empty() {
+            order.push(OrderBy {
+                field: Field::Updated,
+                descending: true,
+            });
+        }
+        Ok(Query { filter, order })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Op(Op),
+    LParen,
+    RParen,
+    Comma,
+}
+
+impl fmt::Display for Tok {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tok::Word(w) => write!(f, "'{w}'"),
+            Tok::Quoted(q) => write!(f, "\"{q}\""),
+            Tok::Op(op) => write!(f, "'{op}'"),
+            Tok::LParen => f.write_str("'('"),
+            Tok::RParen => f.write_str("')'"),
+            Tok::Comma => f.write_str("','"),
+        }
+    }
+}
+
+struct Token {
+    tok: Tok,
+    column: usize,
+}
+
+fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let column = i + 1;
+        let single = |tok| Token { tok, column };
+        match c {
+            c if c.is_whitespace() => {
+                i += 1;
+                continue;
+            }
+            '(' => out.push(single(Tok::LParen)),
+            ')' => out.push(single(Tok::RParen)),
+            ',' => out.push(single(Tok::Comma)),
+            '=' => out.push(single(Tok::Op(Op::Eq))),
+            '~' => out.push(single(Tok::Op(Op::Contains))),
+            '!' | '<' | '>' => {
+                let next = chars.get(i + 1).copied();
+                let (op, width) = match (c, next) {
+                    ('!', Some('=')) => (Op::Ne, 2),
+                    ('!', Some('~')) => (Op::NotContains, 2),
+                    ('<', Some('=')) => (Op::Le, 2),
+                    ('>', Some('=')) => (Op::Ge, 2),
+                    ('<', _) => (Op::Lt, 1),
+                    ('>', _) => (Op::Gt, 1),
+                    _ => {
+                        return Err(QueryError {
+                            message: "'!' must be followed by '=' or '~'".into(),
+                            column,
+                        });
+                    }
+                };
+                out.push(single(Tok::Op(op)));
+                i += width;
+                continue;
+            }
+            '"' | '\'' => {
+                let quote = c;
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            return Err(QueryError {
+                                message: format!("unclosed quote {quote}"),
+                                column,
+                            });
+                        }
+                        Some('\\') if i + 1 < chars.len() => {
+                            s.push(chars[i + 1]);
+                            i += 2;
+                        }
+                        Some(&ch) if ch == quote => break,
+                        Some(&ch) => {
+                            s.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push(single(Tok::Quoted(s)));
+            }
+            _ => {
+                let start = i;
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !matches!(
+                        chars[i],
+                        '(' | ')' | ',' | '=' | '!' | '<' | '>' | '~' | '"' | '\''
+                    )
+                {
+                    i += 1;
+                }
+                // `cf[Story Points]` may hold spaces: take everything up to the bracket.
+                let word: String = chars[start..i].iter().collect();
+                if word.to_ascii_lowercase().starts_with("cf[") && !word.ends_with(']') {
+                    while i < chars.len() && chars[i] != ']' {
+                        i += 1;
+                    }
+                    if i == chars.len() {
+                        return Err(QueryError {
+                            message: "unclosed 'cf[': write cf[Field name]".into(),
+                            column,
+                        });
+                    }
+                    i += 1;
+                }
+                out.push(single(Tok::Word(chars[start..i].iter().collect())));
+                continue;
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    len: usize,
+}
+
+impl Parser {
+    fn at_end(&self) -> bool {
+        self.pos >= self.tokens.len()
+    }
+
+    fn column(&self) -> usize {
+        self.tokens.get(self.pos).map_or(self.len + 1, |t| t.column)
+    }
+
+    fn bump(&mut self) -> Option<&Token> {
+        let t = self.tokens.get(self.pos);
+        self.pos += 1;
+        t
+    }
+
+    fn eat(&mut self, tok: &Tok) -> bool {
+        if self.tokens.get(self.pos).is_some_and(|t| &t.tok == tok) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn peek_keyword(&self, kw: &str) -> bool {
+        matches!(self.tokens.get(self.pos), Some(Token { tok: Tok::Word(w), .. }) if w.eq_ignore_ascii_case(kw))
+    }
+
+    fn expect_keyword(&mut self, kw: &str) -> Result<(), QueryError> {
+        if self.peek_keyword(kw) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("'{kw}'")))
+        }
+    }
+
+    fn unexpected(&self, wanted: &str) -> QueryError {
+        let found = self
+            .tokens
+            .get(self.pos)
+            .map_or("the end of the query".to_owned(), |t| t.tok.to_string());
+        QueryError {
+            message: format!("expected {wanted}, found {found}"),
+            column: self.column(),
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.and()?;
+        while self.peek_keyword("OR") {
+            self.bump();
+            let right = self.and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.unary()?;
+        while self.peek_keyword("AND") {
+            self.bump();
+            let right = self.unary()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, QueryError> {
+        if self.peek_keyword("NOT") {
+            self.bump();
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.eat(&Tok::LParen) {
+            let inner = self.expr()?;
+            if !self.eat(&Tok::RParen) {
+                return Err(self.unexpected("')'"));
+            }
+            return Ok(inner);
+        }
+        self.cond().map(Expr::Cond)
+    }
+
+    fn field(&mut self) -> Result<(Field, usize), QueryError> {
+        let column = self.column();
+        let field = match self.tokens.get(self.pos).map(|t| &t.tok) {
+            Some(Tok::Quoted(name)) => Field::named(name).unwrap_or(Field::Custom(name.clone())),
+            Some(Tok::Word(w)) => {
+                if let Some(name) = w
+                    .strip_prefix("cf[")
+                    .or_else(|| w.strip_prefix("CF["))
+                    .and_then(|r| r.strip_suffix(']'))
+                {
+                    Field::Custom(name.trim().to_owned())
+                } else if let Some(f) = Field::named(w) {
+                    f
+                } else {
+                    let hint = did_you_mean(w, NAMED_FIELDS.iter().map(|(n, _)| *n))
+                        .map(|s| format!("did you mean '{s}'? "))
+                        .unwrap_or_default();
+                    return Err(QueryError {
+                        message: format!(
+                            "unknown field '{w}': {hint}custom fields are written in quotes, e.g. \"{w}\""
+                        ),
+                        column,
+                    });
+                }
+            }
+            _ => return Err(self.unexpected("a field name")),
+        };
+        self.pos += 1;
+        Ok((field, column))
+    }
+
+    fn cond(&mut self) -> Result<Cond, QueryError> {
+        let (field, _) = self.field()?;
+        let op_column = self.column();
+        let op = match self.tokens.get(self.pos).map(|t| &t.tok) {
+            Some(Tok::Op(op)) => {
+                let op = *op;
+                self.pos += 1;
+                op
+            }
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("IN") => {
+                self.pos += 1;
+                Op::In
+            }
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("NOT") => {
+                self.pos += 1;
+                self.expect_keyword("IN")?;
+                Op::NotIn
+            }
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("IS") => {
+                self.pos += 1;
+                let negated = self.peek_keyword("NOT");
+                if negated {
+                    self.pos += 1;
+                }
+                if !(self.peek_keyword("EMPTY") || self.peek_keyword("NULL")) {
+                    return Err(self.unexpected("EMPTY"));
+                }
+                self.pos += 1;
+                let op = if negated { Op::IsNotEmpty } else { Op::IsEmpty };
+                check_op(&field, op, op_column)?;
+                return Ok(Cond {
+                    field,
+                    op,
+                    values: Vec::new(),
+                });
+            }
+            _ => {
+                return Err(self.unexpected("an operator (=, !=, <, <=, >, >=, ~, !~, IN, IS)"));
+            }
+        };
+        check_op(&field, op, op_column)?;
+        let values = if matches!(op, Op::In | Op::NotIn) {
+            if !self.eat(&Tok::LParen) {
+                return Err(self.unexpected("'(' after IN"));
+            }
+            let mut values = vec![self.value(&field)?];
+            while self.eat(&Tok::Comma) {
+                values.push(self.value(&field)?);
+            }
+            if !self.eat(&Tok::RParen) {
+                return Err(self.unexpected("',' or ')'"));
+            }
+            values
+        } else {
+            vec![self.value(&field)?]
+        };
+        Ok(Cond { field, op, values })
+    }
+
+    fn value(&mut self, field: &Field) -> Result<Value, QueryError> {
+        let column = self.column();
+        let raw = match self.tokens.get(self.pos).map(|t| &t.tok) {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => w.clone(),
+            _ => return Err(self.unexpected(&format!("a value for {field}"))),
+        };
+        self.pos += 1;
+        let err = |message: String| QueryError { message, column };
+        Ok(match field.kind() {
+            FieldKind::Project => Value::Project(
+                raw.to_ascii_uppercase()
+                    .parse()
+                    .map_err(|e: crate::ValidationError| err(e.to_string()))?,
+            ),
+            FieldKind::Key => Value::Key(
+                raw.to_ascii_uppercase()
+                    .parse()
+                    .map_err(|e: crate::ValidationError| err(e.to_string()))?,
+            ),
+            FieldKind::Status => {
+                Value::Status(raw.parse().map_err(|e: crate::ValidationError| {
+                    err(e.to_string() + " (quote names with spaces: \"In Progress\")")
+                })?)
+            }
+            FieldKind::Priority => Value::Priority(
+                raw.parse()
+                    .map_err(|e: crate::ValidationError| err(e.to_string()))?,
+            ),
+            FieldKind::Time => Value::Time(parse_time(&raw).ok_or_else(|| {
+                err(format!(
+                    "'{raw}' is not a date: use \"2026-11-01\", \"2026-11-01 14:30\" or a relative time such as -7d, -12h, -30m"
+                ))
+            })?),
+            FieldKind::Custom => match raw.parse::<f64>() {
+                Ok(n) if n.is_finite() => Value::Number(n),
+                _ => Value::Text(raw),
+            },
+            FieldKind::LongText | FieldKind::Person | FieldKind::Labels => Value::Text(raw),
+        })
+    }
+}
+
+/// Which operators make sense on which field; anything else is an error naming both.
+fn check_op(field: &Field, op: Op, column: usize) -> Result<(), QueryError> {
+    use FieldKind as K;
+    let ok = match field.kind() {
+        K::Project | K::Status | K::Person | K::Labels => {
+            matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn)
+                || (matches!(op, Op::IsEmpty | Op::IsNotEmpty)
+                    && matches!(field.kind(), K::Person | K::Labels))
+        }
+        K::Key | K::Priority | K::Time => !matches!(op, Op::Contains | Op::NotContains),
+        K::LongText => matches!(
+            op,
+            Op::Contains | Op::NotContains | Op::IsEmpty | Op::IsNotEmpty
+        ),
+        K::Custom => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let hint = if field.kind() == K::LongText {
+        format!(": search text with ~, e.g. {field} ~ \"printer\"")
+    } else {
+        String::new()
+    };
+    Err(QueryError {
+        message: format!("operator {op} cannot be used with {field}{hint}"),
+        column,
+    })
+}
+
+fn parse_time(raw: &str) -> Option<TimeValue> {
+    if let Some(rel) = raw.strip_prefix('-') {
+        let unit = rel.chars().last()?;
+        let n: i64 = rel[..rel.len() - unit.len_utf8()].parse().ok()?;
+        let secs = match unit {
+            'w' => n.checked_mul(7 * 86_400)?,
+            'd' => n.checked_mul(86_400)?,
+            'h' => n.checked_mul(3_600)?,
+            'm' => n.checked_mul(60)?,
+            _ => return None,
+        };
+        return Some(TimeValue::Ago(SignedDuration::from_secs(secs)));
+    }
+    if let Ok(ts) = raw.parse::<Timestamp>() {
+        return Some(TimeValue::At(ts));
+    }
+    let civil = raw
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .or_else(|| raw.parse::<jiff::civil::Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))?;
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(civil)
+        .ok()
+        .map(TimeValue::At)
+}
+
+/// The closest candidate within two edits, for "did you mean" hints.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_err(query: &str, expected: &str) {
+        let err = Query::parse(query).expect_err(query);
+        assert_eq!(err.to_string(), expected, "{query}");
+    }
+
+    #[test]
+    fn parses_the_issue_example() {
+        let q = Query::parse(
+            r#"project = OPS AND labels = sync AND status != Done AND updated >= "2026-11-01" ORDER BY updated DESC, key"#,
+        )
+        .unwrap();
+        assert_eq!(q.order.len(), 2);
+        assert!(q.order[0].descending && !q.order[1].descending);
+        let Some(Expr::And(left, right)) = q.filter else {
+            panic!("expected AND at the top");
+        };
+        assert_eq!(
+            *right,
+            Expr::Cond(Cond {
+                field: Field::Updated,
+                op: Op::Ge,
+                values: vec![Value::Time(TimeValue::At(
+                    "2026-11-01T00:00:00Z".parse().unwrap()
+                ))],
+            })
+        );
+        assert!(matches!(*left, Expr::And(..)));
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let q = Query::parse("status = Done OR priority = High AND labels = x").unwrap();
+        assert!(matches!(q.filter, Some(Expr::Or(_, ref r)) if matches!(**r, Expr::And(..))));
+    }
+
+    #[test]
+    fn in_is_and_custom_fields() {
+        let q = Query::parse(
+            r#"priority in (High, highest) and assignee is empty and "Story Points" > 3 and cf[Customer Tier] = Gold and status not in ("In Progress")"#,
+        )
+        .unwrap();
+        assert!(q.filter.is_some());
+        assert_eq!(Query::parse("").unwrap(), Query::all());
+        assert!(Query::parse("created >= -7d ORDER BY priority").is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_column() {
+        check_err(
+            "statsu = Done",
+            "unknown field 'statsu': did you mean 'status'? custom fields are written in quotes, e.g. \"statsu\" (at column 1)",
+        );
+        check_err(
+            "status = Closed",
+            "unknown status 'Closed': use one of To Do, In Progress, Done (quote names with spaces: \"In Progress\") (at column 10)",
+        );
+        check_err(
+            "summary = x",
+            "operator = cannot be used with summary: search text with ~, e.g. summary ~ \"printer\" (at column 9)",
+        );
+        check_err(
+            "updated > yesterday",
+            "'yesterday' is not a date: use \"2026-11-01\", \"2026-11-01 14:30\" or a relative time such as -7d, -12h, -30m (at column 11)",
+        );
+        check_err(
+            "status = Done AND",
+            "expected a field name, found the end of the query (at column 18)",
+        );
+        check_err(
+            "status = Done labels = x",
+            "unexpected 'labels': expected AND, OR, ORDER BY or the end (at column 15)",
+        );
+        check_err("summary ~ \"open", "unclosed quote \" (at column 11)");
+    }
+
+    #[test]
+    fn no_input_panics() {
+        for q in [
+            "(", ")", "!", "cf[", "\"", "a = ", "-", "updated > -", "updated > -5x", "key < OPS-",
+            "status in (", "ORDER", "ORDER BY", "((((status = Done", "é = ü", "updated > -99999999999999999d",
+        ] {
+            let _ = Query::parse(q);
+        }
+    }
+}
