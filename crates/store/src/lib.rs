@@ -1,0 +1,222 @@
+//! Persistence for a Tandem node behind one interface, [`Store`].
+//!
+//! [`sqlite::SqliteStore`] is the embedded default: one database file in WAL mode, written by a
+//! single writer thread (rusqlite) that receives commands over a channel, read through a small
+//! pool of read-only connections. A PostgreSQL backend for several node processes plugs in
+//! behind the same trait; the node holds an `Arc<dyn Store>` and never sees SQL.
+//!
+//! Every change to an item writes its history rows and a [`TrackerEvent`] in the same
+//! transaction as the change (a transactional outbox): the sync engine reads events with
+//! [`Store::events_after`] and can never miss one or see one for a change that rolled back.
+//!
+//! **Architecture invariant:** this crate knows nothing of HTTP or of the console; its types
+//! are the domain types of `tandem-model` plus the few records that only storage has (users,
+//! sessions, API tokens, settings).
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tandem_model::query::Query;
+use tandem_model::{
+    Actor, Attachment, Change, Comment, Item, ItemKey, ItemPatch, NewAttachment, NewComment,
+    NewItem, NewProject, Project, ProjectKey, TrackerEvent, ValidationError,
+};
+
+pub mod sqlite;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `what` is the kind of record ("item", "project", "comment", …), `key` how it was named.
+    #[error("{what} {key} does not exist")]
+    NotFound { what: &'static str, key: String },
+    /// A unique name or key is already taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An update named a version the item has moved past: someone else changed it first.
+    #[error(
+        "item {key} was changed by someone else (you edited version {expected}, it is now at version {actual}): reload it and apply your change again"
+    )]
+    VersionConflict {
+        key: String,
+        expected: i64,
+        actual: i64,
+    },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The database file could not be opened or prepared.
+    #[error("cannot open database {path}: {reason}")]
+    Open { path: String, reason: String },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate database {path}: {reason}")]
+    Migration { path: String, reason: String },
+    /// A database fault: an internal error, never shown to API callers as it is.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store was shut down (the writer thread is gone).
+    #[error("the database is closed")]
+    Closed,
+}
+
+impl StoreError {
+    pub fn not_found(what: &'static str, key: impl ToString) -> Self {
+        StoreError::NotFound {
+            what,
+            key: key.to_string(),
+        }
+    }
+}
+
+/// A console or API user. Only admins exist for now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    /// PHC-format argon2 hash; never the password itself.
+    pub password_hash: String,
+    pub created: Timestamp,
+}
+
+/// A console login session. Only a hash of the session cookie is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub username: String,
+    /// The anti-CSRF token every form of this session must carry.
+    pub csrf_token: String,
+    pub created: Timestamp,
+    pub expires: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub expires: Timestamp,
+}
+
+/// A bearer token for the API. Only a hash of the token is stored; the token itself is shown
+/// once, when it is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub created_by: String,
+    pub created: Timestamp,
+    pub last_used: Option<Timestamp>,
+    pub revoked: Option<Timestamp>,
+}
+
+/// Which page of search results to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: u32,
+    pub limit: u32,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            offset: 0,
+            limit: 50,
+        }
+    }
+}
+
+/// The most items one search returns.
+pub const MAX_PAGE: u32 = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    pub items: Vec<Item>,
+    /// How many items match in all, across pages.
+    pub total: u64,
+}
+
+/// Everything a node persists. Implementations must make each method atomic, and every item
+/// change must bump the item's version, record history and emit a [`TrackerEvent`] in the same
+/// transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> Result<()>;
+
+    // --- node settings: a small key/value table -------------------------------------------
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// Stores `value` unless the key already has one; returns the value that is stored now.
+    /// Lets the first of several starting processes win (node identity, setup token).
+    async fn set_setting_if_absent(&self, key: &str, value: &str) -> Result<String>;
+    async fn delete_setting(&self, key: &str) -> Result<()>;
+
+    // --- users, sessions, API tokens --------------------------------------------------------
+    /// Creates the user, or sets the password of the existing user of that name.
+    async fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User>;
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    async fn user_count(&self) -> Result<u64>;
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+    /// The session with this id hash, unless it has expired.
+    async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<Session>>;
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    async fn create_api_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        created_by: &str,
+    ) -> Result<ApiToken>;
+    /// All tokens, revoked ones included, newest first.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// The unrevoked token with this hash; records `now` as its last use.
+    async fn use_api_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<ApiToken>>;
+    /// Revokes a token; `NotFound` when there is no such token.
+    async fn revoke_api_token(&self, id: i64) -> Result<()>;
+
+    // --- the built-in tracker ---------------------------------------------------------------
+    /// `AlreadyExists` when the key is taken.
+    async fn create_project(&self, project: NewProject) -> Result<Project>;
+    async fn projects(&self) -> Result<Vec<Project>>;
+    async fn project(&self, key: &ProjectKey) -> Result<Option<Project>>;
+
+    /// Creates an item numbered after the last one of its project. `NotFound` for an unknown
+    /// project.
+    async fn create_item(&self, item: NewItem, actor: &Actor) -> Result<Item>;
+    async fn item(&self, key: &ItemKey) -> Result<Option<Item>>;
+    /// Applies the patch atomically. With `expected_version` set, refuses with
+    /// `VersionConflict` when the item has moved on. A patch that changes nothing changes
+    /// nothing: no version bump, no history, no event.
+    async fn update_item(&self, key: &ItemKey, patch: ItemPatch, actor: &Actor) -> Result<Item>;
+    async fn search_items(&self, query: &Query, page: Page, now: Timestamp)
+    -> Result<SearchResult>;
+    /// The item's history, oldest first.
+    async fn history(&self, key: &ItemKey) -> Result<Vec<Change>>;
+
+    async fn add_comment(
+        &self,
+        key: &ItemKey,
+        comment: NewComment,
+        actor: &Actor,
+    ) -> Result<Comment>;
+    async fn edit_comment(
+        &self,
+        key: &ItemKey,
+        comment_id: i64,
+        body: &str,
+        actor: &Actor,
+    ) -> Result<Comment>;
+
+    async fn add_attachment(
+        &self,
+        key: &ItemKey,
+        attachment: NewAttachment,
+        actor: &Actor,
+    ) -> Result<Attachment>;
+    /// The attachment's metadata and bytes.
+    async fn attachment(&self, key: &ItemKey, id: i64) -> Result<Option<(Attachment, Vec<u8>)>>;
+    async fn remove_attachment(&self, key: &ItemKey, id: i64, actor: &Actor) -> Result<()>;
+
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>>;
+}

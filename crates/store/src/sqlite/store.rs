@@ -1,0 +1,275 @@
+//! [`Store`] for [`SqliteStore`]: validates input, then sends writes to the writer thread and
+//! reads to the read pool. The SQL lives in the sibling modules.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::Connection;
+use tandem_model::query::Query;
+use tandem_model::{
+    Actor, Attachment, Change, Comment, Item, ItemKey, ItemPatch, NewAttachment, NewComment,
+    NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
+};
+
+use super::{SqliteStore, auth, comments, items, now};
+use crate::{ApiToken, NewSession, Page, Result, SearchResult, Session, Store, User};
+
+/// Attachments larger than this are hashed on the blocking pool rather than inline.
+const HASH_INLINE_LIMIT: usize = 64 * 1024;
+
+impl SqliteStore {
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        self.readers.read(work).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT 1")?
+                .query_row([], |_| Ok(()))
+                .map_err(Into::into)
+        })
+        .await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |conn| auth::setting(conn, &key)).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |conn| auth::set_setting(conn, &key, &value))
+            .await
+    }
+
+    async fn set_setting_if_absent(&self, key: &str, value: &str) -> Result<String> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |conn| auth::set_setting_if_absent(conn, &key, &value))
+            .await
+    }
+
+    async fn delete_setting(&self, key: &str) -> Result<()> {
+        let key = key.to_owned();
+        self.write(move |conn| auth::delete_setting(conn, &key))
+            .await
+    }
+
+    async fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User> {
+        let (username, hash) = (username.to_owned(), password_hash.to_owned());
+        self.write(move |conn| auth::upsert_user(conn, &username, &hash, now()))
+            .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let username = username.to_owned();
+        self.read(move |conn| auth::user_by_name(conn, &username))
+            .await
+    }
+
+    async fn user_count(&self) -> Result<u64> {
+        self.read(|conn| auth::user_count(conn)).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<()> {
+        self.write(move |conn| auth::create_session(conn, &session, now()))
+            .await
+    }
+
+    async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<Session>> {
+        let id_hash = id_hash.to_owned();
+        self.read(move |conn| auth::session(conn, &id_hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let id_hash = id_hash.to_owned();
+        self.write(move |conn| auth::delete_session(conn, &id_hash))
+            .await
+    }
+
+    async fn create_api_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        created_by: &str,
+    ) -> Result<ApiToken> {
+        let (name, hash, by) = (
+            name.to_owned(),
+            token_hash.to_owned(),
+            created_by.to_owned(),
+        );
+        self.write(move |conn| auth::create_api_token(conn, &name, &hash, &by, now()))
+            .await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.read(|conn| auth::api_tokens(conn)).await
+    }
+
+    /// `last_used` is kept to within [`auth::LAST_USED_PRECISION`]: a use soon after the last
+    /// recorded one is a read only.
+    async fn use_api_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<ApiToken>> {
+        let hash = token_hash.to_owned();
+        let found = {
+            let hash = hash.clone();
+            self.read(move |conn| auth::live_token(conn, &hash)).await?
+        };
+        let Some(token) = found else {
+            return Ok(None);
+        };
+        let fresh = token.last_used.is_some_and(|last| {
+            last <= now && now.duration_since(last) < auth::LAST_USED_PRECISION
+        });
+        if fresh {
+            return Ok(Some(token));
+        }
+        self.write(move |conn| auth::mark_token_used(conn, &hash, now))
+            .await
+    }
+
+    async fn revoke_api_token(&self, id: i64) -> Result<()> {
+        self.write(move |conn| auth::revoke_api_token(conn, id, now()))
+            .await
+    }
+
+    async fn create_project(&self, project: NewProject) -> Result<Project> {
+        project.validate()?;
+        self.write(move |conn| items::create_project(conn, &project, now()))
+            .await
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>> {
+        self.read(|conn| items::projects(conn)).await
+    }
+
+    async fn project(&self, key: &ProjectKey) -> Result<Option<Project>> {
+        let key = key.clone();
+        self.read(move |conn| items::project(conn, &key)).await
+    }
+
+    async fn create_item(&self, item: NewItem, actor: &Actor) -> Result<Item> {
+        item.validate()?;
+        let actor = actor.clone();
+        self.write(move |conn| items::create_item(conn, item, &actor, now()))
+            .await
+    }
+
+    async fn item(&self, key: &ItemKey) -> Result<Option<Item>> {
+        let key = key.clone();
+        self.read(move |conn| Ok(items::load_item(conn, &key)?.map(|(_, item)| item)))
+            .await
+    }
+
+    async fn update_item(&self, key: &ItemKey, patch: ItemPatch, actor: &Actor) -> Result<Item> {
+        patch.validate()?;
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write(move |conn| items::update_item(conn, &key, &patch, &actor, now()))
+            .await
+    }
+
+    async fn search_items(
+        &self,
+        query: &Query,
+        page: Page,
+        now: Timestamp,
+    ) -> Result<SearchResult> {
+        let query = query.clone();
+        self.read(move |conn| items::search(conn, &query, page, now))
+            .await
+    }
+
+    async fn history(&self, key: &ItemKey) -> Result<Vec<Change>> {
+        let key = key.clone();
+        self.read(move |conn| items::history(conn, &key)).await
+    }
+
+    async fn add_comment(
+        &self,
+        key: &ItemKey,
+        comment: NewComment,
+        actor: &Actor,
+    ) -> Result<Comment> {
+        comment.validate()?;
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write(move |conn| comments::add_comment(conn, &key, comment, &actor, now()))
+            .await
+    }
+
+    async fn edit_comment(
+        &self,
+        key: &ItemKey,
+        comment_id: i64,
+        body: &str,
+        actor: &Actor,
+    ) -> Result<Comment> {
+        // The body follows the rules of a new comment's.
+        NewComment {
+            author: Person::default(),
+            body: body.to_owned(),
+            internal: false,
+        }
+        .validate()?;
+        let (key, body, actor) = (key.clone(), body.to_owned(), actor.clone());
+        self.write(move |conn| comments::edit_comment(conn, &key, comment_id, &body, &actor, now()))
+            .await
+    }
+
+    async fn add_attachment(
+        &self,
+        key: &ItemKey,
+        attachment: NewAttachment,
+        actor: &Actor,
+    ) -> Result<Attachment> {
+        attachment.validate()?;
+        // Hash before queueing, so that the writer never spends its time on it.
+        let (attachment, sha256) = if attachment.bytes.len() <= HASH_INLINE_LIMIT {
+            let sha256 = comments::sha256_hex(&attachment.bytes);
+            (attachment, sha256)
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let sha256 = comments::sha256_hex(&attachment.bytes);
+                (attachment, sha256)
+            })
+            .await
+            .map_err(|e| {
+                crate::StoreError::Database(format!("hashing the attachment failed: {e}"))
+            })?
+        };
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write(move |conn| {
+            comments::add_attachment(conn, &key, attachment, sha256, &actor, now())
+        })
+        .await
+    }
+
+    async fn attachment(&self, key: &ItemKey, id: i64) -> Result<Option<(Attachment, Vec<u8>)>> {
+        let key = key.clone();
+        self.read(move |conn| comments::attachment(conn, &key, id))
+            .await
+    }
+
+    async fn remove_attachment(&self, key: &ItemKey, id: i64, actor: &Actor) -> Result<()> {
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write(move |conn| comments::remove_attachment(conn, &key, id, &actor, now()))
+            .await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>> {
+        self.read(move |conn| items::events_after(conn, after, limit))
+            .await
+    }
+}

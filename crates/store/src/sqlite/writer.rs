@@ -1,0 +1,189 @@
+//! The single writer: one thread owns the write connection and runs write jobs that arrive
+//! over a channel, answering each through a oneshot.
+//!
+//! Jobs that queue up while a commit is in flight are **group-committed**: the writer takes up
+//! to [`MAX_BATCH`] waiting jobs, runs each inside its own savepoint of one transaction, and
+//! commits once. A job that fails rolls back to its savepoint without disturbing the others,
+//! and nobody hears "done" before the commit that holds their change has returned. With
+//! `synchronous=FULL` this shares one fsync among concurrent writers.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Result, StoreError};
+
+/// Most jobs committed together.
+const MAX_BATCH: usize = 64;
+/// Jobs that may wait for the writer before senders wait too.
+const QUEUE: usize = 1024;
+
+/// A unit of work for the writer thread.
+trait Job: Send {
+    /// Runs the job inside the open transaction. Returns whether it succeeded (its changes
+    /// should be kept).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the answer once the transaction has ended; `commit_error` says why the commit
+    /// failed, when it did.
+    fn finish(self: Box<Self>, commit_error: Option<&str>);
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+            tracing::error!("A database write panicked; its changes are rolled back.");
+            Err(StoreError::Database("a write failed unexpectedly".into()))
+        });
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit_error: Option<&str>) {
+        let outcome = match (self.outcome, commit_error) {
+            (Some(Ok(_)), Some(reason)) => Err(StoreError::Database(format!(
+                "the change could not be committed: {reason}"
+            ))),
+            (Some(outcome), _) => outcome,
+            (None, _) => Err(StoreError::Database("the write did not run".into())),
+        };
+        // The caller may have gone away (request cancelled); the change stands regardless.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The handle to the writer thread. Dropping it lets the thread finish the queued jobs, close
+/// the connection and exit, and waits for that.
+pub(super) struct Writer {
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub(super) fn spawn(conn: Connection) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("tandem-store-writer".into())
+            .spawn(move || run(conn, rx))?;
+        Ok(Writer {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `work` on the writer thread in a transaction and returns its result once committed.
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
+        jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("The database writer thread panicked.");
+        }
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, &mut batch);
+    }
+    tracing::debug!("The database writer is closing.");
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "Closing the database failed.");
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Runs the jobs in one transaction, each in its own savepoint when there are several, then
+/// answers them all.
+fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        let reason = e.to_string();
+        tracing::error!(error = %reason, "Cannot start a write transaction.");
+        for job in batch.drain(..) {
+            job.finish(Some(&reason));
+        }
+        return;
+    }
+    let mut any_ok = false;
+    if let [job] = batch.as_mut_slice() {
+        any_ok = job.run(conn);
+    } else {
+        for job in batch.iter_mut() {
+            let step = exec(conn, "SAVEPOINT job").map(|()| job.run(conn));
+            let result = match step {
+                Ok(true) => exec(conn, "RELEASE job").map(|()| true),
+                Ok(false) => {
+                    { exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job")) }
+                        .map(|()| false)
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(ok) => any_ok |= ok,
+                Err(e) => {
+                    // The savepoint machinery itself failed: give up on the whole batch.
+                    let reason = e.to_string();
+                    tracing::error!(error = %reason, "A write savepoint failed.");
+                    let _ = exec(conn, "ROLLBACK");
+                    for job in batch.drain(..) {
+                        job.finish(Some(&reason));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+    let end = if any_ok { "COMMIT" } else { "ROLLBACK" };
+    let commit_error = exec(conn, end).err().map(|e| {
+        tracing::error!(error = %e, "Committing a write transaction failed.");
+        let _ = exec(conn, "ROLLBACK");
+        e.to_string()
+    });
+    for job in batch.drain(..) {
+        job.finish(commit_error.as_deref());
+    }
+}

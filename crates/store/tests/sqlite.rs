@@ -1,0 +1,205 @@
+//! What only the SQLite backend has: its file, the process lock, WAL mode, clear open errors,
+//! and migrations from older schemas.
+
+use rusqlite::Connection;
+use tandem_model::{ItemPatch, NewProject};
+use tandem_store::sqlite::migrations::{SCHEMA_VERSION, migrate_to_version};
+use tandem_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use tandem_store::{Store, StoreError};
+
+use crate::common::{alice, key, new_item, pkey};
+
+fn open_at(path: &std::path::Path) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(path, SqliteOptions::default())
+}
+
+fn user_version(path: &std::path::Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reopening_keeps_the_data_and_releases_the_lock_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    {
+        let store = open_at(&path).unwrap();
+        store
+            .create_project(NewProject {
+                key: pkey("OPS"),
+                name: "Operations".into(),
+                description: String::new(),
+            })
+            .await
+            .unwrap();
+        store
+            .create_item(new_item("OPS", "Survives restarts"), &alice())
+            .await
+            .unwrap();
+        store.set_setting("node.id", "n1").await.unwrap();
+    }
+    let store = open_at(&path).unwrap();
+    let item = store.item(&key("OPS-1")).await.unwrap().unwrap();
+    assert_eq!(item.summary, "Survives restarts");
+    assert_eq!(
+        store.setting("node.id").await.unwrap().as_deref(),
+        Some("n1")
+    );
+    // Numbering continues where it stopped.
+    let next = store
+        .create_item(new_item("OPS", "second"), &alice())
+        .await
+        .unwrap();
+    assert_eq!(next.key, key("OPS-2"));
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    let _first = open_at(&path).unwrap();
+    let err = open_at(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("another Tandem process"), "{text}");
+    assert!(text.contains("tandem.db.lock"), "{text}");
+}
+
+#[tokio::test]
+async fn the_database_is_in_wal_mode_with_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    let options = SqliteOptions {
+        synchronous: Synchronous::Normal,
+    };
+    let store = SqliteStore::open(&path, options).unwrap();
+    store.ping().await.unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(user_version(&path), SCHEMA_VERSION as i64);
+}
+
+#[test]
+fn open_works_outside_an_async_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("tandem.db")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(store.ping()).unwrap();
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_open_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    std::fs::write(
+        &path,
+        "this is a text file, not a database at all. ".repeat(40),
+    )
+    .unwrap();
+    let err = open_at(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(text.contains("not a SQLite database"), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+}
+
+#[test]
+fn a_missing_directory_is_an_open_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let err = open_at(&not_a_dir.join("tandem.db")).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_database_from_a_newer_tandem_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    drop(open_at(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION as i64 + 1)
+        .unwrap();
+    let err = open_at(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Migration { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("written by a newer Tandem"),
+        "{err}"
+    );
+}
+
+/// A database as the first release left it (schema version 1, data written by hand) opens,
+/// migrates and reads back.
+#[tokio::test]
+async fn a_database_at_schema_version_1_is_migrated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to_version(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO projects (key, name, description, created, item_count)
+                 VALUES ('OPS', 'Operations', '', 1700000000000, 1);
+             INSERT INTO items (project, number, summary, description, status, priority,
+                 labels, custom_fields, created, updated, version)
+                 VALUES ('OPS', 1, 'From the old days', '', 'Done', 4, '[\"legacy\"]',
+                 '{\"Tier\": \"Gold\"}', 1700000000000, 1700000000000, 1);
+             INSERT INTO settings (key, value) VALUES ('node.id', 'old');",
+        )
+        .unwrap();
+    }
+    assert_eq!(user_version(&path), 1);
+
+    let store = open_at(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION as i64);
+    let item = store.item(&key("OPS-1")).await.unwrap().unwrap();
+    assert_eq!(item.summary, "From the old days");
+    assert_eq!(item.labels, ["legacy"]);
+    assert_eq!(item.priority, tandem_model::Priority::High);
+    assert_eq!(item.created.as_millisecond(), 1_700_000_000_000);
+    assert_eq!(
+        store.setting("node.id").await.unwrap().as_deref(),
+        Some("old")
+    );
+    let updated = store
+        .update_item(
+            &key("OPS-1"),
+            ItemPatch {
+                summary: Some("Still here".into()),
+                ..ItemPatch::default()
+            },
+            &alice(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    let next = store
+        .create_item(new_item("OPS", "new"), &alice())
+        .await
+        .unwrap();
+    assert_eq!(next.key, key("OPS-2"));
+}
+
+#[tokio::test]
+async fn a_write_after_the_store_is_dropped_is_impossible_and_the_file_is_reusable() {
+    // Dropping the store waits for the writer to finish, so another open right after works.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    for round in 0..3 {
+        let store = open_at(&path).unwrap();
+        store
+            .set_setting("round", &round.to_string())
+            .await
+            .unwrap();
+    }
+    let store = open_at(&path).unwrap();
+    assert_eq!(store.setting("round").await.unwrap().as_deref(), Some("2"));
+}
