@@ -1,0 +1,51 @@
+//! The host boundary: objects implemented in Rust (items, replicas, helpers) that scripts use
+//! through properties and methods. The engine never does I/O itself; a host object may.
+
+use crate::diagnostic::ScriptError;
+use crate::value::Value;
+
+/// Lets a host method call back into the script, e.g. a closure passed as an argument.
+pub trait Invoker {
+    fn call(&mut self, callee: &Value, args: Vec<Value>) -> Result<Value, ScriptError>;
+}
+
+/// An object with properties and methods implemented in Rust.
+///
+/// Errors are plain-words messages; the engine adds the line, column and stack.
+pub trait HostObject {
+    /// The name shown in messages and by `getClass()`, e.g. `Issue` or `NodeHelper`.
+    fn type_name(&self) -> &str;
+    /// `Ok(None)` means there is no such property (the engine then reports it, with a
+    /// suggestion from [`HostObject::property_names`]).
+    fn get_property(&self, name: &str) -> Result<Option<Value>, String>;
+    fn set_property(&self, name: &str, value: Value) -> Result<(), String> {
+        let _ = value;
+        Err(format!(
+            "property '{name}' of {} is read-only",
+            self.type_name()
+        ))
+    }
+    /// `None` means there is no such method.
+    fn call_method(
+        &self,
+        name: &str,
+        args: &[Value],
+        invoker: &mut dyn Invoker,
+    ) -> Option<Result<Value, String>>;
+    fn property_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn method_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn truthy(&self) -> bool {
+        true
+    }
+    fn display(&self) -> String {
+        self.type_name().to_string()
+    }
+    /// How the object appears in JSON output (variables out, `JsonOutput.toJson`).
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}

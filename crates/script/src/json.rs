@@ -1,0 +1,136 @@
+//! Conversion between runtime values and `serde_json::Value` (variables in and out,
+//! `JsonSlurper`, `JsonOutput`).
+
+use std::rc::Rc;
+
+use crate::num::Dec;
+use crate::value::{Key, MapData, Value};
+
+/// JSON → value, as Groovy's `JsonSlurper` builds it: objects become ordered maps, integers
+/// `Integer`/`Long`, decimals `BigDecimal`.
+pub fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from_i64(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::BigInt(u as i128)
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                Dec::from_f64(f).map_or(Value::Double(f), Value::Dec)
+            }
+        }
+        serde_json::Value::String(s) => Value::str(s.as_str()),
+        serde_json::Value::Array(a) => Value::list(a.iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => {
+            let mut m = MapData::default();
+            for (k, v) in o {
+                m.insert(Key::Str(Rc::from(k.as_str())), from_json(v));
+            }
+            Value::map(m)
+        }
+    }
+}
+
+/// Value → JSON, as Groovy's `JsonOutput` writes it.
+pub fn to_json(v: &Value) -> serde_json::Value {
+    to_json_depth(v, 0)
+}
+
+fn to_json_depth(v: &Value, depth: usize) -> serde_json::Value {
+    use serde_json::Value as J;
+    if depth > 200 {
+        return J::Null;
+    }
+    match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Long(i) => J::from(*i),
+        Value::BigInt(i) => match i64::try_from(*i) {
+            Ok(x) => J::from(x),
+            Err(_) => serde_json::Number::from_f64(*i as f64).map_or(J::Null, J::Number),
+        },
+        Value::Dec(d) => {
+            if d.s == 0
+                && let Ok(x) = i64::try_from(d.m)
+            {
+                return J::from(x);
+            }
+            serde_json::Number::from_f64(d.to_f64()).map_or(J::Null, J::Number)
+        }
+        Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.to_string()),
+        Value::List(_) | Value::Range(_) | Value::Matcher(_) => J::Array(
+            v.iter_items()
+                .unwrap_or_default()
+                .iter()
+                .map(|x| to_json_depth(x, depth + 1))
+                .collect(),
+        ),
+        Value::Map(m) => {
+            let mut o = serde_json::Map::new();
+            for (k, x) in m.borrow().iter() {
+                o.insert(k.to_value().to_string(), to_json_depth(x, depth + 1));
+            }
+            J::Object(o)
+        }
+        Value::Entry(e) => {
+            let mut o = serde_json::Map::new();
+            o.insert(e.0.to_string(), to_json_depth(&e.1, depth + 1));
+            J::Object(o)
+        }
+        Value::Object(obj) => {
+            let mut o = serde_json::Map::new();
+            for (k, x) in obj.fields.borrow().iter() {
+                o.insert(k.to_string(), to_json_depth(x, depth + 1));
+            }
+            J::Object(o)
+        }
+        Value::Host(h) => h.to_json(),
+        Value::Closure(_) | Value::Class(_) | Value::Regex(_) => J::String(v.to_string()),
+    }
+}
+
+/// `JsonOutput.toJson`: compact JSON text, decimals written as Groovy writes them.
+pub fn to_json_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(v, &mut out, 0);
+    out
+}
+
+fn write_json(v: &Value, out: &mut String, depth: usize) {
+    if depth > 200 {
+        out.push_str("null");
+        return;
+    }
+    match v {
+        Value::Dec(d) => out.push_str(&d.to_string()),
+        Value::Str(s) => out.push_str(&serde_json::Value::String(s.to_string()).to_string()),
+        Value::List(_) | Value::Range(_) => {
+            out.push('[');
+            for (i, x) in v.iter_items().unwrap_or_default().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(x, out, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.borrow().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.to_value().to_string()).to_string());
+                out.push(':');
+                write_json(x, out, depth + 1);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&to_json(other).to_string()),
+    }
+}

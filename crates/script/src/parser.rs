@@ -1,0 +1,1032 @@
+//! The parser: recursive descent for statements, a Pratt loop for expressions (in
+//! `parser/expr.rs`). Statements end at newlines or `;`; a line ending in an operator continues.
+
+mod expr;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::ast::*;
+use crate::diagnostic::{ScriptError, Span};
+use crate::lexer::{Tok, Token, lex};
+
+/// Deepest nesting of blocks and expressions the parser accepts (keeps the Rust stack safe).
+pub const MAX_NESTING: usize = 96;
+
+pub struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    pos: usize,
+    depth: usize,
+    names: HashMap<String, Name>,
+    /// Inside a `case` label, `x -> …` is the arm, not a lambda.
+    no_lambda: bool,
+}
+
+type PResult<T> = Result<T, ScriptError>;
+
+const MODIFIERS: &[&str] = &[
+    "public",
+    "private",
+    "protected",
+    "static",
+    "final",
+    "synchronized",
+    "abstract",
+    "transient",
+    "volatile",
+];
+const PRIMITIVES: &[&str] = &[
+    "int", "long", "short", "byte", "char", "boolean", "double", "float", "void",
+];
+const RESERVED: &[&str] = &[
+    "if",
+    "else",
+    "while",
+    "for",
+    "do",
+    "switch",
+    "case",
+    "default",
+    "return",
+    "break",
+    "continue",
+    "throw",
+    "try",
+    "catch",
+    "finally",
+    "class",
+    "def",
+    "var",
+    "new",
+    "in",
+    "instanceof",
+    "as",
+    "import",
+    "package",
+    "true",
+    "false",
+    "null",
+    "this",
+    "assert",
+    "interface",
+    "enum",
+    "trait",
+    "super",
+];
+
+/// Parses a whole script.
+pub fn parse(src: &str) -> PResult<Program> {
+    let toks = lex(src)?;
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        depth: 0,
+        names: HashMap::new(),
+        no_lambda: false,
+    };
+    p.program()
+}
+
+impl<'a> Parser<'a> {
+    fn tok(&self) -> &Tok {
+        &self.toks[self.pos.min(self.toks.len() - 1)].tok
+    }
+    fn tok_at(&self, n: usize) -> &Tok {
+        &self.toks[(self.pos + n).min(self.toks.len() - 1)].tok
+    }
+    fn span(&self) -> Span {
+        self.toks[self.pos.min(self.toks.len() - 1)].span
+    }
+    fn prev_span(&self) -> Span {
+        self.toks[self.pos.saturating_sub(1).min(self.toks.len() - 1)].span
+    }
+    fn bump(&mut self) {
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+    }
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.tok(), Tok::Op(o) if *o == op)
+    }
+    fn is_op_at(&self, n: usize, op: &str) -> bool {
+        matches!(self.tok_at(n), Tok::Op(o) if *o == op)
+    }
+    fn eat_op(&mut self, op: &str) -> bool {
+        if self.is_op(op) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.tok(), Tok::Ident(s) if s == w)
+    }
+    fn is_word_at(&self, n: usize, w: &str) -> bool {
+        matches!(self.tok_at(n), Tok::Ident(s) if s == w)
+    }
+    fn eat_word(&mut self, w: &str) -> bool {
+        if self.is_word(w) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+    fn describe(&self) -> String {
+        match self.tok() {
+            Tok::Ident(s) => format!("'{s}'"),
+            Tok::Op(o) => format!("'{o}'"),
+            Tok::Newline => "the end of the line".into(),
+            Tok::Eof => "the end of the script".into(),
+            Tok::Str(_) | Tok::GString(_) => "a string".into(),
+            _ => "a number".into(),
+        }
+    }
+    fn error<T>(&self, msg: impl Into<String>) -> PResult<T> {
+        Err(ScriptError::parse(msg, self.span()))
+    }
+    fn expect_op(&mut self, op: &str) -> PResult<()> {
+        if self.eat_op(op) {
+            Ok(())
+        } else {
+            self.error(format!("expected '{op}' but found {}", self.describe()))
+        }
+    }
+    fn skip_nl(&mut self) {
+        while matches!(self.tok(), Tok::Newline) {
+            self.bump();
+        }
+    }
+    fn skip_seps(&mut self) {
+        while matches!(self.tok(), Tok::Newline) || self.is_op(";") {
+            self.bump();
+        }
+    }
+    fn name(&mut self, s: &str) -> Name {
+        if let Some(n) = self.names.get(s) {
+            return n.clone();
+        }
+        let n: Name = Rc::from(s);
+        self.names.insert(s.to_string(), n.clone());
+        n
+    }
+    fn ident(&mut self) -> PResult<Name> {
+        match self.tok().clone() {
+            Tok::Ident(s) => {
+                self.bump();
+                Ok(self.name(&s))
+            }
+            _ => self.error(format!("expected a name but found {}", self.describe())),
+        }
+    }
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.error(format!(
+                "the script is nested too deeply (more than {MAX_NESTING} levels)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn program(&mut self) -> PResult<Program> {
+        let mut prog = Program::default();
+        loop {
+            self.skip_seps();
+            if matches!(self.tok(), Tok::Eof) {
+                return Ok(prog);
+            }
+            if self.is_word("import") || self.is_word("package") {
+                while !matches!(self.tok(), Tok::Newline | Tok::Eof) && !self.is_op(";") {
+                    self.bump();
+                }
+                continue;
+            }
+            if let Some(c) = self.try_class()? {
+                prog.classes.push(Rc::new(c));
+                continue;
+            }
+            if let Some(m) = self.try_method()? {
+                prog.methods.push(Rc::new(m));
+                continue;
+            }
+            let s = self.stmt()?;
+            prog.body.push(s);
+            self.end_of_stmt()?;
+        }
+    }
+
+    fn end_of_stmt(&mut self) -> PResult<()> {
+        match self.tok() {
+            Tok::Newline | Tok::Eof => Ok(()),
+            Tok::Op(";") | Tok::Op("}") => Ok(()),
+            _ => self.error(format!(
+                "unexpected {} here: expected the end of the statement",
+                self.describe()
+            )),
+        }
+    }
+
+    fn skip_modifiers(&mut self) -> bool {
+        let mut is_static = false;
+        while let Tok::Ident(s) = self.tok() {
+            if !MODIFIERS.contains(&s.as_str()) {
+                break;
+            }
+            is_static |= s == "static";
+            self.bump();
+            self.skip_nl();
+        }
+        while self.is_op("@") {
+            self.bump();
+            let _ = self.qualified_name();
+            if self.is_op("(") {
+                self.skip_balanced("(", ")");
+            }
+            self.skip_nl();
+        }
+        is_static
+    }
+
+    fn skip_balanced(&mut self, open: &str, close: &str) {
+        let mut depth = 0;
+        loop {
+            if matches!(self.tok(), Tok::Eof) {
+                return;
+            }
+            if self.is_op(open) {
+                depth += 1;
+            } else if self.is_op(close) {
+                depth -= 1;
+                if depth == 0 {
+                    self.bump();
+                    return;
+                }
+            }
+            self.bump();
+        }
+    }
+
+    fn qualified_name(&mut self) -> PResult<Name> {
+        let mut last = self.ident()?;
+        while self.is_op(".") && matches!(self.tok_at(1), Tok::Ident(_)) {
+            self.bump();
+            last = self.ident()?;
+        }
+        Ok(last)
+    }
+
+    /// A type: `String`, `java.util.List`, `Map<String, Object>`, `int[]`.
+    fn parse_type(&mut self) -> PResult<TypeName> {
+        let name = self.qualified_name()?;
+        if self.is_op("<") {
+            let mut depth = 0i32;
+            loop {
+                match self.tok() {
+                    Tok::Op("<") => depth += 1,
+                    Tok::Op(">") => depth -= 1,
+                    Tok::Op(">>") => depth -= 2,
+                    Tok::Op("?")
+                    | Tok::Op(",")
+                    | Tok::Op(".")
+                    | Tok::Ident(_)
+                    | Tok::Op("[")
+                    | Tok::Op("]") => {}
+                    _ => return self.error("this type's <…> is not closed"),
+                }
+                self.bump();
+                if depth <= 0 {
+                    break;
+                }
+            }
+        }
+        let mut array = false;
+        while self.is_op("[") && self.is_op_at(1, "]") {
+            self.bump();
+            self.bump();
+            array = true;
+        }
+        if self.is_op("...") {
+            self.bump();
+            array = true;
+        }
+        Ok(TypeName { name, array })
+    }
+
+    /// At `Type name` (a declaration) rather than an expression? Types are primitives,
+    /// capitalised or qualified names; a lowercase `a b` is a command call.
+    fn at_typed_decl(&self) -> bool {
+        let Tok::Ident(first) = self.tok() else {
+            return false;
+        };
+        if RESERVED.contains(&first.as_str()) {
+            return false;
+        }
+        let typeish = PRIMITIVES.contains(&first.as_str())
+            || first.starts_with(|c: char| c.is_ascii_uppercase());
+        let mut p = Parser {
+            src: self.src,
+            toks: Vec::new(),
+            pos: 0,
+            depth: 0,
+            names: HashMap::new(),
+            no_lambda: false,
+        };
+        // cheap scan over a copy of the next few tokens
+        let end = (self.pos + 64).min(self.toks.len());
+        p.toks = self.toks[self.pos..end].to_vec();
+        if !matches!(p.toks.last().map(|t| &t.tok), Some(Tok::Eof)) {
+            p.toks.push(Token {
+                tok: Tok::Eof,
+                span: self.span(),
+            });
+        }
+        let qualified = p.is_op_at(1, ".");
+        if p.parse_type().is_err() {
+            return false;
+        }
+        if !(typeish || (qualified && p.pos > 2)) {
+            return false;
+        }
+        if !matches!(p.tok(), Tok::Ident(s) if !RESERVED.contains(&s.as_str()) || s == "in") {
+            return false;
+        }
+        matches!(p.tok_at(1), Tok::Newline | Tok::Eof)
+            || p.is_op_at(1, "=")
+            || p.is_op_at(1, ";")
+            || p.is_op_at(1, ",")
+            || p.is_op_at(1, ":")
+            || p.is_op_at(1, "}")
+            || p.is_op_at(1, ")")
+            || p.is_word_at(1, "in")
+    }
+
+    fn try_class(&mut self) -> PResult<Option<ClassDef>> {
+        let save = self.pos;
+        self.skip_modifiers();
+        if !self.eat_word("class") {
+            if self.is_word("interface") || self.is_word("enum") || self.is_word("trait") {
+                return self.error(
+                    "interfaces, enums and traits are not supported in sync scripts; use a class",
+                );
+            }
+            self.pos = save;
+            return Ok(None);
+        }
+        let start = self.prev_span();
+        let name = self.ident()?;
+        while !self.is_op("{") && !matches!(self.tok(), Tok::Eof) {
+            self.bump();
+        }
+        self.expect_op("{")?;
+        let mut class = ClassDef {
+            name: name.clone(),
+            fields: Vec::new(),
+            methods: Vec::new(),
+            ctors: Vec::new(),
+            span: start,
+        };
+        loop {
+            self.skip_seps();
+            if self.eat_op("}") {
+                break;
+            }
+            if matches!(self.tok(), Tok::Eof) {
+                return self.error(format!("class {name} is never closed: add }}"));
+            }
+            let member_start = self.pos;
+            let is_static = self.skip_modifiers();
+            // constructor
+            if matches!(self.tok(), Tok::Ident(s) if **s == *name) && self.is_op_at(1, "(") {
+                let span = self.span();
+                self.bump();
+                let params = self.params(")")?;
+                self.skip_nl();
+                let body = self.block()?;
+                class.ctors.push(Rc::new(MethodDef {
+                    name: name.clone(),
+                    params,
+                    body,
+                    is_static: false,
+                    ret: None,
+                    span,
+                }));
+                continue;
+            }
+            self.pos = member_start;
+            if let Some(mut m) = self.try_method()? {
+                m.is_static |= is_static;
+                class.methods.push(Rc::new(m));
+                continue;
+            }
+            self.pos = member_start;
+            let is_static = self.skip_modifiers();
+            let ty = if self.eat_word("def") || self.eat_word("var") {
+                None
+            } else {
+                Some(self.parse_type()?)
+            };
+            loop {
+                let fname = self.ident()?;
+                let init = if self.eat_op("=") {
+                    self.skip_nl();
+                    Some(self.expr()?)
+                } else {
+                    None
+                };
+                class.fields.push(FieldDef {
+                    name: fname,
+                    ty: ty.clone(),
+                    init,
+                    is_static,
+                });
+                if !self.eat_op(",") {
+                    break;
+                }
+                self.skip_nl();
+            }
+            self.end_of_stmt()?;
+        }
+        Ok(Some(class))
+    }
+
+    /// `def name(params) { … }` or `Type name(params) { … }`; rewinds and returns `None` if the
+    /// tokens are not a method definition.
+    fn try_method(&mut self) -> PResult<Option<MethodDef>> {
+        let save = self.pos;
+        let is_static = self.skip_modifiers();
+        let had_mods = self.pos != save;
+        let ret = if self.eat_word("def") {
+            None
+        } else if matches!(self.tok(), Tok::Ident(s) if !RESERVED.contains(&s.as_str()))
+            && matches!(
+                self.tok_at(1),
+                Tok::Ident(_) | Tok::Op("<") | Tok::Op("[") | Tok::Op(".")
+            )
+        {
+            match self.parse_type() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.pos = save;
+                    return Ok(None);
+                }
+            }
+        } else if had_mods && matches!(self.tok(), Tok::Ident(_)) && self.is_op_at(1, "(") {
+            None
+        } else {
+            self.pos = save;
+            return Ok(None);
+        };
+        let span = self.span();
+        let (Tok::Ident(_), true) = (self.tok(), self.is_op_at(1, "(")) else {
+            self.pos = save;
+            return Ok(None);
+        };
+        let name = self.ident()?;
+        self.bump();
+        let Ok(params) = self.params(")") else {
+            self.pos = save;
+            return Ok(None);
+        };
+        if self.is_word("throws") {
+            while !self.is_op("{") && !matches!(self.tok(), Tok::Eof) {
+                self.bump();
+            }
+        }
+        self.skip_nl();
+        if !self.is_op("{") {
+            self.pos = save;
+            return Ok(None);
+        }
+        let body = self.block()?;
+        Ok(Some(MethodDef {
+            name,
+            params,
+            body,
+            is_static,
+            ret,
+            span,
+        }))
+    }
+
+    /// Parameters up to `close` (already past the opening token): `a`, `String b = "x"`, `def c`.
+    fn params(&mut self, close: &str) -> PResult<Vec<Param>> {
+        let mut params = Vec::new();
+        self.skip_nl();
+        if self.eat_op(close) {
+            return Ok(params);
+        }
+        loop {
+            self.skip_nl();
+            self.skip_modifiers();
+            let ty = if self.eat_word("def") || self.eat_word("var") {
+                None
+            } else if matches!(
+                self.tok_at(1),
+                Tok::Ident(_) | Tok::Op("<") | Tok::Op("[") | Tok::Op(".")
+            ) && !self.is_op_at(1, "[")
+                || (self.is_op_at(1, "[") && self.is_op_at(2, "]"))
+            {
+                Some(self.parse_type()?)
+            } else {
+                None
+            };
+            let name = self.ident()?;
+            let default = if self.eat_op("=") {
+                self.skip_nl();
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            params.push(Param { name, ty, default });
+            self.skip_nl();
+            if self.eat_op(",") {
+                continue;
+            }
+            if self.eat_op(close) {
+                return Ok(params);
+            }
+            return self.error(format!(
+                "expected ',' or '{close}' in the parameter list but found {}",
+                self.describe()
+            ));
+        }
+    }
+
+    /// `{ statements }`
+    fn block(&mut self) -> PResult<Vec<Stmt>> {
+        self.expect_op("{")?;
+        self.enter()?;
+        let open = self.prev_span();
+        let mut body = Vec::new();
+        loop {
+            self.skip_seps();
+            if self.eat_op("}") {
+                break;
+            }
+            if matches!(self.tok(), Tok::Eof) {
+                return Err(ScriptError::parse(
+                    "this block is never closed: add }",
+                    open,
+                ));
+            }
+            body.push(self.stmt()?);
+            self.end_of_stmt()?;
+        }
+        self.depth -= 1;
+        Ok(body)
+    }
+
+    /// A statement used as a body: a block or a single statement.
+    fn body(&mut self) -> PResult<Stmt> {
+        self.skip_nl();
+        if self.is_op("{") {
+            let span = self.span();
+            let b = self.block()?;
+            return Ok(Stmt {
+                kind: StmtKind::Block(b),
+                span,
+            });
+        }
+        if self.is_op(";") {
+            return Ok(Stmt {
+                kind: StmtKind::Empty,
+                span: self.span(),
+            });
+        }
+        self.stmt()
+    }
+
+    fn paren_expr(&mut self) -> PResult<Expr> {
+        self.expect_op("(")?;
+        self.skip_nl();
+        let e = self.expr()?;
+        self.skip_nl();
+        self.expect_op(")")?;
+        Ok(e)
+    }
+
+    pub(crate) fn stmt(&mut self) -> PResult<Stmt> {
+        self.enter()?;
+        let r = self.stmt_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn stmt_inner(&mut self) -> PResult<Stmt> {
+        let span = self.span();
+        let mk = |kind| Ok(Stmt { kind, span });
+        let word = match self.tok() {
+            Tok::Ident(s) => s.clone(),
+            Tok::Op("{") => {
+                let b = self.block()?;
+                return mk(StmtKind::Block(b));
+            }
+            _ => String::new(),
+        };
+        match word.as_str() {
+            "if" => {
+                self.bump();
+                let cond = self.paren_expr()?;
+                let then = Box::new(self.body()?);
+                let save = self.pos;
+                self.skip_seps();
+                let els = if self.eat_word("else") {
+                    Some(Box::new(self.body()?))
+                } else {
+                    self.pos = save;
+                    None
+                };
+                mk(StmtKind::If { cond, then, els })
+            }
+            "while" => {
+                self.bump();
+                let cond = self.paren_expr()?;
+                let body = Box::new(self.body()?);
+                mk(StmtKind::While { cond, body })
+            }
+            "do" => {
+                self.bump();
+                let body = Box::new(self.body()?);
+                self.skip_seps();
+                if !self.eat_word("while") {
+                    return self.error("expected 'while (…)' after the body of 'do'");
+                }
+                let cond = self.paren_expr()?;
+                mk(StmtKind::DoWhile { body, cond })
+            }
+            "for" => {
+                self.bump();
+                self.for_stmt(span)
+            }
+            "switch" => {
+                self.bump();
+                let sw = self.switch_body()?;
+                mk(StmtKind::Switch(Box::new(sw)))
+            }
+            "return" => {
+                self.bump();
+                if matches!(self.tok(), Tok::Newline | Tok::Eof)
+                    || self.is_op(";")
+                    || self.is_op("}")
+                {
+                    return mk(StmtKind::Return(None));
+                }
+                let e = self.expr()?;
+                mk(StmtKind::Return(Some(e)))
+            }
+            "break" | "continue" => {
+                self.bump();
+                if let Tok::Ident(_) = self.tok() {
+                    return self.error("labelled break/continue is not supported");
+                }
+                mk(if word == "break" {
+                    StmtKind::Break
+                } else {
+                    StmtKind::Continue
+                })
+            }
+            "throw" => {
+                self.bump();
+                let e = self.expr()?;
+                mk(StmtKind::Throw(e))
+            }
+            "assert" => {
+                self.bump();
+                let e = self.expr()?;
+                let msg = if self.eat_op(":") || self.eat_op(",") {
+                    Some(self.expr()?)
+                } else {
+                    None
+                };
+                mk(StmtKind::Assert(e, msg))
+            }
+            "try" => {
+                self.bump();
+                self.skip_nl();
+                let body = self.block()?;
+                let mut catches = Vec::new();
+                let mut finally = None;
+                loop {
+                    let save = self.pos;
+                    self.skip_nl();
+                    if self.eat_word("catch") {
+                        self.expect_op("(")?;
+                        self.skip_modifiers();
+                        let mut types = Vec::new();
+                        let name;
+                        loop {
+                            if matches!(self.tok_at(1), Tok::Op(")")) {
+                                name = self.ident()?;
+                                break;
+                            }
+                            types.push(self.parse_type()?.name);
+                            if self.eat_op("|") {
+                                continue;
+                            }
+                            name = self.ident()?;
+                            break;
+                        }
+                        self.expect_op(")")?;
+                        self.skip_nl();
+                        let b = self.block()?;
+                        catches.push(Catch {
+                            types,
+                            name,
+                            body: b,
+                        });
+                    } else if self.eat_word("finally") {
+                        self.skip_nl();
+                        finally = Some(self.block()?);
+                        break;
+                    } else {
+                        self.pos = save;
+                        break;
+                    }
+                }
+                if catches.is_empty() && finally.is_none() {
+                    return self.error("'try' needs a 'catch' or 'finally' block");
+                }
+                mk(StmtKind::Try {
+                    body,
+                    catches,
+                    finally,
+                })
+            }
+            "def" | "var" | "final" => {
+                self.skip_modifiers();
+                if !(self.eat_word("def") || self.eat_word("var")) && self.at_typed_decl() {
+                    return self.typed_decl(span);
+                }
+                if self.is_op("(") {
+                    return self.multi_decl(span);
+                }
+                self.decls(None, span)
+            }
+            "class" | "interface" | "enum" => {
+                self.error("a class must be declared at the top level of the script")
+            }
+            "else" => self.error("'else' without a matching 'if'"),
+            "case" | "default" => self.error("'case' outside of a 'switch'"),
+            "static" | "private" | "public" | "protected" => {
+                self.skip_modifiers();
+                self.stmt_inner()
+            }
+            _ => {
+                if self.at_typed_decl() {
+                    return self.typed_decl(span);
+                }
+                self.expr_stmt()
+            }
+        }
+    }
+
+    fn typed_decl(&mut self, span: Span) -> PResult<Stmt> {
+        let ty = self.parse_type()?;
+        self.decls(Some(ty), span)
+    }
+
+    fn multi_decl(&mut self, span: Span) -> PResult<Stmt> {
+        self.expect_op("(")?;
+        let mut names = Vec::new();
+        loop {
+            if matches!(self.tok_at(1), Tok::Ident(_)) {
+                self.parse_type()?;
+            }
+            names.push(self.ident()?);
+            if self.eat_op(")") {
+                break;
+            }
+            self.expect_op(",")?;
+        }
+        self.expect_op("=")?;
+        self.skip_nl();
+        let init = self.expr()?;
+        Ok(Stmt {
+            kind: StmtKind::MultiDecl { names, init },
+            span,
+        })
+    }
+
+    fn decls(&mut self, ty: Option<TypeName>, span: Span) -> PResult<Stmt> {
+        let mut out = Vec::new();
+        loop {
+            let dspan = self.span();
+            let name = self.ident()?;
+            let init = if self.eat_op("=") {
+                self.skip_nl();
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            out.push(Stmt {
+                kind: StmtKind::Decl {
+                    name,
+                    ty: ty.clone(),
+                    init,
+                },
+                span: dspan,
+            });
+            if !self.eat_op(",") {
+                break;
+            }
+            self.skip_nl();
+        }
+        if out.len() == 1
+            && let Some(s) = out.pop()
+        {
+            return Ok(s);
+        }
+        Ok(Stmt {
+            kind: StmtKind::Seq(out),
+            span,
+        })
+    }
+
+    fn for_stmt(&mut self, span: Span) -> PResult<Stmt> {
+        self.expect_op("(")?;
+        self.skip_nl();
+        // for (x in iter), for (Type x in iter), for (Type x : iter)
+        let save = self.pos;
+        self.skip_modifiers();
+        let _ = self.eat_word("def") || self.eat_word("var");
+        if matches!(self.tok(), Tok::Ident(_))
+            && !(self.is_word_at(1, "in") || self.is_op_at(1, ":"))
+        {
+            let _ = self.parse_type();
+        }
+        if matches!(self.tok(), Tok::Ident(_))
+            && (self.is_word_at(1, "in") || self.is_op_at(1, ":"))
+        {
+            let name = self.ident()?;
+            self.bump();
+            self.skip_nl();
+            let iter = self.expr()?;
+            self.skip_nl();
+            self.expect_op(")")?;
+            let body = Box::new(self.body()?);
+            return Ok(Stmt {
+                kind: StmtKind::ForIn { name, iter, body },
+                span,
+            });
+        }
+        self.pos = save;
+        let mut init = Vec::new();
+        if !self.is_op(";") {
+            if self.is_word("def") || self.is_word("var") || self.at_typed_decl() {
+                let s = self.stmt()?;
+                init.push(s);
+            } else {
+                loop {
+                    let e = self.expr()?;
+                    init.push(Stmt {
+                        span: e.span,
+                        kind: StmtKind::Expr(e),
+                    });
+                    if !self.eat_op(",") {
+                        break;
+                    }
+                }
+            }
+        }
+        self.expect_op(";")?;
+        self.skip_nl();
+        let cond = if self.is_op(";") {
+            None
+        } else {
+            Some(self.expr()?)
+        };
+        self.expect_op(";")?;
+        self.skip_nl();
+        let mut update = Vec::new();
+        if !self.is_op(")") {
+            loop {
+                update.push(self.expr()?);
+                if !self.eat_op(",") {
+                    break;
+                }
+            }
+        }
+        self.skip_nl();
+        self.expect_op(")")?;
+        let body = Box::new(self.body()?);
+        Ok(Stmt {
+            kind: StmtKind::For {
+                init,
+                cond,
+                update,
+                body,
+            },
+            span,
+        })
+    }
+
+    /// After `switch`: `(subject) { case … }`, in either the `:` or the `->` form.
+    fn switch_body(&mut self) -> PResult<SwitchDef> {
+        let subject = self.paren_expr()?;
+        self.skip_nl();
+        self.expect_op("{")?;
+        self.enter()?;
+        let mut cases = Vec::new();
+        let mut arrow = None;
+        loop {
+            self.skip_seps();
+            if self.eat_op("}") {
+                break;
+            }
+            let cspan = self.span();
+            let mut values = Vec::new();
+            if self.eat_word("case") {
+                loop {
+                    self.no_lambda = true;
+                    let v = self.expr();
+                    self.no_lambda = false;
+                    values.push(v?);
+                    if !self.eat_op(",") {
+                        break;
+                    }
+                    self.skip_nl();
+                }
+            } else if !self.eat_word("default") {
+                return self.error(format!(
+                    "expected 'case', 'default' or '}}' in the switch but found {}",
+                    self.describe()
+                ));
+            }
+            let is_arrow = if self.eat_op("->") {
+                true
+            } else if self.eat_op(":") {
+                false
+            } else {
+                return self.error(format!(
+                    "expected ':' or '->' after the case but found {}",
+                    self.describe()
+                ));
+            };
+            if *arrow.get_or_insert(is_arrow) != is_arrow {
+                return self.error("a switch cannot mix 'case …:' and 'case … ->'");
+            }
+            let mut body = Vec::new();
+            if is_arrow {
+                self.skip_nl();
+                if self.is_op("{") {
+                    let s = self.span();
+                    let b = self.block()?;
+                    body.push(Stmt {
+                        kind: StmtKind::Block(b),
+                        span: s,
+                    });
+                } else {
+                    body.push(self.stmt()?);
+                }
+            } else {
+                loop {
+                    self.skip_seps();
+                    if self.is_word("case")
+                        || self.is_word("default")
+                        || self.is_op("}")
+                        || matches!(self.tok(), Tok::Eof)
+                    {
+                        break;
+                    }
+                    body.push(self.stmt()?);
+                    self.end_of_stmt()?;
+                }
+            }
+            cases.push(Case {
+                values,
+                body,
+                span: cspan,
+            });
+        }
+        self.depth -= 1;
+        Ok(SwitchDef {
+            subject,
+            cases,
+            arrow: arrow.unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_methods_classes_and_statements() {
+        let p = parse(
+            "class A { int x = 1\n def get() { x } }\ndef f(a, b = 2) { a + b }\nprintln f(1)\n",
+        );
+        let p = p.map_err(|e| e.message).unwrap_or_default();
+        assert_eq!((p.classes.len(), p.methods.len(), p.body.len()), (1, 1, 1));
+    }
+
+    #[test]
+    fn reports_unclosed_blocks_with_a_location() {
+        let e = parse("if (x) {\n  y = 1\n").err().map(|e| e.message);
+        assert_eq!(e.as_deref(), Some("this block is never closed: add }"));
+    }
+}

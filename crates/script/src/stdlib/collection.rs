@@ -1,0 +1,714 @@
+//! List and range methods: the GDK's iteration methods (`collect`, `findAll`, `inject`, …) and
+//! Java's `List` methods.
+
+use std::cmp::Ordering;
+
+use super::{Args, closure_cmp, int_arg, natural_cmp, sort_values, unique_values};
+use crate::ast::BinOp;
+use crate::diagnostic::Span;
+use crate::eval::{Interp, R};
+use crate::value::{MapData, Value, values_equal};
+
+pub(crate) const METHODS: &[&str] = &[
+    "size",
+    "isEmpty",
+    "get",
+    "getAt",
+    "first",
+    "last",
+    "head",
+    "tail",
+    "init",
+    "take",
+    "drop",
+    "takeWhile",
+    "dropWhile",
+    "add",
+    "addAll",
+    "remove",
+    "removeAt",
+    "removeAll",
+    "removeIf",
+    "retainAll",
+    "clear",
+    "contains",
+    "containsAll",
+    "indexOf",
+    "lastIndexOf",
+    "join",
+    "collect",
+    "collectMany",
+    "collectEntries",
+    "each",
+    "eachWithIndex",
+    "withIndex",
+    "indexed",
+    "find",
+    "findAll",
+    "findIndexOf",
+    "findResult",
+    "findResults",
+    "any",
+    "every",
+    "count",
+    "countBy",
+    "sum",
+    "max",
+    "min",
+    "inject",
+    "groupBy",
+    "sort",
+    "toSorted",
+    "unique",
+    "toUnique",
+    "reverse",
+    "flatten",
+    "toList",
+    "toSet",
+    "intersect",
+    "disjoint",
+    "plus",
+    "minus",
+    "subList",
+    "grep",
+    "push",
+    "pop",
+    "collate",
+    "set",
+    "putAt",
+    "asList",
+    "asImmutable",
+    "toArray",
+    "leftShift",
+    "average",
+    "reverseEach",
+    "findLastIndexOf",
+    "lastIndexOf",
+    "getFrom",
+    "getTo",
+    "step",
+    "split",
+    "multiply",
+    "eachWithIndex",
+    "asUnmodifiable",
+    "shuffled",
+    "stream",
+];
+
+fn call1(it: &mut Interp, f: &Value, x: Value, span: Span) -> R<Value> {
+    it.call_value(f, vec![x], span)
+}
+
+fn need_closure<'a>(it: &Interp, a: &'a Args, name: &str, span: Span) -> R<&'a Value> {
+    match a.closure() {
+        Some(f) => Ok(f),
+        None => it.fail(
+            "MissingMethodException",
+            format!("{name} needs a closure, e.g. {name} {{ it … }}"),
+            span,
+        ),
+    }
+}
+
+fn sum(it: &mut Interp, items: Vec<Value>, span: Span) -> R<Value> {
+    let mut iter = items.into_iter();
+    let Some(mut acc) = iter.next() else {
+        return Ok(Value::Null);
+    };
+    for x in iter {
+        acc = crate::eval::binary_op(it, BinOp::Add, acc, x, span)?;
+    }
+    Ok(acc)
+}
+
+fn flatten(v: &[Value], out: &mut Vec<Value>, depth: usize) {
+    for x in v {
+        match x {
+            Value::List(_) | Value::Range(_) if depth < 100 => {
+                flatten(&x.iter_items().unwrap_or_default(), out, depth + 1)
+            }
+            other => out.push(other.clone()),
+        }
+    }
+}
+
+pub(crate) fn call(
+    it: &mut Interp,
+    recv: &Value,
+    name: &str,
+    a: &Args,
+    span: Span,
+) -> R<Option<Value>> {
+    let list = if let Value::List(l) = recv {
+        Some(l.clone())
+    } else {
+        None
+    };
+    // mutating methods need the list itself
+    if let Some(l) = &list {
+        let r = match (name, a.len()) {
+            ("add" | "leftShift" | "push", 1) => {
+                it.charge(16, span)?;
+                l.borrow_mut().push(a.get(0).clone());
+                Some(if name == "add" {
+                    Value::Bool(true)
+                } else {
+                    recv.clone()
+                })
+            }
+            ("add", 2) => {
+                let i = int_arg(it, a.get(0), span)?;
+                let len = l.borrow().len();
+                if i < 0 || i as usize > len {
+                    return it.fail(
+                        "IndexOutOfBoundsException",
+                        format!("Index: {i}, Size: {len}"),
+                        span,
+                    );
+                }
+                l.borrow_mut().insert(i as usize, a.get(1).clone());
+                Some(Value::Null)
+            }
+            ("addAll", 1) => {
+                let items = a.get(0).iter_items().unwrap_or_default();
+                it.charge(16 * items.len(), span)?;
+                l.borrow_mut().extend(items);
+                Some(Value::Bool(true))
+            }
+            ("remove" | "removeAt", 1)
+                if a.get(0).is_number() && matches!(a.get(0), Value::Int(_) | Value::Long(_)) =>
+            {
+                let i = int_arg(it, a.get(0), span)?;
+                let len = l.borrow().len();
+                let idx = if i < 0 { i + len as i64 } else { i };
+                if idx < 0 || idx as usize >= len {
+                    return it.fail(
+                        "IndexOutOfBoundsException",
+                        format!("Index {i} out of bounds for length {len}"),
+                        span,
+                    );
+                }
+                Some(l.borrow_mut().remove(idx as usize))
+            }
+            ("remove", 1) => {
+                let pos = l.borrow().iter().position(|x| values_equal(x, a.get(0)));
+                Some(Value::Bool(pos.map(|p| l.borrow_mut().remove(p)).is_some()))
+            }
+            ("pop", 0) => match l.borrow_mut().pop() {
+                Some(v) => Some(v),
+                None => {
+                    return it.fail("NoSuchElementException", "Cannot pop() an empty List", span);
+                }
+            },
+            ("removeAll" | "removeIf" | "retainAll", 1) => {
+                let items = l.borrow().clone();
+                let mut keep = Vec::with_capacity(items.len());
+                let mut changed = false;
+                for x in items {
+                    let hit = match a.get(0) {
+                        f @ Value::Closure(_) => call1(it, f, x.clone(), span)?.truthy(),
+                        other => other
+                            .iter_items()
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|y| values_equal(y, &x)),
+                    };
+                    if hit == (name == "retainAll") {
+                        keep.push(x);
+                    } else {
+                        changed = true;
+                    }
+                }
+                *l.borrow_mut() = keep;
+                Some(Value::Bool(changed))
+            }
+            ("clear", 0) => {
+                l.borrow_mut().clear();
+                Some(Value::Null)
+            }
+            ("set" | "putAt", 2) => {
+                let old = it.get_index(recv, a.get(0), span)?;
+                it.set_index(recv, a.get(0), a.get(1).clone(), span)?;
+                Some(old)
+            }
+            ("sort", _) if !matches!(a.get(0), Value::Bool(false)) => {
+                let items = l.borrow().clone();
+                let sorted = sort_with(it, items, a.closure(), span)?;
+                *l.borrow_mut() = sorted;
+                Some(recv.clone())
+            }
+            ("unique", _) if !matches!(a.get(0), Value::Bool(false)) => {
+                let items = l.borrow().clone();
+                let u = unique_by(it, items, a.closure(), span)?;
+                *l.borrow_mut() = u;
+                Some(recv.clone())
+            }
+            _ => None,
+        };
+        if r.is_some() {
+            return Ok(r);
+        }
+    }
+    let items = recv.iter_items().unwrap_or_default();
+    let n = items.len();
+    let v = match (name, a.len()) {
+        ("size", 0) => Value::Int(n as i32),
+        ("isEmpty", 0) => Value::Bool(n == 0),
+        ("get" | "getAt", 1) => it.get_index(recv, a.get(0), span)?,
+        ("first" | "head", 0) => match items.first() {
+            Some(v) => v.clone(),
+            None => {
+                return it.fail(
+                    "NoSuchElementException",
+                    format!("Cannot access {name}() element from an empty List"),
+                    span,
+                );
+            }
+        },
+        ("last", 0) => match items.last() {
+            Some(v) => v.clone(),
+            None => {
+                return it.fail(
+                    "NoSuchElementException",
+                    "Cannot access last() element from an empty List",
+                    span,
+                );
+            }
+        },
+        ("tail", 0) => {
+            if n == 0 {
+                return it.fail(
+                    "NoSuchElementException",
+                    "Cannot access tail() for an empty List",
+                    span,
+                );
+            }
+            Value::list(items[1..].to_vec())
+        }
+        ("init", 0) => Value::list(items[..n.saturating_sub(1)].to_vec()),
+        ("take", 1) => Value::list(
+            items
+                .into_iter()
+                .take(int_arg(it, a.get(0), span)?.max(0) as usize)
+                .collect(),
+        ),
+        ("drop", 1) => Value::list(
+            items
+                .into_iter()
+                .skip(int_arg(it, a.get(0), span)?.max(0) as usize)
+                .collect(),
+        ),
+        ("takeWhile" | "dropWhile", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut cut = n;
+            for (i, x) in items.iter().enumerate() {
+                if !call1(it, f, x.clone(), span)?.truthy() {
+                    cut = i;
+                    break;
+                }
+            }
+            if name == "takeWhile" {
+                Value::list(items[..cut].to_vec())
+            } else {
+                Value::list(items[cut..].to_vec())
+            }
+        }
+        ("contains", 1) => Value::Bool(items.iter().any(|x| values_equal(x, a.get(0)))),
+        ("containsAll", 1) => {
+            let other = a.get(0).iter_items().unwrap_or_default();
+            Value::Bool(
+                other
+                    .iter()
+                    .all(|y| items.iter().any(|x| values_equal(x, y))),
+            )
+        }
+        ("indexOf", 1) => Value::Int(
+            items
+                .iter()
+                .position(|x| values_equal(x, a.get(0)))
+                .map_or(-1, |p| p as i32),
+        ),
+        ("lastIndexOf", 1) => Value::Int(
+            items
+                .iter()
+                .rposition(|x| values_equal(x, a.get(0)))
+                .map_or(-1, |p| p as i32),
+        ),
+        ("join", 0 | 1) => {
+            let sep = if a.len() == 1 {
+                a.get(0).to_string()
+            } else {
+                String::new()
+            };
+            let s = items
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(&sep);
+            it.charge(s.len(), span)?;
+            Value::str(s)
+        }
+        ("collect", 0) => Value::list(items),
+        ("collect", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut out = Vec::with_capacity(n);
+            for x in items {
+                out.push(call1(it, f, x, span)?);
+            }
+            it.charge(16 * out.len(), span)?;
+            Value::list(out)
+        }
+        ("collectMany", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut out = Vec::new();
+            for x in items {
+                let r = call1(it, f, x, span)?;
+                out.extend(r.iter_items().unwrap_or_else(|| vec![r.clone()]));
+            }
+            it.charge(16 * out.len(), span)?;
+            Value::list(out)
+        }
+        ("collectEntries", 0 | 1) => {
+            let mut m = MapData::default();
+            for x in items {
+                let e = match a.closure() {
+                    Some(f) => call1(it, f, x, span)?,
+                    None => x,
+                };
+                match &e {
+                    Value::Map(em) => {
+                        m.extend(em.borrow().iter().map(|(k, v)| (k.clone(), v.clone())))
+                    }
+                    Value::Entry(en) => {
+                        m.insert(en.0.to_key(), en.1.clone());
+                    }
+                    other => {
+                        let kv = other.iter_items().unwrap_or_default();
+                        if kv.len() != 2 {
+                            return it.fail(
+                                "IllegalArgumentException",
+                                "collectEntries needs [key, value] pairs or maps",
+                                span,
+                            );
+                        }
+                        m.insert(kv[0].to_key(), kv[1].clone());
+                    }
+                }
+            }
+            it.charge(48 * m.len(), span)?;
+            Value::map(m)
+        }
+        ("each", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            for x in items {
+                call1(it, f, x, span)?;
+            }
+            recv.clone()
+        }
+        ("reverseEach", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            for x in items.into_iter().rev() {
+                call1(it, f, x, span)?;
+            }
+            recv.clone()
+        }
+        ("eachWithIndex", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            for (i, x) in items.into_iter().enumerate() {
+                it.call_value(f, vec![x, Value::Int(i as i32)], span)?;
+            }
+            recv.clone()
+        }
+        ("withIndex" | "indexed", 0) => {
+            let pairs: Vec<Value> = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    if name == "withIndex" {
+                        Value::list(vec![x, Value::Int(i as i32)])
+                    } else {
+                        Value::list(vec![Value::Int(i as i32), x])
+                    }
+                })
+                .collect();
+            if name == "indexed" {
+                let mut m = MapData::default();
+                for p in pairs {
+                    let kv = p.iter_items().unwrap_or_default();
+                    m.insert(kv[0].to_key(), kv[1].clone());
+                }
+                Value::map(m)
+            } else {
+                Value::list(pairs)
+            }
+        }
+        ("find", 0 | 1) => {
+            for x in items {
+                let hit = match a.closure() {
+                    Some(f) => call1(it, f, x.clone(), span)?.truthy(),
+                    None => x.truthy(),
+                };
+                if hit {
+                    return Ok(Some(x));
+                }
+            }
+            Value::Null
+        }
+        ("findAll" | "grep", 0 | 1) => {
+            let mut out = Vec::new();
+            for x in items {
+                let hit = match a.get(0) {
+                    f @ Value::Closure(_) => call1(it, f, x.clone(), span)?.truthy(),
+                    Value::Null if a.len() == 0 => x.truthy(),
+                    filter if name == "grep" => it.is_case(filter, &x, span)?,
+                    _ => x.truthy(),
+                };
+                if hit {
+                    out.push(x);
+                }
+            }
+            Value::list(out)
+        }
+        ("findIndexOf" | "findLastIndexOf", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut found = -1;
+            for (i, x) in items.into_iter().enumerate() {
+                if call1(it, f, x, span)?.truthy() {
+                    found = i as i32;
+                    if name == "findIndexOf" {
+                        break;
+                    }
+                }
+            }
+            Value::Int(found)
+        }
+        ("findResult", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            for x in items {
+                let r = call1(it, f, x, span)?;
+                if !matches!(r, Value::Null) {
+                    return Ok(Some(r));
+                }
+            }
+            Value::Null
+        }
+        ("findResults", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut out = Vec::new();
+            for x in items {
+                let r = call1(it, f, x, span)?;
+                if !matches!(r, Value::Null) {
+                    out.push(r);
+                }
+            }
+            Value::list(out)
+        }
+        ("any" | "every", 0 | 1) => {
+            let want_any = name == "any";
+            for x in items {
+                let hit = match a.closure() {
+                    Some(f) => call1(it, f, x, span)?.truthy(),
+                    None => x.truthy(),
+                };
+                if hit == want_any {
+                    return Ok(Some(Value::Bool(want_any)));
+                }
+            }
+            Value::Bool(!want_any)
+        }
+        ("count", 1) => {
+            let mut c = 0;
+            for x in items {
+                let hit = match a.get(0) {
+                    f @ Value::Closure(_) => call1(it, f, x, span)?.truthy(),
+                    other => values_equal(other, &x),
+                };
+                c += hit as i32;
+            }
+            Value::Int(c)
+        }
+        ("countBy" | "groupBy", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut m = MapData::default();
+            for x in items {
+                let k = call1(it, f, x.clone(), span)?.to_key();
+                if name == "countBy" {
+                    let c = m
+                        .get(&k)
+                        .map_or(0, |v| if let Value::Int(i) = v { *i } else { 0 });
+                    m.insert(k, Value::Int(c + 1));
+                } else {
+                    match m.get(&k) {
+                        Some(Value::List(l)) => l.borrow_mut().push(x),
+                        _ => {
+                            m.insert(k, Value::list(vec![x]));
+                        }
+                    }
+                }
+            }
+            Value::map(m)
+        }
+        ("sum", 0) => sum(it, items, span)?,
+        ("sum", 1) => {
+            let mut mapped = Vec::with_capacity(n);
+            match a.get(0) {
+                f @ Value::Closure(_) => {
+                    for x in items {
+                        mapped.push(call1(it, f, x, span)?);
+                    }
+                }
+                init => {
+                    mapped.push(init.clone());
+                    mapped.extend(items);
+                }
+            }
+            sum(it, mapped, span)?
+        }
+        ("average", 0) => {
+            if n == 0 {
+                Value::Null
+            } else {
+                let total = sum(it, items, span)?;
+                crate::eval::binary_op(it, BinOp::Div, total, Value::Int(n as i32), span)?
+            }
+        }
+        ("max" | "min", 0 | 1) => {
+            let mut best: Option<Value> = None;
+            for x in items {
+                best = Some(match best {
+                    None => x,
+                    Some(b) => {
+                        let o = match a.closure() {
+                            Some(f) => closure_cmp(it, f, &x, &b, span)?,
+                            None => natural_cmp(&x, &b),
+                        };
+                        if (name == "max" && o == Ordering::Greater)
+                            || (name == "min" && o == Ordering::Less)
+                        {
+                            x
+                        } else {
+                            b
+                        }
+                    }
+                });
+            }
+            best.unwrap_or(Value::Null)
+        }
+        ("inject", 1 | 2) => {
+            let f = need_closure(it, a, name, span)?;
+            let mut iter = items.into_iter();
+            let mut acc = if a.len() == 2 {
+                a.get(0).clone()
+            } else {
+                iter.next().unwrap_or(Value::Null)
+            };
+            for x in iter {
+                acc = it.call_value(f, vec![acc, x], span)?;
+            }
+            acc
+        }
+        ("sort" | "toSorted", _) => Value::list(sort_with(it, items, a.closure(), span)?),
+        ("unique" | "toUnique", _) => Value::list(unique_by(it, items, a.closure(), span)?),
+        ("reverse", 0) => Value::list(items.into_iter().rev().collect()),
+        ("flatten", 0) => {
+            let mut out = Vec::new();
+            flatten(&items, &mut out, 0);
+            Value::list(out)
+        }
+        ("toList" | "asList" | "toArray" | "asImmutable" | "asUnmodifiable", 0) => {
+            Value::list(items)
+        }
+        ("toSet", 0) => Value::list(unique_values(items)),
+        ("intersect", 1) => {
+            let other = a.get(0).iter_items().unwrap_or_default();
+            Value::list(unique_values(
+                items
+                    .into_iter()
+                    .filter(|x| other.iter().any(|y| values_equal(x, y)))
+                    .collect(),
+            ))
+        }
+        ("disjoint", 1) => {
+            let other = a.get(0).iter_items().unwrap_or_default();
+            Value::Bool(
+                !items
+                    .iter()
+                    .any(|x| other.iter().any(|y| values_equal(x, y))),
+            )
+        }
+        ("plus" | "minus" | "multiply", 1) => {
+            let op = match name {
+                "plus" => BinOp::Add,
+                "minus" => BinOp::Sub,
+                _ => BinOp::Mul,
+            };
+            crate::eval::binary_op(it, op, Value::list(items), a.get(0).clone(), span)?
+        }
+        ("subList", 2) => {
+            let (from, to) = (int_arg(it, a.get(0), span)?, int_arg(it, a.get(1), span)?);
+            if from < 0 || to > n as i64 || from > to {
+                return it.fail(
+                    "IndexOutOfBoundsException",
+                    format!("subList({from}, {to}) of a list of size {n}"),
+                    span,
+                );
+            }
+            Value::list(items[from as usize..to as usize].to_vec())
+        }
+        ("collate", 1) => {
+            let size = int_arg(it, a.get(0), span)?.max(1) as usize;
+            Value::list(
+                items
+                    .chunks(size)
+                    .map(|c| Value::list(c.to_vec()))
+                    .collect(),
+            )
+        }
+        ("split", 1) => {
+            let f = need_closure(it, a, name, span)?;
+            let (mut yes, mut no) = (Vec::new(), Vec::new());
+            for x in items {
+                if call1(it, f, x.clone(), span)?.truthy() {
+                    yes.push(x)
+                } else {
+                    no.push(x)
+                }
+            }
+            Value::list(vec![Value::list(yes), Value::list(no)])
+        }
+        ("getFrom", 0) => items.first().cloned().unwrap_or(Value::Null),
+        ("getTo", 0) => items.last().cloned().unwrap_or(Value::Null),
+        ("step", 1) => {
+            let k = int_arg(it, a.get(0), span)?.max(1) as usize;
+            Value::list(items.into_iter().step_by(k).collect())
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(v))
+}
+
+fn sort_with(it: &mut Interp, items: Vec<Value>, f: Option<&Value>, span: Span) -> R<Vec<Value>> {
+    match f {
+        Some(f) => {
+            let f = f.clone();
+            sort_values(it, items, &mut |it, x, y| closure_cmp(it, &f, x, y, span))
+        }
+        None => sort_values(it, items, &mut |_, x, y| Ok(natural_cmp(x, y))),
+    }
+}
+
+fn unique_by(it: &mut Interp, items: Vec<Value>, f: Option<&Value>, span: Span) -> R<Vec<Value>> {
+    let Some(f) = f else {
+        return Ok(unique_values(items));
+    };
+    let mut out: Vec<Value> = Vec::new();
+    let mut keys: Vec<Value> = Vec::new();
+    for x in items {
+        let k = call1(it, f, x.clone(), span)?;
+        if !keys.iter().any(|y| values_equal(y, &k)) {
+            keys.push(k);
+            out.push(x);
+        }
+    }
+    Ok(out)
+}

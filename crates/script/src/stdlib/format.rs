@@ -1,0 +1,200 @@
+//! Java's `String.format` for the conversions scripts use: `%s %d %f %x %o %e %b %c %n %%`, with
+//! flags `-`, `0`, `+`, `,`, width and precision.
+
+use crate::diagnostic::Span;
+use crate::eval::{Interp, R};
+use crate::num::Dec;
+use crate::value::{Value, to_dec, to_f64, to_i128};
+
+pub(crate) fn format(it: &mut Interp, args: &[Value], span: Span) -> R<String> {
+    let Some(fmt) = args.first() else {
+        return it.fail(
+            "IllegalArgumentException",
+            "String.format needs a format string",
+            span,
+        );
+    };
+    // format(String, List) is accepted as format(String, items…)
+    let fmt = fmt.to_string();
+    let rest: Vec<Value> = args[1..].to_vec();
+    let chars: Vec<char> = fmt.chars().collect();
+    let mut out = String::new();
+    let mut next = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '%' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let mut flags = String::new();
+        while i < chars.len() && "-0+, #".contains(chars[i]) {
+            flags.push(chars[i]);
+            i += 1;
+        }
+        let mut width = 0usize;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            width = width * 10 + (chars[i] as usize - '0' as usize);
+            i += 1;
+        }
+        let mut prec: Option<usize> = None;
+        if i < chars.len() && chars[i] == '.' {
+            i += 1;
+            let mut p = 0;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                p = p * 10 + (chars[i] as usize - '0' as usize);
+                i += 1;
+            }
+            prec = Some(p);
+        }
+        let Some(&conv) = chars.get(i) else {
+            return it.fail(
+                "UnknownFormatConversionException",
+                "the format string ends in the middle of a % conversion",
+                span,
+            );
+        };
+        i += 1;
+        if conv == 'n' {
+            out.push('\n');
+            continue;
+        }
+        if conv == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = rest.get(next).cloned() else {
+            return it.fail(
+                "MissingFormatArgumentException",
+                format!("Format specifier '%{conv}' has no argument"),
+                span,
+            );
+        };
+        next += 1;
+        let mut body = match conv.to_ascii_lowercase() {
+            's' => {
+                let s = arg.to_string();
+                match prec {
+                    Some(p) => s.chars().take(p).collect(),
+                    None => s,
+                }
+            }
+            'b' => arg.truthy().to_string(),
+            'c' => arg
+                .to_string()
+                .chars()
+                .next()
+                .map(String::from)
+                .unwrap_or_default(),
+            'd' => {
+                if !matches!(arg, Value::Int(_) | Value::Long(_) | Value::BigInt(_)) {
+                    return it.fail(
+                        "IllegalFormatConversionException",
+                        format!("d != {}", arg.type_name()),
+                        span,
+                    );
+                }
+                let n = to_i128(&arg).unwrap_or(0);
+                let mut s = n.unsigned_abs().to_string();
+                if flags.contains(',') {
+                    s = group(&s);
+                }
+                sign(n < 0, &flags) + &s
+            }
+            'x' | 'o' => {
+                let n = to_i128(&arg).unwrap_or(0) as i64;
+                if conv.eq_ignore_ascii_case(&'x') {
+                    format!("{n:x}")
+                } else {
+                    format!("{n:o}")
+                }
+            }
+            'f' | 'e' => {
+                if !arg.is_number() {
+                    return it.fail(
+                        "IllegalFormatConversionException",
+                        format!("{conv} != {}", arg.type_name()),
+                        span,
+                    );
+                }
+                let p = prec.unwrap_or(6);
+                if conv == 'e' {
+                    format!("{:.*e}", p, to_f64(&arg).unwrap_or(0.0))
+                } else {
+                    let d = to_dec(&arg)
+                        .and_then(|d| d.set_scale_half_up(p as u32))
+                        .unwrap_or(Dec::from_i64(0));
+                    let neg = d.m < 0;
+                    let s = Dec {
+                        m: d.m.abs(),
+                        s: d.s,
+                    }
+                    .to_string();
+                    let s = if flags.contains(',') {
+                        match s.split_once('.') {
+                            Some((a, b)) => format!("{}.{b}", group(a)),
+                            None => group(&s),
+                        }
+                    } else {
+                        s
+                    };
+                    sign(neg, &flags) + &s
+                }
+            }
+            other => {
+                return it.fail(
+                    "UnknownFormatConversionException",
+                    format!("Conversion = '{other}'"),
+                    span,
+                );
+            }
+        };
+        if conv.is_ascii_uppercase() {
+            body = body.to_uppercase();
+        }
+        let len = body.chars().count();
+        if len < width {
+            let pad = width - len;
+            if flags.contains('-') {
+                body.push_str(&" ".repeat(pad));
+            } else if flags.contains('0') && "dfxoe".contains(conv.to_ascii_lowercase()) {
+                let (sign, digits) = if body.starts_with(['-', '+']) {
+                    body.split_at(1)
+                } else {
+                    ("", body.as_str())
+                };
+                body = format!("{sign}{}{digits}", "0".repeat(pad));
+            } else {
+                body = " ".repeat(pad) + &body;
+            }
+        }
+        out.push_str(&body);
+    }
+    it.charge(out.len(), span)?;
+    Ok(out)
+}
+
+fn sign(neg: bool, flags: &str) -> String {
+    if neg {
+        "-".into()
+    } else if flags.contains('+') {
+        "+".into()
+    } else if flags.contains(' ') {
+        " ".into()
+    } else {
+        String::new()
+    }
+}
+
+fn group(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

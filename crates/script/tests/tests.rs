@@ -1,0 +1,4 @@
+//! Integration tests of the script engine, one binary with modules by topic.
+
+mod common;
+mod conformance;
