@@ -169,7 +169,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ApiToken>;
     /// All tokens, revoked ones included, newest first.
     async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
-    /// The unrevoked token with this hash; records `now` as its last use.
+    /// The unrevoked token with this hash; records `now` as its last use. `last_used` is kept
+    /// to within a minute: a use soon after the recorded one need not be written, so that a
+    /// busy API client does not turn every request into a database write.
     async fn use_api_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<ApiToken>>;
     /// Revokes a token; `NotFound` when there is no such token.
     async fn revoke_api_token(&self, id: i64) -> Result<()>;
@@ -188,17 +190,29 @@ pub trait Store: Send + Sync + 'static {
     /// `VersionConflict` when the item has moved on. A patch that changes nothing changes
     /// nothing: no version bump, no history, no event.
     async fn update_item(&self, key: &ItemKey, patch: ItemPatch, actor: &Actor) -> Result<Item>;
+    /// The items matching `query`, in its order, fully loaded (comments and attachment
+    /// metadata). `now` resolves relative times such as `-7d`. `page.limit` is capped at
+    /// [`MAX_PAGE`]; `total` counts every match. Operators mean what they mean in JQL (the
+    /// SQLite backend's `sqlite::query` module documents each): `!=` matches only items that
+    /// have a value, text matching is case-insensitive, `priority > Medium` means more urgent.
     async fn search_items(&self, query: &Query, page: Page, now: Timestamp)
     -> Result<SearchResult>;
-    /// The item's history, oldest first.
+    /// The item's history, oldest first; `NotFound` for an unknown item. Fields are named
+    /// `created` (to: the summary the item was created with), `summary`, `description`,
+    /// `status`, `priority`, `assignee`, `reporter`, `labels` (space-separated), `cf:<name>`,
+    /// `comment` (the body added, or an edit's old and new body) and `attachment` (the file
+    /// name added or removed).
     async fn history(&self, key: &ItemKey) -> Result<Vec<Change>>;
 
+    /// `NotFound` for an unknown item. Like every change to an item, bumps its version.
     async fn add_comment(
         &self,
         key: &ItemKey,
         comment: NewComment,
         actor: &Actor,
     ) -> Result<Comment>;
+    /// Replaces the body of a comment of this item (`NotFound` for a comment of another
+    /// item). The same body again changes nothing.
     async fn edit_comment(
         &self,
         key: &ItemKey,
@@ -213,10 +227,12 @@ pub trait Store: Send + Sync + 'static {
         attachment: NewAttachment,
         actor: &Actor,
     ) -> Result<Attachment>;
-    /// The attachment's metadata and bytes.
+    /// The attachment's metadata and bytes, if it belongs to this item. The SHA-256 is
+    /// computed by the store.
     async fn attachment(&self, key: &ItemKey, id: i64) -> Result<Option<(Attachment, Vec<u8>)>>;
     async fn remove_attachment(&self, key: &ItemKey, id: i64, actor: &Actor) -> Result<()>;
 
-    /// Events with `seq > after`, oldest first, at most `limit`.
+    /// Events with `seq > after`, oldest first, at most `limit`. A reader that remembers the
+    /// last `seq` it handled never misses an event.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>>;
 }

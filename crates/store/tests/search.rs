@@ -85,7 +85,7 @@ async fn fixture() -> TestStore {
             assignee: alice_p,
             reporter: None,
             labels: &["sync", "urgent"],
-            fields: json!({"Customer Tier": "gold"}),
+            fields: json!({"Customer Tier": "gold", "Escalated": true}),
         },
         Fixture {
             project: "DEV",
@@ -249,6 +249,8 @@ async fn every_field_and_operator_finds_what_it_should() {
         (r#""Customer Tier" ~ ILV"#, &["OPS-2"]),
         (r#""Customer Tier" !~ ilv"#, &["OPS-1", "DEV-1"]),
         (r#""Build" = 42"#, &["DEV-2"]),
+        (r#""Escalated" = TRUE"#, &["DEV-1"]),
+        (r#""Escalated" = false"#, &[]),
         (r#""Components" = ui"#, &["OPS-1"]),
         (r#""Components" NOT IN (ui)"#, &[]),
         (r#""Nope" = x"#, &[]),

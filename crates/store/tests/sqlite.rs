@@ -189,7 +189,7 @@ async fn a_database_at_schema_version_1_is_migrated_on_open() {
 }
 
 #[tokio::test]
-async fn a_write_after_the_store_is_dropped_is_impossible_and_the_file_is_reusable() {
+async fn dropping_the_store_frees_the_file_for_the_next_open() {
     // Dropping the store waits for the writer to finish, so another open right after works.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tandem.db");

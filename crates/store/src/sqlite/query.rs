@@ -8,8 +8,8 @@
 //! - Text (`~`) matches a case-insensitive substring; `text ~` searches summary, description
 //!   and comment bodies. People match by name or email, case-insensitively.
 //! - `priority > Medium` means more urgent. `key < OPS-10` compares numbers within OPS.
-//! - Custom fields compare numbers numerically and text case-insensitively; a list value
-//!   matches when any element does.
+//! - Custom fields compare numbers numerically and text case-insensitively (`= true` also
+//!   matches a JSON boolean); a list value matches when any element does.
 //!
 //! Values of the wrong kind for their field can only come from a hand-built AST (the parser
 //! checks them); they are read leniently and at worst match nothing.
@@ -419,7 +419,11 @@ impl Builder {
             }
             other => {
                 let text = text_of(other);
-                self.push(&format!("({alias}.type = 'text' AND "));
+                // `= true` / `= false` also match JSON booleans.
+                let boolean = matches!(op, Op::Eq | Op::In)
+                    && matches!(fold(&text).as_str(), "true" | "false");
+                self.push(if boolean { "((" } else { "(" });
+                self.push(&format!("{alias}.type = 'text' AND "));
                 match (op, cmp) {
                     (Op::Contains | Op::NotContains, _) => {
                         self.push(&format!("instr(tandem_fold({alias}.value), "));
@@ -432,10 +436,15 @@ impl Builder {
                     }
                     (_, Some(sql)) => {
                         self.push(&format!("{alias}.value {sql} "));
-                        self.param(text);
+                        self.param(text.clone());
                     }
                 }
                 self.push(")");
+                if boolean {
+                    self.push(&format!(" OR {alias}.type = "));
+                    self.param(fold(&text));
+                    self.push(")");
+                }
             }
         }
     }

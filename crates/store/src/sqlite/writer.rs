@@ -187,3 +187,74 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
         job.finish(commit_error.as_deref());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job<F>(work: F) -> (Box<dyn Job>, oneshot::Receiver<Result<()>>)
+    where
+        F: FnOnce(&Connection) -> Result<()> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
+        (job, answer)
+    }
+
+    fn insert(n: i64) -> impl FnOnce(&Connection) -> Result<()> + Send + 'static {
+        move |conn| {
+            conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_job_rolls_back_alone_and_the_batch_commits() {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.execute_batch("CREATE TABLE t (n INTEGER)")
+            .expect("create table");
+        let (a, a_answer) = job(insert(1));
+        let (b, b_answer) = job(|conn| {
+            insert(2)(conn)?;
+            Err(StoreError::Database("changed my mind".into()))
+        });
+        let (c, c_answer) = job(|_| panic!("a bug"));
+        let (d, d_answer) = job(insert(4));
+        let mut batch = vec![a, b, c, d];
+        run_batch(&conn, &mut batch);
+
+        assert!(batch.is_empty());
+        assert!(a_answer.blocking_recv().expect("answered").is_ok());
+        assert!(b_answer.blocking_recv().expect("answered").is_err());
+        assert!(c_answer.blocking_recv().expect("answered").is_err());
+        assert!(d_answer.blocking_recv().expect("answered").is_ok());
+        let kept: Vec<i64> = conn
+            .prepare("SELECT n FROM t ORDER BY n")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("read back");
+        assert_eq!(kept, [1, 4]);
+        assert!(conn.is_autocommit(), "the transaction is closed");
+    }
+
+    #[test]
+    fn a_lone_failing_job_is_rolled_back() {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.execute_batch("CREATE TABLE t (n INTEGER)")
+            .expect("create table");
+        let (a, answer) = job(|conn| {
+            insert(1)(conn)?;
+            Err(StoreError::Database("no".into()))
+        });
+        run_batch(&conn, &mut vec![a]);
+        assert!(answer.blocking_recv().expect("answered").is_err());
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count, 0);
+        assert!(conn.is_autocommit());
+    }
+}
