@@ -1,9 +1,9 @@
 //! The embedded default backend: one SQLite file in WAL mode.
 //!
 //! - **One writer.** A dedicated thread owns the only write connection and runs write jobs
-//!   sent over a channel, group-committing the jobs that queue up ([`writer`]).
+//!   sent over a channel, group-committing the jobs that queue up (module `writer`).
 //! - **Pooled readers.** Queries run on read-only connections on tokio's blocking pool, so they
-//!   never wait for the writer and never block the runtime ([`readers`]).
+//!   never wait for the writer and never block the runtime (module `readers`).
 //! - **One process.** An exclusive lock on `<db>.lock` keeps a second Tandem process away from
 //!   the file; PostgreSQL is the backend for several processes.
 //! - **Migrations** are SQL files compiled in and applied on open ([`migrations`]).
@@ -47,8 +47,9 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
 }
 
-/// The SQLite [`Store`](crate::Store). Open it once per process with [`SqliteStore::open`];
-/// dropping it finishes the queued writes and closes the database.
+/// The SQLite [`Store`](crate::Store). Open it once per process with [`SqliteStore::open`].
+/// Dropping it lets the writer finish the queued writes, waits for that (briefly blocking the
+/// dropping thread), closes the database and releases the lock file.
 pub struct SqliteStore {
     // Field order matters: the writer is joined (and its connection closed) before the lock
     // file is released.

@@ -120,7 +120,7 @@ impl Store for SqliteStore {
         self.read(|conn| auth::api_tokens(conn)).await
     }
 
-    /// `last_used` is kept to within [`auth::LAST_USED_PRECISION`]: a use soon after the last
+    /// `last_used` is kept to within `auth::LAST_USED_PRECISION`: a use soon after the last
     /// recorded one is a read only.
     async fn use_api_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<ApiToken>> {
         let hash = token_hash.to_owned();
@@ -170,8 +170,12 @@ impl Store for SqliteStore {
 
     async fn item(&self, key: &ItemKey) -> Result<Option<Item>> {
         let key = key.clone();
-        self.read(move |conn| Ok(items::load_item(conn, &key)?.map(|(_, item)| item)))
-            .await
+        self.read(move |conn| {
+            // One read transaction, so that the item and its children are of one version.
+            let tx = conn.transaction()?;
+            Ok(items::load_item(&tx, &key)?.map(|(_, item)| item))
+        })
+        .await
     }
 
     async fn update_item(&self, key: &ItemKey, patch: ItemPatch, actor: &Actor) -> Result<Item> {

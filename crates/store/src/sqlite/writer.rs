@@ -19,6 +19,8 @@ use crate::{Result, StoreError};
 const MAX_BATCH: usize = 64;
 /// Jobs that may wait for the writer before senders wait too.
 const QUEUE: usize = 1024;
+/// A batch that takes longer than this is logged.
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A unit of work for the writer thread.
 trait Job: Send {
@@ -125,7 +127,17 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        let jobs = batch.len();
         run_batch(&conn, &mut batch);
+        let took = started.elapsed();
+        if took >= SLOW_BATCH {
+            tracing::warn!(
+                jobs,
+                millis = took.as_millis() as u64,
+                "A database write was slow; is the disk overloaded?"
+            );
+        }
     }
     tracing::debug!("The database writer is closing.");
     if let Err((_, e)) = conn.close() {
