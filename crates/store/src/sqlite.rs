@@ -201,6 +201,7 @@ fn connection_error(path: &Path, e: &rusqlite::Error) -> StoreError {
         Some(C::NotADatabase) => {
             "the file is not a SQLite database (or it is encrypted or damaged)".to_owned()
         }
+        Some(C::CannotOpen) if path.is_dir() => "it is a directory, not a file".to_owned(),
         Some(C::CannotOpen) => {
             "SQLite cannot open the file (check that the directory exists and is writable)"
                 .to_owned()

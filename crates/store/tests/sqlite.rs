@@ -69,7 +69,7 @@ async fn a_second_open_of_the_same_database_is_refused() {
 }
 
 #[tokio::test]
-async fn the_database_is_in_wal_mode_with_foreign_keys() {
+async fn the_database_is_in_wal_mode_at_the_current_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tandem.db");
     let options = SqliteOptions {
@@ -117,6 +117,28 @@ fn a_missing_directory_is_an_open_error() {
     let err = open_at(&not_a_dir.join("tandem.db")).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_lock_file_that_cannot_be_created_is_an_open_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tandem.db.lock")).unwrap();
+    let err = open_at(&dir.path().join("tandem.db")).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot create the lock file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_directory_in_place_of_the_database_is_an_open_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    std::fs::create_dir(&path).unwrap();
+    let err = open_at(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("is a directory"), "{err}");
 }
 
 #[test]
