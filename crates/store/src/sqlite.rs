@@ -116,7 +116,8 @@ impl SqliteStore {
 
         let writer = writer::Writer::spawn(conn)
             .map_err(|e| open_error(format!("cannot start the writer thread: {e}")))?;
-        let size = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        // Reads mostly hit cached pages, but some wait on the disk: allow a few per core.
+        let size = std::thread::available_parallelism().map_or(4, |n| (2 * n.get()).clamp(4, 16));
         let readers = readers::Readers::open(path.to_path_buf(), size)?;
         tracing::info!(path = %shown, synchronous, "Database opened.");
         Ok(SqliteStore {
@@ -264,4 +265,54 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
         e.sqlite_extended_error_code(),
         Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Store;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_for_a_write_in_progress() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqliteStore::open(&dir.path().join("t.db"), SqliteOptions::default())
+            .expect("open store");
+        store.set_setting("k", "before").await.expect("set");
+
+        // A write that holds the writer (and its open transaction) until told to finish.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let store = Arc::new(store);
+        let writing = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .writer
+                    .write(move |conn| {
+                        auth::set_setting(conn, "k", "after")?;
+                        let _ = started_tx.send(());
+                        let _ = finish_rx.recv_timeout(Duration::from_secs(10));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        started_rx.await.expect("the write started");
+
+        // The read answers while the write is still open, and sees the committed state.
+        let read = tokio::time::timeout(Duration::from_secs(5), store.setting("k"))
+            .await
+            .expect("the read did not wait for the write")
+            .expect("read");
+        assert_eq!(read.as_deref(), Some("before"));
+
+        finish_tx.send(()).expect("the write is waiting");
+        writing.await.expect("join").expect("write");
+        assert_eq!(
+            store.setting("k").await.expect("read").as_deref(),
+            Some("after")
+        );
+    }
 }
