@@ -107,7 +107,15 @@ impl ScriptError {
             "^".repeat(span_len),
             w = width
         );
-        for entry in self.stack.iter().rev() {
+        let mut i = self.stack.len();
+        while i > 0 {
+            i -= 1;
+            let entry = &self.stack[i];
+            let mut same = 0;
+            while i > 0 && self.stack[i - 1] == *entry {
+                i -= 1;
+                same += 1;
+            }
             let (l, c) = line_col(source, entry.span.start as usize);
             out.push_str(&format!(
                 "{:w$} = in {} called at line {l}, column {c}\n",
@@ -115,6 +123,13 @@ impl ScriptError {
                 entry.name,
                 w = width
             ));
+            if same > 0 {
+                out.push_str(&format!(
+                    "{:w$}   (and {same} more times the same)\n",
+                    "",
+                    w = width
+                ));
+            }
         }
         out
     }

@@ -73,7 +73,11 @@ pub struct Interp<'p> {
     pub(crate) regex_cache: HashMap<String, Rc<fancy_regex::Regex>>,
     /// Maps made with `withDefault { … }`, and their default closures.
     map_defaults: Vec<(Rc<RefCell<MapData>>, Value)>,
+    /// Address of a local at the start of the run: the stack guard measures from here.
+    stack_base: usize,
 }
+
+use crate::limits::stack_position;
 
 impl<'p> Interp<'p> {
     pub fn new(prog: &'p Program, binding: Binding, limits: Limits) -> Interp<'p> {
@@ -100,11 +104,13 @@ impl<'p> Interp<'p> {
             stack: Vec::new(),
             regex_cache: HashMap::new(),
             map_defaults: Vec::new(),
+            stack_base: 0,
         }
     }
 
     /// Runs the script body; the value of its last statement (or of `return`) is the result.
     pub fn run(&mut self) -> Result<Value, ScriptError> {
+        self.stack_base = stack_position();
         let body = &self.prog.body;
         match self.exec_body_value(body) {
             Ok(v) | Err(Flow::Return(v)) => Ok(v),
@@ -164,6 +170,22 @@ impl<'p> Interp<'p> {
         let mut e = e;
         e.stack = self.stack.clone();
         Flow::from(e)
+    }
+
+    /// Stops evaluation that would use more native stack than the limit allows.
+    #[inline]
+    pub(crate) fn check_stack(&self, span: Span) -> R<()> {
+        if self.stack_base.abs_diff(stack_position()) > self.budget.limits.max_stack_bytes {
+            let e = ScriptError::limit(
+                format!(
+                    "the script is nested too deeply (more than {} KiB of stack)",
+                    self.budget.limits.max_stack_bytes >> 10
+                ),
+                span,
+            );
+            return Err(self.limit_err(e));
+        }
+        Ok(())
     }
 
     #[inline]
@@ -633,12 +655,17 @@ impl<'p> Interp<'p> {
     fn enter_call(&mut self, span: Span, name: &str) -> R<()> {
         self.step(span)?;
         self.budget.depth += 1;
-        if self.budget.depth > self.budget.limits.max_depth {
+        let used = self.stack_base.abs_diff(stack_position());
+        if self.budget.depth > self.budget.limits.max_depth
+            || used > self.budget.limits.max_stack_bytes
+        {
             self.budget.depth -= 1;
             let e = ScriptError::limit(
                 format!(
-                    "calls are nested more than {} deep (the recursion limit): is a method calling itself forever?",
-                    self.budget.limits.max_depth
+                    "calls are nested {} deep, past the recursion limit (at most {} levels and {} KiB of stack): is a method calling itself forever?",
+                    self.budget.depth + 1,
+                    self.budget.limits.max_depth,
+                    self.budget.limits.max_stack_bytes >> 10
                 ),
                 span,
             );

@@ -200,14 +200,10 @@ impl<'a> Lexer<'a> {
                 start,
             );
         }
+        let rest = &self.bytes[self.pos..self.end];
         for op in OPS {
-            if self.src[self.pos..self.end].starts_with(op) {
+            if op.as_bytes()[0] == c && rest.starts_with(op.as_bytes()) {
                 self.pos += op.len();
-                match *op {
-                    "{" => self.depth += 1,
-                    "}" => self.depth = self.depth.saturating_sub(1),
-                    _ => {}
-                }
                 return Ok(tok(Tok::Op(op), self.pos));
             }
         }
@@ -418,6 +414,10 @@ impl<'a> Lexer<'a> {
                     parts.push(Part::Lit(std::mem::take(&mut s)));
                 }
                 self.pos += 2;
+                self.depth += 1;
+                if self.depth > 32 {
+                    return self.err("strings are nested too deeply in ${…}", start);
+                }
                 let inner_start = self.pos;
                 let mut depth = 1usize;
                 let mut operand = false;
@@ -430,6 +430,7 @@ impl<'a> Lexer<'a> {
                             depth -= 1;
                             if depth == 0 {
                                 parts.push(Part::Expr(inner_start, t.span.start as usize));
+                                self.depth -= 1;
                                 break;
                             }
                         }

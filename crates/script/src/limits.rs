@@ -16,6 +16,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Wall-clock time for the run.
     pub max_time: Duration,
+    /// Native stack the evaluator may use below the point where the run started; deep
+    /// recursion stops with an error before it could overflow the thread's stack. The default
+    /// fits the 2 MiB stacks of spawned threads.
+    pub max_stack_bytes: usize,
 }
 
 impl Default for Limits {
@@ -25,8 +29,16 @@ impl Default for Limits {
             max_alloc_bytes: 256 << 20,
             max_depth: 200,
             max_time: Duration::from_secs(10),
+            max_stack_bytes: 1 << 20,
         }
     }
+}
+
+/// An address on the current stack, to measure how much of it recursion has used.
+#[inline(always)]
+pub(crate) fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 /// What a run has used so far.

@@ -21,7 +21,12 @@ pub struct Parser<'a> {
     names: HashMap<String, Name>,
     /// Inside a `case` label, `x -> …` is the arm, not a lambda.
     no_lambda: bool,
+    /// Where the parse started on the native stack (see [`MAX_PARSER_STACK`]).
+    stack_base: usize,
 }
+
+/// Native stack the parser may use; deeper nesting is a syntax error, never an overflow.
+pub const MAX_PARSER_STACK: usize = 512 << 10;
 
 type PResult<T> = Result<T, ScriptError>;
 
@@ -85,6 +90,7 @@ pub fn parse(src: &str) -> PResult<Program> {
         depth: 0,
         names: HashMap::new(),
         no_lambda: false,
+        stack_base: crate::limits::stack_position(),
     };
     p.program()
 }
@@ -184,7 +190,9 @@ impl<'a> Parser<'a> {
     }
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_NESTING {
+        if self.depth > MAX_NESTING
+            || self.stack_base.abs_diff(crate::limits::stack_position()) > MAX_PARSER_STACK
+        {
             return self.error(format!(
                 "the script is nested too deeply (more than {MAX_NESTING} levels)"
             ));
@@ -318,7 +326,7 @@ impl<'a> Parser<'a> {
 
     /// At `Type name` (a declaration) rather than an expression? Types are primitives,
     /// capitalised or qualified names; a lowercase `a b` is a command call.
-    fn at_typed_decl(&self) -> bool {
+    fn at_typed_decl(&mut self) -> bool {
         let Tok::Ident(first) = self.tok() else {
             return false;
         };
@@ -327,41 +335,30 @@ impl<'a> Parser<'a> {
         }
         let typeish = PRIMITIVES.contains(&first.as_str())
             || first.starts_with(|c: char| c.is_ascii_uppercase());
-        let mut p = Parser {
-            src: self.src,
-            toks: Vec::new(),
-            pos: 0,
-            depth: 0,
-            names: HashMap::new(),
-            no_lambda: false,
-        };
-        // cheap scan over a copy of the next few tokens
-        let end = (self.pos + 64).min(self.toks.len());
-        p.toks = self.toks[self.pos..end].to_vec();
-        if !matches!(p.toks.last().map(|t| &t.tok), Some(Tok::Eof)) {
-            p.toks.push(Token {
-                tok: Tok::Eof,
-                span: self.span(),
-            });
-        }
-        let qualified = p.is_op_at(1, ".");
-        if p.parse_type().is_err() {
+        let qualified = self.is_op_at(1, ".");
+        if !typeish && !qualified {
             return false;
         }
-        if !(typeish || (qualified && p.pos > 2)) {
+        let save = self.pos;
+        let ok = self.parse_type().is_ok();
+        let result = ok && (typeish || self.pos > save + 2) && self.decl_follows();
+        self.pos = save;
+        result
+    }
+
+    /// After a type: `name` then `=`, the end of the statement, `,`, `:` or `in`.
+    fn decl_follows(&self) -> bool {
+        if !matches!(self.tok(), Tok::Ident(s) if !RESERVED.contains(&s.as_str()) || s == "in") {
             return false;
         }
-        if !matches!(p.tok(), Tok::Ident(s) if !RESERVED.contains(&s.as_str()) || s == "in") {
-            return false;
-        }
-        matches!(p.tok_at(1), Tok::Newline | Tok::Eof)
-            || p.is_op_at(1, "=")
-            || p.is_op_at(1, ";")
-            || p.is_op_at(1, ",")
-            || p.is_op_at(1, ":")
-            || p.is_op_at(1, "}")
-            || p.is_op_at(1, ")")
-            || p.is_word_at(1, "in")
+        matches!(self.tok_at(1), Tok::Newline | Tok::Eof)
+            || self.is_op_at(1, "=")
+            || self.is_op_at(1, ";")
+            || self.is_op_at(1, ",")
+            || self.is_op_at(1, ":")
+            || self.is_op_at(1, "}")
+            || self.is_op_at(1, ")")
+            || self.is_word_at(1, "in")
     }
 
     fn try_class(&mut self) -> PResult<Option<ClassDef>> {

@@ -313,8 +313,32 @@ pub fn group_value(g: &[Value]) -> Value {
     }
 }
 
+thread_local! {
+    static DISPLAY_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Collections nested deeper than this print as `[…]` (and compare unequal) instead of
+/// recursing without bound.
+const MAX_NESTING: usize = 256;
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if matches!(self, Value::List(_) | Value::Map(_)) {
+            let d = DISPLAY_DEPTH.with(|d| d.get());
+            if d > MAX_NESTING {
+                return f.write_str("[…]");
+            }
+            DISPLAY_DEPTH.with(|x| x.set(d + 1));
+            let r = self.fmt_inner(f);
+            DISPLAY_DEPTH.with(|x| x.set(d));
+            return r;
+        }
+        self.fmt_inner(f)
+    }
+}
+
+impl Value {
+    fn fmt_inner(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Null => f.write_str("null"),
             Value::Bool(b) => write!(f, "{b}"),
@@ -384,7 +408,14 @@ impl fmt::Debug for Value {
 
 /// Groovy's `==`: numbers by value across types, collections element-wise.
 pub fn values_equal(a: &Value, b: &Value) -> bool {
+    equal_depth(a, b, 0)
+}
+
+fn equal_depth(a: &Value, b: &Value, depth: usize) -> bool {
     use Value::*;
+    if depth > MAX_NESTING {
+        return false;
+    }
     match (a, b) {
         (Null, Null) => true,
         (Null, _) | (_, Null) => false,
@@ -397,7 +428,10 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
                 return true;
             }
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| equal_depth(p, q, depth + 1))
         }
         (List(_), Range(_)) | (Range(_), List(_)) | (Range(_), Range(_)) => {
             match (a.iter_items(), b.iter_items()) {

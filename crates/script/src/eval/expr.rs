@@ -9,6 +9,7 @@ use crate::value::{Func, MapData, RangeVal, Value, to_i128};
 impl Interp<'_> {
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         let span = e.span;
+        self.check_stack(span)?;
         match &e.kind {
             ExprKind::Null => Ok(Value::Null),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
@@ -201,6 +202,15 @@ impl Interp<'_> {
                     return self.fail(
                         "NullPointerException",
                         format!("cannot call {name}() on null: '{v}' is null"),
+                        span,
+                    );
+                }
+                if matches!(recv, Value::Null) && !crate::stdlib::OBJECT_METHODS.contains(&&**name)
+                {
+                    let hint = self.null_hint(obj);
+                    return self.fail(
+                        "NullPointerException",
+                        format!("cannot call {name}() on null{hint}"),
                         span,
                     );
                 }

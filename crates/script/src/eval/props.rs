@@ -39,7 +39,7 @@ fn describe_path(e: &Expr) -> Option<String> {
 
 impl Interp<'_> {
     /// Explains why `obj_expr` is null, with a did-you-mean for a mistyped map key.
-    fn null_hint(&mut self, obj_expr: &Expr) -> String {
+    pub(crate) fn null_hint(&mut self, obj_expr: &Expr) -> String {
         let Some(path) = describe_path(obj_expr) else {
             return String::new();
         };

@@ -318,7 +318,10 @@ impl Parser<'_> {
             }
             "-" | "+" | "!" | "~" => {
                 self.bump();
-                let e = self.unary()?;
+                self.enter()?;
+                let e = self.unary();
+                self.depth -= 1;
+                let e = e?;
                 let s = span.to(e.span);
                 let u = match op {
                     "-" => UnOp::Neg,
@@ -333,7 +336,10 @@ impl Parser<'_> {
             }
             "++" | "--" => {
                 self.bump();
-                let e = self.unary()?;
+                self.enter()?;
+                let e = self.unary();
+                self.depth -= 1;
+                let e = e?;
                 if !is_assignable(&e) {
                     return Err(ScriptError::parse(
                         format!("'{op}' needs a variable, property or element"),
@@ -354,7 +360,10 @@ impl Parser<'_> {
                 self.bump();
                 let ty = self.parse_type()?;
                 self.expect_op(")")?;
-                let e = self.unary()?;
+                self.enter()?;
+                let e = self.unary();
+                self.depth -= 1;
+                let e = e?;
                 let s = span.to(e.span);
                 Ok(Expr {
                     kind: ExprKind::Cast { expr: bx(e), ty },
@@ -848,7 +857,15 @@ impl Parser<'_> {
             if self.eat_op("]") {
                 break;
             }
-            self.expect_op(",")?;
+            if !self.eat_op(",") {
+                return Err(ScriptError::parse(
+                    format!(
+                        "this list or map is not closed: expected ',' or ']' but found {}",
+                        self.describe()
+                    ),
+                    span,
+                ));
+            }
         }
         let span = span.to(self.prev_span());
         if !entries.is_empty() {

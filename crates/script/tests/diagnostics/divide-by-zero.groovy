@@ -1,0 +1,2 @@
+def total = 10
+return total / 0

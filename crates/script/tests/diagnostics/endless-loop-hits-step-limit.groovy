@@ -1,0 +1,4 @@
+def i = 0
+while (true) {
+  i++
+}

@@ -1,0 +1,4 @@
+def s = ""
+while (true) {
+  s = s + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+}

@@ -1,0 +1,1 @@
+def f = new File("/etc/passwd")

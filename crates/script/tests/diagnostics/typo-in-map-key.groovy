@@ -1,0 +1,1 @@
+replica.summary = issue.summry.trim()

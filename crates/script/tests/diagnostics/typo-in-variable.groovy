@@ -1,0 +1,1 @@
+replica.summary = isue.summary

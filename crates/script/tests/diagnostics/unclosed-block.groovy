@@ -1,0 +1,2 @@
+if (issue.summary) {
+  replica.summary = issue.summary

@@ -1,0 +1,2 @@
+def m = [a: 1, b: 2
+return m

@@ -1,0 +1,2 @@
+def s = "abc
+return s
