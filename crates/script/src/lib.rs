@@ -35,6 +35,7 @@ pub mod limits;
 mod num;
 pub mod parser;
 pub mod playground;
+mod resolve;
 mod stdlib;
 pub mod value;
 
@@ -66,9 +67,9 @@ pub struct Outcome {
 impl Script {
     /// Parses `source`. Errors carry the span of the offending token.
     pub fn compile(source: &str) -> Result<Script, ScriptError> {
-        Ok(Script {
-            program: parser::parse(source)?,
-        })
+        let program = parser::parse(source)?;
+        resolve::check(&program)?;
+        Ok(Script { program })
     }
 
     /// Runs the script with `variables` as its binding.

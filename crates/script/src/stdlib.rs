@@ -33,6 +33,18 @@ pub(crate) const OBJECT_METHODS: &[&str] = &[
     "identity",
 ];
 
+/// Methods Groovy's `DefaultGroovyMethods` define on `Object`, which treat null as empty.
+pub(crate) const NULL_ITERATION: &[&str] = &[
+    "each",
+    "eachWithIndex",
+    "collect",
+    "findAll",
+    "find",
+    "any",
+    "every",
+    "grep",
+];
+
 pub(crate) fn has_method(o: &Value, name: &str) -> bool {
     let list: &[&str] = match o {
         Value::Str(_) => string::METHODS,

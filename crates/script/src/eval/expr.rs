@@ -196,14 +196,14 @@ impl Interp<'_> {
                     }
                     return Ok(Value::list(out));
                 }
-                if let (Value::Null, ExprKind::Var(v)) = (&recv, &obj.kind)
-                    && !crate::stdlib::OBJECT_METHODS.contains(&&**name)
-                {
-                    return self.fail(
-                        "NullPointerException",
-                        format!("cannot call {name}() on null: '{v}' is null"),
-                        span,
-                    );
+                if matches!(recv, Value::Null) && crate::stdlib::NULL_ITERATION.contains(&&**name) {
+                    // Groovy iterates null as an empty collection
+                    let r = self.call_method(Value::list(Vec::new()), name, argv, span)?;
+                    return Ok(if &**name == "each" || &**name == "eachWithIndex" {
+                        Value::Null
+                    } else {
+                        r
+                    });
                 }
                 if matches!(recv, Value::Null) && !crate::stdlib::OBJECT_METHODS.contains(&&**name)
                 {
