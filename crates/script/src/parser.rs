@@ -400,6 +400,7 @@ impl<'a> Parser<'a> {
             if matches!(self.tok(), Tok::Ident(s) if **s == *name) && self.is_op_at(1, "(") {
                 let span = self.span();
                 self.bump();
+                self.bump();
                 let params = self.params(")")?;
                 self.skip_nl();
                 let body = self.block()?;

@@ -1,0 +1,2 @@
+def l = [1, 2]
+return l.frobnicate()
