@@ -311,7 +311,11 @@ impl ItemPatch {
             }
         };
         if let Some(v) = &self.summary {
-            set("summary", std::mem::replace(&mut item.summary, v.clone()), v.clone());
+            set(
+                "summary",
+                std::mem::replace(&mut item.summary, v.clone()),
+                v.clone(),
+            );
         }
         if let Some(v) = &self.description {
             set(
@@ -547,7 +551,9 @@ mod tests {
         let key: ItemKey = "OPS-12".parse().unwrap();
         assert_eq!(key.number, 12);
         assert_eq!(key.to_string(), "OPS-12");
-        for bad in ["OPS", "OPS-", "OPS-0", "OPS-x", "ops-1", "OPS-01", "-1", "OPS--1"] {
+        for bad in [
+            "OPS", "OPS-", "OPS-0", "OPS-x", "ops-1", "OPS-01", "-1", "OPS--1",
+        ] {
             assert!(bad.parse::<ItemKey>().is_err(), "{bad}");
         }
     }

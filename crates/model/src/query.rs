@@ -667,10 +667,11 @@ fn parse_time(raw: &str) -> Option<TimeValue> {
     if let Ok(ts) = raw.parse::<Timestamp>() {
         return Some(TimeValue::At(ts));
     }
-    let civil = raw
-        .parse::<jiff::civil::DateTime>()
-        .ok()
-        .or_else(|| raw.parse::<jiff::civil::Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))?;
+    let civil = raw.parse::<jiff::civil::DateTime>().ok().or_else(|| {
+        raw.parse::<jiff::civil::Date>()
+            .ok()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+    })?;
     jiff::tz::TimeZone::UTC
         .to_timestamp(civil)
         .ok()
@@ -678,7 +679,10 @@ fn parse_time(raw: &str) -> Option<TimeValue> {
 }
 
 /// The closest candidate within two edits, for "did you mean" hints.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -784,8 +788,22 @@ mod tests {
     #[test]
     fn no_input_panics() {
         for q in [
-            "(", ")", "!", "cf[", "\"", "a = ", "-", "updated > -", "updated > -5x", "key < OPS-",
-            "status in (", "ORDER", "ORDER BY", "((((status = Done", "é = ü", "updated > -99999999999999999d",
+            "(",
+            ")",
+            "!",
+            "cf[",
+            "\"",
+            "a = ",
+            "-",
+            "updated > -",
+            "updated > -5x",
+            "key < OPS-",
+            "status in (",
+            "ORDER",
+            "ORDER BY",
+            "((((status = Done",
+            "é = ü",
+            "updated > -99999999999999999d",
         ] {
             let _ = Query::parse(q);
         }

@@ -1,0 +1,296 @@
+//! Who may do what: console logins (argon2 passwords, session cookies, CSRF tokens), API bearer
+//! tokens, and the one-time setup link of a first start.
+//!
+//! Only hashes are stored: SHA-256 of session ids, API tokens and the setup token (all
+//! high-entropy, so a fast hash suffices), argon2id of passwords (low-entropy).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use tandem_store::{NewSession, Session};
+
+use crate::error::{ApiError, NodeError};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "tandem_session";
+pub const LOGIN_CSRF_COOKIE: &str = "tandem_login_csrf";
+/// How long a console login lasts.
+pub const SESSION_HOURS: i64 = 12;
+const SETUP_TOKEN_SETTING: &str = "setup.token_hash";
+/// The user `--admin-password` sets.
+pub const ADMIN_USER: &str = "admin";
+
+pub fn fill_random(buf: &mut [u8]) -> Result<(), NodeError> {
+    getrandom::fill(buf)
+        .map_err(|e| NodeError::Internal(format!("the system random source failed: {e}")))
+}
+
+/// A fresh random token: 32 bytes, base64url.
+pub fn random_token() -> Result<String, NodeError> {
+    let mut bytes = [0u8; 32];
+    fill_random(&mut bytes)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// SHA-256 of a high-entropy token, base64url; what the database keeps.
+pub fn hash_token(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Argon2id hash in PHC format. Slow on purpose: call it off the async threads.
+pub fn hash_password(password: &str) -> Result<String, NodeError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| NodeError::Internal(format!("cannot hash the password: {e}")))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Runs the slow hash on the blocking pool.
+pub async fn hash_password_blocking(password: String) -> Result<String, NodeError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| NodeError::Internal(format!("password hashing task failed: {e}")))?
+}
+
+pub async fn verify_password_blocking(password: String, phc: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false)
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Starts a console session for the user; returns the cookie to set.
+pub async fn start_session(state: &AppState, user_id: i64) -> Result<Cookie<'static>, NodeError> {
+    let id = random_token()?;
+    let expires = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    state
+        .store()
+        .create_session(NewSession {
+            id_hash: hash_token(&id),
+            user_id,
+            csrf_token: random_token()?,
+            expires,
+        })
+        .await?;
+    Ok(cookie(state, SESSION_COOKIE, id))
+}
+
+/// An HTTP-only, SameSite=Lax browser-session cookie, `Secure` when the node is served over
+/// HTTPS. The server side decides when a session expires.
+pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.https())
+        .path("/")
+        .build()
+}
+
+/// The expired cookie that removes `name` from the browser.
+pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
+    let mut c = Cookie::from(name);
+    c.set_path("/");
+    c.make_removal();
+    c
+}
+
+/// A logged-in console user. Extracting it from a request without a valid session redirects
+/// the browser to the login page, which brings it back afterwards.
+pub struct ConsoleUser {
+    pub session: Session,
+}
+
+impl ConsoleUser {
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf_token
+    }
+
+    /// Every form a logged-in user posts carries the session's CSRF token.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), ApiError> {
+        if constant_time_eq(submitted, &self.session.csrf_token) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "the form has expired or did not come from this console: reload the page and try again".into(),
+            ))
+        }
+    }
+}
+
+pub enum LoginRedirect {
+    Login(String),
+    Failed(ApiError),
+}
+
+impl IntoResponse for LoginRedirect {
+    fn into_response(self) -> Response {
+        match self {
+            LoginRedirect::Login(next) => {
+                let to = format!("/login?next={}", urlencode(&next));
+                Redirect::to(&to).into_response()
+            }
+            LoginRedirect::Failed(e) => crate::console::error_page(e),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = LoginRedirect;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_owned(), |p| p.to_string());
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(LoginRedirect::Login(next));
+        };
+        match state
+            .store()
+            .session(&hash_token(&id), jiff::Timestamp::now())
+            .await
+        {
+            Ok(Some(session)) => Ok(ConsoleUser { session }),
+            Ok(None) => Err(LoginRedirect::Login(next)),
+            Err(e) => Err(LoginRedirect::Failed(e.into())),
+        }
+    }
+}
+
+/// An API caller authenticated by a bearer token.
+pub struct ApiCaller {
+    /// The token's name, recorded as the actor of changes made through it.
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)?;
+        match state
+            .store()
+            .use_api_token(&hash_token(token), jiff::Timestamp::now())
+            .await?
+        {
+            Some(t) => Ok(ApiCaller { name: t.name }),
+            None => Err(ApiError::Unauthorized(
+                "the API token is not valid or has been revoked".into(),
+            )),
+        }
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let missing = || {
+        ApiError::Unauthorized(
+            "missing API token: send the header 'Authorization: Bearer <token>' (create a token in the console under Settings → API tokens, or with `tandem token create`)".into(),
+        )
+    };
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing());
+    }
+    Ok(token.trim())
+}
+
+/// Creates a one-time setup token for a node that has no users yet, and returns it. The link
+/// `<node URL>/setup?token=…` lets the first person to open it choose the admin password.
+pub async fn create_setup_token(state: &AppState) -> Result<String, NodeError> {
+    let token = random_token()?;
+    state
+        .store()
+        .set_setting(SETUP_TOKEN_SETTING, &hash_token(&token))
+        .await?;
+    Ok(token)
+}
+
+pub async fn setup_token_valid(state: &AppState, token: &str) -> Result<bool, NodeError> {
+    let stored = state.store().setting(SETUP_TOKEN_SETTING).await?;
+    Ok(stored.is_some_and(|h| constant_time_eq(&h, &hash_token(token))))
+}
+
+pub async fn consume_setup_token(state: &AppState) -> Result<(), NodeError> {
+    Ok(state.store().delete_setting(SETUP_TOKEN_SETTING).await?)
+}
+
+pub fn urlencode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Only same-site paths may be redirect targets after login, never another host.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_themselves() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsf", &hash));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hash_stably() {
+        let a = random_token().unwrap();
+        assert_ne!(a, random_token().unwrap());
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn redirects_stay_on_this_node() {
+        assert_eq!(safe_next(Some("/items?query=x")), "/items?query=x");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

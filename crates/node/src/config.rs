@@ -1,0 +1,441 @@
+//! The node's one typed configuration, layered: command-line flags > environment (`TANDEM_*`) >
+//! a TOML file > defaults.
+//!
+//! Flags and environment come through clap ([`ServeArgs`]: each flag documents its variable in
+//! `--help`), the file through serde with unknown keys refused, and [`Config::resolve`] merges
+//! them and checks every value, naming the source of a bad one.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default address of the HTTP server.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7341";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./tandem-data";
+/// File looked for in the data directory when `--config` is not given.
+pub const CONFIG_FILE_NAME: &str = "tandem.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config file {path} is not valid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("invalid {key} '{value}' (from {origin}): {reason}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        origin: String,
+        reason: String,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// How hard the embedded database syncs each commit to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// fsync every commit: nothing committed is lost, even on power loss.
+    #[default]
+    Full,
+    /// fsync at checkpoints: far faster writes; a power cut (not a crash) may lose the last
+    /// commits.
+    Normal,
+}
+
+/// `tandem serve` flags. Every one can also come from its `TANDEM_*` variable or the file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port the HTTP server listens on [default: 127.0.0.1:7341]
+    #[arg(long, env = "TANDEM_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Directory holding the database and the node's identity [default: ./tandem-data]
+    #[arg(long, env = "TANDEM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file [default: <data-dir>/tandem.toml, when it exists]
+    #[arg(long, env = "TANDEM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The URL other nodes and browsers reach this node at [default: http://<listen>]
+    #[arg(long, env = "TANDEM_NODE_URL", value_name = "URL")]
+    pub node_url: Option<String>,
+    /// Display name of this node [default: the host part of the node URL]
+    #[arg(long, env = "TANDEM_NODE_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Sets the console password of user `admin` on start (otherwise the first start prints a
+    /// one-time setup link)
+    #[arg(
+        long,
+        env = "TANDEM_ADMIN_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+    /// Accepts this bearer token for the API (for automation; tokens can also be created in
+    /// the console or with `tandem token create`)
+    #[arg(
+        long,
+        env = "TANDEM_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Log format
+    #[arg(long, env = "TANDEM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Database durability: full (fsync each commit) or normal (faster, may lose the last
+    /// commits on power loss)
+    #[arg(long, env = "TANDEM_DURABILITY", value_enum)]
+    pub durability: Option<Durability>,
+}
+
+/// The config file's shape. Unknown keys are an error, so a typo never goes unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    node_url: Option<String>,
+    name: Option<String>,
+    admin_password: Option<String>,
+    admin_token: Option<String>,
+    log_format: Option<LogFormat>,
+    durability: Option<Durability>,
+}
+
+/// A secret from the configuration; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// The node's effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The node URL when configured; otherwise derived from the bound address at start.
+    pub node_url: Option<String>,
+    pub name: Option<String>,
+    pub admin_password: Option<Secret>,
+    pub admin_token: Option<Secret>,
+    pub log_format: LogFormat,
+    pub durability: Durability,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default address is valid"),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            node_url: None,
+            name: None,
+            admin_password: None,
+            admin_token: None,
+            log_format: LogFormat::Text,
+            durability: Durability::Full,
+        }
+    }
+}
+
+/// Where a value came from, for error messages.
+fn source_of(flag_given: bool, flag: &str, env: &str, file: &Path) -> String {
+    if flag_given {
+        format!("{flag} or {env}")
+    } else {
+        format!("config file {}", file.display())
+    }
+}
+
+impl Config {
+    /// Merges flags/environment (`args`) over the config file over defaults, and validates.
+    pub fn resolve(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let explicit_file = args.config.clone();
+        let data_dir_hint = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| defaults.data_dir.clone());
+        let file_path = explicit_file
+            .clone()
+            .unwrap_or_else(|| data_dir_hint.join(CONFIG_FILE_NAME));
+        let file = match std::fs::read_to_string(&file_path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                path: file_path.display().to_string(),
+                reason: toml_reason(&text, &e),
+            })?,
+            // No file where the default one would be: nothing to read.
+            Err(_) if explicit_file.is_none() && !file_path.exists() => FileConfig::default(),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: file_path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+
+        let listen_src = source_of(
+            args.listen.is_some(),
+            "--listen",
+            "TANDEM_LISTEN",
+            &file_path,
+        );
+        let listen = match args.listen.clone().or(file.listen) {
+            Some(text) => parse_listen(&text).map_err(|reason| ConfigError::Invalid {
+                key: "listen address",
+                value: text,
+                origin: listen_src,
+                reason,
+            })?,
+            None => defaults.listen,
+        };
+
+        let node_url_src = source_of(
+            args.node_url.is_some(),
+            "--node-url",
+            "TANDEM_NODE_URL",
+            &file_path,
+        );
+        let node_url = match args.node_url.clone().or(file.node_url) {
+            Some(url) => Some(check_node_url(&url).map_err(|reason| ConfigError::Invalid {
+                key: "node URL",
+                value: url,
+                origin: node_url_src,
+                reason,
+            })?),
+            None => None,
+        };
+
+        let name_src = source_of(
+            args.name.is_some(),
+            "--name",
+            "TANDEM_NODE_NAME",
+            &file_path,
+        );
+        let name = args.name.clone().or(file.name);
+        if let Some(n) = &name {
+            check_name(n).map_err(|reason| ConfigError::Invalid {
+                key: "node name",
+                value: n.clone(),
+                origin: name_src,
+                reason,
+            })?;
+        }
+
+        let token_src = source_of(
+            args.admin_token.is_some(),
+            "--admin-token",
+            "TANDEM_ADMIN_TOKEN",
+            &file_path,
+        );
+        let admin_token = args.admin_token.clone().or(file.admin_token);
+        if let Some(t) = &admin_token
+            && t.trim().len() < 16
+        {
+            return Err(ConfigError::Invalid {
+                key: "admin token",
+                value: "(hidden)".into(),
+                origin: token_src,
+                reason: "use at least 16 characters".into(),
+            });
+        }
+        let password_src = source_of(
+            args.admin_password.is_some(),
+            "--admin-password",
+            "TANDEM_ADMIN_PASSWORD",
+            &file_path,
+        );
+        let admin_password = args.admin_password.clone().or(file.admin_password);
+        if let Some(p) = &admin_password
+            && p.chars().count() < 8
+        {
+            return Err(ConfigError::Invalid {
+                key: "admin password",
+                value: "(hidden)".into(),
+                origin: password_src,
+                reason: "use at least 8 characters".into(),
+            });
+        }
+
+        Ok(Config {
+            listen,
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or(defaults.data_dir),
+            node_url,
+            name,
+            admin_password: admin_password.map(Secret),
+            admin_token: admin_token.map(|t| Secret(t.trim().to_owned())),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            durability: args.durability.or(file.durability).unwrap_or_default(),
+        })
+    }
+}
+
+/// A TOML error as one line: where, then what.
+fn toml_reason(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.trim().parse::<SocketAddr>().map_err(|_| {
+        "expected IP:PORT, e.g. 127.0.0.1:7341 or 0.0.0.0:8080 (port 0 picks a free port)".into()
+    })
+}
+
+/// Checks a node URL and returns it without a trailing slash.
+pub fn check_node_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("the node URL must start with http:// or https://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('@') {
+        return Err("the node URL needs a host, e.g. https://tandem.example.com".into());
+    }
+    if rest.contains(['?', '#']) {
+        return Err("the node URL must not have a query or fragment".into());
+    }
+    Ok(url.to_owned())
+}
+
+pub fn check_name(name: &str) -> Result<(), String> {
+    let len = name.trim().chars().count();
+    if len == 0 {
+        return Err("the name must not be empty".into());
+    }
+    if len > 100 {
+        return Err(format!(
+            "the name is too long ({len} characters; at most 100)"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the name must not contain control characters".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_config(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("custom.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            "listen = \"127.0.0.1:9000\"\nname = \"From file\"\nlog_format = \"json\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(path),
+            name: Some("From flag".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.name.as_deref(), Some("From flag"));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.durability, Durability::Full);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), "lisen = \"x\"\n");
+        let err = Config::resolve(&ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+        assert!(err.contains("custom.toml"), "{err}");
+
+        let err = Config::resolve(&ServeArgs {
+            listen: Some("localhost".into()),
+            data_dir: Some(dir.path().into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "invalid listen address 'localhost' (from --listen or TANDEM_LISTEN): expected IP:PORT, e.g. 127.0.0.1:7341 or 0.0.0.0:8080 (port 0 picks a free port)"
+        );
+    }
+
+    #[test]
+    fn a_missing_explicit_config_file_is_an_error() {
+        let err = Config::resolve(&ServeArgs {
+            config: Some("/nonexistent/tandem.toml".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn node_urls_are_checked_and_trimmed() {
+        assert_eq!(
+            check_node_url("https://a.example/").unwrap(),
+            "https://a.example"
+        );
+        assert!(check_node_url("ftp://a").is_err());
+        assert!(check_node_url("http://").is_err());
+        assert!(check_node_url("http://a?b").is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let config = Config {
+            admin_password: Some(Secret::new("hunter22hunter22")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter22"));
+    }
+}

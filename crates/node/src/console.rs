@@ -1,0 +1,380 @@
+//! The web console: server-rendered pages (askama templates under `templates/`), plain HTML
+//! forms that work without JavaScript, every form protected by the session's CSRF token.
+//!
+//! The left menu lists only pages that work; each later feature adds its entry in
+//! [`MENU`].
+
+mod items;
+mod settings;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::Form;
+use serde::Deserialize;
+
+use crate::auth::{self, ConsoleUser};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The left menu: (section, [(label, path)]).
+pub const MENU: &[(&str, &[(&str, &str)])] = &[
+    ("Work", &[("Items", "/items")]),
+    (
+        "Settings",
+        &[
+            ("General", "/settings/general"),
+            ("API tokens", "/settings/tokens"),
+        ],
+    ),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/items") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/setup", get(setup_page).post(setup))
+        .route("/assets/tandem.css", get(stylesheet))
+        .merge(items::router())
+        .merge(settings::router())
+}
+
+/// What every page's frame shows: the node's name, the menu, the user.
+pub struct Layout {
+    pub node_name: String,
+    pub user: Option<String>,
+    pub csrf: String,
+    /// Path of the menu entry to highlight.
+    pub active: &'static str,
+    pub flash: Option<String>,
+}
+
+impl Layout {
+    pub fn new(state: &AppState, user: &ConsoleUser, active: &'static str) -> Self {
+        Layout {
+            node_name: state.settings().name,
+            user: Some(user.session.username.clone()),
+            csrf: user.csrf().to_owned(),
+            active,
+            flash: None,
+        }
+    }
+
+    fn anonymous(state: &AppState) -> Self {
+        Layout {
+            node_name: state.settings().name,
+            user: None,
+            csrf: String::new(),
+            active: "",
+            flash: None,
+        }
+    }
+
+    pub fn with_flash(mut self, flash: Option<String>) -> Self {
+        self.flash = flash;
+        self
+    }
+
+    pub fn status_class(&self, status: &tandem_model::Status) -> &'static str {
+        match status {
+            tandem_model::Status::ToDo => "todo",
+            tandem_model::Status::InProgress => "progress",
+            tandem_model::Status::Done => "done",
+        }
+    }
+
+    /// A time for people: minutes, UTC.
+    pub fn time(&self, t: &jiff::Timestamp) -> String {
+        t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+    }
+
+    /// A byte count for people.
+    pub fn size(&self, bytes: &i64) -> String {
+        let b = *bytes as f64;
+        if b < 1024.0 {
+            format!("{bytes} B")
+        } else if b < 1024.0 * 1024.0 {
+            format!("{:.1} KB", b / 1024.0)
+        } else {
+            format!("{:.1} MB", b / (1024.0 * 1024.0))
+        }
+    }
+
+    pub fn menu(&self) -> &'static [(&'static str, &'static [(&'static str, &'static str)])] {
+        MENU
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+/// An error as a page of its own, with the status code it stands for.
+pub fn error_page(error: ApiError) -> Response {
+    if let ApiError::Internal(detail) = &error {
+        tracing::error!(error = %detail, "Console request failed.");
+    }
+    let status = error.status();
+    let page = ErrorPage {
+        layout: Layout {
+            node_name: String::from("Tandem"),
+            user: None,
+            csrf: String::new(),
+            active: "",
+            flash: None,
+        },
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error"),
+        message: error.public_message(),
+    };
+    (status, page).into_response()
+}
+
+/// Console handlers return this: an `ApiError` becomes an error page.
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/tandem.css"),
+    )
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    next: String,
+    username: String,
+    error: Option<String>,
+    login_csrf: String,
+}
+
+#[derive(Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    Query(params): Query<NextParam>,
+    jar: CookieJar,
+) -> PageResult {
+    render_login(
+        &state,
+        jar,
+        auth::safe_next(params.next.as_deref()),
+        String::new(),
+        None,
+    )
+}
+
+fn render_login(
+    state: &AppState,
+    jar: CookieJar,
+    next: String,
+    username: String,
+    error: Option<String>,
+) -> PageResult {
+    let token = auth::random_token()?;
+    let jar = jar.add(auth::cookie(state, auth::LOGIN_CSRF_COOKIE, token.clone()));
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let page = LoginPage {
+        layout: Layout::anonymous(state),
+        next,
+        username,
+        error,
+        login_csrf: token,
+    };
+    Ok((status, jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> PageResult {
+    let next = auth::safe_next(form.next.as_deref());
+    // Login forms carry a token that must match their cookie, so that no other site can log a
+    // browser in to an account of its choosing.
+    let expected = jar
+        .get(auth::LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if expected.is_empty() || !auth::constant_time_eq(&expected, &form.csrf) {
+        return render_login(
+            &state,
+            jar,
+            next,
+            form.username,
+            Some("The login form expired. Please sign in again.".into()),
+        );
+    }
+    let user = state.store().user_by_name(form.username.trim()).await?;
+    let verified = match &user {
+        Some(u) => auth::verify_password_blocking(form.password, u.password_hash.clone()).await,
+        None => {
+            // Spend the same time as a real check, so timing does not tell which names exist.
+            let _ = auth::hash_password_blocking(form.password).await;
+            false
+        }
+    };
+    match user {
+        Some(u) if verified => {
+            let session = auth::start_session(&state, u.id).await?;
+            tracing::info!(user = %u.username, "Console login.");
+            let jar = jar
+                .remove(auth::removal_cookie(auth::LOGIN_CSRF_COOKIE))
+                .add(session);
+            Ok((jar, Redirect::to(&next)).into_response())
+        }
+        _ => {
+            tracing::warn!(user = %form.username, "Console login failed.");
+            render_login(
+                &state,
+                jar,
+                next,
+                form.username,
+                Some("Wrong user name or password.".into()),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    state.store().delete_session(&user.session.id_hash).await?;
+    let jar = jar.remove(auth::removal_cookie(auth::SESSION_COOKIE));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    layout: Layout,
+    token: String,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SetupParams {
+    token: Option<String>,
+}
+
+fn setup_link_invalid() -> PageError {
+    PageError(ApiError::Forbidden(
+        "this setup link is not valid or has been used already: sign in, or restart the node with --admin-password to set the admin password".into(),
+    ))
+}
+
+async fn setup_page(
+    State(state): State<AppState>,
+    Query(params): Query<SetupParams>,
+) -> PageResult {
+    let token = params.token.unwrap_or_default();
+    if !auth::setup_token_valid(&state, &token).await? {
+        return Err(setup_link_invalid());
+    }
+    Ok(SetupPage {
+        layout: Layout::anonymous(&state),
+        token,
+        username: auth::ADMIN_USER.into(),
+        error: None,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    token: String,
+    username: String,
+    password: String,
+    confirm: String,
+}
+
+async fn setup(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<SetupForm>,
+) -> PageResult {
+    // The setup token is itself the proof that this form came from the link the node printed.
+    if !auth::setup_token_valid(&state, &form.token).await? {
+        return Err(setup_link_invalid());
+    }
+    let username = form.username.trim().to_owned();
+    let error = if username.is_empty() || username.chars().any(char::is_whitespace) {
+        Some("Choose a user name without spaces.")
+    } else if form.password.chars().count() < 8 {
+        Some("Choose a password of at least 8 characters.")
+    } else if form.password != form.confirm {
+        Some("The two passwords differ.")
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        let page = SetupPage {
+            layout: Layout::anonymous(&state),
+            token: form.token,
+            username,
+            error: Some(error.into()),
+        };
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
+    let hash = auth::hash_password_blocking(form.password).await?;
+    let user = state.store().upsert_user(&username, &hash).await?;
+    auth::consume_setup_token(&state).await?;
+    tracing::info!(user = %username, "Admin user created through the setup link.");
+    let session = auth::start_session(&state, user.id).await?;
+    Ok((jar.add(session), Redirect::to("/items")).into_response())
+}

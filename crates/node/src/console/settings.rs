@@ -1,0 +1,197 @@
+//! Settings pages: General (node URL, name, tracker) and API tokens.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use tandem_store::ApiToken;
+
+use super::{Layout, PageResult};
+use crate::auth::{self, ConsoleUser};
+use crate::config::{check_name, check_node_url};
+use crate::state::{AppState, NodeSettings, TrackerKind};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/settings",
+            get(|| async { Redirect::to("/settings/general") }),
+        )
+        .route("/settings/general", get(general_page).post(save_general))
+        .route("/settings/tokens", get(tokens_page).post(create_token))
+        .route("/settings/tokens/{id}/revoke", post(revoke_token))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_general.html")]
+struct GeneralPage {
+    layout: Layout,
+    node_id: String,
+    public_key: String,
+    version: &'static str,
+    name: String,
+    node_url: String,
+    tracker: String,
+    trackers: &'static [TrackerKind],
+    /// Settings fixed by the configuration (flags, environment, file) cannot be changed here.
+    name_locked: bool,
+    url_locked: bool,
+    error: Option<String>,
+    saved: bool,
+}
+
+fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> GeneralPage {
+    GeneralPage {
+        layout: Layout::new(state, user, "/settings/general"),
+        node_id: state.identity().id.to_string(),
+        public_key: state.identity().public_key_base64(),
+        version: env!("CARGO_PKG_VERSION"),
+        name: settings.name,
+        node_url: settings.node_url,
+        tracker: settings.tracker.as_str().to_owned(),
+        trackers: TrackerKind::ALL,
+        name_locked: state.config().name.is_some(),
+        url_locked: state.config().node_url.is_some(),
+        error: None,
+        saved: false,
+    }
+}
+
+async fn general_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
+    Ok(general(&state, &user, state.settings()).into_response())
+}
+
+#[derive(Deserialize)]
+struct GeneralForm {
+    csrf: String,
+    name: Option<String>,
+    node_url: Option<String>,
+    tracker: String,
+}
+
+async fn save_general(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<GeneralForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let current = state.settings();
+    let name = match (&form.name, state.config().name.is_some()) {
+        (Some(n), false) => n.trim().to_owned(),
+        _ => current.name.clone(),
+    };
+    let node_url = match (&form.node_url, state.config().node_url.is_some()) {
+        (Some(u), false) => u.trim().to_owned(),
+        _ => current.node_url.clone(),
+    };
+    let checked = check_name(&name)
+        .and_then(|()| check_node_url(&node_url))
+        .and_then(|url| {
+            TrackerKind::parse(&form.tracker)
+                .map(|tracker| (url, tracker))
+                .ok_or_else(|| format!("unknown tracker '{}'", form.tracker))
+        });
+    match checked {
+        Ok((node_url, tracker)) => {
+            let settings = NodeSettings {
+                name,
+                node_url,
+                tracker,
+            };
+            state.update_settings(settings.clone()).await?;
+            tracing::info!(user = %user.session.username, "General settings saved.");
+            let mut page = general(&state, &user, settings);
+            page.saved = true;
+            Ok(page.into_response())
+        }
+        Err(message) => {
+            let mut page = general(
+                &state,
+                &user,
+                NodeSettings {
+                    name,
+                    node_url,
+                    tracker: current.tracker,
+                },
+            );
+            page.error = Some(message);
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_tokens.html")]
+struct TokensPage {
+    layout: Layout,
+    tokens: Vec<ApiToken>,
+    /// A token just created: shown this once.
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+}
+
+async fn tokens_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
+    Ok(TokensPage {
+        layout: Layout::new(&state, &user, "/settings/tokens"),
+        tokens: state.store().api_tokens().await?,
+        new_token: None,
+        error: None,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateTokenForm {
+    csrf: String,
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<CreateTokenForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let name = form.name.trim();
+    let mut page = TokensPage {
+        layout: Layout::new(&state, &user, "/settings/tokens"),
+        tokens: Vec::new(),
+        new_token: None,
+        error: None,
+    };
+    if let Err(e) = check_name(name) {
+        page.error = Some(format!("Token name: {e}"));
+    } else {
+        let token = auth::random_token()?;
+        state
+            .store()
+            .create_api_token(name, &auth::hash_token(&token), &user.session.username)
+            .await?;
+        tracing::info!(user = %user.session.username, token = %name, "API token created.");
+        page.new_token = Some((name.to_owned(), token));
+    }
+    page.tokens = state.store().api_tokens().await?;
+    Ok(page.into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    state.store().revoke_api_token(id).await?;
+    tracing::info!(user = %user.session.username, token_id = id, "API token revoked.");
+    Ok(Redirect::to("/settings/tokens").into_response())
+}

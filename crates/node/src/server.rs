@@ -1,0 +1,258 @@
+//! Starting and stopping a node: data directory, database, identity, first-start set-up, the
+//! HTTP server and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tandem_store::Store;
+use tandem_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth;
+use crate::config::{Config, Durability};
+use crate::error::NodeError;
+use crate::identity::Identity;
+use crate::state::{
+    AppState, NAME_SETTING, NodeSettings, TRACKER_SETTING, TrackerKind, URL_SETTING,
+};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "tandem.db";
+
+/// A node that is serving. Dropping it does not stop it: call [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// On a first start without `--admin-password`: the one-time link to choose the admin
+    /// password.
+    pub setup_link: Option<String>,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningNode {
+    /// The URL this node's console and API answer at.
+    pub fn url(&self) -> String {
+        self.state.settings().node_url
+    }
+
+    /// The local URL, whatever the configured node URL says.
+    pub fn local_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token to stop the node from elsewhere (signal handlers).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and returns.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        self.cancel.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the node stops (after its cancel token fires).
+    pub async fn wait(self) -> Result<(), NodeError> {
+        match self.server.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NodeError::Internal(format!("the HTTP server failed: {e}"))),
+            Err(e) => Err(NodeError::Internal(format!(
+                "the HTTP server task failed: {e}"
+            ))),
+        }
+    }
+}
+
+/// Opens (creating if needed) the data directory and its database.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, NodeError> {
+    let dir = config.data_dir.clone();
+    prepare_data_dir(&dir)?;
+    let options = SqliteOptions {
+        synchronous: match config.durability {
+            Durability::Full => Synchronous::Full,
+            Durability::Normal => Synchronous::Normal,
+        },
+    };
+    let path = dir.join(DATABASE_FILE);
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, options))
+        .await
+        .map_err(|e| NodeError::Internal(format!("opening the database failed: {e}")))??;
+    Ok(Arc::new(store))
+}
+
+fn prepare_data_dir(dir: &Path) -> Result<(), NodeError> {
+    let fail = |reason: String| NodeError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let probe = dir.join(".tandem-write-probe");
+    std::fs::write(&probe, b"ok").map_err(|e| fail(format!("it is not writable ({e})")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Starts a node with its own database in `config.data_dir`.
+pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
+    let store = open_store(&config).await?;
+    start_with_store(config, store).await
+}
+
+/// Starts a node on a store that is already open.
+pub async fn start_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+) -> Result<RunningNode, NodeError> {
+    let identity = Identity::load_or_create(store.as_ref()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| NodeError::Bind {
+            addr: config.listen.to_string(),
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "the address is already in use (is another node running? choose another with --listen)".into()
+                }
+                _ => e.to_string(),
+            },
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+
+    let settings = effective_settings(&config, store.as_ref(), addr).await?;
+    let state = AppState::new(store, identity, config, settings);
+    let setup_link = bootstrap_auth(&state).await?;
+
+    let cancel = CancellationToken::new();
+    let app = router(state.clone());
+    let shutdown = cancel.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+    });
+    tracing::info!(
+        address = %addr,
+        node = %state.identity().id,
+        node_url = %state.settings().node_url,
+        "Node started."
+    );
+    Ok(RunningNode {
+        addr,
+        state,
+        setup_link,
+        cancel,
+        server,
+    })
+}
+
+/// Configuration wins over what the console stored; what neither sets is derived.
+async fn effective_settings(
+    config: &Config,
+    store: &dyn Store,
+    addr: SocketAddr,
+) -> Result<NodeSettings, NodeError> {
+    let stored_url = store.setting(URL_SETTING).await?;
+    let node_url = config
+        .node_url
+        .clone()
+        .or(stored_url)
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let name = match &config.name {
+        Some(n) => n.clone(),
+        None => store
+            .setting(NAME_SETTING)
+            .await?
+            .unwrap_or_else(|| "Tandem node".to_owned()),
+    };
+    let tracker = store
+        .setting(TRACKER_SETTING)
+        .await?
+        .and_then(|t| TrackerKind::parse(&t))
+        .unwrap_or(TrackerKind::Builtin);
+    Ok(NodeSettings {
+        name,
+        node_url,
+        tracker,
+    })
+}
+
+/// Applies `--admin-password` and `--admin-token`, and on a node without users creates the
+/// one-time setup link.
+async fn bootstrap_auth(state: &AppState) -> Result<Option<String>, NodeError> {
+    let config = state.config();
+    let store = state.store();
+    if let Some(password) = &config.admin_password {
+        let hash = auth::hash_password_blocking(password.expose().to_owned()).await?;
+        store.upsert_user(auth::ADMIN_USER, &hash).await?;
+    }
+    if let Some(token) = &config.admin_token {
+        let hash = auth::hash_token(token.expose());
+        let known = store
+            .api_tokens()
+            .await?
+            .into_iter()
+            .any(|t| t.token_hash == hash && t.revoked.is_none());
+        if !known {
+            store
+                .create_api_token("admin token (configuration)", &hash, "configuration")
+                .await?;
+        }
+    }
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let token = auth::create_setup_token(state).await?;
+    Ok(Some(format!(
+        "{}/setup?token={token}",
+        state.settings().node_url
+    )))
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", crate::api::router())
+        .merge(crate::console::router())
+        .layer(CatchPanicLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::SET_COOKIE,
+        ]))
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static("x-content-type-options"),
+                header::HeaderValue::from_static("nosniff"),
+            ),
+        )
+        .with_state(state)
+}
+
+/// 200 when the database answers, 503 when it does not.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "Health check failed.");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! What every request handler shares: the store, the node's identity and its settings.
+
+use std::sync::{Arc, RwLock};
+
+use tandem_store::Store;
+
+use crate::config::Config;
+use crate::error::NodeError;
+use crate::identity::Identity;
+
+/// The kind of tracker this node serves. Only the built-in tracker exists so far; the connector
+/// issues add the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackerKind {
+    Builtin,
+}
+
+impl TrackerKind {
+    pub const ALL: &'static [TrackerKind] = &[TrackerKind::Builtin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackerKind::Builtin => "builtin",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TrackerKind::Builtin => "Tandem built-in tracker",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrackerKind> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+}
+
+/// The settings an admin edits on the General settings page; kept in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    pub name: String,
+    pub node_url: String,
+    pub tracker: TrackerKind,
+}
+
+pub(crate) const NAME_SETTING: &str = "node.name";
+pub(crate) const URL_SETTING: &str = "node.url";
+pub(crate) const TRACKER_SETTING: &str = "node.tracker";
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    identity: Identity,
+    config: Config,
+    settings: RwLock<NodeSettings>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        identity: Identity,
+        config: Config,
+        settings: NodeSettings,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            identity,
+            config,
+            settings: RwLock::new(settings),
+        }))
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.0.store.as_ref()
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.0.identity
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn settings(&self) -> NodeSettings {
+        self.0
+            .settings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Stores new settings and makes them current.
+    pub async fn update_settings(&self, settings: NodeSettings) -> Result<(), NodeError> {
+        let store = self.store();
+        store.set_setting(NAME_SETTING, &settings.name).await?;
+        store.set_setting(URL_SETTING, &settings.node_url).await?;
+        store
+            .set_setting(TRACKER_SETTING, settings.tracker.as_str())
+            .await?;
+        *self
+            .0
+            .settings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+        Ok(())
+    }
+
+    /// Whether browsers reach the node over HTTPS (cookies are then marked `Secure`).
+    pub fn https(&self) -> bool {
+        self.settings().node_url.starts_with("https://")
+    }
+}

@@ -1,0 +1,302 @@
+//! The subcommands: `serve`, `demo`, `token`, `script`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tandem_node::config::{Config, LogFormat, ServeArgs};
+use tandem_node::demo::{self, DemoSide};
+use tandem_node::{NodeError, RunningNode, auth};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Tandem keeps work items in sync between trackers of different teams and companies.",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node: HTTP API and web console on the embedded database
+    Serve(ServeArgs),
+    /// Run two demo nodes in this process, each with its own seeded tracker
+    Demo(DemoArgs),
+    /// Manage API tokens of a node's database
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Keep the two nodes' data under DIR/service-desk and DIR/engineering (default: temporary
+    /// directories, removed on exit)
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Console password of user `admin` on both nodes (default: a random one, printed)
+    #[arg(long, env = "TANDEM_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Log format
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it (shown once)
+    Create {
+        /// A name saying what the token is for, e.g. ci-pipeline
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        node: NodeDirArgs,
+    },
+    /// List the API tokens
+    List {
+        #[command(flatten)]
+        node: NodeDirArgs,
+    },
+    /// Revoke an API token by its id (see `token list`)
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        node: NodeDirArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct NodeDirArgs {
+    /// The node's data directory [default: ./tandem-data]
+    #[arg(long, env = "TANDEM_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The node's TOML configuration file
+    #[arg(long, env = "TANDEM_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// An error to print as one line, with the exit code it stands for.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    fn setup(e: impl std::fmt::Display) -> Self {
+        Failure {
+            message: e.to_string(),
+            code: 2,
+        }
+    }
+}
+
+impl From<NodeError> for Failure {
+    fn from(e: NodeError) -> Self {
+        let code = match e {
+            NodeError::Internal(_) => 1,
+            _ => 2,
+        };
+        Failure {
+            message: e.to_string(),
+            code,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::resolve(&args).map_err(Failure::setup)?;
+            init_logging(config.log_format);
+            runtime()?.block_on(serve(config))
+        }
+        Command::Demo(args) => {
+            init_logging(args.log_format);
+            runtime()?.block_on(run_demo(args))
+        }
+        Command::Token(command) => runtime()?.block_on(token(command)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::setup(format!("cannot start the async runtime: {e}")))
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TANDEM_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(config: Config) -> Result<ExitCode, Failure> {
+    let node = tandem_node::start(config).await?;
+    println!("Tandem node listening on {}", node.local_url());
+    println!("Console: {}", node.url());
+    if let Some(link) = &node.setup_link {
+        println!();
+        println!("No administrator yet. Open this one-time link to choose the admin password:");
+        println!("  {link}");
+        println!();
+    }
+    stop_on_signal(&node);
+    node.wait().await?;
+    tracing::info!("Node stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stops the node gracefully on SIGINT (Ctrl-C) or SIGTERM.
+fn stop_on_signal(node: &RunningNode) {
+    let cancel = node.cancel_token();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("Shutting down: finishing requests in flight.");
+        cancel.cancel();
+    });
+}
+
+async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+    let password = match args.admin_password {
+        Some(p) => p,
+        None => auth::random_token()?.chars().take(12).collect(),
+    };
+    // Temporary directories live as long as this function: removed when the demo stops.
+    let mut temp_dirs = Vec::new();
+    let mut nodes = Vec::new();
+    for (side, dir_name, name) in [
+        (DemoSide::ServiceDesk, "service-desk", "Service Desk (demo)"),
+        (DemoSide::Engineering, "engineering", "Engineering (demo)"),
+    ] {
+        let data_dir = match &args.data_dir {
+            Some(root) => root.join(dir_name),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix(&format!("tandem-demo-{dir_name}-"))
+                    .tempdir()
+                    .map_err(|e| {
+                        Failure::setup(format!("cannot create a temporary directory: {e}"))
+                    })?;
+                let path = dir.path().to_owned();
+                temp_dirs.push(dir);
+                path
+            }
+        };
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("a valid address"),
+            data_dir,
+            name: Some(name.into()),
+            admin_password: Some(tandem_node::config::Secret::new(password.clone())),
+            ..Config::default()
+        };
+        let node = tandem_node::start(config).await?;
+        let created = demo::seed(node.state.store(), side)
+            .await
+            .map_err(|e| Failure::from(NodeError::from(e)))?;
+        tracing::info!(node = name, items = created, "Demo tracker seeded.");
+        nodes.push((name, node));
+    }
+    println!();
+    println!("Tandem demo: two nodes are running.");
+    for (name, node) in &nodes {
+        println!("  {name:<22} {}", node.url());
+    }
+    println!();
+    println!("Sign in to either console as user 'admin' with password '{password}'.");
+    match &args.data_dir {
+        Some(dir) => println!("Data is kept in {}.", dir.display()),
+        None => println!("Data is temporary: it is removed when the demo stops."),
+    }
+    println!("Press Ctrl-C to stop.");
+    let cancel = tokio_util_cancel(&nodes);
+    let _ = tokio::signal::ctrl_c().await;
+    cancel();
+    for (_, node) in nodes {
+        node.wait().await?;
+    }
+    drop(temp_dirs);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tokio_util_cancel(nodes: &[(&str, RunningNode)]) -> impl FnOnce() {
+    let tokens: Vec<_> = nodes.iter().map(|(_, n)| n.cancel_token()).collect();
+    move || tokens.iter().for_each(|t| t.cancel())
+}
+
+async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
+    let node_args = match &command {
+        TokenCommand::Create { node, .. }
+        | TokenCommand::List { node }
+        | TokenCommand::Revoke { node, .. } => node,
+    };
+    let config = Config::resolve(&ServeArgs {
+        data_dir: node_args.data_dir.clone(),
+        config: node_args.config.clone(),
+        ..ServeArgs::default()
+    })
+    .map_err(Failure::setup)?;
+    let store = tandem_node::server::open_store(&config).await?;
+    let store_err = |e: tandem_store::StoreError| Failure::from(NodeError::from(e));
+    match command {
+        TokenCommand::Create { name, .. } => {
+            tandem_node::config::check_name(&name)
+                .map_err(|e| Failure::setup(format!("invalid token name: {e}")))?;
+            let token = auth::random_token()?;
+            store
+                .create_api_token(&name, &auth::hash_token(&token), "command line")
+                .await
+                .map_err(store_err)?;
+            eprintln!("Created API token '{name}'. It is shown only now:");
+            println!("{token}");
+        }
+        TokenCommand::List { .. } => {
+            let tokens = store.api_tokens().await.map_err(store_err)?;
+            if tokens.is_empty() {
+                eprintln!("No API tokens.");
+            }
+            for t in tokens {
+                let status = match t.revoked {
+                    Some(at) => format!("revoked {at}"),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:>4}  {:<30} created {} by {:<14} {status}",
+                    t.id, t.name, t.created, t.created_by
+                );
+            }
+        }
+        TokenCommand::Revoke { id, .. } => {
+            store.revoke_api_token(id).await.map_err(store_err)?;
+            eprintln!("Revoked API token {id}.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,20 @@
+//! `tandem`: the command line. It only wires the crates together: parse arguments, set up
+//! logging, start what was asked for, and turn errors into one clear line and an exit code
+//! (2 for configuration and start-up problems, 1 for failures of the work itself).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

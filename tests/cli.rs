@@ -1,0 +1,291 @@
+//! The `tandem` binary as a user runs it: start-up errors, signals, tokens, the demo.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tandem() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TANDEM_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs to completion and returns (exit code, stdout, stderr).
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("tandem runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads stdout lines until one contains `needle`; returns all lines read.
+fn read_until(child: &mut Child, needle: &str) -> Vec<String> {
+    let stdout = child.stdout.as_mut().expect("piped stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read stdout") == 0 {
+            break;
+        }
+        let done = line.contains(needle);
+        lines.push(line.trim_end().to_owned());
+        if done {
+            return lines;
+        }
+    }
+    panic!("'{needle}' never appeared; got {lines:?}");
+}
+
+#[test]
+fn an_invalid_config_value_is_one_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(tandem()
+        .args(["serve", "--listen", "127.0.0.1:99999", "--data-dir"])
+        .arg(dir.path()));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: invalid listen address '127.0.0.1:99999' (from --listen or TANDEM_LISTEN): expected IP:PORT, e.g. 127.0.0.1:7341 or 0.0.0.0:8080 (port 0 picks a free port)"
+    );
+
+    std::fs::write(
+        dir.path().join("tandem.toml"),
+        "durability = \"sometimes\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(tandem().args(["serve", "--data-dir"]).arg(dir.path()));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: config file {} is not valid: line 1, column 14: unknown variant `sometimes`, expected `full` or `normal`",
+            dir.path().join("tandem.toml").display()
+        )
+    );
+
+    std::fs::remove_file(dir.path().join("tandem.toml")).unwrap();
+    let (code, _, stderr) = run(tandem()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("TANDEM_NODE_URL", "tandem.example"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("(from --node-url or TANDEM_NODE_URL)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_one_line_and_exit_code_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(tandem()
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .args(["--admin-password", "long enough"]));
+    assert_eq!(code, 2, "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!(
+            "error: cannot listen on {addr}: the address is already in use (is another node running? choose another with --listen)"
+        )
+    );
+}
+
+#[test]
+fn an_unwritable_data_directory_is_one_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the directory should be: nobody can create a directory under it, root
+    // included.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let data_dir = blocker.join("data");
+    let (code, _, stderr) = run(tandem()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir));
+    assert_eq!(code, 2, "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: cannot use data directory {}:",
+            data_dir.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_prints_a_setup_link_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = tandem()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut node = Running(child);
+    let lines = read_until(&mut node.0, "/setup?token=");
+    let listening = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Tandem node listening on "))
+        .expect("address line")
+        .to_owned();
+    let health = reqwest::blocking_get(&format!("{listening}/healthz"));
+    assert_eq!(health, 200);
+
+    let pid = node.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = node.0.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "node did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn token_create_prints_a_token_the_api_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(tandem()
+        .args(["token", "create", "--name", "automation", "--data-dir"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    let token = stdout.trim().to_owned();
+    assert_eq!(token.len(), 43);
+
+    let child = tandem()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut node = Running(child);
+    let lines = read_until(&mut node.0, "Console:");
+    let listening = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Tandem node listening on "))
+        .unwrap()
+        .to_owned();
+    let code = reqwest::blocking_get_with_token(&format!("{listening}/api/v1/projects"), &token);
+    assert_eq!(code, 200);
+    let code = reqwest::blocking_get_with_token(&format!("{listening}/api/v1/projects"), "wrong");
+    assert_eq!(code, 401);
+}
+
+#[test]
+fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
+    let child = tandem()
+        .arg("demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut demo = Running(child);
+    let lines = read_until(&mut demo.0, "Sign in to either console");
+    let urls: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|w| w.starts_with("http://127.0.0.1:"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(urls.len(), 2, "{lines:?}");
+    let login = lines.last().unwrap();
+    let password = login
+        .split('\'')
+        .nth(3)
+        .expect("password in the login line");
+    assert!(password.len() >= 8, "{login}");
+    for url in &urls {
+        assert_eq!(reqwest::blocking_get(&format!("{url}/healthz")), 200);
+        assert!(reqwest::blocking_login_and_count_items(url, password) >= 12);
+    }
+}
+
+/// Small blocking helpers over an async client, for tests that drive a child process.
+mod reqwest {
+    pub fn blocking_get(url: &str) -> u16 {
+        rt().block_on(async { ::reqwest::get(url).await.unwrap().status().as_u16() })
+    }
+
+    pub fn blocking_get_with_token(url: &str, token: &str) -> u16 {
+        rt().block_on(async {
+            ::reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    }
+
+    /// Signs in to the console and counts the items on the Items page.
+    pub fn blocking_login_and_count_items(url: &str, password: &str) -> usize {
+        rt().block_on(async {
+            let client = ::reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let html = client
+                .get(format!("{url}/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let marker = "name=\"csrf\" value=\"";
+            let start = html.find(marker).unwrap() + marker.len();
+            let csrf = &html[start..start + 43];
+            let page = client
+                .post(format!("{url}/login"))
+                .form(&[
+                    ("username", "admin"),
+                    ("password", password),
+                    ("csrf", csrf),
+                    ("next", "/items"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            page.matches("<tr>").count().saturating_sub(1)
+        })
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+}

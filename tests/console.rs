@@ -1,0 +1,405 @@
+//! The web console over HTTP, as a browser without JavaScript uses it: forms, redirects,
+//! cookies.
+
+use crate::common::{PASSWORD, TestNode};
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap()
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in page:\n{page}"))
+        + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn login(node: &TestNode, client: &reqwest::Client) -> String {
+    let page = client
+        .get(format!("{}/items", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.url().path().starts_with("/login"), "{}", page.url());
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    let resp = client
+        .post(format!("{}/login", node.url))
+        .form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", "/items"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().path(), "/items");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Signed in as"), "{html}");
+    hidden(&html, "csrf")
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_a_wrong_password_is_refused() {
+    let node = TestNode::start().await;
+    let client = browser();
+    let resp = client
+        .get(format!("{}/settings/general", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().path(), "/login");
+    assert_eq!(resp.url().query(), Some("next=/settings/general"));
+    let html = resp.text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    let resp = client
+        .post(format!("{}/login", node.url))
+        .form(&[
+            ("username", "admin"),
+            ("password", "wrong"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Wrong user name or password.")
+    );
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_and_same_site() {
+    let node = TestNode::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let html = client
+        .get(format!("{}/login", node.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let resp = client
+        .post(format!("{}/login", node.url))
+        .form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("tandem_session="))
+        .expect("session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+}
+
+#[tokio::test]
+async fn an_admin_creates_edits_comments_and_attaches_through_forms() {
+    let node = TestNode::start().await;
+    let client = browser();
+    let csrf = login(&node, &client).await;
+    let url = |p: &str| format!("{}{p}", node.url);
+
+    let resp = client
+        .post(url("/projects/new"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("key", "ops"),
+            ("name", "Operations"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().path(), "/items/new");
+
+    let resp = client
+        .post(url("/items/new"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("project", "OPS"),
+            ("summary", "Printer <b>jammed</b>"),
+            ("description", "Tray 2"),
+            ("status", "To Do"),
+            ("priority", "High"),
+            ("assignee_name", "Ada Lovelace"),
+            ("assignee_email", "ada@example.com"),
+            ("labels", "sync hardware"),
+            ("custom_fields", "Customer Tier: Gold\nStory Points: 3"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().path(), "/items/OPS-1");
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("Printer &#60;b&#62;jammed&#60;/b&#62;"),
+        "escaped: {html}"
+    );
+    assert!(html.contains("Customer Tier"));
+    assert!(html.contains("Ada Lovelace"));
+
+    let edit = client.get(url("/items/OPS-1/edit")).send().await.unwrap();
+    let edit_html = edit.text().await.unwrap();
+    let version = hidden(&edit_html, "version");
+    let resp = client
+        .post(url("/items/OPS-1/edit"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("summary", "Printer jammed again"),
+            ("description", "Tray 2"),
+            ("status", "In Progress"),
+            ("priority", "High"),
+            ("labels", "sync"),
+            ("custom_fields", "Customer Tier: Platinum"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().path(), "/items/OPS-1");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Printer jammed again"));
+    assert!(html.contains("Platinum"));
+    assert!(
+        !html.contains("<dt>Story Points</dt>"),
+        "removed field is gone"
+    );
+    assert!(
+        html.contains("<td>cf:Story Points</td>"),
+        "and its removal is in the history"
+    );
+
+    // The same stale version again: refused, nothing lost.
+    let resp = client
+        .post(url("/items/OPS-1/edit"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("summary", "Stale"),
+            ("status", "Done"),
+            ("priority", "Low"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("changed by someone else")
+    );
+
+    let resp = client
+        .post(url("/items/OPS-1/comments"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("body", "Roller replaced"),
+            ("internal", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Roller replaced"));
+    assert!(
+        html.contains("<span class=\"badge\">internal</span>"),
+        "{html}"
+    );
+
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"log line\n".to_vec()).file_name("printer.log"),
+        );
+    let resp = client
+        .post(url("/items/OPS-1/attachments"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("printer.log"), "{html}");
+
+    let list = client
+        .get(url("/items?query=labels+%3D+sync"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("OPS-1"));
+    let bad = client
+        .get(url("/items?query=status+%3D+Closed"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(bad.contains("unknown status &#39;Closed&#39;"), "{bad}");
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let node = TestNode::start().await;
+    let client = browser();
+    login(&node, &client).await;
+    let resp = client
+        .post(format!("{}/projects/new", node.url))
+        .form(&[("csrf", "forged"), ("key", "OPS"), ("name", "Operations")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = client
+        .post(format!("{}/projects/new", node.url))
+        .form(&[("key", "OPS"), ("name", "Operations")])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error());
+    let (_, projects) = node.api().send(node.api().get("/projects")).await;
+    assert_eq!(projects, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn general_settings_change_the_node_url_and_name() {
+    let node = TestNode::start().await;
+    let client = browser();
+    let csrf = login(&node, &client).await;
+    let resp = client
+        .post(format!("{}/settings/general", node.url))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Acme Support"),
+            ("node_url", "https://tandem.acme.example/"),
+            ("tracker", "builtin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.text().await.unwrap().contains("Settings saved."));
+    let (_, info) = node.api().send(node.api().get("/node")).await;
+    assert_eq!(info["name"], "Acme Support");
+    assert_eq!(info["node_url"], "https://tandem.acme.example");
+
+    let resp = client
+        .post(format!("{}/settings/general", node.url))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Acme Support"),
+            ("node_url", "ftp://nope"),
+            ("tracker", "builtin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("must start with http"));
+}
+
+#[tokio::test]
+async fn api_tokens_are_created_shown_once_and_revoked_in_the_console() {
+    let node = TestNode::start().await;
+    let client = browser();
+    let csrf = login(&node, &client).await;
+    let html = client
+        .post(format!("{}/settings/tokens", node.url))
+        .form(&[("csrf", csrf.as_str()), ("name", "ci-pipeline")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "class=\"token\" value=\"";
+    let start = html.find(marker).expect("token shown") + marker.len();
+    let token = &html[start..start + 43];
+    let mut api = node.api();
+    api.token = Some(token.to_owned());
+    assert_eq!(api.send(api.get("/projects")).await.0, 200);
+
+    let tokens = node
+        .node
+        .as_ref()
+        .unwrap()
+        .state
+        .store()
+        .api_tokens()
+        .await
+        .unwrap();
+    let id = tokens.iter().find(|t| t.name == "ci-pipeline").unwrap().id;
+    client
+        .post(format!("{}/settings/tokens/{id}/revoke", node.url))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.send(api.get("/projects")).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_first_start_without_password_offers_a_one_time_setup_link() {
+    let node = TestNode::start_with(|c| c.admin_password = None).await;
+    let link = node
+        .node
+        .as_ref()
+        .unwrap()
+        .setup_link
+        .clone()
+        .expect("setup link");
+    let client = browser();
+    let html = client
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = hidden(&html, "token");
+    let resp = client
+        .post(format!("{}/setup", node.url))
+        .form(&[
+            ("token", token.as_str()),
+            ("username", "root"),
+            ("password", "s3cret-enough"),
+            ("confirm", "s3cret-enough"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().path(), "/items");
+    assert!(resp.text().await.unwrap().contains("Signed in as"));
+    // The link works once.
+    let again = browser().get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 403);
+}

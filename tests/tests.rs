@@ -1,0 +1,8 @@
+//! End-to-end tests: real nodes on loopback ports chosen by the OS, driven over HTTP, and the
+//! `tandem` binary driven as a user runs it. One test binary, modules by topic.
+
+mod common;
+
+mod api;
+mod cli;
+mod console;
