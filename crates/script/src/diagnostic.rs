@@ -40,7 +40,7 @@ pub enum ErrorKind {
 /// One entry of the script-level call stack at the point of failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StackEntry {
-    pub name: String,
+    pub name: std::borrow::Cow<'static, str>,
     pub span: Span,
 }
 

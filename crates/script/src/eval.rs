@@ -75,6 +75,7 @@ pub struct Interp<'p> {
     map_defaults: Vec<(Rc<RefCell<MapData>>, Value)>,
     /// Address of a local at the start of the run: the stack guard measures from here.
     stack_base: usize,
+    it_name: Name,
 }
 
 use crate::limits::stack_position;
@@ -105,6 +106,7 @@ impl<'p> Interp<'p> {
             regex_cache: HashMap::new(),
             map_defaults: Vec::new(),
             stack_base: 0,
+            it_name: Rc::from("it"),
         }
     }
 
@@ -603,7 +605,7 @@ impl<'p> Interp<'p> {
                         this,
                         class,
                     } => {
-                        self.enter_call(span, "closure")?;
+                        self.enter_call(span, std::borrow::Cow::Borrowed("closure"))?;
                         let saved_base = self.base;
                         let saved_len = self.env.len();
                         self.base = saved_len;
@@ -652,7 +654,7 @@ impl<'p> Interp<'p> {
         }
     }
 
-    fn enter_call(&mut self, span: Span, name: &str) -> R<()> {
+    fn enter_call(&mut self, span: Span, name: std::borrow::Cow<'static, str>) -> R<()> {
         self.step(span)?;
         self.budget.depth += 1;
         let used = self.stack_base.abs_diff(stack_position());
@@ -671,10 +673,7 @@ impl<'p> Interp<'p> {
             );
             return Err(self.limit_err(e));
         }
-        self.stack.push(StackEntry {
-            name: name.to_string(),
-            span,
-        });
+        self.stack.push(StackEntry { name, span });
         Ok(())
     }
 
@@ -697,7 +696,7 @@ impl<'p> Interp<'p> {
                 } else {
                     args.swap_remove(0)
                 };
-                self.declare(Rc::from("it"), it);
+                self.declare(self.it_name.clone(), it);
             }
             return Ok(());
         }
@@ -761,7 +760,7 @@ impl<'p> Interp<'p> {
         ctx: Ctx,
         span: Span,
     ) -> R<Value> {
-        self.enter_call(span, &format!("method {}", m.name))?;
+        self.enter_call(span, std::borrow::Cow::Owned(format!("method {}", m.name)))?;
         let saved_base = self.base;
         let saved_len = self.env.len();
         self.base = saved_len;

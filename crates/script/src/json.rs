@@ -25,7 +25,7 @@ pub fn from_json(v: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::str(s.as_str()),
         serde_json::Value::Array(a) => Value::list(a.iter().map(from_json).collect()),
         serde_json::Value::Object(o) => {
-            let mut m = MapData::default();
+            let mut m = MapData::with_capacity_and_hasher(o.len(), Default::default());
             for (k, v) in o {
                 m.insert(Key::Str(Rc::from(k.as_str())), from_json(v));
             }

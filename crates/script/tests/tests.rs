@@ -6,3 +6,6 @@ mod conformance;
 mod diagnostics;
 mod differential;
 mod fuzz;
+mod host;
+mod playground;
+mod sandbox;

@@ -55,6 +55,18 @@ const KNOWN_CLASSES: &[&str] = &[
     "Byte",
     "TreeMap",
     "Objects",
+    "Class",
+    "Runtime",
+    "Thread",
+    "ProcessBuilder",
+    "File",
+    "Files",
+    "Paths",
+    "URL",
+    "Eval",
+    "GroovyShell",
+    "ClassLoader",
+    "Socket",
 ];
 
 pub fn is_known_class(name: &str) -> bool {
