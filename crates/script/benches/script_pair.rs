@@ -25,7 +25,7 @@ fn bench_pair(c: &mut Criterion) {
     let incoming = read("incoming.groovy");
     let item: serde_json::Value =
         serde_json::from_str(&read("issue.json")).expect("issue.json is JSON");
-    let issue = item["issue"].clone();
+    let issue = tandem_script::from_json(&item["issue"]);
     let limits = Limits::default();
     let out = Script::compile(&outgoing).expect("outgoing parses");
     let inc = Script::compile(&incoming).expect("incoming parses");

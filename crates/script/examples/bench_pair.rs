@@ -43,10 +43,11 @@ fn main() {
             return;
         };
         let limits = tandem_script::Limits::default();
+        let issue = tandem_script::from_json(&item["issue"]);
         let c0 = COUNT.load(Relaxed);
         let t = std::time::Instant::now();
         for _ in 0..n {
-            let _ = tandem_script::playground::run_pair(&out, &inc, &item["issue"], &limits);
+            let _ = tandem_script::playground::run_pair(&out, &inc, &issue, &limits);
         }
         let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
         println!(

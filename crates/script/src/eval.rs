@@ -76,6 +76,8 @@ pub struct Interp<'p> {
     /// Address of a local at the start of the run: the stack guard measures from here.
     stack_base: usize,
     it_name: Name,
+    /// A reusable buffer for building strings.
+    pub(crate) scratch: String,
 }
 
 use crate::limits::stack_position;
@@ -107,6 +109,7 @@ impl<'p> Interp<'p> {
             map_defaults: Vec::new(),
             stack_base: 0,
             it_name: Rc::from("it"),
+            scratch: String::new(),
         }
     }
 

@@ -92,16 +92,16 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// One sync of the pair: outgoing on a fresh copy of the item's `issue`, incoming on an empty
+/// One sync of the pair: outgoing on a fresh copy (`deep_copy`) of the item's `issue`, incoming on an empty
 /// item with `firstSync = true`.
 pub fn run_pair(
     outgoing: &Script,
     incoming: &Script,
-    issue: &J,
+    issue: &Value,
     limits: &Limits,
 ) -> Result<Value, ScriptError> {
     let vars = binding([
-        ("issue", from_json(issue)),
+        ("issue", issue.deep_copy()),
         ("replica", Value::map(Default::default())),
     ]);
     let out = outgoing.run(vars, limits);
@@ -120,7 +120,7 @@ pub fn run_pair(
 /// Times the pair `n` times after `n` warm-up runs, compiled once and parsed on every run.
 pub fn bench(outgoing: &str, incoming: &str, item: J, n: usize) -> Result<BenchReport, String> {
     let n = n.max(1);
-    let issue = item.get("issue").cloned().unwrap_or(item);
+    let issue = from_json(item.get("issue").unwrap_or(&item));
     let out = Script::compile(outgoing).map_err(|e| e.render(outgoing, "outgoing.groovy"))?;
     let inc = Script::compile(incoming).map_err(|e| e.render(incoming, "incoming.groovy"))?;
     let limits = Limits::default();

@@ -356,7 +356,10 @@ fn object_method(
 /// Methods every object has.
 fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R<Option<Value>> {
     Ok(Some(match name {
-        "toString" => Value::str(recv.to_string()),
+        "toString" => match recv {
+            Value::Str(_) => recv.clone(),
+            other => Value::str(other.to_string()),
+        },
         "equals" => Value::Bool(values_equal(recv, a.get(0))),
         "is" => Value::Bool(crate::value::identical(recv, a.get(0))),
         "hashCode" => Value::Int(

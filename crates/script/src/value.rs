@@ -208,6 +208,37 @@ impl Value {
         }
     }
 
+    /// A copy whose lists and maps are new (strings, immutable, are shared): what a host
+    /// passes when each run must start from the same data.
+    pub fn deep_copy(&self) -> Value {
+        self.deep_copy_depth(0)
+    }
+
+    fn deep_copy_depth(&self, depth: usize) -> Value {
+        if depth > MAX_NESTING {
+            return self.clone();
+        }
+        match self {
+            Value::List(l) => Value::list(
+                l.borrow()
+                    .iter()
+                    .map(|v| v.deep_copy_depth(depth + 1))
+                    .collect(),
+            ),
+            Value::Map(m) => {
+                // cloning keeps the hash table as it is: no key is hashed again
+                let mut out = m.borrow().clone();
+                for v in out.values_mut() {
+                    if matches!(v, Value::List(_) | Value::Map(_)) {
+                        *v = v.deep_copy_depth(depth + 1);
+                    }
+                }
+                Value::map(out)
+            }
+            other => other.clone(),
+        }
+    }
+
     /// Groovy truth.
     pub fn truthy(&self) -> bool {
         match self {

@@ -20,18 +20,26 @@ impl Interp<'_> {
             ExprKind::Double(d) => Ok(Value::Double(*d)),
             ExprKind::Str(s) => Ok(Value::Str(s.clone())),
             ExprKind::GString(parts) => {
-                let mut out = String::new();
+                // build in the reusable buffer so the only allocation is the string itself
+                let mut out = std::mem::take(&mut self.scratch);
+                out.clear();
                 for p in parts {
                     match p {
                         GPart::Lit(s) => out.push_str(s),
-                        GPart::Expr(e) => {
-                            let v = self.eval(e)?;
-                            ops::append_display(&mut out, &v);
-                        }
+                        GPart::Expr(e) => match self.eval(e) {
+                            Ok(v) => ops::append_display(&mut out, &v),
+                            Err(f) => {
+                                self.scratch = out;
+                                return Err(f);
+                            }
+                        },
                     }
                 }
-                self.charge(out.len(), span)?;
-                Ok(Value::str(out))
+                let v = Value::str(out.as_str());
+                let len = out.len();
+                self.scratch = out;
+                self.charge(len, span)?;
+                Ok(v)
             }
             ExprKind::Var(name) => self.lookup(name, span),
             ExprKind::This => Ok(self.ctx.this.clone().unwrap_or(Value::Null)),

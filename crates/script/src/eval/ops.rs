@@ -581,11 +581,15 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
 }
 
 fn concat(it: &mut Interp, x: &str, b: &Value, span: Span) -> R<Value> {
-    let mut s = String::with_capacity(x.len() + 8);
+    let mut s = std::mem::take(&mut it.scratch);
+    s.clear();
     s.push_str(x);
     append_display(&mut s, b);
-    it.charge(s.len(), span)?;
-    Ok(Value::str(s))
+    let v = Value::str(s.as_str());
+    let len = s.len();
+    it.scratch = s;
+    it.charge(len, span)?;
+    Ok(v)
 }
 
 pub fn op_symbol(op: BinOp) -> &'static str {

@@ -203,12 +203,8 @@ impl Interp<'_> {
         match o {
             Value::Map(m) => {
                 self.charge(48, span)?;
-                let mut m = m.borrow_mut();
-                if let Some(slot) = m.get_mut(&StrKey(name)) {
-                    *slot = v;
-                } else {
-                    m.insert(crate::value::Key::Str(name.clone()), v);
-                }
+                m.borrow_mut()
+                    .insert(crate::value::Key::Str(name.clone()), v);
                 Ok(())
             }
             Value::Null => self.fail(
