@@ -263,7 +263,14 @@ async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
         ..ServeArgs::default()
     })
     .map_err(Failure::setup)?;
-    let store = tandem_node::server::open_store(&config).await?;
+    let store = tandem_node::server::open_store(&config)
+        .await
+        .map_err(|e| match e {
+            NodeError::Store(tandem_store::StoreError::Open { .. }) => Failure::setup(format!(
+                "{e}\nWhile the node runs, manage its tokens in the console: Settings → API tokens."
+            )),
+            other => other.into(),
+        })?;
     let store_err = |e: tandem_store::StoreError| Failure::from(NodeError::from(e));
     match command {
         TokenCommand::Create { name, .. } => {

@@ -175,6 +175,132 @@ const SERVICE_DESK: &[Seed] = &[
     },
 ];
 
+const ENGINEERING: &[Seed] = &[
+    Seed {
+        summary: "Payment gateway client retries without backoff",
+        description: "On a 504 from the PSP the client retries immediately, 5 times. Under load this amplifies the outage.\nAdd exponential backoff with jitter and honour Retry-After.",
+        status: Status::InProgress,
+        priority: Priority::Highest,
+        assignee: Some(("Margaret Hamilton", "margaret@engineering.example")),
+        labels: &["sync", "payments", "resilience"],
+        tier: None,
+        comments: &[
+            ("Margaret Hamilton", "Backoff implemented behind a flag; load test tonight.", false),
+            ("Ken Thompson", "Make sure the timeout budget stays under 30 s end to end.", false),
+        ],
+    },
+    Seed {
+        summary: "Upgrade TLS library to fix renegotiation CVE",
+        description: "Our pinned version is affected. Upgrade and re-run the integration suite.",
+        status: Status::ToDo,
+        priority: Priority::High,
+        assignee: Some(("Ken Thompson", "ken@engineering.example")),
+        labels: &["security"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "Order history endpoint returns 500 for accounts with >10k orders",
+        description: "The query loads every order into memory. Paginate server-side.",
+        status: Status::ToDo,
+        priority: Priority::High,
+        assignee: None,
+        labels: &["sync", "api", "performance"],
+        tier: None,
+        comments: &[("Barbara Liskov", "Reproduced with the staging copy of account 4411.", false)],
+    },
+    Seed {
+        summary: "Flaky test: checkout_e2e::applies_discount",
+        description: "Fails about 1 run in 20 on CI, never locally. Looks like a race on the cart cache.",
+        status: Status::InProgress,
+        priority: Priority::Medium,
+        assignee: Some(("Barbara Liskov", "barbara@engineering.example")),
+        labels: &["ci", "flaky"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "Migrate session store from Redis 6 to 7",
+        description: "Redis 6 reaches end of life. Plan a rolling migration without logging users out.",
+        status: Status::ToDo,
+        priority: Priority::Medium,
+        assignee: None,
+        labels: &["infrastructure"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "SAML assertion clock skew tolerance too strict",
+        description: "We reject assertions with more than 5 s skew; Okta recommends allowing up to 3 minutes.",
+        status: Status::InProgress,
+        priority: Priority::Highest,
+        assignee: Some(("Ken Thompson", "ken@engineering.example")),
+        labels: &["sync", "sso"],
+        tier: None,
+        comments: &[("Ken Thompson", "This explains the login loop support reported for Acme.", true)],
+    },
+    Seed {
+        summary: "Add VAT rate table for Austria (20%)",
+        description: "The tax table has AT at 19%. Source the rates from the finance-owned config instead of code.",
+        status: Status::Done,
+        priority: Priority::High,
+        assignee: Some(("Margaret Hamilton", "margaret@engineering.example")),
+        labels: &["sync", "billing"],
+        tier: None,
+        comments: &[("Margaret Hamilton", "Deployed in release 2026.47.", false)],
+    },
+    Seed {
+        summary: "Search tokenizer drops dashes in product codes",
+        description: "'AB-1200' is tokenized into 'AB' and '1200'. Keep codes matching ^[A-Z]{2}-\\d+$ as one token.",
+        status: Status::ToDo,
+        priority: Priority::Medium,
+        assignee: None,
+        labels: &["sync", "search"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "iOS app: crash in OrderHistoryViewController",
+        description: "Force-unwrap of an optional delivery date. Crash-free rate dropped to 99.1%.",
+        status: Status::InProgress,
+        priority: Priority::High,
+        assignee: Some(("Grace Murray", "grace.m@engineering.example")),
+        labels: &["sync", "mobile", "ios"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "Dashboard: precompute morning aggregates",
+        description: "The 08:00 peak recomputes all aggregates on demand. Precompute them at 07:30.",
+        status: Status::ToDo,
+        priority: Priority::Low,
+        assignee: None,
+        labels: &["performance"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "Document the incident runbook for payment outages",
+        description: "Who to page, which dashboards, how to fail over to the secondary PSP.",
+        status: Status::ToDo,
+        priority: Priority::Low,
+        assignee: None,
+        labels: &["docs"],
+        tier: None,
+        comments: &[],
+    },
+    Seed {
+        summary: "Rotate the staging database credentials",
+        description: "Quarterly rotation; update the vault entries and restart the services.",
+        status: Status::Done,
+        priority: Priority::Medium,
+        assignee: Some(("Barbara Liskov", "barbara@engineering.example")),
+        labels: &["security", "infrastructure"],
+        tier: None,
+        comments: &[],
+    },
+];
+
 /// The demo project's key and name for a side.
 pub fn project_of(side: DemoSide) -> (&'static str, &'static str) {
     match side {
@@ -200,13 +326,20 @@ pub async fn seed(store: &dyn Store, side: DemoSide) -> Result<usize, StoreError
         .await?;
     let actor = Actor::user("demo");
     let mut created = 0;
-    for seed in SERVICE_DESK {
+    let seeds = match side {
+        DemoSide::ServiceDesk => SERVICE_DESK,
+        DemoSide::Engineering => ENGINEERING,
+    };
+    for seed in seeds {
         let mut item = NewItem::new(key.clone(), seed.summary);
         item.description = seed.description.into();
         item.status = seed.status;
         item.priority = seed.priority;
-        item.assignee = seed.assignee.map(|(name, email)| person(name, email, side));
-        item.reporter = Some(person("Demo Customer", "customer@acme.example", side));
+        item.assignee = seed.assignee.map(|(name, email)| person(name, email));
+        item.reporter = Some(match side {
+            DemoSide::ServiceDesk => person("Demo Customer", "customer@acme.example"),
+            DemoSide::Engineering => person("Edsger Dijkstra", "edsger@engineering.example"),
+        });
         item.labels = seed.labels.iter().map(|l| l.to_string()).collect();
         item.labels.sort();
         let mut fields = CustomFields::new();
@@ -220,7 +353,7 @@ pub async fn seed(store: &dyn Store, side: DemoSide) -> Result<usize, StoreError
                 .add_comment(
                     &stored.key,
                     NewComment {
-                        author: person(author, "", side),
+                        author: person(author, ""),
                         body: (*body).into(),
                         internal: *internal,
                     },
@@ -233,16 +366,9 @@ pub async fn seed(store: &dyn Store, side: DemoSide) -> Result<usize, StoreError
     Ok(created)
 }
 
-fn person(name: &str, email: &str, side: DemoSide) -> Person {
-    let email = if email.is_empty() {
-        None
-    } else if matches!(side, DemoSide::Engineering) {
-        Some(email.replace("servicedesk", "engineering"))
-    } else {
-        Some(email.to_owned())
-    };
+fn person(name: &str, email: &str) -> Person {
     Person {
         name: name.into(),
-        email,
+        email: (!email.is_empty()).then(|| email.to_owned()),
     }
 }
