@@ -7,9 +7,12 @@
 //! The crate does no I/O of its own and depends on nothing that does: no files, processes,
 //! network, clock or reflection are reachable from a script.
 //!
-//! Stages: [`lexer`] → [`parser`] → [`ast`] → `eval` (tree walking with shared local cells,
-//! interned names) over [`value`]s, with the GDK in `stdlib`, errors in [`diagnostic`] and the
-//! sandbox's budgets in [`limits`].
+//! Stages: [`lexer`] → [`parser`] → [`ast`] → `resolve` (Groovy's compile-time scope rules) →
+//! `eval` (tree walking with shared local cells, names interned at parse time) over
+//! [`value`]s, with the GDK in `stdlib`, errors in [`diagnostic`] and the sandbox's budgets in
+//! [`limits`]. Values are `Rc`-based and not `Send`: compile and run a script on one thread.
+//! Deep recursion is stopped by [`Limits::max_stack_bytes`] before it can overflow the native
+//! stack; the default (1 MiB) fits threads with the usual 2 MiB stack.
 //!
 //! The CLI playground (`tandem script check|run|bench`) calls [`playground`]:
 //!

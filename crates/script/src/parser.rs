@@ -777,6 +777,9 @@ impl<'a> Parser<'a> {
                 if self.at_typed_decl() {
                     return self.typed_decl(span);
                 }
+                if let Some(s) = self.try_multi_assign()? {
+                    return Ok(s);
+                }
                 self.expr_stmt()
             }
         }
@@ -785,6 +788,40 @@ impl<'a> Parser<'a> {
     fn typed_decl(&mut self, span: Span) -> PResult<Stmt> {
         let ty = self.parse_type()?;
         self.decls(Some(ty), span)
+    }
+
+    /// `(a, b) = [1, 2]`: assignment to several existing variables.
+    fn try_multi_assign(&mut self) -> PResult<Option<Stmt>> {
+        if !self.is_op("(") {
+            return Ok(None);
+        }
+        let span = self.span();
+        let save = self.pos;
+        self.bump();
+        let mut names = Vec::new();
+        while let Tok::Ident(_) = self.tok() {
+            names.push(self.ident()?);
+            if !self.eat_op(",") {
+                break;
+            }
+        }
+        if names.len() < 2 || !self.eat_op(")") || !self.eat_op("=") {
+            self.pos = save;
+            return Ok(None);
+        }
+        self.skip_nl();
+        let value = self.expr()?;
+        let e = Expr {
+            span: span.to(value.span),
+            kind: ExprKind::MultiAssign {
+                names,
+                value: Box::new(value),
+            },
+        };
+        Ok(Some(Stmt {
+            span,
+            kind: StmtKind::Expr(e),
+        }))
     }
 
     fn multi_decl(&mut self, span: Span) -> PResult<Stmt> {
