@@ -185,8 +185,16 @@ const ENGINEERING: &[Seed] = &[
         labels: &["sync", "payments", "resilience"],
         tier: None,
         comments: &[
-            ("Margaret Hamilton", "Backoff implemented behind a flag; load test tonight.", false),
-            ("Ken Thompson", "Make sure the timeout budget stays under 30 s end to end.", false),
+            (
+                "Margaret Hamilton",
+                "Backoff implemented behind a flag; load test tonight.",
+                false,
+            ),
+            (
+                "Ken Thompson",
+                "Make sure the timeout budget stays under 30 s end to end.",
+                false,
+            ),
         ],
     },
     Seed {
@@ -207,7 +215,11 @@ const ENGINEERING: &[Seed] = &[
         assignee: None,
         labels: &["sync", "api", "performance"],
         tier: None,
-        comments: &[("Barbara Liskov", "Reproduced with the staging copy of account 4411.", false)],
+        comments: &[(
+            "Barbara Liskov",
+            "Reproduced with the staging copy of account 4411.",
+            false,
+        )],
     },
     Seed {
         summary: "Flaky test: checkout_e2e::applies_discount",
@@ -237,7 +249,11 @@ const ENGINEERING: &[Seed] = &[
         assignee: Some(("Ken Thompson", "ken@engineering.example")),
         labels: &["sync", "sso"],
         tier: None,
-        comments: &[("Ken Thompson", "This explains the login loop support reported for Acme.", true)],
+        comments: &[(
+            "Ken Thompson",
+            "This explains the login loop support reported for Acme.",
+            true,
+        )],
     },
     Seed {
         summary: "Add VAT rate table for Austria (20%)",
