@@ -90,8 +90,9 @@ impl ScriptError {
         let span_len = {
             let start = self.span.start as usize;
             let end = (self.span.end as usize).min(source.len());
-            let line_end = source[start.min(source.len())..]
-                .find('\n')
+            let line_end = source
+                .get(start..)
+                .and_then(|r| r.find('\n'))
                 .map_or(source.len(), |i| start + i);
             source
                 .get(start..end.min(line_end))

@@ -154,6 +154,11 @@ fn inputs() -> Vec<String> {
         let n = rng.below(120);
         out.push((0..n).map(|_| *rng.pick(ALPHABET) as char).collect());
     }
+    let unicode: Vec<char> = "aé€😀ß\u{301}\u{200b}\"'$/{}()[].\n ".chars().collect();
+    for _ in 0..500 {
+        let n = rng.below(60);
+        out.push((0..n).map(|_| *rng.pick(&unicode)).collect());
+    }
     for _ in 0..1500 {
         let n = rng.below(40);
         out.push(

@@ -9,3 +9,4 @@ mod fuzz;
 mod host;
 mod playground;
 mod sandbox;
+mod size;
