@@ -6,13 +6,17 @@ use sha2::{Digest, Sha256};
 use crate::common::{Api, TestNode, read};
 
 #[tokio::test]
-async fn healthz_and_node_info_answer_without_a_token() {
+async fn healthz_answers_without_a_token_and_node_info_with_one() {
     let node = TestNode::start_with(|c| c.name = Some("Support desk".into())).await;
     let resp = reqwest::get(format!("{}/healthz", node.url)).await.unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok\n");
 
-    let mut api = node.api();
-    api.token = None;
+    let mut anonymous = node.api();
+    anonymous.token = None;
+    assert_eq!(anonymous.send(anonymous.get("/node")).await.0, 401);
+
+    let api = node.api();
     let (status, info) = api.send(api.get("/node")).await;
     assert_eq!(status, 200);
     assert_eq!(info["name"], "Support desk");

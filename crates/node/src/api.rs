@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1/`: node information, projects, items, comments, attachments,
-//! history and the change events. Every route but `GET /api/v1/node` needs a bearer token.
+//! history and the change events. Every route needs a bearer token; the public, signed
+//! endpoints other nodes call arrive with connections, under their own path.
 
 pub mod wire;
 
@@ -44,8 +45,8 @@ pub fn router() -> Router<AppState> {
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
 }
 
-/// What this node is. Public: other nodes and the connection wizard read it.
-async fn node_info(State(state): State<AppState>) -> impl IntoResponse {
+/// What this node is.
+async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
     let settings = state.settings();
     axum::Json(serde_json::json!({
         "id": state.identity().id.to_string(),
