@@ -29,6 +29,37 @@ enum Command {
     /// Manage API tokens of a node's database
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Try sync scripts before they go live: check, run, time
+    #[command(subcommand)]
+    Script(ScriptCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScriptCommand {
+    /// Parse a script; exit 0 when it parses, else print the error and exit 1
+    Check {
+        /// The Groovy script
+        file: PathBuf,
+    },
+    /// Run a script and print {"result", "stdout", "variables"} (or {"error", …}, exit 1)
+    Run {
+        /// The Groovy script
+        file: PathBuf,
+        /// JSON object whose keys become the script's variables
+        #[arg(long, value_name = "VARS.json")]
+        input: Option<PathBuf>,
+    },
+    /// Time an outgoing/incoming rule pair on an item, compiled once and parsed each time
+    Bench {
+        outgoing: PathBuf,
+        incoming: PathBuf,
+        /// JSON with the item as `issue`
+        #[arg(long, value_name = "ITEM.json")]
+        input: PathBuf,
+        /// Timed runs (after as many warm-up runs)
+        #[arg(short, default_value_t = 10_000)]
+        n: usize,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +149,64 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             runtime()?.block_on(run_demo(args))
         }
         Command::Token(command) => runtime()?.block_on(token(command)),
+        Command::Script(command) => script(command),
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::setup(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_json(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
+    serde_json::from_str(&read_file(path)?)
+        .map_err(|e| Failure::setup(format!("{} is not valid JSON: {e}", path.display())))
+}
+
+fn script(command: ScriptCommand) -> Result<ExitCode, Failure> {
+    match command {
+        ScriptCommand::Check { file } => {
+            let source = read_file(&file)?;
+            match tandem_script::playground::check(&source, &file.display().to_string()) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(rendered) => {
+                    eprintln!("{rendered}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        ScriptCommand::Run { file, input } => {
+            let source = read_file(&file)?;
+            let input = input.as_deref().map(read_json).transpose()?;
+            let (output, failed) = tandem_script::playground::run(&source, input);
+            let text = serde_json::to_string_pretty(&output)
+                .map_err(|e| Failure::setup(format!("cannot print the result: {e}")))?;
+            println!("{text}");
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        ScriptCommand::Bench {
+            outgoing,
+            incoming,
+            input,
+            n,
+        } => {
+            let report = tandem_script::playground::bench(
+                &read_file(&outgoing)?,
+                &read_file(&incoming)?,
+                read_json(&input)?,
+                n,
+            )
+            .map_err(|e| Failure {
+                message: e,
+                code: 1,
+            })?;
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -289,3 +289,64 @@ mod reqwest {
             .unwrap()
     }
 }
+
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("TANDEM_SHARED_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+#[test]
+fn script_run_prints_the_conformance_format() {
+    let case = shared_dir().join("conformance/groovy/basics/assign-properties");
+    let (code, stdout, stderr) = run(tandem()
+        .args(["script", "run"])
+        .arg(case.join("script.groovy"))
+        .arg("--input")
+        .arg(case.join("input.json")));
+    assert_eq!(code, 0, "{stderr}");
+    let got: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap())
+            .unwrap();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn script_errors_name_the_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.groovy");
+    std::fs::write(&file, "replica.summary = issue.summary\nthrow new com.exalate.api.exception.IssueTrackerException(\"no summary\")\n").unwrap();
+    let input = dir.path().join("vars.json");
+    std::fs::write(
+        &input,
+        r#"{"issue": {"summary": "Printer"}, "replica": {}}"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = run(tandem()
+        .args(["script", "run"])
+        .arg(&file)
+        .arg("--input")
+        .arg(&input));
+    assert_eq!(code, 1);
+    let got: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(got["error"]["line"], 2, "{got}");
+    assert!(
+        got["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no summary"),
+        "{got}"
+    );
+    assert_eq!(got["variables"]["replica"]["summary"], "Printer");
+
+    std::fs::write(&file, "def x = [1, 2\n").unwrap();
+    let (code, _, stderr) = run(tandem().args(["script", "check"]).arg(&file));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("rules.groovy:"), "{stderr}");
+    assert!(stderr.contains('^'), "{stderr}");
+
+    std::fs::write(&file, "def x = [1, 2]\n").unwrap();
+    let (code, _, _) = run(tandem().args(["script", "check"]).arg(&file));
+    assert_eq!(code, 0);
+}
