@@ -24,6 +24,16 @@ pub(crate) use ops::{
 /// The binding: the script's variables in and out.
 pub type Binding = IndexMap<Rc<str>, Value, Fx>;
 
+thread_local! {
+    static IT: Name = Rc::from("it");
+}
+
+/// Arguments of a closure call: one (the common case, no vector) or several.
+enum Bind {
+    One(Value),
+    Many(Vec<Value>),
+}
+
 /// Non-local control flow: errors (exceptions), `return`, `break`, `continue`.
 pub enum Flow {
     Err(Box<Thrown>),
@@ -108,7 +118,7 @@ impl<'p> Interp<'p> {
             regex_cache: HashMap::new(),
             map_defaults: Vec::new(),
             stack_base: 0,
-            it_name: Rc::from("it"),
+            it_name: IT.with(Rc::clone),
             scratch: String::new(),
         }
     }
@@ -608,30 +618,13 @@ impl<'p> Interp<'p> {
                         this,
                         class,
                     } => {
-                        self.enter_call(span, std::borrow::Cow::Borrowed("closure"))?;
-                        let saved_base = self.base;
-                        let saved_len = self.env.len();
-                        self.base = saved_len;
-                        self.env.extend(env.iter().cloned());
-                        let saved_ctx = std::mem::replace(
-                            &mut self.ctx,
-                            Ctx {
-                                this: this.clone(),
-                                class: class.clone(),
-                            },
-                        );
-                        let r = self
-                            .bind_params(&def.params, def.implicit_it, args, span)
-                            .and_then(|_| self.exec_seq(&def.body));
-                        self.env.truncate(saved_len);
-                        self.base = saved_base;
-                        self.ctx = saved_ctx;
-                        self.leave_call();
-                        match r {
-                            Ok(v) | Err(Flow::Return(v)) => Ok(v),
-                            Err(Flow::Break) | Err(Flow::Continue) => Ok(Value::Null),
-                            Err(e) => Err(e),
-                        }
+                        let bind = if args.len() == 1 && def.params.len() <= 1 {
+                            let mut args = args;
+                            Bind::One(args.pop().unwrap_or(Value::Null))
+                        } else {
+                            Bind::Many(args)
+                        };
+                        self.call_closure(def, env, this, class, bind, span)
                     }
                     Func::MethodRef { recv, name } => match recv {
                         Some(Value::Class(c))
@@ -685,6 +678,78 @@ impl<'p> Interp<'p> {
         self.stack.pop();
     }
 
+    /// Calls `f` with one argument, without building an argument vector for closures.
+    pub fn call1(&mut self, f: &Value, x: Value, span: Span) -> R<Value> {
+        if let Value::Closure(func) = f
+            && let Func::Closure {
+                def,
+                env,
+                this,
+                class,
+            } = &**func
+            && def.params.len() <= 1
+        {
+            return self.call_closure(def, env, this, class, Bind::One(x), span);
+        }
+        self.call_value(f, vec![x], span)
+    }
+
+    fn call_closure(
+        &mut self,
+        def: &Rc<ClosureDef>,
+        env: &[(Name, Cell)],
+        this: &Option<Value>,
+        class: &Option<Rc<ClassDef>>,
+        bind: Bind,
+        span: Span,
+    ) -> R<Value> {
+        self.enter_call(span, std::borrow::Cow::Borrowed("closure"))?;
+        let saved_base = self.base;
+        let saved_len = self.env.len();
+        self.base = saved_len;
+        self.env.extend(env.iter().cloned());
+        let saved_ctx = std::mem::replace(
+            &mut self.ctx,
+            Ctx {
+                this: this.clone(),
+                class: class.clone(),
+            },
+        );
+        let r = match bind {
+            Bind::One(x) => self.bind_one(&def.params, def.implicit_it, x, span),
+            Bind::Many(args) => self.bind_params(&def.params, def.implicit_it, args, span),
+        }
+        .and_then(|_| self.exec_seq(&def.body));
+        self.env.truncate(saved_len);
+        self.base = saved_base;
+        self.ctx = saved_ctx;
+        self.leave_call();
+        match r {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Break) | Err(Flow::Continue) => Ok(Value::Null),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Binds a single argument to a closure of at most one parameter.
+    fn bind_one(&mut self, params: &[Param], implicit_it: bool, x: Value, span: Span) -> R<()> {
+        match params.first() {
+            None if implicit_it => {
+                self.declare(self.it_name.clone(), x);
+                Ok(())
+            }
+            None => self.bind_params(params, implicit_it, vec![x], span),
+            Some(p) => {
+                let v = match &p.ty {
+                    Some(t) => ops::coerce_declared(self, x, t, span)?,
+                    None => x,
+                };
+                self.declare(p.name.clone(), v);
+                Ok(())
+            }
+        }
+    }
+
     fn bind_params(
         &mut self,
         params: &[Param],
@@ -699,7 +764,8 @@ impl<'p> Interp<'p> {
                 } else {
                     args.swap_remove(0)
                 };
-                self.declare(self.it_name.clone(), it);
+                let name = self.it_name.clone();
+                self.declare(name, it);
             }
             return Ok(());
         }

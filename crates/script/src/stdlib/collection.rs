@@ -96,7 +96,7 @@ pub(crate) const METHODS: &[&str] = &[
 ];
 
 fn call1(it: &mut Interp, f: &Value, x: Value, span: Span) -> R<Value> {
-    it.call_value(f, vec![x], span)
+    it.call1(f, x, span)
 }
 
 fn need_closure<'a>(it: &Interp, a: &'a Args, name: &str, span: Span) -> R<&'a Value> {
