@@ -40,7 +40,22 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(17) {
+        match self.rng.below(24) {
+            17 => format!("{}.indexOf({})", self.str(d), self.lit_str()),
+            18 => format!("{}.findIndexOf {{ it > {} }}", self.list(d), self.lit_int()),
+            19 => format!(
+                "({}.find {{ it > {} }} ?: {})",
+                self.list(d),
+                self.lit_int(),
+                self.int(d)
+            ),
+            20 => format!("{}.size()", self.map(d)),
+            21 => format!("{}.tokenize().size()", self.str(d)),
+            22 => format!(
+                "{}.inject(0) {{ acc, e -> acc + e.key.length() }}",
+                self.map(d)
+            ),
+            23 => format!("({}.max() ?: 0)", self.list(d)),
             0 => format!("({} + {})", self.int(d), self.int(d)),
             1 => format!("({} - {})", self.int(d), self.int(d)),
             2 => format!("({} * {})", self.int(d), self.int(d)),
@@ -81,7 +96,22 @@ impl Gen {
             return self.rng.pick(&["true", "false", "flag"]).to_string();
         }
         let d = d - 1;
-        match self.rng.below(11) {
+        match self.rng.below(17) {
+            11 => format!("({} ==~ /[a-z]+/)", self.str(d)),
+            12 => format!("(({} =~ /b/) as boolean)", self.str(d)),
+            13 => format!(
+                "{}.containsKey({})",
+                self.map(d),
+                self.rng.pick(&["'a'", "'k'", "'z'"])
+            ),
+            14 => format!("{}.every {{ it > {} }}", self.list(d), self.lit_int()),
+            15 => format!("{}.any {{ k, v -> v == 1 }}", self.map(d)),
+            16 => format!(
+                "({} instanceof {})",
+                self.any(d),
+                self.rng
+                    .pick(&["String", "Integer", "List", "Map", "BigDecimal", "Number"])
+            ),
             0 => format!("({} < {})", self.int(d), self.int(d)),
             1 => format!("({} == {})", self.num(d), self.num(d)),
             2 => format!("!{}", self.bool(d)),
@@ -103,7 +133,22 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(13) {
+        match self.rng.below(22) {
+            13 => format!("{}.replaceAll(/[aeiou]/, '_')", self.str(d)),
+            14 => format!(
+                "{}.replaceAll(/([a-z])/) {{ all, c -> c.toUpperCase() }}",
+                self.str(d)
+            ),
+            15 => format!("{}.split(',').join('+')", self.str(d)),
+            16 => format!("{}.toLowerCase().capitalize()", self.str(d)),
+            17 => format!("{}.keySet().join('')", self.map(d)),
+            18 => format!(
+                "{}.collect {{ k, v -> k + '=' + v }}.join('&')",
+                self.map(d)
+            ),
+            19 => format!("({} ?: 'empty')", self.str(d)),
+            20 => format!("{}.padRight({}, '.')", self.str(d), self.rng.below(6)),
+            21 => format!("{}.groupBy {{ it % 2 }}.toString()", self.list(d)),
             0 => format!("({} + {})", self.str(d), self.str(d)),
             1 => format!("{}.toUpperCase()", self.str(d)),
             2 => format!("\"<${{{}}}|${{{}}}>\"", self.num(d), self.str(d)),
@@ -127,7 +172,24 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(12) {
+        match self.rng.below(18) {
+            12 => format!("{}.withIndex().collect {{ v, i -> v * i }}", self.list(d)),
+            13 => format!("{}*.toString().collect {{ it.size() }}", self.list(d)),
+            14 => format!(
+                "{}.values().toList().findAll {{ it instanceof Integer }}",
+                self.map(d)
+            ),
+            15 => format!(
+                "[{}, [{}, [{}]]].flatten()",
+                self.int(d),
+                self.int(d),
+                self.int(d)
+            ),
+            16 => format!("{}.sort(false) {{ a, b -> b <=> a }}", self.list(d)),
+            17 => format!(
+                "{}.split(',').toList().collect {{ it.size() }}",
+                self.str(d)
+            ),
             0 => format!("[{}, {}, {}]", self.int(d), self.int(d), self.int(d)),
             1 => format!("{}.collect {{ it * 2 }}", self.list(d)),
             2 => format!("{}.findAll {{ it % 2 == 0 }}", self.list(d)),
@@ -146,7 +208,13 @@ impl Gen {
         }
     }
     fn map(&mut self, d: usize) -> String {
-        match self.rng.below(4) {
+        match self.rng.below(7) {
+            4 => format!(
+                "{}.collectEntries {{ [(it.toString()): it * 2] }}",
+                self.list(d)
+            ),
+            5 => "m.sort { it.key }".to_string(),
+            6 => format!("(m + [(({}).toString()): {}])", self.str(d), self.int(d)),
             0 => format!("[k: {}, v: {}]", self.int(d), self.str(d)),
             1 => format!("(m + [z: {}])", self.num(d)),
             2 => "m.findAll { k, v -> k != 'a' }".to_string(),
