@@ -1,8 +1,10 @@
 //! End-to-end tests: real nodes on loopback ports chosen by the OS, driven over HTTP, and the
-//! `tandem` binary driven as a user runs it. One test binary, modules by topic.
+//! `tandem` binary driven as a user runs it, and the console in headless Chromium. One test
+//! binary, modules by topic.
 
 mod common;
 
 mod api;
+mod browser;
 mod cli;
 mod console;

@@ -1,0 +1,196 @@
+//! The console in a real browser: headless Chromium driven through chromedriver (Debian's
+//! `chromium` and `chromium-driver`, which `scripts/test` installs). Screenshots of each step go
+//! to `target/screenshots/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::common::{PASSWORD, TestNode};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (apt-get install chromium chromium-driver; ./scripts/test does it)");
+    Driver { child, port }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let caps: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update",
+                         "--no-first-run", "--disable-sync", "--window-size=1280,900"]
+            }
+        }))
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return client,
+            Err(e) if Instant::now() > deadline => panic!("cannot start Chromium: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.expect(css);
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
+    let node = TestNode::start().await;
+    let driver = chromedriver();
+    let client = browser(&driver).await;
+    let run = async {
+        client.goto(&format!("{}/items", node.url)).await.unwrap();
+        assert!(
+            client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .starts_with("/login")
+        );
+        screenshot(&client, "console-1-login").await;
+        fill(&client, "input[name=username]", "admin").await;
+        fill(&client, "input[name=password]", PASSWORD).await;
+        client
+            .find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_url(&format!("{}/items", node.url).parse().unwrap())
+            .await
+            .unwrap();
+        screenshot(&client, "console-2-no-projects").await;
+
+        client
+            .find(Locator::LinkText("Create the first project"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(&client, "input[name=key]", "OPS").await;
+        fill(&client, "input[name=name]", "Operations").await;
+        client
+            .find(Locator::Css("form.stack button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+
+        fill(
+            &client,
+            "input[name=summary]",
+            "Printer on floor 3 is jammed",
+        )
+        .await;
+        fill(
+            &client,
+            "textarea[name=description]",
+            "Paper jam in tray 2.",
+        )
+        .await;
+        fill(&client, "input[name=labels]", "sync hardware").await;
+        screenshot(&client, "console-3-create-item").await;
+        client
+            .find(Locator::Css("form.stack button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css(".side-col"))
+            .await
+            .unwrap();
+        assert_eq!(client.current_url().await.unwrap().path(), "/items/OPS-1");
+
+        fill(&client, "textarea[name=body]", "Roller replaced.").await;
+        client
+            .find(Locator::XPath("//button[text()='Comment']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("article.comment"))
+            .await
+            .unwrap();
+        screenshot(&client, "console-4-item").await;
+
+        client
+            .goto(&format!("{}/items?query=labels+%3D+sync", node.url))
+            .await
+            .unwrap();
+        let rows = client
+            .find_all(Locator::Css("table.list tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            rows[0]
+                .text()
+                .await
+                .unwrap()
+                .contains("Printer on floor 3 is jammed")
+        );
+        screenshot(&client, "console-5-search").await;
+    };
+    run.await;
+    client.close().await.unwrap();
+    let (_, item) = node.api().send(node.api().get("/items/OPS-1")).await;
+    assert_eq!(item["comments"][0]["body"], "Roller replaced.");
+    assert_eq!(item["labels"], serde_json::json!(["hardware", "sync"]));
+}
