@@ -217,6 +217,13 @@ async fn bad_input_gets_a_clear_4xx() {
     let (status, body) = api.send(api.get("/no-such-endpoint")).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
+
+    let (status, body) = api.send(api.delete("/items")).await;
+    assert_eq!(status, 405);
+    assert_eq!(
+        body["error"]["message"],
+        "DELETE is not supported on this endpoint"
+    );
 }
 
 #[tokio::test]

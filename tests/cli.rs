@@ -169,6 +169,57 @@ fn serve_prints_a_setup_link_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn json_logs_are_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = tandem()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut node = Running(child);
+    read_until(&mut node.0, "Console:");
+    let pid = node.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let out = node.0.wait_with_output_ref();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 2, "{out}");
+    for line in &lines {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {line}");
+        });
+        assert!(event["fields"]["message"].is_string(), "{line}");
+    }
+    assert!(out.contains("Node started."), "{out}");
+    assert!(out.contains("Node stopped."), "{out}");
+}
+
+trait WaitStderr {
+    /// Waits for the process to exit and returns what it wrote to stderr.
+    fn wait_with_output_ref(&mut self) -> String;
+}
+
+impl WaitStderr for Child {
+    fn wait_with_output_ref(&mut self) -> String {
+        use std::io::Read;
+        let mut err = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            stderr.read_to_string(&mut err).unwrap();
+        }
+        let _ = self.wait();
+        err
+    }
+}
+
+#[test]
 fn token_create_prints_a_token_the_api_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run(tandem()

@@ -43,6 +43,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/events", get(list_events))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not supported on this endpoint"))
+        })
 }
 
 /// What this node is.
