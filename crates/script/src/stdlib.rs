@@ -4,6 +4,7 @@
 
 mod collection;
 mod format;
+mod list;
 mod map;
 mod number;
 mod statics;

@@ -139,115 +139,10 @@ pub(crate) fn call(
     a: &Args,
     span: Span,
 ) -> R<Option<Value>> {
-    let list = if let Value::List(l) = recv {
-        Some(l.clone())
-    } else {
-        None
-    };
-    // mutating methods need the list itself
-    if let Some(l) = &list {
-        let r = match (name, a.len()) {
-            ("add" | "leftShift" | "push", 1) => {
-                it.charge(16, span)?;
-                l.borrow_mut().push(a.get(0).clone());
-                Some(if name == "add" {
-                    Value::Bool(true)
-                } else {
-                    recv.clone()
-                })
-            }
-            ("add", 2) => {
-                let i = int_arg(it, a.get(0), span)?;
-                let len = l.borrow().len();
-                if i < 0 || i as usize > len {
-                    return it.fail(
-                        "IndexOutOfBoundsException",
-                        format!("Index: {i}, Size: {len}"),
-                        span,
-                    );
-                }
-                l.borrow_mut().insert(i as usize, a.get(1).clone());
-                Some(Value::Null)
-            }
-            ("addAll", 1) => {
-                let items = a.get(0).iter_items().unwrap_or_default();
-                it.charge(16 * items.len(), span)?;
-                l.borrow_mut().extend(items);
-                Some(Value::Bool(true))
-            }
-            ("remove" | "removeAt", 1)
-                if a.get(0).is_number() && matches!(a.get(0), Value::Int(_) | Value::Long(_)) =>
-            {
-                let i = int_arg(it, a.get(0), span)?;
-                let len = l.borrow().len();
-                let idx = if i < 0 { i + len as i64 } else { i };
-                if idx < 0 || idx as usize >= len {
-                    return it.fail(
-                        "IndexOutOfBoundsException",
-                        format!("Index {i} out of bounds for length {len}"),
-                        span,
-                    );
-                }
-                Some(l.borrow_mut().remove(idx as usize))
-            }
-            ("remove", 1) => {
-                let pos = l.borrow().iter().position(|x| values_equal(x, a.get(0)));
-                Some(Value::Bool(pos.map(|p| l.borrow_mut().remove(p)).is_some()))
-            }
-            ("pop", 0) => match l.borrow_mut().pop() {
-                Some(v) => Some(v),
-                None => {
-                    return it.fail("NoSuchElementException", "Cannot pop() an empty List", span);
-                }
-            },
-            ("removeAll" | "removeIf" | "retainAll", 1) => {
-                let items = l.borrow().clone();
-                let mut keep = Vec::with_capacity(items.len());
-                let mut changed = false;
-                for x in items {
-                    let hit = match a.get(0) {
-                        f @ Value::Closure(_) => call1(it, f, x.clone(), span)?.truthy(),
-                        other => other
-                            .iter_items()
-                            .unwrap_or_default()
-                            .iter()
-                            .any(|y| values_equal(y, &x)),
-                    };
-                    if hit == (name == "retainAll") {
-                        keep.push(x);
-                    } else {
-                        changed = true;
-                    }
-                }
-                *l.borrow_mut() = keep;
-                Some(Value::Bool(changed))
-            }
-            ("clear", 0) => {
-                l.borrow_mut().clear();
-                Some(Value::Null)
-            }
-            ("set" | "putAt", 2) => {
-                let old = it.get_index(recv, a.get(0), span)?;
-                it.set_index(recv, a.get(0), a.get(1).clone(), span)?;
-                Some(old)
-            }
-            ("sort", _) if !matches!(a.get(0), Value::Bool(false)) => {
-                let items = l.borrow().clone();
-                let sorted = sort_with(it, items, a.closure(), span)?;
-                *l.borrow_mut() = sorted;
-                Some(recv.clone())
-            }
-            ("unique", _) if !matches!(a.get(0), Value::Bool(false)) => {
-                let items = l.borrow().clone();
-                let u = unique_by(it, items, a.closure(), span)?;
-                *l.borrow_mut() = u;
-                Some(recv.clone())
-            }
-            _ => None,
-        };
-        if r.is_some() {
-            return Ok(r);
-        }
+    if let Value::List(l) = recv
+        && let Some(v) = super::list::call_mutating(it, l, recv, name, a, span)?
+    {
+        return Ok(Some(v));
     }
     let items = recv.iter_items().unwrap_or_default();
     let n = items.len();
@@ -687,7 +582,12 @@ pub(crate) fn call(
     Ok(Some(v))
 }
 
-fn sort_with(it: &mut Interp, items: Vec<Value>, f: Option<&Value>, span: Span) -> R<Vec<Value>> {
+pub(super) fn sort_with(
+    it: &mut Interp,
+    items: Vec<Value>,
+    f: Option<&Value>,
+    span: Span,
+) -> R<Vec<Value>> {
     match f {
         Some(f) => {
             let f = f.clone();
@@ -697,7 +597,12 @@ fn sort_with(it: &mut Interp, items: Vec<Value>, f: Option<&Value>, span: Span) 
     }
 }
 
-fn unique_by(it: &mut Interp, items: Vec<Value>, f: Option<&Value>, span: Span) -> R<Vec<Value>> {
+pub(super) fn unique_by(
+    it: &mut Interp,
+    items: Vec<Value>,
+    f: Option<&Value>,
+    span: Span,
+) -> R<Vec<Value>> {
     let Some(f) = f else {
         return Ok(unique_values(items));
     };
