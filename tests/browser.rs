@@ -72,6 +72,16 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+async fn click(client: &Client, locator: Locator<'_>) {
+    client
+        .find(locator)
+        .await
+        .expect("element to click")
+        .click()
+        .await
+        .expect("click");
+}
+
 async fn fill(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await.expect(css);
     field.clear().await.expect("clear");
@@ -96,13 +106,7 @@ async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
         screenshot(&client, "console-1-login").await;
         fill(&client, "input[name=username]", "admin").await;
         fill(&client, "input[name=password]", PASSWORD).await;
-        client
-            .find(Locator::Css("button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, Locator::Css("button[type=submit]")).await;
         client
             .wait()
             .for_url(&format!("{}/items", node.url).parse().unwrap())
@@ -110,22 +114,10 @@ async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
             .unwrap();
         screenshot(&client, "console-2-no-projects").await;
 
-        client
-            .find(Locator::LinkText("Create the first project"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, Locator::LinkText("Create the first project")).await;
         fill(&client, "input[name=key]", "OPS").await;
         fill(&client, "input[name=name]", "Operations").await;
-        client
-            .find(Locator::Css("form.stack button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, Locator::Css("form.stack button[type=submit]")).await;
 
         fill(
             &client,
@@ -141,13 +133,7 @@ async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
         .await;
         fill(&client, "input[name=labels]", "sync hardware").await;
         screenshot(&client, "console-3-create-item").await;
-        client
-            .find(Locator::Css("form.stack button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, Locator::Css("form.stack button[type=submit]")).await;
         client
             .wait()
             .for_element(Locator::Css(".side-col"))
@@ -156,13 +142,7 @@ async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
         assert_eq!(client.current_url().await.unwrap().path(), "/items/OPS-1");
 
         fill(&client, "textarea[name=body]", "Roller replaced.").await;
-        client
-            .find(Locator::XPath("//button[text()='Comment']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, Locator::XPath("//button[text()='Comment']")).await;
         client
             .wait()
             .for_element(Locator::Css("article.comment"))

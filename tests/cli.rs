@@ -134,23 +134,31 @@ fn an_unwritable_data_directory_is_one_line_and_exit_code_2() {
     );
 }
 
-#[test]
-fn serve_prints_a_setup_link_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `tandem serve` on a free port with `extra` flags, reads its stdout until a line
+/// contains `until`, and returns it with its local URL.
+fn serve(dir: &std::path::Path, extra: &[&str], until: &str) -> (Running, String) {
     let child = tandem()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut node = Running(child);
-    let lines = read_until(&mut node.0, "/setup?token=");
-    let listening = lines
+    let lines = read_until(&mut node.0, until);
+    let url = lines
         .iter()
         .find_map(|l| l.strip_prefix("Tandem node listening on "))
         .expect("address line")
         .to_owned();
+    (node, url)
+}
+
+#[test]
+fn serve_prints_a_setup_link_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut node, listening) = serve(dir.path(), &[], "/setup?token=");
     let health = reqwest::blocking_get(&format!("{listening}/healthz"));
     assert_eq!(health, 200);
 
@@ -171,22 +179,7 @@ fn serve_prints_a_setup_link_and_stops_cleanly_on_sigterm() {
 #[test]
 fn json_logs_are_one_json_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
-    let child = tandem()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut node = Running(child);
-    read_until(&mut node.0, "Console:");
+    let (mut node, _) = serve(dir.path(), &["--log-format", "json"], "Console:");
     let pid = node.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let out = node.0.wait_with_output_ref();
@@ -229,20 +222,7 @@ fn token_create_prints_a_token_the_api_accepts() {
     let token = stdout.trim().to_owned();
     assert_eq!(token.len(), 43);
 
-    let child = tandem()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut node = Running(child);
-    let lines = read_until(&mut node.0, "Console:");
-    let listening = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("Tandem node listening on "))
-        .unwrap()
-        .to_owned();
+    let (_node, listening) = serve(dir.path(), &[], "Console:");
     let code = reqwest::blocking_get_with_token(&format!("{listening}/api/v1/projects"), &token);
     assert_eq!(code, 200);
     let code = reqwest::blocking_get_with_token(&format!("{listening}/api/v1/projects"), "wrong");
