@@ -310,3 +310,41 @@ impl<'p> Interp<'p> {
 
     // ---- calls --------------------------------------------------------------------------
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Limits, Script, Value, to_json};
+
+    fn run(src: &str) -> serde_json::Value {
+        let s = Script::compile(src).map_err(|e| e.message).expect("parses");
+        let out = s.run(Default::default(), &Limits::default());
+        out.result
+            .map(|v| to_json(&v))
+            .unwrap_or_else(|e| serde_json::json!({"error": e.message}))
+    }
+
+    #[test]
+    fn closures_capture_variables_by_reference() {
+        assert_eq!(
+            run("def n = 1\ndef inc = { n += 1 }\ninc(); inc()\nn"),
+            serde_json::json!(3)
+        );
+    }
+
+    #[test]
+    fn methods_see_the_binding_but_not_script_locals() {
+        assert_eq!(run("g = 5\ndef f() { g * 2 }\nf()"), serde_json::json!(10));
+        let e = run("def local = 5\ndef f() { local }\nf()");
+        assert!(
+            e["error"].as_str().is_some_and(|m| m.contains("'local'")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exceptions_carry_their_class_into_catch() {
+        let src = "try { throw new com.acme.SyncException('x') } catch (Exception e) { e.class.name + ':' + e.message }";
+        assert_eq!(run(src), serde_json::json!("SyncException:x"));
+        let _ = Value::Null;
+    }
+}

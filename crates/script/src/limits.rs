@@ -122,3 +122,29 @@ impl Budget {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_budget_stops_exactly_after_the_limit() {
+        let mut b = Budget::new(Limits {
+            max_steps: 3,
+            ..Limits::default()
+        });
+        let span = Span::default();
+        assert!((0..3).all(|_| b.step_exact(span).is_ok()));
+        assert!(b.step_exact(span).is_err());
+    }
+
+    #[test]
+    fn allocation_budget_counts_the_total() {
+        let mut b = Budget::new(Limits {
+            max_alloc_bytes: 100,
+            ..Limits::default()
+        });
+        assert!(b.charge(60, Span::default()).is_ok());
+        assert!(b.charge(60, Span::default()).is_err());
+    }
+}

@@ -562,3 +562,60 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groovy_truth_follows_groovy() {
+        let falsy = [
+            Value::Null,
+            Value::Int(0),
+            Value::str(""),
+            Value::list(vec![]),
+            Value::map(MapData::default()),
+            Value::Bool(false),
+        ];
+        assert!(falsy.iter().all(|v| !v.truthy()));
+        assert!(
+            Value::Dec(Dec::from_i64(1)).truthy()
+                && Value::str("x").truthy()
+                && Value::list(vec![Value::Null]).truthy()
+        );
+    }
+
+    #[test]
+    fn numbers_are_equal_across_types_and_keys_share_one_integer_space() {
+        assert!(values_equal(
+            &Value::Int(1),
+            &Value::Dec(Dec { m: 10, s: 1 })
+        ));
+        assert!(values_equal(&Value::Long(3), &Value::Double(3.0)));
+        assert_eq!(Value::Int(3).to_key(), Value::Long(3).to_key());
+        assert!(!values_equal(&Value::str("1"), &Value::Int(1)));
+    }
+
+    #[test]
+    fn display_matches_groovy_to_string() {
+        let mut m = MapData::default();
+        m.insert(
+            Key::Str("a".into()),
+            Value::list(vec![Value::Int(1), Value::str("x")]),
+        );
+        assert_eq!(Value::map(m).to_string(), "[a:[1, x]]");
+        assert_eq!(Value::map(MapData::default()).to_string(), "[:]");
+        assert_eq!(Value::Double(2.0).to_string(), "2.0");
+    }
+
+    #[test]
+    fn deep_copy_copies_collections_but_not_strings() {
+        let inner = Value::list(vec![Value::str("s")]);
+        let outer = Value::list(vec![inner.clone()]);
+        let copy = outer.deep_copy();
+        if let (Value::List(a), Value::List(b)) = (&outer, &copy) {
+            assert!(!Rc::ptr_eq(a, b));
+        }
+        assert!(values_equal(&outer, &copy));
+    }
+}

@@ -198,3 +198,28 @@ fn group(digits: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Limits, Script, to_json};
+
+    fn fmt(src: &str) -> serde_json::Value {
+        let s = Script::compile(src).map_err(|e| e.message).expect("parses");
+        s.run(Default::default(), &Limits::default())
+            .result
+            .map(|v| to_json(&v))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn formats_like_java() {
+        assert_eq!(
+            fmt("String.format('%5.1f|%-3d|%03d|%,d|%s%%', 2.25, 7, 5, 1234567, 'x')"),
+            serde_json::json!("  2.3|7  |005|1,234,567|x%")
+        );
+        assert_eq!(
+            fmt("String.format('%x %S %b', 255, 'up', null)"),
+            serde_json::json!("ff UP false")
+        );
+    }
+}
