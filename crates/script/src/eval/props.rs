@@ -288,7 +288,33 @@ impl Interp<'_> {
                 let items = self.indexable(o, span)?;
                 let is_str = matches!(o, Value::Str(_));
                 let mut out = Vec::new();
-                for idx in i.iter_items().unwrap_or_default() {
+                // a range subscript counts negative ends from the back: l[1..-1], s[0..-2]
+                let indices = match i {
+                    Value::Range(r) if !r.chars => {
+                        let len = items.len() as i64;
+                        let norm = |n: i64| if n < 0 { n + len } else { n };
+                        let (from, to) = (norm(r.from), norm(r.to));
+                        if from < 0 || to < 0 || from >= len.max(1) || to >= len.max(1) {
+                            return self.fail(
+                                "IndexOutOfBoundsException",
+                                format!(
+                                    "range {}..{} is out of range for length {len}",
+                                    r.from, r.to
+                                ),
+                                span,
+                            );
+                        }
+                        if items.is_empty() {
+                            Vec::new()
+                        } else if from <= to {
+                            (from..=to).map(Value::from_i64).collect()
+                        } else {
+                            (to..=from).rev().map(Value::from_i64).collect()
+                        }
+                    }
+                    other => other.iter_items().unwrap_or_default(),
+                };
+                for idx in indices {
                     let Some(k) = self.index_of(&idx, items.len(), span)? else {
                         return self.fail(
                             "IndexOutOfBoundsException",
