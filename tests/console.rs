@@ -80,6 +80,23 @@ async fn pages_need_a_login_and_a_wrong_password_is_refused() {
 }
 
 #[tokio::test]
+async fn an_unknown_page_is_a_404_page() {
+    let node = TestNode::start().await;
+    let resp = browser()
+        .get(format!("{}/no/such/page", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("there is no page at this address")
+    );
+}
+
+#[tokio::test]
 async fn session_cookie_is_http_only_and_same_site() {
     let node = TestNode::start().await;
     let client = reqwest::Client::builder()

@@ -43,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .route("/assets/tandem.css", get(stylesheet))
         .merge(items::router())
         .merge(settings::router())
+        .fallback(|| async {
+            error_page(ApiError::NotFound(
+                "there is no page at this address".into(),
+            ))
+        })
 }
 
 /// What every page's frame shows: the node's name, the menu, the user.
