@@ -485,6 +485,7 @@ impl Interp<'_> {
             }
             Value::Class(c) => {
                 if let Some(def) = self.class_def(c) {
+                    self.class_statics(&def)?;
                     let ms: Vec<_> = def
                         .methods
                         .iter()
