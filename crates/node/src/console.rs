@@ -4,7 +4,9 @@
 //! The left menu lists only pages that work; each later feature adds its entry in
 //! [`MENU`].
 
+mod item_form;
 mod items;
+mod projects;
 mod settings;
 
 use askama::Template;
@@ -42,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/setup", get(setup_page).post(setup))
         .route("/assets/tandem.css", get(stylesheet))
         .merge(items::router())
+        .merge(projects::router())
         .merge(settings::router())
         .fallback(|| async {
             error_page(ApiError::NotFound(

@@ -1,5 +1,4 @@
-//! The Items pages: list and search, create, view, edit, comment, attach; and creating a
-//! project, which items need first.
+//! The Items pages: list and search, create, view, edit, comment, attach.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,11 +11,12 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tandem_model::query::Query as ItemQuery;
 use tandem_model::{
-    Actor, Change, CustomFields, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem,
-    NewProject, Person, Priority, Project, Status,
+    Actor, Change, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem, Person, Priority,
+    Project, Status,
 };
 use tandem_store::{Page, StoreError};
 
+use super::item_form::{ItemForm, json_text};
 use super::{Layout, PageError, PageResult};
 use crate::auth::ConsoleUser;
 use crate::error::ApiError;
@@ -42,7 +42,6 @@ pub fn router() -> Router<AppState> {
             "/items/{key}/attachments/{id}/delete",
             post(remove_attachment),
         )
-        .route("/projects/new", get(new_project_page).post(create_project))
 }
 
 fn parse_key(raw: &str) -> Result<ItemKey, PageError> {
@@ -133,137 +132,6 @@ async fn list(
 }
 
 // --- create and edit -----------------------------------------------------------------------
-
-/// The item form's fields, as text, so a refused form comes back exactly as it was typed.
-#[derive(Deserialize, Default, Clone)]
-pub struct ItemForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    project: String,
-    #[serde(default)]
-    summary: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    assignee_name: String,
-    #[serde(default)]
-    assignee_email: String,
-    #[serde(default)]
-    reporter_name: String,
-    #[serde(default)]
-    reporter_email: String,
-    /// Space- or comma-separated.
-    #[serde(default)]
-    labels: String,
-    /// One `Name: value` per line.
-    #[serde(default)]
-    custom_fields: String,
-    #[serde(default)]
-    version: Option<i64>,
-}
-
-impl ItemForm {
-    fn from_item(item: &Item) -> Self {
-        let (assignee_name, assignee_email) = person_fields(&item.assignee);
-        let (reporter_name, reporter_email) = person_fields(&item.reporter);
-        ItemForm {
-            csrf: String::new(),
-            project: item.key.project.to_string(),
-            summary: item.summary.clone(),
-            description: item.description.clone(),
-            status: item.status.to_string(),
-            priority: item.priority.to_string(),
-            assignee_name,
-            assignee_email,
-            reporter_name,
-            reporter_email,
-            labels: item.labels.join(" "),
-            custom_fields: item
-                .custom_fields
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", json_text(v)))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            version: Some(item.version),
-        }
-    }
-
-    fn person(name: &str, email: &str) -> Option<Person> {
-        let name = name.trim();
-        let email = email.trim();
-        if name.is_empty() && email.is_empty() {
-            return None;
-        }
-        Some(Person {
-            name: if name.is_empty() { email } else { name }.to_owned(),
-            email: (!email.is_empty()).then(|| email.to_owned()),
-        })
-    }
-
-    fn labels(&self) -> Vec<String> {
-        let labels: Vec<String> = self
-            .labels
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        tandem_model::normalize_labels(&labels)
-    }
-
-    /// `Name: value` lines; numbers stay numbers, the rest is text.
-    fn custom_fields(&self) -> Result<CustomFields, String> {
-        let mut fields = CustomFields::new();
-        for (n, line) in self.custom_fields.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let (name, value) = line.split_once(':').ok_or_else(|| {
-                format!(
-                    "custom fields, line {}: write 'Name: value' (found '{line}')",
-                    n + 1
-                )
-            })?;
-            let value = value.trim();
-            let json = match value.parse::<serde_json::Number>() {
-                Ok(num) => serde_json::Value::Number(num),
-                Err(_) => serde_json::Value::String(value.to_owned()),
-            };
-            fields.insert(name.trim().to_owned(), json);
-        }
-        Ok(fields)
-    }
-
-    fn status(&self) -> Result<Status, String> {
-        self.status
-            .parse()
-            .map_err(|e: tandem_model::ValidationError| e.to_string())
-    }
-
-    fn priority(&self) -> Result<Priority, String> {
-        self.priority
-            .parse()
-            .map_err(|e: tandem_model::ValidationError| e.to_string())
-    }
-}
-
-fn person_fields(p: &Option<Person>) -> (String, String) {
-    p.as_ref().map_or_else(Default::default, |p| {
-        (p.name.clone(), p.email.clone().unwrap_or_default())
-    })
-}
-
-fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "item_form.html")]
@@ -642,87 +510,4 @@ async fn remove_attachment(
         .remove_attachment(&key, id, &actor(&user))
         .await?;
     Ok(Redirect::to(&format!("/items/{key}#attachments")).into_response())
-}
-
-// --- projects ------------------------------------------------------------------------------
-
-#[derive(Template, WebTemplate)]
-#[template(path = "project_form.html")]
-struct ProjectFormPage {
-    layout: Layout,
-    key: String,
-    name: String,
-    description: String,
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct FlashParam {
-    flash: Option<String>,
-}
-
-async fn new_project_page(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Query(params): Query<FlashParam>,
-) -> PageResult {
-    Ok(ProjectFormPage {
-        layout: Layout::new(&state, &user, "/items")
-            .with_flash(params.flash.filter(|f| f.len() < 200)),
-        key: String::new(),
-        name: String::new(),
-        description: String::new(),
-        error: None,
-    }
-    .into_response())
-}
-
-#[derive(Deserialize)]
-struct ProjectForm {
-    csrf: String,
-    key: String,
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
-async fn create_project(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<ProjectForm>,
-) -> PageResult {
-    user.check_csrf(&form.csrf)?;
-    let key_text = form.key.trim().to_ascii_uppercase();
-    let result = match key_text.parse() {
-        Ok(key) => state
-            .store()
-            .create_project(NewProject {
-                key,
-                name: form.name.trim().to_owned(),
-                description: form.description.clone(),
-            })
-            .await
-            .map_err(|e| match e {
-                StoreError::AlreadyExists(_) | StoreError::Invalid(_) => Ok(e.to_string()),
-                other => Err(PageError::from(other)),
-            }),
-        Err(e) => Err(Ok(tandem_model::ValidationError::to_string(&e))),
-    };
-    match result {
-        Ok(project) => {
-            Ok(Redirect::to(&format!("/items/new?project={}", project.key)).into_response())
-        }
-        Err(Ok(message)) => Ok((
-            StatusCode::BAD_REQUEST,
-            ProjectFormPage {
-                layout: Layout::new(&state, &user, "/items"),
-                key: key_text,
-                name: form.name,
-                description: form.description,
-                error: Some(message),
-            },
-        )
-            .into_response()),
-        Err(Err(e)) => Err(e),
-    }
 }
