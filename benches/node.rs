@@ -167,7 +167,10 @@ fn main() {
         rss.push(rss_kib(node.child.id()));
     }
     println!("start-to-healthy, empty data directory: {}", stats(first));
-    println!("start-to-healthy, existing data directory: {}", stats(again));
+    println!(
+        "start-to-healthy, existing data directory: {}",
+        stats(again)
+    );
     rss.sort();
     println!(
         "idle resident memory: median {:.1} MB (min {:.1}, max {:.1})\n",
