@@ -88,6 +88,9 @@ async fn an_unknown_page_is_a_404_page() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(resp.headers()["x-frame-options"], "DENY");
     assert!(
         resp.text()
             .await
