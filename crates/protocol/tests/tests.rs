@@ -1,0 +1,1 @@
+//! Behaviour across the crate's modules: a whole handshake, and property tests.
