@@ -407,7 +407,10 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
     match name {
         "println" => {
             if let Some(v) = args.first() {
-                let s = v.to_string();
+                let s = match it.custom_to_string(v, span)? {
+                    Some(s) => s,
+                    None => v.to_string(),
+                };
                 it.charge(s.len(), span)?;
                 it.stdout.push_str(&s);
             }
@@ -416,7 +419,10 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
         }
         "print" => {
             if let Some(v) = args.first() {
-                let s = v.to_string();
+                let s = match it.custom_to_string(v, span)? {
+                    Some(s) => s,
+                    None => v.to_string(),
+                };
                 it.charge(s.len(), span)?;
                 it.stdout.push_str(&s);
             }

@@ -4,6 +4,28 @@
 use super::*;
 
 impl Interp<'_> {
+    /// The text of an instance of a script class that defines `toString()`, which Groovy uses
+    /// in GStrings, `println` and string concatenation; `None` for every other value.
+    pub(crate) fn custom_to_string(&mut self, v: &Value, span: Span) -> R<Option<String>> {
+        let Value::Object(o) = v else { return Ok(None) };
+        let Some(def) = &o.def else { return Ok(None) };
+        let Some(m) = def
+            .methods
+            .iter()
+            .find(|m| &*m.name == "toString" && m.params.is_empty() && !m.is_static)
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let ctx = Ctx {
+            this: Some(v.clone()),
+            class: Some(def.clone()),
+        };
+        Ok(Some(
+            self.invoke_method(&m, Vec::new(), ctx, span)?.to_string(),
+        ))
+    }
+
     /// Calls a closure, method reference or script method value.
     pub fn call_value(&mut self, f: &Value, args: Vec<Value>, span: Span) -> R<Value> {
         match f {

@@ -27,7 +27,14 @@ impl Interp<'_> {
                     match p {
                         GPart::Lit(s) => out.push_str(s),
                         GPart::Expr(e) => match self.eval(e) {
-                            Ok(v) => ops::append_display(&mut out, &v),
+                            Ok(v) => match self.custom_to_string(&v, span) {
+                                Ok(Some(text)) => out.push_str(&text),
+                                Ok(None) => ops::append_display(&mut out, &v),
+                                Err(f) => {
+                                    self.scratch = out;
+                                    return Err(f);
+                                }
+                            },
                             Err(f) => {
                                 self.scratch = out;
                                 return Err(f);

@@ -364,9 +364,16 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
         return arith(it, op, &a, &b, span);
     }
     match (op, &a, &b) {
+        (Add, Value::Str(x), Value::Object(_)) => match it.custom_to_string(&b, span)? {
+            Some(text) => concat(it, x, &Value::str(text), span),
+            None => concat(it, x, &b, span),
+        },
         (Add, Value::Str(x), _) => concat(it, x, &b, span),
         (Add, _, Value::Str(_)) if !matches!(a, Value::List(_) | Value::Map(_) | Value::Null) => {
-            let mut s = a.to_string();
+            let mut s = match it.custom_to_string(&a, span)? {
+                Some(text) => text,
+                None => a.to_string(),
+            };
             append_display(&mut s, &b);
             it.charge(s.len(), span)?;
             Ok(Value::str(s))
