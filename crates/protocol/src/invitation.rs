@@ -1,7 +1,7 @@
 //! Invitation codes: what the initiator's admin copies and the acceptor's admin pastes.
 //!
-//! The code itself — its text form and binary payload — is in [`code`]: see there for the format.
-//! Everything else here is what an invitation *is* and the rules around it.
+//! The code itself — its text form and binary payload — is in `invitation/code.rs`, with the
+//! format. This file is what an invitation *is* and the rules around it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -192,6 +192,16 @@ pub enum InvitationError {
         "this invitation code was made on this node: paste it on the other node's Accept invitation page"
     )]
     OwnCode,
+    /// For the initiator to return when a proven accept names a code it already accepted.
+    #[error(
+        "this invitation code was already used: a code connects once, so ask the other admin for a new one"
+    )]
+    AlreadyUsed,
+    /// For the initiator to return when it has no pending invitation for the code any more.
+    #[error(
+        "the node that made this invitation code no longer knows it (the connection was deleted, or a newer code replaced it): ask the other admin for a new one"
+    )]
+    Withdrawn,
     #[error("the system random source failed: {0}")]
     Random(String),
 }

@@ -1,5 +1,6 @@
-//! The security core of Tandem's node-to-node protocol: pure functions and types, no I/O, no
-//! HTTP, no database, no clock (every check takes `now`).
+//! The security core of Tandem's node-to-node protocol: pure functions and types, no I/O (the
+//! system random source aside, for fresh secrets and nonces), no HTTP, no database, no clock
+//! (every check takes `now`).
 //!
 //! - [`Invitation`] ([`invitation`]): the invitation code an initiator's admin copies and the
 //!   acceptor's admin pastes — `tandem1.` + base64url(payload ‖ checksum), with typed, plain-words
