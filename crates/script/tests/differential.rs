@@ -133,7 +133,12 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(22) {
+        match self.rng.below(27) {
+            22 => "(m.zz ?: 'none')".to_string(),
+            23 => "(m.a?.toString() ?: '-')".to_string(),
+            24 => "String.valueOf(m.zz?.length())".to_string(),
+            25 => format!("(m.\"${{{}}}\" ?: 'dyn')", self.str(d)),
+            26 => format!("[{}, {}].findAll().join('|')", self.str(d), self.str(d)),
             13 => format!("{}.replaceAll(/[aeiou]/, '_')", self.str(d)),
             14 => format!(
                 "{}.replaceAll(/([a-z])/) {{ all, c -> c.toUpperCase() }}",
