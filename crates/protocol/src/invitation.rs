@@ -173,7 +173,7 @@ pub enum InvitationError {
         valid_for: SignedDuration,
     },
     #[error(
-        "the invitation code is malformed ({field} {problem}): ask the other admin for a new one"
+        "the invitation code is malformed: {field} {problem}; ask the other admin for a new one"
     )]
     Malformed {
         field: &'static str,
@@ -262,11 +262,18 @@ impl Invitation {
             expires_at,
             secret,
         };
-        invitation.check_fields().map_err(invalid)?;
-        if invitation.initiator_url.is_none() && invitation.acceptor_private {
+        invitation.check_issuable()?;
+        Ok(invitation)
+    }
+
+    /// The rules a code must meet to be made: fields a code can carry, and a route.
+    fn check_issuable(&self) -> Result<(), InvitationError> {
+        self.check_fields()
+            .map_err(|(field, problem)| InvitationError::InvalidField { field, problem })?;
+        if self.initiator_url.is_none() && self.acceptor_private {
             return Err(InvitationError::Unreachable);
         }
-        Ok(invitation)
+        Ok(())
     }
 
     /// The one-time secret. Only the acceptor needs it, to compute [`Invitation::secret_hash`].
@@ -482,7 +489,8 @@ mod tests {
             private_initiator.initiator_url_display(),
             "unknown (private)"
         );
-        let decoded = Invitation::decode(&private_initiator.to_code()).expect("decodes");
+        let decoded =
+            Invitation::decode(&private_initiator.to_code().expect("valid")).expect("decodes");
         assert_eq!(decoded.initiator_url, None);
     }
 

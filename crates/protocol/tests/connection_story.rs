@@ -12,7 +12,10 @@ use crate::common::{ACCEPTOR, CONNECTION, INITIATOR, at, invitation, node_key};
 /// What the initiator keeps after issuing: the hash, never the code.
 fn initiator_store() -> (String, SecretHash) {
     let invitation = invitation();
-    (invitation.to_code(), invitation.secret_hash())
+    (
+        invitation.to_code().expect("valid"),
+        invitation.secret_hash(),
+    )
 }
 
 #[test]

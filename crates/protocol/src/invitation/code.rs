@@ -43,12 +43,17 @@ const FLAG_URL: u8 = 1;
 const FLAG_ACCEPTOR_PRIVATE: u8 = 2;
 
 impl Invitation {
-    /// The code to copy. It is a credential: never log it.
-    pub fn to_code(&self) -> String {
+    /// The code to copy. It is a credential: never log it. Fails only when a field was changed
+    /// after [`Invitation::issue`] into something a code cannot carry.
+    pub fn to_code(&self) -> Result<String, InvitationError> {
+        self.check_issuable()?;
         let mut payload = self.payload();
         let checksum = checksum(&payload);
         payload.extend_from_slice(&checksum);
-        format!("{PREFIX}{VERSION}.{}", URL_SAFE_NO_PAD.encode(&payload))
+        Ok(format!(
+            "{PREFIX}{VERSION}.{}",
+            URL_SAFE_NO_PAD.encode(&payload)
+        ))
     }
 
     /// Reads a pasted code. Whitespace anywhere is ignored. Does not check expiry: see
@@ -89,8 +94,8 @@ impl Invitation {
         invitation.check_fields().map_err(malformed)?;
         if invitation.initiator_url.is_none() && invitation.acceptor_private {
             return Err(malformed((
-                "route:",
-                "neither node can reach the other".to_string(),
+                "the route",
+                "lets neither node reach the other".to_string(),
             )));
         }
         Ok(invitation)
@@ -185,7 +190,7 @@ impl Invitation {
             other => {
                 return Err((
                     "the mode",
-                    format!("{other} is unknown to this node (update it?)"),
+                    format!("is {other}, which this version does not know"),
                 ));
             }
         };
@@ -294,7 +299,7 @@ mod tests {
     #[test]
     fn a_code_round_trips() {
         let invitation = issued();
-        let code = invitation.to_code();
+        let code = invitation.to_code().expect("valid");
         assert!(code.starts_with("tandem1."), "{code}");
         assert_eq!(Invitation::decode(&code), Ok(invitation));
     }
@@ -302,15 +307,15 @@ mod tests {
     #[test]
     fn a_code_is_compact() {
         assert!(
-            issued().to_code().len() < 300,
+            issued().to_code().expect("valid").len() < 300,
             "{}",
-            issued().to_code().len()
+            issued().to_code().expect("valid").len()
         );
     }
 
     #[test]
     fn decoding_names_what_is_wrong() {
-        let code = issued().to_code();
+        let code = issued().to_code().expect("valid");
         assert_eq!(
             Invitation::decode("hello"),
             Err(InvitationError::NotATandemCode)
@@ -359,5 +364,22 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_field_changed_after_issue_into_something_uncarriable_is_refused() {
+        let mut long = issued();
+        long.connection_name = "x".repeat(300);
+        assert!(matches!(
+            long.to_code(),
+            Err(InvitationError::InvalidField {
+                field: "the connection name",
+                ..
+            })
+        ));
+        let mut neither = issued();
+        neither.initiator_url = None;
+        neither.acceptor_private = true;
+        assert_eq!(neither.to_code(), Err(InvitationError::Unreachable));
     }
 }
