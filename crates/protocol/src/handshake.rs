@@ -7,7 +7,8 @@
 //! be checked by the initiator at all. So the **root key of a connection is the secret hash**:
 //!
 //! - the accept proof is `HMAC-SHA256(K_accept, transcript)`, where
-//!   `K_accept = HKDF-SHA256(salt = "tandem/v1/accept-proof", ikm = sha256(secret), info = connection id)`
+//!   `K_accept = HKDF-SHA256(salt = "tandem/v1/accept-proof", ikm = sha256(secret),
+//!   info = connection id)`
 //!   and the transcript binds the connection id, the acceptor's node id and public key and the
 //!   time of the proof;
 //! - the connection's request keys are `HKDF-SHA256(salt = "tandem/v1/connection", ikm =

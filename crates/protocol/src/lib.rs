@@ -26,6 +26,56 @@
 //! holds secret material ([`InvitationSecret`], [`SecretHash`], [`RequestKey`],
 //! [`VendorKeypair`]) has a `Debug` that prints `[redacted]`; no error message echoes one.
 //!
+//! # The whole flow
+//!
+//! ```
+//! use tandem_protocol::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let (initiator_id, acceptor_id) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+//! # let connection_id = uuid::Uuid::from_u128(3);
+//! # let initiator_key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
+//! # let acceptor_key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key();
+//! let now = jiff::Timestamp::from_second(1_800_000_000)?;
+//! // Initiator: make the code, store only the secret hash, show the code once.
+//! let invitation = Invitation::issue(
+//!     IssueParams {
+//!         initiator_node_id: initiator_id,
+//!         initiator_url: Some("https://tandem.acme.example".into()),
+//!         acceptor_private: false,
+//!         initiator_public_key: initiator_key,
+//!         connection_id,
+//!         connection_name: "acme_to_globex".into(),
+//!         initiator_short_name: "acme".into(),
+//!         acceptor_short_name: "globex".into(),
+//!         mode: Mode::Basic,
+//!         valid_for: DEFAULT_VALIDITY,
+//!     },
+//!     now,
+//! )?;
+//! let stored = invitation.secret_hash();
+//! let code = invitation.to_code()?;
+//!
+//! // Acceptor: read the pasted code, prove it holds it.
+//! let pasted = Invitation::decode_for_acceptor(&code, acceptor_id, now)?;
+//! let proof = accept_proof(&pasted.secret_hash(), connection_id, acceptor_id, &acceptor_key, now);
+//!
+//! // Initiator: check the proof with the stored hash; mark the invitation used.
+//! verify_accept_proof(&stored, connection_id, acceptor_id, &acceptor_key, now, &proof, now)?;
+//!
+//! // Both: derive the connection's keys; sign and verify requests with them.
+//! let (root, ids) = (&stored, (connection_id, initiator_id, acceptor_id));
+//! let mine = ConnectionKeys::derive(root, ids.0, ids.1, ids.2, Role::Initiator);
+//! let theirs = ConnectionKeys::derive(&pasted.secret_hash(), ids.0, ids.1, ids.2, Role::Acceptor);
+//! let (path, body) = ("/node/v1/messages", b"{}");
+//! let nonce = Nonce::random()?;
+//! let headers = sign_request(&theirs.outgoing, connection_id, "POST", path, now, &nonce, body)?;
+//! let mut guard = ReplayGuard::default();
+//! verify_request(&mine.incoming, connection_id, "POST", path, body, &headers, now)?
+//!     .check_replay(&mut guard, now)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! **Must never depend on:** the store, the node, tokio or any HTTP crate. The node turns
 //! header maps into [`SignedHeaders`], keeps nonces and secret hashes in its database, and maps
 //! these errors to HTTP statuses.

@@ -9,7 +9,11 @@
 //! ```
 //!
 //! A response carries `Tandem-Timestamp` and `Tandem-Signature` over
-//! `v1-response\n{connection id}\n{request nonce}\n{status}\n{timestamp}\n{base64url(sha256(body))}`,
+//!
+//! ```text
+//! v1-response\n{connection id}\n{request nonce}\n{status}\n{timestamp}\n{base64url(sha256(body))}
+//! ```
+//!
 //! under the responder's outgoing key, so it answers that one request and no other.
 //!
 //! **Why HMAC with the derived key rather than Ed25519 with the node keys.** The issue asks that

@@ -3,6 +3,7 @@
 
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
+use proptest::sample::Index;
 use tandem_protocol::{LicenseKey, LicensedPlan, issue_license, verify_license};
 
 use crate::common::at;
@@ -38,7 +39,7 @@ proptest! {
     }
 
     #[test]
-    fn any_single_changed_character_is_refused(index in any::<proptest::sample::Index>(), replacement in any::<char>()) {
+    fn any_single_changed_character_is_refused(index in any::<Index>(), replacement in any::<char>()) {
         let license = LicenseKey {
             licensee: "ACME".into(),
             plan: LicensedPlan::Paid,

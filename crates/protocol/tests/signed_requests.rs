@@ -1,9 +1,12 @@
 //! Property tests for signed requests: any change to what was signed is refused, and a nonce is
 //! accepted once.
 
+use jiff::Timestamp;
 use proptest::prelude::*;
-use tandem_protocol::signing::SignedHeaders;
-use tandem_protocol::{Nonce, ReplayGuard, RequestError, RequestKey, sign_request, verify_request};
+use tandem_protocol::{
+    Nonce, ReplayGuard, RequestError, RequestKey, SignedHeaders, VerifiedRequest, sign_request,
+    verify_request,
+};
 use uuid::Uuid;
 
 use crate::common::{CONNECTION, at};
@@ -48,7 +51,11 @@ fn sign(r: &Request) -> SignedHeaders {
     .expect("signable")
 }
 
-fn verify(r: &Request, headers: &SignedHeaders) -> Result<(), RequestError> {
+fn verify(
+    r: &Request,
+    headers: &SignedHeaders,
+    now: Timestamp,
+) -> Result<VerifiedRequest, RequestError> {
     verify_request(
         &key(),
         CONNECTION,
@@ -56,9 +63,8 @@ fn verify(r: &Request, headers: &SignedHeaders) -> Result<(), RequestError> {
         &r.path,
         &r.body,
         headers,
-        at(1),
+        now,
     )
-    .map(|_| ())
 }
 
 #[derive(Clone, Debug)]
@@ -89,7 +95,7 @@ fn change() -> impl Strategy<Value = Change> {
 proptest! {
     #[test]
     fn any_signed_request_verifies(r in request()) {
-        prop_assert_eq!(verify(&r, &sign(&r)), Ok(()));
+        prop_assert!(verify(&r, &sign(&r), at(1)).is_ok());
     }
 
     #[test]
@@ -121,28 +127,35 @@ proptest! {
         let unchanged = changed.method == r.method && changed.path == r.path
             && changed.body == r.body && headers == original && verify_key == key();
         prop_assume!(!unchanged);
-        let result = verify_request(&verify_key, CONNECTION, &changed.method, &changed.path, &changed.body, &headers, at(1));
+        let Request { method, path, body, .. } = &changed;
+        let result = verify_request(&verify_key, CONNECTION, method, path, body, &headers, at(1));
         prop_assert!(result.is_err(), "accepted after {change:?}");
     }
 
     #[test]
     fn arbitrary_headers_never_panic_and_are_refused(
-        connection in "\\PC{0,40}", timestamp in "\\PC{0,20}", nonce in "\\PC{0,70}", signature in "\\PC{0,60}",
-        method in "\\PC{0,10}", path in "\\PC{0,40}", body in proptest::collection::vec(any::<u8>(), 0..50),
+        connection in "\\PC{0,40}",
+        timestamp in "\\PC{0,20}",
+        nonce in "\\PC{0,70}",
+        signature in "\\PC{0,60}",
+        method in "\\PC{0,10}",
+        path in "\\PC{0,40}",
+        body in proptest::collection::vec(any::<u8>(), 0..50),
     ) {
         let headers = SignedHeaders { connection, timestamp, nonce, signature };
-        prop_assert!(verify_request(&key(), CONNECTION, &method, &path, &body, &headers, at(0)).is_err());
+        let result = verify_request(&key(), CONNECTION, &method, &path, &body, &headers, at(0));
+        prop_assert!(result.is_err());
     }
 
     #[test]
     fn a_nonce_is_accepted_once_within_the_window(r in request(), later in 0i64..=300) {
         let mut guard = ReplayGuard::default();
         let headers = sign(&r);
-        let first = verify_request(&key(), CONNECTION, &r.method, &r.path, &r.body, &headers, at(0))
+        let first = verify(&r, &headers, at(0))
             .expect("authentic")
             .check_replay(&mut guard, at(0));
         prop_assert!(first.is_ok());
-        let again = verify_request(&key(), CONNECTION, &r.method, &r.path, &r.body, &headers, at(later))
+        let again = verify(&r, &headers, at(later))
             .expect("authentic")
             .check_replay(&mut guard, at(later));
         prop_assert_eq!(again, Err(RequestError::Replayed));
