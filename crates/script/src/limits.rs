@@ -109,7 +109,7 @@ impl Budget {
     }
 
     pub fn charge(&mut self, bytes: usize, span: Span) -> Result<(), ScriptError> {
-        self.alloc += bytes as u64;
+        self.alloc = self.alloc.saturating_add(bytes as u64);
         if self.alloc > self.limits.max_alloc_bytes {
             return Err(ScriptError::limit(
                 format!(

@@ -115,7 +115,10 @@ impl RangeVal {
         false
     }
     pub fn len(&self) -> usize {
-        (self.from - self.to).unsigned_abs() as usize + 1
+        let span = ((self.from as i128) - (self.to as i128)).unsigned_abs();
+        usize::try_from(span)
+            .unwrap_or(usize::MAX - 1)
+            .saturating_add(1)
     }
     pub fn get(&self, i: usize) -> Value {
         let v = if self.from <= self.to {
@@ -321,6 +324,8 @@ impl Value {
     pub fn iter_items(&self) -> Option<Vec<Value>> {
         Some(match self {
             Value::List(l) => l.borrow().clone(),
+            // a range is materialised only when that is affordable; callers charge memory first
+            Value::Range(r) if r.len() > MAX_MATERIALISED => return None,
             Value::Range(r) => (0..r.len()).map(|i| r.get(i)).collect(),
             Value::Map(m) => m
                 .borrow()
@@ -351,6 +356,9 @@ thread_local! {
 /// Collections nested deeper than this print as `[…]` (and compare unequal) instead of
 /// recursing without bound.
 const MAX_NESTING: usize = 256;
+
+/// The largest range turned into a list (16 M elements, 512 MiB of values).
+pub const MAX_MATERIALISED: usize = 16 << 20;
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

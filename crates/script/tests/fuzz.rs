@@ -199,6 +199,13 @@ fn inputs() -> Vec<String> {
     out.push("def s = 'x'\nwhile (true) { s = s + s }".into());
     out.push("[3, 1, 2].sort { a, b -> 1 }".into());
     out.push("'a' * 1000000000".into());
+    out.push("(0..2000000000).each { }".into());
+    out.push("for (i in 0..2000000000) { }".into());
+    out.push("(-9223372036854775807L..9223372036854775807L).size()".into());
+    out.push("def l = []\nl[9223372036854775807L] = 1".into());
+    out.push("String.format('%999999999999999999999d|%.99999999999f', 1, 2.5)".into());
+    out.push("(1..100000000).collect { it }".into());
+    out.push("[1, 2] == (0..9223372036854775807L)".into());
     out
 }
 

@@ -425,7 +425,10 @@ impl Interp<'_> {
                         span,
                     );
                 };
-                self.charge(16 * (k.saturating_sub(len) + 1), span)?;
+                self.charge(
+                    16usize.saturating_mul(k.saturating_sub(len).saturating_add(1)),
+                    span,
+                )?;
                 let mut l = l.borrow_mut();
                 if k >= l.len() {
                     l.resize(k + 1, Value::Null);

@@ -103,6 +103,22 @@ impl Interp<'_> {
             }
             StmtKind::ForIn { name, iter, body } => {
                 let it = self.eval(iter)?;
+                if let Value::Range(r) = &it {
+                    // ranges are walked lazily: `for (i in 0..<n)` never builds a list
+                    for i in 0..r.len() {
+                        self.step(s.span)?;
+                        let mark = self.env.len();
+                        self.declare(name.clone(), r.get(i));
+                        let res = self.exec(body);
+                        self.env.truncate(mark);
+                        match res {
+                            Ok(_) | Err(Flow::Continue) => {}
+                            Err(Flow::Break) => break,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    return Ok(Value::Null);
+                }
                 let Some(items) = it.iter_items() else {
                     return self.fail(
                         "MissingMethodException",

@@ -144,6 +144,9 @@ pub(crate) fn call(
     {
         return Ok(Some(v));
     }
+    if let Value::Range(r) = recv {
+        it.charge(r.len().saturating_mul(16), span)?;
+    }
     let items = recv.iter_items().unwrap_or_default();
     let n = items.len();
     let v = match (name, a.len()) {

@@ -36,7 +36,7 @@ pub(crate) fn format(it: &mut Interp, args: &[Value], span: Span) -> R<String> {
         }
         let mut width = 0usize;
         while i < chars.len() && chars[i].is_ascii_digit() {
-            width = width * 10 + (chars[i] as usize - '0' as usize);
+            width = (width * 10 + (chars[i] as usize - '0' as usize)).min(1 << 20);
             i += 1;
         }
         let mut prec: Option<usize> = None;
@@ -44,7 +44,7 @@ pub(crate) fn format(it: &mut Interp, args: &[Value], span: Span) -> R<String> {
             i += 1;
             let mut p = 0;
             while i < chars.len() && chars[i].is_ascii_digit() {
-                p = p * 10 + (chars[i] as usize - '0' as usize);
+                p = (p * 10 + (chars[i] as usize - '0' as usize)).min(1 << 10);
                 i += 1;
             }
             prec = Some(p);
@@ -155,6 +155,7 @@ pub(crate) fn format(it: &mut Interp, args: &[Value], span: Span) -> R<String> {
             body = body.to_uppercase();
         }
         let len = body.chars().count();
+        it.charge(width, span)?;
         if len < width {
             let pad = width - len;
             if flags.contains('-') {
