@@ -20,6 +20,8 @@ pub const DEFAULT_VALIDITY: SignedDuration = SignedDuration::from_hours(72);
 pub const MAX_NAME_LEN: usize = 100;
 /// The longest node URL, in bytes.
 pub const MAX_URL_LEN: usize = 1000;
+/// The shortest validity a code may have: 1 minute.
+pub const MIN_VALIDITY: SignedDuration = SignedDuration::from_mins(1);
 /// The longest validity a code may have: 30 days.
 pub const MAX_VALIDITY: SignedDuration = SignedDuration::from_hours(30 * 24);
 
@@ -238,11 +240,8 @@ impl Invitation {
         let created_at = Timestamp::from_second(now.as_second())
             .map_err(|_| invalid(("the current time", "is out of range".to_string())))?;
         let valid_for = params.valid_for;
-        if valid_for < SignedDuration::from_secs(60) || valid_for > MAX_VALIDITY {
-            return Err(invalid((
-                "the validity",
-                "must be between 1 minute and 30 days".to_string(),
-            )));
+        if valid_for < MIN_VALIDITY || valid_for > MAX_VALIDITY {
+            return Err(invalid(validity_range()));
         }
         let expires_at = created_at
             .checked_add(valid_for)
@@ -268,8 +267,15 @@ impl Invitation {
 
     /// The rules a code must meet to be made: fields a code can carry, and a route.
     fn check_issuable(&self) -> Result<(), InvitationError> {
-        self.check_fields()
-            .map_err(|(field, problem)| InvitationError::InvalidField { field, problem })?;
+        let invalid = |(field, problem): (&'static str, String)| InvitationError::InvalidField {
+            field,
+            problem,
+        };
+        self.check_fields().map_err(invalid)?;
+        let valid_for = self.valid_for();
+        if valid_for < MIN_VALIDITY || valid_for > MAX_VALIDITY {
+            return Err(invalid(validity_range()));
+        }
         if self.initiator_url.is_none() && self.acceptor_private {
             return Err(InvitationError::Unreachable);
         }
@@ -342,6 +348,13 @@ impl Invitation {
         }
         Ok(())
     }
+}
+
+fn validity_range() -> (&'static str, String) {
+    (
+        "the validity",
+        "must be between 1 minute and 30 days".to_string(),
+    )
 }
 
 fn check_name(field: &'static str, name: &str) -> Result<(), (&'static str, String)> {

@@ -63,9 +63,11 @@ impl Invitation {
             .chars()
             .filter(|c| !c.is_whitespace() && !matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{00AD}'))
             .collect();
-        let rest = cleaned
-            .strip_prefix(PREFIX)
-            .ok_or(InvitationError::NotATandemCode)?;
+        // Phones capitalise the first letter of a paste: the prefix is read in any case.
+        let rest = match cleaned.get(..PREFIX.len()) {
+            Some(head) if head.eq_ignore_ascii_case(PREFIX) => &cleaned[PREFIX.len()..],
+            _ => return Err(InvitationError::NotATandemCode),
+        };
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let (version, rest) = rest.split_at(digits);
         if version.is_empty() {
@@ -114,7 +116,7 @@ impl Invitation {
 
     fn payload(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
-        out.push(self.version);
+        out.push(VERSION);
         out.extend_from_slice(self.initiator_node_id.as_bytes());
         let mut flags = 0;
         if self.initiator_url.is_some() {
@@ -125,7 +127,7 @@ impl Invitation {
         }
         out.push(flags);
         if let Some(url) = &self.initiator_url {
-            // Lengths were checked when the invitation was made or read.
+            // `check_issuable` keeps every length within its prefix's range.
             out.extend_from_slice(&(url.len() as u16).to_be_bytes());
             out.extend_from_slice(url.as_bytes());
         }
@@ -381,5 +383,12 @@ mod tests {
         neither.initiator_url = None;
         neither.acceptor_private = true;
         assert_eq!(neither.to_code(), Err(InvitationError::Unreachable));
+    }
+
+    #[test]
+    fn a_capitalised_prefix_is_read() {
+        let code = issued().to_code().expect("valid");
+        let capitalised = code.replacen("tandem1.", "Tandem1.", 1);
+        assert_eq!(Invitation::decode(&capitalised), Ok(issued()));
     }
 }
