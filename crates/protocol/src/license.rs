@@ -171,9 +171,11 @@ pub fn verify_license(
     now: Timestamp,
 ) -> Result<LicenseKey, LicenseError> {
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let body = cleaned
-        .strip_prefix(PREFIX)
-        .ok_or(LicenseError::NotALicenseKey)?;
+    // Read the prefix in any case, as for invitation codes.
+    let body = match cleaned.get(..PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(PREFIX) => &cleaned[PREFIX.len()..],
+        _ => return Err(LicenseError::NotALicenseKey),
+    };
     let bytes = URL_SAFE_NO_PAD
         .decode(body)
         .map_err(|_| LicenseError::Damaged)?;

@@ -151,6 +151,30 @@ proptest! {
 }
 
 #[test]
+fn every_change_of_one_character_to_another_code_character_is_refused() {
+    // Exhaustive over the alphabet a code is written in: 64 base64url characters and the dot.
+    let code = invitation().to_code().expect("valid");
+    let alphabet: Vec<char> = ('A'..='Z')
+        .chain('a'..='z')
+        .chain('0'..='9')
+        .chain(['-', '_', '.'])
+        .collect();
+    for (i, original) in code.char_indices() {
+        for &replacement in &alphabet {
+            if replacement == original || (i < 6 && replacement.eq_ignore_ascii_case(&original)) {
+                continue;
+            }
+            let mut changed = code.clone();
+            changed.replace_range(i..i + 1, &replacement.to_string());
+            assert!(
+                Invitation::decode(&changed).is_err(),
+                "position {i}: {original} -> {replacement} was accepted"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_code_format_is_pinned() {
     // The first bytes of version 1: a change here breaks codes made by older nodes.
     let code = invitation().to_code().expect("valid");

@@ -51,6 +51,7 @@ proptest! {
         let mut chars: Vec<char> = text.chars().collect();
         let i = index.index(chars.len());
         prop_assume!(chars[i] != replacement && !replacement.is_whitespace());
+        prop_assume!(!(i < 11 && chars[i].eq_ignore_ascii_case(&replacement)));
         chars[i] = replacement;
         let changed: String = chars.into_iter().collect();
         prop_assert!(verify_license(&changed, &[vendor().verifying_key()], at(0)).is_err());
