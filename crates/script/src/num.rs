@@ -17,8 +17,8 @@ fn pow10(n: u32) -> Option<i128> {
     10i128.checked_pow(n)
 }
 
-fn digits(mut v: i128) -> u32 {
-    v = v.abs();
+fn digits(v: i128) -> u32 {
+    let mut v = v.unsigned_abs();
     let mut d = 1;
     while v >= 10 {
         v /= 10;
@@ -107,7 +107,7 @@ impl Dec {
     }
     pub fn neg(self) -> Dec {
         Dec {
-            m: -self.m,
+            m: self.m.saturating_neg(),
             s: self.s,
         }
     }
@@ -117,6 +117,9 @@ impl Dec {
 
     /// Groovy's `/` on BigDecimals. `None` on overflow; the caller checks for zero first.
     pub fn div(self, o: Dec) -> Option<Dec> {
+        if self.m == i128::MIN || o.m == i128::MIN {
+            return None;
+        }
         // value = (m1 / 10^s1) / (m2 / 10^s2) = (m1 * 10^s2) / (m2 * 10^s1)
         let mut n = self.m.checked_mul(pow10(o.s)?)?;
         let mut d = o.m.checked_mul(pow10(self.s)?)?;
@@ -124,7 +127,7 @@ impl Dec {
             n = -n;
             d = -d;
         }
-        let g = gcd(n.abs(), d);
+        let g = gcd(n.checked_abs()?, d);
         let (rn, rd) = (n / g.max(1), d / g.max(1));
         let (mut twos, mut fives, mut rest) = (0u32, 0u32, rd);
         while rest % 2 == 0 {
@@ -150,12 +153,12 @@ impl Dec {
         }
         let precision = digits(self.m).max(digits(o.m)) + 10;
         // integer digits of the quotient, or leading zeros after the point
-        let q = n.abs() / d;
+        let q = n.checked_abs()? / d;
         let scale: i64 = if q > 0 {
             precision as i64 - digits(q) as i64
         } else {
             let mut e = 0i64;
-            let mut t = n.abs();
+            let mut t = n.checked_abs()?;
             while t < d {
                 t = t.checked_mul(10)?;
                 e += 1;
@@ -246,9 +249,12 @@ fn gcd(mut a: i128, mut b: i128) -> i128 {
 }
 
 fn div_half_up(n: i128, d: i128) -> i128 {
+    if d == 0 || (n == i128::MIN && d == -1) {
+        return n;
+    }
     let q = n / d;
     let r = n % d;
-    if r.abs() * 2 >= d.abs() {
+    if r.unsigned_abs() * 2 >= d.unsigned_abs() {
         if (n < 0) != (d < 0) { q - 1 } else { q + 1 }
     } else {
         q

@@ -206,6 +206,11 @@ fn inputs() -> Vec<String> {
     out.push("String.format('%999999999999999999999d|%.99999999999f', 1, 2.5)".into());
     out.push("(1..100000000).collect { it }".into());
     out.push("[1, 2] == (0..9223372036854775807L)".into());
+    out.push("def b = -170141183460469231731687303715884105728G\n[-b, b.abs(), b.intdiv(-1), b % -1, b / 3, b * 1.5, b - 1]".into());
+    out.push(
+        "def d = -17014118346046923173168730371588410572.8\n[-d, d / 0.7, d % 0.3, d * d, d.abs()]"
+            .into(),
+    );
     out
 }
 

@@ -168,7 +168,7 @@ fn arith(it: &Interp, op: BinOp, a: &Value, b: &Value, span: Span) -> R<Value> {
                     let s = x.s.max(y.s);
                     let (xm, ym) = (x.set_scale_half_up(s), y.set_scale_half_up(s));
                     match (xm, ym) {
-                        (Some(p), Some(q)) => Some(Dec { m: p.m % q.m, s }),
+                        (Some(p), Some(q)) => p.m.checked_rem(q.m).map(|m| Dec { m, s }),
                         _ => None,
                     }
                 }
@@ -232,7 +232,7 @@ pub fn unary(it: &mut Interp, op: UnOp, v: Value, span: Span) -> R<Value> {
         UnOp::Neg => Ok(match v {
             Value::Int(i) => Value::Int(i.wrapping_neg()),
             Value::Long(i) => Value::Long(i.wrapping_neg()),
-            Value::BigInt(i) => Value::BigInt(-i),
+            Value::BigInt(i) => Value::BigInt(i.saturating_neg()),
             Value::Dec(d) => Value::Dec(d.neg()),
             Value::Double(d) => Value::Double(-d),
             Value::List(l) => {

@@ -128,7 +128,7 @@ pub(crate) fn format(it: &mut Interp, args: &[Value], span: Span) -> R<String> {
                         .unwrap_or(Dec::from_i64(0));
                     let neg = d.m < 0;
                     let s = Dec {
-                        m: d.m.abs(),
+                        m: d.m.saturating_abs(),
                         s: d.s,
                     }
                     .to_string();

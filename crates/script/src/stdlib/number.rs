@@ -78,7 +78,7 @@ pub(crate) fn call(
         ("abs", 0) => match v {
             Value::Int(i) => Value::Int(i.wrapping_abs()),
             Value::Long(i) => Value::Long(i.wrapping_abs()),
-            Value::BigInt(i) => Value::BigInt(i.abs()),
+            Value::BigInt(i) => Value::BigInt(i.saturating_abs()),
             Value::Dec(d) => Value::Dec(if d.m < 0 { d.neg() } else { *d }),
             Value::Double(d) => Value::Double(d.abs()),
             _ => return Ok(None),
@@ -131,7 +131,13 @@ pub(crate) fn call(
             if y == 0 {
                 return it.fail("ArithmeticException", "/ by zero", span);
             }
-            let q = x / y;
+            let Some(q) = x.checked_div(y) else {
+                return it.fail(
+                    "ArithmeticException",
+                    "the result of intdiv is too large",
+                    span,
+                );
+            };
             match (v, a.get(0)) {
                 (Value::Int(_), Value::Int(_)) => Value::Int(q as i32),
                 _ => Value::from_i128(q),
@@ -197,7 +203,10 @@ pub(crate) fn call(
             let mut i = from;
             while (step > 0 && i < to) || (step < 0 && i > to) {
                 it.call_value(a.get(2), vec![Value::from_i128(i)], span)?;
-                i += step;
+                let Some(next) = i.checked_add(step) else {
+                    break;
+                };
+                i = next;
             }
             Value::Null
         }
