@@ -32,6 +32,30 @@ enum Command {
     /// Try sync scripts before they go live: check, run, time
     #[command(subcommand)]
     Script(ScriptCommand),
+    /// For the operator who sells licenses: make a vendor key pair, issue license keys
+    #[command(subcommand)]
+    License(LicenseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LicenseCommand {
+    /// Make a vendor key pair: the secret half issues licenses, nodes trust the public half
+    Keygen,
+    /// Issue a license key (printed alone on stdout)
+    Issue {
+        /// The vendor secret key from `tandem license keygen`
+        #[arg(long, env = "TANDEM_VENDOR_KEY", hide_env_values = true)]
+        vendor_key: String,
+        /// Who the license is for
+        #[arg(long)]
+        licensee: String,
+        /// Last day of the license, e.g. 2027-12-31 (default: never expires)
+        #[arg(long, value_name = "DATE")]
+        expires: Option<jiff::civil::Date>,
+        /// Limit of new twins a month (default: unlimited)
+        #[arg(long, value_name = "N")]
+        max_new_twins: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,7 +174,55 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Token(command) => runtime()?.block_on(token(command)),
         Command::Script(command) => script(command),
+        Command::License(command) => license(command),
     }
+}
+
+fn license(command: LicenseCommand) -> Result<ExitCode, Failure> {
+    use tandem_protocol::license::{
+        LicenseKey, LicensedPlan, generate_vendor_keypair, issue_license, parse_vendor_signing_key,
+    };
+    match command {
+        LicenseCommand::Keygen => {
+            let pair = generate_vendor_keypair().map_err(Failure::setup)?;
+            println!("vendor secret key (keep it private; it issues licenses):");
+            println!("  {}", pair.secret);
+            println!("vendor public key (start nodes with --license-public-key KEY):");
+            println!("  {}", pair.public);
+        }
+        LicenseCommand::Issue {
+            vendor_key,
+            licensee,
+            expires,
+            max_new_twins,
+        } => {
+            let vendor = parse_vendor_signing_key(&vendor_key).map_err(Failure::setup)?;
+            let expires_at = expires
+                .map(|day| {
+                    // The license holds through the whole of its last day, UTC.
+                    let next = day
+                        .tomorrow()
+                        .map_err(|e| Failure::setup(format!("invalid --expires: {e}")))?;
+                    jiff::tz::TimeZone::UTC
+                        .to_timestamp(next.to_datetime(jiff::civil::Time::midnight()))
+                        .map_err(|e| Failure::setup(format!("invalid --expires: {e}")))
+                })
+                .transpose()?;
+            let key = issue_license(
+                &vendor,
+                &LicenseKey {
+                    licensee,
+                    plan: LicensedPlan::Paid,
+                    issued_at: jiff::Timestamp::now(),
+                    expires_at,
+                    max_new_twins_per_month: max_new_twins,
+                },
+            )
+            .map_err(Failure::setup)?;
+            println!("{key}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_file(path: &std::path::Path) -> Result<String, Failure> {

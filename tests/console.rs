@@ -423,3 +423,105 @@ async fn a_first_start_without_password_offers_a_one_time_setup_link() {
     let again = browser().get(&link).send().await.unwrap();
     assert_eq!(again.status(), 403);
 }
+
+/// Runs `tandem ARGS` and returns its stdout.
+fn tandem(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(args)
+        .env_remove("TANDEM_VENDOR_KEY")
+        .output()
+        .expect("tandem runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_license_page_shows_evaluation_and_installs_a_vendor_signed_key() {
+    let keys = tandem(&["license", "keygen"]);
+    let lines: Vec<&str> = keys.lines().map(str::trim).collect();
+    let (secret, public) = (lines[1].to_owned(), lines[3].to_owned());
+    let license = tandem(&[
+        "license",
+        "issue",
+        "--vendor-key",
+        &secret,
+        "--licensee",
+        "Acme Corp",
+        "--expires",
+        "2099-12-31",
+    ]);
+    let license = license.trim();
+    assert!(license.starts_with("tandemlic1."), "{license}");
+
+    let node = TestNode::start_with(|c| c.license_public_key = Some(public.clone())).await;
+    let client = browser();
+    let csrf = login(&node, &client).await;
+    let url = format!("{}/settings/license", node.url);
+    let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("<strong class=\"plan\">Evaluation</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("(30 days left)"), "{page}");
+    assert!(page.contains("Basic and Script"));
+
+    // One character changed: refused, nothing installed.
+    let mut tampered = license.to_owned();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let resp = client
+        .post(&url)
+        .form(&[("csrf", csrf.as_str()), ("key", tampered.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("Evaluation</strong>"), "{page}");
+
+    let page = client
+        .post(&url)
+        .form(&[("csrf", csrf.as_str()), ("key", license)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("License key installed."), "{page}");
+    assert!(
+        page.contains("<strong class=\"plan\">Paid</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("Acme Corp"));
+    assert!(
+        page.contains("2099-12-31"),
+        "valid through its last day: {page}"
+    );
+
+    // A node that trusts another vendor key refuses the same license.
+    let other = TestNode::start().await;
+    let client = browser();
+    let csrf = login(&other, &client).await;
+    let page = client
+        .get(format!("{}/settings/license", other.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("trusts no vendor key yet"), "{page}");
+    let resp = client
+        .post(format!("{}/settings/license", other.url))
+        .form(&[("csrf", csrf.as_str()), ("key", license)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("trusts no vendor key"));
+}

@@ -92,6 +92,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    /// Vendor public key whose signature on license keys this node trusts (from `tandem
+    /// license keygen`)
+    #[arg(long, env = "TANDEM_LICENSE_PUBLIC_KEY", value_name = "KEY")]
+    pub license_public_key: Option<String>,
     /// Log format
     #[arg(long, env = "TANDEM_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -111,6 +115,7 @@ struct FileConfig {
     name: Option<String>,
     admin_password: Option<String>,
     admin_token: Option<String>,
+    license_public_key: Option<String>,
     log_format: Option<LogFormat>,
     durability: Option<Durability>,
 }
@@ -144,6 +149,8 @@ pub struct Config {
     pub name: Option<String>,
     pub admin_password: Option<Secret>,
     pub admin_token: Option<Secret>,
+    /// The vendor key license keys must be signed with.
+    pub license_public_key: Option<String>,
     pub log_format: LogFormat,
     pub durability: Durability,
 }
@@ -159,6 +166,7 @@ impl Default for Config {
             name: None,
             admin_password: None,
             admin_token: None,
+            license_public_key: None,
             log_format: LogFormat::Text,
             durability: Durability::Full,
         }
@@ -284,6 +292,24 @@ impl Config {
             });
         }
 
+        let key_src = source_of(
+            args.license_public_key.is_some(),
+            "--license-public-key",
+            "TANDEM_LICENSE_PUBLIC_KEY",
+            &file_path,
+        );
+        let license_public_key = args.license_public_key.clone().or(file.license_public_key);
+        if let Some(key) = &license_public_key {
+            tandem_protocol::license::parse_vendor_public_key(key).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "license public key",
+                    value: key.clone(),
+                    origin: key_src,
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+
         Ok(Config {
             listen,
             data_dir: args
@@ -295,6 +321,7 @@ impl Config {
             name,
             admin_password: admin_password.map(Secret),
             admin_token: admin_token.map(|t| Secret(t.trim().to_owned())),
+            license_public_key,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             durability: args.durability.or(file.durability).unwrap_or_default(),
         })
@@ -417,6 +444,21 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn a_license_public_key_must_be_a_key() {
+        let err = Config::resolve(&ServeArgs {
+            license_public_key: Some("not-a-key".into()),
+            data_dir: Some(tempfile::tempdir().unwrap().path().into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("invalid license public key 'not-a-key' (from --license-public-key or TANDEM_LICENSE_PUBLIC_KEY)"),
+            "{err}"
+        );
     }
 
     #[test]

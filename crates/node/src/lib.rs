@@ -15,6 +15,7 @@ pub mod console;
 pub mod demo;
 pub mod error;
 pub mod identity;
+pub mod license;
 pub mod server;
 pub mod state;
 

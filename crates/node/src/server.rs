@@ -117,6 +117,7 @@ pub async fn start_with_store(
     store: Arc<dyn Store>,
 ) -> Result<RunningNode, NodeError> {
     let identity = Identity::load_or_create(store.as_ref()).await?;
+    crate::license::first_start(store.as_ref()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| NodeError::Bind {

@@ -52,6 +52,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     store: Arc<dyn Store>,
+    license_keys: Vec<ed25519_dalek::VerifyingKey>,
     identity: Identity,
     config: Config,
     settings: RwLock<NodeSettings>,
@@ -64,8 +65,15 @@ impl AppState {
         config: Config,
         settings: NodeSettings,
     ) -> Self {
+        // Checked when the configuration was resolved; a key that does not parse trusts nothing.
+        let license_keys = config
+            .license_public_key
+            .iter()
+            .filter_map(|k| tandem_protocol::license::parse_vendor_public_key(k).ok())
+            .collect();
         AppState(Arc::new(Inner {
             store,
+            license_keys,
             identity,
             config,
             settings: RwLock::new(settings),
@@ -78,6 +86,11 @@ impl AppState {
 
     pub fn identity(&self) -> &Identity {
         &self.0.identity
+    }
+
+    /// The vendor keys whose license keys this node accepts.
+    pub fn license_keys(&self) -> &[ed25519_dalek::VerifyingKey] {
+        &self.0.license_keys
     }
 
     pub fn config(&self) -> &Config {

@@ -1,4 +1,4 @@
-//! Settings pages: General (node URL, name, tracker) and API tokens.
+//! Settings pages: General (node URL, name, tracker), License and API tokens.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/general", get(general_page).post(save_general))
         .route("/settings/tokens", get(tokens_page).post(create_token))
         .route("/settings/tokens/{id}/revoke", post(revoke_token))
+        .route("/settings/license", get(license_page).post(install_license))
 }
 
 #[derive(Template, WebTemplate)]
@@ -194,4 +195,114 @@ async fn revoke_token(
     state.store().revoke_api_token(id).await?;
     tracing::info!(user = %user.session.username, token_id = id, "API token revoked.");
     Ok(Redirect::to("/settings/tokens").into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_license.html")]
+struct LicensePage {
+    layout: Layout,
+    plan: &'static str,
+    /// One line per fact about the plan: ends, licensee, expiry.
+    facts: Vec<(&'static str, String)>,
+    modes: &'static str,
+    twins: String,
+    trusts_a_vendor_key: bool,
+    problem: Option<String>,
+    error: Option<String>,
+    installed: bool,
+}
+
+fn day(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
+}
+
+async fn render_license(
+    state: &AppState,
+    user: &ConsoleUser,
+    error: Option<String>,
+    installed: bool,
+) -> Result<LicensePage, crate::error::NodeError> {
+    use tandem_protocol::license::{Plan, TwinQuota};
+    let status = crate::license::status(state).await?;
+    let now = jiff::Timestamp::now();
+    let mut facts = Vec::new();
+    match &status.plan {
+        Plan::Evaluation { ends } => {
+            let days = (ends.as_second() - now.as_second())
+                .max(0)
+                .unsigned_abs()
+                .div_ceil(86_400);
+            facts.push((
+                "Evaluation ends",
+                format!("{} ({days} days left)", day(*ends)),
+            ));
+        }
+        Plan::Paid {
+            licensee,
+            expires_at,
+            ..
+        } => {
+            facts.push(("Licensed to", licensee.clone()));
+            // A license ends at the first instant after its last day.
+            let last_day = |t: jiff::Timestamp| {
+                day(t
+                    .checked_sub(jiff::SignedDuration::from_secs(1))
+                    .unwrap_or(t))
+            };
+            facts.push((
+                "Valid through",
+                expires_at.map_or("no end date".to_owned(), last_day),
+            ));
+        }
+        Plan::Free { since } => facts.push(("Free since", day(*since))),
+    }
+    let twins = match status.plan.twin_quota() {
+        TwinQuota::Unlimited => "unlimited".to_owned(),
+        TwinQuota::PerMonth(n) => format!("{n} a month"),
+    };
+    let modes = if status.plan.allows_mode(tandem_protocol::Mode::Script) {
+        "Basic and Script"
+    } else {
+        "Basic only"
+    };
+    Ok(LicensePage {
+        layout: Layout::new(state, user, "/settings/license"),
+        plan: status.plan.name(),
+        facts,
+        modes,
+        twins,
+        trusts_a_vendor_key: !state.license_keys().is_empty(),
+        problem: status.license_problem,
+        error,
+        installed,
+    })
+}
+
+async fn license_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
+    Ok(render_license(&state, &user, None, false)
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct LicenseForm {
+    csrf: String,
+    key: String,
+}
+
+async fn install_license(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<LicenseForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    match crate::license::install(&state, &form.key).await? {
+        Ok(_) => Ok(render_license(&state, &user, None, true)
+            .await?
+            .into_response()),
+        Err(e) => {
+            let page = render_license(&state, &user, Some(e.to_string()), false).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
 }
