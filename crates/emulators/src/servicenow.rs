@@ -1,0 +1,396 @@
+//! A ServiceNow instance emulator: the Table API, the Attachment API, Basic and OAuth
+//! authentication, journals, and switchable faults, served from memory over HTTP.
+//!
+//! It is a test and demo tool, not ServiceNow: it follows the documented behaviour collected in
+//! `shared/reference/tracker-apis.md` §1 and marks its own guesses as inferences. Start one with
+//! [`start`], or from the command line with `tandem emulate servicenow` ([`run`]).
+//!
+//! Layout, one file per role: [`schema`] (tables, fields, choices), [`records`] (the data
+//! layer), [`query`] (`sysparm_query`), [`table`] (Table API), [`render`] (value / display
+//! value / reference shapes), [`journal`], [`attachments`], [`auth`], [`faults`], [`error`]
+//! (the error envelope). Emulator-only endpoints live under `/__emulator/`.
+
+mod attachments;
+mod auth;
+mod error;
+mod faults;
+mod journal;
+mod query;
+mod records;
+mod render;
+mod schema;
+mod table;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tracing::{debug, info};
+
+pub use faults::{Faults, JournalAccess};
+
+use auth::Auth;
+use records::{Instance, UserSeed};
+
+/// Why the emulator could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("cannot listen on {addr}: {source}; pick a free address with --listen")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the emulator's server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("the emulator's server task ended abnormally: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+}
+
+/// What ServiceNow does with invalid `sysparm_query` terms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum InvalidQuery {
+    /// Drop them and apply the rest: ServiceNow's default.
+    #[default]
+    Ignore,
+    /// Return no rows: ServiceNow with `glide.invalid_query.returns_no_rows=true`.
+    NoRows,
+    /// Answer 400 naming the term: emulator-only strictness that catches client bugs.
+    Reject,
+}
+
+/// A user who can sign in with Basic auth or the OAuth password grant.
+#[derive(Clone)]
+pub struct EmulatorUser {
+    pub user_name: String,
+    pub password: String,
+    /// Display name (`sys_user.name`), shown in journal headers and display values.
+    pub name: String,
+}
+
+impl std::fmt::Debug for EmulatorUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorUser")
+            .field("user_name", &self.user_name)
+            .field("password", &"<redacted>")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// A registered OAuth client (an "OAuth API endpoint for external clients").
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where to listen; port 0 lets the OS pick (read it back from [`RunningEmulator::addr`]).
+    pub listen: SocketAddr,
+    pub users: Vec<EmulatorUser>,
+    pub oauth_clients: Vec<OAuthClient>,
+    /// Lifetime of OAuth access tokens (ServiceNow's default is 30 minutes).
+    pub access_token_lifetime: Duration,
+    /// Lifetime of OAuth refresh tokens (ServiceNow's default is 100 days).
+    pub refresh_token_lifetime: Duration,
+    pub invalid_query: InvalidQuery,
+    /// Faults active from the start.
+    pub faults: Faults,
+    /// Largest request body (attachments included).
+    pub max_body_bytes: usize,
+}
+
+impl EmulatorConfig {
+    /// A configuration with no users, no faults and ServiceNow's defaults.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            users: Vec::new(),
+            oauth_clients: Vec::new(),
+            access_token_lifetime: Duration::from_secs(30 * 60),
+            refresh_token_lifetime: Duration::from_secs(100 * 24 * 3600),
+            invalid_query: InvalidQuery::Ignore,
+            faults: Faults::default(),
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+
+    /// Adds a user whose display name is the user name.
+    pub fn with_user(mut self, user_name: &str, password: &str) -> Self {
+        self.users.push(EmulatorUser {
+            user_name: user_name.to_owned(),
+            password: password.to_owned(),
+            name: user_name.to_owned(),
+        });
+        self
+    }
+
+    pub fn with_oauth_client(mut self, client_id: &str, client_secret: &str) -> Self {
+        self.oauth_clients.push(OAuthClient {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+        });
+        self
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub data: Mutex<Instance>,
+    pub faults: Mutex<Faults>,
+    pub auth: Auth,
+    pub invalid_query: InvalidQuery,
+    /// `http://<listen address>`, used when a request has no `Host` header.
+    pub fallback_base: String,
+}
+
+pub(crate) type AppState = Arc<Shared>;
+
+/// Locks a mutex; a panic elsewhere while holding it does not make the data unusable here.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `http://host:port` as the client addressed us, for `link`, `Link` and `download_link`.
+pub(crate) fn base_url(state: &Shared, headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| state.fallback_base.clone(), |h| format!("http://{h}"))
+}
+
+/// The authenticated user's name, put in request extensions by the auth gate.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub String);
+
+/// A serving emulator. Stop it with [`RunningEmulator::shutdown`].
+#[derive(Debug)]
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningEmulator {
+    /// The address it listens on (with the port the OS picked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`: what a client puts before `/api/now/...`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    pub async fn shutdown(self) -> Result<(), EmulatorError> {
+        let _ = self.stop.send(());
+        self.task.await?.map_err(EmulatorError::Serve)
+    }
+}
+
+/// Binds `config.listen` and serves the emulator until [`RunningEmulator::shutdown`].
+pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+    if let Some(u) = config
+        .users
+        .iter()
+        .find(|u| u.user_name.is_empty() || u.user_name.contains(':'))
+    {
+        return Err(EmulatorError::Config(format!(
+            "user name `{}` is empty or contains ':', which Basic auth cannot carry",
+            u.user_name
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(EmulatorError::Serve)?;
+    let seeds: Vec<UserSeed> = config
+        .users
+        .iter()
+        .map(|u| UserSeed {
+            user_name: u.user_name.clone(),
+            name: u.name.clone(),
+        })
+        .collect();
+    let state: AppState = Arc::new(Shared {
+        data: Mutex::new(Instance::new(&seeds)),
+        faults: Mutex::new(config.faults.clone()),
+        auth: Auth::new(&config),
+        invalid_query: config.invalid_query,
+        fallback_base: format!("http://{addr}"),
+    });
+    let app = router(state, config.max_body_bytes);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    info!(%addr, "ServiceNow emulator listening (a test and demo tool, not ServiceNow).");
+    Ok(RunningEmulator { addr, stop, task })
+}
+
+fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let mut api = Router::new();
+    for prefix in ["/api/now", "/api/now/v1", "/api/now/v2"] {
+        api = api
+            .route(
+                &format!("{prefix}/table/{{table}}"),
+                get(table::list).post(table::create),
+            )
+            .route(
+                &format!("{prefix}/table/{{table}}/{{sys_id}}"),
+                get(table::get_one)
+                    .put(table::update)
+                    .patch(table::update)
+                    .delete(table::delete),
+            );
+    }
+    let api = api
+        .route("/api/now/attachment", get(attachments::list))
+        .route("/api/now/attachment/file", post(attachments::upload_raw))
+        .route(
+            "/api/now/attachment/upload",
+            post(attachments::upload_multipart),
+        )
+        .route(
+            "/api/now/attachment/{sys_id}",
+            get(attachments::metadata).delete(attachments::delete),
+        )
+        .route(
+            "/api/now/attachment/{sys_id}/file",
+            get(attachments::download),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), gate));
+    Router::new()
+        .merge(api)
+        .route("/oauth_token.do", post(auth::token))
+        .route("/__emulator/faults", get(get_faults).post(set_faults))
+        .route("/__emulator/clock", post(advance_clock))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Every API request: latency, then authentication, then injected faults.
+async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let latency = lock(&state.faults).latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let user = match state.auth.authenticate(request.headers()) {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(fault) = lock(&state.faults).take() {
+        debug!(status = %fault.status, "Emulated fault injected.");
+        return fault.into_response();
+    }
+    request.extensions_mut().insert(Caller(user));
+    next.run(request).await
+}
+
+async fn get_faults(State(state): State<AppState>) -> axum::Json<Faults> {
+    axum::Json(lock(&state.faults).clone())
+}
+
+/// Replaces the fault plan; fields left out are off.
+async fn set_faults(
+    State(state): State<AppState>,
+    axum::Json(f): axum::Json<Faults>,
+) -> axum::Json<Faults> {
+    info!(?f, "Emulator faults set.");
+    *lock(&state.faults) = f.clone();
+    axum::Json(f)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockMove {
+    advance_secs: i64,
+}
+
+/// Moves the emulator's clock forward (or back) so tests can cross second boundaries
+/// without sleeping.
+async fn advance_clock(
+    State(state): State<AppState>,
+    axum::Json(m): axum::Json<ClockMove>,
+) -> axum::Json<serde_json::Value> {
+    let mut data = lock(&state.data);
+    data.clock_offset_secs = data.clock_offset_secs.saturating_add(m.advance_secs);
+    axum::Json(serde_json::json!({ "now": data.now() }))
+}
+
+/// `tandem emulate servicenow`: a ServiceNow emulator for tests and demos.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    about = "Run a local ServiceNow emulator (a test and demo tool, not ServiceNow)",
+    long_about = "Serves an in-memory imitation of a ServiceNow instance's REST API (Table API, \
+                  Attachment API, Basic and OAuth auth, journals) for tests and demos. It is not \
+                  ServiceNow and keeps nothing when it stops. Faults can be switched on with \
+                  POST /__emulator/faults."
+)]
+pub struct EmulateServiceNowArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8090", env = "TANDEM_EMULATOR_LISTEN")]
+    pub listen: SocketAddr,
+    /// User name accepted by Basic auth and the OAuth password grant
+    #[arg(long, default_value = "admin", env = "TANDEM_EMULATOR_USER")]
+    pub user: String,
+    /// That user's password
+    #[arg(long, env = "TANDEM_EMULATOR_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// OAuth client id for /oauth_token.do (needs --oauth-client-secret)
+    #[arg(long, requires = "oauth_client_secret")]
+    pub oauth_client_id: Option<String>,
+    /// OAuth client secret
+    #[arg(long, env = "TANDEM_EMULATOR_OAUTH_SECRET", hide_env_values = true)]
+    pub oauth_client_secret: Option<String>,
+    /// What to do with invalid sysparm_query terms
+    #[arg(long, value_enum, default_value_t = InvalidQuery::Ignore)]
+    pub invalid_query: InvalidQuery,
+}
+
+/// Runs the emulator until Ctrl-C.
+pub async fn run(args: EmulateServiceNowArgs) -> Result<(), EmulatorError> {
+    let mut config = EmulatorConfig::new(args.listen).with_user(&args.user, &args.password);
+    config.invalid_query = args.invalid_query;
+    if let (Some(id), Some(secret)) = (&args.oauth_client_id, &args.oauth_client_secret) {
+        config = config.with_oauth_client(id, secret);
+    }
+    let running = start(config).await?;
+    println!(
+        "ServiceNow emulator (test and demo tool, not ServiceNow) on {} as user {}; Ctrl-C stops it",
+        running.base_url(),
+        args.user
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    info!("Stopping the ServiceNow emulator.");
+    running.shutdown().await
+}

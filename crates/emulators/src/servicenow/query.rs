@@ -1,0 +1,637 @@
+//! `sysparm_query`: the encoded-query parser and the matcher that applies it to records.
+//!
+//! Grammar (tracker-apis.md §1.5): terms separated by `^`; `^OR` joins a condition to the one
+//! before it, `^NQ` starts a new OR-ed group, `ORDERBY<f>` / `ORDERBYDESC<f>` sort. A condition
+//! is `<field><OP><value>`; field names are lower case, operators upper case or symbols, so the
+//! boundary between them is unambiguous. `^^` is a literal caret inside a value.
+//!
+//! ServiceNow silently drops invalid terms and applies the rest (§1.4). The parser therefore
+//! never fails as a whole: it keeps every valid term and records a [`QueryError`] per dropped
+//! one, so the server can either ignore them (faithful default) or answer 400 (strict mode).
+//!
+//! Comparison follows the field's type: integers numerically, date-times as date-times, text
+//! case-insensitively. An empty value behaves like SQL NULL: `!=`, `NOT IN`, `NOTLIKE` and the
+//! ordering operators never match it (inference: ServiceNow stores empty as NULL).
+
+use std::cmp::Ordering;
+
+use indexmap::IndexMap;
+
+use super::schema::{FieldType, TableDef};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    In,
+    NotIn,
+    Like,
+    NotLike,
+    StartsWith,
+    EndsWith,
+    IsEmpty,
+    IsNotEmpty,
+    Anything,
+    Between,
+}
+
+/// Operators by their spelling, longest first where one is a prefix of another.
+const OPERATORS: &[(&str, Op)] = &[
+    ("ISNOTEMPTY", Op::IsNotEmpty),
+    ("ISEMPTY", Op::IsEmpty),
+    ("ANYTHING", Op::Anything),
+    ("NOT IN", Op::NotIn),
+    ("NOTLIKE", Op::NotLike),
+    ("STARTSWITH", Op::StartsWith),
+    ("ENDSWITH", Op::EndsWith),
+    ("BETWEEN", Op::Between),
+    ("LIKE", Op::Like),
+    ("CONTAINS", Op::Like),
+    ("IN", Op::In),
+    ("!=", Op::Ne),
+    (">=", Op::Ge),
+    ("<=", Op::Le),
+    ("=", Op::Eq),
+    (">", Op::Gt),
+    ("<", Op::Lt),
+];
+
+/// One `<field><OP><value>` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub field: String,
+    pub op: Op,
+    pub value: String,
+}
+
+/// One `ORDERBY` / `ORDERBYDESC` term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    pub field: String,
+    pub descending: bool,
+}
+
+/// A term that was dropped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error(
+        "query term `{term}` has no field name: write <field><operator><value>, e.g. active=true"
+    )]
+    MissingField { term: String },
+    #[error(
+        "query term `{term}`: `{found}` is not an operator the emulator knows; use =, !=, >, >=, <, <=, \
+         IN, NOT IN, LIKE, NOTLIKE, STARTSWITH, ENDSWITH, ISEMPTY, ISNOTEMPTY, ANYTHING or BETWEEN"
+    )]
+    UnknownOperator { term: String, found: String },
+    #[error(
+        "query term `{term}`: BETWEEN needs two values joined by @, e.g. BETWEEN2025-01-01@2025-02-01"
+    )]
+    BadBetween { term: String },
+    #[error(
+        "query term `{term}`: only javascript:gs.dateGenerate('YYYY-MM-DD','HH:MM:SS') is supported"
+    )]
+    UnsupportedScript { term: String },
+    #[error("query term `{term}`: `{field}` needs a field name after it")]
+    EmptyOrderBy { term: String, field: String },
+    #[error("query term `{term}`: table `{table}` has no field `{field}`")]
+    UnknownField {
+        term: String,
+        field: String,
+        table: String,
+    },
+}
+
+/// A parsed query: OR-ed groups of AND-ed clusters of OR-ed conditions, plus the sort.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `groups[g][c][k]`: group `g` (joined by `^NQ`), cluster `c` (joined by `^`), condition `k`
+    /// (joined by `^OR`).
+    pub groups: Vec<Vec<Vec<Condition>>>,
+    pub order: Vec<OrderBy>,
+    /// Terms that were dropped.
+    pub errors: Vec<QueryError>,
+}
+
+/// Splits on `^`, reading `^^` as a literal caret.
+fn split_terms(s: &str) -> Vec<String> {
+    let mut terms = vec![String::new()];
+    let mut chars = s.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == '^' {
+            if chars.peek() == Some(&'^') {
+                chars.next();
+                push_char(&mut terms, '^');
+            } else {
+                terms.push(String::new());
+            }
+        } else {
+            push_char(&mut terms, ch);
+        }
+    }
+    terms
+}
+
+fn push_char(terms: &mut [String], ch: char) {
+    if let Some(last) = terms.last_mut() {
+        last.push(ch);
+    }
+}
+
+/// Parses an encoded query; never fails, see the module docs.
+pub fn parse(input: &str) -> Query {
+    let mut q = Query::default();
+    let mut group: Vec<Vec<Condition>> = Vec::new();
+    for term in split_terms(input) {
+        if term.is_empty() || term == "EQ" {
+            continue;
+        }
+        if let Some(rest) = term.strip_prefix("ORDERBYDESC") {
+            push_order(&mut q, &term, "ORDERBYDESC", rest, true);
+        } else if let Some(rest) = term.strip_prefix("ORDERBY") {
+            push_order(&mut q, &term, "ORDERBY", rest, false);
+        } else if let Some(rest) = term.strip_prefix("NQ") {
+            if !group.is_empty() {
+                q.groups.push(std::mem::take(&mut group));
+            }
+            match parse_condition(rest, &term) {
+                Ok(c) => group.push(vec![c]),
+                Err(e) => q.errors.push(e),
+            }
+        } else if let Some(rest) = term.strip_prefix("OR") {
+            match parse_condition(rest, &term) {
+                Ok(c) => match group.last_mut() {
+                    Some(cluster) => cluster.push(c),
+                    None => group.push(vec![c]),
+                },
+                Err(e) => q.errors.push(e),
+            }
+        } else {
+            match parse_condition(&term, &term) {
+                Ok(c) => group.push(vec![c]),
+                Err(e) => q.errors.push(e),
+            }
+        }
+    }
+    if !group.is_empty() {
+        q.groups.push(group);
+    }
+    q
+}
+
+fn push_order(q: &mut Query, term: &str, keyword: &str, field: &str, descending: bool) {
+    if field.is_empty() {
+        q.errors.push(QueryError::EmptyOrderBy {
+            term: term.to_owned(),
+            field: keyword.to_owned(),
+        });
+    } else {
+        q.order.push(OrderBy {
+            field: field.to_owned(),
+            descending,
+        });
+    }
+}
+
+fn is_field_char(ch: char) -> bool {
+    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '.'
+}
+
+fn parse_condition(text: &str, term: &str) -> Result<Condition, QueryError> {
+    let split = text.find(|ch| !is_field_char(ch)).unwrap_or(text.len());
+    let (field, rest) = text.split_at(split);
+    if field.is_empty() {
+        return Err(QueryError::MissingField {
+            term: term.to_owned(),
+        });
+    }
+    let Some((op, value)) = OPERATORS
+        .iter()
+        .find_map(|(spelling, op)| rest.strip_prefix(spelling).map(|v| (*op, v)))
+    else {
+        let found: String = rest
+            .chars()
+            .take_while(|c| !c.is_ascii_digit())
+            .take(20)
+            .collect();
+        return Err(QueryError::UnknownOperator {
+            term: term.to_owned(),
+            found: if found.is_empty() {
+                "(nothing)".to_owned()
+            } else {
+                found
+            },
+        });
+    };
+    // `INSTANCEOF` starts like `IN`; it is not supported, say so rather than read it as IN.
+    if rest.starts_with("INSTANCEOF") {
+        return Err(QueryError::UnknownOperator {
+            term: term.to_owned(),
+            found: "INSTANCEOF".to_owned(),
+        });
+    }
+    let value = match op {
+        Op::IsEmpty | Op::IsNotEmpty | Op::Anything => String::new(),
+        _ => script_value(value, term)?,
+    };
+    if op == Op::Between && value.split('@').count() != 2 {
+        return Err(QueryError::BadBetween {
+            term: term.to_owned(),
+        });
+    }
+    Ok(Condition {
+        field: field.to_owned(),
+        op,
+        value,
+    })
+}
+
+/// Resolves `javascript:gs.dateGenerate('d','t')`; plain values pass through.
+fn script_value(value: &str, term: &str) -> Result<String, QueryError> {
+    let Some(script) = value.strip_prefix("javascript:") else {
+        return Ok(value.to_owned());
+    };
+    let unsupported = || QueryError::UnsupportedScript {
+        term: term.to_owned(),
+    };
+    let args = script
+        .trim()
+        .strip_prefix("gs.dateGenerate(")
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(unsupported)?;
+    let parts: Vec<&str> = args
+        .split(',')
+        .map(|p| p.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .collect();
+    match parts.as_slice() {
+        [date, time] => Ok(format!("{date} {time}")),
+        _ => Err(unsupported()),
+    }
+}
+
+impl Query {
+    /// Drops conditions and sorts on fields the table does not have, recording why.
+    pub fn check_fields(&mut self, table: &TableDef) {
+        let mut errors = Vec::new();
+        let unknown = |field: &str, term: String, errors: &mut Vec<QueryError>| {
+            let known = table.field(field).is_some();
+            if !known {
+                errors.push(QueryError::UnknownField {
+                    term,
+                    field: field.to_owned(),
+                    table: table.name.to_owned(),
+                });
+            }
+            known
+        };
+        for group in &mut self.groups {
+            for cluster in group.iter_mut() {
+                cluster.retain(|c| unknown(&c.field, c.field.clone(), &mut errors));
+            }
+            group.retain(|cluster| !cluster.is_empty());
+        }
+        self.groups.retain(|g| !g.is_empty());
+        self.order
+            .retain(|o| unknown(&o.field, format!("ORDERBY{}", o.field), &mut errors));
+        self.errors.extend(errors);
+    }
+
+    /// Whether a record satisfies the conditions (no conditions: every record does).
+    pub fn matches(&self, table: &TableDef, record: &IndexMap<String, String>) -> bool {
+        self.groups.is_empty()
+            || self.groups.iter().any(|group| {
+                group
+                    .iter()
+                    .all(|cluster| cluster.iter().any(|c| condition_matches(table, record, c)))
+            })
+    }
+
+    /// Sorts records by the `ORDERBY` terms (stable: ties keep insertion order).
+    pub fn sort(&self, table: &TableDef, records: &mut [&IndexMap<String, String>]) {
+        if self.order.is_empty() {
+            return;
+        }
+        records.sort_by(|a, b| {
+            for o in &self.order {
+                let ty = field_type(table, &o.field);
+                let va = a.get(&o.field).map_or("", String::as_str);
+                let vb = b.get(&o.field).map_or("", String::as_str);
+                let ord = sort_cmp(ty, va, vb);
+                let ord = if o.descending { ord.reverse() } else { ord };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+}
+
+fn field_type(table: &TableDef, field: &str) -> FieldType {
+    table.field(field).map_or(FieldType::String, |f| f.ty)
+}
+
+fn condition_matches(table: &TableDef, record: &IndexMap<String, String>, c: &Condition) -> bool {
+    let ty = field_type(table, &c.field);
+    let v = record.get(&c.field).map_or("", String::as_str);
+    let q = c.value.as_str();
+    let lower = |s: &str| s.to_lowercase();
+    match c.op {
+        Op::Eq => typed_eq(ty, v, q),
+        Op::Ne => !v.is_empty() && !typed_eq(ty, v, q),
+        Op::Gt => ordered(ty, v, q).is_some_and(Ordering::is_gt),
+        Op::Ge => ordered(ty, v, q).is_some_and(Ordering::is_ge),
+        Op::Lt => ordered(ty, v, q).is_some_and(Ordering::is_lt),
+        Op::Le => ordered(ty, v, q).is_some_and(Ordering::is_le),
+        Op::In => q.split(',').any(|item| typed_eq(ty, v, item.trim())),
+        Op::NotIn => !v.is_empty() && !q.split(',').any(|item| typed_eq(ty, v, item.trim())),
+        Op::Like => lower(v).contains(&lower(q)),
+        Op::NotLike => !v.is_empty() && !lower(v).contains(&lower(q)),
+        Op::StartsWith => lower(v).starts_with(&lower(q)),
+        Op::EndsWith => lower(v).ends_with(&lower(q)),
+        Op::IsEmpty => v.is_empty(),
+        Op::IsNotEmpty => !v.is_empty(),
+        Op::Anything => true,
+        Op::Between => match q.split_once('@') {
+            Some((lo, hi)) => {
+                ordered(ty, v, lo).is_some_and(Ordering::is_ge)
+                    && ordered(ty, v, hi).is_some_and(Ordering::is_le)
+            }
+            None => false,
+        },
+    }
+}
+
+fn typed_eq(ty: FieldType, v: &str, q: &str) -> bool {
+    match ty {
+        FieldType::Integer => match (v.parse::<i64>(), q.parse::<i64>()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => v == q,
+        },
+        FieldType::Boolean => bool_of(v) == bool_of(q),
+        FieldType::DateTime => match (datetime(v), datetime(q)) {
+            (Some(a), Some(b)) => a == b,
+            _ => v == q,
+        },
+        FieldType::Reference(_) => v == q,
+        _ => v.to_lowercase() == q.to_lowercase(),
+    }
+}
+
+fn bool_of(s: &str) -> &str {
+    match s {
+        "true" | "1" => "true",
+        "false" | "0" | "" => "false",
+        other => other,
+    }
+}
+
+/// Compares a non-empty record value with a query value; `None` when they cannot be compared.
+fn ordered(ty: FieldType, v: &str, q: &str) -> Option<Ordering> {
+    if v.is_empty() {
+        return None;
+    }
+    match ty {
+        FieldType::Integer => Some(v.parse::<i64>().ok()?.cmp(&q.trim().parse::<i64>().ok()?)),
+        FieldType::DateTime => Some(datetime(v)?.cmp(&datetime(q)?)),
+        _ => Some(v.to_lowercase().cmp(&q.to_lowercase())),
+    }
+}
+
+/// Sort order: empty first (NULLs first, as ascending SQL does), then by type.
+fn sort_cmp(ty: FieldType, a: &str, b: &str) -> Ordering {
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => ordered(ty, a, b).unwrap_or_else(|| a.cmp(b)),
+    }
+}
+
+/// Reads `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` (midnight).
+pub fn datetime(s: &str) -> Option<jiff::civil::DateTime> {
+    let s = s.trim();
+    if let Ok(dt) = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s) {
+        return Some(dt);
+    }
+    jiff::civil::Date::strptime("%Y-%m-%d", s)
+        .ok()
+        .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::tables;
+    use super::*;
+
+    fn cond(field: &str, op: Op, value: &str) -> Condition {
+        Condition {
+            field: field.into(),
+            op,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn and_or_and_new_query_groups_nest_as_servicenow_documents() {
+        let q = parse("active=true^priority=1^ORpriority=2^NQstate=6");
+        assert!(q.errors.is_empty());
+        assert_eq!(
+            q.groups,
+            vec![
+                vec![
+                    vec![cond("active", Op::Eq, "true")],
+                    vec![cond("priority", Op::Eq, "1"), cond("priority", Op::Eq, "2")],
+                ],
+                vec![vec![cond("state", Op::Eq, "6")]],
+            ]
+        );
+    }
+
+    #[test]
+    fn every_operator_is_recognised() {
+        let cases = [
+            ("a=1", Op::Eq, "1"),
+            ("a!=1", Op::Ne, "1"),
+            ("a>1", Op::Gt, "1"),
+            ("a>=1", Op::Ge, "1"),
+            ("a<1", Op::Lt, "1"),
+            ("a<=1", Op::Le, "1"),
+            ("aIN1,2", Op::In, "1,2"),
+            ("aNOT IN1,2", Op::NotIn, "1,2"),
+            ("aLIKEx", Op::Like, "x"),
+            ("aCONTAINSx", Op::Like, "x"),
+            ("aNOTLIKEx", Op::NotLike, "x"),
+            ("aSTARTSWITHx", Op::StartsWith, "x"),
+            ("aENDSWITHx", Op::EndsWith, "x"),
+            ("aISEMPTY", Op::IsEmpty, ""),
+            ("aISNOTEMPTY", Op::IsNotEmpty, ""),
+            ("aANYTHING", Op::Anything, ""),
+            ("aBETWEEN1@2", Op::Between, "1@2"),
+        ];
+        for (text, op, value) in cases {
+            let q = parse(text);
+            assert_eq!(q.groups, vec![vec![vec![cond("a", op, value)]]], "{text}");
+        }
+    }
+
+    #[test]
+    fn order_terms_are_collected_in_order() {
+        let q = parse("active=true^ORDERBYnumber^ORDERBYDESCcategory");
+        assert_eq!(
+            q.order,
+            vec![
+                OrderBy {
+                    field: "number".into(),
+                    descending: false
+                },
+                OrderBy {
+                    field: "category".into(),
+                    descending: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_terms_are_dropped_with_a_reason_and_the_rest_kept() {
+        let q = parse("=x^stateFOO3^priority=1^ORDERBY^aBETWEEN1");
+        assert_eq!(q.groups, vec![vec![vec![cond("priority", Op::Eq, "1")]]]);
+        assert!(matches!(q.errors[0], QueryError::MissingField { .. }));
+        assert!(
+            matches!(&q.errors[1], QueryError::UnknownOperator { found, .. } if found == "FOO")
+        );
+        assert!(matches!(q.errors[2], QueryError::EmptyOrderBy { .. }));
+        assert!(matches!(q.errors[3], QueryError::BadBetween { .. }));
+        assert!(q.errors[1].to_string().contains("stateFOO3"));
+    }
+
+    #[test]
+    fn instanceof_is_reported_not_read_as_in() {
+        let q = parse("sys_class_nameINSTANCEOFtask");
+        assert!(q.groups.is_empty());
+        assert!(
+            matches!(&q.errors[0], QueryError::UnknownOperator { found, .. } if found == "INSTANCEOF")
+        );
+    }
+
+    #[test]
+    fn double_caret_is_a_literal_caret() {
+        let q = parse("short_description=a^^b^active=true");
+        assert_eq!(
+            q.groups[0][0],
+            vec![cond("short_description", Op::Eq, "a^b")]
+        );
+        assert_eq!(q.groups[0].len(), 2);
+    }
+
+    #[test]
+    fn date_generate_becomes_a_plain_date_time() {
+        let q = parse("sys_updated_on>=javascript:gs.dateGenerate('2025-08-01','10:00:00')");
+        assert_eq!(q.groups[0][0][0].value, "2025-08-01 10:00:00");
+        assert!(matches!(
+            parse("sys_updated_on>=javascript:gs.daysAgo(3)").errors[0],
+            QueryError::UnsupportedScript { .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_dropped_by_check_fields() {
+        let tables = tables();
+        let incident = tables
+            .iter()
+            .find(|t| t.name == "incident")
+            .expect("incident table");
+        let mut q = parse("nosuch=1^ORpriority=1^ORDERBYnosuch^ORDERBYnumber");
+        q.check_fields(incident);
+        assert_eq!(q.groups, vec![vec![vec![cond("priority", Op::Eq, "1")]]]);
+        assert_eq!(q.order.len(), 1);
+        assert_eq!(q.errors.len(), 2);
+    }
+
+    #[test]
+    fn comparisons_follow_field_types() {
+        let tables = tables();
+        let incident = tables
+            .iter()
+            .find(|t| t.name == "incident")
+            .expect("incident table");
+        let record: IndexMap<String, String> = [
+            ("state", "10"),
+            ("short_description", "Printer On Fire"),
+            ("sys_updated_on", "2025-08-01 10:00:00"),
+            ("active", "true"),
+            ("category", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let yes = |s: &str| {
+            let mut q = parse(s);
+            q.check_fields(incident);
+            assert!(q.errors.is_empty(), "{s}: {:?}", q.errors);
+            q.matches(incident, &record)
+        };
+        assert!(yes("state>9"), "numeric, not lexicographic");
+        assert!(!yes("state<9"));
+        assert!(yes("sys_updated_on>=2025-08-01"));
+        assert!(yes("sys_updated_on<2025-08-01 10:00:01"));
+        assert!(!yes("sys_updated_on>2025-08-01 10:00:00"));
+        assert!(yes("short_description=printer on fire"), "case-insensitive");
+        assert!(yes("short_descriptionLIKEon f"));
+        assert!(yes(
+            "short_descriptionSTARTSWITHprint^short_descriptionENDSWITHFIRE"
+        ));
+        assert!(yes("active=1"));
+        assert!(yes("categoryISEMPTY^stateISNOTEMPTY"));
+        assert!(!yes("category!=x"), "empty is NULL: != does not match it");
+        assert!(yes("stateIN1,10^stateNOT IN1,2"));
+        assert!(yes("stateBETWEEN10@11"));
+        assert!(yes("state=1^NQstate=10"));
+        assert!(!yes("state=1^ORstate=2"));
+    }
+
+    #[test]
+    fn sorting_is_typed_with_empty_first() {
+        let tables = tables();
+        let incident = tables
+            .iter()
+            .find(|t| t.name == "incident")
+            .expect("incident table");
+        let rows: Vec<IndexMap<String, String>> = ["10", "", "9"]
+            .iter()
+            .map(|s| {
+                [("state".to_owned(), (*s).to_owned())]
+                    .into_iter()
+                    .collect()
+            })
+            .collect();
+        let mut refs: Vec<_> = rows.iter().collect();
+        parse("ORDERBYstate").sort(incident, &mut refs);
+        let got: Vec<&str> = refs.iter().map(|r| r["state"].as_str()).collect();
+        assert_eq!(got, ["", "9", "10"]);
+        parse("ORDERBYDESCstate").sort(incident, &mut refs);
+        let got: Vec<&str> = refs.iter().map(|r| r["state"].as_str()).collect();
+        assert_eq!(got, ["10", "9", ""]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in "\\PC{0,80}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn parsing_query_like_text_never_panics(s in "[a-z_=!<>^@, A-Z0-9]{0,60}") {
+            let tables = tables();
+            let mut q = parse(&s);
+            q.check_fields(&tables[0]);
+            let record = IndexMap::new();
+            let _ = q.matches(&tables[0], &record);
+        }
+    }
+}
