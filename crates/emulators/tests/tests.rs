@@ -1,7 +1,9 @@
 //! The ServiceNow emulator driven over HTTP, as a connector would drive a real instance.
 
+mod attachments;
 mod auth;
 mod common;
+mod faults;
 mod journal;
 mod queries;
 mod table;
