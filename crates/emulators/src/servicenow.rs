@@ -118,6 +118,9 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Largest request body (attachments included).
     pub max_body_bytes: usize,
+    /// Enforce the state model's mandatory fields as data policies (403), as instances that
+    /// implement them as data policies do; off, they are not checked (UI policies only).
+    pub enforce_data_policies: bool,
 }
 
 impl EmulatorConfig {
@@ -132,6 +135,7 @@ impl EmulatorConfig {
             invalid_query: InvalidQuery::Ignore,
             faults: Faults::default(),
             max_body_bytes: 32 * 1024 * 1024,
+            enforce_data_policies: false,
         }
     }
 
@@ -237,8 +241,10 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
             name: u.name.clone(),
         })
         .collect();
+    let mut instance = Instance::new(&seeds);
+    instance.enforce_data_policies = config.enforce_data_policies;
     let state: AppState = Arc::new(Shared {
-        data: Mutex::new(Instance::new(&seeds)),
+        data: Mutex::new(instance),
         faults: Mutex::new(config.faults.clone()),
         auth: Auth::new(&config),
         invalid_query: config.invalid_query,
@@ -375,12 +381,16 @@ pub struct EmulateServiceNowArgs {
     /// What to do with invalid sysparm_query terms
     #[arg(long, value_enum, default_value_t = InvalidQuery::Ignore)]
     pub invalid_query: InvalidQuery,
+    /// Refuse (403) state changes without the state model's mandatory fields
+    #[arg(long)]
+    pub enforce_data_policies: bool,
 }
 
 /// Runs the emulator until Ctrl-C.
 pub async fn run(args: EmulateServiceNowArgs) -> Result<(), EmulatorError> {
     let mut config = EmulatorConfig::new(args.listen).with_user(&args.user, &args.password);
     config.invalid_query = args.invalid_query;
+    config.enforce_data_policies = args.enforce_data_policies;
     if let (Some(id), Some(secret)) = (&args.oauth_client_id, &args.oauth_client_secret) {
         config = config.with_oauth_client(id, secret);
     }
@@ -393,4 +403,49 @@ pub async fn run(args: EmulateServiceNowArgs) -> Result<(), EmulatorError> {
     let _ = tokio::signal::ctrl_c().await;
     info!("Stopping the ServiceNow emulator.");
     running.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulateServiceNowArgs,
+    }
+
+    #[test]
+    fn args_parse_with_defaults_and_help_says_it_is_not_servicenow() {
+        let cli = Cli::try_parse_from(["emulate", "--password", "p", "--listen", "127.0.0.1:0"])
+            .expect("parses");
+        assert_eq!(cli.args.user, "admin");
+        assert_eq!(cli.args.password, "p");
+        assert_eq!(cli.args.invalid_query, InvalidQuery::Ignore);
+        assert!(
+            Cli::try_parse_from(["emulate", "--password", "p", "--oauth-client-id", "c"]).is_err()
+        );
+        let cmd = EmulateServiceNowArgs::augment_args(clap::Command::new("servicenow"));
+        let about = cmd.get_about().map(ToString::to_string).unwrap_or_default();
+        assert!(about.contains("not ServiceNow"), "{about}");
+        let long = cmd
+            .get_long_about()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(long.contains("test"), "{long}");
+    }
+
+    #[test]
+    fn debug_output_redacts_passwords_and_secrets() {
+        let config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
+            .with_user("u", "hunter2")
+            .with_oauth_client("c", "topsecret");
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("topsecret"),
+            "{shown}"
+        );
+    }
 }

@@ -289,3 +289,37 @@ async fn shutdown_stops_accepting_connections() {
     emu.stop().await;
     assert!(client.get(url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn data_policies_when_enforced_refuse_resolving_without_close_fields_with_403() {
+    let mut config = common::config();
+    config.enforce_data_policies = true;
+    let emu = common::start_with(config).await;
+    let rec = emu.create("incident", json!({})).await;
+    let path = format!("/api/now/table/incident/{}", id(&rec));
+    let r = emu
+        .send_json(Method::PATCH, &path, json!({ "state": "6" }))
+        .await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "failure");
+    let detail = body["error"]["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("close_code") && detail.contains("close_notes"),
+        "{detail}"
+    );
+    let unchanged = emu.get_json(&path).await;
+    assert_eq!(
+        unchanged["result"]["state"], "1",
+        "a refused update changes nothing"
+    );
+    let ok = emu
+        .patch(
+            "incident",
+            &id(&rec),
+            json!({ "state": "6", "close_code": "Solved (Permanently)", "close_notes": "done" }),
+        )
+        .await;
+    assert_eq!(ok["state"], "6");
+    emu.stop().await;
+}

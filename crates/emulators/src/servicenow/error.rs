@@ -77,6 +77,12 @@ impl From<DataError> for ApiError {
             // (inference) An unknown table is a bad URI: 400, as §1.8 lists for those.
             DataError::UnknownTable(_) => Self::new(StatusCode::BAD_REQUEST, e.to_string(), None),
             DataError::NotFound { .. } => Self::no_record(),
+            // Data-policy failures come back as 403 (§1.8).
+            DataError::DataPolicy { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "Operation Failed",
+                Some(e.to_string()),
+            ),
             DataError::DuplicateSysId { .. } => Self::new(
                 StatusCode::FORBIDDEN,
                 "Operation Failed",

@@ -20,6 +20,11 @@ pub enum DataError {
     UnknownTable(String),
     #[error("no record {sys_id} in table {table}")]
     NotFound { table: String, sys_id: String },
+    #[error("Data Policy Exception: the following fields are mandatory: {}", fields.join(", "))]
+    DataPolicy {
+        table: String,
+        fields: Vec<&'static str>,
+    },
     #[error("a record with sys_id {sys_id} already exists in table {table}")]
     DuplicateSysId { table: String, sys_id: String },
 }
@@ -40,6 +45,8 @@ pub struct Instance {
     files: HashMap<String, Vec<u8>>,
     /// Seconds added to the wall clock (tests move time forward with it).
     pub clock_offset_secs: i64,
+    /// Enforce the state model's mandatory fields as data policies (403 on violation).
+    pub enforce_data_policies: bool,
 }
 
 /// A fresh sys_id: 32 lower-case hex digits.
@@ -79,6 +86,7 @@ impl Instance {
             tables,
             files: HashMap::new(),
             clock_offset_secs: 0,
+            enforce_data_policies: false,
         };
         for u in users {
             let (first, last) = u.name.split_once(' ').unwrap_or((u.name.as_str(), ""));
@@ -181,6 +189,7 @@ impl Instance {
         let defaults = record.clone();
         let journal = self.apply_writes(table, &mut record, fields, true);
         let user_id = self.user_sys_id(user).unwrap_or_default().to_owned();
+        let enforce_policies = self.enforce_data_policies;
         let t = self.table_mut(table)?;
         if let Some((prefix, _)) = t.def.numbering {
             if record.get("number").is_none_or(String::is_empty) {
@@ -195,6 +204,9 @@ impl Instance {
             }
         }
         task_rules(&t.def, &mut record, Some(&defaults), &now, &user_id);
+        if enforce_policies {
+            data_policy(table, &record)?;
+        }
         for (k, v) in [
             ("sys_id", sys_id.as_str()),
             ("sys_created_on", &now),
@@ -227,8 +239,12 @@ impl Instance {
         let mut record = before.clone();
         let journal = self.apply_writes(table, &mut record, fields, false);
         let user_id = self.user_sys_id(user).unwrap_or_default().to_owned();
+        let enforce_policies = self.enforce_data_policies;
         let t = self.table_mut(table)?;
         task_rules(&t.def, &mut record, Some(&before), &now, &user_id);
+        if enforce_policies {
+            data_policy(table, &record)?;
+        }
         if record == before && journal.is_empty() {
             return Ok(record);
         }
@@ -427,6 +443,32 @@ impl Instance {
         }
         self.files.remove(sys_id);
         Ok(())
+    }
+}
+
+/// The out-of-box state model's mandatory fields (tracker-apis.md §1.10), enforced as data
+/// policies when the instance is configured to: On Hold needs `hold_reason`, Resolved and Closed
+/// need `close_code` and `close_notes`; a problem's Resolved and Closed need `resolution_code`.
+fn data_policy(table: &str, record: &Record) -> Result<(), DataError> {
+    let state = val(record, "state");
+    let needed: &[&'static str] = match (table, state) {
+        ("incident", "3") => &["hold_reason"],
+        ("incident", "6" | "7") => &["close_code", "close_notes"],
+        ("problem", "106" | "107") => &["resolution_code"],
+        _ => &[],
+    };
+    let missing: Vec<&'static str> = needed
+        .iter()
+        .copied()
+        .filter(|f| val(record, f).trim().is_empty())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(DataError::DataPolicy {
+            table: table.to_owned(),
+            fields: missing,
+        })
     }
 }
 
