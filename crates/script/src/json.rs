@@ -41,7 +41,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
 
 fn to_json_depth(v: &Value, depth: usize) -> serde_json::Value {
     use serde_json::Value as J;
-    if depth > 200 {
+    if depth > 200 || !crate::value::visit(crate::value::Walk::Json, depth) {
         return J::Null;
     }
     match v {
@@ -102,7 +102,7 @@ pub fn to_json_text(v: &Value) -> String {
 }
 
 fn write_json(v: &Value, out: &mut String, depth: usize) {
-    if depth > 200 {
+    if depth > 200 || !crate::value::visit(crate::value::Walk::Json, depth) {
         out.push_str("null");
         return;
     }
@@ -131,6 +131,7 @@ fn write_json(v: &Value, out: &mut String, depth: usize) {
             }
             out.push('}');
         }
-        other => out.push_str(&to_json(other).to_string()),
+        // depth ≥ 1 keeps counting in this walk's budget
+        other => out.push_str(&to_json_depth(other, depth + 1).to_string()),
     }
 }

@@ -173,9 +173,17 @@ pub(crate) fn unique_values(items: Vec<Value>) -> Vec<Value> {
 }
 
 pub(crate) fn string_builder_append(o: &Rc<Obj>, v: &Value) {
-    let mut f = o.fields.borrow_mut();
-    let cur = f.get("value").map(|v| v.to_string()).unwrap_or_default();
-    f.insert(Rc::from("value"), Value::str(format!("{cur}{v}")));
+    // render first: `sb.append(sb)` reads the builder it appends to
+    let text = v.to_string();
+    let cur = o
+        .fields
+        .borrow()
+        .get("value")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    o.fields
+        .borrow_mut()
+        .insert(Rc::from("value"), Value::str(format!("{cur}{text}")));
 }
 
 /// Dispatches `recv.name(args)` to the method table of the receiver's type.

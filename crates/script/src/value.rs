@@ -218,7 +218,7 @@ impl Value {
     }
 
     fn deep_copy_depth(&self, depth: usize) -> Value {
-        if depth > MAX_NESTING {
+        if depth > MAX_NESTING || !visit(Walk::Copy, depth) {
             return self.clone();
         }
         match self {
@@ -357,6 +357,36 @@ thread_local! {
 /// recursing without bound.
 const MAX_NESTING: usize = 256;
 
+/// Which structural walk a [`visit`] counts for.
+#[derive(Clone, Copy)]
+pub(crate) enum Walk {
+    Display,
+    Equal,
+    Json,
+    Copy,
+    Flatten,
+}
+
+thread_local! {
+    static VISITS: std::cell::Cell<[usize; 5]> = const { std::cell::Cell::new([0; 5]) };
+}
+
+/// Most nodes one structural walk (printing, comparing, converting, copying, flattening) visits:
+/// shared or self-containing collections cannot make it run for ever.
+const MAX_VISITS: usize = 1 << 20;
+
+/// Counts a node of a walk (depth 0 starts a new walk); false once the walk is over budget.
+pub(crate) fn visit(walk: Walk, depth: usize) -> bool {
+    VISITS.with(|v| {
+        let mut counts = v.get();
+        let c = &mut counts[walk as usize];
+        *c = if depth == 0 { 1 } else { c.saturating_add(1) };
+        let ok = *c <= MAX_VISITS;
+        v.set(counts);
+        ok
+    })
+}
+
 /// The largest range turned into a list (16 M elements, 512 MiB of values).
 pub const MAX_MATERIALISED: usize = 16 << 20;
 
@@ -364,7 +394,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if matches!(self, Value::List(_) | Value::Map(_)) {
             let d = DISPLAY_DEPTH.with(|d| d.get());
-            if d > MAX_NESTING {
+            if d > MAX_NESTING || !visit(Walk::Display, d) {
                 return f.write_str("[…]");
             }
             DISPLAY_DEPTH.with(|x| x.set(d + 1));
@@ -452,7 +482,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 
 fn equal_depth(a: &Value, b: &Value, depth: usize) -> bool {
     use Value::*;
-    if depth > MAX_NESTING {
+    if depth > MAX_NESTING || !visit(Walk::Equal, depth) {
         return false;
     }
     match (a, b) {

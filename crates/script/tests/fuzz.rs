@@ -206,6 +206,15 @@ fn inputs() -> Vec<String> {
     out.push("String.format('%999999999999999999999d|%.99999999999f', 1, 2.5)".into());
     out.push("(1..100000000).collect { it }".into());
     out.push("[1, 2] == (0..9223372036854775807L)".into());
+    out.push("def x = [1]\nfor (i in 0..60) { x = [x, x] }\n[x.toString().size(), x == x.collect { it }, x.flatten().size(), groovy.json.JsonOutput.toJson(x).size()]".into());
+    out.push("def m = [:]\nm[m] = 1\nm.put(m, 2)\nm.remove(m)\nm.containsKey(m)\nprintln m".into());
+    out.push("def sb = new StringBuilder('x')\nsb.append(sb)\nsb << sb\nsb.toString()".into());
+    out.push("def l = [1]\nl << l\nl.add(l)\nprintln l\n[l == l, l.sum(), l.flatten(), l.unique(), l.sort(), l.toString()]".into());
+    out.push(
+        "def m = [a: 1]\nm.b = m\nm.each { k, v -> m.c = 1 }\nm.collectEntries { [it.key, m] }"
+            .into(),
+    );
+    out.push("def l = [3, 1, 2]\nl.each { l << it }\nl.sort { a, b -> l.clear(); a <=> b }\nl.removeAll { l.add(1) }".into());
     out.push("def b = -170141183460469231731687303715884105728G\n[-b, b.abs(), b.intdiv(-1), b % -1, b / 3, b * 1.5, b - 1]".into());
     out.push(
         "def d = -17014118346046923173168730371588410572.8\n[-d, d / 0.7, d % 0.3, d * d, d.abs()]"

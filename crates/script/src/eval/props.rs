@@ -413,7 +413,8 @@ impl Interp<'_> {
         match o {
             Value::Map(m) => {
                 self.charge(48, span)?;
-                m.borrow_mut().insert(i.to_key(), v);
+                let k = i.to_key();
+                m.borrow_mut().insert(k, v);
                 Ok(())
             }
             Value::List(l) => {

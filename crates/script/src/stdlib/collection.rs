@@ -124,7 +124,9 @@ fn sum(it: &mut Interp, items: Vec<Value>, span: Span) -> R<Value> {
 fn flatten(v: &[Value], out: &mut Vec<Value>, depth: usize) {
     for x in v {
         match x {
-            Value::List(_) | Value::Range(_) if depth < 100 => {
+            Value::List(_) | Value::Range(_)
+                if depth < 100 && crate::value::visit(crate::value::Walk::Flatten, depth + 1) =>
+            {
                 flatten(&x.iter_items().unwrap_or_default(), out, depth + 1)
             }
             other => out.push(other.clone()),
@@ -510,6 +512,7 @@ pub(crate) fn call(
         ("reverse", 0) => Value::list(items.into_iter().rev().collect()),
         ("flatten", 0) => {
             let mut out = Vec::new();
+            crate::value::visit(crate::value::Walk::Flatten, 0);
             flatten(&items, &mut out, 0);
             Value::list(out)
         }

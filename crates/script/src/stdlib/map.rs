@@ -97,8 +97,10 @@ pub(crate) fn call(
             .unwrap_or_else(|| a.get(1).clone()),
         ("put" | "putAt", 2) => {
             it.charge(48, span)?;
+            // the key first: making it may read this very map
+            let k = a.get(0).to_key();
             m.borrow_mut()
-                .insert(a.get(0).to_key(), a.get(1).clone())
+                .insert(k, a.get(1).clone())
                 .unwrap_or(Value::Null)
         }
         ("putIfAbsent", 2) => {
@@ -148,10 +150,10 @@ pub(crate) fn call(
                 Value::Null
             }
         }
-        ("remove", 1) => m
-            .borrow_mut()
-            .shift_remove(&a.get(0).to_key())
-            .unwrap_or(Value::Null),
+        ("remove", 1) => {
+            let k = a.get(0).to_key();
+            m.borrow_mut().shift_remove(&k).unwrap_or(Value::Null)
+        }
         ("containsKey", 1) => Value::Bool(m.borrow().contains_key(&a.get(0).to_key())),
         ("containsValue", 1) => Value::Bool(m.borrow().values().any(|v| values_equal(v, a.get(0)))),
         ("keySet" | "keys", 0) => Value::list(m.borrow().keys().map(|k| k.to_value()).collect()),
