@@ -14,6 +14,13 @@
 //! Deep recursion is stopped by [`Limits::max_stack_bytes`] before it can overflow the native
 //! stack; the default (1 MiB) fits threads with the usual 2 MiB stack.
 //!
+//! Known differences from Groovy 4, all deliberate or not yet needed by sync rules: a GString
+//! is a `String` here (Groovy's `map["${k}"]` misses a `String` key because GString hashes
+//! differently; here it finds it); BigDecimal results never use a negative scale (`10 / 0.5` is
+//! `20`, Groovy prints `2E+1`); `Date`, `Math.random()`, files, processes, the network,
+//! reflection and `evaluate` are refused with a `SecurityException`; interfaces, enums, traits
+//! and labelled `break` are rejected with a syntax error naming the construct.
+//!
 //! The CLI playground (`tandem script check|run|bench`) calls [`playground`]:
 //!
 //! ```text
