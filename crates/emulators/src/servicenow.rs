@@ -300,6 +300,8 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/oauth_token.do", post(auth::token))
         .route("/__emulator/faults", get(get_faults).post(set_faults))
         .route("/__emulator/clock", post(advance_clock))
+        .fallback(unknown_resource)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
@@ -320,6 +322,22 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
     }
     request.extensions_mut().insert(Caller(user));
     next.run(request).await
+}
+
+/// A path no API serves: 400, as ServiceNow answers a URI that matches no API (§1.8).
+async fn unknown_resource() -> error::ApiError {
+    error::ApiError::bad_request(
+        "Requested URI does not represent any resource",
+        "the emulator serves /api/now/table, /api/now/attachment and /oauth_token.do",
+    )
+}
+
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "Method not Supported",
+        Some("the HTTP method is not supported for this resource".into()),
+    )
 }
 
 async fn get_faults(State(state): State<AppState>) -> axum::Json<Faults> {

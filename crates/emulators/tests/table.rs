@@ -323,3 +323,45 @@ async fn data_policies_when_enforced_refuse_resolving_without_close_fields_with_
     assert_eq!(ok["state"], "6");
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_in_the_error_envelope() {
+    let emu = common::start().await;
+    let r = emu.get("/api/now/nothing/here").await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "failure");
+    let r = emu
+        .req(Method::DELETE, "/api/now/table/incident")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 405);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "failure");
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn input_display_value_lets_choice_fields_be_written_by_label() {
+    let emu = common::start().await;
+    let r = emu
+        .send_json(
+            Method::POST,
+            "/api/now/table/incident?sysparm_input_display_value=true",
+            json!({ "state": "In Progress", "impact": "1 - High" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["result"]["state"], "2");
+    assert_eq!(body["result"]["impact"], "1");
+    let raw = emu
+        .create("incident", json!({ "state": "In Progress" }))
+        .await;
+    assert_eq!(
+        raw["state"], "In Progress",
+        "without the flag the text is stored as given"
+    );
+    emu.stop().await;
+}

@@ -29,6 +29,8 @@ pub struct Params {
     pub render: RenderOptions,
     pub suppress_pagination_header: bool,
     pub no_count: bool,
+    /// `sysparm_input_display_value=true`: choice fields may be written by label.
+    pub input_display_value: bool,
     /// Every parameter as given, for building `Link` URLs.
     pub pairs: Vec<(String, String)>,
 }
@@ -95,6 +97,7 @@ impl Params {
                 "sysparm_exclude_reference_link" => p.render.exclude_reference_link = flag(v),
                 "sysparm_suppress_pagination_header" => p.suppress_pagination_header = flag(v),
                 "sysparm_no_count" => p.no_count = flag(v),
+                "sysparm_input_display_value" => p.input_display_value = flag(v),
                 other if other.starts_with("sysparm_") => {}
                 _ => p.filters.push((k.clone(), v.clone())),
             }
@@ -268,6 +271,33 @@ fn string_value(v: Value) -> String {
     }
 }
 
+/// With `sysparm_input_display_value=true`, a choice label becomes its value ("In Progress" →
+/// "2"). Date-times need no conversion: the emulator's users are in UTC. References are resolved
+/// by display value in every mode (see `Instance::insert`).
+fn input_display_values(
+    data: &Instance,
+    table: &str,
+    params: &Params,
+    fields: &mut [(String, String)],
+) {
+    let Ok(t) = data.table(table) else {
+        return;
+    };
+    if !params.input_display_value {
+        return;
+    }
+    for (name, value) in fields.iter_mut() {
+        if let Some(def) = t.def.field(name)
+            && let Some((v, _)) = def
+                .choices
+                .iter()
+                .find(|(_, label)| *label == value.as_str())
+        {
+            *value = (*v).to_owned();
+        }
+    }
+}
+
 fn single(
     data: &Instance,
     table: &str,
@@ -323,7 +353,8 @@ pub async fn create(
     let params = Params::parse(pairs, base_url(&state, &headers))?;
     let mut data = lock(&state.data);
     data.table(&table)?;
-    let fields = body_fields(&body)?;
+    let mut fields = body_fields(&body)?;
+    input_display_values(&data, &table, &params, &mut fields);
     let record = data.insert(&table, fields, &user)?;
     let location = format!(
         "{}/api/now/table/{table}/{}",
@@ -350,7 +381,8 @@ pub async fn update(
     let params = Params::parse(pairs, base_url(&state, &headers))?;
     let mut data = lock(&state.data);
     data.get(&table, &sys_id)?;
-    let fields = body_fields(&body)?;
+    let mut fields = body_fields(&body)?;
+    input_display_values(&data, &table, &params, &mut fields);
     let record = data.update(&table, &sys_id, fields, &user)?;
     Ok(axum::Json(single(&data, &table, &record, &params)?).into_response())
 }
