@@ -5,13 +5,14 @@
 //! `shared/reference/tracker-apis.md` §1 and marks its own guesses as inferences. Start one with
 //! [`start`], or from the command line with `tandem emulate servicenow` ([`run`]).
 //!
-//! Layout, one file per role: [`schema`] (tables, fields, choices), [`records`] (the data
-//! layer), [`query`] (`sysparm_query`), [`table`] (Table API), [`render`] (value / display
-//! value / reference shapes), [`journal`], [`attachments`], [`auth`], [`faults`], [`error`]
-//! (the error envelope). Emulator-only endpoints live under `/__emulator/`.
+//! Layout, one file per role: `schema` (tables, fields, choices), `records` (the data
+//! layer), `query` (`sysparm_query`), `table` (Table API), `render` (value / display
+//! value / reference shapes), `journal`, `attachments`, `auth`, `faults`, `error`
+//! (the error envelope), `demo` (optional seed data). Emulator-only endpoints live under `/__emulator/`.
 
 mod attachments;
 mod auth;
+mod demo;
 mod error;
 mod faults;
 mod journal;
@@ -121,6 +122,8 @@ pub struct EmulatorConfig {
     /// Enforce the state model's mandatory fields as data policies (403), as instances that
     /// implement them as data policies do; off, they are not checked (UI policies only).
     pub enforce_data_policies: bool,
+    /// Start with demo records (a group, two agents, three incidents with journals).
+    pub seed_demo: bool,
 }
 
 impl EmulatorConfig {
@@ -136,6 +139,7 @@ impl EmulatorConfig {
             faults: Faults::default(),
             max_body_bytes: 32 * 1024 * 1024,
             enforce_data_policies: false,
+            seed_demo: false,
         }
     }
 
@@ -243,6 +247,14 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         .collect();
     let mut instance = Instance::new(&seeds);
     instance.enforce_data_policies = config.enforce_data_policies;
+    if config.seed_demo {
+        let author = config
+            .users
+            .first()
+            .map_or("admin", |u| u.user_name.as_str());
+        demo::seed(&mut instance, author)
+            .map_err(|e| EmulatorError::Config(format!("demo data could not be created: {e}")))?;
+    }
     let state: AppState = Arc::new(Shared {
         data: Mutex::new(instance),
         faults: Mutex::new(config.faults.clone()),
@@ -402,6 +414,9 @@ pub struct EmulateServiceNowArgs {
     /// Refuse (403) state changes without the state model's mandatory fields
     #[arg(long)]
     pub enforce_data_policies: bool,
+    /// Start with demo records: a group, two agents, three incidents with comments
+    #[arg(long)]
+    pub seed_demo: bool,
 }
 
 /// Runs the emulator until Ctrl-C.
@@ -409,6 +424,7 @@ pub async fn run(args: EmulateServiceNowArgs) -> Result<(), EmulatorError> {
     let mut config = EmulatorConfig::new(args.listen).with_user(&args.user, &args.password);
     config.invalid_query = args.invalid_query;
     config.enforce_data_policies = args.enforce_data_policies;
+    config.seed_demo = args.seed_demo;
     if let (Some(id), Some(secret)) = (&args.oauth_client_id, &args.oauth_client_secret) {
         config = config.with_oauth_client(id, secret);
     }

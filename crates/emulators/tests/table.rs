@@ -365,3 +365,17 @@ async fn input_display_value_lets_choice_fields_be_written_by_label() {
     );
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn demo_seed_starts_with_incidents_to_sync() {
+    let mut config = common::config();
+    config.seed_demo = true;
+    let emu = common::start_with(config).await;
+    let r = emu
+        .get("/api/now/table/incident?sysparm_query=active=true")
+        .await;
+    assert_eq!(r.headers()["x-total-count"], "3");
+    let journal = emu.get_json("/api/now/table/sys_journal_field").await;
+    assert!(journal["result"].as_array().expect("array").len() >= 2);
+    emu.stop().await;
+}
