@@ -35,6 +35,15 @@ enum Command {
     /// For the operator who sells licenses: make a vendor key pair, issue license keys
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Run a local emulator of a tracker's REST API (a test and demo tool)
+    #[command(subcommand)]
+    Emulate(EmulateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EmulateCommand {
+    /// Run a local ServiceNow emulator (a test and demo tool, not ServiceNow)
+    Servicenow(tandem_emulators::servicenow::EmulateServiceNowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +184,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Token(command) => runtime()?.block_on(token(command)),
         Command::Script(command) => script(command),
         Command::License(command) => license(command),
+        Command::Emulate(EmulateCommand::Servicenow(args)) => {
+            init_logging(LogFormat::Text);
+            runtime()?.block_on(emulate_servicenow(args))
+        }
+    }
+}
+
+async fn emulate_servicenow(
+    args: tandem_emulators::servicenow::EmulateServiceNowArgs,
+) -> Result<ExitCode, Failure> {
+    use tandem_emulators::servicenow::EmulatorError;
+    match tandem_emulators::servicenow::run(args).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ (EmulatorError::Bind { .. } | EmulatorError::Config(_))) => Err(Failure::setup(e)),
+        Err(e) => Err(Failure {
+            message: e.to_string(),
+            code: 1,
+        }),
     }
 }
 

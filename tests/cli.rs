@@ -277,6 +277,20 @@ mod reqwest {
         })
     }
 
+    /// A GET with Basic auth; the status and the JSON answer.
+    pub fn blocking_get_basic(url: &str, user: &str, password: &str) -> (u16, serde_json::Value) {
+        rt().block_on(async {
+            let resp = ::reqwest::Client::new()
+                .get(url)
+                .basic_auth(user, Some(password))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json().await.unwrap_or_default())
+        })
+    }
+
     /// Signs in to the console and counts the items on the Items page.
     pub fn blocking_login_and_count_items(url: &str, password: &str) -> usize {
         rt().block_on(async {
@@ -380,4 +394,39 @@ fn script_errors_name_the_line_and_exit_1() {
     std::fs::write(&file, "def x = [1, 2]\n").unwrap();
     let (code, _, _) = run(tandem().args(["script", "check"]).arg(&file));
     assert_eq!(code, 0);
+}
+
+#[test]
+fn emulate_servicenow_serves_the_table_api_with_basic_auth() {
+    let child = tandem()
+        .args(["emulate", "servicenow", "--listen", "127.0.0.1:0"])
+        .args(["--user", "sync.user", "--password", "s3cret"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut emulator = Running(child);
+    let lines = read_until(&mut emulator.0, "not ServiceNow");
+    let url = lines
+        .last()
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://127.0.0.1:"))
+        })
+        .expect("URL in the banner")
+        .to_owned();
+    let (status, body) = reqwest::blocking_get_basic(
+        &format!("{url}/api/now/table/incident?sysparm_limit=1"),
+        "sync.user",
+        "s3cret",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"].is_array(), "{body}");
+    let (status, body) = reqwest::blocking_get_basic(
+        &format!("{url}/api/now/table/incident"),
+        "sync.user",
+        "wrong",
+    );
+    assert_eq!(status, 401);
+    assert_eq!(body["status"], "failure", "{body}");
 }
