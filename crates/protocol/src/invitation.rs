@@ -397,12 +397,13 @@ mod code;
 mod tests {
     use super::*;
 
-    fn at(second: i64) -> Timestamp {
+    /// Shared fixtures: `code.rs`'s tests use them too.
+    pub(super) fn at(second: i64) -> Timestamp {
         // 2026-11-20 14:00 UTC.
         Timestamp::from_second(1_795_183_200 + second).expect("in range")
     }
 
-    fn params() -> IssueParams {
+    pub(super) fn params() -> IssueParams {
         IssueParams {
             initiator_node_id: Uuid::from_u128(1),
             initiator_url: Some("https://tandem.acme.example".to_string()),
@@ -417,7 +418,7 @@ mod tests {
         }
     }
 
-    fn issued() -> Invitation {
+    pub(super) fn issued() -> Invitation {
         Invitation::issue_with_secret(params(), at(0), InvitationSecret::from_bytes([9; 32]))
             .expect("valid")
     }

@@ -271,32 +271,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invitation::{DEFAULT_VALIDITY, IssueParams};
-
-    fn at(second: i64) -> Timestamp {
-        // 2026-11-20 14:00 UTC.
-        Timestamp::from_second(1_795_183_200 + second).expect("in range")
-    }
-
-    fn params() -> IssueParams {
-        IssueParams {
-            initiator_node_id: Uuid::from_u128(1),
-            initiator_url: Some("https://tandem.acme.example".to_string()),
-            acceptor_private: false,
-            initiator_public_key: ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key(),
-            connection_id: Uuid::from_u128(2),
-            connection_name: "acme_to_globex".to_string(),
-            initiator_short_name: "acme".to_string(),
-            acceptor_short_name: "globex".to_string(),
-            mode: Mode::Script,
-            valid_for: DEFAULT_VALIDITY,
-        }
-    }
-
-    fn issued() -> Invitation {
-        Invitation::issue_with_secret(params(), at(0), InvitationSecret::from_bytes([9; 32]))
-            .expect("valid")
-    }
+    use crate::invitation::tests::issued;
 
     #[test]
     fn a_code_round_trips() {
