@@ -11,6 +11,18 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// GETs a page and returns its HTML.
+async fn get_page(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("page answers")
+        .text()
+        .await
+        .expect("page body")
+}
+
 /// The value of the hidden input `name` in a page.
 fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -107,14 +119,7 @@ async fn session_cookie_is_http_only_and_same_site() {
         .cookie_store(true)
         .build()
         .unwrap();
-    let html = client
-        .get(format!("{}/login", node.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_page(&client, format!("{}/login", node.url)).await;
     let csrf = hidden(&html, "csrf");
     let resp = client
         .post(format!("{}/login", node.url))
@@ -267,23 +272,9 @@ async fn an_admin_creates_edits_comments_and_attaches_through_forms() {
     let html = resp.text().await.unwrap();
     assert!(html.contains("printer.log"), "{html}");
 
-    let list = client
-        .get(url("/items?query=labels+%3D+sync"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get_page(&client, url("/items?query=labels+%3D+sync")).await;
     assert!(list.contains("OPS-1"));
-    let bad = client
-        .get(url("/items?query=status+%3D+Closed"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bad = get_page(&client, url("/items?query=status+%3D+Closed")).await;
     assert!(bad.contains("unknown status &#39;Closed&#39;"), "{bad}");
 }
 
@@ -397,14 +388,7 @@ async fn a_first_start_without_password_offers_a_one_time_setup_link() {
         .clone()
         .expect("setup link");
     let client = browser();
-    let html = client
-        .get(&link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_page(&client, &link).await;
     let token = hidden(&html, "token");
     let resp = client
         .post(format!("{}/setup", node.url))
@@ -461,7 +445,7 @@ async fn the_license_page_shows_evaluation_and_installs_a_vendor_signed_key() {
     let client = browser();
     let csrf = login(&node, &client).await;
     let url = format!("{}/settings/license", node.url);
-    let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+    let page = get_page(&client, &url).await;
     assert!(
         page.contains("<strong class=\"plan\">Evaluation</strong>"),
         "{page}"
@@ -507,14 +491,7 @@ async fn the_license_page_shows_evaluation_and_installs_a_vendor_signed_key() {
     let other = TestNode::start().await;
     let client = browser();
     let csrf = login(&other, &client).await;
-    let page = client
-        .get(format!("{}/settings/license", other.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_page(&client, format!("{}/settings/license", other.url)).await;
     assert!(page.contains("trusts no vendor key yet"), "{page}");
     let resp = client
         .post(format!("{}/settings/license", other.url))
