@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tandem_node::config::{Config, LogFormat, ServeArgs};
 use tandem_node::demo::{self, DemoSide};
-use tandem_node::{NodeError, RunningNode, auth};
+use tandem_node::{NodeError, auth};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -331,6 +331,8 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(config: Config) -> Result<ExitCode, Failure> {
     let node = tandem_node::start(config).await?;
+    let cancel = node.cancel_token();
+    stop_on_signal(move || cancel.cancel())?;
     println!("Tandem node listening on {}", node.local_url());
     println!("Console: {}", node.url());
     if let Some(link) = &node.setup_link {
@@ -339,37 +341,37 @@ async fn serve(config: Config) -> Result<ExitCode, Failure> {
         println!("  {link}");
         println!();
     }
-    stop_on_signal(&node);
     node.wait().await?;
     tracing::info!("Node stopped.");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stops the node gracefully on SIGINT (Ctrl-C) or SIGTERM.
-fn stop_on_signal(node: &RunningNode) {
-    let cancel = node.cancel_token();
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = ctrl_c => {},
-                        _ = term.recv() => {},
-                    }
-                }
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                }
+/// Registers SIGINT (Ctrl-C) and SIGTERM before the node says it is ready — so a signal that
+/// comes right after start still stops it gracefully — and runs `stop` on the first of them.
+fn stop_on_signal(stop: impl FnOnce() + Send + 'static) -> Result<(), Failure> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let register = |kind| {
+            signal(kind).map_err(|e| Failure::setup(format!("cannot listen for signals: {e}")))
+        };
+        let mut interrupt = register(SignalKind::interrupt())?;
+        let mut terminate = register(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("Shutting down: finishing requests in flight.");
-        cancel.cancel();
+            tracing::info!("Shutting down: finishing requests in flight.");
+            stop();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop();
     });
+    Ok(())
 }
 
 async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
@@ -412,6 +414,8 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         tracing::info!(node = name, items = created, "Demo tracker seeded.");
         nodes.push((name, node));
     }
+    let tokens: Vec<_> = nodes.iter().map(|(_, n)| n.cancel_token()).collect();
+    stop_on_signal(move || tokens.iter().for_each(|t| t.cancel()))?;
     println!();
     println!("Tandem demo: two nodes are running.");
     for (name, node) in &nodes {
@@ -424,19 +428,11 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         None => println!("Data is temporary: it is removed when the demo stops."),
     }
     println!("Press Ctrl-C to stop.");
-    let cancel = tokio_util_cancel(&nodes);
-    let _ = tokio::signal::ctrl_c().await;
-    cancel();
     for (_, node) in nodes {
         node.wait().await?;
     }
     drop(temp_dirs);
     Ok(ExitCode::SUCCESS)
-}
-
-fn tokio_util_cancel(nodes: &[(&str, RunningNode)]) -> impl FnOnce() {
-    let tokens: Vec<_> = nodes.iter().map(|(_, n)| n.cancel_token()).collect();
-    move || tokens.iter().for_each(|t| t.cancel())
 }
 
 async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
