@@ -146,21 +146,7 @@ impl Parser<'_> {
                 Err(_) => self.pos = save,
             }
         }
-        let mut body = Vec::new();
-        loop {
-            self.skip_seps();
-            if self.eat_op("}") {
-                break;
-            }
-            if matches!(self.tok(), Tok::Eof) {
-                return Err(ScriptError::parse(
-                    "this closure is never closed: add }",
-                    span,
-                ));
-            }
-            body.push(self.stmt()?);
-            self.end_of_stmt()?;
-        }
+        let body = self.stmts_until_close("this closure is never closed: add }", span)?;
         self.depth -= 1;
         let span = span.to(self.prev_span());
         Ok(Expr {

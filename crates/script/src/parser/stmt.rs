@@ -9,23 +9,30 @@ impl Parser<'_> {
         self.expect_op("{")?;
         self.enter()?;
         let open = self.prev_span();
+        let body = self.stmts_until_close("this block is never closed: add }", open)?;
+        self.depth -= 1;
+        Ok(body)
+    }
+
+    /// Statements up to the `}` that closes a block or closure body (consumed); `unclosed` is
+    /// the error, at `open`, when the script ends first.
+    pub(super) fn stmts_until_close(
+        &mut self,
+        unclosed: &'static str,
+        open: Span,
+    ) -> PResult<Vec<Stmt>> {
         let mut body = Vec::new();
         loop {
             self.skip_seps();
             if self.eat_op("}") {
-                break;
+                return Ok(body);
             }
             if matches!(self.tok(), Tok::Eof) {
-                return Err(ScriptError::parse(
-                    "this block is never closed: add }",
-                    open,
-                ));
+                return Err(ScriptError::parse(unclosed, open));
             }
             body.push(self.stmt()?);
             self.end_of_stmt()?;
         }
-        self.depth -= 1;
-        Ok(body)
     }
 
     /// A statement used as a body: a block or a single statement.
