@@ -1,5 +1,5 @@
 //! Tandem's domain: the built-in tracker's projects, items, comments, attachments and change
-//! history, and the small query language that searches them.
+//! history, the small query language that searches them, and connections between nodes.
 //!
 //! Main types: [`Item`], [`NewItem`], [`ItemPatch`], [`Comment`], [`Attachment`], [`Change`],
 //! [`TrackerEvent`], and [`query::Query`].
@@ -7,7 +7,11 @@
 //! **Architecture invariant:** this crate is plain Rust. It knows nothing of HTTP, JSON wire
 //! shapes or SQL; the `store` and `node` crates translate at their edges.
 
+pub mod connection;
 pub mod item;
 pub mod query;
 
+pub use connection::{
+    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
+};
 pub use item::*;

@@ -103,29 +103,9 @@ pub use signing::{
     sign_request, sign_response, verify_request, verify_response,
 };
 
-/// How a connection's sync rules are written. Fixed when the connection is created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Generated rules that cannot be edited. Every plan allows it.
-    Basic,
-    /// Groovy-compatible rules the admin edits. Needs an Evaluation or Paid plan.
-    Script,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Basic => "Basic",
-            Mode::Script => "Script",
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// How a connection's sync rules are written; defined with the other connection types in
+/// `tandem-model`.
+pub use tandem_model::Mode;
 
 /// A date and time as messages show it: `2026-11-20 14:03 UTC`.
 pub(crate) fn show_time(at: jiff::Timestamp) -> String {

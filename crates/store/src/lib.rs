@@ -17,9 +17,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tandem_model::query::Query;
 use tandem_model::{
-    Actor, Attachment, Change, Comment, Item, ItemKey, ItemPatch, NewAttachment, NewComment,
-    NewItem, NewProject, Project, ProjectKey, TrackerEvent, ValidationError,
+    Actor, Attachment, Change, Comment, Connection, Item, ItemKey, ItemPatch, NewAttachment,
+    NewComment, NewItem, NewProject, Project, ProjectKey, TrackerEvent, ValidationError,
 };
+use uuid::Uuid;
 
 pub mod sqlite;
 
@@ -42,6 +43,9 @@ pub enum StoreError {
         expected: i64,
         actual: i64,
     },
+    /// An update of a record other than an item read an older version than the stored one.
+    #[error("{what} {key} was changed meanwhile: reload it and try again")]
+    Changed { what: &'static str, key: String },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// The database file could not be opened or prepared.
@@ -108,6 +112,19 @@ pub struct ApiToken {
     pub created: Timestamp,
     pub last_used: Option<Timestamp>,
     pub revoked: Option<Timestamp>,
+}
+
+/// A message queued for the remote node of a connection, kept until the remote acknowledges it.
+/// `seq` numbers the connection's messages from 1 without gaps, in the order they were queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    pub connection_id: Uuid,
+    pub seq: i64,
+    /// What the message is (`control`, and the sync engine's kinds); the payload's schema.
+    pub kind: String,
+    /// JSON text.
+    pub payload: String,
+    pub created: Timestamp,
 }
 
 /// Which page of search results to return.
@@ -235,4 +252,51 @@ pub trait Store: Send + Sync + 'static {
     /// Events with `seq > after`, oldest first, at most `limit`. A reader that remembers the
     /// last `seq` it handled never misses an event.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>>;
+
+    // --- connections --------------------------------------------------------------------------
+    /// Stores a new connection as given, with version 1 (the `version` passed is ignored).
+    /// `AlreadyExists` when its id or its name is taken (names are compared case-insensitively).
+    async fn create_connection(&self, connection: Connection) -> Result<Connection>;
+    /// All connections, oldest first.
+    async fn connections(&self) -> Result<Vec<Connection>>;
+    async fn connection(&self, id: Uuid) -> Result<Option<Connection>>;
+    /// Case-insensitive.
+    async fn connection_by_name(&self, name: &str) -> Result<Option<Connection>>;
+    /// Replaces every field but `id` and `created`, when the stored version is still
+    /// `connection.version`; returns the stored connection with its version bumped. `Changed`
+    /// when another update came first, `NotFound` when it was deleted, `AlreadyExists` when
+    /// the new name is taken.
+    async fn update_connection(&self, connection: &Connection) -> Result<Connection>;
+    /// Deletes the connection with everything kept for it (queued messages, nonces, sequence
+    /// numbers). `NotFound` when there is no such connection.
+    async fn delete_connection(&self, id: Uuid) -> Result<()>;
+
+    // --- node-to-node messages ------------------------------------------------------------------
+    /// Queues a message for the connection's remote; returns its `seq`. `NotFound` for an
+    /// unknown connection.
+    async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64>;
+    /// The connection's queued messages with `seq > after`, oldest first, at most `limit`.
+    async fn outbound_messages(
+        &self,
+        connection_id: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboundMessage>>;
+    /// Drops the connection's queued messages with `seq <= up_to`: the remote has them.
+    async fn ack_messages(&self, connection_id: Uuid, up_to: i64) -> Result<()>;
+    /// The highest `seq` received from the connection's remote and recorded with
+    /// [`Store::advance_inbound_seq`]; 0 before the first.
+    async fn inbound_seq(&self, connection_id: Uuid) -> Result<i64>;
+    /// Records that the remote's message `seq` was handled, when `seq` is higher than the last
+    /// recorded one; returns whether it was (`false`: an old or repeated message).
+    async fn advance_inbound_seq(&self, connection_id: Uuid, seq: i64) -> Result<bool>;
+    /// Remembers a request nonce of a connection until `expires`; returns `false` when the
+    /// nonce was already remembered and has not expired (a replay). Forgets expired nonces.
+    async fn remember_nonce(
+        &self,
+        connection_id: Uuid,
+        nonce: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool>;
 }

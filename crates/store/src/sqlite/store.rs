@@ -9,9 +9,13 @@ use tandem_model::{
     Actor, Attachment, Change, Comment, Item, ItemKey, ItemPatch, NewAttachment, NewComment,
     NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
+type Connection_ = tandem_model::Connection;
 
 use super::{SqliteStore, auth, comments, items, now};
-use crate::{ApiToken, NewSession, Page, Result, SearchResult, Session, Store, User};
+use crate::{
+    ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, User,
+};
+use uuid::Uuid;
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
 const HASH_INLINE_LIMIT: usize = 64 * 1024;
@@ -275,5 +279,53 @@ impl Store for SqliteStore {
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>> {
         self.read(move |conn| items::events_after(conn, after, limit))
             .await
+    }
+
+    async fn create_connection(&self, _connection: Connection_) -> Result<Connection_> {
+        todo!("connections table")
+    }
+    async fn connections(&self) -> Result<Vec<Connection_>> {
+        todo!("connections table")
+    }
+    async fn connection(&self, _id: Uuid) -> Result<Option<Connection_>> {
+        todo!("connections table")
+    }
+    async fn connection_by_name(&self, _name: &str) -> Result<Option<Connection_>> {
+        todo!("connections table")
+    }
+    async fn update_connection(&self, _connection: &Connection_) -> Result<Connection_> {
+        todo!("connections table")
+    }
+    async fn delete_connection(&self, _id: Uuid) -> Result<()> {
+        todo!("connections table")
+    }
+    async fn enqueue_message(&self, _c: Uuid, _kind: &str, _payload: &str) -> Result<i64> {
+        todo!("connection messages")
+    }
+    async fn outbound_messages(
+        &self,
+        _c: Uuid,
+        _after: i64,
+        _limit: u32,
+    ) -> Result<Vec<OutboundMessage>> {
+        todo!("connection messages")
+    }
+    async fn ack_messages(&self, _c: Uuid, _up_to: i64) -> Result<()> {
+        todo!("connection messages")
+    }
+    async fn inbound_seq(&self, _c: Uuid) -> Result<i64> {
+        todo!("connection messages")
+    }
+    async fn advance_inbound_seq(&self, _c: Uuid, _seq: i64) -> Result<bool> {
+        todo!("connection messages")
+    }
+    async fn remember_nonce(
+        &self,
+        _c: Uuid,
+        _nonce: &str,
+        _expires: Timestamp,
+        _now: Timestamp,
+    ) -> Result<bool> {
+        todo!("nonces")
     }
 }
