@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod console;
 pub mod demo;
 pub mod error;
