@@ -24,6 +24,7 @@ use crate::{Result, StoreError};
 
 mod auth;
 mod comments;
+mod connections;
 mod items;
 pub mod migrations;
 mod query;

@@ -225,3 +225,87 @@ async fn dropping_the_store_frees_the_file_for_the_next_open() {
     let store = open_at(&path).unwrap();
     assert_eq!(store.setting("round").await.unwrap().as_deref(), Some("2"));
 }
+
+/// A connection row damaged outside Tandem (a hand edit, a bad restore) is a clear database
+/// error naming the connection and the value, on every read that meets it; never a panic.
+#[tokio::test]
+async fn a_damaged_connection_row_is_a_clear_database_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    let now = jiff::Timestamp::from_millisecond(1_700_000_000_000).unwrap();
+    let connection = tandem_model::Connection {
+        id: uuid::Uuid::now_v7(),
+        name: "Acme".into(),
+        description: String::new(),
+        mode: tandem_model::Mode::Basic,
+        role: tandem_model::ConnectionRole::Local,
+        local_short_name: "a".into(),
+        remote_short_name: "b".into(),
+        remote: None,
+        private: false,
+        status: tandem_model::ConnectionStatus::Active,
+        status_reason: None,
+        remote_paused: false,
+        invitation: None,
+        sealed_root: None,
+        outgoing_script: String::new(),
+        incoming_script: String::new(),
+        created: now,
+        updated: now,
+        last_sync: None,
+        version: 1,
+    };
+    let id = connection.id;
+    {
+        let store = open_at(&path).unwrap();
+        store.create_connection(connection).await.unwrap();
+    }
+
+    let damage = |sql: &str| {
+        Connection::open(&path).unwrap().execute(sql, []).unwrap();
+    };
+    let expect_damaged = |err: StoreError, what: &str| {
+        assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("connection") && text.contains("Acme"),
+            "{text}"
+        );
+        assert!(text.contains(what), "{text}");
+    };
+
+    damage("UPDATE connections SET mode = 'turbo'");
+    {
+        let store = open_at(&path).unwrap();
+        expect_damaged(
+            store.connection(id).await.unwrap_err(),
+            "unknown mode \"turbo\"",
+        );
+        expect_damaged(
+            store.connections().await.unwrap_err(),
+            "unknown mode \"turbo\"",
+        );
+        expect_damaged(
+            store.connection_by_name("acme").await.unwrap_err(),
+            "unknown mode \"turbo\"",
+        );
+    }
+
+    damage("UPDATE connections SET mode = 'basic', id = 'not-a-uuid'");
+    {
+        let store = open_at(&path).unwrap();
+        expect_damaged(
+            store.connections().await.unwrap_err(),
+            "id \"not-a-uuid\" is not a uuid",
+        );
+    }
+
+    damage("UPDATE connections SET id = lower(hex(randomblob(16))), remote_name = 'half a remote'");
+    {
+        let store = open_at(&path).unwrap();
+        expect_damaged(
+            store.connection_by_name("Acme").await.unwrap_err(),
+            "remote node",
+        );
+    }
+}

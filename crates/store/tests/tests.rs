@@ -9,6 +9,7 @@ mod common;
 mod auth;
 mod comments;
 mod concurrency;
+mod connections;
 mod events;
 mod items;
 mod projects;

@@ -15,6 +15,7 @@ use crate::{Result, StoreError};
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_search_indexes.sql"),
+    include_str!("../../migrations/sqlite/0003_connections.sql"),
 ];
 
 /// The schema version this binary writes.

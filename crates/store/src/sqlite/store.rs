@@ -3,19 +3,17 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::Connection;
 use tandem_model::query::Query;
 use tandem_model::{
-    Actor, Attachment, Change, Comment, Item, ItemKey, ItemPatch, NewAttachment, NewComment,
-    NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
+    Actor, Attachment, Change, Comment, Connection, Item, ItemKey, ItemPatch, NewAttachment,
+    NewComment, NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
-type Connection_ = tandem_model::Connection;
+use uuid::Uuid;
 
-use super::{SqliteStore, auth, comments, items, now};
+use super::{SqliteStore, auth, comments, connections, items, now};
 use crate::{
     ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, User,
 };
-use uuid::Uuid;
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
 const HASH_INLINE_LIMIT: usize = 64 * 1024;
@@ -24,7 +22,7 @@ impl SqliteStore {
     async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     {
         self.writer.write(work).await
     }
@@ -32,7 +30,7 @@ impl SqliteStore {
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
         self.readers.read(work).await
     }
@@ -281,51 +279,77 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_connection(&self, _connection: Connection_) -> Result<Connection_> {
-        todo!("connections table")
+    async fn create_connection(&self, connection: Connection) -> Result<Connection> {
+        self.write(move |conn| connections::create(conn, &connection))
+            .await
     }
-    async fn connections(&self) -> Result<Vec<Connection_>> {
-        todo!("connections table")
+
+    async fn connections(&self) -> Result<Vec<Connection>> {
+        self.read(|conn| connections::all(conn)).await
     }
-    async fn connection(&self, _id: Uuid) -> Result<Option<Connection_>> {
-        todo!("connections table")
+
+    async fn connection(&self, id: Uuid) -> Result<Option<Connection>> {
+        self.read(move |conn| connections::by_id(conn, id)).await
     }
-    async fn connection_by_name(&self, _name: &str) -> Result<Option<Connection_>> {
-        todo!("connections table")
+
+    async fn connection_by_name(&self, name: &str) -> Result<Option<Connection>> {
+        let name = name.to_owned();
+        self.read(move |conn| connections::by_name(conn, &name))
+            .await
     }
-    async fn update_connection(&self, _connection: &Connection_) -> Result<Connection_> {
-        todo!("connections table")
+
+    async fn update_connection(&self, connection: &Connection) -> Result<Connection> {
+        let connection = connection.clone();
+        self.write(move |conn| connections::update(conn, &connection))
+            .await
     }
-    async fn delete_connection(&self, _id: Uuid) -> Result<()> {
-        todo!("connections table")
+
+    async fn delete_connection(&self, id: Uuid) -> Result<()> {
+        self.write(move |conn| connections::delete(conn, id)).await
     }
-    async fn enqueue_message(&self, _c: Uuid, _kind: &str, _payload: &str) -> Result<i64> {
-        todo!("connection messages")
+
+    async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64> {
+        let (kind, payload) = (kind.to_owned(), payload.to_owned());
+        self.write(move |conn| connections::enqueue(conn, connection_id, &kind, &payload, now()))
+            .await
     }
+
     async fn outbound_messages(
         &self,
-        _c: Uuid,
-        _after: i64,
-        _limit: u32,
+        connection_id: Uuid,
+        after: i64,
+        limit: u32,
     ) -> Result<Vec<OutboundMessage>> {
-        todo!("connection messages")
+        self.read(move |conn| connections::outbound(conn, connection_id, after, limit))
+            .await
     }
-    async fn ack_messages(&self, _c: Uuid, _up_to: i64) -> Result<()> {
-        todo!("connection messages")
+
+    async fn ack_messages(&self, connection_id: Uuid, up_to: i64) -> Result<()> {
+        self.write(move |conn| connections::ack(conn, connection_id, up_to))
+            .await
     }
-    async fn inbound_seq(&self, _c: Uuid) -> Result<i64> {
-        todo!("connection messages")
+
+    async fn inbound_seq(&self, connection_id: Uuid) -> Result<i64> {
+        self.read(move |conn| connections::inbound_seq(conn, connection_id))
+            .await
     }
-    async fn advance_inbound_seq(&self, _c: Uuid, _seq: i64) -> Result<bool> {
-        todo!("connection messages")
+
+    async fn advance_inbound_seq(&self, connection_id: Uuid, seq: i64) -> Result<bool> {
+        self.write(move |conn| connections::advance_inbound_seq(conn, connection_id, seq))
+            .await
     }
+
     async fn remember_nonce(
         &self,
-        _c: Uuid,
-        _nonce: &str,
-        _expires: Timestamp,
-        _now: Timestamp,
+        connection_id: Uuid,
+        nonce: &str,
+        expires: Timestamp,
+        now: Timestamp,
     ) -> Result<bool> {
-        todo!("nonces")
+        let nonce = nonce.to_owned();
+        self.write(move |conn| {
+            connections::remember_nonce(conn, connection_id, &nonce, expires, now)
+        })
+        .await
     }
 }
