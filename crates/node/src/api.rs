@@ -1,7 +1,8 @@
 //! The REST API under `/api/v1/`: node information, projects, items, comments, attachments,
-//! history and the change events. Every route needs a bearer token; the public, signed
-//! endpoints other nodes call arrive with connections, under their own path.
+//! history, the change events, and connections ([`connections`]). Every route needs a bearer
+//! token; the routes other nodes call are in `crate::peer`, under `/node/v1`.
 
+pub mod connections;
 pub mod wire;
 
 use axum::Router;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
             get(get_attachment).delete(remove_attachment),
         )
         .route("/events", get(list_events))
+        .merge(connections::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not supported on this endpoint"))

@@ -103,6 +103,18 @@ pub struct ServeArgs {
     /// commits on power loss)
     #[arg(long, env = "TANDEM_DURABILITY", value_enum)]
     pub durability: Option<Durability>,
+    /// How many hours a new invitation code stays valid [default: 72]
+    #[arg(long, env = "TANDEM_INVITATION_HOURS", value_name = "HOURS")]
+    pub invitation_hours: Option<u32>,
+    /// The key that seals secrets at rest, 64 hex digits [default: <data-dir>/master.key,
+    /// created on first start]. Every process of one node must use the same key.
+    #[arg(
+        long,
+        env = "TANDEM_MASTER_KEY",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
 }
 
 /// The config file's shape. Unknown keys are an error, so a typo never goes unnoticed.
@@ -118,6 +130,8 @@ struct FileConfig {
     license_public_key: Option<String>,
     log_format: Option<LogFormat>,
     durability: Option<Durability>,
+    invitation_hours: Option<u32>,
+    master_key: Option<String>,
 }
 
 /// A secret from the configuration; `Debug` never prints it.
@@ -153,6 +167,10 @@ pub struct Config {
     pub license_public_key: Option<String>,
     pub log_format: LogFormat,
     pub durability: Durability,
+    /// How long a new invitation code stays valid.
+    pub invitation_validity: jiff::SignedDuration,
+    /// The master key from the configuration; `None`: the data directory's `master.key`.
+    pub master_key: Option<Secret>,
 }
 
 impl Default for Config {
@@ -169,6 +187,8 @@ impl Default for Config {
             license_public_key: None,
             log_format: LogFormat::Text,
             durability: Durability::Full,
+            invitation_validity: tandem_protocol::DEFAULT_VALIDITY,
+            master_key: None,
         }
     }
 }
@@ -310,6 +330,42 @@ impl Config {
             })?;
         }
 
+        let hours_src = source_of(
+            args.invitation_hours.is_some(),
+            "--invitation-hours",
+            "TANDEM_INVITATION_HOURS",
+            &file_path,
+        );
+        let invitation_validity = match args.invitation_hours.or(file.invitation_hours) {
+            Some(hours) if (1..=720).contains(&hours) => {
+                jiff::SignedDuration::from_hours(i64::from(hours))
+            }
+            Some(hours) => {
+                return Err(ConfigError::Invalid {
+                    key: "invitation validity",
+                    value: hours.to_string(),
+                    origin: hours_src,
+                    reason: "choose between 1 and 720 hours (30 days)".into(),
+                });
+            }
+            None => defaults.invitation_validity,
+        };
+        let master_src = source_of(
+            args.master_key.is_some(),
+            "--master-key",
+            "TANDEM_MASTER_KEY",
+            &file_path,
+        );
+        let master_key = args.master_key.clone().or(file.master_key);
+        if let Some(key) = &master_key {
+            crate::secrets::MasterKey::from_hex(key).map_err(|reason| ConfigError::Invalid {
+                key: "master key",
+                value: "(hidden)".into(),
+                origin: master_src,
+                reason,
+            })?;
+        }
+
         Ok(Config {
             listen,
             data_dir: args
@@ -324,6 +380,8 @@ impl Config {
             license_public_key,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             durability: args.durability.or(file.durability).unwrap_or_default(),
+            invitation_validity,
+            master_key: master_key.map(|k| Secret(k.trim().to_owned())),
         })
     }
 }

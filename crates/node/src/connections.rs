@@ -12,13 +12,28 @@
 //!
 //! The node-to-node side of the protocol (the routes other nodes call) is in `crate::peer`.
 
+pub mod client;
+pub mod delivery;
+pub mod rules;
+pub mod wire;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::{SignedDuration, Timestamp};
-use tandem_model::{Connection, ConnectionStatus, Mode};
-use tandem_protocol::{InvitationError, PlanRefusal};
+use tandem_model::{
+    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
+};
+use tandem_protocol::{
+    ConnectionKeys, Invitation, InvitationError, IssueParams, Nonce, PlanRefusal, Role, Route,
+    SecretHash, accept_proof, verify_accept_proof,
+};
+use tandem_store::StoreError;
 use uuid::Uuid;
 
 use crate::error::{ApiError, NodeError};
 use crate::state::AppState;
+use client::CallError;
+use wire::PROTOCOL;
 
 /// A node's public description, as `GET /node/v1/info` answers it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -191,6 +206,9 @@ pub enum ConnectionError {
     },
     #[error("the connection is {0}: {1}")]
     WrongStatus(&'static str, String),
+    /// A node-to-node request or acceptance that does not prove what it claims.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error(transparent)]
     Node(#[from] NodeError),
 }
@@ -208,6 +226,9 @@ impl From<ConnectionError> for ApiError {
             E::NotFound(_) => ApiError::NotFound(e.to_string()),
             E::NameTaken(_) => ApiError::Conflict(e.to_string()),
             E::Plan(_) => ApiError::Forbidden(e.to_string()),
+            E::Invitation(InvitationError::AlreadyUsed) => ApiError::Conflict(e.to_string()),
+            E::Invitation(InvitationError::Withdrawn) => ApiError::Gone(e.to_string()),
+            E::Unauthorized(_) => ApiError::Unauthorized(e.to_string()),
             E::Node(inner) => inner.into(),
             other => ApiError::BadRequest(other.to_string()),
         }
@@ -223,11 +244,76 @@ pub fn default_connection_name(local_short_name: &str, remote_short_name: &str) 
     )
 }
 
+/// The lines under each mode's name on the wizard's second step.
+pub fn mode_description(mode: Mode) -> &'static [&'static str] {
+    match mode {
+        Mode::Basic => &[
+            "Automatic configuration of basic fields",
+            "Sync rules cannot be edited",
+            "Recommended for use cases of basic complexity",
+        ],
+        Mode::Script => &[
+            "Groovy-based scripting",
+            "Recommended for use cases of basic to advanced complexity",
+        ],
+    }
+}
+
 /// The configuration types the wizard offers, with their descriptions, each marked with why
 /// this node's plan refuses it (if it does).
 pub async fn mode_offers(state: &AppState) -> Result<Vec<ModeOffer>, ConnectionError> {
-    let _ = state;
-    todo!()
+    let plan = crate::license::status(state).await?.plan;
+    Ok(Mode::ALL
+        .into_iter()
+        .map(|mode| ModeOffer {
+            mode,
+            description: mode_description(mode),
+            refusal: plan.check_mode(mode).err().map(|e| e.to_string()),
+        })
+        .collect())
+}
+
+/// Checks that `text` is an http(s) URL; returns it without query, fragment or trailing
+/// slash. The error completes "the URL …".
+pub fn normalize_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    if text.len() > 1000 {
+        return Err("is longer than 1000 characters".into());
+    }
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("https://{text}")
+    };
+    let mut url = reqwest::Url::parse(&with_scheme)
+        .map_err(|e| format!("'{text}' is not a web address ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "'{text}' is not a web address: it must start with http:// or https://"
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("'{text}' has no host name"));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The URL itself, then each shorter path down to the origin: a console page's URL, or a node
+/// served under a path, still finds the node.
+fn candidate_bases(url: &str) -> Vec<String> {
+    let mut bases = vec![url.to_owned()];
+    let mut current = url.to_owned();
+    let origin_end = url.find("://").map_or(0, |i| i + 3);
+    while let Some(cut) = current.rfind('/').filter(|&i| i > origin_end) {
+        current.truncate(cut);
+        bases.push(current.clone());
+    }
+    bases
 }
 
 /// Asks the destination for its node info. `url` may be the node URL, a page of its console,
@@ -236,8 +322,253 @@ pub async fn check_destination(
     state: &AppState,
     url: &str,
 ) -> Result<DestinationCheck, ConnectionError> {
-    let _ = (state, url);
-    todo!()
+    let url = normalize_url(url).map_err(|problem| ConnectionError::Invalid {
+        field: "Destination instance URL",
+        problem: format!("the URL {problem}"),
+    })?;
+    let mut first_problem: Option<CallError> = None;
+    let mut found = None;
+    for base in candidate_bases(&url) {
+        match client::fetch_info(state.http(), &base).await {
+            Ok(info) => {
+                found = Some(info);
+                break;
+            }
+            // Nothing answers at this host: shorter paths will not either.
+            Err(e @ CallError::Unreachable(_)) => {
+                first_problem.get_or_insert(e);
+                break;
+            }
+            Err(e) => {
+                first_problem.get_or_insert(e);
+            }
+        }
+    }
+    let Some(remote) = found else {
+        return Err(ConnectionError::Destination(match first_problem {
+            Some(CallError::Unreachable(reason)) => format!(
+                "{url} is not reachable from this node ({reason}): check the address, and that the other node is running and reachable from here"
+            ),
+            Some(other) => format!(
+                "{url} is not a Tandem node: {other}. Enter the other node's URL, shown on its General settings page"
+            ),
+            None => format!("{url} is not a Tandem node"),
+        }));
+    };
+    if remote.protocol != PROTOCOL {
+        return Err(ConnectionError::Destination(format!(
+            "the Tandem node at {url} ({}) speaks protocol version {} and this node speaks version {PROTOCOL}: update the older node (it runs Tandem {})",
+            remote.name, remote.protocol, remote.version
+        )));
+    }
+    let local = remote.node_id == state.identity().id;
+    if !local {
+        check_reachable_from(state, &remote).await?;
+    }
+    Ok(DestinationCheck {
+        node_url: remote.node_url.clone(),
+        remote,
+        local,
+        modes: mode_offers(state).await?,
+    })
+}
+
+/// Asks the destination whether it can call this node back at its node URL.
+async fn check_reachable_from(state: &AppState, remote: &NodeInfo) -> Result<(), ConnectionError> {
+    let own_url = state.settings().node_url;
+    let answer = client::probe(state.http(), &remote.node_url, &own_url)
+        .await
+        .map_err(|e| {
+            ConnectionError::Destination(format!(
+                "{} answered, but could not check whether it can reach this node: {e}",
+                remote.node_url
+            ))
+        })?;
+    match (answer.node_id, answer.problem) {
+        (Some(id), _) if id == state.identity().id => Ok(()),
+        (Some(_), _) => Err(ConnectionError::NotPublic(format!(
+            "{} reaches another Tandem node at this node's URL {own_url}: set this node's own public URL on the General settings page",
+            remote.name
+        ))),
+        (None, problem) => Err(ConnectionError::NotPublic(format!(
+            "this node must be public for the other node to call it, and {} cannot reach it at {own_url} ({}): set a URL the other node can reach on the General settings page (or with --node-url)",
+            remote.name,
+            problem.unwrap_or_else(|| "no answer".into())
+        ))),
+    }
+}
+
+fn check_field(field: &'static str, value: &str) -> Result<String, ConnectionError> {
+    let value = value.trim();
+    let problem = if value.is_empty() {
+        Some("is required".to_owned())
+    } else if value.len() > tandem_protocol::invitation::MAX_NAME_LEN {
+        Some(format!(
+            "is longer than {} characters",
+            tandem_protocol::invitation::MAX_NAME_LEN
+        ))
+    } else if value.chars().any(char::is_control) {
+        Some("contains control characters".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(ConnectionError::Invalid { field, problem }),
+        None => Ok(value.to_owned()),
+    }
+}
+
+async fn check_name_free(state: &AppState, name: &str) -> Result<(), ConnectionError> {
+    match state.store().connection_by_name(name).await? {
+        Some(_) => Err(ConnectionError::NameTaken(name.to_owned())),
+        None => Ok(()),
+    }
+}
+
+fn root_aad(id: Uuid) -> String {
+    format!("connections:root:{id}")
+}
+
+fn seal_root(state: &AppState, id: Uuid, root: &SecretHash) -> Result<String, ConnectionError> {
+    Ok(state.master_key().seal(root.as_bytes(), &root_aad(id))?)
+}
+
+fn open_root(state: &AppState, connection: &Connection) -> Result<SecretHash, ConnectionError> {
+    let sealed = connection.sealed_root.as_deref().ok_or_else(|| {
+        ConnectionError::Unauthorized(format!(
+            "connection {} has no key on this node",
+            connection.name
+        ))
+    })?;
+    let bytes = state
+        .master_key()
+        .open(sealed, &root_aad(connection.id))
+        .map_err(|e| ConnectionError::Node(NodeError::Internal(e.to_string())))?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+        ConnectionError::Node(NodeError::Internal(format!(
+            "the key of connection {} is damaged",
+            connection.name
+        )))
+    })?;
+    Ok(SecretHash::from_bytes(bytes))
+}
+
+/// The connection's request keys on this node.
+pub fn keys(state: &AppState, connection: &Connection) -> Result<ConnectionKeys, ConnectionError> {
+    let root = open_root(state, connection)?;
+    let me = state.identity().id;
+    let remote = connection
+        .remote
+        .as_ref()
+        .map(|r| r.node_id)
+        .ok_or_else(|| {
+            ConnectionError::Unauthorized(format!(
+                "connection {} has no remote node yet",
+                connection.name
+            ))
+        })?;
+    let (initiator, acceptor, role) = match connection.role {
+        ConnectionRole::Acceptor => (remote, me, Role::Acceptor),
+        _ => (me, remote, Role::Initiator),
+    };
+    Ok(ConnectionKeys::derive(
+        &root,
+        connection.id,
+        initiator,
+        acceptor,
+        role,
+    ))
+}
+
+fn own_peer(state: &AppState, private: bool) -> wire::PeerNode {
+    let settings = state.settings();
+    wire::PeerNode {
+        node_id: state.identity().id,
+        name: settings.name,
+        url: (!private).then_some(settings.node_url),
+        tracker: settings.tracker.as_str().into(),
+        public_key: state.identity().public_key_base64(),
+    }
+}
+
+fn remote_from_peer(peer: wire::PeerNode) -> Result<RemoteNode, ConnectionError> {
+    let invalid =
+        |field: &'static str, problem: String| ConnectionError::Invalid { field, problem };
+    let name = check_field("the remote node's name", &peer.name)?;
+    let url = match peer.url {
+        Some(url) => Some(
+            normalize_url(&url)
+                .map_err(|p| invalid("the remote node's URL", format!("the URL {p}")))?,
+        ),
+        None => None,
+    };
+    let key = URL_SAFE_NO_PAD
+        .decode(peer.public_key.as_bytes())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| {
+            invalid(
+                "the remote node's public key",
+                "is not an Ed25519 key".into(),
+            )
+        })?;
+    Ok(RemoteNode {
+        node_id: peer.node_id,
+        name,
+        url,
+        tracker: check_field("the remote node's tracker", &peer.tracker)?,
+        public_key: URL_SAFE_NO_PAD.encode(key.to_bytes()),
+    })
+}
+
+/// The names a new connection is created with.
+struct Naming {
+    name: String,
+    description: String,
+    local_short_name: String,
+    remote_short_name: String,
+}
+
+async fn new_connection(
+    state: &AppState,
+    id: Uuid,
+    naming: Naming,
+    mode: Mode,
+    role: ConnectionRole,
+    status: ConnectionStatus,
+) -> Result<Connection, ConnectionError> {
+    let now = Timestamp::now();
+    let (outgoing_script, incoming_script) = rules::defaults(state, mode).await?;
+    Ok(Connection {
+        id,
+        name: naming.name,
+        description: naming.description,
+        mode,
+        role,
+        local_short_name: naming.local_short_name,
+        remote_short_name: naming.remote_short_name,
+        remote: None,
+        private: false,
+        status,
+        status_reason: None,
+        remote_paused: false,
+        invitation: None,
+        sealed_root: None,
+        outgoing_script,
+        incoming_script,
+        created: now,
+        updated: now,
+        last_sync: None,
+        version: 0,
+    })
+}
+
+fn created(e: StoreError, name: &str) -> ConnectionError {
+    match e {
+        StoreError::AlreadyExists(_) => ConnectionError::NameTaken(name.to_owned()),
+        other => other.into(),
+    }
 }
 
 /// Creates the connection: Pending with an invitation code, or Active when local.
@@ -245,14 +576,170 @@ pub async fn initiate(
     state: &AppState,
     request: InitiateRequest,
 ) -> Result<Initiated, ConnectionError> {
-    let _ = (state, request);
-    todo!()
+    let local_short_name = check_field("Local instance short name", &request.local_short_name)?;
+    let remote_short_name = check_field("Remote instance short name", &request.remote_short_name)?;
+    let name = if request.name.trim().is_empty() {
+        default_connection_name(&local_short_name, &remote_short_name)
+    } else {
+        request.name.clone()
+    };
+    let name = check_field("Connection name", &name)?;
+    let description = request.description.trim().to_owned();
+    if description.len() > 2000 {
+        return Err(ConnectionError::Invalid {
+            field: "Description",
+            problem: "is longer than 2000 characters".into(),
+        });
+    }
+    check_name_free(state, &name).await?;
+    crate::license::status(state)
+        .await?
+        .plan
+        .check_mode(request.mode)?;
+
+    let destination = match &request.destination {
+        Some(url) => Some(check_destination(state, url).await?),
+        None => None,
+    };
+    let id = Uuid::now_v7();
+    let naming = Naming {
+        name: name.clone(),
+        description,
+        local_short_name,
+        remote_short_name,
+    };
+
+    if destination.as_ref().is_some_and(|d| d.local) {
+        let connection = new_connection(
+            state,
+            id,
+            naming,
+            request.mode,
+            ConnectionRole::Local,
+            ConnectionStatus::Active,
+        )
+        .await?;
+        let connection = state
+            .store()
+            .create_connection(connection)
+            .await
+            .map_err(|e| created(e, &name))?;
+        tracing::info!(connection = %id, name = %name, "Local connection created.");
+        return Ok(Initiated {
+            connection,
+            code: None,
+            accept_url: None,
+        });
+    }
+
+    let settings = state.settings();
+    let now = Timestamp::now();
+    let invitation = Invitation::issue(
+        IssueParams {
+            initiator_node_id: state.identity().id,
+            initiator_url: Some(settings.node_url.clone()),
+            acceptor_private: destination.is_none(),
+            initiator_public_key: state.identity().verifying_key(),
+            connection_id: id,
+            connection_name: name.clone(),
+            initiator_short_name: naming.local_short_name.clone(),
+            acceptor_short_name: naming.remote_short_name.clone(),
+            mode: request.mode,
+            valid_for: request
+                .valid_for
+                .unwrap_or(state.config().invitation_validity),
+        },
+        now,
+    )?;
+    let code = invitation.to_code()?;
+    let mut connection = new_connection(
+        state,
+        id,
+        naming,
+        request.mode,
+        ConnectionRole::Initiator,
+        ConnectionStatus::Pending,
+    )
+    .await?;
+    connection.private = destination.is_none();
+    connection.invitation = Some(InvitationState {
+        expires: invitation.expires_at,
+        used: None,
+    });
+    connection.sealed_root = Some(seal_root(state, id, &invitation.secret_hash())?);
+    let connection = state
+        .store()
+        .create_connection(connection)
+        .await
+        .map_err(|e| created(e, &name))?;
+    tracing::info!(
+        connection = %id,
+        name = %name,
+        private = connection.private,
+        expires = %invitation.expires_at,
+        "Connection initiated: waiting for the other side to accept the invitation."
+    );
+    Ok(Initiated {
+        accept_url: destination.map(|d| format!("{}/connections/accept", d.node_url)),
+        connection,
+        code: Some(code),
+    })
+}
+
+/// Decodes a pasted code and runs the acceptor's checks.
+async fn read_code(state: &AppState, code: &str) -> Result<Invitation, ConnectionError> {
+    let cleaned: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let invitation =
+        Invitation::decode_for_acceptor(&cleaned, state.identity().id, Timestamp::now())?;
+    if matches!(invitation.route(), Route::InitiatorCalls) {
+        return Err(ConnectionError::Destination(
+            "the node that made this code has no node URL, so this node cannot reach it: ask the other admin to set their node URL and make a new code".into(),
+        ));
+    }
+    if let Some(existing) = state.store().connection(invitation.connection_id).await? {
+        return Err(ConnectionError::Invitation(
+            if existing.status == ConnectionStatus::Pending {
+                InvitationError::InvalidField {
+                    field: "this invitation code",
+                    problem: format!(
+                        "is being accepted on this node right now (connection {})",
+                        existing.name
+                    ),
+                }
+            } else {
+                InvitationError::InvalidField {
+                    field: "this invitation code",
+                    problem: format!(
+                        "was already accepted on this node: it is connection {}",
+                        existing.name
+                    ),
+                }
+            },
+        ));
+    }
+    Ok(invitation)
 }
 
 /// Reads a pasted code without changing anything.
 pub async fn preview(state: &AppState, code: &str) -> Result<InvitationPreview, ConnectionError> {
-    let _ = (state, code);
-    todo!()
+    let invitation = read_code(state, code).await?;
+    let remote_node_name = match &invitation.initiator_url {
+        Some(url) => client::fetch_info(state.http(), url)
+            .await
+            .ok()
+            .map(|info| info.name),
+        None => None,
+    };
+    Ok(InvitationPreview {
+        connection_id: invitation.connection_id,
+        connection_name: invitation.connection_name.clone(),
+        mode: invitation.mode,
+        remote_node_name,
+        remote_url_display: invitation.initiator_url_display().to_owned(),
+        local_short_name: invitation.acceptor_short_name.clone(),
+        remote_short_name: invitation.initiator_short_name.clone(),
+        expires: invitation.expires_at,
+    })
 }
 
 /// Accepts a pasted code: the initiator verifies it and both sides turn Active.
@@ -260,41 +747,493 @@ pub async fn accept(
     state: &AppState,
     request: AcceptRequest,
 ) -> Result<Connection, ConnectionError> {
-    let _ = (state, request);
-    todo!()
+    let invitation = read_code(state, &request.code).await?;
+    let local_short_name = check_field(
+        "Local instance short name",
+        request
+            .local_short_name
+            .as_deref()
+            .unwrap_or(&invitation.acceptor_short_name),
+    )?;
+    let remote_short_name = check_field(
+        "Remote instance short name",
+        request
+            .remote_short_name
+            .as_deref()
+            .unwrap_or(&invitation.initiator_short_name),
+    )?;
+    let name = invitation.connection_name.clone();
+    check_name_free(state, &name).await?;
+    crate::license::status(state)
+        .await?
+        .plan
+        .check_mode(invitation.mode)?;
+    let initiator_url = invitation
+        .initiator_url
+        .clone()
+        .ok_or_else(|| ConnectionError::Destination("the code has no initiator URL".into()))?;
+
+    // Hold the id and the name while the initiator answers, so a second paste of the same
+    // code on this node is refused rather than raced.
+    let id = invitation.connection_id;
+    let root = invitation.secret_hash();
+    let naming = Naming {
+        name: name.clone(),
+        description: String::new(),
+        local_short_name: local_short_name.clone(),
+        remote_short_name: remote_short_name.clone(),
+    };
+    let mut connection = new_connection(
+        state,
+        id,
+        naming,
+        invitation.mode,
+        ConnectionRole::Acceptor,
+        ConnectionStatus::Pending,
+    )
+    .await?;
+    connection.private = invitation.acceptor_private;
+    connection.sealed_root = Some(seal_root(state, id, &root)?);
+    let held = state
+        .store()
+        .create_connection(connection)
+        .await
+        .map_err(|e| created(e, &name))?;
+
+    match handshake(
+        state,
+        &invitation,
+        &initiator_url,
+        &root,
+        &local_short_name,
+        &remote_short_name,
+    )
+    .await
+    {
+        Ok(remote) => {
+            let mut connection = held;
+            connection.remote = Some(remote);
+            connection.status = ConnectionStatus::Active;
+            connection.updated = Timestamp::now();
+            let connection = state.store().update_connection(&connection).await?;
+            tracing::info!(
+                connection = %id,
+                name = %name,
+                remote = %invitation.initiator_url_display(),
+                "Invitation accepted: the connection is active."
+            );
+            state.wake_delivery();
+            Ok(connection)
+        }
+        Err(e) => {
+            state.store().delete_connection(id).await?;
+            tracing::warn!(connection = %id, reason = %e, "Accepting an invitation failed.");
+            Err(e)
+        }
+    }
+}
+
+/// The acceptor's half of the handshake: prove the code to the initiator, check its signed
+/// answer, learn who it is.
+async fn handshake(
+    state: &AppState,
+    invitation: &Invitation,
+    initiator_url: &str,
+    root: &SecretHash,
+    local_short_name: &str,
+    remote_short_name: &str,
+) -> Result<RemoteNode, ConnectionError> {
+    let me = own_peer(state, invitation.acceptor_private);
+    let now = Timestamp::now();
+    let proof = accept_proof(
+        root,
+        invitation.connection_id,
+        me.node_id,
+        &state.identity().verifying_key(),
+        now,
+    );
+    let nonce = Nonce::random().map_err(|e| NodeError::Internal(e.to_string()))?;
+    let body = wire::AcceptRequest {
+        protocol: PROTOCOL,
+        connection_id: invitation.connection_id,
+        acceptor: me,
+        acceptor_short_name: local_short_name.to_owned(),
+        initiator_short_name: remote_short_name.to_owned(),
+        timestamp: now.as_second(),
+        proof: URL_SAFE_NO_PAD.encode(proof),
+        nonce: nonce.as_str().to_owned(),
+    };
+    let keys = ConnectionKeys::derive(
+        root,
+        invitation.connection_id,
+        invitation.initiator_node_id,
+        state.identity().id,
+        Role::Acceptor,
+    );
+    let answer = client::accept(state.http(), initiator_url, &body, &keys, &nonce)
+        .await
+        .map_err(|e| match e {
+            CallError::Refused { message, .. } => ConnectionError::Refused(message),
+            CallError::Unreachable(reason) => ConnectionError::Remote(format!(
+                "the node that made this code is not reachable at {initiator_url} ({reason}): check that it is running and reachable from this node, then try again"
+            )),
+            other => ConnectionError::Remote(format!(
+                "the node at {initiator_url} did not answer as the node that made this code: {other}"
+            )),
+        })?;
+    let remote = remote_from_peer(answer.initiator)?;
+    if remote.node_id != invitation.initiator_node_id
+        || remote.public_key != URL_SAFE_NO_PAD.encode(invitation.initiator_public_key.to_bytes())
+    {
+        return Err(ConnectionError::Remote(
+            "the node that answered is not the node that made this code".into(),
+        ));
+    }
+    Ok(remote)
+}
+
+/// The initiator's half: checks an acceptance of one of its codes and activates the
+/// connection. Returns it, its keys and the answer to sign.
+pub async fn accepted(
+    state: &AppState,
+    request: &wire::AcceptRequest,
+) -> Result<(Connection, ConnectionKeys, wire::AcceptAnswer), ConnectionError> {
+    let now = Timestamp::now();
+    let mut connection = match state.store().connection(request.connection_id).await? {
+        Some(c) if c.role == ConnectionRole::Initiator => c,
+        _ => return Err(InvitationError::Withdrawn.into()),
+    };
+    let invitation = connection
+        .invitation
+        .clone()
+        .ok_or(InvitationError::Withdrawn)?;
+    if invitation.used.is_some() || connection.status != ConnectionStatus::Pending {
+        return Err(InvitationError::AlreadyUsed.into());
+    }
+    if now >= invitation.expires {
+        return Err(InvitationError::Expired {
+            created_at: connection.created,
+            valid_for: invitation.expires.duration_since(connection.created),
+        }
+        .into());
+    }
+    if request.acceptor.node_id == state.identity().id {
+        return Err(InvitationError::OwnCode.into());
+    }
+    let remote = remote_from_peer(request.acceptor.clone())?;
+    let acceptor_key = URL_SAFE_NO_PAD
+        .decode(remote.public_key.as_bytes())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| {
+            ConnectionError::Unauthorized("the acceptor's public key is not valid".into())
+        })?;
+    let proof = URL_SAFE_NO_PAD
+        .decode(request.proof.as_bytes())
+        .map_err(|_| {
+            ConnectionError::Unauthorized("the acceptance proof is not base64url".into())
+        })?;
+    let timestamp = Timestamp::from_second(request.timestamp)
+        .map_err(|_| ConnectionError::Unauthorized("the acceptance time is not a time".into()))?;
+    let root = open_root(state, &connection)?;
+    verify_accept_proof(
+        &root,
+        connection.id,
+        remote.node_id,
+        &acceptor_key,
+        timestamp,
+        &proof,
+        now,
+    )
+    .map_err(|e| ConnectionError::Unauthorized(e.to_string()))?;
+    if connection.private != remote.url.is_none() {
+        return Err(ConnectionError::Invalid {
+            field: "the acceptance",
+            problem: if connection.private {
+                "comes with a node URL, but the code was made for a private node".into()
+            } else {
+                "has no node URL, but this connection needs one to call the acceptor".into()
+            },
+        });
+    }
+    crate::license::status(state)
+        .await?
+        .plan
+        .check_mode(connection.mode)?;
+
+    connection.remote = Some(remote);
+    connection.status = ConnectionStatus::Active;
+    connection.invitation = Some(InvitationState {
+        expires: invitation.expires,
+        used: Some(now),
+    });
+    connection.updated = now;
+    let connection = match state.store().update_connection(&connection).await {
+        Ok(c) => c,
+        // Another acceptance of the same code came first.
+        Err(StoreError::Changed { .. }) => return Err(InvitationError::AlreadyUsed.into()),
+        Err(StoreError::NotFound { .. }) => return Err(InvitationError::Withdrawn.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let keys = keys(state, &connection)?;
+    let answer = wire::AcceptAnswer {
+        initiator: own_peer(state, false),
+    };
+    state.wake_delivery();
+    Ok((connection, keys, answer))
+}
+
+/// Applies messages the remote pushed (or this node polled); returns the highest seq handled.
+pub async fn receive(
+    state: &AppState,
+    connection: &Connection,
+    messages: Vec<wire::WireMessage>,
+) -> Result<i64, ConnectionError> {
+    let mut acked = state.store().inbound_seq(connection.id).await?;
+    for message in messages {
+        if message.seq <= acked {
+            continue; // seen before: acknowledged again, applied once
+        }
+        if message.seq != acked + 1 {
+            // A gap: stop here; the sender sends again from what it is told.
+            break;
+        }
+        if message.kind == wire::CONTROL {
+            match serde_json::from_value::<wire::Control>(message.payload.clone()) {
+                Ok(control) => apply_control(state, connection.id, control).await?,
+                Err(e) => tracing::warn!(
+                    connection = %connection.id,
+                    seq = message.seq,
+                    error = %e,
+                    "Ignored a control message this node does not understand."
+                ),
+            }
+        } else {
+            tracing::warn!(
+                connection = %connection.id,
+                seq = message.seq,
+                kind = %message.kind,
+                "Ignored a message of a kind this node does not handle."
+            );
+        }
+        state
+            .store()
+            .advance_inbound_seq(connection.id, message.seq)
+            .await?;
+        acked = message.seq;
+    }
+    Ok(acked)
+}
+
+async fn apply_control(
+    state: &AppState,
+    id: Uuid,
+    control: wire::Control,
+) -> Result<(), ConnectionError> {
+    for _ in 0..5 {
+        let Some(mut connection) = state.store().connection(id).await? else {
+            return Ok(());
+        };
+        let remote = connection
+            .remote
+            .as_ref()
+            .map_or_else(|| "the remote node".to_owned(), |r| r.name.clone());
+        match control {
+            wire::Control::Paused => connection.remote_paused = true,
+            wire::Control::Resumed => connection.remote_paused = false,
+            wire::Control::Deleted => {
+                connection.status = ConnectionStatus::Error;
+                connection.status_reason = Some(format!(
+                    "{remote} deleted this connection on its side ({}): delete it here too, and initiate a new connection to sync again",
+                    Timestamp::now().strftime("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+        }
+        connection.updated = Timestamp::now();
+        match state.store().update_connection(&connection).await {
+            Ok(_) => {
+                tracing::info!(connection = %id, event = ?control, "The remote changed the connection.");
+                return Ok(());
+            }
+            Err(StoreError::Changed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ConnectionError::Node(NodeError::Internal(format!(
+        "connection {id} kept changing while a remote message was applied"
+    ))))
+}
+
+/// A private acceptor's poll: drop what it has, hand out what waits.
+pub async fn polled(
+    state: &AppState,
+    connection: &Connection,
+    ack: i64,
+) -> Result<Vec<wire::WireMessage>, ConnectionError> {
+    state.store().ack_messages(connection.id, ack).await?;
+    let queued = state
+        .store()
+        .outbound_messages(connection.id, ack, wire::BATCH)
+        .await?;
+    Ok(queued.into_iter().map(to_wire).collect())
+}
+
+pub(crate) fn to_wire(message: tandem_store::OutboundMessage) -> wire::WireMessage {
+    wire::WireMessage {
+        seq: message.seq,
+        kind: message.kind,
+        payload: serde_json::from_str(&message.payload).unwrap_or(serde_json::Value::Null),
+    }
 }
 
 /// All connections with their twin counts, oldest first.
 pub async fn list(state: &AppState) -> Result<Vec<ConnectionSummary>, ConnectionError> {
-    let _ = state;
-    todo!()
+    Ok(state
+        .store()
+        .connections()
+        .await?
+        .into_iter()
+        // Twins come with the sync engine; a connection has none before it.
+        .map(|connection| ConnectionSummary {
+            connection,
+            twins: 0,
+        })
+        .collect())
 }
 
 /// A connection by name (case-insensitive) or id.
 pub async fn find(state: &AppState, name_or_id: &str) -> Result<Connection, ConnectionError> {
-    let _ = (state, name_or_id);
-    todo!()
+    let store = state.store();
+    if let Some(c) = store.connection_by_name(name_or_id.trim()).await? {
+        return Ok(c);
+    }
+    if let Ok(id) = Uuid::try_parse(name_or_id.trim())
+        && let Some(c) = store.connection(id).await?
+    {
+        return Ok(c);
+    }
+    Err(ConnectionError::NotFound(name_or_id.trim().to_owned()))
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<Connection, ConnectionError> {
+    state
+        .store()
+        .connection(id)
+        .await?
+        .ok_or_else(|| ConnectionError::NotFound(id.to_string()))
 }
 
 pub async fn statistics(state: &AppState, id: Uuid) -> Result<Statistics, ConnectionError> {
-    let _ = (state, id);
-    todo!()
+    let connection = load(state, id).await?;
+    let store = state.store();
+    let queued = store
+        .outbound_messages(connection.id, 0, 10_000)
+        .await?
+        .len() as u64;
+    let queued_total = store.outbound_seq(connection.id).await?.max(0) as u64;
+    Ok(Statistics {
+        twins: 0,
+        events_sent: queued_total.saturating_sub(queued),
+        events_received: store.inbound_seq(connection.id).await?.max(0) as u64,
+        queued,
+        errors: u64::from(connection.status == ConnectionStatus::Error),
+    })
+}
+
+/// Changes a connection with `change`, retrying when another update came first.
+async fn modify(
+    state: &AppState,
+    id: Uuid,
+    change: impl Fn(&mut Connection) -> Result<(), ConnectionError>,
+) -> Result<Connection, ConnectionError> {
+    for _ in 0..5 {
+        let mut connection = load(state, id).await?;
+        change(&mut connection)?;
+        connection.updated = Timestamp::now();
+        match state.store().update_connection(&connection).await {
+            Ok(c) => return Ok(c),
+            Err(StoreError::Changed { .. }) => continue,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ConnectionError::NotFound(id.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ConnectionError::Node(NodeError::Internal(format!(
+        "connection {id} kept changing during the update"
+    ))))
+}
+
+async fn tell_remote(
+    state: &AppState,
+    connection: &Connection,
+    control: wire::Control,
+) -> Result<(), ConnectionError> {
+    if connection.role == ConnectionRole::Local || connection.remote.is_none() {
+        return Ok(());
+    }
+    let payload =
+        serde_json::to_string(&control).map_err(|e| NodeError::Internal(e.to_string()))?;
+    state
+        .store()
+        .enqueue_message(connection.id, wire::CONTROL, &payload)
+        .await?;
+    state.wake_delivery();
+    Ok(())
 }
 
 pub async fn activate(state: &AppState, id: Uuid) -> Result<Connection, ConnectionError> {
-    let _ = (state, id);
-    todo!()
+    let connection = modify(state, id, |c| match c.status {
+        ConnectionStatus::Pending => Err(ConnectionError::WrongStatus(
+            "pending",
+            "it turns active when the other side accepts the invitation".into(),
+        )),
+        _ => {
+            c.status = ConnectionStatus::Active;
+            c.status_reason = None;
+            Ok(())
+        }
+    })
+    .await?;
+    tell_remote(state, &connection, wire::Control::Resumed).await?;
+    tracing::info!(connection = %id, name = %connection.name, "Connection activated.");
+    Ok(connection)
 }
 
 pub async fn deactivate(state: &AppState, id: Uuid) -> Result<Connection, ConnectionError> {
-    let _ = (state, id);
-    todo!()
+    let connection = modify(state, id, |c| match c.status {
+        ConnectionStatus::Pending => Err(ConnectionError::WrongStatus(
+            "pending",
+            "delete it instead to withdraw the invitation".into(),
+        )),
+        _ => {
+            c.status = ConnectionStatus::Deactivated;
+            c.status_reason = Some("deactivated by an admin of this node".into());
+            Ok(())
+        }
+    })
+    .await?;
+    tell_remote(state, &connection, wire::Control::Paused).await?;
+    tracing::info!(connection = %id, name = %connection.name, "Connection deactivated.");
+    Ok(connection)
 }
 
 /// Removes the connection on this side and tells the remote.
 pub async fn delete(state: &AppState, id: Uuid) -> Result<Deleted, ConnectionError> {
-    let _ = (state, id);
-    todo!()
+    let connection = load(state, id).await?;
+    let remote_told = if connection.can_call_remote() {
+        tell_remote(state, &connection, wire::Control::Deleted).await?;
+        delivery::push_now(state, &connection).await.is_ok()
+    } else {
+        false
+    };
+    state.store().delete_connection(id).await?;
+    tracing::info!(connection = %id, name = %connection.name, remote_told, "Connection deleted.");
+    Ok(Deleted {
+        name: connection.name,
+        remote_told,
+    })
 }
 
 /// Saves both scripts; refused for Basic connections and for scripts that do not parse.
@@ -304,8 +1243,29 @@ pub async fn save_rules(
     outgoing_script: &str,
     incoming_script: &str,
 ) -> Result<Connection, ConnectionError> {
-    let _ = (state, id, outgoing_script, incoming_script);
-    todo!()
+    let connection = load(state, id).await?;
+    if connection.mode == Mode::Basic {
+        return Err(ConnectionError::BasicRulesReadOnly);
+    }
+    for (which, source) in [("outgoing", outgoing_script), ("incoming", incoming_script)] {
+        if source.len() > rules::MAX_SCRIPT {
+            return Err(ConnectionError::Script {
+                which,
+                message: format!("it is longer than {} KB", rules::MAX_SCRIPT / 1024),
+            });
+        }
+        tandem_script::playground::check(source, which)
+            .map_err(|message| ConnectionError::Script { which, message })?;
+    }
+    let (outgoing, incoming) = (outgoing_script.to_owned(), incoming_script.to_owned());
+    let connection = modify(state, id, |c| {
+        c.outgoing_script = outgoing.clone();
+        c.incoming_script = incoming.clone();
+        Ok(())
+    })
+    .await?;
+    tracing::info!(connection = %id, name = %connection.name, "Sync rules published.");
+    Ok(connection)
 }
 
 /// Changes the description (the only connection information editable after creation besides
@@ -316,8 +1276,27 @@ pub async fn update_info(
     description: Option<String>,
     mode: Option<Mode>,
 ) -> Result<Connection, ConnectionError> {
-    let _ = (state, id, description, mode);
-    todo!()
+    let current = load(state, id).await?;
+    if let Some(mode) = mode
+        && mode != current.mode
+    {
+        return Err(ConnectionError::ModeFixed(current.mode));
+    }
+    let Some(description) = description else {
+        return Ok(current);
+    };
+    let description = description.trim().to_owned();
+    if description.len() > 2000 {
+        return Err(ConnectionError::Invalid {
+            field: "Description",
+            problem: "is longer than 2000 characters".into(),
+        });
+    }
+    modify(state, id, |c| {
+        c.description = description.clone();
+        Ok(())
+    })
+    .await
 }
 
 /// How a status reads on the Connections page, with the remote's pause shown.
@@ -325,5 +1304,52 @@ pub fn status_label(connection: &Connection) -> String {
     match (connection.status, connection.remote_paused) {
         (ConnectionStatus::Active, true) => "Active (remote paused)".to_owned(),
         (status, _) => status.label().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized() {
+        assert_eq!(
+            normalize_url(" http://127.0.0.1:7341/ ").unwrap(),
+            "http://127.0.0.1:7341"
+        );
+        assert_eq!(
+            normalize_url("http://node.example/items?q=1#x").unwrap(),
+            "http://node.example/items"
+        );
+        assert_eq!(
+            normalize_url("node.example").unwrap(),
+            "https://node.example"
+        );
+        assert!(normalize_url("").is_err());
+        assert!(normalize_url("ftp://x").unwrap_err().contains("http://"));
+        assert!(normalize_url("http://").is_err());
+    }
+
+    #[test]
+    fn candidates_walk_up_to_the_origin() {
+        assert_eq!(
+            candidate_bases("http://h:1/a/b"),
+            vec!["http://h:1/a/b", "http://h:1/a", "http://h:1"]
+        );
+        assert_eq!(candidate_bases("http://h:1"), vec!["http://h:1"]);
+    }
+
+    #[test]
+    fn the_default_name_joins_the_short_names() {
+        assert_eq!(
+            default_connection_name(" acme ", "globex"),
+            "acme_to_globex"
+        );
+    }
+
+    #[test]
+    fn the_modes_carry_the_wizard_descriptions() {
+        assert_eq!(mode_description(Mode::Basic).len(), 3);
+        assert_eq!(mode_description(Mode::Script)[0], "Groovy-based scripting");
     }
 }

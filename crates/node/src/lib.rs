@@ -17,6 +17,8 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod license;
+pub mod peer;
+pub mod secrets;
 pub mod server;
 pub mod state;
 

@@ -134,11 +134,19 @@ pub async fn start_with_store(
         .map_err(|e| NodeError::Internal(e.to_string()))?;
 
     let settings = effective_settings(&config, store.as_ref(), addr).await?;
-    let state = AppState::new(store, identity, config, settings);
+    let master_key = crate::secrets::MasterKey::load_or_create(
+        config.master_key.as_ref().map(|k| k.expose()),
+        &config.data_dir,
+    )?;
+    let state = AppState::new(store, identity, config, settings, master_key)?;
     let setup_link = bootstrap_auth(&state).await?;
 
     let cancel = CancellationToken::new();
     let app = router(state.clone());
+    tokio::spawn(crate::connections::delivery::run(
+        state.clone(),
+        cancel.clone(),
+    ));
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -227,6 +235,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", crate::api::router())
+        .nest("/node/v1", crate::peer::router())
         .merge(crate::console::router())
         .layer(CatchPanicLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -7,6 +7,7 @@ use tandem_store::Store;
 use crate::config::Config;
 use crate::error::NodeError;
 use crate::identity::Identity;
+use crate::secrets::MasterKey;
 
 /// The kind of tracker this node serves. Only the built-in tracker exists so far; the connector
 /// issues add the others.
@@ -56,6 +57,9 @@ struct Inner {
     identity: Identity,
     config: Config,
     settings: RwLock<NodeSettings>,
+    master_key: MasterKey,
+    http: reqwest::Client,
+    outbox: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -64,20 +68,52 @@ impl AppState {
         identity: Identity,
         config: Config,
         settings: NodeSettings,
-    ) -> Self {
+        master_key: MasterKey,
+    ) -> Result<Self, NodeError> {
         // Checked when the configuration was resolved; a key that does not parse trusts nothing.
         let license_keys = config
             .license_public_key
             .iter()
             .filter_map(|k| tandem_protocol::license::parse_vendor_public_key(k).ok())
             .collect();
-        AppState(Arc::new(Inner {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(30))
+            // Another node answers at its own URL; a redirect is not followed with a signed body.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| NodeError::Internal(format!("cannot make the HTTP client: {e}")))?;
+        Ok(AppState(Arc::new(Inner {
             store,
             license_keys,
             identity,
             config,
             settings: RwLock::new(settings),
-        }))
+            master_key,
+            http,
+            outbox: tokio::sync::Notify::new(),
+        })))
+    }
+
+    /// Seals and opens secrets kept in the database.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.0.master_key
+    }
+
+    /// The client for calls to other nodes.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    /// Wakes the delivery of queued node-to-node messages.
+    pub fn wake_delivery(&self) {
+        self.0.outbox.notify_one();
+    }
+
+    /// Waits until [`AppState::wake_delivery`] is called.
+    pub async fn delivery_woken(&self) {
+        self.0.outbox.notified().await;
     }
 
     pub fn store(&self) -> &dyn Store {

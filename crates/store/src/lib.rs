@@ -282,6 +282,9 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> Result<Vec<OutboundMessage>>;
+    /// The `seq` of the connection's last queued message (acknowledged or not); 0 before the
+    /// first.
+    async fn outbound_seq(&self, connection_id: Uuid) -> Result<i64>;
     /// Drops the connection's queued messages with `seq <= up_to`: the remote has them.
     async fn ack_messages(&self, connection_id: Uuid, up_to: i64) -> Result<()>;
     /// The highest `seq` received from the connection's remote and recorded with

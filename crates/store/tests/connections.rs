@@ -356,9 +356,15 @@ async fn numbering_continues_after_everything_was_acknowledged() {
     // The remote has handled 1 and 2: a new message numbered 1 again would look old to it.
     let store = open();
     let acme = store.create_connection(bare("Acme")).await.unwrap().id;
+    assert_eq!(store.outbound_seq(acme).await.unwrap(), 0);
     store.enqueue_message(acme, "control", "{}").await.unwrap();
     store.enqueue_message(acme, "control", "{}").await.unwrap();
     store.ack_messages(acme, 2).await.unwrap();
+    assert_eq!(
+        store.outbound_seq(acme).await.unwrap(),
+        2,
+        "acknowledged still counts"
+    );
     assert!(
         store
             .outbound_messages(acme, 0, 10)

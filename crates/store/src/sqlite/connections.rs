@@ -452,6 +452,14 @@ pub(super) fn ack(conn: &rusqlite::Connection, id: Uuid, up_to: i64) -> Result<(
     Ok(())
 }
 
+pub(super) fn outbound_seq(conn: &rusqlite::Connection, id: Uuid) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT last_outbound_seq FROM connections WHERE id = ?1")?
+        .query_row([id_text(id)], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
 pub(super) fn inbound_seq(conn: &rusqlite::Connection, id: Uuid) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT last_seq FROM connection_inbox WHERE connection_id = ?1")?

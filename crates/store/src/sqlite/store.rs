@@ -329,6 +329,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn outbound_seq(&self, connection_id: Uuid) -> Result<i64> {
+        self.read(move |conn| connections::outbound_seq(conn, connection_id))
+            .await
+    }
+
     async fn inbound_seq(&self, connection_id: Uuid) -> Result<i64> {
         self.read(move |conn| connections::inbound_seq(conn, connection_id))
             .await

@@ -1,0 +1,362 @@
+//! `/api/v1/connections` and `/api/v1/invitations`: what the Connections page does, for
+//! scripts and the `tandem connection` commands.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use tandem_model::{Connection, Mode};
+use uuid::Uuid;
+
+use crate::auth::ApiCaller;
+use crate::connections::{self, AcceptRequest, InitiateRequest};
+use crate::error::{ApiError, ApiJson};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/connections", get(list).post(initiate))
+        .route("/connections/check", post(check))
+        .route(
+            "/connections/{name}",
+            get(show).patch(update).delete(delete),
+        )
+        .route("/connections/{name}/activate", post(activate))
+        .route("/connections/{name}/deactivate", post(deactivate))
+        .route("/connections/{name}/statistics", get(statistics))
+        .route("/invitations/preview", post(preview))
+        .route("/invitations/accept", post(accept))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemoteJson {
+    pub node_id: Uuid,
+    pub name: String,
+    pub url: Option<String>,
+    pub tracker: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvitationJson {
+    pub expires: String,
+    pub used: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionJson {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub mode: &'static str,
+    pub role: &'static str,
+    pub status: &'static str,
+    pub status_reason: Option<String>,
+    pub remote_paused: bool,
+    pub local_short_name: String,
+    pub remote_short_name: String,
+    pub remote: Option<RemoteJson>,
+    pub private: bool,
+    pub twins: u64,
+    pub last_sync: Option<String>,
+    pub created: String,
+    pub invitation: Option<InvitationJson>,
+}
+
+impl ConnectionJson {
+    pub fn new(c: &Connection, twins: u64) -> Self {
+        ConnectionJson {
+            id: c.id,
+            name: c.name.clone(),
+            description: c.description.clone(),
+            mode: c.mode.as_str(),
+            role: c.role.as_str(),
+            status: c.status.as_str(),
+            status_reason: c.status_reason.clone(),
+            remote_paused: c.remote_paused,
+            local_short_name: c.local_short_name.clone(),
+            remote_short_name: c.remote_short_name.clone(),
+            remote: c.remote.as_ref().map(|r| RemoteJson {
+                node_id: r.node_id,
+                name: r.name.clone(),
+                url: r.url.clone(),
+                tracker: r.tracker.clone(),
+            }),
+            private: c.private,
+            twins,
+            last_sync: c.last_sync.map(time),
+            created: time(c.created),
+            invitation: c.invitation.as_ref().map(|i| InvitationJson {
+                expires: time(i.expires),
+                used: i.used.map(time),
+            }),
+        }
+    }
+}
+
+/// RFC 3339, UTC.
+fn time(at: Timestamp) -> String {
+    at.to_string()
+}
+
+fn one(c: &Connection) -> Response {
+    axum::Json(serde_json::json!({ "connection": ConnectionJson::new(c, 0) })).into_response()
+}
+
+fn parse_mode(text: &str) -> Result<Mode, ApiError> {
+    Mode::parse(text).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "mode '{text}' is not a mode: use \"basic\" or \"script\""
+        ))
+    })
+}
+
+async fn list(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
+    let all = connections::list(&state).await?;
+    let json: Vec<_> = all
+        .iter()
+        .map(|s| ConnectionJson::new(&s.connection, s.twins))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "connections": json })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    url: String,
+}
+
+async fn check(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CheckBody>,
+) -> Result<Response, ApiError> {
+    let found = connections::check_destination(&state, &body.url).await?;
+    let modes: Vec<_> = found
+        .modes
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "mode": m.mode.as_str(),
+                "description": m.description,
+                "refusal": m.refusal,
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "node_url": found.node_url,
+        "name": found.remote.name,
+        "tracker": found.remote.tracker,
+        "local": found.local,
+        "modes": modes,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitiateBody {
+    to: Option<String>,
+    #[serde(default)]
+    private: bool,
+    mode: String,
+    local_name: String,
+    remote_name: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    valid_hours: Option<u32>,
+}
+
+async fn initiate(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<InitiateBody>,
+) -> Result<Response, ApiError> {
+    let destination = match (body.to, body.private) {
+        (Some(_), true) => {
+            return Err(ApiError::BadRequest(
+                "give either \"to\" (the destination URL) or \"private\": true, not both".into(),
+            ));
+        }
+        (None, false) => {
+            return Err(ApiError::BadRequest(
+                "give \"to\" (the destination URL), or \"private\": true when the other side has no URL".into(),
+            ));
+        }
+        (to, _) => to,
+    };
+    let valid_for = match body.valid_hours {
+        Some(h) if (1..=720).contains(&h) => Some(SignedDuration::from_hours(i64::from(h))),
+        Some(h) => {
+            return Err(ApiError::BadRequest(format!(
+                "valid_hours {h} is out of range: choose between 1 and 720"
+            )));
+        }
+        None => None,
+    };
+    let initiated = connections::initiate(
+        &state,
+        InitiateRequest {
+            destination,
+            mode: parse_mode(&body.mode)?,
+            local_short_name: body.local_name,
+            remote_short_name: body.remote_name,
+            name: body.name.unwrap_or_default(),
+            description: body.description.unwrap_or_default(),
+            valid_for,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({
+            "connection": ConnectionJson::new(&initiated.connection, 0),
+            "invitation_code": initiated.code,
+            "accept_url": initiated.accept_url,
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+    #[serde(default)]
+    local_name: Option<String>,
+    #[serde(default)]
+    remote_name: Option<String>,
+}
+
+async fn preview(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Response, ApiError> {
+    let p = connections::preview(&state, &body.code).await?;
+    Ok(axum::Json(serde_json::json!({
+        "connection_id": p.connection_id,
+        "connection_name": p.connection_name,
+        "mode": p.mode.as_str(),
+        "remote_node_name": p.remote_node_name,
+        "remote_url": p.remote_url_display,
+        "local_short_name": p.local_short_name,
+        "remote_short_name": p.remote_short_name,
+        "expires": time(p.expires),
+    }))
+    .into_response())
+}
+
+async fn accept(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Response, ApiError> {
+    let connection = connections::accept(
+        &state,
+        AcceptRequest {
+            code: body.code,
+            local_short_name: body.local_name,
+            remote_short_name: body.remote_name,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, one(&connection)).into_response())
+}
+
+async fn show(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(one(&connections::find(&state, &name).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    outgoing_script: Option<String>,
+    #[serde(default)]
+    incoming_script: Option<String>,
+}
+
+async fn update(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Response, ApiError> {
+    let current = connections::find(&state, &name).await?;
+    let mode = body.mode.as_deref().map(parse_mode).transpose()?;
+    let mut connection =
+        connections::update_info(&state, current.id, body.description, mode).await?;
+    if body.outgoing_script.is_some() || body.incoming_script.is_some() {
+        let outgoing = body
+            .outgoing_script
+            .unwrap_or_else(|| connection.outgoing_script.clone());
+        let incoming = body
+            .incoming_script
+            .unwrap_or_else(|| connection.incoming_script.clone());
+        connection = connections::save_rules(&state, current.id, &outgoing, &incoming).await?;
+    }
+    Ok(one(&connection))
+}
+
+async fn activate(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = connections::find(&state, &name).await?.id;
+    Ok(one(&connections::activate(&state, id).await?))
+}
+
+async fn deactivate(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = connections::find(&state, &name).await?.id;
+    Ok(one(&connections::deactivate(&state, id).await?))
+}
+
+async fn delete(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = connections::find(&state, &name).await?.id;
+    let deleted = connections::delete(&state, id).await?;
+    Ok(axum::Json(serde_json::json!({
+        "deleted": deleted.name,
+        "remote_told": deleted.remote_told,
+    }))
+    .into_response())
+}
+
+async fn statistics(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = connections::find(&state, &name).await?.id;
+    let s = connections::statistics(&state, id).await?;
+    Ok(axum::Json(serde_json::json!({
+        "twins": s.twins,
+        "events_sent": s.events_sent,
+        "events_received": s.events_received,
+        "queued": s.queued,
+        "errors": s.errors,
+    }))
+    .into_response())
+}

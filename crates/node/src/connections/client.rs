@@ -1,0 +1,245 @@
+//! Calls to other nodes: node info, the reachability probe, the accept handshake, and signed
+//! requests on a connection (push and poll).
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tandem_protocol::{
+    ConnectionKeys, Nonce, SignedResponseHeaders, sign_request, verify_response,
+};
+
+use super::NodeInfo;
+use super::wire::{self, INFO_PATH};
+
+/// The most a node-to-node answer may hold.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
+/// Why a call to another node failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// No answer: connection refused, DNS, timeout, TLS.
+    #[error("not reachable ({0})")]
+    Unreachable(String),
+    /// The node answered with an error; its message.
+    #[error("{message}")]
+    Refused { status: u16, message: String },
+    /// Something answered, but not as a Tandem node does.
+    #[error("{0}")]
+    NotTandem(String),
+    /// The answer's signature does not verify: not the node the connection was made with.
+    #[error("the answer is not signed with this connection's key: {0}")]
+    BadSignature(String),
+}
+
+impl CallError {
+    /// The remote refused because of authentication (signature, unknown connection).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, CallError::Refused { status, .. } if matches!(status, 401 | 403 | 404 | 410))
+            || matches!(self, CallError::BadSignature(_))
+    }
+}
+
+/// `base` + `path`, without doubling the slash.
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+fn unreachable(e: reqwest::Error) -> CallError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        text = inner.to_string();
+        source = inner.source();
+    }
+    if e.is_timeout() {
+        text = "no answer in time".into();
+    }
+    CallError::Unreachable(text)
+}
+
+/// Reads an answer's body, refusing one that is too large.
+async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, CallError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER as u64)
+    {
+        return Err(CallError::NotTandem("the answer is too large".into()));
+    }
+    let bytes = response.bytes().await.map_err(unreachable)?;
+    if bytes.len() > MAX_ANSWER {
+        return Err(CallError::NotTandem("the answer is too large".into()));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// The message of an error answer in the API's shape, or a description of what came back.
+fn error_message(status: u16, bytes: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: Inner,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        message: String,
+    }
+    match serde_json::from_slice::<Body>(bytes) {
+        Ok(b) => b.error.message,
+        Err(_) => format!("it answered HTTP {status} without a Tandem error message"),
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, CallError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| CallError::NotTandem(format!("its answer to {what} is not understood: {e}")))
+}
+
+/// `GET {base}/node/v1/info`.
+pub async fn fetch_info(http: &reqwest::Client, base: &str) -> Result<NodeInfo, CallError> {
+    let response = http
+        .get(join(base, INFO_PATH))
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let bytes = read_body(response).await?;
+    if status != 200 {
+        return Err(CallError::NotTandem(format!(
+            "it answered HTTP {status} where a Tandem node describes itself"
+        )));
+    }
+    let info: NodeInfo = serde_json::from_slice(&bytes).map_err(|_| {
+        CallError::NotTandem("it answered, but not with a Tandem node's description".into())
+    })?;
+    if info.product != "tandem" {
+        return Err(CallError::NotTandem(
+            "it answered, but not as a Tandem node".into(),
+        ));
+    }
+    Ok(info)
+}
+
+/// Posts JSON without a connection signature (probe, accept); returns status and body.
+pub async fn post_json(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    value: &impl Serialize,
+) -> Result<(u16, Vec<u8>, reqwest::header::HeaderMap), CallError> {
+    let response = http
+        .post(join(base, path))
+        .json(value)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    Ok((status, read_body(response).await?, headers))
+}
+
+/// `POST {base}/node/v1/probe`: whether `base`'s node can reach `url`.
+pub async fn probe(
+    http: &reqwest::Client,
+    base: &str,
+    url: &str,
+) -> Result<wire::ProbeAnswer, CallError> {
+    let (status, bytes, _) = post_json(
+        http,
+        base,
+        wire::PROBE_PATH,
+        &wire::ProbeRequest { url: url.into() },
+    )
+    .await?;
+    if status != 200 {
+        return Err(CallError::Refused {
+            status,
+            message: error_message(status, &bytes),
+        });
+    }
+    parse(&bytes, "the reachability check")
+}
+
+/// The accept handshake: posts the proof; returns the initiator's answer once its signature
+/// verifies with the connection's keys.
+pub async fn accept(
+    http: &reqwest::Client,
+    base: &str,
+    request: &wire::AcceptRequest,
+    keys: &ConnectionKeys,
+    nonce: &Nonce,
+) -> Result<wire::AcceptAnswer, CallError> {
+    let (status, bytes, headers) = post_json(http, base, wire::ACCEPT_PATH, request).await?;
+    if status != 200 {
+        return Err(CallError::Refused {
+            status,
+            message: error_message(status, &bytes),
+        });
+    }
+    check_signature(&headers, keys, nonce, status, &bytes)?;
+    parse(&bytes, "the acceptance")
+}
+
+fn check_signature(
+    headers: &reqwest::header::HeaderMap,
+    keys: &ConnectionKeys,
+    nonce: &Nonce,
+    status: u16,
+    bytes: &[u8],
+) -> Result<(), CallError> {
+    let signed =
+        SignedResponseHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+            .map_err(|e| CallError::BadSignature(e.to_string()))?;
+    verify_response(
+        &keys.incoming,
+        keys.connection_id,
+        nonce,
+        status,
+        bytes,
+        &signed,
+        Timestamp::now(),
+    )
+    .map_err(|e| CallError::BadSignature(e.to_string()))
+}
+
+/// A request on a connection, signed with this node's outgoing key; the answer must be signed
+/// with the remote's.
+pub async fn signed_post<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    base: &str,
+    path: &'static str,
+    keys: &ConnectionKeys,
+    value: &impl Serialize,
+) -> Result<T, CallError> {
+    let body = serde_json::to_vec(value)
+        .map_err(|e| CallError::NotTandem(format!("cannot encode the request: {e}")))?;
+    let nonce = Nonce::random().map_err(|e| CallError::Unreachable(e.to_string()))?;
+    let headers = sign_request(
+        &keys.outgoing,
+        keys.connection_id,
+        "POST",
+        path,
+        Timestamp::now(),
+        &nonce,
+        &body,
+    )
+    .map_err(|e| CallError::NotTandem(e.to_string()))?;
+    let mut request = http
+        .post(join(base, path))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let response_headers = response.headers().clone();
+    let bytes = read_body(response).await?;
+    if status != 200 {
+        return Err(CallError::Refused {
+            status,
+            message: error_message(status, &bytes),
+        });
+    }
+    check_signature(&response_headers, keys, &nonce, status, &bytes)?;
+    parse(&bytes, path)
+}

@@ -1,0 +1,114 @@
+//! The JSON bodies nodes exchange under `/node/v1`. Every field is checked after parsing: these
+//! come from other machines.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The node-to-node protocol version this node speaks.
+pub const PROTOCOL: u32 = 1;
+
+/// The paths, relative to a node URL. Signatures cover these, not what a proxy in front of a
+/// node may prefix.
+pub const INFO_PATH: &str = "/node/v1/info";
+pub const PROBE_PATH: &str = "/node/v1/probe";
+pub const ACCEPT_PATH: &str = "/node/v1/accept";
+pub const MESSAGES_PATH: &str = "/node/v1/messages";
+pub const POLL_PATH: &str = "/node/v1/poll";
+
+/// The most messages one push or poll carries.
+pub const BATCH: u32 = 100;
+
+/// A node as the other side of a connection learns it in the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerNode {
+    pub node_id: Uuid,
+    pub name: String,
+    /// `None`: private, never called.
+    pub url: Option<String>,
+    pub tracker: String,
+    pub public_key: String,
+}
+
+/// `POST /node/v1/probe`: "can you reach the node at this URL?"
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeRequest {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeAnswer {
+    /// The id of the node that answered at that URL, when one did.
+    pub node_id: Option<Uuid>,
+    /// Why it could not be reached, when it could not.
+    pub problem: Option<String>,
+}
+
+/// `POST /node/v1/accept`, from the acceptor to the initiator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptRequest {
+    pub protocol: u32,
+    pub connection_id: Uuid,
+    pub acceptor: PeerNode,
+    /// The acceptor's short names, as its admin chose them.
+    pub acceptor_short_name: String,
+    pub initiator_short_name: String,
+    /// Unix seconds; covered by the proof.
+    pub timestamp: i64,
+    /// base64url HMAC proving the acceptor holds the code.
+    pub proof: String,
+    /// The initiator signs its answer for this nonce, so the acceptor knows the answer came
+    /// from the node that made the code.
+    pub nonce: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptAnswer {
+    pub initiator: PeerNode,
+}
+
+/// One queued message on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireMessage {
+    pub seq: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+/// `POST /node/v1/messages`: messages pushed to the other node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageBatch {
+    pub messages: Vec<WireMessage>,
+}
+
+/// The answer to a push: every message up to `acked` is handled (applied, or seen before).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchAck {
+    pub acked: i64,
+}
+
+/// `POST /node/v1/poll`, from a private acceptor: "I have handled your messages up to `ack`;
+/// what else is there?"
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PollRequest {
+    pub ack: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PollAnswer {
+    pub messages: Vec<WireMessage>,
+}
+
+/// The kind of the messages that change a connection itself.
+pub const CONTROL: &str = "control";
+
+/// What a `control` message says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Control {
+    /// The sender's admin deactivated the connection.
+    Paused,
+    /// The sender's admin activated it again.
+    Resumed,
+    /// The sender's admin deleted the connection.
+    Deleted,
+}
