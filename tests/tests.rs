@@ -7,4 +7,5 @@ mod common;
 mod api;
 mod browser;
 mod cli;
+mod connection_cli;
 mod console;
