@@ -1,4 +1,6 @@
-//! The subcommands: `serve`, `demo`, `token`, `script`.
+//! The subcommands: `serve`, `demo`, `token`, `connection`, `script`, `license`, `emulate`.
+
+mod connection;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +31,8 @@ enum Command {
     /// Manage API tokens of a node's database
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Make, accept, list and manage the connections of a running node (over its HTTP API)
+    Connection(connection::ConnectionArgs),
     /// Try sync scripts before they go live: check, run, time
     #[command(subcommand)]
     Script(ScriptCommand),
@@ -143,6 +147,7 @@ struct NodeDirArgs {
 }
 
 /// An error to print as one line, with the exit code it stands for.
+#[derive(Debug)]
 pub struct Failure {
     pub message: String,
     pub code: u8,
@@ -182,6 +187,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             runtime()?.block_on(run_demo(args))
         }
         Command::Token(command) => runtime()?.block_on(token(command)),
+        Command::Connection(args) => connection::run(args),
         Command::Script(command) => script(command),
         Command::License(command) => license(command),
         Command::Emulate(EmulateCommand::Servicenow(args)) => {

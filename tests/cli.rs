@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn tandem() -> Command {
+pub fn tandem() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
     for (key, _) in std::env::vars() {
         if key.starts_with("TANDEM_") {
@@ -15,7 +15,7 @@ fn tandem() -> Command {
 }
 
 /// Runs to completion and returns (exit code, stdout, stderr).
-fn run(cmd: &mut Command) -> (i32, String, String) {
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("tandem runs");
     (
         out.status.code().unwrap_or(-1),

@@ -7,5 +7,6 @@ mod common;
 mod api;
 mod browser;
 mod cli;
+mod connection_cli;
 mod connections;
 mod console;
