@@ -174,3 +174,119 @@ async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
     assert_eq!(item["comments"][0]["body"], "Roller replaced.");
     assert_eq!(item["labels"], serde_json::json!(["hardware", "sync"]));
 }
+
+/// Signs in on the page the browser is at (the login page a console page redirected to) and
+/// waits for `landing`.
+async fn sign_in(client: &Client, landing: &str) {
+    fill(client, "input[name=username]", "admin").await;
+    fill(client, "input[name=password]", PASSWORD).await;
+    click(client, Locator::Css("button[type=submit]")).await;
+    client
+        .wait()
+        .for_url(&landing.parse().unwrap())
+        .await
+        .unwrap();
+}
+
+/// The text of the status of the connections table's row for `name`.
+async fn connection_status(client: &Client, name: &str) -> String {
+    let css = format!("tr[data-connection=\"{name}\"] .status");
+    client
+        .wait()
+        .for_element(Locator::Css(&css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_admins_connect_their_nodes_in_a_real_browser() {
+    let a = TestNode::start_with(|c| c.name = Some("Acme Support".into())).await;
+    let b = TestNode::start_with(|c| c.name = Some("Globex IT".into())).await;
+    // One browser for both admins: cookies belong to a host, whatever the port, so B's console
+    // is opened as `localhost` and A's as `127.0.0.1`, each with its own session.
+    let a_console = a.url.clone();
+    let b_console = b.url.replace("127.0.0.1", "localhost");
+    let driver = chromedriver();
+    let client = browser(&driver).await;
+    let run = async {
+        let connections_a = format!("{a_console}/connections");
+        client.goto(&connections_a).await.unwrap();
+        sign_in(&client, &connections_a).await;
+        click(&client, Locator::LinkText("Initiate connection")).await;
+        fill(&client, "input[name=url]", &b.url).await;
+        screenshot(&client, "connections-1-destination").await;
+        click(&client, Locator::XPath("//button[text()='Next']")).await;
+
+        let checked = client
+            .wait()
+            .for_element(Locator::Css("p.checked"))
+            .await
+            .unwrap();
+        assert!(checked.text().await.unwrap().contains("Globex IT"));
+        click(&client, Locator::Css("input[name=mode][value=script]")).await;
+        screenshot(&client, "connections-2-configuration-type").await;
+        click(&client, Locator::XPath("//button[text()='Next']")).await;
+
+        client
+            .wait()
+            .for_element(Locator::Css("form#connection-info"))
+            .await
+            .unwrap();
+        fill(&client, "input[name=local_short_name]", "acme").await;
+        fill(&client, "input[name=remote_short_name]", "globex").await;
+        // The prefilled name follows the short names while the admin has not edited it.
+        let name = client
+            .find(Locator::Css("input[name=name]"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(name, "acme_to_globex");
+        screenshot(&client, "connections-3-connection-information").await;
+        click(&client, Locator::Css("button#initiate")).await;
+
+        let code = client
+            .wait()
+            .for_element(Locator::Css("textarea#invitation-code"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(!code.trim().is_empty());
+        click(&client, Locator::Css("button#copy-invitation-code")).await;
+        screenshot(&client, "connections-4-invitation-code").await;
+
+        let connections_b = format!("{b_console}/connections");
+        client.goto(&connections_b).await.unwrap();
+        sign_in(&client, &connections_b).await;
+        click(&client, Locator::LinkText("Accept invitation")).await;
+        fill(&client, "textarea#code", code.trim()).await;
+        screenshot(&client, "connections-5-accept-invitation").await;
+        click(&client, Locator::XPath("//button[text()='Next']")).await;
+
+        let preview = client
+            .wait()
+            .for_element(Locator::Css("dl#invitation-preview"))
+            .await
+            .unwrap();
+        assert!(preview.text().await.unwrap().contains("acme_to_globex"));
+        screenshot(&client, "connections-6-preview").await;
+        click(&client, Locator::Css("button#confirm")).await;
+
+        assert_eq!(connection_status(&client, "acme_to_globex").await, "Active");
+        screenshot(&client, "connections-7-accepted").await;
+
+        client.goto(&connections_a).await.unwrap();
+        assert_eq!(connection_status(&client, "acme_to_globex").await, "Active");
+        screenshot(&client, "connections-8-initiator-active").await;
+    };
+    run.await;
+    client.close().await.unwrap();
+}

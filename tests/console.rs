@@ -3,7 +3,7 @@
 
 use crate::common::{PASSWORD, TestNode};
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::limited(5))
@@ -12,7 +12,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// GETs a page and returns its HTML.
-async fn get_page(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+pub(crate) async fn get_page(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
     client
         .get(url)
         .send()
@@ -24,7 +24,7 @@ async fn get_page(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> Strin
 }
 
 /// The value of the hidden input `name` in a page.
-fn hidden(page: &str, name: &str) -> String {
+pub(crate) fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page
         .find(&marker)
@@ -33,7 +33,7 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..][..page[start..].find('"').unwrap()].to_owned()
 }
 
-async fn login(node: &TestNode, client: &reqwest::Client) -> String {
+pub(crate) async fn login(node: &TestNode, client: &reqwest::Client) -> String {
     let page = client
         .get(format!("{}/items", node.url))
         .send()

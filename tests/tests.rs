@@ -10,3 +10,4 @@ mod cli;
 mod connection_cli;
 mod connections;
 mod console;
+mod console_connections;

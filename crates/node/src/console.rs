@@ -4,6 +4,7 @@
 //! The left menu lists only pages that work; each later feature adds its entry in
 //! [`MENU`].
 
+mod connections;
 mod item_form;
 mod items;
 mod projects;
@@ -27,6 +28,7 @@ use crate::state::AppState;
 /// The left menu: (section, [(label, path)]).
 pub const MENU: &[(&str, &[(&str, &str)])] = &[
     ("Work", &[("Items", "/items")]),
+    ("Sync", &[("Connections", "/connections")]),
     (
         "Settings",
         &[
@@ -43,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/setup", get(setup_page).post(setup))
         .route("/assets/tandem.css", get(stylesheet))
+        .route("/assets/tandem.js", get(script))
+        .merge(connections::router())
         .merge(items::router())
         .merge(projects::router())
         .merge(settings::router())
@@ -173,6 +177,18 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../assets/tandem.css"),
+    )
+}
+
+/// The console's only script: small conveniences (copy a code, keep a default name in step)
+/// on pages that work without it. A file, because the CSP forbids inline script.
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/tandem.js"),
     )
 }
 

@@ -1,0 +1,280 @@
+//! The connection editor: tabs Rules, Triggers, Statistics and Info of one connection.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use tandem_model::{Connection, ConnectionRole, Mode};
+use uuid::Uuid;
+
+use super::{MAX_FLASH, MENU_PATH, parse_id, refusal, status_class};
+use crate::auth::{ConsoleUser, urlencode};
+use crate::connections::{self, Statistics};
+use crate::console::{Layout, PageResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/connections/{id}/edit", get(edit_page))
+        .route("/connections/{id}/rules", post(save_rules))
+        .route("/connections/{id}/info", post(save_info))
+}
+
+/// The editor's tabs: (query value, label).
+const TABS: &[(&str, &str)] = &[
+    ("rules", "Rules"),
+    ("triggers", "Triggers"),
+    ("statistics", "Statistics"),
+    ("info", "Info"),
+];
+
+#[derive(Template, WebTemplate)]
+#[template(path = "connection_edit.html")]
+struct EditPage {
+    layout: Layout,
+    connection: Connection,
+    status: String,
+    status_class: &'static str,
+    tab: &'static str,
+    tabs: &'static [(&'static str, &'static str)],
+    /// The Rules tab's text: the connection's, or what a refused Publish submitted.
+    outgoing_script: String,
+    incoming_script: String,
+    /// Only on the Statistics tab.
+    statistics: Option<Statistics>,
+    /// The Info tab's facts: (label, value).
+    facts: Vec<(&'static str, String)>,
+    description: String,
+    error: Option<String>,
+}
+
+impl EditPage {
+    fn basic(&self) -> bool {
+        self.connection.mode == Mode::Basic
+    }
+}
+
+/// Everything the Info tab says about the two sides, in reading order.
+fn facts(state: &AppState, layout: &Layout, c: &Connection) -> Vec<(&'static str, String)> {
+    let settings = state.settings();
+    let mut facts = vec![
+        ("Local instance short name", c.local_short_name.clone()),
+        (
+            "This node",
+            format!("{} ({})", settings.name, settings.node_url),
+        ),
+        ("Remote instance short name", c.remote_short_name.clone()),
+    ];
+    match (&c.remote, c.role) {
+        (_, ConnectionRole::Local) => {
+            facts.push(("Remote node", "this node (a local connection)".to_owned()));
+        }
+        (Some(remote), _) => {
+            facts.push(("Remote node", remote.name.clone()));
+            facts.push((
+                "Remote URL",
+                remote
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| "unknown (private)".to_owned()),
+            ));
+            facts.push(("Remote tracker", remote.tracker.clone()));
+        }
+        (None, _) => {
+            facts.push((
+                "Remote node",
+                "not known yet: the invitation has not been accepted".to_owned(),
+            ));
+        }
+    }
+    facts.push((
+        "Mode",
+        format!(
+            "{} (fixed at creation: create a new connection to use another mode)",
+            c.mode.name()
+        ),
+    ));
+    let role = match c.role {
+        ConnectionRole::Initiator => "initiator: this node made the invitation code",
+        ConnectionRole::Acceptor => "acceptor: this node accepted the other node's code",
+        ConnectionRole::Local => "local: both sides are this node",
+    };
+    facts.push(("Role", role.to_owned()));
+    facts.push(("Created", layout.time(&c.created)));
+    if let Some(invitation) = &c.invitation {
+        let state = match invitation.used {
+            Some(used) => format!("used {}", layout.time(&used)),
+            None => format!("not used yet; expires {}", layout.time(&invitation.expires)),
+        };
+        facts.push(("Invitation", state));
+    }
+    let mut status = connections::status_label(c);
+    if let Some(reason) = &c.status_reason {
+        status = format!("{status}: {reason}");
+    }
+    facts.push(("Status", status));
+    facts
+}
+
+#[derive(Deserialize)]
+struct EditParams {
+    tab: Option<String>,
+    flash: Option<String>,
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Query(params): Query<EditParams>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let tab = TABS
+        .iter()
+        .map(|(value, _)| *value)
+        .find(|value| params.tab.as_deref() == Some(*value))
+        .unwrap_or("rules");
+    let flash = params.flash.filter(|f| f.len() < MAX_FLASH);
+    let page = render(&state, &user, id, tab, flash, None).await?;
+    Ok(page.into_response())
+}
+
+/// The editor on `tab`; `refused` keeps what a refused form submitted, with the message.
+async fn render(
+    state: &AppState,
+    user: &ConsoleUser,
+    id: Uuid,
+    tab: &'static str,
+    flash: Option<String>,
+    refused: Option<Refused>,
+) -> Result<EditPage, crate::console::PageError> {
+    let connection = connections::find(state, &id.to_string()).await?;
+    let statistics = if tab == "statistics" {
+        Some(connections::statistics(state, id).await?)
+    } else {
+        None
+    };
+    let layout = Layout::new(state, user, MENU_PATH).with_flash(flash);
+    let facts = facts(state, &layout, &connection);
+    let mut page = EditPage {
+        status: connections::status_label(&connection),
+        status_class: status_class(connection.status),
+        tab,
+        tabs: TABS,
+        outgoing_script: connection.outgoing_script.clone(),
+        incoming_script: connection.incoming_script.clone(),
+        statistics,
+        facts,
+        description: connection.description.clone(),
+        error: None,
+        connection,
+        layout,
+    };
+    match refused {
+        Some(Refused::Rules {
+            outgoing,
+            incoming,
+            error,
+        }) => {
+            page.outgoing_script = outgoing;
+            page.incoming_script = incoming;
+            page.error = Some(error);
+        }
+        Some(Refused::Info { description, error }) => {
+            page.description = description;
+            page.error = Some(error);
+        }
+        None => {}
+    }
+    Ok(page)
+}
+
+enum Refused {
+    Rules {
+        outgoing: String,
+        incoming: String,
+        error: String,
+    },
+    Info {
+        description: String,
+        error: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct RulesForm {
+    csrf: String,
+    #[serde(default)]
+    outgoing_script: String,
+    #[serde(default)]
+    incoming_script: String,
+}
+
+async fn save_rules(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<RulesForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    match connections::save_rules(&state, id, &form.outgoing_script, &form.incoming_script).await {
+        Ok(c) => {
+            tracing::info!(user = %user.session.username, connection = %c.name, "Sync rules published.");
+            Ok(redirect_to_tab(id, "rules", "Rules published.").into_response())
+        }
+        Err(e) => {
+            let refused = Refused::Rules {
+                error: refusal(e)?,
+                outgoing: form.outgoing_script,
+                incoming: form.incoming_script,
+            };
+            let page = render(&state, &user, id, "rules", None, Some(refused)).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct InfoForm {
+    csrf: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn save_info(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<InfoForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let description = form.description.trim().to_owned();
+    match connections::update_info(&state, id, Some(description.clone()), None).await {
+        Ok(c) => {
+            tracing::info!(user = %user.session.username, connection = %c.name, "Connection description saved.");
+            Ok(redirect_to_tab(id, "info", "Description saved.").into_response())
+        }
+        Err(e) => {
+            let refused = Refused::Info {
+                error: refusal(e)?,
+                description,
+            };
+            let page = render(&state, &user, id, "info", None, Some(refused)).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+fn redirect_to_tab(id: Uuid, tab: &str, flash: &str) -> Redirect {
+    Redirect::to(&format!(
+        "/connections/{id}/edit?tab={tab}&flash={}",
+        urlencode(flash)
+    ))
+}
