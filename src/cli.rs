@@ -422,12 +422,25 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     }
     let tokens: Vec<_> = nodes.iter().map(|(_, n)| n.cancel_token()).collect();
     stop_on_signal(move || tokens.iter().for_each(|t| t.cancel()))?;
+    let connected = demo::connect(&nodes[0].1.state, &nodes[1].1.state)
+        .await
+        .map_err(|e| Failure::setup(format!("the demo nodes could not connect: {e}")))?;
     println!();
     println!("Tandem demo: two nodes are running.");
     for (name, node) in &nodes {
         println!("  {name:<22} {}", node.url());
     }
     println!();
+    match connected {
+        Some(c) => println!(
+            "They are connected: the service desk initiated connection '{}' ({} mode) and the engineering node accepted its invitation code. See Connections in either console.",
+            c.name, c.mode
+        ),
+        None => println!(
+            "They are connected by '{}' (made on an earlier run). See Connections in either console.",
+            demo::DEMO_CONNECTION
+        ),
+    }
     println!("Sign in to either console as user 'admin' with password '{password}'.");
     match &args.data_dir {
         Some(dir) => println!("Data is kept in {}.", dir.display()),

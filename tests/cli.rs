@@ -252,9 +252,20 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
         .nth(3)
         .expect("password in the login line");
     assert!(password.len() >= 8, "{login}");
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "connection 'servicedesk_to_engineering' (Script mode) and the engineering node accepted"
+        )),
+        "{lines:?}"
+    );
     for url in &urls {
         assert_eq!(reqwest::blocking_get(&format!("{url}/healthz")), 200);
         assert!(reqwest::blocking_login_and_count_items(url, password) >= 12);
+        let connections = reqwest::blocking_login_and_get(url, password, "/connections");
+        assert!(
+            connections.contains("servicedesk_to_engineering") && connections.contains("Active"),
+            "the demo connection is active on {url}"
+        );
     }
 }
 
@@ -293,6 +304,14 @@ mod reqwest {
 
     /// Signs in to the console and counts the items on the Items page.
     pub fn blocking_login_and_count_items(url: &str, password: &str) -> usize {
+        blocking_login_and_get(url, password, "/items")
+            .matches("<tr>")
+            .count()
+            .saturating_sub(1)
+    }
+
+    /// Signs in to the console and returns the page at `path`.
+    pub fn blocking_login_and_get(url: &str, password: &str, path: &str) -> String {
         rt().block_on(async {
             let client = ::reqwest::Client::builder()
                 .cookie_store(true)
@@ -309,21 +328,20 @@ mod reqwest {
             let marker = "name=\"csrf\" value=\"";
             let start = html.find(marker).unwrap() + marker.len();
             let csrf = &html[start..start + 43];
-            let page = client
+            client
                 .post(format!("{url}/login"))
                 .form(&[
                     ("username", "admin"),
                     ("password", password),
                     ("csrf", csrf),
-                    ("next", "/items"),
+                    ("next", path),
                 ])
                 .send()
                 .await
                 .unwrap()
                 .text()
                 .await
-                .unwrap();
-            page.matches("<tr>").count().saturating_sub(1)
+                .unwrap()
         })
     }
 

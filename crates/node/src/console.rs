@@ -33,6 +33,7 @@ pub const MENU: &[(&str, &[(&str, &str)])] = &[
         "Settings",
         &[
             ("General", "/settings/general"),
+            ("License", "/settings/license"),
             ("API tokens", "/settings/tokens"),
         ],
     ),

@@ -388,3 +388,53 @@ fn person(name: &str, email: &str) -> Person {
         email: (!email.is_empty()).then(|| email.to_owned()),
     }
 }
+
+/// The demo connection's name.
+pub const DEMO_CONNECTION: &str = "servicedesk_to_engineering";
+
+/// Connects the two demo nodes through the same flow an admin follows: the service desk
+/// initiates in Script mode towards the engineering node and makes an invitation code, the
+/// engineering node accepts it. Returns `None` when they are connected already (a demo
+/// restarted on a kept data directory).
+pub async fn connect(
+    service_desk: &crate::state::AppState,
+    engineering: &crate::state::AppState,
+) -> Result<Option<tandem_model::Connection>, crate::connections::ConnectionError> {
+    use crate::connections::{self, AcceptRequest, InitiateRequest};
+    if service_desk
+        .store()
+        .connection_by_name(DEMO_CONNECTION)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let initiated = connections::initiate(
+        service_desk,
+        InitiateRequest {
+            destination: Some(engineering.settings().node_url),
+            mode: tandem_model::Mode::Script,
+            local_short_name: "servicedesk".into(),
+            remote_short_name: "engineering".into(),
+            name: DEMO_CONNECTION.into(),
+            description: "The demo: customer incidents escalated to engineering.".into(),
+            valid_for: None,
+        },
+    )
+    .await?;
+    let code = initiated.code.ok_or_else(|| {
+        crate::connections::ConnectionError::Destination(
+            "the demo's engineering node answered as the service desk node itself".into(),
+        )
+    })?;
+    let accepted = connections::accept(
+        engineering,
+        AcceptRequest {
+            code,
+            local_short_name: None,
+            remote_short_name: None,
+        },
+    )
+    .await?;
+    Ok(Some(accepted))
+}
