@@ -443,3 +443,44 @@ async fn forged_replayed_and_misaddressed_node_requests_are_refused() {
         assert_eq!(c["status"], "active", "no state change: {c}");
     }
 }
+
+#[tokio::test]
+async fn the_mode_is_fixed_once_the_connection_exists() {
+    let (a, b) = (TestNode::start().await, TestNode::start().await);
+    let api = a.api();
+    code_for(&api, &b.url, "basic", "fixed").await;
+    let (status, body) = api
+        .json(api.patch("/connections/fixed"), json!({"mode": "script"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("create a new connection"), "{body}");
+    let (status, body) = api
+        .json(
+            api.patch("/connections/fixed"),
+            json!({"outgoing_script": "replica.summary = issue.summary"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("cannot be edited"), "{body}");
+    assert_eq!(connection(&api, "fixed").await["mode"], "basic");
+}
+
+#[tokio::test]
+async fn an_initiator_the_destination_cannot_reach_is_told_to_set_its_public_url() {
+    let b = TestNode::start().await;
+    // Nothing listens at the URL this node claims.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let claimed = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let a = TestNode::start_with(|c| c.node_url = Some(claimed.clone())).await;
+    let api = a.api();
+    let body = json!({"to": b.url, "mode": "basic", "local_name": "a", "remote_name": "b"});
+    let (status, answer) = initiate(&api, body).await;
+    assert_eq!(status, 400, "{answer}");
+    let text = message(&answer);
+    assert!(
+        text.contains("must be public") && text.contains(&claimed),
+        "{answer}"
+    );
+    assert_eq!(count(&api).await, 0);
+}
