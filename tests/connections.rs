@@ -484,3 +484,35 @@ async fn an_initiator_the_destination_cannot_reach_is_told_to_set_its_public_url
     );
     assert_eq!(count(&api).await, 0);
 }
+
+#[tokio::test]
+async fn a_remote_that_refuses_this_nodes_requests_puts_the_connection_in_error_with_the_reason() {
+    let (a, b) = (TestNode::start().await, TestNode::start().await);
+    let (api_a, api_b) = (a.api(), b.api());
+    let code = code_for(&api_a, &b.url, "basic", "forgotten").await;
+    assert_eq!(accept(&api_b, &code).await.0, 201);
+    // B loses the connection without telling A (a restore from an old backup, say).
+    let id: uuid::Uuid = connection(&api_b, "forgotten").await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store_b = b.node.as_ref().unwrap().state.store();
+    store_b.delete_connection(id).await.unwrap();
+
+    // A's next message is refused by B.
+    let (status, _) = api_a
+        .send(api_a.post("/connections/forgotten/activate"))
+        .await;
+    assert_eq!(status, 200);
+    let on_a = eventually(&api_a, "forgotten", "A shows the refusal", |c| {
+        c["status"] == "error"
+    })
+    .await;
+    let reason = on_a["status_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("authentication with the remote node failed")
+            && reason.contains("no active connection with that id"),
+        "{on_a}"
+    );
+}
