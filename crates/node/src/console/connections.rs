@@ -62,7 +62,14 @@ fn refusal(error: ConnectionError) -> Result<String, PageError> {
 /// The field a refusal is about, when it names one of the form's fields.
 fn refused_field(error: &ConnectionError) -> Option<&'static str> {
     match error {
-        ConnectionError::Invalid { field, .. } => Some(field),
+        // The service names fields as the form labels them.
+        ConnectionError::Invalid { field, .. } => match *field {
+            "Local instance short name" => Some("local_short_name"),
+            "Remote instance short name" => Some("remote_short_name"),
+            "Connection name" => Some("name"),
+            "Description" => Some("description"),
+            _ => None,
+        },
         ConnectionError::NameTaken(_) => Some("name"),
         _ => None,
     }
@@ -267,6 +274,24 @@ fn deleted_message(deleted: &connections::Deleted) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_field_marks_its_form_input() {
+        let invalid = |field| ConnectionError::Invalid {
+            field,
+            problem: "is required".into(),
+        };
+        assert_eq!(
+            refused_field(&invalid("Local instance short name")),
+            Some("local_short_name")
+        );
+        assert_eq!(refused_field(&invalid("Connection name")), Some("name"));
+        assert_eq!(
+            refused_field(&ConnectionError::NameTaken("x".into())),
+            Some("name")
+        );
+        assert_eq!(refused_field(&invalid("the acceptance")), None);
+    }
 
     #[test]
     fn short_names_are_lowercase_words_joined_by_underscores() {
