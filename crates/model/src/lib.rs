@@ -10,8 +10,13 @@
 pub mod connection;
 pub mod item;
 pub mod query;
+pub mod twin;
 
 pub use connection::{
     Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
 };
 pub use item::*;
+pub use twin::{
+    AttachmentTwin, CommentTwin, ConflictRecord, Impact, IncomingRequest, NewSyncError,
+    RequestState, SyncError, Trigger, Twin, TwinState,
+};

@@ -17,8 +17,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tandem_model::query::Query;
 use tandem_model::{
-    Actor, Attachment, Change, Comment, Connection, Item, ItemKey, ItemPatch, NewAttachment,
-    NewComment, NewItem, NewProject, Project, ProjectKey, TrackerEvent, ValidationError,
+    Actor, Attachment, AttachmentTwin, Change, Comment, CommentTwin, ConflictRecord, Connection,
+    IncomingRequest, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem, NewProject,
+    NewSyncError, Project, ProjectKey, RequestState, SyncError, TrackerEvent, Trigger, Twin,
+    ValidationError,
 };
 use uuid::Uuid;
 
@@ -268,7 +270,7 @@ pub trait Store: Send + Sync + 'static {
     /// the new name is taken.
     async fn update_connection(&self, connection: &Connection) -> Result<Connection>;
     /// Deletes the connection with everything kept for it (queued messages, nonces, sequence
-    /// numbers). `NotFound` when there is no such connection.
+    /// numbers, twins, incoming requests, sync errors, conflicts, triggers). `NotFound` when there is no such connection.
     async fn delete_connection(&self, id: Uuid) -> Result<()>;
 
     // --- node-to-node messages ------------------------------------------------------------------
@@ -302,4 +304,130 @@ pub trait Store: Send + Sync + 'static {
         expires: Timestamp,
         now: Timestamp,
     ) -> Result<bool>;
+
+    // --- sync: twins ------------------------------------------------------------------------------
+    /// Stores a new twin as given. `AlreadyExists` when the local item already has a twin on
+    /// this connection, or the remote key is already linked to another local item;
+    /// `NotFound` for an unknown connection or item.
+    async fn create_twin(&self, twin: Twin) -> Result<Twin>;
+    async fn twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<Option<Twin>>;
+    async fn twin_by_remote(&self, connection_id: Uuid, remote_key: &str) -> Result<Option<Twin>>;
+    /// Every twin of one local item, across connections, oldest first.
+    async fn twins_of_item(&self, local_key: &ItemKey) -> Result<Vec<Twin>>;
+    /// A connection's twins ordered by local key (project, then number), those after `after`,
+    /// at most `limit`.
+    async fn twins(
+        &self,
+        connection_id: Uuid,
+        after: Option<&ItemKey>,
+        limit: u32,
+    ) -> Result<Vec<Twin>>;
+    /// How many twins the connection has, stopped ones included.
+    async fn twin_count(&self, connection_id: Uuid) -> Result<u64>;
+    /// Replaces the twin's remote key, state, replicas and last sync. `NotFound`;
+    /// `AlreadyExists` when the remote key is linked to another local item.
+    async fn update_twin(&self, twin: &Twin) -> Result<Twin>;
+    /// Deletes the twin with its comment and attachment twins. `NotFound`.
+    async fn delete_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
+    /// In one transaction: records `replica` as the twin's last sent replica and queues a
+    /// message for the remote; returns the message's seq. `NotFound` for an unknown twin.
+    async fn queue_sync(
+        &self,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+        replica: &str,
+        kind: &str,
+        payload: &str,
+    ) -> Result<i64>;
+    /// In one transaction: creates the item and an active twin linking it to `remote_key`.
+    /// When `remote_key` already has a twin, creates nothing and returns that twin's item with
+    /// `false`: a retried create never makes a second item.
+    async fn create_twinned_item(
+        &self,
+        connection_id: Uuid,
+        remote_key: &str,
+        item: NewItem,
+        actor: &Actor,
+    ) -> Result<(Item, bool)>;
+
+    // --- sync: comment and attachment twins -------------------------------------------------------
+    /// Records the link; recording the same link again changes nothing. `AlreadyExists` when the
+    /// local comment or the remote id is linked to another.
+    async fn add_comment_twin(&self, twin: CommentTwin) -> Result<()>;
+    async fn comment_twins(
+        &self,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+    ) -> Result<Vec<CommentTwin>>;
+    async fn delete_comment_twin(
+        &self,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+        local_id: i64,
+    ) -> Result<()>;
+    async fn add_attachment_twin(&self, twin: AttachmentTwin) -> Result<()>;
+    async fn attachment_twins(
+        &self,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+    ) -> Result<Vec<AttachmentTwin>>;
+    async fn delete_attachment_twin(
+        &self,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+        local_id: i64,
+    ) -> Result<()>;
+
+    // --- sync: incoming requests ------------------------------------------------------------------
+    /// In one transaction: stores a message received from the remote as a pending request and
+    /// records `seq` as received. Returns `false` and stores nothing when `seq` is not the next
+    /// one expected (an old or repeated message, or one after a gap). `NotFound` for an unknown
+    /// connection.
+    async fn receive_request(
+        &self,
+        connection_id: Uuid,
+        seq: i64,
+        kind: &str,
+        remote_key: Option<&str>,
+        payload: &str,
+    ) -> Result<bool>;
+    /// Pending requests that may run now, oldest first, at most `limit`: a request waits while
+    /// an earlier request of the same connection and remote key is pending or failed (changes
+    /// of one twin apply in order; a failure blocks only that twin).
+    async fn runnable_requests(&self, limit: u32) -> Result<Vec<IncomingRequest>>;
+    async fn request(&self, id: i64) -> Result<Option<IncomingRequest>>;
+    /// Requests in the given states (all when empty), of one connection or all, newest first.
+    async fn requests(
+        &self,
+        connection_id: Option<Uuid>,
+        states: &[RequestState],
+        limit: u32,
+    ) -> Result<Vec<IncomingRequest>>;
+    /// Sets the state; `Failed` also counts an attempt. `NotFound`.
+    async fn set_request_state(&self, id: i64, state: RequestState) -> Result<()>;
+
+    // --- sync: errors, conflicts, triggers --------------------------------------------------------
+    async fn record_sync_error(&self, error: NewSyncError) -> Result<SyncError>;
+    /// Newest first; resolved ones only when asked.
+    async fn sync_errors(&self, include_resolved: bool, limit: u32) -> Result<Vec<SyncError>>;
+    async fn sync_error(&self, id: i64) -> Result<Option<SyncError>>;
+    /// Marks the error resolved now; `NotFound`.
+    async fn resolve_sync_error(&self, id: i64) -> Result<SyncError>;
+    /// Stores a conflict (`id` and `at` as given are ignored: the store numbers and times it).
+    async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord>;
+    /// A local item's conflicts, newest first.
+    async fn conflicts(&self, local_key: &ItemKey) -> Result<Vec<ConflictRecord>>;
+    /// `NotFound` for an unknown connection.
+    async fn create_trigger(
+        &self,
+        connection_id: Uuid,
+        query: &str,
+        active: bool,
+        note: &str,
+    ) -> Result<Trigger>;
+    /// One connection's triggers, or all, oldest first.
+    async fn triggers(&self, connection_id: Option<Uuid>) -> Result<Vec<Trigger>>;
+    /// Replaces query, active flag and note. `NotFound`.
+    async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger>;
+    async fn delete_trigger(&self, id: i64) -> Result<()>;
 }

@@ -8,6 +8,10 @@ use tandem_model::{
     Actor, Attachment, Change, Comment, Connection, Item, ItemKey, ItemPatch, NewAttachment,
     NewComment, NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
+use tandem_model::{
+    AttachmentTwin, CommentTwin, ConflictRecord, IncomingRequest, NewSyncError, RequestState,
+    SyncError, Trigger, Twin,
+};
 use uuid::Uuid;
 
 use super::{SqliteStore, auth, comments, connections, items, now};
@@ -356,5 +360,186 @@ impl Store for SqliteStore {
             connections::remember_nonce(conn, connection_id, &nonce, expires, now)
         })
         .await
+    }
+    async fn create_twin(&self, _twin: Twin) -> Result<Twin> {
+        todo!("sync tables")
+    }
+
+    async fn twin(&self, _connection_id: Uuid, _local_key: &ItemKey) -> Result<Option<Twin>> {
+        todo!("sync tables")
+    }
+
+    async fn twin_by_remote(
+        &self,
+        _connection_id: Uuid,
+        _remote_key: &str,
+    ) -> Result<Option<Twin>> {
+        todo!("sync tables")
+    }
+
+    async fn twins_of_item(&self, _local_key: &ItemKey) -> Result<Vec<Twin>> {
+        todo!("sync tables")
+    }
+
+    async fn twins(
+        &self,
+        _connection_id: Uuid,
+        _after: Option<&ItemKey>,
+        _limit: u32,
+    ) -> Result<Vec<Twin>> {
+        todo!("sync tables")
+    }
+
+    async fn twin_count(&self, _connection_id: Uuid) -> Result<u64> {
+        todo!("sync tables")
+    }
+
+    async fn update_twin(&self, _twin: &Twin) -> Result<Twin> {
+        todo!("sync tables")
+    }
+
+    async fn delete_twin(&self, _connection_id: Uuid, _local_key: &ItemKey) -> Result<()> {
+        todo!("sync tables")
+    }
+
+    async fn queue_sync(
+        &self,
+        _connection_id: Uuid,
+        _local_key: &ItemKey,
+        _replica: &str,
+        _kind: &str,
+        _payload: &str,
+    ) -> Result<i64> {
+        todo!("sync tables")
+    }
+
+    async fn create_twinned_item(
+        &self,
+        _connection_id: Uuid,
+        _remote_key: &str,
+        _item: NewItem,
+        _actor: &Actor,
+    ) -> Result<(Item, bool)> {
+        todo!("sync tables")
+    }
+
+    async fn add_comment_twin(&self, _twin: CommentTwin) -> Result<()> {
+        todo!("sync tables")
+    }
+
+    async fn comment_twins(
+        &self,
+        _connection_id: Uuid,
+        _local_key: &ItemKey,
+    ) -> Result<Vec<CommentTwin>> {
+        todo!("sync tables")
+    }
+
+    async fn delete_comment_twin(
+        &self,
+        _connection_id: Uuid,
+        _local_key: &ItemKey,
+        _local_id: i64,
+    ) -> Result<()> {
+        todo!("sync tables")
+    }
+
+    async fn add_attachment_twin(&self, _twin: AttachmentTwin) -> Result<()> {
+        todo!("sync tables")
+    }
+
+    async fn attachment_twins(
+        &self,
+        _connection_id: Uuid,
+        _local_key: &ItemKey,
+    ) -> Result<Vec<AttachmentTwin>> {
+        todo!("sync tables")
+    }
+
+    async fn delete_attachment_twin(
+        &self,
+        _connection_id: Uuid,
+        _local_key: &ItemKey,
+        _local_id: i64,
+    ) -> Result<()> {
+        todo!("sync tables")
+    }
+
+    async fn receive_request(
+        &self,
+        _connection_id: Uuid,
+        _seq: i64,
+        _kind: &str,
+        _remote_key: Option<&str>,
+        _payload: &str,
+    ) -> Result<bool> {
+        todo!("sync tables")
+    }
+
+    async fn runnable_requests(&self, _limit: u32) -> Result<Vec<IncomingRequest>> {
+        todo!("sync tables")
+    }
+
+    async fn request(&self, _id: i64) -> Result<Option<IncomingRequest>> {
+        todo!("sync tables")
+    }
+
+    async fn requests(
+        &self,
+        _connection_id: Option<Uuid>,
+        _states: &[RequestState],
+        _limit: u32,
+    ) -> Result<Vec<IncomingRequest>> {
+        todo!("sync tables")
+    }
+
+    async fn set_request_state(&self, _id: i64, _state: RequestState) -> Result<()> {
+        todo!("sync tables")
+    }
+
+    async fn record_sync_error(&self, _error: NewSyncError) -> Result<SyncError> {
+        todo!("sync tables")
+    }
+
+    async fn sync_errors(&self, _include_resolved: bool, _limit: u32) -> Result<Vec<SyncError>> {
+        todo!("sync tables")
+    }
+
+    async fn sync_error(&self, _id: i64) -> Result<Option<SyncError>> {
+        todo!("sync tables")
+    }
+
+    async fn resolve_sync_error(&self, _id: i64) -> Result<SyncError> {
+        todo!("sync tables")
+    }
+
+    async fn record_conflict(&self, _conflict: ConflictRecord) -> Result<ConflictRecord> {
+        todo!("sync tables")
+    }
+
+    async fn conflicts(&self, _local_key: &ItemKey) -> Result<Vec<ConflictRecord>> {
+        todo!("sync tables")
+    }
+
+    async fn create_trigger(
+        &self,
+        _connection_id: Uuid,
+        _query: &str,
+        _active: bool,
+        _note: &str,
+    ) -> Result<Trigger> {
+        todo!("sync tables")
+    }
+
+    async fn triggers(&self, _connection_id: Option<Uuid>) -> Result<Vec<Trigger>> {
+        todo!("sync tables")
+    }
+
+    async fn update_trigger(&self, _trigger: &Trigger) -> Result<Trigger> {
+        todo!("sync tables")
+    }
+
+    async fn delete_trigger(&self, _id: i64) -> Result<()> {
+        todo!("sync tables")
     }
 }

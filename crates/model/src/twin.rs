@@ -1,0 +1,201 @@
+//! What a node records about syncing: twins (a local item linked to a remote one by a
+//! connection), comment and attachment twins, incoming sync requests, sync errors, conflicts and
+//! triggers. The logic that uses them is in `sync`; these are the records.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::ItemKey;
+
+/// Whether a twin still syncs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TwinState {
+    /// Changes flow.
+    Active,
+    /// Unexalated: the link is kept for the record, changes no longer flow.
+    Stopped,
+}
+
+impl TwinState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TwinState::Active => "active",
+            TwinState::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TwinState> {
+        [TwinState::Active, TwinState::Stopped]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A local item linked to a remote one by a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Twin {
+    pub connection_id: Uuid,
+    pub local_key: ItemKey,
+    /// The remote item's key; `None` until the remote acknowledges the first sync.
+    pub remote_key: Option<String>,
+    pub state: TwinState,
+    /// The last replica this side queued for the remote (JSON text): an outgoing change that
+    /// produces the same replica again is not sent.
+    pub last_sent: Option<String>,
+    /// The last replica received from the remote (JSON text): the incoming rules' `previous`.
+    pub last_received: Option<String>,
+    pub created: Timestamp,
+    /// When a sync event of this twin was last applied, either direction.
+    pub last_sync: Option<Timestamp>,
+}
+
+/// A local comment linked to a remote comment; recorded in both directions, so a comment this
+/// side sent never comes back as a new one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommentTwin {
+    pub connection_id: Uuid,
+    pub local_key: ItemKey,
+    pub local_id: i64,
+    pub remote_id: String,
+}
+
+/// A local attachment linked to a remote one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentTwin {
+    pub connection_id: Uuid,
+    pub local_key: ItemKey,
+    pub local_id: i64,
+    pub remote_id: String,
+}
+
+/// Where an incoming sync request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestState {
+    /// Stored, acknowledged to the remote, not applied yet.
+    Pending,
+    Applied,
+    /// Applying failed; a sync error says why. Later requests of the same twin wait.
+    Failed,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Applied => "applied",
+            RequestState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RequestState> {
+        [
+            RequestState::Pending,
+            RequestState::Applied,
+            RequestState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A message received from a connection's remote, stored before it was acknowledged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncomingRequest {
+    pub id: i64,
+    pub connection_id: Uuid,
+    /// The remote's message seq.
+    pub seq: i64,
+    pub kind: String,
+    /// The remote item's key the request is about (for ordering per twin), if any.
+    pub remote_key: Option<String>,
+    /// JSON text.
+    pub payload: String,
+    pub state: RequestState,
+    pub attempts: u32,
+    pub received: Timestamp,
+    pub updated: Timestamp,
+}
+
+/// What a sync error stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Impact {
+    /// One item's sync waits.
+    Item,
+    /// The whole connection waits (its rules do not compile, say).
+    Connection,
+    /// The node cannot sync at all.
+    Node,
+}
+
+impl Impact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::Item => "item",
+            Impact::Connection => "connection",
+            Impact::Node => "node",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Impact> {
+        [Impact::Item, Impact::Connection, Impact::Node]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A sync error as the Errors page lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncError {
+    pub id: i64,
+    pub impact: Impact,
+    pub connection_id: Option<Uuid>,
+    pub local_key: Option<ItemKey>,
+    pub remote_key: Option<String>,
+    /// The incoming request that failed, when one did (Resolve and retry runs it again).
+    pub request_id: Option<i64>,
+    pub at: Timestamp,
+    pub message: String,
+    /// The failing script's line with a caret and the script stack, when a script failed.
+    pub script_trace: Option<String>,
+    pub resolved: Option<Timestamp>,
+}
+
+/// A new sync error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSyncError {
+    pub impact: Impact,
+    pub connection_id: Option<Uuid>,
+    pub local_key: Option<ItemKey>,
+    pub remote_key: Option<String>,
+    pub request_id: Option<i64>,
+    pub message: String,
+    pub script_trace: Option<String>,
+}
+
+/// Two concurrent edits of one field: the value kept and the value overwritten, never lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictRecord {
+    pub id: i64,
+    pub connection_id: Uuid,
+    pub local_key: ItemKey,
+    pub field: String,
+    /// JSON text of this side's value.
+    pub local_value: String,
+    /// JSON text of the remote's value.
+    pub remote_value: String,
+    /// `true` when this side's value was kept.
+    pub kept_local: bool,
+    pub at: Timestamp,
+}
+
+/// A query that brings matching items under sync on a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    pub id: i64,
+    pub connection_id: Uuid,
+    /// In the tracker's own query language (the built-in tracker's JQL-like language here).
+    pub query: String,
+    pub active: bool,
+    pub note: String,
+    pub created: Timestamp,
+}
