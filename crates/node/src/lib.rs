@@ -21,6 +21,7 @@ pub mod peer;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod sync;
 
 pub use config::{Config, ServeArgs};
 pub use error::NodeError;

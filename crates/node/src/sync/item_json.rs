@@ -1,0 +1,379 @@
+//! A built-in item as sync rules see it (`issue` in the scripts, with the names Exalate's Jira
+//! scripts use: `issue.summary`, `issue.status.name`, `issue.assignee.displayName`,
+//! `issue.customFields`), and the way back: what the incoming rules left in `issue` becomes an
+//! [`ItemPatch`] or a [`NewItem`].
+
+use serde_json::{Map, Value, json};
+use tandem_model::{CustomFields, Item, ItemPatch, NewItem, Person, Priority, ProjectKey, Status};
+
+/// The item as a JSON object for the scripts.
+pub fn item_json(item: &Item) -> Value {
+    json!({
+        "key": item.key.to_string(),
+        "projectKey": item.key.project.to_string(),
+        "summary": item.summary,
+        "description": item.description,
+        "status": {"name": item.status.as_str()},
+        "priority": {"name": item.priority.as_str()},
+        "assignee": item.assignee.as_ref().map(person_json),
+        "reporter": item.reporter.as_ref().map(person_json),
+        "labels": item.labels,
+        "customFields": Value::Object(item.custom_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        "comments": item.comments.iter().map(|c| json!({
+            "id": c.id.to_string(),
+            "body": c.body,
+            "author": person_json(&c.author),
+            "created": c.created.to_string(),
+            "internal": c.internal,
+        })).collect::<Vec<_>>(),
+        "attachments": item.attachments.iter().map(|a| json!({
+            "id": a.id.to_string(),
+            "filename": a.filename,
+            "mimetype": a.mime_type,
+            "filesize": a.size,
+            "hash": a.sha256,
+        })).collect::<Vec<_>>(),
+        "created": item.created.to_string(),
+        "updated": item.updated.to_string(),
+    })
+}
+
+/// An empty item for a first sync: the incoming rules fill it.
+pub fn blank_item_json() -> Value {
+    json!({
+        "key": null,
+        "projectKey": null,
+        "summary": "",
+        "description": "",
+        "status": {"name": Status::ToDo.as_str()},
+        "priority": {"name": Priority::Medium.as_str()},
+        "assignee": null,
+        "reporter": null,
+        "labels": [],
+        "customFields": {},
+        "comments": [],
+        "attachments": [],
+    })
+}
+
+fn person_json(p: &Person) -> Value {
+    json!({"displayName": p.name, "email": p.email})
+}
+
+/// Why what the rules left in `issue` cannot be applied; names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("issue.{field}: {problem}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+fn bad(field: &'static str, problem: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn text(obj: &Map<String, Value>, field: &'static str) -> Result<Option<String>, FieldError> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(String::new())),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(bad(field, format!("expected text, got {other}"))),
+    }
+}
+
+/// `{"name": "Done"}` or `"Done"`.
+fn named(obj: &Map<String, Value>, field: &'static str) -> Result<Option<String>, FieldError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Object(o)) => match o.get("name") {
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) => Ok(None),
+            Some(other) => Err(bad(field, format!("name must be text, got {other}"))),
+        },
+        Some(other) => Err(bad(field, format!("expected a name, got {other}"))),
+    }
+}
+
+fn status(obj: &Map<String, Value>) -> Result<Option<Status>, FieldError> {
+    named(obj, "status")?
+        .map(|name| {
+            name.parse::<Status>().map_err(|_| {
+                bad(
+                    "status",
+                    format!("'{name}' is not a status here (To Do, In Progress, Done)"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn priority(obj: &Map<String, Value>) -> Result<Option<Priority>, FieldError> {
+    named(obj, "priority")?
+        .map(|name| {
+            name.parse::<Priority>().map_err(|_| {
+                bad(
+                    "priority",
+                    format!("'{name}' is not a priority here (Highest, High, Medium, Low, Lowest)"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `{"displayName", "email"}`, a bare name, or null (nobody). `None`: not present.
+fn person(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<Option<Person>>, FieldError> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(name)) if name.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(name)) => Ok(Some(Some(Person {
+            name: name.clone(),
+            email: None,
+        }))),
+        Some(Value::Object(o)) => {
+            let name = o
+                .get("displayName")
+                .or_else(|| o.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let email = o.get("email").and_then(Value::as_str).map(str::to_owned);
+            if name.trim().is_empty() && email.is_none() {
+                return Ok(Some(None));
+            }
+            Ok(Some(Some(Person {
+                name: if name.trim().is_empty() {
+                    email.clone().unwrap_or_default()
+                } else {
+                    name.to_owned()
+                },
+                email,
+            })))
+        }
+        Some(other) => Err(bad(field, format!("expected a person, got {other}"))),
+    }
+}
+
+fn labels(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, FieldError> {
+    match obj.get("labels") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Vec::new())),
+        Some(Value::Array(values)) => values
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Object(o) => o
+                    .get("label")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad("labels", "a label must be text")),
+                other => Err(bad("labels", format!("a label must be text, got {other}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|mut l| {
+                l.sort();
+                l.dedup();
+                Some(l)
+            }),
+        Some(other) => Err(bad("labels", format!("expected a list, got {other}"))),
+    }
+}
+
+fn custom_fields(obj: &Map<String, Value>) -> Result<Option<CustomFields>, FieldError> {
+    match obj.get("customFields") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(CustomFields::new())),
+        Some(Value::Object(o)) => Ok(Some(
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )),
+        Some(other) => Err(bad(
+            "customFields",
+            format!("expected a map of field name to value, got {other}"),
+        )),
+    }
+}
+
+fn object(after: &Value) -> Result<&Map<String, Value>, FieldError> {
+    after.as_object().ok_or_else(|| {
+        bad(
+            "",
+            "the rules replaced the issue with something that is not an item",
+        )
+    })
+}
+
+/// The changes the rules made to `item`: only fields whose value differs.
+pub fn patch_from_json(item: &Item, after: &Value) -> Result<ItemPatch, FieldError> {
+    let obj = object(after)?;
+    let mut patch = ItemPatch::default();
+    if let Some(s) = text(obj, "summary")?
+        && s != item.summary
+    {
+        patch.summary = Some(s);
+    }
+    if let Some(d) = text(obj, "description")?
+        && d != item.description
+    {
+        patch.description = Some(d);
+    }
+    if let Some(s) = status(obj)?
+        && s != item.status
+    {
+        patch.status = Some(s);
+    }
+    if let Some(p) = priority(obj)?
+        && p != item.priority
+    {
+        patch.priority = Some(p);
+    }
+    if let Some(a) = person(obj, "assignee")?
+        && a != item.assignee
+    {
+        patch.assignee = Some(a);
+    }
+    if let Some(r) = person(obj, "reporter")?
+        && r != item.reporter
+    {
+        patch.reporter = Some(r);
+    }
+    if let Some(l) = labels(obj)?
+        && l != item.labels
+    {
+        patch.labels = Some(l);
+    }
+    if let Some(c) = custom_fields(obj)?
+        && c != item.custom_fields
+    {
+        patch.custom_fields = Some(c);
+    }
+    Ok(patch)
+}
+
+/// The item a first sync creates; `projectKey` must be set by the rules.
+pub fn new_item_from_json(after: &Value) -> Result<NewItem, FieldError> {
+    let obj = object(after)?;
+    let project: ProjectKey = match obj.get("projectKey") {
+        Some(Value::String(key)) => key
+            .parse()
+            .map_err(|_| bad("projectKey", format!("'{key}' is not a project key")))?,
+        _ => {
+            return Err(bad(
+                "projectKey",
+                "is not set: a first sync must say which project the new item goes to (issue.projectKey = \"KEY\")",
+            ));
+        }
+    };
+    let summary = text(obj, "summary")?.unwrap_or_default();
+    let mut item = NewItem::new(project, summary);
+    item.description = text(obj, "description")?.unwrap_or_default();
+    if let Some(s) = status(obj)? {
+        item.status = s;
+    }
+    if let Some(p) = priority(obj)? {
+        item.priority = p;
+    }
+    item.assignee = person(obj, "assignee")?.flatten();
+    item.reporter = person(obj, "reporter")?.flatten();
+    item.labels = labels(obj)?.unwrap_or_default();
+    item.custom_fields = custom_fields(obj)?.unwrap_or_default();
+    Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> Item {
+        Item {
+            key: "SUP-7".parse().unwrap(),
+            summary: "Printer on fire".into(),
+            description: "Third floor".into(),
+            status: Status::ToDo,
+            priority: Priority::High,
+            assignee: None,
+            reporter: Some(Person {
+                name: "Ana".into(),
+                email: Some("ana@example.com".into()),
+            }),
+            labels: vec!["hardware".into()],
+            custom_fields: [("Tier".to_owned(), json!("Gold"))].into_iter().collect(),
+            comments: vec![],
+            attachments: vec![],
+            created: jiff::Timestamp::UNIX_EPOCH,
+            updated: jiff::Timestamp::UNIX_EPOCH,
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn an_item_reads_with_exalate_names() {
+        let v = item_json(&item());
+        assert_eq!(v["key"], "SUP-7");
+        assert_eq!(v["projectKey"], "SUP");
+        assert_eq!(v["status"]["name"], "To Do");
+        assert_eq!(v["priority"]["name"], "High");
+        assert_eq!(v["reporter"]["displayName"], "Ana");
+        assert_eq!(v["customFields"]["Tier"], "Gold");
+    }
+
+    #[test]
+    fn an_unchanged_item_is_an_empty_patch() {
+        let i = item();
+        assert_eq!(
+            patch_from_json(&i, &item_json(&i)).unwrap(),
+            ItemPatch::default()
+        );
+    }
+
+    #[test]
+    fn changed_fields_become_the_patch() {
+        let i = item();
+        let mut v = item_json(&i);
+        v["summary"] = json!("Printer fixed");
+        v["status"] = json!("Done");
+        v["assignee"] = json!({"displayName": "Bo"});
+        v["labels"] = json!(["b", "a", "a"]);
+        let patch = patch_from_json(&i, &v).unwrap();
+        assert_eq!(patch.summary.as_deref(), Some("Printer fixed"));
+        assert_eq!(patch.status, Some(Status::Done));
+        assert_eq!(patch.assignee.unwrap().unwrap().name, "Bo");
+        assert_eq!(patch.labels.unwrap(), vec!["a", "b"]);
+        assert!(patch.description.is_none());
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_field() {
+        let i = item();
+        let mut v = item_json(&i);
+        v["status"] = json!({"name": "Closed-ish"});
+        let e = patch_from_json(&i, &v).unwrap_err();
+        assert_eq!(e.field, "status");
+        assert!(e.to_string().contains("Closed-ish"), "{e}");
+        v["status"] = json!("Done");
+        v["labels"] = json!("one");
+        assert_eq!(patch_from_json(&i, &v).unwrap_err().field, "labels");
+    }
+
+    #[test]
+    fn a_first_sync_needs_a_project() {
+        let mut v = blank_item_json();
+        v["summary"] = json!("From the other side");
+        let e = new_item_from_json(&v).unwrap_err();
+        assert_eq!(e.field, "projectKey");
+        v["projectKey"] = json!("ENG");
+        let new = new_item_from_json(&v).unwrap();
+        assert_eq!(new.project.to_string(), "ENG");
+        assert_eq!(new.summary, "From the other side");
+        assert_eq!(new.status, Status::ToDo);
+    }
+}
