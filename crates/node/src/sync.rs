@@ -2,3 +2,4 @@
 //! incoming processors, the rules runner and the helpers follow.
 
 pub mod item_json;
+pub mod rules;
