@@ -1,22 +1,39 @@
 //! Tandem's domain: the built-in tracker's projects, items, comments, attachments and change
-//! history, the small query language that searches them, and connections between nodes.
+//! history, the small query language that searches them, connections between nodes, and the
+//! pure rules of synchronisation.
 //!
 //! Main types: [`Item`], [`NewItem`], [`ItemPatch`], [`Comment`], [`Attachment`], [`Change`],
-//! [`TrackerEvent`], and [`query::Query`].
+//! [`TrackerEvent`], and [`query::Query`]; for sync, the [`Replica`] one side sends for an
+//! item (with its [`CommentDelta`] and [`AttachmentDelta`]), the comment and attachment merges
+//! ([`merge_comments`] → [`CommentOp`], [`merge_attachments`] → [`AttachmentOp`]), and the
+//! conflict rule ([`detect_conflicts`] → [`Conflict`], settled by [`winner`]).
 //!
-//! **Architecture invariant:** this crate is plain Rust. It knows nothing of HTTP, JSON wire
-//! shapes or SQL; the `store` and `node` crates translate at their edges.
+//! **Architecture invariant:** this crate is plain Rust. It knows nothing of HTTP, wire
+//! envelopes or SQL; the `store` and `node` crates translate at their edges. The one JSON type
+//! it uses is `serde_json::Value`, because a replica's content and custom fields are JSON by
+//! nature (scripts set arbitrary keys); it never parses or prints JSON text.
 
 pub mod connection;
 pub mod item;
 pub mod query;
+pub mod replica;
+pub mod sync;
 pub mod twin;
 
 pub use connection::{
     Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
 };
 pub use item::*;
+pub use replica::{
+    AttachmentDelta, CommentDelta, Replica, ReplicaAttachment, ReplicaComment, ReplicaError,
+    ReplicaUser, attachment_delta, comment_delta,
+};
+pub use sync::{
+    AttachmentOp, AttachmentTwin, CommentOp, CommentSpec, CommentTwin, Conflict, Edit,
+    LocalAttachment, LocalComment, Side, changed_fields, default_comment_format, detect_conflicts,
+    merge_attachments, merge_comments, winner,
+};
 pub use twin::{
-    AttachmentTwin, CommentTwin, ConflictRecord, Impact, IncomingRequest, NewSyncError,
+    AttachmentLink, CommentLink, ConflictRecord, Impact, IncomingRequest, NewSyncError,
     RequestState, SyncError, Trigger, Twin, TwinState,
 };

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use crate::ItemKey;
+use crate::sync::Side;
 
 /// Whether a twin still syncs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,23 +50,48 @@ pub struct Twin {
     pub last_sync: Option<Timestamp>,
 }
 
-/// A local comment linked to a remote comment; recorded in both directions, so a comment this
-/// side sent never comes back as a new one.
+/// A local comment linked to a remote comment, as stored; recorded in both directions, so a
+/// comment this side sent never comes back as a new one.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommentTwin {
+pub struct CommentLink {
     pub connection_id: Uuid,
     pub local_key: ItemKey,
     pub local_id: i64,
     pub remote_id: String,
+    /// Which side wrote the original: the merge edits and deletes only the copies it made.
+    pub origin: Side,
 }
 
-/// A local attachment linked to a remote one.
+impl CommentLink {
+    /// The link as the comment merge reads it.
+    pub fn twin(&self) -> crate::sync::CommentTwin {
+        crate::sync::CommentTwin {
+            local_id: self.local_id,
+            remote_id: self.remote_id.clone(),
+            origin: self.origin,
+        }
+    }
+}
+
+/// A local attachment linked to a remote one, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttachmentTwin {
+pub struct AttachmentLink {
     pub connection_id: Uuid,
     pub local_key: ItemKey,
     pub local_id: i64,
     pub remote_id: String,
+    pub origin: Side,
+}
+
+impl AttachmentLink {
+    /// The link as the attachment merge reads it.
+    pub fn twin(&self) -> crate::sync::AttachmentTwin {
+        crate::sync::AttachmentTwin {
+            local_id: self.local_id,
+            remote_id: self.remote_id.clone(),
+            origin: self.origin,
+        }
+    }
 }
 
 /// Where an incoming sync request stands.

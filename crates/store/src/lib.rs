@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tandem_model::query::Query;
 use tandem_model::{
-    Actor, Attachment, AttachmentTwin, Change, Comment, CommentTwin, ConflictRecord, Connection,
+    Actor, Attachment, AttachmentLink, Change, Comment, CommentLink, ConflictRecord, Connection,
     IncomingRequest, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem, NewProject,
     NewSyncError, Project, ProjectKey, RequestState, SyncError, TrackerEvent, Trigger, Twin,
     ValidationError,
@@ -353,24 +353,24 @@ pub trait Store: Send + Sync + 'static {
     // --- sync: comment and attachment twins -------------------------------------------------------
     /// Records the link; recording the same link again changes nothing. `AlreadyExists` when the
     /// local comment or the remote id is linked to another.
-    async fn add_comment_twin(&self, twin: CommentTwin) -> Result<()>;
+    async fn add_comment_twin(&self, twin: CommentLink) -> Result<()>;
     async fn comment_twins(
         &self,
         connection_id: Uuid,
         local_key: &ItemKey,
-    ) -> Result<Vec<CommentTwin>>;
+    ) -> Result<Vec<CommentLink>>;
     async fn delete_comment_twin(
         &self,
         connection_id: Uuid,
         local_key: &ItemKey,
         local_id: i64,
     ) -> Result<()>;
-    async fn add_attachment_twin(&self, twin: AttachmentTwin) -> Result<()>;
+    async fn add_attachment_twin(&self, twin: AttachmentLink) -> Result<()>;
     async fn attachment_twins(
         &self,
         connection_id: Uuid,
         local_key: &ItemKey,
-    ) -> Result<Vec<AttachmentTwin>>;
+    ) -> Result<Vec<AttachmentLink>>;
     async fn delete_attachment_twin(
         &self,
         connection_id: Uuid,

@@ -9,7 +9,7 @@ use tandem_model::{
     NewComment, NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
 use tandem_model::{
-    AttachmentTwin, CommentTwin, ConflictRecord, IncomingRequest, NewSyncError, RequestState,
+    AttachmentLink, CommentLink, ConflictRecord, IncomingRequest, NewSyncError, RequestState,
     SyncError, Trigger, Twin,
 };
 use uuid::Uuid;
@@ -423,7 +423,7 @@ impl Store for SqliteStore {
         todo!("sync tables")
     }
 
-    async fn add_comment_twin(&self, _twin: CommentTwin) -> Result<()> {
+    async fn add_comment_twin(&self, _twin: CommentLink) -> Result<()> {
         todo!("sync tables")
     }
 
@@ -431,7 +431,7 @@ impl Store for SqliteStore {
         &self,
         _connection_id: Uuid,
         _local_key: &ItemKey,
-    ) -> Result<Vec<CommentTwin>> {
+    ) -> Result<Vec<CommentLink>> {
         todo!("sync tables")
     }
 
@@ -444,7 +444,7 @@ impl Store for SqliteStore {
         todo!("sync tables")
     }
 
-    async fn add_attachment_twin(&self, _twin: AttachmentTwin) -> Result<()> {
+    async fn add_attachment_twin(&self, _twin: AttachmentLink) -> Result<()> {
         todo!("sync tables")
     }
 
@@ -452,7 +452,7 @@ impl Store for SqliteStore {
         &self,
         _connection_id: Uuid,
         _local_key: &ItemKey,
-    ) -> Result<Vec<AttachmentTwin>> {
+    ) -> Result<Vec<AttachmentLink>> {
         todo!("sync tables")
     }
 
