@@ -8,8 +8,18 @@
 //!   `addedAttachments`, `removedAttachments` added), `previous` (the last replica received, or
 //!   null), `firstSync`, and `issue`; the `issue` the rules leave is the result.
 
-use serde_json::Value;
-use tandem_script::{Limits, Script, ScriptError, binding, from_json, to_json};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::{Value, json};
+use tandem_model::{
+    AttachmentDelta, AttachmentOp, AttachmentTwin, CommentDelta, CommentOp, CommentSpec,
+    CommentTwin, LocalAttachment, LocalComment, Replica, ReplicaAttachment, ReplicaComment,
+    attachment_delta, comment_delta, default_comment_format, merge_attachments, merge_comments,
+};
+use tandem_script::{
+    HostObject, Invoker, Limits, Script, ScriptError, binding, from_json, to_json,
+};
 
 /// A rule that failed: which script, the message, and the rendered trace (line, caret, stack).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,15 +91,78 @@ pub struct IncomingInput {
     pub previous: Option<Value>,
     pub first_sync: bool,
     pub item: Value,
+    /// The item's comment and attachment links on this connection.
+    pub comment_twins: Vec<CommentTwin>,
+    pub attachment_twins: Vec<AttachmentTwin>,
 }
 
-/// Runs the incoming rules; returns the `issue` they leave.
-pub fn incoming(source: &str, input: IncomingInput) -> Result<Value, RuleError> {
+/// What the incoming rules decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingOutcome {
+    /// The `issue` the rules left.
+    pub item: Value,
+    /// What `commentHelper.mergeComments` decided, when the rules called it.
+    pub comment_ops: Vec<CommentOp>,
+    /// What `attachmentHelper.mergeAttachments` decided, when the rules called it.
+    pub attachment_ops: Vec<AttachmentOp>,
+}
+
+fn bad_replica(e: impl std::fmt::Display) -> RuleError {
+    RuleError {
+        which: "incoming",
+        message: format!("the replica received is malformed: {e}"),
+        trace: None,
+        compile: false,
+    }
+}
+
+/// Runs the incoming rules; returns the `issue` they leave and the comment and attachment
+/// changes the helpers decided.
+pub fn incoming(source: &str, input: IncomingInput) -> Result<IncomingOutcome, RuleError> {
     const WHICH: &str = "incoming";
     let script = Script::compile(source).map_err(|e| failed(WHICH, source, &e, true))?;
+    let current = Replica::from_json(input.replica.clone()).map_err(bad_replica)?;
+    let previous = input
+        .previous
+        .clone()
+        .map(Replica::from_json)
+        .transpose()
+        .map_err(bad_replica)?;
+    let comments = comment_delta(previous.as_ref(), &current).map_err(bad_replica)?;
+    let attachments = attachment_delta(previous.as_ref(), &current).map_err(bad_replica)?;
+
+    let mut replica = input.replica.clone();
+    if let Some(map) = replica.as_object_mut() {
+        let comment_list =
+            |items: &[ReplicaComment]| Value::Array(items.iter().map(comment_json).collect());
+        map.insert("addedComments".into(), comment_list(&comments.added));
+        map.insert("changedComments".into(), comment_list(&comments.changed));
+        map.insert("removedComments".into(), comment_list(&comments.removed));
+        let attachment_list =
+            |items: &[ReplicaAttachment]| Value::Array(items.iter().map(attachment_json).collect());
+        map.insert(
+            "addedAttachments".into(),
+            attachment_list(&attachments.added),
+        );
+        map.insert(
+            "removedAttachments".into(),
+            attachment_list(&attachments.removed),
+        );
+    }
+
+    let comment_helper = Rc::new(CommentHelper {
+        twins: input.comment_twins,
+        delta: comments,
+        ops: RefCell::new(Vec::new()),
+    });
+    let attachment_helper = Rc::new(AttachmentHelper {
+        twins: input.attachment_twins,
+        delta: attachments,
+        ops: RefCell::new(Vec::new()),
+    });
     let issue = from_json(&input.item);
     let vars = binding([
-        ("replica", from_json(&input.replica)),
+        ("replica", from_json(&replica)),
         (
             "previous",
             input
@@ -100,19 +173,231 @@ pub fn incoming(source: &str, input: IncomingInput) -> Result<Value, RuleError> 
         ("firstSync", tandem_script::Value::Bool(input.first_sync)),
         ("issue", issue.clone()),
         ("entity", issue),
+        (
+            "commentHelper",
+            tandem_script::Value::Host(comment_helper.clone()),
+        ),
+        (
+            "attachmentHelper",
+            tandem_script::Value::Host(attachment_helper.clone()),
+        ),
     ]);
     let outcome = script.run(vars, &limits());
     outcome
         .result
         .map_err(|e| failed(WHICH, source, &e, false))?;
-    let issue = outcome
+    let item = outcome
         .variables
         .get("issue")
         .map(to_json)
         .unwrap_or(Value::Null);
-    Ok(issue)
+    Ok(IncomingOutcome {
+        item,
+        comment_ops: comment_helper.ops.take(),
+        attachment_ops: attachment_helper.ops.take(),
+    })
 }
 
+/// A remote comment as the scripts see it (in `replica.addedComments` and in the
+/// `mergeComments` closure).
+fn comment_json(c: &ReplicaComment) -> Value {
+    json!({
+        "id": c.id,
+        "body": c.body,
+        "author": c.author.as_ref().map(|a| json!({"displayName": a.display_name, "email": a.email})),
+        "created": c.created.map(|t| t.to_string()),
+        "internal": c.internal,
+    })
+}
+
+fn attachment_json(a: &ReplicaAttachment) -> Value {
+    json!({
+        "id": a.id,
+        "filename": a.filename,
+        "mimetype": a.mimetype,
+        "filesize": a.filesize,
+        "hash": a.hash,
+    })
+}
+
+/// The local item's comments, from the `issue` map a script passed.
+fn local_comments(issue: &Value) -> Vec<LocalComment> {
+    issue["comments"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|c| {
+                    Some(LocalComment {
+                        id: c["id"].as_str()?.parse().ok()?,
+                        body: c["body"].as_str().unwrap_or_default().to_owned(),
+                        internal: c["internal"].as_bool().unwrap_or(false),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn local_attachments(issue: &Value) -> Vec<LocalAttachment> {
+    issue["attachments"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    Some(LocalAttachment {
+                        id: a["id"].as_str()?.parse().ok()?,
+                        filename: a["filename"].as_str().unwrap_or_default().to_owned(),
+                        hash: a["hash"].as_str().unwrap_or_default().to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `commentHelper`: `mergeComments(issue, replica)` and `mergeComments(issue, replica, closure)`.
+struct CommentHelper {
+    twins: Vec<CommentTwin>,
+    delta: CommentDelta,
+    ops: RefCell<Vec<CommentOp>>,
+}
+
+impl HostObject for CommentHelper {
+    fn type_name(&self) -> &str {
+        "CommentHelper"
+    }
+
+    fn get_property(&self, _name: &str) -> Result<Option<tandem_script::Value>, String> {
+        Ok(None)
+    }
+
+    fn call_method(
+        &self,
+        name: &str,
+        args: &[tandem_script::Value],
+        invoker: &mut dyn Invoker,
+    ) -> Option<Result<tandem_script::Value, String>> {
+        if name != "mergeComments" {
+            return None;
+        }
+        Some(self.merge(args, invoker))
+    }
+
+    fn method_names(&self) -> Vec<String> {
+        vec!["mergeComments".into()]
+    }
+}
+
+impl CommentHelper {
+    fn merge(
+        &self,
+        args: &[tandem_script::Value],
+        invoker: &mut dyn Invoker,
+    ) -> Result<tandem_script::Value, String> {
+        if !(2..=3).contains(&args.len()) {
+            return Err(format!(
+                "mergeComments takes (issue, replica) or (issue, replica, closure), not {} arguments",
+                args.len()
+            ));
+        }
+        let issue = to_json(&args[0]);
+        let local = local_comments(&issue);
+        let mut failure = None;
+        let ops = match args.get(2) {
+            None => merge_comments(&local, &self.twins, &self.delta, |c| {
+                Some(default_comment_format(c))
+            }),
+            Some(closure) => merge_comments(&local, &self.twins, &self.delta, |c| {
+                if failure.is_some() {
+                    return None;
+                }
+                match invoker.call(closure, vec![from_json(&comment_json(c))]) {
+                    Ok(value) => spec_from(&to_json(&value), c),
+                    Err(e) => {
+                        failure = Some(e.message);
+                        None
+                    }
+                }
+            }),
+        };
+        if let Some(message) = failure {
+            return Err(format!("the mergeComments closure failed: {message}"));
+        }
+        *self.ops.borrow_mut() = ops;
+        // What the script assigns back to issue.comments: the comments as they stand; the
+        // engine applies the merge itself.
+        Ok(from_json(&issue["comments"]))
+    }
+}
+
+/// What a `mergeComments` closure returned: the comment (map) with its body and flag, a body
+/// (string), or null to leave the comment out.
+fn spec_from(value: &Value, original: &ReplicaComment) -> Option<CommentSpec> {
+    match value {
+        Value::Null => None,
+        Value::String(body) => Some(CommentSpec {
+            body: body.clone(),
+            internal: original.internal,
+        }),
+        Value::Object(map) => Some(CommentSpec {
+            body: map
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or(&original.body)
+                .to_owned(),
+            internal: map
+                .get("internal")
+                .and_then(Value::as_bool)
+                .unwrap_or(original.internal),
+        }),
+        _ => Some(CommentSpec {
+            body: original.body.clone(),
+            internal: original.internal,
+        }),
+    }
+}
+
+/// `attachmentHelper`: `mergeAttachments(issue, replica)`.
+struct AttachmentHelper {
+    twins: Vec<AttachmentTwin>,
+    delta: AttachmentDelta,
+    ops: RefCell<Vec<AttachmentOp>>,
+}
+
+impl HostObject for AttachmentHelper {
+    fn type_name(&self) -> &str {
+        "AttachmentHelper"
+    }
+
+    fn get_property(&self, _name: &str) -> Result<Option<tandem_script::Value>, String> {
+        Ok(None)
+    }
+
+    fn call_method(
+        &self,
+        name: &str,
+        args: &[tandem_script::Value],
+        _invoker: &mut dyn Invoker,
+    ) -> Option<Result<tandem_script::Value, String>> {
+        if name != "mergeAttachments" {
+            return None;
+        }
+        if args.len() != 2 {
+            return Some(Err(format!(
+                "mergeAttachments takes (issue, replica), not {} arguments",
+                args.len()
+            )));
+        }
+        let issue = to_json(&args[0]);
+        let ops = merge_attachments(&local_attachments(&issue), &self.twins, &self.delta);
+        *self.ops.borrow_mut() = ops;
+        Some(Ok(from_json(&issue["attachments"])))
+    }
+
+    fn method_names(&self) -> Vec<String> {
+        vec!["mergeAttachments".into()]
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,17 +418,74 @@ mod tests {
 
     #[test]
     fn incoming_rules_change_the_issue() {
-        let issue = incoming(
+        let outcome = incoming(
             "if (firstSync) { issue.projectKey = 'ENG' }\nissue.summary = replica.summary + '!'",
-            IncomingInput {
-                replica: json!({"summary": "Broken"}),
-                previous: None,
-                first_sync: true,
-                item: json!({"summary": ""}),
-            },
+            input(json!({"summary": "Broken"}), None),
         )
         .unwrap();
-        assert_eq!(issue, json!({"summary": "Broken!", "projectKey": "ENG"}));
+        assert_eq!(
+            outcome.item,
+            json!({"summary": "Broken!", "projectKey": "ENG", "comments": []})
+        );
+    }
+
+    fn input(replica: Value, previous: Option<Value>) -> IncomingInput {
+        IncomingInput {
+            replica,
+            previous,
+            first_sync: true,
+            item: json!({"summary": "", "comments": []}),
+            comment_twins: vec![],
+            attachment_twins: vec![],
+        }
+    }
+
+    fn comment(id: &str, body: &str) -> Value {
+        json!({"id": id, "body": body, "author": {"displayName": "Ana"}, "internal": false})
+    }
+
+    #[test]
+    fn merge_comments_adds_new_remote_comments_with_the_author() {
+        let outcome = incoming(
+            "issue.comments = commentHelper.mergeComments(issue, replica)",
+            input(json!({"comments": [comment("1", "hello")]}), None),
+        )
+        .unwrap();
+        assert_eq!(
+            outcome.comment_ops,
+            vec![CommentOp::Add {
+                remote_id: "1".into(),
+                body: "Ana commented: hello".into(),
+                internal: false,
+                author: Some("Ana".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_shapes_each_comment() {
+        let outcome = incoming(
+            "issue.comments = commentHelper.mergeComments(issue, replica, { it.body = '[' + it.author.displayName + '] ' + it.body; it })",
+            input(json!({"comments": [comment("1", "hello")]}), None),
+        )
+        .unwrap();
+        assert!(matches!(
+            &outcome.comment_ops[..],
+            [CommentOp::Add { body, .. }] if body == "[Ana] hello"
+        ));
+    }
+
+    #[test]
+    fn the_replica_shows_what_was_added_changed_and_removed() {
+        let outcome = incoming(
+            "issue.summary = replica.addedComments.size() + '/' + replica.changedComments.size() + '/' + replica.removedComments.size()",
+            input(
+                json!({"comments": [comment("2", "new"), comment("3", "edited")]}),
+                Some(json!({"comments": [comment("1", "gone"), comment("3", "before")]})),
+            ),
+        )
+        .unwrap();
+        assert_eq!(outcome.item["summary"], "1/1/1");
     }
 
     #[test]
