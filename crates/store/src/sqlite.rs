@@ -30,6 +30,7 @@ pub mod migrations;
 mod query;
 mod readers;
 mod store;
+mod sync;
 mod writer;
 
 /// How hard SQLite syncs each commit to disk.

@@ -309,3 +309,104 @@ async fn a_damaged_connection_row_is_a_clear_database_error() {
         );
     }
 }
+
+/// Sync rows damaged outside Tandem are clear database errors naming the row, like connections.
+#[tokio::test]
+async fn damaged_sync_rows_are_clear_database_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    let now = jiff::Timestamp::from_millisecond(1_700_000_000_000).unwrap();
+    let id = uuid::Uuid::now_v7();
+    {
+        let store = open_at(&path).unwrap();
+        store
+            .create_project(NewProject {
+                key: pkey("OPS"),
+                name: "Ops".into(),
+                description: String::new(),
+            })
+            .await
+            .unwrap();
+        store
+            .create_item(new_item("OPS", "one"), &alice())
+            .await
+            .unwrap();
+        store
+            .create_connection(tandem_model::Connection {
+                id,
+                name: "Acme".into(),
+                description: String::new(),
+                mode: tandem_model::Mode::Basic,
+                role: tandem_model::ConnectionRole::Local,
+                local_short_name: "a".into(),
+                remote_short_name: "b".into(),
+                remote: None,
+                private: false,
+                status: tandem_model::ConnectionStatus::Active,
+                status_reason: None,
+                remote_paused: false,
+                invitation: None,
+                sealed_root: None,
+                outgoing_script: String::new(),
+                incoming_script: String::new(),
+                created: now,
+                updated: now,
+                last_sync: None,
+                version: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .create_twin(tandem_model::Twin {
+                connection_id: id,
+                local_key: key("OPS-1"),
+                remote_key: Some("R-1".into()),
+                state: tandem_model::TwinState::Active,
+                last_sent: None,
+                last_received: None,
+                created: now,
+                last_sync: None,
+            })
+            .await
+            .unwrap();
+        assert!(
+            store
+                .receive_request(id, 1, "sync", None, "{}")
+                .await
+                .unwrap()
+        );
+        store.create_trigger(id, "x", true, "").await.unwrap();
+    }
+    let damage = |sql: &str| {
+        Connection::open(&path).unwrap().execute(sql, []).unwrap();
+    };
+    damage("UPDATE twins SET state = 'paused'");
+    damage("UPDATE sync_requests SET attempts = -1");
+    damage("UPDATE triggers SET created = 9223372036854775807");
+    let store = open_at(&path).unwrap();
+    let expect = |err: StoreError, row: &str, what: &str| {
+        assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(row) && text.contains(what), "{text}");
+    };
+    expect(
+        store.twin(id, &key("OPS-1")).await.unwrap_err(),
+        "twin OPS-1 of connection",
+        "unknown state \"paused\"",
+    );
+    expect(
+        store.twins(id, None, 10).await.unwrap_err(),
+        "twin OPS-1",
+        "unknown state",
+    );
+    expect(
+        store.runnable_requests(10).await.unwrap_err(),
+        "sync request 1 (seq 1",
+        "attempts -1 is not a count",
+    );
+    expect(
+        store.triggers(None).await.unwrap_err(),
+        "trigger 1 of connection",
+        "is not a time",
+    );
+}

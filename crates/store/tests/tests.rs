@@ -15,3 +15,4 @@ mod items;
 mod projects;
 mod search;
 mod sqlite;
+mod sync;

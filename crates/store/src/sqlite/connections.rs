@@ -1,8 +1,9 @@
 //! Connections, and what the node-to-node protocol keeps for each: the outbox of messages for
 //! the remote, the last seq handled from it, and recent request nonces.
 //!
-//! Deleting a connection deletes its outbox, inbox and nonce rows through `ON DELETE CASCADE`
-//! (the writer's connection has `foreign_keys` on).
+//! Deleting a connection deletes its outbox, inbox and nonce rows, and everything the sync
+//! engine keeps for it (module `sync`), through `ON DELETE CASCADE` (the writer's connection has
+//! `foreign_keys` on).
 
 use std::sync::LazyLock;
 
@@ -257,7 +258,7 @@ impl Stored {
     }
 }
 
-fn id_text(id: Uuid) -> String {
+pub(super) fn id_text(id: Uuid) -> String {
     id.to_string()
 }
 
@@ -275,7 +276,7 @@ fn exists(conn: &rusqlite::Connection, id: Uuid) -> Result<bool> {
         .query_row([id_text(id)], |row| row.get(0))?)
 }
 
-fn require(conn: &rusqlite::Connection, id: Uuid) -> Result<()> {
+pub(super) fn require(conn: &rusqlite::Connection, id: Uuid) -> Result<()> {
     if exists(conn, id)? {
         Ok(())
     } else {

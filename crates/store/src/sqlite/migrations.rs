@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_search_indexes.sql"),
     include_str!("../../migrations/sqlite/0003_connections.sql"),
+    include_str!("../../migrations/sqlite/0004_sync.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -14,6 +14,8 @@ use tandem_model::{
 };
 use uuid::Uuid;
 
+use super::sync::twins::{self, Child};
+use super::sync::{records, requests};
 use super::{SqliteStore, auth, comments, connections, items, now};
 use crate::{
     ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, User,
@@ -361,185 +363,285 @@ impl Store for SqliteStore {
         })
         .await
     }
-    async fn create_twin(&self, _twin: Twin) -> Result<Twin> {
-        todo!("sync tables")
+
+    async fn create_twin(&self, twin: Twin) -> Result<Twin> {
+        self.write(move |conn| twins::create(conn, &twin)).await
     }
 
-    async fn twin(&self, _connection_id: Uuid, _local_key: &ItemKey) -> Result<Option<Twin>> {
-        todo!("sync tables")
+    async fn twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<Option<Twin>> {
+        let key = local_key.clone();
+        self.read(move |conn| twins::by_local(conn, connection_id, &key))
+            .await
     }
 
-    async fn twin_by_remote(
-        &self,
-        _connection_id: Uuid,
-        _remote_key: &str,
-    ) -> Result<Option<Twin>> {
-        todo!("sync tables")
+    async fn twin_by_remote(&self, connection_id: Uuid, remote_key: &str) -> Result<Option<Twin>> {
+        let remote_key = remote_key.to_owned();
+        self.read(move |conn| twins::by_remote(conn, connection_id, &remote_key))
+            .await
     }
 
-    async fn twins_of_item(&self, _local_key: &ItemKey) -> Result<Vec<Twin>> {
-        todo!("sync tables")
+    async fn twins_of_item(&self, local_key: &ItemKey) -> Result<Vec<Twin>> {
+        let key = local_key.clone();
+        self.read(move |conn| twins::of_item(conn, &key)).await
     }
 
     async fn twins(
         &self,
-        _connection_id: Uuid,
-        _after: Option<&ItemKey>,
-        _limit: u32,
+        connection_id: Uuid,
+        after: Option<&ItemKey>,
+        limit: u32,
     ) -> Result<Vec<Twin>> {
-        todo!("sync tables")
+        let after = after.cloned();
+        self.read(move |conn| twins::page(conn, connection_id, after.as_ref(), limit))
+            .await
     }
 
-    async fn twin_count(&self, _connection_id: Uuid) -> Result<u64> {
-        todo!("sync tables")
+    async fn twin_count(&self, connection_id: Uuid) -> Result<u64> {
+        self.read(move |conn| twins::count(conn, connection_id))
+            .await
     }
 
-    async fn update_twin(&self, _twin: &Twin) -> Result<Twin> {
-        todo!("sync tables")
+    async fn update_twin(&self, twin: &Twin) -> Result<Twin> {
+        let twin = twin.clone();
+        self.write(move |conn| twins::update(conn, &twin)).await
     }
 
-    async fn delete_twin(&self, _connection_id: Uuid, _local_key: &ItemKey) -> Result<()> {
-        todo!("sync tables")
+    async fn delete_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()> {
+        let key = local_key.clone();
+        self.write(move |conn| twins::delete(conn, connection_id, &key))
+            .await
     }
 
     async fn queue_sync(
         &self,
-        _connection_id: Uuid,
-        _local_key: &ItemKey,
-        _replica: &str,
-        _kind: &str,
-        _payload: &str,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+        replica: &str,
+        kind: &str,
+        payload: &str,
     ) -> Result<i64> {
-        todo!("sync tables")
+        let key = local_key.clone();
+        let (replica, kind, payload) = (replica.to_owned(), kind.to_owned(), payload.to_owned());
+        self.write(move |conn| {
+            twins::queue_sync(conn, connection_id, &key, &replica, &kind, &payload, now())
+        })
+        .await
     }
 
     async fn create_twinned_item(
         &self,
-        _connection_id: Uuid,
-        _remote_key: &str,
-        _item: NewItem,
-        _actor: &Actor,
+        connection_id: Uuid,
+        remote_key: &str,
+        item: NewItem,
+        actor: &Actor,
     ) -> Result<(Item, bool)> {
-        todo!("sync tables")
+        item.validate()?;
+        let (remote_key, actor) = (remote_key.to_owned(), actor.clone());
+        self.write(move |conn| {
+            twins::create_twinned_item(conn, connection_id, &remote_key, item, &actor, now())
+        })
+        .await
     }
 
-    async fn add_comment_twin(&self, _twin: CommentLink) -> Result<()> {
-        todo!("sync tables")
+    async fn add_comment_twin(&self, twin: CommentLink) -> Result<()> {
+        let link = twins::Link {
+            connection_id: twin.connection_id,
+            local_key: twin.local_key,
+            local_id: twin.local_id,
+            remote_id: twin.remote_id,
+            origin: twin.origin,
+        };
+        self.write(move |conn| twins::add_link(conn, Child::Comment, &link))
+            .await
     }
 
     async fn comment_twins(
         &self,
-        _connection_id: Uuid,
-        _local_key: &ItemKey,
+        connection_id: Uuid,
+        local_key: &ItemKey,
     ) -> Result<Vec<CommentLink>> {
-        todo!("sync tables")
+        let key = local_key.clone();
+        let links = self
+            .read(move |conn| twins::links(conn, Child::Comment, connection_id, &key))
+            .await?;
+        Ok(links
+            .into_iter()
+            .map(|l| CommentLink {
+                connection_id: l.connection_id,
+                local_key: l.local_key,
+                local_id: l.local_id,
+                remote_id: l.remote_id,
+                origin: l.origin,
+            })
+            .collect())
     }
 
     async fn delete_comment_twin(
         &self,
-        _connection_id: Uuid,
-        _local_key: &ItemKey,
-        _local_id: i64,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+        local_id: i64,
     ) -> Result<()> {
-        todo!("sync tables")
+        let key = local_key.clone();
+        self.write(move |conn| {
+            twins::delete_link(conn, Child::Comment, connection_id, &key, local_id)
+        })
+        .await
     }
 
-    async fn add_attachment_twin(&self, _twin: AttachmentLink) -> Result<()> {
-        todo!("sync tables")
+    async fn add_attachment_twin(&self, twin: AttachmentLink) -> Result<()> {
+        let link = twins::Link {
+            connection_id: twin.connection_id,
+            local_key: twin.local_key,
+            local_id: twin.local_id,
+            remote_id: twin.remote_id,
+            origin: twin.origin,
+        };
+        self.write(move |conn| twins::add_link(conn, Child::Attachment, &link))
+            .await
     }
 
     async fn attachment_twins(
         &self,
-        _connection_id: Uuid,
-        _local_key: &ItemKey,
+        connection_id: Uuid,
+        local_key: &ItemKey,
     ) -> Result<Vec<AttachmentLink>> {
-        todo!("sync tables")
+        let key = local_key.clone();
+        let links = self
+            .read(move |conn| twins::links(conn, Child::Attachment, connection_id, &key))
+            .await?;
+        Ok(links
+            .into_iter()
+            .map(|l| AttachmentLink {
+                connection_id: l.connection_id,
+                local_key: l.local_key,
+                local_id: l.local_id,
+                remote_id: l.remote_id,
+                origin: l.origin,
+            })
+            .collect())
     }
 
     async fn delete_attachment_twin(
         &self,
-        _connection_id: Uuid,
-        _local_key: &ItemKey,
-        _local_id: i64,
+        connection_id: Uuid,
+        local_key: &ItemKey,
+        local_id: i64,
     ) -> Result<()> {
-        todo!("sync tables")
+        let key = local_key.clone();
+        self.write(move |conn| {
+            twins::delete_link(conn, Child::Attachment, connection_id, &key, local_id)
+        })
+        .await
     }
 
     async fn receive_request(
         &self,
-        _connection_id: Uuid,
-        _seq: i64,
-        _kind: &str,
-        _remote_key: Option<&str>,
-        _payload: &str,
+        connection_id: Uuid,
+        seq: i64,
+        kind: &str,
+        remote_key: Option<&str>,
+        payload: &str,
     ) -> Result<bool> {
-        todo!("sync tables")
+        let (kind, remote_key, payload) = (
+            kind.to_owned(),
+            remote_key.map(str::to_owned),
+            payload.to_owned(),
+        );
+        self.write(move |conn| {
+            requests::receive(
+                conn,
+                connection_id,
+                seq,
+                &kind,
+                remote_key.as_deref(),
+                &payload,
+                now(),
+            )
+        })
+        .await
     }
 
-    async fn runnable_requests(&self, _limit: u32) -> Result<Vec<IncomingRequest>> {
-        todo!("sync tables")
+    async fn runnable_requests(&self, limit: u32) -> Result<Vec<IncomingRequest>> {
+        self.read(move |conn| requests::runnable(conn, limit)).await
     }
 
-    async fn request(&self, _id: i64) -> Result<Option<IncomingRequest>> {
-        todo!("sync tables")
+    async fn request(&self, id: i64) -> Result<Option<IncomingRequest>> {
+        self.read(move |conn| requests::by_id(conn, id)).await
     }
 
     async fn requests(
         &self,
-        _connection_id: Option<Uuid>,
-        _states: &[RequestState],
-        _limit: u32,
+        connection_id: Option<Uuid>,
+        states: &[RequestState],
+        limit: u32,
     ) -> Result<Vec<IncomingRequest>> {
-        todo!("sync tables")
+        let states = states.to_vec();
+        self.read(move |conn| requests::list(conn, connection_id, &states, limit))
+            .await
     }
 
-    async fn set_request_state(&self, _id: i64, _state: RequestState) -> Result<()> {
-        todo!("sync tables")
+    async fn set_request_state(&self, id: i64, state: RequestState) -> Result<()> {
+        self.write(move |conn| requests::set_state(conn, id, state, now()))
+            .await
     }
 
-    async fn record_sync_error(&self, _error: NewSyncError) -> Result<SyncError> {
-        todo!("sync tables")
+    async fn record_sync_error(&self, error: NewSyncError) -> Result<SyncError> {
+        self.write(move |conn| records::record_error(conn, &error, now()))
+            .await
     }
 
-    async fn sync_errors(&self, _include_resolved: bool, _limit: u32) -> Result<Vec<SyncError>> {
-        todo!("sync tables")
+    async fn sync_errors(&self, include_resolved: bool, limit: u32) -> Result<Vec<SyncError>> {
+        self.read(move |conn| records::errors_page(conn, include_resolved, limit))
+            .await
     }
 
-    async fn sync_error(&self, _id: i64) -> Result<Option<SyncError>> {
-        todo!("sync tables")
+    async fn sync_error(&self, id: i64) -> Result<Option<SyncError>> {
+        self.read(move |conn| records::error(conn, id)).await
     }
 
-    async fn resolve_sync_error(&self, _id: i64) -> Result<SyncError> {
-        todo!("sync tables")
+    async fn resolve_sync_error(&self, id: i64) -> Result<SyncError> {
+        self.write(move |conn| records::resolve_error(conn, id, now()))
+            .await
     }
 
-    async fn record_conflict(&self, _conflict: ConflictRecord) -> Result<ConflictRecord> {
-        todo!("sync tables")
+    async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord> {
+        self.write(move |conn| records::record_conflict(conn, &conflict, now()))
+            .await
     }
 
-    async fn conflicts(&self, _local_key: &ItemKey) -> Result<Vec<ConflictRecord>> {
-        todo!("sync tables")
+    async fn conflicts(&self, local_key: &ItemKey) -> Result<Vec<ConflictRecord>> {
+        let key = local_key.clone();
+        self.read(move |conn| records::conflicts(conn, &key)).await
     }
 
     async fn create_trigger(
         &self,
-        _connection_id: Uuid,
-        _query: &str,
-        _active: bool,
-        _note: &str,
+        connection_id: Uuid,
+        query: &str,
+        active: bool,
+        note: &str,
     ) -> Result<Trigger> {
-        todo!("sync tables")
+        let (query, note) = (query.to_owned(), note.to_owned());
+        self.write(move |conn| {
+            records::create_trigger(conn, connection_id, &query, active, &note, now())
+        })
+        .await
     }
 
-    async fn triggers(&self, _connection_id: Option<Uuid>) -> Result<Vec<Trigger>> {
-        todo!("sync tables")
+    async fn triggers(&self, connection_id: Option<Uuid>) -> Result<Vec<Trigger>> {
+        self.read(move |conn| records::all_triggers(conn, connection_id))
+            .await
     }
 
-    async fn update_trigger(&self, _trigger: &Trigger) -> Result<Trigger> {
-        todo!("sync tables")
+    async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger> {
+        let trigger = trigger.clone();
+        self.write(move |conn| records::update_trigger(conn, &trigger))
+            .await
     }
 
-    async fn delete_trigger(&self, _id: i64) -> Result<()> {
-        todo!("sync tables")
+    async fn delete_trigger(&self, id: i64) -> Result<()> {
+        self.write(move |conn| records::delete_trigger(conn, id))
+            .await
     }
 }
