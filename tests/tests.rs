@@ -11,3 +11,4 @@ mod connection_cli;
 mod connections;
 mod console;
 mod console_connections;
+mod sync;

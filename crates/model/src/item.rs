@@ -457,6 +457,7 @@ pub enum EventKind {
     ItemUpdated,
     CommentAdded,
     CommentEdited,
+    CommentDeleted,
     AttachmentAdded,
     AttachmentRemoved,
 }
@@ -468,6 +469,7 @@ impl EventKind {
             EventKind::ItemUpdated => "item_updated",
             EventKind::CommentAdded => "comment_added",
             EventKind::CommentEdited => "comment_edited",
+            EventKind::CommentDeleted => "comment_deleted",
             EventKind::AttachmentAdded => "attachment_added",
             EventKind::AttachmentRemoved => "attachment_removed",
         }
@@ -479,6 +481,7 @@ impl EventKind {
             "item_updated" => EventKind::ItemUpdated,
             "comment_added" => EventKind::CommentAdded,
             "comment_edited" => EventKind::CommentEdited,
+            "comment_deleted" => EventKind::CommentDeleted,
             "attachment_added" => EventKind::AttachmentAdded,
             "attachment_removed" => EventKind::AttachmentRemoved,
             _ => return None,

@@ -999,6 +999,32 @@ pub async fn receive(
             // A gap: stop here; the sender sends again from what it is told.
             break;
         }
+        if matches!(
+            message.kind.as_str(),
+            crate::sync::engine::SYNC | crate::sync::engine::SYNC_ACK
+        ) {
+            // Stored before it is acknowledged; the engine applies it in order per twin.
+            let remote_key = match message.kind.as_str() {
+                crate::sync::engine::SYNC => message.payload["local_key"].as_str(),
+                _ => message.payload["my_key"].as_str(),
+            };
+            let stored = state
+                .store()
+                .receive_request(
+                    connection.id,
+                    message.seq,
+                    &message.kind,
+                    remote_key,
+                    &message.payload.to_string(),
+                )
+                .await?;
+            if !stored {
+                break;
+            }
+            acked = message.seq;
+            state.wake_sync();
+            continue;
+        }
         if message.kind == wire::CONTROL {
             match serde_json::from_value::<wire::Control>(message.payload.clone()) {
                 Ok(control) => apply_control(state, connection.id, control).await?,

@@ -147,6 +147,7 @@ pub async fn start_with_store(
         state.clone(),
         cancel.clone(),
     ));
+    tokio::spawn(crate::sync::engine::run(state.clone(), cancel.clone()));
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

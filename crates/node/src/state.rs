@@ -60,6 +60,7 @@ struct Inner {
     master_key: MasterKey,
     http: reqwest::Client,
     outbox: tokio::sync::Notify,
+    sync: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -93,6 +94,7 @@ impl AppState {
             master_key,
             http,
             outbox: tokio::sync::Notify::new(),
+            sync: tokio::sync::Notify::new(),
         })))
     }
 
@@ -109,6 +111,16 @@ impl AppState {
     /// Wakes the delivery of queued node-to-node messages.
     pub fn wake_delivery(&self) {
         self.0.outbox.notify_one();
+    }
+
+    /// Wakes the sync engine: a change or a request waits.
+    pub fn wake_sync(&self) {
+        self.0.sync.notify_one();
+    }
+
+    /// Waits until [`AppState::wake_sync`] is called.
+    pub async fn sync_woken(&self) {
+        self.0.sync.notified().await;
     }
 
     /// Waits until [`AppState::wake_delivery`] is called.

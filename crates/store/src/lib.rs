@@ -240,6 +240,10 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<Comment>;
 
+    /// Deletes a comment of this item (`NotFound` for a comment of another item); recorded in
+    /// the history with the body it had.
+    async fn delete_comment(&self, key: &ItemKey, comment_id: i64, actor: &Actor) -> Result<()>;
+
     async fn add_attachment(
         &self,
         key: &ItemKey,

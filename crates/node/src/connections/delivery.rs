@@ -166,6 +166,15 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
             .outbound_messages(connection.id, 0, wire::BATCH)
             .await
             .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
+        // A deactivated connection still says so (control messages); its changes wait.
+        let queued: Vec<_> = if connection.status == ConnectionStatus::Deactivated {
+            queued
+                .into_iter()
+                .take_while(|m| m.kind == wire::CONTROL)
+                .collect()
+        } else {
+            queued
+        };
         let Some(last) = queued.last().map(|m| m.seq) else {
             return Ok(());
         };

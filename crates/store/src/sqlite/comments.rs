@@ -130,6 +130,38 @@ pub(super) fn edit_comment(
     Ok(comment)
 }
 
+pub(super) fn delete_comment(
+    conn: &Connection,
+    key: &ItemKey,
+    comment_id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<()> {
+    let (item_id, _) = item_ref(conn, key)?;
+    let body: String = conn
+        .prepare_cached("SELECT body FROM comments WHERE id = ?1 AND item_id = ?2")?
+        .query_row(params![comment_id, item_id], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("comment", format!("{comment_id} on {key}")))?;
+    conn.prepare_cached("DELETE FROM comments WHERE id = ?1")?
+        .execute(params![comment_id])?;
+    let version = touch(conn, item_id, now)?;
+    let change = FieldChange {
+        field: "comment".into(),
+        from: Some(body),
+        to: None,
+    };
+    let event = Event {
+        item_id,
+        key,
+        kind: EventKind::CommentDeleted,
+        actor,
+        at: now,
+        version,
+    };
+    record(conn, &event, &[change])
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

@@ -240,6 +240,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delete_comment(&self, key: &ItemKey, comment_id: i64, actor: &Actor) -> Result<()> {
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write(move |conn| comments::delete_comment(conn, &key, comment_id, &actor, now()))
+            .await
+    }
+
     async fn add_attachment(
         &self,
         key: &ItemKey,

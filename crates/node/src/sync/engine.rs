@@ -1,0 +1,492 @@
+//! The sync engine's two loops, run by one background task per node:
+//!
+//! - **Outgoing**: reads the tracker's change events (the store's transactional outbox) after a
+//!   stored watermark; for each change of an item with an active twin, runs the connection's
+//!   outgoing rules and — only when the replica differs from the last one sent — queues it for
+//!   the remote in the same transaction that records it as sent. Changes the engine itself
+//!   wrote for a connection are not sent back on that connection (no echo).
+//! - **Incoming**: runs the stored incoming requests in order per twin: the incoming rules, then
+//!   the item's create or update, comments by the merge's decisions, the twin's replicas, and an
+//!   acknowledgement back that carries this side's key (so both sides show the link). A failure
+//!   records a sync error and blocks only that twin's later requests.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tandem_model::{
+    Actor, CommentLink, CommentOp, Connection, ConnectionStatus, Impact, ItemKey, NewComment,
+    NewSyncError, Person, Replica, RequestState, Side, Twin, TwinState,
+};
+use tandem_store::StoreError;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::item_json::{blank_item_json, item_json, new_item_from_json, patch_from_json};
+use super::rules::{self, IncomingInput, RuleError};
+use crate::state::AppState;
+
+/// The setting that keeps the last change event the outgoing loop handled.
+const WATERMARK: &str = "sync.events_seq";
+/// Message kinds on the connection's queue.
+pub const SYNC: &str = "sync";
+pub const SYNC_ACK: &str = "sync_ack";
+const BATCH: u32 = 200;
+
+/// Why one sync step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncFailure {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("{0}")]
+    Apply(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<super::item_json::FieldError> for SyncFailure {
+    fn from(e: super::item_json::FieldError) -> Self {
+        SyncFailure::Apply(format!("the incoming rules left {e}"))
+    }
+}
+
+/// Runs both loops until `cancel` fires.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    loop {
+        let mut busy = false;
+        match outgoing_step(&state).await {
+            Ok(n) => busy |= n > 0,
+            Err(e) => tracing::warn!(error = %e, "The outgoing sync step failed."),
+        }
+        match incoming_step(&state).await {
+            Ok(n) => busy |= n > 0,
+            Err(e) => tracing::warn!(error = %e, "The incoming sync step failed."),
+        }
+        if busy {
+            state.wake_delivery();
+            continue;
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = state.sync_woken() => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// The actor the engine writes as for a connection; its `via_sync` marks the writes as the
+/// connection's own, so they are not sent back on it.
+pub fn actor(connection: &Connection) -> Actor {
+    Actor {
+        name: format!("sync:{}", connection.name),
+        via_sync: Some(connection.id.to_string()),
+    }
+}
+
+async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
+    let store = state.store();
+    let after: i64 = store
+        .setting(WATERMARK)
+        .await?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let events = store.events_after(after, BATCH).await?;
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(0);
+    };
+    for event in &events {
+        for twin in store.twins_of_item(&event.item).await? {
+            if twin.state != TwinState::Active
+                || event.via_sync.as_deref() == Some(twin.connection_id.to_string().as_str())
+            {
+                continue;
+            }
+            let Some(connection) = store.connection(twin.connection_id).await? else {
+                continue;
+            };
+            if let Err(e) = send(state, &connection, &twin.local_key).await {
+                record_item_error(state, &connection, Some(&twin.local_key), None, None, &e).await;
+            }
+        }
+    }
+    store.set_setting(WATERMARK, &last.to_string()).await?;
+    Ok(events.len())
+}
+
+/// Runs the outgoing rules on the item and queues the replica when it differs from the last
+/// one sent. Returns whether something was queued.
+pub async fn send(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<bool, SyncFailure> {
+    let store = state.store();
+    let Some(twin) = store.twin(connection.id, key).await? else {
+        return Ok(false);
+    };
+    let Some(item) = store.item(key).await? else {
+        return Ok(false);
+    };
+    let replica = outgoing_replica(connection, item_json(&item)).await?;
+    if let Some(last) = &twin.last_sent
+        && let Ok(last) = serde_json::from_str::<Value>(last)
+        && same(&last, &replica)
+    {
+        return Ok(false);
+    }
+    let payload = json!({
+        "local_key": key.to_string(),
+        "remote_key": twin.remote_key,
+        "replica": replica,
+        "at": item.updated.to_string(),
+        "node": state.identity().id,
+    });
+    store
+        .queue_sync(
+            connection.id,
+            key,
+            &replica.to_string(),
+            SYNC,
+            &payload.to_string(),
+        )
+        .await?;
+    Ok(true)
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (Replica::from_json(a.clone()), Replica::from_json(b.clone())) {
+        (Ok(a), Ok(b)) => a.same_content(&b),
+        _ => a == b,
+    }
+}
+
+async fn outgoing_replica(connection: &Connection, item: Value) -> Result<Value, RuleError> {
+    let source = connection.outgoing_script.clone();
+    tokio::task::spawn_blocking(move || rules::outgoing(&source, &item))
+        .await
+        .unwrap_or_else(|e| {
+            Err(RuleError {
+                which: "outgoing",
+                message: format!("the rules stopped unexpectedly: {e}"),
+                trace: None,
+                compile: false,
+            })
+        })
+}
+
+async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
+    let store = state.store();
+    let requests = store.runnable_requests(BATCH).await?;
+    for request in &requests {
+        let Some(connection) = store.connection(request.connection_id).await? else {
+            continue;
+        };
+        if connection.status == ConnectionStatus::Deactivated {
+            continue;
+        }
+        let payload: Value = serde_json::from_str(&request.payload).unwrap_or(Value::Null);
+        let result = match request.kind.as_str() {
+            SYNC => apply_sync(state, &connection, &payload).await,
+            SYNC_ACK => apply_ack(state, &connection, &payload).await,
+            other => Err(SyncFailure::Apply(format!(
+                "this node does not handle '{other}' messages"
+            ))),
+        };
+        match result {
+            Ok(()) => {
+                store
+                    .set_request_state(request.id, RequestState::Applied)
+                    .await?
+            }
+            Err(e) => {
+                store
+                    .set_request_state(request.id, RequestState::Failed)
+                    .await?;
+                let local = match &request.remote_key {
+                    Some(remote) => store
+                        .twin_by_remote(connection.id, remote)
+                        .await?
+                        .map(|t| t.local_key),
+                    None => None,
+                };
+                record_item_error(
+                    state,
+                    &connection,
+                    local.as_ref(),
+                    request.remote_key.as_deref(),
+                    Some(request.id),
+                    &e,
+                )
+                .await;
+            }
+        }
+    }
+    Ok(requests.len())
+}
+
+async fn record_item_error(
+    state: &AppState,
+    connection: &Connection,
+    local_key: Option<&ItemKey>,
+    remote_key: Option<&str>,
+    request_id: Option<i64>,
+    failure: &SyncFailure,
+) {
+    let (impact, trace) = match failure {
+        SyncFailure::Rule(e) if e.compile => (Impact::Connection, e.trace.clone()),
+        SyncFailure::Rule(e) => (Impact::Item, e.trace.clone()),
+        _ => (Impact::Item, None),
+    };
+    tracing::warn!(connection = %connection.name, item = ?local_key, error = %failure, "Sync failed.");
+    let _ = state
+        .store()
+        .record_sync_error(NewSyncError {
+            impact,
+            connection_id: Some(connection.id),
+            local_key: local_key.cloned(),
+            remote_key: remote_key.map(str::to_owned),
+            request_id,
+            message: failure.to_string(),
+            script_trace: trace,
+        })
+        .await;
+}
+
+/// Applies one replica from the remote.
+async fn apply_sync(
+    state: &AppState,
+    connection: &Connection,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let remote_key = payload["local_key"]
+        .as_str()
+        .ok_or_else(|| SyncFailure::Apply("the sync request names no item".into()))?
+        .to_owned();
+    let replica = payload["replica"].clone();
+    let twin = store.twin_by_remote(connection.id, &remote_key).await?;
+    let first_sync = twin.is_none();
+    let (item_before, links, previous) = match &twin {
+        Some(t) => {
+            let item = store.item(&t.local_key).await?.ok_or_else(|| {
+                SyncFailure::Apply(format!("the local item {} no longer exists", t.local_key))
+            })?;
+            let links = store.comment_twins(connection.id, &t.local_key).await?;
+            let previous = t
+                .last_received
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok());
+            (Some(item), links, previous)
+        }
+        None => (None, Vec::new(), None),
+    };
+    let input = IncomingInput {
+        replica: replica.clone(),
+        previous,
+        first_sync,
+        item: item_before.as_ref().map_or_else(blank_item_json, item_json),
+        comment_twins: links.iter().map(CommentLink::twin).collect(),
+        attachment_twins: Vec::new(),
+    };
+    let source = connection.incoming_script.clone();
+    let outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input))
+        .await
+        .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
+
+    let actor = actor(connection);
+    let item = match item_before {
+        None => {
+            let new = new_item_from_json(&outcome.item)?;
+            let (item, _created) = store
+                .create_twinned_item(connection.id, &remote_key, new, &actor)
+                .await?;
+            item
+        }
+        Some(before) => {
+            let patch = patch_from_json(&before, &outcome.item)?;
+            if patch == tandem_model::ItemPatch::default() {
+                before
+            } else {
+                store.update_item(&before.key, patch, &actor).await?
+            }
+        }
+    };
+
+    let mut acked_comments = Vec::new();
+    for op in outcome.comment_ops {
+        match op {
+            CommentOp::Add {
+                remote_id,
+                body,
+                internal,
+                author,
+            } => {
+                let comment = store
+                    .add_comment(
+                        &item.key,
+                        NewComment {
+                            author: Person {
+                                name: author
+                                    .unwrap_or_else(|| connection.remote_short_name.clone()),
+                                email: None,
+                            },
+                            body,
+                            internal,
+                        },
+                        &actor,
+                    )
+                    .await?;
+                store
+                    .add_comment_twin(CommentLink {
+                        connection_id: connection.id,
+                        local_key: item.key.clone(),
+                        local_id: comment.id,
+                        remote_id: remote_id.clone(),
+                        origin: Side::Remote,
+                    })
+                    .await?;
+                acked_comments
+                    .push(json!({"remote_id": remote_id, "local_id": comment.id.to_string()}));
+            }
+            CommentOp::Edit { local_id, body, .. } => {
+                store
+                    .edit_comment(&item.key, local_id, &body, &actor)
+                    .await?;
+            }
+            CommentOp::Delete { local_id } => {
+                store.delete_comment(&item.key, local_id, &actor).await?;
+                store
+                    .delete_comment_twin(connection.id, &item.key, local_id)
+                    .await?;
+            }
+        }
+    }
+
+    // Record what was received, and take what the item now looks like as sent: the change
+    // just applied is the remote's, not one to send back.
+    let after = store.item(&item.key).await?.unwrap_or(item);
+    let mut twin = store
+        .twin(connection.id, &after.key)
+        .await?
+        .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?;
+    let baseline = outgoing_replica(connection, item_json(&after)).await?;
+    twin.remote_key = Some(remote_key.clone());
+    twin.last_received = Some(replica.to_string());
+    twin.last_sent = Some(baseline.to_string());
+    twin.last_sync = Some(Timestamp::now());
+    store.update_twin(&twin).await?;
+    let ack = json!({
+        "your_key": remote_key,
+        "my_key": after.key.to_string(),
+        "comments": acked_comments,
+    });
+    store
+        .enqueue_message(connection.id, SYNC_ACK, &ack.to_string())
+        .await?;
+    touch_connection(state, connection.id).await;
+    Ok(())
+}
+
+/// The remote applied one of this side's replicas: learn its key and its comment ids.
+async fn apply_ack(
+    state: &AppState,
+    connection: &Connection,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let local: ItemKey = payload["your_key"]
+        .as_str()
+        .and_then(|k| k.parse().ok())
+        .ok_or_else(|| {
+            SyncFailure::Apply("the acknowledgement names no item of this node".into())
+        })?;
+    let remote = payload["my_key"]
+        .as_str()
+        .ok_or_else(|| SyncFailure::Apply("the acknowledgement names no remote item".into()))?;
+    let Some(mut twin) = store.twin(connection.id, &local).await? else {
+        return Ok(()); // unexalated meanwhile
+    };
+    if twin.remote_key.as_deref() != Some(remote) {
+        twin.remote_key = Some(remote.to_owned());
+    }
+    twin.last_sync = Some(Timestamp::now());
+    store.update_twin(&twin).await?;
+    for link in payload["comments"].as_array().into_iter().flatten() {
+        let (Some(mine), Some(theirs)) = (
+            link["remote_id"]
+                .as_str()
+                .and_then(|s| s.parse::<i64>().ok()),
+            link["local_id"].as_str(),
+        ) else {
+            continue;
+        };
+        let result = store
+            .add_comment_twin(CommentLink {
+                connection_id: connection.id,
+                local_key: local.clone(),
+                local_id: mine,
+                remote_id: theirs.to_owned(),
+                origin: Side::Local,
+            })
+            .await;
+        if let Err(e) = result
+            && !matches!(e, StoreError::AlreadyExists(_))
+        {
+            return Err(e.into());
+        }
+    }
+    touch_connection(state, connection.id).await;
+    Ok(())
+}
+
+async fn touch_connection(state: &AppState, id: Uuid) {
+    for _ in 0..3 {
+        let Ok(Some(mut c)) = state.store().connection(id).await else {
+            return;
+        };
+        c.last_sync = Some(Timestamp::now());
+        if state.store().update_connection(&c).await.is_ok() {
+            return;
+        }
+    }
+}
+
+/// Brings an item under sync on a connection (the Exalate operation): records the twin and
+/// sends the item's replica.
+pub async fn exalate(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<Twin, SyncFailure> {
+    let store = state.store();
+    if store.item(key).await?.is_none() {
+        return Err(SyncFailure::Apply(format!("there is no item {key}")));
+    }
+    let twin = match store.twin(connection.id, key).await? {
+        Some(mut t) => {
+            if t.state != TwinState::Active {
+                t.state = TwinState::Active;
+                t = store.update_twin(&t).await?;
+            }
+            t
+        }
+        None => {
+            store
+                .create_twin(Twin {
+                    connection_id: connection.id,
+                    local_key: key.clone(),
+                    remote_key: None,
+                    state: TwinState::Active,
+                    last_sent: None,
+                    last_received: None,
+                    created: Timestamp::now(),
+                    last_sync: None,
+                })
+                .await?
+        }
+    };
+    send(state, connection, key).await?;
+    state.wake_sync();
+    state.wake_delivery();
+    Ok(twin)
+}
