@@ -1001,9 +1001,13 @@ pub async fn receive(
         }
         if matches!(
             message.kind.as_str(),
-            crate::sync::engine::SYNC | crate::sync::engine::SYNC_ACK
+            crate::sync::engine::SYNC
+                | crate::sync::engine::SYNC_ACK
+                | crate::sync::operations::SYNC_STOP
+                | crate::sync::operations::SYNC_CONNECT
         ) {
-            // Stored before it is acknowledged; the engine applies it in order per twin.
+            // Stored before it is acknowledged; the engine applies it in order per twin (the
+            // twin is named by the sender's key for its item).
             let remote_key = match message.kind.as_str() {
                 crate::sync::engine::SYNC => message.payload["local_key"].as_str(),
                 _ => message.payload["my_key"].as_str(),
@@ -1115,17 +1119,12 @@ pub(crate) fn to_wire(message: tandem_store::OutboundMessage) -> wire::WireMessa
 
 /// All connections with their twin counts, oldest first.
 pub async fn list(state: &AppState) -> Result<Vec<ConnectionSummary>, ConnectionError> {
-    Ok(state
-        .store()
-        .connections()
-        .await?
-        .into_iter()
-        // Twins come with the sync engine; a connection has none before it.
-        .map(|connection| ConnectionSummary {
-            connection,
-            twins: 0,
-        })
-        .collect())
+    let mut all = Vec::new();
+    for connection in state.store().connections().await? {
+        let twins = state.store().twin_count(connection.id).await?;
+        all.push(ConnectionSummary { connection, twins });
+    }
+    Ok(all)
 }
 
 /// A connection by name (case-insensitive) or id.
@@ -1158,12 +1157,18 @@ pub async fn statistics(state: &AppState, id: Uuid) -> Result<Statistics, Connec
         .await?
         .len() as u64;
     let queued_total = store.outbound_seq(connection.id).await?.max(0) as u64;
+    let errors = store
+        .sync_errors(false, 10_000)
+        .await?
+        .iter()
+        .filter(|e| e.connection_id == Some(connection.id))
+        .count() as u64;
     Ok(Statistics {
-        twins: 0,
+        twins: store.twin_count(connection.id).await?,
         events_sent: queued_total.saturating_sub(queued),
         events_received: store.inbound_seq(connection.id).await?.max(0) as u64,
         queued,
-        errors: u64::from(connection.status == ConnectionStatus::Error),
+        errors: errors + u64::from(connection.status == ConnectionStatus::Error),
     })
 }
 

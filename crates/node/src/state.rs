@@ -61,6 +61,19 @@ struct Inner {
     http: reqwest::Client,
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
+    bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
+}
+
+/// A Bulk Exalate running or done, as its progress endpoint reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkJob {
+    pub id: u64,
+    pub connection: String,
+    pub trigger: i64,
+    pub done: u64,
+    pub total: u64,
+    pub finished: bool,
+    pub error: Option<String>,
 }
 
 impl AppState {
@@ -95,6 +108,7 @@ impl AppState {
             http,
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
+            bulk_jobs: std::sync::Mutex::new(Vec::new()),
         })))
     }
 
@@ -111,6 +125,35 @@ impl AppState {
     /// Wakes the delivery of queued node-to-node messages.
     pub fn wake_delivery(&self) {
         self.0.outbox.notify_one();
+    }
+
+    /// Registers a new Bulk Exalate job; returns its id. The last 100 jobs are kept.
+    pub fn start_bulk_job(&self, connection: &str, trigger: i64) -> u64 {
+        let mut jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let id = jobs.last().map_or(1, |j| j.id + 1);
+        jobs.push(BulkJob {
+            id,
+            connection: connection.to_owned(),
+            trigger,
+            ..BulkJob::default()
+        });
+        if jobs.len() > 100 {
+            jobs.remove(0);
+        }
+        id
+    }
+
+    /// Changes a Bulk Exalate job's progress.
+    pub fn update_bulk_job(&self, id: u64, change: impl FnOnce(&mut BulkJob)) {
+        let mut jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(job) = jobs.iter_mut().find(|j| j.id == id) {
+            change(job);
+        }
+    }
+
+    pub fn bulk_job(&self, id: u64) -> Option<BulkJob> {
+        let jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.iter().find(|j| j.id == id).cloned()
     }
 
     /// Wakes the sync engine: a change or a request waits.

@@ -3,4 +3,5 @@
 
 pub mod engine;
 pub mod item_json;
+pub mod operations;
 pub mod rules;

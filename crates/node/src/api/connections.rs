@@ -101,8 +101,13 @@ fn time(at: Timestamp) -> String {
     at.to_string()
 }
 
-fn one(c: &Connection) -> Response {
-    axum::Json(serde_json::json!({ "connection": ConnectionJson::new(c, 0) })).into_response()
+/// One connection, with its twin count.
+async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
+    let twins = state.store().twin_count(c.id).await?;
+    Ok(
+        axum::Json(serde_json::json!({ "connection": ConnectionJson::new(c, twins) }))
+            .into_response(),
+    )
 }
 
 fn parse_mode(text: &str) -> Result<Mode, ApiError> {
@@ -266,7 +271,7 @@ async fn accept(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, one(&connection)).into_response())
+    Ok((StatusCode::CREATED, one(&state, &connection).await?).into_response())
 }
 
 async fn show(
@@ -274,7 +279,7 @@ async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(one(&connections::find(&state, &name).await?))
+    one(&state, &connections::find(&state, &name).await?).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,7 +314,7 @@ async fn update(
             .unwrap_or_else(|| connection.incoming_script.clone());
         connection = connections::save_rules(&state, current.id, &outgoing, &incoming).await?;
     }
-    Ok(one(&connection))
+    one(&state, &connection).await
 }
 
 async fn activate(
@@ -318,7 +323,7 @@ async fn activate(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = connections::find(&state, &name).await?.id;
-    Ok(one(&connections::activate(&state, id).await?))
+    one(&state, &connections::activate(&state, id).await?).await
 }
 
 async fn deactivate(
@@ -327,7 +332,7 @@ async fn deactivate(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = connections::find(&state, &name).await?.id;
-    Ok(one(&connections::deactivate(&state, id).await?))
+    one(&state, &connections::deactivate(&state, id).await?).await
 }
 
 async fn delete(

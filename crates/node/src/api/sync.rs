@@ -12,12 +12,27 @@ use crate::connections;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 use crate::sync::engine::{self, SyncFailure};
+use crate::sync::operations;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sync/exalate", post(exalate))
+        .route("/sync/unexalate", post(unexalate))
+        .route("/sync/again", post(again))
+        .route("/sync/connect", post(connect))
         .route("/sync/status/{key}", get(status))
         .route("/sync/errors", get(errors))
+        .route("/sync/errors/{id}/retry", post(retry))
+        .route("/sync/bulk", post(bulk))
+        .route("/sync/bulk/{id}", get(bulk_progress))
+        .route(
+            "/connections/{name}/triggers",
+            get(list_triggers).post(create_trigger),
+        )
+        .route(
+            "/connections/{name}/triggers/{id}",
+            axum::routing::patch(update_trigger).delete(delete_trigger),
+        )
 }
 
 impl From<SyncFailure> for ApiError {
@@ -102,4 +117,255 @@ async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response,
         })
         .collect();
     Ok(axum::Json(serde_json::json!({"errors": errors})).into_response())
+}
+
+async fn unexalate(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ItemOnConnection>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &body.connection).await?;
+    let twin = operations::unexalate(&state, &connection, &key(&body.item)?).await?;
+    Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Again {
+    connection: String,
+    /// One item; none: every twin of the connection.
+    #[serde(default)]
+    item: Option<String>,
+}
+
+async fn again(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Again>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &body.connection).await?;
+    let sent = match body.item {
+        Some(item) => {
+            operations::sync_again(&state, &connection, &key(&item)?).await?;
+            1
+        }
+        None => operations::sync_again_all(&state, &connection).await?,
+    };
+    Ok(axum::Json(serde_json::json!({"sent": sent})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connect {
+    connection: String,
+    item: String,
+    remote_key: String,
+}
+
+async fn connect(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Connect>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &body.connection).await?;
+    let twin =
+        operations::connect(&state, &connection, &key(&body.item)?, &body.remote_key).await?;
+    Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
+}
+
+async fn retry(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let error = operations::retry(&state, id).await?;
+    Ok(axum::Json(serde_json::json!({"retried": error.id})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bulk {
+    connection: String,
+    trigger: i64,
+}
+
+async fn bulk(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Bulk>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &body.connection).await?;
+    let trigger = state
+        .store()
+        .triggers(Some(connection.id))
+        .await?
+        .into_iter()
+        .find(|t| t.id == body.trigger)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "connection {} has no trigger {}",
+                connection.name, body.trigger
+            ))
+        })?;
+    operations::parse_trigger(&trigger.query)?;
+    let job = state.start_bulk_job(&connection.name, trigger.id);
+    let runner = state.clone();
+    tokio::spawn(async move {
+        let result = operations::bulk_exalate(&runner, &connection, &trigger, |done, total| {
+            runner.update_bulk_job(job, |j| {
+                j.done = done;
+                j.total = total;
+            });
+        })
+        .await;
+        runner.update_bulk_job(job, |j| {
+            j.finished = true;
+            j.error = result.err().map(|e| e.to_string());
+        });
+    });
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({"job": job})),
+    )
+        .into_response())
+}
+
+async fn bulk_progress(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    let job = state
+        .bulk_job(id)
+        .ok_or_else(|| ApiError::NotFound(format!("there is no bulk job {id}")))?;
+    Ok(axum::Json(serde_json::json!({
+        "job": job.id,
+        "connection": job.connection,
+        "trigger": job.trigger,
+        "done": job.done,
+        "total": job.total,
+        "finished": job.finished,
+        "error": job.error,
+    }))
+    .into_response())
+}
+
+fn trigger_json(t: &tandem_model::Trigger) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "query": t.query,
+        "active": t.active,
+        "note": t.note,
+        "created": t.created.to_string(),
+    })
+}
+
+async fn list_triggers(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    let triggers: Vec<_> = state
+        .store()
+        .triggers(Some(connection.id))
+        .await?
+        .iter()
+        .map(trigger_json)
+        .collect();
+    Ok(axum::Json(serde_json::json!({"triggers": triggers})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    query: String,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    note: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn create_trigger(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<TriggerBody>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    operations::parse_trigger(&body.query)?;
+    let trigger = state
+        .store()
+        .create_trigger(connection.id, body.query.trim(), body.active, &body.note)
+        .await?;
+    state.wake_sync();
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(serde_json::json!({"trigger": trigger_json(&trigger)})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerPatch {
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn update_trigger(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, i64)>,
+    ApiJson(body): ApiJson<TriggerPatch>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    let mut trigger = state
+        .store()
+        .triggers(Some(connection.id))
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("connection {name} has no trigger {id}")))?;
+    if let Some(query) = body.query {
+        operations::parse_trigger(&query)?;
+        trigger.query = query.trim().to_owned();
+    }
+    if let Some(active) = body.active {
+        trigger.active = active;
+    }
+    if let Some(note) = body.note {
+        trigger.note = note;
+    }
+    let trigger = state.store().update_trigger(&trigger).await?;
+    Ok(axum::Json(serde_json::json!({"trigger": trigger_json(&trigger)})).into_response())
+}
+
+async fn delete_trigger(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    if !state
+        .store()
+        .triggers(Some(connection.id))
+        .await?
+        .iter()
+        .any(|t| t.id == id)
+    {
+        return Err(ApiError::NotFound(format!(
+            "connection {name} has no trigger {id}"
+        )));
+    }
+    state.store().delete_trigger(id).await?;
+    Ok(axum::Json(serde_json::json!({"deleted": id})).into_response())
 }

@@ -67,8 +67,13 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             }
         };
         for connection in connections {
-            if connection.role == ConnectionRole::Local
-                || connection.status == ConnectionStatus::Pending
+            if connection.role == ConnectionRole::Local {
+                if let Err(e) = deliver_locally(&state, &connection).await {
+                    tracing::warn!(connection = %connection.name, error = %e, "Local delivery failed.");
+                }
+                continue;
+            }
+            if connection.status == ConnectionStatus::Pending
                 || connection.remote.is_none()
                 || !backoff.ready(connection.id, Instant::now())
             {
@@ -225,6 +230,33 @@ async fn poll(state: &AppState, connection: &Connection) -> Result<(), CallError
             .map_err(database)?;
     }
     Ok(())
+}
+
+/// A local connection's two sides are this node: its queue is received here, in order.
+async fn deliver_locally(
+    state: &AppState,
+    connection: &Connection,
+) -> Result<(), super::ConnectionError> {
+    if connection.status == ConnectionStatus::Deactivated {
+        return Ok(());
+    }
+    loop {
+        let queued = state
+            .store()
+            .outbound_messages(connection.id, 0, wire::BATCH)
+            .await?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let first = queued[0].seq;
+        let messages = queued.into_iter().map(super::to_wire).collect();
+        let acked = super::receive(state, connection, messages).await?;
+        state.store().ack_messages(connection.id, acked).await?;
+        if acked < first {
+            // Nothing was taken (a gap): the next round looks again.
+            return Ok(());
+        }
+    }
 }
 
 /// Pushes the connection's queue right away, waiting at most a few seconds: for a delete,

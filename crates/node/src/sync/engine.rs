@@ -94,8 +94,33 @@ async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
     let Some(last) = events.last().map(|e| e.seq) else {
         return Ok(0);
     };
+    let triggers = store.triggers(None).await?;
     for event in &events {
-        for twin in store.twins_of_item(&event.item).await? {
+        let twins = store.twins_of_item(&event.item).await?;
+        // Triggers bring items that are created or changed to match under sync.
+        let mut checked = Vec::new();
+        for trigger in triggers.iter().filter(|t| t.active) {
+            let id = trigger.connection_id;
+            if checked.contains(&id) || twins.iter().any(|t| t.connection_id == id) {
+                continue;
+            }
+            checked.push(id);
+            if event.via_sync.as_deref() == Some(id.to_string().as_str()) {
+                continue;
+            }
+            let of_connection: Vec<_> = triggers
+                .iter()
+                .filter(|t| t.connection_id == id)
+                .cloned()
+                .collect();
+            if super::operations::matches_trigger(state, &of_connection, &event.item).await?
+                && let Some(connection) = store.connection(id).await?
+                && let Err(e) = exalate(state, &connection, &event.item).await
+            {
+                record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
+            }
+        }
+        for twin in twins {
             if twin.state != TwinState::Active
                 || event.via_sync.as_deref() == Some(twin.connection_id.to_string().as_str())
             {
@@ -160,7 +185,10 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-async fn outgoing_replica(connection: &Connection, item: Value) -> Result<Value, RuleError> {
+pub(crate) async fn outgoing_replica(
+    connection: &Connection,
+    item: Value,
+) -> Result<Value, RuleError> {
     let source = connection.outgoing_script.clone();
     tokio::task::spawn_blocking(move || rules::outgoing(&source, &item))
         .await
@@ -188,6 +216,8 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
         let result = match request.kind.as_str() {
             SYNC => apply_sync(state, &connection, &payload).await,
             SYNC_ACK => apply_ack(state, &connection, &payload).await,
+            super::operations::SYNC_STOP => apply_stop(state, &connection, &payload).await,
+            super::operations::SYNC_CONNECT => apply_connect(state, &connection, &payload).await,
             other => Err(SyncFailure::Apply(format!(
                 "this node does not handle '{other}' messages"
             ))),
@@ -436,6 +466,75 @@ async fn apply_ack(
         }
     }
     touch_connection(state, connection.id).await;
+    Ok(())
+}
+
+/// The remote unexalated its item: stop this side's twin too (both keep their data).
+async fn apply_stop(
+    state: &AppState,
+    connection: &Connection,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let Some(local) = payload["your_key"]
+        .as_str()
+        .and_then(|k| k.parse::<ItemKey>().ok())
+    else {
+        return Err(SyncFailure::Apply(
+            "the unexalate names no item of this node".into(),
+        ));
+    };
+    if let Some(mut twin) = store.twin(connection.id, &local).await?
+        && twin.state != TwinState::Stopped
+    {
+        twin.state = TwinState::Stopped;
+        store.update_twin(&twin).await?;
+    }
+    Ok(())
+}
+
+/// The remote connected one of its items to one of this node's: record the twin here too.
+async fn apply_connect(
+    state: &AppState,
+    connection: &Connection,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let (Some(local), Some(remote)) = (
+        payload["your_key"]
+            .as_str()
+            .and_then(|k| k.parse::<ItemKey>().ok()),
+        payload["my_key"].as_str(),
+    ) else {
+        return Err(SyncFailure::Apply("the connect names no items".into()));
+    };
+    let item = store.item(&local).await?.ok_or_else(|| {
+        SyncFailure::Apply(format!(
+            "the remote connected to {local}, which does not exist here"
+        ))
+    })?;
+    match store.twin(connection.id, &local).await? {
+        Some(mut twin) => {
+            twin.remote_key = Some(remote.to_owned());
+            twin.state = TwinState::Active;
+            store.update_twin(&twin).await?;
+        }
+        None => {
+            let baseline = outgoing_replica(connection, item_json(&item)).await?;
+            store
+                .create_twin(Twin {
+                    connection_id: connection.id,
+                    local_key: local,
+                    remote_key: Some(remote.to_owned()),
+                    state: TwinState::Active,
+                    last_sent: Some(baseline.to_string()),
+                    last_received: None,
+                    created: Timestamp::now(),
+                    last_sync: Some(Timestamp::now()),
+                })
+                .await?;
+        }
+    }
     Ok(())
 }
 

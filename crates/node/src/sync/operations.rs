@@ -1,0 +1,223 @@
+//! What an admin does to items under sync (the Entity sync status page, the API and `tandem
+//! sync`): Exalate, Unexalate, Connect, Sync again, Resolve and retry, Bulk Exalate over a
+//! trigger's matches, and trigger checks.
+
+use jiff::Timestamp;
+use serde_json::json;
+use tandem_model::query::{Expr, Query};
+use tandem_model::{Connection, ItemKey, RequestState, SyncError, Trigger, Twin, TwinState};
+use tandem_store::Page;
+
+use super::engine::{self, SyncFailure};
+use super::item_json::item_json;
+use crate::state::AppState;
+
+/// Message kinds of the operations, besides `sync` and `sync_ack`.
+pub const SYNC_STOP: &str = "sync_stop";
+pub const SYNC_CONNECT: &str = "sync_connect";
+
+fn twin_missing(connection: &Connection, key: &ItemKey) -> SyncFailure {
+    SyncFailure::Apply(format!(
+        "{key} is not under sync on connection {}",
+        connection.name
+    ))
+}
+
+/// Stops syncing the item on the connection and tells the remote; both items keep their data.
+pub async fn unexalate(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<Twin, SyncFailure> {
+    let store = state.store();
+    let mut twin = store
+        .twin(connection.id, key)
+        .await?
+        .ok_or_else(|| twin_missing(connection, key))?;
+    twin.state = TwinState::Stopped;
+    let twin = store.update_twin(&twin).await?;
+    if let Some(remote) = &twin.remote_key {
+        let message = json!({"your_key": remote, "my_key": key.to_string()});
+        store
+            .enqueue_message(connection.id, SYNC_STOP, &message.to_string())
+            .await?;
+        state.wake_delivery();
+    }
+    Ok(twin)
+}
+
+/// Links a local item to an existing remote one without copying either; later changes flow.
+pub async fn connect(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+    remote_key: &str,
+) -> Result<Twin, SyncFailure> {
+    let store = state.store();
+    let item = store
+        .item(key)
+        .await?
+        .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
+    let remote_key = remote_key.trim();
+    if remote_key.is_empty() {
+        return Err(SyncFailure::Apply("the remote key is empty".into()));
+    }
+    // What the item looks like now counts as sent: Connect copies nothing.
+    let baseline = engine::outgoing_replica(connection, item_json(&item)).await?;
+    let twin = Twin {
+        connection_id: connection.id,
+        local_key: key.clone(),
+        remote_key: Some(remote_key.to_owned()),
+        state: TwinState::Active,
+        last_sent: Some(baseline.to_string()),
+        last_received: None,
+        created: Timestamp::now(),
+        last_sync: None,
+    };
+    let twin = store.create_twin(twin).await?;
+    let message = json!({"your_key": remote_key, "my_key": key.to_string()});
+    store
+        .enqueue_message(connection.id, SYNC_CONNECT, &message.to_string())
+        .await?;
+    state.wake_delivery();
+    Ok(twin)
+}
+
+/// Sends the item's replica again even when it did not change: after the rules changed.
+pub async fn sync_again(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let mut twin = store
+        .twin(connection.id, key)
+        .await?
+        .ok_or_else(|| twin_missing(connection, key))?;
+    twin.last_sent = None;
+    store.update_twin(&twin).await?;
+    engine::send(state, connection, key).await?;
+    state.wake_delivery();
+    Ok(())
+}
+
+/// Sync again for every active twin of the connection; returns how many were sent.
+pub async fn sync_again_all(state: &AppState, connection: &Connection) -> Result<u64, SyncFailure> {
+    let store = state.store();
+    let mut after: Option<ItemKey> = None;
+    let mut sent = 0;
+    loop {
+        let page = store.twins(connection.id, after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.local_key.clone());
+        for twin in page.iter().filter(|t| t.state == TwinState::Active) {
+            sync_again(state, connection, &twin.local_key).await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Resolve and retry: marks the error resolved and runs what failed again.
+pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFailure> {
+    let store = state.store();
+    let error = store
+        .sync_error(error_id)
+        .await?
+        .ok_or_else(|| SyncFailure::Apply(format!("there is no sync error {error_id}")))?;
+    if let Some(request) = error.request_id {
+        store
+            .set_request_state(request, RequestState::Pending)
+            .await?;
+    } else if let (Some(connection), Some(key)) = (error.connection_id, &error.local_key)
+        && let Some(connection) = store.connection(connection).await?
+    {
+        sync_again(state, &connection, key).await?;
+    }
+    let resolved = store.resolve_sync_error(error_id).await?;
+    state.wake_sync();
+    Ok(resolved)
+}
+
+/// The trigger's query restricted to one item.
+fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
+    let only = Query::parse(&format!("key = {key}"))
+        .map_err(|e| SyncFailure::Apply(e.to_string()))?
+        .filter
+        .ok_or_else(|| SyncFailure::Apply("a key condition parsed to nothing".into()))?;
+    Ok(Query {
+        filter: Some(match &trigger.filter {
+            Some(f) => Expr::And(Box::new(only), Box::new(f.clone())),
+            None => only,
+        }),
+        order: Vec::new(),
+    })
+}
+
+/// Parses a trigger's query; refuses an ORDER BY, which means nothing for a trigger.
+pub fn parse_trigger(text: &str) -> Result<Query, SyncFailure> {
+    let query = Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))?;
+    if !query.order.is_empty() {
+        return Err(SyncFailure::Apply(
+            "the trigger: ORDER BY has no meaning in a trigger; remove it".into(),
+        ));
+    }
+    Ok(query)
+}
+
+/// Whether an active trigger of the connection matches the item.
+pub async fn matches_trigger(
+    state: &AppState,
+    triggers: &[Trigger],
+    key: &ItemKey,
+) -> Result<bool, SyncFailure> {
+    for trigger in triggers.iter().filter(|t| t.active) {
+        let Ok(query) = parse_trigger(&trigger.query) else {
+            continue;
+        };
+        let found = state
+            .store()
+            .search_items(
+                &for_item(&query, key)?,
+                Page {
+                    offset: 0,
+                    limit: 1,
+                },
+                Timestamp::now(),
+            )
+            .await?;
+        if found.total > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Bulk Exalate: brings every current match of the trigger under sync; `progress` is told
+/// (done, total) after each item. Returns how many items were exalated.
+pub async fn bulk_exalate(
+    state: &AppState,
+    connection: &Connection,
+    trigger: &Trigger,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, SyncFailure> {
+    let query = parse_trigger(&trigger.query)?;
+    let store = state.store();
+    let mut offset = 0;
+    let mut done = 0;
+    loop {
+        let page = store
+            .search_items(&query, Page { offset, limit: 500 }, Timestamp::now())
+            .await?;
+        if page.items.is_empty() {
+            break;
+        }
+        offset += page.items.len() as u32;
+        for item in &page.items {
+            engine::exalate(state, connection, &item.key).await?;
+            done += 1;
+            progress(done, page.total);
+        }
+    }
+    Ok(done)
+}
