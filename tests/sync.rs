@@ -148,3 +148,269 @@ async fn an_exalated_item_appears_on_the_other_side_and_changes_flow_both_ways()
     assert_eq!(errors_a["errors"], json!([]), "{errors_a}");
     assert_eq!(errors_b["errors"], json!([]), "{errors_b}");
 }
+
+async fn exalate(api: &Api, connection: &str, key: &str) {
+    let (status, body) = api
+        .json(
+            api.post("/sync/exalate"),
+            json!({"connection": connection, "item": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn exists(api: &Api, key: &str) -> bool {
+    api.send(api.get(&format!("/items/{key}"))).await.0 == 200
+}
+
+#[tokio::test]
+async fn comment_edits_and_deletions_follow_their_twin() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Slow search"}))
+        .await;
+    let (_, comment) = api_a
+        .json(
+            api_a.post("/items/SUP-1/comments"),
+            json!({"body": "First look"}),
+        )
+        .await;
+    let comment_id = comment["id"].as_i64().expect("comment id");
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("B gets the comment", || async {
+        exists(&api_b, "ENG-1").await
+            && item(&api_b, "ENG-1").await["comments"]
+                .as_array()
+                .is_some_and(|c| c.len() == 1)
+    })
+    .await;
+
+    let (status, body) = api_a
+        .json(
+            api_a.patch(&format!("/items/SUP-1/comments/{comment_id}")),
+            json!({"body": "First look: the index is cold"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B gets the edit", || async {
+        item(&api_b, "ENG-1").await["comments"][0]["body"]
+            .as_str()
+            .is_some_and(|b| b.ends_with("the index is cold"))
+    })
+    .await;
+
+    let (status, body) = api_a
+        .send(api_a.delete(&format!("/items/SUP-1/comments/{comment_id}")))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    eventually("B deletes its copy", || async {
+        item(&api_b, "ENG-1").await["comments"]
+            .as_array()
+            .is_some_and(|c| c.is_empty())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_trigger_brings_matching_items_under_sync_and_bulk_exalate_takes_the_rest() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    for summary in ["Old one", "Older one"] {
+        api_a
+            .item(json!({"project": "SUP", "summary": summary, "priority": "Highest"}))
+            .await;
+    }
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/desk/triggers"),
+            json!({"query": "project = SUP AND priority = Highest", "note": "urgent ones"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let trigger = body["trigger"]["id"].as_i64().unwrap();
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/desk/triggers"),
+            json!({"query": "priority = = High"}),
+        )
+        .await;
+    assert_eq!(
+        status, 400,
+        "a query that does not parse is refused: {body}"
+    );
+
+    // A new matching item comes under sync by itself; a non-matching one does not.
+    api_a
+        .item(json!({"project": "SUP", "summary": "Fresh fire", "priority": "Highest"}))
+        .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Just a question", "priority": "Low"}))
+        .await;
+    eventually("the new urgent item is synced", || async {
+        twins(&api_a, "SUP-3")
+            .await
+            .as_array()
+            .is_some_and(|t| t.len() == 1)
+    })
+    .await;
+    assert_eq!(twins(&api_a, "SUP-4").await, json!([]));
+
+    // Bulk Exalate takes the two that matched before the trigger existed.
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/bulk"),
+            json!({"connection": "desk", "trigger": trigger}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let job = body["job"].as_u64().unwrap();
+    eventually("the bulk job finishes", || async {
+        let (_, p) = api_a.send(api_a.get(&format!("/sync/bulk/{job}"))).await;
+        p["finished"] == true && p["done"] == 3 && p["error"].is_null()
+    })
+    .await;
+    eventually("B has three items", || async {
+        exists(&api_b, "ENG-3").await
+    })
+    .await;
+    assert!(
+        !exists(&api_b, "ENG-4").await,
+        "no duplicate from the bulk run"
+    );
+}
+
+#[tokio::test]
+async fn unexalate_stops_both_sides_and_connect_links_existing_items() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Linked later"}))
+        .await;
+    api_b
+        .item(json!({"project": "ENG", "summary": "Already filed"}))
+        .await;
+
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/connect"),
+            json!({"connection": "desk", "item": "SUP-1", "remote_key": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B records the link", || async {
+        twins(&api_b, "ENG-1").await[0]["remote_key"] == "SUP-1"
+    })
+    .await;
+    assert_eq!(
+        item(&api_b, "ENG-1").await["summary"],
+        "Already filed",
+        "Connect copies nothing"
+    );
+
+    // Changes flow after Connect.
+    api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Filed and linked"}),
+        )
+        .await;
+    eventually("A follows B", || async {
+        item(&api_a, "SUP-1").await["summary"] == "Filed and linked"
+    })
+    .await;
+
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/unexalate"),
+            json!({"connection": "desk", "item": "SUP-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B stops too", || async {
+        twins(&api_b, "ENG-1").await[0]["state"] == "stopped"
+    })
+    .await;
+    api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Not synced any more"}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(item(&api_a, "SUP-1").await["summary"], "Filed and linked");
+}
+
+#[tokio::test]
+async fn a_private_connection_syncs_both_ways() {
+    let (a, b) = (TestNode::start().await, TestNode::start().await);
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a.project("SUP").await;
+    api_b.project("ENG").await;
+    let (_, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"private": true, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "hidden"}),
+        )
+        .await;
+    let code = body["invitation_code"].as_str().unwrap().to_owned();
+    let (status, body) = api_b
+        .json(api_b.post("/invitations/accept"), json!({"code": code}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    api_a
+        .item(json!({"project": "SUP", "summary": "From the public side"}))
+        .await;
+    exalate(&api_a, "hidden", "SUP-1").await;
+    eventually("the private side polls it in", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Answered from the private side"}),
+        )
+        .await;
+    eventually("the private side pushes its change", || async {
+        item(&api_a, "SUP-1").await["summary"] == "Answered from the private side"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_local_connection_syncs_two_projects_of_one_node() {
+    let a = TestNode::start().await;
+    let api = a.api();
+    api.project("SUP").await;
+    api.project("ENG").await;
+    let (status, body) = api
+        .json(
+            api.post("/connections"),
+            json!({"to": a.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "inside"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // Items from SUP go to ENG and back: the rules choose the other project.
+    let incoming = "if (firstSync) { issue.projectKey = replica.key.startsWith('SUP-') ? 'ENG' : 'SUP' }\nissue.summary = replica.summary\nissue.status = replica.status";
+    let (status, body) = api
+        .json(
+            api.patch("/connections/inside"),
+            json!({"incoming_script": incoming}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api.item(json!({"project": "SUP", "summary": "Needs engineering"}))
+        .await;
+    exalate(&api, "inside", "SUP-1").await;
+    eventually("ENG-1 is created", || async { exists(&api, "ENG-1").await }).await;
+    api.json(api.patch("/items/ENG-1"), json!({"status": "Done"}))
+        .await;
+    eventually("SUP-1 follows", || async {
+        item(&api, "SUP-1").await["status"] == "Done"
+    })
+    .await;
+    assert!(!exists(&api, "SUP-2").await, "no echo item");
+    assert!(!exists(&api, "ENG-2").await, "no duplicate");
+}

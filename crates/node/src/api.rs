@@ -32,7 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/items/{key}", get(get_item).patch(update_item))
         .route("/items/{key}/history", get(item_history))
         .route("/items/{key}/comments", post(add_comment))
-        .route("/items/{key}/comments/{id}", patch(edit_comment))
+        .route(
+            "/items/{key}/comments/{id}",
+            patch(edit_comment).delete(delete_comment),
+        )
         .route(
             "/items/{key}/attachments",
             post(add_attachment).layer(DefaultBodyLimit::max(
@@ -268,6 +271,22 @@ async fn edit_comment(
         .edit_comment(&key, id, &body.body, &Actor::user(&caller.name))
         .await?;
     Ok(axum::Json(CommentJson::from(&comment)).into_response())
+}
+
+async fn delete_comment(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let key = item_key(&key)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("comment {id} does not exist")))?;
+    state
+        .store()
+        .delete_comment(&key, id, &Actor::user(&caller.name))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -154,15 +154,14 @@ fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
     })
 }
 
-/// Parses a trigger's query; refuses an ORDER BY, which means nothing for a trigger.
+/// Parses a trigger's query (an ORDER BY only orders Bulk Exalate).
 pub fn parse_trigger(text: &str) -> Result<Query, SyncFailure> {
-    let query = Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))?;
-    if !query.order.is_empty() {
+    if text.trim().is_empty() {
         return Err(SyncFailure::Apply(
-            "the trigger: ORDER BY has no meaning in a trigger; remove it".into(),
+            "the trigger is empty: write a query such as project = SUP AND priority = High".into(),
         ));
     }
-    Ok(query)
+    Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))
 }
 
 /// Whether an active trigger of the connection matches the item.
