@@ -414,3 +414,56 @@ async fn a_local_connection_syncs_two_projects_of_one_node() {
     assert!(!exists(&api, "SUP-2").await, "no echo item");
     assert!(!exists(&api, "ENG-2").await, "no duplicate");
 }
+
+#[tokio::test]
+async fn concurrent_edits_of_one_field_converge_and_the_overwritten_value_is_recorded() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Original"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("B has the twin", || async {
+        exists(&api_b, "ENG-1").await && twins(&api_a, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
+
+    // A pauses: its change waits, and B's change waits on A; both edit the summary.
+    api_a.send(api_a.post("/connections/desk/deactivate")).await;
+    api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "A's wording"}),
+        )
+        .await;
+    api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "B's wording"}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    api_a.send(api_a.post("/connections/desk/activate")).await;
+    eventually("both sides agree", || async {
+        let (x, y) = (item(&api_a, "SUP-1").await, item(&api_b, "ENG-1").await);
+        x["summary"] == y["summary"]
+            && twins(&api_a, "SUP-1").await.is_array()
+            && !status_conflicts(&api_a, "SUP-1").await.is_empty()
+            && !status_conflicts(&api_b, "ENG-1").await.is_empty()
+    })
+    .await;
+    // B edited last, so both keep B's wording and record A's as overwritten.
+    assert_eq!(item(&api_a, "SUP-1").await["summary"], "B's wording");
+    let on_a = status_conflicts(&api_a, "SUP-1").await;
+    assert_eq!(on_a[0]["field"], "summary");
+    assert_eq!(on_a[0]["local_value"], "A's wording");
+    assert_eq!(on_a[0]["kept"], "remote");
+    let on_b = status_conflicts(&api_b, "ENG-1").await;
+    assert_eq!(on_b[0]["remote_value"], "A's wording");
+    assert_eq!(on_b[0]["kept"], "local");
+}
+
+async fn status_conflicts(api: &Api, key: &str) -> Vec<Value> {
+    let (_, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
+    body["conflicts"].as_array().cloned().unwrap_or_default()
+}

@@ -94,7 +94,27 @@ async fn status(
             .map_or_else(|| twin.connection_id.to_string(), |c| c.name);
         twins.push(twin_json(&twin, &name));
     }
-    Ok(axum::Json(serde_json::json!({"item": key.to_string(), "twins": twins})).into_response())
+    let conflicts: Vec<_> = state
+        .store()
+        .conflicts(&key)
+        .await?
+        .into_iter()
+        .map(|c| {
+            serde_json::json!({
+                "field": c.field,
+                "local_value": serde_json::from_str::<serde_json::Value>(&c.local_value).unwrap_or_default(),
+                "remote_value": serde_json::from_str::<serde_json::Value>(&c.remote_value).unwrap_or_default(),
+                "kept": if c.kept_local { "local" } else { "remote" },
+                "at": c.at.to_string(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "item": key.to_string(),
+        "twins": twins,
+        "conflicts": conflicts,
+    }))
+    .into_response())
 }
 
 async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -318,10 +318,41 @@ async fn apply_sync(
         comment_twins: links.iter().map(CommentLink::twin).collect(),
         attachment_twins: Vec::new(),
     };
+    let local_before = match &item_before {
+        Some(before) => Some(outgoing_replica(connection, item_json(before)).await?),
+        None => None,
+    };
+    // The state both sides last agreed on: the last replica received (an acknowledgement
+    // carries the remote's replica after it applied ours, so this side has one from the first
+    // round trip on).
+    let agreed = input.previous.clone();
+    let conflicts = match (&item_before, &agreed) {
+        (Some(before), Some(agreed)) => {
+            find_conflicts(state, connection, before, agreed, &replica, payload).await?
+        }
+        _ => Vec::new(),
+    };
     let source = connection.incoming_script.clone();
-    let outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input))
+    let mut outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input))
         .await
         .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
+    if let Some(before) = &item_before {
+        keep_local_values(&mut outcome.item, &item_json(before), &conflicts);
+        for conflict in &conflicts {
+            store
+                .record_conflict(tandem_model::ConflictRecord {
+                    id: 0,
+                    connection_id: connection.id,
+                    local_key: before.key.clone(),
+                    field: conflict.field.clone(),
+                    local_value: conflict.local_value.to_string(),
+                    remote_value: conflict.remote_value.to_string(),
+                    kept_local: conflict.kept == Side::Local,
+                    at: Timestamp::now(),
+                })
+                .await?;
+        }
+    }
 
     let actor = actor(connection);
     let item = match item_before {
@@ -399,22 +430,106 @@ async fn apply_sync(
         .twin(connection.id, &after.key)
         .await?
         .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?;
+    // Take the item as it is now as sent — unless this side has a change it has not sent yet,
+    // which must still go out.
+    let unsent = match (&local_before, &twin.last_sent) {
+        (Some(local), Some(sent)) => serde_json::from_str::<Value>(sent)
+            .map(|sent| !same(local, &sent))
+            .unwrap_or(true),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
     let baseline = outgoing_replica(connection, item_json(&after)).await?;
+    if !unsent {
+        twin.last_sent = Some(baseline.to_string());
+    }
     twin.remote_key = Some(remote_key.clone());
     twin.last_received = Some(replica.to_string());
-    twin.last_sent = Some(baseline.to_string());
     twin.last_sync = Some(Timestamp::now());
     store.update_twin(&twin).await?;
     let ack = json!({
         "your_key": remote_key,
         "my_key": after.key.to_string(),
         "comments": acked_comments,
+        "replica": baseline,
     });
     store
         .enqueue_message(connection.id, SYNC_ACK, &ack.to_string())
         .await?;
     touch_connection(state, connection.id).await;
     Ok(())
+}
+
+/// The fields both sides changed since they last agreed (the last replica received), each with
+/// the side that keeps it by the rule both nodes apply alike. Assumes, as the default rules do,
+/// that a replica key means the same item field on both sides.
+async fn find_conflicts(
+    state: &AppState,
+    connection: &Connection,
+    before: &tandem_model::Item,
+    previous: &Value,
+    incoming: &Value,
+    payload: &Value,
+) -> Result<Vec<tandem_model::Conflict>, SyncFailure> {
+    let (Ok(base), Ok(incoming)) = (
+        Replica::from_json(previous.clone()),
+        Replica::from_json(incoming.clone()),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let local_now = outgoing_replica(connection, item_json(before)).await?;
+    let Ok(local_now) = Replica::from_json(local_now) else {
+        return Ok(Vec::new());
+    };
+    let local_edit = tandem_model::Edit {
+        at: before.updated,
+        node: state.identity().id,
+    };
+    let remote_edit = tandem_model::Edit {
+        at: payload["at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(Timestamp::now),
+        node: payload["node"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default(),
+    };
+    Ok(tandem_model::detect_conflicts(
+        Some(&base),
+        &local_now,
+        Some(&base),
+        &incoming,
+        &local_edit,
+        &remote_edit,
+    ))
+}
+
+/// Puts back this side's value of every conflicting field it keeps.
+fn keep_local_values(item: &mut Value, before: &Value, conflicts: &[tandem_model::Conflict]) {
+    for conflict in conflicts.iter().filter(|c| c.kept == Side::Local) {
+        match conflict.field.split_once('.') {
+            Some(("customFields", name)) => {
+                if let Some(fields) = item["customFields"].as_object_mut() {
+                    match before["customFields"].get(name) {
+                        Some(v) => {
+                            fields.insert(name.to_owned(), v.clone());
+                        }
+                        None => {
+                            fields.remove(name);
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(fields) = item.as_object_mut()
+                    && let Some(v) = before.get(&conflict.field)
+                {
+                    fields.insert(conflict.field.clone(), v.clone());
+                }
+            }
+        }
+    }
 }
 
 /// The remote applied one of this side's replicas: learn its key and its comment ids.
@@ -438,6 +553,10 @@ async fn apply_ack(
     };
     if twin.remote_key.as_deref() != Some(remote) {
         twin.remote_key = Some(remote.to_owned());
+    }
+    // The remote's replica after it applied ours: what both sides now agree on.
+    if payload["replica"].is_object() {
+        twin.last_received = Some(payload["replica"].to_string());
     }
     twin.last_sync = Some(Timestamp::now());
     store.update_twin(&twin).await?;
