@@ -467,3 +467,76 @@ async fn status_conflicts(api: &Api, key: &str) -> Vec<Value> {
     let (_, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
     body["conflicts"].as_array().cloned().unwrap_or_default()
 }
+
+#[tokio::test]
+async fn attachments_travel_with_their_content_and_removals_follow() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Screenshot attached"}))
+        .await;
+    let bytes = b"\x89PNG fake screenshot bytes".repeat(100);
+    let (status, attachment) = api_a
+        .send(
+            api_a
+                .post("/items/SUP-1/attachments?filename=screen.png")
+                .header("content-type", "image/png")
+                .body(bytes.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{attachment}");
+    let attachment = attachment[0].clone();
+    let id = attachment["id"].as_i64().unwrap();
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("B gets the file", || async {
+        exists(&api_b, "ENG-1").await
+            && item(&api_b, "ENG-1").await["attachments"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let on_b = item(&api_b, "ENG-1").await["attachments"][0].clone();
+    assert_eq!(on_b["filename"], "screen.png");
+    assert_eq!(on_b["sha256"], attachment["sha256"], "{on_b}");
+    let b_id = on_b["id"].as_i64().unwrap();
+    let got = api_b
+        .get(&format!("/items/ENG-1/attachments/{b_id}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&got[..], &bytes[..]);
+
+    // A later change does not send the file again, and B's copy does not come back to A.
+    api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "Screenshot attached (v2)"}),
+        )
+        .await;
+    eventually("B follows the summary", || async {
+        item(&api_b, "ENG-1").await["summary"] == "Screenshot attached (v2)"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        item(&api_a, "SUP-1").await["attachments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (status, _) = api_a
+        .send(api_a.delete(&format!("/items/SUP-1/attachments/{id}")))
+        .await;
+    assert!(status == 204 || status == 200, "{status}");
+    eventually("B removes its copy", || async {
+        item(&api_b, "ENG-1").await["attachments"]
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+    })
+    .await;
+}

@@ -1106,7 +1106,26 @@ pub async fn polled(
         .store()
         .outbound_messages(connection.id, ack, wire::BATCH)
         .await?;
-    Ok(queued.into_iter().map(to_wire).collect())
+    Ok(fit_batch(queued).into_iter().map(to_wire).collect())
+}
+
+/// The most payload bytes one push or poll carries (a message larger than this goes alone).
+pub const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The leading messages that fit in [`BATCH_BYTES`], at least one.
+pub(crate) fn fit_batch(
+    messages: Vec<tandem_store::OutboundMessage>,
+) -> Vec<tandem_store::OutboundMessage> {
+    let mut total = 0;
+    let mut out = Vec::new();
+    for message in messages {
+        total += message.payload.len();
+        if !out.is_empty() && total > BATCH_BYTES {
+            break;
+        }
+        out.push(message);
+    }
+    out
 }
 
 pub(crate) fn to_wire(message: tandem_store::OutboundMessage) -> wire::WireMessage {

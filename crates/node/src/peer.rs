@@ -30,7 +30,13 @@ pub fn router() -> Router<AppState> {
         .route("/info", get(info))
         .route("/probe", post(probe))
         .route("/accept", post(accept))
-        .route("/messages", post(messages))
+        // A batch may carry attachments (up to 25 MB each, one alone when larger than a batch).
+        .route(
+            "/messages",
+            post(messages).layer(axum::extract::DefaultBodyLimit::max(
+                tandem_model::MAX_ATTACHMENT * 2 + crate::connections::BATCH_BYTES,
+            )),
+        )
         .route("/poll", post(poll))
         .fallback(|| async {
             ApiError::NotFound("there is no node-to-node route at this address".into())

@@ -12,7 +12,7 @@ use super::NodeInfo;
 use super::wire::{self, INFO_PATH};
 
 /// The most a node-to-node answer may hold.
-const MAX_ANSWER: usize = 16 * 1024 * 1024;
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
 /// Why a call to another node failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -180,6 +180,7 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
         } else {
             queued
         };
+        let queued = super::fit_batch(queued);
         let Some(last) = queued.last().map(|m| m.seq) else {
             return Ok(());
         };

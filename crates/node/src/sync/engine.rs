@@ -159,10 +159,12 @@ pub async fn send(
     {
         return Ok(false);
     }
+    let files = new_files(state, key, &replica, twin.last_sent.as_deref()).await?;
     let payload = json!({
         "local_key": key.to_string(),
         "remote_key": twin.remote_key,
         "replica": replica,
+        "files": files,
         "at": item.updated.to_string(),
         "node": state.identity().id,
     });
@@ -176,6 +178,56 @@ pub async fn send(
         )
         .await?;
     Ok(true)
+}
+
+/// The bytes of the replica's attachments that the last replica sent did not have (by id and
+/// hash), base64 by attachment id: the remote cannot fetch them (it may not be able to call
+/// this node), so they travel with the change.
+async fn new_files(
+    state: &AppState,
+    key: &ItemKey,
+    replica: &Value,
+    last_sent: Option<&str>,
+) -> Result<serde_json::Map<String, Value>, SyncFailure> {
+    use base64::Engine as _;
+    let sent: Vec<(String, String)> = last_sent
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| v["attachments"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            (
+                id_text(&a["id"]),
+                a["hash"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let mut files = serde_json::Map::new();
+    for attachment in replica["attachments"].as_array().into_iter().flatten() {
+        let id = id_text(&attachment["id"]);
+        let hash = attachment["hash"].as_str().unwrap_or_default().to_owned();
+        if sent.contains(&(id.clone(), hash)) {
+            continue;
+        }
+        let Ok(number) = id.parse::<i64>() else {
+            continue;
+        };
+        if let Some((_, bytes)) = state.store().attachment(key, number).await? {
+            files.insert(
+                id,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
+        }
+    }
+    Ok(files)
+}
+
+/// An id as text, whether the replica holds it as a string or a number.
+fn id_text(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn same(a: &Value, b: &Value) -> bool {
@@ -310,13 +362,20 @@ async fn apply_sync(
         }
         None => (None, Vec::new(), None),
     };
+    let attachment_links = match &twin {
+        Some(t) => store.attachment_twins(connection.id, &t.local_key).await?,
+        None => Vec::new(),
+    };
     let input = IncomingInput {
         replica: replica.clone(),
         previous,
         first_sync,
         item: item_before.as_ref().map_or_else(blank_item_json, item_json),
         comment_twins: links.iter().map(CommentLink::twin).collect(),
-        attachment_twins: Vec::new(),
+        attachment_twins: attachment_links
+            .iter()
+            .map(tandem_model::AttachmentLink::twin)
+            .collect(),
     };
     let local_before = match &item_before {
         Some(before) => Some(outgoing_replica(connection, item_json(before)).await?),
@@ -423,6 +482,16 @@ async fn apply_sync(
         }
     }
 
+    let mut acked_attachments = Vec::new();
+    for op in outcome.attachment_ops {
+        if let Some((remote_id, local_id)) =
+            apply_attachment(state, connection, &item.key, op, &payload["files"], &actor).await?
+        {
+            acked_attachments
+                .push(json!({"remote_id": remote_id, "local_id": local_id.to_string()}));
+        }
+    }
+
     // Record what was received, and take what the item now looks like as sent: the change
     // just applied is the remote's, not one to send back.
     let after = store.item(&item.key).await?.unwrap_or(item);
@@ -451,6 +520,7 @@ async fn apply_sync(
         "your_key": remote_key,
         "my_key": after.key.to_string(),
         "comments": acked_comments,
+        "attachments": acked_attachments,
         "replica": baseline,
     });
     store
@@ -458,6 +528,103 @@ async fn apply_sync(
         .await?;
     touch_connection(state, connection.id).await;
     Ok(())
+}
+
+/// Adds, links or removes one attachment as the merge decided; an added file's bytes come
+/// with the request and must match the hash the replica gives.
+async fn apply_attachment(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+    op: tandem_model::AttachmentOp,
+    files: &Value,
+    actor: &Actor,
+) -> Result<Option<(String, i64)>, SyncFailure> {
+    use base64::Engine as _;
+    use tandem_model::{AttachmentLink, AttachmentOp, NewAttachment};
+    let store = state.store();
+    match op {
+        AttachmentOp::Add {
+            remote_id,
+            filename,
+            mimetype,
+            hash,
+        } => {
+            let bytes = files[remote_id.as_str()]
+                .as_str()
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .ok_or_else(|| {
+                    SyncFailure::Apply(format!(
+                        "the remote sent attachment {filename} without its content"
+                    ))
+                })?;
+            let actual = {
+                use sha2::Digest as _;
+                sha2::Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            };
+            if !actual.eq_ignore_ascii_case(&hash) {
+                return Err(SyncFailure::Apply(format!(
+                    "attachment {filename} arrived damaged: its SHA-256 is {actual}, the remote said {hash}"
+                )));
+            }
+            let attachment = store
+                .add_attachment(
+                    key,
+                    NewAttachment {
+                        filename,
+                        mime_type: mimetype,
+                        author: Person {
+                            name: connection.remote_short_name.clone(),
+                            email: None,
+                        },
+                        bytes,
+                    },
+                    actor,
+                )
+                .await?;
+            store
+                .add_attachment_twin(AttachmentLink {
+                    connection_id: connection.id,
+                    local_key: key.clone(),
+                    local_id: attachment.id,
+                    remote_id: remote_id.clone(),
+                    origin: Side::Remote,
+                })
+                .await?;
+            return Ok(Some((remote_id, attachment.id)));
+        }
+        AttachmentOp::Link {
+            local_id,
+            remote_id,
+        } => {
+            store
+                .add_attachment_twin(AttachmentLink {
+                    connection_id: connection.id,
+                    local_key: key.clone(),
+                    local_id,
+                    remote_id,
+                    origin: Side::Remote,
+                })
+                .await?;
+        }
+        AttachmentOp::Remove { local_id } => {
+            match store.remove_attachment(key, local_id, actor).await {
+                Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match store
+                .delete_attachment_twin(connection.id, key, local_id)
+                .await
+            {
+                Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The fields both sides changed since they last agreed (the last replica received), each with
@@ -579,7 +746,37 @@ async fn apply_ack(
             })
             .await;
         if let Err(e) = result
-            && !matches!(e, StoreError::AlreadyExists(_))
+            && !matches!(
+                e,
+                StoreError::AlreadyExists(_) | StoreError::NotFound { .. }
+            )
+        {
+            return Err(e.into());
+        }
+    }
+    for link in payload["attachments"].as_array().into_iter().flatten() {
+        let (Some(mine), Some(theirs)) = (
+            link["remote_id"]
+                .as_str()
+                .and_then(|s| s.parse::<i64>().ok()),
+            link["local_id"].as_str(),
+        ) else {
+            continue;
+        };
+        let result = store
+            .add_attachment_twin(tandem_model::AttachmentLink {
+                connection_id: connection.id,
+                local_key: local.clone(),
+                local_id: mine,
+                remote_id: theirs.to_owned(),
+                origin: Side::Local,
+            })
+            .await;
+        if let Err(e) = result
+            && !matches!(
+                e,
+                StoreError::AlreadyExists(_) | StoreError::NotFound { .. }
+            )
         {
             return Err(e.into());
         }
