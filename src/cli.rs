@@ -425,6 +425,9 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let connected = demo::connect(&nodes[0].1.state, &nodes[1].1.state)
         .await
         .map_err(|e| Failure::setup(format!("the demo nodes could not connect: {e}")))?;
+    let (from_desk, from_engineering) = demo::start_sync(&nodes[0].1.state, &nodes[1].1.state)
+        .await
+        .map_err(|e| Failure::setup(format!("the demo could not start syncing: {e}")))?;
     println!();
     println!("Tandem demo: two nodes are running.");
     for (name, node) in &nodes {
@@ -440,6 +443,11 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
             "They are connected by '{}' (made on an earlier run). See Connections in either console.",
             demo::DEMO_CONNECTION
         ),
+    }
+    if from_desk + from_engineering > 0 {
+        println!(
+            "Items labelled 'sync' are under sync: {from_desk} from the service desk, {from_engineering} from engineering (Sync → Triggers)."
+        );
     }
     println!("Sign in to either console as user 'admin' with password '{password}'.");
     match &args.data_dir {

@@ -258,9 +258,27 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
         )),
         "{lines:?}"
     );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Items labelled 'sync' are under sync")),
+        "{lines:?}"
+    );
     for url in &urls {
         assert_eq!(reqwest::blocking_get(&format!("{url}/healthz")), 200);
-        assert!(reqwest::blocking_login_and_count_items(url, password) >= 12);
+        // The seeded dozen, plus the items that came over from the other side.
+        let mut count = 0;
+        for _ in 0..100 {
+            count = reqwest::blocking_login_and_count_items(url, password);
+            if count > 12 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(
+            count > 12,
+            "{url} shows {count} items: the other side's did not arrive"
+        );
         let connections = reqwest::blocking_login_and_get(url, password, "/connections");
         assert!(
             connections.contains("servicedesk_to_engineering") && connections.contains("Active"),

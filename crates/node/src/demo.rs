@@ -438,3 +438,45 @@ pub async fn connect(
     .await?;
     Ok(Some(accepted))
 }
+
+/// Starts the demo's sync: on each node a trigger on its project's items labelled `sync`, and a
+/// Bulk Exalate of the items that match already. Returns how many items each side exalated;
+/// (0, 0) when the triggers exist already (a restarted demo keeps syncing through them).
+pub async fn start_sync(
+    service_desk: &crate::state::AppState,
+    engineering: &crate::state::AppState,
+) -> Result<(u64, u64), crate::sync::engine::SyncFailure> {
+    let mut counts = [0, 0];
+    for (i, (state, side)) in [
+        (service_desk, DemoSide::ServiceDesk),
+        (engineering, DemoSide::Engineering),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(connection) = state.store().connection_by_name(DEMO_CONNECTION).await? else {
+            continue;
+        };
+        if !state
+            .store()
+            .triggers(Some(connection.id))
+            .await?
+            .is_empty()
+        {
+            continue;
+        }
+        let (project, _) = project_of(side);
+        let trigger = state
+            .store()
+            .create_trigger(
+                connection.id,
+                &format!("project = {project} AND labels = sync"),
+                true,
+                "The demo: items labelled sync",
+            )
+            .await?;
+        counts[i] =
+            crate::sync::operations::bulk_exalate(state, &connection, &trigger, |_, _| {}).await?;
+    }
+    Ok((counts[0], counts[1]))
+}
