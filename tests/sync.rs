@@ -540,3 +540,127 @@ async fn attachments_travel_with_their_content_and_removals_follow() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_test_run_shows_the_replica_and_the_changes_without_writing_anything() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Try me", "priority": "Low"}))
+        .await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/desk/test/outgoing"),
+            json!({"item": "SUP-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["replica"]["summary"], "Try me");
+    assert_eq!(body["replica"]["priority"]["name"], "Low");
+
+    // On B: what would this replica do to a new item, and to an existing one?
+    let replica = body["replica"].clone();
+    let (status, body) = api_b
+        .json(
+            api_b.post("/connections/desk/test/incoming"),
+            json!({"replica": replica}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["item"]["projectKey"], "ENG");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Existing"}))
+        .await;
+    let (_, body) = api_b
+        .json(
+            api_b.post("/connections/desk/test/incoming"),
+            json!({"replica": replica, "item": "ENG-1"}),
+        )
+        .await;
+    let changes = body["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().any(|c| c["field"] == "summary"
+            && c["before"] == "Existing"
+            && c["after"] == "Try me"),
+        "{body}"
+    );
+    assert_eq!(
+        item(&api_b, "ENG-1").await["summary"],
+        "Existing",
+        "nothing written"
+    );
+    assert!(!exists(&api_b, "ENG-2").await);
+
+    // A rule that fails shows its line.
+    api_b
+        .json(
+            api_b.patch("/connections/desk"),
+            json!({"incoming_script": "issue.summary = replica.summary\nissue.description = replica.nothing.here"}),
+        )
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/connections/desk/test/incoming"),
+            json!({"replica": replica}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], false);
+    assert!(body["trace"].as_str().unwrap().contains(":2:"), "{body}");
+}
+
+#[tokio::test]
+async fn bulk_unexalate_and_clean_up_stop_sync_and_keep_the_items() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    for summary in ["One", "Two"] {
+        api_a
+            .item(json!({"project": "SUP", "summary": summary, "labels": ["sync"]}))
+            .await;
+    }
+    let (_, body) = api_a
+        .json(
+            api_a.post("/connections/desk/triggers"),
+            json!({"query": "labels = sync"}),
+        )
+        .await;
+    let trigger = body["trigger"]["id"].as_i64().unwrap();
+    let (_, body) = api_a
+        .json(
+            api_a.post("/sync/bulk"),
+            json!({"connection": "desk", "trigger": trigger}),
+        )
+        .await;
+    let job = body["job"].as_u64().unwrap();
+    eventually("both are on B", || async {
+        let (_, p) = api_a.send(api_a.get(&format!("/sync/bulk/{job}"))).await;
+        p["finished"] == true && exists(&api_b, "ENG-2").await
+    })
+    .await;
+
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/bulk-unexalate"),
+            json!({"connection": "desk", "trigger": trigger}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stopped"], 2);
+    assert_eq!(twins(&api_a, "SUP-1").await[0]["state"], "stopped");
+
+    let (status, body) = api_a
+        .json(api_a.post("/sync/cleanup"), json!({"connection": "desk"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["twins"], 2);
+    assert_eq!(twins(&api_a, "SUP-1").await, json!([]));
+    eventually("B cleans up too", || async {
+        twins(&api_b, "ENG-1").await == json!([]) && twins(&api_b, "ENG-2").await == json!([])
+    })
+    .await;
+    assert_eq!(
+        item(&api_b, "ENG-1").await["summary"],
+        "One",
+        "the items stay"
+    );
+}

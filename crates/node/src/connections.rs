@@ -1005,6 +1005,7 @@ pub async fn receive(
                 | crate::sync::engine::SYNC_ACK
                 | crate::sync::operations::SYNC_STOP
                 | crate::sync::operations::SYNC_CONNECT
+                | crate::sync::operations::SYNC_CLEANUP
         ) {
             // Stored before it is acknowledged; the engine applies it in order per twin (the
             // twin is named by the sender's key for its item).

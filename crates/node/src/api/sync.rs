@@ -25,6 +25,10 @@ pub fn router() -> Router<AppState> {
         .route("/sync/errors/{id}/retry", post(retry))
         .route("/sync/bulk", post(bulk))
         .route("/sync/bulk/{id}", get(bulk_progress))
+        .route("/sync/bulk-unexalate", post(bulk_unexalate))
+        .route("/sync/cleanup", post(clean_up))
+        .route("/connections/{name}/test/outgoing", post(test_outgoing))
+        .route("/connections/{name}/test/incoming", post(test_incoming))
         .route(
             "/connections/{name}/triggers",
             get(list_triggers).post(create_trigger),
@@ -388,4 +392,114 @@ async fn delete_trigger(
     }
     state.store().delete_trigger(id).await?;
     Ok(axum::Json(serde_json::json!({"deleted": id})).into_response())
+}
+
+async fn bulk_unexalate(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Bulk>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &body.connection).await?;
+    let trigger = state
+        .store()
+        .triggers(Some(connection.id))
+        .await?
+        .into_iter()
+        .find(|t| t.id == body.trigger)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "connection {} has no trigger {}",
+                connection.name, body.trigger
+            ))
+        })?;
+    let stopped = operations::bulk_unexalate(&state, &connection, &trigger).await?;
+    Ok(axum::Json(serde_json::json!({"stopped": stopped})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnConnection {
+    connection: String,
+}
+
+async fn clean_up(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<OnConnection>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &body.connection).await?;
+    let done = operations::clean_up(&state, &connection).await?;
+    Ok(axum::Json(serde_json::json!({
+        "twins": done.twins,
+        "queued_dropped": done.queued_dropped,
+    }))
+    .into_response())
+}
+
+/// A test run's failure as the Rules tab shows it: the message and the script's line, caret
+/// and stack. (A test run that fails is an answer, not an API error.)
+fn test_failure(e: SyncFailure) -> Result<Response, ApiError> {
+    match e {
+        SyncFailure::Rule(rule) => Ok(axum::Json(serde_json::json!({
+            "ok": false,
+            "error": rule.to_string(),
+            "trace": rule.trace,
+        }))
+        .into_response()),
+        other => Err(other.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestOutgoing {
+    item: String,
+}
+
+async fn test_outgoing(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<TestOutgoing>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    match operations::test_outgoing(&connection, &state, &key(&body.item)?).await {
+        Ok(replica) => {
+            Ok(axum::Json(serde_json::json!({"ok": true, "replica": replica})).into_response())
+        }
+        Err(e) => test_failure(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestIncoming {
+    replica: serde_json::Value,
+    #[serde(default)]
+    item: Option<String>,
+}
+
+async fn test_incoming(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<TestIncoming>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    let item = body.item.as_deref().map(key).transpose()?;
+    match operations::test_incoming(&state, &connection, body.replica, item.as_ref()).await {
+        Ok(preview) => Ok(axum::Json(serde_json::json!({
+            "ok": true,
+            "item": preview.item,
+            "changes": preview
+                .changes
+                .iter()
+                .map(|(field, before, after)| serde_json::json!({"field": field, "before": before, "after": after}))
+                .collect::<Vec<_>>(),
+            "comments": preview.comments,
+            "attachments": preview.attachments,
+        }))
+        .into_response()),
+        Err(e) => test_failure(e),
+    }
 }

@@ -270,6 +270,9 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
             SYNC_ACK => apply_ack(state, &connection, &payload).await,
             super::operations::SYNC_STOP => apply_stop(state, &connection, &payload).await,
             super::operations::SYNC_CONNECT => apply_connect(state, &connection, &payload).await,
+            super::operations::SYNC_CLEANUP => {
+                super::operations::apply_clean_up(state, &connection).await
+            }
             other => Err(SyncFailure::Apply(format!(
                 "this node does not handle '{other}' messages"
             ))),

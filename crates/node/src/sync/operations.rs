@@ -220,3 +220,218 @@ pub async fn bulk_exalate(
     }
     Ok(done)
 }
+
+/// Bulk Unexalate: stops syncing every twin of the connection whose item matches the trigger
+/// now. Returns how many were stopped.
+pub async fn bulk_unexalate(
+    state: &AppState,
+    connection: &Connection,
+    trigger: &Trigger,
+) -> Result<u64, SyncFailure> {
+    let store = state.store();
+    let mut after: Option<ItemKey> = None;
+    let mut stopped = 0;
+    loop {
+        let page = store.twins(connection.id, after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.local_key.clone());
+        for twin in page.iter().filter(|t| t.state == TwinState::Active) {
+            let mut active = trigger.clone();
+            active.active = true;
+            if matches_trigger(state, std::slice::from_ref(&active), &twin.local_key).await? {
+                unexalate(state, connection, &twin.local_key).await?;
+                stopped += 1;
+            }
+        }
+    }
+    Ok(stopped)
+}
+
+/// What a clean-up did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanUp {
+    /// Twins whose sync data was removed (the items stay).
+    pub twins: u64,
+    /// Sync messages still queued for the remote, dropped with the twins: reported, not lost
+    /// silently.
+    pub queued_dropped: u64,
+}
+
+/// Clean-up: stops syncing every twin of the connection and removes the sync data on both
+/// sides, keeping the items. Changes still queued for the remote are counted and reported.
+pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<CleanUp, SyncFailure> {
+    let store = state.store();
+    let queued = store
+        .outbound_messages(connection.id, 0, 100_000)
+        .await?
+        .iter()
+        .filter(|m| m.kind == engine::SYNC)
+        .count() as u64;
+    let mut twins = 0;
+    loop {
+        let page = store.twins(connection.id, None, 500).await?;
+        if page.is_empty() {
+            break;
+        }
+        for twin in page {
+            store.delete_twin(connection.id, &twin.local_key).await?;
+            twins += 1;
+        }
+    }
+    store
+        .enqueue_message(connection.id, SYNC_CLEANUP, "{}")
+        .await?;
+    state.wake_delivery();
+    tracing::info!(
+        connection = %connection.name,
+        twins,
+        queued_dropped = queued,
+        "Clean-up: the connection's sync data is removed; the items stay."
+    );
+    Ok(CleanUp {
+        twins,
+        queued_dropped: queued,
+    })
+}
+
+/// The message kind that tells the remote to clean up too.
+pub const SYNC_CLEANUP: &str = "sync_cleanup";
+
+/// The remote cleaned up: remove this side's sync data of the connection too.
+pub async fn apply_clean_up(state: &AppState, connection: &Connection) -> Result<(), SyncFailure> {
+    let store = state.store();
+    loop {
+        let page = store.twins(connection.id, None, 500).await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        for twin in page {
+            store.delete_twin(connection.id, &twin.local_key).await?;
+        }
+    }
+}
+
+/// What a test run of the incoming rules would do to an item; nothing is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingPreview {
+    /// The item the rules leave (as the rules see items).
+    pub item: serde_json::Value,
+    /// Field by field: (field, before, after), only the fields that change.
+    pub changes: Vec<(String, serde_json::Value, serde_json::Value)>,
+    /// The comment and attachment changes the helpers decided, in words.
+    pub comments: Vec<String>,
+    pub attachments: Vec<String>,
+}
+
+/// Test run of the outgoing rules: the replica they produce for a local item.
+pub async fn test_outgoing(
+    connection: &Connection,
+    state: &AppState,
+    key: &ItemKey,
+) -> Result<serde_json::Value, SyncFailure> {
+    let item = state
+        .store()
+        .item(key)
+        .await?
+        .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
+    Ok(engine::outgoing_replica(connection, item_json(&item)).await?)
+}
+
+/// Test run of the incoming rules: what they would change on a local item (or create, without
+/// one) given a replica. Nothing is written.
+pub async fn test_incoming(
+    state: &AppState,
+    connection: &Connection,
+    replica: serde_json::Value,
+    key: Option<&ItemKey>,
+) -> Result<IncomingPreview, SyncFailure> {
+    let store = state.store();
+    let (before, comment_twins, attachment_twins, previous) = match key {
+        Some(key) => {
+            let item = store
+                .item(key)
+                .await?
+                .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
+            let twin = store.twin(connection.id, key).await?;
+            let comments = store.comment_twins(connection.id, key).await?;
+            let attachments = store.attachment_twins(connection.id, key).await?;
+            (
+                item_json(&item),
+                comments
+                    .iter()
+                    .map(tandem_model::CommentLink::twin)
+                    .collect(),
+                attachments
+                    .iter()
+                    .map(tandem_model::AttachmentLink::twin)
+                    .collect(),
+                twin.and_then(|t| t.last_received)
+                    .and_then(|p| serde_json::from_str(&p).ok()),
+            )
+        }
+        None => (
+            super::item_json::blank_item_json(),
+            Vec::new(),
+            Vec::new(),
+            None,
+        ),
+    };
+    let input = super::rules::IncomingInput {
+        replica,
+        previous,
+        first_sync: key.is_none(),
+        item: before.clone(),
+        comment_twins,
+        attachment_twins,
+    };
+    let source = connection.incoming_script.clone();
+    let outcome = tokio::task::spawn_blocking(move || super::rules::incoming(&source, input))
+        .await
+        .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
+    let mut changes = Vec::new();
+    if let (Some(after), Some(old)) = (outcome.item.as_object(), before.as_object()) {
+        for (field, value) in after {
+            let was = old.get(field).cloned().unwrap_or(serde_json::Value::Null);
+            if field != "comments" && field != "attachments" && was != *value {
+                changes.push((field.clone(), was, value.clone()));
+            }
+        }
+    }
+    let comments = outcome
+        .comment_ops
+        .iter()
+        .map(|op| match op {
+            tandem_model::CommentOp::Add { body, internal, .. } => {
+                format!(
+                    "add {}comment: {body}",
+                    if *internal { "internal " } else { "" }
+                )
+            }
+            tandem_model::CommentOp::Edit { local_id, body, .. } => {
+                format!("edit comment {local_id}: {body}")
+            }
+            tandem_model::CommentOp::Delete { local_id } => format!("delete comment {local_id}"),
+        })
+        .collect();
+    let attachments = outcome
+        .attachment_ops
+        .iter()
+        .map(|op| match op {
+            tandem_model::AttachmentOp::Add { filename, .. } => {
+                format!("add attachment {filename}")
+            }
+            tandem_model::AttachmentOp::Link { local_id, .. } => {
+                format!("link attachment {local_id}")
+            }
+            tandem_model::AttachmentOp::Remove { local_id } => {
+                format!("remove attachment {local_id}")
+            }
+        })
+        .collect();
+    Ok(IncomingPreview {
+        item: outcome.item,
+        changes,
+        comments,
+        attachments,
+    })
+}
