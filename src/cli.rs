@@ -1,6 +1,8 @@
 //! The subcommands: `serve`, `demo`, `token`, `connection`, `script`, `license`, `emulate`.
 
 mod connection;
+mod node_client;
+mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
