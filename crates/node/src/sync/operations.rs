@@ -156,12 +156,15 @@ fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
 
 /// Parses a trigger's query; refuses an ORDER BY, which means nothing for a trigger.
 pub fn parse_trigger(text: &str) -> Result<Query, SyncFailure> {
-    let query = Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))?;
+    // As written: `Query::parse` adds a default order, which would read as an ORDER BY here.
+    let mut query = Query::parse_as_written(text)
+        .map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))?;
     if !query.order.is_empty() {
         return Err(SyncFailure::Apply(
             "the trigger: ORDER BY has no meaning in a trigger; remove it".into(),
         ));
     }
+    query.order = Query::all().order;
     Ok(query)
 }
 
