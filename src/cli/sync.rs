@@ -35,6 +35,7 @@ enum SyncCommand {
     Unexalate(ItemArgs),
     /// Send an item again, or without --item every item under sync on the connection
     Again {
+        /// Connection name or id
         #[arg(long, value_name = "NAME", value_parser = non_empty())]
         connection: String,
         /// The item, e.g. SUP-12 [default: every twin of the connection]
@@ -43,6 +44,7 @@ enum SyncCommand {
     },
     /// Sync an item with an item that already exists on the other side
     Connect {
+        /// Connection name or id
         #[arg(long, value_name = "NAME", value_parser = non_empty())]
         connection: String,
         /// The local item, e.g. SUP-12
@@ -54,6 +56,7 @@ enum SyncCommand {
     },
     /// Exalate every item a trigger matches, showing progress until the node is done
     Bulk {
+        /// Connection name or id
         #[arg(long, value_name = "NAME", value_parser = non_empty())]
         connection: String,
         /// The trigger's id (see `tandem sync triggers`)
@@ -82,11 +85,13 @@ enum SyncCommand {
     },
     /// List a connection's triggers
     Triggers {
+        /// Connection name or id
         #[arg(long, value_name = "NAME", value_parser = non_empty())]
         connection: String,
     },
     /// Add a trigger to a connection and print its id (alone on stdout)
     TriggerAdd {
+        /// Connection name or id
         #[arg(long, value_name = "NAME", value_parser = non_empty())]
         connection: String,
         /// Which items, e.g. "project = SUP AND labels = customer"
