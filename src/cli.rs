@@ -1,6 +1,10 @@
-//! The subcommands: `serve`, `demo`, `token`, `connection`, `script`, `license`, `emulate`.
+//! The subcommands: `serve`, `demo`, `token`, `connection`, `sync`, `script`, `license`,
+//! `emulate`.
 
 mod connection;
+mod node_client;
+mod output;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +37,9 @@ enum Command {
     Token(TokenCommand),
     /// Make, accept, list and manage the connections of a running node (over its HTTP API)
     Connection(connection::ConnectionArgs),
+    /// Bring items under sync, see their twins and sync errors, run a Bulk Exalate (over a running
+    /// node's HTTP API)
+    Sync(sync::SyncArgs),
     /// Try sync scripts before they go live: check, run, time
     #[command(subcommand)]
     Script(ScriptCommand),
@@ -188,6 +195,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Token(command) => runtime()?.block_on(token(command)),
         Command::Connection(args) => connection::run(args),
+        Command::Sync(args) => sync::run(args),
         Command::Script(command) => script(command),
         Command::License(command) => license(command),
         Command::Emulate(EmulateCommand::Servicenow(args)) => {

@@ -12,3 +12,4 @@ mod connections;
 mod console;
 mod console_connections;
 mod sync;
+mod sync_cli;

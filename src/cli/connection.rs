@@ -8,36 +8,16 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use reqwest::Url;
-use tandem_node::config::Secret;
 
-use self::client::{
-    Accept, ClientError, Connection, Initiate, Mode, NodeClient, Role, Status, shown,
-};
+use self::client::{Accept, Connection, Initiate, Mode, Role, Status};
 use super::Failure;
-
-const HOW_TO_GET_A_TOKEN: &str = "make one with `tandem token create --data-dir DIR --name NAME` while the node is stopped, or in the node's console (Settings → API tokens)";
+use super::node_client::{NodeArgs, NodeClient, failed, shown};
+use super::output::{aligned, when};
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectionArgs {
-    /// URL of the running node to talk to
-    #[arg(
-        long,
-        env = "TANDEM_NODE",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:7341",
-        value_parser = parse_node_url,
-        global = true
-    )]
-    node: Url,
-    /// An API token of that node (`tandem token create`, or the console's Settings → API tokens)
-    #[arg(
-        long,
-        env = "TANDEM_TOKEN",
-        hide_env_values = true,
-        global = true,
-        value_parser = |text: &str| Ok::<_, std::convert::Infallible>(Secret::new(text.trim()))
-    )]
-    token: Option<Secret>,
+    #[command(flatten)]
+    target: NodeArgs,
     #[command(subcommand)]
     command: ConnectionCommand,
 }
@@ -112,33 +92,14 @@ struct InitiateArgs {
     valid_hours: Option<u32>,
 }
 
-fn parse_node_url(text: &str) -> Result<Url, String> {
-    let text = text.trim();
-    if !text.contains("://") {
-        return Err(format!("the URL needs its scheme, e.g. http://{text}"));
-    }
-    let url = Url::parse(text).map_err(|e| format!("{e}; expected e.g. http://127.0.0.1:7341"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        other => Err(format!(
-            "the scheme must be http or https, not {other}; expected e.g. http://127.0.0.1:7341"
-        )),
-    }
-}
-
 pub fn run(args: ConnectionArgs) -> Result<ExitCode, Failure> {
-    let Some(token) = args.token.filter(|t| !t.expose().is_empty()) else {
-        return Err(Failure::setup(format!(
-            "no API token: pass --token TOKEN or set TANDEM_TOKEN; {HOW_TO_GET_A_TOKEN}"
-        )));
-    };
+    let client = args.target.client()?;
     let mut command = args.command;
     // Read stdin before anything else so that a missing code is a usage error, not a request.
     if let ConnectionCommand::Accept { code, .. } = &mut command {
         *code = read_code(code, std::io::stdin().lock())?;
     }
-    let client = NodeClient::new(args.node.clone(), token).map_err(failed)?;
-    super::runtime()?.block_on(send(&client, &args.node, command))
+    super::runtime()?.block_on(send(&client, &args.target.node, command))
 }
 
 async fn send(
@@ -213,13 +174,6 @@ async fn send(
     Ok(ExitCode::SUCCESS)
 }
 
-fn failed(e: ClientError) -> Failure {
-    Failure {
-        message: e.to_string(),
-        code: 1,
-    }
-}
-
 /// The invitation code from the argument, or from `stdin` when the argument is `-`; trimmed, as
 /// a paste often brings a newline or spaces along.
 fn read_code(arg: &str, mut stdin: impl Read) -> Result<String, Failure> {
@@ -240,13 +194,6 @@ fn read_code(arg: &str, mut stdin: impl Read) -> Result<String, Failure> {
         )));
     }
     Ok(code.to_owned())
-}
-
-/// `2026-11-30 14:03 UTC`.
-fn when(at: jiff::Timestamp) -> String {
-    at.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .strftime("%Y-%m-%d %H:%M UTC")
-        .to_string()
 }
 
 fn status_word(status: Status) -> &'static str {
@@ -371,32 +318,6 @@ fn table(connections: &[Connection]) -> String {
     aligned(std::iter::once(header).chain(rows).collect())
 }
 
-/// Left-aligned columns two spaces apart; the last column is not padded.
-fn aligned<const N: usize>(rows: Vec<[String; N]>) -> String {
-    let mut widths = [0; N];
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 < N {
-                let pad = widths[i] - cell.chars().count();
-                line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', pad + 2));
-            } else {
-                line.push_str(cell);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,9 +382,9 @@ mod tests {
         ])
         .unwrap();
         for args in [before, after] {
-            assert_eq!(args.node.as_str(), "http://127.0.0.1:9/");
+            assert_eq!(args.target.node.as_str(), "http://127.0.0.1:9/");
             assert_eq!(
-                args.token.map(|t| t.expose().to_owned()).as_deref(),
+                args.target.token.map(|t| t.expose().to_owned()).as_deref(),
                 Some("t")
             );
         }

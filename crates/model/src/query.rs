@@ -217,7 +217,18 @@ impl Query {
         }
     }
 
+    /// Parses a query; without an ORDER BY it is ordered newest first.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
+        let mut query = Query::parse_as_written(text)?;
+        if query.order.is_empty() {
+            query.order = Query::all().order;
+        }
+        Ok(query)
+    }
+
+    /// Parses a query without adding the default order: `order` is empty unless the text has an
+    /// ORDER BY (which a sync trigger must not have).
+    pub fn parse_as_written(text: &str) -> Result<Query, QueryError> {
         let tokens = lex(text)?;
         let mut p = Parser {
             tokens,
@@ -263,12 +274,6 @@ impl Query {
                     tok.tok
                 ),
                 column: tok.column,
-            });
-        }
-        if order.is_empty() {
-            order.push(OrderBy {
-                field: Field::Updated,
-                descending: true,
             });
         }
         Ok(Query { filter, order })
@@ -713,6 +718,24 @@ mod tests {
     fn check_err(query: &str, expected: &str) {
         let err = Query::parse(query).expect_err(query);
         assert_eq!(err.to_string(), expected, "{query}");
+    }
+
+    #[test]
+    fn a_query_as_written_has_no_order_unless_it_says_so() {
+        // Regression: triggers were checked with `parse`, whose default order read as an
+        // ORDER BY, so every trigger was refused.
+        assert!(
+            Query::parse_as_written("project = SUP")
+                .unwrap()
+                .order
+                .is_empty()
+        );
+        assert_eq!(
+            Query::parse("project = SUP").unwrap().order,
+            Query::all().order
+        );
+        let ordered = Query::parse_as_written("project = SUP ORDER BY key").unwrap();
+        assert_eq!(ordered.order.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,274 @@
+//! The sync endpoints of a node's `/api/v1` (`NodeClient` is in `node_client.rs`): bring items
+//! under sync, see their twins, list and retry sync errors, manage triggers and follow a Bulk
+//! Exalate; and the JSON shapes they read and write, as seen from outside.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::node_client::{ClientError, NodeClient};
+
+impl NodeClient {
+    pub async fn exalate(&self, request: &ItemOnConnection) -> Result<Twin, ClientError> {
+        let answer: TwinAnswer = self
+            .call(Method::POST, &["sync", "exalate"], Some(request))
+            .await?;
+        Ok(answer.twin)
+    }
+
+    pub async fn unexalate(&self, request: &ItemOnConnection) -> Result<Twin, ClientError> {
+        let answer: TwinAnswer = self
+            .call(Method::POST, &["sync", "unexalate"], Some(request))
+            .await?;
+        Ok(answer.twin)
+    }
+
+    /// Sends one item, or every twin of the connection, again; returns how many were sent.
+    pub async fn sync_again(&self, request: &Again) -> Result<u64, ClientError> {
+        let answer: SentAnswer = self
+            .call(Method::POST, &["sync", "again"], Some(request))
+            .await?;
+        Ok(answer.sent)
+    }
+
+    pub async fn connect(&self, request: &Connect) -> Result<Twin, ClientError> {
+        let answer: TwinAnswer = self
+            .call(Method::POST, &["sync", "connect"], Some(request))
+            .await?;
+        Ok(answer.twin)
+    }
+
+    /// Starts a Bulk Exalate; returns the job to follow with [`NodeClient::bulk_progress`].
+    pub async fn bulk(&self, request: &Bulk) -> Result<u64, ClientError> {
+        let answer: JobAnswer = self
+            .call(Method::POST, &["sync", "bulk"], Some(request))
+            .await?;
+        Ok(answer.job)
+    }
+
+    pub async fn bulk_progress(&self, job: u64) -> Result<BulkProgress, ClientError> {
+        self.call(
+            Method::GET,
+            &["sync", "bulk", &job.to_string()],
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// The item's twins, typed and, for `--json`, the `twins` array as the node sent it.
+    pub async fn status(&self, key: &str) -> Result<(Vec<Twin>, serde_json::Value), ClientError> {
+        let (answer, raw): (ItemStatus, _) =
+            self.get_with_raw(&["sync", "status", key], "twins").await?;
+        Ok((answer.twins, raw))
+    }
+
+    /// The unresolved sync errors, typed and, for `--json`, the `errors` array as sent.
+    pub async fn errors(&self) -> Result<(Vec<SyncError>, serde_json::Value), ClientError> {
+        let (answer, raw): (ErrorList, _) =
+            self.get_with_raw(&["sync", "errors"], "errors").await?;
+        Ok((answer.errors, raw))
+    }
+
+    /// Resolves a sync error and runs what failed again.
+    pub async fn retry(&self, id: i64) -> Result<i64, ClientError> {
+        let answer: RetriedAnswer = self
+            .call(
+                Method::POST,
+                &["sync", "errors", &id.to_string(), "retry"],
+                None::<&()>,
+            )
+            .await?;
+        Ok(answer.retried)
+    }
+
+    pub async fn triggers(&self, connection: &str) -> Result<Vec<Trigger>, ClientError> {
+        let answer: TriggerList = self
+            .call(
+                Method::GET,
+                &["connections", connection, "triggers"],
+                None::<&()>,
+            )
+            .await?;
+        Ok(answer.triggers)
+    }
+
+    pub async fn add_trigger(
+        &self,
+        connection: &str,
+        request: &NewTrigger,
+    ) -> Result<Trigger, ClientError> {
+        let answer: TriggerAnswer = self
+            .call(
+                Method::POST,
+                &["connections", connection, "triggers"],
+                Some(request),
+            )
+            .await?;
+        Ok(answer.trigger)
+    }
+}
+
+// The wire: the JSON shapes of the node's sync API. Fields the command line does not show are
+// left out; serde ignores them.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TwinState {
+    Active,
+    Stopped,
+}
+
+/// An item and its counterpart on the other side of one connection.
+#[derive(Debug, Deserialize)]
+pub struct Twin {
+    pub connection: String,
+    pub local_key: String,
+    /// `None` until the other side has acknowledged the item.
+    pub remote_key: Option<String>,
+    pub last_sync: Option<jiff::Timestamp>,
+    pub state: TwinState,
+}
+
+#[derive(Debug, Deserialize)]
+struct TwinAnswer {
+    twin: Twin,
+}
+
+#[derive(Debug, Deserialize)]
+struct ItemStatus {
+    twins: Vec<Twin>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SyncError {
+    pub id: i64,
+    /// `item`, `connection` or `node`: what the error stops.
+    pub impact: String,
+    pub local_key: Option<String>,
+    pub remote_key: Option<String>,
+    pub at: jiff::Timestamp,
+    pub message: String,
+    pub script_trace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorList {
+    errors: Vec<SyncError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SentAnswer {
+    sent: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobAnswer {
+    job: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RetriedAnswer {
+    retried: i64,
+}
+
+/// A Bulk Exalate as its progress endpoint reports it.
+#[derive(Debug, Deserialize)]
+pub struct BulkProgress {
+    pub done: u64,
+    pub total: u64,
+    pub finished: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Trigger {
+    pub id: i64,
+    pub query: String,
+    pub active: bool,
+    pub note: String,
+    pub created: jiff::Timestamp,
+}
+
+#[derive(Debug, Deserialize)]
+struct TriggerList {
+    triggers: Vec<Trigger>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TriggerAnswer {
+    trigger: Trigger,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemOnConnection {
+    pub connection: String,
+    pub item: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Again {
+    pub connection: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Connect {
+    pub connection: String,
+    pub item: String,
+    pub remote_key: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Bulk {
+    pub connection: String,
+    pub trigger: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewTrigger {
+    pub query: String,
+    pub active: bool,
+    pub note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::{StatusCode, Url};
+
+    use super::*;
+    use crate::cli::node_client::interpret;
+
+    fn node() -> Url {
+        Url::parse("http://127.0.0.1:7341").unwrap()
+    }
+
+    #[test]
+    fn a_twin_reads_from_the_apis_json() {
+        let json = r#"{"twin": {"connection": "desk", "local_key": "SUP-1", "remote_key": null,
+            "last_sync": null, "state": "active"}}"#;
+        let got: TwinAnswer = interpret(&node(), StatusCode::OK, json.as_bytes()).unwrap();
+        assert_eq!(got.twin.local_key, "SUP-1");
+        assert_eq!(got.twin.remote_key, None);
+        assert_eq!(got.twin.state, TwinState::Active);
+        let json = r#"{"twin": {"connection": "desk", "local_key": "SUP-1", "remote_key": "ENG-1",
+            "last_sync": "2026-11-30T14:03:59.123Z", "state": "stopped"}}"#;
+        let got: TwinAnswer = interpret(&node(), StatusCode::OK, json.as_bytes()).unwrap();
+        assert_eq!(got.twin.state, TwinState::Stopped);
+        assert_eq!(
+            got.twin.last_sync.unwrap().to_string(),
+            "2026-11-30T14:03:59.123Z"
+        );
+    }
+
+    #[test]
+    fn again_without_an_item_leaves_the_field_out() {
+        let all = Again {
+            connection: "desk".into(),
+            item: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            serde_json::json!({"connection": "desk"})
+        );
+    }
+}
