@@ -157,7 +157,10 @@ fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
 /// Parses a trigger's query; refuses an ORDER BY, which means nothing for a trigger.
 pub fn parse_trigger(text: &str) -> Result<Query, SyncFailure> {
     let query = Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))?;
-    if !query.order.is_empty() {
+    // The parser orders by `updated` when the text names no order, so `order` cannot tell
+    // whether the admin wrote one; a second ORDER BY after the text is refused only when the
+    // text has its own.
+    if Query::parse(&format!("{text} ORDER BY key")).is_err() {
         return Err(SyncFailure::Apply(
             "the trigger: ORDER BY has no meaning in a trigger; remove it".into(),
         ));
@@ -220,4 +223,31 @@ pub async fn bulk_exalate(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_without_order_by_parses() {
+        assert!(parse_trigger("project = SUP AND labels = escalate").is_ok());
+        assert!(parse_trigger("").is_ok());
+    }
+
+    #[test]
+    fn a_trigger_with_order_by_is_refused_with_what_to_do() {
+        let e = parse_trigger("project = SUP ORDER BY created").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the trigger: ORDER BY has no meaning in a trigger; remove it"
+        );
+    }
+
+    #[test]
+    fn a_malformed_trigger_names_the_parser_problem() {
+        let e = parse_trigger("project = = SUP").unwrap_err().to_string();
+        assert!(e.starts_with("the trigger: "), "{e}");
+        assert!(!e.contains("ORDER BY has no meaning"), "{e}");
+    }
 }
