@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::common::{Api, TestNode};
 
 /// Two connected nodes: A serves project SUP, B project ENG.
-async fn pair() -> (TestNode, TestNode) {
+pub(crate) async fn pair() -> (TestNode, TestNode) {
     let (a, b) = (TestNode::start().await, TestNode::start().await);
     a.api().project("SUP").await;
     b.api().project("ENG").await;
@@ -36,7 +36,7 @@ async fn item(api: &Api, key: &str) -> Value {
 }
 
 /// Waits until `check` holds, or fails after 15 s with `what`.
-async fn eventually<F, Fut>(what: &str, check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,

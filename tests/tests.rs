@@ -11,4 +11,5 @@ mod connection_cli;
 mod connections;
 mod console;
 mod console_connections;
+mod console_sync;
 mod sync;
