@@ -11,5 +11,6 @@ mod connection_cli;
 mod connections;
 mod console;
 mod console_connections;
+mod console_sync;
 mod sync;
 mod sync_cli;

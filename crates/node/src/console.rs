@@ -9,6 +9,7 @@ mod item_form;
 mod items;
 mod projects;
 mod settings;
+mod sync;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -28,7 +29,16 @@ use crate::state::AppState;
 /// The left menu: (section, [(label, path)]).
 pub const MENU: &[(&str, &[(&str, &str)])] = &[
     ("Work", &[("Items", "/items")]),
-    ("Sync", &[("Connections", "/connections")]),
+    (
+        "Sync",
+        &[
+            ("Connections", "/connections"),
+            ("Triggers", "/sync/triggers"),
+            ("Sync queue", "/sync/queue"),
+            ("Entity sync status", "/sync/entity"),
+            ("Errors", "/sync/errors"),
+        ],
+    ),
     (
         "Settings",
         &[
@@ -51,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .merge(items::router())
         .merge(projects::router())
         .merge(settings::router())
+        .merge(sync::router())
         .fallback(|| async {
             error_page(ApiError::NotFound(
                 "there is no page at this address".into(),

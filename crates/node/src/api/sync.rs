@@ -231,22 +231,7 @@ async fn bulk(
                 connection.name, body.trigger
             ))
         })?;
-    operations::parse_trigger(&trigger.query)?;
-    let job = state.start_bulk_job(&connection.name, trigger.id);
-    let runner = state.clone();
-    tokio::spawn(async move {
-        let result = operations::bulk_exalate(&runner, &connection, &trigger, |done, total| {
-            runner.update_bulk_job(job, |j| {
-                j.done = done;
-                j.total = total;
-            });
-        })
-        .await;
-        runner.update_bulk_job(job, |j| {
-            j.finished = true;
-            j.error = result.err().map(|e| e.to_string());
-        });
-    });
+    let job = operations::start_bulk_exalate(&state, connection, trigger)?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
         axum::Json(serde_json::json!({"job": job})),
@@ -321,12 +306,8 @@ async fn create_trigger(
     ApiJson(body): ApiJson<TriggerBody>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &name).await?;
-    operations::parse_trigger(&body.query)?;
-    let trigger = state
-        .store()
-        .create_trigger(connection.id, body.query.trim(), body.active, &body.note)
-        .await?;
-    state.wake_sync();
+    let trigger =
+        operations::add_trigger(&state, &connection, &body.query, body.active, &body.note).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         axum::Json(serde_json::json!({"trigger": trigger_json(&trigger)})),
@@ -360,8 +341,7 @@ async fn update_trigger(
         .find(|t| t.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("connection {name} has no trigger {id}")))?;
     if let Some(query) = body.query {
-        operations::parse_trigger(&query)?;
-        trigger.query = query.trim().to_owned();
+        trigger.query = query;
     }
     if let Some(active) = body.active {
         trigger.active = active;
@@ -369,7 +349,7 @@ async fn update_trigger(
     if let Some(note) = body.note {
         trigger.note = note;
     }
-    let trigger = state.store().update_trigger(&trigger).await?;
+    let trigger = operations::save_trigger(&state, trigger).await?;
     Ok(axum::Json(serde_json::json!({"trigger": trigger_json(&trigger)})).into_response())
 }
 

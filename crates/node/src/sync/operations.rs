@@ -164,6 +164,33 @@ pub fn parse_trigger(text: &str) -> Result<Query, SyncFailure> {
     Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))
 }
 
+/// Adds a trigger to the connection once its query parses; the engine applies it from the next
+/// change on (Bulk Exalate brings the current matches).
+pub async fn add_trigger(
+    state: &AppState,
+    connection: &Connection,
+    query: &str,
+    active: bool,
+    note: &str,
+) -> Result<Trigger, SyncFailure> {
+    parse_trigger(query)?;
+    let trigger = state
+        .store()
+        .create_trigger(connection.id, query.trim(), active, note.trim())
+        .await?;
+    state.wake_sync();
+    Ok(trigger)
+}
+
+/// Saves a changed trigger once its query parses.
+pub async fn save_trigger(state: &AppState, mut trigger: Trigger) -> Result<Trigger, SyncFailure> {
+    parse_trigger(&trigger.query)?;
+    trigger.query = trigger.query.trim().to_owned();
+    let trigger = state.store().update_trigger(&trigger).await?;
+    state.wake_sync();
+    Ok(trigger)
+}
+
 /// Whether an active trigger of the connection matches the item.
 pub async fn matches_trigger(
     state: &AppState,
@@ -190,6 +217,36 @@ pub async fn matches_trigger(
         }
     }
     Ok(false)
+}
+
+/// Starts Bulk Exalate of the trigger's matches in a background task and returns the job whose
+/// progress [`AppState::bulk_job`] reports; refuses a trigger whose query no longer parses.
+pub fn start_bulk_exalate(
+    state: &AppState,
+    connection: Connection,
+    trigger: Trigger,
+) -> Result<u64, SyncFailure> {
+    parse_trigger(&trigger.query)?;
+    let job = state.start_bulk_job(&connection.name, trigger.id);
+    let runner = state.clone();
+    tokio::spawn(async move {
+        let result = bulk_exalate(&runner, &connection, &trigger, |done, total| {
+            runner.update_bulk_job(job, |j| {
+                j.done = done;
+                j.total = total;
+            });
+        })
+        .await;
+        runner.update_bulk_job(job, |j| {
+            j.finished = true;
+            if let Ok(done) = &result {
+                j.done = *done;
+                j.total = j.total.max(*done);
+            }
+            j.error = result.err().map(|e| e.to_string());
+        });
+    });
+    Ok(job)
 }
 
 /// Bulk Exalate: brings every current match of the trigger under sync; `progress` is told
@@ -434,4 +491,27 @@ pub async fn test_incoming(
         comments,
         attachments,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_parses_with_or_without_order_by() {
+        assert!(parse_trigger("project = SUP AND labels = escalate").is_ok());
+        assert!(parse_trigger("project = SUP ORDER BY created").is_ok());
+    }
+
+    #[test]
+    fn an_empty_trigger_is_refused_with_an_example() {
+        let e = parse_trigger("  ").unwrap_err().to_string();
+        assert!(e.contains("project = SUP"), "{e}");
+    }
+
+    #[test]
+    fn a_malformed_trigger_names_the_parser_problem() {
+        let e = parse_trigger("project = = SUP").unwrap_err().to_string();
+        assert!(e.starts_with("the trigger: "), "{e}");
+    }
 }

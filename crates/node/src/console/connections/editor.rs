@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
-use tandem_model::{Connection, ConnectionRole, Mode};
+use tandem_model::{Connection, ConnectionRole, Mode, Trigger};
 use uuid::Uuid;
 
 use super::{MAX_FLASH, MENU_PATH, parse_id, refusal, status_class};
@@ -47,6 +47,8 @@ struct EditPage {
     incoming_script: String,
     /// Only on the Statistics tab.
     statistics: Option<Statistics>,
+    /// Only on the Triggers tab.
+    triggers: Vec<Trigger>,
     /// The Info tab's facts: (label, value).
     facts: Vec<(&'static str, String)>,
     description: String,
@@ -159,6 +161,11 @@ async fn render(
     } else {
         None
     };
+    let triggers = if tab == "triggers" {
+        state.store().triggers(Some(id)).await?
+    } else {
+        Vec::new()
+    };
     let layout = Layout::new(state, user, MENU_PATH).with_flash(flash);
     let facts = facts(state, &layout, &connection);
     let mut page = EditPage {
@@ -169,6 +176,7 @@ async fn render(
         outgoing_script: connection.outgoing_script.clone(),
         incoming_script: connection.incoming_script.clone(),
         statistics,
+        triggers,
         facts,
         description: connection.description.clone(),
         error: None,

@@ -1,0 +1,134 @@
+//! The Sync pages besides Connections: Errors (`errors`), Sync queue (`queue`), Entity sync
+//! status (`entity`) and Triggers with Bulk Exalate progress (`triggers`). Every handler calls
+//! the same `sync::engine` and `sync::operations` functions as the API and turns the answer
+//! into a page or a redirect with a flash; the rules live in the engine.
+
+mod entity;
+mod errors;
+mod queue;
+mod triggers;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{PageError, PageResult};
+use crate::auth::urlencode;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(errors::router())
+        .merge(queue::router())
+        .merge(entity::router())
+        .merge(triggers::router())
+}
+
+/// Flash texts arrive in the query string; anything longer than an engine message is not ours.
+const MAX_FLASH: usize = 500;
+
+/// The `flash` and `error` a redirect after an action carries.
+#[derive(Deserialize, Default)]
+struct Flash {
+    flash: Option<String>,
+    error: Option<String>,
+}
+
+impl Flash {
+    fn flash(&mut self) -> Option<String> {
+        self.flash.take().filter(|f| f.len() < MAX_FLASH)
+    }
+
+    fn error(&mut self) -> Option<String> {
+        self.error.take().filter(|e| e.len() < MAX_FLASH)
+    }
+}
+
+/// A refusal the admin can act on (no such item, a rule that failed), as its message; a fault
+/// of the node itself stays an error page (logged, never echoed).
+fn refusal(error: impl Into<ApiError>) -> Result<String, PageError> {
+    match error.into() {
+        internal @ ApiError::Internal(_) => Err(PageError(internal)),
+        other => Ok(other.public_message()),
+    }
+}
+
+/// Redirects to `path` (which may carry a query already) with the outcome as `flash` or
+/// `error`.
+fn redirect_with(path: &str, outcome: Result<String, String>) -> PageResult {
+    let join = if path.contains('?') { '&' } else { '?' };
+    let query = match outcome {
+        Ok(message) => format!("flash={}", urlencode(&message)),
+        Err(message) => format!("error={}", urlencode(&message)),
+    };
+    Ok(Redirect::to(&format!("{path}{join}{query}")).into_response())
+}
+
+/// Connection names by id, for pages that list records of several connections.
+async fn connection_names(state: &AppState) -> Result<HashMap<Uuid, String>, PageError> {
+    Ok(state
+        .store()
+        .connections()
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect())
+}
+
+/// A connection's name, or its id when it is gone.
+fn name_of(names: &HashMap<Uuid, String>, id: Option<Uuid>) -> String {
+    match id {
+        Some(id) => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+        None => String::new(),
+    }
+}
+
+/// JSON text pretty-printed for a `<pre>`; text that is not JSON as it is.
+fn pretty_json(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_are_pretty_printed_and_other_text_kept() {
+        assert_eq!(pretty_json(r#"{"a":1}"#), "{\n  \"a\": 1\n}");
+        assert_eq!(pretty_json("not json"), "not json");
+    }
+
+    #[test]
+    fn node_faults_stay_error_pages_and_refusals_become_messages() {
+        assert!(refusal(ApiError::Internal("disk".into())).is_err());
+        assert_eq!(
+            refusal(ApiError::BadRequest("there is no item SUP-9".into())).ok(),
+            Some("there is no item SUP-9".to_owned())
+        );
+    }
+
+    #[test]
+    fn redirects_join_the_flash_to_an_existing_query() {
+        let location = |r: PageResult| {
+            r.ok().expect("a redirect").headers()["location"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            location(redirect_with("/sync/errors", Ok("done".into()))),
+            "/sync/errors?flash=done"
+        );
+        assert_eq!(
+            location(redirect_with("/sync/entity?key=SUP-1", Err("no".into()))),
+            "/sync/entity?key=SUP-1&error=no"
+        );
+    }
+}

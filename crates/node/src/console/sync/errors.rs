@@ -1,0 +1,127 @@
+//! The Errors page: unresolved sync errors with what they stop, where, and the script trace;
+//! **Resolve and retry** runs what failed again.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use tandem_model::SyncError;
+
+use super::{Flash, connection_names, name_of, redirect_with, refusal};
+use crate::auth::ConsoleUser;
+use crate::console::{Layout, PageResult};
+use crate::state::AppState;
+use crate::sync::operations;
+
+const PATH: &str = "/sync/errors";
+
+/// The most errors the page lists: the oldest unresolved ones beyond it wait their turn.
+const LIMIT: u32 = 500;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(PATH, get(list))
+        .route("/sync/errors/{id}/retry", post(retry))
+}
+
+/// One error, ready to show.
+pub(super) struct ErrorRow {
+    pub id: i64,
+    pub impact: &'static str,
+    pub connection: String,
+    pub local_key: Option<String>,
+    pub remote_key: Option<String>,
+    pub at: String,
+    pub message: String,
+    pub trace: Option<String>,
+}
+
+impl ErrorRow {
+    pub fn new(
+        layout: &Layout,
+        names: &std::collections::HashMap<uuid::Uuid, String>,
+        e: SyncError,
+    ) -> Self {
+        ErrorRow {
+            id: e.id,
+            impact: e.impact.as_str(),
+            connection: name_of(names, e.connection_id),
+            local_key: e.local_key.map(|k| k.to_string()),
+            remote_key: e.remote_key,
+            at: layout.time(&e.at),
+            message: e.message,
+            trace: e.script_trace,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sync_errors.html")]
+struct ErrorsPage {
+    layout: Layout,
+    error_rows: Vec<ErrorRow>,
+    /// Resolve and retry comes back to this page.
+    retry_back: Option<String>,
+    error: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(mut params): Query<Flash>,
+) -> PageResult {
+    let layout = Layout::new(&state, &user, PATH).with_flash(params.flash());
+    let names = connection_names(&state).await?;
+    let error_rows = state
+        .store()
+        .sync_errors(false, LIMIT)
+        .await?
+        .into_iter()
+        .map(|e| ErrorRow::new(&layout, &names, e))
+        .collect();
+    Ok(ErrorsPage {
+        layout,
+        error_rows,
+        retry_back: None,
+        error: params.error(),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct RetryForm {
+    csrf: String,
+    /// Where to come back to: the Errors page, or the Entity sync status of the item.
+    #[serde(default)]
+    back: Option<String>,
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<i64>,
+    Form(form): Form<RetryForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let back = match form.back.as_deref() {
+        Some(back) if back.starts_with("/sync/entity?key=") => back,
+        _ => PATH,
+    };
+    match operations::retry(&state, id).await {
+        Ok(error) => {
+            tracing::info!(user = %user.session.username, error = error.id, "Sync error resolved and retried.");
+            redirect_with(
+                back,
+                Ok(format!(
+                    "Error {} resolved; what failed runs again (a new error shows here if it fails again).",
+                    error.id
+                )),
+            )
+        }
+        Err(e) => redirect_with(back, Err(refusal(e)?)),
+    }
+}

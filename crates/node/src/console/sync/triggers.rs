@@ -1,0 +1,332 @@
+//! The Triggers page: per connection, the queries that bring matching items under sync, with
+//! Edit, Delete and **Bulk Exalate** (which brings the current matches under sync in the
+//! background; its progress page refreshes itself until the job is finished).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use tandem_model::{Connection, Trigger};
+
+use super::{Flash, redirect_with, refusal};
+use crate::auth::ConsoleUser;
+use crate::connections;
+use crate::console::{Layout, PageError, PageResult};
+use crate::error::ApiError;
+use crate::state::{AppState, BulkJob};
+use crate::sync::operations;
+
+const PATH: &str = "/sync/triggers";
+
+/// Examples under the query field, in the built-in tracker's query language.
+const EXAMPLES: &[&str] = &[
+    "project = SUP",
+    "project = SUP AND labels = escalate",
+    "priority in (High, Highest) AND status != Done",
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(PATH, get(list).post(add))
+        .route("/sync/triggers/{id}", post(edit))
+        .route("/sync/triggers/{id}/delete", post(delete))
+        .route("/sync/triggers/{id}/bulk", post(bulk))
+        .route("/sync/bulk/{job}", get(progress))
+}
+
+/// One connection and its triggers.
+struct Section {
+    connection: Connection,
+    triggers: Vec<Trigger>,
+}
+
+/// What a refused form submitted, kept on the page with the message.
+struct Refused {
+    /// The trigger being edited; `None`: the Add trigger form.
+    trigger: Option<i64>,
+    form: TriggerForm,
+    error: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sync_triggers.html")]
+struct TriggersPage {
+    layout: Layout,
+    sections: Vec<Section>,
+    examples: &'static [&'static str],
+    /// The Add trigger form's values.
+    add: TriggerForm,
+    refused: Option<Refused>,
+    error: Option<String>,
+}
+
+impl TriggersPage {
+    /// The values the edit form of `trigger` shows: what a refused edit submitted, or the
+    /// trigger's own.
+    fn edit_values(&self, trigger: &Trigger) -> (String, bool, String) {
+        match &self.refused {
+            Some(r) if r.trigger == Some(trigger.id) => {
+                (r.form.query.clone(), r.form.active(), r.form.note.clone())
+            }
+            _ => (trigger.query.clone(), trigger.active, trigger.note.clone()),
+        }
+    }
+
+    fn edit_refused(&self, trigger: &Trigger) -> Option<&str> {
+        match &self.refused {
+            Some(r) if r.trigger == Some(trigger.id) => Some(&r.error),
+            _ => None,
+        }
+    }
+
+    fn add_refused(&self) -> Option<&str> {
+        match &self.refused {
+            Some(r) if r.trigger.is_none() => Some(&r.error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct TriggerForm {
+    #[serde(default)]
+    csrf: String,
+    /// The connection's name; only the Add form has it.
+    #[serde(default)]
+    connection: String,
+    #[serde(default)]
+    query: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+impl TriggerForm {
+    fn active(&self) -> bool {
+        self.active.is_some()
+    }
+}
+
+async fn render(
+    state: &AppState,
+    user: &ConsoleUser,
+    flash: Option<String>,
+    error: Option<String>,
+    refused: Option<Refused>,
+) -> Result<TriggersPage, PageError> {
+    let store = state.store();
+    let mut sections = Vec::new();
+    for connection in store.connections().await? {
+        let triggers = store.triggers(Some(connection.id)).await?;
+        sections.push(Section {
+            connection,
+            triggers,
+        });
+    }
+    let add = match &refused {
+        Some(Refused {
+            trigger: None,
+            form,
+            ..
+        }) => TriggerForm {
+            csrf: String::new(),
+            connection: form.connection.clone(),
+            query: form.query.clone(),
+            active: form.active.clone(),
+            note: form.note.clone(),
+        },
+        _ => TriggerForm {
+            active: Some("on".into()),
+            ..TriggerForm::default()
+        },
+    };
+    Ok(TriggersPage {
+        layout: Layout::new(state, user, PATH).with_flash(flash),
+        sections,
+        examples: EXAMPLES,
+        add,
+        refused,
+        error,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(mut params): Query<Flash>,
+) -> PageResult {
+    let page = render(&state, &user, params.flash(), params.error(), None).await?;
+    Ok(page.into_response())
+}
+
+/// The page again with the refused form kept and its message.
+async fn refuse(state: &AppState, user: &ConsoleUser, refused: Refused) -> PageResult {
+    let page = render(state, user, None, None, Some(refused)).await?;
+    Ok((StatusCode::BAD_REQUEST, page).into_response())
+}
+
+async fn add(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<TriggerForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let connection = match connections::find(&state, &form.connection).await {
+        Ok(c) => c,
+        Err(e) => {
+            let error = refusal(e)?;
+            return refuse(
+                &state,
+                &user,
+                Refused {
+                    trigger: None,
+                    form,
+                    error,
+                },
+            )
+            .await;
+        }
+    };
+    match operations::add_trigger(&state, &connection, &form.query, form.active(), &form.note).await
+    {
+        Ok(trigger) => {
+            tracing::info!(user = %user.session.username, connection = %connection.name, trigger = trigger.id, "Trigger added.");
+            redirect_with(
+                PATH,
+                Ok(format!(
+                    "Trigger added to {}: items that change to match it come under sync. Bulk Exalate brings the current matches.",
+                    connection.name
+                )),
+            )
+        }
+        Err(e) => {
+            let error = refusal(e)?;
+            refuse(
+                &state,
+                &user,
+                Refused {
+                    trigger: None,
+                    form,
+                    error,
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// The trigger with this id, or the page that does not exist.
+async fn find(state: &AppState, id: i64) -> Result<Trigger, PageError> {
+    state
+        .store()
+        .triggers(None)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| PageError(ApiError::NotFound(format!("there is no trigger {id}"))))
+}
+
+async fn connection_of(state: &AppState, trigger: &Trigger) -> Result<Connection, PageError> {
+    Ok(connections::find(state, &trigger.connection_id.to_string()).await?)
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<i64>,
+    Form(form): Form<TriggerForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let mut trigger = find(&state, id).await?;
+    trigger.query = form.query.clone();
+    trigger.active = form.active();
+    trigger.note = form.note.trim().to_owned();
+    match operations::save_trigger(&state, trigger).await {
+        Ok(trigger) => {
+            tracing::info!(user = %user.session.username, trigger = trigger.id, "Trigger saved.");
+            redirect_with(PATH, Ok(format!("Trigger {} saved.", trigger.id)))
+        }
+        Err(e) => {
+            let error = refusal(e)?;
+            let refused = Refused {
+                trigger: Some(id),
+                form,
+                error,
+            };
+            refuse(&state, &user, refused).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let trigger = find(&state, id).await?;
+    state.store().delete_trigger(trigger.id).await?;
+    tracing::info!(user = %user.session.username, trigger = id, "Trigger deleted.");
+    redirect_with(
+        PATH,
+        Ok(format!(
+            "Trigger {id} deleted; items it brought under sync keep syncing."
+        )),
+    )
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let trigger = find(&state, id).await?;
+    let connection = connection_of(&state, &trigger).await?;
+    let name = connection.name.clone();
+    match operations::start_bulk_exalate(&state, connection, trigger) {
+        Ok(job) => {
+            tracing::info!(user = %user.session.username, connection = %name, trigger = id, job, "Bulk Exalate started.");
+            Ok(Redirect::to(&format!("/sync/bulk/{job}")).into_response())
+        }
+        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sync_bulk.html")]
+struct BulkPage {
+    layout: Layout,
+    job: BulkJob,
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(job): Path<u64>,
+) -> PageResult {
+    let job = state.bulk_job(job).ok_or_else(|| {
+        PageError(ApiError::NotFound(format!(
+            "there is no Bulk Exalate job {job}: the node forgets jobs when it restarts and keeps the last 100"
+        )))
+    })?;
+    Ok(BulkPage {
+        layout: Layout::new(&state, &user, PATH),
+        job,
+    }
+    .into_response())
+}
