@@ -444,3 +444,65 @@ async fn the_sync_queue_shows_outgoing_events_waiting_on_a_deactivated_connectio
         "{unknown}"
     );
 }
+
+#[tokio::test]
+async fn the_rules_tab_test_run_shows_the_replica_and_the_changes_and_writes_nothing() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Printer jam", "priority": "High"}))
+        .await;
+    api_b
+        .item(json!({"project": "ENG", "summary": "Old text"}))
+        .await;
+    let (_, body) = api_a.send(api_a.get("/connections/desk")).await;
+    let id = body["connection"]["id"].as_str().unwrap().to_owned();
+
+    let (client, csrf) = console(&a).await;
+    let (status, page) = post(
+        &client,
+        format!("{}/connections/{id}/test/outgoing", a.url),
+        &[("csrf", &csrf), ("item", "SUP-1"), ("replica", "")],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("The replica the outgoing rules make for SUP-1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&#34;summary&#34;: &#34;Printer jam&#34;")
+            || page.contains("\"summary\": \"Printer jam\""),
+        "{page}"
+    );
+
+    let (client_b, csrf_b) = console(&b).await;
+    let replica =
+        json!({"key": "SUP-1", "summary": "Printer jam", "priority": {"name": "High"}}).to_string();
+    let (status, page) = post(
+        &client_b,
+        format!("{}/connections/{id}/test/incoming", b.url),
+        &[("csrf", &csrf_b), ("item", "ENG-1"), ("replica", &replica)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("What the incoming rules would change on ENG-1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("summary: &#34;Old text&#34; → &#34;Printer jam&#34;")
+            || page.contains("summary: \"Old text\" → \"Printer jam\""),
+        "{page}"
+    );
+    let (_, on_b) = api_b.send(api_b.get("/items/ENG-1")).await;
+    assert_eq!(on_b["summary"], "Old text", "a test run writes nothing");
+
+    let (_, page) = post(
+        &client_b,
+        format!("{}/connections/{id}/test/incoming", b.url),
+        &[("csrf", &csrf_b), ("item", ""), ("replica", "{not json")],
+    )
+    .await;
+    assert!(page.contains("The replica is not JSON"), "{page}");
+}

@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/connections/{id}/edit", get(edit_page))
         .route("/connections/{id}/rules", post(save_rules))
         .route("/connections/{id}/info", post(save_info))
+        .route("/connections/{id}/test/outgoing", post(test_outgoing))
+        .route("/connections/{id}/test/incoming", post(test_incoming))
 }
 
 /// The editor's tabs: (query value, label).
@@ -53,6 +55,18 @@ struct EditPage {
     facts: Vec<(&'static str, String)>,
     description: String,
     error: Option<String>,
+    /// The Rules tab's test run: the item key and replica last tried, and what came out.
+    test_item: String,
+    test_replica: String,
+    test_result: Option<TestResult>,
+}
+
+/// What a test run showed: a title, and text for a `<pre>` (a replica, the changes, or the
+/// failing line with its caret).
+struct TestResult {
+    title: String,
+    text: String,
+    failed: bool,
 }
 
 impl EditPage {
@@ -180,6 +194,9 @@ async fn render(
         facts,
         description: connection.description.clone(),
         error: None,
+        test_item: String::new(),
+        test_replica: String::new(),
+        test_result: None,
         connection,
         layout,
     };
@@ -278,6 +295,126 @@ async fn save_info(
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
     }
+}
+
+#[derive(Deserialize)]
+struct TestForm {
+    csrf: String,
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    replica: String,
+}
+
+/// The result of a test run that failed: a rule's line and caret, or the reason.
+fn failed_test(e: crate::sync::engine::SyncFailure) -> TestResult {
+    match e {
+        crate::sync::engine::SyncFailure::Rule(rule) => TestResult {
+            title: rule.to_string(),
+            text: rule.trace.unwrap_or_default(),
+            failed: true,
+        },
+        other => TestResult {
+            title: other.to_string(),
+            text: String::new(),
+            failed: true,
+        },
+    }
+}
+
+/// Test run of the outgoing rules on a local item: the replica they produce. Writes nothing.
+async fn test_outgoing(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<TestForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let connection = connections::find(&state, &id.to_string()).await?;
+    let result = match form.item.trim().parse::<tandem_model::ItemKey>() {
+        Err(_) => TestResult {
+            title: format!("'{}' is not an item key (like SUP-12)", form.item.trim()),
+            text: String::new(),
+            failed: true,
+        },
+        Ok(key) => match crate::sync::operations::test_outgoing(&connection, &state, &key).await {
+            Ok(replica) => TestResult {
+                title: format!("The replica the outgoing rules make for {key}"),
+                text: serde_json::to_string_pretty(&replica).unwrap_or_default(),
+                failed: false,
+            },
+            Err(e) => failed_test(e),
+        },
+    };
+    let mut page = render(&state, &user, id, "rules", None, None).await?;
+    page.test_item = form.item;
+    page.test_replica = form.replica;
+    page.test_result = Some(result);
+    Ok(page.into_response())
+}
+
+/// Test run of the incoming rules on a pasted replica: what they would change on a local item
+/// (or create). Writes nothing.
+async fn test_incoming(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<TestForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let connection = connections::find(&state, &id.to_string()).await?;
+    let item = form.item.trim();
+    let result = match (
+        serde_json::from_str::<serde_json::Value>(&form.replica),
+        item.parse::<tandem_model::ItemKey>(),
+    ) {
+        (Err(e), _) => TestResult {
+            title: format!("The replica is not JSON: {e}"),
+            text: String::new(),
+            failed: true,
+        },
+        (Ok(_), Err(_)) if !item.is_empty() => TestResult {
+            title: format!("'{item}' is not an item key (like SUP-12)"),
+            text: String::new(),
+            failed: true,
+        },
+        (Ok(replica), key) => {
+            let key = key.ok();
+            match crate::sync::operations::test_incoming(&state, &connection, replica, key.as_ref())
+                .await
+            {
+                Ok(preview) => {
+                    let mut text = String::new();
+                    for (field, before, after) in &preview.changes {
+                        text.push_str(&format!("{field}: {before} → {after}\n"));
+                    }
+                    for line in preview.comments.iter().chain(&preview.attachments) {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                    if text.is_empty() {
+                        text.push_str("no change");
+                    }
+                    TestResult {
+                        title: match &key {
+                            Some(key) => format!("What the incoming rules would change on {key}"),
+                            None => "What the incoming rules would create".to_owned(),
+                        },
+                        text,
+                        failed: false,
+                    }
+                }
+                Err(e) => failed_test(e),
+            }
+        }
+    };
+    let mut page = render(&state, &user, id, "rules", None, None).await?;
+    page.test_item = form.item;
+    page.test_replica = form.replica;
+    page.test_result = Some(result);
+    Ok(page.into_response())
 }
 
 fn redirect_to_tab(id: Uuid, tab: &str, flash: &str) -> Redirect {
