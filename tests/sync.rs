@@ -664,3 +664,129 @@ async fn bulk_unexalate_and_clean_up_stop_sync_and_keep_the_items() {
     );
     assert!(exists(&api_a, "SUP-1").await && exists(&api_a, "SUP-2").await);
 }
+
+#[tokio::test]
+async fn a_failing_rule_blocks_only_its_item_is_listed_with_its_line_and_calls_the_webhook() {
+    // A tiny web server that records the notices it gets.
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hooks/tandem", hook.local_addr().unwrap());
+    let (tx, mut notices) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = hook.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut got = 0;
+                loop {
+                    let Ok(n) = socket.read(&mut buf[got..]).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    got += n;
+                    let text = String::from_utf8_lossy(&buf[..got]).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            let _ = tx.send(body.to_owned());
+                            break;
+                        }
+                    }
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+
+    let a = TestNode::start().await;
+    let b = TestNode::start_with(|c| c.error_webhook = Some(hook_url.clone())).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a.project("SUP").await;
+    api_b.project("ENG").await;
+    let (_, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
+        )
+        .await;
+    let code = body["invitation_code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api_b
+            .json(api_b.post("/invitations/accept"), json!({"code": code}))
+            .await
+            .0,
+        201
+    );
+    // B's rules fail for items whose summary says so, on line 2.
+    let rules = "if (firstSync) { issue.projectKey = 'ENG' }\nif (replica.summary == 'poison') { issue.summary = replica.nothing.here }\nissue.summary = replica.summary";
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/connections/desk"),
+            json!({"incoming_script": rules}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "poison"}))
+        .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "fine"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    exalate(&api_a, "desk", "SUP-2").await;
+
+    eventually("the healthy item syncs past the failing one", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "fine");
+    let (_, errors) = api_b.send(api_b.get("/sync/errors")).await;
+    let error = &errors["errors"][0];
+    assert_eq!(error["impact"], "item");
+    assert_eq!(error["remote_key"], "SUP-1");
+    assert!(
+        error["script_trace"].as_str().unwrap().contains(":2:"),
+        "{error}"
+    );
+
+    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .expect("the webhook is called")
+        .unwrap();
+    let notice: Value = serde_json::from_str(&notice).unwrap();
+    assert_eq!(notice["event"], "sync_error");
+    assert_eq!(notice["connection"], "desk");
+    assert_eq!(notice["id"], error["id"]);
+
+    // Fix the rules, Resolve and retry: the blocked item arrives.
+    let fixed = "if (firstSync) { issue.projectKey = 'ENG' }\nissue.summary = replica.summary";
+    api_b
+        .json(
+            api_b.patch("/connections/desk"),
+            json!({"incoming_script": fixed}),
+        )
+        .await;
+    let id = error["id"].as_i64().unwrap();
+    let (status, body) = api_b
+        .send(api_b.post(&format!("/sync/errors/{id}/retry")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the retried item arrives", || async {
+        exists(&api_b, "ENG-2").await
+    })
+    .await;
+    assert_eq!(item(&api_b, "ENG-2").await["summary"], "poison");
+    let (_, errors) = api_b.send(api_b.get("/sync/errors")).await;
+    assert_eq!(errors["errors"], json!([]));
+}

@@ -115,6 +115,9 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub master_key: Option<String>,
+    /// A URL the node POSTs a JSON notice to whenever a new sync error is recorded
+    #[arg(long, env = "TANDEM_ERROR_WEBHOOK", value_name = "URL")]
+    pub error_webhook: Option<String>,
 }
 
 /// The config file's shape. Unknown keys are an error, so a typo never goes unnoticed.
@@ -132,6 +135,7 @@ struct FileConfig {
     durability: Option<Durability>,
     invitation_hours: Option<u32>,
     master_key: Option<String>,
+    error_webhook: Option<String>,
 }
 
 /// A secret from the configuration; `Debug` never prints it.
@@ -171,6 +175,8 @@ pub struct Config {
     pub invitation_validity: jiff::SignedDuration,
     /// The master key from the configuration; `None`: the data directory's `master.key`.
     pub master_key: Option<Secret>,
+    /// Called with a JSON notice for every new sync error.
+    pub error_webhook: Option<String>,
 }
 
 impl Default for Config {
@@ -189,6 +195,7 @@ impl Default for Config {
             durability: Durability::Full,
             invitation_validity: tandem_protocol::DEFAULT_VALIDITY,
             master_key: None,
+            error_webhook: None,
         }
     }
 }
@@ -366,6 +373,24 @@ impl Config {
             })?;
         }
 
+        let webhook_src = source_of(
+            args.error_webhook.is_some(),
+            "--error-webhook",
+            "TANDEM_ERROR_WEBHOOK",
+            &file_path,
+        );
+        let error_webhook = match args.error_webhook.clone().or(file.error_webhook) {
+            Some(url) => Some(crate::connections::normalize_url(&url).map_err(|reason| {
+                ConfigError::Invalid {
+                    key: "error webhook",
+                    value: url.clone(),
+                    origin: webhook_src,
+                    reason: format!("the URL {reason}"),
+                }
+            })?),
+            None => None,
+        };
+
         Ok(Config {
             listen,
             data_dir: args
@@ -382,6 +407,7 @@ impl Config {
             durability: args.durability.or(file.durability).unwrap_or_default(),
             invitation_validity,
             master_key: master_key.map(|k| Secret(k.trim().to_owned())),
+            error_webhook,
         })
     }
 }

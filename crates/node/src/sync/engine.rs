@@ -323,7 +323,7 @@ async fn record_item_error(
         _ => (Impact::Item, None),
     };
     tracing::warn!(connection = %connection.name, item = ?local_key, error = %failure, "Sync failed.");
-    let _ = state
+    let recorded = state
         .store()
         .record_sync_error(NewSyncError {
             impact,
@@ -335,6 +335,36 @@ async fn record_item_error(
             script_trace: trace,
         })
         .await;
+    match recorded {
+        Ok(error) => notify_webhook(state, connection, &error),
+        Err(e) => tracing::error!(error = %e, "A sync error could not be recorded."),
+    }
+}
+
+/// Tells the configured webhook about a new sync error, in the background (a slow or broken
+/// webhook never holds up sync).
+fn notify_webhook(state: &AppState, connection: &Connection, error: &tandem_model::SyncError) {
+    let Some(url) = state.config().error_webhook.clone() else {
+        return;
+    };
+    let notice = json!({
+        "event": "sync_error",
+        "node": state.settings().name,
+        "id": error.id,
+        "impact": error.impact.as_str(),
+        "connection": connection.name,
+        "item": error.local_key.as_ref().map(ToString::to_string),
+        "remote_item": error.remote_key,
+        "at": error.at.to_string(),
+        "message": error.message,
+        "errors_page": format!("{}/sync/errors", state.settings().node_url),
+    });
+    let http = state.http().clone();
+    tokio::spawn(async move {
+        if let Err(e) = http.post(&url).json(&notice).send().await {
+            tracing::warn!(webhook = %url, error = %e, "The error webhook could not be called.");
+        }
+    });
 }
 
 /// Applies one replica from the remote.
