@@ -175,6 +175,11 @@ impl AppState {
         self.0.store.as_ref()
     }
 
+    /// The store, shared: for work that outlives a borrow, such as the script helpers.
+    pub fn shared_store(&self) -> Arc<dyn Store> {
+        self.0.store.clone()
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.0.identity
     }

@@ -22,6 +22,7 @@ use tandem_store::StoreError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::helpers::Env;
 use super::item_json::{blank_item_json, item_json, new_item_from_json, patch_from_json};
 use super::rules::{self, IncomingInput, RuleError};
 use crate::state::AppState;
@@ -152,7 +153,9 @@ pub async fn send(
     let Some(item) = store.item(key).await? else {
         return Ok(false);
     };
-    let replica = outgoing_replica(connection, item_json(&item)).await?;
+    let outcome = outgoing_run(state, connection, item_json(&item)).await?;
+    emit_log(connection, &key.to_string(), &outcome.log);
+    let replica = outcome.replica;
     if let Some(last) = &twin.last_sent
         && let Ok(last) = serde_json::from_str::<Value>(last)
         && same(&last, &replica)
@@ -237,12 +240,40 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The helpers' view of the node for one connection's rules; call it on the async side.
+pub(crate) fn helper_env(state: &AppState, connection: &Connection) -> Env {
+    Env::new(
+        state.shared_store(),
+        tokio::runtime::Handle::current(),
+        connection.id,
+    )
+}
+
+/// Writes what the rules logged with `debug.info`/`debug.warn` to the node's log.
+fn emit_log(connection: &Connection, item: &str, log: &[String]) {
+    for line in log {
+        tracing::info!(connection = %connection.name, item, log = %line, "The sync rules logged a line.");
+    }
+}
+
+/// The replica the outgoing rules make of `item`. Used for the comparisons and baselines the
+/// engine computes besides sending, so what the rules log is dropped here; [`send`] logs it.
 pub(crate) async fn outgoing_replica(
+    state: &AppState,
     connection: &Connection,
     item: Value,
 ) -> Result<Value, RuleError> {
+    Ok(outgoing_run(state, connection, item).await?.replica)
+}
+
+async fn outgoing_run(
+    state: &AppState,
+    connection: &Connection,
+    item: Value,
+) -> Result<rules::OutgoingOutcome, RuleError> {
     let source = connection.outgoing_script.clone();
-    tokio::task::spawn_blocking(move || rules::outgoing(&source, &item))
+    let env = helper_env(state, connection);
+    tokio::task::spawn_blocking(move || rules::outgoing(&source, &item, &env))
         .await
         .unwrap_or_else(|e| {
             Err(RuleError {
@@ -411,7 +442,7 @@ async fn apply_sync(
             .collect(),
     };
     let local_before = match &item_before {
-        Some(before) => Some(outgoing_replica(connection, item_json(before)).await?),
+        Some(before) => Some(outgoing_replica(state, connection, item_json(before)).await?),
         None => None,
     };
     // The state both sides last agreed on: the last replica received (an acknowledgement
@@ -425,9 +456,14 @@ async fn apply_sync(
         _ => Vec::new(),
     };
     let source = connection.incoming_script.clone();
-    let mut outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input))
+    let env = helper_env(state, connection);
+    let mut outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input, &env))
         .await
         .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
+    let shown = item_before
+        .as_ref()
+        .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
+    emit_log(connection, &shown, &outcome.log);
     if let Some(before) = &item_before {
         keep_local_values(&mut outcome.item, &item_json(before), &conflicts);
         for conflict in &conflicts {
@@ -541,7 +577,7 @@ async fn apply_sync(
         (Some(_), None) => true,
         (None, _) => false,
     };
-    let baseline = outgoing_replica(connection, item_json(&after)).await?;
+    let baseline = outgoing_replica(state, connection, item_json(&after)).await?;
     if !unsent {
         twin.last_sent = Some(baseline.to_string());
     }
@@ -677,7 +713,7 @@ async fn find_conflicts(
     ) else {
         return Ok(Vec::new());
     };
-    let local_now = outgoing_replica(connection, item_json(before)).await?;
+    let local_now = outgoing_replica(state, connection, item_json(before)).await?;
     let Ok(local_now) = Replica::from_json(local_now) else {
         return Ok(Vec::new());
     };
@@ -869,7 +905,7 @@ async fn apply_connect(
             store.update_twin(&twin).await?;
         }
         None => {
-            let baseline = outgoing_replica(connection, item_json(&item)).await?;
+            let baseline = outgoing_replica(state, connection, item_json(&item)).await?;
             store
                 .create_twin(Twin {
                     connection_id: connection.id,

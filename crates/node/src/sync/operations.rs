@@ -63,7 +63,7 @@ pub async fn connect(
         return Err(SyncFailure::Apply("the remote key is empty".into()));
     }
     // What the item looks like now counts as sent: Connect copies nothing.
-    let baseline = engine::outgoing_replica(connection, item_json(&item)).await?;
+    let baseline = engine::outgoing_replica(state, connection, item_json(&item)).await?;
     let twin = Twin {
         connection_id: connection.id,
         local_key: key.clone(),
@@ -391,7 +391,7 @@ pub async fn test_outgoing(
         .item(key)
         .await?
         .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
-    Ok(engine::outgoing_replica(connection, item_json(&item)).await?)
+    Ok(engine::outgoing_replica(state, connection, item_json(&item)).await?)
 }
 
 /// Test run of the incoming rules: what they would change on a local item (or create, without
@@ -442,7 +442,8 @@ pub async fn test_incoming(
         attachment_twins,
     };
     let source = connection.incoming_script.clone();
-    let outcome = tokio::task::spawn_blocking(move || super::rules::incoming(&source, input))
+    let env = engine::helper_env(state, connection);
+    let outcome = tokio::task::spawn_blocking(move || super::rules::incoming(&source, input, &env))
         .await
         .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
     let mut changes = Vec::new();

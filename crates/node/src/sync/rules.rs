@@ -7,6 +7,11 @@
 //! - Incoming: `replica` (with `addedComments`, `changedComments`, `removedComments`,
 //!   `addedAttachments`, `removedAttachments` added), `previous` (the last replica received, or
 //!   null), `firstSync`, and `issue`; the `issue` the rules leave is the result.
+//!
+//! Both runs bind `debug`, `nodeHelper`, `syncHelper`, `workLogHelper` and `httpClient` (see
+//! [`super::helpers`]); the incoming run also binds `commentHelper` and `attachmentHelper`
+//! (here). Each outcome carries the lines `debug.info` and `debug.warn` logged; when a run fails,
+//! those lines end its trace, so that the errors page shows what the script logged first.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,6 +25,8 @@ use tandem_model::{
 use tandem_script::{
     HostObject, Invoker, Limits, Script, ScriptError, binding, from_json, to_json,
 };
+
+use super::helpers::{self, Env};
 
 /// A rule that failed: which script, the message, and the rendered trace (line, caret, stack).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +49,18 @@ fn failed(which: &'static str, source: &str, e: &ScriptError, compile: bool) -> 
     }
 }
 
+/// A run that failed, with what `debug` logged before it did at the end of the trace.
+fn run_failed(which: &'static str, source: &str, e: &ScriptError, log: &[String]) -> RuleError {
+    let mut error = failed(which, source, e, false);
+    if !log.is_empty()
+        && let Some(trace) = &mut error.trace
+    {
+        trace.push_str("\nLogged before the failure:\n");
+        trace.push_str(&log.join("\n"));
+    }
+    error
+}
+
 /// The budgets one rule run gets.
 pub fn limits() -> Limits {
     Limits::default()
@@ -54,20 +73,34 @@ pub fn check(which: &'static str, source: &str) -> Result<(), RuleError> {
         .map_err(|e| failed(which, source, &e, true))
 }
 
+/// What the outgoing rules produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingOutcome {
+    pub replica: Value,
+    /// What `debug.info` and `debug.warn` logged, each line prefixed with its level.
+    pub log: Vec<String>,
+}
+
 /// Runs the outgoing rules on `item`; returns the replica.
-pub fn outgoing(source: &str, item: &Value) -> Result<Value, RuleError> {
+pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome, RuleError> {
     const WHICH: &str = "outgoing";
     let script = Script::compile(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let replica = from_json(&Value::Object(Default::default()));
-    let vars = binding([
-        ("issue", from_json(item)),
-        ("entity", from_json(item)),
-        ("replica", replica.clone()),
-    ]);
+    let bound = helpers::bind(env);
+    let vars = binding(
+        [
+            ("issue", from_json(item)),
+            ("entity", from_json(item)),
+            ("replica", replica.clone()),
+        ]
+        .into_iter()
+        .chain(bound.variables),
+    );
     let outcome = script.run(vars, &limits());
+    let log = bound.debug.take_log();
     outcome
         .result
-        .map_err(|e| failed(WHICH, source, &e, false))?;
+        .map_err(|e| run_failed(WHICH, source, &e, &log))?;
     // The rules may have assigned a new map to `replica`; read it back from the binding.
     let replica = outcome
         .variables
@@ -82,7 +115,7 @@ pub fn outgoing(source: &str, item: &Value) -> Result<Value, RuleError> {
             compile: false,
         });
     }
-    Ok(replica)
+    Ok(OutgoingOutcome { replica, log })
 }
 
 /// What the incoming rules get.
@@ -105,6 +138,8 @@ pub struct IncomingOutcome {
     pub comment_ops: Vec<CommentOp>,
     /// What `attachmentHelper.mergeAttachments` decided, when the rules called it.
     pub attachment_ops: Vec<AttachmentOp>,
+    /// What `debug.info` and `debug.warn` logged, each line prefixed with its level.
+    pub log: Vec<String>,
 }
 
 fn bad_replica(e: impl std::fmt::Display) -> RuleError {
@@ -118,7 +153,11 @@ fn bad_replica(e: impl std::fmt::Display) -> RuleError {
 
 /// Runs the incoming rules; returns the `issue` they leave and the comment and attachment
 /// changes the helpers decided.
-pub fn incoming(source: &str, input: IncomingInput) -> Result<IncomingOutcome, RuleError> {
+pub fn incoming(
+    source: &str,
+    input: IncomingInput,
+    env: &Env,
+) -> Result<IncomingOutcome, RuleError> {
     const WHICH: &str = "incoming";
     let script = Script::compile(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let current = Replica::from_json(input.replica.clone()).map_err(bad_replica)?;
@@ -161,31 +200,37 @@ pub fn incoming(source: &str, input: IncomingInput) -> Result<IncomingOutcome, R
         ops: RefCell::new(Vec::new()),
     });
     let issue = from_json(&input.item);
-    let vars = binding([
-        ("replica", from_json(&replica)),
-        (
-            "previous",
-            input
-                .previous
-                .as_ref()
-                .map_or(tandem_script::Value::Null, from_json),
-        ),
-        ("firstSync", tandem_script::Value::Bool(input.first_sync)),
-        ("issue", issue.clone()),
-        ("entity", issue),
-        (
-            "commentHelper",
-            tandem_script::Value::Host(comment_helper.clone()),
-        ),
-        (
-            "attachmentHelper",
-            tandem_script::Value::Host(attachment_helper.clone()),
-        ),
-    ]);
+    let bound = helpers::bind(env);
+    let vars = binding(
+        [
+            ("replica", from_json(&replica)),
+            (
+                "previous",
+                input
+                    .previous
+                    .as_ref()
+                    .map_or(tandem_script::Value::Null, from_json),
+            ),
+            ("firstSync", tandem_script::Value::Bool(input.first_sync)),
+            ("issue", issue.clone()),
+            ("entity", issue),
+            (
+                "commentHelper",
+                tandem_script::Value::Host(comment_helper.clone()),
+            ),
+            (
+                "attachmentHelper",
+                tandem_script::Value::Host(attachment_helper.clone()),
+            ),
+        ]
+        .into_iter()
+        .chain(bound.variables),
+    );
     let outcome = script.run(vars, &limits());
+    let log = bound.debug.take_log();
     outcome
         .result
-        .map_err(|e| failed(WHICH, source, &e, false))?;
+        .map_err(|e| run_failed(WHICH, source, &e, &log))?;
     let item = outcome
         .variables
         .get("issue")
@@ -195,6 +240,7 @@ pub fn incoming(source: &str, input: IncomingInput) -> Result<IncomingOutcome, R
         item,
         comment_ops: comment_helper.ops.take(),
         attachment_ops: attachment_helper.ops.take(),
+        log,
     })
 }
 
@@ -401,26 +447,31 @@ impl HostObject for AttachmentHelper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::helpers::testing::Fixture;
     use serde_json::json;
 
     #[test]
     fn outgoing_rules_fill_the_replica() {
+        let fixture = Fixture::new();
         let replica = outgoing(
             "replica.summary = issue.summary\nreplica.status = issue.status",
             &json!({"summary": "Broken", "status": {"name": "Done"}}),
+            &fixture.env(),
         )
         .unwrap();
         assert_eq!(
-            replica,
+            replica.replica,
             json!({"summary": "Broken", "status": {"name": "Done"}})
         );
     }
 
     #[test]
     fn incoming_rules_change_the_issue() {
+        let fixture = Fixture::new();
         let outcome = incoming(
             "if (firstSync) { issue.projectKey = 'ENG' }\nissue.summary = replica.summary + '!'",
             input(json!({"summary": "Broken"}), None),
+            &fixture.env(),
         )
         .unwrap();
         assert_eq!(
@@ -446,9 +497,11 @@ mod tests {
 
     #[test]
     fn merge_comments_adds_new_remote_comments_with_the_author() {
+        let fixture = Fixture::new();
         let outcome = incoming(
             "issue.comments = commentHelper.mergeComments(issue, replica)",
             input(json!({"comments": [comment("1", "hello")]}), None),
+            &fixture.env(),
         )
         .unwrap();
         assert_eq!(
@@ -464,9 +517,11 @@ mod tests {
 
     #[test]
     fn a_merge_closure_shapes_each_comment() {
+        let fixture = Fixture::new();
         let outcome = incoming(
             "issue.comments = commentHelper.mergeComments(issue, replica, { it.body = '[' + it.author.displayName + '] ' + it.body; it })",
             input(json!({"comments": [comment("1", "hello")]}), None),
+            &fixture.env(),
         )
         .unwrap();
         assert!(matches!(
@@ -477,12 +532,14 @@ mod tests {
 
     #[test]
     fn the_replica_shows_what_was_added_changed_and_removed() {
+        let fixture = Fixture::new();
         let outcome = incoming(
             "issue.summary = replica.addedComments.size() + '/' + replica.changedComments.size() + '/' + replica.removedComments.size()",
             input(
                 json!({"comments": [comment("2", "new"), comment("3", "edited")]}),
                 Some(json!({"comments": [comment("1", "gone"), comment("3", "before")]})),
             ),
+            &fixture.env(),
         )
         .unwrap();
         assert_eq!(outcome.item["summary"], "1/1/1");
@@ -490,11 +547,17 @@ mod tests {
 
     #[test]
     fn a_failing_rule_names_its_line() {
-        let e = outgoing("replica.a = 1\nreplica.b = issue.nope.x", &json!({})).unwrap_err();
+        let fixture = Fixture::new();
+        let e = outgoing(
+            "replica.a = 1\nreplica.b = issue.nope.x",
+            &json!({}),
+            &fixture.env(),
+        )
+        .unwrap_err();
         assert_eq!(e.which, "outgoing");
         assert!(!e.compile);
         assert!(e.trace.unwrap().contains(":2:"), "names line 2");
-        let e = outgoing("replica.a = (", &json!({})).unwrap_err();
+        let e = outgoing("replica.a = (", &json!({}), &fixture.env()).unwrap_err();
         assert!(e.compile);
     }
 }
