@@ -790,3 +790,77 @@ async fn a_failing_rule_blocks_only_its_item_is_listed_with_its_line_and_calls_t
     let (_, errors) = api_b.send(api_b.get("/sync/errors")).await;
     assert_eq!(errors["errors"], json!([]));
 }
+
+#[tokio::test]
+async fn incoming_rules_use_the_helpers_and_debug_error_blocks_only_its_item() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    // B refuses items whose summary says so, maps status through nodeHelper, and labels items
+    // that were already under sync before this change.
+    let rules = "\
+if (firstSync) { issue.projectKey = 'ENG' }
+if (replica.summary.startsWith('secret')) { debug.error('refusing ' + replica.key + ': secret items stay on A') }
+debug.info('applying ' + replica.key)
+issue.summary = replica.summary
+issue.status = nodeHelper.getStatus(replica.status.name == 'To Do' ? 'in progress' : replica.status.name)
+issue.labels = syncHelper.isIssueUnderSync(issue.key) ? ['resynced'] : []
+";
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/connections/desk"),
+            json!({"incoming_script": rules}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "secret plans"}))
+        .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Printer jam"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    exalate(&api_a, "desk", "SUP-2").await;
+
+    eventually("the healthy item syncs past the refused one", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    let synced = item(&api_b, "ENG-1").await;
+    assert_eq!(synced["summary"], "Printer jam");
+    assert_eq!(synced["status"], "In Progress", "{synced}");
+    assert_eq!(
+        synced["labels"],
+        json!([]),
+        "not under sync before it existed"
+    );
+    let (_, errors) = api_b.send(api_b.get("/sync/errors")).await;
+    let errors = errors["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["impact"], "item");
+    assert_eq!(errors[0]["remote_key"], "SUP-1");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refusing SUP-1: secret items stay on A"),
+        "{errors:?}"
+    );
+    assert!(
+        !exists(&api_b, "ENG-2").await,
+        "the refused item is not created"
+    );
+
+    // A later change of the healthy item finds it under sync.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/items/SUP-2"),
+            json!({"summary": "Printer jam again"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the change arrives, labelled as resynced", || async {
+        item(&api_b, "ENG-1").await["labels"] == json!(["resynced"])
+    })
+    .await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "Printer jam again");
+}
