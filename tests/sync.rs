@@ -452,15 +452,16 @@ async fn concurrent_edits_of_one_field_converge_and_the_overwritten_value_is_rec
             && !status_conflicts(&api_b, "ENG-1").await.is_empty()
     })
     .await;
-    // B edited last, so both keep B's wording and record A's as overwritten.
-    assert_eq!(item(&api_a, "SUP-1").await["summary"], "B's wording");
+    // Both keep the initiator's (A's) wording and record B's as overwritten.
+    assert_eq!(item(&api_a, "SUP-1").await["summary"], "A's wording");
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "A's wording");
     let on_a = status_conflicts(&api_a, "SUP-1").await;
     assert_eq!(on_a[0]["field"], "summary");
-    assert_eq!(on_a[0]["local_value"], "A's wording");
-    assert_eq!(on_a[0]["kept"], "remote");
+    assert_eq!(on_a[0]["remote_value"], "B's wording");
+    assert_eq!(on_a[0]["kept"], "local");
     let on_b = status_conflicts(&api_b, "ENG-1").await;
-    assert_eq!(on_b[0]["remote_value"], "A's wording");
-    assert_eq!(on_b[0]["kept"], "local");
+    assert_eq!(on_b[0]["local_value"], "B's wording");
+    assert_eq!(on_b[0]["kept"], "remote");
 }
 
 async fn status_conflicts(api: &Api, key: &str) -> Vec<Value> {

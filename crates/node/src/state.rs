@@ -62,6 +62,7 @@ struct Inner {
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
+    send_lock: tokio::sync::Mutex<()>,
 }
 
 /// A Bulk Exalate running or done, as its progress endpoint reports it.
@@ -109,6 +110,7 @@ impl AppState {
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
             bulk_jobs: std::sync::Mutex::new(Vec::new()),
+            send_lock: tokio::sync::Mutex::new(()),
         })))
     }
 
@@ -154,6 +156,12 @@ impl AppState {
     pub fn bulk_job(&self, id: u64) -> Option<BulkJob> {
         let jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
         jobs.iter().find(|j| j.id == id).cloned()
+    }
+
+    /// Held while the engine compares an item's replica with the last one sent and queues it,
+    /// so two paths (an event, an Exalate) never queue the same replica twice.
+    pub async fn lock_sends(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.send_lock.lock().await
     }
 
     /// Wakes the sync engine: a change or a request waits.

@@ -43,6 +43,9 @@ pub enum SyncFailure {
     Apply(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The item changed while the request was applied: run it again (it stays pending).
+    #[error("the item changed while the sync was applied; it runs again")]
+    Retry,
 }
 
 impl From<super::item_json::FieldError> for SyncFailure {
@@ -147,6 +150,7 @@ pub async fn send(
     key: &ItemKey,
 ) -> Result<bool, SyncFailure> {
     let store = state.store();
+    let _one_at_a_time = state.lock_sends().await;
     let Some(twin) = store.twin(connection.id, key).await? else {
         return Ok(false);
     };
@@ -314,6 +318,8 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
                     .set_request_state(request.id, RequestState::Applied)
                     .await?
             }
+            // Still pending: the next round runs it again on the item as it is then.
+            Err(SyncFailure::Retry) => {}
             Err(e) => {
                 store
                     .set_request_state(request.id, RequestState::Failed)
@@ -441,6 +447,12 @@ async fn apply_sync(
             .map(tandem_model::AttachmentLink::twin)
             .collect(),
     };
+    // The item's last history entry before this apply: a change people make while the apply
+    // runs must still be sent, not folded into what counts as sent.
+    let history_before = match &item_before {
+        Some(before) => Some(store.history(&before.key).await?.last().map_or(0, |c| c.id)),
+        None => None,
+    };
     let local_before = match &item_before {
         Some(before) => Some(outgoing_replica(state, connection, item_json(before)).await?),
         None => None,
@@ -466,6 +478,15 @@ async fn apply_sync(
     emit_log(connection, &shown, &outcome.log);
     if let Some(before) = &item_before {
         keep_local_values(&mut outcome.item, &item_json(before), &conflicts);
+        if let (Some(agreed), Some(local)) = (&agreed, &local_before) {
+            keep_unchanged_by_remote(
+                &mut outcome.item,
+                &item_json(before),
+                agreed,
+                local,
+                &replica,
+            );
+        }
         for conflict in &conflicts {
             store
                 .record_conflict(tandem_model::ConflictRecord {
@@ -492,11 +513,18 @@ async fn apply_sync(
             item
         }
         Some(before) => {
-            let patch = patch_from_json(&before, &outcome.item)?;
+            let mut patch = patch_from_json(&before, &outcome.item)?;
             if patch == tandem_model::ItemPatch::default() {
                 before
             } else {
-                store.update_item(&before.key, patch, &actor).await?
+                // Only over the item the rules saw: a change made meanwhile is handled by a
+                // fresh run, never overwritten.
+                patch.expected_version = Some(before.version);
+                match store.update_item(&before.key, patch, &actor).await {
+                    Ok(item) => item,
+                    Err(StoreError::VersionConflict { .. }) => return Err(SyncFailure::Retry),
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
     };
@@ -570,13 +598,22 @@ async fn apply_sync(
         .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?;
     // Take the item as it is now as sent — unless this side has a change it has not sent yet,
     // which must still go out.
-    let unsent = match (&local_before, &twin.last_sent) {
-        (Some(local), Some(sent)) => serde_json::from_str::<Value>(sent)
-            .map(|sent| !same(local, &sent))
-            .unwrap_or(true),
-        (Some(_), None) => true,
-        (None, _) => false,
+    let changed_meanwhile = match &history_before {
+        Some(last) => store
+            .history(&after.key)
+            .await?
+            .iter()
+            .any(|c| c.id > *last && !c.actor.starts_with("sync:")),
+        None => false,
     };
+    let unsent = changed_meanwhile
+        || match (&local_before, &twin.last_sent) {
+            (Some(local), Some(sent)) => serde_json::from_str::<Value>(sent)
+                .map(|sent| !same(local, &sent))
+                .unwrap_or(true),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
     let baseline = outgoing_replica(state, connection, item_json(&after)).await?;
     if !unsent {
         twin.last_sent = Some(baseline.to_string());
@@ -717,20 +754,20 @@ async fn find_conflicts(
     let Ok(local_now) = Replica::from_json(local_now) else {
         return Ok(Vec::new());
     };
-    let local_edit = tandem_model::Edit {
-        at: before.updated,
-        node: state.identity().id,
+    // Concurrent edits of one field keep the initiator's value: a rule both nodes apply alike
+    // whatever their clocks say and whatever else changed on the items meanwhile (an item's
+    // last-change time also moves with changes the sync itself writes, so "the later edit wins"
+    // could pick differently on the two sides).
+    let _ = payload;
+    let (initiator, acceptor) = (uuid::Uuid::max(), uuid::Uuid::nil());
+    let (mine, theirs) = match connection.role {
+        tandem_model::ConnectionRole::Acceptor => (acceptor, initiator),
+        _ => (initiator, acceptor),
     };
-    let remote_edit = tandem_model::Edit {
-        at: payload["at"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(Timestamp::now),
-        node: payload["node"]
-            .as_str()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_default(),
-    };
+    let at = before.updated;
+    let local_edit = tandem_model::Edit { at, node: mine };
+    let remote_edit = tandem_model::Edit { at, node: theirs };
+    let _ = state;
     Ok(tandem_model::detect_conflicts(
         Some(&base),
         &local_now,
@@ -739,6 +776,59 @@ async fn find_conflicts(
         &local_edit,
         &remote_edit,
     ))
+}
+
+/// Puts back this side's value of every field this side changed and the remote did not (the
+/// replica still carries the value both last agreed on): the incoming rules set fields from
+/// the replica wholesale, and a stale value must not overwrite a change the remote has not seen
+/// yet. Assumes, as the default rules do, that a replica key names the same item field on both
+/// sides.
+fn keep_unchanged_by_remote(
+    item: &mut Value,
+    before: &Value,
+    agreed: &Value,
+    local_now: &Value,
+    incoming: &Value,
+) {
+    let Some(fields) = incoming.as_object() else {
+        return;
+    };
+    for (field, value) in fields {
+        if matches!(
+            field.as_str(),
+            "key" | "_sync" | "comments" | "attachments" | "customFields"
+        ) {
+            continue;
+        }
+        let base = &agreed[field.as_str()];
+        let mine = &local_now[field.as_str()];
+        if tandem_model::replica::same_value(value, base)
+            && !tandem_model::replica::same_value(mine, base)
+            && let (Some(out), Some(kept)) = (item.as_object_mut(), before.get(field))
+        {
+            out.insert(field.clone(), kept.clone());
+        }
+    }
+    // Custom fields one by one.
+    if let Some(custom) = incoming["customFields"].as_object() {
+        for (name, value) in custom {
+            let base = &agreed["customFields"][name.as_str()];
+            let mine = &local_now["customFields"][name.as_str()];
+            if tandem_model::replica::same_value(value, base)
+                && !tandem_model::replica::same_value(mine, base)
+                && let Some(out) = item["customFields"].as_object_mut()
+            {
+                match before["customFields"].get(name) {
+                    Some(kept) => {
+                        out.insert(name.clone(), kept.clone());
+                    }
+                    None => {
+                        out.remove(name);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Puts back this side's value of every conflicting field it keeps.
