@@ -219,18 +219,7 @@ async fn bulk(
     ApiJson(body): ApiJson<Bulk>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let trigger = state
-        .store()
-        .triggers(Some(connection.id))
-        .await?
-        .into_iter()
-        .find(|t| t.id == body.trigger)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "connection {} has no trigger {}",
-                connection.name, body.trigger
-            ))
-        })?;
+    let trigger = trigger_of(&state, &connection, body.trigger).await?;
     let job = operations::start_bulk_exalate(&state, connection, trigger)?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
@@ -257,6 +246,26 @@ async fn bulk_progress(
         "error": job.error,
     }))
     .into_response())
+}
+
+/// The connection's trigger with this id, or 404.
+async fn trigger_of(
+    state: &AppState,
+    connection: &tandem_model::Connection,
+    id: i64,
+) -> Result<tandem_model::Trigger, ApiError> {
+    state
+        .store()
+        .triggers(Some(connection.id))
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "connection {} has no trigger {id}",
+                connection.name
+            ))
+        })
 }
 
 fn trigger_json(t: &tandem_model::Trigger) -> serde_json::Value {
@@ -380,18 +389,7 @@ async fn bulk_unexalate(
     ApiJson(body): ApiJson<Bulk>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let trigger = state
-        .store()
-        .triggers(Some(connection.id))
-        .await?
-        .into_iter()
-        .find(|t| t.id == body.trigger)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "connection {} has no trigger {}",
-                connection.name, body.trigger
-            ))
-        })?;
+    let trigger = trigger_of(&state, &connection, body.trigger).await?;
     let stopped = operations::bulk_unexalate(&state, &connection, &trigger).await?;
     Ok(axum::Json(serde_json::json!({"stopped": stopped})).into_response())
 }

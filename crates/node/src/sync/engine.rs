@@ -858,6 +858,13 @@ fn keep_local_values(item: &mut Value, before: &Value, conflicts: &[tandem_model
     }
 }
 
+/// Which kind of link an acknowledgement reports.
+#[derive(Clone, Copy)]
+enum Child {
+    Comment,
+    Attachment,
+}
+
 /// The remote applied one of this side's replicas: learn its key and its comment ids.
 async fn apply_ack(
     state: &AppState,
@@ -886,58 +893,53 @@ async fn apply_ack(
     }
     twin.last_sync = Some(Timestamp::now());
     store.update_twin(&twin).await?;
-    for link in payload["comments"].as_array().into_iter().flatten() {
-        let (Some(mine), Some(theirs)) = (
-            link["remote_id"]
-                .as_str()
-                .and_then(|s| s.parse::<i64>().ok()),
-            link["local_id"].as_str(),
-        ) else {
-            continue;
-        };
-        let result = store
-            .add_comment_twin(CommentLink {
-                connection_id: connection.id,
-                local_key: local.clone(),
-                local_id: mine,
-                remote_id: theirs.to_owned(),
-                origin: Side::Local,
-            })
-            .await;
-        if let Err(e) = result
-            && !matches!(
-                e,
-                StoreError::AlreadyExists(_) | StoreError::NotFound { .. }
-            )
-        {
-            return Err(e.into());
-        }
-    }
-    for link in payload["attachments"].as_array().into_iter().flatten() {
-        let (Some(mine), Some(theirs)) = (
-            link["remote_id"]
-                .as_str()
-                .and_then(|s| s.parse::<i64>().ok()),
-            link["local_id"].as_str(),
-        ) else {
-            continue;
-        };
-        let result = store
-            .add_attachment_twin(tandem_model::AttachmentLink {
-                connection_id: connection.id,
-                local_key: local.clone(),
-                local_id: mine,
-                remote_id: theirs.to_owned(),
-                origin: Side::Local,
-            })
-            .await;
-        if let Err(e) = result
-            && !matches!(
-                e,
-                StoreError::AlreadyExists(_) | StoreError::NotFound { .. }
-            )
-        {
-            return Err(e.into());
+    for (links, child) in [
+        ("comments", Child::Comment),
+        ("attachments", Child::Attachment),
+    ] {
+        for link in payload[links].as_array().into_iter().flatten() {
+            let (Some(mine), Some(theirs)) = (
+                link["remote_id"]
+                    .as_str()
+                    .and_then(|s| s.parse::<i64>().ok()),
+                link["local_id"].as_str(),
+            ) else {
+                continue;
+            };
+            let (local_key, remote_id) = (local.clone(), theirs.to_owned());
+            let result = match child {
+                Child::Comment => {
+                    store
+                        .add_comment_twin(CommentLink {
+                            connection_id: connection.id,
+                            local_key,
+                            local_id: mine,
+                            remote_id,
+                            origin: Side::Local,
+                        })
+                        .await
+                }
+                Child::Attachment => {
+                    store
+                        .add_attachment_twin(tandem_model::AttachmentLink {
+                            connection_id: connection.id,
+                            local_key,
+                            local_id: mine,
+                            remote_id,
+                            origin: Side::Local,
+                        })
+                        .await
+                }
+            };
+            // Already linked (a repeated acknowledgement), or removed meanwhile: nothing to do.
+            if let Err(e) = result
+                && !matches!(
+                    e,
+                    StoreError::AlreadyExists(_) | StoreError::NotFound { .. }
+                )
+            {
+                return Err(e.into());
+            }
         }
     }
     touch_connection(state, connection.id).await;
