@@ -1,6 +1,6 @@
 //! The `tandem` binary as a user runs it: start-up errors, signals, tokens, the demo.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,13 @@ fn read_until(child: &mut Child, needle: &str) -> Vec<String> {
             return lines;
         }
     }
-    panic!("'{needle}' never appeared; got {lines:?}");
+    // The child stopped or hung: what it logged says why.
+    let _ = child.kill();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    panic!("'{needle}' never appeared; got {lines:?}; it logged:\n{stderr}");
 }
 
 #[test]
@@ -233,8 +239,10 @@ fn token_create_prints_a_token_the_api_accepts() {
 fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
     let child = tandem()
         .arg("demo")
+        // Warnings and errors only: a pipe nobody drains until the end must not fill up.
+        .env("TANDEM_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut demo = Running(child);

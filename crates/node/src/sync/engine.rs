@@ -1038,27 +1038,36 @@ pub async fn exalate(
     if store.item(key).await?.is_none() {
         return Err(SyncFailure::Apply(format!("there is no item {key}")));
     }
-    let twin = match store.twin(connection.id, key).await? {
-        Some(mut t) => {
-            if t.state != TwinState::Active {
+    // The incoming side may record this item's twin at the same moment (the remote exalated
+    // it too, or a trigger fired there): a clash re-reads the twin rather than failing.
+    let mut attempts = 0;
+    let twin = loop {
+        attempts += 1;
+        let recorded = match store.twin(connection.id, key).await? {
+            Some(t) if t.state == TwinState::Active => Ok(t),
+            Some(mut t) => {
                 t.state = TwinState::Active;
-                t = store.update_twin(&t).await?;
+                store.update_twin(&t).await
             }
-            t
-        }
-        None => {
-            store
-                .create_twin(Twin {
-                    connection_id: connection.id,
-                    local_key: key.clone(),
-                    remote_key: None,
-                    state: TwinState::Active,
-                    last_sent: None,
-                    last_received: None,
-                    created: Timestamp::now(),
-                    last_sync: None,
-                })
-                .await?
+            None => {
+                store
+                    .create_twin(Twin {
+                        connection_id: connection.id,
+                        local_key: key.clone(),
+                        remote_key: None,
+                        state: TwinState::Active,
+                        last_sent: None,
+                        last_received: None,
+                        created: Timestamp::now(),
+                        last_sync: None,
+                    })
+                    .await
+            }
+        };
+        match recorded {
+            Ok(t) => break t,
+            Err(StoreError::AlreadyExists(_) | StoreError::Changed { .. }) if attempts < 5 => {}
+            Err(e) => return Err(e.into()),
         }
     };
     send(state, connection, key).await?;

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use serde_json::json;
-use tandem_model::query::{Expr, Query};
+use tandem_model::query::{Expr, Field, OrderBy, Query};
 use tandem_model::{Connection, ItemKey, RequestState, SyncError, Trigger, Twin, TwinState};
 use tandem_store::Page;
 
@@ -239,9 +239,9 @@ pub fn start_bulk_exalate(
         .await;
         runner.update_bulk_job(job, |j| {
             j.finished = true;
-            if let Ok(done) = &result {
-                j.done = *done;
-                j.total = j.total.max(*done);
+            if result.is_ok() {
+                // Matches that appeared while it ran were taken too.
+                j.total = j.total.max(j.done);
             }
             j.error = result.err().map(|e| e.to_string());
         });
@@ -250,17 +250,25 @@ pub fn start_bulk_exalate(
 }
 
 /// Bulk Exalate: brings every current match of the trigger under sync; `progress` is told
-/// (done, total) after each item. Returns how many items were exalated.
+/// (matches gone through, total) after each item. Returns how many items it brought under sync:
+/// matches under sync already are left as they are.
 pub async fn bulk_exalate(
     state: &AppState,
     connection: &Connection,
     trigger: &Trigger,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, SyncFailure> {
-    let query = parse_trigger(&trigger.query)?;
+    let mut query = parse_trigger(&trigger.query)?;
+    // In key order, which edits made while the job runs do not reshuffle (newest-first would
+    // move an item edited meanwhile to the front, and paging would skip another).
+    query.order = vec![OrderBy {
+        field: Field::Key,
+        descending: false,
+    }];
     let store = state.store();
     let mut offset = 0;
-    let mut done = 0;
+    let mut seen = 0;
+    let mut exalated = 0;
     loop {
         let page = store
             .search_items(&query, Page { offset, limit: 500 }, Timestamp::now())
@@ -270,12 +278,21 @@ pub async fn bulk_exalate(
         }
         offset += page.items.len() as u32;
         for item in &page.items {
-            engine::exalate(state, connection, &item.key).await?;
-            done += 1;
-            progress(done, page.total);
+            // Items under sync already (exalated before, or arrived from the remote) stay as
+            // they are: bringing them again would only resend what the remote has.
+            let active = store
+                .twin(connection.id, &item.key)
+                .await?
+                .is_some_and(|t| t.state == TwinState::Active);
+            if !active {
+                engine::exalate(state, connection, &item.key).await?;
+                exalated += 1;
+            }
+            seen += 1;
+            progress(seen, page.total);
         }
     }
-    Ok(done)
+    Ok(exalated)
 }
 
 /// Bulk Unexalate: stops syncing every twin of the connection whose item matches the trigger
