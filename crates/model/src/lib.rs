@@ -6,7 +6,7 @@
 //! [`TrackerEvent`], and [`query::Query`]; for sync, the [`Replica`] one side sends for an
 //! item (with its [`CommentDelta`] and [`AttachmentDelta`]), the comment and attachment merges
 //! ([`merge_comments`] → [`CommentOp`], [`merge_attachments`] → [`AttachmentOp`]), and the
-//! conflict rule ([`detect_conflicts`] → [`Conflict`], settled by [`winner`]).
+//! conflict rule (per-field versions, [`settle`] → [`Conflict`]).
 //!
 //! **Architecture invariant:** this crate is plain Rust. It knows nothing of HTTP, wire
 //! envelopes or SQL; the `store` and `node` crates translate at their edges. The one JSON type
@@ -29,9 +29,9 @@ pub use replica::{
     ReplicaUser, attachment_delta, comment_delta,
 };
 pub use sync::{
-    AttachmentOp, AttachmentTwin, CommentOp, CommentSpec, CommentTwin, Conflict, Edit,
-    LocalAttachment, LocalComment, Side, changed_fields, default_comment_format, detect_conflicts,
-    merge_attachments, merge_comments, winner,
+    AttachmentOp, AttachmentTwin, CommentOp, CommentSpec, CommentTwin, Conflict, FieldClock,
+    FieldClocks, LocalAttachment, LocalComment, Precedence, Settled, Side, changed_fields,
+    changed_versioned_fields, default_comment_format, merge_attachments, merge_comments, settle,
 };
 pub use twin::{
     AttachmentLink, CommentLink, ConflictRecord, Impact, IncomingRequest, NewSyncError,

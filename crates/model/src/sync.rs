@@ -5,13 +5,14 @@
 //! Nothing here does I/O: the engine gathers replicas, twins and local state, asks these
 //! functions what to do, and carries it out.
 
+pub mod clock;
 pub mod merge;
-
-use std::cmp::Ordering;
 
 use serde_json::Value;
 
 use crate::replica::{Replica, SYNC_KEY, same_value};
+
+pub use clock::{Decision, FieldClock, FieldClocks, Precedence};
 
 pub use merge::{
     AttachmentOp, AttachmentTwin, CommentOp, CommentSpec, CommentTwin, LocalAttachment,
@@ -32,26 +33,6 @@ impl Side {
             Side::Local => Side::Remote,
             Side::Remote => Side::Local,
         }
-    }
-}
-
-/// When and on which node an item was edited: what the conflict rule orders edits by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edit {
-    pub at: jiff::Timestamp,
-    pub node: uuid::Uuid,
-}
-
-/// Which of two concurrent edits of one field is kept: the later one; at the same instant, the
-/// one from the node whose id is greater as bytes.
-///
-/// Both nodes evaluate the same pair with `local` and `remote` swapped, and the order is total,
-/// so they always keep the same edit and converge. Two identical edits are one edit: `Local`.
-pub fn winner(local: &Edit, remote: &Edit) -> Side {
-    let rank = |edit: &Edit| (edit.at, *edit.node.as_bytes());
-    match rank(local).cmp(&rank(remote)) {
-        Ordering::Less => Side::Remote,
-        Ordering::Equal | Ordering::Greater => Side::Local,
     }
 }
 
@@ -90,7 +71,7 @@ pub struct Conflict {
     pub local_value: Value,
     /// What the incoming replica says (`null` when it no longer sets it).
     pub remote_value: Value,
-    /// Whose value both nodes keep, by [`winner`].
+    /// Whose value both nodes keep: the greater field version ([`clock`]).
     pub kept: Side,
 }
 
@@ -109,67 +90,83 @@ const NOT_CONFLICTING: [&str; 9] = [
     "removedAttachments",
 ];
 
-/// The fields where the incoming replica and this side's own edits collide.
+/// How one field of an incoming replica is settled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    /// The replica key, or `customFields.<name>` for one custom field.
+    pub field: String,
+    /// Whose value the field ends with on both sides.
+    pub kept: Side,
+    /// Both sides hold the same version of the field: neither has a change for the other.
+    pub same: bool,
+    /// Both sides changed the field concurrently to different values: the value that lost.
+    pub conflict: Option<Conflict>,
+}
+
+/// Settles every field of `incoming` (and every field the remote's clocks name, so a field the
+/// remote cleared counts) against this side's item by the field versions of both sides.
 ///
-/// - `base` is the last replica received from the remote for this twin: the remote's state
-///   this side last agreed with (None before anything was received).
-/// - `local_now` is what this side's outgoing rules produce from the local item now, and
-///   `last_sent` the last replica this side sent (None before anything was sent).
-/// - `incoming` is the replica being applied; `local_edit` and `remote_edit` date the local
-///   item's latest change and the remote's.
-///
-/// A field conflicts when all three hold:
-/// 1. the remote changed it: its value in `incoming` differs from `base`;
-/// 2. this side changed it too: its value in `local_now` differs from `last_sent`;
-/// 3. the two new values differ (both sides making the same change is agreement).
-///
-/// Fields are the top-level keys both sides' replicas carry (a key only one side maps cannot
-/// collide), except those in `NOT_CONFLICTING`; `customFields` is split into one field
-/// per custom field, `customFields.<name>`. Values compare whole (a list of labels is one
-/// value) with [`same_value`], and a `null` counts as missing. Conflicts come in `incoming`'s
-/// key order, then `base`'s. Every conflict names the side kept by [`winner`], which both
-/// nodes compute alike; the engine applies or skips the field accordingly and records the
-/// conflict. On the first sync, when the local item does not exist yet, there is nothing to
-/// conflict with and the engine need not call this.
-pub fn detect_conflicts(
-    base: Option<&Replica>,
+/// `local_now` is what this side's outgoing rules produce from the local item now, after its
+/// own changes were stamped in `local`. Fields only this side maps are left out: the incoming
+/// rules cannot touch them. A conflict is reported when both sides changed the field without
+/// seeing the other's change and their values differ (the same change on both sides is
+/// agreement).
+pub fn settle(
+    local: &FieldClocks,
+    remote: &FieldClocks,
     local_now: &Replica,
-    last_sent: Option<&Replica>,
     incoming: &Replica,
-    local_edit: &Edit,
-    remote_edit: &Edit,
-) -> Vec<Conflict> {
-    let base = base.map(fields).unwrap_or_default();
-    let sent = last_sent.map(fields).unwrap_or_default();
+    me: Precedence,
+) -> Vec<Settled> {
     let ours = fields(local_now);
     let theirs = fields(incoming);
-
-    let mut names: Vec<&str> = Vec::new();
-    for (name, _) in theirs.iter().chain(&base) {
-        let mapped_here = ours.iter().chain(&sent).any(|(n, _)| n == name);
-        if mapped_here && !names.contains(&name.as_str()) {
+    let mut names: Vec<&str> = theirs.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, _) in remote.fields() {
+        if !names.contains(&name) {
             names.push(name);
         }
     }
-
-    let kept = winner(local_edit, remote_edit);
     names
         .into_iter()
-        .filter_map(|name| {
+        .map(|name| {
+            let decision = local.decide(remote, name, me);
             let local_value = value(&ours, name);
             let remote_value = value(&theirs, name);
-            let remote_changed = differs(value(&base, name), remote_value);
-            let local_changed = differs(value(&sent, name), local_value);
-            (remote_changed && local_changed && differs(local_value, remote_value)).then(|| {
-                Conflict {
+            let conflict =
+                (decision.conflict && differs(local_value, remote_value)).then(|| Conflict {
                     field: name.to_owned(),
                     local_value: local_value.cloned().unwrap_or(Value::Null),
                     remote_value: remote_value.cloned().unwrap_or(Value::Null),
-                    kept,
-                }
-            })
+                    kept: decision.kept,
+                });
+            Settled {
+                field: name.to_owned(),
+                kept: decision.kept,
+                same: decision.same,
+                conflict,
+            }
         })
         .collect()
+}
+
+/// The versioned fields whose values differ between `previous` (None: nothing was sent, so
+/// every field of `current` counts) and `current`: `customFields` one by one, and a cleared
+/// field counts as changed. These are what a local edit stamps.
+pub fn changed_versioned_fields(previous: Option<&Replica>, current: &Replica) -> Vec<String> {
+    let before = previous.map(fields).unwrap_or_default();
+    let now = fields(current);
+    let mut changed: Vec<String> = now
+        .iter()
+        .filter(|(name, v)| differs(value(&before, name), Some(v)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    changed.extend(
+        before
+            .iter()
+            .filter(|(name, _)| value(&now, name).is_none())
+            .map(|(name, _)| name.clone()),
+    );
+    changed
 }
 
 /// A replica's conflict-comparable fields, in order, with `customFields` split per field.
@@ -207,57 +204,14 @@ fn differs(a: Option<&Value>, b: Option<&Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jiff::Timestamp;
     use proptest::prelude::*;
     use serde_json::json;
-    use uuid::Uuid;
 
     fn replica(value: Value) -> Replica {
         Replica::from_json(value).unwrap()
     }
 
-    fn edit(seconds: i64, node: u128) -> Edit {
-        Edit {
-            at: Timestamp::from_second(seconds).unwrap(),
-            node: Uuid::from_u128(node),
-        }
-    }
-
-    #[test]
-    fn the_later_edit_wins() {
-        assert_eq!(winner(&edit(10, 1), &edit(20, 2)), Side::Remote);
-        assert_eq!(winner(&edit(20, 1), &edit(10, 2)), Side::Local);
-    }
-
-    #[test]
-    fn at_the_same_instant_the_greater_node_id_wins() {
-        assert_eq!(winner(&edit(10, 1), &edit(10, 2)), Side::Remote);
-        assert_eq!(winner(&edit(10, 2), &edit(10, 1)), Side::Local);
-        // Compared as bytes, i.e. big-endian: the first byte decides.
-        assert_eq!(
-            winner(&edit(10, 1 << 120), &edit(10, u128::from(u64::MAX))),
-            Side::Local
-        );
-    }
-
-    #[test]
-    fn an_edit_against_itself_keeps_the_local_value() {
-        assert_eq!(winner(&edit(10, 1), &edit(10, 1)), Side::Local);
-    }
-
     proptest! {
-        #[test]
-        fn both_nodes_pick_the_same_edit(
-            a in (0i64..4, 0u128..4), b in (0i64..4, 0u128..4)
-        ) {
-            let (a, b) = (edit(a.0, a.1), edit(b.0, b.1));
-            prop_assume!(a != b);
-            let here = winner(&a, &b);
-            let there = winner(&b, &a);
-            prop_assert_eq!(here == Side::Local, there == Side::Remote);
-            prop_assert_eq!(there, here.opposite());
-        }
-
         #[test]
         fn changed_fields_is_empty_exactly_for_same_content(
             a in prop::collection::vec(("[a-d]", 0i64..3), 0..5),
@@ -285,150 +239,90 @@ mod tests {
         assert_eq!(changed_fields(Some(&Replica::new()), &nulled), ["a"]);
     }
 
-    /// Runs the conflict rule with a local edit at t=20 on node 1 and a remote one at t=10
-    /// on node 2, so that the local value is kept.
-    fn conflicts(
-        base: Value,
-        local_now: Value,
-        last_sent: Value,
-        incoming: Value,
-    ) -> Vec<Conflict> {
-        detect_conflicts(
-            Some(&replica(base)),
-            &replica(local_now),
-            Some(&replica(last_sent)),
-            &replica(incoming),
-            &edit(20, 1),
-            &edit(10, 2),
-        )
-    }
-
-    fn conflicting_fields(found: &[Conflict]) -> Vec<&str> {
-        found.iter().map(|c| c.field.as_str()).collect()
+    fn clocks(pairs: &[(&str, i64, i64)]) -> FieldClocks {
+        FieldClocks::from_json(&Value::Object(
+            pairs
+                .iter()
+                .map(|(f, v, s)| ((*f).to_owned(), json!([v, s])))
+                .collect(),
+        ))
+        .unwrap()
     }
 
     #[test]
-    fn both_sides_changing_a_field_differently_is_a_conflict() {
-        let found = conflicts(
-            json!({"summary": "A", "status": {"name": "To Do"}}),
-            json!({"summary": "B", "status": {"name": "To Do"}}),
-            json!({"summary": "A", "status": {"name": "To Do"}}),
-            json!({"summary": "C", "status": {"name": "To Do"}}),
+    fn a_concurrent_change_to_different_values_is_a_conflict_kept_by_version() {
+        // This side (second in precedence) wrote 2, the remote (first) wrote 3; neither saw
+        // the other's.
+        let found = settle(
+            &clocks(&[("summary", 2, 0), ("status", 2, 0)]),
+            &clocks(&[("summary", 3, 0), ("status", 2, 0)]),
+            &replica(json!({"summary": "mine", "status": "Open"})),
+            &replica(json!({"summary": "theirs", "status": "Open"})),
+            Precedence::Second,
         );
         assert_eq!(
-            found,
-            [Conflict {
+            found[0],
+            Settled {
                 field: "summary".into(),
-                local_value: json!("B"),
-                remote_value: json!("C"),
-                kept: Side::Local,
-            }]
+                kept: Side::Remote,
+                same: false,
+                conflict: Some(Conflict {
+                    field: "summary".into(),
+                    local_value: json!("mine"),
+                    remote_value: json!("theirs"),
+                    kept: Side::Remote,
+                }),
+            }
         );
+        // The same stamp on both sides: one value, kept here.
+        assert_eq!(found[1].kept, Side::Local);
+        assert!(found[1].same);
+        assert_eq!(found[1].conflict, None);
     }
 
     #[test]
-    fn a_change_on_one_side_only_is_not_a_conflict() {
-        let only_remote = conflicts(
-            json!({"summary": "A"}),
-            json!({"summary": "A"}),
-            json!({"summary": "A"}),
-            json!({"summary": "C"}),
+    fn the_same_change_on_both_sides_is_agreement() {
+        let found = settle(
+            &clocks(&[("labels", 2, 0)]),
+            &clocks(&[("labels", 3, 0)]),
+            &replica(json!({"labels": ["a", "b"]})),
+            &replica(json!({"labels": ["a", "b"]})),
+            Precedence::Second,
         );
-        let only_local = conflicts(
-            json!({"summary": "A"}),
-            json!({"summary": "B"}),
-            json!({"summary": "A"}),
-            json!({"summary": "A"}),
-        );
-        assert!(only_remote.is_empty() && only_local.is_empty());
+        assert_eq!(found[0].conflict, None);
     }
 
     #[test]
-    fn both_sides_making_the_same_change_agree() {
-        let found = conflicts(
-            json!({"labels": ["a"]}),
-            json!({"labels": ["a", "b"]}),
-            json!({"labels": ["a"]}),
-            json!({"labels": ["a", "b"]}),
+    fn a_field_the_remote_cleared_is_settled_and_one_only_this_side_maps_is_not() {
+        let found = settle(
+            &clocks(&[("description", 2, 0), ("urgency", 2, 0)]),
+            &clocks(&[("description", 5, 2)]),
+            &replica(json!({"description": "d", "urgency": 1})),
+            &replica(json!({"description": null})),
+            Precedence::Second,
         );
-        assert!(found.is_empty());
-    }
-
-    #[test]
-    fn lists_compare_whole_and_custom_fields_one_by_one() {
-        let found = conflicts(
-            json!({"labels": ["a"], "customFields": {"Tier": "Gold", "Team": "Ops", "Size": 1}}),
-            json!({"labels": ["a", "b"], "customFields": {"Tier": "Silver", "Team": "Ops", "Size": 2}}),
-            json!({"labels": ["a"], "customFields": {"Tier": "Gold", "Team": "Ops", "Size": 1}}),
-            json!({"labels": ["a", "c"], "customFields": {"Tier": "Bronze", "Team": "Dev", "Size": 2.0}}),
-        );
-        assert_eq!(conflicting_fields(&found), ["labels", "customFields.Tier"]);
-    }
-
-    #[test]
-    fn clearing_a_field_against_a_change_is_a_conflict() {
-        let found = conflicts(
-            json!({"description": "d"}),
-            json!({"description": "mine"}),
-            json!({"description": "d"}),
-            json!({"description": null}),
-        );
-        assert_eq!(found[0].remote_value, Value::Null);
-        assert_eq!(found[0].local_value, json!("mine"));
-    }
-
-    #[test]
-    fn keys_only_one_side_maps_and_merged_lists_never_conflict() {
-        let found = conflicts(
-            json!({"key": "INC1", "comments": [], "urgency": 1}),
-            json!({"key": "OPS-1", "comments": [{"id": 1, "body": "x"}], "_sync": 2}),
-            json!({"key": "OPS-1", "comments": [], "_sync": 1}),
-            json!({"key": "INC2", "comments": [{"id": 9, "body": "y"}], "urgency": 3}),
-        );
-        assert!(found.is_empty(), "{found:?}");
-    }
-
-    #[test]
-    fn without_a_base_every_incoming_field_counts_as_changed() {
-        // This side sent "A", then edited to "B"; the remote created its twin from "A" and
-        // edited it to "C" before "B" arrived: its first replica conflicts with ours.
-        let found = detect_conflicts(
-            None,
-            &replica(json!({"key": "OPS-1", "summary": "B", "priority": "Low"})),
-            Some(&replica(
-                json!({"key": "OPS-1", "summary": "A", "priority": "Low"}),
-            )),
-            &replica(json!({"key": "INC1", "summary": "C", "priority": "High"})),
-            &edit(10, 1),
-            &edit(20, 2),
-        );
-        assert_eq!(conflicting_fields(&found), ["summary"]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].field, "description");
         assert_eq!(found[0].kept, Side::Remote);
+        // The remote had seen this side's 2: an edit after it, not a conflict.
+        assert_eq!(found[0].conflict, None);
     }
 
     #[test]
-    fn both_nodes_keep_the_same_value_for_a_conflict() {
-        let (a, b) = (json!({"summary": "A"}), json!({"summary": "A"}));
-        let (node_one, node_two) = (edit(30, 1), edit(30, 2));
-        let on_one = detect_conflicts(
-            Some(&replica(a.clone())),
-            &replica(json!({"summary": "one"})),
-            Some(&replica(b.clone())),
-            &replica(json!({"summary": "two"})),
-            &node_one,
-            &node_two,
+    fn changed_versioned_fields_splits_custom_fields_and_counts_clearing() {
+        let before = replica(
+            json!({"summary": "a", "customFields": {"Team": "Ops", "Tier": 1}, "comments": [1]}),
         );
-        let on_two = detect_conflicts(
-            Some(&replica(b)),
-            &replica(json!({"summary": "two"})),
-            Some(&replica(a)),
-            &replica(json!({"summary": "one"})),
-            &node_two,
-            &node_one,
+        let now = replica(
+            json!({"summary": "a", "customFields": {"Team": "Dev"}, "comments": [2], "description": "x"}),
         );
-        assert_eq!(on_one[0].kept, Side::Remote);
-        assert_eq!(on_two[0].kept, Side::Local);
-        // Both keep "two".
-        assert_eq!(on_one[0].remote_value, on_two[0].local_value);
+        assert_eq!(
+            changed_versioned_fields(Some(&before), &now),
+            ["customFields.Team", "description", "customFields.Tier"]
+        );
+        assert_eq!(
+            changed_versioned_fields(None, &replica(json!({"key": "A-1", "summary": "a"}))),
+            ["summary"]
+        );
     }
 }

@@ -48,6 +48,11 @@ pub struct Twin {
     pub created: Timestamp,
     /// When a sync event of this twin was last applied, either direction.
     pub last_sync: Option<Timestamp>,
+    /// The versions of the replica's fields on this side, updated with every replica sent and
+    /// applied: what settles concurrent edits (see [`crate::sync::clock`]).
+    pub clock: crate::FieldClocks,
+    /// This side brought the item under sync (Exalate or Connect), rather than receiving it.
+    pub leads: bool,
 }
 
 /// A local comment linked to a remote comment, as stored; recorded in both directions, so a

@@ -62,8 +62,12 @@ struct Inner {
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
-    send_lock: tokio::sync::Mutex<()>,
+    /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
+    twin_locks: Box<[tokio::sync::Mutex<()>]>,
 }
+
+/// How many locks the twins share ([`AppState::lock_twin`]).
+const TWIN_LOCKS: usize = 256;
 
 /// A Bulk Exalate running or done, as its progress endpoint reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,7 +114,9 @@ impl AppState {
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
             bulk_jobs: std::sync::Mutex::new(Vec::new()),
-            send_lock: tokio::sync::Mutex::new(()),
+            twin_locks: (0..TWIN_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })))
     }
 
@@ -158,10 +164,22 @@ impl AppState {
         jobs.iter().find(|j| j.id == id).cloned()
     }
 
-    /// Held while the engine compares an item's replica with the last one sent and queues it,
-    /// so two paths (an event, an Exalate) never queue the same replica twice.
-    pub async fn lock_sends(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0.send_lock.lock().await
+    /// Held while the engine reads, stamps and writes one twin — sending a change, applying
+    /// the remote's, recording an acknowledgement — so two paths never interleave on it (an
+    /// event and an Exalate would queue one replica twice; an apply would lose a version a send
+    /// just wrote). Twins share a fixed set of locks by hash: hold one at a time.
+    pub async fn lock_twin(
+        &self,
+        connection_id: uuid::Uuid,
+        key: &tandem_model::ItemKey,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        connection_id.hash(&mut hasher);
+        key.project.as_str().hash(&mut hasher);
+        key.number.hash(&mut hasher);
+        let shard = (hasher.finish() % TWIN_LOCKS as u64) as usize;
+        self.0.twin_locks[shard].lock().await
     }
 
     /// Wakes the sync engine: a change or a request waits.

@@ -18,9 +18,9 @@ use jiff::Timestamp;
 use tandem_model::query::Query;
 use tandem_model::{
     Actor, Attachment, AttachmentLink, Change, Comment, CommentLink, ConflictRecord, Connection,
-    IncomingRequest, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem, NewProject,
-    NewSyncError, Project, ProjectKey, RequestState, SyncError, TrackerEvent, Trigger, Twin,
-    ValidationError,
+    FieldClocks, IncomingRequest, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem,
+    NewProject, NewSyncError, Project, ProjectKey, RequestState, SyncError, TrackerEvent, Trigger,
+    Twin, ValidationError,
 };
 use uuid::Uuid;
 
@@ -328,18 +328,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Twin>>;
     /// How many twins the connection has, stopped ones included.
     async fn twin_count(&self, connection_id: Uuid) -> Result<u64>;
-    /// Replaces the twin's remote key, state, replicas and last sync. `NotFound`;
+    /// Replaces the twin's remote key, state, replicas, last sync, field versions and lead.
+    /// `NotFound`;
     /// `AlreadyExists` when the remote key is linked to another local item.
     async fn update_twin(&self, twin: &Twin) -> Result<Twin>;
     /// Deletes the twin with its comment and attachment twins. `NotFound`.
     async fn delete_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
-    /// In one transaction: records `replica` as the twin's last sent replica and queues a
+    /// In one transaction: records `replica` as the twin's last sent replica, with the field
+    /// versions `clock` that stamp it, and queues a
     /// message for the remote; returns the message's seq. `NotFound` for an unknown twin.
     async fn queue_sync(
         &self,
         connection_id: Uuid,
         local_key: &ItemKey,
         replica: &str,
+        clock: &FieldClocks,
         kind: &str,
         payload: &str,
     ) -> Result<i64>;

@@ -366,6 +366,8 @@ async fn damaged_sync_rows_are_clear_database_errors() {
                 last_received: None,
                 created: now,
                 last_sync: None,
+                clock: Default::default(),
+                leads: false,
             })
             .await
             .unwrap();

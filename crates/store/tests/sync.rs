@@ -7,8 +7,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use tandem_model::{
     Actor, AttachmentLink, CommentLink, ConflictRecord, Connection, ConnectionRole,
-    ConnectionStatus, EventKind, Impact, Mode, NewProject, NewSyncError, RequestState, Side,
-    Trigger, Twin, TwinState,
+    ConnectionStatus, EventKind, FieldClocks, Impact, Mode, NewProject, NewSyncError, RequestState,
+    Side, Trigger, Twin, TwinState,
 };
 use tandem_store::{Store, StoreError};
 use uuid::Uuid;
@@ -57,6 +57,8 @@ fn twin(connection_id: Uuid, local: &str, remote: Option<&str>) -> Twin {
         last_received: None,
         created: at(T0),
         last_sync: None,
+        clock: FieldClocks::default(),
+        leads: false,
     }
 }
 
@@ -114,6 +116,8 @@ async fn a_created_twin_reads_back_by_local_key_by_remote_key_and_by_item() {
         last_received: Some(r#"{"summary":"in"}"#.into()),
         created: at(T0 + 5),
         last_sync: Some(at(T0 + 6)),
+        clock: FieldClocks::from_json(&serde_json::json!({"summary": [3, 2]})).unwrap(),
+        leads: true,
     };
     assert_eq!(store.create_twin(full.clone()).await.unwrap(), full);
     let mut bare = twin(globex, "OPS-1", None);
@@ -415,13 +419,23 @@ async fn queue_sync_records_the_replica_and_queues_the_next_message() {
         1
     );
 
+    let mut stamped = FieldClocks::default();
+    stamped.bump("r", tandem_model::Precedence::First);
     let seq = store
-        .queue_sync(acme, &key("OPS-1"), "{\"r\":1}", "sync", "{\"p\":1}")
+        .queue_sync(
+            acme,
+            &key("OPS-1"),
+            "{\"r\":1}",
+            &stamped,
+            "sync",
+            "{\"p\":1}",
+        )
         .await
         .unwrap();
     assert_eq!(seq, 2);
     let twin_now = store.twin(acme, &key("OPS-1")).await.unwrap().unwrap();
     assert_eq!(twin_now.last_sent.as_deref(), Some("{\"r\":1}"));
+    assert_eq!(twin_now.clock, stamped);
     let queued = store.outbound_messages(acme, 1, 10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(
@@ -435,13 +449,13 @@ async fn queue_sync_records_the_replica_and_queues_the_next_message() {
 
     // No twin: nothing recorded and nothing queued.
     let err = store
-        .queue_sync(acme, &key("OPS-2"), "{}", "sync", "{}")
+        .queue_sync(acme, &key("OPS-2"), "{}", &stamped, "sync", "{}")
         .await
         .unwrap_err();
     assert_not_found(&err, "twin", &format!("OPS-2 on connection {acme}"));
     let nobody = Uuid::now_v7();
     let err = store
-        .queue_sync(nobody, &key("OPS-1"), "{}", "sync", "{}")
+        .queue_sync(nobody, &key("OPS-1"), "{}", &stamped, "sync", "{}")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");

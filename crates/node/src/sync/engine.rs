@@ -15,8 +15,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tandem_model::{
-    Actor, CommentLink, CommentOp, Connection, ConnectionStatus, Impact, ItemKey, NewComment,
-    NewSyncError, Person, Replica, RequestState, Side, Twin, TwinState,
+    Actor, CommentLink, CommentOp, Connection, ConnectionRole, ConnectionStatus, FieldClocks,
+    Impact, ItemKey, NewComment, NewSyncError, Person, Precedence, Replica, RequestState, Side,
+    Twin, TwinState,
 };
 use tandem_store::StoreError;
 use tokio_util::sync::CancellationToken;
@@ -149,28 +150,63 @@ pub async fn send(
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<bool, SyncFailure> {
+    let _twin = state.lock_twin(connection.id, key).await;
+    Ok(send_locked(state, connection, key).await?.queued)
+}
+
+/// What [`send_locked`] did.
+struct Sent {
+    queued: bool,
+    /// The item as the outgoing rules saw it (None: no twin or no item).
+    item: Option<tandem_model::Item>,
+}
+
+/// [`send`] for a caller that holds the twin's lock. The fields whose values differ from the
+/// last replica sent are this side's edits: each gets a new version, stored with the replica
+/// in the transaction that queues it.
+async fn send_locked(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<Sent, SyncFailure> {
     let store = state.store();
-    let _one_at_a_time = state.lock_sends().await;
-    let Some(twin) = store.twin(connection.id, key).await? else {
-        return Ok(false);
-    };
-    let Some(item) = store.item(key).await? else {
-        return Ok(false);
+    let (Some(mut twin), Some(item)) = (
+        store.twin(connection.id, key).await?,
+        store.item(key).await?,
+    ) else {
+        return Ok(Sent {
+            queued: false,
+            item: None,
+        });
     };
     let outcome = outgoing_run(state, connection, item_json(&item)).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
-    if let Some(last) = &twin.last_sent
-        && let Ok(last) = serde_json::from_str::<Value>(last)
-        && same(&last, &replica)
+    let last = twin
+        .last_sent
+        .as_deref()
+        .and_then(|l| serde_json::from_str::<Value>(l).ok());
+    if let Some(last) = &last
+        && same(last, &replica)
     {
-        return Ok(false);
+        return Ok(Sent {
+            queued: false,
+            item: Some(item),
+        });
+    }
+    let me = precedence(connection, &twin);
+    let last = last.and_then(|l| Replica::from_json(l).ok());
+    if let Ok(now) = Replica::from_json(replica.clone()) {
+        for field in tandem_model::changed_versioned_fields(last.as_ref(), &now) {
+            twin.clock.bump(&field, me);
+        }
     }
     let files = new_files(state, key, &replica, twin.last_sent.as_deref()).await?;
     let payload = json!({
         "local_key": key.to_string(),
         "remote_key": twin.remote_key,
         "replica": replica,
+        "clock": twin.clock.to_json(),
         "files": files,
         "at": item.updated.to_string(),
         "node": state.identity().id,
@@ -180,11 +216,26 @@ pub async fn send(
             connection.id,
             key,
             &replica.to_string(),
+            &twin.clock,
             SYNC,
             &payload.to_string(),
         )
         .await?;
-    Ok(true)
+    Ok(Sent {
+        queued: true,
+        item: Some(item),
+    })
+}
+
+/// Which stamps this side of the twin writes: the initiator's win ties; on a local connection
+/// (both sides this node) the side that brought the item under sync.
+fn precedence(connection: &Connection, twin: &Twin) -> Precedence {
+    match connection.role {
+        ConnectionRole::Initiator => Precedence::First,
+        ConnectionRole::Acceptor => Precedence::Second,
+        ConnectionRole::Local if twin.leads => Precedence::First,
+        ConnectionRole::Local => Precedence::Second,
+    }
 }
 
 /// The bytes of the replica's attachments that the last replica sent did not have (by id and
@@ -416,25 +467,48 @@ async fn apply_sync(
         .ok_or_else(|| SyncFailure::Apply("the sync request names no item".into()))?
         .to_owned();
     let replica = payload["replica"].clone();
-    let twin = store.twin_by_remote(connection.id, &remote_key).await?;
-    let first_sync = twin.is_none();
-    let (item_before, links, previous) = match &twin {
+    // A sender that carries no versions (none does today) has its fields taken as they come.
+    let remote_clock = match payload.get("clock") {
+        Some(clock) => Some(
+            FieldClocks::from_json(clock)
+                .map_err(|e| SyncFailure::Apply(format!("the sync request's {e}")))?,
+        ),
+        None => None,
+    };
+    let known = store.twin_by_remote(connection.id, &remote_key).await?;
+    // Held to the end: no send or acknowledgement of this twin runs in between.
+    let _twin_lock = match &known {
+        Some(t) => Some(state.lock_twin(connection.id, &t.local_key).await),
+        None => None,
+    };
+    let (twin, item_before) = match known {
         Some(t) => {
-            let item = store.item(&t.local_key).await?.ok_or_else(|| {
+            // This side's own changes go out first, stamped: the versions compared below must
+            // be this side's current ones, and the item the rules see the one stamped.
+            let sent = send_locked(state, connection, &t.local_key).await?;
+            let item = sent.item.ok_or_else(|| {
                 SyncFailure::Apply(format!("the local item {} no longer exists", t.local_key))
             })?;
-            let links = store.comment_twins(connection.id, &t.local_key).await?;
-            let previous = t
-                .last_received
-                .as_deref()
-                .and_then(|p| serde_json::from_str(p).ok());
-            (Some(item), links, previous)
+            let twin = store
+                .twin(connection.id, &t.local_key)
+                .await?
+                .ok_or_else(|| {
+                    SyncFailure::Apply(format!("the twin of {} vanished", t.local_key))
+                })?;
+            (Some(twin), Some(item))
         }
-        None => (None, Vec::new(), None),
+        None => (None, None),
     };
-    let attachment_links = match &twin {
-        Some(t) => store.attachment_twins(connection.id, &t.local_key).await?,
-        None => Vec::new(),
+    let first_sync = twin.is_none();
+    let (links, attachment_links, previous) = match &twin {
+        Some(t) => (
+            store.comment_twins(connection.id, &t.local_key).await?,
+            store.attachment_twins(connection.id, &t.local_key).await?,
+            t.last_received
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
+        ),
+        None => (Vec::new(), Vec::new(), None),
     };
     let input = IncomingInput {
         replica: replica.clone(),
@@ -453,17 +527,26 @@ async fn apply_sync(
         Some(before) => Some(store.history(&before.key).await?.last().map_or(0, |c| c.id)),
         None => None,
     };
-    let local_before = match &item_before {
-        Some(before) => Some(outgoing_replica(state, connection, item_json(before)).await?),
-        None => None,
-    };
-    // The state both sides last agreed on: the last replica received (an acknowledgement
-    // carries the remote's replica after it applied ours, so this side has one from the first
-    // round trip on).
-    let agreed = input.previous.clone();
-    let conflicts = match (&item_before, &agreed) {
-        (Some(before), Some(agreed)) => {
-            find_conflicts(state, connection, before, agreed, &replica, payload).await?
+    // Every field settled by the versions of both sides: the greater keeps its value.
+    let flushed: Option<Value> = twin
+        .as_ref()
+        .and_then(|t| t.last_sent.as_deref())
+        .and_then(|l| serde_json::from_str(l).ok());
+    let settled = match (&twin, &remote_clock, &flushed) {
+        (Some(t), Some(remote), Some(local_now)) => {
+            match (
+                Replica::from_json(local_now.clone()),
+                Replica::from_json(replica.clone()),
+            ) {
+                (Ok(local_now), Ok(incoming)) => tandem_model::settle(
+                    &t.clock,
+                    remote,
+                    &local_now,
+                    &incoming,
+                    precedence(connection, t),
+                ),
+                _ => Vec::new(),
+            }
         }
         _ => Vec::new(),
     };
@@ -477,17 +560,8 @@ async fn apply_sync(
         .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
     emit_log(connection, &shown, &outcome.log);
     if let Some(before) = &item_before {
-        keep_local_values(&mut outcome.item, &item_json(before), &conflicts);
-        if let (Some(agreed), Some(local)) = (&agreed, &local_before) {
-            keep_unchanged_by_remote(
-                &mut outcome.item,
-                &item_json(before),
-                agreed,
-                local,
-                &replica,
-            );
-        }
-        for conflict in &conflicts {
+        keep_local_values(&mut outcome.item, &item_json(before), &settled);
+        for conflict in settled.iter().filter_map(|s| s.conflict.as_ref()) {
             store
                 .record_conflict(tandem_model::ConflictRecord {
                     id: 0,
@@ -592,12 +666,18 @@ async fn apply_sync(
     // Record what was received, and take what the item now looks like as sent: the change
     // just applied is the remote's, not one to send back.
     let after = store.item(&item.key).await?.unwrap_or(item);
-    let mut twin = store
-        .twin(connection.id, &after.key)
-        .await?
-        .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?;
-    // Take the item as it is now as sent — unless this side has a change it has not sent yet,
-    // which must still go out.
+    // A twin made by this apply is this apply's alone (nothing else knows the new item yet).
+    let mut twin = match twin {
+        Some(t) => t,
+        None => store
+            .twin(connection.id, &after.key)
+            .await?
+            .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?,
+    };
+    let baseline = outgoing_replica(state, connection, item_json(&after)).await?;
+    // Someone changed the item while the apply ran (the item update itself refuses that, but
+    // a comment or an attachment may come in between): only the fields the remote won count
+    // as sent, so that the rest still goes out.
     let changed_meanwhile = match &history_before {
         Some(last) => store
             .history(&after.key)
@@ -606,17 +686,13 @@ async fn apply_sync(
             .any(|c| c.id > *last && !c.actor.starts_with("sync:")),
         None => false,
     };
-    let unsent = changed_meanwhile
-        || match (&local_before, &twin.last_sent) {
-            (Some(local), Some(sent)) => serde_json::from_str::<Value>(sent)
-                .map(|sent| !same(local, &sent))
-                .unwrap_or(true),
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-    let baseline = outgoing_replica(state, connection, item_json(&after)).await?;
-    if !unsent {
-        twin.last_sent = Some(baseline.to_string());
+    twin.last_sent = Some(match (&flushed, changed_meanwhile) {
+        (Some(flushed), true) => sent_with_remote_fields(flushed, &baseline, &settled).to_string(),
+        _ => baseline.to_string(),
+    });
+    if let Some(remote) = &remote_clock {
+        let me = precedence(connection, &twin);
+        twin.clock.merge(remote, me);
     }
     twin.remote_key = Some(remote_key.clone());
     twin.last_received = Some(replica.to_string());
@@ -733,108 +809,14 @@ async fn apply_attachment(
     Ok(None)
 }
 
-/// The fields both sides changed since they last agreed (the last replica received), each with
-/// the side that keeps it by the rule both nodes apply alike. Assumes, as the default rules do,
-/// that a replica key means the same item field on both sides.
-async fn find_conflicts(
-    state: &AppState,
-    connection: &Connection,
-    before: &tandem_model::Item,
-    previous: &Value,
-    incoming: &Value,
-    payload: &Value,
-) -> Result<Vec<tandem_model::Conflict>, SyncFailure> {
-    let (Ok(base), Ok(incoming)) = (
-        Replica::from_json(previous.clone()),
-        Replica::from_json(incoming.clone()),
-    ) else {
-        return Ok(Vec::new());
-    };
-    let local_now = outgoing_replica(state, connection, item_json(before)).await?;
-    let Ok(local_now) = Replica::from_json(local_now) else {
-        return Ok(Vec::new());
-    };
-    // Concurrent edits of one field keep the initiator's value: a rule both nodes apply alike
-    // whatever their clocks say and whatever else changed on the items meanwhile (an item's
-    // last-change time also moves with changes the sync itself writes, so "the later edit wins"
-    // could pick differently on the two sides).
-    let _ = payload;
-    let (initiator, acceptor) = (uuid::Uuid::max(), uuid::Uuid::nil());
-    let (mine, theirs) = match connection.role {
-        tandem_model::ConnectionRole::Acceptor => (acceptor, initiator),
-        _ => (initiator, acceptor),
-    };
-    let at = before.updated;
-    let local_edit = tandem_model::Edit { at, node: mine };
-    let remote_edit = tandem_model::Edit { at, node: theirs };
-    let _ = state;
-    Ok(tandem_model::detect_conflicts(
-        Some(&base),
-        &local_now,
-        Some(&base),
-        &incoming,
-        &local_edit,
-        &remote_edit,
-    ))
-}
-
-/// Puts back this side's value of every field this side changed and the remote did not (the
-/// replica still carries the value both last agreed on): the incoming rules set fields from
-/// the replica wholesale, and a stale value must not overwrite a change the remote has not seen
-/// yet. Assumes, as the default rules do, that a replica key names the same item field on both
-/// sides.
-fn keep_unchanged_by_remote(
-    item: &mut Value,
-    before: &Value,
-    agreed: &Value,
-    local_now: &Value,
-    incoming: &Value,
-) {
-    let Some(fields) = incoming.as_object() else {
-        return;
-    };
-    for (field, value) in fields {
-        if matches!(
-            field.as_str(),
-            "key" | "_sync" | "comments" | "attachments" | "customFields"
-        ) {
-            continue;
-        }
-        let base = &agreed[field.as_str()];
-        let mine = &local_now[field.as_str()];
-        if tandem_model::replica::same_value(value, base)
-            && !tandem_model::replica::same_value(mine, base)
-            && let (Some(out), Some(kept)) = (item.as_object_mut(), before.get(field))
-        {
-            out.insert(field.clone(), kept.clone());
-        }
-    }
-    // Custom fields one by one.
-    if let Some(custom) = incoming["customFields"].as_object() {
-        for (name, value) in custom {
-            let base = &agreed["customFields"][name.as_str()];
-            let mine = &local_now["customFields"][name.as_str()];
-            if tandem_model::replica::same_value(value, base)
-                && !tandem_model::replica::same_value(mine, base)
-                && let Some(out) = item["customFields"].as_object_mut()
-            {
-                match before["customFields"].get(name) {
-                    Some(kept) => {
-                        out.insert(name.clone(), kept.clone());
-                    }
-                    None => {
-                        out.remove(name);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Puts back this side's value of every conflicting field it keeps.
-fn keep_local_values(item: &mut Value, before: &Value, conflicts: &[tandem_model::Conflict]) {
-    for conflict in conflicts.iter().filter(|c| c.kept == Side::Local) {
-        match conflict.field.split_once('.') {
+/// Puts back this side's value of every field where its version is the greater: the incoming
+/// rules set fields from the replica wholesale, and an older value must not overwrite a newer
+/// one. (Where both hold the same version, what the rules make of it stands: they may derive
+/// the field from something else.) Assumes, as the default rules do, that a replica key names
+/// the same item field on both sides.
+fn keep_local_values(item: &mut Value, before: &Value, settled: &[tandem_model::Settled]) {
+    for field in settled.iter().filter(|s| s.kept == Side::Local && !s.same) {
+        match field.field.split_once('.') {
             Some(("customFields", name)) => {
                 if let Some(fields) = item["customFields"].as_object_mut() {
                     match before["customFields"].get(name) {
@@ -848,14 +830,57 @@ fn keep_local_values(item: &mut Value, before: &Value, conflicts: &[tandem_model
                 }
             }
             _ => {
-                if let Some(fields) = item.as_object_mut()
-                    && let Some(v) = before.get(&conflict.field)
-                {
-                    fields.insert(conflict.field.clone(), v.clone());
+                if let Some(fields) = item.as_object_mut() {
+                    match before.get(&field.field) {
+                        Some(v) => {
+                            fields.insert(field.field.clone(), v.clone());
+                        }
+                        None => {
+                            fields.remove(&field.field);
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// The replica to count as sent when the item also changed locally during an apply: the one
+/// sent before, with the values of the fields the remote won or the rules wrote at the same
+/// version taken from `baseline` (what the rules make of the item now). Everything else still differs and goes out with the next send.
+fn sent_with_remote_fields(
+    flushed: &Value,
+    baseline: &Value,
+    settled: &[tandem_model::Settled],
+) -> Value {
+    let mut sent = flushed.clone();
+    let Some(out) = sent.as_object_mut() else {
+        return baseline.clone();
+    };
+    for field in settled.iter().filter(|s| s.kept == Side::Remote || s.same) {
+        let (container, name) = match field.field.split_once('.') {
+            Some(("customFields", name)) => (Some("customFields"), name),
+            _ => (None, field.field.as_str()),
+        };
+        let (target, source) = match container {
+            Some(c) => {
+                let Some(target) = out.entry(c).or_insert_with(|| json!({})).as_object_mut() else {
+                    continue;
+                };
+                (target, &baseline[c])
+            }
+            None => (&mut *out, baseline),
+        };
+        match source.get(name) {
+            Some(v) => {
+                target.insert(name.to_owned(), v.clone());
+            }
+            None => {
+                target.remove(name);
+            }
+        }
+    }
+    sent
 }
 
 /// Which kind of link an acknowledgement reports.
@@ -881,6 +906,7 @@ async fn apply_ack(
     let remote = payload["my_key"]
         .as_str()
         .ok_or_else(|| SyncFailure::Apply("the acknowledgement names no remote item".into()))?;
+    let _twin_lock = state.lock_twin(connection.id, &local).await;
     let Some(mut twin) = store.twin(connection.id, &local).await? else {
         return Ok(()); // unexalated meanwhile
     };
@@ -1008,6 +1034,8 @@ async fn apply_connect(
                     last_received: None,
                     created: Timestamp::now(),
                     last_sync: Some(Timestamp::now()),
+                    clock: FieldClocks::default(),
+                    leads: false,
                 })
                 .await?;
         }
@@ -1060,6 +1088,8 @@ pub async fn exalate(
                         last_received: None,
                         created: Timestamp::now(),
                         last_sync: None,
+                        clock: FieldClocks::default(),
+                        leads: true,
                     })
                     .await
             }

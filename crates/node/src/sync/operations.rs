@@ -73,6 +73,8 @@ pub async fn connect(
         last_received: None,
         created: Timestamp::now(),
         last_sync: None,
+        clock: Default::default(),
+        leads: true,
     };
     let twin = store.create_twin(twin).await?;
     let message = json!({"your_key": remote_key, "my_key": key.to_string()});

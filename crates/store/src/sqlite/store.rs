@@ -9,8 +9,8 @@ use tandem_model::{
     NewComment, NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
 use tandem_model::{
-    AttachmentLink, CommentLink, ConflictRecord, IncomingRequest, NewSyncError, RequestState,
-    SyncError, Trigger, Twin,
+    AttachmentLink, CommentLink, ConflictRecord, FieldClocks, IncomingRequest, NewSyncError,
+    RequestState, SyncError, Trigger, Twin,
 };
 use uuid::Uuid;
 
@@ -423,13 +423,22 @@ impl Store for SqliteStore {
         connection_id: Uuid,
         local_key: &ItemKey,
         replica: &str,
+        clock: &FieldClocks,
         kind: &str,
         payload: &str,
     ) -> Result<i64> {
         let key = local_key.clone();
         let (replica, kind, payload) = (replica.to_owned(), kind.to_owned(), payload.to_owned());
+        let clock = clock.clone();
         self.write(move |conn| {
-            twins::queue_sync(conn, connection_id, &key, &replica, &kind, &payload, now())
+            twins::queue_sync(
+                conn,
+                connection_id,
+                &key,
+                (&replica, &clock),
+                (&kind, &payload),
+                now(),
+            )
         })
         .await
     }

@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use tandem_model::{Actor, Item, ItemKey, NewItem, Side, Twin, TwinState};
+use tandem_model::{Actor, FieldClocks, Item, ItemKey, NewItem, Side, Twin, TwinState};
 use uuid::Uuid;
 
 use super::{Checked, connection_name};
@@ -15,7 +15,7 @@ use crate::sqlite::{connections, is_unique_violation, items, millis};
 use crate::{Result, StoreError};
 
 const COLUMNS: &str = "connection_id, project, number, remote_key, state, last_sent, \
-     last_received, created, last_sync";
+     last_received, created, last_sync, clock, leads";
 
 /// A twin row as SQLite has it, before its values are checked.
 struct Stored {
@@ -28,6 +28,8 @@ struct Stored {
     last_received: Option<String>,
     created: i64,
     last_sync: Option<i64>,
+    clock: String,
+    leads: bool,
 }
 
 impl Stored {
@@ -43,6 +45,8 @@ impl Stored {
             last_received: row.get(6)?,
             created: row.get(7)?,
             last_sync: row.get(8)?,
+            clock: row.get(9)?,
+            leads: row.get(10)?,
         })
     }
 
@@ -61,6 +65,11 @@ impl Stored {
             remote_key: self.remote_key,
             last_sent: self.last_sent,
             last_received: self.last_received,
+            clock: serde_json::from_str(&self.clock)
+                .map_err(|e| e.to_string())
+                .and_then(|v| FieldClocks::from_json(&v))
+                .map_err(|e| row.damaged(format!("field versions: {e}")))?,
+            leads: self.leads,
         })
     }
 }
@@ -141,7 +150,7 @@ pub(in crate::sqlite) fn create(conn: &Connection, t: &Twin) -> Result<Twin> {
     items::item_ref(conn, &t.local_key)?;
     let inserted = conn
         .prepare_cached(&format!(
-            "INSERT INTO twins ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+            "INSERT INTO twins ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
              RETURNING {COLUMNS}"
         ))?
         .query_row(
@@ -155,6 +164,8 @@ pub(in crate::sqlite) fn create(conn: &Connection, t: &Twin) -> Result<Twin> {
                 t.last_received,
                 millis(t.created),
                 t.last_sync.map(millis),
+                t.clock.to_json().to_string(),
+                t.leads,
             ],
             Stored::from_row,
         );
@@ -257,7 +268,8 @@ pub(in crate::sqlite) fn update(conn: &Connection, t: &Twin) -> Result<Twin> {
     let updated = conn
         .prepare_cached(&format!(
             "UPDATE twins SET remote_key = ?4, state = ?5, last_sent = ?6, last_received = ?7, \
-             last_sync = ?8 WHERE connection_id = ?1 AND project = ?2 AND number = ?3 \
+             last_sync = ?8, clock = ?9, leads = ?10 \
+             WHERE connection_id = ?1 AND project = ?2 AND number = ?3 \
              RETURNING {COLUMNS}"
         ))?
         .query_row(
@@ -270,6 +282,8 @@ pub(in crate::sqlite) fn update(conn: &Connection, t: &Twin) -> Result<Twin> {
                 t.last_sent,
                 t.last_received,
                 t.last_sync.map(millis),
+                t.clock.to_json().to_string(),
+                t.leads,
             ],
             Stored::from_row,
         )
@@ -308,27 +322,27 @@ pub(in crate::sqlite) fn delete(
     Ok(())
 }
 
-/// Records the replica as sent and queues the message through `connections::enqueue`, which
+/// Records the replica as sent, with the field versions that stamp it, and queues the message through `connections::enqueue`, which
 /// alone numbers a connection's messages. Both in the caller's one transaction.
 pub(in crate::sqlite) fn queue_sync(
     conn: &Connection,
     connection_id: Uuid,
     local_key: &ItemKey,
-    replica: &str,
-    kind: &str,
-    payload: &str,
+    (replica, clock): (&str, &FieldClocks),
+    (kind, payload): (&str, &str),
     now: Timestamp,
 ) -> Result<i64> {
     let updated = conn
         .prepare_cached(
-            "UPDATE twins SET last_sent = ?4 \
+            "UPDATE twins SET last_sent = ?4, clock = ?5 \
              WHERE connection_id = ?1 AND project = ?2 AND number = ?3",
         )?
         .execute(params![
             connections::id_text(connection_id),
             local_key.project.as_str(),
             local_key.number,
-            replica
+            replica,
+            clock.to_json().to_string(),
         ])?;
     if updated == 0 {
         return Err(StoreError::not_found(
@@ -374,6 +388,8 @@ pub(in crate::sqlite) fn create_twinned_item(
         last_received: None,
         created: now,
         last_sync: Some(now),
+        clock: FieldClocks::default(),
+        leads: false,
     };
     create(conn, &twin)?;
     Ok((item, true))
