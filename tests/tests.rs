@@ -13,4 +13,5 @@ mod console;
 mod console_connections;
 mod console_sync;
 mod sync;
+mod sync_chaos;
 mod sync_cli;

@@ -361,6 +361,26 @@ pub trait Store: Send + Sync + 'static {
     /// Records the link; recording the same link again changes nothing. `AlreadyExists` when the
     /// local comment or the remote id is linked to another.
     async fn add_comment_twin(&self, twin: CommentLink) -> Result<()>;
+    /// In one transaction: adds the comment (a copy of the remote's comment `remote_id`) and
+    /// links it, so that a crash between the two can never leave an unlinked copy that a
+    /// retry would add again. `AlreadyExists` when `remote_id` is linked already.
+    async fn add_twinned_comment(
+        &self,
+        connection_id: Uuid,
+        key: &ItemKey,
+        remote_id: &str,
+        comment: NewComment,
+        actor: &Actor,
+    ) -> Result<Comment>;
+    /// [`Store::add_twinned_comment`] for an attachment.
+    async fn add_twinned_attachment(
+        &self,
+        connection_id: Uuid,
+        key: &ItemKey,
+        remote_id: &str,
+        attachment: NewAttachment,
+        actor: &Actor,
+    ) -> Result<Attachment>;
     async fn comment_twins(
         &self,
         connection_id: Uuid,

@@ -202,11 +202,38 @@ async fn send_locked(
         }
     }
     let files = new_files(state, key, &replica, twin.last_sent.as_deref()).await?;
+    // The copies this side made of the remote's comments and attachments, as the remote's
+    // ids: the remote learns them here too if this change overtakes their acknowledgement.
+    let copies = |links: Vec<(i64, String, Side)>| -> Vec<Value> {
+        links
+            .into_iter()
+            .filter(|(_, _, origin)| *origin == Side::Remote)
+            .map(|(local, remote, _)| json!({"remote_id": remote, "local_id": local.to_string()}))
+            .collect()
+    };
+    let comment_copies = copies(
+        store
+            .comment_twins(connection.id, key)
+            .await?
+            .into_iter()
+            .map(|l| (l.local_id, l.remote_id, l.origin))
+            .collect(),
+    );
+    let attachment_copies = copies(
+        store
+            .attachment_twins(connection.id, key)
+            .await?
+            .into_iter()
+            .map(|l| (l.local_id, l.remote_id, l.origin))
+            .collect(),
+    );
     let payload = json!({
         "local_key": key.to_string(),
         "remote_key": twin.remote_key,
         "replica": replica,
         "clock": twin.clock.to_json(),
+        "comments": comment_copies,
+        "attachments": attachment_copies,
         "files": files,
         "at": item.updated.to_string(),
         "node": state.identity().id,
@@ -475,10 +502,34 @@ async fn apply_sync(
         ),
         None => None,
     };
-    let known = store.twin_by_remote(connection.id, &remote_key).await?;
+    let mut known = store.twin_by_remote(connection.id, &remote_key).await?;
+    // The sender names this side's item: an item this side exalated, whose acknowledgement
+    // (which carries the sender's key) may come after this change. Never a second item for it.
+    if known.is_none()
+        && let Some(mine) = payload["remote_key"]
+            .as_str()
+            .and_then(|k| k.parse::<ItemKey>().ok())
+        && let Some(t) = store.twin(connection.id, &mine).await?
+        && t.remote_key.is_none()
+    {
+        known = Some(t);
+    }
     // Held to the end: no send or acknowledgement of this twin runs in between.
     let _twin_lock = match &known {
         Some(t) => Some(state.lock_twin(connection.id, &t.local_key).await),
+        None => None,
+    };
+    // The item's last history entry before this apply (read before this side's changes are
+    // sent, so it is never later than what was sent): a change people make while the apply
+    // runs must still be sent, not folded into what counts as sent.
+    let history_before = match &known {
+        Some(t) => Some(
+            store
+                .history(&t.local_key)
+                .await?
+                .last()
+                .map_or(0, |c| c.id),
+        ),
         None => None,
     };
     let (twin, item_before) = match known {
@@ -500,6 +551,9 @@ async fn apply_sync(
         None => (None, None),
     };
     let first_sync = twin.is_none();
+    if let Some(t) = &twin {
+        learn_links(state, connection, &t.local_key, payload).await?;
+    }
     let (links, attachment_links, previous) = match &twin {
         Some(t) => (
             store.comment_twins(connection.id, &t.local_key).await?,
@@ -520,12 +574,6 @@ async fn apply_sync(
             .iter()
             .map(tandem_model::AttachmentLink::twin)
             .collect(),
-    };
-    // The item's last history entry before this apply: a change people make while the apply
-    // runs must still be sent, not folded into what counts as sent.
-    let history_before = match &item_before {
-        Some(before) => Some(store.history(&before.key).await?.last().map_or(0, |c| c.id)),
-        None => None,
     };
     // Every field settled by the versions of both sides: the greater keeps its value.
     let flushed: Option<Value> = twin
@@ -603,6 +651,8 @@ async fn apply_sync(
         }
     };
 
+    // The fields as this apply wrote them, before anyone else's change could come in.
+    let written = item.clone();
     let mut acked_comments = Vec::new();
     for op in outcome.comment_ops {
         match op {
@@ -613,8 +663,10 @@ async fn apply_sync(
                 author,
             } => {
                 let comment = store
-                    .add_comment(
+                    .add_twinned_comment(
+                        connection.id,
                         &item.key,
+                        &remote_id,
                         NewComment {
                             author: Person {
                                 name: author
@@ -627,28 +679,29 @@ async fn apply_sync(
                         &actor,
                     )
                     .await?;
-                store
-                    .add_comment_twin(CommentLink {
-                        connection_id: connection.id,
-                        local_key: item.key.clone(),
-                        local_id: comment.id,
-                        remote_id: remote_id.clone(),
-                        origin: Side::Remote,
-                    })
-                    .await?;
                 acked_comments
                     .push(json!({"remote_id": remote_id, "local_id": comment.id.to_string()}));
             }
+            // Gone already (deleted here meanwhile, or by this request's run that a crash cut
+            // short): nothing left to do.
             CommentOp::Edit { local_id, body, .. } => {
-                store
-                    .edit_comment(&item.key, local_id, &body, &actor)
-                    .await?;
+                match store.edit_comment(&item.key, local_id, &body, &actor).await {
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             CommentOp::Delete { local_id } => {
-                store.delete_comment(&item.key, local_id, &actor).await?;
-                store
+                match store.delete_comment(&item.key, local_id, &actor).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                match store
                     .delete_comment_twin(connection.id, &item.key, local_id)
-                    .await?;
+                    .await
+                {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
     }
@@ -686,10 +739,14 @@ async fn apply_sync(
             .any(|c| c.id > *last && !c.actor.starts_with("sync:")),
         None => false,
     };
-    twin.last_sent = Some(match (&flushed, changed_meanwhile) {
-        (Some(flushed), true) => sent_with_remote_fields(flushed, &baseline, &settled).to_string(),
-        _ => baseline.to_string(),
-    });
+    let counted_sent = match (&flushed, changed_meanwhile) {
+        (Some(flushed), true) => {
+            let written = outgoing_replica(state, connection, item_json(&written)).await?;
+            sent_with_remote_fields(flushed, &written, &settled)
+        }
+        _ => baseline,
+    };
+    twin.last_sent = Some(counted_sent.to_string());
     if let Some(remote) = &remote_clock {
         let me = precedence(connection, &twin);
         twin.clock.merge(remote, me);
@@ -703,7 +760,9 @@ async fn apply_sync(
         "my_key": after.key.to_string(),
         "comments": acked_comments,
         "attachments": acked_attachments,
-        "replica": baseline,
+        // What this side counts as sent, never a change made meanwhile: the remote takes it
+        // as its `previous`, and a change already in it would never count as added.
+        "replica": counted_sent,
     });
     store
         .enqueue_message(connection.id, SYNC_ACK, &ack.to_string())
@@ -753,8 +812,10 @@ async fn apply_attachment(
                 )));
             }
             let attachment = store
-                .add_attachment(
+                .add_twinned_attachment(
+                    connection.id,
                     key,
+                    &remote_id,
                     NewAttachment {
                         filename,
                         mime_type: mimetype,
@@ -766,15 +827,6 @@ async fn apply_attachment(
                     },
                     actor,
                 )
-                .await?;
-            store
-                .add_attachment_twin(AttachmentLink {
-                    connection_id: connection.id,
-                    local_key: key.clone(),
-                    local_id: attachment.id,
-                    remote_id: remote_id.clone(),
-                    origin: Side::Remote,
-                })
                 .await?;
             return Ok(Some((remote_id, attachment.id)));
         }
@@ -847,7 +899,7 @@ fn keep_local_values(item: &mut Value, before: &Value, settled: &[tandem_model::
 
 /// The replica to count as sent when the item also changed locally during an apply: the one
 /// sent before, with the values of the fields the remote won or the rules wrote at the same
-/// version taken from `baseline` (what the rules make of the item now). Everything else still differs and goes out with the next send.
+/// version taken from `baseline` (what the rules make of the item as the apply wrote it). Everything else still differs and goes out with the next send.
 fn sent_with_remote_fields(
     flushed: &Value,
     baseline: &Value,
@@ -919,6 +971,23 @@ async fn apply_ack(
     }
     twin.last_sync = Some(Timestamp::now());
     store.update_twin(&twin).await?;
+    learn_links(state, connection, &local, payload).await?;
+    touch_connection(state, connection.id).await;
+    Ok(())
+}
+
+/// Records the comment and attachment links `payload` reports, as `[{"remote_id": this side's
+/// id, "local_id": the remote's id}]` under `comments` and `attachments`: an acknowledgement
+/// reports the copies the remote just made, and every sync request repeats the copies its
+/// sender holds — so a copy of this side's comment that comes back before the
+/// acknowledgement is known for what it is, never added a second time.
+async fn learn_links(
+    state: &AppState,
+    connection: &Connection,
+    local: &ItemKey,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
     for (links, child) in [
         ("comments", Child::Comment),
         ("attachments", Child::Attachment),
@@ -968,7 +1037,6 @@ async fn apply_ack(
             }
         }
     }
-    touch_connection(state, connection.id).await;
     Ok(())
 }
 

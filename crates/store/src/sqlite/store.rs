@@ -470,6 +470,70 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn add_twinned_comment(
+        &self,
+        connection_id: Uuid,
+        key: &ItemKey,
+        remote_id: &str,
+        comment: NewComment,
+        actor: &Actor,
+    ) -> Result<Comment> {
+        comment.validate()?;
+        let (key, actor, remote_id) = (key.clone(), actor.clone(), remote_id.to_owned());
+        self.write(move |conn| {
+            let added = comments::add_comment(conn, &key, comment, &actor, now())?;
+            twins::add_link(
+                conn,
+                Child::Comment,
+                &twins::Link {
+                    connection_id,
+                    local_key: key,
+                    local_id: added.id,
+                    remote_id,
+                    origin: tandem_model::Side::Remote,
+                },
+            )?;
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn add_twinned_attachment(
+        &self,
+        connection_id: Uuid,
+        key: &ItemKey,
+        remote_id: &str,
+        attachment: NewAttachment,
+        actor: &Actor,
+    ) -> Result<Attachment> {
+        attachment.validate()?;
+        let sha256 = {
+            let bytes = attachment.bytes.clone();
+            tokio::task::spawn_blocking(move || comments::sha256_hex(&bytes))
+                .await
+                .map_err(|e| {
+                    crate::StoreError::Database(format!("hashing the attachment failed: {e}"))
+                })?
+        };
+        let (key, actor, remote_id) = (key.clone(), actor.clone(), remote_id.to_owned());
+        self.write(move |conn| {
+            let added = comments::add_attachment(conn, &key, attachment, sha256, &actor, now())?;
+            twins::add_link(
+                conn,
+                Child::Attachment,
+                &twins::Link {
+                    connection_id,
+                    local_key: key,
+                    local_id: added.id,
+                    remote_id,
+                    origin: tandem_model::Side::Remote,
+                },
+            )?;
+            Ok(added)
+        })
+        .await
+    }
+
     async fn comment_twins(
         &self,
         connection_id: Uuid,
