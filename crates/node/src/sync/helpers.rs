@@ -653,6 +653,8 @@ pub(crate) mod testing {
             last_received: None,
             created: Timestamp::now(),
             last_sync: None,
+            clock: Default::default(),
+            leads: false,
         }
     }
 
