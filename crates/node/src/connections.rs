@@ -985,50 +985,42 @@ pub async fn accepted(
 }
 
 /// Applies messages the remote pushed (or this node polled); returns the highest seq handled.
+/// Sync requests are stored before they are acknowledged — a run of them in one transaction,
+/// so a delivered batch costs one commit — and the engine applies them in order per twin.
 pub async fn receive(
     state: &AppState,
     connection: &Connection,
     messages: Vec<wire::WireMessage>,
 ) -> Result<i64, ConnectionError> {
     let mut acked = state.store().inbound_seq(connection.id).await?;
+    let mut requests: Vec<tandem_store::ReceivedRequest> = Vec::new();
     for message in messages {
-        if message.seq <= acked {
+        let expected = acked + requests.len() as i64 + 1;
+        if message.seq < expected {
             continue; // seen before: acknowledged again, applied once
         }
-        if message.seq != acked + 1 {
+        if message.seq != expected {
             // A gap: stop here; the sender sends again from what it is told.
             break;
         }
-        if matches!(
-            message.kind.as_str(),
-            crate::sync::engine::SYNC
-                | crate::sync::engine::SYNC_ACK
-                | crate::sync::operations::SYNC_STOP
-                | crate::sync::operations::SYNC_CONNECT
-                | crate::sync::operations::SYNC_CLEANUP
-        ) {
-            // Stored before it is acknowledged; the engine applies it in order per twin (the
-            // twin is named by the sender's key for its item).
+        if is_request(&message.kind) {
+            // The twin is named by the sender's key for its item.
             let remote_key = match message.kind.as_str() {
                 crate::sync::engine::SYNC => message.payload["local_key"].as_str(),
                 _ => message.payload["my_key"].as_str(),
             };
-            let stored = state
-                .store()
-                .receive_request(
-                    connection.id,
-                    message.seq,
-                    &message.kind,
-                    remote_key,
-                    &message.payload.to_string(),
-                )
-                .await?;
-            if !stored {
-                break;
-            }
-            acked = message.seq;
-            state.wake_sync();
+            requests.push(tandem_store::ReceivedRequest {
+                seq: message.seq,
+                kind: message.kind,
+                remote_key: remote_key.map(str::to_owned),
+                payload: message.payload.to_string(),
+            });
             continue;
+        }
+        let (stored, complete) = store_requests(state, connection, &mut requests).await?;
+        acked = stored.unwrap_or(acked);
+        if !complete {
+            break;
         }
         if message.kind == wire::CONTROL {
             match serde_json::from_value::<wire::Control>(message.payload.clone()) {
@@ -1054,7 +1046,41 @@ pub async fn receive(
             .await?;
         acked = message.seq;
     }
-    Ok(acked)
+    let (stored, _) = store_requests(state, connection, &mut requests).await?;
+    Ok(stored.unwrap_or(acked))
+}
+
+/// The message kinds the sync engine applies from its stored requests.
+fn is_request(kind: &str) -> bool {
+    matches!(
+        kind,
+        crate::sync::engine::SYNC
+            | crate::sync::engine::SYNC_ACK
+            | crate::sync::operations::SYNC_STOP
+            | crate::sync::operations::SYNC_CONNECT
+            | crate::sync::operations::SYNC_CLEANUP
+    )
+}
+
+/// Stores the requests gathered so far in one transaction and empties the list. Returns the
+/// seq of the last one stored (None when there were none) and whether all were stored (a
+/// request that arrived meanwhile by another path makes the rest wait for the next round).
+async fn store_requests(
+    state: &AppState,
+    connection: &Connection,
+    requests: &mut Vec<tandem_store::ReceivedRequest>,
+) -> Result<(Option<i64>, bool), ConnectionError> {
+    if requests.is_empty() {
+        return Ok((None, true));
+    }
+    let batch = std::mem::take(requests);
+    let wanted = batch.len();
+    let seqs: Vec<i64> = batch.iter().map(|r| r.seq).collect();
+    let stored = state.store().receive_requests(connection.id, batch).await?;
+    if stored > 0 {
+        state.wake_sync();
+    }
+    Ok((stored.checked_sub(1).map(|i| seqs[i]), stored == wanted))
 }
 
 async fn apply_control(

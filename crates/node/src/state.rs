@@ -64,10 +64,14 @@ struct Inner {
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// When each connection's last sync time was last written ([`AppState::due_touch`]).
+    touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
 }
 
 /// How many locks the twins share ([`AppState::lock_twin`]).
-const TWIN_LOCKS: usize = 256;
+const TWIN_LOCKS: usize = 1024;
+/// How stale a connection's recorded last sync time may be.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A Bulk Exalate running or done, as its progress endpoint reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,7 +121,22 @@ impl AppState {
             twin_locks: (0..TWIN_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            touched: std::sync::Mutex::new(std::collections::HashMap::new()),
         })))
+    }
+
+    /// Whether the connection's last sync time is due to be written again: at most every
+    /// half second, so a busy connection does not write its record for every item.
+    pub fn due_touch(&self, connection: uuid::Uuid) -> bool {
+        let now = std::time::Instant::now();
+        let mut touched = self.0.touched.lock().unwrap_or_else(|p| p.into_inner());
+        match touched.get(&connection) {
+            Some(at) if now.duration_since(*at) < TOUCH_EVERY => false,
+            _ => {
+                touched.insert(connection, now);
+                true
+            }
+        }
     }
 
     /// Seals and opens secrets kept in the database.

@@ -129,6 +129,16 @@ pub struct OutboundMessage {
     pub created: Timestamp,
 }
 
+/// A message received from a connection's remote, to be stored as a pending request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    pub seq: i64,
+    pub kind: String,
+    /// The sender's key of the item the request is about (what orders requests per twin).
+    pub remote_key: Option<String>,
+    pub payload: String,
+}
+
 /// Which page of search results to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -258,6 +268,10 @@ pub trait Store: Send + Sync + 'static {
     /// Events with `seq > after`, oldest first, at most `limit`. A reader that remembers the
     /// last `seq` it handled never misses an event.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>>;
+    /// Returns once an item change has committed since the last time it returned (at once if
+    /// one has): what lets the sync engine pick up a change as it happens rather than on its
+    /// next round. Meant for one waiter.
+    async fn item_changed(&self);
 
     // --- connections --------------------------------------------------------------------------
     /// Stores a new connection as given, with version 1 (the `version` passed is ignored).
@@ -418,6 +432,14 @@ pub trait Store: Send + Sync + 'static {
         remote_key: Option<&str>,
         payload: &str,
     ) -> Result<bool>;
+    /// [`Store::receive_request`] for several messages in one transaction (one commit for a
+    /// whole delivered batch), in order: stops at the first whose `seq` is not the next one.
+    /// Returns how many were stored.
+    async fn receive_requests(
+        &self,
+        connection_id: Uuid,
+        requests: Vec<ReceivedRequest>,
+    ) -> Result<usize>;
     /// Pending requests that may run now, oldest first, at most `limit`: a request waits while
     /// an earlier request of the same connection and remote key is pending or failed (changes
     /// of one twin apply in order; a failure blocks only that twin).

@@ -58,6 +58,8 @@ pub struct SqliteStore {
     writer: writer::Writer,
     readers: Arc<readers::Readers>,
     path: PathBuf,
+    /// Signalled after every committed item change ([`crate::Store::item_changed`]).
+    item_changes: tokio::sync::Notify,
     _lock: File,
 }
 
@@ -126,6 +128,7 @@ impl SqliteStore {
             writer,
             readers,
             path: path.to_path_buf(),
+            item_changes: tokio::sync::Notify::new(),
             _lock: lock,
         })
     }

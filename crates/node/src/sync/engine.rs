@@ -34,6 +34,9 @@ const WATERMARK: &str = "sync.events_seq";
 pub const SYNC: &str = "sync";
 pub const SYNC_ACK: &str = "sync_ack";
 const BATCH: u32 = 200;
+/// Items (or twins) one step works on at once: enough that the store's writer commits many
+/// of their writes together, few enough to keep memory and database readers in bounds.
+const CONCURRENCY: usize = 64;
 
 /// Why one sync step failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = state.sync_woken() => {}
+            () = state.store().item_changed() => {}
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
@@ -99,48 +103,93 @@ async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
     let Some(last) = events.last().map(|e| e.seq) else {
         return Ok(0);
     };
-    let triggers = store.triggers(None).await?;
-    for event in &events {
-        let twins = store.twins_of_item(&event.item).await?;
-        // Triggers bring items that are created or changed to match under sync.
-        let mut checked = Vec::new();
-        for trigger in triggers.iter().filter(|t| t.active) {
-            let id = trigger.connection_id;
-            if checked.contains(&id) || twins.iter().any(|t| t.connection_id == id) {
-                continue;
-            }
-            checked.push(id);
-            if event.via_sync.as_deref() == Some(id.to_string().as_str()) {
-                continue;
-            }
-            let of_connection: Vec<_> = triggers
-                .iter()
-                .filter(|t| t.connection_id == id)
-                .cloned()
-                .collect();
-            if super::operations::matches_trigger(state, &of_connection, &event.item).await?
-                && let Some(connection) = store.connection(id).await?
-                && let Err(e) = exalate(state, &connection, &event.item).await
-            {
-                record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
-            }
-        }
-        for twin in twins {
-            if twin.state != TwinState::Active
-                || event.via_sync.as_deref() == Some(twin.connection_id.to_string().as_str())
-            {
-                continue;
-            }
-            let Some(connection) = store.connection(twin.connection_id).await? else {
-                continue;
-            };
-            if let Err(e) = send(state, &connection, &twin.local_key).await {
-                record_item_error(state, &connection, Some(&twin.local_key), None, None, &e).await;
-            }
+    let count = events.len();
+    let triggers = std::sync::Arc::new(store.triggers(None).await?);
+    // Each item's changes in order, different items side by side: a twin's sends are ordered
+    // by its lock anyway, and the store commits concurrent writes together.
+    let mut by_item: Vec<(ItemKey, Vec<tandem_model::TrackerEvent>)> = Vec::new();
+    for event in events {
+        match by_item.iter_mut().find(|(key, _)| *key == event.item) {
+            Some((_, list)) => list.push(event),
+            None => by_item.push((event.item.clone(), vec![event])),
         }
     }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, events) in by_item {
+        while tasks.len() >= CONCURRENCY {
+            finish(tasks.join_next().await);
+        }
+        let (state, triggers) = (state.clone(), triggers.clone());
+        tasks.spawn(async move {
+            for event in &events {
+                outgoing_event(&state, &triggers, event).await?;
+            }
+            Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        finish(Some(done));
+    }
     store.set_setting(WATERMARK, &last.to_string()).await?;
-    Ok(events.len())
+    Ok(count)
+}
+
+/// Logs what a concurrent step's task could not do (its item's failures are recorded as sync
+/// errors by the task itself; this is what lies beyond: the database, a panic).
+fn finish(done: Option<Result<Result<(), SyncFailure>, tokio::task::JoinError>>) {
+    match done {
+        Some(Ok(Err(e))) => tracing::warn!(error = %e, "A sync step failed."),
+        Some(Err(e)) => tracing::error!(error = %e, "A sync task stopped unexpectedly."),
+        _ => {}
+    }
+}
+
+/// One change event: triggers may bring the item under sync, and every active twin of the
+/// item sends it (unless the change is that twin's own incoming sync).
+async fn outgoing_event(
+    state: &AppState,
+    triggers: &[tandem_model::Trigger],
+    event: &tandem_model::TrackerEvent,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let twins = store.twins_of_item(&event.item).await?;
+    // Triggers bring items that are created or changed to match under sync.
+    let mut checked = Vec::new();
+    for trigger in triggers.iter().filter(|t| t.active) {
+        let id = trigger.connection_id;
+        if checked.contains(&id) || twins.iter().any(|t| t.connection_id == id) {
+            continue;
+        }
+        checked.push(id);
+        if event.via_sync.as_deref() == Some(id.to_string().as_str()) {
+            continue;
+        }
+        let of_connection: Vec<_> = triggers
+            .iter()
+            .filter(|t| t.connection_id == id)
+            .cloned()
+            .collect();
+        if super::operations::matches_trigger(state, &of_connection, &event.item).await?
+            && let Some(connection) = store.connection(id).await?
+            && let Err(e) = exalate(state, &connection, &event.item).await
+        {
+            record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
+        }
+    }
+    for twin in twins {
+        if twin.state != TwinState::Active
+            || event.via_sync.as_deref() == Some(twin.connection_id.to_string().as_str())
+        {
+            continue;
+        }
+        let Some(connection) = store.connection(twin.connection_id).await? else {
+            continue;
+        };
+        if let Err(e) = send(state, &connection, &twin.local_key).await {
+            record_item_error(state, &connection, Some(&twin.local_key), None, None, &e).await;
+        }
+    }
+    Ok(())
 }
 
 /// Runs the outgoing rules on the item and queues the replica when it differs from the last
@@ -369,59 +418,95 @@ async fn outgoing_run(
 
 async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
     let store = state.store();
-    let requests = store.runnable_requests(BATCH).await?;
-    for request in &requests {
-        let Some(connection) = store.connection(request.connection_id).await? else {
-            continue;
+    let mut requests = store.runnable_requests(BATCH).await?;
+    // The store gives at most one request per twin (the next in its order), so these run side
+    // by side. A request without an item (a clean-up) waits until those before it are done,
+    // and runs alone.
+    match requests.iter().position(|r| r.remote_key.is_none()) {
+        Some(0) => requests.truncate(1),
+        Some(at) => requests.truncate(at),
+        None => {}
+    }
+    let count = requests.len();
+    let mut connections: Vec<Connection> = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for request in requests {
+        let connection = match connections.iter().find(|c| c.id == request.connection_id) {
+            Some(c) => c.clone(),
+            None => {
+                let Some(c) = store.connection(request.connection_id).await? else {
+                    continue;
+                };
+                connections.push(c.clone());
+                c
+            }
         };
         if connection.status == ConnectionStatus::Deactivated {
             continue;
         }
-        let payload: Value = serde_json::from_str(&request.payload).unwrap_or(Value::Null);
-        let result = match request.kind.as_str() {
-            SYNC => apply_sync(state, &connection, &payload).await,
-            SYNC_ACK => apply_ack(state, &connection, &payload).await,
-            super::operations::SYNC_STOP => apply_stop(state, &connection, &payload).await,
-            super::operations::SYNC_CONNECT => apply_connect(state, &connection, &payload).await,
-            super::operations::SYNC_CLEANUP => {
-                super::operations::apply_clean_up(state, &connection).await
-            }
-            other => Err(SyncFailure::Apply(format!(
-                "this node does not handle '{other}' messages"
-            ))),
-        };
-        match result {
-            Ok(()) => {
-                store
-                    .set_request_state(request.id, RequestState::Applied)
+        while tasks.len() >= CONCURRENCY {
+            finish(tasks.join_next().await);
+        }
+        let state = state.clone();
+        tasks.spawn(async move { run_request(&state, &connection, &request).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        finish(Some(done));
+    }
+    Ok(count)
+}
+
+/// Applies one stored request and records how it went.
+async fn run_request(
+    state: &AppState,
+    connection: &Connection,
+    request: &tandem_model::IncomingRequest,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let payload: Value = serde_json::from_str(&request.payload).unwrap_or(Value::Null);
+    let result = match request.kind.as_str() {
+        SYNC => apply_sync(state, connection, &payload).await,
+        SYNC_ACK => apply_ack(state, connection, &payload).await,
+        super::operations::SYNC_STOP => apply_stop(state, connection, &payload).await,
+        super::operations::SYNC_CONNECT => apply_connect(state, connection, &payload).await,
+        super::operations::SYNC_CLEANUP => {
+            super::operations::apply_clean_up(state, connection).await
+        }
+        other => Err(SyncFailure::Apply(format!(
+            "this node does not handle '{other}' messages"
+        ))),
+    };
+    match result {
+        Ok(()) => {
+            store
+                .set_request_state(request.id, RequestState::Applied)
+                .await?
+        }
+        // Still pending: the next round runs it again on the item as it is then.
+        Err(SyncFailure::Retry) => {}
+        Err(e) => {
+            store
+                .set_request_state(request.id, RequestState::Failed)
+                .await?;
+            let local = match &request.remote_key {
+                Some(remote) => store
+                    .twin_by_remote(connection.id, remote)
                     .await?
-            }
-            // Still pending: the next round runs it again on the item as it is then.
-            Err(SyncFailure::Retry) => {}
-            Err(e) => {
-                store
-                    .set_request_state(request.id, RequestState::Failed)
-                    .await?;
-                let local = match &request.remote_key {
-                    Some(remote) => store
-                        .twin_by_remote(connection.id, remote)
-                        .await?
-                        .map(|t| t.local_key),
-                    None => None,
-                };
-                record_item_error(
-                    state,
-                    &connection,
-                    local.as_ref(),
-                    request.remote_key.as_deref(),
-                    Some(request.id),
-                    &e,
-                )
-                .await;
-            }
+                    .map(|t| t.local_key),
+                None => None,
+            };
+            record_item_error(
+                state,
+                connection,
+                local.as_ref(),
+                request.remote_key.as_deref(),
+                Some(request.id),
+                &e,
+            )
+            .await;
         }
     }
-    Ok(requests.len())
+    Ok(())
 }
 
 async fn record_item_error(
@@ -1112,6 +1197,9 @@ async fn apply_connect(
 }
 
 async fn touch_connection(state: &AppState, id: Uuid) {
+    if !state.due_touch(id) {
+        return;
+    }
     for _ in 0..3 {
         let Ok(Some(mut c)) = state.store().connection(id).await else {
             return;

@@ -251,9 +251,13 @@ pub fn start_bulk_exalate(
     Ok(job)
 }
 
+/// Items one Bulk Exalate brings under sync at once.
+const BULK_CONCURRENCY: usize = 32;
+
 /// Bulk Exalate: brings every current match of the trigger under sync; `progress` is told
 /// (matches gone through, total) after each item. Returns how many items it brought under sync:
-/// matches under sync already are left as they are.
+/// matches under sync already are left as they are. A failure stops the job after the items
+/// under way are done; the items brought so far stay under sync.
 pub async fn bulk_exalate(
     state: &AppState,
     connection: &Connection,
@@ -271,6 +275,7 @@ pub async fn bulk_exalate(
     let mut offset = 0;
     let mut seen = 0;
     let mut exalated = 0;
+    let mut failure = None;
     loop {
         let page = store
             .search_items(&query, Page { offset, limit: 500 }, Timestamp::now())
@@ -279,19 +284,47 @@ pub async fn bulk_exalate(
             break;
         }
         offset += page.items.len() as u32;
-        for item in &page.items {
-            // Items under sync already (exalated before, or arrived from the remote) stay as
-            // they are: bringing them again would only resend what the remote has.
-            let active = store
-                .twin(connection.id, &item.key)
-                .await?
-                .is_some_and(|t| t.state == TwinState::Active);
-            if !active {
-                engine::exalate(state, connection, &item.key).await?;
-                exalated += 1;
+        // Several items at once: their writes share the store's commits.
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut outcome =
+            |done: Option<Result<Result<bool, SyncFailure>, tokio::task::JoinError>>| {
+                match done {
+                    Some(Ok(Ok(brought))) => exalated += u64::from(brought),
+                    Some(Ok(Err(e))) => failure = failure.take().or(Some(e)),
+                    Some(Err(e)) => {
+                        failure = failure.take().or(Some(SyncFailure::Apply(format!(
+                            "the exalate stopped: {e}"
+                        ))))
+                    }
+                    None => return,
+                }
+                seen += 1;
+                progress(seen, page.total);
+            };
+        for item in page.items {
+            while tasks.len() >= BULK_CONCURRENCY {
+                outcome(tasks.join_next().await);
             }
-            seen += 1;
-            progress(seen, page.total);
+            let (state, connection) = (state.clone(), connection.clone());
+            tasks.spawn(async move {
+                // Items under sync already (exalated before, or arrived from the remote) stay
+                // as they are: bringing them again would only resend what the remote has.
+                let active = state
+                    .store()
+                    .twin(connection.id, &item.key)
+                    .await?
+                    .is_some_and(|t| t.state == TwinState::Active);
+                if !active {
+                    engine::exalate(&state, &connection, &item.key).await?;
+                }
+                Ok(!active)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            outcome(Some(done));
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
     }
     Ok(exalated)

@@ -33,6 +33,19 @@ impl SqliteStore {
         self.writer.write(work).await
     }
 
+    /// [`Self::write`] for a change of items: wakes whoever waits on `item_changed`.
+    async fn write_item<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let result = self.writer.write(work).await;
+        if result.is_ok() {
+            self.item_changes.notify_one();
+        }
+        result
+    }
+
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -172,7 +185,7 @@ impl Store for SqliteStore {
     async fn create_item(&self, item: NewItem, actor: &Actor) -> Result<Item> {
         item.validate()?;
         let actor = actor.clone();
-        self.write(move |conn| items::create_item(conn, item, &actor, now()))
+        self.write_item(move |conn| items::create_item(conn, item, &actor, now()))
             .await
     }
 
@@ -189,7 +202,7 @@ impl Store for SqliteStore {
     async fn update_item(&self, key: &ItemKey, patch: ItemPatch, actor: &Actor) -> Result<Item> {
         patch.validate()?;
         let (key, actor) = (key.clone(), actor.clone());
-        self.write(move |conn| items::update_item(conn, &key, &patch, &actor, now()))
+        self.write_item(move |conn| items::update_item(conn, &key, &patch, &actor, now()))
             .await
     }
 
@@ -217,7 +230,7 @@ impl Store for SqliteStore {
     ) -> Result<Comment> {
         comment.validate()?;
         let (key, actor) = (key.clone(), actor.clone());
-        self.write(move |conn| comments::add_comment(conn, &key, comment, &actor, now()))
+        self.write_item(move |conn| comments::add_comment(conn, &key, comment, &actor, now()))
             .await
     }
 
@@ -236,13 +249,15 @@ impl Store for SqliteStore {
         }
         .validate()?;
         let (key, body, actor) = (key.clone(), body.to_owned(), actor.clone());
-        self.write(move |conn| comments::edit_comment(conn, &key, comment_id, &body, &actor, now()))
-            .await
+        self.write_item(move |conn| {
+            comments::edit_comment(conn, &key, comment_id, &body, &actor, now())
+        })
+        .await
     }
 
     async fn delete_comment(&self, key: &ItemKey, comment_id: i64, actor: &Actor) -> Result<()> {
         let (key, actor) = (key.clone(), actor.clone());
-        self.write(move |conn| comments::delete_comment(conn, &key, comment_id, &actor, now()))
+        self.write_item(move |conn| comments::delete_comment(conn, &key, comment_id, &actor, now()))
             .await
     }
 
@@ -268,7 +283,7 @@ impl Store for SqliteStore {
             })?
         };
         let (key, actor) = (key.clone(), actor.clone());
-        self.write(move |conn| {
+        self.write_item(move |conn| {
             comments::add_attachment(conn, &key, attachment, sha256, &actor, now())
         })
         .await
@@ -282,8 +297,12 @@ impl Store for SqliteStore {
 
     async fn remove_attachment(&self, key: &ItemKey, id: i64, actor: &Actor) -> Result<()> {
         let (key, actor) = (key.clone(), actor.clone());
-        self.write(move |conn| comments::remove_attachment(conn, &key, id, &actor, now()))
+        self.write_item(move |conn| comments::remove_attachment(conn, &key, id, &actor, now()))
             .await
+    }
+
+    async fn item_changed(&self) {
+        self.item_changes.notified().await;
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<TrackerEvent>> {
@@ -452,7 +471,7 @@ impl Store for SqliteStore {
     ) -> Result<(Item, bool)> {
         item.validate()?;
         let (remote_key, actor) = (remote_key.to_owned(), actor.clone());
-        self.write(move |conn| {
+        self.write_item(move |conn| {
             twins::create_twinned_item(conn, connection_id, &remote_key, item, &actor, now())
         })
         .await
@@ -480,7 +499,7 @@ impl Store for SqliteStore {
     ) -> Result<Comment> {
         comment.validate()?;
         let (key, actor, remote_id) = (key.clone(), actor.clone(), remote_id.to_owned());
-        self.write(move |conn| {
+        self.write_item(move |conn| {
             let added = comments::add_comment(conn, &key, comment, &actor, now())?;
             twins::add_link(
                 conn,
@@ -516,7 +535,7 @@ impl Store for SqliteStore {
                 })?
         };
         let (key, actor, remote_id) = (key.clone(), actor.clone(), remote_id.to_owned());
-        self.write(move |conn| {
+        self.write_item(move |conn| {
             let added = comments::add_attachment(conn, &key, attachment, sha256, &actor, now())?;
             twins::add_link(
                 conn,
@@ -610,6 +629,33 @@ impl Store for SqliteStore {
         let key = local_key.clone();
         self.write(move |conn| {
             twins::delete_link(conn, Child::Attachment, connection_id, &key, local_id)
+        })
+        .await
+    }
+
+    async fn receive_requests(
+        &self,
+        connection_id: Uuid,
+        requests: Vec<crate::ReceivedRequest>,
+    ) -> Result<usize> {
+        self.write(move |conn| {
+            let now = now();
+            let mut stored = 0;
+            for r in &requests {
+                if !requests::receive(
+                    conn,
+                    connection_id,
+                    r.seq,
+                    &r.kind,
+                    r.remote_key.as_deref(),
+                    &r.payload,
+                    now,
+                )? {
+                    break;
+                }
+                stored += 1;
+            }
+            Ok(stored)
         })
         .await
     }
