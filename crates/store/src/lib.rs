@@ -440,6 +440,17 @@ pub trait Store: Send + Sync + 'static {
         connection_id: Uuid,
         requests: Vec<ReceivedRequest>,
     ) -> Result<usize>;
+    /// In one transaction, what applying a request ends with: the twin as the apply left it
+    /// (when given), a message queued for the remote (when given: the acknowledgement), and
+    /// the request marked applied. A crash leaves either all of it or none, so a request runs
+    /// again only when none of its ending was recorded.
+    async fn complete_request(
+        &self,
+        connection_id: Uuid,
+        request_id: i64,
+        twin: Option<Twin>,
+        message: Option<(String, String)>,
+    ) -> Result<()>;
     /// Pending requests that may run now, oldest first, at most `limit`: a request waits while
     /// an earlier request of the same connection and remote key is pending or failed (changes
     /// of one twin apply in order; a failure blocks only that twin).

@@ -456,6 +456,18 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
     Ok(count)
 }
 
+/// What an apply leaves to record with the request's completion, in its transaction.
+/// The twin's lock stays held until that is recorded: a send in between would compare the
+/// item with the replica sent before the apply, and send the remote's change back.
+#[derive(Default)]
+struct Completion<'a> {
+    /// The twin as the apply left it.
+    twin: Option<Twin>,
+    /// A message for the remote (kind, payload): the acknowledgement.
+    message: Option<(String, String)>,
+    lock: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
+
 /// Applies one stored request and records how it went.
 async fn run_request(
     state: &AppState,
@@ -464,23 +476,30 @@ async fn run_request(
 ) -> Result<(), SyncFailure> {
     let store = state.store();
     let payload: Value = serde_json::from_str(&request.payload).unwrap_or(Value::Null);
+    let done = Completion::default();
     let result = match request.kind.as_str() {
         SYNC => apply_sync(state, connection, &payload).await,
         SYNC_ACK => apply_ack(state, connection, &payload).await,
-        super::operations::SYNC_STOP => apply_stop(state, connection, &payload).await,
-        super::operations::SYNC_CONNECT => apply_connect(state, connection, &payload).await,
-        super::operations::SYNC_CLEANUP => {
-            super::operations::apply_clean_up(state, connection).await
+        super::operations::SYNC_STOP => {
+            apply_stop(state, connection, &payload).await.map(|()| done)
         }
+        super::operations::SYNC_CONNECT => apply_connect(state, connection, &payload)
+            .await
+            .map(|()| done),
+        super::operations::SYNC_CLEANUP => super::operations::apply_clean_up(state, connection)
+            .await
+            .map(|()| done),
         other => Err(SyncFailure::Apply(format!(
             "this node does not handle '{other}' messages"
         ))),
     };
     match result {
-        Ok(()) => {
+        Ok(done) => {
             store
-                .set_request_state(request.id, RequestState::Applied)
-                .await?
+                .complete_request(connection.id, request.id, done.twin, done.message)
+                .await?;
+            drop(done.lock);
+            touch_connection(state, connection.id).await;
         }
         // Still pending: the next round runs it again on the item as it is then.
         Err(SyncFailure::Retry) => {}
@@ -568,11 +587,11 @@ fn notify_webhook(state: &AppState, connection: &Connection, error: &tandem_mode
 }
 
 /// Applies one replica from the remote.
-async fn apply_sync(
-    state: &AppState,
+async fn apply_sync<'a>(
+    state: &'a AppState,
     connection: &Connection,
     payload: &Value,
-) -> Result<(), SyncFailure> {
+) -> Result<Completion<'a>, SyncFailure> {
     let store = state.store();
     let remote_key = payload["local_key"]
         .as_str()
@@ -600,7 +619,7 @@ async fn apply_sync(
         known = Some(t);
     }
     // Held to the end: no send or acknowledgement of this twin runs in between.
-    let _twin_lock = match &known {
+    let twin_lock = match &known {
         Some(t) => Some(state.lock_twin(connection.id, &t.local_key).await),
         None => None,
     };
@@ -839,7 +858,6 @@ async fn apply_sync(
     twin.remote_key = Some(remote_key.clone());
     twin.last_received = Some(replica.to_string());
     twin.last_sync = Some(Timestamp::now());
-    store.update_twin(&twin).await?;
     let ack = json!({
         "your_key": remote_key,
         "my_key": after.key.to_string(),
@@ -849,11 +867,12 @@ async fn apply_sync(
         // as its `previous`, and a change already in it would never count as added.
         "replica": counted_sent,
     });
-    store
-        .enqueue_message(connection.id, SYNC_ACK, &ack.to_string())
-        .await?;
-    touch_connection(state, connection.id).await;
-    Ok(())
+    // Recorded with the request's completion, in one transaction.
+    Ok(Completion {
+        twin: Some(twin),
+        message: Some((SYNC_ACK.to_owned(), ack.to_string())),
+        lock: twin_lock,
+    })
 }
 
 /// Adds, links or removes one attachment as the merge decided; an added file's bytes come
@@ -1028,11 +1047,11 @@ enum Child {
 }
 
 /// The remote applied one of this side's replicas: learn its key and its comment ids.
-async fn apply_ack(
-    state: &AppState,
+async fn apply_ack<'a>(
+    state: &'a AppState,
     connection: &Connection,
     payload: &Value,
-) -> Result<(), SyncFailure> {
+) -> Result<Completion<'a>, SyncFailure> {
     let store = state.store();
     let local: ItemKey = payload["your_key"]
         .as_str()
@@ -1043,9 +1062,9 @@ async fn apply_ack(
     let remote = payload["my_key"]
         .as_str()
         .ok_or_else(|| SyncFailure::Apply("the acknowledgement names no remote item".into()))?;
-    let _twin_lock = state.lock_twin(connection.id, &local).await;
+    let twin_lock = state.lock_twin(connection.id, &local).await;
     let Some(mut twin) = store.twin(connection.id, &local).await? else {
-        return Ok(()); // unexalated meanwhile
+        return Ok(Completion::default()); // unexalated meanwhile (the lock is let go here)
     };
     if twin.remote_key.as_deref() != Some(remote) {
         twin.remote_key = Some(remote.to_owned());
@@ -1055,10 +1074,12 @@ async fn apply_ack(
         twin.last_received = Some(payload["replica"].to_string());
     }
     twin.last_sync = Some(Timestamp::now());
-    store.update_twin(&twin).await?;
     learn_links(state, connection, &local, payload).await?;
-    touch_connection(state, connection.id).await;
-    Ok(())
+    Ok(Completion {
+        twin: Some(twin),
+        message: None,
+        lock: Some(twin_lock),
+    })
 }
 
 /// Records the comment and attachment links `payload` reports, as `[{"remote_id": this side's

@@ -66,6 +66,36 @@ pub fn limits() -> Limits {
     Limits::default()
 }
 
+/// Scripts compiled on this thread, newest last: a connection's rules run for every item, and
+/// compiling them each time would cost as much as running them. Kept per thread (rules run on
+/// the blocking pool's threads), keyed by the whole source, so an edited rule is a new entry.
+const COMPILED_PER_THREAD: usize = 16;
+
+thread_local! {
+    static COMPILED: RefCell<Vec<(String, Rc<Script>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `source` compiled, from this thread's cache when it holds it.
+fn compiled(source: &str) -> Result<Rc<Script>, tandem_script::ScriptError> {
+    let cached = COMPILED.with_borrow(|cache| {
+        cache
+            .iter()
+            .find(|(s, _)| s == source)
+            .map(|(_, script)| script.clone())
+    });
+    if let Some(script) = cached {
+        return Ok(script);
+    }
+    let script = Rc::new(Script::compile(source)?);
+    COMPILED.with_borrow_mut(|cache| {
+        if cache.len() >= COMPILED_PER_THREAD {
+            cache.remove(0);
+        }
+        cache.push((source.to_owned(), script.clone()));
+    });
+    Ok(script)
+}
+
 /// Compiles `source`; the error names the line and column.
 pub fn check(which: &'static str, source: &str) -> Result<(), RuleError> {
     Script::compile(source)
@@ -84,7 +114,7 @@ pub struct OutgoingOutcome {
 /// Runs the outgoing rules on `item`; returns the replica.
 pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome, RuleError> {
     const WHICH: &str = "outgoing";
-    let script = Script::compile(source).map_err(|e| failed(WHICH, source, &e, true))?;
+    let script = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let replica = from_json(&Value::Object(Default::default()));
     let bound = helpers::bind(env);
     let vars = binding(
@@ -159,7 +189,7 @@ pub fn incoming(
     env: &Env,
 ) -> Result<IncomingOutcome, RuleError> {
     const WHICH: &str = "incoming";
-    let script = Script::compile(source).map_err(|e| failed(WHICH, source, &e, true))?;
+    let script = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let current = Replica::from_json(input.replica.clone()).map_err(bad_replica)?;
     let previous = input
         .previous

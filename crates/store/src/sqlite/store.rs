@@ -46,6 +46,15 @@ impl SqliteStore {
         result
     }
 
+    /// [`Self::read`] for a lookup by key: runs on the calling thread (see `Readers::lookup`).
+    async fn lookup<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        self.readers.lookup(work).await
+    }
+
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -68,7 +77,7 @@ impl Store for SqliteStore {
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
-        self.read(move |conn| auth::setting(conn, &key)).await
+        self.lookup(move |conn| auth::setting(conn, &key)).await
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -179,7 +188,7 @@ impl Store for SqliteStore {
 
     async fn project(&self, key: &ProjectKey) -> Result<Option<Project>> {
         let key = key.clone();
-        self.read(move |conn| items::project(conn, &key)).await
+        self.lookup(move |conn| items::project(conn, &key)).await
     }
 
     async fn create_item(&self, item: NewItem, actor: &Actor) -> Result<Item> {
@@ -191,7 +200,7 @@ impl Store for SqliteStore {
 
     async fn item(&self, key: &ItemKey) -> Result<Option<Item>> {
         let key = key.clone();
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             // One read transaction, so that the item and its children are of one version.
             let tx = conn.transaction()?;
             Ok(items::load_item(&tx, &key)?.map(|(_, item)| item))
@@ -320,12 +329,12 @@ impl Store for SqliteStore {
     }
 
     async fn connection(&self, id: Uuid) -> Result<Option<Connection>> {
-        self.read(move |conn| connections::by_id(conn, id)).await
+        self.lookup(move |conn| connections::by_id(conn, id)).await
     }
 
     async fn connection_by_name(&self, name: &str) -> Result<Option<Connection>> {
         let name = name.to_owned();
-        self.read(move |conn| connections::by_name(conn, &name))
+        self.lookup(move |conn| connections::by_name(conn, &name))
             .await
     }
 
@@ -361,12 +370,12 @@ impl Store for SqliteStore {
     }
 
     async fn outbound_seq(&self, connection_id: Uuid) -> Result<i64> {
-        self.read(move |conn| connections::outbound_seq(conn, connection_id))
+        self.lookup(move |conn| connections::outbound_seq(conn, connection_id))
             .await
     }
 
     async fn inbound_seq(&self, connection_id: Uuid) -> Result<i64> {
-        self.read(move |conn| connections::inbound_seq(conn, connection_id))
+        self.lookup(move |conn| connections::inbound_seq(conn, connection_id))
             .await
     }
 
@@ -395,19 +404,19 @@ impl Store for SqliteStore {
 
     async fn twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<Option<Twin>> {
         let key = local_key.clone();
-        self.read(move |conn| twins::by_local(conn, connection_id, &key))
+        self.lookup(move |conn| twins::by_local(conn, connection_id, &key))
             .await
     }
 
     async fn twin_by_remote(&self, connection_id: Uuid, remote_key: &str) -> Result<Option<Twin>> {
         let remote_key = remote_key.to_owned();
-        self.read(move |conn| twins::by_remote(conn, connection_id, &remote_key))
+        self.lookup(move |conn| twins::by_remote(conn, connection_id, &remote_key))
             .await
     }
 
     async fn twins_of_item(&self, local_key: &ItemKey) -> Result<Vec<Twin>> {
         let key = local_key.clone();
-        self.read(move |conn| twins::of_item(conn, &key)).await
+        self.lookup(move |conn| twins::of_item(conn, &key)).await
     }
 
     async fn twins(
@@ -560,7 +569,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<CommentLink>> {
         let key = local_key.clone();
         let links = self
-            .read(move |conn| twins::links(conn, Child::Comment, connection_id, &key))
+            .lookup(move |conn| twins::links(conn, Child::Comment, connection_id, &key))
             .await?;
         Ok(links
             .into_iter()
@@ -606,7 +615,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AttachmentLink>> {
         let key = local_key.clone();
         let links = self
-            .read(move |conn| twins::links(conn, Child::Attachment, connection_id, &key))
+            .lookup(move |conn| twins::links(conn, Child::Attachment, connection_id, &key))
             .await?;
         Ok(links
             .into_iter()
@@ -706,6 +715,25 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn complete_request(
+        &self,
+        connection_id: Uuid,
+        request_id: i64,
+        twin: Option<Twin>,
+        message: Option<(String, String)>,
+    ) -> Result<()> {
+        self.write(move |conn| {
+            if let Some(twin) = &twin {
+                twins::update(conn, twin)?;
+            }
+            if let Some((kind, payload)) = &message {
+                connections::enqueue(conn, connection_id, kind, payload, now())?;
+            }
+            requests::set_state(conn, request_id, RequestState::Applied, now())
+        })
+        .await
+    }
+
     async fn set_request_state(&self, id: i64, state: RequestState) -> Result<()> {
         self.write(move |conn| requests::set_state(conn, id, state, now()))
             .await
@@ -755,7 +783,7 @@ impl Store for SqliteStore {
     }
 
     async fn triggers(&self, connection_id: Option<Uuid>) -> Result<Vec<Trigger>> {
-        self.read(move |conn| records::all_triggers(conn, connection_id))
+        self.lookup(move |conn| records::all_triggers(conn, connection_id))
             .await
     }
 
