@@ -1198,10 +1198,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<Connection, ConnectionError>
 pub async fn statistics(state: &AppState, id: Uuid) -> Result<Statistics, ConnectionError> {
     let connection = load(state, id).await?;
     let store = state.store();
-    let queued = store
-        .outbound_messages(connection.id, 0, 10_000)
-        .await?
-        .len() as u64;
+    let queued = store.queued_count(connection.id).await?;
     let queued_total = store.outbound_seq(connection.id).await?.max(0) as u64;
     let errors = store
         .sync_errors(false, 10_000)

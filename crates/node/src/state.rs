@@ -64,6 +64,8 @@ struct Inner {
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Rule runs at once ([`AppState::rules_slot`]).
+    rule_slots: tokio::sync::Semaphore,
     /// When each connection's last sync time was last written ([`AppState::due_touch`]).
     touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
 }
@@ -122,7 +124,21 @@ impl AppState {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             touched: std::sync::Mutex::new(std::collections::HashMap::new()),
+            rule_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ),
         })))
+    }
+
+    /// A turn to run sync rules on a blocking thread. Rules use the CPU only, so more runs at
+    /// once than there are cores would only add threads and switches between them (the engine
+    /// works on many twins at once; without this each would get a thread of its own).
+    pub async fn rules_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.0
+            .rule_slots
+            .acquire()
+            .await
+            .expect("the rules semaphore is never closed")
     }
 
     /// Whether the connection's last sync time is due to be written again: at most every

@@ -295,6 +295,8 @@ pub trait Store: Send + Sync + 'static {
     /// Queues a message for the connection's remote; returns its `seq`. `NotFound` for an
     /// unknown connection.
     async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64>;
+    /// How many messages wait in the connection's queue (sent but not yet acknowledged).
+    async fn queued_count(&self, connection_id: Uuid) -> Result<u64>;
     /// The connection's queued messages with `seq > after`, oldest first, at most `limit`.
     async fn outbound_messages(
         &self,

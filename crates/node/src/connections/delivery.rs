@@ -17,6 +17,8 @@ use crate::state::AppState;
 
 /// How often a private acceptor asks the initiator for messages.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long delivery waits after being woken, for the messages queued right after.
+const GATHER: Duration = Duration::from_millis(3);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LONGEST_RETRY: Duration = Duration::from_secs(60);
 /// Status reasons this module sets start with this, so it knows which Error it may clear.
@@ -56,7 +58,11 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = state.delivery_woken() => {}
+            () = state.delivery_woken() => {
+                // Messages are often queued in bursts (a Bulk Exalate, a step of the engine):
+                // a moment's wait sends them as one batch rather than one request each.
+                tokio::time::sleep(GATHER).await;
+            }
             () = tokio::time::sleep(POLL_EVERY) => {}
         }
         let connections = match state.store().connections().await {

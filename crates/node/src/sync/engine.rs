@@ -218,11 +218,24 @@ async fn send_locked(
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<Sent, SyncFailure> {
+    let Some(twin) = state.store().twin(connection.id, key).await? else {
+        return Ok(Sent {
+            queued: false,
+            item: None,
+        });
+    };
+    send_twin(state, connection, twin).await
+}
+
+/// [`send_locked`] with the twin read already (under the lock the caller holds).
+async fn send_twin(
+    state: &AppState,
+    connection: &Connection,
+    mut twin: Twin,
+) -> Result<Sent, SyncFailure> {
     let store = state.store();
-    let (Some(mut twin), Some(item)) = (
-        store.twin(connection.id, key).await?,
-        store.item(key).await?,
-    ) else {
+    let key = &twin.local_key.clone();
+    let Some(item) = store.item(key).await? else {
         return Ok(Sent {
             queued: false,
             item: None,
@@ -404,6 +417,7 @@ async fn outgoing_run(
 ) -> Result<rules::OutgoingOutcome, RuleError> {
     let source = connection.outgoing_script.clone();
     let env = helper_env(state, connection);
+    let _slot = state.rules_slot().await;
     tokio::task::spawn_blocking(move || rules::outgoing(&source, &item, &env))
         .await
         .unwrap_or_else(|e| {
@@ -704,9 +718,11 @@ async fn apply_sync<'a>(
     };
     let source = connection.incoming_script.clone();
     let env = helper_env(state, connection);
+    let slot = state.rules_slot().await;
     let mut outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input, &env))
         .await
         .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
+    drop(slot);
     let shown = item_before
         .as_ref()
         .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
@@ -757,6 +773,8 @@ async fn apply_sync<'a>(
 
     // The fields as this apply wrote them, before anyone else's change could come in.
     let written = item.clone();
+    // Comments and attachments written below change the item as the rules will see it.
+    let touched_children = !outcome.comment_ops.is_empty() || !outcome.attachment_ops.is_empty();
     let mut acked_comments = Vec::new();
     for op in outcome.comment_ops {
         match op {
@@ -822,7 +840,11 @@ async fn apply_sync<'a>(
 
     // Record what was received, and take what the item now looks like as sent: the change
     // just applied is the remote's, not one to send back.
-    let after = store.item(&item.key).await?.unwrap_or(item);
+    let after = if touched_children {
+        store.item(&item.key).await?.unwrap_or(item)
+    } else {
+        item
+    };
     // A twin made by this apply is this apply's alone (nothing else knows the new item yet).
     let mut twin = match twin {
         Some(t) => t,
@@ -1239,16 +1261,39 @@ pub async fn exalate(
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
+    bring(state, connection, key, false)
+        .await?
+        .ok_or_else(|| SyncFailure::Apply(format!("{key} could not be brought under sync")))
+}
+
+/// [`exalate`] for Bulk Exalate: an item under sync already is left as it is (bringing it
+/// again would only resend what the remote has). Returns whether it brought the item.
+pub async fn exalate_new(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<bool, SyncFailure> {
+    Ok(bring(state, connection, key, true).await?.is_some())
+}
+
+/// Records the twin (or makes a stopped one active) and sends the item, under the twin's
+/// lock. With `skip_active`, an active twin is left alone and `None` returned.
+async fn bring(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+    skip_active: bool,
+) -> Result<Option<Twin>, SyncFailure> {
     let store = state.store();
-    if store.item(key).await?.is_none() {
-        return Err(SyncFailure::Apply(format!("there is no item {key}")));
-    }
+    let _lock = state.lock_twin(connection.id, key).await;
     // The incoming side may record this item's twin at the same moment (the remote exalated
-    // it too, or a trigger fired there): a clash re-reads the twin rather than failing.
+    // it too, or a trigger fired there; it holds no lock for a twin it creates): a clash
+    // re-reads the twin rather than failing.
     let mut attempts = 0;
     let twin = loop {
         attempts += 1;
         let recorded = match store.twin(connection.id, key).await? {
+            Some(t) if t.state == TwinState::Active && skip_active => return Ok(None),
             Some(t) if t.state == TwinState::Active => Ok(t),
             Some(mut t) => {
                 t.state = TwinState::Active;
@@ -1273,12 +1318,15 @@ pub async fn exalate(
         };
         match recorded {
             Ok(t) => break t,
+            Err(StoreError::NotFound { what: "item", .. }) => {
+                return Err(SyncFailure::Apply(format!("there is no item {key}")));
+            }
             Err(StoreError::AlreadyExists(_) | StoreError::Changed { .. }) if attempts < 5 => {}
             Err(e) => return Err(e.into()),
         }
     };
-    send(state, connection, key).await?;
+    send_twin(state, connection, twin.clone()).await?;
     state.wake_sync();
     state.wake_delivery();
-    Ok(twin)
+    Ok(Some(twin))
 }

@@ -308,16 +308,8 @@ pub async fn bulk_exalate(
             let (state, connection) = (state.clone(), connection.clone());
             tasks.spawn(async move {
                 // Items under sync already (exalated before, or arrived from the remote) stay
-                // as they are: bringing them again would only resend what the remote has.
-                let active = state
-                    .store()
-                    .twin(connection.id, &item.key)
-                    .await?
-                    .is_some_and(|t| t.state == TwinState::Active);
-                if !active {
-                    engine::exalate(&state, &connection, &item.key).await?;
-                }
-                Ok(!active)
+                // as they are.
+                engine::exalate_new(&state, &connection, &item.key).await
             });
         }
         while let Some(done) = tasks.join_next().await {

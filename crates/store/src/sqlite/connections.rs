@@ -453,6 +453,13 @@ pub(super) fn ack(conn: &rusqlite::Connection, id: Uuid, up_to: i64) -> Result<(
     Ok(())
 }
 
+pub(super) fn queued_count(conn: &rusqlite::Connection, id: Uuid) -> Result<u64> {
+    let count: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM connection_outbox WHERE connection_id = ?1")?
+        .query_row([id_text(id)], |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 pub(super) fn outbound_seq(conn: &rusqlite::Connection, id: Uuid) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT last_outbound_seq FROM connections WHERE id = ?1")?

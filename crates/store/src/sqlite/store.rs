@@ -354,6 +354,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn queued_count(&self, connection_id: Uuid) -> Result<u64> {
+        self.lookup(move |conn| connections::queued_count(conn, connection_id))
+            .await
+    }
+
     async fn outbound_messages(
         &self,
         connection_id: Uuid,
