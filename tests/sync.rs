@@ -865,3 +865,95 @@ issue.labels = syncHelper.isIssueUnderSync(issue.key) ? ['resynced'] : []
     .await;
     assert_eq!(item(&api_b, "ENG-1").await["summary"], "Printer jam again");
 }
+
+#[tokio::test]
+async fn rules_that_no_longer_compile_pause_the_connection_until_they_are_saved_again() {
+    let (mut a, b) = pair().await;
+    let api_b = b.api();
+    a.api()
+        .item(json!({"project": "SUP", "summary": "Before"}))
+        .await;
+    exalate(&a.api(), "desk", "SUP-1").await;
+    eventually("B has the copy", || async { exists(&api_b, "ENG-1").await }).await;
+
+    // Saving refuses rules that do not compile, but rules stored by another version, or by
+    // hand, may not: put such rules in A's database while A is stopped, then start it again
+    // where it was.
+    let address: std::net::SocketAddr = a.url.strip_prefix("http://").unwrap().parse().unwrap();
+    let data_dir = a.data_dir.clone();
+    a.stop().await;
+    let db = rusqlite::Connection::open(data_dir.join("tandem.db")).unwrap();
+    let rules: String = db
+        .query_row(
+            "SELECT outgoing_script FROM connections WHERE name = 'desk'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE connections SET outgoing_script = 'replica.summary = (' WHERE name = 'desk'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let restarted = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+    let api_a = restarted.api();
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "While broken"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    eventually("A pauses the connection, saying why", || async {
+        let (_, c) = api_a.send(api_a.get("/connections/desk")).await;
+        c["connection"]["status"] == "error"
+            && c["connection"]["status_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("do not compile") && r.contains("outgoing"))
+    })
+    .await;
+    let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    let error = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["impact"] == "connection")
+        .unwrap_or_else(|| panic!("a connection error is listed: {errors}"))
+        .clone();
+    assert!(
+        error["script_trace"].as_str().unwrap().contains(":1:"),
+        "the error names the line: {error}"
+    );
+    // Another change while paused is not sent either.
+    let (status, _) = api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"description": "Also while broken"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "Before");
+
+    // Saving rules that compile ends the pause, and what changed meanwhile goes out.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/desk"),
+            json!({"outgoing_script": rules}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["connection"]["status"], "active", "{body}");
+    eventually("the changes made while paused reach B", || async {
+        let copy = item(&api_b, "ENG-1").await;
+        copy["summary"] == "While broken" && copy["description"] == "Also while broken"
+    })
+    .await;
+    drop(a);
+}

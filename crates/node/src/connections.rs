@@ -1332,13 +1332,30 @@ pub async fn save_rules(
             .map_err(|message| ConnectionError::Script { which, message })?;
     }
     let (outgoing, incoming) = (outgoing_script.to_owned(), incoming_script.to_owned());
+    let was_paused = crate::sync::engine::paused_by_rules(&connection);
     let connection = modify(state, id, |c| {
         c.outgoing_script = outgoing.clone();
         c.incoming_script = incoming.clone();
+        // Rules that compile again end the pause their failure caused.
+        if crate::sync::engine::paused_by_rules(c) {
+            c.status = ConnectionStatus::Active;
+            c.status_reason = None;
+        }
         Ok(())
     })
     .await?;
     tracing::info!(connection = %id, name = %connection.name, "Sync rules published.");
+    if was_paused {
+        // What changed while paused was not sent: every twin goes through the new rules, and
+        // only replicas that differ from the last one sent go out.
+        let (runner, resumed) = (state.clone(), connection.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::sync::operations::sync_again_all(&runner, &resumed).await {
+                tracing::warn!(connection = %resumed.name, error = %e, "Syncing the twins again after the pause failed.");
+            }
+        });
+        state.wake_sync();
+    }
     Ok(connection)
 }
 

@@ -38,6 +38,19 @@ const BATCH: u32 = 200;
 /// of their writes together, few enough to keep memory and database readers in bounds.
 const CONCURRENCY: usize = 64;
 
+/// How the reason of a connection paused for rules that do not compile starts: such a
+/// connection takes no requests and sends nothing until its rules are saved again.
+pub const RULES_BROKEN: &str = "the sync rules do not compile: ";
+
+/// The connection waits for its rules to be fixed ([`RULES_BROKEN`]).
+pub fn paused_by_rules(connection: &Connection) -> bool {
+    connection.status == ConnectionStatus::Error
+        && connection
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(RULES_BROKEN))
+}
+
 /// Why one sync step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncFailure {
@@ -171,6 +184,7 @@ async fn outgoing_event(
             .collect();
         if super::operations::matches_trigger(state, &of_connection, &event.item).await?
             && let Some(connection) = store.connection(id).await?
+            && !paused_by_rules(&connection)
             && let Err(e) = exalate(state, &connection, &event.item).await
         {
             record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
@@ -185,6 +199,10 @@ async fn outgoing_event(
         let Some(connection) = store.connection(twin.connection_id).await? else {
             continue;
         };
+        // Its changes go out when the rules are saved again (every twin is synced again).
+        if paused_by_rules(&connection) {
+            continue;
+        }
         if let Err(e) = send(state, &connection, &twin.local_key).await {
             record_item_error(state, &connection, Some(&twin.local_key), None, None, &e).await;
         }
@@ -455,7 +473,8 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
                 c
             }
         };
-        if connection.status == ConnectionStatus::Deactivated {
+        // A paused connection's requests wait, stored, until it runs again.
+        if connection.status == ConnectionStatus::Deactivated || paused_by_rules(&connection) {
             continue;
         }
         while tasks.len() >= CONCURRENCY {
@@ -517,6 +536,18 @@ async fn run_request(
         }
         // Still pending: the next round runs it again on the item as it is then.
         Err(SyncFailure::Retry) => {}
+        // Not this request's fault: it waits, pending, while the connection is paused.
+        Err(e @ SyncFailure::Rule(RuleError { compile: true, .. })) => {
+            record_item_error(
+                state,
+                connection,
+                None,
+                request.remote_key.as_deref(),
+                None,
+                &e,
+            )
+            .await;
+        }
         Err(e) => {
             store
                 .set_request_state(request.id, RequestState::Failed)
@@ -571,6 +602,38 @@ async fn record_item_error(
     match recorded {
         Ok(error) => notify_webhook(state, connection, &error),
         Err(e) => tracing::error!(error = %e, "A sync error could not be recorded."),
+    }
+    if let SyncFailure::Rule(e) = failure
+        && e.compile
+    {
+        pause_for_rules(state, connection.id, e).await;
+    }
+}
+
+/// Puts the connection in Error because its rules do not compile: nothing more of it runs
+/// (each item would fail the same way) until the rules are saved again.
+async fn pause_for_rules(state: &AppState, id: Uuid, e: &RuleError) {
+    for _ in 0..5 {
+        let Ok(Some(mut connection)) = state.store().connection(id).await else {
+            return;
+        };
+        if paused_by_rules(&connection) {
+            return;
+        }
+        connection.status = ConnectionStatus::Error;
+        connection.status_reason = Some(format!("{RULES_BROKEN}{e}"));
+        connection.updated = Timestamp::now();
+        match state.store().update_connection(&connection).await {
+            Ok(_) => {
+                tracing::warn!(connection = %connection.name, error = %e, "The connection is paused: its sync rules do not compile.");
+                return;
+            }
+            Err(StoreError::Changed { .. }) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "A connection could not be paused.");
+                return;
+            }
+        }
     }
 }
 
