@@ -34,6 +34,8 @@ const WATERMARK: &str = "sync.events_seq";
 pub const SYNC: &str = "sync";
 pub const SYNC_ACK: &str = "sync_ack";
 const BATCH: u32 = 200;
+/// How often an idle loop looks anyway (a wake-up it missed, a request whose retry is due).
+const IDLE_ROUND: Duration = Duration::from_millis(500);
 /// Items (or twins) one step works on at once: enough that the store's writer commits many
 /// of their writes together, few enough to keep memory and database readers in bounds.
 const CONCURRENCY: usize = 64;
@@ -71,29 +73,50 @@ impl From<super::item_json::FieldError> for SyncFailure {
     }
 }
 
-/// Runs both loops until `cancel` fires.
+/// Runs both loops until `cancel` fires. They run side by side: a node that receives a burst
+/// of changes also sends the ones its people make meanwhile.
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    loop {
-        let mut busy = false;
-        match outgoing_step(&state).await {
-            Ok(n) => busy |= n > 0,
-            Err(e) => tracing::warn!(error = %e, "The outgoing sync step failed."),
+    let outgoing = async {
+        loop {
+            let busy = match outgoing_step(&state).await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "The outgoing sync step failed.");
+                    false
+                }
+            };
+            if busy {
+                state.wake_delivery();
+                continue;
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = state.store().item_changed() => {}
+                () = tokio::time::sleep(IDLE_ROUND) => {}
+            }
         }
-        match incoming_step(&state).await {
-            Ok(n) => busy |= n > 0,
-            Err(e) => tracing::warn!(error = %e, "The incoming sync step failed."),
+    };
+    let incoming = async {
+        loop {
+            let busy = match incoming_step(&state).await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "The incoming sync step failed.");
+                    false
+                }
+            };
+            if busy {
+                state.wake_delivery();
+                continue;
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = state.sync_woken() => {}
+                () = tokio::time::sleep(IDLE_ROUND) => {}
+            }
         }
-        if busy {
-            state.wake_delivery();
-            continue;
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = state.sync_woken() => {}
-            () = state.store().item_changed() => {}
-            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-    }
+    };
+    tokio::join!(outgoing, incoming);
 }
 
 /// The actor the engine writes as for a connection; its `via_sync` marks the writes as the
@@ -291,22 +314,31 @@ async fn send_twin(
             .map(|(local, remote, _)| json!({"remote_id": remote, "local_id": local.to_string()}))
             .collect()
     };
-    let comment_copies = copies(
-        store
-            .comment_twins(connection.id, key)
-            .await?
-            .into_iter()
-            .map(|l| (l.local_id, l.remote_id, l.origin))
-            .collect(),
-    );
-    let attachment_copies = copies(
-        store
-            .attachment_twins(connection.id, key)
-            .await?
-            .into_iter()
-            .map(|l| (l.local_id, l.remote_id, l.origin))
-            .collect(),
-    );
+    // (An item without comments or attachments has no copies to tell: no lookup.)
+    let comment_copies = if item.comments.is_empty() {
+        Vec::new()
+    } else {
+        copies(
+            store
+                .comment_twins(connection.id, key)
+                .await?
+                .into_iter()
+                .map(|l| (l.local_id, l.remote_id, l.origin))
+                .collect(),
+        )
+    };
+    let attachment_copies = if item.attachments.is_empty() {
+        Vec::new()
+    } else {
+        copies(
+            store
+                .attachment_twins(connection.id, key)
+                .await?
+                .into_iter()
+                .map(|l| (l.local_id, l.remote_id, l.origin))
+                .collect(),
+        )
+    };
     let payload = json!({
         "local_key": key.to_string(),
         "remote_key": twin.remote_key,
