@@ -183,6 +183,10 @@ fn take_lock(db: &Path) -> std::result::Result<File, String> {
 /// Settings every connection needs, writer and readers alike.
 fn prepare_connection(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Temporary data in memory rather than in files: the writer's group commit runs each job
+    // in a savepoint, whose undo pages SQLite otherwise writes to a temporary file (a write
+    // system call per page, for data that is thrown away at the commit).
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // `tandem_fold(text)`: lower-cases text (all of Unicode, unlike SQLite's `lower`), for
     // case-insensitive matching. NULL stays NULL.
     conn.create_scalar_function(
