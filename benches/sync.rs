@@ -172,21 +172,13 @@ async fn create_items(client: &Client, api: &str, from: usize, to: usize) {
     }
 }
 
-/// Twins the node holds on the bench's connection (B records one with each item it creates).
-async fn twins(client: &Client, api: &str) -> u64 {
+/// One figure of the bench connection's statistics on a node.
+async fn statistic(client: &Client, api: &str, name: &str) -> u64 {
     client
         .get(&format!("{api}/connections/desk/statistics"))
-        .await["twins"]
+        .await[name]
         .as_u64()
-        .expect("twins")
-}
-
-async fn queued(client: &Client, api: &str) -> u64 {
-    client
-        .get(&format!("{api}/connections/desk/statistics"))
-        .await["queued"]
-        .as_u64()
-        .expect("queued")
+        .unwrap_or_else(|| panic!("statistics without {name}"))
 }
 
 /// Waits until B holds `items` items; returns when that was, and when both queues were
@@ -195,7 +187,7 @@ async fn wait_synced(client: &Client, a: &Node, b: &Node, items: u64) -> (Instan
     let deadline = Instant::now() + Duration::from_secs(3600);
     let mut last = (0, Instant::now());
     loop {
-        let on_b = twins(client, &b.api).await;
+        let on_b = statistic(client, &b.api, "twins").await;
         if on_b >= items {
             break;
         }
@@ -211,7 +203,9 @@ async fn wait_synced(client: &Client, a: &Node, b: &Node, items: u64) -> (Instan
     }
     let on_b = Instant::now();
     loop {
-        if queued(client, &a.api).await == 0 && queued(client, &b.api).await == 0 {
+        if statistic(client, &a.api, "queued").await == 0
+            && statistic(client, &b.api, "queued").await == 0
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -433,7 +433,15 @@ pub trait Store: Send + Sync + 'static {
         kind: &str,
         remote_key: Option<&str>,
         payload: &str,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        let request = ReceivedRequest {
+            seq,
+            kind: kind.to_owned(),
+            remote_key: remote_key.map(str::to_owned),
+            payload: payload.to_owned(),
+        };
+        Ok(self.receive_requests(connection_id, vec![request]).await? == 1)
+    }
     /// [`Store::receive_request`] for several messages in one transaction (one commit for a
     /// whole delivered batch), in order: stops at the first whose `seq` is not the next one.
     /// Returns how many were stored.

@@ -1,4 +1,4 @@
-//! The sync engine's two loops, run by one background task per node:
+//! The sync engine's two loops, run side by side by one background task per node:
 //!
 //! - **Outgoing**: reads the tracker's change events (the store's transactional outbox) after a
 //!   stored watermark; for each change of an item with an active twin, runs the connection's
@@ -76,47 +76,51 @@ impl From<super::item_json::FieldError> for SyncFailure {
 /// Runs both loops until `cancel` fires. They run side by side: a node that receives a burst
 /// of changes also sends the ones its people make meanwhile.
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    let outgoing = async {
-        loop {
-            let busy = match outgoing_step(&state).await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "The outgoing sync step failed.");
-                    false
-                }
-            };
-            if busy {
-                state.wake_delivery();
-                continue;
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = state.store().item_changed() => {}
-                () = tokio::time::sleep(IDLE_ROUND) => {}
-            }
-        }
-    };
-    let incoming = async {
-        loop {
-            let busy = match incoming_step(&state).await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "The incoming sync step failed.");
-                    false
-                }
-            };
-            if busy {
-                state.wake_delivery();
-                continue;
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = state.sync_woken() => {}
-                () = tokio::time::sleep(IDLE_ROUND) => {}
-            }
-        }
-    };
+    let outgoing = repeat(
+        "outgoing",
+        &cancel,
+        || outgoing_step(&state),
+        || async { state.store().item_changed().await },
+        &state,
+    );
+    let incoming = repeat(
+        "incoming",
+        &cancel,
+        || incoming_step(&state),
+        || state.sync_woken(),
+        &state,
+    );
     tokio::join!(outgoing, incoming);
+}
+
+/// Runs `step` again at once while it finds work, else after `woken` (or [`IDLE_ROUND`]).
+async fn repeat<S, SF, W, WF>(
+    which: &str,
+    cancel: &CancellationToken,
+    step: S,
+    woken: W,
+    state: &AppState,
+) where
+    S: Fn() -> SF,
+    SF: std::future::Future<Output = Result<usize, SyncFailure>>,
+    W: Fn() -> WF,
+    WF: std::future::Future<Output = ()>,
+{
+    loop {
+        match step().await {
+            Ok(n) if n > 0 => {
+                state.wake_delivery();
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, loop = which, "A sync step failed."),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = woken() => {}
+            () = tokio::time::sleep(IDLE_ROUND) => {}
+        }
+    }
 }
 
 /// The actor the engine writes as for a connection; its `via_sync` marks the writes as the

@@ -674,33 +674,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn receive_request(
-        &self,
-        connection_id: Uuid,
-        seq: i64,
-        kind: &str,
-        remote_key: Option<&str>,
-        payload: &str,
-    ) -> Result<bool> {
-        let (kind, remote_key, payload) = (
-            kind.to_owned(),
-            remote_key.map(str::to_owned),
-            payload.to_owned(),
-        );
-        self.write(move |conn| {
-            requests::receive(
-                conn,
-                connection_id,
-                seq,
-                &kind,
-                remote_key.as_deref(),
-                &payload,
-                now(),
-            )
-        })
-        .await
-    }
-
     async fn runnable_requests(&self, limit: u32) -> Result<Vec<IncomingRequest>> {
         self.read(move |conn| requests::runnable(conn, limit)).await
     }
