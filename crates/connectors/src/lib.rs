@@ -1,0 +1,8 @@
+//! Connectors: how a node reads and writes the items of a real tracker over that tracker's own
+//! API. One module per tracker; today [`servicenow`].
+//!
+//! A connector is a client of the tracker's public REST API and nothing else: tests run it
+//! against the emulators in `tandem-emulators` over HTTP, exactly as it runs against the real
+//! service, so a shortcut can never hide a bug.
+
+pub mod servicenow;
