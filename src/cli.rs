@@ -393,6 +393,25 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         Some(p) => p,
         None => auth::random_token()?.chars().take(12).collect(),
     };
+    // The service desk works in ServiceNow: an emulated instance in this process (a demo
+    // tool, not ServiceNow) with three incidents, which node A serves through the connector.
+    let proxy_password = auth::random_token()?;
+    let mut emulator = tandem_emulators::servicenow::EmulatorConfig::new(
+        "127.0.0.1:0".parse().expect("a valid address"),
+    );
+    emulator
+        .users
+        .push(tandem_emulators::servicenow::EmulatorUser {
+            user_name: "admin".into(),
+            password: password.clone(),
+            name: "System Administrator".into(),
+        });
+    emulator = emulator.with_user(demo::DEMO_PROXY_USER, &proxy_password);
+    emulator.seed_demo = true;
+    let instance = tandem_emulators::servicenow::start(emulator)
+        .await
+        .map_err(|e| Failure::setup(format!("the emulated ServiceNow could not start: {e}")))?;
+    let instance_url = instance.base_url();
     // Temporary directories live as long as this function: removed when the demo stops.
     let mut temp_dirs = Vec::new();
     let mut nodes = Vec::new();
@@ -414,18 +433,32 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
                 path
             }
         };
+        let servicenow = matches!(side, DemoSide::ServiceDesk).then(|| {
+            tandem_node::config::ServiceNowConfig {
+                instance_url: instance_url.clone(),
+                user: demo::DEMO_PROXY_USER.into(),
+                password: tandem_node::config::Secret::new(proxy_password.clone()),
+                oauth: None,
+                tables: vec!["incident".into()],
+                // Quicker than the default 10 s, so changes show while you watch.
+                poll_interval: std::time::Duration::from_secs(2),
+            }
+        });
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("a valid address"),
             data_dir,
             name: Some(name.into()),
             admin_password: Some(tandem_node::config::Secret::new(password.clone())),
+            servicenow,
             ..Config::default()
         };
         let node = tandem_node::start(config).await?;
-        let created = demo::seed(node.state.store(), side)
-            .await
-            .map_err(|e| Failure::from(NodeError::from(e)))?;
-        tracing::info!(node = name, items = created, "Demo tracker seeded.");
+        if matches!(side, DemoSide::Engineering) {
+            let created = demo::seed(node.state.store(), side)
+                .await
+                .map_err(|e| Failure::from(NodeError::from(e)))?;
+            tracing::info!(node = name, items = created, "Demo tracker seeded.");
+        }
         nodes.push((name, node));
     }
     let tokens: Vec<_> = nodes.iter().map(|(_, n)| n.cancel_token()).collect();
@@ -441,7 +474,14 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     for (name, node) in &nodes {
         println!("  {name:<22} {}", node.url());
     }
+    println!(
+        "  {:<22} {instance_url}  (emulated: a demo tool, not ServiceNow; it keeps nothing)",
+        "ServiceNow (incidents)"
+    );
     println!();
+    println!(
+        "The service desk node serves the ServiceNow incidents; the engineering node its built-in tracker."
+    );
     match connected {
         Some(c) => println!(
             "They are connected: the service desk initiated connection '{}' ({} mode) and the engineering node accepted its invitation code. See Connections in either console.",
@@ -454,10 +494,19 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     }
     if from_desk + from_engineering > 0 {
         println!(
-            "Items labelled 'sync' are under sync: {from_desk} from the service desk, {from_engineering} from engineering (Sync → Triggers)."
+            "Items labelled 'sync' are under sync: {from_engineering} from engineering, and every incident: {from_desk} from the service desk (Sync → Triggers)."
         );
     }
     println!("Sign in to either console as user 'admin' with password '{password}'.");
+    println!();
+    println!("Open an incident in ServiceNow; it appears in Engineering within seconds:");
+    println!(
+        "  curl -u 'admin:{password}' -H 'Content-Type: application/json' -X POST {instance_url}/api/now/table/incident -d '{{\"short_description\":\"Printer on fire\",\"urgency\":\"1\",\"impact\":\"1\"}}'"
+    );
+    println!("Comment on its item in Engineering, then read the incident's comments:");
+    println!(
+        "  curl -u 'admin:{password}' '{instance_url}/api/now/table/sys_journal_field?sysparm_query=name=incident^ORDERBYDESCsys_created_on&sysparm_limit=5'"
+    );
     match &args.data_dir {
         Some(dir) => println!("Data is kept in {}.", dir.display()),
         None => println!("Data is temporary: it is removed when the demo stops."),
@@ -466,6 +515,7 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     for (_, node) in nodes {
         node.wait().await?;
     }
+    let _ = instance.shutdown().await;
     drop(temp_dirs);
     Ok(ExitCode::SUCCESS)
 }

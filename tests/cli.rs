@@ -272,19 +272,29 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
             .any(|l| l.contains("Items labelled 'sync' are under sync")),
         "{lines:?}"
     );
-    for url in &urls {
+    let instance = lines
+        .iter()
+        .find(|l| l.contains("ServiceNow (incidents)"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://127.0.0.1:"))
+        })
+        .expect("the emulated ServiceNow's URL")
+        .to_owned();
+    // The service desk mirrors the three seeded incidents, engineering has its dozen items;
+    // each shows more once the other side's have come over.
+    for (url, own) in urls.iter().zip([3, 12]) {
         assert_eq!(reqwest::blocking_get(&format!("{url}/healthz")), 200);
-        // The seeded dozen, plus the items that came over from the other side.
         let mut count = 0;
-        for _ in 0..100 {
+        for _ in 0..150 {
             count = reqwest::blocking_login_and_count_items(url, password);
-            if count > 12 {
+            if count > own {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         assert!(
-            count > 12,
+            count > own,
             "{url} shows {count} items: the other side's did not arrive"
         );
         let connections = reqwest::blocking_login_and_get(url, password, "/connections");
@@ -293,6 +303,22 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
             "the demo connection is active on {url}"
         );
     }
+    // Engineering's items labelled sync became incidents in ServiceNow itself.
+    let mut incidents = 0;
+    for _ in 0..150 {
+        let (status, body) = reqwest::blocking_get_basic(
+            &format!("{instance}/api/now/table/incident?sysparm_fields=number"),
+            "admin",
+            password,
+        );
+        assert_eq!(status, 200, "{body}");
+        incidents = body["result"].as_array().map_or(0, Vec::len);
+        if incidents > 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(incidents > 3, "ServiceNow holds {incidents} incidents");
 }
 
 /// Small blocking helpers over an async client, for tests that drive a child process.

@@ -12,6 +12,7 @@ mod connections;
 mod console;
 mod console_connections;
 mod console_sync;
+mod servicenow;
 mod sync;
 mod sync_chaos;
 mod sync_cli;

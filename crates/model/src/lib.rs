@@ -6,7 +6,8 @@
 //! [`TrackerEvent`], and [`query::Query`]; for sync, the [`Replica`] one side sends for an
 //! item (with its [`CommentDelta`] and [`AttachmentDelta`]), the comment and attachment merges
 //! ([`merge_comments`] → [`CommentOp`], [`merge_attachments`] → [`AttachmentOp`]), and the
-//! conflict rule (per-field versions, [`settle`] → [`Conflict`]).
+//! conflict rule (per-field versions, [`settle`] → [`Conflict`]). A node on an external
+//! tracker records which store object mirrors which tracker object as [`MirrorLink`]s.
 //!
 //! **Architecture invariant:** this crate is plain Rust. It knows nothing of HTTP, wire
 //! envelopes or SQL; the `store` and `node` crates translate at their edges. The one JSON type
@@ -15,6 +16,7 @@
 
 pub mod connection;
 pub mod item;
+pub mod mirror;
 pub mod query;
 pub mod replica;
 pub mod sync;
@@ -24,6 +26,7 @@ pub use connection::{
     Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
 };
 pub use item::*;
+pub use mirror::{MirrorKind, MirrorLink};
 pub use replica::{
     AttachmentDelta, CommentDelta, Replica, ReplicaAttachment, ReplicaComment, ReplicaError,
     ReplicaUser, attachment_delta, comment_delta,

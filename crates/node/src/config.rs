@@ -118,7 +118,73 @@ pub struct ServeArgs {
     /// A URL the node POSTs a JSON notice to whenever a new sync error is recorded
     #[arg(long, env = "TANDEM_ERROR_WEBHOOK", value_name = "URL")]
     pub error_webhook: Option<String>,
+    /// The ServiceNow instance this node serves, e.g. https://acme.service-now.com (without
+    /// it the node serves its built-in tracker)
+    #[arg(long, env = "TANDEM_SERVICENOW_URL", value_name = "URL")]
+    pub servicenow_url: Option<String>,
+    /// The ServiceNow proxy user the node signs in as
+    #[arg(long, env = "TANDEM_SERVICENOW_USER", value_name = "USER")]
+    pub servicenow_user: Option<String>,
+    /// That user's password
+    #[arg(
+        long,
+        env = "TANDEM_SERVICENOW_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub servicenow_password: Option<String>,
+    /// OAuth client id: sign in with OAuth 2 (password grant) instead of Basic auth
+    #[arg(long, env = "TANDEM_SERVICENOW_CLIENT_ID", value_name = "ID")]
+    pub servicenow_client_id: Option<String>,
+    /// OAuth client secret
+    #[arg(
+        long,
+        env = "TANDEM_SERVICENOW_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub servicenow_client_secret: Option<String>,
+    /// Tables to sync, comma-separated [default: incident]
+    #[arg(
+        long,
+        env = "TANDEM_SERVICENOW_TABLES",
+        value_name = "TABLES",
+        value_delimiter = ','
+    )]
+    pub servicenow_tables: Option<Vec<String>>,
+    /// Seconds between polls of ServiceNow for changes [default: 10]
+    #[arg(long, env = "TANDEM_SERVICENOW_POLL_SECS", value_name = "SECS")]
+    pub servicenow_poll_secs: Option<u64>,
 }
+
+/// The `[servicenow]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServiceNow {
+    instance_url: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    tables: Option<Vec<String>>,
+    poll_interval_secs: Option<u64>,
+}
+
+/// The ServiceNow instance a node serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceNowConfig {
+    /// Without a trailing `/`.
+    pub instance_url: String,
+    pub user: String,
+    pub password: Secret,
+    /// OAuth client id and secret, when the node signs in with OAuth.
+    pub oauth: Option<(String, Secret)>,
+    pub tables: Vec<String>,
+    pub poll_interval: std::time::Duration,
+}
+
+/// The poll interval when none is configured.
+pub const DEFAULT_POLL_SECS: u64 = 10;
 
 /// The config file's shape. Unknown keys are an error, so a typo never goes unnoticed.
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +202,7 @@ struct FileConfig {
     invitation_hours: Option<u32>,
     master_key: Option<String>,
     error_webhook: Option<String>,
+    servicenow: Option<FileServiceNow>,
 }
 
 /// A secret from the configuration; `Debug` never prints it.
@@ -177,6 +244,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     /// Called with a JSON notice for every new sync error.
     pub error_webhook: Option<String>,
+    /// The ServiceNow instance the node serves; `None`: the built-in tracker.
+    pub servicenow: Option<ServiceNowConfig>,
 }
 
 impl Default for Config {
@@ -196,6 +265,7 @@ impl Default for Config {
             invitation_validity: tandem_protocol::DEFAULT_VALIDITY,
             master_key: None,
             error_webhook: None,
+            servicenow: None,
         }
     }
 }
@@ -391,6 +461,8 @@ impl Config {
             None => None,
         };
 
+        let servicenow = servicenow_config(args, file.servicenow.unwrap_or_default(), &file_path)?;
+
         Ok(Config {
             listen,
             data_dir: args
@@ -408,8 +480,138 @@ impl Config {
             invitation_validity,
             master_key: master_key.map(|k| Secret(k.trim().to_owned())),
             error_webhook,
+            servicenow,
         })
     }
+}
+
+/// The ServiceNow settings from flags over the `[servicenow]` table; `None` when no instance
+/// URL is given.
+fn servicenow_config(
+    args: &ServeArgs,
+    file: FileServiceNow,
+    file_path: &Path,
+) -> Result<Option<ServiceNowConfig>, ConfigError> {
+    let src = |given: bool, flag: &str, env: &str| source_of(given, flag, env, file_path);
+    let Some(url) = args.servicenow_url.clone().or(file.instance_url) else {
+        return Ok(None);
+    };
+    let url_src = src(
+        args.servicenow_url.is_some(),
+        "--servicenow-url",
+        "TANDEM_SERVICENOW_URL",
+    );
+    let instance_url = check_node_url(&url).map_err(|reason| ConfigError::Invalid {
+        key: "ServiceNow instance URL",
+        value: url.clone(),
+        origin: url_src.clone(),
+        reason: reason.replace("node URL", "instance URL"),
+    })?;
+    let missing = |key: &'static str, flag: &str, env: &str| ConfigError::Invalid {
+        key,
+        value: String::new(),
+        origin: format!("{flag}, {env} or [servicenow] in {}", file_path.display()),
+        reason: "required when a ServiceNow instance URL is set".into(),
+    };
+    let user = args
+        .servicenow_user
+        .clone()
+        .or(file.user)
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| {
+            missing(
+                "ServiceNow user",
+                "--servicenow-user",
+                "TANDEM_SERVICENOW_USER",
+            )
+        })?;
+    let password = args
+        .servicenow_password
+        .clone()
+        .or(file.password)
+        .ok_or_else(|| {
+            missing(
+                "ServiceNow password",
+                "--servicenow-password",
+                "TANDEM_SERVICENOW_PASSWORD",
+            )
+        })?;
+    let oauth = match (
+        args.servicenow_client_id.clone().or(file.client_id),
+        args.servicenow_client_secret.clone().or(file.client_secret),
+    ) {
+        (Some(id), Some(secret)) => Some((id, Secret(secret))),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "ServiceNow OAuth client",
+                value: "(hidden)".into(),
+                origin: src(
+                    args.servicenow_client_id.is_some(),
+                    "--servicenow-client-id",
+                    "TANDEM_SERVICENOW_CLIENT_ID",
+                ),
+                reason: "give both the client id and the client secret, or neither for Basic auth"
+                    .into(),
+            });
+        }
+    };
+    let tables_src = src(
+        args.servicenow_tables.is_some(),
+        "--servicenow-tables",
+        "TANDEM_SERVICENOW_TABLES",
+    );
+    let mut tables: Vec<String> = args
+        .servicenow_tables
+        .clone()
+        .or(file.tables)
+        .unwrap_or_else(|| vec!["incident".to_owned()])
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tables.dedup();
+    if tables.is_empty() {
+        tables.push("incident".to_owned());
+    }
+    if let Some(bad) = tables.iter().find(|t| {
+        !t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }) {
+        return Err(ConfigError::Invalid {
+            key: "ServiceNow table",
+            value: bad.clone(),
+            origin: tables_src,
+            reason:
+                "a table name is lower-case letters, digits and _, e.g. incident or sc_req_item"
+                    .into(),
+        });
+    }
+    let poll_src = src(
+        args.servicenow_poll_secs.is_some(),
+        "--servicenow-poll-secs",
+        "TANDEM_SERVICENOW_POLL_SECS",
+    );
+    let poll = args
+        .servicenow_poll_secs
+        .or(file.poll_interval_secs)
+        .unwrap_or(DEFAULT_POLL_SECS);
+    if !(1..=3600).contains(&poll) {
+        return Err(ConfigError::Invalid {
+            key: "ServiceNow poll interval",
+            value: poll.to_string(),
+            origin: poll_src,
+            reason: "choose between 1 and 3600 seconds".into(),
+        });
+    }
+    Ok(Some(ServiceNowConfig {
+        instance_url,
+        user,
+        password: Secret(password),
+        oauth,
+        tables,
+        poll_interval: std::time::Duration::from_secs(poll),
+    }))
 }
 
 /// A TOML error as one line: where, then what.
@@ -473,6 +675,79 @@ mod tests {
         let path = dir.join("custom.toml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn servicenow_comes_from_its_table_with_flags_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            "[servicenow]\ninstance_url = \"https://acme.service-now.com/\"\nuser = \"proxy\"\n\
+             password = \"p\"\ntables = [\"incident\", \"problem\"]\npoll_interval_secs = 30\n",
+        );
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            servicenow_user: Some("flag.user".into()),
+            ..ServeArgs::default()
+        };
+        let sn = Config::resolve(&args)
+            .unwrap()
+            .servicenow
+            .expect("configured");
+        assert_eq!(sn.instance_url, "https://acme.service-now.com");
+        assert_eq!(sn.user, "flag.user");
+        assert_eq!(sn.tables, ["incident", "problem"]);
+        assert_eq!(sn.poll_interval, std::time::Duration::from_secs(30));
+        assert_eq!(sn.oauth, None);
+        assert!(
+            !format!("{sn:?}").contains("\"p\""),
+            "the password never shows"
+        );
+
+        let none = Config::resolve(&ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(none.servicenow, None);
+
+        for (args, named) in [
+            (
+                ServeArgs {
+                    servicenow_url: Some("https://x.service-now.com".into()),
+                    data_dir: Some(dir.path().into()),
+                    ..ServeArgs::default()
+                },
+                "ServiceNow user",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    servicenow_tables: Some(vec!["Incident; drop".into()]),
+                    ..ServeArgs::default()
+                },
+                "ServiceNow table",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    servicenow_poll_secs: Some(0),
+                    ..ServeArgs::default()
+                },
+                "poll interval",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    servicenow_client_id: Some("only-the-id".into()),
+                    ..ServeArgs::default()
+                },
+                "OAuth client",
+            ),
+        ] {
+            let err = Config::resolve(&args).unwrap_err().to_string();
+            assert!(err.contains(named), "{err}");
+        }
     }
 
     #[test]

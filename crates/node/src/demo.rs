@@ -392,6 +392,21 @@ fn person(name: &str, email: &str) -> Person {
 /// The demo connection's name.
 pub const DEMO_CONNECTION: &str = "servicedesk_to_engineering";
 
+/// The ServiceNow user the demo's service desk node signs in as.
+pub const DEMO_PROXY_USER: &str = "tandem.proxy";
+
+/// Waits (at most 30 s) until a node on ServiceNow has pulled the instance once, so its
+/// incidents are there to bring under sync.
+async fn first_pull(state: &crate::state::AppState) {
+    for _ in 0..300 {
+        match state.bridge_status() {
+            Some(s) if s.last_poll.is_some() => return,
+            None => return,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Connects the two demo nodes through the same flow an admin follows: the service desk
 /// initiates in Script mode towards the engineering node and makes an invitation code, the
 /// engineering node accepts it. Returns `None` when they are connected already (a demo
@@ -465,15 +480,20 @@ pub async fn start_sync(
         {
             continue;
         }
-        let (project, _) = project_of(side);
-        let trigger = state
-            .store()
-            .create_trigger(
-                connection.id,
-                &format!("project = {project} AND labels = sync"),
-                true,
+        let (query, note) = if state.view().journals() {
+            // A node on ServiceNow: every incident.
+            first_pull(state).await;
+            ("project = INC".to_owned(), "The demo: every incident")
+        } else {
+            let (project, _) = project_of(side);
+            (
+                format!("project = {project} AND labels = sync"),
                 "The demo: items labelled sync",
             )
+        };
+        let trigger = state
+            .store()
+            .create_trigger(connection.id, &query, true, note)
             .await?;
         counts[i] =
             crate::sync::operations::bulk_exalate(state, &connection, &trigger, |_, _| {}).await?;

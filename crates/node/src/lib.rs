@@ -20,6 +20,7 @@ pub mod license;
 pub mod peer;
 pub mod secrets;
 pub mod server;
+pub mod servicenow;
 pub mod state;
 pub mod sync;
 

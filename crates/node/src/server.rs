@@ -148,6 +148,13 @@ pub async fn start_with_store(
         cancel.clone(),
     ));
     tokio::spawn(crate::sync::engine::run(state.clone(), cancel.clone()));
+    if let Some(sn) = state.config().servicenow.clone() {
+        tokio::spawn(crate::servicenow::bridge::run(
+            state.clone(),
+            sn,
+            cancel.clone(),
+        ));
+    }
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -188,11 +195,17 @@ async fn effective_settings(
             .await?
             .unwrap_or_else(|| "Tandem node".to_owned()),
     };
-    let tracker = store
-        .setting(TRACKER_SETTING)
-        .await?
-        .and_then(|t| TrackerKind::parse(&t))
-        .unwrap_or(TrackerKind::Builtin);
+    // The tracker is ServiceNow exactly when an instance is configured.
+    let tracker = if config.servicenow.is_some() {
+        TrackerKind::ServiceNow
+    } else {
+        store
+            .setting(TRACKER_SETTING)
+            .await?
+            .and_then(|t| TrackerKind::parse(&t))
+            .filter(|t| *t != TrackerKind::ServiceNow)
+            .unwrap_or(TrackerKind::Builtin)
+    };
     Ok(NodeSettings {
         name,
         node_url,

@@ -14,20 +14,23 @@ use crate::secrets::MasterKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackerKind {
     Builtin,
+    ServiceNow,
 }
 
 impl TrackerKind {
-    pub const ALL: &'static [TrackerKind] = &[TrackerKind::Builtin];
+    pub const ALL: &'static [TrackerKind] = &[TrackerKind::Builtin, TrackerKind::ServiceNow];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TrackerKind::Builtin => "builtin",
+            TrackerKind::ServiceNow => "servicenow",
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             TrackerKind::Builtin => "Tandem built-in tracker",
+            TrackerKind::ServiceNow => "ServiceNow",
         }
     }
 
@@ -68,6 +71,10 @@ struct Inner {
     rule_slots: tokio::sync::Semaphore,
     /// When each connection's last sync time was last written ([`AppState::due_touch`]).
     touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
+    /// How the rules see items ([`AppState::view`]).
+    view: crate::sync::item_json::View,
+    /// What the ServiceNow bridge reports, on a node that serves ServiceNow.
+    bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
 }
 
 /// How many locks the twins share ([`AppState::lock_twin`]).
@@ -109,7 +116,15 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NodeError::Internal(format!("cannot make the HTTP client: {e}")))?;
+        let view = match &config.servicenow {
+            Some(sn) => crate::sync::item_json::View::ServiceNow(Arc::new(
+                crate::servicenow::view::Tables::new(&sn.tables),
+            )),
+            None => crate::sync::item_json::View::Builtin,
+        };
         Ok(AppState(Arc::new(Inner {
+            view,
+            bridge: std::sync::Mutex::new(None),
             store,
             license_keys,
             identity,
@@ -230,6 +245,33 @@ impl AppState {
     /// Waits until [`AppState::wake_delivery`] is called.
     pub async fn delivery_woken(&self) {
         self.0.outbox.notified().await;
+    }
+
+    /// Changes what the ServiceNow bridge reports.
+    pub fn set_bridge_status(
+        &self,
+        change: impl FnOnce(&mut crate::servicenow::bridge::BridgeStatus),
+    ) {
+        let mut slot = self
+            .0
+            .bridge
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(slot.get_or_insert_with(Default::default));
+    }
+
+    /// What the ServiceNow bridge last reported; `None` on a node without ServiceNow.
+    pub fn bridge_status(&self) -> Option<crate::servicenow::bridge::BridgeStatus> {
+        self.0
+            .bridge
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How the rules see this node's items.
+    pub fn view(&self) -> &crate::sync::item_json::View {
+        &self.0.view
     }
 
     pub fn store(&self) -> &dyn Store {

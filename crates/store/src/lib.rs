@@ -18,9 +18,9 @@ use jiff::Timestamp;
 use tandem_model::query::Query;
 use tandem_model::{
     Actor, Attachment, AttachmentLink, Change, Comment, CommentLink, ConflictRecord, Connection,
-    FieldClocks, IncomingRequest, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem,
-    NewProject, NewSyncError, Project, ProjectKey, RequestState, SyncError, TrackerEvent, Trigger,
-    Twin, ValidationError,
+    FieldClocks, IncomingRequest, Item, ItemKey, ItemPatch, MirrorKind, MirrorLink, NewAttachment,
+    NewComment, NewItem, NewProject, NewSyncError, Project, ProjectKey, RequestState, SyncError,
+    TrackerEvent, Trigger, Twin, ValidationError,
 };
 use uuid::Uuid;
 
@@ -500,4 +500,75 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces query, active flag and note. `NotFound`.
     async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger>;
     async fn delete_trigger(&self, id: i64) -> Result<()>;
+
+    // --- mirror links: a node on an external tracker ------------------------------------------
+    // A node that sits on an external tracker (ServiceNow) mirrors the tracker's records as
+    // items; a `MirrorLink` remembers which store item, comment or attachment mirrors which
+    // record, journal entry or attachment. A tracker object (tracker, kind, external id) has one
+    // link at most. `tracker` names the tracker and table, e.g. `servicenow:incident`. Writing
+    // a link with an empty tracker or external id is `Invalid`.
+
+    /// The link of the tracker object `external_id` of this kind, if there is one.
+    async fn mirror_link(
+        &self,
+        tracker: &str,
+        kind: MirrorKind,
+        external_id: &str,
+    ) -> Result<Option<MirrorLink>>;
+    /// Every link of the item on the tracker, of all kinds: ordered by kind (record, comment,
+    /// attachment), then by local id.
+    async fn mirror_links_of_item(&self, tracker: &str, item: &ItemKey) -> Result<Vec<MirrorLink>>;
+    /// Records the link, replacing the one its tracker object had. `NotFound` for an unknown
+    /// item. The comment or attachment `local_id` is not checked: a link to one that does not
+    /// exist is stale, and the mirrored writes replace it. Deleting a comment or attachment
+    /// deletes the links to it (ids may be handed out again).
+    async fn set_mirror_link(&self, link: MirrorLink) -> Result<()>;
+    /// Forgets the link of the tracker object; nothing happens when it has none.
+    async fn delete_mirror_link(
+        &self,
+        tracker: &str,
+        kind: MirrorKind,
+        external_id: &str,
+    ) -> Result<()>;
+    /// Creates the item and its Record link in one transaction; when the link exists already,
+    /// returns that item and false.
+    ///
+    /// The item is created as [`Store::create_item`] creates it (history, and an event naming
+    /// `actor`); a crash can never leave it without its link, so a retried create never makes
+    /// a second item. When the link exists, nothing is written.
+    async fn create_mirrored_item(
+        &self,
+        tracker: &str,
+        external_id: &str,
+        item: NewItem,
+        actor: &Actor,
+    ) -> Result<(Item, bool)>;
+    /// Adds the comment and its Comment link in one transaction; when the link exists, returns
+    /// the linked comment and false.
+    ///
+    /// The comment is added as [`Store::add_comment`] adds it (the item's version bumped,
+    /// history, an event). A link whose comment was deleted meanwhile is stale: it is replaced
+    /// and the comment added anew. `AlreadyExists` when the journal entry is mirrored by a
+    /// comment of another item; `NotFound` for an unknown item.
+    async fn add_mirrored_comment(
+        &self,
+        tracker: &str,
+        key: &ItemKey,
+        external_id: &str,
+        comment: NewComment,
+        actor: &Actor,
+    ) -> Result<(Comment, bool)>;
+    /// Adds the attachment and its Attachment link in one transaction; when the link exists,
+    /// returns the linked attachment and false.
+    ///
+    /// [`Store::add_mirrored_comment`] for an attachment, added as [`Store::add_attachment`]
+    /// adds it.
+    async fn add_mirrored_attachment(
+        &self,
+        tracker: &str,
+        key: &ItemKey,
+        external_id: &str,
+        attachment: NewAttachment,
+        actor: &Actor,
+    ) -> Result<(Attachment, bool)>;
 }

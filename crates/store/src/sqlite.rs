@@ -27,6 +27,7 @@ mod comments;
 mod connections;
 mod items;
 pub mod migrations;
+mod mirror;
 mod query;
 mod readers;
 mod store;

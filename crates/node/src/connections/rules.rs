@@ -13,6 +13,12 @@ pub const MAX_SCRIPT: usize = 256 * 1024;
 /// The incoming rules create items in the node's first project (the admin changes that line
 /// for another).
 pub async fn defaults(state: &AppState, mode: Mode) -> Result<(String, String), ConnectionError> {
+    if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
+        return Ok(match mode {
+            Mode::Script => (servicenow_outgoing(), servicenow_incoming()),
+            Mode::Basic => (servicenow_basic_outgoing(), servicenow_basic_incoming()),
+        });
+    }
     let project = state
         .store()
         .projects()
@@ -87,6 +93,101 @@ issue.attachments = attachmentHelper.mergeAttachments(issue, replica)
     )
 }
 
+fn servicenow_outgoing() -> String {
+    "\
+// What this side sends: fill the replica from the ServiceNow record (`entity`, with
+// ServiceNow's own column names).
+if (entity.tableName == \"incident\") {
+    replica.key         = entity.key
+    replica.summary     = entity.short_description
+    replica.description = entity.description
+    // State and priority as names the other side understands.
+    def states = [\"1\": \"To Do\", \"2\": \"In Progress\", \"3\": \"In Progress\",
+                  \"6\": \"Done\", \"7\": \"Done\", \"8\": \"Done\"]
+    replica.status      = [name: states[entity.state] ?: \"To Do\"]
+    def priorities = [\"1\": \"Highest\", \"2\": \"High\", \"3\": \"Medium\", \"4\": \"Low\", \"5\": \"Lowest\"]
+    replica.priority    = [name: priorities[entity.priority] ?: \"Medium\"]
+    replica.urgency     = entity.urgency
+    replica.impact      = entity.impact
+    // Additional comments are public; work notes go as internal comments.
+    replica.comments    = entity.comments + entity.work_notes
+    replica.attachments = entity.attachments
+}
+"
+    .to_owned()
+}
+
+fn servicenow_incoming() -> String {
+    "\
+// How this side applies what it receives: `replica` is the remote item, `entity` the
+// ServiceNow record (empty on the first sync).
+if (firstSync) {
+    // New items from the other side become incidents.
+    entity.tableName = \"incident\"
+}
+if (entity.tableName == \"incident\") {
+    entity.short_description = replica.summary
+    entity.description       = replica.description
+    // The other side's status as an incident state, with the fields the state model needs.
+    switch (replica.status?.name) {
+        case \"Done\":
+            if (entity.state != \"6\" && entity.state != \"7\") {
+                entity.state       = \"6\"
+                entity.close_code  = \"Solved (Permanently)\"
+                entity.close_notes = \"Resolved on the other side (\" + replica.key + \")\"
+            }
+            break
+        case \"In Progress\":
+            if (entity.state != \"2\" && entity.state != \"3\") {
+                entity.state = \"2\"
+            }
+            break
+        default:
+            entity.state = \"1\"
+    }
+    def urgencies = [Highest: \"1\", High: \"1\", Medium: \"2\", Low: \"3\", Lowest: \"3\"]
+    entity.urgency = urgencies[replica.priority?.name] ?: \"2\"
+    // Public comments as Additional comments, internal ones as work notes.
+    entity.comments    += replica.addedComments.findAll { !it.internal }
+    entity.work_notes  += replica.addedComments.findAll { it.internal }
+    entity.attachments += replica.addedAttachments
+}
+"
+    .to_owned()
+}
+
+fn servicenow_basic_outgoing() -> String {
+    "\
+// Basic mode: generated rules (incidents: short description, description, public comments,
+// attachments).
+if (entity.tableName == \"incident\") {
+    replica.key         = entity.key
+    replica.summary     = entity.short_description
+    replica.description = entity.description
+    replica.comments    = entity.comments
+    replica.attachments = entity.attachments
+}
+"
+    .to_owned()
+}
+
+fn servicenow_basic_incoming() -> String {
+    "\
+// Basic mode: generated rules (incidents: short description, description, public comments,
+// attachments).
+if (firstSync) {
+    entity.tableName = \"incident\"
+}
+if (entity.tableName == \"incident\") {
+    entity.short_description = replica.summary
+    entity.description       = replica.description
+    entity.comments    += replica.addedComments.findAll { !it.internal }
+    entity.attachments += replica.addedAttachments
+}
+"
+    .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +199,10 @@ mod tests {
             script_incoming("ENG"),
             basic_outgoing(),
             basic_incoming("ENG"),
+            servicenow_outgoing(),
+            servicenow_incoming(),
+            servicenow_basic_outgoing(),
+            servicenow_basic_incoming(),
         ] {
             tandem_script::playground::check(&source, "rules")
                 .unwrap_or_else(|e| panic!("{e}\n{source}"));

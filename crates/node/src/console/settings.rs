@@ -42,8 +42,52 @@ struct GeneralPage {
     /// Settings fixed by the configuration (flags, environment, file) cannot be changed here.
     name_locked: bool,
     url_locked: bool,
+    /// The ServiceNow instance the node serves (set by configuration) and how syncing with it goes.
+    servicenow: Option<ServiceNowFacts>,
     error: Option<String>,
     saved: bool,
+}
+
+/// What the General settings page shows of a ServiceNow node.
+struct ServiceNowFacts {
+    instance_url: String,
+    user: String,
+    auth: &'static str,
+    tables: Vec<(String, String)>,
+    poll_secs: u64,
+    last_poll: String,
+    last_error: Option<String>,
+    pulled: u64,
+    pushed: u64,
+    requests: u64,
+}
+
+fn servicenow_facts(state: &AppState) -> Option<ServiceNowFacts> {
+    let config = state.config().servicenow.as_ref()?;
+    let status = state.bridge_status().unwrap_or_default();
+    let tables = crate::servicenow::view::Tables::new(&config.tables)
+        .iter()
+        .map(|(t, k)| (t.to_owned(), k.to_string()))
+        .collect();
+    Some(ServiceNowFacts {
+        instance_url: config.instance_url.clone(),
+        user: config.user.clone(),
+        auth: if config.oauth.is_some() {
+            "OAuth 2 (password grant)"
+        } else {
+            "Basic"
+        },
+        tables,
+        poll_secs: config.poll_interval.as_secs(),
+        last_poll: status.last_poll.map_or_else(
+            || "not yet".to_owned(),
+            |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        ),
+        last_error: status.last_error,
+        pulled: status.pulled,
+        pushed: status.pushed,
+        requests: status.requests,
+    })
 }
 
 fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> GeneralPage {
@@ -55,9 +99,15 @@ fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> Gene
         name: settings.name,
         node_url: settings.node_url,
         tracker: settings.tracker.as_str().to_owned(),
-        trackers: TrackerKind::ALL,
+        // ServiceNow is chosen by configuration, with its instance and credentials.
+        trackers: if state.config().servicenow.is_some() {
+            &[TrackerKind::ServiceNow]
+        } else {
+            &[TrackerKind::Builtin]
+        },
         name_locked: state.config().name.is_some(),
         url_locked: state.config().node_url.is_some(),
+        servicenow: servicenow_facts(state),
         error: None,
         saved: false,
     }
@@ -92,10 +142,13 @@ async fn save_general(
     };
     let checked = check_name(&name)
         .and_then(|()| check_node_url(&node_url))
-        .and_then(|url| {
-            TrackerKind::parse(&form.tracker)
-                .map(|tracker| (url, tracker))
-                .ok_or_else(|| format!("unknown tracker '{}'", form.tracker))
+        .and_then(|url| match TrackerKind::parse(&form.tracker) {
+            _ if state.config().servicenow.is_some() => Ok((url, TrackerKind::ServiceNow)),
+            Some(TrackerKind::ServiceNow) => Err(
+                "ServiceNow is set in the node's configuration (--servicenow-url or [servicenow] in tandem.toml), with its instance and credentials".to_owned(),
+            ),
+            Some(tracker) => Ok((url, tracker)),
+            None => Err(format!("unknown tracker '{}'", form.tracker)),
         });
     match checked {
         Ok((node_url, tracker)) => {

@@ -24,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::helpers::Env;
-use super::item_json::{blank_item_json, item_json, new_item_from_json, patch_from_json};
 use super::rules::{self, IncomingInput, RuleError};
 use crate::state::AppState;
 
@@ -286,7 +285,7 @@ async fn send_twin(
             item: None,
         });
     };
-    let outcome = outgoing_run(state, connection, item_json(&item)).await?;
+    let outcome = outgoing_run(state, connection, state.view().item_json(&item)).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
     let last = twin
@@ -785,12 +784,16 @@ async fn apply_sync<'a>(
         replica: replica.clone(),
         previous,
         first_sync,
-        item: item_before.as_ref().map_or_else(blank_item_json, item_json),
+        item: item_before.as_ref().map_or_else(
+            || state.view().blank_item_json(),
+            |i| state.view().item_json(i),
+        ),
         comment_twins: links.iter().map(CommentLink::twin).collect(),
         attachment_twins: attachment_links
             .iter()
             .map(tandem_model::AttachmentLink::twin)
             .collect(),
+        journals: state.view().journals(),
     };
     // Every field settled by the versions of both sides: the greater keeps its value.
     let flushed: Option<Value> = twin
@@ -827,7 +830,7 @@ async fn apply_sync<'a>(
         .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
     emit_log(connection, &shown, &outcome.log);
     if let Some(before) = &item_before {
-        keep_local_values(&mut outcome.item, &item_json(before), &settled);
+        keep_local_values(&mut outcome.item, &state.view().item_json(before), &settled);
         for conflict in settled.iter().filter_map(|s| s.conflict.as_ref()) {
             store
                 .record_conflict(tandem_model::ConflictRecord {
@@ -847,14 +850,14 @@ async fn apply_sync<'a>(
     let actor = actor(connection);
     let item = match item_before {
         None => {
-            let new = new_item_from_json(&outcome.item)?;
+            let new = state.view().new_item_from_json(&outcome.item)?;
             let (item, _created) = store
                 .create_twinned_item(connection.id, &remote_key, new, &actor)
                 .await?;
             item
         }
         Some(before) => {
-            let mut patch = patch_from_json(&before, &outcome.item)?;
+            let mut patch = state.view().patch_from_json(&before, &outcome.item)?;
             if patch == tandem_model::ItemPatch::default() {
                 before
             } else {
@@ -952,7 +955,7 @@ async fn apply_sync<'a>(
             .await?
             .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?,
     };
-    let baseline = outgoing_replica(state, connection, item_json(&after)).await?;
+    let baseline = outgoing_replica(state, connection, state.view().item_json(&after)).await?;
     // Someone changed the item while the apply ran (the item update itself refuses that, but
     // a comment or an attachment may come in between): only the fields the remote won count
     // as sent, so that the rest still goes out.
@@ -966,7 +969,8 @@ async fn apply_sync<'a>(
     };
     let counted_sent = match (&flushed, changed_meanwhile) {
         (Some(flushed), true) => {
-            let written = outgoing_replica(state, connection, item_json(&written)).await?;
+            let written =
+                outgoing_replica(state, connection, state.view().item_json(&written)).await?;
             sent_with_remote_fields(flushed, &written, &settled)
         }
         _ => baseline,
@@ -1318,7 +1322,8 @@ async fn apply_connect(
             store.update_twin(&twin).await?;
         }
         None => {
-            let baseline = outgoing_replica(state, connection, item_json(&item)).await?;
+            let baseline =
+                outgoing_replica(state, connection, state.view().item_json(&item)).await?;
             store
                 .create_twin(Twin {
                     connection_id: connection.id,

@@ -770,6 +770,7 @@ mod tests {
                 item: json!({"summary": ""}),
                 comment_twins: vec![],
                 attachment_twins: vec![],
+                journals: false,
             },
             &fixture.env(),
         )

@@ -6,6 +6,58 @@
 use serde_json::{Map, Value, json};
 use tandem_model::{CustomFields, Item, ItemPatch, NewItem, Person, Priority, ProjectKey, Status};
 
+/// How the rules see this node's items: the built-in tracker's fields, or the columns of a
+/// mirrored ServiceNow record (see [`crate::servicenow::view`]).
+#[derive(Debug, Clone, Default)]
+pub enum View {
+    #[default]
+    Builtin,
+    ServiceNow(std::sync::Arc<crate::servicenow::view::Tables>),
+}
+
+impl View {
+    fn table(&self, project: &ProjectKey) -> Option<&str> {
+        match self {
+            View::ServiceNow(tables) => tables.table_of(project),
+            View::Builtin => None,
+        }
+    }
+
+    /// True when items are ServiceNow records: `comments` holds the public journal only and
+    /// `work_notes` the internal one.
+    pub fn journals(&self) -> bool {
+        matches!(self, View::ServiceNow(_))
+    }
+
+    pub fn item_json(&self, item: &Item) -> Value {
+        match self.table(&item.key.project) {
+            Some(table) => crate::servicenow::view::item_json(item, table),
+            None => item_json(item),
+        }
+    }
+
+    pub fn blank_item_json(&self) -> Value {
+        match self {
+            View::ServiceNow(tables) => crate::servicenow::view::blank_item_json(tables),
+            View::Builtin => blank_item_json(),
+        }
+    }
+
+    pub fn patch_from_json(&self, item: &Item, after: &Value) -> Result<ItemPatch, FieldError> {
+        match self.table(&item.key.project) {
+            Some(_) => crate::servicenow::view::patch_from_json(item, after),
+            None => patch_from_json(item, after),
+        }
+    }
+
+    pub fn new_item_from_json(&self, after: &Value) -> Result<NewItem, FieldError> {
+        match self {
+            View::ServiceNow(tables) => crate::servicenow::view::new_item_from_json(after, tables),
+            View::Builtin => new_item_from_json(after),
+        }
+    }
+}
+
 /// The item as a JSON object for the scripts.
 pub fn item_json(item: &Item) -> Value {
     json!({

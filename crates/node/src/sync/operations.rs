@@ -9,7 +9,6 @@ use tandem_model::{Connection, ItemKey, RequestState, SyncError, Trigger, Twin, 
 use tandem_store::Page;
 
 use super::engine::{self, SyncFailure};
-use super::item_json::item_json;
 use crate::state::AppState;
 
 /// Message kinds of the operations, besides `sync` and `sync_ack`.
@@ -63,7 +62,8 @@ pub async fn connect(
         return Err(SyncFailure::Apply("the remote key is empty".into()));
     }
     // What the item looks like now counts as sent: Connect copies nothing.
-    let baseline = engine::outgoing_replica(state, connection, item_json(&item)).await?;
+    let baseline =
+        engine::outgoing_replica(state, connection, state.view().item_json(&item)).await?;
     let twin = Twin {
         connection_id: connection.id,
         local_key: key.clone(),
@@ -435,7 +435,7 @@ pub async fn test_outgoing(
         .item(key)
         .await?
         .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
-    Ok(engine::outgoing_replica(state, connection, item_json(&item)).await?)
+    Ok(engine::outgoing_replica(state, connection, state.view().item_json(&item)).await?)
 }
 
 /// Test run of the incoming rules: what they would change on a local item (or create, without
@@ -457,7 +457,7 @@ pub async fn test_incoming(
             let comments = store.comment_twins(connection.id, key).await?;
             let attachments = store.attachment_twins(connection.id, key).await?;
             (
-                item_json(&item),
+                state.view().item_json(&item),
                 comments
                     .iter()
                     .map(tandem_model::CommentLink::twin)
@@ -470,12 +470,7 @@ pub async fn test_incoming(
                     .and_then(|p| serde_json::from_str(&p).ok()),
             )
         }
-        None => (
-            super::item_json::blank_item_json(),
-            Vec::new(),
-            Vec::new(),
-            None,
-        ),
+        None => (state.view().blank_item_json(), Vec::new(), Vec::new(), None),
     };
     let input = super::rules::IncomingInput {
         replica,
@@ -484,6 +479,7 @@ pub async fn test_incoming(
         item: before.clone(),
         comment_twins,
         attachment_twins,
+        journals: state.view().journals(),
     };
     let source = connection.incoming_script.clone();
     let env = engine::helper_env(state, connection);

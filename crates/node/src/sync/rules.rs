@@ -157,6 +157,9 @@ pub struct IncomingInput {
     /// The item's comment and attachment links on this connection.
     pub comment_twins: Vec<CommentTwin>,
     pub attachment_twins: Vec<AttachmentTwin>,
+    /// The item is a ServiceNow record: `comments` holds public comments and `work_notes`
+    /// internal ones, whatever the appended remote comments say.
+    pub journals: bool,
 }
 
 /// What the incoming rules decided.
@@ -266,12 +269,96 @@ pub fn incoming(
         .get("issue")
         .map(to_json)
         .unwrap_or(Value::Null);
+    let mut comment_ops = comment_helper.ops.take();
+    let mut attachment_ops = attachment_helper.ops.take();
+    appended_comments(
+        &item,
+        &comment_helper.twins,
+        input.journals,
+        &mut comment_ops,
+    );
+    appended_attachments(&item, &attachment_helper.twins, &mut attachment_ops);
     Ok(IncomingOutcome {
         item,
-        comment_ops: comment_helper.ops.take(),
-        attachment_ops: attachment_helper.ops.take(),
+        comment_ops,
+        attachment_ops,
         log,
     })
+}
+
+/// Remote comments the rules appended to the item's comment lists themselves
+/// (`entity.comments += replica.addedComments`, `entity.work_notes += …`): each is added once,
+/// unless a helper already did or it is twinned already.
+fn appended_comments(
+    item: &Value,
+    twins: &[CommentTwin],
+    journals: bool,
+    ops: &mut Vec<CommentOp>,
+) {
+    let mut known: std::collections::HashSet<String> =
+        twins.iter().map(|t| t.remote_id.clone()).collect();
+    for op in ops.iter() {
+        if let CommentOp::Add { remote_id, .. } = op {
+            known.insert(remote_id.clone());
+        }
+    }
+    let lists: &[(&str, Option<bool>)] = if journals {
+        &[("comments", Some(false)), ("work_notes", Some(true))]
+    } else {
+        &[("comments", None)]
+    };
+    for (list, internal) in lists {
+        for c in item[*list].as_array().into_iter().flatten() {
+            let Some(remote_id) = c["remoteId"].as_str() else {
+                continue;
+            };
+            if !known.insert(remote_id.to_owned()) {
+                continue;
+            }
+            let body = c["body"].as_str().unwrap_or_default().to_owned();
+            if body.trim().is_empty() {
+                continue;
+            }
+            ops.push(CommentOp::Add {
+                remote_id: remote_id.to_owned(),
+                body,
+                internal: internal.unwrap_or_else(|| c["internal"].as_bool().unwrap_or(false)),
+                author: c["author"]["displayName"]
+                    .as_str()
+                    .or_else(|| c["author"]["email"].as_str())
+                    .map(str::to_owned),
+            });
+        }
+    }
+}
+
+/// Remote attachments the rules appended themselves (`entity.attachments +=
+/// replica.addedAttachments`).
+fn appended_attachments(item: &Value, twins: &[AttachmentTwin], ops: &mut Vec<AttachmentOp>) {
+    let mut known: std::collections::HashSet<String> =
+        twins.iter().map(|t| t.remote_id.clone()).collect();
+    for op in ops.iter() {
+        if let AttachmentOp::Add { remote_id, .. } | AttachmentOp::Link { remote_id, .. } = op {
+            known.insert(remote_id.clone());
+        }
+    }
+    for a in item["attachments"].as_array().into_iter().flatten() {
+        let Some(remote_id) = a["remoteId"].as_str() else {
+            continue;
+        };
+        if !known.insert(remote_id.to_owned()) {
+            continue;
+        }
+        ops.push(AttachmentOp::Add {
+            remote_id: remote_id.to_owned(),
+            filename: a["filename"].as_str().unwrap_or("attachment").to_owned(),
+            mimetype: a["mimetype"]
+                .as_str()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            hash: a["hash"].as_str().unwrap_or_default().to_owned(),
+        });
+    }
 }
 
 /// A remote comment as the scripts see it (in `replica.addedComments` and in the
@@ -279,6 +366,7 @@ pub fn incoming(
 fn comment_json(c: &ReplicaComment) -> Value {
     json!({
         "id": c.id,
+        "remoteId": c.id,
         "body": c.body,
         "author": c.author.as_ref().map(|a| json!({"displayName": a.display_name, "email": a.email})),
         "created": c.created.map(|t| t.to_string()),
@@ -289,6 +377,7 @@ fn comment_json(c: &ReplicaComment) -> Value {
 fn attachment_json(a: &ReplicaAttachment) -> Value {
     json!({
         "id": a.id,
+        "remoteId": a.id,
         "filename": a.filename,
         "mimetype": a.mimetype,
         "filesize": a.filesize,
@@ -518,6 +607,7 @@ mod tests {
             item: json!({"summary": "", "comments": []}),
             comment_twins: vec![],
             attachment_twins: vec![],
+            journals: false,
         }
     }
 

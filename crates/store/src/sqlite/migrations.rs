@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_connections.sql"),
     include_str!("../../migrations/sqlite/0004_sync.sql"),
     include_str!("../../migrations/sqlite/0005_field_versions.sql"),
+    include_str!("../../migrations/sqlite/0006_mirror.sql"),
 ];
 
 /// The schema version this binary writes.

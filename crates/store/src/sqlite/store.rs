@@ -9,14 +9,14 @@ use tandem_model::{
     NewComment, NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
 use tandem_model::{
-    AttachmentLink, CommentLink, ConflictRecord, FieldClocks, IncomingRequest, NewSyncError,
-    RequestState, SyncError, Trigger, Twin,
+    AttachmentLink, CommentLink, ConflictRecord, FieldClocks, IncomingRequest, MirrorKind,
+    MirrorLink, NewSyncError, RequestState, SyncError, Trigger, Twin, ValidationError,
 };
 use uuid::Uuid;
 
 use super::sync::twins::{self, Child};
 use super::sync::{records, requests};
-use super::{SqliteStore, auth, comments, connections, items, now};
+use super::{SqliteStore, auth, comments, connections, items, mirror, now};
 use crate::{
     ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, User,
 };
@@ -62,6 +62,34 @@ impl SqliteStore {
     {
         self.readers.read(work).await
     }
+}
+
+/// The SHA-256 of the attachment's bytes, computed before the write is queued so that the writer
+/// never spends its time on it: inline for a small attachment, on the blocking pool otherwise.
+async fn hashed(attachment: NewAttachment) -> Result<(NewAttachment, String)> {
+    if attachment.bytes.len() <= HASH_INLINE_LIMIT {
+        let sha256 = comments::sha256_hex(&attachment.bytes);
+        return Ok((attachment, sha256));
+    }
+    tokio::task::spawn_blocking(move || {
+        let sha256 = comments::sha256_hex(&attachment.bytes);
+        (attachment, sha256)
+    })
+    .await
+    .map_err(|e| crate::StoreError::Database(format!("hashing the attachment failed: {e}")))
+}
+
+/// A mirror link names its tracker object by a tracker and an id, neither of them empty.
+fn check_mirror_ids(tracker: &str, external_id: &str) -> Result<(), ValidationError> {
+    if tracker.trim().is_empty() {
+        return Err(ValidationError::Empty { field: "tracker" });
+    }
+    if external_id.trim().is_empty() {
+        return Err(ValidationError::Empty {
+            field: "external id",
+        });
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -774,5 +802,107 @@ impl Store for SqliteStore {
     async fn delete_trigger(&self, id: i64) -> Result<()> {
         self.write(move |conn| records::delete_trigger(conn, id))
             .await
+    }
+
+    async fn mirror_link(
+        &self,
+        tracker: &str,
+        kind: MirrorKind,
+        external_id: &str,
+    ) -> Result<Option<MirrorLink>> {
+        let (tracker, external_id) = (tracker.to_owned(), external_id.to_owned());
+        self.lookup(move |conn| mirror::link(conn, &tracker, kind, &external_id))
+            .await
+    }
+
+    async fn mirror_links_of_item(&self, tracker: &str, item: &ItemKey) -> Result<Vec<MirrorLink>> {
+        let (tracker, item) = (tracker.to_owned(), item.clone());
+        self.lookup(move |conn| mirror::links_of_item(conn, &tracker, &item))
+            .await
+    }
+
+    async fn set_mirror_link(&self, link: MirrorLink) -> Result<()> {
+        check_mirror_ids(&link.tracker, &link.external_id)?;
+        self.write(move |conn| mirror::set_link(conn, &link)).await
+    }
+
+    async fn delete_mirror_link(
+        &self,
+        tracker: &str,
+        kind: MirrorKind,
+        external_id: &str,
+    ) -> Result<()> {
+        let (tracker, external_id) = (tracker.to_owned(), external_id.to_owned());
+        self.write(move |conn| mirror::delete_link(conn, &tracker, kind, &external_id))
+            .await
+    }
+
+    async fn create_mirrored_item(
+        &self,
+        tracker: &str,
+        external_id: &str,
+        item: NewItem,
+        actor: &Actor,
+    ) -> Result<(Item, bool)> {
+        check_mirror_ids(tracker, external_id)?;
+        item.validate()?;
+        let (tracker, external_id, actor) =
+            (tracker.to_owned(), external_id.to_owned(), actor.clone());
+        self.write_item(move |conn| {
+            mirror::create_mirrored_item(conn, (&tracker, &external_id), item, &actor, now())
+        })
+        .await
+    }
+
+    async fn add_mirrored_comment(
+        &self,
+        tracker: &str,
+        key: &ItemKey,
+        external_id: &str,
+        comment: NewComment,
+        actor: &Actor,
+    ) -> Result<(Comment, bool)> {
+        check_mirror_ids(tracker, external_id)?;
+        comment.validate()?;
+        let (tracker, external_id) = (tracker.to_owned(), external_id.to_owned());
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write_item(move |conn| {
+            mirror::add_mirrored_comment(
+                conn,
+                (&tracker, &external_id),
+                &key,
+                comment,
+                &actor,
+                now(),
+            )
+        })
+        .await
+    }
+
+    async fn add_mirrored_attachment(
+        &self,
+        tracker: &str,
+        key: &ItemKey,
+        external_id: &str,
+        attachment: NewAttachment,
+        actor: &Actor,
+    ) -> Result<(Attachment, bool)> {
+        check_mirror_ids(tracker, external_id)?;
+        attachment.validate()?;
+        let (attachment, sha256) = hashed(attachment).await?;
+        let (tracker, external_id) = (tracker.to_owned(), external_id.to_owned());
+        let (key, actor) = (key.clone(), actor.clone());
+        self.write_item(move |conn| {
+            mirror::add_mirrored_attachment(
+                conn,
+                (&tracker, &external_id),
+                &key,
+                attachment,
+                sha256,
+                &actor,
+                now(),
+            )
+        })
+        .await
     }
 }

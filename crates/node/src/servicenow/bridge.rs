@@ -1,0 +1,840 @@
+//! Keeps the mirror (store items, see [`super::view`]) and the ServiceNow instance in step.
+//!
+//! - **Pull**: every poll interval, the changed rows of each table (the connector's
+//!   [`Poller`]) are brought into the mirror with their journal entries and attachments, by an
+//!   actor named `ServiceNow/<user>`. The sync engine then treats them as local changes.
+//! - **Push**: changes made to mirror items by anyone else (the sync engine applying a remote
+//!   change, an admin) are read from the item event log — a durable outbox with a stored
+//!   cursor — and written to ServiceNow: a new record (found again by its `correlation_id` if
+//!   an earlier try got as far as creating it), the columns that changed, new comments and work
+//!   notes, new and removed attachments.
+//! - **Three-way merge**: for each record the bridge keeps the columns as last agreed with
+//!   ServiceNow (the snapshot). A pull takes only the columns ServiceNow changed since; a push
+//!   writes only the columns changed in the mirror since. Neither side's concurrent edit of
+//!   another column is overwritten.
+//! - The bridge's own writes are recognised when polled back and not pulled again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use tandem_connectors::servicenow::{
+    AttachmentMeta, Client, JournalEntry, JournalKind, NewAttachment as SnAttachment, PollState,
+    Poller, Record, ServiceNowError,
+};
+use tandem_model::{
+    Actor, CustomFields, Impact, ItemKey, MirrorKind, MirrorLink, NewAttachment, NewComment,
+    NewProject, NewSyncError, Person, TrackerEvent,
+};
+use tandem_store::StoreError;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::view::{self, Tables};
+use crate::config::ServiceNowConfig;
+use crate::state::AppState;
+
+/// Actor names of the bridge's writes start with this; the push skips them.
+pub const ACTOR_PREFIX: &str = "ServiceNow/";
+/// How often the push looks for mirror changes between polls.
+const PUSH_EVERY: Duration = Duration::from_millis(200);
+/// Rows per poll page.
+const PAGE: u32 = 200;
+/// Events read per push round.
+const PUSH_BATCH: u32 = 500;
+const PUSH_CURSOR: &str = "servicenow.push_after";
+
+/// The tracker id of a table's mirror links.
+pub fn tracker_id(table: &str) -> String {
+    format!("servicenow:{table}")
+}
+
+fn poll_setting(table: &str) -> String {
+    format!("servicenow.poll.{table}")
+}
+
+fn attachment_poll_setting(table: &str) -> String {
+    format!("servicenow.poll_attachments.{table}")
+}
+
+fn snapshot_setting(table: &str, sys_id: &str) -> String {
+    format!("servicenow.snapshot.{table}.{sys_id}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error(transparent)]
+    ServiceNow(#[from] ServiceNowError),
+    #[error("the mirror could not be updated: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Mirror(String),
+}
+
+impl BridgeError {
+    /// Worth trying again later as it is (the instance was down or busy, the database locked).
+    fn is_transient(&self) -> bool {
+        match self {
+            BridgeError::ServiceNow(e) => e.is_transient(),
+            BridgeError::Store(_) => true,
+            BridgeError::Mirror(_) => false,
+        }
+    }
+}
+
+/// What the General settings page shows of the bridge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BridgeStatus {
+    pub instance_url: String,
+    pub user: String,
+    pub tables: Vec<String>,
+    pub poll_interval: Duration,
+    pub last_poll: Option<jiff::Timestamp>,
+    pub last_error: Option<String>,
+    pub pulled: u64,
+    pub pushed: u64,
+    pub requests: u64,
+}
+
+struct TablePollers {
+    table: String,
+    records: Poller,
+    attachments: Poller,
+}
+
+pub struct Bridge {
+    state: AppState,
+    client: Client,
+    tables: Tables,
+    config: ServiceNowConfig,
+    pollers: tokio::sync::Mutex<Vec<TablePollers>>,
+}
+
+impl Bridge {
+    pub fn new(state: AppState, config: ServiceNowConfig) -> Result<Self, ServiceNowError> {
+        let auth = match &config.oauth {
+            Some((id, secret)) => tandem_connectors::servicenow::Auth::OAuth {
+                client_id: id.clone(),
+                client_secret: secret.expose().to_owned(),
+                user: config.user.clone(),
+                password: config.password.expose().to_owned(),
+            },
+            None => tandem_connectors::servicenow::Auth::Basic {
+                user: config.user.clone(),
+                password: config.password.expose().to_owned(),
+            },
+        };
+        let client = Client::new(tandem_connectors::servicenow::ClientConfig::new(
+            &config.instance_url,
+            auth,
+        ))?;
+        Ok(Self {
+            tables: Tables::new(&config.tables),
+            state,
+            client,
+            config,
+            pollers: tokio::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn actor(&self, user: &str) -> Actor {
+        Actor {
+            name: format!(
+                "{ACTOR_PREFIX}{}",
+                if user.is_empty() { "unknown" } else { user }
+            ),
+            via_sync: None,
+        }
+    }
+
+    /// The mirror projects exist and the pollers start where they stopped.
+    pub async fn prepare(&self) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        for (table, key) in self.tables.iter() {
+            if store.project(key).await?.is_none() {
+                let created = store
+                    .create_project(NewProject {
+                        key: key.clone(),
+                        name: format!("ServiceNow {table}"),
+                        description: format!(
+                            "Mirror of the {table} table of {}",
+                            self.config.instance_url
+                        ),
+                    })
+                    .await;
+                match created {
+                    Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let mut pollers = Vec::new();
+        for (table, _) in self.tables.iter() {
+            let load = async |key: String| -> Result<PollState, BridgeError> {
+                Ok(store
+                    .setting(&key)
+                    .await?
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default())
+            };
+            pollers.push(TablePollers {
+                table: table.to_owned(),
+                records: Poller::table(table, load(poll_setting(table)).await?).page_size(PAGE),
+                attachments: Poller::attachments(
+                    table,
+                    load(attachment_poll_setting(table)).await?,
+                )
+                .page_size(PAGE),
+            });
+        }
+        *self.pollers.lock().await = pollers;
+        Ok(())
+    }
+
+    /// Pulls every table's changes into the mirror; returns how many rows were brought in.
+    pub async fn pull(&self) -> Result<u64, BridgeError> {
+        let mut pulled = 0;
+        let tables: Vec<String> = self.tables.iter().map(|(t, _)| t.to_owned()).collect();
+        for (i, table) in tables.iter().enumerate() {
+            loop {
+                let poller = self.pollers.lock().await[i].records.clone();
+                let batch = poller.next_batch(&self.client).await?;
+                let records: Vec<Record> = batch.changes.into_iter().map(|c| c.record).collect();
+                pulled += records.len() as u64;
+                self.pull_records(table, &records).await?;
+                let state_json = serde_json::to_string(&batch.state).unwrap_or_default();
+                {
+                    let mut pollers = self.pollers.lock().await;
+                    // Own writes noted while this page was pulled are kept.
+                    let mut next = batch.state;
+                    for (id, counts) in &pollers[i].records.state().own {
+                        let entry = next.own.entry(id.clone()).or_default();
+                        for c in counts {
+                            if !entry.contains(c)
+                                && next.seen.get(id).is_none_or(|s| s.mod_count < *c)
+                            {
+                                entry.push(*c);
+                            }
+                        }
+                    }
+                    pollers[i].records.advance(next);
+                }
+                self.state
+                    .store()
+                    .set_setting(&poll_setting(table), &state_json)
+                    .await?;
+                if !batch.more {
+                    break;
+                }
+            }
+            loop {
+                let poller = self.pollers.lock().await[i].attachments.clone();
+                let batch = poller.next_batch(&self.client).await?;
+                let mut by_record: HashMap<String, Vec<AttachmentMeta>> = HashMap::new();
+                for c in &batch.changes {
+                    let meta = AttachmentMeta::from_record(&c.record);
+                    by_record
+                        .entry(meta.table_sys_id.clone())
+                        .or_default()
+                        .push(meta);
+                }
+                for (sys_id, files) in by_record {
+                    self.pull_new_attachments(table, &sys_id, &files).await?;
+                }
+                let state_json = serde_json::to_string(&batch.state).unwrap_or_default();
+                self.pollers.lock().await[i]
+                    .attachments
+                    .advance(batch.state);
+                self.state
+                    .store()
+                    .set_setting(&attachment_poll_setting(table), &state_json)
+                    .await?;
+                if !batch.more {
+                    break;
+                }
+            }
+        }
+        Ok(pulled)
+    }
+
+    async fn pull_records(&self, table: &str, records: &[Record]) -> Result<(), BridgeError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = records.iter().map(Record::sys_id).collect();
+        let (journals, _) = self.client.journals(table, &ids).await?;
+        let files = self.client.attachments(table, &ids).await?;
+        let mut files_of: HashMap<&str, Vec<&AttachmentMeta>> = HashMap::new();
+        for f in &files {
+            files_of.entry(f.table_sys_id.as_str()).or_default().push(f);
+        }
+        let none = Vec::new();
+        for record in records {
+            let sys_id = record.sys_id();
+            self.pull_record(
+                table,
+                record,
+                journals.get(sys_id).unwrap_or(&Vec::new()),
+                files_of.get(sys_id).unwrap_or(&none),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn snapshot(
+        &self,
+        table: &str,
+        sys_id: &str,
+    ) -> Result<Option<CustomFields>, BridgeError> {
+        Ok(self
+            .state
+            .store()
+            .setting(&snapshot_setting(table, sys_id))
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    async fn set_snapshot(&self, table: &str, record: &Record) -> Result<(), BridgeError> {
+        let columns = view::columns(record);
+        let text = serde_json::to_string(&columns).unwrap_or_default();
+        self.state
+            .store()
+            .set_setting(&snapshot_setting(table, record.sys_id()), &text)
+            .await?;
+        Ok(())
+    }
+
+    /// Brings one record, its journal and its attachments into the mirror.
+    async fn pull_record(
+        &self,
+        table: &str,
+        record: &Record,
+        journal: &[JournalEntry],
+        files: &[&AttachmentMeta],
+    ) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        let tracker = tracker_id(table);
+        let sys_id = record.sys_id();
+        let actor = self.actor(record.str("sys_updated_by"));
+        let project = self
+            .tables
+            .project_of(table)
+            .ok_or_else(|| BridgeError::Mirror(format!("no project mirrors {table}")))?;
+        let key = match store
+            .mirror_link(&tracker, MirrorKind::Record, sys_id)
+            .await?
+        {
+            None => {
+                let (item, _) = store
+                    .create_mirrored_item(&tracker, sys_id, view::new_item(record, project), &actor)
+                    .await?;
+                item.key
+            }
+            Some(link) => {
+                let item = store.item(&link.item).await?.ok_or_else(|| {
+                    BridgeError::Mirror(format!("the mirror item {} is gone", link.item))
+                })?;
+                let base = self.snapshot(table, sys_id).await?;
+                let patch = view::pull_patch(&item, record, base.as_ref());
+                if patch != tandem_model::ItemPatch::default() {
+                    store.update_item(&item.key, patch, &actor).await?;
+                }
+                item.key
+            }
+        };
+        self.set_snapshot(table, record).await?;
+        for entry in journal {
+            if store
+                .mirror_link(&tracker, MirrorKind::Comment, &entry.id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            store
+                .add_mirrored_comment(
+                    &tracker,
+                    &key,
+                    &entry.id,
+                    NewComment {
+                        author: Person {
+                            name: entry.author.clone(),
+                            email: None,
+                        },
+                        body: entry.text.clone(),
+                        internal: entry.internal(),
+                    },
+                    &self.actor(&entry.author),
+                )
+                .await?;
+        }
+        let owned: Vec<AttachmentMeta> = files.iter().map(|f| (*f).clone()).collect();
+        self.pull_new_attachments(table, sys_id, &owned).await?;
+        // Attachments deleted in ServiceNow leave the mirror too.
+        let present: BTreeSet<&str> = files.iter().map(|f| f.sys_id.as_str()).collect();
+        for link in store.mirror_links_of_item(&tracker, &key).await? {
+            if link.kind == MirrorKind::Attachment && !present.contains(link.external_id.as_str()) {
+                match store.remove_attachment(&key, link.local_id, &actor).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                store
+                    .delete_mirror_link(&tracker, MirrorKind::Attachment, &link.external_id)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies attachments of a mirrored record that the mirror does not have yet.
+    async fn pull_new_attachments(
+        &self,
+        table: &str,
+        sys_id: &str,
+        files: &[AttachmentMeta],
+    ) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        let tracker = tracker_id(table);
+        let Some(record) = store
+            .mirror_link(&tracker, MirrorKind::Record, sys_id)
+            .await?
+        else {
+            // Not mirrored yet: the record's own pull brings its files.
+            return Ok(());
+        };
+        for f in files {
+            if store
+                .mirror_link(&tracker, MirrorKind::Attachment, &f.sys_id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let bytes = self.client.download(f).await?;
+            let author = Person {
+                name: f.created_by.clone(),
+                email: None,
+            };
+            let file = NewAttachment {
+                filename: f.file_name.clone(),
+                mime_type: if f.content_type.is_empty() {
+                    "application/octet-stream".into()
+                } else {
+                    f.content_type.clone()
+                },
+                author,
+                bytes,
+            };
+            match store
+                .add_mirrored_attachment(
+                    &tracker,
+                    &record.item,
+                    &f.sys_id,
+                    file,
+                    &self.actor(&f.created_by),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::Invalid(e)) => {
+                    warn!(file = %f.file_name, record = sys_id, error = %e, "A ServiceNow attachment cannot be mirrored.");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the mirror's new changes to ServiceNow; returns how many items were pushed.
+    pub async fn push(&self) -> Result<u64, BridgeError> {
+        let store = self.state.store();
+        let after: i64 = store
+            .setting(PUSH_CURSOR)
+            .await?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let events = store.events_after(after, PUSH_BATCH).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(0);
+        };
+        // Each item once, in the order of its first pending change.
+        let mut items: Vec<(ItemKey, i64)> = Vec::new();
+        for e in events.iter().filter(|e| self.is_local_change(e)) {
+            if !items.iter().any(|(k, _)| *k == e.item) {
+                items.push((e.item.clone(), e.seq));
+            }
+        }
+        let mut pushed = 0;
+        for (key, seq) in items {
+            let Some(table) = self.tables.table_of(&key.project).map(str::to_owned) else {
+                continue;
+            };
+            match self.push_item(&table, &key).await {
+                Ok(()) => pushed += 1,
+                Err(e) if e.is_transient() => {
+                    // Stop before this item; the next round starts from it again.
+                    store
+                        .set_setting(PUSH_CURSOR, &(seq - 1).max(after).to_string())
+                        .await?;
+                    return Err(e);
+                }
+                Err(e) => {
+                    warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
+                    store
+                        .record_sync_error(NewSyncError {
+                            impact: Impact::Item,
+                            connection_id: None,
+                            local_key: Some(key.clone()),
+                            remote_key: None,
+                            request_id: None,
+                            message: format!("ServiceNow refused the change of {key}: {e}"),
+                            script_trace: None,
+                        })
+                        .await?;
+                }
+            }
+        }
+        store.set_setting(PUSH_CURSOR, &last.to_string()).await?;
+        Ok(pushed)
+    }
+
+    fn is_local_change(&self, e: &TrackerEvent) -> bool {
+        !e.actor.starts_with(ACTOR_PREFIX) && self.tables.table_of(&e.item.project).is_some()
+    }
+
+    async fn note_own_write(&self, table: &str, record: &Record) {
+        let mut pollers = self.pollers.lock().await;
+        if let Some(p) = pollers.iter_mut().find(|p| p.table == table) {
+            p.records.note_own_write(record);
+        }
+    }
+
+    async fn note_own_attachment(&self, table: &str, meta: &AttachmentMeta) {
+        let Value::Object(fields) = json!({"sys_id": meta.sys_id, "sys_mod_count": "0"}) else {
+            return;
+        };
+        let mut pollers = self.pollers.lock().await;
+        if let Some(p) = pollers.iter_mut().find(|p| p.table == table) {
+            p.attachments.note_own_write(&Record::new(fields));
+        }
+    }
+
+    /// The correlation id a record created for a mirror item carries, so that a retry finds it.
+    fn correlation(&self, key: &ItemKey) -> String {
+        format!("tandem:{}:{key}", self.state.identity().id)
+    }
+
+    /// Makes ServiceNow match one mirror item: the record, its journal, its attachments.
+    async fn push_item(&self, table: &str, key: &ItemKey) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        let tracker = tracker_id(table);
+        let Some(item) = store.item(key).await? else {
+            return Ok(());
+        };
+        let links = store.mirror_links_of_item(&tracker, key).await?;
+        let proxy = self.actor(&self.config.user);
+        let (sys_id, written) = match links.iter().find(|l| l.kind == MirrorKind::Record) {
+            None => {
+                let correlation = self.correlation(key);
+                let found = self
+                    .client
+                    .list(table, &format!("correlation_id={correlation}"), None, 1)
+                    .await?;
+                let record = match found.into_iter().next() {
+                    Some(r) => r,
+                    None => {
+                        let mut fields = view::record_fields(&item);
+                        fields.insert("correlation_id".into(), json!(correlation));
+                        fields.insert("correlation_display".into(), json!("Tandem"));
+                        self.client.create(table, &fields).await?
+                    }
+                };
+                self.note_own_write(table, &record).await;
+                store
+                    .set_mirror_link(MirrorLink {
+                        tracker: tracker.clone(),
+                        kind: MirrorKind::Record,
+                        external_id: record.sys_id().to_owned(),
+                        item: key.clone(),
+                        local_id: 0,
+                    })
+                    .await?;
+                info!(item = %key, number = record.str("number"), "Created a ServiceNow record for a mirror item.");
+                (record.sys_id().to_owned(), Some((record, None)))
+            }
+            Some(link) => {
+                let base = self.snapshot(table, &link.external_id).await?;
+                let changes: Map<String, Value> = match &base {
+                    Some(base) => view::local_changes(&item, base),
+                    None => Map::new(),
+                };
+                if changes.is_empty() {
+                    (link.external_id.clone(), None)
+                } else {
+                    let record = self
+                        .client
+                        .update(table, &link.external_id, &changes)
+                        .await?;
+                    self.note_own_write(table, &record).await;
+                    debug!(item = %key, columns = ?changes.keys().collect::<Vec<_>>(), "Wrote mirror changes to ServiceNow.");
+                    (link.external_id.clone(), Some((record, base)))
+                }
+            }
+        };
+        if let Some((record, base)) = written {
+            // The mirror takes what ServiceNow made of the write: the number, computed columns.
+            let patch = view::pull_patch(&item, &record, base.as_ref());
+            if patch != tandem_model::ItemPatch::default() {
+                store.update_item(key, patch, &proxy).await?;
+            }
+            self.set_snapshot(table, &record).await?;
+        }
+        self.push_comments(table, &sys_id, key, &links).await?;
+        self.push_attachments(table, &sys_id, key, &links).await?;
+        Ok(())
+    }
+
+    async fn push_comments(
+        &self,
+        table: &str,
+        sys_id: &str,
+        key: &ItemKey,
+        links: &[MirrorLink],
+    ) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        let tracker = tracker_id(table);
+        let Some(item) = store.item(key).await? else {
+            return Ok(());
+        };
+        let linked: BTreeSet<i64> = links
+            .iter()
+            .filter(|l| l.kind == MirrorKind::Comment)
+            .map(|l| l.local_id)
+            .collect();
+        let new: Vec<&tandem_model::Comment> = item
+            .comments
+            .iter()
+            .filter(|c| !linked.contains(&c.id))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let unlinked = async || -> Result<Vec<JournalEntry>, BridgeError> {
+            let (journals, _) = self.client.journals(table, &[sys_id]).await?;
+            let mut out = Vec::new();
+            for e in journals.get(sys_id).cloned().unwrap_or_default() {
+                if store
+                    .mirror_link(&tracker, MirrorKind::Comment, &e.id)
+                    .await?
+                    .is_none()
+                {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        };
+        let link = async |comment: &tandem_model::Comment,
+                          entries: &mut Vec<JournalEntry>|
+               -> Result<bool, BridgeError> {
+            let kind = if comment.internal {
+                JournalKind::WorkNotes
+            } else {
+                JournalKind::Comments
+            };
+            let Some(i) = entries
+                .iter()
+                .position(|e| e.kind == kind && e.text.trim() == comment.body.trim())
+            else {
+                return Ok(false);
+            };
+            let entry = entries.remove(i);
+            store
+                .set_mirror_link(MirrorLink {
+                    tracker: tracker.clone(),
+                    kind: MirrorKind::Comment,
+                    external_id: entry.id,
+                    item: key.clone(),
+                    local_id: comment.id,
+                })
+                .await?;
+            Ok(true)
+        };
+        // An earlier try may have written some before it stopped: link those instead.
+        let mut entries = unlinked().await?;
+        let mut written = Vec::new();
+        for comment in new {
+            if link(comment, &mut entries).await? {
+                continue;
+            }
+            let kind = if comment.internal {
+                JournalKind::WorkNotes
+            } else {
+                JournalKind::Comments
+            };
+            let record = self
+                .client
+                .add_journal_entry(table, sys_id, kind, &comment.body)
+                .await?;
+            self.note_own_write(table, &record).await;
+            written.push(comment);
+        }
+        if !written.is_empty() {
+            let mut entries = unlinked().await?;
+            for comment in written {
+                if !link(comment, &mut entries).await? {
+                    warn!(item = %key, comment = comment.id, "A comment written to ServiceNow was not found in its journal.");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn push_attachments(
+        &self,
+        table: &str,
+        sys_id: &str,
+        key: &ItemKey,
+        links: &[MirrorLink],
+    ) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        let tracker = tracker_id(table);
+        let Some(item) = store.item(key).await? else {
+            return Ok(());
+        };
+        let linked: BTreeSet<i64> = links
+            .iter()
+            .filter(|l| l.kind == MirrorKind::Attachment)
+            .map(|l| l.local_id)
+            .collect();
+        for a in item.attachments.iter().filter(|a| !linked.contains(&a.id)) {
+            let Some((meta, bytes)) = store.attachment(key, a.id).await? else {
+                continue;
+            };
+            let uploaded = self
+                .client
+                .upload(
+                    table,
+                    sys_id,
+                    &SnAttachment {
+                        file_name: meta.filename.clone(),
+                        content_type: meta.mime_type.clone(),
+                        bytes,
+                    },
+                )
+                .await?;
+            self.note_own_attachment(table, &uploaded).await;
+            store
+                .set_mirror_link(MirrorLink {
+                    tracker: tracker.clone(),
+                    kind: MirrorKind::Attachment,
+                    external_id: uploaded.sys_id,
+                    item: key.clone(),
+                    local_id: a.id,
+                })
+                .await?;
+        }
+        let present: BTreeSet<i64> = item.attachments.iter().map(|a| a.id).collect();
+        for l in links
+            .iter()
+            .filter(|l| l.kind == MirrorKind::Attachment && !present.contains(&l.local_id))
+        {
+            self.client.delete_attachment(&l.external_id).await?;
+            store
+                .delete_mirror_link(&tracker, MirrorKind::Attachment, &l.external_id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub fn status_base(&self) -> BridgeStatus {
+        BridgeStatus {
+            instance_url: self.config.instance_url.clone(),
+            user: self.config.user.clone(),
+            tables: self.config.tables.clone(),
+            poll_interval: self.config.poll_interval,
+            ..BridgeStatus::default()
+        }
+    }
+}
+
+/// Runs the bridge until the node stops: a pull every poll interval, pushes in between.
+pub async fn run(state: AppState, config: ServiceNowConfig, cancel: CancellationToken) {
+    let poll_interval = config.poll_interval;
+    let bridge = match Bridge::new(state.clone(), config) {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(error = %e, "The ServiceNow connector cannot start.");
+            state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+            return;
+        }
+    };
+    state.set_bridge_status(|s| *s = bridge.status_base());
+    let mut prepared = false;
+    let mut next_poll = Instant::now();
+    loop {
+        if !prepared {
+            match bridge.prepare().await {
+                Ok(()) => prepared = true,
+                Err(e) => {
+                    warn!(error = %e, "The ServiceNow mirror cannot be prepared; trying again.");
+                    state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                }
+            }
+        }
+        if prepared {
+            // Push first, so a pull never meets a mirror change that is not yet written.
+            let pushed = bridge.push().await;
+            if Instant::now() >= next_poll {
+                next_poll = Instant::now() + poll_interval;
+                let pulled = match pushed {
+                    Ok(_) => bridge.pull().await,
+                    Err(e) => Err(e),
+                };
+                let requests = bridge.client().requests_sent();
+                match pulled {
+                    Ok(n) => state.set_bridge_status(|s| {
+                        s.last_poll = Some(jiff::Timestamp::now());
+                        s.last_error = None;
+                        s.pulled += n;
+                        s.requests = requests;
+                    }),
+                    Err(e) => {
+                        warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
+                        state.set_bridge_status(|s| {
+                            s.last_error = Some(e.to_string());
+                            s.requests = requests;
+                        });
+                    }
+                }
+            } else if let Ok(n) = pushed {
+                if n > 0 {
+                    state.set_bridge_status(|s| s.pushed += n);
+                }
+            } else if let Err(e) = pushed {
+                debug!(error = %e, "A push to ServiceNow failed; trying again.");
+                state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(PUSH_EVERY) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracker_ids_and_settings_name_the_table() {
+        assert_eq!(tracker_id("incident"), "servicenow:incident");
+        assert_eq!(poll_setting("problem"), "servicenow.poll.problem");
+        assert!(snapshot_setting("incident", "abc").ends_with(".abc"));
+    }
+}

@@ -1,0 +1,367 @@
+//! A node on (emulated) ServiceNow and a node on the built-in tracker, connected in Script mode
+//! with the default rules: incidents and items sync both ways — fields, state with its close
+//! fields, comments and work notes, attachments — through the ServiceNow connector's REST
+//! calls, exactly as against a real instance.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tandem_emulators::servicenow::{self, EmulatorConfig, RunningEmulator};
+use tandem_node::config::{Secret, ServiceNowConfig};
+
+use crate::common::{Api, TestNode};
+use crate::sync::eventually;
+
+const PROXY: &str = "tandem.proxy";
+const PROXY_PASSWORD: &str = "pr0xy-pass";
+const AGENT: &str = "beth.anglin";
+const AGENT_PASSWORD: &str = "agent-pass";
+
+struct Instance {
+    emu: RunningEmulator,
+    http: reqwest::Client,
+}
+
+impl Instance {
+    async fn start() -> Instance {
+        let mut config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
+            .with_user(PROXY, PROXY_PASSWORD);
+        config
+            .users
+            .push(tandem_emulators::servicenow::EmulatorUser {
+                user_name: AGENT.into(),
+                password: AGENT_PASSWORD.into(),
+                name: "Beth Anglin".into(),
+            });
+        // State changes without their mandatory fields are refused, as data policies do.
+        config.enforce_data_policies = true;
+        Instance {
+            emu: servicenow::start(config).await.expect("emulator starts"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.emu.base_url())
+    }
+
+    /// A request as the service desk agent, as someone working in ServiceNow.
+    async fn agent(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .basic_auth(AGENT, Some(AGENT_PASSWORD));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("request");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        if r.status() == 204 {
+            return Value::Null;
+        }
+        r.json().await.expect("json")
+    }
+
+    async fn incident(&self, sys_id: &str) -> Value {
+        self.agent(
+            reqwest::Method::GET,
+            &format!("/api/now/table/incident/{sys_id}"),
+            None,
+        )
+        .await["result"]
+            .clone()
+    }
+
+    async fn journal(&self, sys_id: &str) -> Vec<(String, String)> {
+        let rows = self
+            .agent(
+                reqwest::Method::GET,
+                &format!(
+                    "/api/now/table/sys_journal_field?sysparm_query=element_id={sys_id}^ORDERBYsys_created_on"
+                ),
+                None,
+            )
+            .await;
+        rows["result"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["element"].as_str().unwrap_or_default().to_owned(),
+                    r["value"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Node A on the emulated instance (incidents), node B on the built-in tracker (project ENG),
+/// connected A → B in Script mode.
+async fn setup() -> (Instance, TestNode, TestNode) {
+    let instance = Instance::start().await;
+    let sn_url = instance.emu.base_url();
+    let a = TestNode::start_with(|c| {
+        c.servicenow = Some(ServiceNowConfig {
+            instance_url: sn_url,
+            user: PROXY.into(),
+            password: Secret::new(PROXY_PASSWORD),
+            oauth: None,
+            tables: vec!["incident".into()],
+            poll_interval: Duration::from_millis(1000),
+        });
+    })
+    .await;
+    let b = TestNode::start().await;
+    b.api().project("ENG").await;
+    let (status, body) = a
+        .api()
+        .json(
+            a.api().post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["invitation_code"].as_str().expect("code").to_owned();
+    let (status, body) = b
+        .api()
+        .json(b.api().post("/invitations/accept"), json!({"code": code}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    (instance, a, b)
+}
+
+async fn item(api: &Api, key: &str) -> Option<Value> {
+    let (status, body) = api.send(api.get(&format!("/items/{key}"))).await;
+    (status == 200).then_some(body)
+}
+
+async fn twins(api: &Api, key: &str) -> Value {
+    let (status, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
+    assert_eq!(status, 200, "{body}");
+    body["twins"].clone()
+}
+
+/// The mirror item of an incident on A.
+async fn mirror_of(api: &Api, number: &str) -> String {
+    let mut found = None;
+    for _ in 0..100 {
+        let (status, body) = api.send(api.get("/items?q=project%20%3D%20INC")).await;
+        assert_eq!(status, 200, "{body}");
+        found = body["items"].as_array().and_then(|items| {
+            items
+                .iter()
+                .find(|i| i["custom_fields"]["number"] == number)
+                .and_then(|i| i["key"].as_str().map(str::to_owned))
+        });
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    found.unwrap_or_else(|| panic!("no mirror of {number}"))
+}
+
+#[tokio::test]
+async fn an_incident_and_an_engineering_item_stay_in_sync_both_ways() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+
+    // An agent opens an incident in ServiceNow; the node mirrors it and it is exalated.
+    let created = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "VPN drops every hour", "description": "Since the upgrade", "urgency": "1", "impact": "1"})),
+        )
+        .await["result"]
+        .clone();
+    let sys_id = created["sys_id"].as_str().expect("sys_id").to_owned();
+    let number = created["number"].as_str().expect("number").to_owned();
+    let key = mirror_of(&api_a, &number).await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B creates the twin of the incident", || async {
+        item(&api_b, "ENG-1").await.is_some()
+    })
+    .await;
+    let on_b = item(&api_b, "ENG-1").await.expect("ENG-1");
+    assert_eq!(on_b["summary"], "VPN drops every hour");
+    assert_eq!(on_b["description"], "Since the upgrade");
+    assert_eq!(on_b["status"], "To Do");
+    assert_eq!(
+        on_b["priority"], "Highest",
+        "priority 1 from impact × urgency"
+    );
+
+    // The agent works the incident and comments: B follows.
+    instance
+        .agent(
+            reqwest::Method::PATCH,
+            &format!("/api/now/table/incident/{sys_id}"),
+            Some(json!({"state": "2", "comments": "We are looking into it"})),
+        )
+        .await;
+    eventually("B gets the state and the comment", || async {
+        let on_b = item(&api_b, "ENG-1").await.expect("ENG-1");
+        on_b["status"] == "In Progress"
+            && on_b["comments"].as_array().is_some_and(|c| {
+                c.iter().any(|c| {
+                    c["body"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .ends_with("We are looking into it")
+                })
+            })
+    })
+    .await;
+
+    // Engineering renames, comments publicly and internally, attaches a log and resolves.
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "VPN drops every hour on Windows"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for (text, internal) in [("Fix deployed to canary", false), ("Root cause: MTU", true)] {
+        let (status, body) = api_b
+            .json(
+                api_b.post("/items/ENG-1/comments"),
+                json!({"body": text, "internal": internal}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let log = b"2026-12-04 10:00 tunnel reset\n".repeat(50);
+    let (status, body) = api_b
+        .send(
+            api_b
+                .post("/items/ENG-1/attachments?filename=vpn.log")
+                .header("content-type", "text/plain")
+                .body(log.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    eventually("ServiceNow gets the new short description", || async {
+        instance.incident(&sys_id).await["short_description"] == "VPN drops every hour on Windows"
+    })
+    .await;
+    eventually("ServiceNow gets the comment and the work note", || async {
+        let journal = instance.journal(&sys_id).await;
+        journal
+            .iter()
+            .any(|(e, v)| e == "comments" && v.ends_with("Fix deployed to canary"))
+            && journal
+                .iter()
+                .any(|(e, v)| e == "work_notes" && v.ends_with("Root cause: MTU"))
+    })
+    .await;
+    eventually("ServiceNow gets the attachment", || async {
+        let files = instance
+            .agent(
+                reqwest::Method::GET,
+                &format!("/api/now/attachment?sysparm_query=table_sys_id={sys_id}"),
+                None,
+            )
+            .await;
+        files["result"].as_array().is_some_and(|f| {
+            f.iter().any(|f| {
+                f["file_name"] == "vpn.log"
+                    && f["size_bytes"].as_str() == Some(log.len().to_string().as_str())
+            })
+        })
+    })
+    .await;
+    let (status, body) = api_b
+        .json(api_b.patch("/items/ENG-1"), json!({"status": "Done"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the incident is resolved with its close fields", || async {
+        let inc = instance.incident(&sys_id).await;
+        inc["state"] == "6"
+            && inc["close_code"] == "Solved (Permanently)"
+            && !inc["close_notes"].as_str().unwrap_or_default().is_empty()
+    })
+    .await;
+
+    // Nothing came back as an echo: each comment once on each side, the journal without doubles.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let journal = instance.journal(&sys_id).await;
+    assert_eq!(journal.len(), 3, "{journal:?}");
+    let on_b = item(&api_b, "ENG-1").await.expect("ENG-1");
+    assert_eq!(
+        on_b["comments"].as_array().expect("comments").len(),
+        3,
+        "{on_b}"
+    );
+    let (status, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        errors["errors"].as_array().map(Vec::len),
+        Some(0),
+        "{errors}"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+#[tokio::test]
+async fn an_item_exalated_from_the_built_in_side_becomes_one_incident() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let created = api_b
+        .item(json!({"project": "ENG", "summary": "Certificate expires Friday", "description": "api.example.com", "priority": "High"}))
+        .await;
+    assert_eq!(created["key"], "ENG-1");
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("an incident is created in ServiceNow", || async {
+        let list = instance
+            .agent(
+                reqwest::Method::GET,
+                "/api/now/table/incident?sysparm_query=short_description=Certificate%20expires%20Friday",
+                None,
+            )
+            .await;
+        list["result"].as_array().is_some_and(|l| !l.is_empty())
+    })
+    .await;
+    // Let any retry or echo happen before counting.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let list = instance
+        .agent(
+            reqwest::Method::GET,
+            "/api/now/table/incident?sysparm_query=short_description=Certificate%20expires%20Friday",
+            None,
+        )
+        .await;
+    let incidents = list["result"].as_array().expect("list").clone();
+    assert_eq!(incidents.len(), 1, "exactly one incident: {incidents:?}");
+    let incident = &incidents[0];
+    assert_eq!(incident["urgency"], "1");
+    assert_eq!(incident["description"], "api.example.com");
+    assert!(
+        incident["correlation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("tandem:"),
+        "{incident}"
+    );
+    let number = incident["number"].as_str().expect("number").to_owned();
+    let key = mirror_of(&api_a, &number).await;
+    eventually("B's twin shows the incident's mirror", || async {
+        twins(&api_b, "ENG-1").await[0]["remote_key"] == key.as_str()
+    })
+    .await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}
