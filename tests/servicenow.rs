@@ -365,3 +365,208 @@ async fn an_item_exalated_from_the_built_in_side_becomes_one_incident() {
     .await;
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+#[tokio::test]
+async fn a_trigger_in_encoded_query_syntax_brings_matching_incidents_under_sync() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/triggers"),
+            json!({"query": "caller_id.vip=true", "note": "dot-walked"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("dot-walked"), "{body}");
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/triggers"),
+            json!({"query": "urgency=1^active=true^ORDERBYnumber", "note": "urgent and open"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    for (summary, urgency) in [("Core switch down", "1"), ("Mouse squeaks", "3")] {
+        instance
+            .agent(
+                reqwest::Method::POST,
+                "/api/now/table/incident",
+                Some(json!({"short_description": summary, "urgency": urgency})),
+            )
+            .await;
+    }
+    eventually("the urgent incident comes over by itself", || async {
+        item(&api_b, "ENG-1")
+            .await
+            .is_some_and(|i| i["summary"] == "Core switch down")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        item(&api_b, "ENG-2").await.is_none(),
+        "the low-urgency incident stays out"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// Incoming rules as a ServiceNow admin writes them: a table check, priority maps, a state
+/// switch with fall-through and the On Hold reason, reference fields set by sys_id from
+/// `nodeHelper.getReference` and `httpClient`, journal and attachment appends.
+const ADMIN_INCOMING: &str = r#"
+if (firstSync) {
+    entity.tableName = "incident"
+}
+if (entity.tableName == "incident") {
+    entity.short_description = replica.summary
+    entity.description = replica.description
+    def urgencyMap = [Highest: "1", High: "1", Medium: "2", Low: "3", Lowest: "3"]
+    def impactMap = [Highest: "1", High: "2", Medium: "2", Low: "3", Lowest: "3"]
+    entity.urgency = urgencyMap[replica.priority?.name] ?: "3"
+    entity.impact = impactMap[replica.priority?.name] ?: "3"
+    switch (replica.status?.name) {
+        case "Done":
+            entity.state = "6"
+            entity.close_code = "Solved (Permanently)"
+            entity.close_notes = "Fixed by engineering in " + replica.key
+            break
+        case "In Progress":
+            if (replica.labels?.contains("waiting")) {
+                entity.state = "3"
+                entity.hold_reason = "4"
+                break
+            }
+        case "Reopened":
+            entity.state = "2"
+            break
+        default:
+            entity.state = "1"
+    }
+    def group = nodeHelper.getReference("sys_user_group", "name", "Network")
+    if (group) {
+        entity.assignment_group = group.sys_id
+    }
+    def callers = httpClient.get("/api/now/table/sys_user?sysparm_query=user_name=beth.anglin&sysparm_limit=1")
+    if (callers.result) {
+        entity.caller_id = callers.result[0].sys_id
+    }
+    if (nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/6816f79cc0a8016401c5a33be04be441") != "sys_user") {
+        throw new com.exalate.api.exception.IssueTrackerException("getTableByLink is wrong")
+    }
+    entity.comments += replica.addedComments.findAll { !it.internal }
+    entity.work_notes += replica.addedComments.findAll { it.internal }
+    entity.attachments += replica.addedAttachments
+}
+"#;
+
+#[tokio::test]
+async fn admin_written_servicenow_rules_run_unchanged() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let group = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/sys_user_group",
+            Some(json!({"name": "Network"})),
+        )
+        .await["result"]["sys_id"]
+        .as_str()
+        .expect("group")
+        .to_owned();
+    let beth = instance
+        .agent(
+            reqwest::Method::GET,
+            "/api/now/table/sys_user?sysparm_query=user_name=beth.anglin",
+            None,
+        )
+        .await["result"][0]["sys_id"]
+        .as_str()
+        .expect("beth's sys_user")
+        .to_owned();
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"incoming_script": ADMIN_INCOMING}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let created = api_b
+        .item(json!({"project": "ENG", "summary": "Firewall drops VoIP", "priority": "High", "status": "In Progress", "labels": ["waiting"]}))
+        .await;
+    assert_eq!(created["key"], "ENG-1");
+    let (status, body) = api_b
+        .json(
+            api_b.post("/items/ENG-1/comments"),
+            json!({"body": "Vendor ticket 4471 opened", "internal": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let find = async || -> Option<Value> {
+        let list = instance
+            .agent(
+                reqwest::Method::GET,
+                "/api/now/table/incident?sysparm_query=short_description=Firewall%20drops%20VoIP",
+                None,
+            )
+            .await;
+        list["result"].as_array().and_then(|l| l.first().cloned())
+    };
+    eventually(
+        "the incident is created on hold, awaiting the vendor",
+        || async {
+            find()
+                .await
+                .is_some_and(|i| i["state"] == "3" && i["hold_reason"] == "4")
+        },
+    )
+    .await;
+    let incident = find().await.expect("incident");
+    let sys_id = incident["sys_id"].as_str().expect("sys_id").to_owned();
+    assert_eq!(incident["urgency"], "1");
+    assert_eq!(incident["impact"], "2");
+    assert_eq!(incident["assignment_group"]["value"], group.as_str());
+    assert_eq!(incident["caller_id"]["value"], beth.as_str());
+    eventually("the internal comment is a work note", || async {
+        instance
+            .journal(&sys_id)
+            .await
+            .iter()
+            .any(|(e, v)| e == "work_notes" && v.contains("Vendor ticket 4471"))
+    })
+    .await;
+
+    // Without the label, In Progress falls through to the Reopened case: state 2.
+    let (status, body) = api_b
+        .json(api_b.patch("/items/ENG-1"), json!({"labels": []}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the incident is in progress", || async {
+        instance.incident(&sys_id).await["state"] == "2"
+    })
+    .await;
+    let (status, body) = api_b
+        .json(api_b.patch("/items/ENG-1"), json!({"status": "Done"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the incident is resolved with its close fields", || async {
+        let i = instance.incident(&sys_id).await;
+        i["state"] == "6" && i["close_notes"] == "Fixed by engineering in ENG-1"
+    })
+    .await;
+    let (status, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        errors["errors"].as_array().map(Vec::len),
+        Some(0),
+        "{errors}"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}

@@ -481,9 +481,9 @@ pub async fn start_sync(
             continue;
         }
         let (query, note) = if state.view().journals() {
-            // A node on ServiceNow: every incident.
+            // A node on ServiceNow: an encoded query, every open incident.
             first_pull(state).await;
-            ("project = INC".to_owned(), "The demo: every incident")
+            ("active=true".to_owned(), "The demo: every open incident")
         } else {
             let (project, _) = project_of(side);
             (

@@ -3,4 +3,5 @@
 //! step through the `tandem-connectors` ServiceNow client.
 
 pub mod bridge;
+pub mod trigger;
 pub mod view;

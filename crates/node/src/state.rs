@@ -75,6 +75,8 @@ struct Inner {
     view: crate::sync::item_json::View,
     /// What the ServiceNow bridge reports, on a node that serves ServiceNow.
     bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
+    /// The client of the ServiceNow instance the node serves.
+    servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
 }
 
 /// How many locks the twins share ([`AppState::lock_twin`]).
@@ -122,7 +124,14 @@ impl AppState {
             )),
             None => crate::sync::item_json::View::Builtin,
         };
+        let servicenow = match &config.servicenow {
+            Some(sn) => Some(Arc::new(crate::servicenow::bridge::client(sn).map_err(
+                |e| NodeError::Internal(format!("the ServiceNow connector cannot start: {e}")),
+            )?)),
+            None => None,
+        };
         Ok(AppState(Arc::new(Inner {
+            servicenow,
             view,
             bridge: std::sync::Mutex::new(None),
             store,
@@ -245,6 +254,11 @@ impl AppState {
     /// Waits until [`AppState::wake_delivery`] is called.
     pub async fn delivery_woken(&self) {
         self.0.outbox.notified().await;
+    }
+
+    /// The client of the ServiceNow instance this node serves, if it serves one.
+    pub fn servicenow(&self) -> Option<&Arc<tandem_connectors::servicenow::Client>> {
+        self.0.servicenow.as_ref()
     }
 
     /// Changes what the ServiceNow bridge reports.

@@ -239,6 +239,11 @@ async fn every_field_and_operator_finds_what_it_should() {
         (r#""Story Points" <= 3"#, &["OPS-2"]),
         (r#""Story Points" IN (3, 8)"#, &["OPS-1", "OPS-2"]),
         (r#""Story Points" != 8"#, &["OPS-2", "OPS-3"]),
+        // Text that is a number compares as one; other text never does.
+        (r#""Build" > 40"#, &["DEV-2"]),
+        (r#""Build" < 40"#, &[]),
+        (r#""Build" >= 42"#, &["DEV-2"]),
+        (r#""Customer Tier" > 1"#, &[]),
         ("cf[Customer Tier] = gold", &["OPS-1", "DEV-1"]),
         (r#""Customer Tier" != Gold"#, &["OPS-2"]),
         (r#""Customer Tier" IS EMPTY"#, &["OPS-3", "DEV-2"]),

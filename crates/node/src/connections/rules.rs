@@ -57,9 +57,10 @@ if (firstSync) {{
 }}
 issue.summary     = replica.summary
 issue.description = replica.description
-issue.status      = replica.status
-issue.priority    = replica.priority
-issue.labels      = replica.labels
+// A side that does not send a field (a ServiceNow record has no labels) leaves it as it is.
+if (replica.status)         {{ issue.status   = replica.status }}
+if (replica.priority)       {{ issue.priority = replica.priority }}
+if (replica.labels != null) {{ issue.labels   = replica.labels }}
 issue.comments    = commentHelper.mergeComments(issue, replica)
 issue.attachments = attachmentHelper.mergeAttachments(issue, replica)
 "

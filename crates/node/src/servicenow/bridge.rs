@@ -102,9 +102,29 @@ struct TablePollers {
     attachments: Poller,
 }
 
+/// A client of the configured instance.
+pub fn client(config: &ServiceNowConfig) -> Result<Client, ServiceNowError> {
+    let auth = match &config.oauth {
+        Some((id, secret)) => tandem_connectors::servicenow::Auth::OAuth {
+            client_id: id.clone(),
+            client_secret: secret.expose().to_owned(),
+            user: config.user.clone(),
+            password: config.password.expose().to_owned(),
+        },
+        None => tandem_connectors::servicenow::Auth::Basic {
+            user: config.user.clone(),
+            password: config.password.expose().to_owned(),
+        },
+    };
+    Client::new(tandem_connectors::servicenow::ClientConfig::new(
+        &config.instance_url,
+        auth,
+    ))
+}
+
 pub struct Bridge {
     state: AppState,
-    client: Client,
+    client: std::sync::Arc<Client>,
     tables: Tables,
     config: ServiceNowConfig,
     pollers: tokio::sync::Mutex<Vec<TablePollers>>,
@@ -112,22 +132,10 @@ pub struct Bridge {
 
 impl Bridge {
     pub fn new(state: AppState, config: ServiceNowConfig) -> Result<Self, ServiceNowError> {
-        let auth = match &config.oauth {
-            Some((id, secret)) => tandem_connectors::servicenow::Auth::OAuth {
-                client_id: id.clone(),
-                client_secret: secret.expose().to_owned(),
-                user: config.user.clone(),
-                password: config.password.expose().to_owned(),
-            },
-            None => tandem_connectors::servicenow::Auth::Basic {
-                user: config.user.clone(),
-                password: config.password.expose().to_owned(),
-            },
+        let client = match state.servicenow() {
+            Some(c) => c.clone(),
+            None => std::sync::Arc::new(client(&config)?),
         };
-        let client = Client::new(tandem_connectors::servicenow::ClientConfig::new(
-            &config.instance_url,
-            auth,
-        ))?;
         Ok(Self {
             tables: Tables::new(&config.tables),
             state,

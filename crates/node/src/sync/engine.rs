@@ -439,11 +439,15 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// The helpers' view of the node for one connection's rules; call it on the async side.
 pub(crate) fn helper_env(state: &AppState, connection: &Connection) -> Env {
-    Env::new(
+    let env = Env::new(
         state.shared_store(),
         tokio::runtime::Handle::current(),
         connection.id,
-    )
+    );
+    match state.servicenow() {
+        Some(client) => env.with_servicenow(client.clone()),
+        None => env,
+    }
 }
 
 /// Writes what the rules logged with `debug.info`/`debug.warn` to the node's log.

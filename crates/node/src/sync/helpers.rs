@@ -52,6 +52,8 @@ pub struct Env {
     store: Arc<dyn Store>,
     runtime: tokio::runtime::Handle,
     connection_id: Uuid,
+    /// On a node that serves ServiceNow: the instance `httpClient` and `nodeHelper` reach.
+    servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
 }
 
 impl Env {
@@ -61,7 +63,30 @@ impl Env {
             store,
             runtime,
             connection_id,
+            servicenow: None,
         }
+    }
+
+    /// The helpers reach this ServiceNow instance instead of the built-in tracker.
+    pub fn with_servicenow(mut self, client: Arc<tandem_connectors::servicenow::Client>) -> Env {
+        self.servicenow = Some(client);
+        self
+    }
+
+    /// A call to the ServiceNow instance, waited for on the script's thread.
+    fn servicenow<T>(
+        &self,
+        what: &str,
+        f: impl AsyncFnOnce(
+            &tandem_connectors::servicenow::Client,
+        ) -> Result<T, tandem_connectors::servicenow::ServiceNowError>,
+    ) -> Option<Result<T, String>> {
+        let client = self.servicenow.as_ref()?;
+        Some(
+            self.runtime
+                .block_on(f(client))
+                .map_err(|e| format!("{what}: {e}")),
+        )
     }
 
     fn read<T>(
@@ -219,6 +244,11 @@ impl HostObject for NodeHelper {
                 .and_then(|()| self.issue_type(args)),
             "getProject" => arity(name, args, 1..=1, "(key)").and_then(|()| self.project(args)),
             "getIssue" => arity(name, args, 1..=1, "(key)").and_then(|()| self.issue(args)),
+            "getReference" => arity(name, args, 3..=3, "(table, column, value)")
+                .and_then(|()| self.reference(args)),
+            "getTableByLink" => {
+                arity(name, args, 1..=1, "(link)").map(|()| table_by_link(text_arg(args)))
+            }
             _ => return None,
         };
         Some(result)
@@ -447,6 +477,51 @@ struct HttpClient(Env);
 const ENDPOINTS: &str =
     "it answers GET /items/{key}, GET /items?jql=…, GET /projects and GET /projects/{key}";
 
+impl NodeHelper {
+    /// `getReference(table, column, value)`: the first record of a ServiceNow table whose column
+    /// has the value (e.g. `("sys_user", "email", "ann@example.com")`), as a map of its columns,
+    /// or null.
+    fn reference(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
+        let text = |i: usize| args.get(i).map(ToString::to_string).unwrap_or_default();
+        let (table, column, value) = (text(0), text(1), text(2));
+        if column.is_empty()
+            || !column
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            || value.contains('^')
+        {
+            return Err(format!(
+                "getReference(\"{table}\", \"{column}\", …): the column must be a column name and the value must not contain ^"
+            ));
+        }
+        let query = format!("{column}={value}");
+        let found = self.0.servicenow("getReference", async |c| {
+            c.list(&table, &query, None, 1).await
+        });
+        match found {
+            None => Err(
+                "getReference reads ServiceNow tables; this node serves the built-in tracker"
+                    .into(),
+            ),
+            Some(Err(e)) => Err(e),
+            Some(Ok(rows)) => Ok(rows.into_iter().next().map_or(ScriptValue::Null, |r| {
+                from_json(&Value::Object(r.into_fields()))
+            })),
+        }
+    }
+}
+
+/// `getTableByLink(link)`: the table a ServiceNow reference link points into
+/// (`…/api/now/table/sys_user/<sys_id>` → `sys_user`), or null.
+fn table_by_link(link: Option<String>) -> ScriptValue {
+    link.and_then(|l| {
+        let (_, rest) = l.split_once("/table/")?;
+        let table = rest.split(['/', '?']).next()?;
+        (!table.is_empty()).then(|| from_json(&Value::String(table.to_owned())))
+    })
+    .unwrap_or(ScriptValue::Null)
+}
+
 impl HostObject for HttpClient {
     fn type_name(&self) -> &str {
         "HttpClient"
@@ -489,6 +564,22 @@ impl HostObject for HttpClient {
 
 impl HttpClient {
     fn request(&self, method: &str, path: &str) -> Result<Value, String> {
+        // On ServiceNow: the instance's REST API, relative to its base, with the node's
+        // credentials; reads only, so a test run writes nothing.
+        if self.0.servicenow.is_some() {
+            if method != "GET" {
+                return Err(format!(
+                    "httpClient on ServiceNow reads only (GET); {method} {path} is refused: let the rules set entity fields instead"
+                ));
+            }
+            let path = path.to_owned();
+            return self
+                .0
+                .servicenow(&format!("httpClient GET {path}"), async |c| {
+                    c.get_json(&path).await
+                })
+                .unwrap_or_else(|| Err("no ServiceNow instance".into()));
+        }
         let refuse = || {
             format!(
                 "httpClient reaches only this node's tracker API; {method} {path} is not one of its endpoints ({ENDPOINTS})"

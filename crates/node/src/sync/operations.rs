@@ -156,8 +156,13 @@ fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
     })
 }
 
-/// Parses a trigger's query (an ORDER BY only orders Bulk Exalate).
-pub fn parse_trigger(text: &str) -> Result<Query, SyncFailure> {
+/// Parses a trigger's query (an ORDER BY only orders Bulk Exalate): the built-in tracker's
+/// query language, or on a node that serves ServiceNow an encoded query.
+pub fn parse_trigger(view: &super::item_json::View, text: &str) -> Result<Query, SyncFailure> {
+    if let super::item_json::View::ServiceNow(tables) = view {
+        return crate::servicenow::trigger::translate(text, tables)
+            .map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")));
+    }
     if text.trim().is_empty() {
         return Err(SyncFailure::Apply(
             "the trigger is empty: write a query such as project = SUP AND priority = High".into(),
@@ -175,7 +180,7 @@ pub async fn add_trigger(
     active: bool,
     note: &str,
 ) -> Result<Trigger, SyncFailure> {
-    parse_trigger(query)?;
+    parse_trigger(state.view(), query)?;
     let trigger = state
         .store()
         .create_trigger(connection.id, query.trim(), active, note.trim())
@@ -186,7 +191,7 @@ pub async fn add_trigger(
 
 /// Saves a changed trigger once its query parses.
 pub async fn save_trigger(state: &AppState, mut trigger: Trigger) -> Result<Trigger, SyncFailure> {
-    parse_trigger(&trigger.query)?;
+    parse_trigger(state.view(), &trigger.query)?;
     trigger.query = trigger.query.trim().to_owned();
     let trigger = state.store().update_trigger(&trigger).await?;
     state.wake_sync();
@@ -200,7 +205,7 @@ pub async fn matches_trigger(
     key: &ItemKey,
 ) -> Result<bool, SyncFailure> {
     for trigger in triggers.iter().filter(|t| t.active) {
-        let Ok(query) = parse_trigger(&trigger.query) else {
+        let Ok(query) = parse_trigger(state.view(), &trigger.query) else {
             continue;
         };
         let found = state
@@ -228,7 +233,7 @@ pub fn start_bulk_exalate(
     connection: Connection,
     trigger: Trigger,
 ) -> Result<u64, SyncFailure> {
-    parse_trigger(&trigger.query)?;
+    parse_trigger(state.view(), &trigger.query)?;
     let job = state.start_bulk_job(&connection.name, trigger.id);
     let runner = state.clone();
     tokio::spawn(async move {
@@ -264,7 +269,7 @@ pub async fn bulk_exalate(
     trigger: &Trigger,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, SyncFailure> {
-    let mut query = parse_trigger(&trigger.query)?;
+    let mut query = parse_trigger(state.view(), &trigger.query)?;
     // In key order, which edits made while the job runs do not reshuffle (newest-first would
     // move an item edited meanwhile to the front, and paging would skip another).
     query.order = vec![OrderBy {
@@ -540,19 +545,35 @@ mod tests {
 
     #[test]
     fn a_trigger_parses_with_or_without_order_by() {
-        assert!(parse_trigger("project = SUP AND labels = escalate").is_ok());
-        assert!(parse_trigger("project = SUP ORDER BY created").is_ok());
+        assert!(
+            parse_trigger(
+                &super::super::item_json::View::Builtin,
+                "project = SUP AND labels = escalate"
+            )
+            .is_ok()
+        );
+        assert!(
+            parse_trigger(
+                &super::super::item_json::View::Builtin,
+                "project = SUP ORDER BY created"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn an_empty_trigger_is_refused_with_an_example() {
-        let e = parse_trigger("  ").unwrap_err().to_string();
+        let e = parse_trigger(&super::super::item_json::View::Builtin, "  ")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("project = SUP"), "{e}");
     }
 
     #[test]
     fn a_malformed_trigger_names_the_parser_problem() {
-        let e = parse_trigger("project = = SUP").unwrap_err().to_string();
+        let e = parse_trigger(&super::super::item_json::View::Builtin, "project = = SUP")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("the trigger: "), "{e}");
     }
 }

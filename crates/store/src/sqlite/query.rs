@@ -8,8 +8,9 @@
 //! - Text (`~`) matches a case-insensitive substring; `text ~` searches summary, description
 //!   and comment bodies. People match by name or email, case-insensitively.
 //! - `priority > Medium` means more urgent. `key < OPS-10` compares numbers within OPS.
-//! - Custom fields compare numbers numerically and text case-insensitively (`= true` also
-//!   matches a JSON boolean); a list value matches when any element does.
+//! - Custom fields compare numbers numerically — a text value that is a number too — and text
+//!   case-insensitively (`= true` also matches a JSON boolean); a list value matches when any
+//!   element does.
 //!
 //! Values of the wrong kind for their field can only come from a hand-built AST (the parser
 //! checks them); they are read leniently and at worst match nothing.
@@ -413,6 +414,16 @@ impl Builder {
                 if op == Op::Eq || cmp.is_none() {
                     self.push(&format!(" OR ({alias}.type = 'text' AND {alias}.value = "));
                     self.param(number_text(*n));
+                    self.push(")");
+                } else if let Some(cmp) = cmp {
+                    // Text that is a number compares as one: trackers such as ServiceNow send
+                    // every value as a string ("2").
+                    self.push(&format!(
+                        " OR ({alias}.type = 'text' AND {alias}.value GLOB '*[0-9]*' \
+                         AND {alias}.value NOT GLOB '*[^0-9.+-]*' \
+                         AND CAST({alias}.value AS REAL) {cmp} "
+                    ));
+                    self.param(*n);
                     self.push(")");
                 }
                 self.push(")");

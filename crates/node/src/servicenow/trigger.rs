@@ -1,0 +1,248 @@
+//! Triggers on a node that serves ServiceNow are written in ServiceNow's encoded-query syntax
+//! (`urgency=1^active=true`, tracker-apis.md §1.5) and run against the mirror: each term
+//! becomes a condition on the record's column, which the mirror keeps as ServiceNow sent it.
+//!
+//! Supported: `=`, `!=`, `>`, `>=`, `<`, `<=` (numbers compare as numbers, date-times as
+//! ServiceNow writes them), `IN`, `NOT IN`, `LIKE` / `CONTAINS`, `NOTLIKE` /
+//! `DOESNOTCONTAIN`, `ISEMPTY`, `ISNOTEMPTY`, `ANYTHING`, `^` (and), `^OR` (or, binding
+//! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` (ignored: a trigger does not
+//! order). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
+//! every synced table. What the mirror cannot answer — dot-walked fields (`caller_id.vip`),
+//! `javascript:` values, `STARTSWITH` and the other operators — is refused when the trigger is
+//! saved, with the term named, rather than silently ignored as ServiceNow itself would.
+
+use tandem_model::query::{Cond, Expr, Field, Op, Query, Value};
+
+use super::view::Tables;
+
+/// Operators, longest first so that `!=` is not read as `=`.
+const OPERATORS: &[&str] = &[
+    "DOESNOTCONTAIN",
+    "ISNOTEMPTY",
+    "STARTSWITH",
+    "INSTANCEOF",
+    "ENDSWITH",
+    "CONTAINS",
+    "ANYTHING",
+    "NOTLIKE",
+    "ISEMPTY",
+    "BETWEEN",
+    "NOT IN",
+    "LIKE",
+    "IN",
+    "!=",
+    ">=",
+    "<=",
+    "=",
+    ">",
+    "<",
+];
+
+/// The trigger as a query over the mirror items of the synced tables.
+pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(
+            "the trigger is empty: write an encoded query such as urgency=1^active=true".into(),
+        );
+    }
+    let mut groups: Vec<Expr> = Vec::new();
+    for group in text.split("^NQ") {
+        let mut clusters: Vec<Expr> = Vec::new();
+        for term in group.split('^') {
+            let term = term.trim();
+            if term.is_empty() || term.starts_with("ORDERBY") {
+                continue;
+            }
+            let (or, term) = match term.strip_prefix("OR") {
+                // `^ORstate=2`, but not a column named `order…`.
+                Some(rest) if !clusters.is_empty() && starts_condition(rest) => (true, rest),
+                _ => (false, term),
+            };
+            let Some(cond) = condition(term, tables)? else {
+                continue;
+            };
+            match (or, clusters.pop()) {
+                (true, Some(prev)) => clusters.push(Expr::Or(Box::new(prev), Box::new(cond))),
+                (_, prev) => {
+                    clusters.extend(prev);
+                    clusters.push(cond);
+                }
+            }
+        }
+        let group = clusters
+            .into_iter()
+            .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+            .unwrap_or_else(|| everything(tables));
+        groups.push(group);
+    }
+    let filter = groups
+        .into_iter()
+        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+        .unwrap_or_else(|| everything(tables));
+    // Only the mirrors of the synced tables.
+    let scope = tables
+        .iter()
+        .map(|(_, key)| {
+            Expr::Cond(Cond {
+                field: Field::Project,
+                op: Op::Eq,
+                values: vec![Value::Project(key.clone())],
+            })
+        })
+        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+        .ok_or("no tables are synced")?;
+    Ok(Query {
+        filter: Some(Expr::And(Box::new(scope), Box::new(filter))),
+        order: Vec::new(),
+    })
+}
+
+fn starts_condition(rest: &str) -> bool {
+    rest.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+}
+
+/// A condition every mirror item meets.
+fn everything(tables: &Tables) -> Expr {
+    let _ = tables;
+    Expr::Cond(Cond {
+        field: Field::Custom("sys_id".into()),
+        op: Op::IsNotEmpty,
+        values: Vec::new(),
+    })
+}
+
+/// One term; `None` for a term that matches everything (`ANYTHING`).
+fn condition(term: &str, tables: &Tables) -> Result<Option<Expr>, String> {
+    // Column names are lower case; operators are upper case or symbols (`categoryINa,b`).
+    let field_end = term
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
+        .unwrap_or(term.len());
+    let (field, rest) = term.split_at(field_end);
+    if field.is_empty() {
+        return Err(format!("`{term}` does not start with a column name"));
+    }
+    if field.contains('.') {
+        return Err(format!(
+            "`{term}`: dot-walked fields ({field}) cannot be checked on the mirror; use the reference's sys_id, e.g. {}=<sys_id>",
+            field.split('.').next().unwrap_or(field)
+        ));
+    }
+    let Some(op) = OPERATORS.iter().find(|op| rest.starts_with(**op)) else {
+        return Err(format!(
+            "`{term}` has no operator after `{field}` (=, !=, >, <, IN, LIKE, ISEMPTY, …)"
+        ));
+    };
+    let value = &rest[op.len()..];
+    if value.trim_start().starts_with("javascript:") {
+        return Err(format!(
+            "`{term}`: javascript: values run on the instance and cannot be checked on the mirror"
+        ));
+    }
+    let column = Field::Custom(field.to_owned());
+    let cond = |op: Op, values: Vec<Value>| {
+        Ok(Some(Expr::Cond(Cond {
+            field: column.clone(),
+            op,
+            values,
+        })))
+    };
+    let text = |v: &str| Value::Text(v.to_owned());
+    let ordered = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .map_or_else(|_| text(v), Value::Number)
+    };
+    let list = |v: &str| v.split(',').map(|s| text(s.trim())).collect::<Vec<_>>();
+    match *op {
+        "=" if field == "sys_class_name" => {
+            if tables.project_of(value).is_none() {
+                return Err(format!(
+                    "`{term}`: {value} is not a synced table ({})",
+                    tables.iter().map(|(t, _)| t).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let key = tables.project_of(value).cloned().ok_or("no project")?;
+            Ok(Some(Expr::Cond(Cond {
+                field: Field::Project,
+                op: Op::Eq,
+                values: vec![Value::Project(key)],
+            })))
+        }
+        "=" => cond(Op::Eq, vec![text(value)]),
+        "!=" => cond(Op::Ne, vec![text(value)]),
+        ">" => cond(Op::Gt, vec![ordered(value)]),
+        ">=" => cond(Op::Ge, vec![ordered(value)]),
+        "<" => cond(Op::Lt, vec![ordered(value)]),
+        "<=" => cond(Op::Le, vec![ordered(value)]),
+        "IN" => cond(Op::In, list(value)),
+        "NOT IN" => cond(Op::NotIn, list(value)),
+        "LIKE" | "CONTAINS" => cond(Op::Contains, vec![text(value)]),
+        "NOTLIKE" | "DOESNOTCONTAIN" => cond(Op::NotContains, vec![text(value)]),
+        "ISEMPTY" => cond(Op::IsEmpty, Vec::new()),
+        "ISNOTEMPTY" => cond(Op::IsNotEmpty, Vec::new()),
+        "ANYTHING" => Ok(None),
+        other => Err(format!(
+            "`{term}`: {other} is not supported in triggers yet (use =, !=, >, >=, <, <=, IN, NOT IN, LIKE, NOTLIKE, ISEMPTY, ISNOTEMPTY)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables() -> Tables {
+        Tables::new(&["incident".into(), "problem".into()])
+    }
+
+    fn shown(q: &str) -> String {
+        format!("{:?}", translate(q, &tables()).expect(q).filter)
+    }
+
+    #[test]
+    fn and_or_and_new_queries_nest_as_servicenow_reads_them() {
+        let q = shown("active=true^priority=1^ORpriority=2^NQstate=6");
+        // (scope) AND ((active AND (p1 OR p2)) OR state=6)
+        assert!(q.starts_with("Some(And(Or(Cond"), "{q}");
+        assert!(
+            q.contains("Or(Cond(Cond { field: Custom(\"priority\")"),
+            "{q}"
+        );
+        assert!(q.contains("Custom(\"state\")"), "{q}");
+        assert!(shown("urgency<=2").contains("Number(2.0)"));
+        assert!(shown("categoryINnetwork, hardware").contains("In"));
+        assert!(shown("short_descriptionLIKEvpn^ORDERBYnumber").contains("Contains"));
+        assert!(shown("assigned_toISEMPTY").contains("IsEmpty"));
+    }
+
+    #[test]
+    fn a_table_term_scopes_the_trigger() {
+        let q = shown("sys_class_name=problem^active=true");
+        assert!(q.contains("Project(ProjectKey(\"PRB\"))"), "{q}");
+        let e = translate("sys_class_name=sys_user", &tables()).unwrap_err();
+        assert!(e.contains("not a synced table"), "{e}");
+    }
+
+    #[test]
+    fn what_the_mirror_cannot_answer_is_refused_naming_the_term() {
+        for (q, says) in [
+            ("caller_id.vip=true", "dot-walked"),
+            ("opened_at>javascript:gs.daysAgo(7)", "javascript:"),
+            ("numberSTARTSWITHINC", "STARTSWITH"),
+            ("urgency", "no operator"),
+            ("=1", "column name"),
+            ("", "empty"),
+        ] {
+            let e = translate(q, &tables()).unwrap_err();
+            assert!(e.contains(says), "{q}: {e}");
+        }
+        assert!(
+            translate("ANYTHING^urgency=1", &tables()).is_err(),
+            "ANYTHING needs a column"
+        );
+        assert!(translate("urgencyANYTHING", &tables()).is_ok());
+    }
+}
