@@ -146,7 +146,9 @@ async fn twins(api: &Api, key: &str) -> Value {
 async fn mirror_of(api: &Api, number: &str) -> String {
     let mut found = None;
     for _ in 0..100 {
-        let (status, body) = api.send(api.get("/items?q=project%20%3D%20INC")).await;
+        let (status, body) = api
+            .send(api.get("/items?query=project%20%3D%20INC&limit=500"))
+            .await;
         assert_eq!(status, 200, "{body}");
         found = body["items"].as_array().and_then(|items| {
             items

@@ -58,14 +58,29 @@ pub fn router() -> Router<AppState> {
 /// What this node is.
 async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
     let settings = state.settings();
-    axum::Json(serde_json::json!({
+    let mut info = serde_json::json!({
         "id": state.identity().id.to_string(),
         "name": settings.name,
         "version": env!("CARGO_PKG_VERSION"),
         "tracker": settings.tracker.as_str(),
         "node_url": settings.node_url,
         "public_key": state.identity().public_key_base64(),
-    }))
+    });
+    // A node on ServiceNow: how syncing with the instance goes.
+    if let Some(s) = state.bridge_status() {
+        info["servicenow"] = serde_json::json!({
+            "instance_url": s.instance_url,
+            "user": s.user,
+            "tables": s.tables,
+            "poll_interval_secs": s.poll_interval.as_secs(),
+            "last_poll": s.last_poll.map(|t| t.to_string()),
+            "last_error": s.last_error,
+            "records_pulled": s.pulled,
+            "items_pushed": s.pushed,
+            "requests": s.requests,
+        });
+    }
+    axum::Json(info)
 }
 
 fn item_key(raw: &str) -> ApiResult<ItemKey> {

@@ -22,6 +22,11 @@ use serde::{Deserialize, Serialize};
 use super::client::{Client, ServiceNowError};
 use super::record::{Record, format_time, parse_time};
 
+/// The columns that tell whether a row changed.
+const SCAN_FIELDS: &str = "sys_id,sys_updated_on,sys_mod_count,sys_updated_by";
+/// Rows fetched whole per request (their sys_ids go in the URL).
+const FETCH_CHUNK: usize = 100;
+
 /// The version of a row last handed over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
@@ -166,18 +171,62 @@ impl Poller {
 
     /// The next page of changed rows. Does not move the poller: call [`Poller::advance`]
     /// with the batch's state once the changes are handed over.
+    ///
+    /// A table is read in two steps: the page of rows in the window with only the columns that
+    /// tell a change (`sys_id`, `sys_updated_on`, `sys_mod_count`), then whole rows for the
+    /// changed ones only (`sys_idIN…`). The overlap window is read again on every poll; this
+    /// keeps that cheap when thousands of rows changed within it.
     pub async fn next_batch(&self, client: &Client) -> Result<Batch, ServiceNowError> {
         let query = self.query();
-        let rows = match &self.source {
-            Source::Table(table) => {
-                client
-                    .list_page(table, &query, self.fields.as_deref(), self.page_size)
-                    .await?
-                    .rows
+        let table = match &self.source {
+            Source::Table(table) => table,
+            Source::Attachments(_) => {
+                let rows = client.attachment_page(&query, self.page_size).await?;
+                return Ok(self.batch(rows));
             }
-            Source::Attachments(_) => client.attachment_page(&query, self.page_size).await?,
         };
-        Ok(self.batch(rows))
+        let rows = client
+            .list_page(table, &query, Some(SCAN_FIELDS), self.page_size)
+            .await?
+            .rows;
+        let mut batch = self.batch(rows);
+        if batch.changes.is_empty() {
+            return Ok(batch);
+        }
+        let mut full: std::collections::HashMap<String, Record> = std::collections::HashMap::new();
+        for chunk in batch.changes.chunks(FETCH_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|c| c.record.sys_id()).collect();
+            let rows = client
+                .list(
+                    table,
+                    &format!("sys_idIN{}", ids.join(",")),
+                    self.fields.as_deref(),
+                    FETCH_CHUNK as u32,
+                )
+                .await?;
+            full.extend(rows.into_iter().map(|r| (r.sys_id().to_owned(), r)));
+        }
+        // A row deleted since the scan is no change to hand over; a row changed again since
+        // is handed over as it is now, and counted as seen at that version.
+        batch
+            .changes
+            .retain_mut(|c| match full.remove(c.record.sys_id()) {
+                Some(row) => {
+                    if row.mod_count() > c.record.mod_count() {
+                        batch.state.seen.insert(
+                            row.sys_id().to_owned(),
+                            Seen {
+                                mod_count: row.mod_count(),
+                                updated_on: row.str("sys_updated_on").to_owned(),
+                            },
+                        );
+                    }
+                    c.record = row;
+                    true
+                }
+                None => false,
+            });
+        Ok(batch)
     }
 
     fn query(&self) -> String {

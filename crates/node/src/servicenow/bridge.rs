@@ -17,6 +17,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, TryStreamExt};
 use serde_json::{Map, Value, json};
 use tandem_connectors::servicenow::{
     AttachmentMeta, Client, JournalEntry, JournalKind, NewAttachment as SnAttachment, PollState,
@@ -38,8 +39,10 @@ use crate::state::AppState;
 pub const ACTOR_PREFIX: &str = "ServiceNow/";
 /// How often the push looks for mirror changes between polls.
 const PUSH_EVERY: Duration = Duration::from_millis(200);
-/// Rows per poll page.
-const PAGE: u32 = 200;
+/// Rows per poll page (scanned by their change columns; changed ones fetched whole).
+const PAGE: u32 = 500;
+/// Records pulled into the mirror at once.
+const PULL_CONCURRENCY: usize = 32;
 /// Events read per push round.
 const PUSH_BATCH: u32 = 500;
 const PUSH_CURSOR: &str = "servicenow.push_after";
@@ -280,18 +283,19 @@ impl Bridge {
         for f in &files {
             files_of.entry(f.table_sys_id.as_str()).or_default().push(f);
         }
-        let none = Vec::new();
-        for record in records {
-            let sys_id = record.sys_id();
-            self.pull_record(
-                table,
-                record,
-                journals.get(sys_id).unwrap_or(&Vec::new()),
-                files_of.get(sys_id).unwrap_or(&none),
-            )
-            .await?;
-        }
-        Ok(())
+        let (none, no_journal) = (Vec::new(), Vec::new());
+        // Records side by side: their writes share the store's commits.
+        stream::iter(records.iter().map(Ok))
+            .try_for_each_concurrent(PULL_CONCURRENCY, |record| {
+                let sys_id = record.sys_id();
+                self.pull_record(
+                    table,
+                    record,
+                    journals.get(sys_id).unwrap_or(&no_journal),
+                    files_of.get(sys_id).unwrap_or(&none),
+                )
+            })
+            .await
     }
 
     async fn snapshot(
@@ -795,38 +799,32 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
             }
         }
         if prepared {
-            // Push first, so a pull never meets a mirror change that is not yet written.
+            // Push first, so a pull meets few mirror changes not yet written (the three-way
+            // merge keeps those that it does meet); a failing push does not hold the pull up.
             let pushed = bridge.push().await;
+            match pushed {
+                Ok(n) => state.set_bridge_status(|s| s.pushed += n),
+                Err(e) => {
+                    debug!(error = %e, "A push to ServiceNow failed; trying again.");
+                    state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                }
+            }
             if Instant::now() >= next_poll {
                 next_poll = Instant::now() + poll_interval;
-                let pulled = match pushed {
-                    Ok(_) => bridge.pull().await,
-                    Err(e) => Err(e),
-                };
-                let requests = bridge.client().requests_sent();
-                match pulled {
+                match bridge.pull().await {
                     Ok(n) => state.set_bridge_status(|s| {
                         s.last_poll = Some(jiff::Timestamp::now());
                         s.last_error = None;
                         s.pulled += n;
-                        s.requests = requests;
                     }),
                     Err(e) => {
                         warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
-                        state.set_bridge_status(|s| {
-                            s.last_error = Some(e.to_string());
-                            s.requests = requests;
-                        });
+                        state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                     }
                 }
-            } else if let Ok(n) = pushed {
-                if n > 0 {
-                    state.set_bridge_status(|s| s.pushed += n);
-                }
-            } else if let Err(e) = pushed {
-                debug!(error = %e, "A push to ServiceNow failed; trying again.");
-                state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
             }
+            let requests = bridge.client().requests_sent();
+            state.set_bridge_status(|s| s.requests = requests);
         }
         tokio::select! {
             () = cancel.cancelled() => return,
