@@ -223,6 +223,30 @@ async fn an_incident_and_an_engineering_item_stay_in_sync_both_ways() {
     })
     .await;
 
+    // The agent attaches a trace in ServiceNow: B gets the file.
+    let trace = b"traceroute to vpn.example.com\n 1  10.0.0.1  0.4 ms\n".repeat(20);
+    let r = instance
+        .http
+        .post(instance.url(&format!(
+            "/api/now/attachment/file?table_name=incident&table_sys_id={sys_id}&file_name=trace.txt"
+        )))
+        .basic_auth(AGENT, Some(AGENT_PASSWORD))
+        .header("content-type", "text/plain")
+        .body(trace.clone())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 201);
+    eventually("B gets the agent's attachment", || async {
+        item(&api_b, "ENG-1").await.is_some_and(|i| {
+            i["attachments"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|a| a["filename"] == "trace.txt" && a["size"] == trace.len())
+            })
+        })
+    })
+    .await;
+
     // Engineering renames, comments publicly and internally, attaches a log and resolves.
     let (status, body) = api_b
         .json(
@@ -569,6 +593,227 @@ async fn admin_written_servicenow_rules_run_unchanged() {
         errors["errors"].as_array().map(Vec::len),
         Some(0),
         "{errors}"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+impl Instance {
+    async fn faults(&self, faults: tandem_emulators::servicenow::Faults) {
+        let r = self
+            .http
+            .post(self.url("/__emulator/faults"))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults set");
+        assert_eq!(r.status(), 200);
+    }
+}
+
+/// Node A stopped in the middle of its rounds and started again where it was, while the
+/// instance answers 429s and 500s and slowly: every incident reaches B once, with its last
+/// short description and its one comment.
+#[tokio::test]
+async fn restarts_mid_poll_and_faults_lose_and_double_nothing() {
+    let (instance, mut a, b) = setup().await;
+    let api_b = b.api();
+    let (status, body) = a
+        .api()
+        .json(
+            a.api().post("/connections/snow_to_eng/triggers"),
+            json!({"query": "active=true", "note": "every open incident"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let address: std::net::SocketAddr = a
+        .url
+        .strip_prefix("http://")
+        .expect("http")
+        .parse()
+        .expect("address");
+    let data_dir = a.data_dir.clone();
+    let sn_url = instance.emu.base_url();
+    let mut ids = Vec::new();
+    let mut stopped = Vec::new();
+    for round in 0..4u64 {
+        for i in 0..3 {
+            let created = instance
+                .agent(
+                    reqwest::Method::POST,
+                    "/api/now/table/incident",
+                    Some(json!({"short_description": format!("Round {round} incident {i}"), "comments": format!("Reported in round {round}, {i}")})),
+                )
+                .await;
+            ids.push(
+                created["result"]["sys_id"]
+                    .as_str()
+                    .expect("sys_id")
+                    .to_owned(),
+            );
+        }
+        if let Some(first) = ids.first() {
+            instance
+                .agent(
+                    reqwest::Method::PATCH,
+                    &format!("/api/now/table/incident/{first}"),
+                    Some(json!({"short_description": format!("First incident, edited in round {round}")})),
+                )
+                .await;
+        }
+        // Then the instance answers slowly (a poll lasts long enough to be cut in the middle),
+        // with a 429 and two 500s among the node's next requests.
+        instance
+            .faults(tandem_emulators::servicenow::Faults {
+                latency_ms: 40,
+                rate_limited_requests: 1,
+                retry_after_secs: 1,
+                server_error_requests: 2,
+                ..Default::default()
+            })
+            .await;
+        tokio::time::sleep(Duration::from_millis(300 + 250 * round)).await;
+        a.stop().await;
+        // The agent's next writes go through.
+        instance
+            .faults(tandem_emulators::servicenow::Faults::default())
+            .await;
+        let url = sn_url.clone();
+        // The stopped node keeps its temporary directory alive (the data is in it).
+        let restarted = TestNode::start_with(|c| {
+            c.data_dir = data_dir.clone();
+            c.listen = address;
+            c.servicenow = Some(ServiceNowConfig {
+                instance_url: url,
+                user: PROXY.into(),
+                password: Secret::new(PROXY_PASSWORD),
+                oauth: None,
+                tables: vec!["incident".into()],
+                poll_interval: Duration::from_millis(1000),
+            });
+        })
+        .await;
+        stopped.push(std::mem::replace(&mut a, restarted));
+    }
+    instance
+        .faults(tandem_emulators::servicenow::Faults::default())
+        .await;
+    let expected = ids.len();
+    eventually("every incident reaches B", || async {
+        let (status, body) = api_b
+            .send(api_b.get("/items?query=project%20%3D%20ENG&limit=100"))
+            .await;
+        status == 200 && body["total"].as_u64() == Some(expected as u64)
+    })
+    .await;
+    eventually("B has the first incident's last edit", || async {
+        let (status, body) = api_b
+            .send(api_b.get("/items?query=summary%20~%20%22First%20incident%22&limit=10"))
+            .await;
+        status == 200
+            && body["items"].as_array().is_some_and(|i| {
+                i.len() == 1 && i[0]["summary"] == "First incident, edited in round 3"
+            })
+    })
+    .await;
+    // Quiet for a few polls: nothing more arrives, nothing doubles.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let (_, body) = api_b
+        .send(api_b.get("/items?query=project%20%3D%20ENG&limit=100"))
+        .await;
+    let items = body["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), expected, "no incident twice on B");
+    let mut summaries: Vec<String> = items
+        .iter()
+        .map(|i| i["summary"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    summaries.sort();
+    summaries.dedup();
+    assert_eq!(summaries.len(), expected, "{summaries:?}");
+    for i in &items {
+        let key = i["key"].as_str().expect("key");
+        let full = item(&api_b, key).await.expect("item");
+        let comments = full["comments"].as_array().expect("comments");
+        assert_eq!(comments.len(), 1, "{key}: one comment each: {comments:?}");
+    }
+    let on_a = a
+        .api()
+        .send(a.api().get("/items?query=project%20%3D%20INC&limit=100"))
+        .await
+        .1;
+    assert_eq!(
+        on_a["total"].as_u64(),
+        Some(expected as u64),
+        "one mirror item each"
+    );
+    for id in &ids {
+        assert_eq!(
+            instance.journal(id).await.len(),
+            1,
+            "nothing written back to the journal of {id}"
+        );
+    }
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+#[tokio::test]
+async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    // Rules that resolve without the close fields the state model needs.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"incoming_script": "if (firstSync) { entity.tableName = \"incident\" }\nentity.short_description = replica.summary\nif (replica.status?.name == \"Done\") { entity.state = \"6\" }\n"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Disk full on db-3"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the incident exists", || async {
+        let list = instance
+            .agent(
+                reqwest::Method::GET,
+                "/api/now/table/incident?sysparm_query=short_description=Disk%20full%20on%20db-3",
+                None,
+            )
+            .await;
+        list["result"].as_array().is_some_and(|l| l.len() == 1)
+    })
+    .await;
+    let (status, body) = api_b
+        .json(api_b.patch("/items/ENG-1"), json!({"status": "Done"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the refusal is an item error", || async {
+        let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+        errors["errors"].as_array().is_some_and(|e| {
+            e.iter().any(|e| {
+                let m = e["message"].as_str().unwrap_or_default();
+                m.contains("403") && m.contains("close_code")
+            })
+        })
+    })
+    .await;
+    let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    let error = errors["errors"]
+        .as_array()
+        .and_then(|e| e.first())
+        .cloned()
+        .expect("an error");
+    assert_eq!(error["impact"], "item", "{error}");
+    assert!(
+        error["local_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("INC-")),
+        "{error}"
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }

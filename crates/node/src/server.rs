@@ -40,6 +40,9 @@ pub struct RunningNode {
     pub setup_link: Option<String>,
     cancel: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
+    /// The background loops (delivery, sync engine, ServiceNow bridge): they end on the cancel
+    /// token, and a stop waits for them, so nothing holds the database once it returns.
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl RunningNode {
@@ -66,13 +69,19 @@ impl RunningNode {
 
     /// Waits until the node stops (after its cancel token fires).
     pub async fn wait(self) -> Result<(), NodeError> {
-        match self.server.await {
+        let served = match self.server.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(NodeError::Internal(format!("the HTTP server failed: {e}"))),
             Err(e) => Err(NodeError::Internal(format!(
                 "the HTTP server task failed: {e}"
             ))),
+        };
+        // The server ended on the cancel token (or failed): stop the loops too, and wait.
+        self.cancel.cancel();
+        for worker in self.workers {
+            let _ = worker.await;
         }
+        served
     }
 }
 
@@ -143,17 +152,19 @@ pub async fn start_with_store(
 
     let cancel = CancellationToken::new();
     let app = router(state.clone());
-    tokio::spawn(crate::connections::delivery::run(
-        state.clone(),
-        cancel.clone(),
-    ));
-    tokio::spawn(crate::sync::engine::run(state.clone(), cancel.clone()));
+    let mut workers = vec![
+        tokio::spawn(crate::connections::delivery::run(
+            state.clone(),
+            cancel.clone(),
+        )),
+        tokio::spawn(crate::sync::engine::run(state.clone(), cancel.clone())),
+    ];
     if let Some(sn) = state.config().servicenow.clone() {
-        tokio::spawn(crate::servicenow::bridge::run(
+        workers.push(tokio::spawn(crate::servicenow::bridge::run(
             state.clone(),
             sn,
             cancel.clone(),
-        ));
+        )));
     }
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
@@ -173,6 +184,7 @@ pub async fn start_with_store(
         setup_link,
         cancel,
         server,
+        workers,
     })
 }
 

@@ -789,42 +789,49 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
     let mut prepared = false;
     let mut next_poll = Instant::now();
     loop {
-        if !prepared {
-            match bridge.prepare().await {
-                Ok(()) => prepared = true,
-                Err(e) => {
-                    warn!(error = %e, "The ServiceNow mirror cannot be prepared; trying again.");
-                    state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
-                }
-            }
-        }
-        if prepared {
-            // Push first, so a pull meets few mirror changes not yet written (the three-way
-            // merge keeps those that it does meet); a failing push does not hold the pull up.
-            let pushed = bridge.push().await;
-            match pushed {
-                Ok(n) => state.set_bridge_status(|s| s.pushed += n),
-                Err(e) => {
-                    debug!(error = %e, "A push to ServiceNow failed; trying again.");
-                    state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
-                }
-            }
-            if Instant::now() >= next_poll {
-                next_poll = Instant::now() + poll_interval;
-                match bridge.pull().await {
-                    Ok(n) => state.set_bridge_status(|s| {
-                        s.last_poll = Some(jiff::Timestamp::now());
-                        s.last_error = None;
-                        s.pulled += n;
-                    }),
+        // A stop ends a round where it is, as a crash would: what was handed over is committed,
+        // and the poll state only moves after that, so the next start takes up from there.
+        let round = async {
+            if !prepared {
+                match bridge.prepare().await {
+                    Ok(()) => prepared = true,
                     Err(e) => {
-                        warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
+                        warn!(error = %e, "The ServiceNow mirror cannot be prepared; trying again.");
                         state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                     }
                 }
             }
-            let requests = bridge.client().requests_sent();
-            state.set_bridge_status(|s| s.requests = requests);
+            if prepared {
+                // Push first, so a pull meets few mirror changes not yet written (the three-way
+                // merge keeps those that it does meet); a failing push does not hold the pull up.
+                match bridge.push().await {
+                    Ok(n) => state.set_bridge_status(|s| s.pushed += n),
+                    Err(e) => {
+                        debug!(error = %e, "A push to ServiceNow failed; trying again.");
+                        state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                    }
+                }
+                if Instant::now() >= next_poll {
+                    next_poll = Instant::now() + poll_interval;
+                    match bridge.pull().await {
+                        Ok(n) => state.set_bridge_status(|s| {
+                            s.last_poll = Some(jiff::Timestamp::now());
+                            s.last_error = None;
+                            s.pulled += n;
+                        }),
+                        Err(e) => {
+                            warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
+                            state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                        }
+                    }
+                }
+                let requests = bridge.client().requests_sent();
+                state.set_bridge_status(|s| s.requests = requests);
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = round => {}
         }
         tokio::select! {
             () = cancel.cancelled() => return,
