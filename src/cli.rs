@@ -442,6 +442,7 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
                 tables: vec!["incident".into()],
                 // Quicker than the default 10 s, so changes show while you watch.
                 poll_interval: std::time::Duration::from_secs(2),
+                from_console: false,
             }
         });
         let config = Config {

@@ -109,6 +109,7 @@ async fn setup() -> (Instance, TestNode, TestNode) {
             oauth: None,
             tables: vec!["incident".into()],
             poll_interval: Duration::from_millis(1000),
+            from_console: false,
         });
     })
     .await;
@@ -689,6 +690,7 @@ async fn restarts_mid_poll_and_faults_lose_and_double_nothing() {
                 oauth: None,
                 tables: vec!["incident".into()],
                 poll_interval: Duration::from_millis(1000),
+                from_console: false,
             });
         })
         .await;
@@ -815,5 +817,93 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
             .is_some_and(|k| k.starts_with("INC-")),
         "{error}"
     );
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// An admin connects a node to ServiceNow from the General settings page: wrong credentials
+/// are refused with ServiceNow's answer, right ones are checked and saved (the password sealed),
+/// and from its next start the node serves the instance.
+#[tokio::test]
+async fn the_general_settings_page_connects_a_node_to_servicenow() {
+    let instance = Instance::start().await;
+    let mut node = TestNode::start().await;
+    let client = crate::console::browser();
+    let csrf = crate::console::login(&node, &client).await;
+    let page = crate::console::get_page(&client, format!("{}/settings/general", node.url)).await;
+    assert!(
+        page.contains("ServiceNow connection"),
+        "the form is offered"
+    );
+    let post = |password: &'static str| {
+        client
+            .post(format!("{}/settings/servicenow", node.url))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("instance_url", instance.emu.base_url().as_str()),
+                ("user", PROXY),
+                ("password", password),
+                ("tables", "incident"),
+                ("poll_secs", "1"),
+            ])
+            .send()
+    };
+    let refused = post("wrong").await.expect("answer");
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.expect("page");
+    assert!(text.contains("refused the credentials"), "{text}");
+    let saved = post(PROXY_PASSWORD).await.expect("answer");
+    assert_eq!(saved.status(), 200);
+    let text = saved.text().await.expect("page");
+    assert!(text.contains("Checked and saved"), "{text}");
+    assert!(
+        !text.contains(PROXY_PASSWORD),
+        "the password is never shown back"
+    );
+
+    // The password is sealed at rest.
+    let address: std::net::SocketAddr = node
+        .url
+        .strip_prefix("http://")
+        .expect("http")
+        .parse()
+        .expect("address");
+    let data_dir = node.data_dir.clone();
+    node.stop().await;
+    let db = rusqlite::Connection::open(data_dir.join("tandem.db")).expect("db");
+    let stored: String = db
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'servicenow.connection'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("saved");
+    assert!(!stored.contains(PROXY_PASSWORD), "{stored}");
+    drop(db);
+
+    instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Seen after the restart"})),
+        )
+        .await;
+    let restarted = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+    let api = restarted.api();
+    let (_, info) = api.send(api.get("/node")).await;
+    assert_eq!(info["tracker"], "servicenow", "{info}");
+    eventually("the node mirrors the incident", || async {
+        let (status, body) = api
+            .send(api.get("/items?query=project%20%3D%20INC&limit=10"))
+            .await;
+        status == 200
+            && body["items"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|i| i["summary"] == "Seen after the restart"))
+    })
+    .await;
     instance.emu.shutdown().await.expect("emulator stops");
 }

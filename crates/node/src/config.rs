@@ -181,6 +181,8 @@ pub struct ServiceNowConfig {
     pub oauth: Option<(String, Secret)>,
     pub tables: Vec<String>,
     pub poll_interval: std::time::Duration,
+    /// Saved on the General settings page (else set by the configuration, which wins).
+    pub from_console: bool,
 }
 
 /// The poll interval when none is configured.
@@ -611,6 +613,7 @@ fn servicenow_config(
         oauth,
         tables,
         poll_interval: std::time::Duration::from_secs(poll),
+        from_console: false,
     }))
 }
 

@@ -142,11 +142,17 @@ pub async fn start_with_store(
         .local_addr()
         .map_err(|e| NodeError::Internal(e.to_string()))?;
 
-    let settings = effective_settings(&config, store.as_ref(), addr).await?;
     let master_key = crate::secrets::MasterKey::load_or_create(
         config.master_key.as_ref().map(|k| k.expose()),
         &config.data_dir,
     )?;
+    // A ServiceNow connection saved in the console, unless the configuration sets one.
+    let mut config = config;
+    if config.servicenow.is_none() {
+        config.servicenow =
+            crate::servicenow::settings::stored(store.as_ref(), &master_key).await?;
+    }
+    let settings = effective_settings(&config, store.as_ref(), addr).await?;
     let state = AppState::new(store, identity, config, settings, master_key)?;
     let setup_link = bootstrap_auth(&state).await?;
 

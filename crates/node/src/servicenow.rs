@@ -3,5 +3,6 @@
 //! step through the `tandem-connectors` ServiceNow client.
 
 pub mod bridge;
+pub mod settings;
 pub mod trigger;
 pub mod view;

@@ -289,6 +289,17 @@ impl Client {
         Ok(rows)
     }
 
+    /// The first `rows` rows of `table` matching `query`: one request, no paging.
+    pub async fn first_page(
+        &self,
+        table: &str,
+        query: &str,
+        fields: Option<&str>,
+        rows: u32,
+    ) -> Result<Vec<Record>> {
+        Ok(self.list_page(table, query, fields, rows).await?.rows)
+    }
+
     /// The first page of a list.
     pub(crate) async fn list_page(
         &self,

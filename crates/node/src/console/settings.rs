@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
             get(|| async { Redirect::to("/settings/general") }),
         )
         .route("/settings/general", get(general_page).post(save_general))
+        .route("/settings/servicenow", post(save_servicenow))
         .route("/settings/tokens", get(tokens_page).post(create_token))
         .route("/settings/tokens/{id}/revoke", post(revoke_token))
         .route("/settings/license", get(license_page).post(install_license))
@@ -42,14 +43,56 @@ struct GeneralPage {
     /// Settings fixed by the configuration (flags, environment, file) cannot be changed here.
     name_locked: bool,
     url_locked: bool,
-    /// The ServiceNow instance the node serves (set by configuration) and how syncing with it goes.
+    /// The ServiceNow instance the node serves and how syncing with it goes.
     servicenow: Option<ServiceNowFacts>,
+    /// The ServiceNow connection form, unless the configuration sets the connection.
+    servicenow_form: Option<ServiceNowForm>,
     error: Option<String>,
     saved: bool,
 }
 
+/// The ServiceNow connection form's values (secrets are never shown back).
+#[derive(Default)]
+struct ServiceNowForm {
+    instance_url: String,
+    user: String,
+    client_id: String,
+    tables: String,
+    poll_secs: String,
+    /// A password is saved: an empty field keeps it.
+    has_password: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn servicenow_form(state: &AppState) -> Option<ServiceNowForm> {
+    match &state.config().servicenow {
+        Some(c) if !c.from_console => None,
+        Some(c) => Some(ServiceNowForm {
+            instance_url: c.instance_url.clone(),
+            user: c.user.clone(),
+            client_id: c
+                .oauth
+                .as_ref()
+                .map(|(id, _)| id.clone())
+                .unwrap_or_default(),
+            tables: c.tables.join(", "),
+            poll_secs: c.poll_interval.as_secs().to_string(),
+            has_password: true,
+            ..ServiceNowForm::default()
+        }),
+        None => Some(ServiceNowForm {
+            tables: "incident".into(),
+            poll_secs: crate::config::DEFAULT_POLL_SECS.to_string(),
+            ..ServiceNowForm::default()
+        }),
+    }
+}
+
 /// What the General settings page shows of a ServiceNow node.
 struct ServiceNowFacts {
+    /// Saved on this page rather than set by the configuration.
+    from_console: bool,
     instance_url: String,
     user: String,
     auth: &'static str,
@@ -70,6 +113,7 @@ fn servicenow_facts(state: &AppState) -> Option<ServiceNowFacts> {
         .map(|(t, k)| (t.to_owned(), k.to_string()))
         .collect();
     Some(ServiceNowFacts {
+        from_console: config.from_console,
         instance_url: config.instance_url.clone(),
         user: config.user.clone(),
         auth: if config.oauth.is_some() {
@@ -108,6 +152,7 @@ fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> Gene
         name_locked: state.config().name.is_some(),
         url_locked: state.config().node_url.is_some(),
         servicenow: servicenow_facts(state),
+        servicenow_form: servicenow_form(state),
         error: None,
         saved: false,
     }
@@ -174,6 +219,82 @@ async fn save_general(
                 },
             );
             page.error = Some(message);
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ServiceNowFormBody {
+    csrf: String,
+    instance_url: String,
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    tables: String,
+    #[serde(default)]
+    poll_secs: String,
+}
+
+/// Checks the ServiceNow connection by signing in and reading the first table, then saves it;
+/// the node serves ServiceNow with it from its next start.
+async fn save_servicenow(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(body): Form<ServiceNowFormBody>,
+) -> PageResult {
+    user.check_csrf(&body.csrf)?;
+    let mut page = general(&state, &user, state.settings());
+    let Some(mut shown) = page.servicenow_form.take() else {
+        page.error = Some(
+            "The ServiceNow connection is set in the node's configuration (--servicenow-* or [servicenow] in tandem.toml); change it there.".into(),
+        );
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    };
+    let form = crate::servicenow::settings::Form {
+        instance_url: body.instance_url,
+        user: body.user,
+        password: body.password,
+        client_id: body.client_id,
+        client_secret: body.client_secret,
+        tables: body.tables,
+        poll_secs: body.poll_secs,
+    };
+    shown.instance_url = form.instance_url.clone();
+    shown.user = form.user.clone();
+    shown.client_id = form.client_id.clone();
+    shown.tables = form.tables.clone();
+    shown.poll_secs = form.poll_secs.clone();
+    let current = state.config().servicenow.as_ref();
+    let checked = match crate::servicenow::settings::check(&form, current) {
+        Ok(config) => crate::servicenow::settings::try_connection(&config)
+            .await
+            .map(|()| config)
+            .map_err(|e| format!("The node could not use these settings: {e}")),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(config) => {
+            crate::servicenow::settings::save(state.store(), state.master_key(), &config).await?;
+            tracing::info!(user = %user.session.username, instance = %config.instance_url, "ServiceNow connection saved.");
+            shown.has_password = true;
+            shown.notice = Some(format!(
+                "Checked and saved: signed in to {} as {} and read the {} table. Restart the node to serve ServiceNow with these settings (its mirror and connector start with the node).",
+                config.instance_url,
+                config.user,
+                config.tables.first().map_or("incident", String::as_str)
+            ));
+            page.servicenow_form = Some(shown);
+            Ok(page.into_response())
+        }
+        Err(message) => {
+            shown.error = Some(message);
+            page.servicenow_form = Some(shown);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
     }

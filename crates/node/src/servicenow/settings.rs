@@ -1,0 +1,258 @@
+//! The ServiceNow connection an admin sets on the General settings page, kept in the database
+//! with the password and client secret sealed by the node's master key. The configuration
+//! (flags, environment, `[servicenow]` in the file) wins over it; the node reads it at start.
+
+use serde::{Deserialize, Serialize};
+use tandem_store::Store;
+
+use crate::config::{DEFAULT_POLL_SECS, Secret, ServiceNowConfig, check_node_url};
+use crate::error::NodeError;
+use crate::secrets::MasterKey;
+
+const SETTING: &str = "servicenow.connection";
+const PASSWORD_AAD: &str = "setting:servicenow.connection:password";
+const CLIENT_SECRET_AAD: &str = "setting:servicenow.connection:client_secret";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    instance_url: String,
+    user: String,
+    password: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    tables: Vec<String>,
+    poll_secs: u64,
+}
+
+/// What the form sends; empty secrets keep the stored ones.
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    pub instance_url: String,
+    pub user: String,
+    pub password: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub tables: String,
+    pub poll_secs: String,
+}
+
+/// The connection saved from the console, if any.
+pub async fn stored(
+    store: &dyn Store,
+    key: &MasterKey,
+) -> Result<Option<ServiceNowConfig>, NodeError> {
+    let Some(text) = store.setting(SETTING).await? else {
+        return Ok(None);
+    };
+    let s: Stored = serde_json::from_str(&text).map_err(|e| {
+        NodeError::Internal(format!("the saved ServiceNow settings are damaged: {e}"))
+    })?;
+    let open = |sealed: &str, aad: &str| -> Result<Secret, NodeError> {
+        key.open(sealed, aad)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Secret::new)
+            .ok_or_else(|| {
+                NodeError::Internal(
+                    "the saved ServiceNow password cannot be opened with this node's master key"
+                        .into(),
+                )
+            })
+    };
+    let oauth = match (&s.client_id, &s.client_secret) {
+        (Some(id), Some(secret)) => Some((id.clone(), open(secret, CLIENT_SECRET_AAD)?)),
+        _ => None,
+    };
+    Ok(Some(ServiceNowConfig {
+        instance_url: s.instance_url,
+        user: s.user,
+        password: open(&s.password, PASSWORD_AAD)?,
+        oauth,
+        tables: s.tables,
+        poll_interval: std::time::Duration::from_secs(s.poll_secs),
+        from_console: true,
+    }))
+}
+
+/// Checks the form; the settings it describes, secrets left empty taken from `current`.
+pub fn check(form: &Form, current: Option<&ServiceNowConfig>) -> Result<ServiceNowConfig, String> {
+    let instance_url = check_node_url(&form.instance_url)
+        .map_err(|e| format!("Instance URL: {}", e.replace("node URL", "instance URL")))?;
+    let user = form.user.trim().to_owned();
+    if user.is_empty() {
+        return Err("Proxy user: give the ServiceNow user the node signs in as".into());
+    }
+    let password = match (form.password.is_empty(), current) {
+        (false, _) => Secret::new(form.password.clone()),
+        (true, Some(c)) => c.password.clone(),
+        (true, None) => return Err("Password: give the proxy user's password".into()),
+    };
+    let client_id = form.client_id.trim();
+    let oauth = if client_id.is_empty() {
+        None
+    } else {
+        let secret = match (
+            form.client_secret.is_empty(),
+            current.and_then(|c| c.oauth.as_ref()),
+        ) {
+            (false, _) => Secret::new(form.client_secret.clone()),
+            (true, Some((_, s))) => s.clone(),
+            (true, None) => {
+                return Err("OAuth client secret: give it with the client id, or clear the id for Basic auth".into());
+            }
+        };
+        Some((client_id.to_owned(), secret))
+    };
+    let mut tables: Vec<String> = form
+        .tables
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tables.dedup();
+    if tables.is_empty() {
+        tables.push("incident".into());
+    }
+    if let Some(bad) = tables.iter().find(|t| {
+        !t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }) {
+        return Err(format!(
+            "Tables: '{bad}' is not a table name (lower-case letters, digits and _, e.g. incident)"
+        ));
+    }
+    let poll_secs = match form.poll_secs.trim() {
+        "" => DEFAULT_POLL_SECS,
+        text => text
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=3600).contains(s))
+            .ok_or("Poll interval: seconds between 1 and 3600")?,
+    };
+    Ok(ServiceNowConfig {
+        instance_url,
+        user,
+        password,
+        oauth,
+        tables,
+        poll_interval: std::time::Duration::from_secs(poll_secs),
+        from_console: true,
+    })
+}
+
+/// Signs in and reads one row of the first table: the settings work.
+pub async fn try_connection(config: &ServiceNowConfig) -> Result<(), String> {
+    let client = super::bridge::client(config).map_err(|e| e.to_string())?;
+    let table = config.tables.first().map_or("incident", String::as_str);
+    client
+        .first_page(table, "", Some("sys_id"), 1)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Saves the settings, secrets sealed.
+pub async fn save(
+    store: &dyn Store,
+    key: &MasterKey,
+    config: &ServiceNowConfig,
+) -> Result<(), NodeError> {
+    let s = Stored {
+        instance_url: config.instance_url.clone(),
+        user: config.user.clone(),
+        password: key.seal(config.password.expose().as_bytes(), PASSWORD_AAD)?,
+        client_id: config.oauth.as_ref().map(|(id, _)| id.clone()),
+        client_secret: config
+            .oauth
+            .as_ref()
+            .map(|(_, s)| key.seal(s.expose().as_bytes(), CLIENT_SECRET_AAD))
+            .transpose()?,
+        tables: config.tables.clone(),
+        poll_secs: config.poll_interval.as_secs(),
+    };
+    let text = serde_json::to_string(&s)
+        .map_err(|e| NodeError::Internal(format!("the ServiceNow settings: {e}")))?;
+    store.set_setting(SETTING, &text).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> Form {
+        Form {
+            instance_url: "https://acme.service-now.com/".into(),
+            user: "tandem.proxy".into(),
+            password: "p".into(),
+            tables: "incident, problem".into(),
+            ..Form::default()
+        }
+    }
+
+    #[test]
+    fn a_form_is_checked_and_empty_secrets_keep_the_saved_ones() {
+        let c = check(&form(), None).expect("valid");
+        assert_eq!(c.instance_url, "https://acme.service-now.com");
+        assert_eq!(c.tables, ["incident", "problem"]);
+        assert_eq!(c.poll_interval.as_secs(), DEFAULT_POLL_SECS);
+        let kept = check(
+            &Form {
+                password: String::new(),
+                ..form()
+            },
+            Some(&c),
+        )
+        .expect("password kept");
+        assert_eq!(kept.password.expose(), "p");
+        for (bad, says) in [
+            (
+                Form {
+                    instance_url: "acme".into(),
+                    ..form()
+                },
+                "Instance URL",
+            ),
+            (
+                Form {
+                    user: " ".into(),
+                    ..form()
+                },
+                "Proxy user",
+            ),
+            (
+                Form {
+                    password: String::new(),
+                    ..form()
+                },
+                "Password",
+            ),
+            (
+                Form {
+                    tables: "Incident".into(),
+                    ..form()
+                },
+                "Tables",
+            ),
+            (
+                Form {
+                    poll_secs: "0".into(),
+                    ..form()
+                },
+                "Poll interval",
+            ),
+            (
+                Form {
+                    client_id: "c".into(),
+                    ..form()
+                },
+                "client secret",
+            ),
+        ] {
+            let e = check(&bad, None).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+}
