@@ -99,6 +99,10 @@ impl Instance {
 /// Node A on the emulated instance (incidents), node B on the built-in tracker (project ENG),
 /// connected A → B in Script mode.
 async fn setup() -> (Instance, TestNode, TestNode) {
+    setup_in("script").await
+}
+
+async fn setup_in(mode: &str) -> (Instance, TestNode, TestNode) {
     let instance = Instance::start().await;
     let sn_url = instance.emu.base_url();
     let a = TestNode::start_with(|c| {
@@ -119,7 +123,7 @@ async fn setup() -> (Instance, TestNode, TestNode) {
         .api()
         .json(
             a.api().post("/connections"),
-            json!({"to": b.url, "mode": "script", "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
+            json!({"to": b.url, "mode": mode, "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -905,5 +909,80 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
                 .is_some_and(|i| i.iter().any(|i| i["summary"] == "Seen after the restart"))
     })
     .await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// Basic mode on ServiceNow: incidents only, short description, description and public
+/// comments; the rules are generated and cannot be edited.
+#[tokio::test]
+async fn basic_mode_syncs_summary_description_and_public_comments_only() {
+    let (instance, a, b) = setup_in("basic").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"incoming_script": "entity.state = \"7\""}),
+        )
+        .await;
+    assert_eq!(status, 400, "Basic rules cannot be edited: {body}");
+    let created = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Badge reader offline", "description": "Door 4", "urgency": "1"})),
+        )
+        .await["result"]
+        .clone();
+    let sys_id = created["sys_id"].as_str().expect("sys_id").to_owned();
+    let key = mirror_of(&api_a, created["number"].as_str().expect("number")).await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B gets the incident", || async {
+        item(&api_b, "ENG-1")
+            .await
+            .is_some_and(|i| i["summary"] == "Badge reader offline" && i["description"] == "Door 4")
+    })
+    .await;
+    for (text, internal) in [
+        ("Technician on the way", false),
+        ("Internal: vendor SLA 4h", true),
+    ] {
+        let (status, body) = api_b
+            .json(
+                api_b.post("/items/ENG-1/comments"),
+                json!({"body": text, "internal": internal}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = api_b
+        .json(api_b.patch("/items/ENG-1"), json!({"status": "Done"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the public comment reaches the incident", || async {
+        instance
+            .journal(&sys_id)
+            .await
+            .iter()
+            .any(|(e, v)| e == "comments" && v.ends_with("Technician on the way"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let journal = instance.journal(&sys_id).await;
+    assert_eq!(
+        journal.len(),
+        1,
+        "the internal comment stays on B: {journal:?}"
+    );
+    assert_eq!(
+        instance.incident(&sys_id).await["state"],
+        "1",
+        "Basic does not sync status"
+    );
     instance.emu.shutdown().await.expect("emulator stops");
 }
