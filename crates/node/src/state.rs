@@ -77,6 +77,7 @@ struct Inner {
     bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
     /// The client of the ServiceNow instance the node serves.
     servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
+    bridge_wake: tokio::sync::Notify,
 }
 
 /// How many locks the twins share ([`AppState::lock_twin`]).
@@ -132,6 +133,7 @@ impl AppState {
         };
         Ok(AppState(Arc::new(Inner {
             servicenow,
+            bridge_wake: tokio::sync::Notify::new(),
             view,
             bridge: std::sync::Mutex::new(None),
             store,
@@ -242,6 +244,18 @@ impl AppState {
     }
 
     /// Wakes the sync engine: a change or a request waits.
+    /// Tells the ServiceNow bridge that mirror items may have changed (a no-op elsewhere).
+    pub fn wake_bridge(&self) {
+        if self.0.servicenow.is_some() {
+            self.0.bridge_wake.notify_one();
+        }
+    }
+
+    /// Waits until [`AppState::wake_bridge`] is called.
+    pub async fn bridge_woken(&self) {
+        self.0.bridge_wake.notified().await;
+    }
+
     pub fn wake_sync(&self) {
         self.0.sync.notify_one();
     }

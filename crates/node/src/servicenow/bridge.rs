@@ -37,7 +37,8 @@ use crate::state::AppState;
 
 /// Actor names of the bridge's writes start with this; the push skips them.
 pub const ACTOR_PREFIX: &str = "ServiceNow/";
-/// How often the push looks for mirror changes between polls.
+/// How often the push looks for mirror changes between polls when nothing wakes it (the sync
+/// engine does after each change it applies; an admin's edit waits for this).
 const PUSH_EVERY: Duration = Duration::from_millis(200);
 /// Rows per poll page (scanned by their change columns; changed ones fetched whole).
 const PAGE: u32 = 500;
@@ -836,6 +837,8 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(PUSH_EVERY) => {}
+            // The sync engine applied a change: push it now.
+            () = state.bridge_woken() => {}
         }
     }
 }

@@ -571,6 +571,8 @@ async fn run_request(
                 .complete_request(connection.id, request.id, done.twin, done.message)
                 .await?;
             drop(done.lock);
+            // On ServiceNow the change goes on to the instance: no need to wait for its round.
+            state.wake_bridge();
             touch_connection(state, connection.id).await;
         }
         // Still pending: the next round runs it again on the item as it is then.
