@@ -592,6 +592,30 @@ async fn admin_written_servicenow_rules_run_unchanged() {
         i["state"] == "6" && i["close_notes"] == "Fixed by engineering in ENG-1"
     })
     .await;
+
+    // Display values on request, tried with a Test run of outgoing rules that read them.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": "replica.group = nodeHelper.getDisplayValue(entity, \"assignment_group\")\nreplica.stateLabel = nodeHelper.getDisplayValue(\"incident\", entity.sys_id, \"state\")\nreplica.number = entity.key"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mirror = twins(&api_b, "ENG-1").await[0]["remote_key"]
+        .as_str()
+        .expect("the mirror's key")
+        .to_owned();
+    let (status, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/outgoing"),
+            json!({"item": mirror}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tried}");
+    let replica = &tried["replica"];
+    assert_eq!(replica["group"], "Network", "{tried}");
+    assert_eq!(replica["stateLabel"], "Resolved", "{tried}");
+    assert_eq!(replica["number"], incident["number"], "{tried}");
     let (status, errors) = api_a.send(api_a.get("/sync/errors")).await;
     assert_eq!(status, 200);
     assert_eq!(

@@ -249,6 +249,13 @@ impl HostObject for NodeHelper {
             "getTableByLink" => {
                 arity(name, args, 1..=1, "(link)").map(|()| table_by_link(text_arg(args)))
             }
+            "getDisplayValue" => arity(
+                name,
+                args,
+                2..=3,
+                "(entity, column) or (table, sys_id, column)",
+            )
+            .and_then(|()| self.display_value(args)),
             _ => return None,
         };
         Some(result)
@@ -507,6 +514,55 @@ impl NodeHelper {
             Some(Ok(rows)) => Ok(rows.into_iter().next().map_or(ScriptValue::Null, |r| {
                 from_json(&Value::Object(r.into_fields()))
             })),
+        }
+    }
+}
+
+impl NodeHelper {
+    /// `getDisplayValue(entity, column)` or `getDisplayValue(table, sys_id, column)`: the
+    /// column's display value as ServiceNow shows it (a reference's name, a choice's label),
+    /// read from the instance on request; null when the record has no such column.
+    fn display_value(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
+        let (table, sys_id, column) = match args {
+            [entity @ ScriptValue::Map(_), column] => {
+                let e = to_json(entity);
+                (
+                    e["tableName"].as_str().unwrap_or_default().to_owned(),
+                    e["sys_id"].as_str().unwrap_or_default().to_owned(),
+                    column.to_string(),
+                )
+            }
+            [table, sys_id, column] => (table.to_string(), sys_id.to_string(), column.to_string()),
+            _ => {
+                return Err(
+                    "getDisplayValue takes (entity, column) or (table, sys_id, column)".into(),
+                );
+            }
+        };
+        let plain =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plain(&table) || !plain(&sys_id) || !plain(&column) {
+            return Err(format!(
+                "getDisplayValue: '{table}', '{sys_id}' and '{column}' must be a table, a sys_id and a column name (a record not yet in ServiceNow has no sys_id)"
+            ));
+        }
+        let path = format!(
+            "/api/now/table/{table}/{sys_id}?sysparm_fields={column}&sysparm_display_value=true"
+        );
+        match self
+            .0
+            .servicenow("getDisplayValue", async |c| c.get_json(&path).await)
+        {
+            None => Err(
+                "getDisplayValue reads ServiceNow records; this node serves the built-in tracker"
+                    .into(),
+            ),
+            Some(Err(e)) => Err(e),
+            Some(Ok(v)) => Ok(match &v["result"][column.as_str()] {
+                Value::String(s) => from_json(&Value::String(s.clone())),
+                Value::Object(o) => o.get("display_value").map_or(ScriptValue::Null, from_json),
+                _ => ScriptValue::Null,
+            }),
         }
     }
 }
