@@ -12,8 +12,11 @@
 //!    to B's commit of its copy: p50, p99, worst. `SHOW=1` prints each.
 //! 3. **Latency, B → ServiceNow**: the same number of summary changes on B; for each, the time
 //!    until the instance's record shows it.
+//! 4. **Built-in → new incidents**: `BACK` (1,000) items created on B and brought under sync
+//!    by a Bulk Exalate there; timed until the instance holds them all, with A's requests per
+//!    incident.
 //!
-//! A quicker look: `INCIDENTS=500 CHANGES=10 cargo bench --bench servicenow`.
+//! A quicker look: `INCIDENTS=500 CHANGES=10 BACK=200 cargo bench --bench servicenow`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -435,4 +438,84 @@ async fn main() {
         latencies.push((seen - at).as_secs_f64() * 1000.0);
     }
     report("B → ServiceNow", latencies);
+
+    // Built-in → ServiceNow in bulk: items created on B become incidents.
+    let back = knob("BACK", 1000);
+    let created_on_b = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (http, b, next) = (http.clone(), b.clone(), created_on_b.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= back {
+                        return;
+                    }
+                    http.node(
+                        reqwest::Method::POST,
+                        &format!("{b}/items"),
+                        Some(json!({"project": "ENG", "summary": format!("Back item {n:05}"), "labels": ["back"], "priority": "High"})),
+                    )
+                    .await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("a creating client");
+    }
+    let before_back =
+        http.node(reqwest::Method::GET, &node_info, None).await["servicenow"]["requests"]
+            .as_u64()
+            .unwrap_or(0);
+    let trigger = http
+        .node(
+            reqwest::Method::POST,
+            &format!("{b}/connections/bench/triggers"),
+            Some(json!({"query": "project = ENG AND labels = back", "active": false, "note": "bench"})),
+        )
+        .await["trigger"]["id"]
+        .as_i64()
+        .expect("trigger");
+    let back_started = Instant::now();
+    http.node(
+        reqwest::Method::POST,
+        &format!("{b}/sync/bulk"),
+        Some(json!({"connection": "bench", "trigger": trigger})),
+    )
+    .await;
+    let count_url = format!(
+        "{instance}/api/now/table/incident?sysparm_query=short_descriptionSTARTSWITHBack%20item&sysparm_fields=sys_id&sysparm_limit=1"
+    );
+    let in_instance = wait_until(
+        "the instance holds B's items",
+        Duration::from_secs(1800),
+        || async {
+            let resp = http
+                .0
+                .get(&count_url)
+                .basic_auth(PROXY, Some(PROXY_PASSWORD))
+                .send()
+                .await
+                .expect("an answer");
+            resp.headers()
+                .get("x-total-count")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|n| n >= back)
+        },
+    )
+    .await;
+    let back_secs = (in_instance - back_started).as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_back =
+        http.node(reqwest::Method::GET, &node_info, None).await["servicenow"]["requests"]
+            .as_u64()
+            .unwrap_or(0);
+    println!(
+        "{back} items from B to new incidents (Bulk Exalate on B): {back_secs:.1} s ({:.0} items/s), {} requests to the instance ({:.1} per incident)",
+        back as f64 / back_secs,
+        after_back - before_back,
+        (after_back - before_back) as f64 / back as f64
+    );
 }

@@ -17,7 +17,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{self, TryStreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value, json};
 use tandem_connectors::servicenow::{
     AttachmentMeta, Client, JournalEntry, JournalKind, NewAttachment as SnAttachment, PollState,
@@ -44,6 +44,8 @@ const PUSH_EVERY: Duration = Duration::from_millis(200);
 const PAGE: u32 = 500;
 /// Records pulled into the mirror at once.
 const PULL_CONCURRENCY: usize = 32;
+/// Items pushed to ServiceNow at once.
+const PUSH_CONCURRENCY: usize = 8;
 /// Events read per push round.
 const PUSH_BATCH: u32 = 500;
 const PUSH_CURSOR: &str = "servicenow.push_after";
@@ -482,19 +484,28 @@ impl Bridge {
                 items.push((e.item.clone(), e.seq));
             }
         }
+        // Items side by side (each item's own writes stay in order inside `push_item`).
+        let work: Vec<(ItemKey, i64, String)> = items
+            .into_iter()
+            .filter_map(|(key, seq)| {
+                let table = self.tables.table_of(&key.project)?.to_owned();
+                Some((key, seq, table))
+            })
+            .collect();
+        let outcomes: Vec<(ItemKey, i64, Result<(), BridgeError>)> = stream::iter(work)
+            .map(|(key, seq, table)| self.push_one(key, seq, table))
+            .buffer_unordered(PUSH_CONCURRENCY)
+            .collect()
+            .await;
         let mut pushed = 0;
-        for (key, seq) in items {
-            let Some(table) = self.tables.table_of(&key.project).map(str::to_owned) else {
-                continue;
-            };
-            match self.push_item(&table, &key).await {
+        let mut retry_from: Option<(i64, BridgeError)> = None;
+        for (key, seq, result) in outcomes {
+            match result {
                 Ok(()) => pushed += 1,
                 Err(e) if e.is_transient() => {
-                    // Stop before this item; the next round starts from it again.
-                    store
-                        .set_setting(PUSH_CURSOR, &(seq - 1).max(after).to_string())
-                        .await?;
-                    return Err(e);
+                    if retry_from.as_ref().is_none_or(|(s, _)| seq < *s) {
+                        retry_from = Some((seq, e));
+                    }
                 }
                 Err(e) => {
                     warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
@@ -512,8 +523,26 @@ impl Bridge {
                 }
             }
         }
+        if let Some((seq, e)) = retry_from {
+            // The next round starts again from the first item that could not be written; the
+            // items after it that were written meanwhile find nothing left to do.
+            store
+                .set_setting(PUSH_CURSOR, &(seq - 1).max(after).to_string())
+                .await?;
+            return Err(e);
+        }
         store.set_setting(PUSH_CURSOR, &last.to_string()).await?;
         Ok(pushed)
+    }
+
+    async fn push_one(
+        &self,
+        key: ItemKey,
+        seq: i64,
+        table: String,
+    ) -> (ItemKey, i64, Result<(), BridgeError>) {
+        let result = self.push_item(&table, &key).await;
+        (key, seq, result)
     }
 
     fn is_local_change(&self, e: &TrackerEvent) -> bool {
