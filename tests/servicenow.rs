@@ -1010,3 +1010,116 @@ async fn basic_mode_syncs_summary_description_and_public_comments_only() {
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// A node signed in with OAuth 2 whose proxy user cannot read `sys_journal_field`: comments
+/// still come across, parsed from the journal's display value.
+#[tokio::test]
+async fn oauth_and_a_hidden_journal_still_bring_comments_across() {
+    let mut config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
+        .with_user(PROXY, PROXY_PASSWORD)
+        .with_oauth_client("tandem", "client-secret");
+    config
+        .users
+        .push(tandem_emulators::servicenow::EmulatorUser {
+            user_name: AGENT.into(),
+            password: AGENT_PASSWORD.into(),
+            name: "Beth Anglin".into(),
+        });
+    config.faults.journal = tandem_emulators::servicenow::JournalAccess::Hidden;
+    // Tokens expire quickly: the node refreshes them as it goes.
+    config.access_token_lifetime = Duration::from_secs(12);
+    let instance = Instance {
+        emu: servicenow::start(config).await.expect("emulator starts"),
+        http: reqwest::Client::new(),
+    };
+    let sn_url = instance.emu.base_url();
+    let a = TestNode::start_with(|c| {
+        c.servicenow = Some(ServiceNowConfig {
+            instance_url: sn_url,
+            user: PROXY.into(),
+            password: Secret::new(PROXY_PASSWORD),
+            oauth: Some(("tandem".into(), Secret::new("client-secret"))),
+            tables: vec!["incident".into()],
+            poll_interval: Duration::from_millis(1000),
+            from_console: false,
+        });
+    })
+    .await;
+    let b = TestNode::start().await;
+    b.api().project("ENG").await;
+    let (status, body) = a
+        .api()
+        .json(
+            a.api().post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["invitation_code"].as_str().expect("code").to_owned();
+    let (status, body) = b
+        .api()
+        .json(b.api().post("/invitations/accept"), json!({"code": code}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/triggers"),
+            json!({"query": "active=true"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let created = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Scanner jams", "comments": "Jams on every third page"})),
+        )
+        .await["result"]
+        .clone();
+    let sys_id = created["sys_id"].as_str().expect("sys_id").to_owned();
+    eventually("B gets the incident with its comment", || async {
+        item(&api_b, "ENG-1").await.is_some_and(|i| {
+            i["comments"].as_array().is_some_and(|c| {
+                c.len() == 1
+                    && c[0]["body"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .ends_with("Jams on every third page")
+            })
+        })
+    })
+    .await;
+    // Another comment after the token has expired; one from B goes the other way.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    instance
+        .agent(
+            reqwest::Method::PATCH,
+            &format!("/api/now/table/incident/{sys_id}"),
+            Some(json!({"comments": "Replaced the roller"})),
+        )
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/items/ENG-1/comments"),
+            json!({"body": "Firmware 2.1 fixes the feed"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    eventually("both comments cross once", || async {
+        let on_b = item(&api_b, "ENG-1").await.expect("ENG-1");
+        let mirror = api_a
+            .send(api_a.get("/items?query=project%20%3D%20INC&limit=10"))
+            .await
+            .1;
+        on_b["comments"].as_array().map(Vec::len) == Some(3)
+            && mirror["items"][0]["comments"].as_array().map(Vec::len) == Some(3)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let on_b = item(&api_b, "ENG-1").await.expect("ENG-1");
+    assert_eq!(on_b["comments"].as_array().map(Vec::len), Some(3), "{on_b}");
+    let (_, info) = api_a.send(api_a.get("/node")).await;
+    assert_eq!(info["servicenow"]["last_error"], Value::Null, "{info}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}
