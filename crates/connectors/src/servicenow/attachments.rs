@@ -63,12 +63,17 @@ impl Client {
         if sys_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let query = format!(
-            "table_name={table}^table_sys_idIN{}^ORDERBYsys_created_on",
-            sys_ids.join(",")
-        );
-        let rows = self.attachment_rows(&query, 10_000).await?;
-        Ok(rows.iter().map(AttachmentMeta::from_record).collect())
+        let mut files = Vec::new();
+        // sys_ids go in the URL: a bounded number per request keeps it short.
+        for chunk in sys_ids.chunks(super::client::IDS_PER_REQUEST) {
+            let query = format!(
+                "table_name={table}^table_sys_idIN{}^ORDERBYsys_created_on",
+                chunk.join(",")
+            );
+            let rows = self.attachment_rows(&query, 10_000).await?;
+            files.extend(rows.iter().map(AttachmentMeta::from_record));
+        }
+        Ok(files)
     }
 
     /// Rows of `sys_attachment` matching an encoded query, through the Attachment API.

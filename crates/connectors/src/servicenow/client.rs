@@ -169,6 +169,10 @@ impl ServiceNowError {
 
 type Result<T, E = ServiceNowError> = std::result::Result<T, E>;
 
+/// The most sys_ids one request names in its query (`sys_idIN…`): 100 × 33 characters keeps a
+/// URL near 4 KB, under what instances and proxies in front of them accept.
+pub(crate) const IDS_PER_REQUEST: usize = 100;
+
 /// A request body; kept whole so a retry can send it again.
 #[derive(Debug, Clone)]
 pub(crate) enum Body {

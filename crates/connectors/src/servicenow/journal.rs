@@ -137,19 +137,24 @@ impl Client {
         table: &str,
         sys_ids: &[&str],
     ) -> Result<Vec<JournalEntry>, ServiceNowError> {
-        let query = format!(
-            "name={table}^element_idIN{}^elementINcomments,work_notes^ORDERBYsys_created_on",
-            sys_ids.join(",")
-        );
-        let rows = self
-            .list(
-                "sys_journal_field",
-                &query,
-                Some("sys_id,element_id,element,value,sys_created_on,sys_created_by"),
-                10_000,
-            )
-            .await?;
-        Ok(rows.iter().filter_map(entry_of_row).collect())
+        let mut entries = Vec::new();
+        // sys_ids go in the URL: a bounded number per request keeps it short.
+        for chunk in sys_ids.chunks(super::client::IDS_PER_REQUEST) {
+            let query = format!(
+                "name={table}^element_idIN{}^elementINcomments,work_notes^ORDERBYsys_created_on",
+                chunk.join(",")
+            );
+            let rows = self
+                .list(
+                    "sys_journal_field",
+                    &query,
+                    Some("sys_id,element_id,element,value,sys_created_on,sys_created_by"),
+                    10_000,
+                )
+                .await?;
+            entries.extend(rows.iter().filter_map(entry_of_row));
+        }
+        Ok(entries)
     }
 
     async fn journal_display(
@@ -158,22 +163,25 @@ impl Client {
         sys_ids: &[&str],
     ) -> Result<Vec<JournalEntry>, ServiceNowError> {
         let path = format!("/api/now/table/{table}");
-        let query = format!("sys_idIN{}", sys_ids.join(","));
-        let limit = sys_ids.len().to_string();
-        let url = self.url_with(
-            &path,
-            &[
-                ("sysparm_query", &query),
-                ("sysparm_fields", "sys_id,comments,work_notes"),
-                ("sysparm_display_value", "true"),
-                ("sysparm_limit", &limit),
-            ],
-        );
-        let mut page = self.page_at(&url).await?;
-        let mut rows = std::mem::take(&mut page.rows);
-        while let Some(next) = page.next.take() {
-            page = self.page_at(&next).await?;
+        let mut rows = Vec::new();
+        for chunk in sys_ids.chunks(super::client::IDS_PER_REQUEST) {
+            let query = format!("sys_idIN{}", chunk.join(","));
+            let limit = chunk.len().to_string();
+            let url = self.url_with(
+                &path,
+                &[
+                    ("sysparm_query", &query),
+                    ("sysparm_fields", "sys_id,comments,work_notes"),
+                    ("sysparm_display_value", "true"),
+                    ("sysparm_limit", &limit),
+                ],
+            );
+            let mut page = self.page_at(&url).await?;
             rows.append(&mut page.rows);
+            while let Some(next) = page.next.take() {
+                page = self.page_at(&next).await?;
+                rows.append(&mut page.rows);
+            }
         }
         let mut entries = Vec::new();
         for row in &rows {

@@ -25,7 +25,7 @@ use super::record::{Record, format_time, parse_time};
 /// The columns that tell whether a row changed.
 const SCAN_FIELDS: &str = "sys_id,sys_updated_on,sys_mod_count,sys_updated_by";
 /// Rows fetched whole per request (their sys_ids go in the URL).
-const FETCH_CHUNK: usize = 100;
+const FETCH_CHUNK: usize = super::client::IDS_PER_REQUEST;
 
 /// The version of a row last handed over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

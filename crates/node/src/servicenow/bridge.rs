@@ -220,23 +220,13 @@ impl Bridge {
                 let records: Vec<Record> = batch.changes.into_iter().map(|c| c.record).collect();
                 pulled += records.len() as u64;
                 self.pull_records(table, &records).await?;
-                let state_json = serde_json::to_string(&batch.state).unwrap_or_default();
-                {
+                let state_json = {
                     let mut pollers = self.pollers.lock().await;
-                    // Own writes noted while this page was pulled are kept.
-                    let mut next = batch.state;
-                    for (id, counts) in &pollers[i].records.state().own {
-                        let entry = next.own.entry(id.clone()).or_default();
-                        for c in counts {
-                            if !entry.contains(c)
-                                && next.seen.get(id).is_none_or(|s| s.mod_count < *c)
-                            {
-                                entry.push(*c);
-                            }
-                        }
-                    }
+                    let next = with_own_writes(batch.state, pollers[i].records.state());
+                    let json = serde_json::to_string(&next).unwrap_or_default();
                     pollers[i].records.advance(next);
-                }
+                    json
+                };
                 self.state
                     .store()
                     .set_setting(&poll_setting(table), &state_json)
@@ -259,10 +249,13 @@ impl Bridge {
                 for (sys_id, files) in by_record {
                     self.pull_new_attachments(table, &sys_id, &files).await?;
                 }
-                let state_json = serde_json::to_string(&batch.state).unwrap_or_default();
-                self.pollers.lock().await[i]
-                    .attachments
-                    .advance(batch.state);
+                let state_json = {
+                    let mut pollers = self.pollers.lock().await;
+                    let next = with_own_writes(batch.state, pollers[i].attachments.state());
+                    let json = serde_json::to_string(&next).unwrap_or_default();
+                    pollers[i].attachments.advance(next);
+                    json
+                };
                 self.state
                     .store()
                     .set_setting(&attachment_poll_setting(table), &state_json)
@@ -804,6 +797,23 @@ impl Bridge {
     }
 }
 
+/// A batch's poll state, keeping the own writes noted (by pushes) while the batch was pulled.
+fn with_own_writes(mut next: PollState, current: &PollState) -> PollState {
+    for (id, counts) in &current.own {
+        let read = next.seen.get(id).map_or(-1, |s| s.mod_count);
+        let entry = next.own.entry(id.clone()).or_default();
+        for c in counts {
+            if !entry.contains(c) && *c > read {
+                entry.push(*c);
+            }
+        }
+        if entry.is_empty() {
+            next.own.remove(id);
+        }
+    }
+    next
+}
+
 /// Runs the bridge until the node stops: a pull every poll interval, pushes in between.
 pub async fn run(state: AppState, config: ServiceNowConfig, cancel: CancellationToken) {
     let poll_interval = config.poll_interval;
@@ -875,6 +885,24 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_writes_noted_during_a_pull_survive_its_state() {
+        let mut current = PollState::default();
+        current.own.insert("a".into(), vec![3]);
+        current.own.insert("b".into(), vec![1]);
+        let mut next = PollState::default();
+        next.seen.insert(
+            "b".into(),
+            tandem_connectors::servicenow::Seen {
+                mod_count: 1,
+                updated_on: "2025-01-01 00:00:00".into(),
+            },
+        );
+        let merged = with_own_writes(next, &current);
+        assert_eq!(merged.own.get("a"), Some(&vec![3]));
+        assert_eq!(merged.own.get("b"), None, "already read back");
+    }
 
     #[test]
     fn tracker_ids_and_settings_name_the_table() {
