@@ -523,6 +523,16 @@ pub trait Store: Send + Sync + 'static {
     /// exist is stale, and the mirrored writes replace it. Deleting a comment or attachment
     /// deletes the links to it (ids may be handed out again).
     async fn set_mirror_link(&self, link: MirrorLink) -> Result<()>;
+    /// The snapshot kept with a record link (see [`Store::set_mirror_snapshot`]), if any.
+    async fn mirror_snapshot(&self, tracker: &str, external_id: &str) -> Result<Option<String>>;
+    /// Keeps `snapshot` (the record's columns as last agreed with the tracker, a JSON text) with
+    /// the record's link; setting the link again keeps it. `NotFound` without a record link.
+    async fn set_mirror_snapshot(
+        &self,
+        tracker: &str,
+        external_id: &str,
+        snapshot: &str,
+    ) -> Result<()>;
     /// Forgets the link of the tracker object; nothing happens when it has none.
     async fn delete_mirror_link(
         &self,

@@ -821,3 +821,64 @@ async fn a_large_mirrored_attachment_is_hashed_like_a_small_one() {
     assert_eq!(added.sha256, plain.sha256);
     assert_eq!(added.size, plain.size);
 }
+
+#[tokio::test]
+async fn a_record_links_snapshot_is_kept_with_it() {
+    let store = with_item().await;
+    assert!(matches!(
+        store
+            .set_mirror_snapshot(INCIDENTS, "sys-1", "{}")
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+    store
+        .set_mirror_link(link(MirrorKind::Record, "sys-1", "OPS-1", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mirror_snapshot(INCIDENTS, "sys-1").await.unwrap(),
+        None
+    );
+    store
+        .set_mirror_snapshot(INCIDENTS, "sys-1", r#"{"state":"2"}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .mirror_snapshot(INCIDENTS, "sys-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"state":"2"}"#)
+    );
+    // Setting the link again keeps it; another tracker's record has none.
+    store
+        .set_mirror_link(link(MirrorKind::Record, "sys-1", "OPS-1", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .mirror_snapshot(INCIDENTS, "sys-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"state":"2"}"#)
+    );
+    assert_eq!(
+        store
+            .mirror_snapshot("servicenow:problem", "sys-1")
+            .await
+            .unwrap(),
+        None
+    );
+    // It goes with the link.
+    store
+        .delete_mirror_link(INCIDENTS, MirrorKind::Record, "sys-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mirror_snapshot(INCIDENTS, "sys-1").await.unwrap(),
+        None
+    );
+}

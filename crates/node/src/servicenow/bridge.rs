@@ -63,10 +63,6 @@ fn attachment_poll_setting(table: &str) -> String {
     format!("servicenow.poll_attachments.{table}")
 }
 
-fn snapshot_setting(table: &str, sys_id: &str) -> String {
-    format!("servicenow.snapshot.{table}.{sys_id}")
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     #[error(transparent)]
@@ -294,6 +290,7 @@ impl Bridge {
             .await
     }
 
+    /// The columns last agreed with ServiceNow for a record (kept with its mirror link).
     async fn snapshot(
         &self,
         table: &str,
@@ -302,7 +299,7 @@ impl Bridge {
         Ok(self
             .state
             .store()
-            .setting(&snapshot_setting(table, sys_id))
+            .mirror_snapshot(&tracker_id(table), sys_id)
             .await?
             .and_then(|s| serde_json::from_str(&s).ok()))
     }
@@ -312,7 +309,7 @@ impl Bridge {
         let text = serde_json::to_string(&columns).unwrap_or_default();
         self.state
             .store()
-            .set_setting(&snapshot_setting(table, record.sys_id()), &text)
+            .set_mirror_snapshot(&tracker_id(table), record.sys_id(), &text)
             .await?;
         Ok(())
     }
@@ -908,6 +905,5 @@ mod tests {
     fn tracker_ids_and_settings_name_the_table() {
         assert_eq!(tracker_id("incident"), "servicenow:incident");
         assert_eq!(poll_setting("problem"), "servicenow.poll.problem");
-        assert!(snapshot_setting("incident", "abc").ends_with(".abc"));
     }
 }

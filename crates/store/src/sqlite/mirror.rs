@@ -117,8 +117,11 @@ pub(super) fn links_of_item(
 /// item.
 pub(super) fn set_link(conn: &Connection, link: &MirrorLink) -> Result<()> {
     items::item_ref(conn, &link.item)?;
+    // An upsert, not a REPLACE: a record's snapshot stays with its link.
     conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO mirror_links ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        "INSERT INTO mirror_links ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (tracker, kind, external_id) DO UPDATE
+         SET project = excluded.project, number = excluded.number, local_id = excluded.local_id"
     ))?
     .execute(params![
         link.tracker,
@@ -128,6 +131,42 @@ pub(super) fn set_link(conn: &Connection, link: &MirrorLink) -> Result<()> {
         link.item.number,
         link.local_id,
     ])?;
+    Ok(())
+}
+
+/// The snapshot of a record link, if the link exists and has one.
+pub(super) fn snapshot(
+    conn: &Connection,
+    tracker: &str,
+    external_id: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT snapshot FROM mirror_links WHERE tracker = ?1 AND kind = 'record' AND external_id = ?2",
+        )?
+        .query_row(params![tracker, external_id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Stores the snapshot of a record link; `NotFound` when the record has no link.
+pub(super) fn set_snapshot(
+    conn: &Connection,
+    tracker: &str,
+    external_id: &str,
+    snapshot: &str,
+) -> Result<()> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE mirror_links SET snapshot = ?3 WHERE tracker = ?1 AND kind = 'record' AND external_id = ?2",
+        )?
+        .execute(params![tracker, external_id, snapshot])?;
+    if changed == 0 {
+        return Err(StoreError::not_found(
+            "mirrored record",
+            format!("{tracker} {external_id}"),
+        ));
+    }
     Ok(())
 }
 

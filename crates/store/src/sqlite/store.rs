@@ -821,6 +821,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn mirror_snapshot(&self, tracker: &str, external_id: &str) -> Result<Option<String>> {
+        let (tracker, external_id) = (tracker.to_owned(), external_id.to_owned());
+        self.lookup(move |conn| mirror::snapshot(conn, &tracker, &external_id))
+            .await
+    }
+
+    async fn set_mirror_snapshot(
+        &self,
+        tracker: &str,
+        external_id: &str,
+        snapshot: &str,
+    ) -> Result<()> {
+        let (tracker, external_id, snapshot) = (
+            tracker.to_owned(),
+            external_id.to_owned(),
+            snapshot.to_owned(),
+        );
+        self.write(move |conn| mirror::set_snapshot(conn, &tracker, &external_id, &snapshot))
+            .await
+    }
+
     async fn set_mirror_link(&self, link: MirrorLink) -> Result<()> {
         check_mirror_ids(&link.tracker, &link.external_id)?;
         self.write(move |conn| mirror::set_link(conn, &link)).await
