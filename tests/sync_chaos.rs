@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::common::{Api, PASSWORD, TOKEN};
 
 /// A small deterministic generator (SplitMix64): the same seed makes the same run.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -33,19 +33,19 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
 
 /// A TCP proxy in front of a node: what the other node calls. Cutting it drops every open
 /// connection and refuses new ones until it is restored.
-struct Proxy {
-    url: String,
+pub(crate) struct Proxy {
+    pub(crate) url: String,
     target: Arc<AtomicU16>,
     cut: watch::Sender<bool>,
 }
@@ -81,22 +81,32 @@ impl Proxy {
         Proxy { url, target, cut }
     }
 
-    fn set_cut(&self, cut: bool) {
+    pub(crate) fn set_cut(&self, cut: bool) {
         self.cut.send_replace(cut);
     }
 }
 
 /// A node process with its own data directory, reachable by the other node through `proxy`.
-struct NodeProcess {
+pub(crate) struct NodeProcess {
     name: &'static str,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     port: u16,
     child: Option<Child>,
-    proxy: Proxy,
+    pub(crate) proxy: Proxy,
+    /// More `tandem serve` flags (a ServiceNow instance).
+    extra: Vec<String>,
 }
 
 impl NodeProcess {
-    async fn start(name: &'static str, root: &Path) -> NodeProcess {
+    pub(crate) async fn start(name: &'static str, root: &Path) -> NodeProcess {
+        Self::start_with(name, root, Vec::new()).await
+    }
+
+    pub(crate) async fn start_with(
+        name: &'static str,
+        root: &Path,
+        extra: Vec<String>,
+    ) -> NodeProcess {
         let proxy = Proxy::start().await;
         let mut node = NodeProcess {
             name,
@@ -104,6 +114,7 @@ impl NodeProcess {
             port: 0,
             child: None,
             proxy,
+            extra,
         };
         node.spawn();
         node
@@ -113,7 +124,7 @@ impl NodeProcess {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn api(&self) -> Api {
+    pub(crate) fn api(&self) -> Api {
         Api {
             base: format!("{}/api/v1", self.url()),
             client: reqwest::Client::builder()
@@ -126,7 +137,7 @@ impl NodeProcess {
 
     /// Starts the process (on the port it had before, after a kill) and waits until it
     /// listens.
-    fn spawn(&mut self) {
+    pub(crate) fn spawn(&mut self) {
         std::fs::create_dir_all(&self.dir).unwrap();
         let out = self.dir.join("stdout.log");
         let _ = std::fs::remove_file(&out);
@@ -144,6 +155,7 @@ impl NodeProcess {
             .args(["--name", self.name])
             .args(["--admin-password", PASSWORD])
             .args(["--admin-token", TOKEN])
+            .args(&self.extra)
             .env("TANDEM_LOG", "warn")
             .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
             .stderr(Stdio::from(log))
@@ -173,14 +185,14 @@ impl NodeProcess {
     }
 
     /// SIGKILL: no clean shutdown, whatever was in flight is cut off.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         self.child.is_some()
     }
 }
@@ -208,14 +220,14 @@ fn random_value(rng: &mut Rng, field: &str, n: usize) -> Value {
 }
 
 /// An API call that may meet a node being killed: `None` when it did not answer.
-async fn try_json(req: reqwest::RequestBuilder, body: Value) -> Option<(u16, Value)> {
+pub(crate) async fn try_json(req: reqwest::RequestBuilder, body: Value) -> Option<(u16, Value)> {
     let resp = req.json(&body).send().await.ok()?;
     let status = resp.status().as_u16();
     let value = resp.json().await.unwrap_or(Value::Null);
     Some((status, value))
 }
 
-async fn get(api: &Api, path: &str) -> Value {
+pub(crate) async fn get(api: &Api, path: &str) -> Value {
     let (status, body) = api.send(api.get(path)).await;
     assert_eq!(status, 200, "{path}: {body}");
     body
@@ -323,13 +335,13 @@ async fn history(api: &Api, key: &str, field: &str) -> String {
         .join(", ")
 }
 
-async fn queued(api: &Api) -> u64 {
+pub(crate) async fn queued(api: &Api) -> u64 {
     get(api, "/connections/desk/statistics").await["queued"]
         .as_u64()
         .unwrap()
 }
 
-async fn sent(api: &Api) -> u64 {
+pub(crate) async fn sent(api: &Api) -> u64 {
     get(api, "/connections/desk/statistics").await["events_sent"]
         .as_u64()
         .unwrap()

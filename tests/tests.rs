@@ -13,6 +13,7 @@ mod console;
 mod console_connections;
 mod console_sync;
 mod servicenow;
+mod servicenow_chaos;
 mod sync;
 mod sync_chaos;
 mod sync_cli;

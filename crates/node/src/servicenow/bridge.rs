@@ -353,12 +353,32 @@ impl Bridge {
             }
         };
         self.set_snapshot(table, record).await?;
+        // Comments of the mirror that no journal entry is linked to yet: a push may have
+        // written one and stopped (a crash, a failed read-back) before linking it.
+        let mut unwritten = self.unlinked_comments(&tracker, &key).await?;
         for entry in journal {
             if store
                 .mirror_link(&tracker, MirrorKind::Comment, &entry.id)
                 .await?
                 .is_some()
             {
+                continue;
+            }
+            if let Some(i) = unwritten
+                .iter()
+                .position(|c| c.internal == entry.internal() && c.body.trim() == entry.text.trim())
+            {
+                // That write, read back: link it instead of copying it in a second time.
+                let comment = unwritten.remove(i);
+                store
+                    .set_mirror_link(MirrorLink {
+                        tracker: tracker.clone(),
+                        kind: MirrorKind::Comment,
+                        external_id: entry.id.clone(),
+                        item: key.clone(),
+                        local_id: comment.id,
+                    })
+                    .await?;
                 continue;
             }
             store
@@ -396,6 +416,54 @@ impl Bridge {
         Ok(())
     }
 
+    /// The mirror item's comments that no journal entry is linked to.
+    async fn unlinked_comments(
+        &self,
+        tracker: &str,
+        key: &ItemKey,
+    ) -> Result<Vec<tandem_model::Comment>, BridgeError> {
+        let store = self.state.store();
+        let Some(item) = store.item(key).await? else {
+            return Ok(Vec::new());
+        };
+        let linked: BTreeSet<i64> = store
+            .mirror_links_of_item(tracker, key)
+            .await?
+            .into_iter()
+            .filter(|l| l.kind == MirrorKind::Comment)
+            .map(|l| l.local_id)
+            .collect();
+        Ok(item
+            .comments
+            .into_iter()
+            .filter(|c| !linked.contains(&c.id))
+            .collect())
+    }
+
+    /// The mirror item's attachments that no ServiceNow attachment is linked to.
+    async fn unlinked_attachments(
+        &self,
+        tracker: &str,
+        key: &ItemKey,
+    ) -> Result<Vec<tandem_model::Attachment>, BridgeError> {
+        let store = self.state.store();
+        let Some(item) = store.item(key).await? else {
+            return Ok(Vec::new());
+        };
+        let linked: BTreeSet<i64> = store
+            .mirror_links_of_item(tracker, key)
+            .await?
+            .into_iter()
+            .filter(|l| l.kind == MirrorKind::Attachment)
+            .map(|l| l.local_id)
+            .collect();
+        Ok(item
+            .attachments
+            .into_iter()
+            .filter(|a| !linked.contains(&a.id))
+            .collect())
+    }
+
     /// Copies attachments of a mirrored record that the mirror does not have yet.
     async fn pull_new_attachments(
         &self,
@@ -412,12 +480,30 @@ impl Bridge {
             // Not mirrored yet: the record's own pull brings its files.
             return Ok(());
         };
+        let mut unwritten = self.unlinked_attachments(&tracker, &record.item).await?;
         for f in files {
             if store
                 .mirror_link(&tracker, MirrorKind::Attachment, &f.sys_id)
                 .await?
                 .is_some()
             {
+                continue;
+            }
+            if let Some(i) = unwritten
+                .iter()
+                .position(|a| a.filename == f.file_name && !f.hash.is_empty() && a.sha256 == f.hash)
+            {
+                // An upload of the push that stopped before its link was kept.
+                let local = unwritten.remove(i);
+                store
+                    .set_mirror_link(MirrorLink {
+                        tracker: tracker.clone(),
+                        kind: MirrorKind::Attachment,
+                        external_id: f.sys_id.clone(),
+                        item: record.item.clone(),
+                        local_id: local.id,
+                    })
+                    .await?;
                 continue;
             }
             let bytes = self.client.download(f).await?;

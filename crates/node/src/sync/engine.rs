@@ -786,21 +786,6 @@ async fn apply_sync<'a>(
         ),
         None => (Vec::new(), Vec::new(), None),
     };
-    let input = IncomingInput {
-        replica: replica.clone(),
-        previous,
-        first_sync,
-        item: item_before.as_ref().map_or_else(
-            || state.view().blank_item_json(),
-            |i| state.view().item_json(i),
-        ),
-        comment_twins: links.iter().map(CommentLink::twin).collect(),
-        attachment_twins: attachment_links
-            .iter()
-            .map(tandem_model::AttachmentLink::twin)
-            .collect(),
-        journals: state.view().journals(),
-    };
     // Every field settled by the versions of both sides: the greater keeps its value.
     let flushed: Option<Value> = twin
         .as_ref()
@@ -823,6 +808,34 @@ async fn apply_sync<'a>(
             }
         }
         _ => Vec::new(),
+    };
+    // The rules see the fields this side keeps as this side's item has them now (what its
+    // outgoing rules make of it), so whatever they make of them (`entity.short_description =
+    // replica.summary` on ServiceNow, a field of another name) leaves the local value as it is.
+    let keeps_local = settled.iter().any(|s| {
+        s.kept == Side::Local && !s.same && !matches!(s.field.as_str(), "comments" | "attachments")
+    });
+    let rules_replica = match (&item_before, keeps_local) {
+        (Some(before), true) => {
+            let local = outgoing_replica(state, connection, state.view().item_json(before)).await?;
+            replica_keeping_local(&replica, Some(&local), &settled)
+        }
+        _ => replica.clone(),
+    };
+    let input = IncomingInput {
+        replica: rules_replica,
+        previous,
+        first_sync,
+        item: item_before.as_ref().map_or_else(
+            || state.view().blank_item_json(),
+            |i| state.view().item_json(i),
+        ),
+        comment_twins: links.iter().map(CommentLink::twin).collect(),
+        attachment_twins: attachment_links
+            .iter()
+            .map(tandem_model::AttachmentLink::twin)
+            .collect(),
+        journals: state.view().journals(),
     };
     let source = connection.incoming_script.clone();
     let env = helper_env(state, connection);
@@ -1101,6 +1114,50 @@ async fn apply_attachment(
 /// one. (Where both hold the same version, what the rules make of it stands: they may derive
 /// the field from something else.) Assumes, as the default rules do, that a replica key names
 /// the same item field on both sides.
+/// The incoming replica with every field this side keeps (settled local, with a different
+/// value) replaced by this side's value in `local_now` (its item as its outgoing rules see it). Comments and attachments are merged
+/// by their own rules and left as they are.
+fn replica_keeping_local(
+    replica: &Value,
+    local_now: Option<&Value>,
+    settled: &[tandem_model::Settled],
+) -> Value {
+    let mut out = replica.clone();
+    let (Some(local_now), Some(map)) = (local_now, out.as_object_mut()) else {
+        return out;
+    };
+    for field in settled.iter().filter(|s| s.kept == Side::Local && !s.same) {
+        match field.field.split_once('.') {
+            Some(("customFields", name)) => {
+                let local = local_now["customFields"].get(name).cloned();
+                let fields = map
+                    .entry("customFields")
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Some(fields) = fields.as_object_mut() {
+                    match local {
+                        Some(v) => {
+                            fields.insert(name.to_owned(), v);
+                        }
+                        None => {
+                            fields.remove(name);
+                        }
+                    }
+                }
+            }
+            _ if matches!(field.field.as_str(), "comments" | "attachments") => {}
+            _ => match local_now.get(&field.field) {
+                Some(v) => {
+                    map.insert(field.field.clone(), v.clone());
+                }
+                None => {
+                    map.remove(&field.field);
+                }
+            },
+        }
+    }
+    out
+}
+
 fn keep_local_values(item: &mut Value, before: &Value, settled: &[tandem_model::Settled]) {
     for field in settled.iter().filter(|s| s.kept == Side::Local && !s.same) {
         match field.field.split_once('.') {
