@@ -1123,3 +1123,94 @@ async fn oauth_and_a_hidden_journal_still_bring_comments_across() {
     assert_eq!(info["servicenow"]["last_error"], Value::Null, "{info}");
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// Any table by name: a node syncing incidents and problems mirrors each in its own project,
+/// and a trigger scoped with `sys_class_name` brings only problems over.
+#[tokio::test]
+async fn problems_sync_beside_incidents_from_their_own_table() {
+    let instance = Instance::start().await;
+    let sn_url = instance.emu.base_url();
+    let a = TestNode::start_with(|c| {
+        c.servicenow = Some(ServiceNowConfig {
+            instance_url: sn_url,
+            user: PROXY.into(),
+            password: Secret::new(PROXY_PASSWORD),
+            oauth: None,
+            tables: vec!["incident".into(), "problem".into()],
+            poll_interval: Duration::from_millis(1000),
+            from_console: false,
+        });
+    })
+    .await;
+    let b = TestNode::start().await;
+    b.api().project("ENG").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["invitation_code"].as_str().expect("code").to_owned();
+    let (status, body) = api_b
+        .json(api_b.post("/invitations/accept"), json!({"code": code}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // Rules for any table: the short description and the table it came from.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": "replica.key = entity.key\nreplica.summary = entity.short_description + \" (\" + entity.tableName + \")\"\nreplica.description = entity.description"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/triggers"),
+            json!({"query": "sys_class_name=problem^active=true"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Printer offline"})),
+        )
+        .await;
+    let problem = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/problem",
+            Some(json!({"short_description": "Printers drop off the network"})),
+        )
+        .await["result"]
+        .clone();
+    assert!(
+        problem["number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("PRB")),
+        "{problem}"
+    );
+    eventually("the problem comes over, and only the problem", || async {
+        item(&api_b, "ENG-1")
+            .await
+            .is_some_and(|i| i["summary"] == "Printers drop off the network (problem)")
+    })
+    .await;
+    let (_, on_a) = api_a
+        .send(api_a.get("/items?query=project%20%3D%20PRB"))
+        .await;
+    assert_eq!(on_a["total"], 1, "the problem is mirrored in PRB: {on_a}");
+    let (_, on_a) = api_a
+        .send(api_a.get("/items?query=project%20%3D%20INC"))
+        .await;
+    assert_eq!(on_a["total"], 1, "the incident in INC: {on_a}");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert!(
+        item(&api_b, "ENG-2").await.is_none(),
+        "the incident stays out"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}

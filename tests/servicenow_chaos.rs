@@ -462,3 +462,8 @@ async fn servicenow_random_edits_kills_cuts_and_faults_converge_seed_11() {
         .unwrap_or(11);
     chaos(seed).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servicenow_random_edits_kills_cuts_and_faults_converge_seed_42() {
+    chaos(42).await;
+}
