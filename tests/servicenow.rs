@@ -12,41 +12,92 @@ use tandem_node::config::{Secret, ServiceNowConfig};
 use crate::common::{Api, TestNode};
 use crate::sync::eventually;
 
-const PROXY: &str = "tandem.proxy";
-const PROXY_PASSWORD: &str = "pr0xy-pass";
-const AGENT: &str = "beth.anglin";
-const AGENT_PASSWORD: &str = "agent-pass";
+pub(crate) const PROXY: &str = "tandem.proxy";
+pub(crate) const PROXY_PASSWORD: &str = "pr0xy-pass";
+pub(crate) const AGENT: &str = "beth.anglin";
+pub(crate) const AGENT_PASSWORD: &str = "agent-pass";
 
-struct Instance {
-    emu: RunningEmulator,
+/// An emulated instance with the node's proxy user and an agent, Beth Anglin.
+pub(crate) fn emulator_config() -> EmulatorConfig {
+    let mut config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
+        .with_user(PROXY, PROXY_PASSWORD);
+    config
+        .users
+        .push(tandem_emulators::servicenow::EmulatorUser {
+            user_name: AGENT.into(),
+            password: AGENT_PASSWORD.into(),
+            name: "Beth Anglin".into(),
+        });
+    config
+}
+
+/// A node's settings for the instance at `url`: the proxy user, Basic auth unless `oauth`,
+/// polled every second.
+pub(crate) fn node_config(
+    url: String,
+    tables: &[&str],
+    oauth: Option<(String, Secret)>,
+) -> ServiceNowConfig {
+    ServiceNowConfig {
+        instance_url: url,
+        user: PROXY.into(),
+        password: Secret::new(PROXY_PASSWORD),
+        oauth,
+        tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+        poll_interval: Duration::from_millis(1000),
+        from_console: false,
+    }
+}
+
+pub(crate) struct Instance {
+    pub(crate) emu: RunningEmulator,
     http: reqwest::Client,
 }
 
 impl Instance {
+    /// An instance that enforces the state model's mandatory fields, as data policies do.
     async fn start() -> Instance {
-        let mut config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
-            .with_user(PROXY, PROXY_PASSWORD);
-        config
-            .users
-            .push(tandem_emulators::servicenow::EmulatorUser {
-                user_name: AGENT.into(),
-                password: AGENT_PASSWORD.into(),
-                name: "Beth Anglin".into(),
-            });
-        // State changes without their mandatory fields are refused, as data policies do.
+        let mut config = emulator_config();
         config.enforce_data_policies = true;
+        Instance::with(config).await
+    }
+
+    pub(crate) async fn with(config: EmulatorConfig) -> Instance {
         Instance {
             emu: servicenow::start(config).await.expect("emulator starts"),
             http: reqwest::Client::new(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) async fn faults(&self, faults: tandem_emulators::servicenow::Faults) {
+        let r = self
+            .http
+            .post(self.url("/__emulator/faults"))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults set");
+        assert_eq!(r.status(), 200);
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.emu.base_url())
     }
 
-    /// A request as the service desk agent, as someone working in ServiceNow.
+    /// A request as the service desk agent, as someone working in ServiceNow; it must succeed.
     async fn agent(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_agent(method, path, body)
+            .await
+            .unwrap_or_else(|| panic!("the agent's request to {path} failed"))
+    }
+
+    /// The same, `None` when the instance refused it or failed (an injected fault).
+    pub(crate) async fn try_agent(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Option<Value> {
         let mut req = self
             .http
             .request(method, self.url(path))
@@ -54,12 +105,14 @@ impl Instance {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let r = req.send().await.expect("request");
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        if r.status() == 204 {
-            return Value::Null;
+        let r = req.send().await.ok()?;
+        if !r.status().is_success() {
+            return None;
         }
-        r.json().await.expect("json")
+        if r.status() == 204 {
+            return Some(Value::Null);
+        }
+        r.json().await.ok()
     }
 
     async fn incident(&self, sys_id: &str) -> Value {
@@ -104,20 +157,16 @@ async fn setup() -> (Instance, TestNode, TestNode) {
 
 async fn setup_in(mode: &str) -> (Instance, TestNode, TestNode) {
     let instance = Instance::start().await;
-    let sn_url = instance.emu.base_url();
-    let a = TestNode::start_with(|c| {
-        c.servicenow = Some(ServiceNowConfig {
-            instance_url: sn_url,
-            user: PROXY.into(),
-            password: Secret::new(PROXY_PASSWORD),
-            oauth: None,
-            tables: vec!["incident".into()],
-            poll_interval: Duration::from_millis(1000),
-            from_console: false,
-        });
-    })
-    .await;
+    let url = instance.emu.base_url();
+    let a =
+        TestNode::start_with(|c| c.servicenow = Some(node_config(url, &["incident"], None))).await;
     let b = TestNode::start().await;
+    connect(&a, &b, mode).await;
+    (instance, a, b)
+}
+
+/// Gives B its project ENG and connects A → B (`snow_to_eng`) in `mode`.
+async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
     b.api().project("ENG").await;
     let (status, body) = a
         .api()
@@ -133,7 +182,6 @@ async fn setup_in(mode: &str) -> (Instance, TestNode, TestNode) {
         .json(b.api().post("/invitations/accept"), json!({"code": code}))
         .await;
     assert_eq!(status, 201, "{body}");
-    (instance, a, b)
 }
 
 async fn item(api: &Api, key: &str) -> Option<Value> {
@@ -626,19 +674,6 @@ async fn admin_written_servicenow_rules_run_unchanged() {
     instance.emu.shutdown().await.expect("emulator stops");
 }
 
-impl Instance {
-    async fn faults(&self, faults: tandem_emulators::servicenow::Faults) {
-        let r = self
-            .http
-            .post(self.url("/__emulator/faults"))
-            .json(&faults)
-            .send()
-            .await
-            .expect("faults set");
-        assert_eq!(r.status(), 200);
-    }
-}
-
 /// Node A stopped in the middle of its rounds and started again where it was, while the
 /// instance answers 429s and 500s and slowly: every incident reaches B once, with its last
 /// short description and its one comment.
@@ -711,15 +746,7 @@ async fn restarts_mid_poll_and_faults_lose_and_double_nothing() {
         let restarted = TestNode::start_with(|c| {
             c.data_dir = data_dir.clone();
             c.listen = address;
-            c.servicenow = Some(ServiceNowConfig {
-                instance_url: url,
-                user: PROXY.into(),
-                password: Secret::new(PROXY_PASSWORD),
-                oauth: None,
-                tables: vec!["incident".into()],
-                poll_interval: Duration::from_millis(1000),
-                from_console: false,
-            });
+            c.servicenow = Some(node_config(url, &["incident"], None));
         })
         .await;
         stopped.push(std::mem::replace(&mut a, restarted));
@@ -1015,52 +1042,17 @@ async fn basic_mode_syncs_summary_description_and_public_comments_only() {
 /// still come across, parsed from the journal's display value.
 #[tokio::test]
 async fn oauth_and_a_hidden_journal_still_bring_comments_across() {
-    let mut config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
-        .with_user(PROXY, PROXY_PASSWORD)
-        .with_oauth_client("tandem", "client-secret");
-    config
-        .users
-        .push(tandem_emulators::servicenow::EmulatorUser {
-            user_name: AGENT.into(),
-            password: AGENT_PASSWORD.into(),
-            name: "Beth Anglin".into(),
-        });
+    let mut config = emulator_config().with_oauth_client("tandem", "client-secret");
     config.faults.journal = tandem_emulators::servicenow::JournalAccess::Hidden;
     // Tokens expire quickly: the node refreshes them as it goes.
     config.access_token_lifetime = Duration::from_secs(12);
-    let instance = Instance {
-        emu: servicenow::start(config).await.expect("emulator starts"),
-        http: reqwest::Client::new(),
-    };
-    let sn_url = instance.emu.base_url();
-    let a = TestNode::start_with(|c| {
-        c.servicenow = Some(ServiceNowConfig {
-            instance_url: sn_url,
-            user: PROXY.into(),
-            password: Secret::new(PROXY_PASSWORD),
-            oauth: Some(("tandem".into(), Secret::new("client-secret"))),
-            tables: vec!["incident".into()],
-            poll_interval: Duration::from_millis(1000),
-            from_console: false,
-        });
-    })
-    .await;
+    let instance = Instance::with(config).await;
+    let url = instance.emu.base_url();
+    let oauth = Some(("tandem".to_owned(), Secret::new("client-secret")));
+    let a =
+        TestNode::start_with(|c| c.servicenow = Some(node_config(url, &["incident"], oauth))).await;
     let b = TestNode::start().await;
-    b.api().project("ENG").await;
-    let (status, body) = a
-        .api()
-        .json(
-            a.api().post("/connections"),
-            json!({"to": b.url, "mode": "script", "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let code = body["invitation_code"].as_str().expect("code").to_owned();
-    let (status, body) = b
-        .api()
-        .json(b.api().post("/invitations/accept"), json!({"code": code}))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    connect(&a, &b, "script").await;
     let (api_a, api_b) = (a.api(), b.api());
     let (status, body) = api_a
         .json(
@@ -1129,34 +1121,14 @@ async fn oauth_and_a_hidden_journal_still_bring_comments_across() {
 #[tokio::test]
 async fn problems_sync_beside_incidents_from_their_own_table() {
     let instance = Instance::start().await;
-    let sn_url = instance.emu.base_url();
+    let url = instance.emu.base_url();
     let a = TestNode::start_with(|c| {
-        c.servicenow = Some(ServiceNowConfig {
-            instance_url: sn_url,
-            user: PROXY.into(),
-            password: Secret::new(PROXY_PASSWORD),
-            oauth: None,
-            tables: vec!["incident".into(), "problem".into()],
-            poll_interval: Duration::from_millis(1000),
-            from_console: false,
-        });
+        c.servicenow = Some(node_config(url, &["incident", "problem"], None));
     })
     .await;
     let b = TestNode::start().await;
-    b.api().project("ENG").await;
+    connect(&a, &b, "script").await;
     let (api_a, api_b) = (a.api(), b.api());
-    let (status, body) = api_a
-        .json(
-            api_a.post("/connections"),
-            json!({"to": b.url, "mode": "script", "local_name": "snow", "remote_name": "eng", "name": "snow_to_eng"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let code = body["invitation_code"].as_str().expect("code").to_owned();
-    let (status, body) = api_b
-        .json(api_b.post("/invitations/accept"), json!({"code": code}))
-        .await;
-    assert_eq!(status, 201, "{body}");
     // Rules for any table: the short description and the table it came from.
     let (status, body) = api_a
         .json(

@@ -10,60 +10,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tandem_emulators::servicenow::{self, EmulatorConfig, EmulatorUser, Faults, RunningEmulator};
+use tandem_emulators::servicenow::Faults;
 
 use crate::common::Api;
+use crate::servicenow::{Instance, PROXY, PROXY_PASSWORD, emulator_config};
 use crate::sync_chaos::{NodeProcess, Rng, get, queued, sent, try_json};
 
-const PROXY: &str = "tandem.proxy";
-const PROXY_PASSWORD: &str = "pr0xy-pass";
-const AGENT: &str = "beth.anglin";
-const AGENT_PASSWORD: &str = "agent-pass";
-
-struct Instance {
-    emu: RunningEmulator,
-    http: reqwest::Client,
-}
-
-impl Instance {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.emu.base_url())
-    }
-
-    /// An agent's request; `None` when the instance refused it (a fault) or failed.
-    async fn agent(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Option<Value> {
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .basic_auth(AGENT, Some(AGENT_PASSWORD));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.ok()?;
-        if !r.status().is_success() {
-            return None;
-        }
-        r.json().await.ok()
-    }
-
-    async fn faults(&self, f: Faults) {
-        let r = self
-            .http
-            .post(self.url("/__emulator/faults"))
-            .json(&f)
-            .send()
-            .await
-            .expect("faults set");
-        assert_eq!(r.status(), 200);
-    }
-
-    async fn incidents(&self) -> Vec<Value> {
-        self.agent(
+async fn incidents(instance: &Instance) -> Vec<Value> {
+    instance
+        .try_agent(
             reqwest::Method::GET,
             "/api/now/table/incident?sysparm_fields=sys_id,number,short_description&sysparm_limit=1000",
             None,
@@ -71,25 +26,25 @@ impl Instance {
         .await
         .and_then(|v| v["result"].as_array().cloned())
         .expect("incidents")
-    }
+}
 
-    async fn journal_tokens(&self, sys_id: &str) -> BTreeMap<String, usize> {
-        let rows = self
-            .agent(
-                reqwest::Method::GET,
-                &format!("/api/now/table/sys_journal_field?sysparm_query=element_id={sys_id}"),
-                None,
-            )
-            .await
-            .expect("journal");
-        let mut out = BTreeMap::new();
-        for r in rows["result"].as_array().into_iter().flatten() {
-            for t in tokens(r["value"].as_str().unwrap_or_default()) {
-                *out.entry(t).or_default() += 1;
-            }
+/// How often each comment token stands in the incident's journal.
+async fn journal_tokens(instance: &Instance, sys_id: &str) -> BTreeMap<String, usize> {
+    let rows = instance
+        .try_agent(
+            reqwest::Method::GET,
+            &format!("/api/now/table/sys_journal_field?sysparm_query=element_id={sys_id}"),
+            None,
+        )
+        .await
+        .expect("journal");
+    let mut out = BTreeMap::new();
+    for r in rows["result"].as_array().into_iter().flatten() {
+        for t in tokens(r["value"].as_str().unwrap_or_default()) {
+            *out.entry(t).or_default() += 1;
         }
-        out
     }
+    out
 }
 
 /// The comment tokens (`c17`) in a text.
@@ -111,7 +66,7 @@ fn item_tokens(item: &Value) -> BTreeMap<String, usize> {
 }
 
 /// Every incident's sys_id with its twin on B (from A's mirror and B's twins).
-async fn pairs(api_a: &Api, api_b: &Api) -> Vec<(String, String)> {
+async fn pairs(api_a: &Api) -> Vec<(String, String)> {
     let mirror = get(api_a, "/items?query=project%20%3D%20INC&limit=500").await;
     let mut out = Vec::new();
     for item in mirror["items"].as_array().into_iter().flatten() {
@@ -125,7 +80,6 @@ async fn pairs(api_a: &Api, api_b: &Api) -> Vec<(String, String)> {
             out.push((sys_id.to_owned(), remote.to_owned()));
         }
     }
-    let _ = api_b;
     out
 }
 
@@ -137,7 +91,7 @@ async fn disagreements(
     expected: usize,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    let incidents = instance.incidents().await;
+    let incidents = incidents(instance).await;
     if incidents.len() != expected {
         problems.push(format!(
             "{} incidents, {expected} expected",
@@ -148,7 +102,7 @@ async fn disagreements(
     if on_b["total"].as_u64() != Some(expected as u64) {
         problems.push(format!("{} items on B, {expected} expected", on_b["total"]));
     }
-    let pairs = pairs(api_a, api_b).await;
+    let pairs = pairs(api_a).await;
     if pairs.len() != expected {
         problems.push(format!("{} pairs linked, {expected} expected", pairs.len()));
     }
@@ -163,7 +117,7 @@ async fn disagreements(
             eprintln!(
                 "{sys_id} journal {:?}",
                 instance
-                    .agent(
+                    .try_agent(
                         reqwest::Method::GET,
                         &format!("/api/now/table/sys_journal_field?sysparm_query=element_id={sys_id}^ORDERBYsys_created_on"),
                         None,
@@ -178,7 +132,7 @@ async fn disagreements(
                 incident["number"], incident["short_description"], item["summary"]
             ));
         }
-        let (in_sn, in_b) = (instance.journal_tokens(&sys_id).await, item_tokens(&item));
+        let (in_sn, in_b) = (journal_tokens(instance, &sys_id).await, item_tokens(&item));
         if in_sn != in_b || in_sn.values().any(|n| *n != 1) {
             problems.push(format!(
                 "{} / {key_b}: comments {in_sn:?} in ServiceNow, {in_b:?} on B",
@@ -190,17 +144,7 @@ async fn disagreements(
 }
 
 async fn chaos(seed: u64) {
-    let mut config = EmulatorConfig::new("127.0.0.1:0".parse().expect("address"))
-        .with_user(PROXY, PROXY_PASSWORD);
-    config.users.push(EmulatorUser {
-        user_name: AGENT.into(),
-        password: AGENT_PASSWORD.into(),
-        name: "Beth Anglin".into(),
-    });
-    let instance = Instance {
-        emu: servicenow::start(config).await.expect("emulator starts"),
-        http: reqwest::Client::new(),
-    };
+    let instance = Instance::with(emulator_config()).await;
     let root = tempfile::tempdir().expect("temp dir");
     let mut a = NodeProcess::start_with(
         "a",
@@ -247,7 +191,7 @@ async fn chaos(seed: u64) {
     let mut expected = 0;
     for n in 0..3 {
         instance
-            .agent(
+            .try_agent(
                 reqwest::Method::POST,
                 "/api/now/table/incident",
                 Some(json!({"short_description": format!("incident {n}")})),
@@ -268,7 +212,7 @@ async fn chaos(seed: u64) {
         expected += 1;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut linked = pairs(&api_a, &api_b).await;
+    let mut linked = pairs(&api_a).await;
     while linked.len() < expected {
         assert!(
             Instant::now() < deadline,
@@ -276,7 +220,7 @@ async fn chaos(seed: u64) {
             linked.len()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        linked = pairs(&api_a, &api_b).await;
+        linked = pairs(&api_a).await;
     }
 
     let mut rng = Rng(seed);
@@ -326,7 +270,7 @@ async fn chaos(seed: u64) {
             faults += 1;
         } else if roll < 25 {
             if instance
-                .agent(
+                .try_agent(
                     reqwest::Method::POST,
                     "/api/now/table/incident",
                     Some(json!({"short_description": format!("new incident {n}")})),
@@ -343,7 +287,7 @@ async fn chaos(seed: u64) {
                 u32::from(random_edit(&mut rng, &mut counter, &instance, &a, &b, &linked).await);
         }
         if rng.below(8) == 0 && a.alive() {
-            linked = pairs(&api_a, &api_b).await;
+            linked = pairs(&api_a).await;
         }
     }
     eprintln!(
@@ -425,7 +369,7 @@ async fn random_edit(
             json!({"short_description": format!("sn edit {n}")})
         };
         instance
-            .agent(
+            .try_agent(
                 reqwest::Method::PATCH,
                 &format!("/api/now/table/incident/{sys_id}"),
                 Some(body),

@@ -17,5 +17,5 @@ mod record;
 pub use attachments::{AttachmentMeta, NewAttachment};
 pub use client::{Auth, Client, ClientConfig, RetryPolicy, ServiceNowError};
 pub use journal::{JournalEntry, JournalKind, JournalSource, parse_display_journal};
-pub use poll::{Batch, Change, PollState, Poller, Seen};
+pub use poll::{Batch, PollState, Poller, Seen};
 pub use record::{Record, format_time, parse_time};

@@ -591,7 +591,7 @@ async fn poll_pass(p: &mut Poller, c: &Client) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         let batch = p.next_batch(c).await.expect("polled");
-        out.extend(batch.changes.iter().map(|ch| ch.record.sys_id().to_owned()));
+        out.extend(batch.changes.iter().map(|r| r.sys_id().to_owned()));
         let more = batch.more;
         p.advance(batch.state);
         if !more {
@@ -669,7 +669,7 @@ async fn a_poller_restarted_from_stored_state_loses_and_doubles_nothing_across_f
     let mut handed: Vec<String> = Vec::new();
     // One page handed over and stored, then the node "crashes" mid-pass.
     let batch = p.next_batch(&c).await.expect("polled");
-    handed.extend(batch.changes.iter().map(|ch| ch.record.sys_id().to_owned()));
+    handed.extend(batch.changes.iter().map(|r| r.sys_id().to_owned()));
     p.advance(batch.state);
     let stored = serde_json::to_string(p.state()).expect("stored");
     // A page read but not handed over before the crash: its rows must come again.

@@ -67,12 +67,12 @@ async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResp
         "public_key": state.identity().public_key_base64(),
     });
     // A node on ServiceNow: how syncing with the instance goes.
-    if let Some(s) = state.bridge_status() {
+    if let (Some(c), Some(s)) = (&state.config().servicenow, state.bridge_status()) {
         info["servicenow"] = serde_json::json!({
-            "instance_url": s.instance_url,
-            "user": s.user,
-            "tables": s.tables,
-            "poll_interval_secs": s.poll_interval.as_secs(),
+            "instance_url": c.instance_url,
+            "user": c.user,
+            "tables": c.tables,
+            "poll_interval_secs": c.poll_interval.as_secs(),
             "last_poll": s.last_poll.map(|t| t.to_string()),
             "last_error": s.last_error,
             "records_pulled": s.pulled,

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::client::{Body, Client, Repeat, ServiceNowError, bad, json_body, percent_encode};
+use super::client::{Body, Client, Page, Repeat, ServiceNowError, bad, json_body, percent_encode};
 use super::record::{Record, parse_time};
 
 /// An attachment's metadata as ServiceNow lists it.
@@ -76,12 +76,23 @@ impl Client {
         Ok(files)
     }
 
-    /// Rows of `sys_attachment` matching an encoded query, through the Attachment API.
+    /// Rows of `sys_attachment` matching an encoded query, through the Attachment API: all
+    /// pages.
     pub(crate) async fn attachment_rows(
         &self,
         query: &str,
         page_size: u32,
     ) -> Result<Vec<Record>, ServiceNowError> {
+        let first = self.attachment_page(query, page_size).await?;
+        self.rows_from(first).await
+    }
+
+    /// The first page of `sys_attachment` rows matching an encoded query.
+    pub(crate) async fn attachment_page(
+        &self,
+        query: &str,
+        page_size: u32,
+    ) -> Result<Page, ServiceNowError> {
         let limit = page_size.max(1).to_string();
         let url = self.url_with(
             "/api/now/attachment",
@@ -91,13 +102,7 @@ impl Client {
                 ("sysparm_limit", &limit),
             ],
         );
-        let mut page = self.page_at(&url).await?;
-        let mut rows = std::mem::take(&mut page.rows);
-        while let Some(next) = page.next.take() {
-            page = self.page_at(&next).await?;
-            rows.append(&mut page.rows);
-        }
-        Ok(rows)
+        self.page_at(&url).await
     }
 
     /// The bytes of an attachment, checked against its sha256.

@@ -260,16 +260,6 @@ impl Client {
         })
     }
 
-    /// The instance URL, without a trailing `/`.
-    pub fn instance_url(&self) -> &str {
-        &self.base
-    }
-
-    /// The proxy user the connector acts as.
-    pub fn user(&self) -> &str {
-        self.auth.user()
-    }
-
     /// HTTP requests sent so far, retries and token requests included.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -284,7 +274,12 @@ impl Client {
         fields: Option<&str>,
         page_size: u32,
     ) -> Result<Vec<Record>> {
-        let mut page = self.list_page(table, query, fields, page_size).await?;
+        let first = self.list_page(table, query, fields, page_size).await?;
+        self.rows_from(first).await
+    }
+
+    /// The rows of a page and of every page after it (`Link: rel="next"`).
+    pub(crate) async fn rows_from(&self, mut page: Page) -> Result<Vec<Record>> {
         let mut rows = std::mem::take(&mut page.rows);
         while let Some(next) = page.next.take() {
             page = self.page_at(&next).await?;

@@ -176,12 +176,8 @@ impl Client {
                     ("sysparm_limit", &limit),
                 ],
             );
-            let mut page = self.page_at(&url).await?;
-            rows.append(&mut page.rows);
-            while let Some(next) = page.next.take() {
-                page = self.page_at(&next).await?;
-                rows.append(&mut page.rows);
-            }
+            let first = self.page_at(&url).await?;
+            rows.extend(self.rows_from(first).await?);
         }
         let mut entries = Vec::new();
         for row in &rows {

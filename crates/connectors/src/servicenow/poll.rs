@@ -48,18 +48,11 @@ pub struct PollState {
     pub own: BTreeMap<String, Vec<i64>>,
 }
 
-/// A changed row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub record: Record,
-    /// True for a row seen for the first time (created, or older than the first poll).
-    pub first_seen: bool,
-}
-
 /// One page of changes and the state to store once they are handed over.
 #[derive(Debug)]
 pub struct Batch {
-    pub changes: Vec<Change>,
+    /// The changed rows, whole.
+    pub changes: Vec<Record>,
     pub state: PollState,
     /// True when the pass has more pages: poll again at once.
     pub more: bool,
@@ -76,7 +69,6 @@ enum Source {
 #[derive(Debug, Clone)]
 pub struct Poller {
     source: Source,
-    filter: Option<String>,
     fields: Option<String>,
     page_size: u32,
     overlap: Duration,
@@ -97,23 +89,11 @@ impl Poller {
     fn new(source: Source, state: PollState) -> Self {
         Self {
             source,
-            filter: None,
             fields: None,
             page_size: 500,
             overlap: Duration::from_secs(60),
             state,
         }
-    }
-
-    /// Only rows matching an encoded query (one without `^NQ` or `ORDERBY`).
-    pub fn filter(mut self, query: &str) -> Result<Self, ServiceNowError> {
-        if query.contains("^NQ") || query.contains("ORDERBY") {
-            return Err(ServiceNowError::Config(format!(
-                "a poll filter cannot contain ^NQ or ORDERBY: `{query}`"
-            )));
-        }
-        self.filter = (!query.trim().is_empty()).then(|| query.trim().to_owned());
-        Ok(self)
     }
 
     /// The columns to read (`sysparm_fields`); the poll adds the ones it needs.
@@ -181,8 +161,8 @@ impl Poller {
         let table = match &self.source {
             Source::Table(table) => table,
             Source::Attachments(_) => {
-                let rows = client.attachment_page(&query, self.page_size).await?;
-                return Ok(self.batch(rows));
+                let page = client.attachment_page(&query, self.page_size).await?;
+                return Ok(self.batch(page.rows));
             }
         };
         let rows = client
@@ -195,7 +175,7 @@ impl Poller {
         }
         let mut full: std::collections::HashMap<String, Record> = std::collections::HashMap::new();
         for chunk in batch.changes.chunks(FETCH_CHUNK) {
-            let ids: Vec<&str> = chunk.iter().map(|c| c.record.sys_id()).collect();
+            let ids: Vec<&str> = chunk.iter().map(Record::sys_id).collect();
             let rows = client
                 .list(
                     table,
@@ -208,24 +188,22 @@ impl Poller {
         }
         // A row deleted since the scan is no change to hand over; a row changed again since
         // is handed over as it is now, and counted as seen at that version.
-        batch
-            .changes
-            .retain_mut(|c| match full.remove(c.record.sys_id()) {
-                Some(row) => {
-                    if row.mod_count() > c.record.mod_count() {
-                        batch.state.seen.insert(
-                            row.sys_id().to_owned(),
-                            Seen {
-                                mod_count: row.mod_count(),
-                                updated_on: row.str("sys_updated_on").to_owned(),
-                            },
-                        );
-                    }
-                    c.record = row;
-                    true
+        batch.changes.retain_mut(|c| match full.remove(c.sys_id()) {
+            Some(row) => {
+                if row.mod_count() > c.mod_count() {
+                    batch.state.seen.insert(
+                        row.sys_id().to_owned(),
+                        Seen {
+                            mod_count: row.mod_count(),
+                            updated_on: row.str("sys_updated_on").to_owned(),
+                        },
+                    );
                 }
-                None => false,
-            });
+                *c = row;
+                true
+            }
+            None => false,
+        });
         Ok(batch)
     }
 
@@ -233,10 +211,6 @@ impl Poller {
         let mut base = String::new();
         if let Source::Attachments(table) = &self.source {
             base.push_str(&format!("table_name={table}^"));
-        }
-        if let Some(f) = &self.filter {
-            base.push_str(f);
-            base.push('^');
         }
         let order = "ORDERBYsys_updated_on^ORDERBYsys_id";
         match (&self.state.cursor, &self.state.watermark) {
@@ -285,10 +259,7 @@ impl Poller {
             if own {
                 continue;
             }
-            changes.push(Change {
-                record: row,
-                first_seen: before.is_none(),
-            });
+            changes.push(row);
         }
         if !more {
             // The pass is over: everything up to the last row read is handed over.
@@ -327,22 +298,6 @@ impl Poller {
     }
 }
 
-impl Client {
-    /// One page of `sys_attachment` rows through the Attachment API.
-    pub(crate) async fn attachment_page(
-        &self,
-        query: &str,
-        page_size: u32,
-    ) -> Result<Vec<Record>, ServiceNowError> {
-        let limit = page_size.max(1).to_string();
-        let url = self.url_with(
-            "/api/now/attachment",
-            &[("sysparm_query", query), ("sysparm_limit", &limit)],
-        );
-        Ok(self.page_at(&url).await?.rows)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -359,7 +314,7 @@ mod tests {
     }
 
     fn ids(b: &Batch) -> Vec<&str> {
-        b.changes.iter().map(|c| c.record.sys_id()).collect()
+        b.changes.iter().map(Record::sys_id).collect()
     }
 
     #[test]
@@ -372,7 +327,6 @@ mod tests {
         ]);
         assert!(b.more);
         assert_eq!(ids(&b), ["a", "b"]);
-        assert!(b.changes.iter().all(|c| c.first_seen));
         let mut p = p;
         p.advance(b.state);
         assert_eq!(
@@ -403,7 +357,6 @@ mod tests {
             row("b", 1, "2025-01-01 10:00:02"),
         ]);
         assert_eq!(ids(&b), ["b"]);
-        assert!(!b.changes[0].first_seen);
     }
 
     #[test]
@@ -449,22 +402,15 @@ mod tests {
     }
 
     #[test]
-    fn filters_join_both_keyset_groups_and_attachments_name_their_table() {
+    fn attachments_name_their_table_in_both_keyset_groups() {
         let state = PollState {
             cursor: Some(("2025-01-01 10:00:00".into(), "x".into())),
             ..PollState::default()
         };
-        let p = Poller::attachments("incident", state)
-            .filter("active=true")
-            .expect("filter");
+        let p = Poller::attachments("incident", state);
         assert_eq!(
             p.query(),
-            "table_name=incident^active=true^sys_updated_on>2025-01-01 10:00:00^NQtable_name=incident^active=true^sys_updated_on=2025-01-01 10:00:00^sys_id>x^ORDERBYsys_updated_on^ORDERBYsys_id"
-        );
-        assert!(
-            Poller::table("incident", PollState::default())
-                .filter("a=1^NQb=2")
-                .is_err()
+            "table_name=incident^sys_updated_on>2025-01-01 10:00:00^NQtable_name=incident^sys_updated_on=2025-01-01 10:00:00^sys_id>x^ORDERBYsys_updated_on^ORDERBYsys_id"
         );
     }
 }

@@ -87,10 +87,6 @@ impl BridgeError {
 /// What the General settings page shows of the bridge.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BridgeStatus {
-    pub instance_url: String,
-    pub user: String,
-    pub tables: Vec<String>,
-    pub poll_interval: Duration,
     pub last_poll: Option<jiff::Timestamp>,
     pub last_error: Option<String>,
     pub pulled: u64,
@@ -133,12 +129,10 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    pub fn new(state: AppState, config: ServiceNowConfig) -> Result<Self, ServiceNowError> {
-        let client = match state.servicenow() {
-            Some(c) => c.clone(),
-            None => std::sync::Arc::new(client(&config)?),
-        };
-        Ok(Self {
+    /// A bridge for the node's instance; `None` on a node that serves no ServiceNow instance.
+    pub fn new(state: AppState, config: ServiceNowConfig) -> Option<Self> {
+        let client = state.servicenow()?.clone();
+        Some(Self {
             tables: Tables::new(&config.tables),
             state,
             client,
@@ -213,7 +207,7 @@ impl Bridge {
             loop {
                 let poller = self.pollers.lock().await[i].records.clone();
                 let batch = poller.next_batch(&self.client).await?;
-                let records: Vec<Record> = batch.changes.into_iter().map(|c| c.record).collect();
+                let records = batch.changes;
                 pulled += records.len() as u64;
                 self.pull_records(table, &records).await?;
                 let state_json = {
@@ -236,7 +230,7 @@ impl Bridge {
                 let batch = poller.next_batch(&self.client).await?;
                 let mut by_record: HashMap<String, Vec<AttachmentMeta>> = HashMap::new();
                 for c in &batch.changes {
-                    let meta = AttachmentMeta::from_record(&c.record);
+                    let meta = AttachmentMeta::from_record(c);
                     by_record
                         .entry(meta.table_sys_id.clone())
                         .or_default()
@@ -355,7 +349,17 @@ impl Bridge {
         self.set_snapshot(table, record).await?;
         // Comments of the mirror that no journal entry is linked to yet: a push may have
         // written one and stopped (a crash, a failed read-back) before linking it.
-        let mut unwritten = self.unlinked_comments(&tracker, &key).await?;
+        let mut unwritten: Vec<tandem_model::Comment> =
+            match self.item_and_links(&tracker, &key).await? {
+                Some((item, links)) => {
+                    let linked = linked_ids(&links, MirrorKind::Comment);
+                    item.comments
+                        .into_iter()
+                        .filter(|c| !linked.contains(&c.id))
+                        .collect()
+                }
+                None => Vec::new(),
+            };
         for entry in journal {
             if store
                 .mirror_link(&tracker, MirrorKind::Comment, &entry.id)
@@ -416,52 +420,20 @@ impl Bridge {
         Ok(())
     }
 
-    /// The mirror item's comments that no journal entry is linked to.
-    async fn unlinked_comments(
+    /// The mirror item and its links on this table, `None` when the item is gone.
+    async fn item_and_links(
         &self,
         tracker: &str,
         key: &ItemKey,
-    ) -> Result<Vec<tandem_model::Comment>, BridgeError> {
+    ) -> Result<Option<(tandem_model::Item, Vec<MirrorLink>)>, BridgeError> {
         let store = self.state.store();
         let Some(item) = store.item(key).await? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let linked: BTreeSet<i64> = store
-            .mirror_links_of_item(tracker, key)
-            .await?
-            .into_iter()
-            .filter(|l| l.kind == MirrorKind::Comment)
-            .map(|l| l.local_id)
-            .collect();
-        Ok(item
-            .comments
-            .into_iter()
-            .filter(|c| !linked.contains(&c.id))
-            .collect())
-    }
-
-    /// The mirror item's attachments that no ServiceNow attachment is linked to.
-    async fn unlinked_attachments(
-        &self,
-        tracker: &str,
-        key: &ItemKey,
-    ) -> Result<Vec<tandem_model::Attachment>, BridgeError> {
-        let store = self.state.store();
-        let Some(item) = store.item(key).await? else {
-            return Ok(Vec::new());
-        };
-        let linked: BTreeSet<i64> = store
-            .mirror_links_of_item(tracker, key)
-            .await?
-            .into_iter()
-            .filter(|l| l.kind == MirrorKind::Attachment)
-            .map(|l| l.local_id)
-            .collect();
-        Ok(item
-            .attachments
-            .into_iter()
-            .filter(|a| !linked.contains(&a.id))
-            .collect())
+        Ok(Some((
+            item,
+            store.mirror_links_of_item(tracker, key).await?,
+        )))
     }
 
     /// Copies attachments of a mirrored record that the mirror does not have yet.
@@ -480,7 +452,17 @@ impl Bridge {
             // Not mirrored yet: the record's own pull brings its files.
             return Ok(());
         };
-        let mut unwritten = self.unlinked_attachments(&tracker, &record.item).await?;
+        let mut unwritten: Vec<tandem_model::Attachment> =
+            match self.item_and_links(&tracker, &record.item).await? {
+                Some((item, links)) => {
+                    let linked = linked_ids(&links, MirrorKind::Attachment);
+                    item.attachments
+                        .into_iter()
+                        .filter(|a| !linked.contains(&a.id))
+                        .collect()
+                }
+                None => Vec::new(),
+            };
         for f in files {
             if store
                 .mirror_link(&tracker, MirrorKind::Attachment, &f.sys_id)
@@ -729,11 +711,7 @@ impl Bridge {
         let Some(item) = store.item(key).await? else {
             return Ok(());
         };
-        let linked: BTreeSet<i64> = links
-            .iter()
-            .filter(|l| l.kind == MirrorKind::Comment)
-            .map(|l| l.local_id)
-            .collect();
+        let linked = linked_ids(links, MirrorKind::Comment);
         let new: Vec<&tandem_model::Comment> = item
             .comments
             .iter()
@@ -824,11 +802,7 @@ impl Bridge {
         let Some(item) = store.item(key).await? else {
             return Ok(());
         };
-        let linked: BTreeSet<i64> = links
-            .iter()
-            .filter(|l| l.kind == MirrorKind::Attachment)
-            .map(|l| l.local_id)
-            .collect();
+        let linked = linked_ids(links, MirrorKind::Attachment);
         for a in item.attachments.iter().filter(|a| !linked.contains(&a.id)) {
             let Some((meta, bytes)) = store.attachment(key, a.id).await? else {
                 continue;
@@ -868,16 +842,15 @@ impl Bridge {
         }
         Ok(())
     }
+}
 
-    pub fn status_base(&self) -> BridgeStatus {
-        BridgeStatus {
-            instance_url: self.config.instance_url.clone(),
-            user: self.config.user.clone(),
-            tables: self.config.tables.clone(),
-            poll_interval: self.config.poll_interval,
-            ..BridgeStatus::default()
-        }
-    }
+/// The local ids (comments or attachments) that links of this kind point to.
+fn linked_ids(links: &[MirrorLink], kind: MirrorKind) -> BTreeSet<i64> {
+    links
+        .iter()
+        .filter(|l| l.kind == kind)
+        .map(|l| l.local_id)
+        .collect()
 }
 
 /// A batch's poll state, keeping the own writes noted (by pushes) while the batch was pulled.
@@ -900,15 +873,10 @@ fn with_own_writes(mut next: PollState, current: &PollState) -> PollState {
 /// Runs the bridge until the node stops: a pull every poll interval, pushes in between.
 pub async fn run(state: AppState, config: ServiceNowConfig, cancel: CancellationToken) {
     let poll_interval = config.poll_interval;
-    let bridge = match Bridge::new(state.clone(), config) {
-        Ok(b) => b,
-        Err(e) => {
-            warn!(error = %e, "The ServiceNow connector cannot start.");
-            state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
-            return;
-        }
+    let Some(bridge) = Bridge::new(state.clone(), config) else {
+        return;
     };
-    state.set_bridge_status(|s| *s = bridge.status_base());
+    state.set_bridge_status(|s| *s = BridgeStatus::default());
     let mut prepared = false;
     let mut next_poll = Instant::now();
     loop {

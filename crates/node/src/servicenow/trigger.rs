@@ -73,13 +73,13 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
         let group = clusters
             .into_iter()
             .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
-            .unwrap_or_else(|| everything(tables));
+            .unwrap_or_else(everything);
         groups.push(group);
     }
     let filter = groups
         .into_iter()
         .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
-        .unwrap_or_else(|| everything(tables));
+        .unwrap_or_else(everything);
     // Only the mirrors of the synced tables.
     let scope = tables
         .iter()
@@ -105,8 +105,7 @@ fn starts_condition(rest: &str) -> bool {
 }
 
 /// A condition every mirror item meets.
-fn everything(tables: &Tables) -> Expr {
-    let _ = tables;
+fn everything() -> Expr {
     Expr::Cond(Cond {
         field: Field::Custom("sys_id".into()),
         op: Op::IsNotEmpty,

@@ -849,6 +849,9 @@ async fn apply_sync<'a>(
         .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
     emit_log(connection, &shown, &outcome.log);
     if let Some(before) = &item_before {
+        // Where a kept field has the same name on the item, restore its exact value too: rules
+        // that transform a value on the way out and back (`toUpperCase()` one way only) would
+        // otherwise change it even from this side's own replica.
         keep_local_values(&mut outcome.item, &state.view().item_json(before), &settled);
         for conflict in settled.iter().filter_map(|s| s.conflict.as_ref()) {
             store

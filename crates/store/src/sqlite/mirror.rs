@@ -295,6 +295,18 @@ pub(super) fn add_mirrored_comment(
         return Ok((found, false));
     }
     let added = comments::add_comment(conn, key, new, actor, now)?;
+    link_child(conn, (tracker, external_id), kind, key, added.id)?;
+    Ok((added, true))
+}
+
+/// Links a comment or attachment just added to the tracker object it mirrors.
+fn link_child(
+    conn: &Connection,
+    (tracker, external_id): (&str, &str),
+    kind: MirrorKind,
+    key: &ItemKey,
+    local_id: i64,
+) -> Result<()> {
     set_link(
         conn,
         &MirrorLink {
@@ -302,10 +314,9 @@ pub(super) fn add_mirrored_comment(
             kind,
             external_id: external_id.to_owned(),
             item: key.clone(),
-            local_id: added.id,
+            local_id,
         },
-    )?;
-    Ok((added, true))
+    )
 }
 
 /// [`add_mirrored_comment`] for an attachment whose SHA-256 (`sha256`) the caller computed off
@@ -324,15 +335,6 @@ pub(super) fn add_mirrored_attachment(
         return Ok((found, false));
     }
     let added = comments::add_attachment(conn, key, new, sha256, actor, now)?;
-    set_link(
-        conn,
-        &MirrorLink {
-            tracker: tracker.to_owned(),
-            kind,
-            external_id: external_id.to_owned(),
-            item: key.clone(),
-            local_id: added.id,
-        },
-    )?;
+    link_child(conn, (tracker, external_id), kind, key, added.id)?;
     Ok((added, true))
 }

@@ -305,20 +305,7 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Attachment> {
         attachment.validate()?;
-        // Hash before queueing, so that the writer never spends its time on it.
-        let (attachment, sha256) = if attachment.bytes.len() <= HASH_INLINE_LIMIT {
-            let sha256 = comments::sha256_hex(&attachment.bytes);
-            (attachment, sha256)
-        } else {
-            tokio::task::spawn_blocking(move || {
-                let sha256 = comments::sha256_hex(&attachment.bytes);
-                (attachment, sha256)
-            })
-            .await
-            .map_err(|e| {
-                crate::StoreError::Database(format!("hashing the attachment failed: {e}"))
-            })?
-        };
+        let (attachment, sha256) = hashed(attachment).await?;
         let (key, actor) = (key.clone(), actor.clone());
         self.write_item(move |conn| {
             comments::add_attachment(conn, &key, attachment, sha256, &actor, now())
@@ -568,14 +555,7 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Attachment> {
         attachment.validate()?;
-        let sha256 = {
-            let bytes = attachment.bytes.clone();
-            tokio::task::spawn_blocking(move || comments::sha256_hex(&bytes))
-                .await
-                .map_err(|e| {
-                    crate::StoreError::Database(format!("hashing the attachment failed: {e}"))
-                })?
-        };
+        let (attachment, sha256) = hashed(attachment).await?;
         let (key, actor, remote_id) = (key.clone(), actor.clone(), remote_id.to_owned());
         self.write_item(move |conn| {
             let added = comments::add_attachment(conn, &key, attachment, sha256, &actor, now())?;
