@@ -872,6 +872,57 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
             .is_some_and(|k| k.starts_with("INC-")),
         "{error}"
     );
+    // The service desk fills the close fields in ServiceNow; Resolve and retry writes the
+    // refused state again and ServiceNow takes it now.
+    let list = instance
+        .agent(
+            reqwest::Method::GET,
+            "/api/now/table/incident?sysparm_query=short_description=Disk%20full%20on%20db-3",
+            None,
+        )
+        .await;
+    let sys_id = list["result"][0]["sys_id"]
+        .as_str()
+        .expect("sys_id")
+        .to_owned();
+    assert_eq!(list["result"][0]["state"], "1", "{list}");
+    instance
+        .agent(
+            reqwest::Method::PATCH,
+            &format!("/api/now/table/incident/{sys_id}"),
+            Some(json!({"close_code": "Solved (Permanently)", "close_notes": "Freed space."})),
+        )
+        .await;
+    let id = error["id"].as_i64().expect("error id");
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{id}/retry")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the retried write resolves the incident", || async {
+        let record = instance
+            .agent(
+                reqwest::Method::GET,
+                &format!("/api/now/table/incident/{sys_id}"),
+                None,
+            )
+            .await;
+        record["result"]["state"] == "6"
+    })
+    .await;
+    let record = instance
+        .agent(
+            reqwest::Method::GET,
+            &format!("/api/now/table/incident/{sys_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(record["result"]["close_code"], "Solved (Permanently)");
+    let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(
+        errors["errors"].as_array().map(Vec::len),
+        Some(0),
+        "no error is left open: {errors}"
+    );
     instance.emu.shutdown().await.expect("emulator stops");
 }
 

@@ -78,6 +78,8 @@ struct Inner {
     /// The client of the ServiceNow instance the node serves.
     servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
     bridge_wake: tokio::sync::Notify,
+    /// Held while the list of ServiceNow writes to retry is read and changed.
+    bridge_retries: tokio::sync::Mutex<()>,
 }
 
 /// How many locks the twins share ([`AppState::lock_twin`]).
@@ -134,6 +136,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             servicenow,
             bridge_wake: tokio::sync::Notify::new(),
+            bridge_retries: tokio::sync::Mutex::new(()),
             view,
             bridge: std::sync::Mutex::new(None),
             store,
@@ -249,6 +252,11 @@ impl AppState {
         if self.0.servicenow.is_some() {
             self.0.bridge_wake.notify_one();
         }
+    }
+
+    /// Held while the ServiceNow bridge's list of writes to retry is read and changed.
+    pub async fn bridge_retries_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.bridge_retries.lock().await
     }
 
     /// Waits until [`AppState::wake_bridge`] is called.

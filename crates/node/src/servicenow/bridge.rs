@@ -49,6 +49,9 @@ const PUSH_CONCURRENCY: usize = 8;
 /// Events read per push round.
 const PUSH_BATCH: u32 = 500;
 const PUSH_CURSOR: &str = "servicenow.push_after";
+/// Items whose refused write an admin asked to retry (Resolve and retry), as a JSON list of
+/// keys: kept in the store so that a restart before the next push round loses none.
+const PUSH_RETRIES: &str = "servicenow.push_retry";
 
 /// The tracker id of a table's mirror links.
 pub fn tracker_id(table: &str) -> String {
@@ -523,8 +526,10 @@ impl Bridge {
         Ok(())
     }
 
-    /// Writes the mirror's new changes to ServiceNow; returns how many items were pushed.
+    /// Writes the mirror's new changes to ServiceNow, and the items an admin asked to retry;
+    /// returns how many items were pushed.
     pub async fn push(&self) -> Result<u64, BridgeError> {
+        let retried = self.push_retries().await?;
         let store = self.state.store();
         let after: i64 = store
             .setting(PUSH_CURSOR)
@@ -533,7 +538,7 @@ impl Bridge {
             .unwrap_or(0);
         let events = store.events_after(after, PUSH_BATCH).await?;
         let Some(last) = events.last().map(|e| e.seq) else {
-            return Ok(0);
+            return Ok(retried);
         };
         // Each item once, in the order of its first pending change.
         let mut items: Vec<(ItemKey, i64)> = Vec::new();
@@ -555,7 +560,7 @@ impl Bridge {
             .buffer_unordered(PUSH_CONCURRENCY)
             .collect()
             .await;
-        let mut pushed = 0;
+        let mut pushed = retried;
         let mut retry_from: Option<(i64, BridgeError)> = None;
         for (key, seq, result) in outcomes {
             match result {
@@ -565,20 +570,7 @@ impl Bridge {
                         retry_from = Some((seq, e));
                     }
                 }
-                Err(e) => {
-                    warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
-                    store
-                        .record_sync_error(NewSyncError {
-                            impact: Impact::Item,
-                            connection_id: None,
-                            local_key: Some(key.clone()),
-                            remote_key: None,
-                            request_id: None,
-                            message: format!("ServiceNow refused the change of {key}: {e}"),
-                            script_trace: None,
-                        })
-                        .await?;
-                }
+                Err(e) => self.refused(&key, &e).await?,
             }
         }
         if let Some((seq, e)) = retry_from {
@@ -591,6 +583,63 @@ impl Bridge {
         }
         store.set_setting(PUSH_CURSOR, &last.to_string()).await?;
         Ok(pushed)
+    }
+
+    /// Pushes the items an admin asked to retry; returns how many were written. One that fails
+    /// for a passing reason stays asked for; one refused again is a new item error.
+    async fn push_retries(&self) -> Result<u64, BridgeError> {
+        let asked = retries(&self.state).await?;
+        if asked.is_empty() {
+            return Ok(0);
+        }
+        let mut done = Vec::new();
+        let mut pushed = 0;
+        let mut failure = None;
+        for key in asked {
+            let Some(table) = self.tables.table_of(&key.project).map(str::to_owned) else {
+                done.push(key);
+                continue;
+            };
+            match self.push_item(&table, &key).await {
+                Ok(()) => {
+                    info!(item = %key, "Wrote an item to ServiceNow again, as an admin asked.");
+                    pushed += 1;
+                }
+                Err(e) if e.is_transient() => {
+                    failure = Some(e);
+                    continue;
+                }
+                Err(e) => self.refused(&key, &e).await?,
+            }
+            done.push(key);
+        }
+        forget_retries(&self.state, &done).await?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(pushed),
+        }
+    }
+
+    /// Records ServiceNow's refusal of an item's write as an error of that item.
+    async fn refused(&self, key: &ItemKey, e: &BridgeError) -> Result<(), BridgeError> {
+        warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
+        self.state
+            .store()
+            .record_sync_error(NewSyncError {
+                impact: Impact::Item,
+                connection_id: None,
+                local_key: Some(key.clone()),
+                remote_key: None,
+                request_id: None,
+                message: format!(
+                    "ServiceNow refused the change of {key}: {e}. Once the cause is fixed (in \
+                     ServiceNow, or in the incoming rules and then Sync again from the other \
+                     side), Resolve and retry writes it again."
+                ),
+                script_trace: None,
+            })
+            .await?;
+        Ok(())
     }
 
     async fn push_one(
@@ -868,6 +917,55 @@ fn with_own_writes(mut next: PollState, current: &PollState) -> PollState {
         }
     }
     next
+}
+
+/// Asks the bridge to write a mirror item to ServiceNow again (Resolve and retry of a refused
+/// write); `false` when the item mirrors no ServiceNow record on this node.
+pub async fn retry_push(state: &AppState, key: &ItemKey) -> Result<bool, StoreError> {
+    let crate::sync::item_json::View::ServiceNow(tables) = state.view() else {
+        return Ok(false);
+    };
+    if tables.table_of(&key.project).is_none() {
+        return Ok(false);
+    }
+    let _guard = state.bridge_retries_lock().await;
+    let mut asked = retries(state).await?;
+    if !asked.contains(key) {
+        asked.push(key.clone());
+        save_retries(state, &asked).await?;
+    }
+    drop(_guard);
+    state.wake_bridge();
+    Ok(true)
+}
+
+async fn retries(state: &AppState) -> Result<Vec<ItemKey>, StoreError> {
+    let text = state.store().setting(PUSH_RETRIES).await?;
+    Ok(text
+        .and_then(|t| serde_json::from_str::<Vec<String>>(&t).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .collect())
+}
+
+async fn save_retries(state: &AppState, keys: &[ItemKey]) -> Result<(), StoreError> {
+    let text: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    state
+        .store()
+        .set_setting(PUSH_RETRIES, &json!(text).to_string())
+        .await
+}
+
+/// Drops the keys a push round has dealt with, keeping any asked for meanwhile.
+async fn forget_retries(state: &AppState, done: &[ItemKey]) -> Result<(), StoreError> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let _guard = state.bridge_retries_lock().await;
+    let mut asked = retries(state).await?;
+    asked.retain(|k| !done.contains(k));
+    save_retries(state, &asked).await
 }
 
 /// Runs the bridge until the node stops: a pull every poll interval, pushes in between.

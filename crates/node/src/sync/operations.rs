@@ -135,6 +135,9 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
         && let Some(connection) = store.connection(connection).await?
     {
         sync_again(state, &connection, key).await?;
+    } else if let (None, Some(key)) = (error.connection_id, &error.local_key) {
+        // The node's tracker refused a write (ServiceNow): write the item again.
+        crate::servicenow::bridge::retry_push(state, key).await?;
     }
     let resolved = store.resolve_sync_error(error_id).await?;
     state.wake_sync();
