@@ -1237,3 +1237,54 @@ async fn problems_sync_beside_incidents_from_their_own_table() {
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// The wizard's destination may be the ServiceNow instance's URL: the node that serves it is
+/// found among the nodes this one knows (itself, its connections' remotes); an instance no known
+/// node serves is named for what it is, with what to enter instead.
+#[tokio::test]
+async fn the_servicenow_instance_url_finds_the_node_that_serves_it() {
+    let instance = Instance::start().await;
+    let url = instance.emu.base_url();
+    let a = TestNode::start_with(|c| {
+        c.servicenow = Some(node_config(url.clone(), &["incident"], None))
+    })
+    .await;
+    let b = TestNode::start().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let check = async |api: &Api, to: &str| {
+        api.json(api.post("/connections/check"), json!({"url": to}))
+            .await
+    };
+
+    let body: Value = reqwest::get(format!("{}/node/v1/info", a.url))
+        .await
+        .expect("node info")
+        .json()
+        .await
+        .expect("node info JSON");
+    assert_eq!(body["tracker"], "servicenow", "{body}");
+    assert_eq!(body["tracker_url"], url.as_str(), "{body}");
+
+    // B has never heard of A.
+    let (status, body) = check(&api_b, &url).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is a ServiceNow instance") && message.contains("General settings"),
+        "{body}"
+    );
+
+    // A's own instance is A: a local connection.
+    let (status, body) = check(&api_a, &format!("{url}/")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["local"], true, "{body}");
+
+    // Once connected, B finds A from the instance URL.
+    connect(&a, &b, "script").await;
+    let (status, body) = check(&api_b, &url).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["local"], false, "{body}");
+    assert_eq!(body["tracker"], "servicenow", "{body}");
+    assert_eq!(body["node_url"], a.url.as_str(), "{body}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}

@@ -344,16 +344,23 @@ pub async fn check_destination(
             }
         }
     }
+    if found.is_none() {
+        found = node_serving(state, &url).await?;
+    }
     let Some(remote) = found else {
-        return Err(ConnectionError::Destination(match first_problem {
+        let problem = match first_problem {
             Some(CallError::Unreachable(reason)) => format!(
                 "{url} is not reachable from this node ({reason}): check the address, and that the other node is running and reachable from here"
+            ),
+            Some(_) if is_servicenow(state, &url).await => format!(
+                "{url} is a ServiceNow instance, and no Tandem node this node knows serves it: enter the URL of the Tandem node that does (shown on that node's General settings page), or use I don't have a URL"
             ),
             Some(other) => format!(
                 "{url} is not a Tandem node: {other}. Enter the other node's URL, shown on its General settings page"
             ),
             None => format!("{url} is not a Tandem node"),
-        }));
+        };
+        return Err(ConnectionError::Destination(problem));
     };
     if remote.protocol != PROTOCOL {
         return Err(ConnectionError::Destination(format!(
@@ -371,6 +378,55 @@ pub async fn check_destination(
         local,
         modes: mode_offers(state).await?,
     })
+}
+
+/// The node that serves the tracker at `url`, among the nodes this one knows: itself and the
+/// remotes of its connections, each asked for its node info now (a node's tracker URL is its
+/// own to report, and may have changed since it was connected).
+async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, ConnectionError> {
+    let same = |tracker_url: &str| normalize_url(tracker_url).is_ok_and(|t| t == url);
+    if same(&crate::peer::tracker_url(state)) {
+        return Ok(Some(crate::peer::node_info(state)));
+    }
+    let mut known: Vec<String> = state
+        .store()
+        .connections()
+        .await?
+        .into_iter()
+        .filter_map(|c| c.remote.and_then(|r| r.url))
+        .collect();
+    known.sort();
+    known.dedup();
+    let answers = futures_util::future::join_all(known.iter().map(|base| async move {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client::fetch_info(state.http(), base),
+        )
+        .await
+    }))
+    .await;
+    Ok(answers
+        .into_iter()
+        .filter_map(|a| a.ok()?.ok())
+        .find(|info| same(&info.tracker_url)))
+}
+
+/// Whether `url` answers as a ServiceNow instance does when asked without credentials.
+async fn is_servicenow(state: &AppState, url: &str) -> bool {
+    let asked = state
+        .http()
+        .get(format!("{url}/api/now/table/sys_user?sysparm_limit=1"))
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await;
+    let Ok(response) = asked else { return false };
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return false;
+    }
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    body["status"] == "failure" && body["error"]["message"].is_string()
 }
 
 /// Asks the destination whether it can call this node back at its node URL.

@@ -52,11 +52,20 @@ pub fn node_info(state: &AppState) -> NodeInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         node_id: state.identity().id,
         name: settings.name,
-        tracker_url: settings.node_url.clone(),
+        tracker_url: tracker_url(state),
         node_url: settings.node_url,
         tracker: settings.tracker.as_str().into(),
         tracker_label: settings.tracker.label().into(),
         public_key: state.identity().public_key_base64(),
+    }
+}
+
+/// The URL of the tracker this node serves: its ServiceNow instance, or for the built-in
+/// tracker the node itself.
+pub fn tracker_url(state: &AppState) -> String {
+    match &state.config().servicenow {
+        Some(sn) => sn.instance_url.clone(),
+        None => state.settings().node_url,
     }
 }
 
