@@ -928,7 +928,8 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
 
 /// An admin connects a node to ServiceNow from the General settings page: wrong credentials
 /// are refused with ServiceNow's answer, right ones are checked and saved (the password sealed),
-/// and from its next start the node serves the instance.
+/// the node serves the instance at once, a change of them applies at once, and they hold over
+/// a restart.
 #[tokio::test]
 async fn the_general_settings_page_connects_a_node_to_servicenow() {
     let instance = Instance::start().await;
@@ -966,6 +967,69 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
         "the password is never shown back"
     );
 
+    // Served at once: the node is a ServiceNow node and mirrors the instance's incidents.
+    instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Seen without a restart"})),
+        )
+        .await;
+    let api = node.api();
+    let (_, info) = api.send(api.get("/node")).await;
+    assert_eq!(info["tracker"], "servicenow", "{info}");
+    let mirrored = async |api: &Api, summary: &'static str| {
+        eventually("the node mirrors the incident", || async {
+            let (status, body) = api
+                .send(api.get("/items?query=project%20%3D%20INC&limit=10"))
+                .await;
+            status == 200
+                && body["items"]
+                    .as_array()
+                    .is_some_and(|i| i.iter().any(|i| i["summary"] == summary))
+        })
+        .await;
+    };
+    mirrored(&api, "Seen without a restart").await;
+    let page = crate::console::get_page(&client, format!("{}/settings/general", node.url)).await;
+    assert!(
+        page.contains(&instance.emu.base_url()) && page.contains("Last poll"),
+        "the page shows the instance it serves and how polling goes"
+    );
+
+    // Changed settings apply at once too (an empty password keeps the saved one).
+    let changed = client
+        .post(format!("{}/settings/servicenow", node.url))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("instance_url", instance.emu.base_url().as_str()),
+            ("user", PROXY),
+            ("password", ""),
+            ("tables", "incident, problem"),
+            ("poll_secs", "1"),
+        ])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(changed.status(), 200);
+    instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/problem",
+            Some(json!({"short_description": "A problem seen at once"})),
+        )
+        .await;
+    eventually("the node mirrors the problem", || async {
+        let (status, body) = api
+            .send(api.get("/items?query=project%20%3D%20PRB&limit=10"))
+            .await;
+        status == 200
+            && body["items"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|i| i["summary"] == "A problem seen at once"))
+    })
+    .await;
+
     // The password is sealed at rest.
     let address: std::net::SocketAddr = node
         .url
@@ -1001,16 +1065,7 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
     let api = restarted.api();
     let (_, info) = api.send(api.get("/node")).await;
     assert_eq!(info["tracker"], "servicenow", "{info}");
-    eventually("the node mirrors the incident", || async {
-        let (status, body) = api
-            .send(api.get("/items?query=project%20%3D%20INC&limit=10"))
-            .await;
-        status == 200
-            && body["items"]
-                .as_array()
-                .is_some_and(|i| i.iter().any(|i| i["summary"] == "Seen after the restart"))
-    })
-    .await;
+    mirrored(&api, "Seen after the restart").await;
     instance.emu.shutdown().await.expect("emulator stops");
 }
 

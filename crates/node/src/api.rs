@@ -67,7 +67,7 @@ async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResp
         "public_key": state.identity().public_key_base64(),
     });
     // A node on ServiceNow: how syncing with the instance goes.
-    if let (Some(c), Some(s)) = (&state.config().servicenow, state.bridge_status()) {
+    if let (Some(c), Some(s)) = (state.servicenow_config(), state.bridge_status()) {
         info["servicenow"] = serde_json::json!({
             "instance_url": c.instance_url,
             "user": c.user,

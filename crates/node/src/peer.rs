@@ -63,8 +63,8 @@ pub fn node_info(state: &AppState) -> NodeInfo {
 /// The URL of the tracker this node serves: its ServiceNow instance, or for the built-in
 /// tracker the node itself.
 pub fn tracker_url(state: &AppState) -> String {
-    match &state.config().servicenow {
-        Some(sn) => sn.instance_url.clone(),
+    match state.servicenow_config() {
+        Some(sn) => sn.instance_url,
         None => state.settings().node_url,
     }
 }

@@ -165,13 +165,10 @@ pub async fn start_with_store(
         )),
         tokio::spawn(crate::sync::engine::run(state.clone(), cancel.clone())),
     ];
-    if let Some(sn) = state.config().servicenow.clone() {
-        workers.push(tokio::spawn(crate::servicenow::bridge::run(
-            state.clone(),
-            sn,
-            cancel.clone(),
-        )));
-    }
+    workers.push(tokio::spawn(crate::servicenow::bridge::supervise(
+        state.clone(),
+        cancel.clone(),
+    )));
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -71,15 +71,47 @@ struct Inner {
     rule_slots: tokio::sync::Semaphore,
     /// When each connection's last sync time was last written ([`AppState::due_touch`]).
     touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
-    /// How the rules see items ([`AppState::view`]).
-    view: crate::sync::item_json::View,
+    /// The tracker the node serves: its ServiceNow instance and client (none on the built-in
+    /// tracker) and how the rules see items. Changed while the node runs when an admin saves a
+    /// ServiceNow connection; the bridge's supervisor watches it.
+    served: tokio::sync::watch::Sender<Served>,
     /// What the ServiceNow bridge reports, on a node that serves ServiceNow.
     bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
-    /// The client of the ServiceNow instance the node serves.
-    servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
     bridge_wake: tokio::sync::Notify,
     /// Held while the list of ServiceNow writes to retry is read and changed.
     bridge_retries: tokio::sync::Mutex<()>,
+}
+
+/// The tracker a node serves, as [`AppState`] keeps it.
+#[derive(Clone)]
+pub struct Served {
+    /// The ServiceNow instance, when the node serves one.
+    pub servicenow: Option<crate::config::ServiceNowConfig>,
+    /// Its client, shared by the bridge and the script helpers.
+    pub client: Option<Arc<tandem_connectors::servicenow::Client>>,
+    pub view: crate::sync::item_json::View,
+}
+
+impl Served {
+    fn new(servicenow: Option<crate::config::ServiceNowConfig>) -> Result<Self, NodeError> {
+        let Some(sn) = servicenow else {
+            return Ok(Served {
+                servicenow: None,
+                client: None,
+                view: crate::sync::item_json::View::Builtin,
+            });
+        };
+        let client = crate::servicenow::bridge::client(&sn).map_err(|e| {
+            NodeError::Internal(format!("the ServiceNow connector cannot start: {e}"))
+        })?;
+        Ok(Served {
+            view: crate::sync::item_json::View::ServiceNow(Arc::new(
+                crate::servicenow::view::Tables::new(&sn.tables),
+            )),
+            client: Some(Arc::new(client)),
+            servicenow: Some(sn),
+        })
+    }
 }
 
 /// How many locks the twins share ([`AppState::lock_twin`]).
@@ -121,23 +153,11 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NodeError::Internal(format!("cannot make the HTTP client: {e}")))?;
-        let view = match &config.servicenow {
-            Some(sn) => crate::sync::item_json::View::ServiceNow(Arc::new(
-                crate::servicenow::view::Tables::new(&sn.tables),
-            )),
-            None => crate::sync::item_json::View::Builtin,
-        };
-        let servicenow = match &config.servicenow {
-            Some(sn) => Some(Arc::new(crate::servicenow::bridge::client(sn).map_err(
-                |e| NodeError::Internal(format!("the ServiceNow connector cannot start: {e}")),
-            )?)),
-            None => None,
-        };
+        let served = Served::new(config.servicenow.clone())?;
         Ok(AppState(Arc::new(Inner {
-            servicenow,
+            served: tokio::sync::watch::Sender::new(served),
             bridge_wake: tokio::sync::Notify::new(),
             bridge_retries: tokio::sync::Mutex::new(()),
-            view,
             bridge: std::sync::Mutex::new(None),
             store,
             license_keys,
@@ -249,7 +269,7 @@ impl AppState {
     /// Wakes the sync engine: a change or a request waits.
     /// Tells the ServiceNow bridge that mirror items may have changed (a no-op elsewhere).
     pub fn wake_bridge(&self) {
-        if self.0.servicenow.is_some() {
+        if self.0.served.borrow().client.is_some() {
             self.0.bridge_wake.notify_one();
         }
     }
@@ -279,8 +299,35 @@ impl AppState {
     }
 
     /// The client of the ServiceNow instance this node serves, if it serves one.
-    pub fn servicenow(&self) -> Option<&Arc<tandem_connectors::servicenow::Client>> {
-        self.0.servicenow.as_ref()
+    pub fn servicenow(&self) -> Option<Arc<tandem_connectors::servicenow::Client>> {
+        self.0.served.borrow().client.clone()
+    }
+
+    /// The ServiceNow instance this node serves, if it serves one (from the configuration, or
+    /// saved on the General settings page).
+    pub fn servicenow_config(&self) -> Option<crate::config::ServiceNowConfig> {
+        self.0.served.borrow().servicenow.clone()
+    }
+
+    /// Serves the ServiceNow instance from now on (saved on the General settings page): the
+    /// rules see ServiceNow records, and the bridge starts again with the new settings.
+    pub async fn serve_servicenow(
+        &self,
+        config: crate::config::ServiceNowConfig,
+    ) -> Result<(), NodeError> {
+        let served = Served::new(Some(config))?;
+        let mut settings = self.settings();
+        if settings.tracker != TrackerKind::ServiceNow {
+            settings.tracker = TrackerKind::ServiceNow;
+            self.update_settings(settings).await?;
+        }
+        self.0.served.send_replace(served);
+        Ok(())
+    }
+
+    /// Follows what the node serves: the bridge's supervisor restarts the bridge on a change.
+    pub fn watch_served(&self) -> tokio::sync::watch::Receiver<Served> {
+        self.0.served.subscribe()
     }
 
     /// Changes what the ServiceNow bridge reports.
@@ -306,8 +353,8 @@ impl AppState {
     }
 
     /// How the rules see this node's items.
-    pub fn view(&self) -> &crate::sync::item_json::View {
-        &self.0.view
+    pub fn view(&self) -> crate::sync::item_json::View {
+        self.0.served.borrow().view.clone()
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -66,7 +66,7 @@ struct ServiceNowForm {
 }
 
 fn servicenow_form(state: &AppState) -> Option<ServiceNowForm> {
-    match &state.config().servicenow {
+    match &state.servicenow_config() {
         Some(c) if !c.from_console => None,
         Some(c) => Some(ServiceNowForm {
             instance_url: c.instance_url.clone(),
@@ -106,7 +106,7 @@ struct ServiceNowFacts {
 }
 
 fn servicenow_facts(state: &AppState) -> Option<ServiceNowFacts> {
-    let config = state.config().servicenow.as_ref()?;
+    let config = state.servicenow_config()?;
     let status = state.bridge_status().unwrap_or_default();
     let tables = crate::servicenow::view::Tables::new(&config.tables)
         .iter()
@@ -144,7 +144,7 @@ fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> Gene
         node_url: settings.node_url,
         tracker: settings.tracker.as_str().to_owned(),
         // ServiceNow is chosen by configuration, with its instance and credentials.
-        trackers: if state.config().servicenow.is_some() {
+        trackers: if state.servicenow_config().is_some() {
             &[TrackerKind::ServiceNow]
         } else {
             &[TrackerKind::Builtin]
@@ -188,7 +188,7 @@ async fn save_general(
     let checked = check_name(&name)
         .and_then(|()| check_node_url(&node_url))
         .and_then(|url| match TrackerKind::parse(&form.tracker) {
-            _ if state.config().servicenow.is_some() => Ok((url, TrackerKind::ServiceNow)),
+            _ if state.servicenow_config().is_some() => Ok((url, TrackerKind::ServiceNow)),
             Some(TrackerKind::ServiceNow) => Err(
                 "ServiceNow is set in the node's configuration (--servicenow-url or [servicenow] in tandem.toml), with its instance and credentials".to_owned(),
             ),
@@ -241,8 +241,8 @@ struct ServiceNowFormBody {
     poll_secs: String,
 }
 
-/// Checks the ServiceNow connection by signing in and reading the first table, then saves it;
-/// the node serves ServiceNow with it from its next start.
+/// Checks the ServiceNow connection by signing in and reading the first table, then saves it
+/// and serves the instance with it at once.
 async fn save_servicenow(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -270,8 +270,8 @@ async fn save_servicenow(
     shown.client_id = form.client_id.clone();
     shown.tables = form.tables.clone();
     shown.poll_secs = form.poll_secs.clone();
-    let current = state.config().servicenow.as_ref();
-    let checked = match crate::servicenow::settings::check(&form, current) {
+    let current = state.servicenow_config();
+    let checked = match crate::servicenow::settings::check(&form, current.as_ref()) {
         Ok(config) => crate::servicenow::settings::try_connection(&config)
             .await
             .map(|()| config)
@@ -282,14 +282,18 @@ async fn save_servicenow(
         Ok(config) => {
             crate::servicenow::settings::save(state.store(), state.master_key(), &config).await?;
             tracing::info!(user = %user.session.username, instance = %config.instance_url, "ServiceNow connection saved.");
-            shown.has_password = true;
-            shown.notice = Some(format!(
-                "Checked and saved: signed in to {} as {} and read the {} table. Restart the node to serve ServiceNow with these settings (its mirror and connector start with the node).",
+            let notice = format!(
+                "Checked and saved: signed in to {} as {} and read the {} table. The node serves this instance now.",
                 config.instance_url,
                 config.user,
                 config.tables.first().map_or("incident", String::as_str)
-            ));
-            page.servicenow_form = Some(shown);
+            );
+            state.serve_servicenow(config).await?;
+            // The page as it is now: the node serves ServiceNow with these settings.
+            let mut page = general(&state, &user, state.settings());
+            if let Some(form) = page.servicenow_form.as_mut() {
+                form.notice = Some(notice);
+            }
             Ok(page.into_response())
         }
         Err(message) => {

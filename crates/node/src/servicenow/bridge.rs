@@ -968,6 +968,37 @@ async fn forget_retries(state: &AppState, done: &[ItemKey]) -> Result<(), StoreE
     save_retries(state, &asked).await
 }
 
+/// Runs the bridge of the ServiceNow instance the node serves until the node stops, and starts
+/// it again whenever an admin saves other settings (or, on a node that served the built-in
+/// tracker, the first ones): the running round ends where it is, as at a stop, and the new
+/// bridge takes up from the stored poll state.
+pub async fn supervise(state: AppState, cancel: CancellationToken) {
+    let mut served = state.watch_served();
+    loop {
+        let config = served.borrow_and_update().servicenow.clone();
+        let round = cancel.child_token();
+        // Ends only when the round is cancelled: by the node's stop or by a change below.
+        let bridge = async {
+            if let Some(config) = config {
+                run(state.clone(), config, round.clone()).await;
+            }
+            round.cancelled().await;
+        };
+        tokio::pin!(bridge);
+        tokio::select! {
+            () = &mut bridge => return, // the node stops
+            changed = served.changed() => {
+                round.cancel();
+                bridge.await;
+                if changed.is_err() || cancel.is_cancelled() {
+                    return;
+                }
+                info!("The ServiceNow settings changed: the bridge starts again with them.");
+            }
+        }
+    }
+}
+
 /// Runs the bridge until the node stops: a pull every poll interval, pushes in between.
 pub async fn run(state: AppState, config: ServiceNowConfig, cancel: CancellationToken) {
     let poll_interval = config.poll_interval;

@@ -1,6 +1,7 @@
 //! The ServiceNow connection an admin sets on the General settings page, kept in the database
 //! with the password and client secret sealed by the node's master key. The configuration
-//! (flags, environment, `[servicenow]` in the file) wins over it; the node reads it at start.
+//! (flags, environment, `[servicenow]` in the file) wins over it; the node reads it at start and
+//! serves a newly saved one at once ([`crate::state::AppState::serve_servicenow`]).
 
 use serde::{Deserialize, Serialize};
 use tandem_store::Store;

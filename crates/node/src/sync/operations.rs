@@ -183,7 +183,7 @@ pub async fn add_trigger(
     active: bool,
     note: &str,
 ) -> Result<Trigger, SyncFailure> {
-    parse_trigger(state.view(), query)?;
+    parse_trigger(&state.view(), query)?;
     let trigger = state
         .store()
         .create_trigger(connection.id, query.trim(), active, note.trim())
@@ -194,7 +194,7 @@ pub async fn add_trigger(
 
 /// Saves a changed trigger once its query parses.
 pub async fn save_trigger(state: &AppState, mut trigger: Trigger) -> Result<Trigger, SyncFailure> {
-    parse_trigger(state.view(), &trigger.query)?;
+    parse_trigger(&state.view(), &trigger.query)?;
     trigger.query = trigger.query.trim().to_owned();
     let trigger = state.store().update_trigger(&trigger).await?;
     state.wake_sync();
@@ -208,7 +208,7 @@ pub async fn matches_trigger(
     key: &ItemKey,
 ) -> Result<bool, SyncFailure> {
     for trigger in triggers.iter().filter(|t| t.active) {
-        let Ok(query) = parse_trigger(state.view(), &trigger.query) else {
+        let Ok(query) = parse_trigger(&state.view(), &trigger.query) else {
             continue;
         };
         let found = state
@@ -236,7 +236,7 @@ pub fn start_bulk_exalate(
     connection: Connection,
     trigger: Trigger,
 ) -> Result<u64, SyncFailure> {
-    parse_trigger(state.view(), &trigger.query)?;
+    parse_trigger(&state.view(), &trigger.query)?;
     let job = state.start_bulk_job(&connection.name, trigger.id);
     let runner = state.clone();
     tokio::spawn(async move {
@@ -272,7 +272,7 @@ pub async fn bulk_exalate(
     trigger: &Trigger,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, SyncFailure> {
-    let mut query = parse_trigger(state.view(), &trigger.query)?;
+    let mut query = parse_trigger(&state.view(), &trigger.query)?;
     // In key order, which edits made while the job runs do not reshuffle (newest-first would
     // move an item edited meanwhile to the front, and paging would skip another).
     query.order = vec![OrderBy {
