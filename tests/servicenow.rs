@@ -490,10 +490,16 @@ async fn a_trigger_in_encoded_query_syntax_brings_matching_incidents_under_sync(
 
 /// Incoming rules as a ServiceNow admin writes them: a table check, priority maps, a state
 /// switch with fall-through and the On Hold reason, reference fields set by sys_id from
-/// `nodeHelper.getReference` and `httpClient`, journal and attachment appends.
+/// `nodeHelper.getReference` and `httpClient`, a related record written with `httpClient`,
+/// journal and attachment appends.
 const ADMIN_INCOMING: &str = r#"
 if (firstSync) {
     entity.tableName = "incident"
+}
+if (firstSync && replica.labels?.contains("waiting")) {
+    def problem = httpClient.post("/api/now/table/problem", groovy.json.JsonOutput.toJson([short_description: "Vendor issue behind " + replica.summary]))
+    httpClient.put("/api/now/table/problem/" + problem.result.sys_id, [work_notes: "Opened by Tandem for " + replica.key])
+    entity.problem_id = problem.result.sys_id
 }
 if (entity.tableName == "incident") {
     entity.short_description = replica.summary
@@ -613,6 +619,33 @@ async fn admin_written_servicenow_rules_run_unchanged() {
     assert_eq!(incident["impact"], "2");
     assert_eq!(incident["assignment_group"]["value"], group.as_str());
     assert_eq!(incident["caller_id"]["value"], beth.as_str());
+    let problems = instance
+        .agent(
+            reqwest::Method::GET,
+            "/api/now/table/problem?sysparm_query=short_descriptionSTARTSWITHVendor%20issue",
+            None,
+        )
+        .await;
+    let problems = problems["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        problems.len(),
+        1,
+        "one problem, made by httpClient: {problems:?}"
+    );
+    let problem = problems[0]["sys_id"].as_str().expect("sys_id").to_owned();
+    assert_eq!(
+        problems[0]["short_description"],
+        "Vendor issue behind Firewall drops VoIP"
+    );
+    assert_eq!(incident["problem_id"]["value"], problem.as_str());
+    assert!(
+        instance
+            .journal(&problem)
+            .await
+            .iter()
+            .any(|(e, v)| e == "work_notes" && v == "Opened by Tandem for ENG-1"),
+        "the PUT wrote the problem's work note"
+    );
     eventually("the internal comment is a work note", || async {
         instance
             .journal(&sys_id)
@@ -664,12 +697,57 @@ async fn admin_written_servicenow_rules_run_unchanged() {
     assert_eq!(replica["group"], "Network", "{tried}");
     assert_eq!(replica["stateLabel"], "Resolved", "{tried}");
     assert_eq!(replica["number"], incident["number"], "{tried}");
+    // A Test run of the incoming rules sends none of their writes, and says so.
+    let (status, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/incoming"),
+            json!({"replica": {"key": "ENG-9", "summary": "Tried", "labels": ["waiting"], "status": {"name": "Open"}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tried}");
+    let log = tried["log"].to_string();
+    assert!(
+        log.contains("test run: httpClient POST /api/now/table/problem was not sent")
+            && log.contains(
+                "test run: httpClient PUT /api/now/table/problem/test-run-sys-id was not sent"
+            ),
+        "{tried}"
+    );
+    let problems = instance
+        .agent(reqwest::Method::GET, "/api/now/table/problem", None)
+        .await;
+    assert_eq!(
+        problems["result"].as_array().map(Vec::len),
+        Some(1),
+        "a test run writes nothing"
+    );
     let (status, errors) = api_a.send(api_a.get("/sync/errors")).await;
     assert_eq!(status, 200);
     assert_eq!(
         errors["errors"].as_array().map(Vec::len),
         Some(0),
         "{errors}"
+    );
+    // Outgoing rules run again whenever replicas are compared: a write there is refused,
+    // naming the line, rather than repeated.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": "replica.summary = entity.short_description\nhttpClient.post(\"/api/now/table/problem\", [short_description: \"x\"])"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/outgoing"),
+            json!({"item": mirror}),
+        )
+        .await;
+    assert_eq!(tried["ok"], false, "{tried}");
+    let trace = tried["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("outgoing rules only read from ServiceNow") && trace.contains("outgoing:2:"),
+        "{tried}"
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }

@@ -436,6 +436,41 @@ impl Client {
         json_body(r, "GET", &path).await
     }
 
+    /// Any request under the instance's REST base, for `httpClient` in scripts: its JSON
+    /// answer (null for an empty one, as a DELETE's 204). A write is not repeated after
+    /// ServiceNow may have acted on it.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let path = rest_path(path)?;
+        let url = format!("{}{path}", self.base);
+        let repeat = if method == Method::GET || method == Method::DELETE {
+            Repeat::Safe
+        } else {
+            Repeat::Unsafe
+        };
+        let body = body.map_or(Body::Empty, Body::Json);
+        let r = self.send(method.clone(), &url, &body, repeat).await?;
+        if r.status() == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        let text = r.text().await.map_err(|e| {
+            bad(
+                method.as_str(),
+                &path,
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| bad(method.as_str(), &path, format!("not JSON: {e}")))
+    }
+
     pub(crate) fn url_with(&self, path: &str, params: &[(&str, &str)]) -> String {
         let mut url = format!("{}{path}", self.base);
         for (i, (k, v)) in params.iter().enumerate() {

@@ -224,6 +224,7 @@ pub fn tables() -> Vec<TableDef> {
     incident.extend([
         c("incident_state", Integer, INCIDENT_STATE),
         f("caller_id", Reference("sys_user")),
+        f("problem_id", Reference("problem")),
         f("subcategory", String),
         c("hold_reason", Integer, HOLD_REASON),
         c("close_code", String, INCIDENT_CLOSE_CODE),

@@ -476,6 +476,7 @@ async fn test_incoming(
                 .collect::<Vec<_>>(),
             "comments": preview.comments,
             "attachments": preview.attachments,
+            "log": preview.log,
         }))
         .into_response()),
         Err(e) => test_failure(e),

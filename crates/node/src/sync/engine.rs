@@ -838,7 +838,8 @@ async fn apply_sync<'a>(
         journals: state.view().journals(),
     };
     let source = connection.incoming_script.clone();
-    let env = helper_env(state, connection);
+    // The incoming rules run once per change applied: their httpClient writes go out.
+    let env = helper_env(state, connection).with_writes(super::helpers::Writes::Send);
     let slot = state.rules_slot().await;
     let mut outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input, &env))
         .await

@@ -26,7 +26,8 @@
 //!   answered from the store, never over the network): `GET /items/{key}`, `GET
 //!   /items?jql=…` (or `query=`, with `offset` and `limit`), `GET /projects` and `GET
 //!   /projects/{key}` answer as the REST API does; anything else is refused with an error
-//!   naming the path.
+//!   naming the path. On a ServiceNow node it reaches the instance's REST API (`/api/…`) with
+//!   the node's credentials, `patch` too; writes as [`Writes`] says.
 //!
 //! Scripts run on a blocking thread; a helper that reads the store blocks on the runtime
 //! handle [`Env`] carries, which is allowed there.
@@ -54,6 +55,20 @@ pub struct Env {
     connection_id: Uuid,
     /// On a node that serves ServiceNow: the instance `httpClient` and `nodeHelper` reach.
     servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
+    /// What `httpClient` does with a write (POST, PUT, PATCH, DELETE) to ServiceNow.
+    writes: Writes,
+}
+
+/// What `httpClient` does with a write to the node's ServiceNow instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writes {
+    /// Refused with an error: outgoing rules, which run again whenever replicas are compared
+    /// (a write there would be repeated).
+    Refuse,
+    /// Logged and not sent: a test run writes nothing.
+    Simulate,
+    /// Sent: the incoming rules of a real sync, which run once per change applied.
+    Send,
 }
 
 impl Env {
@@ -64,7 +79,14 @@ impl Env {
             runtime,
             connection_id,
             servicenow: None,
+            writes: Writes::Refuse,
         }
+    }
+
+    /// What `httpClient` does with writes in this run.
+    pub fn with_writes(mut self, writes: Writes) -> Env {
+        self.writes = writes;
+        self
     }
 
     /// The helpers reach this ServiceNow instance instead of the built-in tracker.
@@ -116,7 +138,10 @@ pub fn bind(env: &Env) -> Bound {
             ("nodeHelper", host(Rc::new(NodeHelper(env.clone())))),
             ("syncHelper", host(Rc::new(SyncHelper(env.clone())))),
             ("workLogHelper", host(Rc::new(WorkLogHelper))),
-            ("httpClient", host(Rc::new(HttpClient(env.clone())))),
+            (
+                "httpClient",
+                host(Rc::new(HttpClient(env.clone(), debug.clone()))),
+            ),
         ],
         debug,
     }
@@ -165,6 +190,11 @@ impl Debug {
     /// The lines `info` and `warn` added, each prefixed with its level.
     pub fn take_log(&self) -> Vec<String> {
         self.log.take()
+    }
+
+    /// Adds a line to the log, as `debug.info` does.
+    fn note(&self, line: String) {
+        self.log.borrow_mut().push(format!("info: {line}"));
     }
 }
 
@@ -478,8 +508,10 @@ impl HostObject for WorkLogHelper {
     }
 }
 
-/// `httpClient`: reads of this node's own tracker API, answered from the store.
-struct HttpClient(Env);
+/// `httpClient`: this node's own tracker API — on the built-in tracker reads answered from the
+/// store, on ServiceNow the instance's REST API (writes as [`Writes`] says). The run's `debug`
+/// log takes the writes a test run does not send.
+struct HttpClient(Env, Rc<Debug>);
 
 const ENDPOINTS: &str =
     "it answers GET /items/{key}, GET /items?jql=…, GET /projects and GET /projects/{key}";
@@ -594,7 +626,7 @@ impl HostObject for HttpClient {
         _invoker: &mut dyn Invoker,
     ) -> Option<Result<ScriptValue, String>> {
         let (method, args) = match name {
-            "get" | "post" | "put" | "delete" => (name.to_ascii_uppercase(), args),
+            "get" | "post" | "put" | "patch" | "delete" => (name.to_ascii_uppercase(), args),
             "http" => match args.split_first() {
                 Some((method, rest)) => (method.to_string().to_ascii_uppercase(), rest),
                 None => {
@@ -610,31 +642,90 @@ impl HostObject for HttpClient {
                 "httpClient.{name} needs a path such as /items/SUP-1"
             )));
         };
-        Some(self.request(&method, &path).map(|v| from_json(&v)))
+        let body = args.get(1).filter(|b| !matches!(b, ScriptValue::Null));
+        Some(self.request(&method, &path, body).map(|v| from_json(&v)))
     }
 
     fn method_names(&self) -> Vec<String> {
-        names(&["get", "post", "put", "delete", "http"])
+        names(&["get", "post", "put", "patch", "delete", "http"])
     }
 }
 
 impl HttpClient {
-    fn request(&self, method: &str, path: &str) -> Result<Value, String> {
-        // On ServiceNow: the instance's REST API, relative to its base, with the node's
-        // credentials; reads only, so a test run writes nothing.
-        if self.0.servicenow.is_some() {
-            if method != "GET" {
+    fn servicenow(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&ScriptValue>,
+    ) -> Result<Value, String> {
+        let verb = match method {
+            "GET" => reqwest::Method::GET,
+            "POST" => reqwest::Method::POST,
+            "PUT" => reqwest::Method::PUT,
+            "PATCH" => reqwest::Method::PATCH,
+            "DELETE" => reqwest::Method::DELETE,
+            other => {
                 return Err(format!(
-                    "httpClient on ServiceNow reads only (GET); {method} {path} is refused: let the rules set entity fields instead"
+                    "httpClient: '{other}' is not a method it sends (GET, POST, PUT, PATCH, DELETE)"
                 ));
             }
-            let path = path.to_owned();
-            return self
-                .0
-                .servicenow(&format!("httpClient GET {path}"), async |c| {
-                    c.get_json(&path).await
-                })
-                .unwrap_or_else(|| Err("no ServiceNow instance".into()));
+        };
+        if verb != reqwest::Method::GET {
+            match self.0.writes {
+                Writes::Refuse => {
+                    return Err(format!(
+                        "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
+                    ));
+                }
+                Writes::Simulate | Writes::Send => {}
+            }
+        }
+        // A body is JSON: a map or list as it is, a string as the JSON text it holds.
+        let body =
+            match body {
+                None => None,
+                Some(ScriptValue::Str(text)) => Some(serde_json::from_str(text).map_err(|e| {
+                    format!("httpClient {method} {path}: the body is not JSON ({e})")
+                })?),
+                Some(other) => Some(to_json(other)),
+            };
+        if verb != reqwest::Method::GET && self.0.writes == Writes::Simulate {
+            // Answered as the Table API would, so the rest of the rules can be tried: the
+            // body as the record, with a placeholder sys_id for a new one.
+            self.1.note(format!(
+                "test run: httpClient {method} {path} was not sent (answered with its own body)"
+            ));
+            return Ok(match (verb, body) {
+                (reqwest::Method::DELETE, _) => Value::Null,
+                (verb, Some(Value::Object(mut record))) => {
+                    if verb == reqwest::Method::POST {
+                        record
+                            .entry("sys_id")
+                            .or_insert_with(|| json!("test-run-sys-id"));
+                    }
+                    json!({ "result": record })
+                }
+                (_, body) => json!({ "result": body }),
+            });
+        }
+        let path = path.to_owned();
+        self.0
+            .servicenow(&format!("httpClient {method} {path}"), async |c| {
+                c.send_json(verb, &path, body).await
+            })
+            .unwrap_or_else(|| Err("no ServiceNow instance".into()))
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&ScriptValue>,
+    ) -> Result<Value, String> {
+        // On ServiceNow: the instance's REST API, relative to its base, with the node's
+        // credentials.
+        if self.0.servicenow.is_some() {
+            return self.servicenow(method, path, body);
         }
         let refuse = || {
             format!(

@@ -430,6 +430,8 @@ pub struct IncomingPreview {
     /// The comment and attachment changes the helpers decided, in words.
     pub comments: Vec<String>,
     pub attachments: Vec<String>,
+    /// What the rules logged (`debug.info`, `debug.warn`), and the writes not sent.
+    pub log: Vec<String>,
 }
 
 /// Test run of the outgoing rules: the replica they produce for a local item.
@@ -490,7 +492,8 @@ pub async fn test_incoming(
         journals: state.view().journals(),
     };
     let source = connection.incoming_script.clone();
-    let env = engine::helper_env(state, connection);
+    // Nothing is written: httpClient writes are logged, not sent.
+    let env = engine::helper_env(state, connection).with_writes(super::helpers::Writes::Simulate);
     let outcome = tokio::task::spawn_blocking(move || super::rules::incoming(&source, input, &env))
         .await
         .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
@@ -539,6 +542,7 @@ pub async fn test_incoming(
         changes,
         comments,
         attachments,
+        log: outcome.log,
     })
 }
 

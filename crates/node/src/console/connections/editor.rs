@@ -390,7 +390,12 @@ async fn test_incoming(
                     for (field, before, after) in &preview.changes {
                         text.push_str(&format!("{field}: {before} → {after}\n"));
                     }
-                    for line in preview.comments.iter().chain(&preview.attachments) {
+                    for line in preview
+                        .comments
+                        .iter()
+                        .chain(&preview.attachments)
+                        .chain(&preview.log)
+                    {
                         text.push_str(line);
                         text.push('\n');
                     }
