@@ -1421,3 +1421,133 @@ async fn the_servicenow_instance_url_finds_the_node_that_serves_it() {
     assert_eq!(body["node_url"], a.url.as_str(), "{body}");
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// An incident under sync deleted in ServiceNow: the next change of its item is an item error
+/// that says so (no retry loop, nothing else blocked), and Resolve and retry creates the
+/// incident again with the item's fields and comments.
+#[tokio::test]
+async fn an_incident_deleted_in_servicenow_is_an_item_error_and_retry_recreates_it() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_b
+        .item(json!({"project": "ENG", "summary": "Printer queue stuck"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/items/ENG-1/comments"),
+            json!({"body": "Restarted the spooler"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let find = async |summary: &str| -> Vec<Value> {
+        let list = instance
+            .agent(
+                reqwest::Method::GET,
+                &format!(
+                    "/api/now/table/incident?sysparm_query=short_descriptionSTARTSWITH{}",
+                    summary.replace(' ', "%20")
+                ),
+                None,
+            )
+            .await;
+        list["result"].as_array().cloned().unwrap_or_default()
+    };
+    eventually("the incident exists", || async {
+        find("Printer queue").await.len() == 1
+    })
+    .await;
+    let first = find("Printer queue").await[0]["sys_id"]
+        .as_str()
+        .expect("sys_id")
+        .to_owned();
+    eventually("the comment is in its journal", || async {
+        instance
+            .journal(&first)
+            .await
+            .iter()
+            .any(|(_, v)| v.contains("Restarted the spooler"))
+    })
+    .await;
+    instance
+        .agent(
+            reqwest::Method::DELETE,
+            &format!("/api/now/table/incident/{first}"),
+            None,
+        )
+        .await;
+
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Printer queue stuck again"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the deletion is an item error", || async {
+        let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+        errors["errors"].as_array().is_some_and(|e| {
+            e.iter().any(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("was deleted in ServiceNow"))
+            })
+        })
+    })
+    .await;
+    let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    let errors = errors["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "one error, no retry loop: {errors:?}");
+    assert_eq!(errors[0]["impact"], "item");
+    assert!(
+        find("Printer queue").await.is_empty(),
+        "nothing recreated unasked"
+    );
+
+    let id = errors[0]["id"].as_i64().expect("id");
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{id}/retry")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("a new incident is made for the item", || async {
+        find("Printer queue stuck again").await.len() == 1
+    })
+    .await;
+    let again = find("Printer queue").await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    let second = again[0]["sys_id"].as_str().expect("sys_id").to_owned();
+    assert_ne!(second, first);
+    eventually("the new incident has the comment", || async {
+        instance
+            .journal(&second)
+            .await
+            .iter()
+            .any(|(_, v)| v.contains("Restarted the spooler"))
+    })
+    .await;
+    let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(
+        errors["errors"].as_array().map(Vec::len),
+        Some(0),
+        "{errors}"
+    );
+    // Later changes reach the new incident.
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Printer queue fixed"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the new incident follows", || async {
+        instance.incident(&second).await["short_description"] == "Printer queue fixed"
+    })
+    .await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}

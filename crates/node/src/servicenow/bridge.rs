@@ -74,6 +74,10 @@ pub enum BridgeError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Mirror(String),
+    #[error(
+        "its record {sys_id} in the {table} table was deleted in ServiceNow. Resolve and retry creates the record again (with the item's comments and attachments); to stop syncing the item instead, Unexalate it"
+    )]
+    Deleted { table: String, sys_id: String },
 }
 
 impl BridgeError {
@@ -82,7 +86,7 @@ impl BridgeError {
         match self {
             BridgeError::ServiceNow(e) => e.is_transient(),
             BridgeError::Store(_) => true,
-            BridgeError::Mirror(_) => false,
+            BridgeError::Mirror(_) | BridgeError::Deleted { .. } => false,
         }
     }
 }
@@ -600,7 +604,14 @@ impl Bridge {
                 done.push(key);
                 continue;
             };
-            match self.push_item(&table, &key).await {
+            let mut result = self.push_item(&table, &key).await;
+            if let Err(BridgeError::Deleted { sys_id, .. }) = &result {
+                // The admin asks for the record again: forget the deleted one, so the push
+                // creates a new record with everything the item holds.
+                self.forget_record(&table, &key, sys_id).await?;
+                result = self.push_item(&table, &key).await;
+            }
+            match result {
                 Ok(()) => {
                     info!(item = %key, "Wrote an item to ServiceNow again, as an admin asked.");
                     pushed += 1;
@@ -620,6 +631,25 @@ impl Bridge {
         }
     }
 
+    /// Drops the item's links to a record deleted in ServiceNow, and to its journal entries and
+    /// attachments.
+    async fn forget_record(
+        &self,
+        table: &str,
+        key: &ItemKey,
+        sys_id: &str,
+    ) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        let tracker = tracker_id(table);
+        for link in store.mirror_links_of_item(&tracker, key).await? {
+            store
+                .delete_mirror_link(&tracker, link.kind, &link.external_id)
+                .await?;
+        }
+        info!(item = %key, sys_id, "Forgot a record deleted in ServiceNow; the item makes a new one.");
+        Ok(())
+    }
+
     /// Records ServiceNow's refusal of an item's write as an error of that item.
     async fn refused(&self, key: &ItemKey, e: &BridgeError) -> Result<(), BridgeError> {
         warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
@@ -631,11 +661,16 @@ impl Bridge {
                 local_key: Some(key.clone()),
                 remote_key: None,
                 request_id: None,
-                message: format!(
-                    "ServiceNow refused the change of {key}: {e}. Once the cause is fixed (in \
-                     ServiceNow, or in the incoming rules and then Sync again from the other \
-                     side), Resolve and retry writes it again."
-                ),
+                message: match e {
+                    BridgeError::Deleted { .. } => {
+                        format!("{key} cannot be written to ServiceNow: {e}.")
+                    }
+                    _ => format!(
+                        "ServiceNow refused the change of {key}: {e}. Once the cause is fixed \
+                         (in ServiceNow, or in the incoming rules and then Sync again from the \
+                         other side), Resolve and retry writes it again."
+                    ),
+                },
                 script_trace: None,
             })
             .await?;
@@ -678,8 +713,37 @@ impl Bridge {
         format!("tandem:{}:{key}", self.state.identity().id)
     }
 
-    /// Makes ServiceNow match one mirror item: the record, its journal, its attachments.
+    /// Makes ServiceNow match one mirror item: the record, its journal, its attachments. A
+    /// write that finds the record gone is [`BridgeError::Deleted`].
     async fn push_item(&self, table: &str, key: &ItemKey) -> Result<(), BridgeError> {
+        match self.push_item_once(table, key).await {
+            Err(BridgeError::ServiceNow(e)) if e.status() == Some(404) => {
+                let tracker = tracker_id(table);
+                let links = self
+                    .state
+                    .store()
+                    .mirror_links_of_item(&tracker, key)
+                    .await?;
+                let Some(record) = links.iter().find(|l| l.kind == MirrorKind::Record) else {
+                    return Err(e.into());
+                };
+                match self
+                    .client
+                    .get(table, &record.external_id, Some("sys_id"))
+                    .await?
+                {
+                    Some(_) => Err(e.into()),
+                    None => Err(BridgeError::Deleted {
+                        table: table.to_owned(),
+                        sys_id: record.external_id.clone(),
+                    }),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn push_item_once(&self, table: &str, key: &ItemKey) -> Result<(), BridgeError> {
         let store = self.state.store();
         let tracker = tracker_id(table);
         let Some(item) = store.item(key).await? else {
