@@ -892,7 +892,16 @@ async fn restarts_mid_poll_and_faults_lose_and_double_nothing() {
 
 #[tokio::test]
 async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
-    let (instance, a, b) = setup().await;
+    let (hook_url, mut notices) = crate::sync::webhook().await;
+    let instance = Instance::start().await;
+    let url = instance.emu.base_url();
+    let a = TestNode::start_with(|c| {
+        c.servicenow = Some(node_config(url.clone(), &["incident"], None));
+        c.error_webhook = Some(hook_url.clone());
+    })
+    .await;
+    let b = TestNode::start().await;
+    connect(&a, &b, "script").await;
     let (api_a, api_b) = (a.api(), b.api());
     // Rules that resolve without the close fields the state model needs.
     let (status, body) = api_a
@@ -950,6 +959,15 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
             .is_some_and(|k| k.starts_with("INC-")),
         "{error}"
     );
+    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .expect("the webhook is called")
+        .expect("a notice");
+    let notice: Value = serde_json::from_str(&notice).expect("JSON");
+    assert_eq!(notice["event"], "sync_error", "{notice}");
+    assert_eq!(notice["id"], error["id"], "{notice}");
+    assert_eq!(notice["connection"], Value::Null, "{notice}");
+    assert_eq!(notice["item"], error["local_key"], "{notice}");
     // The service desk fills the close fields in ServiceNow; Resolve and retry writes the
     // refused state again and ServiceNow takes it now.
     let list = instance

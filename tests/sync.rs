@@ -666,12 +666,12 @@ async fn bulk_unexalate_and_clean_up_stop_sync_and_keep_the_items() {
     assert!(exists(&api_a, "SUP-1").await && exists(&api_a, "SUP-2").await);
 }
 
-#[tokio::test]
-async fn a_failing_rule_blocks_only_its_item_is_listed_with_its_line_and_calls_the_webhook() {
-    // A tiny web server that records the notices it gets.
+/// A tiny web server on loopback that records the bodies of the notices posted to it: its URL
+/// and the notices as they come.
+pub(crate) async fn webhook() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_url = format!("http://{}/hooks/tandem", hook.local_addr().unwrap());
-    let (tx, mut notices) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (tx, notices) = tokio::sync::mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         while let Ok((mut socket, _)) = hook.accept().await {
@@ -710,6 +710,12 @@ async fn a_failing_rule_blocks_only_its_item_is_listed_with_its_line_and_calls_t
         }
     });
 
+    (hook_url, notices)
+}
+
+#[tokio::test]
+async fn a_failing_rule_blocks_only_its_item_is_listed_with_its_line_and_calls_the_webhook() {
+    let (hook_url, mut notices) = webhook().await;
     let a = TestNode::start().await;
     let b = TestNode::start_with(|c| c.error_webhook = Some(hook_url.clone())).await;
     let (api_a, api_b) = (a.api(), b.api());

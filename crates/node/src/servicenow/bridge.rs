@@ -653,7 +653,8 @@ impl Bridge {
     /// Records ServiceNow's refusal of an item's write as an error of that item.
     async fn refused(&self, key: &ItemKey, e: &BridgeError) -> Result<(), BridgeError> {
         warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
-        self.state
+        let error = self
+            .state
             .store()
             .record_sync_error(NewSyncError {
                 impact: Impact::Item,
@@ -674,6 +675,7 @@ impl Bridge {
                 script_trace: None,
             })
             .await?;
+        crate::sync::engine::notify_webhook(&self.state, None, &error);
         Ok(())
     }
 
@@ -992,13 +994,13 @@ pub async fn retry_push(state: &AppState, key: &ItemKey) -> Result<bool, StoreEr
     if tables.table_of(&key.project).is_none() {
         return Ok(false);
     }
-    let _guard = state.bridge_retries_lock().await;
+    let guard = state.bridge_retries_lock().await;
     let mut asked = retries(state).await?;
     if !asked.contains(key) {
         asked.push(key.clone());
         save_retries(state, &asked).await?;
     }
-    drop(_guard);
+    drop(guard);
     state.wake_bridge();
     Ok(true)
 }

@@ -641,7 +641,7 @@ async fn record_item_error(
         })
         .await;
     match recorded {
-        Ok(error) => notify_webhook(state, connection, &error),
+        Ok(error) => notify_webhook(state, Some(connection), &error),
         Err(e) => tracing::error!(error = %e, "A sync error could not be recorded."),
     }
     if let SyncFailure::Rule(e) = failure
@@ -679,8 +679,13 @@ async fn pause_for_rules(state: &AppState, id: Uuid, e: &RuleError) {
 }
 
 /// Tells the configured webhook about a new sync error, in the background (a slow or broken
-/// webhook never holds up sync).
-fn notify_webhook(state: &AppState, connection: &Connection, error: &tandem_model::SyncError) {
+/// webhook never holds up sync): an error of a connection, or of the node's tracker when
+/// `connection` is `None` (ServiceNow refused a write).
+pub(crate) fn notify_webhook(
+    state: &AppState,
+    connection: Option<&Connection>,
+    error: &tandem_model::SyncError,
+) {
     let Some(url) = state.config().error_webhook.clone() else {
         return;
     };
@@ -689,7 +694,7 @@ fn notify_webhook(state: &AppState, connection: &Connection, error: &tandem_mode
         "node": state.settings().name,
         "id": error.id,
         "impact": error.impact.as_str(),
-        "connection": connection.name,
+        "connection": connection.map(|c| c.name.as_str()),
         "item": error.local_key.as_ref().map(ToString::to_string),
         "remote_item": error.remote_key,
         "at": error.at.to_string(),
