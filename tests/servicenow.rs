@@ -386,6 +386,40 @@ async fn an_incident_and_an_engineering_item_stay_in_sync_both_ways() {
         Some(0),
         "{errors}"
     );
+
+    // The agent deletes the trace in ServiceNow — which changes no record — and B loses it too.
+    let files = instance
+        .agent(
+            reqwest::Method::GET,
+            &format!("/api/now/attachment?sysparm_query=table_sys_id={sys_id}^file_name=trace.txt"),
+            None,
+        )
+        .await;
+    let trace_id = files["result"][0]["sys_id"]
+        .as_str()
+        .expect("the trace's sys_id")
+        .to_owned();
+    let r = instance
+        .http
+        .delete(instance.url(&format!("/api/now/attachment/{trace_id}")))
+        .basic_auth(AGENT, Some(AGENT_PASSWORD))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    eventually(
+        "B loses the deleted attachment and keeps the other",
+        || async {
+            item(&api_b, "ENG-1").await.is_some_and(|i| {
+                let names: Vec<&str> = i["attachments"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|a| a["filename"].as_str()).collect())
+                    .unwrap_or_default();
+                names == ["vpn.log"]
+            })
+        },
+    )
+    .await;
     instance.emu.shutdown().await.expect("emulator stops");
 }
 

@@ -518,6 +518,15 @@ pub trait Store: Send + Sync + 'static {
     /// Every link of the item on the tracker, of all kinds: ordered by kind (record, comment,
     /// attachment), then by local id.
     async fn mirror_links_of_item(&self, tracker: &str, item: &ItemKey) -> Result<Vec<MirrorLink>>;
+    /// The tracker's links of one kind, ordered by external id, those after `after` (all when
+    /// `None`), at most `limit`: for a walk through every mirrored object.
+    async fn mirror_links_of_kind(
+        &self,
+        tracker: &str,
+        kind: MirrorKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<MirrorLink>>;
     /// Records the link, replacing the one its tracker object had. `NotFound` for an unknown
     /// item. The comment or attachment `local_id` is not checked: a link to one that does not
     /// exist is stale, and the mirrored writes replace it. Deleting a comment or attachment

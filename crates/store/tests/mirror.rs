@@ -221,6 +221,58 @@ async fn an_items_links_list_by_kind_then_local_id() {
 }
 
 #[tokio::test]
+async fn a_trackers_links_of_one_kind_page_by_external_id() {
+    let store = with_item().await;
+    store
+        .create_item(new_item("OPS", "Another"), &alice())
+        .await
+        .unwrap();
+    for (id, item, local) in [
+        ("att-c", "OPS-2", 3),
+        ("att-a", "OPS-1", 1),
+        ("att-b", "OPS-1", 2),
+    ] {
+        store
+            .set_mirror_link(link(MirrorKind::Attachment, id, item, local))
+            .await
+            .unwrap();
+    }
+    // Other kinds and trackers stay out.
+    store
+        .set_mirror_link(link(MirrorKind::Comment, "att-0", "OPS-1", 1))
+        .await
+        .unwrap();
+    store
+        .set_mirror_link(MirrorLink {
+            tracker: "servicenow:problem".into(),
+            ..link(MirrorKind::Attachment, "att-1", "OPS-1", 5)
+        })
+        .await
+        .unwrap();
+    let ids = |links: Vec<MirrorLink>| -> Vec<String> {
+        links.into_iter().map(|l| l.external_id).collect()
+    };
+    let first = store
+        .mirror_links_of_kind(INCIDENTS, MirrorKind::Attachment, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(first[0], link(MirrorKind::Attachment, "att-a", "OPS-1", 1));
+    assert_eq!(ids(first), ["att-a", "att-b"]);
+    let rest = store
+        .mirror_links_of_kind(INCIDENTS, MirrorKind::Attachment, Some("att-b"), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), ["att-c"]);
+    assert!(
+        store
+            .mirror_links_of_kind(INCIDENTS, MirrorKind::Attachment, Some("att-c"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_link_forgets_it_and_deleting_none_is_no_error() {
     let store = with_item().await;
     let record = link(MirrorKind::Record, "sys-1", "OPS-1", 0);

@@ -87,6 +87,23 @@ impl Client {
         self.rows_from(first).await
     }
 
+    /// Which of these attachments still exist, by sys_id: the others were deleted (deleting an
+    /// attachment changes neither its record nor any row a poll would see).
+    pub async fn attachments_present(
+        &self,
+        sys_ids: &[&str],
+    ) -> Result<std::collections::BTreeSet<String>, ServiceNowError> {
+        let mut present = std::collections::BTreeSet::new();
+        for chunk in sys_ids.chunks(super::client::IDS_PER_REQUEST) {
+            let query = format!("sys_idIN{}", chunk.join(","));
+            let rows = self
+                .attachment_rows(&query, super::client::IDS_PER_REQUEST as u32)
+                .await?;
+            present.extend(rows.iter().map(|r| r.sys_id().to_owned()));
+        }
+        Ok(present)
+    }
+
     /// The first page of `sys_attachment` rows matching an encoded query.
     pub(crate) async fn attachment_page(
         &self,

@@ -46,6 +46,10 @@ const PAGE: u32 = 500;
 const PULL_CONCURRENCY: usize = 32;
 /// Items pushed to ServiceNow at once.
 const PUSH_CONCURRENCY: usize = 8;
+/// Attachment links checked per request when looking for attachments deleted in ServiceNow.
+const SWEEP_BATCH: u32 = 100;
+/// Polls between two such sweeps.
+const POLLS_PER_SWEEP: u32 = 6;
 /// Events read per push round.
 const PUSH_BATCH: u32 = 500;
 const PUSH_CURSOR: &str = "servicenow.push_after";
@@ -263,6 +267,49 @@ impl Bridge {
             }
         }
         Ok(pulled)
+    }
+
+    /// Removes from the mirror the attachments deleted in ServiceNow, which no poll sees (the
+    /// attachment poll finds new files; a record's pull reconciles its files only when the
+    /// record itself changes). Returns how many were removed. Costs one request per
+    /// [`SWEEP_BATCH`] mirrored attachments.
+    pub async fn sweep_attachments(&self) -> Result<u64, BridgeError> {
+        let store = self.state.store();
+        let mut removed = 0;
+        for (table, _) in self.tables.iter() {
+            let tracker = tracker_id(table);
+            let mut after: Option<String> = None;
+            loop {
+                let links = store
+                    .mirror_links_of_kind(
+                        &tracker,
+                        MirrorKind::Attachment,
+                        after.as_deref(),
+                        SWEEP_BATCH,
+                    )
+                    .await?;
+                let Some(last) = links.last() else { break };
+                after = Some(last.external_id.clone());
+                let ids: Vec<&str> = links.iter().map(|l| l.external_id.as_str()).collect();
+                let present = self.client.attachments_present(&ids).await?;
+                for link in links.iter().filter(|l| !present.contains(&l.external_id)) {
+                    let actor = self.actor(&self.config.user);
+                    match store
+                        .remove_attachment(&link.item, link.local_id, &actor)
+                        .await
+                    {
+                        Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    store
+                        .delete_mirror_link(&tracker, MirrorKind::Attachment, &link.external_id)
+                        .await?;
+                    info!(item = %link.item, attachment = %link.external_id, "An attachment deleted in ServiceNow left the mirror.");
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     async fn pull_records(&self, table: &str, records: &[Record]) -> Result<(), BridgeError> {
@@ -1074,6 +1121,7 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
     state.set_bridge_status(|s| *s = BridgeStatus::default());
     let mut prepared = false;
     let mut next_poll = Instant::now();
+    let mut polls = 0u32;
     loop {
         // A stop ends a round where it is, as a crash would: what was handed over is committed,
         // and the poll state only moves after that, so the next start takes up from there.
@@ -1100,11 +1148,29 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                 if Instant::now() >= next_poll {
                     next_poll = Instant::now() + poll_interval;
                     match bridge.pull().await {
-                        Ok(n) => state.set_bridge_status(|s| {
-                            s.last_poll = Some(jiff::Timestamp::now());
-                            s.last_error = None;
-                            s.pulled += n;
-                        }),
+                        Ok(n) => {
+                            state.set_bridge_status(|s| {
+                                s.last_poll = Some(jiff::Timestamp::now());
+                                s.last_error = None;
+                                s.pulled += n;
+                            });
+                            polls += 1;
+                            if polls.is_multiple_of(POLLS_PER_SWEEP) {
+                                match bridge.sweep_attachments().await {
+                                    Ok(0) => {}
+                                    Ok(n) => debug!(
+                                        removed = n,
+                                        "Swept attachments deleted in ServiceNow."
+                                    ),
+                                    Err(e) => {
+                                        warn!(error = %e, "Looking for attachments deleted in ServiceNow failed; trying again later.");
+                                        state.set_bridge_status(|s| {
+                                            s.last_error = Some(e.to_string())
+                                        });
+                                    }
+                                }
+                            }
+                        }
                         Err(e) => {
                             warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
                             state.set_bridge_status(|s| s.last_error = Some(e.to_string()));

@@ -113,6 +113,26 @@ pub(super) fn links_of_item(
     rows.map(|row| row?.into_link()).collect()
 }
 
+pub(super) fn links_of_kind(
+    conn: &Connection,
+    tracker: &str,
+    kind: MirrorKind,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<MirrorLink>> {
+    // The primary key's order: a range scan.
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM mirror_links \
+         WHERE tracker = ?1 AND kind = ?2 AND external_id > ?3 \
+         ORDER BY external_id LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![tracker, kind.as_str(), after.unwrap_or(""), limit],
+        Stored::from_row,
+    )?;
+    rows.map(|row| row?.into_link()).collect()
+}
+
 /// Inserts the link, or replaces the one the tracker object had. `NotFound` for an unknown
 /// item.
 pub(super) fn set_link(conn: &Connection, link: &MirrorLink) -> Result<()> {

@@ -801,6 +801,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn mirror_links_of_kind(
+        &self,
+        tracker: &str,
+        kind: MirrorKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<MirrorLink>> {
+        let (tracker, after) = (tracker.to_owned(), after.map(str::to_owned));
+        self.lookup(move |conn| {
+            mirror::links_of_kind(conn, &tracker, kind, after.as_deref(), limit)
+        })
+        .await
+    }
+
     async fn mirror_snapshot(&self, tracker: &str, external_id: &str) -> Result<Option<String>> {
         let (tracker, external_id) = (tracker.to_owned(), external_id.to_owned());
         self.lookup(move |conn| mirror::snapshot(conn, &tracker, &external_id))
