@@ -115,6 +115,18 @@ impl Instance {
         r.json().await.ok()
     }
 
+    /// The rows of `table` matching an encoded query (spaces allowed).
+    async fn rows(&self, table: &str, query: &str) -> Vec<Value> {
+        let path = format!(
+            "/api/now/table/{table}?sysparm_query={}",
+            query.replace(' ', "%20")
+        );
+        self.agent(reqwest::Method::GET, &path, None).await["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     async fn incident(&self, sys_id: &str) -> Value {
         self.agent(
             reqwest::Method::GET,
@@ -438,27 +450,14 @@ async fn an_item_exalated_from_the_built_in_side_becomes_one_incident() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let certificate = "short_description=Certificate expires Friday";
     eventually("an incident is created in ServiceNow", || async {
-        let list = instance
-            .agent(
-                reqwest::Method::GET,
-                "/api/now/table/incident?sysparm_query=short_description=Certificate%20expires%20Friday",
-                None,
-            )
-            .await;
-        list["result"].as_array().is_some_and(|l| !l.is_empty())
+        !instance.rows("incident", certificate).await.is_empty()
     })
     .await;
     // Let any retry or echo happen before counting.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let list = instance
-        .agent(
-            reqwest::Method::GET,
-            "/api/now/table/incident?sysparm_query=short_description=Certificate%20expires%20Friday",
-            None,
-        )
-        .await;
-    let incidents = list["result"].as_array().expect("list").clone();
+    let incidents = instance.rows("incident", certificate).await;
     assert_eq!(incidents.len(), 1, "exactly one incident: {incidents:?}");
     let incident = &incidents[0];
     assert_eq!(incident["urgency"], "1");
@@ -629,14 +628,11 @@ async fn admin_written_servicenow_rules_run_unchanged() {
     assert_eq!(status, 200, "{body}");
 
     let find = async || -> Option<Value> {
-        let list = instance
-            .agent(
-                reqwest::Method::GET,
-                "/api/now/table/incident?sysparm_query=short_description=Firewall%20drops%20VoIP",
-                None,
-            )
-            .await;
-        list["result"].as_array().and_then(|l| l.first().cloned())
+        instance
+            .rows("incident", "short_description=Firewall drops VoIP")
+            .await
+            .into_iter()
+            .next()
     };
     eventually(
         "the incident is created on hold, awaiting the vendor",
@@ -654,13 +650,8 @@ async fn admin_written_servicenow_rules_run_unchanged() {
     assert_eq!(incident["assignment_group"]["value"], group.as_str());
     assert_eq!(incident["caller_id"]["value"], beth.as_str());
     let problems = instance
-        .agent(
-            reqwest::Method::GET,
-            "/api/now/table/problem?sysparm_query=short_descriptionSTARTSWITHVendor%20issue",
-            None,
-        )
+        .rows("problem", "short_descriptionSTARTSWITHVendor issue")
         .await;
-    let problems = problems["result"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         problems.len(),
         1,
@@ -955,15 +946,9 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let disk_full = "short_description=Disk full on db-3";
     eventually("the incident exists", || async {
-        let list = instance
-            .agent(
-                reqwest::Method::GET,
-                "/api/now/table/incident?sysparm_query=short_description=Disk%20full%20on%20db-3",
-                None,
-            )
-            .await;
-        list["result"].as_array().is_some_and(|l| l.len() == 1)
+        instance.rows("incident", disk_full).await.len() == 1
     })
     .await;
     let (status, body) = api_b
@@ -1004,18 +989,9 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
     assert_eq!(notice["item"], error["local_key"], "{notice}");
     // The service desk fills the close fields in ServiceNow; Resolve and retry writes the
     // refused state again and ServiceNow takes it now.
-    let list = instance
-        .agent(
-            reqwest::Method::GET,
-            "/api/now/table/incident?sysparm_query=short_description=Disk%20full%20on%20db-3",
-            None,
-        )
-        .await;
-    let sys_id = list["result"][0]["sys_id"]
-        .as_str()
-        .expect("sys_id")
-        .to_owned();
-    assert_eq!(list["result"][0]["state"], "1", "{list}");
+    let incident = instance.rows("incident", disk_full).await.remove(0);
+    let sys_id = incident["sys_id"].as_str().expect("sys_id").to_owned();
+    assert_eq!(incident["state"], "1", "{incident}");
     instance
         .agent(
             reqwest::Method::PATCH,
@@ -1029,24 +1005,13 @@ async fn a_data_policy_refusal_is_an_item_error_quoting_servicenow() {
         .await;
     assert_eq!(status, 200, "{body}");
     eventually("the retried write resolves the incident", || async {
-        let record = instance
-            .agent(
-                reqwest::Method::GET,
-                &format!("/api/now/table/incident/{sys_id}"),
-                None,
-            )
-            .await;
-        record["result"]["state"] == "6"
+        instance.incident(&sys_id).await["state"] == "6"
     })
     .await;
-    let record = instance
-        .agent(
-            reqwest::Method::GET,
-            &format!("/api/now/table/incident/{sys_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(record["result"]["close_code"], "Solved (Permanently)");
+    assert_eq!(
+        instance.incident(&sys_id).await["close_code"],
+        "Solved (Permanently)"
+    );
     let (_, errors) = api_a.send(api_a.get("/sync/errors")).await;
     assert_eq!(
         errors["errors"].as_array().map(Vec::len),
@@ -1499,17 +1464,9 @@ async fn an_incident_deleted_in_servicenow_is_an_item_error_and_retry_recreates_
         .await;
     assert_eq!(status, 200, "{body}");
     let find = async |summary: &str| -> Vec<Value> {
-        let list = instance
-            .agent(
-                reqwest::Method::GET,
-                &format!(
-                    "/api/now/table/incident?sysparm_query=short_descriptionSTARTSWITH{}",
-                    summary.replace(' ', "%20")
-                ),
-                None,
-            )
-            .await;
-        list["result"].as_array().cloned().unwrap_or_default()
+        instance
+            .rows("incident", &format!("short_descriptionSTARTSWITH{summary}"))
+            .await
     };
     eventually("the incident exists", || async {
         find("Printer queue").await.len() == 1

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_model::{
-    Actor, EventKind, MirrorKind, MirrorLink, NewAttachment, NewComment, Person, TrackerEvent,
+    Actor, Comment, EventKind, MirrorKind, MirrorLink, NewAttachment, NewComment, Person,
+    TrackerEvent,
 };
 use tandem_store::{Store, StoreError};
 
@@ -40,6 +41,18 @@ fn comment(body: &str) -> NewComment {
         body: body.into(),
         internal: false,
     }
+}
+
+/// Mirrors the journal entry `journal` as a comment with this body on `item`.
+async fn mirror_comment(
+    store: &TestStore,
+    item: &str,
+    journal: &str,
+    body: &str,
+) -> Result<(Comment, bool), StoreError> {
+    store
+        .add_mirrored_comment(INCIDENTS, &key(item), journal, comment(body), &mirror())
+        .await
 }
 
 fn file(name: &str, bytes: &[u8]) -> NewAttachment {
@@ -460,14 +473,7 @@ async fn add_mirrored_comment_adds_the_comment_and_its_link_once() {
     let before = events(&store).await.len();
     assert!(item_changed(&store).await);
 
-    let (added, created) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("Rebooted"),
-            &mirror(),
-        )
+    let (added, created) = mirror_comment(&store, "OPS-1", "journal-1", "Rebooted")
         .await
         .unwrap();
     assert!(created);
@@ -497,14 +503,7 @@ async fn add_mirrored_comment_adds_the_comment_and_its_link_once() {
     );
 
     // Again: the same comment, and nothing written.
-    let (again, created) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("Rebooted (retry)"),
-            &mirror(),
-        )
+    let (again, created) = mirror_comment(&store, "OPS-1", "journal-1", "Rebooted (retry)")
         .await
         .unwrap();
     assert!(!created);
@@ -518,14 +517,7 @@ async fn add_mirrored_comment_adds_the_comment_and_its_link_once() {
 #[tokio::test]
 async fn a_mirrored_comment_deleted_meanwhile_is_added_anew() {
     let store = with_item().await;
-    let (first, _) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("Rebooted"),
-            &mirror(),
-        )
+    let (first, _) = mirror_comment(&store, "OPS-1", "journal-1", "Rebooted")
         .await
         .unwrap();
     store
@@ -533,14 +525,7 @@ async fn a_mirrored_comment_deleted_meanwhile_is_added_anew() {
         .await
         .unwrap();
 
-    let (second, created) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("Rebooted"),
-            &mirror(),
-        )
+    let (second, created) = mirror_comment(&store, "OPS-1", "journal-1", "Rebooted")
         .await
         .unwrap();
     assert!(created);
@@ -560,14 +545,7 @@ async fn a_mirrored_comment_deleted_meanwhile_is_added_anew() {
 #[tokio::test]
 async fn deleting_a_mirrored_comment_forgets_its_link_even_when_its_id_comes_back() {
     let store = with_item().await;
-    let (mirrored, _) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("From ServiceNow"),
-            &mirror(),
-        )
+    let (mirrored, _) = mirror_comment(&store, "OPS-1", "journal-1", "From ServiceNow")
         .await
         .unwrap();
     store
@@ -587,14 +565,7 @@ async fn deleting_a_mirrored_comment_forgets_its_link_even_when_its_id_comes_bac
         .add_comment(&key("OPS-1"), comment("Written here"), &alice())
         .await
         .unwrap();
-    let (again, created) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("From ServiceNow"),
-            &mirror(),
-        )
+    let (again, created) = mirror_comment(&store, "OPS-1", "journal-1", "From ServiceNow")
         .await
         .unwrap();
     assert!(created);
@@ -618,14 +589,7 @@ async fn a_stale_link_set_by_hand_is_replaced() {
         .await
         .unwrap();
 
-    let (added, created) = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("Rebooted"),
-            &mirror(),
-        )
+    let (added, created) = mirror_comment(&store, "OPS-1", "journal-1", "Rebooted")
         .await
         .unwrap();
     assert!(created);
@@ -661,14 +625,7 @@ async fn add_mirrored_comment_refuses_bad_input_and_writes_nothing() {
         .unwrap();
     let before = events(&store).await.len();
 
-    let err = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment(""),
-            &mirror(),
-        )
+    let err = mirror_comment(&store, "OPS-1", "journal-1", "")
         .await
         .unwrap_err();
     assert_invalid(&err);
@@ -677,14 +634,7 @@ async fn add_mirrored_comment_refuses_bad_input_and_writes_nothing() {
         .await
         .unwrap_err();
     assert_invalid(&err);
-    let err = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-9"),
-            "journal-1",
-            comment("x"),
-            &mirror(),
-        )
+    let err = mirror_comment(&store, "OPS-9", "journal-1", "x")
         .await
         .unwrap_err();
     assert!(
@@ -701,24 +651,10 @@ async fn add_mirrored_comment_refuses_bad_input_and_writes_nothing() {
     assert_eq!(events(&store).await.len(), before);
 
     // A journal entry mirrored on one item is not mirrored again on another.
-    store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-1"),
-            "journal-1",
-            comment("x"),
-            &mirror(),
-        )
+    mirror_comment(&store, "OPS-1", "journal-1", "x")
         .await
         .unwrap();
-    let err = store
-        .add_mirrored_comment(
-            INCIDENTS,
-            &key("OPS-2"),
-            "journal-1",
-            comment("x"),
-            &mirror(),
-        )
+    let err = mirror_comment(&store, "OPS-2", "journal-1", "x")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");

@@ -292,24 +292,35 @@ impl Bridge {
                 after = Some(last.external_id.clone());
                 let ids: Vec<&str> = links.iter().map(|l| l.external_id.as_str()).collect();
                 let present = self.client.attachments_present(&ids).await?;
+                let actor = self.actor(&self.config.user);
                 for link in links.iter().filter(|l| !present.contains(&l.external_id)) {
-                    let actor = self.actor(&self.config.user);
-                    match store
-                        .remove_attachment(&link.item, link.local_id, &actor)
-                        .await
-                    {
-                        Ok(()) | Err(StoreError::NotFound { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    store
-                        .delete_mirror_link(&tracker, MirrorKind::Attachment, &link.external_id)
-                        .await?;
+                    self.remove_deleted_attachment(link, &actor).await?;
                     info!(item = %link.item, attachment = %link.external_id, "An attachment deleted in ServiceNow left the mirror.");
                     removed += 1;
                 }
             }
         }
         Ok(removed)
+    }
+
+    /// Removes from the mirror an attachment deleted in ServiceNow, and its link.
+    async fn remove_deleted_attachment(
+        &self,
+        link: &MirrorLink,
+        actor: &Actor,
+    ) -> Result<(), BridgeError> {
+        let store = self.state.store();
+        match store
+            .remove_attachment(&link.item, link.local_id, actor)
+            .await
+        {
+            Ok(()) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        store
+            .delete_mirror_link(&link.tracker, MirrorKind::Attachment, &link.external_id)
+            .await?;
+        Ok(())
     }
 
     async fn pull_records(&self, table: &str, records: &[Record]) -> Result<(), BridgeError> {
@@ -403,17 +414,7 @@ impl Bridge {
         self.set_snapshot(table, record).await?;
         // Comments of the mirror that no journal entry is linked to yet: a push may have
         // written one and stopped (a crash, a failed read-back) before linking it.
-        let mut unwritten: Vec<tandem_model::Comment> =
-            match self.item_and_links(&tracker, &key).await? {
-                Some((item, links)) => {
-                    let linked = linked_ids(&links, MirrorKind::Comment);
-                    item.comments
-                        .into_iter()
-                        .filter(|c| !linked.contains(&c.id))
-                        .collect()
-                }
-                None => Vec::new(),
-            };
+        let (mut unwritten, _) = self.unlinked(&tracker, &key).await?;
         for entry in journal {
             if store
                 .mirror_link(&tracker, MirrorKind::Comment, &entry.id)
@@ -462,32 +463,38 @@ impl Bridge {
         let present: BTreeSet<&str> = files.iter().map(|f| f.sys_id.as_str()).collect();
         for link in store.mirror_links_of_item(&tracker, &key).await? {
             if link.kind == MirrorKind::Attachment && !present.contains(link.external_id.as_str()) {
-                match store.remove_attachment(&key, link.local_id, &actor).await {
-                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                store
-                    .delete_mirror_link(&tracker, MirrorKind::Attachment, &link.external_id)
-                    .await?;
+                self.remove_deleted_attachment(&link, &actor).await?;
             }
         }
         Ok(())
     }
 
-    /// The mirror item and its links on this table, `None` when the item is gone.
-    async fn item_and_links(
+    /// The mirror item's comments and attachments that no journal entry or ServiceNow
+    /// attachment is linked to yet (none when the item is gone).
+    async fn unlinked(
         &self,
         tracker: &str,
         key: &ItemKey,
-    ) -> Result<Option<(tandem_model::Item, Vec<MirrorLink>)>, BridgeError> {
+    ) -> Result<(Vec<tandem_model::Comment>, Vec<tandem_model::Attachment>), BridgeError> {
         let store = self.state.store();
         let Some(item) = store.item(key).await? else {
-            return Ok(None);
+            return Ok((Vec::new(), Vec::new()));
         };
-        Ok(Some((
-            item,
-            store.mirror_links_of_item(tracker, key).await?,
-        )))
+        let links = store.mirror_links_of_item(tracker, key).await?;
+        let (comments, attachments) = (
+            linked_ids(&links, MirrorKind::Comment),
+            linked_ids(&links, MirrorKind::Attachment),
+        );
+        Ok((
+            item.comments
+                .into_iter()
+                .filter(|c| !comments.contains(&c.id))
+                .collect(),
+            item.attachments
+                .into_iter()
+                .filter(|a| !attachments.contains(&a.id))
+                .collect(),
+        ))
     }
 
     /// Copies attachments of a mirrored record that the mirror does not have yet.
@@ -506,17 +513,7 @@ impl Bridge {
             // Not mirrored yet: the record's own pull brings its files.
             return Ok(());
         };
-        let mut unwritten: Vec<tandem_model::Attachment> =
-            match self.item_and_links(&tracker, &record.item).await? {
-                Some((item, links)) => {
-                    let linked = linked_ids(&links, MirrorKind::Attachment);
-                    item.attachments
-                        .into_iter()
-                        .filter(|a| !linked.contains(&a.id))
-                        .collect()
-                }
-                None => Vec::new(),
-            };
+        let (_, mut unwritten) = self.unlinked(&tracker, &record.item).await?;
         for f in files {
             if store
                 .mirror_link(&tracker, MirrorKind::Attachment, &f.sys_id)

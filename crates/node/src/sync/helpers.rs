@@ -670,16 +670,6 @@ impl HttpClient {
                 ));
             }
         };
-        if verb != reqwest::Method::GET {
-            match self.0.writes {
-                Writes::Refuse => {
-                    return Err(format!(
-                        "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
-                    ));
-                }
-                Writes::Simulate | Writes::Send => {}
-            }
-        }
         // A body is JSON: a map or list as it is, a string as the JSON text it holds.
         let body =
             match body {
@@ -689,24 +679,33 @@ impl HttpClient {
                 })?),
                 Some(other) => Some(to_json(other)),
             };
-        if verb != reqwest::Method::GET && self.0.writes == Writes::Simulate {
-            // Answered as the Table API would, so the rest of the rules can be tried: the
-            // body as the record, with a placeholder sys_id for a new one.
-            self.1.note(format!(
-                "test run: httpClient {method} {path} was not sent (answered with its own body)"
-            ));
-            return Ok(match (verb, body) {
-                (reqwest::Method::DELETE, _) => Value::Null,
-                (verb, Some(Value::Object(mut record))) => {
-                    if verb == reqwest::Method::POST {
-                        record
-                            .entry("sys_id")
-                            .or_insert_with(|| json!("test-run-sys-id"));
+        match self.0.writes {
+            _ if verb == reqwest::Method::GET => {}
+            Writes::Send => {}
+            Writes::Refuse => {
+                return Err(format!(
+                    "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
+                ));
+            }
+            Writes::Simulate => {
+                // Answered as the Table API would, so the rest of the rules can be tried: the
+                // body as the record, with a placeholder sys_id for a new one.
+                self.1.note(format!(
+                    "test run: httpClient {method} {path} was not sent (answered with its own body)"
+                ));
+                return Ok(match (verb, body) {
+                    (reqwest::Method::DELETE, _) => Value::Null,
+                    (verb, Some(Value::Object(mut record))) => {
+                        if verb == reqwest::Method::POST {
+                            record
+                                .entry("sys_id")
+                                .or_insert_with(|| json!("test-run-sys-id"));
+                        }
+                        json!({ "result": record })
                     }
-                    json!({ "result": record })
-                }
-                (_, body) => json!({ "result": body }),
-            });
+                    (_, body) => json!({ "result": body }),
+                });
+            }
         }
         let path = path.to_owned();
         self.0
