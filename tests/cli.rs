@@ -25,7 +25,7 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 }
 
 /// Kills the child when the test ends, however it ends.
-struct Running(Child);
+pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -142,7 +142,7 @@ fn an_unwritable_data_directory_is_one_line_and_exit_code_2() {
 
 /// Starts `tandem serve` on a free port with `extra` flags, reads its stdout until a line
 /// contains `until`, and returns it with its local URL.
-fn serve(dir: &std::path::Path, extra: &[&str], until: &str) -> (Running, String) {
+pub fn serve(dir: &std::path::Path, extra: &[&str], until: &str) -> (Running, String) {
     let child = tandem()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)

@@ -297,3 +297,90 @@ async fn an_unreachable_node_is_exit_1_with_the_reason_and_the_flag_to_fix() {
     );
     assert!(message.to_lowercase().contains("refused"), "{message}");
 }
+
+/// A refused node-to-node request is logged with its reason, and neither node's log ever holds
+/// the invitation code (nor so its secret).
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_are_logged_and_no_log_holds_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let (mut a, a_url) = tokio::task::spawn_blocking(move || {
+        crate::cli::serve(&path, &["--admin-token", TOKEN], "Console:")
+    })
+    .await
+    .unwrap();
+    let b = TestNode::start().await;
+    let out = connection(
+        &a_url,
+        &[
+            "initiate",
+            "--to",
+            &b.url,
+            "--mode",
+            "basic",
+            "--local-name",
+            "acme",
+            "--remote-name",
+            "globex",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let code = out.stdout.trim().to_owned();
+    let out = connection(&b.url, &["accept", &code], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // A push signed with a key that is not the connection's.
+    let invitation = tandem_protocol::Invitation::decode(&code).unwrap();
+    let body = br#"{"messages":[]}"#;
+    let nonce = tandem_protocol::Nonce::random().unwrap();
+    let headers = tandem_protocol::sign_request(
+        &tandem_protocol::RequestKey::from_bytes([7; 32]),
+        invitation.connection_id,
+        "POST",
+        "/node/v1/messages",
+        jiff::Timestamp::now(),
+        &nonce,
+        body,
+    )
+    .unwrap();
+    let mut req = reqwest::Client::new()
+        .post(format!("{a_url}/node/v1/messages"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    for (k, v) in headers.pairs() {
+        req = req.header(k, v.to_owned());
+    }
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 401);
+
+    let pid = a.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let logged = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut err = String::new();
+        a.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let _ = a.0.wait();
+        err
+    })
+    .await
+    .unwrap();
+    let refusal = logged
+        .lines()
+        .find(|l| l.contains("Refused a node-to-node request"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{logged}"));
+    assert!(refusal.contains("signature does not match"), "{refusal}");
+    assert!(
+        refusal.contains(&invitation.connection_id.to_string()),
+        "{refusal}"
+    );
+    // The code's end (its secret and checksum, the last 36 bytes) appears nowhere in the log.
+    let secret_part = &code[code.len() - 48..];
+    assert!(
+        !logged.contains(secret_part),
+        "the log holds the code:\n{logged}"
+    );
+}

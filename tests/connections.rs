@@ -213,6 +213,14 @@ async fn bad_codes_are_refused_with_a_reason_and_change_nothing() {
     assert_eq!(status, 400, "{body}");
     assert!(message(&body).contains("changed or cut off"), "{body}");
 
+    // Edited with intent: the mode flipped and the checksum made good again. The code still
+    // reads, but the node that made it refuses the acceptance and nothing changes.
+    let mut edited = Invitation::decode(&code).unwrap();
+    edited.mode = tandem_protocol::Mode::Basic;
+    let (status, body) = accept(&api_b, &edited.to_code().unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("changed on the way"), "{body}");
+
     // Pasted on the node that made it.
     let (status, body) = accept(&api_a, &code).await;
     assert_eq!(status, 400, "{body}");
@@ -239,6 +247,7 @@ async fn bad_codes_are_refused_with_a_reason_and_change_nothing() {
 #[tokio::test]
 async fn an_expired_code_is_refused() {
     let (a, b) = (TestNode::start().await, TestNode::start().await);
+    // A code made 73 hours ago (the default validity is 72).
     let info: Value = reqwest::get(format!("{}/node/v1/info", a.url))
         .await
         .unwrap()
@@ -421,6 +430,7 @@ async fn forged_replayed_and_misaddressed_node_requests_are_refused() {
     let altered = br#"{"messages":[{"seq":1,"kind":"control","payload":{"event":"deleted"}}]}"#;
     let (status, answer) = push(&a.url, &headers, altered).await;
     assert_eq!(status, 401, "{answer}");
+    assert!(message(&answer).contains("signature"), "{answer}");
     // Forged: a key that is not the connection's.
     let forged = ConnectionKeys {
         connection_id: first.connection_id,
@@ -429,14 +439,17 @@ async fn forged_replayed_and_misaddressed_node_requests_are_refused() {
     };
     let (status, answer) = push(&a.url, &signed(&forged, None, body), body).await;
     assert_eq!(status, 401, "{answer}");
+    assert!(message(&answer).contains("signature"), "{answer}");
     // Signed for the second connection, sent as the first.
     let headers = signed(&second, Some(first.connection_id), body);
     let (status, answer) = push(&a.url, &headers, body).await;
     assert_eq!(status, 401, "{answer}");
+    assert!(message(&answer).contains("signature"), "{answer}");
     // A connection the node does not know.
     let headers = signed(&first, Some(uuid::Uuid::now_v7()), body);
     let (status, answer) = push(&a.url, &headers, body).await;
     assert_eq!(status, 401, "{answer}");
+    assert!(message(&answer).contains("connection"), "{answer}");
 
     for name in ["first", "second"] {
         let c = connection(&api_a, name).await;

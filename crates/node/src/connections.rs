@@ -25,7 +25,7 @@ use tandem_model::{
 };
 use tandem_protocol::{
     ConnectionKeys, Invitation, InvitationError, IssueParams, Nonce, PlanRefusal, Role, Route,
-    SecretHash, accept_proof, verify_accept_proof,
+    SecretHash, Terms, accept_proof, verify_accept_proof,
 };
 use tandem_store::StoreError;
 use uuid::Uuid;
@@ -903,6 +903,7 @@ async fn handshake(
     let now = Timestamp::now();
     let proof = accept_proof(
         root,
+        &invitation.terms(),
         invitation.connection_id,
         me.node_id,
         &state.identity().verifying_key(),
@@ -993,8 +994,17 @@ pub async fn accepted(
     let timestamp = Timestamp::from_second(request.timestamp)
         .map_err(|_| ConnectionError::Unauthorized("the acceptance time is not a time".into()))?;
     let root = open_root(state, &connection)?;
+    // The terms as this node made them: a code edited on the way (its mode, say, with the
+    // checksum made good again) fails the proof.
+    let terms = Terms {
+        mode: connection.mode,
+        connection_name: &connection.name,
+        acceptor_private: connection.private,
+        expires_at: invitation.expires,
+    };
     verify_accept_proof(
         &root,
+        &terms,
         connection.id,
         remote.node_id,
         &acceptor_key,

@@ -9,8 +9,9 @@
 //! - the accept proof is `HMAC-SHA256(K_accept, transcript)`, where
 //!   `K_accept = HKDF-SHA256(salt = "tandem/v1/accept-proof", ikm = sha256(secret),
 //!   info = connection id)`
-//!   and the transcript binds the connection id, the acceptor's node id and public key and the
-//!   time of the proof;
+//!   and the transcript binds the connection id, the acceptor's node id and public key, the time
+//!   of the proof and the code's [`Terms`] (mode, connection name, private or not, expiry) — so a
+//!   code whose terms were edited, even with its checksum made good again, is refused;
 //! - the connection's request keys are `HKDF-SHA256(salt = "tandem/v1/connection", ikm =
 //!   sha256(secret), info = label ‖ direction ‖ connection id ‖ initiator node id ‖ acceptor node
 //!   id)`, one key per direction, so a request cannot be reflected back at its sender.
@@ -43,6 +44,7 @@ use uuid::Uuid;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::Mode;
 use crate::invitation::SecretHash;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -54,6 +56,31 @@ const ACCEPT_SALT: &[u8] = b"tandem/v1/accept-proof";
 const ACCEPT_LABEL: &[u8] = b"tandem/v1/accept\n";
 const CONNECTION_SALT: &[u8] = b"tandem/v1/connection";
 const REQUEST_KEY_LABEL: &[u8] = b"request-key\n";
+
+/// What an invitation code promises about the connection, as both sides know it: the acceptor
+/// reads it from the code, the initiator from what it recorded when it made the code. The accept
+/// proof covers it, so an edited term fails the proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terms<'a> {
+    pub mode: Mode,
+    pub connection_name: &'a str,
+    pub acceptor_private: bool,
+    /// Compared to the second, as the code carries it.
+    pub expires_at: Timestamp,
+}
+
+impl Terms<'_> {
+    fn feed(&self, mac: &mut HmacSha256) {
+        mac.update(&[match self.mode {
+            Mode::Basic => 0,
+            Mode::Script => 1,
+        }]);
+        mac.update(&(self.connection_name.len() as u64).to_be_bytes());
+        mac.update(self.connection_name.as_bytes());
+        mac.update(&[u8::from(self.acceptor_private)]);
+        mac.update(&self.expires_at.as_second().to_be_bytes());
+    }
+}
 
 /// Which side of a connection this node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -78,6 +105,7 @@ pub enum AcceptProofError {
 /// The acceptor's proof that it holds the invitation code, computed from the code's secret hash.
 pub fn accept_proof(
     root: &SecretHash,
+    terms: &Terms<'_>,
     connection_id: Uuid,
     acceptor_node_id: Uuid,
     acceptor_public_key: &VerifyingKey,
@@ -85,6 +113,7 @@ pub fn accept_proof(
 ) -> [u8; 32] {
     accept_mac(
         root,
+        terms,
         connection_id,
         acceptor_node_id,
         acceptor_public_key,
@@ -97,8 +126,10 @@ pub fn accept_proof(
 
 /// The initiator's check of an accept proof, with the stored secret hash. Compares in constant
 /// time. Refuses a proof whose time is more than [`MAX_PROOF_SKEW`] from `now`.
+#[allow(clippy::too_many_arguments)]
 pub fn verify_accept_proof(
     root: &SecretHash,
+    terms: &Terms<'_>,
     connection_id: Uuid,
     acceptor_node_id: Uuid,
     acceptor_public_key: &VerifyingKey,
@@ -108,6 +139,7 @@ pub fn verify_accept_proof(
 ) -> Result<(), AcceptProofError> {
     accept_mac(
         root,
+        terms,
         connection_id,
         acceptor_node_id,
         acceptor_public_key,
@@ -126,6 +158,7 @@ pub fn verify_accept_proof(
 
 fn accept_mac(
     root: &SecretHash,
+    terms: &Terms<'_>,
     connection_id: Uuid,
     acceptor_node_id: Uuid,
     acceptor_public_key: &VerifyingKey,
@@ -141,6 +174,7 @@ fn accept_mac(
     mac.update(acceptor_node_id.as_bytes());
     mac.update(acceptor_public_key.as_bytes());
     mac.update(&timestamp.as_second().to_be_bytes());
+    terms.feed(&mut mac);
     mac
 }
 
@@ -236,60 +270,196 @@ mod tests {
         Timestamp::from_second(1_800_000_000 + second).expect("in range")
     }
 
+    const TERMS: Terms<'static> = Terms {
+        mode: Mode::Script,
+        connection_name: "desk_to_eng",
+        acceptor_private: false,
+        expires_at: Timestamp::constant(1_800_259_200, 0),
+    };
+
     const CONN: Uuid = Uuid::from_u128(1);
     const ACCEPTOR: Uuid = Uuid::from_u128(2);
     const INITIATOR: Uuid = Uuid::from_u128(3);
 
     #[test]
     fn a_proof_from_the_code_verifies_with_the_stored_hash() {
-        let proof = accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0));
+        let proof = accept_proof(&root(7), &TERMS, CONN, ACCEPTOR, &key(1), at(0));
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0), &proof, at(30)),
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof,
+                at(30)
+            ),
             Ok(())
         );
     }
 
     #[test]
     fn a_proof_is_refused_for_another_secret_connection_acceptor_key_or_time() {
-        let proof = accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0));
+        let proof = accept_proof(&root(7), &TERMS, CONN, ACCEPTOR, &key(1), at(0));
         let now = at(1);
         let bad = Err(AcceptProofError::BadProof);
         assert_eq!(
-            verify_accept_proof(&root(8), CONN, ACCEPTOR, &key(1), at(0), &proof, now),
+            verify_accept_proof(
+                &root(8),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof,
+                now
+            ),
             bad
         );
         let other = Uuid::from_u128(9);
         assert_eq!(
-            verify_accept_proof(&root(7), other, ACCEPTOR, &key(1), at(0), &proof, now),
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                other,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof,
+                now
+            ),
             bad
         );
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, other, &key(1), at(0), &proof, now),
+            verify_accept_proof(&root(7), &TERMS, CONN, other, &key(1), at(0), &proof, now),
             bad
         );
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, ACCEPTOR, &key(2), at(0), &proof, now),
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(2),
+                at(0),
+                &proof,
+                now
+            ),
             bad
         );
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(1), &proof, now),
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(1),
+                &proof,
+                now
+            ),
             bad
         );
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0), &proof[..31], now),
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof[..31],
+                now
+            ),
             bad
         );
     }
 
     #[test]
-    fn a_stale_proof_is_refused_for_clock_skew() {
-        let proof = accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0));
+    fn a_proof_is_refused_when_the_code_s_terms_were_edited() {
+        let proof = accept_proof(&root(7), &TERMS, CONN, ACCEPTOR, &key(1), at(0));
+        let edited = [
+            Terms {
+                mode: Mode::Basic,
+                ..TERMS
+            },
+            Terms {
+                connection_name: "desk_to_eng2",
+                ..TERMS
+            },
+            Terms {
+                acceptor_private: true,
+                ..TERMS
+            },
+            Terms {
+                expires_at: Timestamp::constant(1_800_259_201, 0),
+                ..TERMS
+            },
+        ];
+        for terms in edited {
+            assert_eq!(
+                verify_accept_proof(
+                    &root(7),
+                    &terms,
+                    CONN,
+                    ACCEPTOR,
+                    &key(1),
+                    at(0),
+                    &proof,
+                    at(1)
+                ),
+                Err(AcceptProofError::BadProof),
+                "{terms:?}"
+            );
+        }
+        // The expiry counts to the second, as the code carries it.
+        let subsecond = Terms {
+            expires_at: Timestamp::constant(1_800_259_200, 500_000_000),
+            ..TERMS
+        };
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0), &proof, at(301)),
+            verify_accept_proof(
+                &root(7),
+                &subsecond,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof,
+                at(1)
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_stale_proof_is_refused_for_clock_skew() {
+        let proof = accept_proof(&root(7), &TERMS, CONN, ACCEPTOR, &key(1), at(0));
+        assert_eq!(
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof,
+                at(301)
+            ),
             Err(AcceptProofError::ClockSkew { seconds: 301 })
         );
         assert_eq!(
-            verify_accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0), &proof, at(-300)),
+            verify_accept_proof(
+                &root(7),
+                &TERMS,
+                CONN,
+                ACCEPTOR,
+                &key(1),
+                at(0),
+                &proof,
+                at(-300)
+            ),
             Ok(())
         );
     }
@@ -324,7 +494,7 @@ mod tests {
         let keys = ConnectionKeys::derive(&root(7), CONN, INITIATOR, ACCEPTOR, Role::Initiator);
         assert_ne!(keys.outgoing.as_bytes(), root(7).as_bytes());
         assert_ne!(keys.incoming.as_bytes(), root(7).as_bytes());
-        let proof = accept_proof(&root(7), CONN, ACCEPTOR, &key(1), at(0));
+        let proof = accept_proof(&root(7), &TERMS, CONN, ACCEPTOR, &key(1), at(0));
         assert_ne!(&proof, root(7).as_bytes());
     }
 

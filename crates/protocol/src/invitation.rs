@@ -292,6 +292,16 @@ impl Invitation {
         self.secret.hash()
     }
 
+    /// What the code promises about the connection; the accept proof covers it.
+    pub fn terms(&self) -> crate::handshake::Terms<'_> {
+        crate::handshake::Terms {
+            mode: self.mode,
+            connection_name: &self.connection_name,
+            acceptor_private: self.acceptor_private,
+            expires_at: self.expires_at,
+        }
+    }
+
     pub fn valid_for(&self) -> SignedDuration {
         self.expires_at.duration_since(self.created_at)
     }

@@ -57,10 +57,14 @@
 //!
 //! // Acceptor: read the pasted code, prove it holds it.
 //! let pasted = Invitation::decode_for_acceptor(&code, acceptor_id, now)?;
-//! let proof = accept_proof(&pasted.secret_hash(), connection_id, acceptor_id, &acceptor_key, now);
+//! let terms = pasted.terms(); // mode, name, private or not, expiry: the proof covers them
+//! let proof = accept_proof(&pasted.secret_hash(), &terms, connection_id, acceptor_id, &acceptor_key, now);
 //!
-//! // Initiator: check the proof with the stored hash; mark the invitation used.
-//! verify_accept_proof(&stored, connection_id, acceptor_id, &acceptor_key, now, &proof, now)?;
+//! // Initiator: check the proof with the stored hash and the terms it recorded; mark the
+//! // invitation used.
+//! let recorded = Terms { mode: Mode::Basic, connection_name: "acme_to_globex",
+//!     acceptor_private: false, expires_at: now + DEFAULT_VALIDITY };
+//! verify_accept_proof(&stored, &recorded, connection_id, acceptor_id, &acceptor_key, now, &proof, now)?;
 //!
 //! // Both: derive the connection's keys; sign and verify requests with them.
 //! let (root, ids) = (&stored, (connection_id, initiator_id, acceptor_id));
@@ -87,7 +91,7 @@ pub mod replay;
 pub mod signing;
 
 pub use handshake::{
-    AcceptProofError, ConnectionKeys, RequestKey, Role, accept_proof, verify_accept_proof,
+    AcceptProofError, ConnectionKeys, RequestKey, Role, Terms, accept_proof, verify_accept_proof,
 };
 pub use invitation::{
     DEFAULT_VALIDITY, Invitation, InvitationError, InvitationSecret, IssueParams, Route, SecretHash,

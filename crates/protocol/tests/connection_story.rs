@@ -31,15 +31,18 @@ fn a_pasted_code_is_accepted_and_both_sides_then_exchange_signed_messages() {
     let acceptor_key = node_key(2).verifying_key();
     let proof = accept_proof(
         &invitation.secret_hash(),
+        &invitation.terms(),
         invitation.connection_id,
         ACCEPTOR,
         &acceptor_key,
         at(3600),
     );
 
-    // The initiator: checks the proof with the stored hash alone.
+    // The initiator: checks the proof with the stored hash and the terms it recorded.
+    let recorded = Invitation::decode(&code).expect("its own code");
     verify_accept_proof(
         &stored_hash,
+        &recorded.terms(),
         CONNECTION,
         ACCEPTOR,
         &acceptor_key,
@@ -129,13 +132,22 @@ fn a_pasted_code_is_accepted_and_both_sides_then_exchange_signed_messages() {
 
 #[test]
 fn a_proof_from_someone_without_the_code_is_refused() {
-    let (_, stored_hash) = initiator_store();
+    let (code, stored_hash) = initiator_store();
+    let terms = Invitation::decode(&code).expect("its own code");
     let guessed = tandem_protocol::InvitationSecret::from_bytes([8; 32]).hash();
     let acceptor_key = node_key(2).verifying_key();
-    let proof = accept_proof(&guessed, CONNECTION, ACCEPTOR, &acceptor_key, at(0));
+    let proof = accept_proof(
+        &guessed,
+        &terms.terms(),
+        CONNECTION,
+        ACCEPTOR,
+        &acceptor_key,
+        at(0),
+    );
     assert_eq!(
         verify_accept_proof(
             &stored_hash,
+            &terms.terms(),
             CONNECTION,
             ACCEPTOR,
             &acceptor_key,

@@ -5,7 +5,9 @@
 //! catches paste accidents — a changed character, a cut-off end — and turns them into
 //! [`InvitationError::Damaged`] instead of a confusing field error. It is not a signature:
 //! whoever holds the code holds its secret anyway, and the accept handshake
-//! ([`crate::handshake`]) is what proves possession.
+//! ([`crate::handshake`]) is what proves possession. The proof also covers the code's terms
+//! (mode, connection name, private or not, expiry), so a code edited with intent and its
+//! checksum made good again is refused by the node that made it.
 //!
 //! Payload, version 1 (integers big-endian):
 //!
