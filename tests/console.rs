@@ -409,7 +409,7 @@ async fn a_first_start_without_password_offers_a_one_time_setup_link() {
 }
 
 /// Runs `tandem ARGS` and returns its stdout.
-fn tandem(args: &[&str]) -> String {
+pub(crate) fn tandem(args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args(args)
         .env_remove("TANDEM_VENDOR_KEY")

@@ -963,3 +963,86 @@ async fn rules_that_no_longer_compile_pause_the_connection_until_they_are_saved_
     .await;
     drop(a);
 }
+
+/// A license that allows two new twins a month: the third item brought under sync is refused
+/// with an error that says why, and the License page counts what was made.
+#[tokio::test]
+async fn the_plans_monthly_twin_allowance_is_enforced_and_counted_on_the_license_page() {
+    let keys = crate::console::tandem(&["license", "keygen"]);
+    let lines: Vec<&str> = keys.lines().map(str::trim).collect();
+    let (secret, public) = (lines[1].to_owned(), lines[3].to_owned());
+    let license = crate::console::tandem(&[
+        "license",
+        "issue",
+        "--vendor-key",
+        &secret,
+        "--licensee",
+        "Small Co",
+        "--max-new-twins",
+        "2",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        use tandem_store::Store as _;
+        let store =
+            tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
+                .unwrap();
+        store
+            .set_setting("license.key", license.trim())
+            .await
+            .unwrap();
+    }
+    let a = TestNode::start_with(|c| {
+        c.data_dir = data.clone();
+        c.license_public_key = Some(public.clone());
+    })
+    .await;
+    let b = TestNode::start().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a.project("SUP").await;
+    api_b.project("ENG").await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"to": b.url, "mode": "basic", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["invitation_code"].as_str().unwrap().to_owned();
+    let (status, body) = api_b
+        .json(api_b.post("/invitations/accept"), json!({"code": code}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    for n in 1..=3 {
+        api_a
+            .item(json!({"project": "SUP", "summary": format!("Item {n}")}))
+            .await;
+    }
+    exalate(&api_a, "desk", "SUP-1").await;
+    exalate(&api_a, "desk", "SUP-2").await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "desk", "item": "SUP-3"}),
+        )
+        .await;
+    assert_ne!(status, 200, "{body}");
+    let said = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("allows 2 new twins a month and 2 were made this month"),
+        "{body}"
+    );
+    assert_eq!(twins(&api_a, "SUP-3").await.as_array().unwrap().len(), 0);
+    eventually("the two twins reach B", || async {
+        exists(&api_b, "ENG-2").await
+    })
+    .await;
+    assert!(!exists(&api_b, "ENG-3").await);
+
+    let client = crate::console::browser();
+    crate::console::login(&a, &client).await;
+    let page = crate::console::get_page(&client, format!("{}/settings/license", a.url)).await;
+    assert!(page.contains("2 of 2 made this month"), "{page}");
+}

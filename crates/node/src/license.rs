@@ -4,7 +4,9 @@
 //! node's settings and answers "which plan now?".
 
 use jiff::Timestamp;
-use tandem_protocol::license::{LicenseError, LicenseKey, Plan, verify_license};
+use tandem_protocol::license::{
+    LicenseError, LicenseKey, Plan, PlanRefusal, TwinQuota, verify_license,
+};
 use tandem_store::Store;
 
 use crate::error::NodeError;
@@ -51,6 +53,33 @@ pub async fn status(state: &AppState) -> Result<PlanStatus, NodeError> {
     })
 }
 
+/// How long [`plan`] trusts the plan it last determined: the plan changes only when a key is
+/// installed (which forgets it) or a period ends.
+const PLAN_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The plan now, for the checks on hot paths (each new twin): determined at most every few
+/// seconds.
+pub async fn plan(state: &AppState) -> Result<Plan, NodeError> {
+    if let Some(plan) = state.cached_plan(PLAN_FRESH) {
+        return Ok(plan);
+    }
+    let plan = status(state).await?.plan;
+    state.cache_plan(Some(plan.clone()));
+    Ok(plan)
+}
+
+/// Whether the plan allows one more new twin this month (the Free plan and a Paid license with
+/// a limit count them; see `Store::twins_made_in_month`). Twins made at the same instant may
+/// pass the limit by the few that were checked together.
+pub async fn admit_new_twin(state: &AppState) -> Result<Result<(), PlanRefusal>, NodeError> {
+    let plan = plan(state).await?;
+    if plan.twin_quota() == TwinQuota::Unlimited {
+        return Ok(Ok(()));
+    }
+    let made = state.store().twins_made_in_month(Timestamp::now()).await?;
+    Ok(plan.check_new_twin(u32::try_from(made).unwrap_or(u32::MAX)))
+}
+
 /// Verifies a pasted license key and, when it is good, makes it the node's license.
 pub async fn install(
     state: &AppState,
@@ -60,6 +89,7 @@ pub async fn install(
     match verify_license(&cleaned, state.license_keys(), Timestamp::now()) {
         Ok(license) => {
             state.store().set_setting(LICENSE_SETTING, &cleaned).await?;
+            state.cache_plan(None);
             tracing::info!(licensee = %license.licensee, "License key installed.");
             Ok(Ok(license))
         }

@@ -80,6 +80,8 @@ struct Inner {
     bridge_wake: tokio::sync::Notify,
     /// Held while the list of ServiceNow writes to retry is read and changed.
     bridge_retries: tokio::sync::Mutex<()>,
+    /// The plan as last determined, and when ([`crate::license::plan`]).
+    plan: std::sync::Mutex<Option<(std::time::Instant, tandem_protocol::license::Plan)>>,
 }
 
 /// The tracker a node serves, as [`AppState`] keeps it.
@@ -158,6 +160,7 @@ impl AppState {
             served: tokio::sync::watch::Sender::new(served),
             bridge_wake: tokio::sync::Notify::new(),
             bridge_retries: tokio::sync::Mutex::new(()),
+            plan: std::sync::Mutex::new(None),
             bridge: std::sync::Mutex::new(None),
             store,
             license_keys,
@@ -272,6 +275,24 @@ impl AppState {
         if self.0.served.borrow().client.is_some() {
             self.0.bridge_wake.notify_one();
         }
+    }
+
+    /// The plan cached at most `fresh` ago.
+    pub fn cached_plan(
+        &self,
+        fresh: std::time::Duration,
+    ) -> Option<tandem_protocol::license::Plan> {
+        let cached = self.0.plan.lock().unwrap_or_else(|p| p.into_inner());
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < fresh)
+            .map(|(_, plan)| plan.clone())
+    }
+
+    /// Keeps the plan just determined; `None` forgets it (a license key was installed).
+    pub fn cache_plan(&self, plan: Option<tandem_protocol::license::Plan>) {
+        *self.0.plan.lock().unwrap_or_else(|p| p.into_inner()) =
+            plan.map(|p| (std::time::Instant::now(), p));
     }
 
     /// Held while the ServiceNow bridge's list of writes to retry is read and changed.

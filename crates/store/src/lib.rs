@@ -330,6 +330,9 @@ pub trait Store: Send + Sync + 'static {
     /// this connection, or the remote key is already linked to another local item;
     /// `NotFound` for an unknown connection or item.
     async fn create_twin(&self, twin: Twin) -> Result<Twin>;
+    /// How many twins were made in the calendar month (UTC) of `at`, on every connection; twins
+    /// removed since still count.
+    async fn twins_made_in_month(&self, at: Timestamp) -> Result<u64>;
     async fn twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<Option<Twin>>;
     async fn twin_by_remote(&self, connection_id: Uuid, remote_key: &str) -> Result<Option<Twin>>;
     /// Every twin of one local item, across connections, oldest first.

@@ -144,6 +144,46 @@ async fn a_created_twin_reads_back_by_local_key_by_remote_key_and_by_item() {
 }
 
 #[tokio::test]
+async fn twins_made_count_per_calendar_month_across_connections_and_removal_does_not_undo_it() {
+    let (store, acme, globex) = setup(3).await;
+    // T0 is 2023-11-14; the month before and after.
+    let october = at(T0 - 20 * 86_400_000);
+    let december = at(T0 + 20 * 86_400_000);
+    let mut old = twin(acme, "OPS-3", None);
+    old.created = october;
+    store.create_twin(old).await.unwrap();
+    store.create_twin(twin(acme, "OPS-1", None)).await.unwrap();
+    store
+        .create_twin(twin(globex, "OPS-1", None))
+        .await
+        .unwrap();
+    // A twin refused (the item has one on this connection already) is not counted.
+    store
+        .create_twin(twin(acme, "OPS-1", None))
+        .await
+        .unwrap_err();
+    assert_eq!(store.twins_made_in_month(at(T0)).await.unwrap(), 2);
+    assert_eq!(store.twins_made_in_month(october).await.unwrap(), 1);
+    assert_eq!(store.twins_made_in_month(december).await.unwrap(), 0);
+    store.delete_twin(acme, &key("OPS-1")).await.unwrap();
+    assert_eq!(store.twins_made_in_month(at(T0)).await.unwrap(), 2);
+    // An item made with its twin (an incoming first sync) counts too.
+    store
+        .create_twinned_item(
+            globex,
+            "G-9",
+            new_item("OPS", "from globex"),
+            &synced("Globex"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.twins_made_in_month(Timestamp::now()).await.unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_twin_needs_its_connection_and_its_item() {
     let (store, acme, _) = setup(1).await;
     let nobody = Uuid::now_v7();

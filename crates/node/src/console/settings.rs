@@ -427,16 +427,24 @@ async fn render_license(
                     .checked_sub(jiff::SignedDuration::from_secs(1))
                     .unwrap_or(t))
             };
+            let days_left = |t: jiff::Timestamp| {
+                let days = (t.as_second() - now.as_second())
+                    .max(0)
+                    .unsigned_abs()
+                    .div_ceil(86_400);
+                format!("{} ({days} days left)", last_day(t))
+            };
             facts.push((
                 "Valid through",
-                expires_at.map_or("no end date".to_owned(), last_day),
+                expires_at.map_or("no end date".to_owned(), days_left),
             ));
         }
         Plan::Free { since } => facts.push(("Free since", day(*since))),
     }
+    let made = state.store().twins_made_in_month(now).await?;
     let twins = match status.plan.twin_quota() {
-        TwinQuota::Unlimited => "unlimited".to_owned(),
-        TwinQuota::PerMonth(n) => format!("{n} a month"),
+        TwinQuota::Unlimited => format!("unlimited ({made} made this month)"),
+        TwinQuota::PerMonth(n) => format!("{made} of {n} made this month"),
     };
     let modes = if status.plan.allows_mode(tandem_protocol::Mode::Script) {
         "Basic and Script"

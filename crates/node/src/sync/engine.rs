@@ -651,6 +651,18 @@ async fn record_item_error(
     }
 }
 
+/// The node's plan allows one more twin this month, or the item gets an error that says so
+/// (Resolve and retry once a license key is added, or next month).
+pub(crate) async fn admit_new_twin(state: &AppState) -> Result<(), SyncFailure> {
+    match crate::license::admit_new_twin(state).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(refusal)) => Err(SyncFailure::Apply(refusal.to_string())),
+        Err(e) => Err(SyncFailure::Apply(format!(
+            "the node's plan could not be read: {e}"
+        ))),
+    }
+}
+
 /// Puts the connection in Error because its rules do not compile: nothing more of it runs
 /// (each item would fail the same way) until the rules are saved again.
 async fn pause_for_rules(state: &AppState, id: Uuid, e: &RuleError) {
@@ -878,6 +890,7 @@ async fn apply_sync<'a>(
     let actor = actor(connection);
     let item = match item_before {
         None => {
+            admit_new_twin(state).await?;
             let new = state.view().new_item_from_json(&outcome.item)?;
             let (item, _created) = store
                 .create_twinned_item(connection.id, &remote_key, new, &actor)
@@ -1394,6 +1407,7 @@ async fn apply_connect(
             store.update_twin(&twin).await?;
         }
         None => {
+            admit_new_twin(state).await?;
             let baseline =
                 outgoing_replica(state, connection, state.view().item_json(&item)).await?;
             store
@@ -1476,6 +1490,7 @@ async fn bring(
                 store.update_twin(&t).await
             }
             None => {
+                admit_new_twin(state).await?;
                 store
                     .create_twin(Twin {
                         connection_id: connection.id,

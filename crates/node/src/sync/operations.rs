@@ -76,6 +76,7 @@ pub async fn connect(
         clock: Default::default(),
         leads: true,
     };
+    engine::admit_new_twin(state).await?;
     let twin = store.create_twin(twin).await?;
     let message = json!({"your_key": remote_key, "my_key": key.to_string()});
     store

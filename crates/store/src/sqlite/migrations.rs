@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_field_versions.sql"),
     include_str!("../../migrations/sqlite/0006_mirror.sql"),
     include_str!("../../migrations/sqlite/0007_mirror_snapshot.sql"),
+    include_str!("../../migrations/sqlite/0008_twin_months.sql"),
 ];
 
 /// The schema version this binary writes.

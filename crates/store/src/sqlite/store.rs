@@ -422,6 +422,10 @@ impl Store for SqliteStore {
         self.write(move |conn| twins::create(conn, &twin)).await
     }
 
+    async fn twins_made_in_month(&self, at: Timestamp) -> Result<u64> {
+        self.read(move |conn| twins::made_in_month(conn, at)).await
+    }
+
     async fn twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<Option<Twin>> {
         let key = local_key.clone();
         self.lookup(move |conn| twins::by_local(conn, connection_id, &key))

@@ -169,10 +169,28 @@ pub(in crate::sqlite) fn create(conn: &Connection, t: &Twin) -> Result<Twin> {
             ],
             Stored::from_row,
         );
-    match inserted {
-        Ok(stored) => stored.into_twin(),
-        Err(e) => Err(clash(conn, t, true, e)),
-    }
+    let twin = match inserted {
+        Ok(stored) => stored.into_twin()?,
+        Err(e) => return Err(clash(conn, t, true, e)),
+    };
+    conn.prepare_cached(
+        "INSERT INTO twin_months (month, made) \
+         VALUES (strftime('%Y-%m', ?1 / 1000, 'unixepoch'), 1) \
+         ON CONFLICT (month) DO UPDATE SET made = made + 1",
+    )?
+    .execute(params![millis(t.created)])?;
+    Ok(twin)
+}
+
+/// How many twins were made in the calendar month (UTC) of `at`.
+pub(in crate::sqlite) fn made_in_month(conn: &Connection, at: Timestamp) -> Result<u64> {
+    let made: Option<i64> = conn
+        .prepare_cached(
+            "SELECT made FROM twin_months WHERE month = strftime('%Y-%m', ?1 / 1000, 'unixepoch')",
+        )?
+        .query_row(params![millis(at)], |row| row.get(0))
+        .optional()?;
+    Ok(made.map_or(0, |n| n.max(0) as u64))
 }
 
 pub(in crate::sqlite) fn by_local(
