@@ -309,6 +309,32 @@ async fn destinations_that_are_not_tandem_nodes_or_not_reachable_are_refused() {
         "{answer}"
     );
 
+    // A Tandem node of a later protocol, whose description this version cannot read.
+    let later = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let later_url = format!("http://{}", later.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = r#"{"product":"tandem","protocol":2,"name":"Future desk","version":"9.0.0"}"#;
+        while let Ok((mut socket, _)) = later.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
+            });
+        }
+    });
+    let body = json!({"to": later_url, "mode": "basic", "local_name": "a", "remote_name": "b"});
+    let (status, answer) = initiate(&api, body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        message(&answer).contains("(Future desk) speaks protocol version 2 and this node speaks version 1: update the older node (it runs Tandem 9.0.0)"),
+        "{answer}"
+    );
+
     // Nothing listens here any more.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let closed_url = format!("http://{}", closed.local_addr().unwrap());

@@ -1046,3 +1046,119 @@ async fn the_plans_monthly_twin_allowance_is_enforced_and_counted_on_the_license
     let page = crate::console::get_page(&client, format!("{}/settings/license", a.url)).await;
     assert!(page.contains("2 of 2 made this month"), "{page}");
 }
+
+/// A Script connection on a node whose Evaluation has ended pauses with the reason, cannot be
+/// activated, and runs again by itself once a license key is installed.
+#[tokio::test]
+async fn a_script_connection_pauses_when_the_evaluation_ends_and_resumes_with_a_license() {
+    let keys = crate::console::tandem(&["license", "keygen"]);
+    let lines: Vec<&str> = keys.lines().map(str::trim).collect();
+    let (secret, public) = (lines[1].to_owned(), lines[3].to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let with_key = |data: std::path::PathBuf, public: String| {
+        move |c: &mut tandem_node::config::Config| {
+            c.data_dir = data;
+            c.license_public_key = Some(public);
+        }
+    };
+    let mut a = TestNode::start_with(with_key(data.clone(), public.clone())).await;
+    let b = TestNode::start().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a.project("SUP").await;
+    api_b.project("ENG").await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["invitation_code"].as_str().unwrap().to_owned();
+    let (status, body) = api_b
+        .json(api_b.post("/invitations/accept"), json!({"code": code}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Forty days later.
+    a.stop().await;
+    {
+        use tandem_store::Store as _;
+        let store =
+            tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
+                .unwrap();
+        let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(40 * 24);
+        store
+            .set_setting("node.first_start", &then.to_string())
+            .await
+            .unwrap();
+    }
+    let a = TestNode::start_with(with_key(data.clone(), public.clone())).await;
+    let api_a = a.api();
+    let connection = |api: Api| async move {
+        let (status, body) = api.send(api.get("/connections/desk")).await;
+        assert_eq!(status, 200, "{body}");
+        body["connection"].clone()
+    };
+    eventually("the Script connection is paused by the plan", || async {
+        let c = connection(a.api()).await;
+        c["status"] == "error"
+            && c["status_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("Script mode needs an Evaluation or Paid license"))
+    })
+    .await;
+    // Nothing goes out while paused.
+    api_a
+        .item(json!({"project": "SUP", "summary": "Made while paused"}))
+        .await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "desk", "item": "SUP-1"}),
+        )
+        .await;
+    assert_ne!(status, 200, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused by the node's plan"),
+        "{body}"
+    );
+    let (status, body) = api_a.send(api_a.post("/connections/desk/activate")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Free plan"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!exists(&api_b, "ENG-1").await);
+
+    // A license key: the connection runs again by itself, and what waited goes out.
+    let license = crate::console::tandem(&[
+        "license",
+        "issue",
+        "--vendor-key",
+        &secret,
+        "--licensee",
+        "Acme Corp",
+    ]);
+    let client = crate::console::browser();
+    let csrf = crate::console::login(&a, &client).await;
+    let page = client
+        .post(format!("{}/settings/license", a.url))
+        .form(&[("csrf", csrf.as_str()), ("key", license.trim())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("License key installed."), "{page}");
+    assert_eq!(connection(a.api()).await["status"], "active");
+    exalate(&api_a, "desk", "SUP-1").await;
+}

@@ -349,6 +349,7 @@ pub async fn check_destination(
     }
     let Some(remote) = found else {
         let problem = match first_problem {
+            Some(CallError::Incompatible(said)) => format!("{url}: {said}"),
             Some(CallError::Unreachable(reason)) => format!(
                 "{url} is not reachable from this node ({reason}): check the address, and that the other node is running and reachable from here"
             ),
@@ -1324,6 +1325,10 @@ async fn tell_remote(
 }
 
 pub async fn activate(state: &AppState, id: Uuid) -> Result<Connection, ConnectionError> {
+    // A connection the plan paused runs again only with a license that allows its mode.
+    crate::license::plan(state)
+        .await?
+        .check_mode(load(state, id).await?.mode)?;
     let connection = modify(state, id, |c| match c.status {
         ConnectionStatus::Pending => Err(ConnectionError::WrongStatus(
             "pending",
@@ -1357,6 +1362,67 @@ pub async fn deactivate(state: &AppState, id: Uuid) -> Result<Connection, Connec
     tell_remote(state, &connection, wire::Control::Paused).await?;
     tracing::info!(connection = %id, name = %connection.name, "Connection deactivated.");
     Ok(connection)
+}
+
+/// Pauses the connections whose mode the node's plan no longer allows (Script after the
+/// Evaluation ends, or when a Paid license expires), and resumes those it paused once the plan
+/// allows them again (a license key was installed). Runs every half minute and after a key is
+/// installed.
+pub async fn enforce_plan(state: &AppState) -> Result<(), ConnectionError> {
+    use crate::sync::engine::{PLAN_PAUSE, paused_by_plan};
+    let plan = crate::license::plan(state).await?;
+    for connection in state.store().connections().await? {
+        let id = connection.id;
+        match plan.check_mode(connection.mode) {
+            Err(refusal) if connection.status == ConnectionStatus::Active => {
+                let reason = format!("{PLAN_PAUSE}{refusal}");
+                modify(state, id, |c| {
+                    if c.status == ConnectionStatus::Active {
+                        c.status = ConnectionStatus::Error;
+                        c.status_reason = Some(reason.clone());
+                    }
+                    Ok(())
+                })
+                .await?;
+                tracing::warn!(connection = %connection.name, reason = %refusal, "The connection is paused: the node's plan no longer allows its mode.");
+            }
+            Ok(()) if paused_by_plan(&connection) => {
+                let resumed = modify(state, id, |c| {
+                    if paused_by_plan(c) {
+                        c.status = ConnectionStatus::Active;
+                        c.status_reason = None;
+                    }
+                    Ok(())
+                })
+                .await?;
+                tracing::info!(connection = %resumed.name, "The connection runs again: the node's plan allows its mode.");
+                // What changed while paused was not sent.
+                let runner = state.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = crate::sync::operations::sync_again_all(&runner, &resumed).await
+                    {
+                        tracing::warn!(connection = %resumed.name, error = %e, "Syncing the twins again after the pause failed.");
+                    }
+                });
+                state.wake_sync();
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// [`enforce_plan`] every half minute until `cancel` fires.
+pub async fn watch_plan(state: AppState, cancel: tokio_util::sync::CancellationToken) {
+    loop {
+        if let Err(e) = enforce_plan(&state).await {
+            tracing::warn!(error = %e, "The connections could not be checked against the node's plan.");
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+        }
+    }
 }
 
 /// Removes the connection on this side and tells the remote.

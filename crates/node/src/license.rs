@@ -90,6 +90,10 @@ pub async fn install(
         Ok(license) => {
             state.store().set_setting(LICENSE_SETTING, &cleaned).await?;
             state.cache_plan(None);
+            // Connections the plan paused run again at once.
+            if let Err(e) = crate::connections::enforce_plan(state).await {
+                tracing::warn!(error = %e, "The connections could not be checked against the new license.");
+            }
             tracing::info!(licensee = %license.licensee, "License key installed.");
             Ok(Ok(license))
         }

@@ -164,6 +164,10 @@ pub async fn start_with_store(
             cancel.clone(),
         )),
         tokio::spawn(crate::sync::engine::run(state.clone(), cancel.clone())),
+        tokio::spawn(crate::connections::watch_plan(
+            state.clone(),
+            cancel.clone(),
+        )),
     ];
     workers.push(tokio::spawn(crate::servicenow::bridge::supervise(
         state.clone(),

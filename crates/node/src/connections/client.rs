@@ -26,6 +26,10 @@ pub enum CallError {
     /// Something answered, but not as a Tandem node does.
     #[error("{0}")]
     NotTandem(String),
+    /// A Tandem node of a protocol version this node does not speak (its description may not
+    /// even read as this version's): what it said of itself.
+    #[error("{0}")]
+    Incompatible(String),
     /// The answer's signature does not verify: not the node the connection was made with.
     #[error("the answer is not signed with this connection's key: {0}")]
     BadSignature(String),
@@ -106,6 +110,21 @@ pub async fn fetch_info(http: &reqwest::Client, base: &str) -> Result<NodeInfo, 
     if status != 200 {
         return Err(CallError::NotTandem(format!(
             "it answered HTTP {status} where a Tandem node describes itself"
+        )));
+    }
+    // The product and protocol first: a node of another version may describe itself in a
+    // shape this version does not read, and should be told apart from what is not Tandem.
+    let loose: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if loose["product"] == "tandem"
+        && let Some(protocol) = loose["protocol"].as_u64()
+        && protocol != u64::from(wire::PROTOCOL)
+    {
+        let text = |key: &str| loose[key].as_str().unwrap_or("unknown").to_owned();
+        return Err(CallError::Incompatible(format!(
+            "the Tandem node there ({}) speaks protocol version {protocol} and this node speaks version {}: update the older node (it runs Tandem {})",
+            text("name"),
+            wire::PROTOCOL,
+            text("version")
         )));
     }
     let info: NodeInfo = serde_json::from_slice(&bytes).map_err(|_| {

@@ -177,8 +177,11 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
             .outbound_messages(connection.id, 0, wire::BATCH)
             .await
             .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
-        // A deactivated connection still says so (control messages); its changes wait.
-        let queued: Vec<_> = if connection.status == ConnectionStatus::Deactivated {
+        // A deactivated connection still says so (control messages); its changes wait, as do
+        // those of a connection the node's plan paused.
+        let queued: Vec<_> = if connection.status == ConnectionStatus::Deactivated
+            || crate::sync::engine::paused_by_plan(connection)
+        {
             queued
                 .into_iter()
                 .take_while(|m| m.kind == wire::CONTROL)

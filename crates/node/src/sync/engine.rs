@@ -52,6 +52,25 @@ pub fn paused_by_rules(connection: &Connection) -> bool {
             .is_some_and(|r| r.starts_with(RULES_BROKEN))
 }
 
+/// How the reason of a connection paused because the node's plan no longer allows its mode
+/// starts (a Script connection after the Evaluation ends): it resumes by itself when a license
+/// key is installed.
+pub const PLAN_PAUSE: &str = "paused by the node's plan: ";
+
+/// The connection waits for a license ([`PLAN_PAUSE`]).
+pub fn paused_by_plan(connection: &Connection) -> bool {
+    connection.status == ConnectionStatus::Error
+        && connection
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(PLAN_PAUSE))
+}
+
+/// Nothing of the connection runs until its rules are fixed or a license is added.
+pub fn paused(connection: &Connection) -> bool {
+    paused_by_rules(connection) || paused_by_plan(connection)
+}
+
 /// Why one sync step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncFailure {
@@ -210,7 +229,7 @@ async fn outgoing_event(
             .collect();
         if super::operations::matches_trigger(state, &of_connection, &event.item).await?
             && let Some(connection) = store.connection(id).await?
-            && !paused_by_rules(&connection)
+            && !paused(&connection)
             && let Err(e) = exalate(state, &connection, &event.item).await
         {
             record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
@@ -225,8 +244,9 @@ async fn outgoing_event(
         let Some(connection) = store.connection(twin.connection_id).await? else {
             continue;
         };
-        // Its changes go out when the rules are saved again (every twin is synced again).
-        if paused_by_rules(&connection) {
+        // Its changes go out when the rules are saved again or a license is added (every twin
+        // is synced again then).
+        if paused(&connection) {
             continue;
         }
         if let Err(e) = send(state, &connection, &twin.local_key).await {
@@ -513,7 +533,7 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
             }
         };
         // A paused connection's requests wait, stored, until it runs again.
-        if connection.status == ConnectionStatus::Deactivated || paused_by_rules(&connection) {
+        if connection.status == ConnectionStatus::Deactivated || paused(&connection) {
             continue;
         }
         while tasks.len() >= CONCURRENCY {
@@ -1474,6 +1494,13 @@ async fn bring(
     key: &ItemKey,
     skip_active: bool,
 ) -> Result<Option<Twin>, SyncFailure> {
+    if paused(connection) {
+        return Err(SyncFailure::Apply(format!(
+            "connection {} is {}",
+            connection.name,
+            connection.status_reason.as_deref().unwrap_or("paused")
+        )));
+    }
     let store = state.store();
     let _lock = state.lock_twin(connection.id, key).await;
     // The incoming side may record this item's twin at the same moment (the remote exalated
