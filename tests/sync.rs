@@ -339,6 +339,27 @@ async fn unexalate_stops_both_sides_and_connect_links_existing_items() {
         .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(item(&api_a, "SUP-1").await["summary"], "Filed and linked");
+
+    // Exalate again: both halves sync again, both ways, and what B changed meanwhile arrives.
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("B's twin is active again", || async {
+        twins(&api_b, "ENG-1").await[0]["state"] == "active"
+    })
+    .await;
+    eventually("B's change made while stopped reaches A", || async {
+        item(&api_a, "SUP-1").await["summary"] == "Not synced any more"
+    })
+    .await;
+    api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Synced again"}),
+        )
+        .await;
+    eventually("A follows B again", || async {
+        item(&api_a, "SUP-1").await["summary"] == "Synced again"
+    })
+    .await;
 }
 
 #[tokio::test]

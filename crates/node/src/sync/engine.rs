@@ -1422,9 +1422,15 @@ async fn apply_connect(
     })?;
     match store.twin(connection.id, &local).await? {
         Some(mut twin) => {
+            let was_stopped = twin.state == TwinState::Stopped;
             twin.remote_key = Some(remote.to_owned());
             twin.state = TwinState::Active;
             store.update_twin(&twin).await?;
+            // Exalated again after an Unexalate: what changed here meanwhile goes out.
+            if was_stopped {
+                send(state, connection, &local).await?;
+                state.wake_delivery();
+            }
         }
         None => {
             admit_new_twin(state).await?;
@@ -1507,6 +1513,7 @@ async fn bring(
     // it too, or a trigger fired there; it holds no lock for a twin it creates): a clash
     // re-reads the twin rather than failing.
     let mut attempts = 0;
+    let mut restarted = false;
     let twin = loop {
         attempts += 1;
         let recorded = match store.twin(connection.id, key).await? {
@@ -1514,6 +1521,7 @@ async fn bring(
             Some(t) if t.state == TwinState::Active => Ok(t),
             Some(mut t) => {
                 t.state = TwinState::Active;
+                restarted = true;
                 store.update_twin(&t).await
             }
             None => {
@@ -1543,6 +1551,19 @@ async fn bring(
             Err(e) => return Err(e.into()),
         }
     };
+    // A twin stopped by Unexalate (on both sides) syncs again both ways: the remote is told
+    // to make its half active again (the Connect message does that to a twin it has), before
+    // this side's changes made meanwhile.
+    if restarted && let Some(remote) = &twin.remote_key {
+        let message = json!({"your_key": remote, "my_key": key.to_string()});
+        store
+            .enqueue_message(
+                connection.id,
+                super::operations::SYNC_CONNECT,
+                &message.to_string(),
+            )
+            .await?;
+    }
     send_twin(state, connection, twin.clone()).await?;
     state.wake_sync();
     state.wake_delivery();
