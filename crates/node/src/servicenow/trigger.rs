@@ -244,4 +244,87 @@ mod tests {
         );
         assert!(translate("urgencyANYTHING", &tables()).is_ok());
     }
+
+    /// Regression: reference columns are mirrored as `{link, value}`, and a trigger on one
+    /// matched nothing with `=` and everything with `!=`.
+    #[test]
+    fn a_trigger_on_a_reference_column_compares_the_sys_id() {
+        use tandem_connectors::servicenow::Record;
+        use tandem_model::Actor;
+        use tandem_store::{Page, Store, sqlite::SqliteOptions, sqlite::SqliteStore};
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("t.db"), SqliteOptions::default())
+            .expect("open the store");
+        let tables = tables();
+        let inc = tables.project_of("incident").expect("incident").clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let group = |id: &str| {
+            serde_json::json!({
+                "link": format!("https://acme.service-now.com/api/now/table/sys_user_group/{id}"),
+                "value": id,
+            })
+        };
+        let found = runtime.block_on(async {
+            store
+                .create_project(tandem_model::NewProject {
+                    key: inc.clone(),
+                    name: "Incidents".into(),
+                    description: String::new(),
+                })
+                .await
+                .expect("project");
+            for (number, assignment_group) in [
+                ("INC0010001", group("a1b2c3")),
+                ("INC0010002", group("d4e5f6")),
+                ("INC0010003", serde_json::json!("")),
+            ] {
+                let serde_json::Value::Object(row) = serde_json::json!({
+                    "sys_id": format!("id{number}"),
+                    "number": number,
+                    "short_description": number,
+                    "assignment_group": assignment_group,
+                }) else {
+                    unreachable!("an object literal")
+                };
+                let item = super::super::view::new_item(&Record::new(row), &inc);
+                store
+                    .create_item(item, &Actor::user("ServiceNow/proxy"))
+                    .await
+                    .expect("mirror item");
+            }
+            let mut found = Vec::new();
+            for trigger in [
+                "assignment_group=a1b2c3",
+                "assignment_group!=a1b2c3",
+                "assignment_groupINd4e5f6,zzz",
+                "assignment_groupISEMPTY",
+            ] {
+                let query = translate(trigger, &tables).expect(trigger);
+                let result = store
+                    .search_items(&query, Page::default(), jiff::Timestamp::now())
+                    .await
+                    .expect("search");
+                let mut numbers: Vec<String> = result
+                    .items
+                    .iter()
+                    .map(|i| i.custom_fields["number"].as_str().unwrap_or("").to_owned())
+                    .collect();
+                numbers.sort();
+                found.push((trigger, numbers));
+            }
+            found
+        });
+        let expected: [(&str, &[&str]); 4] = [
+            ("assignment_group=a1b2c3", &["INC0010001"]),
+            ("assignment_group!=a1b2c3", &["INC0010002"]),
+            ("assignment_groupINd4e5f6,zzz", &["INC0010002"]),
+            ("assignment_groupISEMPTY", &["INC0010003"]),
+        ];
+        for ((trigger, got), (_, want)) in found.iter().zip(expected) {
+            assert_eq!(got, want, "{trigger}");
+        }
+    }
 }
