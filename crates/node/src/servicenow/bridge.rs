@@ -800,11 +800,16 @@ impl Bridge {
         let (sys_id, written) = match links.iter().find(|l| l.kind == MirrorKind::Record) {
             None => {
                 let correlation = self.correlation(key);
+                // One row is enough; and only a row that carries the correlation counts: on a
+                // table without the column ServiceNow ignores the term and returns any row.
                 let found = self
                     .client
-                    .list(table, &format!("correlation_id={correlation}"), None, 1)
+                    .first_page(table, &format!("correlation_id={correlation}"), None, 1)
                     .await?;
-                let record = match found.into_iter().next() {
+                let record = match found
+                    .into_iter()
+                    .find(|r| r.str("correlation_id") == correlation)
+                {
                     Some(r) => r,
                     None => {
                         let mut fields = view::record_fields(&item);
