@@ -5,8 +5,9 @@
 //! Supported: `=`, `!=`, `>`, `>=`, `<`, `<=` (numbers compare as numbers, date-times as
 //! ServiceNow writes them), `IN`, `NOT IN`, `LIKE` / `CONTAINS`, `NOTLIKE` /
 //! `DOESNOTCONTAIN`, `ISEMPTY`, `ISNOTEMPTY`, `ANYTHING`, `^` (and), `^OR` (or, binding
-//! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` (ignored: a trigger does not
-//! order). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
+//! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` and `^EQ` (ignored: a
+//! trigger does not order, and `EQ` only ends the filter of a list URL). A reference column
+//! compares on its sys_id (`assignment_group=<sys_id>`). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
 //! every synced table. What the mirror cannot answer — dot-walked fields (`caller_id.vip`),
 //! `javascript:` values, `STARTSWITH` and the other operators — is refused when the trigger is
 //! saved, with the term named, rather than silently ignored as ServiceNow itself would.
@@ -51,7 +52,8 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
         let mut clusters: Vec<Expr> = Vec::new();
         for term in group.split('^') {
             let term = term.trim();
-            if term.is_empty() || term.starts_with("ORDERBY") {
+            // `^EQ` ends the filters a ServiceNow list URL carries; it adds no condition.
+            if term.is_empty() || term == "EQ" || term.starts_with("ORDERBY") {
                 continue;
             }
             let (or, term) = match term.strip_prefix("OR") {
@@ -215,6 +217,11 @@ mod tests {
         assert!(shown("categoryINnetwork, hardware").contains("In"));
         assert!(shown("short_descriptionLIKEvpn^ORDERBYnumber").contains("Contains"));
         assert!(shown("assigned_toISEMPTY").contains("IsEmpty"));
+        assert_eq!(
+            shown("active=true^urgency=1^EQ"),
+            shown("active=true^urgency=1"),
+            "a filter copied from a list URL ends in ^EQ"
+        );
     }
 
     #[test]
