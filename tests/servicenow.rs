@@ -1752,3 +1752,59 @@ async fn unreadable_attachments_leave_records_and_comments_syncing() {
     assert_eq!(info["servicenow"]["last_error"], Value::Null, "{info}");
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// Regression: `nodeHelper.getReference` asked for one row but followed every `Link: next`,
+/// one request per matching record; it now reads one page of one row.
+#[tokio::test]
+async fn get_reference_reads_one_row_in_one_request() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({
+                "incoming_script": "if (firstSync) { entity.tableName = \"incident\" }\nentity.short_description = replica.summary\ndef someone = nodeHelper.getReference(\"sys_user\", \"active\", \"true\")\nentity.description = someone ? someone.user_name : \"nobody\"",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Who is active?"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the incident is created with a user's name", || async {
+        instance
+            .rows("incident", "short_description=Who is active?")
+            .await
+            .first()
+            .is_some_and(|i| i["description"] == PROXY)
+    })
+    .await;
+    let requests: Vec<String> = instance
+        .http
+        .get(instance.url("/__emulator/requests"))
+        .send()
+        .await
+        .expect("request log")
+        .json()
+        .await
+        .expect("json");
+    let lookups: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("/table/sys_user?") && r.contains("active"))
+        .collect();
+    assert!(!lookups.is_empty(), "{requests:?}");
+    assert!(
+        lookups
+            .iter()
+            .all(|r| r.contains("sysparm_limit=1") && r.contains("sysparm_offset=0")),
+        "only first pages of one row: {lookups:?}"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}

@@ -184,7 +184,13 @@ pub(crate) struct Shared {
     pub invalid_query: InvalidQuery,
     /// `http://<listen address>`, used when a request has no `Host` header.
     pub fallback_base: String,
+    /// The last [`REQUEST_LOG`] authenticated API requests, `METHOD /path?query`, for tests
+    /// that count what a client asks (`GET /__emulator/requests`).
+    pub requests: Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many requests `GET /__emulator/requests` remembers.
+const REQUEST_LOG: usize = 10_000;
 
 pub(crate) type AppState = Arc<Shared>;
 
@@ -282,6 +288,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         auth: Auth::new(&config),
         invalid_query: config.invalid_query,
         fallback_base: format!("http://{addr}"),
+        requests: Mutex::new(std::collections::VecDeque::new()),
     });
     let app = router(state, config.max_body_bytes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -333,6 +340,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/oauth_token.do", post(auth::token))
         .route("/__emulator/faults", get(get_faults).post(set_faults))
         .route("/__emulator/clock", post(advance_clock))
+        .route("/__emulator/requests", get(get_requests))
         .fallback(unknown_resource)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -353,8 +361,20 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         debug!(status = %fault.status, "Emulated fault injected.");
         return fault.into_response();
     }
+    {
+        let mut log = lock(&state.requests);
+        if log.len() >= REQUEST_LOG {
+            log.pop_front();
+        }
+        log.push_back(format!("{} {}", request.method(), request.uri()));
+    }
     request.extensions_mut().insert(Caller(user));
     next.run(request).await
+}
+
+/// The API requests served so far, oldest first (emulator-only; not a ServiceNow API).
+async fn get_requests(State(state): State<AppState>) -> axum::Json<Vec<String>> {
+    axum::Json(lock(&state.requests).iter().cloned().collect())
 }
 
 /// A path no API serves: 400, as ServiceNow answers a URI that matches no API (§1.8).
