@@ -209,10 +209,15 @@ async fn twins(api: &Api, key: &str) -> Value {
 
 /// The mirror item of an incident on A.
 async fn mirror_of(api: &Api, number: &str) -> String {
+    mirror_in(api, "INC", number).await
+}
+
+/// The mirror item of a record on A, in the project of its table.
+async fn mirror_in(api: &Api, project: &str, number: &str) -> String {
     let mut found = None;
     for _ in 0..100 {
         let (status, body) = api
-            .send(api.get("/items?query=project%20%3D%20INC&limit=500"))
+            .send(api.get(&format!("/items?query=project%20%3D%20{project}&limit=500")))
             .await;
         assert_eq!(status, 200, "{body}");
         found = body["items"].as_array().and_then(|items| {
@@ -1558,5 +1563,248 @@ async fn an_incident_deleted_in_servicenow_is_an_item_error_and_retry_recreates_
         instance.incident(&second).await["short_description"] == "Printer queue fixed"
     })
     .await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// Regression: the emulator had no `sc_req_item` and dropped writes to `u_` columns, so
+/// requested items and custom columns were never shown to sync. Scripts read and write the
+/// custom column by its own name, both ways.
+#[tokio::test]
+async fn requested_items_and_a_custom_column_sync_both_ways() {
+    let config = emulator_config().with_custom_column("sc_req_item", "u_cost_center");
+    let instance = Instance::with(config).await;
+    let url = instance.emu.base_url();
+    let a = TestNode::start_with(|c| c.servicenow = Some(node_config(url, &["sc_req_item"], None)))
+        .await;
+    let b = TestNode::start().await;
+    connect(&a, &b, "script").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({
+                "outgoing_script": "if (entity.tableName == \"sc_req_item\") {\n    replica.key = entity.key\n    replica.summary = entity.short_description\n    replica.cost_center = entity.u_cost_center\n}",
+                "incoming_script": "if (firstSync) { entity.tableName = \"sc_req_item\" }\nentity.short_description = replica.summary\nentity.u_cost_center = replica.cost_center",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = b
+        .api()
+        .json(
+            api_b.patch("/connections/snow_to_eng"),
+            json!({
+                "outgoing_script": "replica.key = issue.key\nreplica.summary = issue.summary\nreplica.cost_center = issue.customFields.CostCenter",
+                "incoming_script": "if (firstSync) { issue.projectKey = \"ENG\" }\nissue.summary = replica.summary\nissue.customFields.CostCenter = replica.cost_center",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let ritm = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/sc_req_item",
+            Some(json!({"short_description": "Laptop for Ana", "u_cost_center": "CC-100"})),
+        )
+        .await["result"]
+        .clone();
+    let number = ritm["number"].as_str().expect("number").to_owned();
+    assert!(number.starts_with("RITM"), "{ritm}");
+    let sys_id = ritm["sys_id"].as_str().expect("sys_id").to_owned();
+    let key = mirror_in(&api_a, "RITM", &number).await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B gets the requested item with its cost center", || async {
+        item(&api_b, "ENG-1").await.is_some_and(|i| {
+            i["summary"] == "Laptop for Ana" && i["custom_fields"]["CostCenter"] == "CC-100"
+        })
+    })
+    .await;
+
+    // Engineering moves it to another cost center: the custom column changes in ServiceNow.
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"custom_fields": {"CostCenter": "CC-200"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/api/now/table/sc_req_item/{sys_id}");
+    eventually("the RITM's u_cost_center follows B", || async {
+        instance.agent(reqwest::Method::GET, &path, None).await["result"]["u_cost_center"]
+            == "CC-200"
+    })
+    .await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// Regression: a create looked its record up by `correlation_id` and took the first row, but
+/// on a table without that column ServiceNow ignores the term and answers any row — so the
+/// item was linked to an arbitrary existing record instead of getting its own.
+#[tokio::test]
+async fn a_create_on_a_table_without_correlation_id_makes_its_own_record() {
+    let instance = Instance::with(emulator_config()).await;
+    for name in ["Network", "Database"] {
+        instance
+            .agent(
+                reqwest::Method::POST,
+                "/api/now/table/sys_user_group",
+                Some(json!({"name": name})),
+            )
+            .await;
+    }
+    let url = instance.emu.base_url();
+    let a =
+        TestNode::start_with(|c| c.servicenow = Some(node_config(url, &["sys_user_group"], None)))
+            .await;
+    let b = TestNode::start().await;
+    connect(&a, &b, "script").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({
+                "outgoing_script": "replica.key = entity.key\nreplica.summary = entity.name",
+                "incoming_script": "if (firstSync) { entity.tableName = \"sys_user_group\" }\nentity.name = replica.summary",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Security"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("a Security group is created in ServiceNow", || async {
+        !instance
+            .rows("sys_user_group", "name=Security")
+            .await
+            .is_empty()
+    })
+    .await;
+    let groups: Vec<String> = instance
+        .rows("sys_user_group", "ORDERBYname")
+        .await
+        .iter()
+        .map(|g| g["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        groups,
+        ["Database", "Network", "Security"],
+        "the existing groups are untouched"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// Regression: a proxy user whose ACLs hide `sys_attachment` failed every poll; records and
+/// comments now sync without attachments, and the node reports no error.
+#[tokio::test]
+async fn unreadable_attachments_leave_records_and_comments_syncing() {
+    let mut config = emulator_config();
+    config.faults.attachments_forbidden = true;
+    let instance = Instance::with(config).await;
+    let url = instance.emu.base_url();
+    let a =
+        TestNode::start_with(|c| c.servicenow = Some(node_config(url, &["incident"], None))).await;
+    let b = TestNode::start().await;
+    connect(&a, &b, "script").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/triggers"),
+            json!({"query": "active=true"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Badge reader offline", "comments": "Lobby door"})),
+        )
+        .await;
+    eventually("B gets the incident with its comment", || async {
+        item(&api_b, "ENG-1").await.is_some_and(|i| {
+            i["summary"] == "Badge reader offline"
+                && i["comments"].as_array().is_some_and(|c| {
+                    c.iter().any(|c| {
+                        c["body"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .ends_with("Lobby door")
+                    })
+                })
+        })
+    })
+    .await;
+    let (_, info) = api_a.send(api_a.get("/node")).await;
+    assert_eq!(info["servicenow"]["last_error"], Value::Null, "{info}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// Regression: `nodeHelper.getReference` asked for one row but followed every `Link: next`,
+/// one request per matching record; it now reads one page of one row.
+#[tokio::test]
+async fn get_reference_reads_one_row_in_one_request() {
+    let (instance, a, b) = setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({
+                "incoming_script": "if (firstSync) { entity.tableName = \"incident\" }\nentity.short_description = replica.summary\ndef someone = nodeHelper.getReference(\"sys_user\", \"active\", \"true\")\nentity.description = someone ? someone.user_name : \"nobody\"",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Who is active?"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the incident is created with a user's name", || async {
+        instance
+            .rows("incident", "short_description=Who is active?")
+            .await
+            .first()
+            .is_some_and(|i| i["description"] == PROXY)
+    })
+    .await;
+    let requests: Vec<String> = instance
+        .http
+        .get(instance.url("/__emulator/requests"))
+        .send()
+        .await
+        .expect("request log")
+        .json()
+        .await
+        .expect("json");
+    let lookups: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("/table/sys_user?") && r.contains("active"))
+        .collect();
+    assert!(!lookups.is_empty(), "{requests:?}");
+    assert!(
+        lookups
+            .iter()
+            .all(|r| r.contains("sysparm_limit=1") && r.contains("sysparm_offset=0")),
+        "only first pages of one row: {lookups:?}"
+    );
     instance.emu.shutdown().await.expect("emulator stops");
 }

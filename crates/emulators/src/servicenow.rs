@@ -36,6 +36,7 @@ use serde::Deserialize;
 use tracing::{debug, info};
 
 pub use faults::{Faults, JournalAccess};
+pub use schema::CustomColumn;
 
 use auth::Auth;
 use records::{Instance, UserSeed};
@@ -124,6 +125,9 @@ pub struct EmulatorConfig {
     pub enforce_data_policies: bool,
     /// Start with demo records (a group, two agents, three incidents with journals).
     pub seed_demo: bool,
+    /// Columns an admin added (`u_…`), kept as text; writes to undeclared columns are
+    /// dropped, as ServiceNow drops writes to columns a table does not have.
+    pub custom_columns: Vec<CustomColumn>,
 }
 
 impl EmulatorConfig {
@@ -140,7 +144,17 @@ impl EmulatorConfig {
             max_body_bytes: 32 * 1024 * 1024,
             enforce_data_policies: false,
             seed_demo: false,
+            custom_columns: Vec::new(),
         }
+    }
+
+    /// Declares a custom column, e.g. `("incident", "u_tier")`.
+    pub fn with_custom_column(mut self, table: &str, column: &str) -> Self {
+        self.custom_columns.push(CustomColumn {
+            table: table.to_owned(),
+            column: column.to_owned(),
+        });
+        self
     }
 
     /// Adds a user whose display name is the user name.
@@ -170,7 +184,13 @@ pub(crate) struct Shared {
     pub invalid_query: InvalidQuery,
     /// `http://<listen address>`, used when a request has no `Host` header.
     pub fallback_base: String,
+    /// The last [`REQUEST_LOG`] authenticated API requests, `METHOD /path?query`, for tests
+    /// that count what a client asks (`GET /__emulator/requests`).
+    pub requests: Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many requests `GET /__emulator/requests` remembers.
+const REQUEST_LOG: usize = 10_000;
 
 pub(crate) type AppState = Arc<Shared>;
 
@@ -245,7 +265,14 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
             name: u.name.clone(),
         })
         .collect();
-    let mut instance = Instance::new(&seeds);
+    for c in &config.custom_columns {
+        // Columns built in code are checked as the command line checks them.
+        format!("{}.{}", c.table, c.column)
+            .parse::<CustomColumn>()
+            .map_err(EmulatorError::Config)?;
+    }
+    let tables = schema::tables_with(&config.custom_columns).map_err(EmulatorError::Config)?;
+    let mut instance = Instance::with_tables(tables, &seeds);
     instance.enforce_data_policies = config.enforce_data_policies;
     if config.seed_demo {
         let author = config
@@ -261,6 +288,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         auth: Auth::new(&config),
         invalid_query: config.invalid_query,
         fallback_base: format!("http://{addr}"),
+        requests: Mutex::new(std::collections::VecDeque::new()),
     });
     let app = router(state, config.max_body_bytes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -312,6 +340,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/oauth_token.do", post(auth::token))
         .route("/__emulator/faults", get(get_faults).post(set_faults))
         .route("/__emulator/clock", post(advance_clock))
+        .route("/__emulator/requests", get(get_requests))
         .fallback(unknown_resource)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -332,8 +361,20 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         debug!(status = %fault.status, "Emulated fault injected.");
         return fault.into_response();
     }
+    {
+        let mut log = lock(&state.requests);
+        if log.len() >= REQUEST_LOG {
+            log.pop_front();
+        }
+        log.push_back(format!("{} {}", request.method(), request.uri()));
+    }
     request.extensions_mut().insert(Caller(user));
     next.run(request).await
+}
+
+/// The API requests served so far, oldest first (emulator-only; not a ServiceNow API).
+async fn get_requests(State(state): State<AppState>) -> axum::Json<Vec<String>> {
+    axum::Json(lock(&state.requests).iter().cloned().collect())
 }
 
 /// A path no API serves: 400, as ServiceNow answers a URI that matches no API (§1.8).
@@ -417,6 +458,10 @@ pub struct EmulateServiceNowArgs {
     /// Start with demo records: a group, two agents, three incidents with comments
     #[arg(long)]
     pub seed_demo: bool,
+    /// A custom column to keep, as TABLE.u_NAME (e.g. incident.u_tier); repeatable. Writes to
+    /// columns a table does not have are dropped, as ServiceNow drops them
+    #[arg(long = "custom-column", value_name = "TABLE.COLUMN")]
+    pub custom_columns: Vec<CustomColumn>,
 }
 
 /// Runs the emulator until Ctrl-C.
@@ -425,6 +470,7 @@ pub async fn run(args: EmulateServiceNowArgs) -> Result<(), EmulatorError> {
     config.invalid_query = args.invalid_query;
     config.enforce_data_policies = args.enforce_data_policies;
     config.seed_demo = args.seed_demo;
+    config.custom_columns = args.custom_columns;
     if let (Some(id), Some(secret)) = (&args.oauth_client_id, &args.oauth_client_secret) {
         config = config.with_oauth_client(id, secret);
     }
@@ -469,6 +515,40 @@ mod tests {
             .map(ToString::to_string)
             .unwrap_or_default();
         assert!(long.contains("test"), "{long}");
+        let cli = Cli::try_parse_from([
+            "emulate",
+            "--password",
+            "p",
+            "--custom-column",
+            "incident.u_tier",
+            "--custom-column",
+            "sc_req_item.u_cost_center",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.args.custom_columns,
+            [
+                CustomColumn {
+                    table: "incident".into(),
+                    column: "u_tier".into()
+                },
+                CustomColumn {
+                    table: "sc_req_item".into(),
+                    column: "u_cost_center".into()
+                },
+            ]
+        );
+        assert!(
+            Cli::try_parse_from([
+                "emulate",
+                "--password",
+                "p",
+                "--custom-column",
+                "incident.tier"
+            ])
+            .is_err(),
+            "a custom column starts with u_"
+        );
     }
 
     #[test]

@@ -68,6 +68,74 @@ async fn each_task_table_numbers_and_defaults_its_own_way() {
     assert_eq!(chg["state"], "-5");
     let task = emu.create("sc_task", json!({})).await;
     assert_eq!(task["number"], "SCTASK0010001");
+    let req = emu
+        .create("sc_request", json!({ "short_description": "New laptop" }))
+        .await;
+    assert_eq!(req["number"], "REQ0010001");
+    assert_eq!(req["state"], "1");
+    assert_eq!(req["request_state"], "requested");
+    let ritm = emu
+        .create(
+            "sc_req_item",
+            json!({ "short_description": "Laptop", "request": common::id(&req) }),
+        )
+        .await;
+    assert_eq!(ritm["number"], "RITM0010001");
+    assert_eq!(ritm["approval"], "not requested");
+    assert_eq!(ritm["request"]["value"], common::id(&req), "{ritm}");
+    let closed = emu
+        .patch("sc_req_item", &common::id(&ritm), json!({ "state": "7" }))
+        .await;
+    assert_eq!(closed["active"], "false", "Closed Skipped ends the item");
+    let task = emu
+        .create("sc_task", json!({ "request_item": common::id(&ritm) }))
+        .await;
+    assert_eq!(task["request_item"]["value"], common::id(&ritm), "{task}");
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn declared_custom_columns_are_kept_and_others_dropped() {
+    let emu = common::start_with(common::config().with_custom_column("incident", "u_tier")).await;
+    let inc = emu
+        .create("incident", json!({ "u_tier": "gold", "u_other": "x" }))
+        .await;
+    assert_eq!(inc["u_tier"], "gold");
+    assert!(inc.get("u_other").is_none(), "undeclared: {inc}");
+    let inc = emu
+        .patch("incident", &common::id(&inc), json!({ "u_tier": "silver" }))
+        .await;
+    assert_eq!(inc["u_tier"], "silver");
+    let found = emu
+        .get_json("/api/now/table/incident?sysparm_query=u_tier=silver&sysparm_fields=u_tier")
+        .await;
+    assert_eq!(found["result"], json!([{ "u_tier": "silver" }]));
+    emu.stop().await;
+
+    let bad =
+        tandem_emulators::servicenow::start(common::config().with_custom_column("nope", "u_x"))
+            .await;
+    assert!(
+        matches!(bad, Err(tandem_emulators::servicenow::EmulatorError::Config(ref e)) if e.contains("no table nope")),
+        "{bad:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_sys_id_given_in_upper_case_is_the_same_record() {
+    let emu = common::start().await;
+    let id = "0123456789abcdef0123456789abcdef";
+    emu.create("incident", json!({ "sys_id": id })).await;
+    let r = emu
+        .send_json(
+            Method::POST,
+            "/api/now/table/incident",
+            json!({ "sys_id": id.to_uppercase() }),
+        )
+        .await;
+    assert_ne!(r.status(), 201, "a second record with the same sys_id");
+    let all = emu.get_json("/api/now/table/incident").await;
+    assert_eq!(all["result"].as_array().map(Vec::len), Some(1), "{all}");
     emu.stop().await;
 }
 

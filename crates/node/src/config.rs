@@ -572,7 +572,8 @@ fn servicenow_config(
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect();
-    tables.dedup();
+    let mut seen = std::collections::HashSet::new();
+    tables.retain(|t| seen.insert(t.clone()));
     if tables.is_empty() {
         tables.push("incident".to_owned());
     }
@@ -701,6 +702,19 @@ mod tests {
         assert_eq!(sn.user, "flag.user");
         assert_eq!(sn.tables, ["incident", "problem"]);
         assert_eq!(sn.poll_interval, std::time::Duration::from_secs(30));
+        let repeated = Config::resolve(&ServeArgs {
+            config: Some(path.clone()),
+            servicenow_tables: Some(vec!["incident".into(), "problem".into(), "incident".into()]),
+            ..ServeArgs::default()
+        })
+        .unwrap()
+        .servicenow
+        .expect("configured");
+        assert_eq!(
+            repeated.tables,
+            ["incident", "problem"],
+            "a table named twice, even apart, is synced once"
+        );
         assert_eq!(sn.oauth, None);
         assert!(
             !format!("{sn:?}").contains("\"p\""),

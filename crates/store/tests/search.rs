@@ -52,7 +52,8 @@ async fn fixture() -> TestStore {
             assignee: alice_p.clone(),
             reporter: person("Bob", None),
             labels: &["hardware", "urgent"],
-            fields: json!({"Story Points": 8, "Customer Tier": "Gold", "Components": ["api", "ui"]}),
+            fields: json!({"Story Points": 8, "Customer Tier": "Gold", "Components": ["api", "ui"],
+                "assignment_group": {"link": "https://x.service-now.com/api/now/table/sys_user_group/a1b2", "value": "a1b2"}}),
         },
         Fixture {
             project: "OPS",
@@ -63,7 +64,8 @@ async fn fixture() -> TestStore {
             assignee: person("Bob", Some("bob@example.com")),
             reporter: None,
             labels: &["sync"],
-            fields: json!({"Story Points": 3, "Customer Tier": "Silver"}),
+            fields: json!({"Story Points": 3, "Customer Tier": "Silver",
+                "assignment_group": {"display_value": "Network", "link": "https://x.service-now.com/api/now/table/sys_user_group/c3d4", "value": "c3d4"}}),
         },
         Fixture {
             project: "OPS",
@@ -74,7 +76,7 @@ async fn fixture() -> TestStore {
             assignee: None,
             reporter: None,
             labels: &[],
-            fields: json!({"Story Points": 5}),
+            fields: json!({"Story Points": 5, "assignment_group": {"link": "", "value": ""}}),
         },
         Fixture {
             project: "DEV",
@@ -258,6 +260,18 @@ async fn every_field_and_operator_finds_what_it_should() {
         (r#""Escalated" = false"#, &[]),
         (r#""Components" = ui"#, &["OPS-1"]),
         (r#""Components" NOT IN (ui)"#, &[]),
+        // A reference (ServiceNow's `{link, value}`) compares on its value, the sys_id.
+        (r#""assignment_group" = a1b2"#, &["OPS-1"]),
+        (r#""assignment_group" != a1b2"#, &["OPS-2"]),
+        (r#""assignment_group" IN (a1b2, c3d4)"#, &["OPS-1", "OPS-2"]),
+        (r#""assignment_group" NOT IN (c3d4)"#, &["OPS-1"]),
+        (r#""assignment_group" ~ C3"#, &["OPS-2"]),
+        (
+            r#""assignment_group" IS EMPTY"#,
+            &["OPS-3", "DEV-1", "DEV-2"],
+        ),
+        (r#""assignment_group" IS NOT EMPTY"#, &["OPS-1", "OPS-2"]),
+        (r#""assignment_group" = Network"#, &[]),
         (r#""Nope" = x"#, &[]),
         (r#""Nope" IS EMPTY"#, ALL),
         ("NOT (project = OPS OR labels = sync)", &["DEV-2"]),

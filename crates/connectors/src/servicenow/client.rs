@@ -747,7 +747,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let reset = text("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok())?;
-    let left = reset - jiff::Timestamp::now().as_second();
+    // The header is the server's word, not ours: a hostile value must not overflow.
+    let left = reset.saturating_sub(jiff::Timestamp::now().as_second());
     Some(Duration::from_secs(left.clamp(1, 3600) as u64))
 }
 
@@ -882,6 +883,18 @@ mod tests {
         let wait = retry_after(&h).expect("from reset");
         assert!((29..=30).contains(&wait.as_secs()), "{wait:?}");
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_hostile_rate_limit_reset_does_not_overflow() {
+        for (reset, secs) in [(i64::MIN, 1), (i64::MAX, 3600)] {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "x-ratelimit-reset",
+                reset.to_string().parse().expect("header"),
+            );
+            assert_eq!(retry_after(&h), Some(Duration::from_secs(secs)), "{reset}");
+        }
     }
 
     #[test]

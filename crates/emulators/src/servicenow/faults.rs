@@ -34,6 +34,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// How `sys_journal_field` reads behave.
     pub journal: JournalAccess,
+    /// Lists of `sys_attachment` (the Attachment API's and the Table API's) answer 403, as
+    /// when the user's ACLs do not let it read attachments.
+    pub attachments_forbidden: bool,
 }
 
 /// The hourly limit the emulator reports in `X-RateLimit-Limit`.

@@ -67,8 +67,15 @@ pub struct UserSeed {
 
 impl Instance {
     /// An instance with the known tables and one `sys_user` row per user.
+    #[cfg(test)]
     pub fn new(users: &[UserSeed]) -> Self {
-        let tables = schema::tables()
+        Self::with_tables(schema::tables(), users)
+    }
+
+    /// An instance with these tables (the known ones, custom columns added: see
+    /// [`schema::tables_with`]) and one `sys_user` row per user.
+    pub fn with_tables(tables: Vec<TableDef>, users: &[UserSeed]) -> Self {
+        let tables = tables
             .into_iter()
             .map(|def| {
                 let next_number = def.numbering.map_or(0, |(_, n)| n);
@@ -176,13 +183,15 @@ impl Instance {
         }
         let sys_id = match fields.iter().find(|(k, _)| k == "sys_id") {
             Some((_, id)) if is_sys_id(id) => {
-                if t.rows.contains_key(id) {
+                // Stored lower-case, so compared lower-case: `ABC…` is the same record.
+                let id = id.to_lowercase();
+                if t.rows.contains_key(&id) {
                     return Err(DataError::DuplicateSysId {
                         table: table.to_owned(),
-                        sys_id: id.clone(),
+                        sys_id: id,
                     });
                 }
-                id.to_lowercase()
+                id
             }
             _ => new_sys_id(),
         };

@@ -148,6 +148,37 @@ const SC_TASK_STATE: &[(&str, &str)] = &[
     ("5", "Closed Skipped"),
 ];
 
+/// The `task` table's own state choices, which requests and requested items keep
+/// (inference: the reference lists none for them; these are the out-of-box `task.state`
+/// choices, Closed Skipped being 7 there).
+const TASK_STATE: &[(&str, &str)] = &[
+    ("-5", "Pending"),
+    ("1", "Open"),
+    ("2", "Work in Progress"),
+    ("3", "Closed Complete"),
+    ("4", "Closed Incomplete"),
+    ("7", "Closed Skipped"),
+];
+/// `sc_request.request_state` (inference: the out-of-box choices).
+const REQUEST_STATE: &[(&str, &str)] = &[
+    ("requested", "Pending Approval"),
+    ("in_process", "Approved"),
+    ("closed_complete", "Closed Complete"),
+    ("closed_incomplete", "Closed Incomplete"),
+    ("closed_cancelled", "Closed Cancelled"),
+    ("closed_rejected", "Closed Rejected"),
+    ("closed_skipped", "Closed Skipped"),
+];
+/// `approval` on task tables (inference: the out-of-box choices).
+const APPROVAL: &[(&str, &str)] = &[
+    ("not requested", "Not Yet Requested"),
+    ("requested", "Requested"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+    ("cancelled", "Cancelled"),
+    ("not_required", "No Longer Required"),
+];
+
 /// A state whose records are no longer `active`, per table.
 pub fn inactive_states(table: &str) -> &'static [&'static str] {
     match table {
@@ -155,8 +186,68 @@ pub fn inactive_states(table: &str) -> &'static [&'static str] {
         "problem" => &["107"],
         "change_request" => &["3", "4"],
         "sc_task" => &["3", "4", "5"],
+        "sc_request" | "sc_req_item" => &["3", "4", "7"],
         _ => &[],
     }
+}
+
+/// A custom column (`u_…`) an instance admin added to a table; the emulator keeps it as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomColumn {
+    pub table: String,
+    pub column: String,
+}
+
+impl std::str::FromStr for CustomColumn {
+    type Err = String;
+
+    /// `incident.u_tier`: a table and a column whose name starts with `u_`, as ServiceNow
+    /// names the columns admins add.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (table, column) = s
+            .split_once('.')
+            .ok_or_else(|| format!("`{s}` is not TABLE.COLUMN, e.g. incident.u_tier"))?;
+        let name = |n: &str| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if !name(table) {
+            return Err(format!("`{table}` is not a table name (e.g. incident)"));
+        }
+        if !column.starts_with("u_") || column.len() < 3 || !name(column) {
+            return Err(format!(
+                "`{column}` is not a custom column name: lower-case letters, digits and _, starting with u_ (e.g. u_tier)"
+            ));
+        }
+        Ok(Self {
+            table: table.to_owned(),
+            column: column.to_owned(),
+        })
+    }
+}
+
+/// The tables with the custom columns added (as text fields); an unknown table is refused.
+pub fn tables_with(custom: &[CustomColumn]) -> Result<Vec<TableDef>, String> {
+    let mut tables = tables();
+    for c in custom {
+        let Some(t) = tables.iter_mut().find(|t| t.name == c.table) else {
+            return Err(format!(
+                "custom column {}.{}: the emulator has no table {} (it has {})",
+                c.table,
+                c.column,
+                c.table,
+                tables.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ));
+        };
+        if t.field(&c.column).is_none() {
+            // Field names are `&'static str` like every built-in one; a custom column lives
+            // as long as the emulator's configuration, a few bytes once per column declared.
+            let name: &'static str = Box::leak(c.column.clone().into_boxed_str());
+            t.fields.push(f(name, FieldType::String));
+        }
+    }
+    Ok(tables)
 }
 
 /// ServiceNow's default priority lookup: impact × urgency → priority (1 Critical … 5 Planning).
@@ -253,7 +344,29 @@ pub fn tables() -> Vec<TableDef> {
         f("close_code", String),
     ]);
     let mut sc_task = task_fields(SC_TASK_STATE);
-    sc_task.push(f("request_item", String));
+    sc_task.push(f("request_item", Reference("sc_req_item")));
+    let mut sc_request = task_fields(TASK_STATE);
+    sc_request.extend([
+        f("requested_for", Reference("sys_user")),
+        c("request_state", String, REQUEST_STATE),
+        c("approval", String, APPROVAL),
+        f("stage", String),
+        f("price", String),
+        f("due_date", DateTime),
+        f("special_instructions", String),
+    ]);
+    let mut sc_req_item = task_fields(TASK_STATE);
+    sc_req_item.extend([
+        f("request", Reference("sc_request")),
+        // A reference to sc_cat_item, which the emulator does not have: kept as the sys_id.
+        f("cat_item", String),
+        f("requested_for", Reference("sys_user")),
+        f("quantity", Integer),
+        c("approval", String, APPROVAL),
+        f("stage", String),
+        f("price", String),
+        f("due_date", DateTime),
+    ]);
     vec![
         TableDef {
             name: "incident",
@@ -306,6 +419,36 @@ pub fn tables() -> Vec<TableDef> {
             fields: with_system(sc_task, true),
             defaults: &[
                 ("state", "1"),
+                ("impact", "3"),
+                ("urgency", "3"),
+                ("priority", "4"),
+                ("active", "true"),
+            ],
+        },
+        TableDef {
+            name: "sc_request",
+            numbering: Some(("REQ", 10001)),
+            display_field: "number",
+            fields: with_system(sc_request, true),
+            defaults: &[
+                ("state", "1"),
+                ("request_state", "requested"),
+                ("approval", "not requested"),
+                ("impact", "3"),
+                ("urgency", "3"),
+                ("priority", "4"),
+                ("active", "true"),
+            ],
+        },
+        TableDef {
+            name: "sc_req_item",
+            numbering: Some(("RITM", 10001)),
+            display_field: "number",
+            fields: with_system(sc_req_item, true),
+            defaults: &[
+                ("state", "1"),
+                ("approval", "not requested"),
+                ("quantity", "1"),
                 ("impact", "3"),
                 ("urgency", "3"),
                 ("priority", "4"),
@@ -395,6 +538,55 @@ mod tests {
         assert_eq!(priority_for("3", "3"), Some("5"));
         assert_eq!(priority_for("0", "3"), None);
         assert_eq!(priority_for("", "3"), None);
+    }
+
+    #[test]
+    fn custom_columns_are_u_columns_of_known_tables() {
+        let tier: CustomColumn = "incident.u_tier".parse().expect("valid");
+        let ritm: CustomColumn = "sc_req_item.u_cost_center".parse().expect("valid");
+        let tables = tables_with(&[tier, ritm]).expect("known tables");
+        let field = |t: &str, c: &str| {
+            tables
+                .iter()
+                .find(|d| d.name == t)
+                .and_then(|d| d.field(c))
+                .map(|f| f.ty)
+        };
+        assert_eq!(field("incident", "u_tier"), Some(FieldType::String));
+        assert_eq!(
+            field("sc_req_item", "u_cost_center"),
+            Some(FieldType::String)
+        );
+        assert_eq!(field("problem", "u_tier"), None);
+        for bad in [
+            "u_tier",
+            "incident.tier",
+            "incident.u_",
+            "Incident.u_tier",
+            "incident.u_Tier",
+        ] {
+            assert!(bad.parse::<CustomColumn>().is_err(), "{bad}");
+        }
+        let e = tables_with(&["nope.u_x".parse().expect("well-formed")]).unwrap_err();
+        assert!(e.contains("no table nope"), "{e}");
+    }
+
+    #[test]
+    fn requests_and_requested_items_are_numbered_task_tables() {
+        let tables = tables();
+        for (name, prefix) in [("sc_request", "REQ"), ("sc_req_item", "RITM")] {
+            let t = tables.iter().find(|t| t.name == name).expect(name);
+            assert!(t.is_task(), "{name}");
+            assert_eq!(t.numbering.map(|n| n.0), Some(prefix));
+            let states: Vec<&str> = t
+                .field("state")
+                .expect("state")
+                .choices
+                .iter()
+                .map(|c| c.0)
+                .collect();
+            assert_eq!(states, ["-5", "1", "2", "3", "4", "7"], "{name}");
+        }
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub fn list_records(
 ) -> Result<Response, ApiError> {
     let data = lock(&state.data);
     let t = data.table(table)?;
+    if table == "sys_attachment" && lock(&state.faults).attachments_forbidden {
+        return Err(ApiError::forbidden());
+    }
     if table == "sys_journal_field" {
         match lock(&state.faults).journal {
             JournalAccess::Readable => {}

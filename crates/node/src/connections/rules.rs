@@ -130,24 +130,29 @@ if (entity.tableName == \"incident\") {
     entity.short_description = replica.summary
     entity.description       = replica.description
     // The other side's status as an incident state, with the fields the state model needs.
-    switch (replica.status?.name) {
-        case \"Done\":
-            if (entity.state != \"6\" && entity.state != \"7\") {
-                entity.state       = \"6\"
-                entity.close_code  = \"Solved (Permanently)\"
-                entity.close_notes = \"Resolved on the other side (\" + replica.key + \")\"
-            }
-            break
-        case \"In Progress\":
-            if (entity.state != \"2\" && entity.state != \"3\") {
-                entity.state = \"2\"
-            }
-            break
-        default:
-            entity.state = \"1\"
+    // A side that sends no status leaves the state as it is.
+    if (replica.status) {
+        switch (replica.status.name) {
+            case \"Done\":
+                if (entity.state != \"6\" && entity.state != \"7\") {
+                    entity.state       = \"6\"
+                    entity.close_code  = \"Solved (Permanently)\"
+                    entity.close_notes = \"Resolved on the other side (\" + replica.key + \")\"
+                }
+                break
+            case \"In Progress\":
+                if (entity.state != \"2\" && entity.state != \"3\") {
+                    entity.state = \"2\"
+                }
+                break
+            default:
+                entity.state = \"1\"
+        }
     }
-    def urgencies = [Highest: \"1\", High: \"1\", Medium: \"2\", Low: \"3\", Lowest: \"3\"]
-    entity.urgency = urgencies[replica.priority?.name] ?: \"2\"
+    if (replica.priority) {
+        def urgencies = [Highest: \"1\", High: \"1\", Medium: \"2\", Low: \"3\", Lowest: \"3\"]
+        entity.urgency = urgencies[replica.priority.name] ?: \"2\"
+    }
     // Public comments as Additional comments, internal ones as work notes.
     entity.comments    += replica.addedComments.findAll { !it.internal }
     entity.work_notes  += replica.addedComments.findAll { it.internal }
@@ -208,5 +213,34 @@ mod tests {
             tandem_script::playground::check(&source, "rules")
                 .unwrap_or_else(|e| panic!("{e}\n{source}"));
         }
+    }
+
+    /// The incident as the default ServiceNow incoming rules leave it, given a replica.
+    fn incident_after(replica: serde_json::Value) -> serde_json::Value {
+        let fixture = crate::sync::helpers::testing::Fixture::new();
+        let input = crate::sync::rules::IncomingInput {
+            replica,
+            previous: None,
+            first_sync: false,
+            item: serde_json::json!({"tableName": "incident", "state": "2", "urgency": "3",
+                "comments": [], "work_notes": [], "attachments": []}),
+            comment_twins: vec![],
+            attachment_twins: vec![],
+            journals: true,
+        };
+        crate::sync::rules::incoming(&servicenow_incoming(), input, &fixture.env())
+            .expect("the default rules run")
+            .item
+    }
+
+    #[test]
+    fn servicenow_defaults_keep_the_state_when_the_other_side_sends_no_status() {
+        let item = incident_after(serde_json::json!({"key": "ENG-1", "summary": "s"}));
+        assert_eq!(item["state"], "2", "not reset to New: {item}");
+        assert_eq!(item["urgency"], "3", "no priority, urgency kept: {item}");
+        let item = incident_after(serde_json::json!({"key": "ENG-1", "summary": "s",
+            "status": {"name": "To Do"}, "priority": {"name": "Highest"}}));
+        assert_eq!(item["state"], "1", "{item}");
+        assert_eq!(item["urgency"], "1", "{item}");
     }
 }

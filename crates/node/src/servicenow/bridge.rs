@@ -137,6 +137,14 @@ pub struct Bridge {
     tables: Tables,
     config: ServiceNowConfig,
     pollers: tokio::sync::Mutex<Vec<TablePollers>>,
+    /// The proxy user was refused reading `sys_attachment` (its ACL): said once as a warning,
+    /// then only in the debug log, while records and journals keep syncing.
+    attachments_refused: std::sync::atomic::AtomicBool,
+}
+
+/// Whether a read failed because the proxy user may not read attachments (403, an ACL).
+fn attachments_refused(e: &ServiceNowError) -> bool {
+    e.status() == Some(403)
 }
 
 impl Bridge {
@@ -149,7 +157,20 @@ impl Bridge {
             client,
             config,
             pollers: tokio::sync::Mutex::new(Vec::new()),
+            attachments_refused: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Notes that attachments cannot be read; the pull goes on without them.
+    fn skip_attachments(&self, table: &str, e: &ServiceNowError) {
+        if self
+            .attachments_refused
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            debug!(table, error = %e, "Attachments still cannot be read; skipped.");
+        } else {
+            warn!(table, user = %self.config.user, error = %e, "The proxy user cannot read sys_attachment (ServiceNow refused it): records and comments sync without attachments until its ACLs allow it.");
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -238,7 +259,15 @@ impl Bridge {
             }
             loop {
                 let poller = self.pollers.lock().await[i].attachments.clone();
-                let batch = poller.next_batch(&self.client).await?;
+                let batch = match poller.next_batch(&self.client).await {
+                    Ok(batch) => batch,
+                    Err(e) if attachments_refused(&e) => {
+                        // The watermark stays: once readable, nothing is missed.
+                        self.skip_attachments(table, &e);
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let mut by_record: HashMap<String, Vec<AttachmentMeta>> = HashMap::new();
                 for c in &batch.changes {
                     let meta = AttachmentMeta::from_record(c);
@@ -291,7 +320,14 @@ impl Bridge {
                 let Some(last) = links.last() else { break };
                 after = Some(last.external_id.clone());
                 let ids: Vec<&str> = links.iter().map(|l| l.external_id.as_str()).collect();
-                let present = self.client.attachments_present(&ids).await?;
+                let present = match self.client.attachments_present(&ids).await {
+                    Ok(present) => present,
+                    Err(e) if attachments_refused(&e) => {
+                        self.skip_attachments(table, &e);
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let actor = self.actor(&self.config.user);
                 for link in links.iter().filter(|l| !present.contains(&l.external_id)) {
                     self.remove_deleted_attachment(link, &actor).await?;
@@ -329,9 +365,17 @@ impl Bridge {
         }
         let ids: Vec<&str> = records.iter().map(Record::sys_id).collect();
         let (journals, _) = self.client.journals(table, &ids).await?;
-        let files = self.client.attachments(table, &ids).await?;
+        // `None`: the files cannot be read, so the mirror's attachments are left as they are.
+        let files = match self.client.attachments(table, &ids).await {
+            Ok(files) => Some(files),
+            Err(e) if attachments_refused(&e) => {
+                self.skip_attachments(table, &e);
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut files_of: HashMap<&str, Vec<&AttachmentMeta>> = HashMap::new();
-        for f in &files {
+        for f in files.iter().flatten() {
             files_of.entry(f.table_sys_id.as_str()).or_default().push(f);
         }
         let (none, no_journal) = (Vec::new(), Vec::new());
@@ -343,7 +387,9 @@ impl Bridge {
                     table,
                     record,
                     journals.get(sys_id).unwrap_or(&no_journal),
-                    files_of.get(sys_id).unwrap_or(&none),
+                    files
+                        .is_some()
+                        .then(|| files_of.get(sys_id).unwrap_or(&none).as_slice()),
                 )
             })
             .await
@@ -373,13 +419,14 @@ impl Bridge {
         Ok(())
     }
 
-    /// Brings one record, its journal and its attachments into the mirror.
+    /// Brings one record, its journal and its attachments (`None` when they cannot be read)
+    /// into the mirror.
     async fn pull_record(
         &self,
         table: &str,
         record: &Record,
         journal: &[JournalEntry],
-        files: &[&AttachmentMeta],
+        files: Option<&[&AttachmentMeta]>,
     ) -> Result<(), BridgeError> {
         let store = self.state.store();
         let tracker = tracker_id(table);
@@ -457,6 +504,9 @@ impl Bridge {
                 )
                 .await?;
         }
+        let Some(files) = files else {
+            return Ok(());
+        };
         let owned: Vec<AttachmentMeta> = files.iter().map(|f| (*f).clone()).collect();
         self.pull_new_attachments(table, sys_id, &owned).await?;
         // Attachments deleted in ServiceNow leave the mirror too.
@@ -800,11 +850,16 @@ impl Bridge {
         let (sys_id, written) = match links.iter().find(|l| l.kind == MirrorKind::Record) {
             None => {
                 let correlation = self.correlation(key);
+                // One row is enough; and only a row that carries the correlation counts: on a
+                // table without the column ServiceNow ignores the term and returns any row.
                 let found = self
                     .client
-                    .list(table, &format!("correlation_id={correlation}"), None, 1)
+                    .first_page(table, &format!("correlation_id={correlation}"), None, 1)
                     .await?;
-                let record = match found.into_iter().next() {
+                let record = match found
+                    .into_iter()
+                    .find(|r| r.str("correlation_id") == correlation)
+                {
                     Some(r) => r,
                     None => {
                         let mut fields = view::record_fields(&item);

@@ -112,7 +112,8 @@ pub fn check(form: &Form, current: Option<&ServiceNowConfig>) -> Result<ServiceN
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect();
-    tables.dedup();
+    let mut seen = std::collections::HashSet::new();
+    tables.retain(|t| seen.insert(t.clone()));
     if tables.is_empty() {
         tables.push("incident".into());
     }
@@ -199,6 +200,15 @@ mod tests {
         assert_eq!(c.instance_url, "https://acme.service-now.com");
         assert_eq!(c.tables, ["incident", "problem"]);
         assert_eq!(c.poll_interval.as_secs(), DEFAULT_POLL_SECS);
+        let repeated = Form {
+            tables: "incident, problem, incident, sc_req_item, problem".into(),
+            ..form()
+        };
+        assert_eq!(
+            check(&repeated, None).expect("valid").tables,
+            ["incident", "problem", "sc_req_item"],
+            "a table named twice, even apart, is synced once"
+        );
         let kept = check(
             &Form {
                 password: String::new(),

@@ -5,8 +5,9 @@
 //! Supported: `=`, `!=`, `>`, `>=`, `<`, `<=` (numbers compare as numbers, date-times as
 //! ServiceNow writes them), `IN`, `NOT IN`, `LIKE` / `CONTAINS`, `NOTLIKE` /
 //! `DOESNOTCONTAIN`, `ISEMPTY`, `ISNOTEMPTY`, `ANYTHING`, `^` (and), `^OR` (or, binding
-//! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` (ignored: a trigger does not
-//! order). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
+//! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` and `^EQ` (ignored: a
+//! trigger does not order, and `EQ` only ends the filter of a list URL). A reference column
+//! compares on its sys_id (`assignment_group=<sys_id>`). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
 //! every synced table. What the mirror cannot answer — dot-walked fields (`caller_id.vip`),
 //! `javascript:` values, `STARTSWITH` and the other operators — is refused when the trigger is
 //! saved, with the term named, rather than silently ignored as ServiceNow itself would.
@@ -51,7 +52,8 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
         let mut clusters: Vec<Expr> = Vec::new();
         for term in group.split('^') {
             let term = term.trim();
-            if term.is_empty() || term.starts_with("ORDERBY") {
+            // `^EQ` ends the filters a ServiceNow list URL carries; it adds no condition.
+            if term.is_empty() || term == "EQ" || term.starts_with("ORDERBY") {
                 continue;
             }
             let (or, term) = match term.strip_prefix("OR") {
@@ -215,6 +217,11 @@ mod tests {
         assert!(shown("categoryINnetwork, hardware").contains("In"));
         assert!(shown("short_descriptionLIKEvpn^ORDERBYnumber").contains("Contains"));
         assert!(shown("assigned_toISEMPTY").contains("IsEmpty"));
+        assert_eq!(
+            shown("active=true^urgency=1^EQ"),
+            shown("active=true^urgency=1"),
+            "a filter copied from a list URL ends in ^EQ"
+        );
     }
 
     #[test]
@@ -243,5 +250,88 @@ mod tests {
             "ANYTHING needs a column"
         );
         assert!(translate("urgencyANYTHING", &tables()).is_ok());
+    }
+
+    /// Regression: reference columns are mirrored as `{link, value}`, and a trigger on one
+    /// matched nothing with `=` and everything with `!=`.
+    #[test]
+    fn a_trigger_on_a_reference_column_compares_the_sys_id() {
+        use tandem_connectors::servicenow::Record;
+        use tandem_model::Actor;
+        use tandem_store::{Page, Store, sqlite::SqliteOptions, sqlite::SqliteStore};
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("t.db"), SqliteOptions::default())
+            .expect("open the store");
+        let tables = tables();
+        let inc = tables.project_of("incident").expect("incident").clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let group = |id: &str| {
+            serde_json::json!({
+                "link": format!("https://acme.service-now.com/api/now/table/sys_user_group/{id}"),
+                "value": id,
+            })
+        };
+        let found = runtime.block_on(async {
+            store
+                .create_project(tandem_model::NewProject {
+                    key: inc.clone(),
+                    name: "Incidents".into(),
+                    description: String::new(),
+                })
+                .await
+                .expect("project");
+            for (number, assignment_group) in [
+                ("INC0010001", group("a1b2c3")),
+                ("INC0010002", group("d4e5f6")),
+                ("INC0010003", serde_json::json!("")),
+            ] {
+                let serde_json::Value::Object(row) = serde_json::json!({
+                    "sys_id": format!("id{number}"),
+                    "number": number,
+                    "short_description": number,
+                    "assignment_group": assignment_group,
+                }) else {
+                    unreachable!("an object literal")
+                };
+                let item = super::super::view::new_item(&Record::new(row), &inc);
+                store
+                    .create_item(item, &Actor::user("ServiceNow/proxy"))
+                    .await
+                    .expect("mirror item");
+            }
+            let mut found = Vec::new();
+            for trigger in [
+                "assignment_group=a1b2c3",
+                "assignment_group!=a1b2c3",
+                "assignment_groupINd4e5f6,zzz",
+                "assignment_groupISEMPTY",
+            ] {
+                let query = translate(trigger, &tables).expect(trigger);
+                let result = store
+                    .search_items(&query, Page::default(), jiff::Timestamp::now())
+                    .await
+                    .expect("search");
+                let mut numbers: Vec<String> = result
+                    .items
+                    .iter()
+                    .map(|i| i.custom_fields["number"].as_str().unwrap_or("").to_owned())
+                    .collect();
+                numbers.sort();
+                found.push((trigger, numbers));
+            }
+            found
+        });
+        let expected: [(&str, &[&str]); 4] = [
+            ("assignment_group=a1b2c3", &["INC0010001"]),
+            ("assignment_group!=a1b2c3", &["INC0010002"]),
+            ("assignment_groupINd4e5f6,zzz", &["INC0010002"]),
+            ("assignment_groupISEMPTY", &["INC0010003"]),
+        ];
+        for ((trigger, got), (_, want)) in found.iter().zip(expected) {
+            assert_eq!(got, want, "{trigger}");
+        }
     }
 }

@@ -535,7 +535,7 @@ impl NodeHelper {
         }
         let query = format!("{column}={value}");
         let found = self.0.servicenow("getReference", async |c| {
-            c.list(&table, &query, None, 1).await
+            c.first_page(&table, &query, None, 1).await
         });
         match found {
             None => Err(

@@ -377,17 +377,21 @@ impl Builder {
         }
     }
 
-    /// Whether the item has a value (not null, "" or []) for the custom field `name`.
+    /// Whether the item has a value (not null, "", [] or a reference to nothing) for the
+    /// custom field `name`.
     fn custom_has_value(&mut self, name: &str) {
         self.push("EXISTS (SELECT 1 FROM json_each(i.custom_fields) f WHERE f.key = ");
         self.param(name.to_owned());
         self.push(
             " AND f.type <> 'null' AND NOT (f.type = 'text' AND f.value = '') \
-             AND NOT (f.type = 'array' AND json_array_length(f.value) = 0))",
+             AND NOT (f.type = 'array' AND json_array_length(f.value) = 0) \
+             AND NOT (f.type = 'object' AND json_type(f.value, '$.value') = 'text' \
+                      AND json_extract(f.value, '$.value') = ''))",
         );
     }
 
-    /// Whether some value of the custom field `name` (the value, or an element of a list)
+    /// Whether some value of the custom field `name` (the value, an element of a list, or the
+    /// `value` of a reference such as ServiceNow's `{"link": …, "value": "<sys_id>"}`)
     /// satisfies `matcher`, which writes a condition on the alias it is given.
     fn custom_any(&mut self, name: &str, matcher: &dyn Fn(&mut Builder, &str)) {
         self.push("EXISTS (SELECT 1 FROM json_each(i.custom_fields) f WHERE f.key = ");
@@ -396,6 +400,11 @@ impl Builder {
         matcher(self, "f");
         self.push(" OR (f.type = 'array' AND EXISTS (SELECT 1 FROM json_each(f.value) e WHERE ");
         matcher(self, "e");
+        self.push(
+            ")) OR (f.type = 'object' AND EXISTS (SELECT 1 FROM json_each(f.value) r \
+             WHERE r.key = 'value' AND ",
+        );
+        matcher(self, "r");
         self.push("))))");
     }
 
