@@ -1183,3 +1183,51 @@ async fn a_script_connection_pauses_when_the_evaluation_ends_and_resumes_with_a_
     assert_eq!(connection(a.api()).await["status"], "active");
     exalate(&api_a, "desk", "SUP-1").await;
 }
+
+/// Changes the remote queued while the connection was paused there, and changes this side had
+/// queued, never make second copies after a Clean-up: the remote's are dropped until it has
+/// taken the Clean-up in, this side's are voided and reported.
+#[tokio::test]
+async fn a_clean_up_while_the_remote_is_paused_makes_no_second_copies() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Shared"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("SUP-1 is on B", || async { exists(&api_b, "ENG-1").await }).await;
+
+    let (status, body) = api_b.send(api_b.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Edited on B while paused"}),
+        )
+        .await;
+    let (status, body) = api_a
+        .json(api_a.post("/sync/cleanup"), json!({"connection": "desk"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["twins"], 1, "{body}");
+    let (status, body) = api_b.send(api_b.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B takes the Clean-up in", || async {
+        twins(&api_b, "ENG-1").await.as_array().unwrap().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(!exists(&api_a, "SUP-2").await, "no second copy on A");
+    assert_eq!(item(&api_a, "SUP-1").await["summary"], "Shared");
+
+    // Once B has taken it in, what B brings under sync arrives again.
+    api_b
+        .item(json!({"project": "ENG", "summary": "After the clean-up"}))
+        .await;
+    exalate(&api_b, "desk", "ENG-2").await;
+    eventually("ENG-2 arrives on A", || async {
+        exists(&api_a, "SUP-2").await
+            && item(&api_a, "SUP-2").await["summary"] == "After the clean-up"
+    })
+    .await;
+}

@@ -1126,6 +1126,8 @@ fn is_request(kind: &str) -> bool {
             | crate::sync::operations::SYNC_STOP
             | crate::sync::operations::SYNC_CONNECT
             | crate::sync::operations::SYNC_CLEANUP
+            | crate::sync::operations::SYNC_CLEANED_UP
+            | crate::sync::operations::SYNC_VOID
     )
 }
 

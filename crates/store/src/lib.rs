@@ -309,6 +309,14 @@ pub trait Store: Send + Sync + 'static {
     async fn outbound_seq(&self, connection_id: Uuid) -> Result<i64>;
     /// Drops the connection's queued messages with `seq <= up_to`: the remote has them.
     async fn ack_messages(&self, connection_id: Uuid, up_to: i64) -> Result<()>;
+    /// Turns the connection's queued messages of `kinds` into `void` messages with an empty
+    /// payload, keeping their place in the sequence (a receiver skips them); returns how many.
+    async fn void_queued_messages(
+        &self,
+        connection_id: Uuid,
+        kinds: &[&str],
+        void: &str,
+    ) -> Result<u64>;
     /// The highest `seq` received from the connection's remote and recorded with
     /// [`Store::advance_inbound_seq`]; 0 before the first.
     async fn inbound_seq(&self, connection_id: Uuid) -> Result<i64>;

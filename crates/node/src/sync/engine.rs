@@ -581,6 +581,12 @@ async fn run_request(
         super::operations::SYNC_CLEANUP => super::operations::apply_clean_up(state, connection)
             .await
             .map(|()| done),
+        super::operations::SYNC_VOID => Ok(done),
+        super::operations::SYNC_CLEANED_UP => {
+            super::operations::cleaned_up_remotely(state, connection)
+                .await
+                .map(|()| done)
+        }
         other => Err(SyncFailure::Apply(format!(
             "this node does not handle '{other}' messages"
         ))),
@@ -807,7 +813,15 @@ async fn apply_sync<'a>(
                 })?;
             (Some(twin), Some(item))
         }
-        None => (None, None),
+        None => {
+            // Sent before the remote took in this side's Clean-up: it would make a second copy
+            // of an item whose link the Clean-up removed. Dropped, and said so.
+            if super::operations::cleaning_up(state, connection).await? {
+                tracing::warn!(connection = %connection.name, remote_item = %remote_key, "Dropped a change the remote sent before it took in the Clean-up.");
+                return Ok(Completion::default());
+            }
+            (None, None)
+        }
     };
     let first_sync = twin.is_none();
     if let Some(t) = &twin {
@@ -1433,6 +1447,10 @@ async fn apply_connect(
             }
         }
         None => {
+            if super::operations::cleaning_up(state, connection).await? {
+                tracing::warn!(connection = %connection.name, item = %local, "Dropped a Connect the remote sent before it took in the Clean-up.");
+                return Ok(());
+            }
             admit_new_twin(state).await?;
             let baseline =
                 outgoing_replica(state, connection, state.view().item_json(&item)).await?;

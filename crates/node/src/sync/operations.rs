@@ -362,8 +362,8 @@ pub async fn bulk_unexalate(
 pub struct CleanUp {
     /// Twins whose sync data was removed (the items stay).
     pub twins: u64,
-    /// Sync messages still queued for the remote, dropped with the twins: reported, not lost
-    /// silently.
+    /// Changes still queued for the remote, dropped with the twins (voided in the queue, so
+    /// the remote skips them): reported, not lost silently.
     pub queued_dropped: u64,
 }
 
@@ -371,12 +371,12 @@ pub struct CleanUp {
 /// sides, keeping the items. Changes still queued for the remote are counted and reported.
 pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<CleanUp, SyncFailure> {
     let store = state.store();
+    // Changes and Connects still queued for the remote would be applied there before it takes
+    // the Clean-up in: they are voided (kept in the sequence, skipped by the remote) and
+    // reported.
     let queued = store
-        .outbound_messages(connection.id, 0, 100_000)
-        .await?
-        .iter()
-        .filter(|m| m.kind == engine::SYNC)
-        .count() as u64;
+        .void_queued_messages(connection.id, &[engine::SYNC, SYNC_CONNECT], SYNC_VOID)
+        .await?;
     let mut twins = 0;
     loop {
         let page = store.twins(connection.id, None, 500).await?;
@@ -388,6 +388,14 @@ pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<Clean
             twins += 1;
         }
     }
+    // Until the remote says it took the Clean-up in, what it sent before is dropped here
+    // rather than making second copies (see `cleaning_up`).
+    store
+        .set_setting(
+            &cleanup_key(connection),
+            &jiff::Timestamp::now().to_string(),
+        )
+        .await?;
     store
         .enqueue_message(connection.id, SYNC_CLEANUP, "{}")
         .await?;
@@ -407,18 +415,59 @@ pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<Clean
 /// The message kind that tells the remote to clean up too.
 pub const SYNC_CLEANUP: &str = "sync_cleanup";
 
-/// The remote cleaned up: remove this side's sync data of the connection too.
+/// A queued message a Clean-up voided: the receiver skips it.
+pub const SYNC_VOID: &str = "sync_void";
+
+/// The message kind that answers [`SYNC_CLEANUP`]: everything the remote sends after it was
+/// sent after its Clean-up.
+pub const SYNC_CLEANED_UP: &str = "sync_cleaned_up";
+
+fn cleanup_key(connection: &Connection) -> String {
+    format!("sync.cleanup.{}", connection.id)
+}
+
+/// This side cleaned the connection up and the remote has not said yet that it took that in:
+/// a change or Connect the remote sent for an item with no twin here was sent before, and is
+/// dropped rather than applied (it would make a second copy of the item).
+pub async fn cleaning_up(state: &AppState, connection: &Connection) -> Result<bool, SyncFailure> {
+    Ok(state
+        .store()
+        .setting(&cleanup_key(connection))
+        .await?
+        .is_some())
+}
+
+/// The remote took this side's Clean-up in: its changes are applied again.
+pub async fn cleaned_up_remotely(
+    state: &AppState,
+    connection: &Connection,
+) -> Result<(), SyncFailure> {
+    state
+        .store()
+        .delete_setting(&cleanup_key(connection))
+        .await?;
+    tracing::info!(connection = %connection.name, "The remote finished the Clean-up.");
+    Ok(())
+}
+
+/// The remote cleaned up: remove this side's sync data of the connection too, and say so
+/// (what this side sends from now on is after the Clean-up).
 pub async fn apply_clean_up(state: &AppState, connection: &Connection) -> Result<(), SyncFailure> {
     let store = state.store();
     loop {
         let page = store.twins(connection.id, None, 500).await?;
         if page.is_empty() {
-            return Ok(());
+            break;
         }
         for twin in page {
             store.delete_twin(connection.id, &twin.local_key).await?;
         }
     }
+    store
+        .enqueue_message(connection.id, SYNC_CLEANED_UP, "{}")
+        .await?;
+    state.wake_delivery();
+    Ok(())
 }
 
 /// What a test run of the incoming rules would do to an item; nothing is written.

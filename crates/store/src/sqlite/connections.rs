@@ -453,6 +453,25 @@ pub(super) fn ack(conn: &rusqlite::Connection, id: Uuid, up_to: i64) -> Result<(
     Ok(())
 }
 
+/// Turns the queued messages of `kinds` into `void` ones (same place in the sequence, no
+/// payload), so the remote skips them; returns how many.
+pub(super) fn void_queued(
+    conn: &rusqlite::Connection,
+    id: Uuid,
+    kinds: &[String],
+    void: &str,
+) -> Result<u64> {
+    let mut voided = 0;
+    let mut statement = conn.prepare_cached(
+        "UPDATE connection_outbox SET kind = ?3, payload = '{}' \
+         WHERE connection_id = ?1 AND kind = ?2",
+    )?;
+    for kind in kinds {
+        voided += statement.execute(params![id_text(id), kind, void])?;
+    }
+    Ok(voided as u64)
+}
+
 pub(super) fn queued_count(conn: &rusqlite::Connection, id: Uuid) -> Result<u64> {
     let count: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM connection_outbox WHERE connection_id = ?1")?

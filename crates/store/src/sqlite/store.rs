@@ -384,6 +384,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn void_queued_messages(
+        &self,
+        connection_id: Uuid,
+        kinds: &[&str],
+        void: &str,
+    ) -> Result<u64> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        let void = void.to_owned();
+        self.write(move |conn| connections::void_queued(conn, connection_id, &kinds, &void))
+            .await
+    }
+
     async fn ack_messages(&self, connection_id: Uuid, up_to: i64) -> Result<()> {
         self.write(move |conn| connections::ack(conn, connection_id, up_to))
             .await
