@@ -505,6 +505,28 @@ async fn the_mode_is_fixed_once_the_connection_exists() {
 }
 
 #[tokio::test]
+async fn a_destination_that_gives_a_wrong_url_for_itself_is_named_as_the_one_to_fix() {
+    let a = TestNode::start().await;
+    // Nothing listens at the URL B gives for itself.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let wrong = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let b = TestNode::start_with(|c| c.node_url = Some(wrong.clone())).await;
+    let api = a.api();
+    let body = json!({"to": b.url, "mode": "basic", "local_name": "a", "remote_name": "b"});
+    let (status, answer) = initiate(&api, body).await;
+    assert_eq!(status, 400, "{answer}");
+    let said = message(&answer);
+    assert!(
+        said.contains(&format!("the node at {} (", b.url))
+            && said.contains(&format!("gives {wrong} as its own node URL"))
+            && said.contains("its admin should set its public URL"),
+        "{answer}"
+    );
+    assert_eq!(count(&api).await, 0);
+}
+
+#[tokio::test]
 async fn an_initiator_the_destination_cannot_reach_is_told_to_set_its_public_url() {
     let b = TestNode::start().await;
     // Nothing listens at the URL this node claims.

@@ -371,7 +371,7 @@ pub async fn check_destination(
     }
     let local = remote.node_id == state.identity().id;
     if !local {
-        check_reachable_from(state, &remote).await?;
+        check_reachable_from(state, &remote, &url).await?;
     }
     Ok(DestinationCheck {
         node_url: remote.node_url.clone(),
@@ -431,15 +431,30 @@ async fn is_servicenow(state: &AppState, url: &str) -> bool {
 }
 
 /// Asks the destination whether it can call this node back at its node URL.
-async fn check_reachable_from(state: &AppState, remote: &NodeInfo) -> Result<(), ConnectionError> {
+/// `typed` is the URL the admin entered, where the destination answered.
+async fn check_reachable_from(
+    state: &AppState,
+    remote: &NodeInfo,
+    typed: &str,
+) -> Result<(), ConnectionError> {
     let own_url = state.settings().node_url;
     let answer = client::probe(state.http(), &remote.node_url, &own_url)
         .await
         .map_err(|e| {
-            ConnectionError::Destination(format!(
-                "{} answered, but could not check whether it can reach this node: {e}",
-                remote.node_url
-            ))
+            let own = normalize_url(&remote.node_url).unwrap_or_else(|_| remote.node_url.clone());
+            ConnectionError::Destination(if !typed.starts_with(&own) {
+                // It answered at the typed URL, but gives another as its own: the usual case
+                // of a node started without --node-url.
+                format!(
+                    "the node at {typed} ({}) gives {} as its own node URL, and this node cannot reach it there ({e}): its admin should set its public URL on its General settings page (or start it with --node-url), then try again",
+                    remote.name, remote.node_url
+                )
+            } else {
+                format!(
+                    "{} answered, but could not check whether it can reach this node: {e}",
+                    remote.node_url
+                )
+            })
         })?;
     match (answer.node_id, answer.problem) {
         (Some(id), _) if id == state.identity().id => Ok(()),
