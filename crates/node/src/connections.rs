@@ -1251,7 +1251,7 @@ pub(crate) fn to_wire(message: tandem_store::OutboundMessage) -> wire::WireMessa
 pub async fn list(state: &AppState) -> Result<Vec<ConnectionSummary>, ConnectionError> {
     let mut all = Vec::new();
     for connection in state.store().connections().await? {
-        let twins = state.store().twin_count(connection.id).await?;
+        let twins = state.store().active_twin_count(connection.id).await?;
         all.push(ConnectionSummary { connection, twins });
     }
     Ok(all)

@@ -355,6 +355,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Twin>>;
     /// How many twins the connection has, stopped ones included.
     async fn twin_count(&self, connection_id: Uuid) -> Result<u64>;
+    /// How many of the connection's twins are active: its work items under sync.
+    async fn active_twin_count(&self, connection_id: Uuid) -> Result<u64>;
     /// Replaces the twin's remote key, state, replicas, last sync, field versions and lead.
     /// `NotFound`;
     /// `AlreadyExists` when the remote key is linked to another local item.

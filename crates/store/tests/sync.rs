@@ -296,6 +296,11 @@ async fn twins_page_in_key_order_with_numbers_compared_as_numbers() {
         ]
     );
     assert_eq!(store.twin_count(acme).await.unwrap(), 7, "stopped included");
+    assert_eq!(
+        store.active_twin_count(acme).await.unwrap(),
+        6,
+        "under sync"
+    );
 
     let first = store.twins(acme, None, 3).await.unwrap();
     assert_eq!(keys(&first), ["ENG-1", "ENG-2", "ENG-10"]);

@@ -103,7 +103,7 @@ fn time(at: Timestamp) -> String {
 
 /// One connection, with its twin count.
 async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
-    let twins = state.store().twin_count(c.id).await?;
+    let twins = state.store().active_twin_count(c.id).await?;
     Ok(
         axum::Json(serde_json::json!({ "connection": ConnectionJson::new(c, twins) }))
             .into_response(),

@@ -471,6 +471,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn active_twin_count(&self, connection_id: Uuid) -> Result<u64> {
+        self.read(move |conn| twins::count_active(conn, connection_id))
+            .await
+    }
+
     async fn update_twin(&self, twin: &Twin) -> Result<Twin> {
         let twin = twin.clone();
         self.write(move |conn| twins::update(conn, &twin)).await

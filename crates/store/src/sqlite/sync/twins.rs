@@ -282,6 +282,13 @@ pub(in crate::sqlite) fn count(conn: &Connection, connection_id: Uuid) -> Result
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+pub(in crate::sqlite) fn count_active(conn: &Connection, connection_id: Uuid) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM twins WHERE connection_id = ?1 AND state = 'active'")?
+        .query_row([connections::id_text(connection_id)], |row| row.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 pub(in crate::sqlite) fn update(conn: &Connection, t: &Twin) -> Result<Twin> {
     let updated = conn
         .prepare_cached(&format!(
