@@ -315,7 +315,13 @@ fn table(connections: &[Connection]) -> String {
             c.last_sync.map(when).unwrap_or_else(|| "-".into()),
         ]
     });
-    aligned(std::iter::once(header).chain(rows).collect())
+    let mut out = aligned(std::iter::once(header).chain(rows).collect());
+    // Why a connection is in Error, under the table (a reason is a sentence, not a cell).
+    for c in connections.iter().filter(|c| c.status == Status::Error) {
+        let reason = c.status_reason.as_deref().unwrap_or("no reason given");
+        out.push_str(&format!("\n{}: {reason}\n", c.name));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -457,6 +463,10 @@ mod tests {
                 "remote": {"node_id": "n", "name": "Initech", "url": null, "tracker": "builtin"},
             })),
             connection(serde_json::json!({"name": "inside", "role": "local"})),
+            connection(serde_json::json!({
+                "name": "broken", "status": "error",
+                "status_reason": "the remote node refused this node's requests (401)",
+            })),
         ];
         let expected = "\
 NAME            MODE    STATUS       REMOTE                           TWINS  LAST SYNC
@@ -464,6 +474,9 @@ acme_to_globex  script  pending      -                                0      -
 ops             basic   active       Globex (https://globex.example)  1234   2026-11-30 14:03 UTC
 hidden          basic   deactivated  Initech (private)                7      -
 inside          basic   active       this node                        0      -
+broken          basic   in error     -                                0      -
+
+broken: the remote node refused this node's requests (401)
 ";
         assert_eq!(table(&connections), expected);
     }
