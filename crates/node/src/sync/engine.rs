@@ -268,14 +268,17 @@ async fn send_locked(
             item: None,
         });
     };
-    send_twin(state, connection, twin).await
+    send_twin(state, connection, twin, false).await
 }
 
-/// [`send_locked`] with the twin read already (under the lock the caller holds).
+/// [`send_locked`] with the twin read already (under the lock the caller holds). With
+/// `force`, the replica is queued even when it is the one sent last (`syncHelper.
+/// syncBackAfterProcessing()`); only the fields that changed get new versions either way.
 async fn send_twin(
     state: &AppState,
     connection: &Connection,
     mut twin: Twin,
+    force: bool,
 ) -> Result<Sent, SyncFailure> {
     let store = state.store();
     let key = &twin.local_key.clone();
@@ -292,7 +295,8 @@ async fn send_twin(
         .last_sent
         .as_deref()
         .and_then(|l| serde_json::from_str::<Value>(l).ok());
-    if let Some(last) = &last
+    if !force
+        && let Some(last) = &last
         && same(last, &replica)
     {
         return Ok(Sent {
@@ -439,11 +443,18 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// The helpers' view of the node for one connection's rules; call it on the async side.
 pub(crate) fn helper_env(state: &AppState, connection: &Connection) -> Env {
+    let settings = state.settings();
+    let about = super::helpers::About::new(
+        connection,
+        &settings.node_url,
+        &crate::peer::tracker_url(state),
+    );
     let env = Env::new(
         state.shared_store(),
         tokio::runtime::Handle::current(),
         connection.id,
-    );
+    )
+    .with_about(about);
     match state.servicenow() {
         Some(client) => env.with_servicenow(client.clone()),
         None => env,
@@ -538,6 +549,16 @@ struct Completion<'a> {
     /// A message for the remote (kind, payload): the acknowledgement.
     message: Option<(String, String)>,
     lock: Option<tokio::sync::MutexGuard<'a, ()>>,
+    /// What the incoming rules asked `syncHelper` to do once the apply is recorded.
+    after: AfterApply,
+}
+
+/// `syncHelper.syncBackAfterProcessing()` and `unExalateAfterProcessing()`, for the item.
+#[derive(Default)]
+struct AfterApply {
+    key: Option<ItemKey>,
+    sync_back: bool,
+    unexalate: bool,
 }
 
 /// Applies one stored request and records how it went.
@@ -571,6 +592,7 @@ async fn run_request(
                 .complete_request(connection.id, request.id, done.twin, done.message)
                 .await?;
             drop(done.lock);
+            after_apply(state, connection, done.after).await;
             // On ServiceNow the change goes on to the instance: no need to wait for its round.
             state.wake_bridge();
             touch_connection(state, connection.id).await;
@@ -612,6 +634,32 @@ async fn run_request(
         }
     }
     Ok(())
+}
+
+/// Does what the incoming rules asked for once their change is recorded: sends this side's
+/// replica back (after the acknowledgement, in the connection's order) and stops the twin.
+/// A failure here is the item's sync error; the change itself stays applied.
+async fn after_apply(state: &AppState, connection: &Connection, after: AfterApply) {
+    let Some(key) = after.key else { return };
+    if after.sync_back {
+        let _twin = state.lock_twin(connection.id, &key).await;
+        let sent = match state.store().twin(connection.id, &key).await {
+            Ok(Some(twin)) if twin.state == TwinState::Active => {
+                send_twin(state, connection, twin, true).await.map(|_| ())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+        match sent {
+            Ok(()) => state.wake_delivery(),
+            Err(e) => record_item_error(state, connection, Some(&key), None, None, &e).await,
+        }
+    }
+    if after.unexalate
+        && let Err(e) = super::operations::unexalate(state, connection, &key).await
+    {
+        record_item_error(state, connection, Some(&key), None, None, &e).await;
+    }
 }
 
 async fn record_item_error(
@@ -904,7 +952,27 @@ async fn apply_sync<'a>(
     // The fields as this apply wrote them, before anyone else's change could come in.
     let written = item.clone();
     // Comments and attachments written below change the item as the rules will see it.
-    let touched_children = !outcome.comment_ops.is_empty() || !outcome.attachment_ops.is_empty();
+    let touched_children = !outcome.comment_ops.is_empty()
+        || !outcome.attachment_ops.is_empty()
+        || !outcome.new_comments.is_empty();
+    // Comments the rules added themselves (`commentHelper.addComment`): this side's own, by
+    // this side of the connection. They count as sent with the rest of this apply.
+    for added in std::mem::take(&mut outcome.new_comments) {
+        store
+            .add_comment(
+                &item.key,
+                NewComment {
+                    author: Person {
+                        name: connection.local_short_name.clone(),
+                        email: None,
+                    },
+                    body: added.body,
+                    internal: added.internal,
+                },
+                &actor,
+            )
+            .await?;
+    }
     let mut acked_comments = Vec::new();
     for op in outcome.comment_ops {
         match op {
@@ -1017,11 +1085,19 @@ async fn apply_sync<'a>(
         "comments": acked_comments,
         "attachments": acked_attachments,
         // What this side counts as sent, never a change made meanwhile: the remote takes it
-        // as its `previous`, and a change already in it would never count as added.
-        "replica": counted_sent,
+        // as its `previous`, and a change already in it would never count as added. When the
+        // rules send the replica back after this apply, that replica is the remote's next one
+        // to compare with its `previous`: what these rules added (a comment) must count as
+        // added there, so the acknowledgement carries none.
+        "replica": if outcome.sync_back { Value::Null } else { counted_sent.clone() },
     });
     // Recorded with the request's completion, in one transaction.
     Ok(Completion {
+        after: AfterApply {
+            key: Some(after.key.clone()),
+            sync_back: outcome.sync_back,
+            unexalate: outcome.unexalate,
+        },
         twin: Some(twin),
         message: Some((SYNC_ACK.to_owned(), ack.to_string())),
         lock: twin_lock,
@@ -1276,6 +1352,7 @@ async fn apply_ack<'a>(
         twin: Some(twin),
         message: None,
         lock: Some(twin_lock),
+        after: AfterApply::default(),
     })
 }
 
@@ -1501,7 +1578,7 @@ async fn bring(
             Err(e) => return Err(e.into()),
         }
     };
-    send_twin(state, connection, twin.clone()).await?;
+    send_twin(state, connection, twin.clone(), false).await?;
     state.wake_sync();
     state.wake_delivery();
     Ok(Some(twin))

@@ -12,11 +12,22 @@
 //!   an empty one; `getIssueType(name[, projectKey])` gives `{name: "Task"}` whatever the name
 //!   (the built-in tracker has one type), null for an unknown project; `getProject(key)` gives
 //!   `{key, name}` and `getIssue(key)` the item as the rules see it (`issue`), each null when
-//!   there is none.
+//!   there is none; `getLabel(name)` gives `{label}` (null for an empty name);
+//!   `stripHtml(html)`, `toMarkDownFromHtml(html)` and `getHtmlField(issue, field)` convert
+//!   rich text (see [`super::html`]).
 //! - `syncHelper`: `isIssueUnderSync(key)` / `isUnderSync(key[, type, connection])`: whether
 //!   the item is under sync (an active twin) on any connection; `getLocalIssueKeyFromRemoteId(
 //!   remoteKey)` and `getRemoteIssueKey(localKey)`: the twin's key on the other side, on this
-//!   connection, or null.
+//!   connection, or null; `getRemoteIssueUrl(localKey)`: the twin's page on the remote node;
+//!   `getTrackerUrl()`, `getExalateUrl()`, `getRemoteTrackerUrl()`, `getRemoteExalateUrl()`:
+//!   the URLs of this node, the remote node and their trackers (null where unknown: a private
+//!   remote's URL, a remote ServiceNow instance's). In the incoming rules only,
+//!   `syncBackAfterProcessing()` (once applied, send this side's replica back, e.g. so that the
+//!   source learns the key created) and `unExalateAfterProcessing()` (once applied, stop
+//!   syncing the twin, as Unexalate does): the engine acts after recording the apply.
+//! - `connection` (a variable, not a helper): `name`, `localShortName`, `remoteShortName`,
+//!   `mode`, `role`, `remoteInstance` (`name`, `url`, `tracker`; null on a local
+//!   connection).
 //! - `workLogHelper`: the built-in tracker has no work logs, so `mergeWorkLogs(issue, replica[,
 //!   closure])` gives the issue's `workLogs` (an empty list), `addWorkLog(…)` and
 //!   `filterLocal(workLogs)` give the list passed, and `setAutoAdjust()` does nothing: scripts
@@ -57,6 +68,63 @@ pub struct Env {
     servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
     /// What `httpClient` does with a write (POST, PUT, PATCH, DELETE) to ServiceNow.
     writes: Writes,
+    /// The connection as the rules see it (`connection`), and the URLs `syncHelper` gives.
+    about: Arc<About>,
+}
+
+/// The connection and the nodes' URLs, as the rules and `syncHelper` see them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct About {
+    /// `connection`: `name`, `localShortName`, `remoteShortName`, `mode`, `role`, and
+    /// `remoteInstance` (`name`, `url`, `tracker`; null on a local connection).
+    pub connection: Value,
+    /// This node's URL (`getExalateUrl`) and its tracker's (`getTrackerUrl`).
+    pub node_url: String,
+    pub tracker_url: String,
+    /// The remote node's URL (`getRemoteExalateUrl`; null for a private remote, whose URL
+    /// this node does not know) and its tracker's (`getRemoteTrackerUrl`; known when it is
+    /// the built-in tracker, which the node itself serves).
+    pub remote_node_url: Option<String>,
+    pub remote_tracker_url: Option<String>,
+}
+
+impl About {
+    /// `connection` as the rules see it, on a node at `node_url` serving the tracker at
+    /// `tracker_url`.
+    pub fn new(connection: &tandem_model::Connection, node_url: &str, tracker_url: &str) -> About {
+        let local = connection.role == tandem_model::ConnectionRole::Local;
+        let remote = connection.remote.as_ref();
+        let remote_node_url = if local {
+            Some(node_url.to_owned())
+        } else {
+            remote.and_then(|r| r.url.clone())
+        };
+        let remote_tracker_url = if local {
+            Some(tracker_url.to_owned())
+        } else {
+            remote
+                .filter(|r| r.tracker == "builtin")
+                .and_then(|r| r.url.clone())
+        };
+        About {
+            connection: json!({
+                "name": connection.name,
+                "localShortName": connection.local_short_name,
+                "remoteShortName": connection.remote_short_name,
+                "mode": connection.mode.name(),
+                "role": connection.role.as_str(),
+                "remoteInstance": remote.map(|r| json!({
+                    "name": r.name,
+                    "url": r.url,
+                    "tracker": r.tracker,
+                })),
+            }),
+            node_url: node_url.trim_end_matches('/').to_owned(),
+            tracker_url: tracker_url.trim_end_matches('/').to_owned(),
+            remote_node_url: remote_node_url.map(|u| u.trim_end_matches('/').to_owned()),
+            remote_tracker_url: remote_tracker_url.map(|u| u.trim_end_matches('/').to_owned()),
+        }
+    }
 }
 
 /// What `httpClient` does with a write to the node's ServiceNow instance.
@@ -80,7 +148,14 @@ impl Env {
             connection_id,
             servicenow: None,
             writes: Writes::Refuse,
+            about: Arc::new(About::default()),
         }
+    }
+
+    /// The connection the rules belong to, as `connection` and `syncHelper` show it.
+    pub fn with_about(mut self, about: About) -> Env {
+        self.about = Arc::new(about);
+        self
     }
 
     /// What `httpClient` does with writes in this run.
@@ -122,21 +197,49 @@ impl Env {
     }
 }
 
-/// The helpers of one run, and the `debug` log to read back when it ends.
+/// The helpers of one run, the `debug` log and what `syncHelper` was asked to do after the
+/// run, to read back when it ends.
 pub struct Bound {
     pub variables: Vec<(&'static str, ScriptValue)>,
     pub debug: Rc<Debug>,
+    pub after: Rc<AfterProcessing>,
 }
 
-/// Makes the helpers for one run.
-pub fn bind(env: &Env) -> Bound {
+/// Which rules run: `syncHelper`'s after-processing requests belong to the incoming rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    Outgoing,
+    Incoming,
+}
+
+/// What the incoming rules asked `syncHelper` to do once the change is applied.
+#[derive(Debug, Default)]
+pub struct AfterProcessing {
+    /// `syncBackAfterProcessing()`: send this side's replica back to the source, even when
+    /// the apply changed nothing the outgoing rules send.
+    pub sync_back: std::cell::Cell<bool>,
+    /// `unExalateAfterProcessing()`: stop syncing the twin (both items keep their data).
+    pub unexalate: std::cell::Cell<bool>,
+}
+
+/// Makes the helpers for one run, and the `connection` variable.
+pub fn bind(env: &Env, run: Run) -> Bound {
     let debug = Rc::new(Debug::default());
+    let after = Rc::new(AfterProcessing::default());
     let host = |h: Rc<dyn HostObject>| ScriptValue::Host(h);
+    let connection = match &env.about.connection {
+        Value::Null => ScriptValue::Null,
+        c => from_json(c),
+    };
     Bound {
         variables: vec![
+            ("connection", connection),
             ("debug", host(debug.clone())),
             ("nodeHelper", host(Rc::new(NodeHelper(env.clone())))),
-            ("syncHelper", host(Rc::new(SyncHelper(env.clone())))),
+            (
+                "syncHelper",
+                host(Rc::new(SyncHelper(env.clone(), run, after.clone()))),
+            ),
             ("workLogHelper", host(Rc::new(WorkLogHelper))),
             (
                 "httpClient",
@@ -144,6 +247,7 @@ pub fn bind(env: &Env) -> Bound {
             ),
         ],
         debug,
+        after,
     }
 }
 
@@ -286,6 +390,15 @@ impl HostObject for NodeHelper {
                 "(entity, column) or (table, sys_id, column)",
             )
             .and_then(|()| self.display_value(args)),
+            "getLabel" => arity(name, args, 1..=1, "(name)").map(|()| label(args)),
+            "stripHtml" => {
+                arity(name, args, 1..=1, "(html)").map(|()| html_text(args, super::html::strip))
+            }
+            "toMarkDownFromHtml" => arity(name, args, 1..=1, "(html)")
+                .map(|()| html_text(args, super::html::to_markdown)),
+            "getHtmlField" => {
+                arity(name, args, 2..=2, "(issue, fieldName)").map(|()| html_field(args))
+            }
             _ => return None,
         };
         Some(result)
@@ -301,7 +414,58 @@ impl HostObject for NodeHelper {
             "getIssueType",
             "getProject",
             "getIssue",
+            "getReference",
+            "getTableByLink",
+            "getDisplayValue",
+            "getLabel",
+            "stripHtml",
+            "toMarkDownFromHtml",
+            "getHtmlField",
         ])
+    }
+}
+
+/// `getLabel(name)`: the label `{label}` (a label of the built-in tracker is any text, so it
+/// always exists), or null for an empty name. A label map given is read by its `label`.
+fn label(args: &[ScriptValue]) -> ScriptValue {
+    let name = match args.first() {
+        Some(v @ ScriptValue::Map(_)) => to_json(v)["label"].as_str().map(str::to_owned),
+        _ => text_arg(args),
+    };
+    match name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        Some(n) => from_json(&json!({"label": n})),
+        None => null(),
+    }
+}
+
+/// A text conversion of the first argument; null stays null.
+fn html_text(args: &[ScriptValue], convert: fn(&str) -> String) -> ScriptValue {
+    text_arg(args).map_or(ScriptValue::Null, |t| ScriptValue::str(convert(&t)))
+}
+
+/// `getHtmlField(issue, fieldName)`: the item's field as HTML. The built-in tracker keeps
+/// plain text, so the text is escaped with its paragraphs and line breaks as markup; a custom
+/// field is found by its name (`getHtmlField(issue, "Steps")`); null when the field is empty
+/// or missing.
+fn html_field(args: &[ScriptValue]) -> ScriptValue {
+    let issue = to_json(&args[0]);
+    let field = args[1].to_string();
+    let value = match issue.get(&field) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ => issue["customFields"][field.as_str()].clone(),
+    };
+    // A custom field as the rules see it: `{value}`.
+    let value = match value {
+        Value::Object(mut o) if o.len() == 1 && o.contains_key("value") => {
+            o.remove("value").unwrap_or(Value::Null)
+        }
+        v => v,
+    };
+    match value {
+        Value::Null => null(),
+        Value::String(s) if s.is_empty() => null(),
+        Value::String(s) => ScriptValue::str(super::html::from_text(&s)),
+        other => ScriptValue::str(super::html::from_text(&other.to_string())),
     }
 }
 
@@ -357,8 +521,9 @@ impl NodeHelper {
     }
 }
 
-/// `syncHelper`: which items are under sync, and their twins' keys.
-struct SyncHelper(Env);
+/// `syncHelper`: which items are under sync, their twins' keys and URLs, and what to do once
+/// the incoming change is applied.
+struct SyncHelper(Env, Run, Rc<AfterProcessing>);
 
 impl HostObject for SyncHelper {
     fn type_name(&self) -> &str {
@@ -389,6 +554,20 @@ impl HostObject for SyncHelper {
             "getRemoteIssueKey" => {
                 arity(name, args, 1..=1, "(localKey)").and_then(|()| self.remote_key(args))
             }
+            "getRemoteIssueUrl" => arity(name, args, 1..=2, "(localKey) or (id, type)")
+                .and_then(|()| self.remote_issue_url(args)),
+            "getTrackerUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| ScriptValue::str(self.0.about.tracker_url.clone())),
+            "getExalateUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| ScriptValue::str(self.0.about.node_url.clone())),
+            "getRemoteTrackerUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| optional_text(self.0.about.remote_tracker_url.clone())),
+            "getRemoteExalateUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| optional_text(self.0.about.remote_node_url.clone())),
+            "syncBackAfterProcessing" => arity(name, args, 0..=0, "()")
+                .and_then(|()| self.after_processing(name, &self.2.sync_back)),
+            "unExalateAfterProcessing" => arity(name, args, 0..=0, "()")
+                .and_then(|()| self.after_processing(name, &self.2.unexalate)),
             _ => return None,
         };
         Some(result)
@@ -400,8 +579,19 @@ impl HostObject for SyncHelper {
             "isUnderSync",
             "getLocalIssueKeyFromRemoteId",
             "getRemoteIssueKey",
+            "getRemoteIssueUrl",
+            "getTrackerUrl",
+            "getExalateUrl",
+            "getRemoteTrackerUrl",
+            "getRemoteExalateUrl",
+            "syncBackAfterProcessing",
+            "unExalateAfterProcessing",
         ])
     }
+}
+
+fn optional_text(text: Option<String>) -> ScriptValue {
+    text.map_or(ScriptValue::Null, ScriptValue::str)
 }
 
 /// The key a script passed: a key string, or an issue map with its `key`.
@@ -437,6 +627,35 @@ impl SyncHelper {
         Ok(twin.map_or(ScriptValue::Null, |t| {
             ScriptValue::str(t.local_key.to_string())
         }))
+    }
+
+    /// `syncHelper.syncBackAfterProcessing()` / `unExalateAfterProcessing()`: noted for the
+    /// engine, which acts once the change is applied. The outgoing rules run whenever replicas
+    /// are compared, not once per change, so there they are refused.
+    fn after_processing(
+        &self,
+        name: &str,
+        flag: &std::cell::Cell<bool>,
+    ) -> Result<ScriptValue, String> {
+        if self.1 != Run::Incoming {
+            return Err(format!(
+                "syncHelper.{name}() works in the incoming rules (it acts once a received change is applied)"
+            ));
+        }
+        flag.set(true);
+        Ok(null())
+    }
+
+    /// `getRemoteIssueUrl(localKey)` (or Exalate's `(id, type)`, the id being the key here):
+    /// the page of the local item's twin on the remote node, or null when the item has no
+    /// twin on this connection or the remote's URL is not known (a private remote).
+    fn remote_issue_url(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
+        let ScriptValue::Str(remote) = self.remote_key(&args[..1])? else {
+            return Ok(null());
+        };
+        Ok(optional_text(self.0.about.remote_node_url.as_ref().map(
+            |base| format!("{base}/items/{}", percent_path(&remote)),
+        )))
     }
 
     fn remote_key(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
@@ -809,6 +1028,19 @@ impl HttpClient {
     }
 }
 
+/// `text` as one URL path segment: anything but unreserved characters percent-encoded.
+fn percent_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes and `+` (a space) in a query-string value; a malformed escape stays
 /// as written.
 fn percent_decode(text: &str) -> String {
@@ -853,9 +1085,10 @@ pub(crate) mod testing {
         runtime: tokio::runtime::Runtime,
         store: Arc<dyn Store>,
         pub desk: Uuid,
+        about: About,
     }
 
-    fn connection(name: &str) -> Connection {
+    pub(crate) fn connection(name: &str) -> Connection {
         Connection {
             id: Uuid::now_v7(),
             name: name.into(),
@@ -907,7 +1140,17 @@ pub(crate) mod testing {
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            let desk = connection("desk");
+            let mut desk = connection("desk");
+            // Initiated by this node (http://sup.test) towards a node at http://eng.test.
+            desk.role = ConnectionRole::Initiator;
+            desk.remote = Some(tandem_model::RemoteNode {
+                node_id: Uuid::now_v7(),
+                name: "Engineering".into(),
+                url: Some("http://eng.test/".into()),
+                tracker: "builtin".into(),
+                public_key: String::new(),
+            });
+            let about = About::new(&desk, "http://sup.test", "http://sup.test");
             let other = connection("other");
             let (desk_id, other_id) = (desk.id, other.id);
             runtime.block_on(async {
@@ -941,12 +1184,14 @@ pub(crate) mod testing {
                 runtime,
                 store,
                 desk: desk_id,
+                about,
             }
         }
 
         /// What the rules of connection `desk` get.
         pub fn env(&self) -> Env {
             Env::new(self.store.clone(), self.runtime.handle().clone(), self.desk)
+                .with_about(self.about.clone())
         }
     }
 }
@@ -1255,6 +1500,135 @@ mod tests {
         check(
             "replica.r = httpClient.http('GET', '/items/SUP-1', null, null, [:]).key",
             json!("SUP-1"),
+        );
+    }
+
+    #[test]
+    fn connection_names_the_connection_and_its_sides() {
+        check(
+            "replica.r = [connection.name, connection.localShortName, connection.remoteShortName, connection.mode, connection.role, connection.remoteInstance.url]",
+            json!([
+                "desk",
+                "sup",
+                "eng",
+                "Script",
+                "initiator",
+                "http://eng.test/"
+            ]),
+        );
+    }
+
+    #[test]
+    fn sync_helper_gives_the_nodes_and_the_twins_urls() {
+        check(
+            "replica.r = [syncHelper.getExalateUrl(), syncHelper.getTrackerUrl(), syncHelper.getRemoteExalateUrl(), syncHelper.getRemoteTrackerUrl()]",
+            json!([
+                "http://sup.test",
+                "http://sup.test",
+                "http://eng.test",
+                "http://eng.test"
+            ]),
+        );
+        check(
+            "replica.r = [syncHelper.getRemoteIssueUrl('SUP-1'), syncHelper.getRemoteIssueUrl(issue), syncHelper.getRemoteIssueUrl('SUP-1', 'issue'), syncHelper.getRemoteIssueUrl('SUP-2'), syncHelper.getRemoteIssueUrl('SUP-99')]",
+            json!([
+                "http://eng.test/items/ENG-7",
+                "http://eng.test/items/ENG-7",
+                "http://eng.test/items/ENG-7",
+                null,
+                null
+            ]),
+        );
+    }
+
+    #[test]
+    fn a_private_remote_has_no_url_to_give() {
+        let mut connection = super::testing::connection("desk");
+        connection.role = tandem_model::ConnectionRole::Acceptor;
+        connection.remote = Some(tandem_model::RemoteNode {
+            node_id: Uuid::now_v7(),
+            name: "Hidden".into(),
+            url: None,
+            tracker: "servicenow".into(),
+            public_key: String::new(),
+        });
+        let about = About::new(
+            &connection,
+            "http://b.test",
+            "https://dev1.service-now.test/",
+        );
+        assert_eq!(about.tracker_url, "https://dev1.service-now.test");
+        assert_eq!(about.remote_node_url, None);
+        assert_eq!(about.remote_tracker_url, None);
+        assert_eq!(about.connection["remoteInstance"]["tracker"], "servicenow");
+        // A local connection's other side is this node.
+        let local = About::new(
+            &super::testing::connection("self"),
+            "http://a.test",
+            "http://a.test",
+        );
+        assert_eq!(local.remote_node_url.as_deref(), Some("http://a.test"));
+        assert_eq!(local.connection["remoteInstance"], Value::Null);
+    }
+
+    #[test]
+    fn after_processing_requests_belong_to_the_incoming_rules() {
+        let e = fails("syncHelper.syncBackAfterProcessing()");
+        assert!(e.contains("works in the incoming rules"), "{e}");
+        let e = fails("syncHelper.unExalateAfterProcessing()");
+        assert!(e.contains("works in the incoming rules"), "{e}");
+        let fixture = Fixture::new();
+        let run = |script: &str| {
+            rules::incoming(
+                &format!("if (firstSync) {{ issue.projectKey = 'SUP' }}\n{script}"),
+                IncomingInput {
+                    replica: json!({"key": "ENG-4"}),
+                    previous: None,
+                    first_sync: true,
+                    item: json!({"summary": ""}),
+                    comment_twins: vec![],
+                    attachment_twins: vec![],
+                    journals: false,
+                },
+                &fixture.env(),
+            )
+            .unwrap()
+        };
+        let plain = run("issue.summary = 'x'");
+        assert!(!plain.sync_back && !plain.unexalate);
+        let back = run("syncHelper.syncBackAfterProcessing()");
+        assert!(back.sync_back && !back.unexalate);
+        let stop = run("syncHelper.unExalateAfterProcessing()");
+        assert!(stop.unexalate && !stop.sync_back);
+    }
+
+    #[test]
+    fn get_label_makes_a_label_of_any_name() {
+        check(
+            "replica.r = [nodeHelper.getLabel('urgent'), nodeHelper.getLabel([label: 'x']), nodeHelper.getLabel(' '), nodeHelper.getLabel(null)]",
+            json!([{"label": "urgent"}, {"label": "x"}, null, null]),
+        );
+    }
+
+    #[test]
+    fn html_helpers_convert_text() {
+        check(
+            "replica.r = nodeHelper.stripHtml('<p>Printer <b>on fire</b></p><p>3rd &amp; 4th</p>')",
+            json!("Printer on fire\n\n3rd & 4th"),
+        );
+        check(
+            "replica.r = nodeHelper.toMarkDownFromHtml('<p>See <a href=\"http://x.test\">this</a> <em>now</em></p>')",
+            json!("See [this](http://x.test) *now*"),
+        );
+        check("replica.r = nodeHelper.stripHtml(null)", Value::Null);
+        check(
+            "replica.r = [nodeHelper.getHtmlField(issue, 'summary'), nodeHelper.getHtmlField([description: 'a < b\\n\\nc'], 'description'), nodeHelper.getHtmlField([customFields: [Steps: [value: 'one\\ntwo']]], 'Steps'), nodeHelper.getHtmlField(issue, 'nothing')]",
+            json!([
+                "<p>Checkout fails</p>",
+                "<p>a &lt; b</p><p>c</p>",
+                "<p>one<br/>two</p>",
+                null
+            ]),
         );
     }
 

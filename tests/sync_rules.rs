@@ -1,0 +1,122 @@
+//! Sync rules across two nodes: the variables and helpers whose effect shows only on the other
+//! side (`syncHelper.syncBackAfterProcessing()`, `unExalateAfterProcessing()`, `connection`,
+//! `commentHelper.addComment`), custom fields as Exalate's scripts read and write them, and a
+//! bare `return` in the outgoing rules sending nothing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::Api;
+use crate::sync::{eventually, pair};
+
+async fn item(api: &Api, key: &str) -> Value {
+    let (status, body) = api.send(api.get(&format!("/items/{key}"))).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn twins(api: &Api, key: &str) -> Value {
+    let (status, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
+    assert_eq!(status, 200, "{body}");
+    body["twins"].clone()
+}
+
+async fn exists(api: &Api, key: &str) -> bool {
+    api.send(api.get(&format!("/items/{key}"))).await.0 == 200
+}
+
+async fn set_rules(api: &Api, rules: Value) {
+    let (status, body) = api.json(api.patch("/connections/desk"), rules).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn exalate(api: &Api, key: &str) -> (u16, Value) {
+    api.json(
+        api.post("/sync/exalate"),
+        json!({"connection": "desk", "item": key}),
+    )
+    .await
+}
+
+async fn patch(api: &Api, key: &str, change: Value) {
+    let (status, body) = api.json(api.patch(&format!("/items/{key}")), change).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn incoming_rules_send_the_new_key_back_and_stop_sync_after_processing() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    // B: names the connection in the description, comments where the item came from, sends
+    // its new key back at once, and stops syncing an item once it is Done.
+    set_rules(
+        &api_b,
+        json!({"incoming_script": "\
+if (firstSync) {
+    workItem.projectKey = 'ENG'
+    issue.comments = commentHelper.addComment('Created from ' + replica.key, issue.comments)
+    syncHelper.syncBackAfterProcessing()
+}
+issue.summary = replica.summary
+issue.description = 'from ' + connection.remoteShortName + ' on ' + connection.name
+issue.status = replica.status
+if (replica.status.name == 'Done') { syncHelper.unExalateAfterProcessing() }
+"}),
+    )
+    .await;
+    // A: keeps the link to its twin in the description.
+    set_rules(
+        &api_a,
+        json!({"incoming_script": "\
+issue.summary = replica.summary
+issue.description = 'twin: ' + replica.key + ' at ' + syncHelper.getRemoteIssueUrl(issue.key)
+issue.comments = commentHelper.mergeComments(issue, replica)
+"}),
+    )
+    .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Checkout fails"}))
+        .await;
+    let (status, body) = exalate(&api_a, "SUP-1").await;
+    assert_eq!(status, 200, "{body}");
+
+    eventually("B creates ENG-1", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    let on_b = item(&api_b, "ENG-1").await;
+    assert_eq!(on_b["description"], "from sup on desk");
+    assert_eq!(on_b["comments"][0]["body"], "Created from SUP-1");
+    // Nobody edits ENG-1, yet A learns of it: B sent its replica back after applying.
+    let expected = format!("twin: ENG-1 at {}/items/ENG-1", b.url.trim_end_matches('/'));
+    eventually("A gets B's replica back", || async {
+        item(&api_a, "SUP-1").await["description"] == expected.as_str()
+    })
+    .await;
+    // B's added comment travelled with it, once.
+    let comments = item(&api_a, "SUP-1").await["comments"].clone();
+    assert_eq!(comments.as_array().map(Vec::len), Some(1), "{comments}");
+    assert!(
+        comments[0]["body"]
+            .as_str()
+            .unwrap()
+            .ends_with("Created from SUP-1"),
+        "{comments}"
+    );
+
+    // Done on A: B applies it, then stops syncing, and tells A.
+    patch(&api_a, "SUP-1", json!({"status": "Done"})).await;
+    eventually("B stops after applying Done", || async {
+        twins(&api_b, "ENG-1").await[0]["state"] == "stopped"
+    })
+    .await;
+    assert_eq!(item(&api_b, "ENG-1").await["status"], "Done");
+    eventually("A stops too", || async {
+        twins(&api_a, "SUP-1").await[0]["state"] == "stopped"
+    })
+    .await;
+    patch(&api_a, "SUP-1", json!({"summary": "After the stop"})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "Checkout fails");
+}
