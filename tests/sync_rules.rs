@@ -120,3 +120,77 @@ issue.comments = commentHelper.mergeComments(issue, replica)
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(item(&api_b, "ENG-1").await["summary"], "Checkout fails");
 }
+
+/// Rules on both sides that sync the custom field "Tier" as Exalate's scripts do, besides the
+/// summary.
+fn tier_rules(project: &str) -> Value {
+    json!({
+        "outgoing_script": "\
+replica.key = issue.key
+replica.summary = issue.summary
+replica.customFields.\"Tier\" = issue.customFields.\"Tier\"
+",
+        "incoming_script": format!("\
+if (firstSync) {{ issue.projectKey = '{project}' }}
+issue.summary = replica.summary
+issue.customFields.\"Tier\".value = replica.customFields.\"Tier\"?.value
+"),
+    })
+}
+
+#[tokio::test]
+async fn a_custom_field_syncs_both_ways_through_its_value() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    set_rules(&api_a, tier_rules("SUP")).await;
+    set_rules(&api_b, tier_rules("ENG")).await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Big customer", "custom_fields": {"Tier": "Gold", "Note": "ours"}}))
+        .await;
+    let (status, body) = exalate(&api_a, "SUP-1").await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B creates ENG-1", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    assert_eq!(
+        item(&api_b, "ENG-1").await["custom_fields"],
+        json!({"Tier": "Gold"}),
+        "only the mapped field travels"
+    );
+
+    // B → A.
+    patch(
+        &api_b,
+        "ENG-1",
+        json!({"custom_fields": {"Tier": "Platinum"}}),
+    )
+    .await;
+    eventually("A gets B's Tier", || async {
+        item(&api_a, "SUP-1").await["custom_fields"] == json!({"Tier": "Platinum", "Note": "ours"})
+    })
+    .await;
+
+    // A → B, and a field cleared on A is cleared on B.
+    patch(
+        &api_a,
+        "SUP-1",
+        json!({"custom_fields": {"Tier": "Silver"}}),
+    )
+    .await;
+    eventually("B gets A's Tier", || async {
+        item(&api_b, "ENG-1").await["custom_fields"] == json!({"Tier": "Silver"})
+    })
+    .await;
+    patch(&api_a, "SUP-1", json!({"custom_fields": {"Tier": null}})).await;
+    eventually("B clears Tier", || async {
+        item(&api_b, "ENG-1").await["custom_fields"] == json!({})
+    })
+    .await;
+    // No echo: the items stay as they are.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        item(&api_a, "SUP-1").await["custom_fields"],
+        json!({"Note": "ours"})
+    );
+}

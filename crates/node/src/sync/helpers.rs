@@ -517,7 +517,11 @@ impl NodeHelper {
             return Ok(null());
         };
         let item = self.0.read("the item", async |s| s.item(&key).await)?;
-        Ok(item.map_or(ScriptValue::Null, |i| from_json(&item_json(&i))))
+        Ok(item.map_or(ScriptValue::Null, |i| {
+            let mut v = item_json(&i);
+            super::item_json::wrap_custom_fields(&mut v, &[], false);
+            from_json(&v)
+        }))
     }
 }
 

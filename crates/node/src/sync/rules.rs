@@ -31,6 +31,7 @@ use tandem_script::{
 };
 
 use super::helpers::{self, Env, Run};
+use super::item_json::{unwrap_custom_fields, wrap_custom_fields};
 
 /// A rule that failed: which script, the message, and the rendered trace (line, caret, stack).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,10 +120,15 @@ pub struct OutgoingOutcome {
 pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome, RuleError> {
     const WHICH: &str = "outgoing";
     let script = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
-    let replica = from_json(&Value::Object(Default::default()));
+    let names = custom_field_names(source);
+    let mut replica = Value::Object(Default::default());
+    wrap_custom_fields(&mut replica, &names, true);
+    let replica = from_json(&replica);
     let bound = helpers::bind(env, Run::Outgoing);
     // One object under three names: a change through one shows through the others.
-    let issue = from_json(item);
+    let mut item = item.clone();
+    wrap_custom_fields(&mut item, &names, false);
+    let issue = from_json(&item);
     let comment_helper = Rc::new(CommentHelper::default());
     let vars = binding(
         [
@@ -141,11 +147,22 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
         .result
         .map_err(|e| run_failed(WHICH, source, &e, &log))?;
     // The rules may have assigned a new map to `replica`; read it back from the binding.
-    let replica = outcome
+    let mut replica = outcome
         .variables
         .get("replica")
         .map(to_json)
         .unwrap_or(Value::Null);
+    // Custom fields travel as their raw values; one without a value is not sent.
+    unwrap_custom_fields(&mut replica, None);
+    if let Some(map) = replica.as_object_mut()
+        && map
+            .get("customFields")
+            .and_then(Value::as_object)
+            .is_some_and(|f| f.is_empty())
+        && !names.is_empty()
+    {
+        map.remove("customFields");
+    }
     if !replica.is_object() {
         return Err(RuleError {
             which: WHICH,
@@ -256,16 +273,23 @@ pub fn incoming(
         delta: attachments,
         ops: RefCell::new(Vec::new()),
     });
-    let issue = from_json(&input.item);
+    let names = custom_field_names(source);
+    wrap_custom_fields(&mut replica, &names, true);
+    let mut item = input.item.clone();
+    wrap_custom_fields(&mut item, &names, false);
+    let issue = from_json(&item);
     let issue_bound = issue.clone();
+    let previous = input.previous.clone().map(|mut p| {
+        wrap_custom_fields(&mut p, &names, true);
+        p
+    });
     let bound = helpers::bind(env, Run::Incoming);
     let vars = binding(
         [
             ("replica", from_json(&replica)),
             (
                 "previous",
-                input
-                    .previous
+                previous
                     .as_ref()
                     .map_or(tandem_script::Value::Null, from_json),
             ),
@@ -290,7 +314,8 @@ pub fn incoming(
     outcome
         .result
         .map_err(|e| run_failed(WHICH, source, &e, &log))?;
-    let item = local_item_after(&outcome.variables, &issue_bound);
+    let mut item = local_item_after(&outcome.variables, &issue_bound);
+    unwrap_custom_fields(&mut item, Some(&input.item));
     let mut comment_ops = comment_helper.ops.take();
     let mut attachment_ops = attachment_helper.ops.take();
     appended_comments(
@@ -310,6 +335,53 @@ pub fn incoming(
         unexalate: bound.after.unexalate.get(),
         log,
     })
+}
+
+/// The custom field names `source` mentions (`customFields."Tier"`, `customFields.Tier`,
+/// `customFields['Tier']`, with `?.` too), so that the rules find each as a field object even
+/// where the item or the replica has no value for it, as Jira has every field its project
+/// defines. A method called on the map (`customFields.each { … }`) is no name; neither is a
+/// name built at run time (`"${x}"`).
+fn custom_field_names(source: &str) -> Vec<String> {
+    const MARK: &str = "customFields";
+    let mut names: Vec<String> = Vec::new();
+    let mut from = 0;
+    while let Some(at) = source[from..].find(MARK) {
+        let mut rest = source[from + at + MARK.len()..].trim_start();
+        from += at + MARK.len();
+        let bracket = rest.starts_with('[');
+        if let Some(r) = rest.strip_prefix("?.").or_else(|| rest.strip_prefix('.')) {
+            rest = r.trim_start();
+        } else if let Some(r) = rest.strip_prefix('[') {
+            rest = r.trim_start();
+        } else {
+            continue;
+        }
+        let (name, after) = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let body = &rest[1..];
+                match body.find([q, '\n']) {
+                    Some(end) if body[end..].starts_with(q) => (&body[..end], &body[end + 1..]),
+                    _ => continue,
+                }
+            }
+            Some(c) if !bracket && (c.is_alphabetic() || c == '_') => {
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                (&rest[..end], &rest[end..])
+            }
+            _ => continue,
+        };
+        let called = !bracket && after.trim_start().starts_with(['(', '{']);
+        if name.is_empty() || name.contains('$') || called {
+            continue;
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 /// The local item the incoming rules leave: the one object `issue`, `entity` and `workItem`
@@ -918,6 +990,83 @@ mod tests {
         assert!(e.message.contains("not empty"), "{}", e.message);
         let e = outgoing("commentHelper.filterLocal('x')", &json!({}), &fixture.env()).unwrap_err();
         assert!(e.message.contains("list of comments"), "{}", e.message);
+    }
+
+    #[test]
+    fn custom_field_names_are_read_from_the_rules() {
+        assert_eq!(
+            custom_field_names(
+                "issue.customFields.\"Tier\".value = replica.customFields.'Support Level'?.value\n\
+                 issue.customFields.Team = replica?.customFields?.Team\n\
+                 def x = issue.customFields['Region']\n\
+                 issue.customFields.each { k, v -> }\n\
+                 replica.customFields.size()\n\
+                 issue.customFields.\"${name}\".value = 1\n\
+                 issue.customFields.Tier.value = 2 // customFields"
+            ),
+            ["Tier", "Support Level", "Team", "Region"]
+        );
+        assert!(custom_field_names("customFields.\"never closed").is_empty());
+    }
+
+    #[test]
+    fn custom_fields_read_and_write_through_value_and_travel_raw() {
+        let fixture = Fixture::new();
+        // Outgoing: the field object as it is, or its value, into the replica.
+        let out = outgoing(
+            "replica.customFields.\"Tier\" = issue.customFields.\"Tier\"\nreplica.customFields.Team = issue.customFields.Team\nreplica.customFields.Region.value = issue.customFields.Tier.value.toUpperCase()",
+            &json!({"customFields": {"Tier": "Gold"}}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            out.replica,
+            json!({"customFields": {"Tier": "Gold", "Region": "GOLD"}}),
+            "raw values; Team, which has none, is not sent"
+        );
+        // Outgoing rules that name a custom field but send nothing leave the replica empty.
+        let nothing = outgoing(
+            "if (issue.summary == 'x') { replica.customFields.Tier = issue.customFields.Tier }",
+            &json!({"summary": "y", "customFields": {}}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(nothing.replica, json!({}));
+        // Incoming: `.value` reads and writes, on a first sync too; a raw assignment works.
+        let mut first = input(
+            json!({"customFields": {"Tier": "Gold", "Team": "Ops"}}),
+            None,
+        );
+        first.item = json!({"summary": "", "customFields": {}});
+        let applied = incoming(
+            "if (firstSync) { issue.projectKey = 'ENG' }\nissue.customFields.\"Tier\".value = replica.customFields.\"Tier\".value\nissue.customFields.Team = replica.customFields.Team\nissue.customFields.Raw = 'plain'\nissue.summary = previous?.customFields?.Tier?.value ?: 'none'",
+            first,
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            applied.item["customFields"],
+            json!({"Tier": "Gold", "Team": "Ops", "Raw": "plain"})
+        );
+        assert_eq!(applied.item["summary"], "none");
+        // A field the remote no longer has is cleared where the item has it.
+        let mut update = input(
+            json!({"customFields": {}}),
+            Some(json!({"customFields": {"Tier": "Gold"}})),
+        );
+        update.first_sync = false;
+        update.item = json!({"summary": "s", "customFields": {"Tier": "Gold", "Other": 1}});
+        let cleared = incoming(
+            "issue.customFields.Tier.value = replica.customFields.Tier.value\nissue.summary = previous.customFields.Tier.value",
+            update,
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            cleared.item["customFields"],
+            json!({"Tier": null, "Other": 1})
+        );
+        assert_eq!(cleared.item["summary"], "Gold");
     }
 
     #[test]
