@@ -194,3 +194,72 @@ async fn a_custom_field_syncs_both_ways_through_its_value() {
         json!({"Note": "ours"})
     );
 }
+
+#[tokio::test]
+async fn a_bare_return_in_the_outgoing_rules_sends_nothing() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    set_rules(
+        &api_a,
+        json!({"outgoing_script": "\
+if (issue.summary.startsWith('Secret')) { return }
+replica.key = issue.key
+replica.summary = issue.summary
+"}),
+    )
+    .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Secret plans"}))
+        .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Public plans"}))
+        .await;
+
+    // Exalate on an item the rules send nothing for: refused with the reason, not synced.
+    let (status, body) = exalate(&api_a, "SUP-1").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string().contains("send nothing for SUP-1"),
+        "{body}"
+    );
+    assert_eq!(twins(&api_a, "SUP-1").await, json!([]));
+
+    // A trigger skips it quietly, and brings the next public item.
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/desk/triggers"),
+            json!({"query": "project = SUP"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "Secret again"}))
+        .await;
+    api_a
+        .item(json!({"project": "SUP", "summary": "Public news"}))
+        .await;
+    eventually("the public item arrives", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "Public news");
+    assert_eq!(twins(&api_a, "SUP-3").await, json!([]));
+
+    // An item under sync that turns secret sends nothing; when it stops being secret again,
+    // the change goes out.
+    patch(&api_a, "SUP-4", json!({"summary": "Secret now"})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "Public news");
+    patch(&api_a, "SUP-4", json!({"summary": "Public once more"})).await;
+    eventually("the public change arrives", || async {
+        item(&api_b, "ENG-1").await["summary"] == "Public once more"
+    })
+    .await;
+
+    // Nothing failed on either side, and nothing else arrived.
+    for api in [&api_a, &api_b] {
+        let (_, errors) = api.send(api.get("/sync/errors")).await;
+        assert_eq!(errors["errors"], json!([]));
+    }
+    assert!(!exists(&api_b, "ENG-2").await);
+}

@@ -211,7 +211,8 @@ async fn outgoing_event(
         if super::operations::matches_trigger(state, &of_connection, &event.item).await?
             && let Some(connection) = store.connection(id).await?
             && !paused_by_rules(&connection)
-            && let Err(e) = exalate(state, &connection, &event.item).await
+            // An item the outgoing rules send nothing for is skipped, not an error.
+            && let Err(e) = exalate_new(state, &connection, &event.item).await
         {
             record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
         }
@@ -252,6 +253,9 @@ struct Sent {
     queued: bool,
     /// The item as the outgoing rules saw it (None: no twin or no item).
     item: Option<tandem_model::Item>,
+    /// The outgoing rules left the replica empty (a bare `return` before filling it, Exalate's
+    /// way to send nothing): nothing was queued.
+    empty: bool,
 }
 
 /// [`send`] for a caller that holds the twin's lock. The fields whose values differ from the
@@ -266,6 +270,7 @@ async fn send_locked(
         return Ok(Sent {
             queued: false,
             item: None,
+            empty: false,
         });
     };
     send_twin(state, connection, twin, false).await
@@ -286,11 +291,20 @@ async fn send_twin(
         return Ok(Sent {
             queued: false,
             item: None,
+            empty: false,
         });
     };
     let outcome = outgoing_run(state, connection, state.view().item_json(&item)).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
+    // The rules sent nothing: nothing goes out, and what was sent last stays the baseline.
+    if replica.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Ok(Sent {
+            queued: false,
+            item: Some(item),
+            empty: true,
+        });
+    }
     let last = twin
         .last_sent
         .as_deref()
@@ -302,6 +316,7 @@ async fn send_twin(
         return Ok(Sent {
             queued: false,
             item: Some(item),
+            empty: false,
         });
     }
     let me = precedence(connection, &twin);
@@ -370,6 +385,7 @@ async fn send_twin(
     Ok(Sent {
         queued: true,
         item: Some(item),
+        empty: false,
     })
 }
 
@@ -1508,51 +1524,77 @@ async fn touch_connection(state: &AppState, id: Uuid) {
 }
 
 /// Brings an item under sync on a connection (the Exalate operation): records the twin and
-/// sends the item's replica.
+/// sends the item's replica. When the outgoing rules send nothing for the item (they return
+/// before filling the replica), it is not brought under sync, and the error says why.
 pub async fn exalate(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
-    bring(state, connection, key, false)
-        .await?
-        .ok_or_else(|| SyncFailure::Apply(format!("{key} could not be brought under sync")))
+    match bring(state, connection, key, false).await? {
+        Brought::Twin(twin) => Ok(twin),
+        Brought::AlreadyActive => Err(SyncFailure::Apply(format!(
+            "{key} could not be brought under sync"
+        ))),
+        Brought::NothingToSend => Err(SyncFailure::Apply(format!(
+            "the outgoing rules of connection {} send nothing for {key} (they return before filling the replica), so it is not brought under sync",
+            connection.name
+        ))),
+    }
 }
 
-/// [`exalate`] for Bulk Exalate: an item under sync already is left as it is (bringing it
-/// again would only resend what the remote has). Returns whether it brought the item.
+/// [`exalate`] for Bulk Exalate and triggers: an item under sync already is left as it is
+/// (bringing it again would only resend what the remote has), and one the outgoing rules send
+/// nothing for is skipped. Returns whether it brought the item.
 pub async fn exalate_new(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<bool, SyncFailure> {
-    Ok(bring(state, connection, key, true).await?.is_some())
+    Ok(matches!(
+        bring(state, connection, key, true).await?,
+        Brought::Twin(_)
+    ))
+}
+
+/// What [`bring`] did.
+enum Brought {
+    Twin(Twin),
+    /// With `skip_active`: the twin was active already; left alone.
+    AlreadyActive,
+    /// The outgoing rules sent nothing: the item is not under sync (the twin this call made is
+    /// removed again, a stopped one stays stopped).
+    NothingToSend,
 }
 
 /// Records the twin (or makes a stopped one active) and sends the item, under the twin's
-/// lock. With `skip_active`, an active twin is left alone and `None` returned.
+/// lock. With `skip_active`, an active twin is left alone.
 async fn bring(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
     skip_active: bool,
-) -> Result<Option<Twin>, SyncFailure> {
+) -> Result<Brought, SyncFailure> {
     let store = state.store();
     let _lock = state.lock_twin(connection.id, key).await;
     // The incoming side may record this item's twin at the same moment (the remote exalated
     // it too, or a trigger fired there; it holds no lock for a twin it creates): a clash
     // re-reads the twin rather than failing.
     let mut attempts = 0;
-    let twin = loop {
+    // With the twin's state before this call (None: this call records it).
+    let (twin, before) = loop {
         attempts += 1;
-        let recorded = match store.twin(connection.id, key).await? {
-            Some(t) if t.state == TwinState::Active && skip_active => return Ok(None),
-            Some(t) if t.state == TwinState::Active => Ok(t),
-            Some(mut t) => {
-                t.state = TwinState::Active;
-                store.update_twin(&t).await
+        let (recorded, prior) = match store.twin(connection.id, key).await? {
+            Some(t) if t.state == TwinState::Active && skip_active => {
+                return Ok(Brought::AlreadyActive);
             }
-            None => {
+            Some(t) if t.state == TwinState::Active => (Ok(t), Some(TwinState::Active)),
+            Some(mut t) => {
+                let prior = Some(t.state);
+                t.state = TwinState::Active;
+                (store.update_twin(&t).await, prior)
+            }
+            None => (
                 store
                     .create_twin(Twin {
                         connection_id: connection.id,
@@ -1566,11 +1608,12 @@ async fn bring(
                         clock: FieldClocks::default(),
                         leads: true,
                     })
-                    .await
-            }
+                    .await,
+                None,
+            ),
         };
         match recorded {
-            Ok(t) => break t,
+            Ok(t) => break (t, prior),
             Err(StoreError::NotFound { what: "item", .. }) => {
                 return Err(SyncFailure::Apply(format!("there is no item {key}")));
             }
@@ -1578,8 +1621,23 @@ async fn bring(
             Err(e) => return Err(e.into()),
         }
     };
-    send_twin(state, connection, twin.clone(), false).await?;
+    let sent = send_twin(state, connection, twin.clone(), false).await?;
+    if sent.empty && before != Some(TwinState::Active) {
+        match before {
+            None => store.delete_twin(connection.id, key).await?,
+            Some(state) => {
+                let mut t = store
+                    .twin(connection.id, key)
+                    .await?
+                    .unwrap_or_else(|| twin.clone());
+                t.state = state;
+                store.update_twin(&t).await?;
+            }
+        }
+        tracing::info!(connection = %connection.name, item = %key, "The outgoing rules send nothing for the item: it is not brought under sync.");
+        return Ok(Brought::NothingToSend);
+    }
     state.wake_sync();
     state.wake_delivery();
-    Ok(Some(twin))
+    Ok(Brought::Twin(twin))
 }
