@@ -38,7 +38,13 @@
 //!   /items?jql=…` (or `query=`, with `offset` and `limit`), `GET /projects` and `GET
 //!   /projects/{key}` answer as the REST API does; anything else is refused with an error
 //!   naming the path. On a ServiceNow node it reaches the instance's REST API (`/api/…`) with
-//!   the node's credentials, `patch` too; writes as [`Writes`] says.
+//!   the node's credentials, `patch` too; writes as [`Writes`] says. Exalate's full form
+//!   `http(method, path, body, <ignored>, headers) { req, res -> … }` (and `post(path, body,
+//!   null, headers) { … }`): the headers go with the request to ServiceNow (never one that is
+//!   the node's own: `Authorization`, `Host`, `Cookie`, framing), and with a closure the call
+//!   returns what the closure returns, given `req` (`method`, `path`, `body`, `headers`) and
+//!   `res` (`code`, `body` as text, `headers`) whatever the status — the script decides what a
+//!   404 means. On the built-in tracker the headers reach nothing and a refusal still raises.
 //!
 //! Scripts run on a blocking thread; a helper that reads the store blocks on the runtime
 //! handle [`Env`] carries, which is allowed there.
@@ -846,7 +852,7 @@ impl HostObject for HttpClient {
         &self,
         name: &str,
         args: &[ScriptValue],
-        _invoker: &mut dyn Invoker,
+        invoker: &mut dyn Invoker,
     ) -> Option<Result<ScriptValue, String>> {
         let (method, args) = match name {
             "get" | "post" | "put" | "patch" | "delete" => (name.to_ascii_uppercase(), args),
@@ -860,13 +866,83 @@ impl HostObject for HttpClient {
             },
             _ => return None,
         };
+        // Exalate's full form: (path, body, <ignored>, headers) { req, res -> … }.
+        let (closure, args) = match args.split_last() {
+            Some((c @ ScriptValue::Closure(_), rest)) => (Some(c), rest),
+            _ => (None, args),
+        };
         let Some(path) = text_arg(args) else {
             return Some(Err(format!(
                 "httpClient.{name} needs a path such as /items/SUP-1"
             )));
         };
         let body = args.get(1).filter(|b| !matches!(b, ScriptValue::Null));
-        Some(self.request(&method, &path, body).map(|v| from_json(&v)))
+        let headers = match args.get(3) {
+            None | Some(ScriptValue::Null) => Vec::new(),
+            Some(map @ ScriptValue::Map(_)) => match to_json(map) {
+                Value::Object(m) => m
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Some(other) => {
+                return Some(Err(format!(
+                    "httpClient.{name}: the headers must be a map of name to value, not {other}"
+                )));
+            }
+        };
+        if let Err(e) = tandem_connectors::servicenow::check_script_headers(&headers) {
+            return Some(Err(format!("httpClient {method} {path}: {e}")));
+        }
+        let Some(closure) = closure else {
+            return Some(
+                self.request(&method, &path, body, &headers)
+                    .map(|v| from_json(&v)),
+            );
+        };
+        let answer = match self.answer(&method, &path, body, &headers) {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
+        let text_map = |pairs: &[(String, String)]| {
+            Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
+        };
+        let req = json!({
+            "method": method,
+            "path": path,
+            "body": body.map(|b| match b {
+                ScriptValue::Str(t) => t.to_string(),
+                other => to_json(other).to_string(),
+            }),
+            "headers": text_map(&headers),
+        });
+        let res = json!({
+            "code": answer.status,
+            "body": answer.body,
+            "headers": text_map(&answer.headers),
+        });
+        Some(
+            invoker
+                .call(closure, vec![from_json(&req), from_json(&res)])
+                .map_err(|e| {
+                    format!(
+                        "the httpClient {method} {path} closure failed: {}",
+                        e.message
+                    )
+                }),
+        )
     }
 
     fn method_names(&self) -> Vec<String> {
@@ -874,52 +950,105 @@ impl HostObject for HttpClient {
     }
 }
 
+/// A request body as JSON: a map or list as it is, a string as the JSON text it holds.
+fn json_body(
+    method: &str,
+    path: &str,
+    body: Option<&ScriptValue>,
+) -> Result<Option<Value>, String> {
+    match body {
+        None => Ok(None),
+        Some(ScriptValue::Str(text)) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| format!("httpClient {method} {path}: the body is not JSON ({e})")),
+        Some(other) => Ok(Some(to_json(other))),
+    }
+}
+
+/// The ServiceNow method `httpClient` sends for `method`.
+fn verb(method: &str) -> Result<reqwest::Method, String> {
+    Ok(match method {
+        "GET" => reqwest::Method::GET,
+        "POST" => reqwest::Method::POST,
+        "PUT" => reqwest::Method::PUT,
+        "PATCH" => reqwest::Method::PATCH,
+        "DELETE" => reqwest::Method::DELETE,
+        other => {
+            return Err(format!(
+                "httpClient: '{other}' is not a method it sends (GET, POST, PUT, PATCH, DELETE)"
+            ));
+        }
+    })
+}
+
 impl HttpClient {
-    fn servicenow(
+    /// A request whose answer the script's closure handles: the status, the body as text and
+    /// the headers, whatever the status. On the built-in tracker, what the API answers (a
+    /// refusal still raises: no request was made).
+    fn answer(
         &self,
         method: &str,
         path: &str,
         body: Option<&ScriptValue>,
-    ) -> Result<Value, String> {
-        let verb = match method {
-            "GET" => reqwest::Method::GET,
-            "POST" => reqwest::Method::POST,
-            "PUT" => reqwest::Method::PUT,
-            "PATCH" => reqwest::Method::PATCH,
-            "DELETE" => reqwest::Method::DELETE,
-            other => {
-                return Err(format!(
-                    "httpClient: '{other}' is not a method it sends (GET, POST, PUT, PATCH, DELETE)"
-                ));
-            }
+        headers: &[(String, String)],
+    ) -> Result<tandem_connectors::servicenow::Exchange, String> {
+        let json_answer = |status: u16, v: &Value| tandem_connectors::servicenow::Exchange {
+            status,
+            body: if v.is_null() {
+                String::new()
+            } else {
+                v.to_string()
+            },
+            headers: vec![("content-type".into(), "application/json".into())],
         };
-        // A body is JSON: a map or list as it is, a string as the JSON text it holds.
-        let body =
-            match body {
-                None => None,
-                Some(ScriptValue::Str(text)) => Some(serde_json::from_str(text).map_err(|e| {
-                    format!("httpClient {method} {path}: the body is not JSON ({e})")
-                })?),
-                Some(other) => Some(to_json(other)),
+        if self.0.servicenow.is_none() {
+            return self
+                .request(method, path, body, headers)
+                .map(|v| json_answer(200, &v));
+        }
+        let verb = verb(method)?;
+        let body = json_body(method, path, body)?;
+        if let Some(simulated) = self.gate_write(&verb, method, path, &body)? {
+            let status = match verb {
+                reqwest::Method::POST => 201,
+                reqwest::Method::DELETE => 204,
+                _ => 200,
             };
+            return Ok(json_answer(status, &simulated));
+        }
+        let (path, headers) = (path.to_owned(), headers.to_vec());
+        self.0
+            .servicenow(&format!("httpClient {method} {path}"), async |c| {
+                c.exchange(verb, &path, body, &headers).await
+            })
+            .unwrap_or_else(|| Err("no ServiceNow instance".into()))
+    }
+
+    /// What a write may do in this run ([`Writes`]): `None` to send it, the simulated answer
+    /// in a test run, or the refusal in outgoing rules.
+    fn gate_write(
+        &self,
+        verb: &reqwest::Method,
+        method: &str,
+        path: &str,
+        body: &Option<Value>,
+    ) -> Result<Option<Value>, String> {
         match self.0.writes {
-            _ if verb == reqwest::Method::GET => {}
-            Writes::Send => {}
-            Writes::Refuse => {
-                return Err(format!(
-                    "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
-                ));
-            }
+            _ if *verb == reqwest::Method::GET => Ok(None),
+            Writes::Send => Ok(None),
+            Writes::Refuse => Err(format!(
+                "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
+            )),
             Writes::Simulate => {
                 // Answered as the Table API would, so the rest of the rules can be tried: the
                 // body as the record, with a placeholder sys_id for a new one.
                 self.1.note(format!(
                     "test run: httpClient {method} {path} was not sent (answered with its own body)"
                 ));
-                return Ok(match (verb, body) {
-                    (reqwest::Method::DELETE, _) => Value::Null,
+                Ok(Some(match (verb, body.clone()) {
+                    (&reqwest::Method::DELETE, _) => Value::Null,
                     (verb, Some(Value::Object(mut record))) => {
-                        if verb == reqwest::Method::POST {
+                        if *verb == reqwest::Method::POST {
                             record
                                 .entry("sys_id")
                                 .or_insert_with(|| json!("test-run-sys-id"));
@@ -927,27 +1056,44 @@ impl HttpClient {
                         json!({ "result": record })
                     }
                     (_, body) => json!({ "result": body }),
-                });
+                }))
             }
         }
-        let path = path.to_owned();
+    }
+
+    fn servicenow(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&ScriptValue>,
+        headers: &[(String, String)],
+    ) -> Result<Value, String> {
+        let verb = verb(method)?;
+        let body = json_body(method, path, body)?;
+        if let Some(simulated) = self.gate_write(&verb, method, path, &body)? {
+            return Ok(simulated);
+        }
+        let (path, headers) = (path.to_owned(), headers.to_vec());
         self.0
             .servicenow(&format!("httpClient {method} {path}"), async |c| {
-                c.send_json(verb, &path, body).await
+                c.send_json(verb, &path, body, &headers).await
             })
             .unwrap_or_else(|| Err("no ServiceNow instance".into()))
     }
 
+    /// The request's JSON answer. On the built-in tracker `headers` have nothing to reach
+    /// (no request leaves the node).
     fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&ScriptValue>,
+        headers: &[(String, String)],
     ) -> Result<Value, String> {
         // On ServiceNow: the instance's REST API, relative to its base, with the node's
         // credentials.
         if self.0.servicenow.is_some() {
-            return self.servicenow(method, path, body);
+            return self.servicenow(method, path, body, headers);
         }
         let refuse = || {
             format!(
@@ -1634,6 +1780,53 @@ mod tests {
                 null
             ]),
         );
+    }
+
+    #[test]
+    fn http_client_hands_the_answer_to_a_closure() {
+        check(
+            "replica.r = httpClient.http('GET', '/items/SUP-2', null, null, ['X-Trace': 'abc']) { req, res ->\n  [res.code, new groovy.json.JsonSlurper().parseText(res.body).summary, req.method, req.path, req.headers.'X-Trace', res.headers.'content-type']\n}",
+            json!([
+                200,
+                "Slow search",
+                "GET",
+                "/items/SUP-2",
+                "abc",
+                "application/json"
+            ]),
+        );
+        // The closure's result is the call's result, whatever it is.
+        check(
+            "replica.r = httpClient.get('/projects', null, null, [:]) { req, res -> 'seen' }",
+            json!("seen"),
+        );
+        // A refusal is no answer: it raises, closure or not.
+        let e = fails(
+            "httpClient.http('GET', '/connections', null, null, [:]) { req, res -> res.code }",
+        );
+        assert!(e.contains("is not one of its endpoints"), "{e}");
+        // A failing closure names the request.
+        let e = fails(
+            "httpClient.http('GET', '/projects', null, null, [:]) { req, res -> res.nope.x }",
+        );
+        assert!(
+            e.starts_with("the httpClient GET /projects closure failed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn http_client_refuses_headers_that_are_the_nodes_own() {
+        for name in ["Authorization", "host", "Cookie", "Content-Length"] {
+            let e = fails(&format!(
+                "httpClient.http('GET', '/projects', null, null, ['{name}': 'x'])"
+            ));
+            assert!(e.contains("is the node's own"), "{name}: {e}");
+        }
+        let e = fails("httpClient.http('GET', '/projects', null, null, ['bad name': 'x'])");
+        assert!(e.contains("is not a header name"), "{e}");
+        let e = fails("httpClient.http('GET', '/projects', null, null, 'X-A: 1')");
+        assert!(e.contains("must be a map"), "{e}");
     }
 
     #[test]
