@@ -1666,6 +1666,11 @@ mod tests {
                 "http://eng.test/"
             ]),
         );
+        // Rules written before these names were bound keep their own variables.
+        check(
+            "def connection = 'mine'\ndef workItem = 2\nreplica.r = [connection, workItem]",
+            json!(["mine", 2]),
+        );
     }
 
     #[test]
