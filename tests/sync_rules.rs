@@ -263,3 +263,56 @@ replica.summary = issue.summary
     }
     assert!(!exists(&api_b, "ENG-2").await);
 }
+
+async fn statistic(api: &Api, name: &str) -> u64 {
+    let (status, body) = api.send(api.get("/connections/desk/statistics")).await;
+    assert_eq!(status, 200, "{body}");
+    body[name].as_u64().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sync_back_on_both_sides_does_not_play_ping_pong() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    for (api, project) in [(&api_a, "SUP"), (&api_b, "ENG")] {
+        set_rules(
+            api,
+            json!({"incoming_script": format!("\
+if (firstSync) {{ issue.projectKey = '{project}' }}
+issue.summary = replica.summary
+syncHelper.syncBackAfterProcessing()
+")}),
+        )
+        .await;
+    }
+    api_a
+        .item(json!({"project": "SUP", "summary": "Echo?"}))
+        .await;
+    let (status, body) = exalate(&api_a, "SUP-1").await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B creates ENG-1", || async {
+        exists(&api_b, "ENG-1").await
+    })
+    .await;
+    patch(&api_b, "ENG-1", json!({"summary": "Echo? No."})).await;
+    eventually("A follows", || async {
+        item(&api_a, "SUP-1").await["summary"] == "Echo? No."
+    })
+    .await;
+    // Once what is in flight is delivered, nothing more goes back and forth.
+    eventually("the queues drain", || async {
+        statistic(&api_a, "queued").await + statistic(&api_b, "queued").await == 0
+    })
+    .await;
+    let before = (
+        statistic(&api_a, "events_sent").await,
+        statistic(&api_b, "events_sent").await,
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = (
+        statistic(&api_a, "events_sent").await,
+        statistic(&api_b, "events_sent").await,
+    );
+    assert_eq!(before, after, "messages keep flowing");
+    assert!(after.0 + after.1 <= 12, "{after:?}");
+}

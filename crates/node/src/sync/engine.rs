@@ -371,6 +371,9 @@ async fn send_twin(
         "files": files,
         "at": item.updated.to_string(),
         "node": state.identity().id,
+        // Sent by `syncHelper.syncBackAfterProcessing()`: its receiver sends nothing back for
+        // it, so that rules asking for it on both sides cannot play ping-pong.
+        "sync_back": force,
     });
     store
         .queue_sync(
@@ -918,6 +921,11 @@ async fn apply_sync<'a>(
         .as_ref()
         .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
     emit_log(connection, &shown, &outcome.log);
+    if outcome.sync_back && payload["sync_back"].as_bool() == Some(true) {
+        // This change is itself a sync back: answering it with another would never end.
+        tracing::info!(connection = %connection.name, item = %shown, "syncBackAfterProcessing() is not honoured for a change that is itself sent back.");
+        outcome.sync_back = false;
+    }
     if let Some(before) = &item_before {
         // Where a kept field has the same name on the item, restore its exact value too: rules
         // that transform a value on the way out and back (`toUpperCase()` one way only) would

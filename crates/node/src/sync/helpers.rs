@@ -24,7 +24,8 @@
 //!   remote's URL, a remote ServiceNow instance's). In the incoming rules only,
 //!   `syncBackAfterProcessing()` (once applied, send this side's replica back, e.g. so that the
 //!   source learns the key created) and `unExalateAfterProcessing()` (once applied, stop
-//!   syncing the twin, as Unexalate does): the engine acts after recording the apply.
+//!   syncing the twin, as Unexalate does): the engine acts after recording the apply, and
+//!   does not send back a change that was itself sent back (no ping-pong).
 //! - `connection` (a variable, not a helper): `name`, `localShortName`, `remoteShortName`,
 //!   `mode`, `role`, `remoteInstance` (`name`, `url`, `tracker`; null on a local
 //!   connection).
