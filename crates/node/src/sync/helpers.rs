@@ -14,7 +14,8 @@
 //!   `{key, name}` and `getIssue(key)` the item as the rules see it (`issue`), each null when
 //!   there is none; `getLabel(name)` gives `{label}` (null for an empty name);
 //!   `stripHtml(html)`, `toMarkDownFromHtml(html)` and `getHtmlField(issue, field)` convert
-//!   rich text (see [`super::html`]).
+//!   rich text (see [`super::html`]), `stripHtmlFromComments(comments)`,
+//!   `toMarkDownComments(comments)` and `getHtmlComments(issue)` each comment's body.
 //! - `syncHelper`: `isIssueUnderSync(key)` / `isUnderSync(key[, type, connection])`: whether
 //!   the item is under sync (an active twin) on any connection; `getLocalIssueKeyFromRemoteId(
 //!   remoteKey)` and `getRemoteIssueKey(localKey)`: the twin's key on the other side, on this
@@ -406,6 +407,14 @@ impl HostObject for NodeHelper {
             "getHtmlField" => {
                 arity(name, args, 2..=2, "(issue, fieldName)").map(|()| html_field(args))
             }
+            "stripHtmlFromComments" => arity(name, args, 1..=1, "(comments)")
+                .and_then(|()| comment_bodies(name, &args[0], super::html::strip)),
+            "toMarkDownComments" => arity(name, args, 1..=1, "(comments)")
+                .and_then(|()| comment_bodies(name, &args[0], super::html::to_markdown)),
+            "getHtmlComments" => arity(name, args, 1..=1, "(issue)").and_then(|()| {
+                let issue = to_json(&args[0]);
+                comment_bodies(name, &from_json(&issue["comments"]), super::html::from_text)
+            }),
             _ => return None,
         };
         Some(result)
@@ -428,6 +437,9 @@ impl HostObject for NodeHelper {
             "stripHtml",
             "toMarkDownFromHtml",
             "getHtmlField",
+            "stripHtmlFromComments",
+            "toMarkDownComments",
+            "getHtmlComments",
         ])
     }
 }
@@ -443,6 +455,30 @@ fn label(args: &[ScriptValue]) -> ScriptValue {
         Some(n) => from_json(&json!({"label": n})),
         None => null(),
     }
+}
+
+/// The comments with each body converted (`stripHtmlFromComments`, `toMarkDownComments`,
+/// `getHtmlComments`); null is an empty list.
+fn comment_bodies(
+    method: &str,
+    comments: &ScriptValue,
+    convert: fn(&str) -> String,
+) -> Result<ScriptValue, String> {
+    let list = match to_json(comments) {
+        Value::Null => Vec::new(),
+        Value::Array(list) => list,
+        other => return Err(format!("{method} takes a list of comments, not {other}")),
+    };
+    let converted = list
+        .into_iter()
+        .map(|mut c| {
+            if let Some(body) = c.get("body").and_then(Value::as_str).map(convert) {
+                c["body"] = Value::String(body);
+            }
+            c
+        })
+        .collect();
+    Ok(from_json(&Value::Array(converted)))
 }
 
 /// A text conversion of the first argument; null stays null.
@@ -1833,6 +1869,28 @@ mod tests {
         assert!(e.contains("is not a header name"), "{e}");
         let e = fails("httpClient.http('GET', '/projects', null, null, 'X-A: 1')");
         assert!(e.contains("must be a map"), "{e}");
+    }
+
+    #[test]
+    fn comment_lists_convert_body_by_body() {
+        check(
+            "replica.r = nodeHelper.stripHtmlFromComments([[id: '1', body: '<p>a <b>b</b></p>'], [id: '2', body: 'plain']])*.body",
+            json!(["a b", "plain"]),
+        );
+        check(
+            "replica.r = nodeHelper.toMarkDownComments([[id: '1', body: '<em>x</em>', internal: true]])",
+            json!([{"id": "1", "body": "*x*", "internal": true}]),
+        );
+        check(
+            "replica.r = nodeHelper.getHtmlComments([comments: [[id: '1', body: 'a<b\\nc']]])*.body",
+            json!(["<p>a&lt;b<br/>c</p>"]),
+        );
+        check(
+            "replica.r = nodeHelper.stripHtmlFromComments(null)",
+            json!([]),
+        );
+        let e = fails("nodeHelper.toMarkDownComments('x')");
+        assert!(e.contains("takes a list of comments"), "{e}");
     }
 
     #[test]
