@@ -8,6 +8,10 @@
 //! error and never a panic; every slice is cut at an ASCII delimiter, so at a character
 //! boundary.
 
+/// Nesting deeper than this (lists, quotes) is shown at this depth: markup nested thousands
+/// deep must not make the output grow with the square of its size.
+const MAX_DEPTH: usize = 16;
+
 /// One piece of the markup.
 #[derive(Debug, PartialEq)]
 enum Token<'a> {
@@ -76,15 +80,9 @@ fn tokens(html: &str) -> Vec<Token<'_>> {
             let attributes = inner.strip_suffix('/').unwrap_or(inner);
             // Raw text elements: their content is not markup, and not shown.
             if name == "script" || name == "style" {
-                let close = format!("</{name}");
-                let after =
-                    html[end + 1..]
-                        .to_ascii_lowercase()
-                        .find(&close)
-                        .map_or(html.len(), |at| {
-                            let from = end + 1 + at;
-                            html[from..].find('>').map_or(html.len(), |e| from + e + 1)
-                        });
+                let after = find_close(html, end + 1, &name).map_or(html.len(), |from| {
+                    html[from..].find('>').map_or(html.len(), |e| from + e + 1)
+                });
                 i = after;
                 text_from = after;
                 continue;
@@ -100,11 +98,32 @@ fn tokens(html: &str) -> Vec<Token<'_>> {
     out
 }
 
+/// Where `</name` (in any case) starts at or after `from`, without copying the text.
+fn find_close(html: &str, from: usize, name: &str) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let mut at = from;
+    while let Some(found) = html[at..].find("</") {
+        let start = at + found;
+        let name_at = start + 2;
+        if bytes
+            .get(name_at..name_at + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            return Some(start);
+        }
+        at = name_at;
+    }
+    None
+}
+
 /// Where the tag whose attributes start at `from` ends (the index of its `>`), skipping `>`
 /// inside quoted attribute values; `None` when it never ends.
 fn tag_end(html: &str, from: usize) -> Option<usize> {
     let mut quote = None;
-    for (at, b) in html.bytes().enumerate().skip(from) {
+    // A tag longer than this is taken for text: an unclosed quote must not make every later
+    // `<` read to the end of the text again.
+    const MAX_TAG: usize = 8 * 1024;
+    for (at, b) in html.bytes().enumerate().skip(from).take(MAX_TAG) {
         match (quote, b) {
             (Some(q), b) if b == q => quote = None,
             (Some(_), _) => {}
@@ -385,6 +404,7 @@ pub fn to_markdown(html: &str) -> String {
     let mut lists: Vec<Option<u32>> = Vec::new();
     // Open links: their href, written when the link closes.
     let mut links: Vec<Option<String>> = Vec::new();
+    let mut quotes = 0usize;
     for token in tokens(html) {
         match token {
             Token::Text(t) if pre > 0 => out.raw(&decode_entities(t)),
@@ -436,7 +456,7 @@ pub fn to_markdown(html: &str) -> String {
                 }
                 "li" => {
                     out.block_break(1);
-                    let indent = "  ".repeat(lists.len().saturating_sub(1));
+                    let indent = "  ".repeat(lists.len().saturating_sub(1).min(MAX_DEPTH));
                     let marker = match lists.last_mut() {
                         Some(Some(n)) => {
                             let m = format!("{n}. ");
@@ -449,7 +469,8 @@ pub fn to_markdown(html: &str) -> String {
                 }
                 "blockquote" => {
                     out.block_break(2);
-                    out.line_prefix.push_str("> ");
+                    quotes += 1;
+                    out.line_prefix = "> ".repeat(quotes.min(MAX_DEPTH));
                 }
                 "td" | "th" if !out.at_line_start() => out.raw(" | "),
                 other if is_block(other) => out.block_break(2),
@@ -478,8 +499,8 @@ pub fn to_markdown(html: &str) -> String {
                     out.block_break(if lists.is_empty() { 2 } else { 1 });
                 }
                 "blockquote" => {
-                    let keep = out.line_prefix.len().saturating_sub(2);
-                    out.line_prefix.truncate(keep);
+                    quotes = quotes.saturating_sub(1);
+                    out.line_prefix = "> ".repeat(quotes.min(MAX_DEPTH));
                     out.block_break(2);
                 }
                 other if is_block(other) => {
@@ -568,6 +589,21 @@ mod tests {
         assert_eq!(strip("&bogus; &#xZZ; &#0; &"), "&bogus; &#xZZ; &#0; &");
         assert_eq!(strip("<!-- never closed"), "");
         assert_eq!(strip("é<p>ü</p>ß<"), "é\n\nü\n\nß<");
+        // Deep nesting stays linear in the output.
+        let deep = format!(
+            "{}x{}",
+            "<ul><li><blockquote>".repeat(5000),
+            "</blockquote></li></ul>".repeat(5000)
+        );
+        let md = to_markdown(&deep);
+        assert!(md.len() < 5000 * 100, "{}", md.len());
+        assert_eq!(strip(&deep), "x");
+        // Unclosed quotes in many would-be tags: each is given up on soon.
+        let quotes = "<a title='x ".repeat(20000);
+        assert!(strip(&quotes).starts_with("<a title='x"));
+        // Many raw-text elements: each is skipped in one pass.
+        let scripts = "<script>x</SCRIPT>".repeat(20000);
+        assert_eq!(strip(&scripts), "");
         for nasty in [
             "<",
             "</",
