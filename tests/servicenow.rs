@@ -1808,3 +1808,58 @@ async fn get_reference_reads_one_row_in_one_request() {
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// `httpClient` in the full form Exalate's scripts use, `http(method, path, body, null,
+/// headers) { req, res -> … }`: the closure gets the instance's answer, a 404 too, and the
+/// headers go with the request; the node's own credentials cannot be overridden.
+#[tokio::test]
+async fn http_client_passes_headers_and_hands_any_answer_to_its_closure() {
+    let (instance, a, _b) = setup().await;
+    let api_a = a.api();
+    let rules = r#"
+if (firstSync) { entity.tableName = "incident" }
+def missing = httpClient.http("GET", "/api/now/table/incident/0123456789abcdef0123456789abcdef", null, null, ["X-Tandem-Test": "yes"]) { req, res ->
+    res.code + " " + req.headers."X-Tandem-Test"
+}
+def found = httpClient.http("GET", "/api/now/table/sys_user?sysparm_query=user_name=beth.anglin", null, null, ["Accept-Language": "en"]) { req, res ->
+    res.code == 200 ? new groovy.json.JsonSlurper().parseText(res.body).result[0].user_name : "none"
+}
+entity.short_description = missing + " / " + found
+"#;
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"incoming_script": rules}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/incoming"),
+            json!({"replica": {"key": "ENG-1", "summary": "x"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tried}");
+    assert_eq!(tried["ok"], true, "{tried}");
+    assert_eq!(
+        tried["item"]["short_description"], "404 yes / beth.anglin",
+        "{tried}"
+    );
+
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"incoming_script": "httpClient.http(\"GET\", \"/api/now/table/incident\", null, null, [Authorization: \"Basic eDp5\"])"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/incoming"),
+            json!({"replica": {"key": "ENG-1", "summary": "x"}}),
+        )
+        .await;
+    assert_eq!(tried["ok"], false, "{tried}");
+    assert!(tried.to_string().contains("is the node's own"), "{tried}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}

@@ -17,3 +17,4 @@ mod servicenow_chaos;
 mod sync;
 mod sync_chaos;
 mod sync_cli;
+mod sync_rules;

@@ -15,7 +15,9 @@ mod poll;
 mod record;
 
 pub use attachments::{AttachmentMeta, NewAttachment};
-pub use client::{Auth, Client, ClientConfig, RetryPolicy, ServiceNowError};
+pub use client::{
+    Auth, Client, ClientConfig, Exchange, RetryPolicy, ServiceNowError, check_script_headers,
+};
 pub use journal::{JournalEntry, JournalKind, JournalSource, parse_display_journal};
 pub use poll::{Batch, PollState, Poller, Seen};
 pub use record::{Record, format_time, parse_time};

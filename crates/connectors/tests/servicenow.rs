@@ -737,3 +737,70 @@ async fn new_attachments_are_found_by_polling_their_table() {
     assert!(poll_pass(&mut p, &c).await.is_empty());
     emu.running.shutdown().await.expect("stops");
 }
+
+/// `httpClient`'s requests: the script's headers go with the node's own (which it cannot
+/// replace), and with a closure the answer comes back whatever its status. A one-shot server
+/// on loopback shows what was sent.
+#[tokio::test]
+async fn script_requests_carry_their_headers_and_any_answer_comes_back() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let body = r#"{"error":{"message":"No Record found"}}"#;
+        let answer = format!(
+            "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\nx-is-logged-in: true\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(answer.as_bytes()).await.expect("write");
+        String::from_utf8_lossy(&seen).to_lowercase()
+    });
+    let client = client_with(&url, basic(), fast_retries());
+    let answer = client
+        .exchange(
+            reqwest::Method::GET,
+            "/api/now/table/incident/nope",
+            None,
+            &[("X-Tandem-Trace".into(), "t-1".into())],
+        )
+        .await
+        .expect("an answer, 404 or not");
+    assert_eq!(answer.status, 404);
+    assert!(answer.body.contains("No Record found"), "{}", answer.body);
+    assert!(
+        answer
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-is-logged-in" && v == "true"),
+        "{:?}",
+        answer.headers
+    );
+    let request = server.await.expect("server");
+    assert!(request.contains("x-tandem-trace: t-1"), "{request}");
+    assert!(request.contains("authorization: basic "), "{request}");
+
+    for name in ["Authorization", "Host", "Cookie", "Proxy-Authorization"] {
+        let e = client
+            .exchange(
+                reqwest::Method::GET,
+                "/api/now/table/incident",
+                None,
+                &[(name.into(), "x".into())],
+            )
+            .await
+            .expect_err("refused before sending");
+        assert!(e.to_string().contains("is the node's own"), "{name}: {e}");
+    }
+}

@@ -1,9 +1,11 @@
 //! The sync engine: items as the rules see them ([`item_json`]), the rules runner ([`rules`])
 //! with the script helpers it binds ([`helpers`]), the outgoing and incoming loops
-//! ([`engine`]) and the operations on twins ([`operations`]).
+//! ([`engine`]) and the operations on twins ([`operations`]); [`html`] holds the rich-text
+//! conversions of `nodeHelper`.
 
 pub mod engine;
 pub mod helpers;
+pub mod html;
 pub mod item_json;
 pub mod operations;
 pub mod rules;

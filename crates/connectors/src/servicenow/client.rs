@@ -145,6 +145,65 @@ pub enum ServiceNowError {
     },
 }
 
+/// What `httpClient` got back when its script handles the answer itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Headers a script may not set: the node's credentials and the request's framing are the
+/// node's own.
+const RESERVED_HEADERS: [&str; 7] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Checks the headers a script asks `httpClient` to send: valid names and values, none of
+/// [`RESERVED_HEADERS`].
+pub fn check_script_headers(headers: &[(String, String)]) -> std::result::Result<(), String> {
+    script_headers(headers).map(|_| ()).map_err(|e| match e {
+        ServiceNowError::Config(m) => m,
+        other => other.to_string(),
+    })
+}
+
+fn script_headers(
+    headers: &[(String, String)],
+) -> Result<Vec<(header::HeaderName, header::HeaderValue)>> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let refused = |why: &str| ServiceNowError::Config(format!("header '{name}' {why}"));
+            let parsed = header::HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| refused("is not a header name"))?;
+            if RESERVED_HEADERS.contains(&parsed.as_str()) {
+                return Err(refused(
+                    "is the node's own (its credentials and the request's framing are not the script's to set)",
+                ));
+            }
+            let value = header::HeaderValue::from_str(value)
+                .map_err(|_| refused("has a value that cannot be sent (a line break?)"))?;
+            Ok((parsed, value))
+        })
+        .collect()
+}
+
+/// Reads and deletes may be repeated; other writes not, once ServiceNow may have acted.
+fn repeat_for(method: &Method) -> Repeat {
+    if method == Method::GET || method == Method::DELETE {
+        Repeat::Safe
+    } else {
+        Repeat::Unsafe
+    }
+}
+
 impl ServiceNowError {
     /// True when trying again later may succeed: the instance was unreachable, busy or failing.
     pub fn is_transient(&self) -> bool {
@@ -438,22 +497,29 @@ impl Client {
 
     /// Any request under the instance's REST base, for `httpClient` in scripts: its JSON
     /// answer (null for an empty one, as a DELETE's 204). A write is not repeated after
-    /// ServiceNow may have acted on it.
+    /// ServiceNow may have acted on it. `headers` are sent besides the node's own (see
+    /// [`check_script_headers`]).
     pub async fn send_json(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
+        headers: &[(String, String)],
     ) -> Result<Value> {
         let path = rest_path(path)?;
         let url = format!("{}{path}", self.base);
-        let repeat = if method == Method::GET || method == Method::DELETE {
-            Repeat::Safe
-        } else {
-            Repeat::Unsafe
-        };
+        let extra = script_headers(headers)?;
         let body = body.map_or(Body::Empty, Body::Json);
-        let r = self.send(method.clone(), &url, &body, repeat).await?;
+        let r = self
+            .send_with(
+                method.clone(),
+                &url,
+                &body,
+                repeat_for(&method),
+                &extra,
+                false,
+            )
+            .await?;
         if r.status() == StatusCode::NO_CONTENT {
             return Ok(Value::Null);
         }
@@ -469,6 +535,55 @@ impl Client {
         }
         serde_json::from_str(&text)
             .map_err(|e| bad(method.as_str(), &path, format!("not JSON: {e}")))
+    }
+
+    /// Any request under the instance's REST base, for `httpClient` with a closure: the
+    /// answer whatever its status (the script decides what a 4xx means). 429s are still
+    /// waited out, 5xx answers to reads retried and a revoked token renewed first.
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(String, String)],
+    ) -> Result<Exchange> {
+        let path = rest_path(path)?;
+        let url = format!("{}{path}", self.base);
+        let extra = script_headers(headers)?;
+        let body = body.map_or(Body::Empty, Body::Json);
+        let r = self
+            .send_with(
+                method.clone(),
+                &url,
+                &body,
+                repeat_for(&method),
+                &extra,
+                true,
+            )
+            .await?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = r.text().await.map_err(|e| {
+            bad(
+                method.as_str(),
+                &path,
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        Ok(Exchange {
+            status,
+            body,
+            headers,
+        })
     }
 
     pub(crate) fn url_with(&self, path: &str, params: &[(&str, &str)]) -> String {
@@ -491,6 +606,20 @@ impl Client {
         body: &Body,
         repeat: Repeat,
     ) -> Result<reqwest::Response> {
+        self.send_with(method, url, body, repeat, &[], false).await
+    }
+
+    /// [`Client::send`] with extra headers; with `any_status`, an answer that is not 2xx
+    /// (after the waits and retries) is returned rather than turned into an error.
+    async fn send_with(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        repeat: Repeat,
+        extra: &[(header::HeaderName, header::HeaderValue)],
+        any_status: bool,
+    ) -> Result<reqwest::Response> {
         let path = path_of(url);
         let mut attempt = 0u32;
         let mut renewed = false;
@@ -503,6 +632,9 @@ impl Client {
                 Auth::OAuth { .. } => request.bearer_auth(self.access_token().await?),
             };
             request = request.header(header::ACCEPT, "application/json");
+            for (name, value) in extra {
+                request = request.header(name.clone(), value.clone());
+            }
             request = match body {
                 Body::Empty => request,
                 Body::Json(v) => request.json(v),
@@ -562,6 +694,9 @@ impl Client {
                 warn!(%method, %path, %status, ?wait, "ServiceNow failed; trying again.");
                 tokio::time::sleep(wait).await;
                 continue;
+            }
+            if any_status {
+                return Ok(response);
             }
             let (message, detail) = error_message(response).await;
             if status == StatusCode::UNAUTHORIZED {

@@ -230,7 +230,8 @@ async fn outgoing_event(
         if super::operations::matches_trigger(state, &of_connection, &event.item).await?
             && let Some(connection) = store.connection(id).await?
             && !paused(&connection)
-            && let Err(e) = exalate(state, &connection, &event.item).await
+            // An item the outgoing rules send nothing for is skipped, not an error.
+            && let Err(e) = exalate_new(state, &connection, &event.item).await
         {
             record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
         }
@@ -272,6 +273,9 @@ struct Sent {
     queued: bool,
     /// The item as the outgoing rules saw it (None: no twin or no item).
     item: Option<tandem_model::Item>,
+    /// The outgoing rules left the replica empty (a bare `return` before filling it, Exalate's
+    /// way to send nothing): nothing was queued.
+    empty: bool,
 }
 
 /// [`send`] for a caller that holds the twin's lock. The fields whose values differ from the
@@ -286,16 +290,20 @@ async fn send_locked(
         return Ok(Sent {
             queued: false,
             item: None,
+            empty: false,
         });
     };
-    send_twin(state, connection, twin).await
+    send_twin(state, connection, twin, false).await
 }
 
-/// [`send_locked`] with the twin read already (under the lock the caller holds).
+/// [`send_locked`] with the twin read already (under the lock the caller holds). With
+/// `force`, the replica is queued even when it is the one sent last (`syncHelper.
+/// syncBackAfterProcessing()`); only the fields that changed get new versions either way.
 async fn send_twin(
     state: &AppState,
     connection: &Connection,
     mut twin: Twin,
+    force: bool,
 ) -> Result<Sent, SyncFailure> {
     let store = state.store();
     let key = &twin.local_key.clone();
@@ -303,21 +311,32 @@ async fn send_twin(
         return Ok(Sent {
             queued: false,
             item: None,
+            empty: false,
         });
     };
     let outcome = outgoing_run(state, connection, state.view().item_json(&item)).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
+    // The rules sent nothing: nothing goes out, and what was sent last stays the baseline.
+    if replica.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Ok(Sent {
+            queued: false,
+            item: Some(item),
+            empty: true,
+        });
+    }
     let last = twin
         .last_sent
         .as_deref()
         .and_then(|l| serde_json::from_str::<Value>(l).ok());
-    if let Some(last) = &last
+    if !force
+        && let Some(last) = &last
         && same(last, &replica)
     {
         return Ok(Sent {
             queued: false,
             item: Some(item),
+            empty: false,
         });
     }
     let me = precedence(connection, &twin);
@@ -372,6 +391,9 @@ async fn send_twin(
         "files": files,
         "at": item.updated.to_string(),
         "node": state.identity().id,
+        // Sent by `syncHelper.syncBackAfterProcessing()`: its receiver sends nothing back for
+        // it, so that rules asking for it on both sides cannot play ping-pong.
+        "sync_back": force,
     });
     store
         .queue_sync(
@@ -386,6 +408,7 @@ async fn send_twin(
     Ok(Sent {
         queued: true,
         item: Some(item),
+        empty: false,
     })
 }
 
@@ -459,11 +482,18 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// The helpers' view of the node for one connection's rules; call it on the async side.
 pub(crate) fn helper_env(state: &AppState, connection: &Connection) -> Env {
+    let settings = state.settings();
+    let about = super::helpers::About::new(
+        connection,
+        &settings.node_url,
+        &crate::peer::tracker_url(state),
+    );
     let env = Env::new(
         state.shared_store(),
         tokio::runtime::Handle::current(),
         connection.id,
-    );
+    )
+    .with_about(about);
     match state.servicenow() {
         Some(client) => env.with_servicenow(client.clone()),
         None => env,
@@ -558,6 +588,16 @@ struct Completion<'a> {
     /// A message for the remote (kind, payload): the acknowledgement.
     message: Option<(String, String)>,
     lock: Option<tokio::sync::MutexGuard<'a, ()>>,
+    /// What the incoming rules asked `syncHelper` to do once the apply is recorded.
+    after: AfterApply,
+}
+
+/// `syncHelper.syncBackAfterProcessing()` and `unExalateAfterProcessing()`, for the item.
+#[derive(Default)]
+struct AfterApply {
+    key: Option<ItemKey>,
+    sync_back: bool,
+    unexalate: bool,
 }
 
 /// Applies one stored request and records how it went.
@@ -597,6 +637,7 @@ async fn run_request(
                 .complete_request(connection.id, request.id, done.twin, done.message)
                 .await?;
             drop(done.lock);
+            after_apply(state, connection, done.after).await;
             // On ServiceNow the change goes on to the instance: no need to wait for its round.
             state.wake_bridge();
             touch_connection(state, connection.id).await;
@@ -638,6 +679,32 @@ async fn run_request(
         }
     }
     Ok(())
+}
+
+/// Does what the incoming rules asked for once their change is recorded: sends this side's
+/// replica back (after the acknowledgement, in the connection's order) and stops the twin.
+/// A failure here is the item's sync error; the change itself stays applied.
+async fn after_apply(state: &AppState, connection: &Connection, after: AfterApply) {
+    let Some(key) = after.key else { return };
+    if after.sync_back {
+        let _twin = state.lock_twin(connection.id, &key).await;
+        let sent = match state.store().twin(connection.id, &key).await {
+            Ok(Some(twin)) if twin.state == TwinState::Active => {
+                send_twin(state, connection, twin, true).await.map(|_| ())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+        match sent {
+            Ok(()) => state.wake_delivery(),
+            Err(e) => record_item_error(state, connection, Some(&key), None, None, &e).await,
+        }
+    }
+    if after.unexalate
+        && let Err(e) = super::operations::unexalate(state, connection, &key).await
+    {
+        record_item_error(state, connection, Some(&key), None, None, &e).await;
+    }
 }
 
 async fn record_item_error(
@@ -900,6 +967,11 @@ async fn apply_sync<'a>(
         .as_ref()
         .map_or_else(|| format!("new from {remote_key}"), |i| i.key.to_string());
     emit_log(connection, &shown, &outcome.log);
+    if outcome.sync_back && payload["sync_back"].as_bool() == Some(true) {
+        // This change is itself a sync back: answering it with another would never end.
+        tracing::info!(connection = %connection.name, item = %shown, "syncBackAfterProcessing() is not honoured for a change that is itself sent back.");
+        outcome.sync_back = false;
+    }
     if let Some(before) = &item_before {
         // Where a kept field has the same name on the item, restore its exact value too: rules
         // that transform a value on the way out and back (`toUpperCase()` one way only) would
@@ -951,7 +1023,27 @@ async fn apply_sync<'a>(
     // The fields as this apply wrote them, before anyone else's change could come in.
     let written = item.clone();
     // Comments and attachments written below change the item as the rules will see it.
-    let touched_children = !outcome.comment_ops.is_empty() || !outcome.attachment_ops.is_empty();
+    let touched_children = !outcome.comment_ops.is_empty()
+        || !outcome.attachment_ops.is_empty()
+        || !outcome.new_comments.is_empty();
+    // Comments the rules added themselves (`commentHelper.addComment`): this side's own, by
+    // this side of the connection. They count as sent with the rest of this apply.
+    for added in std::mem::take(&mut outcome.new_comments) {
+        store
+            .add_comment(
+                &item.key,
+                NewComment {
+                    author: Person {
+                        name: connection.local_short_name.clone(),
+                        email: None,
+                    },
+                    body: added.body,
+                    internal: added.internal,
+                },
+                &actor,
+            )
+            .await?;
+    }
     let mut acked_comments = Vec::new();
     for op in outcome.comment_ops {
         match op {
@@ -1064,11 +1156,19 @@ async fn apply_sync<'a>(
         "comments": acked_comments,
         "attachments": acked_attachments,
         // What this side counts as sent, never a change made meanwhile: the remote takes it
-        // as its `previous`, and a change already in it would never count as added.
-        "replica": counted_sent,
+        // as its `previous`, and a change already in it would never count as added. When the
+        // rules send the replica back after this apply, that replica is the remote's next one
+        // to compare with its `previous`: what these rules added (a comment) must count as
+        // added there, so the acknowledgement carries none.
+        "replica": if outcome.sync_back { Value::Null } else { counted_sent.clone() },
     });
     // Recorded with the request's completion, in one transaction.
     Ok(Completion {
+        after: AfterApply {
+            key: Some(after.key.clone()),
+            sync_back: outcome.sync_back,
+            unexalate: outcome.unexalate,
+        },
         twin: Some(twin),
         message: Some((SYNC_ACK.to_owned(), ack.to_string())),
         lock: twin_lock,
@@ -1323,6 +1423,7 @@ async fn apply_ack<'a>(
         twin: Some(twin),
         message: None,
         lock: Some(twin_lock),
+        after: AfterApply::default(),
     })
 }
 
@@ -1489,35 +1590,57 @@ async fn touch_connection(state: &AppState, id: Uuid) {
 }
 
 /// Brings an item under sync on a connection (the Exalate operation): records the twin and
-/// sends the item's replica.
+/// sends the item's replica. When the outgoing rules send nothing for the item (they return
+/// before filling the replica), it is not brought under sync, and the error says why.
 pub async fn exalate(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
-    bring(state, connection, key, false)
-        .await?
-        .ok_or_else(|| SyncFailure::Apply(format!("{key} could not be brought under sync")))
+    match bring(state, connection, key, false).await? {
+        Brought::Twin(twin) => Ok(twin),
+        Brought::AlreadyActive => Err(SyncFailure::Apply(format!(
+            "{key} could not be brought under sync"
+        ))),
+        Brought::NothingToSend => Err(SyncFailure::Apply(format!(
+            "the outgoing rules of connection {} send nothing for {key} (they return before filling the replica), so it is not brought under sync",
+            connection.name
+        ))),
+    }
 }
 
-/// [`exalate`] for Bulk Exalate: an item under sync already is left as it is (bringing it
-/// again would only resend what the remote has). Returns whether it brought the item.
+/// [`exalate`] for Bulk Exalate and triggers: an item under sync already is left as it is
+/// (bringing it again would only resend what the remote has), and one the outgoing rules send
+/// nothing for is skipped. Returns whether it brought the item.
 pub async fn exalate_new(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<bool, SyncFailure> {
-    Ok(bring(state, connection, key, true).await?.is_some())
+    Ok(matches!(
+        bring(state, connection, key, true).await?,
+        Brought::Twin(_)
+    ))
+}
+
+/// What [`bring`] did.
+enum Brought {
+    Twin(Twin),
+    /// With `skip_active`: the twin was active already; left alone.
+    AlreadyActive,
+    /// The outgoing rules sent nothing: the item is not under sync (the twin this call made is
+    /// removed again, a stopped one stays stopped).
+    NothingToSend,
 }
 
 /// Records the twin (or makes a stopped one active) and sends the item, under the twin's
-/// lock. With `skip_active`, an active twin is left alone and `None` returned.
+/// lock. With `skip_active`, an active twin is left alone.
 async fn bring(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
     skip_active: bool,
-) -> Result<Option<Twin>, SyncFailure> {
+) -> Result<Brought, SyncFailure> {
     if paused(connection) {
         return Err(SyncFailure::Apply(format!(
             "connection {} is {}",
@@ -1531,20 +1654,22 @@ async fn bring(
     // it too, or a trigger fired there; it holds no lock for a twin it creates): a clash
     // re-reads the twin rather than failing.
     let mut attempts = 0;
-    let mut restarted = false;
-    let twin = loop {
+    // With the twin's state before this call (None: this call records it).
+    let (twin, before) = loop {
         attempts += 1;
-        let recorded = match store.twin(connection.id, key).await? {
-            Some(t) if t.state == TwinState::Active && skip_active => return Ok(None),
-            Some(t) if t.state == TwinState::Active => Ok(t),
+        let (recorded, prior) = match store.twin(connection.id, key).await? {
+            Some(t) if t.state == TwinState::Active && skip_active => {
+                return Ok(Brought::AlreadyActive);
+            }
+            Some(t) if t.state == TwinState::Active => (Ok(t), Some(TwinState::Active)),
             Some(mut t) => {
+                let prior = Some(t.state);
                 t.state = TwinState::Active;
-                restarted = true;
-                store.update_twin(&t).await
+                (store.update_twin(&t).await, prior)
             }
             None => {
                 admit_new_twin(state).await?;
-                store
+                let created = store
                     .create_twin(Twin {
                         connection_id: connection.id,
                         local_key: key.clone(),
@@ -1557,11 +1682,12 @@ async fn bring(
                         clock: FieldClocks::default(),
                         leads: true,
                     })
-                    .await
+                    .await;
+                (created, None)
             }
         };
         match recorded {
-            Ok(t) => break t,
+            Ok(t) => break (t, prior),
             Err(StoreError::NotFound { what: "item", .. }) => {
                 return Err(SyncFailure::Apply(format!("there is no item {key}")));
             }
@@ -1569,10 +1695,28 @@ async fn bring(
             Err(e) => return Err(e.into()),
         }
     };
+    let sent = send_twin(state, connection, twin.clone(), false).await?;
+    if sent.empty && before != Some(TwinState::Active) {
+        match before {
+            None => store.delete_twin(connection.id, key).await?,
+            Some(state) => {
+                let mut t = store
+                    .twin(connection.id, key)
+                    .await?
+                    .unwrap_or_else(|| twin.clone());
+                t.state = state;
+                store.update_twin(&t).await?;
+            }
+        }
+        tracing::info!(connection = %connection.name, item = %key, "The outgoing rules send nothing for the item: it is not brought under sync.");
+        return Ok(Brought::NothingToSend);
+    }
     // A twin stopped by Unexalate (on both sides) syncs again both ways: the remote is told
-    // to make its half active again (the Connect message does that to a twin it has), before
-    // this side's changes made meanwhile.
-    if restarted && let Some(remote) = &twin.remote_key {
+    // to make its half active again (the Connect message does that to a twin it has) and sends
+    // what changed there meanwhile.
+    if before == Some(TwinState::Stopped)
+        && let Some(remote) = &twin.remote_key
+    {
         let message = json!({"your_key": remote, "my_key": key.to_string()});
         store
             .enqueue_message(
@@ -1582,8 +1726,7 @@ async fn bring(
             )
             .await?;
     }
-    send_twin(state, connection, twin.clone()).await?;
     state.wake_sync();
     state.wake_delivery();
-    Ok(Some(twin))
+    Ok(Brought::Twin(twin))
 }

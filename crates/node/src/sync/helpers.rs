@@ -12,11 +12,24 @@
 //!   an empty one; `getIssueType(name[, projectKey])` gives `{name: "Task"}` whatever the name
 //!   (the built-in tracker has one type), null for an unknown project; `getProject(key)` gives
 //!   `{key, name}` and `getIssue(key)` the item as the rules see it (`issue`), each null when
-//!   there is none.
+//!   there is none; `getLabel(name)` gives `{label}` (null for an empty name);
+//!   `stripHtml(html)`, `toMarkDownFromHtml(html)` and `getHtmlField(issue, field)` convert
+//!   rich text (see [`super::html`]), `stripHtmlFromComments(comments)`,
+//!   `toMarkDownComments(comments)` and `getHtmlComments(issue)` each comment's body.
 //! - `syncHelper`: `isIssueUnderSync(key)` / `isUnderSync(key[, type, connection])`: whether
 //!   the item is under sync (an active twin) on any connection; `getLocalIssueKeyFromRemoteId(
 //!   remoteKey)` and `getRemoteIssueKey(localKey)`: the twin's key on the other side, on this
-//!   connection, or null.
+//!   connection, or null; `getRemoteIssueUrl(localKey)`: the twin's page on the remote node;
+//!   `getTrackerUrl()`, `getExalateUrl()`, `getRemoteTrackerUrl()`, `getRemoteExalateUrl()`:
+//!   the URLs of this node, the remote node and their trackers (null where unknown: a private
+//!   remote's URL, a remote ServiceNow instance's). In the incoming rules only,
+//!   `syncBackAfterProcessing()` (once applied, send this side's replica back, e.g. so that the
+//!   source learns the key created) and `unExalateAfterProcessing()` (once applied, stop
+//!   syncing the twin, as Unexalate does): the engine acts after recording the apply, and
+//!   does not send back a change that was itself sent back (no ping-pong).
+//! - `connection` (a variable, not a helper): `name`, `localShortName`, `remoteShortName`,
+//!   `mode`, `role`, `remoteInstance` (`name`, `url`, `tracker`; null on a local
+//!   connection).
 //! - `workLogHelper`: the built-in tracker has no work logs, so `mergeWorkLogs(issue, replica[,
 //!   closure])` gives the issue's `workLogs` (an empty list), `addWorkLog(…)` and
 //!   `filterLocal(workLogs)` give the list passed, and `setAutoAdjust()` does nothing: scripts
@@ -27,7 +40,13 @@
 //!   /items?jql=…` (or `query=`, with `offset` and `limit`), `GET /projects` and `GET
 //!   /projects/{key}` answer as the REST API does; anything else is refused with an error
 //!   naming the path. On a ServiceNow node it reaches the instance's REST API (`/api/…`) with
-//!   the node's credentials, `patch` too; writes as [`Writes`] says.
+//!   the node's credentials, `patch` too; writes as [`Writes`] says. Exalate's full form
+//!   `http(method, path, body, <ignored>, headers) { req, res -> … }` (and `post(path, body,
+//!   null, headers) { … }`): the headers go with the request to ServiceNow (never one that is
+//!   the node's own: `Authorization`, `Host`, `Cookie`, framing), and with a closure the call
+//!   returns what the closure returns, given `req` (`method`, `path`, `body`, `headers`) and
+//!   `res` (`code`, `body` as text, `headers`) whatever the status — the script decides what a
+//!   404 means. On the built-in tracker the headers reach nothing and a refusal still raises.
 //!
 //! Scripts run on a blocking thread; a helper that reads the store blocks on the runtime
 //! handle [`Env`] carries, which is allowed there.
@@ -57,6 +76,63 @@ pub struct Env {
     servicenow: Option<Arc<tandem_connectors::servicenow::Client>>,
     /// What `httpClient` does with a write (POST, PUT, PATCH, DELETE) to ServiceNow.
     writes: Writes,
+    /// The connection as the rules see it (`connection`), and the URLs `syncHelper` gives.
+    about: Arc<About>,
+}
+
+/// The connection and the nodes' URLs, as the rules and `syncHelper` see them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct About {
+    /// `connection`: `name`, `localShortName`, `remoteShortName`, `mode`, `role`, and
+    /// `remoteInstance` (`name`, `url`, `tracker`; null on a local connection).
+    pub connection: Value,
+    /// This node's URL (`getExalateUrl`) and its tracker's (`getTrackerUrl`).
+    pub node_url: String,
+    pub tracker_url: String,
+    /// The remote node's URL (`getRemoteExalateUrl`; null for a private remote, whose URL
+    /// this node does not know) and its tracker's (`getRemoteTrackerUrl`; known when it is
+    /// the built-in tracker, which the node itself serves).
+    pub remote_node_url: Option<String>,
+    pub remote_tracker_url: Option<String>,
+}
+
+impl About {
+    /// `connection` as the rules see it, on a node at `node_url` serving the tracker at
+    /// `tracker_url`.
+    pub fn new(connection: &tandem_model::Connection, node_url: &str, tracker_url: &str) -> About {
+        let local = connection.role == tandem_model::ConnectionRole::Local;
+        let remote = connection.remote.as_ref();
+        let remote_node_url = if local {
+            Some(node_url.to_owned())
+        } else {
+            remote.and_then(|r| r.url.clone())
+        };
+        let remote_tracker_url = if local {
+            Some(tracker_url.to_owned())
+        } else {
+            remote
+                .filter(|r| r.tracker == "builtin")
+                .and_then(|r| r.url.clone())
+        };
+        About {
+            connection: json!({
+                "name": connection.name,
+                "localShortName": connection.local_short_name,
+                "remoteShortName": connection.remote_short_name,
+                "mode": connection.mode.name(),
+                "role": connection.role.as_str(),
+                "remoteInstance": remote.map(|r| json!({
+                    "name": r.name,
+                    "url": r.url,
+                    "tracker": r.tracker,
+                })),
+            }),
+            node_url: node_url.trim_end_matches('/').to_owned(),
+            tracker_url: tracker_url.trim_end_matches('/').to_owned(),
+            remote_node_url: remote_node_url.map(|u| u.trim_end_matches('/').to_owned()),
+            remote_tracker_url: remote_tracker_url.map(|u| u.trim_end_matches('/').to_owned()),
+        }
+    }
 }
 
 /// What `httpClient` does with a write to the node's ServiceNow instance.
@@ -80,7 +156,14 @@ impl Env {
             connection_id,
             servicenow: None,
             writes: Writes::Refuse,
+            about: Arc::new(About::default()),
         }
+    }
+
+    /// The connection the rules belong to, as `connection` and `syncHelper` show it.
+    pub fn with_about(mut self, about: About) -> Env {
+        self.about = Arc::new(about);
+        self
     }
 
     /// What `httpClient` does with writes in this run.
@@ -122,21 +205,49 @@ impl Env {
     }
 }
 
-/// The helpers of one run, and the `debug` log to read back when it ends.
+/// The helpers of one run, the `debug` log and what `syncHelper` was asked to do after the
+/// run, to read back when it ends.
 pub struct Bound {
     pub variables: Vec<(&'static str, ScriptValue)>,
     pub debug: Rc<Debug>,
+    pub after: Rc<AfterProcessing>,
 }
 
-/// Makes the helpers for one run.
-pub fn bind(env: &Env) -> Bound {
+/// Which rules run: `syncHelper`'s after-processing requests belong to the incoming rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    Outgoing,
+    Incoming,
+}
+
+/// What the incoming rules asked `syncHelper` to do once the change is applied.
+#[derive(Debug, Default)]
+pub struct AfterProcessing {
+    /// `syncBackAfterProcessing()`: send this side's replica back to the source, even when
+    /// the apply changed nothing the outgoing rules send.
+    pub sync_back: std::cell::Cell<bool>,
+    /// `unExalateAfterProcessing()`: stop syncing the twin (both items keep their data).
+    pub unexalate: std::cell::Cell<bool>,
+}
+
+/// Makes the helpers for one run, and the `connection` variable.
+pub fn bind(env: &Env, run: Run) -> Bound {
     let debug = Rc::new(Debug::default());
+    let after = Rc::new(AfterProcessing::default());
     let host = |h: Rc<dyn HostObject>| ScriptValue::Host(h);
+    let connection = match &env.about.connection {
+        Value::Null => ScriptValue::Null,
+        c => from_json(c),
+    };
     Bound {
         variables: vec![
+            ("connection", connection),
             ("debug", host(debug.clone())),
             ("nodeHelper", host(Rc::new(NodeHelper(env.clone())))),
-            ("syncHelper", host(Rc::new(SyncHelper(env.clone())))),
+            (
+                "syncHelper",
+                host(Rc::new(SyncHelper(env.clone(), run, after.clone()))),
+            ),
             ("workLogHelper", host(Rc::new(WorkLogHelper))),
             (
                 "httpClient",
@@ -144,6 +255,7 @@ pub fn bind(env: &Env) -> Bound {
             ),
         ],
         debug,
+        after,
     }
 }
 
@@ -286,6 +398,23 @@ impl HostObject for NodeHelper {
                 "(entity, column) or (table, sys_id, column)",
             )
             .and_then(|()| self.display_value(args)),
+            "getLabel" => arity(name, args, 1..=1, "(name)").map(|()| label(args)),
+            "stripHtml" => {
+                arity(name, args, 1..=1, "(html)").map(|()| html_text(args, super::html::strip))
+            }
+            "toMarkDownFromHtml" => arity(name, args, 1..=1, "(html)")
+                .map(|()| html_text(args, super::html::to_markdown)),
+            "getHtmlField" => {
+                arity(name, args, 2..=2, "(issue, fieldName)").map(|()| html_field(args))
+            }
+            "stripHtmlFromComments" => arity(name, args, 1..=1, "(comments)")
+                .and_then(|()| comment_bodies(name, &args[0], super::html::strip)),
+            "toMarkDownComments" => arity(name, args, 1..=1, "(comments)")
+                .and_then(|()| comment_bodies(name, &args[0], super::html::to_markdown)),
+            "getHtmlComments" => arity(name, args, 1..=1, "(issue)").and_then(|()| {
+                let issue = to_json(&args[0]);
+                comment_bodies(name, &from_json(&issue["comments"]), super::html::from_text)
+            }),
             _ => return None,
         };
         Some(result)
@@ -301,7 +430,85 @@ impl HostObject for NodeHelper {
             "getIssueType",
             "getProject",
             "getIssue",
+            "getReference",
+            "getTableByLink",
+            "getDisplayValue",
+            "getLabel",
+            "stripHtml",
+            "toMarkDownFromHtml",
+            "getHtmlField",
+            "stripHtmlFromComments",
+            "toMarkDownComments",
+            "getHtmlComments",
         ])
+    }
+}
+
+/// `getLabel(name)`: the label `{label}` (a label of the built-in tracker is any text, so it
+/// always exists), or null for an empty name. A label map given is read by its `label`.
+fn label(args: &[ScriptValue]) -> ScriptValue {
+    let name = match args.first() {
+        Some(v @ ScriptValue::Map(_)) => to_json(v)["label"].as_str().map(str::to_owned),
+        _ => text_arg(args),
+    };
+    match name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        Some(n) => from_json(&json!({"label": n})),
+        None => null(),
+    }
+}
+
+/// The comments with each body converted (`stripHtmlFromComments`, `toMarkDownComments`,
+/// `getHtmlComments`); null is an empty list.
+fn comment_bodies(
+    method: &str,
+    comments: &ScriptValue,
+    convert: fn(&str) -> String,
+) -> Result<ScriptValue, String> {
+    let list = match to_json(comments) {
+        Value::Null => Vec::new(),
+        Value::Array(list) => list,
+        other => return Err(format!("{method} takes a list of comments, not {other}")),
+    };
+    let converted = list
+        .into_iter()
+        .map(|mut c| {
+            if let Some(body) = c.get("body").and_then(Value::as_str).map(convert) {
+                c["body"] = Value::String(body);
+            }
+            c
+        })
+        .collect();
+    Ok(from_json(&Value::Array(converted)))
+}
+
+/// A text conversion of the first argument; null stays null.
+fn html_text(args: &[ScriptValue], convert: fn(&str) -> String) -> ScriptValue {
+    text_arg(args).map_or(ScriptValue::Null, |t| ScriptValue::str(convert(&t)))
+}
+
+/// `getHtmlField(issue, fieldName)`: the item's field as HTML. The built-in tracker keeps
+/// plain text, so the text is escaped with its paragraphs and line breaks as markup; a custom
+/// field is found by its name (`getHtmlField(issue, "Steps")`); null when the field is empty
+/// or missing.
+fn html_field(args: &[ScriptValue]) -> ScriptValue {
+    let issue = to_json(&args[0]);
+    let field = args[1].to_string();
+    let value = match issue.get(&field) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ => issue["customFields"][field.as_str()].clone(),
+    };
+    // A custom field as the rules see it: `{value}`.
+    let value = match value {
+        Value::Object(mut o) if o.len() == 1 && o.contains_key("value") => {
+            o.remove("value").unwrap_or(Value::Null)
+        }
+        v => v,
+    };
+    match value {
+        Value::Null => null(),
+        Value::String(s) if s.is_empty() => null(),
+        Value::String(s) => ScriptValue::str(super::html::from_text(&s)),
+        other => ScriptValue::str(super::html::from_text(&other.to_string())),
     }
 }
 
@@ -353,12 +560,17 @@ impl NodeHelper {
             return Ok(null());
         };
         let item = self.0.read("the item", async |s| s.item(&key).await)?;
-        Ok(item.map_or(ScriptValue::Null, |i| from_json(&item_json(&i))))
+        Ok(item.map_or(ScriptValue::Null, |i| {
+            let mut v = item_json(&i);
+            super::item_json::wrap_custom_fields(&mut v, &[], false);
+            from_json(&v)
+        }))
     }
 }
 
-/// `syncHelper`: which items are under sync, and their twins' keys.
-struct SyncHelper(Env);
+/// `syncHelper`: which items are under sync, their twins' keys and URLs, and what to do once
+/// the incoming change is applied.
+struct SyncHelper(Env, Run, Rc<AfterProcessing>);
 
 impl HostObject for SyncHelper {
     fn type_name(&self) -> &str {
@@ -389,6 +601,20 @@ impl HostObject for SyncHelper {
             "getRemoteIssueKey" => {
                 arity(name, args, 1..=1, "(localKey)").and_then(|()| self.remote_key(args))
             }
+            "getRemoteIssueUrl" => arity(name, args, 1..=2, "(localKey) or (id, type)")
+                .and_then(|()| self.remote_issue_url(args)),
+            "getTrackerUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| ScriptValue::str(self.0.about.tracker_url.clone())),
+            "getExalateUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| ScriptValue::str(self.0.about.node_url.clone())),
+            "getRemoteTrackerUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| optional_text(self.0.about.remote_tracker_url.clone())),
+            "getRemoteExalateUrl" => arity(name, args, 0..=0, "()")
+                .map(|()| optional_text(self.0.about.remote_node_url.clone())),
+            "syncBackAfterProcessing" => arity(name, args, 0..=0, "()")
+                .and_then(|()| self.after_processing(name, &self.2.sync_back)),
+            "unExalateAfterProcessing" => arity(name, args, 0..=0, "()")
+                .and_then(|()| self.after_processing(name, &self.2.unexalate)),
             _ => return None,
         };
         Some(result)
@@ -400,8 +626,19 @@ impl HostObject for SyncHelper {
             "isUnderSync",
             "getLocalIssueKeyFromRemoteId",
             "getRemoteIssueKey",
+            "getRemoteIssueUrl",
+            "getTrackerUrl",
+            "getExalateUrl",
+            "getRemoteTrackerUrl",
+            "getRemoteExalateUrl",
+            "syncBackAfterProcessing",
+            "unExalateAfterProcessing",
         ])
     }
+}
+
+fn optional_text(text: Option<String>) -> ScriptValue {
+    text.map_or(ScriptValue::Null, ScriptValue::str)
 }
 
 /// The key a script passed: a key string, or an issue map with its `key`.
@@ -437,6 +674,35 @@ impl SyncHelper {
         Ok(twin.map_or(ScriptValue::Null, |t| {
             ScriptValue::str(t.local_key.to_string())
         }))
+    }
+
+    /// `syncHelper.syncBackAfterProcessing()` / `unExalateAfterProcessing()`: noted for the
+    /// engine, which acts once the change is applied. The outgoing rules run whenever replicas
+    /// are compared, not once per change, so there they are refused.
+    fn after_processing(
+        &self,
+        name: &str,
+        flag: &std::cell::Cell<bool>,
+    ) -> Result<ScriptValue, String> {
+        if self.1 != Run::Incoming {
+            return Err(format!(
+                "syncHelper.{name}() works in the incoming rules (it acts once a received change is applied)"
+            ));
+        }
+        flag.set(true);
+        Ok(null())
+    }
+
+    /// `getRemoteIssueUrl(localKey)` (or Exalate's `(id, type)`, the id being the key here):
+    /// the page of the local item's twin on the remote node, or null when the item has no
+    /// twin on this connection or the remote's URL is not known (a private remote).
+    fn remote_issue_url(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
+        let ScriptValue::Str(remote) = self.remote_key(&args[..1])? else {
+            return Ok(null());
+        };
+        Ok(optional_text(self.0.about.remote_node_url.as_ref().map(
+            |base| format!("{base}/items/{}", percent_path(&remote)),
+        )))
     }
 
     fn remote_key(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
@@ -623,7 +889,7 @@ impl HostObject for HttpClient {
         &self,
         name: &str,
         args: &[ScriptValue],
-        _invoker: &mut dyn Invoker,
+        invoker: &mut dyn Invoker,
     ) -> Option<Result<ScriptValue, String>> {
         let (method, args) = match name {
             "get" | "post" | "put" | "patch" | "delete" => (name.to_ascii_uppercase(), args),
@@ -637,13 +903,83 @@ impl HostObject for HttpClient {
             },
             _ => return None,
         };
+        // Exalate's full form: (path, body, <ignored>, headers) { req, res -> … }.
+        let (closure, args) = match args.split_last() {
+            Some((c @ ScriptValue::Closure(_), rest)) => (Some(c), rest),
+            _ => (None, args),
+        };
         let Some(path) = text_arg(args) else {
             return Some(Err(format!(
                 "httpClient.{name} needs a path such as /items/SUP-1"
             )));
         };
         let body = args.get(1).filter(|b| !matches!(b, ScriptValue::Null));
-        Some(self.request(&method, &path, body).map(|v| from_json(&v)))
+        let headers = match args.get(3) {
+            None | Some(ScriptValue::Null) => Vec::new(),
+            Some(map @ ScriptValue::Map(_)) => match to_json(map) {
+                Value::Object(m) => m
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Some(other) => {
+                return Some(Err(format!(
+                    "httpClient.{name}: the headers must be a map of name to value, not {other}"
+                )));
+            }
+        };
+        if let Err(e) = tandem_connectors::servicenow::check_script_headers(&headers) {
+            return Some(Err(format!("httpClient {method} {path}: {e}")));
+        }
+        let Some(closure) = closure else {
+            return Some(
+                self.request(&method, &path, body, &headers)
+                    .map(|v| from_json(&v)),
+            );
+        };
+        let answer = match self.answer(&method, &path, body, &headers) {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
+        let text_map = |pairs: &[(String, String)]| {
+            Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
+        };
+        let req = json!({
+            "method": method,
+            "path": path,
+            "body": body.map(|b| match b {
+                ScriptValue::Str(t) => t.to_string(),
+                other => to_json(other).to_string(),
+            }),
+            "headers": text_map(&headers),
+        });
+        let res = json!({
+            "code": answer.status,
+            "body": answer.body,
+            "headers": text_map(&answer.headers),
+        });
+        Some(
+            invoker
+                .call(closure, vec![from_json(&req), from_json(&res)])
+                .map_err(|e| {
+                    format!(
+                        "the httpClient {method} {path} closure failed: {}",
+                        e.message
+                    )
+                }),
+        )
     }
 
     fn method_names(&self) -> Vec<String> {
@@ -651,52 +987,105 @@ impl HostObject for HttpClient {
     }
 }
 
+/// A request body as JSON: a map or list as it is, a string as the JSON text it holds.
+fn json_body(
+    method: &str,
+    path: &str,
+    body: Option<&ScriptValue>,
+) -> Result<Option<Value>, String> {
+    match body {
+        None => Ok(None),
+        Some(ScriptValue::Str(text)) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| format!("httpClient {method} {path}: the body is not JSON ({e})")),
+        Some(other) => Ok(Some(to_json(other))),
+    }
+}
+
+/// The ServiceNow method `httpClient` sends for `method`.
+fn verb(method: &str) -> Result<reqwest::Method, String> {
+    Ok(match method {
+        "GET" => reqwest::Method::GET,
+        "POST" => reqwest::Method::POST,
+        "PUT" => reqwest::Method::PUT,
+        "PATCH" => reqwest::Method::PATCH,
+        "DELETE" => reqwest::Method::DELETE,
+        other => {
+            return Err(format!(
+                "httpClient: '{other}' is not a method it sends (GET, POST, PUT, PATCH, DELETE)"
+            ));
+        }
+    })
+}
+
 impl HttpClient {
-    fn servicenow(
+    /// A request whose answer the script's closure handles: the status, the body as text and
+    /// the headers, whatever the status. On the built-in tracker, what the API answers (a
+    /// refusal still raises: no request was made).
+    fn answer(
         &self,
         method: &str,
         path: &str,
         body: Option<&ScriptValue>,
-    ) -> Result<Value, String> {
-        let verb = match method {
-            "GET" => reqwest::Method::GET,
-            "POST" => reqwest::Method::POST,
-            "PUT" => reqwest::Method::PUT,
-            "PATCH" => reqwest::Method::PATCH,
-            "DELETE" => reqwest::Method::DELETE,
-            other => {
-                return Err(format!(
-                    "httpClient: '{other}' is not a method it sends (GET, POST, PUT, PATCH, DELETE)"
-                ));
-            }
+        headers: &[(String, String)],
+    ) -> Result<tandem_connectors::servicenow::Exchange, String> {
+        let json_answer = |status: u16, v: &Value| tandem_connectors::servicenow::Exchange {
+            status,
+            body: if v.is_null() {
+                String::new()
+            } else {
+                v.to_string()
+            },
+            headers: vec![("content-type".into(), "application/json".into())],
         };
-        // A body is JSON: a map or list as it is, a string as the JSON text it holds.
-        let body =
-            match body {
-                None => None,
-                Some(ScriptValue::Str(text)) => Some(serde_json::from_str(text).map_err(|e| {
-                    format!("httpClient {method} {path}: the body is not JSON ({e})")
-                })?),
-                Some(other) => Some(to_json(other)),
+        if self.0.servicenow.is_none() {
+            return self
+                .request(method, path, body, headers)
+                .map(|v| json_answer(200, &v));
+        }
+        let verb = verb(method)?;
+        let body = json_body(method, path, body)?;
+        if let Some(simulated) = self.gate_write(&verb, method, path, &body)? {
+            let status = match verb {
+                reqwest::Method::POST => 201,
+                reqwest::Method::DELETE => 204,
+                _ => 200,
             };
+            return Ok(json_answer(status, &simulated));
+        }
+        let (path, headers) = (path.to_owned(), headers.to_vec());
+        self.0
+            .servicenow(&format!("httpClient {method} {path}"), async |c| {
+                c.exchange(verb, &path, body, &headers).await
+            })
+            .unwrap_or_else(|| Err("no ServiceNow instance".into()))
+    }
+
+    /// What a write may do in this run ([`Writes`]): `None` to send it, the simulated answer
+    /// in a test run, or the refusal in outgoing rules.
+    fn gate_write(
+        &self,
+        verb: &reqwest::Method,
+        method: &str,
+        path: &str,
+        body: &Option<Value>,
+    ) -> Result<Option<Value>, String> {
         match self.0.writes {
-            _ if verb == reqwest::Method::GET => {}
-            Writes::Send => {}
-            Writes::Refuse => {
-                return Err(format!(
-                    "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
-                ));
-            }
+            _ if *verb == reqwest::Method::GET => Ok(None),
+            Writes::Send => Ok(None),
+            Writes::Refuse => Err(format!(
+                "httpClient {method} {path}: outgoing rules only read from ServiceNow (they run again whenever replicas are compared, so a write would repeat); write from the incoming rules"
+            )),
             Writes::Simulate => {
                 // Answered as the Table API would, so the rest of the rules can be tried: the
                 // body as the record, with a placeholder sys_id for a new one.
                 self.1.note(format!(
                     "test run: httpClient {method} {path} was not sent (answered with its own body)"
                 ));
-                return Ok(match (verb, body) {
-                    (reqwest::Method::DELETE, _) => Value::Null,
+                Ok(Some(match (verb, body.clone()) {
+                    (&reqwest::Method::DELETE, _) => Value::Null,
                     (verb, Some(Value::Object(mut record))) => {
-                        if verb == reqwest::Method::POST {
+                        if *verb == reqwest::Method::POST {
                             record
                                 .entry("sys_id")
                                 .or_insert_with(|| json!("test-run-sys-id"));
@@ -704,27 +1093,44 @@ impl HttpClient {
                         json!({ "result": record })
                     }
                     (_, body) => json!({ "result": body }),
-                });
+                }))
             }
         }
-        let path = path.to_owned();
+    }
+
+    fn servicenow(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&ScriptValue>,
+        headers: &[(String, String)],
+    ) -> Result<Value, String> {
+        let verb = verb(method)?;
+        let body = json_body(method, path, body)?;
+        if let Some(simulated) = self.gate_write(&verb, method, path, &body)? {
+            return Ok(simulated);
+        }
+        let (path, headers) = (path.to_owned(), headers.to_vec());
         self.0
             .servicenow(&format!("httpClient {method} {path}"), async |c| {
-                c.send_json(verb, &path, body).await
+                c.send_json(verb, &path, body, &headers).await
             })
             .unwrap_or_else(|| Err("no ServiceNow instance".into()))
     }
 
+    /// The request's JSON answer. On the built-in tracker `headers` have nothing to reach
+    /// (no request leaves the node).
     fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&ScriptValue>,
+        headers: &[(String, String)],
     ) -> Result<Value, String> {
         // On ServiceNow: the instance's REST API, relative to its base, with the node's
         // credentials.
         if self.0.servicenow.is_some() {
-            return self.servicenow(method, path, body);
+            return self.servicenow(method, path, body, headers);
         }
         let refuse = || {
             format!(
@@ -809,6 +1215,19 @@ impl HttpClient {
     }
 }
 
+/// `text` as one URL path segment: anything but unreserved characters percent-encoded.
+fn percent_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes and `+` (a space) in a query-string value; a malformed escape stays
 /// as written.
 fn percent_decode(text: &str) -> String {
@@ -853,9 +1272,10 @@ pub(crate) mod testing {
         runtime: tokio::runtime::Runtime,
         store: Arc<dyn Store>,
         pub desk: Uuid,
+        about: About,
     }
 
-    fn connection(name: &str) -> Connection {
+    pub(crate) fn connection(name: &str) -> Connection {
         Connection {
             id: Uuid::now_v7(),
             name: name.into(),
@@ -907,7 +1327,17 @@ pub(crate) mod testing {
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            let desk = connection("desk");
+            let mut desk = connection("desk");
+            // Initiated by this node (http://sup.test) towards a node at http://eng.test.
+            desk.role = ConnectionRole::Initiator;
+            desk.remote = Some(tandem_model::RemoteNode {
+                node_id: Uuid::now_v7(),
+                name: "Engineering".into(),
+                url: Some("http://eng.test/".into()),
+                tracker: "builtin".into(),
+                public_key: String::new(),
+            });
+            let about = About::new(&desk, "http://sup.test", "http://sup.test");
             let other = connection("other");
             let (desk_id, other_id) = (desk.id, other.id);
             runtime.block_on(async {
@@ -941,12 +1371,14 @@ pub(crate) mod testing {
                 runtime,
                 store,
                 desk: desk_id,
+                about,
             }
         }
 
         /// What the rules of connection `desk` get.
         pub fn env(&self) -> Env {
             Env::new(self.store.clone(), self.runtime.handle().clone(), self.desk)
+                .with_about(self.about.clone())
         }
     }
 }
@@ -1256,6 +1688,209 @@ mod tests {
             "replica.r = httpClient.http('GET', '/items/SUP-1', null, null, [:]).key",
             json!("SUP-1"),
         );
+    }
+
+    #[test]
+    fn connection_names_the_connection_and_its_sides() {
+        check(
+            "replica.r = [connection.name, connection.localShortName, connection.remoteShortName, connection.mode, connection.role, connection.remoteInstance.url]",
+            json!([
+                "desk",
+                "sup",
+                "eng",
+                "Script",
+                "initiator",
+                "http://eng.test/"
+            ]),
+        );
+        // Rules written before these names were bound keep their own variables.
+        check(
+            "def connection = 'mine'\ndef workItem = 2\nreplica.r = [connection, workItem]",
+            json!(["mine", 2]),
+        );
+    }
+
+    #[test]
+    fn sync_helper_gives_the_nodes_and_the_twins_urls() {
+        check(
+            "replica.r = [syncHelper.getExalateUrl(), syncHelper.getTrackerUrl(), syncHelper.getRemoteExalateUrl(), syncHelper.getRemoteTrackerUrl()]",
+            json!([
+                "http://sup.test",
+                "http://sup.test",
+                "http://eng.test",
+                "http://eng.test"
+            ]),
+        );
+        check(
+            "replica.r = [syncHelper.getRemoteIssueUrl('SUP-1'), syncHelper.getRemoteIssueUrl(issue), syncHelper.getRemoteIssueUrl('SUP-1', 'issue'), syncHelper.getRemoteIssueUrl('SUP-2'), syncHelper.getRemoteIssueUrl('SUP-99')]",
+            json!([
+                "http://eng.test/items/ENG-7",
+                "http://eng.test/items/ENG-7",
+                "http://eng.test/items/ENG-7",
+                null,
+                null
+            ]),
+        );
+    }
+
+    #[test]
+    fn a_private_remote_has_no_url_to_give() {
+        let mut connection = super::testing::connection("desk");
+        connection.role = tandem_model::ConnectionRole::Acceptor;
+        connection.remote = Some(tandem_model::RemoteNode {
+            node_id: Uuid::now_v7(),
+            name: "Hidden".into(),
+            url: None,
+            tracker: "servicenow".into(),
+            public_key: String::new(),
+        });
+        let about = About::new(
+            &connection,
+            "http://b.test",
+            "https://dev1.service-now.test/",
+        );
+        assert_eq!(about.tracker_url, "https://dev1.service-now.test");
+        assert_eq!(about.remote_node_url, None);
+        assert_eq!(about.remote_tracker_url, None);
+        assert_eq!(about.connection["remoteInstance"]["tracker"], "servicenow");
+        // A local connection's other side is this node.
+        let local = About::new(
+            &super::testing::connection("self"),
+            "http://a.test",
+            "http://a.test",
+        );
+        assert_eq!(local.remote_node_url.as_deref(), Some("http://a.test"));
+        assert_eq!(local.connection["remoteInstance"], Value::Null);
+    }
+
+    #[test]
+    fn after_processing_requests_belong_to_the_incoming_rules() {
+        let e = fails("syncHelper.syncBackAfterProcessing()");
+        assert!(e.contains("works in the incoming rules"), "{e}");
+        let e = fails("syncHelper.unExalateAfterProcessing()");
+        assert!(e.contains("works in the incoming rules"), "{e}");
+        let fixture = Fixture::new();
+        let run = |script: &str| {
+            rules::incoming(
+                &format!("if (firstSync) {{ issue.projectKey = 'SUP' }}\n{script}"),
+                IncomingInput {
+                    replica: json!({"key": "ENG-4"}),
+                    previous: None,
+                    first_sync: true,
+                    item: json!({"summary": ""}),
+                    comment_twins: vec![],
+                    attachment_twins: vec![],
+                    journals: false,
+                },
+                &fixture.env(),
+            )
+            .unwrap()
+        };
+        let plain = run("issue.summary = 'x'");
+        assert!(!plain.sync_back && !plain.unexalate);
+        let back = run("syncHelper.syncBackAfterProcessing()");
+        assert!(back.sync_back && !back.unexalate);
+        let stop = run("syncHelper.unExalateAfterProcessing()");
+        assert!(stop.unexalate && !stop.sync_back);
+    }
+
+    #[test]
+    fn get_label_makes_a_label_of_any_name() {
+        check(
+            "replica.r = [nodeHelper.getLabel('urgent'), nodeHelper.getLabel([label: 'x']), nodeHelper.getLabel(' '), nodeHelper.getLabel(null)]",
+            json!([{"label": "urgent"}, {"label": "x"}, null, null]),
+        );
+    }
+
+    #[test]
+    fn html_helpers_convert_text() {
+        check(
+            "replica.r = nodeHelper.stripHtml('<p>Printer <b>on fire</b></p><p>3rd &amp; 4th</p>')",
+            json!("Printer on fire\n\n3rd & 4th"),
+        );
+        check(
+            "replica.r = nodeHelper.toMarkDownFromHtml('<p>See <a href=\"http://x.test\">this</a> <em>now</em></p>')",
+            json!("See [this](http://x.test) *now*"),
+        );
+        check("replica.r = nodeHelper.stripHtml(null)", Value::Null);
+        check(
+            "replica.r = [nodeHelper.getHtmlField(issue, 'summary'), nodeHelper.getHtmlField([description: 'a < b\\n\\nc'], 'description'), nodeHelper.getHtmlField([customFields: [Steps: [value: 'one\\ntwo']]], 'Steps'), nodeHelper.getHtmlField(issue, 'nothing')]",
+            json!([
+                "<p>Checkout fails</p>",
+                "<p>a &lt; b</p><p>c</p>",
+                "<p>one<br/>two</p>",
+                null
+            ]),
+        );
+    }
+
+    #[test]
+    fn http_client_hands_the_answer_to_a_closure() {
+        check(
+            "replica.r = httpClient.http('GET', '/items/SUP-2', null, null, ['X-Trace': 'abc']) { req, res ->\n  [res.code, new groovy.json.JsonSlurper().parseText(res.body).summary, req.method, req.path, req.headers.'X-Trace', res.headers.'content-type']\n}",
+            json!([
+                200,
+                "Slow search",
+                "GET",
+                "/items/SUP-2",
+                "abc",
+                "application/json"
+            ]),
+        );
+        // The closure's result is the call's result, whatever it is.
+        check(
+            "replica.r = httpClient.get('/projects', null, null, [:]) { req, res -> 'seen' }",
+            json!("seen"),
+        );
+        // A refusal is no answer: it raises, closure or not.
+        let e = fails(
+            "httpClient.http('GET', '/connections', null, null, [:]) { req, res -> res.code }",
+        );
+        assert!(e.contains("is not one of its endpoints"), "{e}");
+        // A failing closure names the request.
+        let e = fails(
+            "httpClient.http('GET', '/projects', null, null, [:]) { req, res -> res.nope.x }",
+        );
+        assert!(
+            e.starts_with("the httpClient GET /projects closure failed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn http_client_refuses_headers_that_are_the_nodes_own() {
+        for name in ["Authorization", "host", "Cookie", "Content-Length"] {
+            let e = fails(&format!(
+                "httpClient.http('GET', '/projects', null, null, ['{name}': 'x'])"
+            ));
+            assert!(e.contains("is the node's own"), "{name}: {e}");
+        }
+        let e = fails("httpClient.http('GET', '/projects', null, null, ['bad name': 'x'])");
+        assert!(e.contains("is not a header name"), "{e}");
+        let e = fails("httpClient.http('GET', '/projects', null, null, 'X-A: 1')");
+        assert!(e.contains("must be a map"), "{e}");
+    }
+
+    #[test]
+    fn comment_lists_convert_body_by_body() {
+        check(
+            "replica.r = nodeHelper.stripHtmlFromComments([[id: '1', body: '<p>a <b>b</b></p>'], [id: '2', body: 'plain']])*.body",
+            json!(["a b", "plain"]),
+        );
+        check(
+            "replica.r = nodeHelper.toMarkDownComments([[id: '1', body: '<em>x</em>', internal: true]])",
+            json!([{"id": "1", "body": "*x*", "internal": true}]),
+        );
+        check(
+            "replica.r = nodeHelper.getHtmlComments([comments: [[id: '1', body: 'a<b\\nc']]])*.body",
+            json!(["<p>a&lt;b<br/>c</p>"]),
+        );
+        check(
+            "replica.r = nodeHelper.stripHtmlFromComments(null)",
+            json!([]),
+        );
+        let e = fails("nodeHelper.toMarkDownComments('x')");
+        assert!(e.contains("takes a list of comments"), "{e}");
     }
 
     #[test]

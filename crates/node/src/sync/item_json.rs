@@ -90,6 +90,63 @@ pub fn item_json(item: &Item) -> Value {
     })
 }
 
+/// Custom fields as the rules see them: each `customFields."Name"` is an object whose
+/// `value` is the field's value, as in Exalate (`issue.customFields."Tier".value`). Outside
+/// the rules (the item, the replica on the wire, conflicts) a custom field is its raw value;
+/// [`wrap_custom_fields`] and [`unwrap_custom_fields`] translate at the rules' edge.
+///
+/// Wraps each field of `v.customFields` (when it is a map) as `{value}`, and adds `names` the
+/// rules mention that it lacks, as `{value: null}`, so that `….value = x` works for a field
+/// the item does not have yet. With `create`, a missing `customFields` is made for them.
+pub fn wrap_custom_fields(v: &mut Value, names: &[String], create: bool) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    if !obj.contains_key("customFields") || obj["customFields"].is_null() {
+        if !create || names.is_empty() {
+            return;
+        }
+        obj.insert("customFields".into(), json!({}));
+    }
+    let Some(fields) = obj.get_mut("customFields").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for value in fields.values_mut() {
+        *value = json!({ "value": value.take() });
+    }
+    for name in names {
+        if !fields.contains_key(name) {
+            fields.insert(name.clone(), json!({ "value": null }));
+        }
+    }
+}
+
+/// The way back from [`wrap_custom_fields`]: a field left as an object whose only key is
+/// `value` becomes that value; anything else (a raw value a rule assigned,
+/// `issue.customFields.Tier = "Gold"`) stays as it is. A field that is null and that `keep`
+/// does not have is dropped (a name the rules mention but left empty); one `keep` has stays
+/// null (the rules cleared it).
+pub fn unwrap_custom_fields(v: &mut Value, keep: Option<&Value>) {
+    let Some(fields) = v
+        .as_object_mut()
+        .and_then(|o| o.get_mut("customFields"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for value in fields.values_mut() {
+        if let Value::Object(o) = value
+            && o.len() == 1
+            && let Some(inner) = o.get_mut("value")
+        {
+            *value = inner.take();
+        }
+    }
+    fields.retain(|name, value| {
+        !value.is_null() || keep.is_some_and(|k| !k["customFields"][name.as_str()].is_null())
+    });
+}
+
 /// An empty item for a first sync: the incoming rules fill it.
 pub fn blank_item_json() -> Value {
     json!({
@@ -238,21 +295,38 @@ fn labels(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, FieldError> {
     }
 }
 
-fn custom_fields(obj: &Map<String, Value>) -> Result<Option<CustomFields>, FieldError> {
+/// The custom fields the rules left: a map of name to value, a null value meaning "no value".
+fn custom_fields(obj: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, FieldError> {
     match obj.get("customFields") {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(CustomFields::new())),
-        Some(Value::Object(o)) => Ok(Some(
-            o.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
         Some(other) => Err(bad(
             "customFields",
             format!("expected a map of field name to value, got {other}"),
         )),
     }
+}
+
+/// The custom fields the rules changed, as the item patch merges them: a changed value, or
+/// null for a field the item has and the rules cleared. A field the rules left out is kept.
+fn custom_fields_patch(
+    item: &Item,
+    obj: &Map<String, Value>,
+) -> Result<Option<CustomFields>, FieldError> {
+    let Some(after) = custom_fields(obj)? else {
+        return Ok(None);
+    };
+    let mut changed = CustomFields::new();
+    for (name, value) in after {
+        match (value, item.custom_fields.get(name)) {
+            (Value::Null, None) => {}
+            (value, Some(old)) if value == old => {}
+            (value, _) => {
+                changed.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    Ok((!changed.is_empty()).then_some(changed))
 }
 
 fn object(after: &Value) -> Result<&Map<String, Value>, FieldError> {
@@ -303,11 +377,7 @@ pub fn patch_from_json(item: &Item, after: &Value) -> Result<ItemPatch, FieldErr
     {
         patch.labels = Some(l);
     }
-    if let Some(c) = custom_fields(obj)?
-        && c != item.custom_fields
-    {
-        patch.custom_fields = Some(c);
-    }
+    patch.custom_fields = custom_fields_patch(item, obj)?;
     Ok(patch)
 }
 
@@ -337,7 +407,15 @@ pub fn new_item_from_json(after: &Value) -> Result<NewItem, FieldError> {
     item.assignee = person(obj, "assignee")?.flatten();
     item.reporter = person(obj, "reporter")?.flatten();
     item.labels = labels(obj)?.unwrap_or_default();
-    item.custom_fields = custom_fields(obj)?.unwrap_or_default();
+    item.custom_fields = custom_fields(obj)?
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(item)
 }
 
@@ -414,6 +492,73 @@ mod tests {
         v["status"] = json!("Done");
         v["labels"] = json!("one");
         assert_eq!(patch_from_json(&i, &v).unwrap_err().field, "labels");
+    }
+
+    #[test]
+    fn custom_fields_are_objects_with_a_value_inside_the_rules_only() {
+        let mut v = item_json(&item());
+        wrap_custom_fields(&mut v, &["Team".to_owned()], true);
+        assert_eq!(
+            v["customFields"],
+            json!({"Tier": {"value": "Gold"}, "Team": {"value": null}})
+        );
+        // A rule sets one through `.value`, another assigns a raw value.
+        v["customFields"]["Team"]["value"] = json!("Ops");
+        let before = item_json(&item());
+        let mut raw = v.clone();
+        raw["customFields"]["Tier"] = json!("Silver");
+        unwrap_custom_fields(&mut raw, Some(&before));
+        assert_eq!(
+            raw["customFields"],
+            json!({"Tier": "Silver", "Team": "Ops"})
+        );
+        // A name the rules mentioned and left empty is dropped; a field cleared stays null.
+        let mut untouched = item_json(&item());
+        wrap_custom_fields(&mut untouched, &["Team".to_owned()], true);
+        untouched["customFields"]["Tier"]["value"] = Value::Null;
+        unwrap_custom_fields(&mut untouched, Some(&before));
+        assert_eq!(untouched["customFields"], json!({"Tier": null}));
+        // A raw value that is itself a map with more than `value` stays whole.
+        let mut option = json!({"customFields": {"Color": {"value": "Red", "id": 3}}});
+        unwrap_custom_fields(&mut option, None);
+        assert_eq!(
+            option["customFields"]["Color"],
+            json!({"value": "Red", "id": 3})
+        );
+        // Without `create`, nothing is added where there are no custom fields (a ServiceNow
+        // record).
+        let mut record = json!({"short_description": "x"});
+        wrap_custom_fields(&mut record, &["Tier".to_owned()], false);
+        assert_eq!(record, json!({"short_description": "x"}));
+    }
+
+    #[test]
+    fn a_patch_changes_set_and_cleared_custom_fields_only() {
+        let i = item();
+        let mut v = item_json(&i);
+        v["customFields"] = json!({"Tier": "Gold", "Team": "Ops"});
+        let patch = patch_from_json(&i, &v).unwrap();
+        assert_eq!(
+            patch.custom_fields.unwrap(),
+            [("Team".to_owned(), json!("Ops"))]
+                .into_iter()
+                .collect::<CustomFields>()
+        );
+        v["customFields"] = json!({"Tier": null, "Never": null});
+        let patch = patch_from_json(&i, &v).unwrap();
+        assert_eq!(
+            patch.custom_fields.unwrap(),
+            [("Tier".to_owned(), Value::Null)]
+                .into_iter()
+                .collect::<CustomFields>()
+        );
+        let mut applied = i.clone();
+        patch_from_json(&i, &v).unwrap().apply(&mut applied);
+        assert!(
+            applied.custom_fields.is_empty(),
+            "{:?}",
+            applied.custom_fields
+        );
     }
 
     #[test]

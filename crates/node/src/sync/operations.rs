@@ -587,12 +587,26 @@ pub async fn test_incoming(
             }
         })
         .collect();
+    let mut log = outcome.log;
+    for added in &outcome.new_comments {
+        log.push(format!(
+            "test run: commentHelper.addComment would add a {}comment: {}",
+            if added.internal { "internal " } else { "" },
+            added.body
+        ));
+    }
+    if outcome.sync_back {
+        log.push("test run: syncHelper.syncBackAfterProcessing() would send this side's replica back once applied".into());
+    }
+    if outcome.unexalate {
+        log.push("test run: syncHelper.unExalateAfterProcessing() would stop syncing the item once applied".into());
+    }
     Ok(IncomingPreview {
         item: outcome.item,
         changes,
         comments,
         attachments,
-        log: outcome.log,
+        log,
     })
 }
 

@@ -2,16 +2,20 @@
 //! values are not `Send`); what goes in and comes out is JSON, so the async engine never holds
 //! a script value.
 //!
-//! - Outgoing: `issue` (the local item, see [`super::item_json`]) and an empty `replica`; the
-//!   replica the rules fill is the result.
+//! - Outgoing: the local item (see [`super::item_json`]) as `issue`, `entity` and `workItem`
+//!   (one object, three names) and an empty `replica`; the replica the rules fill is the
+//!   result.
 //! - Incoming: `replica` (with `addedComments`, `changedComments`, `removedComments`,
 //!   `addedAttachments`, `removedAttachments` added), `previous` (the last replica received, or
-//!   null), `firstSync`, and `issue`; the `issue` the rules leave is the result.
+//!   null), `firstSync`, and the local item as `issue`/`entity`/`workItem`; the item the rules
+//!   leave is the result.
 //!
-//! Both runs bind `debug`, `nodeHelper`, `syncHelper`, `workLogHelper` and `httpClient` (see
-//! [`super::helpers`]); the incoming run also binds `commentHelper` and `attachmentHelper`
-//! (here). Each outcome carries the lines `debug.info` and `debug.warn` logged; when a run fails,
-//! those lines end its trace, so that the errors page shows what the script logged first.
+//! Both runs bind `connection` (its name, short names, mode, role and remote node), `debug`,
+//! `nodeHelper`, `syncHelper`, `workLogHelper` and `httpClient` (see [`super::helpers`]) and
+//! `commentHelper` (here: `mergeComments`, `addComment`, `filterLocal`); the incoming run also
+//! binds `attachmentHelper` (here). Each outcome carries the lines `debug.info` and
+//! `debug.warn` logged; when a run fails, those lines end its trace, so that the errors page
+//! shows what the script logged first.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,7 +30,8 @@ use tandem_script::{
     HostObject, Invoker, Limits, Script, ScriptError, binding, from_json, to_json,
 };
 
-use super::helpers::{self, Env};
+use super::helpers::{self, Env, Run};
+use super::item_json::{unwrap_custom_fields, wrap_custom_fields};
 
 /// A rule that failed: which script, the message, and the rendered trace (line, caret, stack).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,13 +120,23 @@ pub struct OutgoingOutcome {
 pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome, RuleError> {
     const WHICH: &str = "outgoing";
     let script = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
-    let replica = from_json(&Value::Object(Default::default()));
-    let bound = helpers::bind(env);
+    let names = custom_field_names(source);
+    let mut replica = Value::Object(Default::default());
+    wrap_custom_fields(&mut replica, &names, true);
+    let replica = from_json(&replica);
+    let bound = helpers::bind(env, Run::Outgoing);
+    // One object under three names: a change through one shows through the others.
+    let mut item = item.clone();
+    wrap_custom_fields(&mut item, &names, false);
+    let issue = from_json(&item);
+    let comment_helper = Rc::new(CommentHelper::default());
     let vars = binding(
         [
-            ("issue", from_json(item)),
-            ("entity", from_json(item)),
+            ("issue", issue.clone()),
+            ("entity", issue.clone()),
+            ("workItem", issue),
             ("replica", replica.clone()),
+            ("commentHelper", tandem_script::Value::Host(comment_helper)),
         ]
         .into_iter()
         .chain(bound.variables),
@@ -132,11 +147,22 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
         .result
         .map_err(|e| run_failed(WHICH, source, &e, &log))?;
     // The rules may have assigned a new map to `replica`; read it back from the binding.
-    let replica = outcome
+    let mut replica = outcome
         .variables
         .get("replica")
         .map(to_json)
         .unwrap_or(Value::Null);
+    // Custom fields travel as their raw values; one without a value is not sent.
+    unwrap_custom_fields(&mut replica, None);
+    if let Some(map) = replica.as_object_mut()
+        && map
+            .get("customFields")
+            .and_then(Value::as_object)
+            .is_some_and(|f| f.is_empty())
+        && !names.is_empty()
+    {
+        map.remove("customFields");
+    }
     if !replica.is_object() {
         return Err(RuleError {
             which: WHICH,
@@ -171,8 +197,23 @@ pub struct IncomingOutcome {
     pub comment_ops: Vec<CommentOp>,
     /// What `attachmentHelper.mergeAttachments` decided, when the rules called it.
     pub attachment_ops: Vec<AttachmentOp>,
+    /// Comments the rules added with `commentHelper.addComment`: new local comments, copies
+    /// of nothing on the remote.
+    pub new_comments: Vec<NewLocalComment>,
+    /// `syncHelper.syncBackAfterProcessing()` was called: once applied, send this side's
+    /// replica back even if it did not change.
+    pub sync_back: bool,
+    /// `syncHelper.unExalateAfterProcessing()` was called: once applied, stop syncing.
+    pub unexalate: bool,
     /// What `debug.info` and `debug.warn` logged, each line prefixed with its level.
     pub log: Vec<String>,
+}
+
+/// A comment the incoming rules added with `commentHelper.addComment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLocalComment {
+    pub body: String,
+    pub internal: bool,
 }
 
 fn bad_replica(e: impl std::fmt::Display) -> RuleError {
@@ -232,21 +273,30 @@ pub fn incoming(
         delta: attachments,
         ops: RefCell::new(Vec::new()),
     });
-    let issue = from_json(&input.item);
-    let bound = helpers::bind(env);
+    let names = custom_field_names(source);
+    wrap_custom_fields(&mut replica, &names, true);
+    let mut item = input.item.clone();
+    wrap_custom_fields(&mut item, &names, false);
+    let issue = from_json(&item);
+    let issue_bound = issue.clone();
+    let previous = input.previous.clone().map(|mut p| {
+        wrap_custom_fields(&mut p, &names, true);
+        p
+    });
+    let bound = helpers::bind(env, Run::Incoming);
     let vars = binding(
         [
             ("replica", from_json(&replica)),
             (
                 "previous",
-                input
-                    .previous
+                previous
                     .as_ref()
                     .map_or(tandem_script::Value::Null, from_json),
             ),
             ("firstSync", tandem_script::Value::Bool(input.first_sync)),
             ("issue", issue.clone()),
-            ("entity", issue),
+            ("entity", issue.clone()),
+            ("workItem", issue),
             (
                 "commentHelper",
                 tandem_script::Value::Host(comment_helper.clone()),
@@ -264,11 +314,8 @@ pub fn incoming(
     outcome
         .result
         .map_err(|e| run_failed(WHICH, source, &e, &log))?;
-    let item = outcome
-        .variables
-        .get("issue")
-        .map(to_json)
-        .unwrap_or(Value::Null);
+    let mut item = local_item_after(&outcome.variables, &issue_bound);
+    unwrap_custom_fields(&mut item, Some(&input.item));
     let mut comment_ops = comment_helper.ops.take();
     let mut attachment_ops = attachment_helper.ops.take();
     appended_comments(
@@ -278,12 +325,106 @@ pub fn incoming(
         &mut comment_ops,
     );
     appended_attachments(&item, &attachment_helper.twins, &mut attachment_ops);
+    let new_comments = added_comments(&item, input.journals);
     Ok(IncomingOutcome {
         item,
         comment_ops,
         attachment_ops,
+        new_comments,
+        sync_back: bound.after.sync_back.get(),
+        unexalate: bound.after.unexalate.get(),
         log,
     })
+}
+
+/// The custom field names `source` mentions (`customFields."Tier"`, `customFields.Tier`,
+/// `customFields['Tier']`, with `?.` too), so that the rules find each as a field object even
+/// where the item or the replica has no value for it, as Jira has every field its project
+/// defines. A method called on the map (`customFields.each { … }`) is no name; neither is a
+/// name built at run time (`"${x}"`).
+fn custom_field_names(source: &str) -> Vec<String> {
+    const MARK: &str = "customFields";
+    let mut names: Vec<String> = Vec::new();
+    let mut from = 0;
+    while let Some(at) = source[from..].find(MARK) {
+        let mut rest = source[from + at + MARK.len()..].trim_start();
+        from += at + MARK.len();
+        let bracket = rest.starts_with('[');
+        if let Some(r) = rest.strip_prefix("?.").or_else(|| rest.strip_prefix('.')) {
+            rest = r.trim_start();
+        } else if let Some(r) = rest.strip_prefix('[') {
+            rest = r.trim_start();
+        } else {
+            continue;
+        }
+        let (name, after) = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let body = &rest[1..];
+                match body.find([q, '\n']) {
+                    Some(end) if body[end..].starts_with(q) => (&body[..end], &body[end + 1..]),
+                    _ => continue,
+                }
+            }
+            Some(c) if !bracket && (c.is_alphabetic() || c == '_') => {
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                (&rest[..end], &rest[end..])
+            }
+            _ => continue,
+        };
+        let called = !bracket && after.trim_start().starts_with(['(', '{']);
+        if name.is_empty() || name.contains('$') || called {
+            continue;
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// The local item the incoming rules leave: the one object `issue`, `entity` and `workItem`
+/// name, unless the rules replaced it under one of those names (`entity = [...]`).
+fn local_item_after(variables: &tandem_script::Binding, bound: &tandem_script::Value) -> Value {
+    let pointer = |v: &tandem_script::Value| match v {
+        tandem_script::Value::Map(m) => Some(Rc::as_ptr(m)),
+        _ => None,
+    };
+    let original = pointer(bound);
+    to_json(
+        ["issue", "entity", "workItem"]
+            .iter()
+            .filter_map(|name| variables.get(*name))
+            .find(|v| original.is_none() || pointer(v) != original)
+            .unwrap_or(bound),
+    )
+}
+
+/// Comments the rules added with `commentHelper.addComment` (their id starts with
+/// [`ADDED_ID`]); on a ServiceNow record, those in `work_notes` are internal.
+fn added_comments(item: &Value, journals: bool) -> Vec<NewLocalComment> {
+    let lists: &[(&str, Option<bool>)] = if journals {
+        &[("comments", Some(false)), ("work_notes", Some(true))]
+    } else {
+        &[("comments", None)]
+    };
+    let mut out = Vec::new();
+    for (list, internal) in lists {
+        for c in item[*list].as_array().into_iter().flatten() {
+            let added = c["id"].as_str().is_some_and(|id| id.starts_with(ADDED_ID))
+                && c.get("remoteId").is_none_or(Value::is_null);
+            let body = c["body"].as_str().unwrap_or_default();
+            if !added || body.trim().is_empty() {
+                continue;
+            }
+            out.push(NewLocalComment {
+                body: body.to_owned(),
+                internal: internal.unwrap_or_else(|| c["internal"].as_bool().unwrap_or(false)),
+            });
+        }
+    }
+    out
 }
 
 /// Remote comments the rules appended to the item's comment lists themselves
@@ -420,7 +561,13 @@ fn local_attachments(issue: &Value) -> Vec<LocalAttachment> {
         .unwrap_or_default()
 }
 
-/// `commentHelper`: `mergeComments(issue, replica)` and `mergeComments(issue, replica, closure)`.
+/// How the id of a comment `commentHelper.addComment` made starts: it is no comment of the
+/// tracker yet (the incoming run creates it; in a replica it is the comment's stable id).
+const ADDED_ID: &str = "rules-";
+
+/// `commentHelper`: `mergeComments(issue, replica[, closure])`, `addComment(body[, internal],
+/// comments)` and `filterLocal(comments)`.
+#[derive(Default)]
 struct CommentHelper {
     twins: Vec<CommentTwin>,
     delta: CommentDelta,
@@ -442,14 +589,91 @@ impl HostObject for CommentHelper {
         args: &[tandem_script::Value],
         invoker: &mut dyn Invoker,
     ) -> Option<Result<tandem_script::Value, String>> {
-        if name != "mergeComments" {
-            return None;
+        match name {
+            "mergeComments" => Some(self.merge(args, invoker)),
+            "addComment" => Some(add_comment(args)),
+            "filterLocal" => Some(filter_local(args)),
+            _ => None,
         }
-        Some(self.merge(args, invoker))
     }
 
     fn method_names(&self) -> Vec<String> {
-        vec!["mergeComments".into()]
+        vec![
+            "mergeComments".into(),
+            "addComment".into(),
+            "filterLocal".into(),
+        ]
+    }
+}
+
+/// `addComment(body, comments)` or `addComment(body, internal, comments)`: the list with a new
+/// comment at its end. Its id is stable for its body (the same rules on the same item make the
+/// same replica), so a replica carrying it is not sent again and again.
+fn add_comment(args: &[tandem_script::Value]) -> Result<tandem_script::Value, String> {
+    use sha2::Digest as _;
+    let (body, internal, list) = match args {
+        [body, list] => (body, false, list),
+        [body, internal, list] => (body, internal.truthy(), list),
+        _ => {
+            return Err(format!(
+                "addComment takes (body, comments) or (body, internal, comments), not {} arguments",
+                args.len()
+            ));
+        }
+    };
+    let body = match body {
+        tandem_script::Value::Null => String::new(),
+        b => b.to_string(),
+    };
+    if body.trim().is_empty() {
+        return Err("addComment needs a body that is not empty".into());
+    }
+    let mut comments = match to_json(list) {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        other => {
+            return Err(format!(
+                "addComment takes the list of comments to add to as its last argument, not {other}"
+            ));
+        }
+    };
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let stem = format!(
+        "{ADDED_ID}{}",
+        digest[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let taken = |id: &str| comments.iter().any(|c| c["id"].as_str() == Some(id));
+    let mut id = stem.clone();
+    let mut n = 1;
+    while taken(&id) {
+        n += 1;
+        id = format!("{stem}-{n}");
+    }
+    comments.push(json!({"id": id, "body": body, "internal": internal, "author": null}));
+    Ok(from_json(&Value::Array(comments)))
+}
+
+/// `filterLocal(comments)`: the comments everyone may see (not internal), as Jira on-premise
+/// keeps those without group or role visibility.
+fn filter_local(args: &[tandem_script::Value]) -> Result<tandem_script::Value, String> {
+    let [list] = args else {
+        return Err(format!(
+            "filterLocal takes (comments), not {} arguments",
+            args.len()
+        ));
+    };
+    match to_json(list) {
+        Value::Array(items) => Ok(from_json(&Value::Array(
+            items
+                .into_iter()
+                .filter(|c| !c["internal"].as_bool().unwrap_or(false))
+                .collect(),
+        ))),
+        Value::Null => Ok(from_json(&json!([]))),
+        other => Err(format!("filterLocal takes a list of comments, not {other}")),
     }
 }
 
@@ -663,6 +887,186 @@ mod tests {
         )
         .unwrap();
         assert_eq!(outcome.item["summary"], "1/1/1");
+    }
+
+    #[test]
+    fn the_local_item_has_three_names_in_both_runs() {
+        let fixture = Fixture::new();
+        let out = outgoing(
+            "workItem.summary = workItem.summary + '!'\nreplica.summary = issue.summary\nreplica.same = entity.summary",
+            &json!({"summary": "Broken"}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            out.replica,
+            json!({"summary": "Broken!", "same": "Broken!"})
+        );
+        let changed = incoming(
+            "if (firstSync) { workItem.projectKey = 'ENG' }\nworkItem.summary = replica.summary",
+            input(json!({"summary": "Via workItem"}), None),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(changed.item["summary"], "Via workItem");
+        assert_eq!(changed.item["projectKey"], "ENG");
+        // A rule that replaces the item under one name: that one counts.
+        let replaced = incoming(
+            "entity = [summary: replica.summary, projectKey: 'ENG']",
+            input(json!({"summary": "New map"}), None),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            replaced.item,
+            json!({"summary": "New map", "projectKey": "ENG"})
+        );
+    }
+
+    #[test]
+    fn add_comment_and_filter_local_work_in_both_runs() {
+        let fixture = Fixture::new();
+        let out = outgoing(
+            "replica.comments = commentHelper.addComment('Synced by Tandem', commentHelper.filterLocal(issue.comments))",
+            &json!({"comments": [
+                {"id": "1", "body": "public", "internal": false},
+                {"id": "2", "body": "secret", "internal": true},
+            ]}),
+            &fixture.env(),
+        )
+        .unwrap();
+        let comments = out.replica["comments"].as_array().unwrap();
+        assert_eq!(comments.len(), 2, "{comments:?}");
+        assert_eq!(comments[0]["body"], "public");
+        assert_eq!(comments[1]["body"], "Synced by Tandem");
+        let id = comments[1]["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with(ADDED_ID), "{id}");
+        // The same rules make the same replica: the added comment keeps its id.
+        let again = outgoing(
+            "replica.comments = commentHelper.addComment('Synced by Tandem', commentHelper.filterLocal(issue.comments))",
+            &json!({"comments": [{"id": "1", "body": "public"}]}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(again.replica["comments"][1]["id"], id.as_str());
+        // Two equal bodies get two ids: the replica stays valid.
+        let twice = outgoing(
+            "replica.comments = commentHelper.addComment('x', commentHelper.addComment('x', []))",
+            &json!({}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_ne!(
+            twice.replica["comments"][0]["id"],
+            twice.replica["comments"][1]["id"]
+        );
+        assert!(
+            Replica::from_json(twice.replica)
+                .unwrap()
+                .comments()
+                .is_ok()
+        );
+
+        let applied = incoming(
+            "if (firstSync) { issue.projectKey = 'ENG' }\nissue.comments = commentHelper.addComment('Created from ' + replica.key, true, issue.comments)",
+            input(json!({"key": "SUP-4"}), None),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            applied.new_comments,
+            vec![NewLocalComment {
+                body: "Created from SUP-4".into(),
+                internal: true
+            }]
+        );
+        assert!(applied.comment_ops.is_empty());
+        let e = outgoing(
+            "commentHelper.addComment('', [])",
+            &json!({}),
+            &fixture.env(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not empty"), "{}", e.message);
+        let e = outgoing("commentHelper.filterLocal('x')", &json!({}), &fixture.env()).unwrap_err();
+        assert!(e.message.contains("list of comments"), "{}", e.message);
+    }
+
+    #[test]
+    fn custom_field_names_are_read_from_the_rules() {
+        assert_eq!(
+            custom_field_names(
+                "issue.customFields.\"Tier\".value = replica.customFields.'Support Level'?.value\n\
+                 issue.customFields.Team = replica?.customFields?.Team\n\
+                 def x = issue.customFields['Region']\n\
+                 issue.customFields.each { k, v -> }\n\
+                 replica.customFields.size()\n\
+                 issue.customFields.\"${name}\".value = 1\n\
+                 issue.customFields.Tier.value = 2 // customFields"
+            ),
+            ["Tier", "Support Level", "Team", "Region"]
+        );
+        assert!(custom_field_names("customFields.\"never closed").is_empty());
+    }
+
+    #[test]
+    fn custom_fields_read_and_write_through_value_and_travel_raw() {
+        let fixture = Fixture::new();
+        // Outgoing: the field object as it is, or its value, into the replica.
+        let out = outgoing(
+            "replica.customFields.\"Tier\" = issue.customFields.\"Tier\"\nreplica.customFields.Team = issue.customFields.Team\nreplica.customFields.Region.value = issue.customFields.Tier.value.toUpperCase()",
+            &json!({"customFields": {"Tier": "Gold"}}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            out.replica,
+            json!({"customFields": {"Tier": "Gold", "Region": "GOLD"}}),
+            "raw values; Team, which has none, is not sent"
+        );
+        // Outgoing rules that name a custom field but send nothing leave the replica empty.
+        let nothing = outgoing(
+            "if (issue.summary == 'x') { replica.customFields.Tier = issue.customFields.Tier }",
+            &json!({"summary": "y", "customFields": {}}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(nothing.replica, json!({}));
+        // Incoming: `.value` reads and writes, on a first sync too; a raw assignment works.
+        let mut first = input(
+            json!({"customFields": {"Tier": "Gold", "Team": "Ops"}}),
+            None,
+        );
+        first.item = json!({"summary": "", "customFields": {}});
+        let applied = incoming(
+            "if (firstSync) { issue.projectKey = 'ENG' }\nissue.customFields.\"Tier\".value = replica.customFields.\"Tier\".value\nissue.customFields.Team = replica.customFields.Team\nissue.customFields.Raw = 'plain'\nissue.summary = previous?.customFields?.Tier?.value ?: 'none'",
+            first,
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            applied.item["customFields"],
+            json!({"Tier": "Gold", "Team": "Ops", "Raw": "plain"})
+        );
+        assert_eq!(applied.item["summary"], "none");
+        // A field the remote no longer has is cleared where the item has it.
+        let mut update = input(
+            json!({"customFields": {}}),
+            Some(json!({"customFields": {"Tier": "Gold"}})),
+        );
+        update.first_sync = false;
+        update.item = json!({"summary": "s", "customFields": {"Tier": "Gold", "Other": 1}});
+        let cleared = incoming(
+            "issue.customFields.Tier.value = replica.customFields.Tier.value\nissue.summary = previous.customFields.Tier.value",
+            update,
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            cleared.item["customFields"],
+            json!({"Tier": null, "Other": 1})
+        );
+        assert_eq!(cleared.item["summary"], "Gold");
     }
 
     #[test]
