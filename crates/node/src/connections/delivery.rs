@@ -177,8 +177,16 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
             .outbound_messages(connection.id, 0, wire::BATCH)
             .await
             .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
-        // A deactivated connection still says so (control messages); its changes wait.
-        let queued: Vec<_> = if connection.status == ConnectionStatus::Deactivated {
+        // A deactivated connection still says so (control messages); its changes wait. The
+        // status is read after the queue: a change queued after a deactivation always sees it
+        // (the round may have started before).
+        let status = state
+            .store()
+            .connection(connection.id)
+            .await
+            .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?
+            .map_or(connection.status, |c| c.status);
+        let queued: Vec<_> = if status == ConnectionStatus::Deactivated {
             queued
                 .into_iter()
                 .take_while(|m| m.kind == wire::CONTROL)

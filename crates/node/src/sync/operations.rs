@@ -29,6 +29,9 @@ pub async fn unexalate(
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
     let store = state.store();
+    // Held from the read to the write: an acknowledgement or apply running meanwhile would
+    // otherwise write its older copy of the twin back, active again.
+    let _lock = state.lock_twin(connection.id, key).await;
     let mut twin = store
         .twin(connection.id, key)
         .await?
@@ -356,26 +359,47 @@ pub async fn bulk_unexalate(
     Ok(stopped)
 }
 
-/// What a clean-up did.
+/// What a clean-up of a connection touches (before it runs) or touched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanUp {
-    /// Twins whose sync data was removed (the items stay).
+    /// Twins whose sync data is removed (the items stay on both sides).
     pub twins: u64,
-    /// Sync messages still queued for the remote, dropped with the twins: reported, not lost
-    /// silently.
-    pub queued_dropped: u64,
+    /// Sync events still queued for the remote. They are not dropped: they stay ahead of the
+    /// clean-up in the connection's queue and reach the remote before it; they are reported so
+    /// the admin knows changes were still on their way.
+    pub queued: u64,
 }
 
-/// Clean-up: stops syncing every twin of the connection and removes the sync data on both
-/// sides, keeping the items. Changes still queued for the remote are counted and reported.
-pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<CleanUp, SyncFailure> {
+/// What [`clean_up`] would touch now; nothing is written (the console's confirmation page and
+/// `tandem sync cleanup` without `--yes` show it).
+pub async fn clean_up_preview(
+    state: &AppState,
+    connection: &Connection,
+) -> Result<CleanUp, SyncFailure> {
     let store = state.store();
-    let queued = store
+    Ok(CleanUp {
+        twins: store.twin_count(connection.id).await?,
+        queued: queued_sync_events(state, connection).await?,
+    })
+}
+
+/// Sync events (not control messages or acknowledgements) in the connection's queue.
+async fn queued_sync_events(state: &AppState, connection: &Connection) -> Result<u64, SyncFailure> {
+    Ok(state
+        .store()
         .outbound_messages(connection.id, 0, 100_000)
         .await?
         .iter()
         .filter(|m| m.kind == engine::SYNC)
-        .count() as u64;
+        .count() as u64)
+}
+
+/// Clean-up: stops syncing every twin of the connection and removes the sync data on both
+/// sides, keeping the items. Changes still queued for the remote are counted and reported; they
+/// are delivered ahead of the clean-up.
+pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<CleanUp, SyncFailure> {
+    let store = state.store();
+    let queued = queued_sync_events(state, connection).await?;
     let mut twins = 0;
     loop {
         let page = store.twins(connection.id, None, 500).await?;
@@ -394,13 +418,10 @@ pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<Clean
     tracing::info!(
         connection = %connection.name,
         twins,
-        queued_dropped = queued,
+        queued,
         "Clean-up: the connection's sync data is removed; the items stay."
     );
-    Ok(CleanUp {
-        twins,
-        queued_dropped: queued,
-    })
+    Ok(CleanUp { twins, queued })
 }
 
 /// The message kind that tells the remote to clean up too.
