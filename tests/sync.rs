@@ -963,3 +963,114 @@ async fn rules_that_no_longer_compile_pause_the_connection_until_they_are_saved_
     .await;
     drop(a);
 }
+
+/// The unresolved sync errors of a node.
+async fn open_errors(api: &Api) -> Vec<Value> {
+    let (status, body) = api.send(api.get("/sync/errors")).await;
+    assert_eq!(status, 200, "{body}");
+    body["errors"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_unreachable_remote_is_one_connection_error_that_resolves_when_delivery_resumes() {
+    let (a, mut b) = pair().await;
+    let api_a = a.api();
+    api_a
+        .item(json!({"project": "SUP", "summary": "Before"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("B has the copy", || async {
+        exists(&b.api(), "ENG-1").await
+    })
+    .await;
+
+    let address: std::net::SocketAddr = b.url.strip_prefix("http://").unwrap().parse().unwrap();
+    let data_dir = b.data_dir.clone();
+    b.stop().await;
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "While away"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    eventually("A records that the remote cannot be reached", || async {
+        open_errors(&api_a).await.iter().any(|e| {
+            e["impact"] == "connection"
+                && e["message"].as_str().is_some_and(|m| {
+                    m.starts_with("Delivery: the remote node at ")
+                        && m.contains(" cannot be reached since ")
+                        && m.contains("next try at ")
+                })
+        })
+    })
+    .await;
+    // More failed rounds change its message, never add a second error.
+    let first = open_errors(&api_a).await;
+    eventually("another round fails", || async {
+        let now = open_errors(&api_a).await;
+        now.len() == 1 && now[0]["message"] != first[0]["message"]
+    })
+    .await;
+    let errors = open_errors(&api_a).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], first[0]["id"]);
+    assert_eq!(errors[0]["local_key"], Value::Null);
+
+    // The Errors page lists it with its impact and connection.
+    let client = crate::console::browser();
+    crate::console::login(&a, &client).await;
+    let page = crate::console::get_page(&client, format!("{}/sync/errors", a.url)).await;
+    assert!(
+        page.contains("<span class=\"status error\">connection</span>"),
+        "{page}"
+    );
+    assert!(page.contains("cannot be reached since"), "{page}");
+
+    // B comes back where it was: the next round delivers and resolves the error by itself.
+    let b = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+    let api_b = b.api();
+    eventually("the change arrives and the error is resolved", || async {
+        item(&api_b, "ENG-1").await["summary"] == "While away"
+            && open_errors(&api_a).await.is_empty()
+    })
+    .await;
+    let (_, all) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(all["errors"], json!([]), "{all}");
+
+    // Resolve and retry on such an error tries at once, and a new outage is a new error.
+    let mut b = b;
+    b.stop().await;
+    api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "Away again"}),
+        )
+        .await;
+    eventually("the new outage is an error again", || async {
+        open_errors(&api_a).await.len() == 1
+    })
+    .await;
+    let id = open_errors(&api_a).await[0]["id"].as_i64().unwrap();
+    assert_ne!(Value::from(id), first[0]["id"]);
+    let b = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{id}/retry")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let api_b = b.api();
+    eventually("the retry delivers", || async {
+        item(&api_b, "ENG-1").await["summary"] == "Away again"
+    })
+    .await;
+    assert!(open_errors(&api_a).await.is_empty());
+}

@@ -65,6 +65,9 @@ struct Inner {
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
+    /// How delivery to each connection's remote goes ([`AppState::delivery_link`]).
+    delivery:
+        std::sync::Mutex<std::collections::HashMap<uuid::Uuid, crate::connections::delivery::Link>>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
     /// Rule runs at once ([`AppState::rules_slot`]).
@@ -169,6 +172,7 @@ impl AppState {
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
             bulk_jobs: std::sync::Mutex::new(Vec::new()),
+            delivery: std::sync::Mutex::new(std::collections::HashMap::new()),
             twin_locks: (0..TWIN_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -241,6 +245,22 @@ impl AppState {
         if let Some(job) = jobs.iter_mut().find(|j| j.id == id) {
             change(job);
         }
+    }
+
+    /// How delivery to the connection's remote goes now (in memory: a restart starts afresh).
+    pub fn delivery_link(&self, connection: uuid::Uuid) -> crate::connections::delivery::Link {
+        let links = self.0.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        links.get(&connection).cloned().unwrap_or_default()
+    }
+
+    /// Changes how delivery to the connection's remote goes.
+    pub fn update_delivery<R>(
+        &self,
+        connection: uuid::Uuid,
+        change: impl FnOnce(&mut crate::connections::delivery::Link) -> R,
+    ) -> R {
+        let mut links = self.0.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        change(links.entry(connection).or_default())
     }
 
     pub fn bulk_job(&self, id: u64) -> Option<BulkJob> {

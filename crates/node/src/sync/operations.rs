@@ -138,6 +138,13 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
         && let Some(connection) = store.connection(connection).await?
     {
         sync_again(state, &connection, key).await?;
+    } else if let (Some(connection), None) = (error.connection_id, &error.local_key)
+        && error
+            .message
+            .starts_with(crate::connections::delivery::DELIVERY_ERROR)
+    {
+        // Delivery to the remote failed: try now rather than when the backoff says.
+        crate::connections::delivery::retry_now(state, connection);
     } else if let (None, Some(key)) = (error.connection_id, &error.local_key) {
         // The node's tracker refused a write (ServiceNow): write the item again.
         crate::servicenow::bridge::retry_push(state, key).await?;
