@@ -128,7 +128,16 @@ async fn a_failing_incoming_rule_is_listed_with_its_trace_and_resolve_and_retry_
         incoming.contains("Incoming sync requests (1)"),
         "{incoming}"
     );
-    assert!(incoming.contains(">failed</span>"), "{incoming}");
+    assert!(
+        incoming.contains(
+            "data-state=\"failed\">failed — waits for Resolve and retry on the Errors page</span>"
+        ),
+        "{incoming}"
+    );
+    assert!(
+        incoming.contains("<td class=\"attempts\">1</td>"),
+        "{incoming}"
+    );
     assert!(incoming.contains(&format!("<td>{key}")), "{incoming}");
     let filtered = get_page(
         &client,
@@ -150,6 +159,29 @@ async fn a_failing_incoming_rule_is_listed_with_its_trace_and_resolve_and_retry_
     let other = get_page(&client, format!("{}/sync/queue?item=SUP-999", b.url)).await;
     assert!(other.contains("Incoming sync requests (0)"), "{other}");
     assert!(other.contains("No incoming sync requests wait."), "{other}");
+
+    // A later change of the same item waits behind the failed request, and says so.
+    let (status, body) = api_a
+        .json(
+            api_a.patch(&format!("/items/{key}")),
+            json!({"summary": "Checkout fails again"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let failed_request = {
+        let incoming = section(&queue, "<h2 id=\"incoming\">");
+        let row = &incoming[incoming.find("<tbody>").unwrap()..];
+        let id = &row[row.find("<td>").unwrap() + 4..];
+        id[..id.find("</td>").unwrap()].to_owned()
+    };
+    eventually("B's second request waits behind the first", || async {
+        get_page(&client, format!("{}/sync/queue", b.url))
+            .await
+            .contains(&format!(
+                "data-state=\"pending\">waiting for request {failed_request} of the same item</span>"
+            ))
+    })
+    .await;
 
     // Fix the rules, then Resolve and retry: the item arrives and the error is gone.
     set_incoming_rules(
@@ -427,6 +459,15 @@ async fn the_sync_queue_shows_outgoing_events_waiting_on_a_deactivated_connectio
     let outgoing = section(&page, "<h2 id=\"outgoing\">");
     assert!(outgoing.contains("Outgoing sync events (1)"), "{outgoing}");
     assert!(outgoing.contains("<td>sync</td>"), "{outgoing}");
+    assert!(
+        outgoing.contains("data-status=\"blocked\">blocked — the connection is deactivated</span>"),
+        "{outgoing}"
+    );
+    assert!(outgoing.contains("<th>Attempts</th>"), "{outgoing}");
+    assert!(
+        outgoing.contains("<td class=\"attempts\">0</td>"),
+        "never sent: {outgoing}"
+    );
     assert!(
         outgoing.contains(&format!("<a href=\"/sync/entity?key={key}\">{key}</a>")),
         "{outgoing}"

@@ -1028,6 +1028,26 @@ async fn an_unreachable_remote_is_one_connection_error_that_resolves_when_delive
     );
     assert!(page.contains("cannot be reached since"), "{page}");
 
+    // The Sync queue shows the change waiting for the remote, how often it was sent and why it
+    // did not arrive.
+    let queue = crate::console::get_page(&client, format!("{}/sync/queue", a.url)).await;
+    let outgoing = &queue
+        [queue.find("<h2 id=\"outgoing\">").unwrap()..queue.find("<h2 id=\"incoming\">").unwrap()];
+    assert!(
+        outgoing.contains("data-status=\"waiting\">waiting for the remote — next try at "),
+        "{outgoing}"
+    );
+    let attempts: u32 = outgoing
+        .split("<td class=\"attempts\">")
+        .nth(1)
+        .and_then(|cell| cell.split("</td>").next()?.parse().ok())
+        .expect("an attempts cell");
+    assert!(attempts >= 2, "sent at least twice: {outgoing}");
+    assert!(
+        outgoing.contains("not reachable"),
+        "the last error: {outgoing}"
+    );
+
     // B comes back where it was: the next round delivers and resolves the error by itself.
     let b = TestNode::start_with(|c| {
         c.data_dir = data_dir.clone();

@@ -88,18 +88,75 @@ impl Link {
         self.last_error = None;
         self.error_id.take()
     }
+}
 
-    /// What an outgoing event with this seq waits for, in words, and how often it was sent.
-    pub fn event_status(&self, seq: i64) -> (String, u32) {
-        let attempts = self.attempts.get(&seq).copied().unwrap_or(0);
-        let status = if self.delivering && attempts > 0 {
-            "delivering".to_owned()
-        } else if let (Some(next), true) = (self.next_try, attempts > 0 || self.failures > 0) {
-            format!("waiting for the remote — next try at {}", seconds(next))
-        } else {
-            "queued".to_owned()
+/// Where an outgoing message of the connection stands, as the Sync queue page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventStatus {
+    /// In words: queued, delivering, waiting for the remote — next try at …, blocked — why.
+    pub status: String,
+    /// `queued`, `delivering`, `waiting` or `blocked`, for the page's styling.
+    pub class: &'static str,
+    /// How often it was sent without being acknowledged (since this node started).
+    pub attempts: u32,
+    /// Why the last round failed, while rounds fail.
+    pub last_error: Option<String>,
+}
+
+/// The status of the connection's queued message `seq` of this `kind`.
+pub fn event_status(connection: &Connection, link: &Link, seq: i64, kind: &str) -> EventStatus {
+    let attempts = link.attempts.get(&seq).copied().unwrap_or(0);
+    let last_error = link.last_error.clone();
+    let blocked = |why: &str| EventStatus {
+        status: format!("blocked — {why}"),
+        class: "blocked",
+        attempts,
+        last_error: last_error.clone(),
+    };
+    match connection.status {
+        ConnectionStatus::Pending => return blocked("the invitation is not accepted yet"),
+        ConnectionStatus::Deactivated if kind != wire::CONTROL => {
+            return blocked("the connection is deactivated");
+        }
+        _ => {}
+    }
+    if connection.role == ConnectionRole::Local {
+        return EventStatus {
+            status: "queued".into(),
+            class: "queued",
+            attempts,
+            last_error: None,
         };
-        (status, attempts)
+    }
+    if !connection.can_call_remote() {
+        return EventStatus {
+            status: "waiting for the remote to fetch it (a private connection)".into(),
+            class: "waiting",
+            attempts,
+            last_error: None,
+        };
+    }
+    if link.delivering && (attempts > 0 || link.failures == 0) {
+        return EventStatus {
+            status: "delivering".into(),
+            class: "delivering",
+            attempts,
+            last_error,
+        };
+    }
+    match link.next_try {
+        Some(next) if link.failures > 0 => EventStatus {
+            status: format!("waiting for the remote — next try at {}", seconds(next)),
+            class: "waiting",
+            attempts,
+            last_error,
+        },
+        _ => EventStatus {
+            status: "queued".into(),
+            class: "queued",
+            attempts,
+            last_error: None,
+        },
     }
 }
 
