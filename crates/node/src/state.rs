@@ -81,6 +81,8 @@ struct Inner {
     /// What the ServiceNow bridge reports, on a node that serves ServiceNow.
     bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
     bridge_wake: tokio::sync::Notify,
+    /// Set by Resolve and retry on a polling error: the bridge polls at once.
+    bridge_poll_now: std::sync::atomic::AtomicBool,
     /// Held while the list of ServiceNow writes to retry is read and changed.
     bridge_retries: tokio::sync::Mutex<()>,
 }
@@ -162,6 +164,7 @@ impl AppState {
             bridge_wake: tokio::sync::Notify::new(),
             bridge_retries: tokio::sync::Mutex::new(()),
             bridge: std::sync::Mutex::new(None),
+            bridge_poll_now: std::sync::atomic::AtomicBool::new(false),
             store,
             license_keys,
             identity,
@@ -300,6 +303,21 @@ impl AppState {
     }
 
     /// Waits until [`AppState::wake_bridge`] is called.
+    /// Asks the bridge to poll the instance now rather than at its next interval.
+    pub fn poll_bridge_now(&self) {
+        self.0
+            .bridge_poll_now
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.wake_bridge();
+    }
+
+    /// Whether a poll was asked for since the last call.
+    pub fn take_bridge_poll_request(&self) -> bool {
+        self.0
+            .bridge_poll_now
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn bridge_woken(&self) {
         self.0.bridge_wake.notified().await;
     }

@@ -499,3 +499,82 @@ pub async fn push_now(state: &AppState, connection: &Connection) -> Result<(), C
         .await
         .map_err(|_| CallError::Unreachable("no answer in time".into()))?
 }
+
+#[cfg(test)]
+mod tests {
+    use tandem_model::{Mode, RemoteNode};
+
+    use super::*;
+
+    fn initiator(status: ConnectionStatus) -> Connection {
+        let now = jiff::Timestamp::now();
+        Connection {
+            id: Uuid::now_v7(),
+            name: "desk".into(),
+            description: String::new(),
+            mode: Mode::Script,
+            role: ConnectionRole::Initiator,
+            local_short_name: "sup".into(),
+            remote_short_name: "eng".into(),
+            remote: Some(RemoteNode {
+                node_id: Uuid::now_v7(),
+                name: "B".into(),
+                url: Some("http://127.0.0.1:1".into()),
+                tracker: "builtin".into(),
+                public_key: String::new(),
+            }),
+            private: false,
+            status,
+            status_reason: None,
+            remote_paused: false,
+            invitation: None,
+            sealed_root: None,
+            outgoing_script: String::new(),
+            incoming_script: String::new(),
+            created: now,
+            updated: now,
+            last_sync: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_event_says_whether_it_waits_is_sent_or_is_blocked() {
+        let active = initiator(ConnectionStatus::Active);
+        let mut link = Link::default();
+        assert_eq!(event_status(&active, &link, 1, "sync").status, "queued");
+
+        link.attempts.insert(1, 1);
+        link.delivering = true;
+        let sending = event_status(&active, &link, 1, "sync");
+        assert_eq!((sending.class, sending.attempts), ("delivering", 1));
+
+        link.delivering = false;
+        link.failed(Instant::now(), "not reachable (refused)".into());
+        let waiting = event_status(&active, &link, 1, "sync");
+        assert_eq!(waiting.class, "waiting");
+        assert!(
+            waiting
+                .status
+                .starts_with("waiting for the remote — next try at "),
+            "{}",
+            waiting.status
+        );
+        assert_eq!(
+            waiting.last_error.as_deref(),
+            Some("not reachable (refused)")
+        );
+        // A later event, never sent, waits behind it for the same remote.
+        assert_eq!(event_status(&active, &link, 2, "sync").attempts, 0);
+
+        let off = initiator(ConnectionStatus::Deactivated);
+        assert_eq!(
+            event_status(&off, &link, 1, "sync").status,
+            "blocked — the connection is deactivated"
+        );
+        assert_ne!(event_status(&off, &link, 1, wire::CONTROL).class, "blocked");
+
+        assert_eq!(link.succeeded(), None);
+        assert_eq!(event_status(&active, &link, 1, "sync").class, "queued");
+    }
+}

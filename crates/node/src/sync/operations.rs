@@ -145,6 +145,13 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
     {
         // Delivery to the remote failed: try now rather than when the backoff says.
         crate::connections::delivery::retry_now(state, connection);
+    } else if error.impact == tandem_model::Impact::Node
+        && error
+            .message
+            .starts_with(crate::servicenow::bridge::POLL_ERROR)
+    {
+        // The node could not poll its ServiceNow instance: poll now.
+        state.poll_bridge_now();
     } else if let (None, Some(key)) = (error.connection_id, &error.local_key) {
         // The node's tracker refused a write (ServiceNow): write the item again.
         crate::servicenow::bridge::retry_push(state, key).await?;
