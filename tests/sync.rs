@@ -1094,3 +1094,48 @@ async fn an_unreachable_remote_is_one_connection_error_that_resolves_when_delive
     .await;
     assert!(open_errors(&api_a).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_remote_that_refuses_this_node_is_a_connection_error_with_the_reason() {
+    let (a, mut b) = pair().await;
+    let api_a = a.api();
+    // B forgets the connection behind A's back (its database edited while it is stopped), so it
+    // refuses A's signed requests from then on.
+    let address: std::net::SocketAddr = b.url.strip_prefix("http://").unwrap().parse().unwrap();
+    let data_dir = b.data_dir.clone();
+    b.stop().await;
+    let db = rusqlite::Connection::open(data_dir.join("tandem.db")).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = OFF; DELETE FROM connections WHERE name = 'desk';")
+        .unwrap();
+    drop(db);
+    let _b = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+
+    api_a
+        .item(json!({"project": "SUP", "summary": "Refused"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("A records the refusal with its reason", || async {
+        let errors = open_errors(&api_a).await;
+        errors.len() == 1
+            && errors[0]["impact"] == "connection"
+            && errors[0]["message"].as_str().is_some_and(|m| {
+                m.starts_with("Delivery: the remote node refuses this node's requests since ")
+                    && m.contains("next try at ")
+            })
+    })
+    .await;
+    let (_, c) = api_a.send(api_a.get("/connections/desk")).await;
+    assert_eq!(c["connection"]["status"], "error", "{c}");
+    let message = open_errors(&api_a).await[0]["message"].to_string();
+    assert!(
+        message.contains("this node has no active connection with that id"),
+        "B's reason: {message}"
+    );
+    // Later rounds keep to that one error.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(open_errors(&api_a).await.len(), 1);
+}
