@@ -1139,3 +1139,61 @@ async fn a_remote_that_refuses_this_node_is_a_connection_error_with_the_reason()
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(open_errors(&api_a).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_change_the_remote_sent_before_it_heard_of_a_clean_up_makes_no_copy() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Shared"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("both sides know the link", || async {
+        let (_, on_b) = api_b.send(api_b.get("/sync/status/ENG-1")).await;
+        let (_, on_a) = api_a.send(api_a.get("/sync/status/SUP-1")).await;
+        on_b["twins"][0]["remote_key"] == "SUP-1" && on_a["twins"][0]["remote_key"] == "ENG-1"
+    })
+    .await;
+
+    // B's change waits in B's queue (B deactivated the connection) while A cleans up.
+    let (status, body) = api_b.send(api_b.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Edited on B"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B queues its change", || async {
+        let (_, preview) = api_b.send(api_b.get("/sync/cleanup/desk")).await;
+        preview["queued"] == 1
+    })
+    .await;
+    let (status, body) = api_a
+        .json(api_a.post("/sync/cleanup"), json!({"connection": "desk"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["twins"], 1, "{body}");
+
+    // B goes on: its change reaches A after A's clean-up, then B cleans up too.
+    let (status, body) = api_b.send(api_b.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B cleans up", || async {
+        let (_, on_b) = api_b.send(api_b.get("/sync/status/ENG-1")).await;
+        on_b["twins"] == json!([])
+    })
+    .await;
+    let (_, queue) = api_b.send(api_b.get("/sync/cleanup/desk")).await;
+    assert_eq!(queue["queued"], 0, "B's change was delivered: {queue}");
+    eventually("A has applied everything B sent", || async {
+        let (_, requests) = api_a.send(api_a.get("/sync/errors")).await;
+        requests["errors"] == json!([])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!exists(&api_a, "SUP-2").await, "no copy of ENG-1 on A");
+    assert_eq!(item(&api_a, "SUP-1").await["summary"], "Shared");
+    let (_, on_a) = api_a.send(api_a.get("/sync/status/SUP-1")).await;
+    assert_eq!(on_a["twins"], json!([]));
+}
