@@ -402,6 +402,14 @@ async fn triggers_are_added_refused_with_the_parser_message_and_bulk_exalate_rea
         tab.contains("href=\"/sync/triggers#connection-desk\""),
         "{tab}"
     );
+    assert!(
+        tab.contains("action=\"/sync/connections/desk/again\""),
+        "{tab}"
+    );
+    assert!(
+        tab.contains("href=\"/sync/connections/desk/cleanup\""),
+        "{tab}"
+    );
 
     let resp = client
         .post(format!("{triggers}/{id}/bulk"))
