@@ -128,7 +128,16 @@ async fn a_failing_incoming_rule_is_listed_with_its_trace_and_resolve_and_retry_
         incoming.contains("Incoming sync requests (1)"),
         "{incoming}"
     );
-    assert!(incoming.contains(">failed</span>"), "{incoming}");
+    assert!(
+        incoming.contains(
+            "data-state=\"failed\">failed — waits for Resolve and retry on the Errors page</span>"
+        ),
+        "{incoming}"
+    );
+    assert!(
+        incoming.contains("<td class=\"attempts\">1</td>"),
+        "{incoming}"
+    );
     assert!(incoming.contains(&format!("<td>{key}")), "{incoming}");
     let filtered = get_page(
         &client,
@@ -150,6 +159,29 @@ async fn a_failing_incoming_rule_is_listed_with_its_trace_and_resolve_and_retry_
     let other = get_page(&client, format!("{}/sync/queue?item=SUP-999", b.url)).await;
     assert!(other.contains("Incoming sync requests (0)"), "{other}");
     assert!(other.contains("No incoming sync requests wait."), "{other}");
+
+    // A later change of the same item waits behind the failed request, and says so.
+    let (status, body) = api_a
+        .json(
+            api_a.patch(&format!("/items/{key}")),
+            json!({"summary": "Checkout fails again"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let failed_request = {
+        let incoming = section(&queue, "<h2 id=\"incoming\">");
+        let row = &incoming[incoming.find("<tbody>").unwrap()..];
+        let id = &row[row.find("<td>").unwrap() + 4..];
+        id[..id.find("</td>").unwrap()].to_owned()
+    };
+    eventually("B's second request waits behind the first", || async {
+        get_page(&client, format!("{}/sync/queue", b.url))
+            .await
+            .contains(&format!(
+                "data-state=\"pending\">waiting for request {failed_request} of the same item</span>"
+            ))
+    })
+    .await;
 
     // Fix the rules, then Resolve and retry: the item arrives and the error is gone.
     set_incoming_rules(
@@ -370,6 +402,14 @@ async fn triggers_are_added_refused_with_the_parser_message_and_bulk_exalate_rea
         tab.contains("href=\"/sync/triggers#connection-desk\""),
         "{tab}"
     );
+    assert!(
+        tab.contains("action=\"/sync/connections/desk/again\""),
+        "{tab}"
+    );
+    assert!(
+        tab.contains("href=\"/sync/connections/desk/cleanup\""),
+        "{tab}"
+    );
 
     let resp = client
         .post(format!("{triggers}/{id}/bulk"))
@@ -427,6 +467,15 @@ async fn the_sync_queue_shows_outgoing_events_waiting_on_a_deactivated_connectio
     let outgoing = section(&page, "<h2 id=\"outgoing\">");
     assert!(outgoing.contains("Outgoing sync events (1)"), "{outgoing}");
     assert!(outgoing.contains("<td>sync</td>"), "{outgoing}");
+    assert!(
+        outgoing.contains("data-status=\"blocked\">blocked — the connection is deactivated</span>"),
+        "{outgoing}"
+    );
+    assert!(outgoing.contains("<th>Attempts</th>"), "{outgoing}");
+    assert!(
+        outgoing.contains("<td class=\"attempts\">0</td>"),
+        "never sent: {outgoing}"
+    );
     assert!(
         outgoing.contains(&format!("<a href=\"/sync/entity?key={key}\">{key}</a>")),
         "{outgoing}"
@@ -505,4 +554,204 @@ async fn the_rules_tab_test_run_shows_the_replica_and_the_changes_and_writes_not
     )
     .await;
     assert!(page.contains("The replica is not JSON"), "{page}");
+}
+
+/// A's outgoing rules: the default ones, with the summary sent as `summary + suffix`.
+async fn outgoing_summary_suffix(api: &Api, suffix: &str) {
+    let script = format!(
+        "replica.key = issue.key\n\
+         replica.summary = issue.summary + \"{suffix}\"\n\
+         replica.description = issue.description\n\
+         replica.status = issue.status\n\
+         replica.priority = issue.priority\n\
+         replica.labels = issue.labels\n\
+         replica.comments = issue.comments\n\
+         replica.attachments = issue.attachments\n"
+    );
+    let (status, body) = api
+        .json(
+            api.patch("/connections/desk"),
+            json!({"outgoing_script": script}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The remote key of A's item on connection desk, once known.
+async fn remote_of(api: &Api, key: &str) -> String {
+    let read = || async {
+        let (_, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
+        body["twins"][0]["remote_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    eventually(&format!("{key} learns its remote key"), || async {
+        !read().await.is_empty()
+    })
+    .await;
+    read().await
+}
+
+async fn summary(api: &Api, key: &str) -> String {
+    let (_, body) = api.send(api.get(&format!("/items/{key}"))).await;
+    body["summary"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn bulk_unexalate_sync_again_and_clean_up_from_the_triggers_page() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (client, csrf) = console(&a).await;
+    for summary in ["Alpha", "Beta", "Gamma"] {
+        let labels = if summary == "Gamma" {
+            json!([])
+        } else {
+            json!(["vip"])
+        };
+        api_a
+            .item(json!({"project": "SUP", "summary": summary, "labels": labels}))
+            .await;
+    }
+    for key in ["SUP-1", "SUP-2", "SUP-3"] {
+        exalate(&api_a, key).await;
+    }
+    let (alpha, gamma) = (
+        remote_of(&api_a, "SUP-1").await,
+        remote_of(&api_a, "SUP-3").await,
+    );
+    remote_of(&api_a, "SUP-2").await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections/desk/triggers"),
+            json!({"query": "labels = vip", "active": false}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let trigger = body["trigger"]["id"].as_i64().unwrap();
+
+    let triggers = format!("{}/sync/triggers", a.url);
+    let page = get_page(&client, &triggers).await;
+    assert!(
+        page.contains(&format!("action=\"/sync/triggers/{trigger}/unexalate\"")),
+        "{page}"
+    );
+    assert!(
+        page.contains("action=\"/sync/connections/desk/again\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"/sync/connections/desk/cleanup\""),
+        "{page}"
+    );
+
+    // Sync again sends every twin with the rules as they are now.
+    outgoing_summary_suffix(&api_a, " (again)").await;
+    assert_eq!(
+        summary(&api_b, &alpha).await,
+        "Alpha",
+        "rules alone send nothing"
+    );
+    let (status, page) = post(
+        &client,
+        format!("{}/sync/connections/desk/again", a.url),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Sync again on desk: 3 items sent again with the current rules."),
+        "{page}"
+    );
+    eventually("B's items carry the new rules' summary", || async {
+        summary(&api_b, &alpha).await == "Alpha (again)"
+            && summary(&api_b, &gamma).await == "Gamma (again)"
+    })
+    .await;
+
+    // Bulk Unexalate stops the trigger's matches only.
+    let (status, page) = post(
+        &client,
+        format!("{triggers}/{trigger}/unexalate"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!(
+            "Bulk Unexalate on desk: 2 items matching trigger {trigger} no longer under sync"
+        )),
+        "{page}"
+    );
+    let state = |key: &'static str| {
+        let api = a.api();
+        async move {
+            let (_, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
+            body["twins"][0]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert_eq!(state("SUP-1").await, "stopped");
+    assert_eq!(state("SUP-2").await, "stopped");
+    assert_eq!(state("SUP-3").await, "active");
+
+    // Clean-up: a confirmation page with the counts first; nothing changes until it is posted.
+    let (status, body) = api_a.send(api_a.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/items/SUP-3"),
+            json!({"summary": "Gamma waits"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the change of SUP-3 is queued", || async {
+        let (_, body) = api_a.send(api_a.get("/sync/cleanup/desk")).await;
+        body["queued"] == 1
+    })
+    .await;
+    let confirm = get_page(&client, format!("{}/sync/connections/desk/cleanup", a.url)).await;
+    assert!(confirm.contains("<h1>Clean-up of desk</h1>"), "{confirm}");
+    assert!(confirm.contains("<dd class=\"twins\">3</dd>"), "{confirm}");
+    assert!(confirm.contains("<dd class=\"queued\">1</dd>"), "{confirm}");
+    assert!(confirm.contains("1 change is still queued"), "{confirm}");
+    assert_eq!(state("SUP-3").await, "active", "the page changes nothing");
+    let (status, body) = api_a.send(api_a.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, page) = post(
+        &client,
+        format!("{}/sync/connections/desk/cleanup", a.url),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Clean-up of desk: the sync data of 3 twins is removed here and on the remote; the items stay;"),
+        "{page}"
+    );
+    let (_, body) = api_a.send(api_a.get("/sync/status/SUP-3")).await;
+    assert_eq!(body["twins"], json!([]), "{body}");
+    eventually("B cleans up too, after the queued change", || async {
+        let (_, body) = api_b
+            .send(api_b.get(&format!("/sync/status/{gamma}")))
+            .await;
+        body["twins"] == json!([]) && summary(&api_b, &gamma).await == "Gamma waits (again)"
+    })
+    .await;
+    assert!(
+        exists(&api_a, "SUP-1").await && exists(&api_b, &alpha).await,
+        "the items stay"
+    );
+
+    // The console refuses a cross-site post.
+    let (status, _) = post(
+        &client,
+        format!("{}/sync/connections/desk/cleanup", a.url),
+        &[("csrf", "forged")],
+    )
+    .await;
+    assert!(status >= 400, "{status}");
 }

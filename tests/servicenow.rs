@@ -1863,3 +1863,55 @@ entity.short_description = missing + " / " + found
     assert!(tried.to_string().contains("is the node's own"), "{tried}");
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+#[tokio::test]
+async fn an_instance_that_cannot_be_polled_is_one_node_error_until_a_poll_succeeds() {
+    let (instance, a, _b) = setup().await;
+    let api_a = a.api();
+    let node_errors = || async {
+        let (status, body) = api_a.send(api_a.get("/sync/errors")).await;
+        assert_eq!(status, 200, "{body}");
+        body["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e["impact"] == "node")
+            .collect::<Vec<Value>>()
+    };
+    eventually("the bridge polls", || async {
+        let (_, info) = api_a.send(api_a.get("/node")).await;
+        info["servicenow"]["last_poll"].is_string()
+    })
+    .await;
+    assert!(node_errors().await.is_empty());
+
+    // Every request fails (each after the client's retries): polling fails, one node error.
+    instance
+        .faults(tandem_emulators::servicenow::Faults {
+            server_error_requests: 1_000,
+            ..Default::default()
+        })
+        .await;
+    eventually("a node error says polling fails", || async {
+        node_errors().await.iter().any(|e| {
+            e["connection_id"].is_null()
+                && e["message"].as_str().is_some_and(|m| {
+                    m.starts_with("ServiceNow: polling ") && m.contains(" fails since ")
+                })
+        })
+    })
+    .await;
+    assert_eq!(node_errors().await.len(), 1);
+
+    // The instance answers again: the next poll resolves the error by itself.
+    instance
+        .faults(tandem_emulators::servicenow::Faults::default())
+        .await;
+    eventually("a poll succeeds and resolves it", || async {
+        node_errors().await.is_empty()
+    })
+    .await;
+    let (_, all) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(all["errors"], json!([]), "{all}");
+}

@@ -1231,3 +1231,237 @@ async fn a_clean_up_while_the_remote_is_paused_makes_no_second_copies() {
     })
     .await;
 }
+
+/// The unresolved sync errors of a node.
+async fn open_errors(api: &Api) -> Vec<Value> {
+    let (status, body) = api.send(api.get("/sync/errors")).await;
+    assert_eq!(status, 200, "{body}");
+    body["errors"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_unreachable_remote_is_one_connection_error_that_resolves_when_delivery_resumes() {
+    let (a, mut b) = pair().await;
+    let api_a = a.api();
+    api_a
+        .item(json!({"project": "SUP", "summary": "Before"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("B has the copy", || async {
+        exists(&b.api(), "ENG-1").await
+    })
+    .await;
+
+    let address: std::net::SocketAddr = b.url.strip_prefix("http://").unwrap().parse().unwrap();
+    let data_dir = b.data_dir.clone();
+    b.stop().await;
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "While away"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    eventually("A records that the remote cannot be reached", || async {
+        open_errors(&api_a).await.iter().any(|e| {
+            e["impact"] == "connection"
+                && e["message"].as_str().is_some_and(|m| {
+                    m.starts_with("Delivery: the remote node at ")
+                        && m.contains(" cannot be reached since ")
+                        && m.contains("next try at ")
+                })
+        })
+    })
+    .await;
+    // More failed rounds change its message, never add a second error.
+    let first = open_errors(&api_a).await;
+    eventually("another round fails", || async {
+        let now = open_errors(&api_a).await;
+        now.len() == 1 && now[0]["message"] != first[0]["message"]
+    })
+    .await;
+    let errors = open_errors(&api_a).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], first[0]["id"]);
+    assert_eq!(errors[0]["local_key"], Value::Null);
+
+    // The Errors page lists it with its impact and connection.
+    let client = crate::console::browser();
+    crate::console::login(&a, &client).await;
+    let page = crate::console::get_page(&client, format!("{}/sync/errors", a.url)).await;
+    assert!(
+        page.contains("<span class=\"status error\">connection</span>"),
+        "{page}"
+    );
+    assert!(page.contains("cannot be reached since"), "{page}");
+
+    // The Sync queue shows the change waiting for the remote, how often it was sent and why it
+    // did not arrive.
+    let queue = crate::console::get_page(&client, format!("{}/sync/queue", a.url)).await;
+    let outgoing = &queue
+        [queue.find("<h2 id=\"outgoing\">").unwrap()..queue.find("<h2 id=\"incoming\">").unwrap()];
+    assert!(
+        outgoing.contains("data-status=\"waiting\">waiting for the remote — next try at "),
+        "{outgoing}"
+    );
+    let attempts: u32 = outgoing
+        .split("<td class=\"attempts\">")
+        .nth(1)
+        .and_then(|cell| cell.split("</td>").next()?.parse().ok())
+        .expect("an attempts cell");
+    assert!(attempts >= 2, "sent at least twice: {outgoing}");
+    assert!(
+        outgoing.contains("not reachable"),
+        "the last error: {outgoing}"
+    );
+
+    // B comes back where it was: the next round delivers and resolves the error by itself.
+    let b = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+    let api_b = b.api();
+    eventually("the change arrives and the error is resolved", || async {
+        item(&api_b, "ENG-1").await["summary"] == "While away"
+            && open_errors(&api_a).await.is_empty()
+    })
+    .await;
+    let (_, all) = api_a.send(api_a.get("/sync/errors")).await;
+    assert_eq!(all["errors"], json!([]), "{all}");
+
+    // Resolve and retry on such an error tries at once, and a new outage is a new error.
+    let mut b = b;
+    b.stop().await;
+    api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "Away again"}),
+        )
+        .await;
+    eventually("the new outage is an error again", || async {
+        open_errors(&api_a).await.len() == 1
+    })
+    .await;
+    let id = open_errors(&api_a).await[0]["id"].as_i64().unwrap();
+    assert_ne!(Value::from(id), first[0]["id"]);
+    let b = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{id}/retry")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let api_b = b.api();
+    eventually("the retry delivers", || async {
+        item(&api_b, "ENG-1").await["summary"] == "Away again"
+    })
+    .await;
+    assert!(open_errors(&api_a).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_remote_that_refuses_this_node_is_a_connection_error_with_the_reason() {
+    let (a, mut b) = pair().await;
+    let api_a = a.api();
+    // B forgets the connection behind A's back (its database edited while it is stopped), so it
+    // refuses A's signed requests from then on.
+    let address: std::net::SocketAddr = b.url.strip_prefix("http://").unwrap().parse().unwrap();
+    let data_dir = b.data_dir.clone();
+    b.stop().await;
+    let db = rusqlite::Connection::open(data_dir.join("tandem.db")).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = OFF; DELETE FROM connections WHERE name = 'desk';")
+        .unwrap();
+    drop(db);
+    let _b = TestNode::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        c.listen = address;
+    })
+    .await;
+
+    api_a
+        .item(json!({"project": "SUP", "summary": "Refused"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("A records the refusal with its reason", || async {
+        let errors = open_errors(&api_a).await;
+        errors.len() == 1
+            && errors[0]["impact"] == "connection"
+            && errors[0]["message"].as_str().is_some_and(|m| {
+                m.starts_with("Delivery: the remote node refuses this node's requests since ")
+                    && m.contains("next try at ")
+            })
+    })
+    .await;
+    let (_, c) = api_a.send(api_a.get("/connections/desk")).await;
+    assert_eq!(c["connection"]["status"], "error", "{c}");
+    let message = open_errors(&api_a).await[0]["message"].to_string();
+    assert!(
+        message.contains("this node has no active connection with that id"),
+        "B's reason: {message}"
+    );
+    // Later rounds keep to that one error.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(open_errors(&api_a).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_change_the_remote_sent_before_it_heard_of_a_clean_up_makes_no_copy() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "Shared"}))
+        .await;
+    exalate(&api_a, "desk", "SUP-1").await;
+    eventually("both sides know the link", || async {
+        let (_, on_b) = api_b.send(api_b.get("/sync/status/ENG-1")).await;
+        let (_, on_a) = api_a.send(api_a.get("/sync/status/SUP-1")).await;
+        on_b["twins"][0]["remote_key"] == "SUP-1" && on_a["twins"][0]["remote_key"] == "ENG-1"
+    })
+    .await;
+
+    // B's change waits in B's queue (B deactivated the connection) while A cleans up.
+    let (status, body) = api_b.send(api_b.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "Edited on B"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B queues its change", || async {
+        let (_, preview) = api_b.send(api_b.get("/sync/cleanup/desk")).await;
+        preview["queued"] == 1
+    })
+    .await;
+    let (status, body) = api_a
+        .json(api_a.post("/sync/cleanup"), json!({"connection": "desk"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["twins"], 1, "{body}");
+
+    // B goes on: its change reaches A after A's clean-up, then B cleans up too.
+    let (status, body) = api_b.send(api_b.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B cleans up", || async {
+        let (_, on_b) = api_b.send(api_b.get("/sync/status/ENG-1")).await;
+        on_b["twins"] == json!([])
+    })
+    .await;
+    let (_, queue) = api_b.send(api_b.get("/sync/cleanup/desk")).await;
+    assert_eq!(queue["queued"], 0, "B's change was delivered: {queue}");
+    eventually("A has applied everything B sent", || async {
+        let (_, requests) = api_a.send(api_a.get("/sync/errors")).await;
+        requests["errors"] == json!([])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!exists(&api_a, "SUP-2").await, "no copy of ENG-1 on A");
+    assert_eq!(item(&api_a, "SUP-1").await["summary"], "Shared");
+    let (_, on_a) = api_a.send(api_a.get("/sync/status/SUP-1")).await;
+    assert_eq!(on_a["twins"], json!([]));
+}

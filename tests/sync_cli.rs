@@ -211,3 +211,105 @@ async fn an_unknown_connection_is_exit_1_with_the_nodes_message() {
         assert_eq!(out.stdout, "");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_unexalate_again_and_cleanup_from_the_command_line() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    for (summary, labels) in [("Alpha", json!(["vip"])), ("Beta", json!([]))] {
+        api_a
+            .item(json!({"project": "SUP", "summary": summary, "labels": labels}))
+            .await;
+    }
+    for key in ["SUP-1", "SUP-2"] {
+        ok(&a.url, &["exalate", "--connection", "desk", "--item", key]).await;
+    }
+    eventually("A learns both remote keys", || async {
+        twins(&a.url, "SUP-1").await[0]["remote_key"].is_string()
+            && twins(&a.url, "SUP-2").await[0]["remote_key"].is_string()
+    })
+    .await;
+    let beta = twins(&a.url, "SUP-2").await[0]["remote_key"]
+        .as_str()
+        .expect("a remote key")
+        .to_owned();
+
+    // `again` without --item: every twin of the connection.
+    let said = ok(&a.url, &["again", "--connection", "desk"]).await;
+    assert_eq!(said, "Sent 2 items again on connection desk.\n");
+
+    let trigger = ok(
+        &a.url,
+        &[
+            "trigger-add",
+            "--connection",
+            "desk",
+            "--query",
+            "labels = vip",
+            "--inactive",
+        ],
+    )
+    .await
+    .trim()
+    .to_owned();
+    let said = ok(
+        &a.url,
+        &[
+            "bulk-unexalate",
+            "--connection",
+            "desk",
+            "--trigger",
+            &trigger,
+        ],
+    )
+    .await;
+    assert_eq!(
+        said,
+        format!(
+            "Stopped syncing 1 item matching trigger {trigger} on connection desk; the items stay on both sides.\n"
+        )
+    );
+    assert_eq!(twins(&a.url, "SUP-1").await[0]["state"], "stopped");
+    assert_eq!(twins(&a.url, "SUP-2").await[0]["state"], "active");
+
+    // Without --yes: what it would touch, exit 1, nothing changed.
+    let out = sync(&a.url, &["cleanup", "--connection", "desk"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(
+            "Clean-up of connection desk would remove the sync data of 2 twins here and on the remote (the items stay); "
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stderr,
+        "error: nothing was changed: run `tandem sync cleanup --connection desk --yes` to clean up\n"
+    );
+    assert_eq!(twins(&a.url, "SUP-2").await[0]["state"], "active");
+
+    let said = ok(&a.url, &["cleanup", "--connection", "desk", "--yes"]).await;
+    assert!(
+        said.starts_with(
+            "Cleaned up connection desk: the sync data of 2 twins is removed here and on the remote; the items stay; "
+        ),
+        "{said}"
+    );
+    assert_eq!(twins(&a.url, "SUP-2").await, json!([]));
+    eventually("B cleans up too", || async {
+        let (_, body) = api_b.send(api_b.get(&format!("/sync/status/{beta}"))).await;
+        body["twins"] == json!([])
+    })
+    .await;
+    let out = sync(&a.url, &["cleanup", "--connection", "nowhere", "--yes"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "error: there is no connection 'nowhere' on this node\n"
+    );
+    assert_eq!(
+        api_a.send(api_a.get("/items/SUP-1")).await.0,
+        200,
+        "the items stay"
+    );
+}

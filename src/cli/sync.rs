@@ -10,7 +10,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::client::{
-    Again, Bulk, Connect, ItemOnConnection, NewTrigger, SyncError, Trigger, Twin, TwinState,
+    Again, Bulk, CleanUp, Connect, ItemOnConnection, NewTrigger, SyncError, Trigger, Twin,
+    TwinState,
 };
 use super::Failure;
 use super::node_client::{NodeArgs, NodeClient, failed};
@@ -62,6 +63,25 @@ enum SyncCommand {
         /// The trigger's id (see `tandem sync triggers`)
         #[arg(long, value_name = "ID")]
         trigger: i64,
+    },
+    /// Stop syncing every item under sync that a trigger matches; the items stay on both sides
+    BulkUnexalate {
+        /// Connection name or id
+        #[arg(long, value_name = "NAME", value_parser = non_empty())]
+        connection: String,
+        /// The trigger's id (see `tandem sync triggers`)
+        #[arg(long, value_name = "ID")]
+        trigger: i64,
+    },
+    /// Remove a connection's sync data on both sides, keeping the items; without --yes only
+    /// says what it would touch
+    Cleanup {
+        /// Connection name or id
+        #[arg(long, value_name = "NAME", value_parser = non_empty())]
+        connection: String,
+        /// Clean up now (without it nothing is changed)
+        #[arg(long)]
+        yes: bool,
     },
     /// Show an item's twins: one line per connection it is synced on
     Status {
@@ -178,6 +198,35 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
                 "Exalated {} on connection {connection}.",
                 count(done, "item")
             );
+        }
+        SyncCommand::BulkUnexalate {
+            connection,
+            trigger,
+        } => {
+            let request = Bulk {
+                connection,
+                trigger,
+            };
+            let stopped = client.bulk_unexalate(&request).await.map_err(failed)?;
+            println!(
+                "Stopped syncing {} matching trigger {trigger} on connection {}; the items stay on both sides.",
+                count(stopped, "item"),
+                request.connection
+            );
+        }
+        SyncCommand::Cleanup { connection, yes } => {
+            if !yes {
+                let preview = client.clean_up_preview(&connection).await.map_err(failed)?;
+                println!("{}", clean_up_preview(&preview, &connection));
+                return Err(Failure {
+                    message: format!(
+                        "nothing was changed: run `tandem sync cleanup --connection {connection} --yes` to clean up"
+                    ),
+                    code: 1,
+                });
+            }
+            let done = client.clean_up(&connection).await.map_err(failed)?;
+            println!("{}", cleaned_up(&done, &connection));
         }
         SyncCommand::Status { key, json } => {
             let (twins, raw) = client.status(&key).await.map_err(failed)?;
@@ -320,6 +369,32 @@ fn connected(twin: &Twin) -> String {
             .unwrap_or("the other side's item"),
         twin.connection
     )
+}
+
+/// What a clean-up would touch.
+fn clean_up_preview(preview: &CleanUp, connection: &str) -> String {
+    format!(
+        "Clean-up of connection {connection} would remove the sync data of {} here and on the remote (the items stay); {}.",
+        count(preview.twins, "twin"),
+        queued(preview.queued)
+    )
+}
+
+fn cleaned_up(done: &CleanUp, connection: &str) -> String {
+    format!(
+        "Cleaned up connection {connection}: the sync data of {} is removed here and on the remote; the items stay; {}.",
+        count(done.twins, "twin"),
+        queued(done.queued)
+    )
+}
+
+/// The queued sync events a clean-up reports.
+fn queued(n: u64) -> String {
+    match n {
+        0 => "no changes are queued for the remote".to_owned(),
+        1 => "1 change queued for the remote is dropped with the clean-up, not sent".to_owned(),
+        n => format!("{n} changes queued for the remote are dropped with the clean-up, not sent"),
+    }
 }
 
 fn sent_again(sent: u64, connection: &str) -> String {

@@ -65,6 +65,9 @@ struct Inner {
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
+    /// How delivery to each connection's remote goes ([`AppState::delivery_link`]).
+    delivery:
+        std::sync::Mutex<std::collections::HashMap<uuid::Uuid, crate::connections::delivery::Link>>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
     /// Rule runs at once ([`AppState::rules_slot`]).
@@ -78,6 +81,8 @@ struct Inner {
     /// What the ServiceNow bridge reports, on a node that serves ServiceNow.
     bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
     bridge_wake: tokio::sync::Notify,
+    /// Set by Resolve and retry on a polling error: the bridge polls at once.
+    bridge_poll_now: std::sync::atomic::AtomicBool,
     /// Held while the list of ServiceNow writes to retry is read and changed.
     bridge_retries: tokio::sync::Mutex<()>,
     /// The plan as last determined, and when ([`crate::license::plan`]).
@@ -162,6 +167,7 @@ impl AppState {
             bridge_retries: tokio::sync::Mutex::new(()),
             plan: std::sync::Mutex::new(None),
             bridge: std::sync::Mutex::new(None),
+            bridge_poll_now: std::sync::atomic::AtomicBool::new(false),
             store,
             license_keys,
             identity,
@@ -172,6 +178,7 @@ impl AppState {
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
             bulk_jobs: std::sync::Mutex::new(Vec::new()),
+            delivery: std::sync::Mutex::new(std::collections::HashMap::new()),
             twin_locks: (0..TWIN_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -246,6 +253,22 @@ impl AppState {
         }
     }
 
+    /// How delivery to the connection's remote goes now (in memory: a restart starts afresh).
+    pub fn delivery_link(&self, connection: uuid::Uuid) -> crate::connections::delivery::Link {
+        let links = self.0.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        links.get(&connection).cloned().unwrap_or_default()
+    }
+
+    /// Changes how delivery to the connection's remote goes.
+    pub fn update_delivery<R>(
+        &self,
+        connection: uuid::Uuid,
+        change: impl FnOnce(&mut crate::connections::delivery::Link) -> R,
+    ) -> R {
+        let mut links = self.0.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        change(links.entry(connection).or_default())
+    }
+
     pub fn bulk_job(&self, id: u64) -> Option<BulkJob> {
         let jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
         jobs.iter().find(|j| j.id == id).cloned()
@@ -301,6 +324,21 @@ impl AppState {
     }
 
     /// Waits until [`AppState::wake_bridge`] is called.
+    /// Asks the bridge to poll the instance now rather than at its next interval.
+    pub fn poll_bridge_now(&self) {
+        self.0
+            .bridge_poll_now
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.wake_bridge();
+    }
+
+    /// Whether a poll was asked for since the last call.
+    pub fn take_bridge_poll_request(&self) -> bool {
+        self.0
+            .bridge_poll_now
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn bridge_woken(&self) {
         self.0.bridge_wake.notified().await;
     }

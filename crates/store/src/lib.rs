@@ -496,6 +496,9 @@ pub trait Store: Send + Sync + 'static {
     async fn sync_error(&self, id: i64) -> Result<Option<SyncError>>;
     /// Marks the error resolved now; `NotFound`.
     async fn resolve_sync_error(&self, id: i64) -> Result<SyncError>;
+    /// Replaces the message of an error that is still going on (a remote unreachable since
+    /// a time, with its next try), keeping its id and time; `NotFound`.
+    async fn set_sync_error_message(&self, id: i64, message: &str) -> Result<SyncError>;
     /// Stores a conflict (`id` and `at` as given are ignored: the store numbers and times it).
     async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord>;
     /// A local item's conflicts, newest first.

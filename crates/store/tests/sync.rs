@@ -1120,8 +1120,29 @@ async fn sync_errors_list_newest_first_and_resolve() {
         [third.id, second.id, first.id]
     );
 
+    let changed = store
+        .set_sync_error_message(third.id, "third, again")
+        .await
+        .unwrap();
+    assert_eq!(
+        changed,
+        tandem_model::SyncError {
+            message: "third, again".into(),
+            ..third.clone()
+        }
+    );
+    assert_eq!(store.sync_error(third.id).await.unwrap(), Some(changed));
+
     let missing = third.id + 1;
     let err = store.resolve_sync_error(missing).await.unwrap_err();
+    assert_not_found(
+        &store
+            .set_sync_error_message(missing, "x")
+            .await
+            .unwrap_err(),
+        "sync error",
+        &missing.to_string(),
+    );
     assert_not_found(&err, "sync error", &missing.to_string());
     assert_eq!(store.sync_error(missing).await.unwrap(), None);
 }

@@ -45,6 +45,32 @@ impl NodeClient {
         Ok(answer.job)
     }
 
+    /// Stops syncing every twin the trigger matches; returns how many were stopped.
+    pub async fn bulk_unexalate(&self, request: &Bulk) -> Result<u64, ClientError> {
+        let answer: StoppedAnswer = self
+            .call(Method::POST, &["sync", "bulk-unexalate"], Some(request))
+            .await?;
+        Ok(answer.stopped)
+    }
+
+    /// What a clean-up of the connection would touch; nothing is written.
+    pub async fn clean_up_preview(&self, connection: &str) -> Result<CleanUp, ClientError> {
+        self.call(Method::GET, &["sync", "cleanup", connection], None::<&()>)
+            .await
+    }
+
+    /// Cleans the connection up; returns what it touched.
+    pub async fn clean_up(&self, connection: &str) -> Result<CleanUp, ClientError> {
+        self.call(
+            Method::POST,
+            &["sync", "cleanup"],
+            Some(&OnConnection {
+                connection: connection.to_owned(),
+            }),
+        )
+        .await
+    }
+
     pub async fn bulk_progress(&self, job: u64) -> Result<BulkProgress, ClientError> {
         self.call(
             Method::GET,
@@ -222,6 +248,24 @@ pub struct Connect {
 pub struct Bulk {
     pub connection: String,
     pub trigger: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoppedAnswer {
+    stopped: u64,
+}
+
+/// What a clean-up touches: twins whose sync data goes, and sync events still queued for the
+/// remote (dropped with the clean-up, not sent).
+#[derive(Debug, Deserialize)]
+pub struct CleanUp {
+    pub twins: u64,
+    pub queued: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct OnConnection {
+    connection: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/sync/bulk/{id}", get(bulk_progress))
         .route("/sync/bulk-unexalate", post(bulk_unexalate))
         .route("/sync/cleanup", post(clean_up))
+        .route("/sync/cleanup/{name}", get(clean_up_preview))
         .route("/connections/{name}/test/outgoing", post(test_outgoing))
         .route("/connections/{name}/test/incoming", post(test_incoming))
         .route(
@@ -409,7 +410,23 @@ async fn clean_up(
     let done = operations::clean_up(&state, &connection).await?;
     Ok(axum::Json(serde_json::json!({
         "twins": done.twins,
-        "queued_dropped": done.queued_dropped,
+        "queued": done.queued,
+    }))
+    .into_response())
+}
+
+/// What a clean-up of the connection would touch; nothing is written.
+async fn clean_up_preview(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let connection = connections::find(&state, &name).await?;
+    let preview = operations::clean_up_preview(&state, &connection).await?;
+    Ok(axum::Json(serde_json::json!({
+        "connection": connection.name,
+        "twins": preview.twins,
+        "queued": preview.queued,
     }))
     .into_response())
 }

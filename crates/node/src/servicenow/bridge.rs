@@ -1164,13 +1164,97 @@ pub async fn supervise(state: AppState, cancel: CancellationToken) {
     }
 }
 
+/// Sync errors the bridge records when it cannot poll the instance start with this.
+pub const POLL_ERROR: &str = "ServiceNow: ";
+
+/// While polling the instance fails, one node-impact sync error says so (its message kept up to
+/// date); a poll that succeeds resolves it.
+#[derive(Default)]
+struct PollHealth {
+    error_id: Option<i64>,
+    since: Option<jiff::Timestamp>,
+    failures: u32,
+}
+
+impl PollHealth {
+    /// After a restart: the polling error still open is this run's to update or resolve.
+    async fn adopt(state: &AppState) -> PollHealth {
+        let mut health = PollHealth::default();
+        if let Ok(errors) = state.store().sync_errors(false, 1000).await
+            && let Some(open) = errors
+                .into_iter()
+                .find(|e| e.impact == Impact::Node && e.message.starts_with(POLL_ERROR))
+        {
+            health.error_id = Some(open.id);
+            health.since = Some(open.at);
+        }
+        health
+    }
+
+    async fn failed(&mut self, state: &AppState, instance: &str, every: Duration, error: &str) {
+        let now = jiff::Timestamp::now();
+        let since = *self.since.get_or_insert(now);
+        self.failures += 1;
+        let message = format!(
+            "{POLL_ERROR}polling {instance} fails since {} ({} polls): {error}. No change \
+             comes from or goes to ServiceNow meanwhile; the bridge tries again every {} s, \
+             Resolve and retry polls now.",
+            jiff::Timestamp::from_second(since.as_second()).unwrap_or(since),
+            self.failures,
+            every.as_secs().max(1),
+        );
+        let store = state.store();
+        if let Some(id) = self.error_id {
+            match store.set_sync_error_message(id, &message).await {
+                Ok(e) if e.resolved.is_none() => return,
+                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => {
+                    warn!(error = %e, "A polling error could not be updated.");
+                    return;
+                }
+            }
+        }
+        match store
+            .record_sync_error(NewSyncError {
+                impact: Impact::Node,
+                connection_id: None,
+                local_key: None,
+                remote_key: None,
+                request_id: None,
+                message,
+                script_trace: None,
+            })
+            .await
+        {
+            Ok(recorded) => {
+                self.error_id = Some(recorded.id);
+                crate::sync::engine::notify_webhook(state, None, &recorded);
+            }
+            Err(e) => warn!(error = %e, "A polling error could not be recorded."),
+        }
+    }
+
+    async fn succeeded(&mut self, state: &AppState) {
+        self.since = None;
+        self.failures = 0;
+        if let Some(id) = self.error_id.take() {
+            match state.store().resolve_sync_error(id).await {
+                Ok(_) => info!("Polling ServiceNow works again; its sync error is resolved."),
+                Err(e) => warn!(error = %e, "A polling error could not be resolved."),
+            }
+        }
+    }
+}
+
 /// Runs the bridge until the node stops: a pull every poll interval, pushes in between.
 pub async fn run(state: AppState, config: ServiceNowConfig, cancel: CancellationToken) {
     let poll_interval = config.poll_interval;
+    let instance = config.instance_url.clone();
     let Some(bridge) = Bridge::new(state.clone(), config) else {
         return;
     };
     state.set_bridge_status(|s| *s = BridgeStatus::default());
+    let mut health = PollHealth::adopt(&state).await;
     let mut prepared = false;
     let mut next_poll = Instant::now();
     let mut polls = 0u32;
@@ -1184,6 +1268,9 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                     Err(e) => {
                         warn!(error = %e, "The ServiceNow mirror cannot be prepared; trying again.");
                         state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                        health
+                            .failed(&state, &instance, poll_interval, &e.to_string())
+                            .await;
                     }
                 }
             }
@@ -1197,10 +1284,11 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                         state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                     }
                 }
-                if Instant::now() >= next_poll {
+                if state.take_bridge_poll_request() || Instant::now() >= next_poll {
                     next_poll = Instant::now() + poll_interval;
                     match bridge.pull().await {
                         Ok(n) => {
+                            health.succeeded(&state).await;
                             state.set_bridge_status(|s| {
                                 s.last_poll = Some(jiff::Timestamp::now());
                                 s.last_error = None;
@@ -1226,6 +1314,9 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                         Err(e) => {
                             warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
                             state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                            health
+                                .failed(&state, &instance, poll_interval, &e.to_string())
+                                .await;
                         }
                     }
                 }

@@ -29,6 +29,9 @@ pub async fn unexalate(
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
     let store = state.store();
+    // Held from the read to the write: an acknowledgement or apply running meanwhile would
+    // otherwise write its older copy of the twin back, active again.
+    let _lock = state.lock_twin(connection.id, key).await;
     let mut twin = store
         .twin(connection.id, key)
         .await?
@@ -136,6 +139,20 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
         && let Some(connection) = store.connection(connection).await?
     {
         sync_again(state, &connection, key).await?;
+    } else if let (Some(connection), None) = (error.connection_id, &error.local_key)
+        && error
+            .message
+            .starts_with(crate::connections::delivery::DELIVERY_ERROR)
+    {
+        // Delivery to the remote failed: try now rather than when the backoff says.
+        crate::connections::delivery::retry_now(state, connection);
+    } else if error.impact == tandem_model::Impact::Node
+        && error
+            .message
+            .starts_with(crate::servicenow::bridge::POLL_ERROR)
+    {
+        // The node could not poll its ServiceNow instance: poll now.
+        state.poll_bridge_now();
     } else if let (None, Some(key)) = (error.connection_id, &error.local_key) {
         // The node's tracker refused a write (ServiceNow): write the item again.
         crate::servicenow::bridge::retry_push(state, key).await?;
@@ -357,18 +374,43 @@ pub async fn bulk_unexalate(
     Ok(stopped)
 }
 
-/// What a clean-up did.
+/// What a clean-up of a connection touches (before it runs) or touched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanUp {
-    /// Twins whose sync data was removed (the items stay).
+    /// Twins whose sync data is removed (the items stay on both sides).
     pub twins: u64,
-    /// Changes still queued for the remote, dropped with the twins (voided in the queue, so
-    /// the remote skips them): reported, not lost silently.
-    pub queued_dropped: u64,
+    /// Changes still queued for the remote. Clean-up drops them (voids them in the queue, so
+    /// the remote skips them: applied there just before the Clean-up they would only make
+    /// unlinked copies) and reports how many, so none is lost silently.
+    pub queued: u64,
+}
+
+/// What [`clean_up`] would touch now; nothing is written (the console's confirmation page and
+/// `tandem sync cleanup` without `--yes` show it).
+pub async fn clean_up_preview(
+    state: &AppState,
+    connection: &Connection,
+) -> Result<CleanUp, SyncFailure> {
+    let store = state.store();
+    Ok(CleanUp {
+        twins: store.twin_count(connection.id).await?,
+        queued: queued_sync_events(state, connection).await?,
+    })
+}
+
+/// Sync events (not control messages or acknowledgements) in the connection's queue.
+async fn queued_sync_events(state: &AppState, connection: &Connection) -> Result<u64, SyncFailure> {
+    Ok(state
+        .store()
+        .outbound_messages(connection.id, 0, 100_000)
+        .await?
+        .iter()
+        .filter(|m| m.kind == engine::SYNC || m.kind == SYNC_CONNECT)
+        .count() as u64)
 }
 
 /// Clean-up: stops syncing every twin of the connection and removes the sync data on both
-/// sides, keeping the items. Changes still queued for the remote are counted and reported.
+/// sides, keeping the items. Changes still queued for the remote are dropped and reported.
 pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<CleanUp, SyncFailure> {
     let store = state.store();
     // Changes and Connects still queued for the remote would be applied there before it takes
@@ -403,13 +445,10 @@ pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<Clean
     tracing::info!(
         connection = %connection.name,
         twins,
-        queued_dropped = queued,
+        queued,
         "Clean-up: the connection's sync data is removed; the items stay."
     );
-    Ok(CleanUp {
-        twins,
-        queued_dropped: queued,
-    })
+    Ok(CleanUp { twins, queued })
 }
 
 /// The message kind that tells the remote to clean up too.

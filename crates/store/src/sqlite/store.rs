@@ -765,6 +765,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_sync_error_message(&self, id: i64, message: &str) -> Result<SyncError> {
+        let message = message.to_owned();
+        self.write(move |conn| records::set_error_message(conn, id, &message))
+            .await
+    }
+
     async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord> {
         self.write(move |conn| records::record_conflict(conn, &conflict, now()))
             .await

@@ -1,6 +1,9 @@
 //! The Sync queue page: what is in flight. Outgoing sync events wait in each connection's queue
-//! until the remote acknowledges them; incoming sync requests wait until applied (pending) or
-//! until an error is resolved (failed). Filters: one connection, one item key.
+//! until the remote acknowledges them, each with where it stands (queued, delivering, waiting
+//! for the remote with the next try, blocked and why), its sends and the last delivery error
+//! (`delivery::event_status`); incoming sync requests wait until applied (pending: to apply,
+//! behind an earlier request of the same item, or blocked) or until an error is resolved
+//! (failed), with their attempts. Filters: one connection, one item key.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,11 +13,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
-use tandem_model::{Connection, RequestState};
+use std::collections::HashMap;
+
+use tandem_model::{Connection, ConnectionStatus, RequestState};
+use uuid::Uuid;
 
 use crate::auth::ConsoleUser;
+use crate::connections::delivery;
 use crate::console::{Layout, PageResult};
 use crate::state::AppState;
+use crate::sync::engine;
 
 const PATH: &str = "/sync/queue";
 
@@ -34,6 +42,12 @@ struct Outgoing {
     /// The remote item, when the event names it.
     remote: Option<String>,
     queued: String,
+    /// Where it stands: queued, delivering, waiting for the remote, blocked.
+    status: String,
+    class: &'static str,
+    /// Sends not acknowledged yet (since the node started).
+    attempts: u32,
+    last_error: Option<String>,
 }
 
 struct Incoming {
@@ -45,6 +59,8 @@ struct Incoming {
     /// This node's twin of the remote item, once there is one.
     item: Option<String>,
     state: &'static str,
+    /// The state in words: why a pending request waits.
+    status: String,
     attempts: u32,
     received: String,
 }
@@ -109,10 +125,16 @@ async fn page(
 
     let mut outgoing = Vec::new();
     for connection in &chosen {
+        let link = state.delivery_link(connection.id);
         for message in store.outbound_messages(connection.id, 0, LIMIT).await? {
             let (local, remote) = keys_of(&message.payload);
             if matches(&item, &[&local, &remote]) {
+                let status = delivery::event_status(connection, &link, message.seq, &message.kind);
                 outgoing.push(Outgoing {
+                    status: status.status,
+                    class: status.class,
+                    attempts: status.attempts,
+                    last_error: status.last_error,
                     connection: connection.name.clone(),
                     seq: message.seq,
                     kind: message.kind,
@@ -131,6 +153,28 @@ async fn page(
         (false, Some(c)) => store.requests(Some(c.id), &states, LIMIT).await?,
         (false, None) => Vec::new(),
     };
+    // Oldest first, to know which open request each pending one waits behind.
+    let mut open_before: HashMap<(Uuid, Option<String>), i64> = HashMap::new();
+    let mut statuses = HashMap::new();
+    for request in requests.iter().rev() {
+        let group = (request.connection_id, request.remote_key.clone());
+        let connection = all.iter().find(|c| c.id == request.connection_id);
+        let status = match (request.state, open_before.get(&group)) {
+            (RequestState::Failed, _) => {
+                "failed — waits for Resolve and retry on the Errors page".to_owned()
+            }
+            _ if connection.is_some_and(|c| c.status == ConnectionStatus::Deactivated) => {
+                "blocked — the connection is deactivated".to_owned()
+            }
+            _ if connection.is_some_and(engine::paused_by_rules) => {
+                "blocked — the connection's rules do not compile".to_owned()
+            }
+            (_, Some(earlier)) => format!("waiting for request {earlier} of the same item"),
+            _ => "pending — to be applied".to_owned(),
+        };
+        open_before.entry(group).or_insert(request.id);
+        statuses.insert(request.id, status);
+    }
     for request in requests {
         let local = match &request.remote_key {
             Some(remote) => store
@@ -153,6 +197,7 @@ async fn page(
             remote: request.remote_key,
             item: local,
             state: request.state.as_str(),
+            status: statuses.remove(&request.id).unwrap_or_default(),
             attempts: request.attempts,
             received: layout.time(&request.received),
         });

@@ -1,6 +1,8 @@
 //! The Triggers page: per connection, the queries that bring matching items under sync, with
-//! Edit, Delete and **Bulk Exalate** (which brings the current matches under sync in the
-//! background; its progress page refreshes itself until the job is finished).
+//! Edit, Delete, **Bulk Exalate** (which brings the current matches under sync in the
+//! background; its progress page refreshes itself until the job is finished) and **Bulk
+//! Unexalate**; and per connection **Sync again** (every twin) and **Clean-up** (behind a
+//! confirmation page that says how many twins and queued events it touches).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -36,6 +38,12 @@ pub fn router() -> Router<AppState> {
         .route("/sync/triggers/{id}", post(edit))
         .route("/sync/triggers/{id}/delete", post(delete))
         .route("/sync/triggers/{id}/bulk", post(bulk))
+        .route("/sync/triggers/{id}/unexalate", post(bulk_unexalate))
+        .route("/sync/connections/{name}/again", post(again))
+        .route(
+            "/sync/connections/{name}/cleanup",
+            get(clean_up_confirm).post(clean_up),
+        )
         .route("/sync/bulk/{job}", get(progress))
 }
 
@@ -329,4 +337,119 @@ async fn progress(
         job,
     }
     .into_response())
+}
+
+/// `1 item`, `3 items`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+async fn bulk_unexalate(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let trigger = find(&state, id).await?;
+    let connection = connection_of(&state, &trigger).await?;
+    match operations::bulk_unexalate(&state, &connection, &trigger).await {
+        Ok(stopped) => {
+            tracing::info!(user = %user.session.username, connection = %connection.name, trigger = id, stopped, "Bulk Unexalate done.");
+            redirect_with(
+                PATH,
+                Ok(format!(
+                    "Bulk Unexalate on {}: {} matching trigger {id} no longer under sync; the items stay on both sides.",
+                    connection.name,
+                    count(stopped, "item")
+                )),
+            )
+        }
+        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
+    }
+}
+
+async fn again(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let connection = connections::find(&state, &name).await?;
+    match operations::sync_again_all(&state, &connection).await {
+        Ok(sent) => {
+            tracing::info!(user = %user.session.username, connection = %connection.name, sent, "Sync again on every twin.");
+            redirect_with(
+                PATH,
+                Ok(format!(
+                    "Sync again on {}: {} sent again with the current rules.",
+                    connection.name,
+                    count(sent, "item")
+                )),
+            )
+        }
+        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sync_cleanup.html")]
+struct CleanUpPage {
+    layout: Layout,
+    connection: String,
+    twins: u64,
+    queued: u64,
+}
+
+async fn clean_up_confirm(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(name): Path<String>,
+) -> PageResult {
+    let connection = connections::find(&state, &name).await?;
+    let preview = operations::clean_up_preview(&state, &connection).await?;
+    Ok(CleanUpPage {
+        layout: Layout::new(&state, &user, PATH),
+        connection: connection.name,
+        twins: preview.twins,
+        queued: preview.queued,
+    }
+    .into_response())
+}
+
+async fn clean_up(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let connection = connections::find(&state, &name).await?;
+    match operations::clean_up(&state, &connection).await {
+        Ok(done) => {
+            tracing::info!(user = %user.session.username, connection = %connection.name, twins = done.twins, queued = done.queued, "Clean-up done.");
+            let queued = match done.queued {
+                0 => "no changes were still queued".to_owned(),
+                n => format!(
+                    "{} still queued for the remote {} dropped with it, not sent",
+                    count(n, "change"),
+                    if n == 1 { "was" } else { "were" }
+                ),
+            };
+            redirect_with(
+                PATH,
+                Ok(format!(
+                    "Clean-up of {}: the sync data of {} is removed here and on the remote; the items stay; {queued}.",
+                    connection.name,
+                    count(done.twins, "twin")
+                )),
+            )
+        }
+        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
+    }
 }

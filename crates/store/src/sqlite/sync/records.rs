@@ -158,6 +158,20 @@ pub(in crate::sqlite) fn resolve_error(
     .into_error()
 }
 
+pub(in crate::sqlite) fn set_error_message(
+    conn: &Connection,
+    id: i64,
+    message: &str,
+) -> Result<SyncError> {
+    conn.prepare_cached(&format!(
+        "UPDATE sync_errors SET message = ?2 WHERE id = ?1 RETURNING {ERROR_COLUMNS}"
+    ))?
+    .query_row(params![id, message], StoredError::from_row)
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("sync error", id))?
+    .into_error()
+}
+
 // --- conflicts --------------------------------------------------------------------------------
 
 const CONFLICT_COLUMNS: &str =
