@@ -10,13 +10,19 @@ use crate::common::{Api, TestNode};
 /// Two connected nodes: A serves project SUP, B project ENG.
 pub async fn pair() -> (TestNode, TestNode) {
     let (a, b) = (TestNode::start().await, TestNode::start().await);
+    connect(&a, &b, "script").await;
+    (a, b)
+}
+
+/// Makes project SUP on A and ENG on B and connects them (`desk`, A initiates) in `mode`.
+async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
     a.api().project("SUP").await;
     b.api().project("ENG").await;
     let (status, body) = a
         .api()
         .json(
             a.api().post("/connections"),
-            json!({"to": b.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
+            json!({"to": b.url, "mode": mode, "local_name": "sup", "remote_name": "eng", "name": "desk"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -26,7 +32,23 @@ pub async fn pair() -> (TestNode, TestNode) {
         .json(b.api().post("/invitations/accept"), json!({"code": code}))
         .await;
     assert_eq!(status, 201, "{body}");
-    (a, b)
+}
+
+/// A vendor key pair from `tandem license keygen`: (secret, public).
+fn vendor_keys() -> (String, String) {
+    let keys = crate::console::tandem(&["license", "keygen"]);
+    let lines: Vec<&str> = keys.lines().map(str::trim).collect();
+    (lines[1].to_owned(), lines[3].to_owned())
+}
+
+/// Writes a setting into the database in `data` before a node starts on it.
+async fn preset(data: &std::path::Path, key: &str, value: &str) {
+    use tandem_store::Store as _;
+    std::fs::create_dir_all(data).unwrap();
+    let store =
+        tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
+            .unwrap();
+    store.set_setting(key, value).await.unwrap();
 }
 
 async fn item(api: &Api, key: &str) -> Value {
@@ -989,9 +1011,7 @@ async fn rules_that_no_longer_compile_pause_the_connection_until_they_are_saved_
 /// with an error that says why, and the License page counts what was made.
 #[tokio::test]
 async fn the_plans_monthly_twin_allowance_is_enforced_and_counted_on_the_license_page() {
-    let keys = crate::console::tandem(&["license", "keygen"]);
-    let lines: Vec<&str> = keys.lines().map(str::trim).collect();
-    let (secret, public) = (lines[1].to_owned(), lines[3].to_owned());
+    let (secret, public) = vendor_keys();
     let license = crate::console::tandem(&[
         "license",
         "issue",
@@ -1004,38 +1024,15 @@ async fn the_plans_monthly_twin_allowance_is_enforced_and_counted_on_the_license
     ]);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    {
-        use tandem_store::Store as _;
-        let store =
-            tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
-                .unwrap();
-        store
-            .set_setting("license.key", license.trim())
-            .await
-            .unwrap();
-    }
+    preset(&data, "license.key", license.trim()).await;
     let a = TestNode::start_with(|c| {
         c.data_dir = data.clone();
         c.license_public_key = Some(public.clone());
     })
     .await;
     let b = TestNode::start().await;
+    connect(&a, &b, "basic").await;
     let (api_a, api_b) = (a.api(), b.api());
-    api_a.project("SUP").await;
-    api_b.project("ENG").await;
-    let (status, body) = api_a
-        .json(
-            api_a.post("/connections"),
-            json!({"to": b.url, "mode": "basic", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let code = body["invitation_code"].as_str().unwrap().to_owned();
-    let (status, body) = api_b
-        .json(api_b.post("/invitations/accept"), json!({"code": code}))
-        .await;
-    assert_eq!(status, 201, "{body}");
     for n in 1..=3 {
         api_a
             .item(json!({"project": "SUP", "summary": format!("Item {n}")}))
@@ -1072,9 +1069,7 @@ async fn the_plans_monthly_twin_allowance_is_enforced_and_counted_on_the_license
 /// activated, and runs again by itself once a license key is installed.
 #[tokio::test]
 async fn a_script_connection_pauses_when_the_evaluation_ends_and_resumes_with_a_license() {
-    let keys = crate::console::tandem(&["license", "keygen"]);
-    let lines: Vec<&str> = keys.lines().map(str::trim).collect();
-    let (secret, public) = (lines[1].to_owned(), lines[3].to_owned());
+    let (secret, public) = vendor_keys();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let with_key = |data: std::path::PathBuf, public: String| {
@@ -1085,35 +1080,13 @@ async fn a_script_connection_pauses_when_the_evaluation_ends_and_resumes_with_a_
     };
     let mut a = TestNode::start_with(with_key(data.clone(), public.clone())).await;
     let b = TestNode::start().await;
-    let (api_a, api_b) = (a.api(), b.api());
-    api_a.project("SUP").await;
-    api_b.project("ENG").await;
-    let (status, body) = api_a
-        .json(
-            api_a.post("/connections"),
-            json!({"to": b.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let code = body["invitation_code"].as_str().unwrap().to_owned();
-    let (status, body) = api_b
-        .json(api_b.post("/invitations/accept"), json!({"code": code}))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    connect(&a, &b, "script").await;
+    let api_b = b.api();
 
     // Forty days later.
     a.stop().await;
-    {
-        use tandem_store::Store as _;
-        let store =
-            tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
-                .unwrap();
-        let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(40 * 24);
-        store
-            .set_setting("node.first_start", &then.to_string())
-            .await
-            .unwrap();
-    }
+    let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(40 * 24);
+    preset(&data, "node.first_start", &then.to_string()).await;
     let a = TestNode::start_with(with_key(data.clone(), public.clone())).await;
     let api_a = a.api();
     let connection = |api: Api| async move {
