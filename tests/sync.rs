@@ -232,6 +232,51 @@ async fn comment_edits_and_deletions_follow_their_twin() {
             .is_some_and(|c| c.is_empty())
     })
     .await;
+
+    // The other way: a comment made on B, edited and deleted there.
+    let (status, comment) = api_b
+        .json(
+            api_b.post("/items/ENG-1/comments"),
+            json!({"body": "Reproduced on staging"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{comment}");
+    let b_comment = comment["id"].as_i64().expect("comment id");
+    let a_bodies = || async {
+        item(&api_a, "SUP-1").await["comments"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|c| c["body"].as_str().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    eventually("A gets B's comment", || async {
+        let bodies = a_bodies().await;
+        bodies.len() == 1 && bodies[0].ends_with("Reproduced on staging")
+    })
+    .await;
+    let (status, body) = api_b
+        .json(
+            api_b.patch(&format!("/items/ENG-1/comments/{b_comment}")),
+            json!({"body": "Reproduced on staging and production"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("A gets B's edit", || async {
+        let bodies = a_bodies().await;
+        bodies.len() == 1 && bodies[0].ends_with("staging and production")
+    })
+    .await;
+    let (status, body) = api_b
+        .send(api_b.delete(&format!("/items/ENG-1/comments/{b_comment}")))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    eventually("A deletes its copy", || async {
+        a_bodies().await.is_empty()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -579,6 +624,50 @@ async fn attachments_travel_with_their_content_and_removals_follow() {
     assert!(status == 204 || status == 200, "{status}");
     eventually("B removes its copy", || async {
         item(&api_b, "ENG-1").await["attachments"]
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+    })
+    .await;
+
+    // The other way: a file attached on B reaches A whole, and its removal follows.
+    let log = b"2026-12-05 12:00:01 ERROR search timeout\n".repeat(50);
+    let (status, attached) = api_b
+        .send(
+            api_b
+                .post("/items/ENG-1/attachments?filename=server.log")
+                .header("content-type", "text/plain")
+                .body(log.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{attached}");
+    let b_file = attached[0]["id"].as_i64().unwrap();
+    eventually("A gets B's file", || async {
+        item(&api_a, "SUP-1").await["attachments"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let on_a = item(&api_a, "SUP-1").await["attachments"][0].clone();
+    assert_eq!(on_a["filename"], "server.log");
+    assert_eq!(on_a["sha256"], attached[0]["sha256"], "{on_a}");
+    let got = api_a
+        .get(&format!(
+            "/items/SUP-1/attachments/{}",
+            on_a["id"].as_i64().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&got[..], &log[..]);
+    let (status, _) = api_b
+        .send(api_b.delete(&format!("/items/ENG-1/attachments/{b_file}")))
+        .await;
+    assert!(status == 204 || status == 200, "{status}");
+    eventually("A removes its copy", || async {
+        item(&api_a, "SUP-1").await["attachments"]
             .as_array()
             .is_some_and(|a| a.is_empty())
     })

@@ -218,3 +218,43 @@ async fn an_attachment_without_a_name_is_invalid() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
+
+/// Sync links name comment and attachment ids, so an id is never handed out twice, even after
+/// the newest comment or attachment was deleted (SQLite would reuse it).
+#[tokio::test]
+async fn ids_of_deleted_comments_and_attachments_are_never_reused() {
+    let store = with_item().await;
+    let ops1 = key("OPS-1");
+    let comment = |body: &str| NewComment {
+        author: dana(),
+        body: body.into(),
+        internal: false,
+    };
+    let first = store
+        .add_comment(&ops1, comment("first"), &alice())
+        .await
+        .unwrap();
+    store
+        .delete_comment(&ops1, first.id, &alice())
+        .await
+        .unwrap();
+    let second = store
+        .add_comment(&ops1, comment("second"), &alice())
+        .await
+        .unwrap();
+    assert!(second.id > first.id, "{} after {}", second.id, first.id);
+
+    let a = store
+        .add_attachment(&ops1, file("a.bin", vec![1; 4]), &alice())
+        .await
+        .unwrap();
+    store
+        .remove_attachment(&ops1, a.id, &alice())
+        .await
+        .unwrap();
+    let b = store
+        .add_attachment(&ops1, file("b.bin", vec![2; 4]), &alice())
+        .await
+        .unwrap();
+    assert!(b.id > a.id, "{} after {}", b.id, a.id);
+}

@@ -39,6 +39,14 @@ pub(super) fn attachment_from_row(row: &Row<'_>, start: usize) -> rusqlite::Resu
     })
 }
 
+/// The next id of `table` (comments or attachments): never one handed out before, even when
+/// the newest row was deleted — sync links name these ids (migration 0009).
+fn next_id(conn: &Connection, table: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("UPDATE id_high SET last = last + 1 WHERE name = ?1 RETURNING last")?
+        .query_row(params![table], |row| row.get(0))?)
+}
+
 pub(super) fn add_comment(
     conn: &Connection,
     key: &ItemKey,
@@ -47,10 +55,11 @@ pub(super) fn add_comment(
     now: Timestamp,
 ) -> Result<Comment> {
     let (item_id, _) = item_ref(conn, key)?;
+    let id = next_id(conn, "comments")?;
     let id: i64 = conn
         .prepare_cached(
-            "INSERT INTO comments (item_id, author_name, author_email, body, internal, created) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            "INSERT INTO comments (id, item_id, author_name, author_email, body, internal, \
+             created) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
         )?
         .query_row(
             params![
@@ -59,7 +68,8 @@ pub(super) fn add_comment(
                 new.author.email,
                 new.body,
                 new.internal,
-                millis(now)
+                millis(now),
+                id
             ],
             |row| row.get(0),
         )?;
@@ -184,10 +194,12 @@ pub(super) fn add_attachment(
 ) -> Result<Attachment> {
     let (item_id, _) = item_ref(conn, key)?;
     let size = i64::try_from(new.bytes.len()).expect("attachments are far smaller than 2^63 bytes");
+    let id = next_id(conn, "attachments")?;
     let id: i64 = conn
         .prepare_cached(
-            "INSERT INTO attachments (item_id, filename, mime_type, size, sha256, author_name, \
-             author_email, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+            "INSERT INTO attachments (id, item_id, filename, mime_type, size, sha256, \
+             author_name, author_email, created) VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             RETURNING id",
         )?
         .query_row(
             params![
@@ -198,7 +210,8 @@ pub(super) fn add_attachment(
                 sha256,
                 new.author.name,
                 new.author.email,
-                millis(now)
+                millis(now),
+                id
             ],
             |row| row.get(0),
         )?;
