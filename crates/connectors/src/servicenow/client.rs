@@ -506,19 +506,8 @@ impl Client {
         body: Option<Value>,
         headers: &[(String, String)],
     ) -> Result<Value> {
-        let path = rest_path(path)?;
-        let url = format!("{}{path}", self.base);
-        let extra = script_headers(headers)?;
-        let body = body.map_or(Body::Empty, Body::Json);
-        let r = self
-            .send_with(
-                method.clone(),
-                &url,
-                &body,
-                repeat_for(&method),
-                &extra,
-                false,
-            )
+        let (path, r) = self
+            .script_request(&method, path, body, headers, false)
             .await?;
         if r.status() == StatusCode::NO_CONTENT {
             return Ok(Value::Null);
@@ -547,19 +536,8 @@ impl Client {
         body: Option<Value>,
         headers: &[(String, String)],
     ) -> Result<Exchange> {
-        let path = rest_path(path)?;
-        let url = format!("{}{path}", self.base);
-        let extra = script_headers(headers)?;
-        let body = body.map_or(Body::Empty, Body::Json);
-        let r = self
-            .send_with(
-                method.clone(),
-                &url,
-                &body,
-                repeat_for(&method),
-                &extra,
-                true,
-            )
+        let (path, r) = self
+            .script_request(&method, path, body, headers, true)
             .await?;
         let status = r.status().as_u16();
         let headers = r
@@ -584,6 +562,33 @@ impl Client {
             body,
             headers,
         })
+    }
+
+    /// A script's request under the REST base with its own headers; returns the checked path
+    /// and the answer (any status with `any_status`).
+    async fn script_request(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(String, String)],
+        any_status: bool,
+    ) -> Result<(String, reqwest::Response)> {
+        let path = rest_path(path)?;
+        let url = format!("{}{path}", self.base);
+        let extra = script_headers(headers)?;
+        let body = body.map_or(Body::Empty, Body::Json);
+        let r = self
+            .send_with(
+                method.clone(),
+                &url,
+                &body,
+                repeat_for(method),
+                &extra,
+                any_status,
+            )
+            .await?;
+        Ok((path, r))
     }
 
     pub(crate) fn url_with(&self, path: &str, params: &[(&str, &str)]) -> String {

@@ -846,24 +846,6 @@ async fn apply_sync<'a>(
     {
         known = Some(t);
     }
-    // The sender names this side's item, but this side has no twin of it: the twin was cleaned
-    // up here, and this change was on its way before the sender heard. Applying it would make a
-    // second copy of an item both sides still have.
-    if known.is_none()
-        && let Some(mine) = payload["remote_key"]
-            .as_str()
-            .and_then(|k| k.parse::<ItemKey>().ok())
-        && store.twin(connection.id, &mine).await?.is_none()
-        && store.item(&mine).await?.is_some()
-    {
-        tracing::info!(
-            connection = %connection.name,
-            item = %mine,
-            remote = %remote_key,
-            "A change of an item cleaned up here arrived after the clean-up; it is not applied."
-        );
-        return Ok(Completion::default());
-    }
     // Held to the end: no send or acknowledgement of this twin runs in between.
     let twin_lock = match &known {
         Some(t) => Some(state.lock_twin(connection.id, &t.local_key).await),

@@ -76,29 +76,35 @@ pub fn limits() -> Limits {
 /// the blocking pool's threads), keyed by the whole source, so an edited rule is a new entry.
 const COMPILED_PER_THREAD: usize = 16;
 
+/// A compiled rule and the custom field names its source mentions ([`custom_field_names`]).
+type Compiled = (Rc<Script>, Rc<[String]>);
+
 thread_local! {
-    static COMPILED: RefCell<Vec<(String, Rc<Script>)>> = const { RefCell::new(Vec::new()) };
+    static COMPILED: RefCell<Vec<(String, Compiled)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `source` compiled, from this thread's cache when it holds it.
-fn compiled(source: &str) -> Result<Rc<Script>, tandem_script::ScriptError> {
+fn compiled(source: &str) -> Result<Compiled, tandem_script::ScriptError> {
     let cached = COMPILED.with_borrow(|cache| {
         cache
             .iter()
             .find(|(s, _)| s == source)
-            .map(|(_, script)| script.clone())
+            .map(|(_, compiled)| compiled.clone())
     });
-    if let Some(script) = cached {
-        return Ok(script);
+    if let Some(compiled) = cached {
+        return Ok(compiled);
     }
-    let script = Rc::new(Script::compile(source)?);
+    let compiled: Compiled = (
+        Rc::new(Script::compile(source)?),
+        custom_field_names(source).into(),
+    );
     COMPILED.with_borrow_mut(|cache| {
         if cache.len() >= COMPILED_PER_THREAD {
             cache.remove(0);
         }
-        cache.push((source.to_owned(), script.clone()));
+        cache.push((source.to_owned(), compiled.clone()));
     });
-    Ok(script)
+    Ok(compiled)
 }
 
 /// Compiles `source`; the error names the line and column.
@@ -119,8 +125,7 @@ pub struct OutgoingOutcome {
 /// Runs the outgoing rules on `item`; returns the replica.
 pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome, RuleError> {
     const WHICH: &str = "outgoing";
-    let script = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
-    let names = custom_field_names(source);
+    let (script, names) = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let mut replica = Value::Object(Default::default());
     wrap_custom_fields(&mut replica, &names, true);
     let replica = from_json(&replica);
@@ -233,7 +238,7 @@ pub fn incoming(
     env: &Env,
 ) -> Result<IncomingOutcome, RuleError> {
     const WHICH: &str = "incoming";
-    let script = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
+    let (script, names) = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let current = Replica::from_json(input.replica.clone()).map_err(bad_replica)?;
     let previous = input
         .previous
@@ -273,7 +278,6 @@ pub fn incoming(
         delta: attachments,
         ops: RefCell::new(Vec::new()),
     });
-    let names = custom_field_names(source);
     wrap_custom_fields(&mut replica, &names, true);
     let mut item = input.item.clone();
     wrap_custom_fields(&mut item, &names, false);
