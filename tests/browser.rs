@@ -72,9 +72,13 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// Clicks the element once it is on the page: a click or submit before it may still be loading
+/// the next page, and on a busy machine that takes a while.
 async fn click(client: &Client, locator: Locator<'_>) {
     client
-        .find(locator)
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
         .await
         .expect("element to click")
         .click()
@@ -82,8 +86,14 @@ async fn click(client: &Client, locator: Locator<'_>) {
         .expect("click");
 }
 
+/// Types `text` into the field `css` once the page shows it (see `click`).
 async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.find(Locator::Css(css)).await.expect(css);
+    let field = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css);
     field.clear().await.expect("clear");
     field.send_keys(text).await.expect("type");
 }
