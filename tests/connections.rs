@@ -2,7 +2,13 @@
 //! show, private and local connections, and every refusal the invitation and the node-to-node
 //! protocol owe (each with a clear message and no change of state).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use serde_json::{Value, json};
 use tandem_protocol::{ConnectionKeys, Invitation, Nonce, Role, sign_request};
@@ -91,6 +97,102 @@ async fn a_code_made_on_one_node_and_accepted_on_the_other_makes_both_active() {
     assert_eq!(on_a["remote"]["url"], b.url.as_str());
     assert!(on_a["invitation"]["used"].is_string());
     assert_eq!(on_a["id"], on_b["id"], "one connection id on both nodes");
+}
+
+/// A TCP proxy in front of a node that, while it swallows, passes each request on but never
+/// lets the node's answer through: the caller sees its connection closed after the node acted
+/// on the request. Turning it on drops the connections open before, so none slips through.
+struct AnswerEater {
+    url: String,
+    target: Arc<AtomicU16>,
+    swallow: watch::Sender<bool>,
+}
+
+impl AnswerEater {
+    async fn start() -> AnswerEater {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = Arc::new(AtomicU16::new(0));
+        let (swallow, swallowing) = watch::channel(false);
+        let to = target.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let port = to.load(Ordering::SeqCst);
+                let mut swallowing = swallowing.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", port)).await else {
+                        return;
+                    };
+                    if !*swallowing.borrow_and_update() {
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = swallowing.wait_for(|on| *on) => {}
+                        }
+                        return;
+                    }
+                    let (mut in_read, _in_write) = inbound.split();
+                    let (mut out_read, mut out_write) = outbound.split();
+                    let mut answer = [0u8; 1];
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut in_read, &mut out_write) => {}
+                        // The node has answered, so it has acted: drop the answer and the
+                        // connection.
+                        _ = out_read.read(&mut answer) => {}
+                    }
+                });
+            }
+        });
+        AnswerEater {
+            url,
+            target,
+            swallow,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_acceptance_whose_answer_was_lost_completes_when_the_code_is_pasted_again() {
+    let eater = AnswerEater::start().await;
+    let eater_url = eater.url.clone();
+    let a = TestNode::start_with(|c| c.node_url = Some(eater_url)).await;
+    let port: u16 = a.url.rsplit(':').next().unwrap().parse().unwrap();
+    eater.target.store(port, Ordering::SeqCst);
+    let (b, c) = (TestNode::start().await, TestNode::start().await);
+    let (api_a, api_b, api_c) = (a.api(), b.api(), c.api());
+    let code = code_for(&api_a, &b.url, "basic", "lossy").await;
+
+    // A takes the acceptance and turns Active, but its answer never reaches B, which keeps
+    // nothing of it.
+    eater.swallow.send_replace(true);
+    let (status, body) = accept(&api_b, &code).await;
+    assert_ne!(status, 201, "{body}");
+    assert!(message(&body).contains("try again"), "{body}");
+    assert_eq!(count(&api_b).await, 0);
+    assert_eq!(connection(&api_a, "lossy").await["status"], "active");
+
+    // B's admin pastes the code again: A answers the node that accepted it once more.
+    eater.swallow.send_replace(false);
+    let (status, body) = accept(&api_b, &code).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["connection"]["status"], "active");
+    let on_a = connection(&api_a, "lossy").await;
+    assert_eq!(on_a["status"], "active");
+    assert_eq!(on_a["id"], body["connection"]["id"]);
+
+    // For any other node the code stays used.
+    let (status, body) = accept(&api_c, &code).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("already used"), "{body}");
+
+    // And the two halves talk: A's Deactivate reaches B.
+    let (status, body) = api_a
+        .send(api_a.post("/connections/lossy/deactivate"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(&api_b, "lossy", "B sees A paused", |c| {
+        c["remote_paused"] == true
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -980,7 +980,15 @@ pub async fn accepted(
         .invitation
         .clone()
         .ok_or(InvitationError::Withdrawn)?;
-    if invitation.used.is_some() || connection.status != ConnectionStatus::Pending {
+    // The node that accepted may ask again: its answer was lost on the way (a timeout, a cut
+    // connection), so it dropped its half while this side turned Active, and its admin pasted
+    // the code once more. As long as nothing has passed between the two since, this side
+    // answers it again; for any other node the code is used.
+    let repeat = invitation.used.is_some() || connection.status != ConnectionStatus::Pending;
+    if repeat
+        && !(same_acceptor(&connection, &request.acceptor)
+            && nothing_exchanged(state, &connection).await?)
+    {
         return Err(InvitationError::AlreadyUsed.into());
     }
     if now >= invitation.expires {
@@ -1044,12 +1052,39 @@ pub async fn accepted(
         .plan
         .check_mode(connection.mode)?;
 
+    // An acceptance may come again (above), so none may be replayed: its nonce is kept for
+    // as long as its proof is fresh.
+    let keep_until = timestamp
+        .saturating_add(tandem_protocol::handshake::MAX_PROOF_SKEW)
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    if !state
+        .store()
+        .remember_nonce(connection.id, &request.nonce, keep_until.max(now), now)
+        .await?
+    {
+        return Err(ConnectionError::Unauthorized(
+            "this acceptance was already received once (a replay)".into(),
+        ));
+    }
+    if repeat {
+        // Deliveries to the acceptor's missing half may have failed meanwhile; the answer
+        // makes it whole again. An admin's Deactivate stays.
+        if connection.status == ConnectionStatus::Error {
+            connection.status = ConnectionStatus::Active;
+            connection.status_reason = None;
+        }
+        tracing::info!(
+            connection = %connection.id,
+            "The acceptor asked again after losing the first answer; answered again."
+        );
+    } else {
+        connection.status = ConnectionStatus::Active;
+        connection.invitation = Some(InvitationState {
+            expires: invitation.expires,
+            used: Some(now),
+        });
+    }
     connection.remote = Some(remote);
-    connection.status = ConnectionStatus::Active;
-    connection.invitation = Some(InvitationState {
-        expires: invitation.expires,
-        used: Some(now),
-    });
     connection.updated = now;
     let connection = match state.store().update_connection(&connection).await {
         Ok(c) => c,
@@ -1064,6 +1099,26 @@ pub async fn accepted(
     };
     state.wake_delivery();
     Ok((connection, keys, answer))
+}
+
+/// Whether `acceptor` is the node that accepted `connection`'s code (same id, same key).
+fn same_acceptor(connection: &Connection, acceptor: &wire::PeerNode) -> bool {
+    connection
+        .remote
+        .as_ref()
+        .is_some_and(|r| r.node_id == acceptor.node_id && r.public_key == acceptor.public_key)
+}
+
+/// Whether nothing has passed on `connection` yet: no message received from the remote, and
+/// none of this side's acknowledged by it.
+async fn nothing_exchanged(
+    state: &AppState,
+    connection: &Connection,
+) -> Result<bool, ConnectionError> {
+    let store = state.store();
+    Ok(store.inbound_seq(connection.id).await? == 0
+        && store.queued_count(connection.id).await? as i64
+            == store.outbound_seq(connection.id).await?)
 }
 
 /// Applies messages the remote pushed (or this node polled); returns the highest seq handled.
