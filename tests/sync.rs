@@ -430,6 +430,123 @@ async fn unexalate_stops_both_sides_and_connect_links_existing_items() {
 }
 
 #[tokio::test]
+async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_nothing() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    for summary in ["Linked to nothing", "Second try", "Taken"] {
+        api_a
+            .item(json!({"project": "SUP", "summary": summary}))
+            .await;
+    }
+    api_b
+        .item(json!({"project": "ENG", "summary": "Filed on B"}))
+        .await;
+    let connect = |item: &'static str, remote: &'static str| {
+        let api_a = api_a.clone();
+        async move {
+            let (status, body) = api_a
+                .json(
+                    api_a.post("/sync/connect"),
+                    json!({"connection": "desk", "item": item, "remote_key": remote}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    let errors =
+        |api: Api| async move { api.send(api.get("/sync/errors")).await.1["errors"].clone() };
+
+    // A key B has no item for, and then a change of A's item sent before B's answer is back.
+    connect("SUP-1", "ENG-99").await;
+    api_a
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "Changed right after"}),
+        )
+        .await;
+    eventually("A shows the refusal on the item", || async {
+        errors(api_a.clone())
+            .await
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    let error = errors(api_a.clone()).await[0].clone();
+    assert_eq!(error["impact"], "item");
+    assert_eq!(error["local_key"], "SUP-1");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("this node has no item ENG-99"),
+        "{message}"
+    );
+    assert!(message.contains("Connect again"), "{message}");
+    eventually("A's link is removed", || async {
+        twins(&api_a, "SUP-1").await == json!([])
+    })
+    .await;
+
+    // Not a key B's tracker has at all.
+    connect("SUP-2", "nonsense").await;
+    eventually("A shows the second refusal", || async {
+        errors(api_a.clone())
+            .await
+            .as_array()
+            .is_some_and(|e| e.len() == 2)
+    })
+    .await;
+    let errors_now = errors(api_a.clone()).await;
+    let second = errors_now
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["local_key"] == "SUP-2")
+        .expect("SUP-2's error");
+    assert!(
+        second["message"]
+            .as_str()
+            .unwrap()
+            .contains("nonsense is not an item key on this node"),
+        "{second}"
+    );
+
+    // A Connect to an item already linked is refused where it is asked, and the link stays.
+    connect("SUP-3", "ENG-1").await;
+    eventually("B links ENG-1 to SUP-3", || async {
+        twins(&api_b, "ENG-1").await[0]["remote_key"] == "SUP-3"
+    })
+    .await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/connect"),
+            json!({"connection": "desk", "item": "SUP-2", "remote_key": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(twins(&api_b, "ENG-1").await[0]["remote_key"], "SUP-3");
+
+    // Nothing was copied to B, and B has no errors of its own.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!exists(&api_b, "ENG-2").await, "no copy of SUP-1 on B");
+    assert_eq!(errors(api_b.clone()).await, json!([]));
+
+    // Resolve and retry dismisses the error; a Connect to a real key then works.
+    let id = error["id"].as_i64().unwrap();
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{id}/retry")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let b_item = api_b
+        .item(json!({"project": "ENG", "summary": "The right one"}))
+        .await;
+    let b_key: &'static str = String::leak(b_item["key"].as_str().unwrap().to_owned());
+    connect("SUP-1", b_key).await;
+    eventually("B links its item to SUP-1", || async {
+        twins(&api_b, b_key).await[0]["remote_key"] == "SUP-1"
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_private_connection_syncs_both_ways() {
     let (a, b) = (TestNode::start().await, TestNode::start().await);
     let (api_a, api_b) = (a.api(), b.api());

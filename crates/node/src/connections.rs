@@ -1195,6 +1195,7 @@ fn is_request(kind: &str) -> bool {
             | crate::sync::engine::SYNC_ACK
             | crate::sync::operations::SYNC_STOP
             | crate::sync::operations::SYNC_CONNECT
+            | crate::sync::operations::SYNC_CONNECT_REFUSED
             | crate::sync::operations::SYNC_CLEANUP
             | crate::sync::operations::SYNC_CLEANED_UP
             | crate::sync::operations::SYNC_VOID

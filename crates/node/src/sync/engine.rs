@@ -615,7 +615,8 @@ async fn run_request(
         super::operations::SYNC_STOP => {
             apply_stop(state, connection, &payload).await.map(|()| done)
         }
-        super::operations::SYNC_CONNECT => apply_connect(state, connection, &payload)
+        super::operations::SYNC_CONNECT => apply_connect(state, connection, &payload).await,
+        super::operations::SYNC_CONNECT_REFUSED => connect_refused(state, connection, &payload)
             .await
             .map(|()| done),
         super::operations::SYNC_CLEANUP => super::operations::apply_clean_up(state, connection)
@@ -885,6 +886,13 @@ async fn apply_sync<'a>(
             // of an item whose link the Clean-up removed. Dropped, and said so.
             if super::operations::cleaning_up(state, connection).await? {
                 tracing::warn!(connection = %connection.name, remote_item = %remote_key, "Dropped a change the remote sent before it took in the Clean-up.");
+                return Ok(Completion::default());
+            }
+            // The sender holds its item linked to one of this side's that no twin here links
+            // back to (a Connect this side refused, the refusal still on its way): not a new
+            // item, so no copy. Dropped, and said so.
+            if let Some(linked) = payload["remote_key"].as_str() {
+                tracing::warn!(connection = %connection.name, remote_item = %remote_key, item = linked, "Dropped a change for an item the remote links to one this side does not link back.");
                 return Ok(Completion::default());
             }
             (None, None)
@@ -1516,26 +1524,48 @@ async fn apply_stop(
 }
 
 /// The remote connected one of its items to one of this node's: record the twin here too.
-async fn apply_connect(
-    state: &AppState,
+/// A Connect this side cannot take — the key names no item here, or one in sync with another
+/// item of the remote — is answered with [`SYNC_CONNECT_REFUSED`] and the reason, so the
+/// remote's admin sees it where they asked; nothing changes here.
+///
+/// [`SYNC_CONNECT_REFUSED`]: super::operations::SYNC_CONNECT_REFUSED
+async fn apply_connect<'a>(
+    state: &'a AppState,
     connection: &Connection,
     payload: &Value,
-) -> Result<(), SyncFailure> {
+) -> Result<Completion<'a>, SyncFailure> {
     let store = state.store();
-    let (Some(local), Some(remote)) = (
-        payload["your_key"]
-            .as_str()
-            .and_then(|k| k.parse::<ItemKey>().ok()),
-        payload["my_key"].as_str(),
-    ) else {
+    let (Some(asked), Some(remote)) = (payload["your_key"].as_str(), payload["my_key"].as_str())
+    else {
         return Err(SyncFailure::Apply("the connect names no items".into()));
     };
-    let item = store.item(&local).await?.ok_or_else(|| {
-        SyncFailure::Apply(format!(
-            "the remote connected to {local}, which does not exist here"
-        ))
-    })?;
+    let refuse = |reason: String| {
+        tracing::warn!(connection = %connection.name, item = asked, remote_item = remote, reason = %reason, "Refused a Connect.");
+        let answer = json!({"your_key": remote, "my_key": asked, "reason": reason});
+        Ok(Completion {
+            message: Some((
+                super::operations::SYNC_CONNECT_REFUSED.to_owned(),
+                answer.to_string(),
+            )),
+            ..Completion::default()
+        })
+    };
+    let Ok(local) = asked.parse::<ItemKey>() else {
+        return refuse(format!("{asked} is not an item key on this node"));
+    };
+    let Some(item) = store.item(&local).await? else {
+        return refuse(format!("this node has no item {local}"));
+    };
     match store.twin(connection.id, &local).await? {
+        Some(twin)
+            if twin.state == TwinState::Active
+                && twin.remote_key.as_deref().is_some_and(|k| k != remote) =>
+        {
+            refuse(format!(
+                "{local} is in sync with {} on this connection already",
+                twin.remote_key.as_deref().unwrap_or_default()
+            ))
+        }
         Some(mut twin) => {
             let was_stopped = twin.state == TwinState::Stopped;
             twin.remote_key = Some(remote.to_owned());
@@ -1546,11 +1576,12 @@ async fn apply_connect(
                 send(state, connection, &local).await?;
                 state.wake_delivery();
             }
+            Ok(Completion::default())
         }
         None => {
             if super::operations::cleaning_up(state, connection).await? {
                 tracing::warn!(connection = %connection.name, item = %local, "Dropped a Connect the remote sent before it took in the Clean-up.");
-                return Ok(());
+                return Ok(Completion::default());
             }
             admit_new_twin(state).await?;
             let baseline =
@@ -1569,8 +1600,54 @@ async fn apply_connect(
                     leads: false,
                 })
                 .await?;
+            Ok(Completion::default())
         }
     }
+}
+
+/// How the error of a refused Connect begins (Resolve and retry only dismisses it).
+pub(crate) const CONNECT_REFUSED: &str = "the remote refused to connect";
+
+/// The remote refused a Connect this side sent: the link is removed (the item stays as it
+/// is, out of sync on this connection) and the item gets an error with the remote's reason.
+async fn connect_refused(
+    state: &AppState,
+    connection: &Connection,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let store = state.store();
+    let (Some(local), Some(remote)) = (
+        payload["your_key"]
+            .as_str()
+            .and_then(|k| k.parse::<ItemKey>().ok()),
+        payload["my_key"].as_str(),
+    ) else {
+        return Err(SyncFailure::Apply(
+            "the refused Connect names no item of this node".into(),
+        ));
+    };
+    let reason = payload["reason"].as_str().unwrap_or("no reason given");
+    let _twin = state.lock_twin(connection.id, &local).await;
+    // Only the link the Connect made: the item may have been linked again since.
+    match store.twin(connection.id, &local).await? {
+        Some(twin) if twin.remote_key.as_deref() == Some(remote) => {
+            store.delete_twin(connection.id, &local).await?;
+        }
+        _ => return Ok(()),
+    }
+    let failure = SyncFailure::Apply(format!(
+        "{CONNECT_REFUSED} {local} to {remote}: {reason}. The link is removed; \
+         Connect again with the key of an existing item of the remote"
+    ));
+    record_item_error(
+        state,
+        connection,
+        Some(&local),
+        Some(remote),
+        None,
+        &failure,
+    )
+    .await;
     Ok(())
 }
 

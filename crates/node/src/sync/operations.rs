@@ -14,6 +14,9 @@ use crate::state::AppState;
 /// Message kinds of the operations, besides `sync` and `sync_ack`.
 pub const SYNC_STOP: &str = "sync_stop";
 pub const SYNC_CONNECT: &str = "sync_connect";
+/// The answer to a [`SYNC_CONNECT`] the remote could not take (no such item there, or it is
+/// in sync with another one): the sender removes its half of the link and shows why.
+pub const SYNC_CONNECT_REFUSED: &str = "sync_connect_refused";
 
 fn twin_missing(connection: &Connection, key: &ItemKey) -> SyncFailure {
     SyncFailure::Apply(format!(
@@ -135,6 +138,8 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
         store
             .set_request_state(request, RequestState::Pending)
             .await?;
+    } else if error.message.starts_with(engine::CONNECT_REFUSED) {
+        // Nothing to run again: the link is gone, and a new Connect makes another.
     } else if let (Some(connection), Some(key)) = (error.connection_id, &error.local_key)
         && let Some(connection) = store.connection(connection).await?
     {
