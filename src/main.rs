@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// jemalloc rather than glibc's allocator: a node allocates on one thread (the async workers,
+/// the rules) and frees on another (the store's writer), and glibc's per-thread arenas made
+/// that cost 40 % of the CPU time of a Bulk Exalate (BENCHMARKS.md, "Allocator").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
