@@ -544,6 +544,12 @@ async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_noth
         twins(&api_b, b_key).await[0]["remote_key"] == "SUP-1"
     })
     .await;
+
+    // The two refused links do not count against the month's twins.
+    let client = crate::console::browser();
+    crate::console::login(&a, &client).await;
+    let page = crate::console::get_page(&client, format!("{}/settings/license", a.url)).await;
+    assert!(page.contains("unlimited (2 made this month)"), "{page}");
 }
 
 #[tokio::test]

@@ -363,6 +363,10 @@ pub trait Store: Send + Sync + 'static {
     async fn update_twin(&self, twin: &Twin) -> Result<Twin>;
     /// Deletes the twin with its comment and attachment twins. `NotFound`.
     async fn delete_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
+    /// Deletes a twin that never came into being (the rules sent nothing for its item, or the
+    /// remote refused its Connect) and takes it back out of its month's count
+    /// ([`Store::twins_made_in_month`]). `NotFound`.
+    async fn withdraw_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
     /// In one transaction: records `replica` as the twin's last sent replica, with the field
     /// versions `clock` that stamp it, and queues a
     /// message for the remote; returns the message's seq. `NotFound` for an unknown twin.

@@ -144,7 +144,7 @@ async fn a_created_twin_reads_back_by_local_key_by_remote_key_and_by_item() {
 }
 
 #[tokio::test]
-async fn twins_made_count_per_calendar_month_across_connections_and_removal_does_not_undo_it() {
+async fn twins_made_count_per_calendar_month_across_connections_and_only_a_withdrawal_undoes_it() {
     let (store, acme, globex) = setup(3).await;
     // T0 is 2023-11-14; the month before and after.
     let october = at(T0 - 20 * 86_400_000);
@@ -167,6 +167,14 @@ async fn twins_made_count_per_calendar_month_across_connections_and_removal_does
     assert_eq!(store.twins_made_in_month(december).await.unwrap(), 0);
     store.delete_twin(acme, &key("OPS-1")).await.unwrap();
     assert_eq!(store.twins_made_in_month(at(T0)).await.unwrap(), 2);
+    // A twin withdrawn (it never came into being) no longer counts in its own month.
+    store.withdraw_twin(acme, &key("OPS-3")).await.unwrap();
+    assert_eq!(store.twins_made_in_month(october).await.unwrap(), 0);
+    assert_eq!(store.twins_made_in_month(at(T0)).await.unwrap(), 2);
+    assert!(matches!(
+        store.withdraw_twin(acme, &key("OPS-3")).await,
+        Err(tandem_store::StoreError::NotFound { .. })
+    ));
     // An item made with its twin (an incoming first sync) counts too.
     store
         .create_twinned_item(

@@ -1631,7 +1631,7 @@ async fn connect_refused(
     // Only the link the Connect made: the item may have been linked again since.
     match store.twin(connection.id, &local).await? {
         Some(twin) if twin.remote_key.as_deref() == Some(remote) => {
-            store.delete_twin(connection.id, &local).await?;
+            store.withdraw_twin(connection.id, &local).await?;
         }
         _ => return Ok(()),
     }
@@ -1775,7 +1775,7 @@ async fn bring(
     let sent = send_twin(state, connection, twin.clone(), false).await?;
     if sent.empty && before != Some(TwinState::Active) {
         match before {
-            None => store.delete_twin(connection.id, key).await?,
+            None => store.withdraw_twin(connection.id, key).await?,
             Some(state) => {
                 let mut t = store
                     .twin(connection.id, key)

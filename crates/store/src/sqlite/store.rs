@@ -487,6 +487,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn withdraw_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()> {
+        let key = local_key.clone();
+        self.write(move |conn| twins::withdraw(conn, connection_id, &key))
+            .await
+    }
+
     async fn queue_sync(
         &self,
         connection_id: Uuid,

@@ -347,6 +347,36 @@ pub(in crate::sqlite) fn delete(
     Ok(())
 }
 
+/// [`delete`], and the twin no longer counts in the month it was made.
+pub(in crate::sqlite) fn withdraw(
+    conn: &Connection,
+    connection_id: Uuid,
+    local_key: &ItemKey,
+) -> Result<()> {
+    let created: Option<i64> = conn
+        .prepare_cached(
+            "SELECT created FROM twins WHERE connection_id = ?1 AND project = ?2 AND number = ?3",
+        )?
+        .query_row(
+            params![
+                connections::id_text(connection_id),
+                local_key.project.as_str(),
+                local_key.number
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    delete(conn, connection_id, local_key)?;
+    if let Some(created) = created {
+        conn.prepare_cached(
+            "UPDATE twin_months SET made = max(made - 1, 0) \
+             WHERE month = strftime('%Y-%m', ?1 / 1000, 'unixepoch')",
+        )?
+        .execute(params![created])?;
+    }
+    Ok(())
+}
+
 /// Records the replica as sent, with the field versions that stamp it, and queues the message through `connections::enqueue`, which
 /// alone numbers a connection's messages. Both in the caller's one transaction.
 pub(in crate::sqlite) fn queue_sync(
