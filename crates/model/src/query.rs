@@ -139,6 +139,11 @@ pub enum Op {
     Contains,
     /// `!~`
     NotContains,
+    /// The text begins with the value (case-insensitive). No syntax of its own in this query
+    /// language: ServiceNow triggers (`numberSTARTSWITHINC`) make it.
+    StartsWith,
+    /// The text ends with the value (case-insensitive); as [`Op::StartsWith`], from `ENDSWITH`.
+    EndsWith,
     In,
     NotIn,
     IsEmpty,
@@ -156,6 +161,8 @@ impl fmt::Display for Op {
             Op::Ge => ">=",
             Op::Contains => "~",
             Op::NotContains => "!~",
+            Op::StartsWith => "STARTSWITH",
+            Op::EndsWith => "ENDSWITH",
             Op::In => "IN",
             Op::NotIn => "NOT IN",
             Op::IsEmpty => "IS EMPTY",
@@ -635,7 +642,10 @@ fn check_op(field: &Field, op: Op, column: usize) -> Result<(), QueryError> {
                 || (matches!(op, Op::IsEmpty | Op::IsNotEmpty)
                     && matches!(field.kind(), K::Person | K::Labels))
         }
-        K::Key | K::Priority | K::Time => !matches!(op, Op::Contains | Op::NotContains),
+        K::Key | K::Priority | K::Time => !matches!(
+            op,
+            Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith
+        ),
         K::LongText => matches!(
             op,
             Op::Contains | Op::NotContains | Op::IsEmpty | Op::IsNotEmpty

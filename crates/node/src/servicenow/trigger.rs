@@ -4,12 +4,13 @@
 //!
 //! Supported: `=`, `!=`, `>`, `>=`, `<`, `<=` (numbers compare as numbers, date-times as
 //! ServiceNow writes them), `IN`, `NOT IN`, `LIKE` / `CONTAINS`, `NOTLIKE` /
-//! `DOESNOTCONTAIN`, `ISEMPTY`, `ISNOTEMPTY`, `ANYTHING`, `^` (and), `^OR` (or, binding
+//! `DOESNOTCONTAIN`, `STARTSWITH`, `ENDSWITH` (text compares case-insensitively, as
+//! ServiceNow's does), `ISEMPTY`, `ISNOTEMPTY`, `ANYTHING`, `^` (and), `^OR` (or, binding
 //! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` and `^EQ` (ignored: a
 //! trigger does not order, and `EQ` only ends the filter of a list URL). A reference column
 //! compares on its sys_id (`assignment_group=<sys_id>`). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
 //! every synced table. What the mirror cannot answer — dot-walked fields (`caller_id.vip`),
-//! `javascript:` values, `STARTSWITH` and the other operators — is refused when the trigger is
+//! `javascript:` values, `BETWEEN`, `INSTANCEOF` and the other operators — is refused when the trigger is
 //! saved, with the term named, rather than silently ignored as ServiceNow itself would.
 
 use tandem_model::query::{Cond, Expr, Field, Op, Query, Value};
@@ -181,12 +182,14 @@ fn condition(term: &str, tables: &Tables) -> Result<Option<Expr>, String> {
         "IN" => cond(Op::In, list(value)),
         "NOT IN" => cond(Op::NotIn, list(value)),
         "LIKE" | "CONTAINS" => cond(Op::Contains, vec![text(value)]),
+        "STARTSWITH" => cond(Op::StartsWith, vec![text(value)]),
+        "ENDSWITH" => cond(Op::EndsWith, vec![text(value)]),
         "NOTLIKE" | "DOESNOTCONTAIN" => cond(Op::NotContains, vec![text(value)]),
         "ISEMPTY" => cond(Op::IsEmpty, Vec::new()),
         "ISNOTEMPTY" => cond(Op::IsNotEmpty, Vec::new()),
         "ANYTHING" => Ok(None),
         other => Err(format!(
-            "`{term}`: {other} is not supported in triggers yet (use =, !=, >, >=, <, <=, IN, NOT IN, LIKE, NOTLIKE, ISEMPTY, ISNOTEMPTY)"
+            "`{term}`: {other} is not supported in triggers yet (use =, !=, >, >=, <, <=, IN, NOT IN, LIKE, NOTLIKE, STARTSWITH, ENDSWITH, ISEMPTY, ISNOTEMPTY)"
         )),
     }
 }
@@ -237,7 +240,7 @@ mod tests {
         for (q, says) in [
             ("caller_id.vip=true", "dot-walked"),
             ("opened_at>javascript:gs.daysAgo(7)", "javascript:"),
-            ("numberSTARTSWITHINC", "STARTSWITH"),
+            ("opened_atBETWEEN2026-01-01@2026-02-01", "BETWEEN"),
             ("urgency", "no operator"),
             ("=1", "column name"),
             ("", "empty"),
@@ -255,7 +258,7 @@ mod tests {
     /// Regression: reference columns are mirrored as `{link, value}`, and a trigger on one
     /// matched nothing with `=` and everything with `!=`.
     #[test]
-    fn a_trigger_on_a_reference_column_compares_the_sys_id() {
+    fn a_trigger_on_a_reference_column_compares_the_sys_id_and_text_matches_its_start_or_end() {
         use tandem_connectors::servicenow::Record;
         use tandem_model::Actor;
         use tandem_store::{Page, Store, sqlite::SqliteOptions, sqlite::SqliteStore};
@@ -308,6 +311,10 @@ mod tests {
                 "assignment_group!=a1b2c3",
                 "assignment_groupINd4e5f6,zzz",
                 "assignment_groupISEMPTY",
+                "numberSTARTSWITHinc00100",
+                "numberENDSWITH2",
+                "numberSTARTSWITH0010",
+                "assignment_groupSTARTSWITHA1",
             ] {
                 let query = translate(trigger, &tables).expect(trigger);
                 let result = store
@@ -324,12 +331,18 @@ mod tests {
             }
             found
         });
-        let expected: [(&str, &[&str]); 4] = [
+        let all: &[&str] = &["INC0010001", "INC0010002", "INC0010003"];
+        let expected: [(&str, &[&str]); 8] = [
             ("assignment_group=a1b2c3", &["INC0010001"]),
             ("assignment_group!=a1b2c3", &["INC0010002"]),
             ("assignment_groupINd4e5f6,zzz", &["INC0010002"]),
             ("assignment_groupISEMPTY", &["INC0010003"]),
+            ("numberSTARTSWITHinc00100", all),
+            ("numberENDSWITH2", &["INC0010002"]),
+            ("numberSTARTSWITH0010", &[]),
+            ("assignment_groupSTARTSWITHA1", &["INC0010001"]),
         ];
+        assert_eq!(found.len(), expected.len());
         for ((trigger, got), (_, want)) in found.iter().zip(expected) {
             assert_eq!(got, want, "{trigger}");
         }

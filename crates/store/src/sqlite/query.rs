@@ -251,7 +251,12 @@ impl Builder {
             Op::NotIn | Op::Ne => (true, "="),
             op => (false, sql_op(op).unwrap_or("=")),
         };
-        if keys.is_empty() || matches!(c.op, Op::Contains | Op::NotContains) {
+        if keys.is_empty()
+            || matches!(
+                c.op,
+                Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith
+            )
+        {
             return self.push(if negate { "1" } else { "0" });
         }
         self.push(if negate { "(NOT (" } else { "((" });
@@ -340,7 +345,8 @@ impl Builder {
                 matches_any(self, c.op == Op::NotContains);
                 self.push(")");
             }
-            Op::Lt | Op::Le | Op::Gt | Op::Ge => self.push("0"),
+            // Only ServiceNow triggers make these, on their columns (custom fields).
+            Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::StartsWith | Op::EndsWith => self.push("0"),
         }
     }
 
@@ -373,7 +379,7 @@ impl Builder {
                 self.param(fold(&text_of(&c.values[0])));
                 self.push(") > 0))");
             }
-            Op::Lt | Op::Le | Op::Gt | Op::Ge => self.push("0"),
+            Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::StartsWith | Op::EndsWith => self.push("0"),
         }
     }
 
@@ -449,6 +455,23 @@ impl Builder {
                         self.push(&format!("instr(tandem_fold({alias}.value), "));
                         self.param(fold(&text));
                         self.push(") > 0");
+                    }
+                    (Op::StartsWith | Op::EndsWith, _) => {
+                        // SQLite's substr counts characters: the first or last as many as
+                        // the value has. Every text starts and ends with nothing.
+                        let needle = fold(&text);
+                        let n = needle.chars().count();
+                        if n == 0 {
+                            self.push("1");
+                        } else {
+                            let from = if op == Op::StartsWith {
+                                format!("1, {n}")
+                            } else {
+                                format!("-{n}")
+                            };
+                            self.push(&format!("substr(tandem_fold({alias}.value), {from}) = "));
+                            self.param(needle);
+                        }
                     }
                     (Op::Eq | Op::Ne | Op::In | Op::NotIn, _) | (_, None) => {
                         self.push(&format!("tandem_fold({alias}.value) = "));
