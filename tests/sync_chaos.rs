@@ -1,5 +1,6 @@
 //! The convergence test: two `tandem serve` processes, connected through proxies this test can
-//! cut, take random edits on both sides — concurrent edits of one field included — while a node
+//! cut, take random edits on both sides — fields, comments added, and comments edited and
+//! deleted by the side that wrote them; concurrent edits of one field included — while a node
 //! is killed (SIGKILL, not a clean stop) and restarted and the link is cut and restored. Once
 //! everything is back and quiet, every twin agrees on every synced field, no item is
 //! duplicated, every comment is there exactly once on both sides, the concurrent edits are
@@ -222,6 +223,14 @@ fn random_value(rng: &mut Rng, field: &str, n: usize) -> Value {
 /// An API call that may meet a node being killed: `None` when it did not answer.
 pub(crate) async fn try_json(req: reqwest::RequestBuilder, body: Value) -> Option<(u16, Value)> {
     let resp = req.json(&body).send().await.ok()?;
+    let status = resp.status().as_u16();
+    let value = resp.json().await.unwrap_or(Value::Null);
+    Some((status, value))
+}
+
+/// [`try_json`] for a request without a body.
+async fn try_send(req: reqwest::RequestBuilder) -> Option<(u16, Value)> {
+    let resp = req.send().await.ok()?;
     let status = resp.status().as_u16();
     let value = resp.json().await.unwrap_or(Value::Null);
     Some((status, value))
@@ -569,7 +578,7 @@ async fn wait_for_pairs(api_a: &Api, expected: usize) -> Vec<(String, String)> {
     }
 }
 
-/// One random edit (a field or a new comment) on a random live side. Returns whether it was
+/// One random edit (a field, or a comment added, edited or deleted) on a random live side. Returns whether it was
 /// made.
 async fn random_edit(
     rng: &mut Rng,
@@ -588,16 +597,54 @@ async fn random_edit(
     }
     let api = node.api();
     let answer = if comment {
-        try_json(
-            api.post(&format!("/items/{key}/comments")),
-            json!({"body": format!("c{n}")}),
-        )
-        .await
+        // A new comment, or an edit or deletion of one written on this side.
+        let which = rng.below(4);
+        let existing = match which {
+            0 | 1 => None,
+            _ => match try_send(api.get(&format!("/items/{key}"))).await {
+                Some((200, item)) => {
+                    // Originals only: the side that wrote a comment owns it, and a copy
+                    // edited or deleted where it was copied stays that side's business (the
+                    // merge never changes an original for it, nor brings a copy back).
+                    let ids: Vec<i64> = item["comments"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|c| {
+                            !c["body"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .contains(" commented: ")
+                        })
+                        .filter_map(|c| c["id"].as_i64())
+                        .collect();
+                    (!ids.is_empty()).then(|| *rng.pick(&ids))
+                }
+                _ => return false,
+            },
+        };
+        match existing {
+            Some(id) if which == 2 => {
+                try_json(
+                    api.patch(&format!("/items/{key}/comments/{id}")),
+                    json!({"body": format!("c{n}")}),
+                )
+                .await
+            }
+            Some(id) => try_send(api.delete(&format!("/items/{key}/comments/{id}"))).await,
+            None => {
+                try_json(
+                    api.post(&format!("/items/{key}/comments")),
+                    json!({"body": format!("c{n}")}),
+                )
+                .await
+            }
+        }
     } else {
         try_json(api.patch(&format!("/items/{key}")), json!({ field: value })).await
     };
     match answer {
-        Some((200 | 201, _)) => true,
+        Some((200 | 201 | 204, _)) => true,
         Some((status, body)) => panic!("{} refused an edit of {key}: {status} {body}", node.name),
         None => false,
     }
