@@ -718,9 +718,9 @@ async fn bulk_unexalate_sync_again_and_clean_up_from_the_triggers_page() {
     assert!(confirm.contains("<dd class=\"queued\">1</dd>"), "{confirm}");
     assert!(confirm.contains("1 change is still queued"), "{confirm}");
     assert_eq!(state("SUP-3").await, "active", "the page changes nothing");
-    let (status, body) = api_a.send(api_a.post("/connections/desk/activate")).await;
-    assert_eq!(status, 200, "{body}");
 
+    // Still deactivated, so the queued change cannot slip out before the Clean-up (activated
+    // first, the change could reach B in between).
     let (status, page) = post(
         &client,
         format!("{}/sync/connections/desk/cleanup", a.url),
@@ -738,6 +738,8 @@ async fn bulk_unexalate_sync_again_and_clean_up_from_the_triggers_page() {
         page.contains("1 change still queued for the remote was dropped with it, not sent"),
         "{page}"
     );
+    let (status, body) = api_a.send(api_a.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
     eventually("B cleans up too", || async {
         let (_, body) = api_b
             .send(api_b.get(&format!("/sync/status/{gamma}")))
