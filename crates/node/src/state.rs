@@ -68,6 +68,8 @@ struct Inner {
     /// How delivery to each connection's remote goes ([`AppState::delivery_link`]).
     delivery:
         std::sync::Mutex<std::collections::HashMap<uuid::Uuid, crate::connections::delivery::Link>>,
+    /// Held by each delivery round with a remote: see [`AppState::delivery_round`].
+    delivery_round: tokio::sync::Mutex<()>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
     /// Rule runs at once ([`AppState::rules_slot`]).
@@ -179,6 +181,7 @@ impl AppState {
             sync: tokio::sync::Notify::new(),
             bulk_jobs: std::sync::Mutex::new(Vec::new()),
             delivery: std::sync::Mutex::new(std::collections::HashMap::new()),
+            delivery_round: tokio::sync::Mutex::new(()),
             twin_locks: (0..TWIN_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -257,6 +260,13 @@ impl AppState {
     pub fn delivery_link(&self, connection: uuid::Uuid) -> crate::connections::delivery::Link {
         let links = self.0.delivery.lock().unwrap_or_else(|p| p.into_inner());
         links.get(&connection).cloned().unwrap_or_default()
+    }
+
+    /// Held while delivery talks to a remote (one round: a batch sent and its acknowledgement
+    /// applied). What changes the queue under it — a Clean-up voiding what waits — takes it
+    /// too, so that nothing it reports as not sent is on its way.
+    pub async fn delivery_round(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.delivery_round.lock().await
     }
 
     /// Changes how delivery to the connection's remote goes.

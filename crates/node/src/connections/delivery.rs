@@ -213,6 +213,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             }
         };
         for connection in connections {
+            let _round = state.delivery_round().await;
             if connection.role == ConnectionRole::Local {
                 if let Err(e) = deliver_locally(&state, &connection).await {
                     tracing::warn!(connection = %connection.name, error = %e, "Local delivery failed.");
