@@ -441,15 +441,13 @@ async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_noth
     api_b
         .item(json!({"project": "ENG", "summary": "Filed on B"}))
         .await;
-    let connect = |item: &'static str, remote: &'static str| {
-        let api_a = api_a.clone();
+    let connect = |item: &str, remote: &str| {
+        let (api_a, body) = (
+            api_a.clone(),
+            json!({"connection": "desk", "item": item, "remote_key": remote}),
+        );
         async move {
-            let (status, body) = api_a
-                .json(
-                    api_a.post("/sync/connect"),
-                    json!({"connection": "desk", "item": item, "remote_key": remote}),
-                )
-                .await;
+            let (status, body) = api_a.json(api_a.post("/sync/connect"), body).await;
             assert_eq!(status, 200, "{body}");
         }
     };
@@ -538,7 +536,7 @@ async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_noth
     let b_item = api_b
         .item(json!({"project": "ENG", "summary": "The right one"}))
         .await;
-    let b_key: &'static str = String::leak(b_item["key"].as_str().unwrap().to_owned());
+    let b_key = b_item["key"].as_str().unwrap();
     connect("SUP-1", b_key).await;
     eventually("B links its item to SUP-1", || async {
         twins(&api_b, b_key).await[0]["remote_key"] == "SUP-1"

@@ -420,9 +420,10 @@ pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<Clean
     let store = state.store();
     // Changes and Connects still queued for the remote would be applied there before it takes
     // the Clean-up in: they are voided (kept in the sequence, skipped by the remote) and
-    // reported. Between delivery rounds, so none of them is on its way (one whose
-    // acknowledgement was lost, the remote has; it is applied there to the twin the Clean-up
-    // then removes).
+    // reported. Between delivery rounds, so none is in a push on its way. What the remote may
+    // still have: a change whose acknowledgement was lost, or one a private remote took with
+    // its last poll; it is applied there to the twin the Clean-up then removes, and no copy
+    // is made.
     let _round = state.delivery_round().await;
     let queued = store
         .void_queued_messages(connection.id, &[engine::SYNC, SYNC_CONNECT], SYNC_VOID)

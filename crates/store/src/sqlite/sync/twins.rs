@@ -355,7 +355,8 @@ pub(in crate::sqlite) fn withdraw(
 ) -> Result<()> {
     let created: Option<i64> = conn
         .prepare_cached(
-            "SELECT created FROM twins WHERE connection_id = ?1 AND project = ?2 AND number = ?3",
+            "DELETE FROM twins WHERE connection_id = ?1 AND project = ?2 AND number = ?3 \
+             RETURNING created",
         )?
         .query_row(
             params![
@@ -366,14 +367,17 @@ pub(in crate::sqlite) fn withdraw(
             |row| row.get(0),
         )
         .optional()?;
-    delete(conn, connection_id, local_key)?;
-    if let Some(created) = created {
-        conn.prepare_cached(
-            "UPDATE twin_months SET made = max(made - 1, 0) \
-             WHERE month = strftime('%Y-%m', ?1 / 1000, 'unixepoch')",
-        )?
-        .execute(params![created])?;
-    }
+    let Some(created) = created else {
+        return Err(StoreError::not_found(
+            "twin",
+            twin_key(connection_id, local_key),
+        ));
+    };
+    conn.prepare_cached(
+        "UPDATE twin_months SET made = max(made - 1, 0) \
+         WHERE month = strftime('%Y-%m', ?1 / 1000, 'unixepoch')",
+    )?
+    .execute(params![created])?;
     Ok(())
 }
 
