@@ -1,0 +1,1 @@
+//! Crash safety: nodes killed with SIGKILL in the middle of sync work lose and duplicate nothing.

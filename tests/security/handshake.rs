@@ -1,0 +1,1 @@
+//! The invitation handshake: an acceptance seen on the wire cannot be replayed to join or redirect a connection.
