@@ -505,6 +505,119 @@ async fn comments_and_work_notes_read_from_the_journal_or_from_display_values() 
     emu.running.shutdown().await.expect("stops");
 }
 
+/// A pass-through proxy to the emulator that, once, right after forwarding the first read of
+/// `sys_journal_field` and before answering it, has an agent comment on `sys_id`: the write lands
+/// between the connector's journal read and its next request.
+async fn proxy_commenting_after_the_first_journal_read(emu: &Emu, sys_id: &str) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let upstream = emu.url();
+    let http = emu.http.clone();
+    let sys_id = sys_id.to_owned();
+    let fired = Arc::new(AtomicBool::new(false));
+    let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (upstream, http, sys_id, fired) = (
+            upstream.clone(),
+            http.clone(),
+            sys_id.clone(),
+            fired.clone(),
+        );
+        async move {
+            let url = format!("{upstream}{uri}");
+            let mut request = http.request(method, &url).body(body);
+            for (name, value) in &headers {
+                if name != "host" {
+                    request = request.header(name, value);
+                }
+            }
+            let answer = request.send().await.expect("upstream answers");
+            let status = answer.status();
+            let mut out = HeaderMap::new();
+            for name in ["content-type", "link", "x-total-count"] {
+                if let Some(v) = answer.headers().get(name) {
+                    out.insert(name, v.clone());
+                }
+            }
+            let body = answer.bytes().await.expect("upstream body");
+            if uri.path().ends_with("/sys_journal_field") && !fired.swap(true, Ordering::SeqCst) {
+                let r = http
+                    .patch(format!("{upstream}/api/now/table/incident/{sys_id}"))
+                    .basic_auth("beth.anglin", Some("beth-pass"))
+                    .json(&json!({ "comments": "written meanwhile" }))
+                    .send()
+                    .await
+                    .expect("agent comment");
+                assert_eq!(r.status(), 200);
+            }
+            (status, out, body)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let app = axum::Router::new().fallback(forward);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_comment_written_between_two_journal_reads_does_not_make_the_journal_look_hidden() {
+    let emu = emulator(emulator_config()).await;
+    let id = emu
+        .agent_create("incident", json!({"short_description": "no comments yet"}))
+        .await;
+    let proxy = proxy_commenting_after_the_first_journal_read(&emu, &id).await;
+    let c = client_with(&proxy, basic(), fast_retries());
+
+    let (entries, source) = c.journals("incident", &[&id]).await.expect("journal read");
+    assert_eq!(
+        source,
+        JournalSource::Table,
+        "a readable table is read as one"
+    );
+    let texts: Vec<_> = entries[&id].iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["written meanwhile"]);
+
+    emu.agent_patch("incident", &id, json!({"comments": "later"}))
+        .await;
+    let (entries, source) = c.journals("incident", &[&id]).await.expect("read again");
+    assert_eq!(source, JournalSource::Table, "and it stays read as a table");
+    assert_eq!(entries[&id].len(), 2);
+    emu.running.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_journal_found_hidden_is_checked_again_after_the_recheck_time() {
+    let emu = emulator(emulator_config()).await;
+    let id = emu
+        .agent_create("incident", json!({"short_description": "acl changes"}))
+        .await;
+    emu.agent_patch("incident", &id, json!({"comments": "hello"}))
+        .await;
+    emu.faults(Faults {
+        journal: JournalAccess::Forbidden,
+        ..Faults::default()
+    })
+    .await;
+    let mut config = ClientConfig::new(&emu.url(), basic());
+    config.retry = fast_retries();
+    config.journal_recheck = Duration::ZERO;
+    let c = Client::new(config).expect("client");
+    let (_, source) = c.journals("incident", &[&id]).await.expect("fallback read");
+    assert_eq!(source, JournalSource::DisplayValue);
+
+    // The admin grants the proxy user read access to sys_journal_field.
+    emu.faults(Faults::default()).await;
+    let (entries, source) = c.journals("incident", &[&id]).await.expect("read again");
+    assert_eq!(source, JournalSource::Table, "the ACL is looked at again");
+    assert_eq!(entries[&id][0].text, "hello");
+    emu.running.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn attachments_upload_list_download_with_their_hash_and_delete() {
     let emu = emulator(emulator_config()).await;

@@ -3,7 +3,7 @@
 //! (honouring `Retry-After`) and on 5xx (exponential backoff with jitter), and `Link`
 //! pagination (tracker-apis.md §1.2–§1.9).
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{self, HeaderMap};
@@ -93,6 +93,9 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Per request, connection included.
     pub timeout: Duration,
+    /// How long a conclusion about `sys_journal_field`'s readability holds before the
+    /// connector looks again (an admin may change the table's read ACL at any time).
+    pub journal_recheck: Duration,
 }
 
 impl ClientConfig {
@@ -102,6 +105,7 @@ impl ClientConfig {
             auth,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
+            journal_recheck: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -269,7 +273,7 @@ pub struct Client {
     token: tokio::sync::Mutex<Option<Token>>,
     requests: AtomicU64,
     /// Whether `sys_journal_field` is readable (see `journal`).
-    pub(crate) journal_state: AtomicU8,
+    pub(crate) journal_access: super::journal::AccessCache,
 }
 
 impl std::fmt::Debug for Client {
@@ -315,7 +319,7 @@ impl Client {
             retry: config.retry,
             token: tokio::sync::Mutex::new(None),
             requests: AtomicU64::new(0),
-            journal_state: AtomicU8::new(super::journal::JOURNAL_UNKNOWN),
+            journal_access: super::journal::AccessCache::new(config.journal_recheck),
         })
     }
 

@@ -3,9 +3,16 @@
 //! (ServiceNow answers 200 with no rows, or 403) the connector reads the fields' display values
 //! instead and parses the entries out of the text. A comment is written by writing the field,
 //! which appends an entry (tracker-apis.md §1.11).
+//!
+//! "Hidden" is concluded only from evidence a race cannot produce: a 403, or display values
+//! showing entries that the table still does not list when asked again *after* the display
+//! read (a comment written between the first table read and the display read shows in both).
+//! Every conclusion expires after [`ClientConfig::journal_recheck`](super::ClientConfig), since
+//! an admin can change the table's read ACL at any time.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::{Map, json};
@@ -78,9 +85,58 @@ impl JournalEntry {
 }
 
 /// What the connector knows of the journal table's readability.
-pub(crate) const JOURNAL_UNKNOWN: u8 = 0;
-pub(crate) const JOURNAL_TABLE: u8 = 1;
-pub(crate) const JOURNAL_HIDDEN: u8 = 2;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Unknown,
+    /// The table lists entries: an empty answer means "none".
+    Table,
+    /// The table's read ACL hides it: entries come from display values.
+    Hidden,
+}
+
+/// [`Access`] with the time it was concluded; a conclusion older than `recheck` reads as
+/// [`Access::Unknown`], so the connector looks again.
+#[derive(Debug)]
+pub(crate) struct AccessCache {
+    recheck: Duration,
+    known: Mutex<Option<(Access, Instant)>>,
+}
+
+impl AccessCache {
+    pub(crate) fn new(recheck: Duration) -> Self {
+        Self {
+            recheck,
+            known: Mutex::new(None),
+        }
+    }
+
+    fn get(&self) -> Access {
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *known {
+            Some((access, at)) if at.elapsed() < self.recheck => access,
+            _ => Access::Unknown,
+        }
+    }
+
+    fn set(&self, access: Access) {
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changed = known.is_none_or(|(was, _)| was != access);
+        *known = Some((access, Instant::now()));
+        drop(known);
+        if changed && access == Access::Hidden {
+            tracing::warn!(
+                "sys_journal_field is hidden from the proxy user by its read ACL; reading \
+                 comments from display values (checked again periodically)"
+            );
+        }
+    }
+}
 
 impl Client {
     /// The journal entries of records of `table`, oldest first, grouped by record sys_id, in
@@ -90,46 +146,41 @@ impl Client {
         table: &str,
         sys_ids: &[&str],
     ) -> Result<(HashMap<String, Vec<JournalEntry>>, JournalSource), ServiceNowError> {
-        let mut by_record: HashMap<String, Vec<JournalEntry>> = HashMap::new();
         if sys_ids.is_empty() {
-            return Ok((by_record, JournalSource::Table));
+            return Ok((HashMap::new(), JournalSource::Table));
         }
-        if self.journal_state.load(Ordering::Relaxed) != JOURNAL_HIDDEN {
+        let access = self.journal_access.get();
+        let mut undecided = false;
+        if access != Access::Hidden {
             match self.journal_rows(table, sys_ids).await {
                 Ok(rows) if !rows.is_empty() => {
-                    self.journal_state.store(JOURNAL_TABLE, Ordering::Relaxed);
-                    for e in rows {
-                        by_record.entry(e.record.clone()).or_default().push(e);
-                    }
-                    return Ok((by_record, JournalSource::Table));
+                    self.journal_access.set(Access::Table);
+                    return Ok((by_record(rows), JournalSource::Table));
                 }
-                Ok(_) if self.journal_state.load(Ordering::Relaxed) == JOURNAL_TABLE => {
-                    return Ok((by_record, JournalSource::Table));
+                Ok(_) if access == Access::Table => {
+                    return Ok((HashMap::new(), JournalSource::Table));
                 }
-                // No rows and we do not know yet whether that means "none" or "hidden".
-                Ok(_) => {}
+                // No rows, and it is not known yet whether that means "none" or "hidden".
+                Ok(_) => undecided = true,
                 Err(ServiceNowError::Api { status: 403, .. }) => {
-                    tracing::warn!(
-                        "sys_journal_field is not readable by the proxy user; reading comments \
-                         from display values instead"
-                    );
-                    self.journal_state.store(JOURNAL_HIDDEN, Ordering::Relaxed);
+                    self.journal_access.set(Access::Hidden);
                 }
                 Err(e) => return Err(e),
             }
         }
         let entries = self.journal_display(table, sys_ids).await?;
-        if !entries.is_empty() && self.journal_state.load(Ordering::Relaxed) == JOURNAL_UNKNOWN {
-            tracing::warn!(
-                "sys_journal_field shows no rows where the records have comments (its read ACL \
-                 hides it); reading comments from display values from now on"
-            );
-            self.journal_state.store(JOURNAL_HIDDEN, Ordering::Relaxed);
+        if undecided && !entries.is_empty() {
+            // The display values show entries the table did not list. Either its ACL hides
+            // them, or they were written after the table was read: asked again now, a readable
+            // table lists them.
+            let rows = self.journal_rows(table, sys_ids).await?;
+            if !rows.is_empty() {
+                self.journal_access.set(Access::Table);
+                return Ok((by_record(rows), JournalSource::Table));
+            }
+            self.journal_access.set(Access::Hidden);
         }
-        for e in entries {
-            by_record.entry(e.record.clone()).or_default().push(e);
-        }
-        Ok((by_record, JournalSource::DisplayValue))
+        Ok((by_record(entries), JournalSource::DisplayValue))
     }
 
     async fn journal_rows(
@@ -205,6 +256,14 @@ impl Client {
         fields.insert(kind.column().to_owned(), json!(text));
         self.update(table, sys_id, &fields).await
     }
+}
+
+fn by_record(entries: Vec<JournalEntry>) -> HashMap<String, Vec<JournalEntry>> {
+    let mut by_record: HashMap<String, Vec<JournalEntry>> = HashMap::new();
+    for e in entries {
+        by_record.entry(e.record.clone()).or_default().push(e);
+    }
+    by_record
 }
 
 fn entry_of_row(row: &Record) -> Option<JournalEntry> {
