@@ -49,7 +49,6 @@ pub fn node_info(state: &AppState) -> NodeInfo {
     NodeInfo {
         product: "tandem".into(),
         protocol: PROTOCOL,
-        version: env!("CARGO_PKG_VERSION").into(),
         node_id: state.identity().id,
         name: settings.name,
         tracker_url: tracker_url(state),
