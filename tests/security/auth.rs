@@ -49,7 +49,11 @@ async fn a_hundred_wrong_passwords_lock_the_user_so_the_right_one_then_gets_429(
     let client = no_redirects();
     for _ in 0..100 {
         let resp = try_login(&client, &node, "admin", "wrong password", "/items").await;
-        assert_ne!(resp.status(), StatusCode::SEE_OTHER, "a wrong password got in");
+        assert_ne!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "a wrong password got in"
+        );
     }
     let resp = try_login(&client, &node, "admin", PASSWORD, "/items").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -77,22 +81,22 @@ async fn eight_parallel_posts_of_the_setup_link_create_exactly_one_admin() {
     let token = hidden(&html, "token");
     let posts: Vec<_> = (0..8)
         .map(|i| {
-        let (url, token) = (format!("{}/setup", node.url), token.clone());
-        tokio::spawn(async move {
-            no_redirects()
-                .post(url)
-                .form(&[
-                    ("token", token.as_str()),
-                    ("username", &format!("admin{i}")),
-                    ("password", "s3cret-enough"),
-                    ("confirm", "s3cret-enough"),
-                ])
-                .send()
-                .await
-                .expect("setup answers")
-                .status()
+            let (url, token) = (format!("{}/setup", node.url), token.clone());
+            tokio::spawn(async move {
+                no_redirects()
+                    .post(url)
+                    .form(&[
+                        ("token", token.as_str()),
+                        ("username", &format!("admin{i}")),
+                        ("password", "s3cret-enough"),
+                        ("confirm", "s3cret-enough"),
+                    ])
+                    .send()
+                    .await
+                    .expect("setup answers")
+                    .status()
+            })
         })
-    })
         .collect();
     let mut statuses = Vec::new();
     for post in posts {
@@ -110,7 +114,11 @@ async fn eight_parallel_posts_of_the_setup_link_create_exactly_one_admin() {
 async fn a_next_of_slash_tab_slash_host_redirects_to_the_console_not_another_site() {
     let node = TestNode::start().await;
     let client = no_redirects();
-    let html = get_page(&client, format!("{}/login?next=/%09/evil.example", node.url)).await;
+    let html = get_page(
+        &client,
+        format!("{}/login?next=/%09/evil.example", node.url),
+    )
+    .await;
     let next = hidden(&html, "next");
     assert_eq!(next, "/", "the login page keeps a dangerous next");
     // Posted directly, as a forged form would.
@@ -183,7 +191,10 @@ async fn a_read_only_token_reads_but_cannot_post() {
         .await;
     assert_eq!(status, 403, "{body}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("read-only"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"),
         "{body}"
     );
 }

@@ -299,7 +299,10 @@ impl FromRequestParts<AppState> for ApiCaller {
                 "the API token is not valid or has been revoked".into(),
             ));
         };
-        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
         let needed = scope_needed(&parts.method, route);
         if !t.scope.allows(needed) {
             return Err(ApiError::Forbidden(scope_refusal(&t.name, t.scope)));
@@ -468,7 +471,10 @@ mod tests {
     #[test]
     fn reads_need_read_only_sync_operations_sync_operator_and_the_rest_admin() {
         let needed = |method: Method, route: &str| scope_needed(&method, Some(route));
-        assert_eq!(needed(Method::GET, "/api/v1/connections"), TokenScope::ReadOnly);
+        assert_eq!(
+            needed(Method::GET, "/api/v1/connections"),
+            TokenScope::ReadOnly
+        );
         assert_eq!(needed(Method::HEAD, "/api/v1/items"), TokenScope::ReadOnly);
         assert_eq!(
             needed(Method::POST, "/api/v1/sync/exalate"),
@@ -482,7 +488,10 @@ mod tests {
             needed(Method::PATCH, "/api/v1/connections/{name}"),
             TokenScope::Admin
         );
-        assert_eq!(needed(Method::POST, "/api/v1/sync/cleanup"), TokenScope::Admin);
+        assert_eq!(
+            needed(Method::POST, "/api/v1/sync/cleanup"),
+            TokenScope::Admin
+        );
         assert_eq!(needed(Method::POST, "/api/v1/items"), TokenScope::Admin);
         assert_eq!(scope_needed(&Method::POST, None), TokenScope::Admin);
         assert!(TokenScope::Admin.allows(TokenScope::SyncOperator));

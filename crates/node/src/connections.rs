@@ -657,7 +657,10 @@ fn created(e: StoreError, name: &str) -> ConnectionError {
 pub const MAX_PENDING_INVITATIONS: usize = 100;
 
 /// Refuses a new invitation while [`MAX_PENDING_INVITATIONS`] unexpired ones wait.
-async fn check_pending_invitations(state: &AppState, now: Timestamp) -> Result<(), ConnectionError> {
+async fn check_pending_invitations(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<(), ConnectionError> {
     let pending = state
         .store()
         .connections()

@@ -181,7 +181,7 @@ pub async fn start_with_store(
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        .await
     });
     tracing::info!(
         address = %addr,

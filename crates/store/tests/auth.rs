@@ -138,7 +138,10 @@ async fn api_tokens_record_use_and_stop_working_when_revoked() {
         .unwrap();
     assert_eq!(first.last_used, None);
     assert_eq!(first.revoked, None);
-    assert_eq!((first.scope, second.scope), (TokenScope::Admin, TokenScope::ReadOnly));
+    assert_eq!(
+        (first.scope, second.scope),
+        (TokenScope::Admin, TokenScope::ReadOnly)
+    );
 
     let listed = store.api_tokens().await.unwrap();
     let ids: Vec<i64> = listed.iter().map(|t| t.id).collect();

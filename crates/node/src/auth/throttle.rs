@@ -150,9 +150,7 @@ impl<K: Hash + Eq + Clone> Tracker<K> {
 /// [`MAX_DELAY`].
 fn delay(n: u32) -> Duration {
     let doublings = n.saturating_sub(1).min(20);
-    FIRST_DELAY
-        .saturating_mul(1u32 << doublings)
-        .min(MAX_DELAY)
+    FIRST_DELAY.saturating_mul(1u32 << doublings).min(MAX_DELAY)
 }
 
 /// The node's sign-in throttle: failure counts by user name and by client address.
@@ -348,7 +346,10 @@ mod tests {
         let held = gate.slot().await.expect("a free slot");
         let started = std::time::Instant::now();
         assert!(matches!(gate.slot().await, Err(Refusal::Busy { .. })));
-        assert!(started.elapsed() < SLOT_WAIT, "refused at once, not after a wait");
+        assert!(
+            started.elapsed() < SLOT_WAIT,
+            "refused at once, not after a wait"
+        );
         drop(held);
         assert!(gate.slot().await.is_ok());
     }

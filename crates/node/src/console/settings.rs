@@ -166,7 +166,9 @@ async fn general(
 }
 
 async fn general_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
-    Ok(general(&state, &user, state.settings()).await?.into_response())
+    Ok(general(&state, &user, state.settings())
+        .await?
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -185,8 +185,7 @@ pub(super) fn delete_session(conn: &Connection, id_hash: &str) -> Result<()> {
 
 // --- API tokens -----------------------------------------------------------------------------
 
-const TOKEN_COLUMNS: &str =
-    "id, name, token_hash, created_by, created, last_used, revoked, scope";
+const TOKEN_COLUMNS: &str = "id, name, token_hash, created_by, created, last_used, revoked, scope";
 
 fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
     Ok(ApiToken {
