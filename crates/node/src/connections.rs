@@ -52,8 +52,10 @@ pub struct NodeInfo {
     pub tracker: String,
     /// "Tandem built-in tracker", …
     pub tracker_label: String,
-    /// The URL of the tracker it serves (for the built-in tracker: the node URL).
-    pub tracker_url: String,
+    /// Only when asked `?tracker=<url>`: whether this node serves the tracker at that URL. The
+    /// URL of the tracker it serves (a ServiceNow instance) is never told to anyone who asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serves_tracker: Option<bool>,
     /// Ed25519, base64url.
     pub public_key: String,
 }
@@ -391,8 +393,8 @@ pub async fn check_destination(
 }
 
 /// The node that serves the tracker at `url`, among the nodes this one knows: itself and the
-/// remotes of its connections, each asked for its node info now (a node's tracker URL is its
-/// own to report, and may have changed since it was connected).
+/// remotes of its connections, each asked now whether it serves `url` (a node's tracker URL is
+/// its own to report, may have changed since it was connected, and is not told publicly).
 async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, ConnectionError> {
     let same = |tracker_url: &str| normalize_url(tracker_url).is_ok_and(|t| t == url);
     if same(&crate::peer::tracker_url(state)) {
@@ -410,7 +412,7 @@ async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, C
     let answers = futures_util::future::join_all(known.iter().map(|base| async move {
         tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            client::fetch_info(state.http(), base),
+            client::fetch_info_serving(state.http(), base, url),
         )
         .await
     }))
@@ -418,7 +420,7 @@ async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, C
     Ok(answers
         .into_iter()
         .filter_map(|a| a.ok()?.ok())
-        .find(|info| same(&info.tracker_url)))
+        .find(|info| info.serves_tracker == Some(true)))
 }
 
 /// Whether `url` answers as a ServiceNow instance does when asked without credentials.
