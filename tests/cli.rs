@@ -246,6 +246,46 @@ fn token_create_prints_a_token_the_api_accepts() {
 }
 
 #[test]
+fn token_create_takes_a_scope_that_token_list_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(tandem()
+        .args([
+            "token",
+            "create",
+            "--name",
+            "dashboard",
+            "--scope",
+            "read",
+            "--data-dir",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("read-only API token 'dashboard'"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = run(tandem()
+        .args(["token", "list", "--data-dir"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout.lines().find(|l| l.contains("dashboard")).unwrap();
+    assert!(line.split_whitespace().any(|w| w == "read"), "{stdout}");
+    let (code, _, stderr) = run(tandem()
+        .args([
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "root",
+            "--data-dir",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("choose read, sync or admin"), "{stderr}");
+}
+
+#[test]
 fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
     let child = tandem()
         .arg("demo")
