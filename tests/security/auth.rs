@@ -47,12 +47,35 @@ async fn try_login(
 async fn a_hundred_wrong_passwords_lock_the_user_so_the_right_one_then_gets_429() {
     let node = TestNode::start().await;
     let client = no_redirects();
-    for _ in 0..100 {
+    let retry_after = |resp: &reqwest::Response| -> u64 {
+        resp.headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0)
+    };
+    // A hundred wrong passwords, and on until the node asks for a wait long enough that the
+    // next request surely falls in it, however slow this machine is.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut throttled = false;
+    for attempt in 1.. {
         let resp = try_login(&client, &node, "admin", "wrong password", "/items").await;
         assert_ne!(
             resp.status(),
             StatusCode::SEE_OTHER,
             "a wrong password got in"
+        );
+        let status = resp.status();
+        throttled |= status == StatusCode::TOO_MANY_REQUESTS;
+        assert!(
+            attempt < 100 || throttled,
+            "100 wrong passwords were all checked"
+        );
+        if attempt >= 100 && status == StatusCode::TOO_MANY_REQUESTS && retry_after(&resp) >= 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never asked for a long wait"
         );
     }
     let resp = try_login(&client, &node, "admin", PASSWORD, "/items").await;
