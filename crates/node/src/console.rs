@@ -329,7 +329,9 @@ async fn login(
             )
         }
         Err(auth::SignInError::Refused(refusal)) => {
-            tracing::warn!(user = ?username, client = %client.0, reason = ?refusal, "Console login refused before checking the password.");
+            // Debug only: refusals come as fast as an attacker sends them; the checked
+            // failures (their pace bounded by the throttle) are logged as warnings.
+            tracing::debug!(user = ?username, client = %client.0, reason = ?refusal, "Console login refused before checking the password.");
             let status = match refusal {
                 auth::throttle::Refusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 auth::throttle::Refusal::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
