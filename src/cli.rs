@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node: HTTP API and web console on the embedded database
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run two demo nodes in this process, each with its own seeded tracker
     Demo(DemoArgs),
     /// Manage API tokens of a node's database
@@ -127,6 +127,10 @@ enum TokenCommand {
         /// A name saying what the token is for, e.g. ci-pipeline
         #[arg(long)]
         name: String,
+        /// What the token may do: read (GET only), sync (reads and sync operations: exalate,
+        /// unexalate, retry, bulk) or admin (everything)
+        #[arg(long, default_value = "admin", value_parser = parse_scope)]
+        scope: tandem_store::TokenScope,
         #[command(flatten)]
         node: NodeDirArgs,
     },
@@ -344,15 +348,26 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn serve(config: Config) -> Result<ExitCode, Failure> {
+    let data_dir = config.data_dir.clone();
     let node = tandem_node::start(config).await?;
     let cancel = node.cancel_token();
     stop_on_signal(move || cancel.cancel())?;
     println!("Tandem node listening on {}", node.local_url());
     println!("Console: {}", node.url());
     if let Some(link) = &node.setup_link {
+        // The link makes its holder admin: on a terminal it is shown, but a service's output
+        // usually ends up in a log others can read, so there it stays in its 0600 file.
+        use std::io::IsTerminal as _;
         println!();
-        println!("No administrator yet. Open this one-time link to choose the admin password:");
-        println!("  {link}");
+        if std::io::stdout().is_terminal() {
+            println!("No administrator yet. Open this one-time link to choose the admin password:");
+            println!("  {link}");
+        } else {
+            println!(
+                "No administrator yet. The one-time link to choose the admin password is in {} (readable by this user only).",
+                data_dir.join(tandem_node::auth::SETUP_LINK_FILE).display()
+            );
+        }
         println!();
     }
     node.wait().await?;
@@ -521,6 +536,11 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_scope(text: &str) -> Result<tandem_store::TokenScope, String> {
+    tandem_store::TokenScope::parse(text)
+        .ok_or_else(|| format!("unknown scope '{text}': choose read, sync or admin"))
+}
+
 async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
     let node_args = match &command {
         TokenCommand::Create { node, .. }
@@ -543,15 +563,18 @@ async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
         })?;
     let store_err = |e: tandem_store::StoreError| Failure::from(NodeError::from(e));
     match command {
-        TokenCommand::Create { name, .. } => {
+        TokenCommand::Create { name, scope, .. } => {
             tandem_node::config::check_name(&name)
                 .map_err(|e| Failure::setup(format!("invalid token name: {e}")))?;
             let token = auth::random_token()?;
             store
-                .create_api_token(&name, &auth::hash_token(&token), "command line")
+                .create_api_token(&name, &auth::hash_token(&token), "command line", scope)
                 .await
                 .map_err(store_err)?;
-            eprintln!("Created API token '{name}'. It is shown only now:");
+            eprintln!(
+                "Created {} API token '{name}'. It is shown only now:",
+                scope.label()
+            );
             println!("{token}");
         }
         TokenCommand::List { .. } => {
@@ -565,8 +588,12 @@ async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
                     None => "active".into(),
                 };
                 println!(
-                    "{:>4}  {:<30} created {} by {:<14} {status}",
-                    t.id, t.name, t.created, t.created_by
+                    "{:>4}  {:<30} {:<6} created {} by {:<14} {status}",
+                    t.id,
+                    t.name,
+                    t.scope.as_str(),
+                    t.created,
+                    t.created_by
                 );
             }
         }

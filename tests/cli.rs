@@ -162,9 +162,19 @@ pub fn serve(dir: &std::path::Path, extra: &[&str], until: &str) -> (Running, St
 }
 
 #[test]
-fn serve_prints_a_setup_link_and_stops_cleanly_on_sigterm() {
+fn serve_keeps_the_setup_link_in_a_private_file_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut node, listening) = serve(dir.path(), &[], "/setup?token=");
+    // Output to a pipe (a service's log) names the file, not the link.
+    let (mut node, listening) = serve(dir.path(), &[], "No administrator yet");
+    let file = dir.path().join("setup-link.txt");
+    let link = std::fs::read_to_string(&file).unwrap();
+    assert!(link.contains("/setup?token="), "{link}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     let health = reqwest::blocking_get(&format!("{listening}/healthz"));
     assert_eq!(health, 200);
 
@@ -233,6 +243,46 @@ fn token_create_prints_a_token_the_api_accepts() {
     assert_eq!(code, 200);
     let code = reqwest::blocking_get_with_token(&format!("{listening}/api/v1/projects"), "wrong");
     assert_eq!(code, 401);
+}
+
+#[test]
+fn token_create_takes_a_scope_that_token_list_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(tandem()
+        .args([
+            "token",
+            "create",
+            "--name",
+            "dashboard",
+            "--scope",
+            "read",
+            "--data-dir",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("read-only API token 'dashboard'"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = run(tandem()
+        .args(["token", "list", "--data-dir"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout.lines().find(|l| l.contains("dashboard")).unwrap();
+    assert!(line.split_whitespace().any(|w| w == "read"), "{stdout}");
+    let (code, _, stderr) = run(tandem()
+        .args([
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "root",
+            "--data-dir",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("choose read, sync or admin"), "{stderr}");
 }
 
 #[test]

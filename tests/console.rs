@@ -408,6 +408,16 @@ async fn a_first_start_without_password_offers_a_one_time_setup_link() {
     assert_eq!(again.status(), 403);
 }
 
+#[tokio::test]
+async fn the_general_settings_page_lists_who_can_sign_in() {
+    let node = TestNode::start().await;
+    let client = browser();
+    login(&node, &client).await;
+    let html = get_page(&client, format!("{}/settings/general", node.url)).await;
+    let users = &html[html.find("<h2 id=\"users\">").expect("a Users section")..];
+    assert!(users.contains("<td>admin</td>"), "{users}");
+}
+
 /// Runs `tandem ARGS` and returns its stdout.
 pub(crate) fn tandem(args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))

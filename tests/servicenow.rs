@@ -1418,7 +1418,24 @@ async fn the_servicenow_instance_url_finds_the_node_that_serves_it() {
         .await
         .expect("node info JSON");
     assert_eq!(body["tracker"], "servicenow", "{body}");
-    assert_eq!(body["tracker_url"], url.as_str(), "{body}");
+    // The instance URL is not told to anyone who asks; only whether a given URL is served.
+    assert!(!body.to_string().contains(url.as_str()), "{body}");
+    let serves = async |tracker: &str| -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/node/v1/info", a.url))
+            .query(&[("tracker", tracker)])
+            .send()
+            .await
+            .expect("node info")
+            .json()
+            .await
+            .expect("node info JSON")
+    };
+    assert_eq!(serves(&url).await["serves_tracker"], true);
+    assert_eq!(
+        serves("https://other.service-now.com").await["serves_tracker"],
+        false
+    );
 
     // B has never heard of A.
     let (status, body) = check(&api_b, &url).await;

@@ -2,19 +2,23 @@
 //! tokens, and the one-time setup link of a first start.
 //!
 //! Only hashes are stored: SHA-256 of session ids, API tokens and the setup token (all
-//! high-entropy, so a fast hash suffices), argon2id of passwords (low-entropy).
+//! high-entropy, so a fast hash suffices), argon2id of passwords (low-entropy). Password checks
+//! go through [`throttle`]: failed sign-ins slow the next ones down, and hashing runs in a few
+//! slots. API tokens carry a [`TokenScope`] that [`ApiCaller`] enforces on every API request.
+
+pub mod throttle;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use tandem_store::{NewSession, Session};
+use tandem_store::{NewSession, Session, TokenScope};
 
 use crate::error::{ApiError, NodeError};
 use crate::state::AppState;
@@ -24,6 +28,8 @@ pub const LOGIN_CSRF_COOKIE: &str = "tandem_login_csrf";
 /// How long a console login lasts.
 pub const SESSION_HOURS: i64 = 12;
 const SETUP_TOKEN_SETTING: &str = "setup.token_hash";
+/// The file in the data directory holding the setup link until it is used (mode 0600).
+pub const SETUP_LINK_FILE: &str = "setup-link.txt";
 /// The user `--admin-password` sets.
 pub const ADMIN_USER: &str = "admin";
 
@@ -73,6 +79,73 @@ pub async fn verify_password_blocking(password: String, phc: String) -> bool {
     tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
         .unwrap_or(false)
+}
+
+/// Checks a password for a sign-in as `username` from `client`: counted by the throttle
+/// first, then hashed in one of the node's hashing slots. `Ok(None)`: the name or password is
+/// wrong; `Err`: refused before checking. Every path that checks a password goes through here.
+pub async fn check_sign_in(
+    state: &AppState,
+    username: &str,
+    password: String,
+    client: std::net::IpAddr,
+) -> Result<Option<tandem_store::User>, SignInError> {
+    let attempt = state
+        .logins()
+        .begin(username, client)
+        .map_err(SignInError::Refused)?;
+    let slot = match state.hash_gate().slot().await {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            state.logins().unchecked(attempt);
+            return Err(SignInError::Refused(refusal));
+        }
+    };
+    let user = state.store().user_by_name(username).await?;
+    let verified = match &user {
+        Some(u) => verify_password_blocking(password, u.password_hash.clone()).await,
+        None => {
+            // Spend the same time as a real check, so timing does not tell which names exist.
+            let _ = hash_password_blocking(password).await;
+            false
+        }
+    };
+    drop(slot);
+    match user {
+        Some(u) if verified => {
+            state.logins().succeeded(attempt);
+            Ok(Some(u))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Why a sign-in could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("{}", .0.message())]
+    Refused(throttle::Refusal),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl From<tandem_store::StoreError> for SignInError {
+    fn from(e: tandem_store::StoreError) -> Self {
+        SignInError::Node(e.into())
+    }
+}
+
+/// Hashes a new password in one of the node's hashing slots.
+pub async fn hash_password_gated(
+    state: &AppState,
+    password: String,
+) -> Result<String, SignInError> {
+    let _slot = state
+        .hash_gate()
+        .slot()
+        .await
+        .map_err(SignInError::Refused)?;
+    Ok(hash_password_blocking(password).await?)
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -185,10 +258,31 @@ impl FromRequestParts<AppState> for ConsoleUser {
     }
 }
 
-/// An API caller authenticated by a bearer token.
+/// The address a request came from (the TCP peer; forwarding headers are not trusted, since
+/// anyone can send them). Unspecified when the server does not record peers.
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(
+                    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    |info| info.0.ip(),
+                ),
+        ))
+    }
+}
+
+/// An API caller authenticated by a bearer token whose scope allows the request.
 pub struct ApiCaller {
     /// The token's name, recorded as the actor of changes made through it.
     pub name: String,
+    pub scope: TokenScope,
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -196,16 +290,54 @@ impl FromRequestParts<AppState> for ApiCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers)?;
-        match state
+        let Some(t) = state
             .store()
             .use_api_token(&hash_token(token), jiff::Timestamp::now())
             .await?
-        {
-            Some(t) => Ok(ApiCaller { name: t.name }),
-            None => Err(ApiError::Unauthorized(
+        else {
+            return Err(ApiError::Unauthorized(
                 "the API token is not valid or has been revoked".into(),
-            )),
+            ));
+        };
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        let needed = scope_needed(&parts.method, route);
+        if !t.scope.allows(needed) {
+            return Err(ApiError::Forbidden(scope_refusal(&t.name, t.scope)));
         }
+        Ok(ApiCaller {
+            name: t.name,
+            scope: t.scope,
+        })
+    }
+}
+
+/// The scope a request needs: reads need `ReadOnly`, the sync operations in
+/// [`crate::api::sync::SYNC_OPERATIONS`] `SyncOperator`, everything else `Admin`.
+pub fn scope_needed(method: &Method, route: Option<&str>) -> TokenScope {
+    if method == Method::GET || method == Method::HEAD {
+        return TokenScope::ReadOnly;
+    }
+    let route = route.map(|r| r.strip_prefix("/api/v1").unwrap_or(r));
+    match route {
+        Some(r) if method == Method::POST && crate::api::sync::SYNC_OPERATIONS.contains(&r) => {
+            TokenScope::SyncOperator
+        }
+        _ => TokenScope::Admin,
+    }
+}
+
+fn scope_refusal(name: &str, scope: TokenScope) -> String {
+    match scope {
+        TokenScope::ReadOnly => format!(
+            "the API token '{name}' is read-only: it may only read (GET); use a sync-operator or admin token to change things"
+        ),
+        TokenScope::SyncOperator => format!(
+            "the API token '{name}' is a sync-operator token: it may read and run sync operations (exalate, unexalate, sync again, connect, retry, bulk), not change connections, rules, settings or items; use an admin token"
+        ),
+        TokenScope::Admin => format!("the API token '{name}' may not do this"),
     }
 }
 
@@ -240,8 +372,23 @@ pub async fn setup_token_valid(state: &AppState, token: &str) -> Result<bool, No
     Ok(stored.is_some_and(|h| constant_time_eq(&h, &hash_token(token))))
 }
 
-pub async fn consume_setup_token(state: &AppState) -> Result<(), NodeError> {
-    Ok(state.store().delete_setting(SETUP_TOKEN_SETTING).await?)
+/// Uses up the setup link, if `token` is still it; whether this call did. Atomic: of several
+/// requests with the link at once, exactly one gets `true`.
+pub async fn take_setup_token(state: &AppState, token: &str) -> Result<bool, NodeError> {
+    Ok(state
+        .store()
+        .take_setting(SETUP_TOKEN_SETTING, &hash_token(token))
+        .await?)
+}
+
+/// Makes a taken setup link work again (its use failed before a user was created), unless
+/// another link has been made since.
+pub async fn restore_setup_token(state: &AppState, token: &str) -> Result<(), NodeError> {
+    state
+        .store()
+        .set_setting_if_absent(SETUP_TOKEN_SETTING, &hash_token(token))
+        .await?;
+    Ok(())
 }
 
 pub fn urlencode(text: &str) -> String {
@@ -257,12 +404,47 @@ pub fn urlencode(text: &str) -> String {
     out
 }
 
-/// Only same-site paths may be redirect targets after login, never another host.
+/// Only same-site paths may be redirect targets after login, never another host: `next` must
+/// be an absolute path (one leading `/`, no `//` and no backslash in the path) without control
+/// characters or whitespace, and stay so once percent-decoded (browsers drop tabs and newlines
+/// from a `Location`, and some read `\` as `/`). Anything else goes to the console's home.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn is_local_path(next: &str) -> bool {
+    let unsafe_path = |text: &str| {
+        let path = text.split(['?', '#']).next().unwrap_or_default();
+        !path.starts_with('/') || path.contains("//")
+    };
+    let unsafe_char = |c: char| c.is_control() || c.is_whitespace() || c == '\\';
+    if unsafe_path(next) || next.chars().any(unsafe_char) {
+        return false;
+    }
+    // Decode until nothing changes (a bounded number of times: %2525… decodes once per round).
+    let mut decoded = next.to_owned();
+    for _ in 0..4 {
+        let once = percent_encoding::percent_decode_str(&decoded)
+            .decode_utf8_lossy()
+            .into_owned();
+        if once == decoded {
+            return true;
+        }
+        // A space typed into a search is harmless in the query once decoded; in the path, or
+        // any control character or backslash anywhere, is not.
+        let path = once.split(['?', '#']).next().unwrap_or_default();
+        if unsafe_path(&once)
+            || path.chars().any(char::is_whitespace)
+            || once.chars().any(|c| c.is_control() || c == '\\')
+        {
+            return false;
+        }
+        decoded = once;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -287,10 +469,59 @@ mod tests {
     }
 
     #[test]
+    fn reads_need_read_only_sync_operations_sync_operator_and_the_rest_admin() {
+        let needed = |method: Method, route: &str| scope_needed(&method, Some(route));
+        assert_eq!(
+            needed(Method::GET, "/api/v1/connections"),
+            TokenScope::ReadOnly
+        );
+        assert_eq!(needed(Method::HEAD, "/api/v1/items"), TokenScope::ReadOnly);
+        assert_eq!(
+            needed(Method::POST, "/api/v1/sync/exalate"),
+            TokenScope::SyncOperator
+        );
+        assert_eq!(
+            needed(Method::POST, "/api/v1/sync/errors/{id}/retry"),
+            TokenScope::SyncOperator
+        );
+        assert_eq!(
+            needed(Method::PATCH, "/api/v1/connections/{name}"),
+            TokenScope::Admin
+        );
+        assert_eq!(
+            needed(Method::POST, "/api/v1/sync/cleanup"),
+            TokenScope::Admin
+        );
+        assert_eq!(needed(Method::POST, "/api/v1/items"), TokenScope::Admin);
+        assert_eq!(scope_needed(&Method::POST, None), TokenScope::Admin);
+        assert!(TokenScope::Admin.allows(TokenScope::SyncOperator));
+        assert!(!TokenScope::ReadOnly.allows(TokenScope::SyncOperator));
+    }
+
+    #[test]
     fn redirects_stay_on_this_node() {
         assert_eq!(safe_next(Some("/items?query=x")), "/items?query=x");
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        assert_eq!(
+            safe_next(Some("/items?query=status%20%3D%20done")),
+            "/items?query=status%20%3D%20done"
+        );
+        for bad in [
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%0a/evil.example",
+            "/%2F/evil.example",
+            "/%252F%252Fevil.example",
+            "/\\evil.example",
+            "/%5Cevil.example",
+            "/ /evil.example",
+            "/items?x=%0d%0aSet-Cookie:a",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
     }
 }

@@ -75,7 +75,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TANDEM_NODE_NAME", value_name = "NAME")]
     pub name: Option<String>,
     /// Sets the console password of user `admin` on start (otherwise the first start prints a
-    /// one-time setup link)
+    /// one-time setup link). A flag is visible to every local user in the process list:
+    /// prefer TANDEM_ADMIN_PASSWORD or --admin-password-file
     #[arg(
         long,
         env = "TANDEM_ADMIN_PASSWORD",
@@ -83,8 +84,18 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
-    /// Accepts this bearer token for the API (for automation; tokens can also be created in
-    /// the console or with `tandem token create`)
+    /// Reads the password of user `admin` from this file (its first line), e.g. a secret
+    /// mounted by the service manager
+    #[arg(
+        long,
+        env = "TANDEM_ADMIN_PASSWORD_FILE",
+        value_name = "FILE",
+        conflicts_with = "admin_password"
+    )]
+    pub admin_password_file: Option<PathBuf>,
+    /// Accepts this bearer token for the API, with admin rights (for automation; tokens can
+    /// also be created in the console or with `tandem token create`). A flag is visible in the
+    /// process list: prefer TANDEM_ADMIN_TOKEN or --admin-token-file
     #[arg(
         long,
         env = "TANDEM_ADMIN_TOKEN",
@@ -92,6 +103,14 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    /// Reads the admin API token from this file (its first line)
+    #[arg(
+        long,
+        env = "TANDEM_ADMIN_TOKEN_FILE",
+        value_name = "FILE",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
     /// Vendor public key whose signature on license keys this node trusts (from `tandem
     /// license keygen`)
     #[arg(long, env = "TANDEM_LICENSE_PUBLIC_KEY", value_name = "KEY")]
@@ -356,13 +375,19 @@ impl Config {
             })?;
         }
 
-        let token_src = source_of(
-            args.admin_token.is_some(),
-            "--admin-token",
-            "TANDEM_ADMIN_TOKEN",
-            &file_path,
-        );
-        let admin_token = args.admin_token.clone().or(file.admin_token);
+        let token_src = match &args.admin_token_file {
+            Some(path) => format!("--admin-token-file {}", path.display()),
+            None => source_of(
+                args.admin_token.is_some(),
+                "--admin-token",
+                "TANDEM_ADMIN_TOKEN",
+                &file_path,
+            ),
+        };
+        let admin_token = match &args.admin_token_file {
+            Some(path) => Some(read_secret_file(path)?),
+            None => args.admin_token.clone().or(file.admin_token),
+        };
         if let Some(t) = &admin_token
             && t.trim().len() < 16
         {
@@ -373,13 +398,19 @@ impl Config {
                 reason: "use at least 16 characters".into(),
             });
         }
-        let password_src = source_of(
-            args.admin_password.is_some(),
-            "--admin-password",
-            "TANDEM_ADMIN_PASSWORD",
-            &file_path,
-        );
-        let admin_password = args.admin_password.clone().or(file.admin_password);
+        let password_src = match &args.admin_password_file {
+            Some(path) => format!("--admin-password-file {}", path.display()),
+            None => source_of(
+                args.admin_password.is_some(),
+                "--admin-password",
+                "TANDEM_ADMIN_PASSWORD",
+                &file_path,
+            ),
+        };
+        let admin_password = match &args.admin_password_file {
+            Some(path) => Some(read_secret_file(path)?),
+            None => args.admin_password.clone().or(file.admin_password),
+        };
         if let Some(p) = &admin_password
             && p.chars().count() < 8
         {
@@ -485,6 +516,23 @@ impl Config {
             servicenow,
         })
     }
+}
+
+/// The first line of a secret file (`--admin-password-file`, `--admin-token-file`), without
+/// its line ending.
+fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(ConfigError::Read {
+            path: path.display().to_string(),
+            reason: "its first line is empty: write the secret on the first line".into(),
+        });
+    }
+    Ok(line.to_owned())
 }
 
 /// The ServiceNow settings from flags over the `[servicenow]` table; `None` when no instance
@@ -810,6 +858,46 @@ mod tests {
             err,
             "invalid listen address 'localhost' (from --listen or TANDEM_LISTEN): expected IP:PORT, e.g. 127.0.0.1:7341 or 0.0.0.0:8080 (port 0 picks a free port)"
         );
+    }
+
+    #[test]
+    fn admin_secrets_come_from_files_without_their_line_ending() {
+        let dir = tempfile::tempdir().unwrap();
+        let (password, token) = (dir.path().join("password"), dir.path().join("token"));
+        std::fs::write(&password, "hunter22hunter22\n").unwrap();
+        std::fs::write(&token, "a-token-of-enough-length\r\n").unwrap();
+        let config = Config::resolve(&ServeArgs {
+            data_dir: Some(dir.path().into()),
+            admin_password_file: Some(password.clone()),
+            admin_token_file: Some(token),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.admin_password.as_ref().map(Secret::expose),
+            Some("hunter22hunter22")
+        );
+        assert_eq!(
+            config.admin_token.as_ref().map(Secret::expose),
+            Some("a-token-of-enough-length")
+        );
+        std::fs::write(&password, "short\n").unwrap();
+        let err = Config::resolve(&ServeArgs {
+            data_dir: Some(dir.path().into()),
+            admin_password_file: Some(password.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--admin-password-file"), "{err}");
+        let err = Config::resolve(&ServeArgs {
+            data_dir: Some(dir.path().into()),
+            admin_password_file: Some(dir.path().join("missing")),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("missing"), "{err}");
     }
 
     #[test]

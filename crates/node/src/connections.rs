@@ -35,15 +35,15 @@ use crate::state::AppState;
 use client::CallError;
 use wire::PROTOCOL;
 
-/// A node's public description, as `GET /node/v1/info` answers it.
+/// A node's public description, as `GET /node/v1/info` answers it to anyone: only what the
+/// destination check needs. The software version is not in it (the protocol version says
+/// whether two nodes can talk; the exact release would tell an attacker which flaws to try).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeInfo {
     /// Always `tandem`: how a node tells a Tandem node from any other web server.
     pub product: String,
     /// The node-to-node protocol version it speaks.
     pub protocol: u32,
-    /// The software version.
-    pub version: String,
     pub node_id: Uuid,
     pub name: String,
     /// The node's URL as its admin set it.
@@ -52,8 +52,10 @@ pub struct NodeInfo {
     pub tracker: String,
     /// "Tandem built-in tracker", …
     pub tracker_label: String,
-    /// The URL of the tracker it serves (for the built-in tracker: the node URL).
-    pub tracker_url: String,
+    /// Only when asked `?tracker=<url>`: whether this node serves the tracker at that URL. The
+    /// URL of the tracker it serves (a ServiceNow instance) is never told to anyone who asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serves_tracker: Option<bool>,
     /// Ed25519, base64url.
     pub public_key: String,
 }
@@ -180,6 +182,11 @@ pub enum ConnectionError {
     /// not lead back here).
     #[error("{0}")]
     NotPublic(String),
+    /// Too many invitations are waiting to be accepted.
+    #[error(
+        "this node already has {limit} invitations waiting to be accepted: delete the pending connections no longer needed (on the Connections page) or wait for their codes to expire, then try again"
+    )]
+    TooManyInvitations { limit: usize },
     #[error(transparent)]
     Plan(#[from] PlanRefusal),
     #[error(transparent)]
@@ -225,6 +232,10 @@ impl From<ConnectionError> for ApiError {
         match e {
             E::NotFound(_) => ApiError::NotFound(e.to_string()),
             E::NameTaken(_) => ApiError::Conflict(e.to_string()),
+            E::TooManyInvitations { .. } => ApiError::TooManyRequests {
+                message: e.to_string(),
+                retry_after: None,
+            },
             E::Plan(_) => ApiError::Forbidden(e.to_string()),
             E::Invitation(InvitationError::AlreadyUsed) => ApiError::Conflict(e.to_string()),
             E::Invitation(InvitationError::Withdrawn) => ApiError::Gone(e.to_string()),
@@ -365,8 +376,8 @@ pub async fn check_destination(
     };
     if remote.protocol != PROTOCOL {
         return Err(ConnectionError::Destination(format!(
-            "the Tandem node at {url} ({}) speaks protocol version {} and this node speaks version {PROTOCOL}: update the older node (it runs Tandem {})",
-            remote.name, remote.protocol, remote.version
+            "the Tandem node at {url} ({}) speaks protocol version {} and this node speaks version {PROTOCOL}: update the older node",
+            remote.name, remote.protocol
         )));
     }
     let local = remote.node_id == state.identity().id;
@@ -382,8 +393,8 @@ pub async fn check_destination(
 }
 
 /// The node that serves the tracker at `url`, among the nodes this one knows: itself and the
-/// remotes of its connections, each asked for its node info now (a node's tracker URL is its
-/// own to report, and may have changed since it was connected).
+/// remotes of its connections, each asked now whether it serves `url` (a node's tracker URL is
+/// its own to report, may have changed since it was connected, and is not told publicly).
 async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, ConnectionError> {
     let same = |tracker_url: &str| normalize_url(tracker_url).is_ok_and(|t| t == url);
     if same(&crate::peer::tracker_url(state)) {
@@ -401,7 +412,7 @@ async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, C
     let answers = futures_util::future::join_all(known.iter().map(|base| async move {
         tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            client::fetch_info(state.http(), base),
+            client::fetch_info_serving(state.http(), base, url),
         )
         .await
     }))
@@ -409,7 +420,7 @@ async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, C
     Ok(answers
         .into_iter()
         .filter_map(|a| a.ok()?.ok())
-        .find(|info| same(&info.tracker_url)))
+        .find(|info| info.serves_tracker == Some(true)))
 }
 
 /// Whether `url` answers as a ServiceNow instance does when asked without credentials.
@@ -643,6 +654,35 @@ fn created(e: StoreError, name: &str) -> ConnectionError {
     }
 }
 
+/// Invitations that may wait to be accepted at once: each is a pending connection with a
+/// sealed secret, and whoever holds an admin token could otherwise make them without end.
+pub const MAX_PENDING_INVITATIONS: usize = 100;
+
+/// Refuses a new invitation while [`MAX_PENDING_INVITATIONS`] unexpired ones wait.
+async fn check_pending_invitations(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<(), ConnectionError> {
+    let pending = state
+        .store()
+        .connections()
+        .await?
+        .iter()
+        .filter(|c| {
+            c.status == ConnectionStatus::Pending
+                && c.invitation
+                    .as_ref()
+                    .is_some_and(|i| i.used.is_none() && i.expires > now)
+        })
+        .count();
+    if pending >= MAX_PENDING_INVITATIONS {
+        return Err(ConnectionError::TooManyInvitations {
+            limit: MAX_PENDING_INVITATIONS,
+        });
+    }
+    Ok(())
+}
+
 /// Creates the connection: Pending with an invitation code, or Active when local.
 pub async fn initiate(
     state: &AppState,
@@ -704,8 +744,9 @@ pub async fn initiate(
         });
     }
 
-    let settings = state.settings();
     let now = Timestamp::now();
+    check_pending_invitations(state, now).await?;
+    let settings = state.settings();
     let invitation = Invitation::issue(
         IssueParams {
             initiator_node_id: state.identity().id,

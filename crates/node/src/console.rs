@@ -150,6 +150,7 @@ pub fn error_page(error: ApiError) -> Response {
         tracing::error!(error = %detail, "Console request failed.");
     }
     let status = error.status();
+    let retry_after = error.retry_after();
     let page = ErrorPage {
         layout: Layout {
             node_name: String::from("Tandem"),
@@ -162,7 +163,13 @@ pub fn error_page(error: ApiError) -> Response {
         title: status.canonical_reason().unwrap_or("Error"),
         message: error.public_message(),
     };
-    (status, page).into_response()
+    let mut response = (status, page).into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, secs.into());
+    }
+    response
 }
 
 /// Console handlers return this: an `ApiError` becomes an error page.
@@ -240,13 +247,24 @@ fn render_login(
     username: String,
     error: Option<String>,
 ) -> PageResult {
-    let token = auth::random_token()?;
-    let jar = jar.add(auth::cookie(state, auth::LOGIN_CSRF_COOKIE, token.clone()));
     let status = if error.is_some() {
         StatusCode::UNAUTHORIZED
     } else {
         StatusCode::OK
     };
+    render_login_as(state, jar, next, username, error, status)
+}
+
+fn render_login_as(
+    state: &AppState,
+    jar: CookieJar,
+    next: String,
+    username: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> PageResult {
+    let token = auth::random_token()?;
+    let jar = jar.add(auth::cookie(state, auth::LOGIN_CSRF_COOKIE, token.clone()));
     let page = LoginPage {
         layout: Layout::anonymous(state),
         next,
@@ -267,6 +285,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    client: auth::ClientAddr,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
@@ -286,26 +305,21 @@ async fn login(
             Some("The login form expired. Please sign in again.".into()),
         );
     }
-    let user = state.store().user_by_name(form.username.trim()).await?;
-    let verified = match &user {
-        Some(u) => auth::verify_password_blocking(form.password, u.password_hash.clone()).await,
-        None => {
-            // Spend the same time as a real check, so timing does not tell which names exist.
-            let _ = auth::hash_password_blocking(form.password).await;
-            false
-        }
-    };
-    match user {
-        Some(u) if verified => {
-            let session = auth::start_session(&state, u.id).await?;
-            tracing::info!(user = %u.username, "Console login.");
+    let username = form.username.trim().to_owned();
+    let checked = auth::check_sign_in(&state, &username, form.password, client.0).await;
+    match checked {
+        Ok(Some(user)) => {
+            let session = auth::start_session(&state, user.id).await?;
+            tracing::info!(user = ?user.username, client = %client.0, "Console login.");
             let jar = jar
                 .remove(auth::removal_cookie(auth::LOGIN_CSRF_COOKIE))
                 .add(session);
             Ok((jar, Redirect::to(&next)).into_response())
         }
-        _ => {
-            tracing::warn!(user = %form.username, "Console login failed.");
+        Ok(None) => {
+            // Debug formatting: a user name is untrusted text, and escaped it cannot forge
+            // log lines.
+            tracing::warn!(user = ?username, client = %client.0, "Console login failed.");
             render_login(
                 &state,
                 jar,
@@ -314,6 +328,28 @@ async fn login(
                 Some("Wrong user name or password.".into()),
             )
         }
+        Err(auth::SignInError::Refused(refusal)) => {
+            // Debug only: refusals come as fast as an attacker sends them; the checked
+            // failures (their pace bounded by the throttle) are logged as warnings.
+            tracing::debug!(user = ?username, client = %client.0, reason = ?refusal, "Console login refused before checking the password.");
+            let status = match refusal {
+                auth::throttle::Refusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                auth::throttle::Refusal::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let mut response = render_login_as(
+                &state,
+                jar,
+                next,
+                form.username,
+                Some(refusal.message()),
+                status,
+            )?;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, refusal.retry_after_secs().into());
+            Ok(response)
+        }
+        Err(e) => Err(PageError(e.into())),
     }
 }
 
@@ -389,8 +425,13 @@ async fn setup(
         return Err(setup_link_invalid());
     }
     let username = form.username.trim().to_owned();
-    let error = if username.is_empty() || username.chars().any(char::is_whitespace) {
-        Some("Choose a user name without spaces.")
+    let error = if username.is_empty()
+        || username.chars().count() > 64
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        Some("Choose a user name of at most 64 characters, without spaces.")
     } else if form.password.chars().count() < 8 {
         Some("Choose a password of at least 8 characters.")
     } else if form.password != form.confirm {
@@ -407,10 +448,26 @@ async fn setup(
         };
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
-    let hash = auth::hash_password_blocking(form.password).await?;
-    let user = state.store().upsert_user(&username, &hash).await?;
-    auth::consume_setup_token(&state).await?;
-    tracing::info!(user = %username, "Admin user created through the setup link.");
+    // The link is used up here, atomically and before the slow hash: of several posts at once
+    // exactly one goes on.
+    if !auth::take_setup_token(&state, &form.token).await? {
+        return Err(setup_link_invalid());
+    }
+    let created: Result<_, ApiError> = async {
+        let hash = auth::hash_password_gated(&state, form.password).await?;
+        Ok(state.store().create_user(&username, &hash).await?)
+    }
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(e) => {
+            // Nobody was created: the link works again.
+            auth::restore_setup_token(&state, &form.token).await?;
+            return Err(PageError(e));
+        }
+    };
+    let _ = std::fs::remove_file(state.config().data_dir.join(auth::SETUP_LINK_FILE));
+    tracing::info!(user = ?username, "Admin user created through the setup link.");
     let session = auth::start_session(&state, user.id).await?;
     Ok((jar.add(session), Redirect::to("/items")).into_response())
 }

@@ -43,6 +43,15 @@ pub enum ApiError {
     /// What was asked for existed once and is gone for good.
     #[error("{0}")]
     Gone(String),
+    /// Too many requests of this kind: try again after `retry_after` seconds, when given.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// The node cannot take this request now: try again after `retry_after` seconds.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u64 },
     /// Logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,6 +68,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,7 +84,18 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Gone(_) => "gone",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Seconds the caller should wait before trying again (the `Retry-After` header).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyRequests { retry_after, .. } => *retry_after,
+            ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -101,6 +123,28 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::auth::SignInError> for ApiError {
+    fn from(e: crate::auth::SignInError) -> Self {
+        use crate::auth::throttle::Refusal;
+        match e {
+            crate::auth::SignInError::Refused(refusal) => {
+                let (message, retry_after) = (refusal.message(), refusal.retry_after_secs());
+                match refusal {
+                    Refusal::Throttled { .. } => ApiError::TooManyRequests {
+                        message,
+                        retry_after: Some(retry_after),
+                    },
+                    Refusal::Busy { .. } => ApiError::Unavailable {
+                        message,
+                        retry_after,
+                    },
+                }
+            }
+            crate::auth::SignInError::Node(inner) => inner.into(),
+        }
+    }
+}
+
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
         match e {
@@ -118,7 +162,13 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({
             "error": { "code": self.code(), "message": self.public_message() }
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -1,6 +1,8 @@
 //! The routes other nodes call, under `/node/v1`: no console session, no API token.
 //!
-//! - `GET /info` and `POST /probe` are public: a node describes itself, and says whether it can
+//! - `GET /info` and `POST /probe` are public: a node describes itself (not its software version
+//!   nor the URL of the ServiceNow instance it serves: `?tracker=<url>` only answers whether it
+//!   serves that one), and says whether it can
 //!   reach a URL (so an initiator learns whether the destination can call it back). The probe
 //!   only ever fetches `<url>/node/v1/info` and answers with the id found there.
 //! - `POST /accept` carries the acceptor's proof that it holds the invitation code; the answer
@@ -11,7 +13,8 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,10 +52,9 @@ pub fn node_info(state: &AppState) -> NodeInfo {
     NodeInfo {
         product: "tandem".into(),
         protocol: PROTOCOL,
-        version: env!("CARGO_PKG_VERSION").into(),
         node_id: state.identity().id,
         name: settings.name,
-        tracker_url: tracker_url(state),
+        serves_tracker: None,
         node_url: settings.node_url,
         tracker: settings.tracker.as_str().into(),
         tracker_label: settings.tracker.label().into(),
@@ -69,8 +71,28 @@ pub fn tracker_url(state: &AppState) -> String {
     }
 }
 
-async fn info(State(state): State<AppState>) -> Response {
-    axum::Json(node_info(&state)).into_response()
+#[derive(serde::Deserialize)]
+struct InfoQuery {
+    /// A tracker URL: the answer says whether this node serves it.
+    tracker: Option<String>,
+}
+
+/// The node's public description; with `?tracker=<url>`, also whether it serves that tracker
+/// (so a node that knows the URL finds the node serving it, and nobody learns it from here).
+async fn info(
+    State(state): State<AppState>,
+    query: Result<Query<InfoQuery>, QueryRejection>,
+) -> Response {
+    let mut info = node_info(&state);
+    if let Ok(Query(InfoQuery {
+        tracker: Some(asked),
+    })) = query
+    {
+        let own = connections::normalize_url(&tracker_url(&state));
+        let asked = connections::normalize_url(&asked);
+        info.serves_tracker = Some(matches!((own, asked), (Ok(own), Ok(asked)) if own == asked));
+    }
+    axum::Json(info).into_response()
 }
 
 async fn probe(

@@ -175,9 +175,13 @@ pub async fn start_with_store(
     )));
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        // Peer addresses reach the handlers: the sign-in throttle counts failures per address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
     });
     tracing::info!(
         address = %addr,
@@ -250,7 +254,12 @@ async fn bootstrap_auth(state: &AppState) -> Result<Option<String>, NodeError> {
             .any(|t| t.token_hash == hash && t.revoked.is_none());
         if !known {
             store
-                .create_api_token("admin token (configuration)", &hash, "configuration")
+                .create_api_token(
+                    "admin token (configuration)",
+                    &hash,
+                    "configuration",
+                    tandem_store::TokenScope::Admin,
+                )
                 .await?;
         }
     }
@@ -258,10 +267,27 @@ async fn bootstrap_auth(state: &AppState) -> Result<Option<String>, NodeError> {
         return Ok(None);
     }
     let token = auth::create_setup_token(state).await?;
-    Ok(Some(format!(
-        "{}/setup?token={token}",
-        state.settings().node_url
-    )))
+    let link = format!("{}/setup?token={token}", state.settings().node_url);
+    write_setup_link(&state.config().data_dir.join(auth::SETUP_LINK_FILE), &link)?;
+    Ok(Some(link))
+}
+
+/// Keeps the setup link in a file only the node's user can read. Whoever has the link can
+/// become admin, so it never goes to the log; the binary prints it on a terminal, and a node
+/// run as a service (whose output is usually collected into a log) says where this file is.
+fn write_setup_link(path: &Path, link: &str) -> Result<(), NodeError> {
+    use std::io::Write as _;
+    let fail = |e: std::io::Error| NodeError::DataDir {
+        path: path.display().to_string(),
+        reason: format!("cannot write the setup link: {e}"),
+    };
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(fail)?;
+    writeln!(file, "{link}").map_err(fail)
 }
 
 fn router(state: AppState) -> Router {

@@ -74,6 +74,10 @@ struct Inner {
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
     /// Rule runs at once ([`AppState::rules_slot`]).
     rule_slots: tokio::sync::Semaphore,
+    /// Failed sign-ins by user name and address ([`AppState::logins`]).
+    logins: crate::auth::throttle::LoginThrottle,
+    /// Password hashes at once ([`AppState::hash_gate`]).
+    hash_gate: crate::auth::throttle::HashGate,
     /// When each connection's last sync time was last written ([`AppState::due_touch`]).
     touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
     /// The tracker the node serves: its ServiceNow instance and client (none on the built-in
@@ -189,7 +193,21 @@ impl AppState {
             rule_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
+            logins: crate::auth::throttle::LoginThrottle::default(),
+            hash_gate: crate::auth::throttle::HashGate::for_this_machine(),
         })))
+    }
+
+    /// The sign-in throttle: every password check starts with [`LoginThrottle::begin`].
+    ///
+    /// [`LoginThrottle::begin`]: crate::auth::throttle::LoginThrottle::begin
+    pub fn logins(&self) -> &crate::auth::throttle::LoginThrottle {
+        &self.0.logins
+    }
+
+    /// The slots password hashing runs in, so that many sign-ins at once cannot exhaust memory.
+    pub fn hash_gate(&self) -> &crate::auth::throttle::HashGate {
+        &self.0.hash_gate
     }
 
     /// A turn to run sync rules on a blocking thread. Rules use the CPU only, so more runs at

@@ -114,6 +114,56 @@ pub struct ApiToken {
     pub created: Timestamp,
     pub last_used: Option<Timestamp>,
     pub revoked: Option<Timestamp>,
+    pub scope: TokenScope,
+}
+
+/// What an API token may do. Tokens made before scopes existed are `Admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenScope {
+    /// Reads only (GET).
+    ReadOnly,
+    /// Reads, and runs sync operations (exalate, unexalate, retry, bulk); changes no
+    /// connection, rules, settings, items or users.
+    SyncOperator,
+    /// Everything.
+    Admin,
+}
+
+impl TokenScope {
+    pub const ALL: [TokenScope; 3] = [
+        TokenScope::ReadOnly,
+        TokenScope::SyncOperator,
+        TokenScope::Admin,
+    ];
+
+    /// The stored and typed name: `read`, `sync`, `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::ReadOnly => "read",
+            TokenScope::SyncOperator => "sync",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    /// For people: "read-only", "sync operator", "admin".
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenScope::ReadOnly => "read-only",
+            TokenScope::SyncOperator => "sync operator",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        TokenScope::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// Whether a token of this scope may do what needs `needed`.
+    pub fn allows(self, needed: TokenScope) -> bool {
+        self >= needed
+    }
 }
 
 /// A message queued for the remote node of a connection, kept until the remote acknowledges it.
@@ -180,12 +230,19 @@ pub trait Store: Send + Sync + 'static {
     /// Lets the first of several starting processes win (node identity, setup token).
     async fn set_setting_if_absent(&self, key: &str, value: &str) -> Result<String>;
     async fn delete_setting(&self, key: &str) -> Result<()>;
+    /// Deletes the setting if it holds `value`, atomically; whether it did. Of several callers
+    /// with the same value, exactly one gets `true` (a one-time token is used once).
+    async fn take_setting(&self, key: &str, value: &str) -> Result<bool>;
 
     // --- users, sessions, API tokens --------------------------------------------------------
     /// Creates the user, or sets the password of the existing user of that name.
     async fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User>;
+    /// Creates the user; `AlreadyExists` when the name is taken.
+    async fn create_user(&self, username: &str, password_hash: &str) -> Result<User>;
     async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
     async fn user_count(&self) -> Result<u64>;
+    /// All users, by name.
+    async fn users(&self) -> Result<Vec<User>>;
     async fn create_session(&self, session: NewSession) -> Result<()>;
     /// The session with this id hash, unless it has expired.
     async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<Session>>;
@@ -195,6 +252,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         token_hash: &str,
         created_by: &str,
+        scope: TokenScope,
     ) -> Result<ApiToken>;
     /// All tokens, revoked ones included, newest first.
     async fn api_tokens(&self) -> Result<Vec<ApiToken>>;

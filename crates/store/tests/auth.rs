@@ -1,7 +1,7 @@
 //! Settings, users, sessions and API tokens.
 
 use jiff::{SignedDuration, Timestamp};
-use tandem_store::{NewSession, StoreError};
+use tandem_store::{NewSession, StoreError, TokenScope};
 
 use crate::common::open;
 
@@ -19,6 +19,38 @@ async fn settings_are_set_read_and_deleted() {
     assert_eq!(store.setting("node.name").await.unwrap(), None);
     // Deleting what is not there is fine.
     store.delete_setting("node.name").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_setting_is_taken_once_and_only_with_its_value() {
+    let store = open();
+    store.set_setting("setup.token_hash", "h1").await.unwrap();
+    assert!(!store.take_setting("setup.token_hash", "h2").await.unwrap());
+    let (a, b) = tokio::join!(
+        store.take_setting("setup.token_hash", "h1"),
+        store.take_setting("setup.token_hash", "h1")
+    );
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|t| **t).count(), 1);
+    assert_eq!(store.setting("setup.token_hash").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn create_user_refuses_a_taken_name_and_users_are_listed_by_name() {
+    let store = open();
+    store.create_user("zoe", "hash-z").await.unwrap();
+    store.create_user("adam", "hash-a").await.unwrap();
+    let err = store.create_user("zoe", "other").await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    let names: Vec<String> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["adam", "zoe"]);
+    let zoe = store.user_by_name("zoe").await.unwrap().unwrap();
+    assert_eq!(zoe.password_hash, "hash-z", "the password was not replaced");
 }
 
 #[tokio::test]
@@ -97,15 +129,19 @@ async fn a_session_for_an_unknown_user_is_not_found() {
 async fn api_tokens_record_use_and_stop_working_when_revoked() {
     let store = open();
     let first = store
-        .create_api_token("ci", "hash-a", "admin")
+        .create_api_token("ci", "hash-a", "admin", TokenScope::Admin)
         .await
         .unwrap();
     let second = store
-        .create_api_token("backup", "hash-b", "admin")
+        .create_api_token("backup", "hash-b", "admin", TokenScope::ReadOnly)
         .await
         .unwrap();
     assert_eq!(first.last_used, None);
     assert_eq!(first.revoked, None);
+    assert_eq!(
+        (first.scope, second.scope),
+        (TokenScope::Admin, TokenScope::ReadOnly)
+    );
 
     let listed = store.api_tokens().await.unwrap();
     let ids: Vec<i64> = listed.iter().map(|t| t.id).collect();
@@ -137,7 +173,7 @@ async fn api_tokens_record_use_and_stop_working_when_revoked() {
     let err = store.revoke_api_token(9999).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     let err = store
-        .create_api_token("dup", "hash-b", "admin")
+        .create_api_token("dup", "hash-b", "admin", TokenScope::Admin)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");

@@ -14,6 +14,19 @@ use crate::state::AppState;
 use crate::sync::engine::{self, SyncFailure};
 use crate::sync::operations;
 
+/// The routes (under `/api/v1`) a sync-operator token may POST to: sync operations on items,
+/// none that changes a connection, its rules or the node. Every other write needs an admin
+/// token (`crate::auth::scope_needed`).
+pub const SYNC_OPERATIONS: &[&str] = &[
+    "/sync/exalate",
+    "/sync/unexalate",
+    "/sync/again",
+    "/sync/connect",
+    "/sync/errors/{id}/retry",
+    "/sync/bulk",
+    "/sync/bulk-unexalate",
+];
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sync/exalate", post(exalate))

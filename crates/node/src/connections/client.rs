@@ -99,8 +99,29 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, CallError> 
 
 /// `GET {base}/node/v1/info`.
 pub async fn fetch_info(http: &reqwest::Client, base: &str) -> Result<NodeInfo, CallError> {
-    let response = http
-        .get(join(base, INFO_PATH))
+    fetch_info_asking(http, base, None).await
+}
+
+/// `GET {base}/node/v1/info?tracker={tracker}`: the node info, with whether the node serves
+/// the tracker at that URL.
+pub async fn fetch_info_serving(
+    http: &reqwest::Client,
+    base: &str,
+    tracker: &str,
+) -> Result<NodeInfo, CallError> {
+    fetch_info_asking(http, base, Some(tracker)).await
+}
+
+async fn fetch_info_asking(
+    http: &reqwest::Client,
+    base: &str,
+    tracker: Option<&str>,
+) -> Result<NodeInfo, CallError> {
+    let mut request = http.get(join(base, INFO_PATH));
+    if let Some(tracker) = tracker {
+        request = request.query(&[("tracker", tracker)]);
+    }
+    let response = request
         .timeout(std::time::Duration::from_secs(10))
         .send()
         .await
@@ -120,11 +141,15 @@ pub async fn fetch_info(http: &reqwest::Client, base: &str) -> Result<NodeInfo, 
         && protocol != u64::from(wire::PROTOCOL)
     {
         let text = |key: &str| loose[key].as_str().unwrap_or("unknown").to_owned();
+        // Nodes no longer say their software version publicly; older ones did.
+        let runs = loose["version"]
+            .as_str()
+            .map(|v| format!(" (it runs Tandem {v})"))
+            .unwrap_or_default();
         return Err(CallError::Incompatible(format!(
-            "the Tandem node there ({}) speaks protocol version {protocol} and this node speaks version {}: update the older node (it runs Tandem {})",
+            "the Tandem node there ({}) speaks protocol version {protocol} and this node speaks version {}: update the older node{runs}",
             text("name"),
             wire::PROTOCOL,
-            text("version")
         )));
     }
     let info: NodeInfo = serde_json::from_slice(&bytes).map_err(|_| {

@@ -1,4 +1,4 @@
-//! Settings pages: General (node URL, name, tracker), License and API tokens.
+//! Settings pages: General (node URL, name, tracker, users), License and API tokens.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
-use tandem_store::ApiToken;
+use tandem_store::{ApiToken, TokenScope, User};
 
 use super::{Layout, PageResult};
 use crate::auth::{self, ConsoleUser};
@@ -49,6 +49,8 @@ struct GeneralPage {
     servicenow_form: Option<ServiceNowForm>,
     error: Option<String>,
     saved: bool,
+    /// Who can sign in to the console.
+    users: Vec<User>,
 }
 
 /// The ServiceNow connection form's values (secrets are never shown back).
@@ -134,8 +136,12 @@ fn servicenow_facts(state: &AppState) -> Option<ServiceNowFacts> {
     })
 }
 
-fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> GeneralPage {
-    GeneralPage {
+async fn general(
+    state: &AppState,
+    user: &ConsoleUser,
+    settings: NodeSettings,
+) -> Result<GeneralPage, tandem_store::StoreError> {
+    Ok(GeneralPage {
         layout: Layout::new(state, user, "/settings/general"),
         node_id: state.identity().id.to_string(),
         public_key: state.identity().public_key_base64(),
@@ -155,11 +161,14 @@ fn general(state: &AppState, user: &ConsoleUser, settings: NodeSettings) -> Gene
         servicenow_form: servicenow_form(state),
         error: None,
         saved: false,
-    }
+        users: state.store().users().await?,
+    })
 }
 
 async fn general_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
-    Ok(general(&state, &user, state.settings()).into_response())
+    Ok(general(&state, &user, state.settings())
+        .await?
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -204,7 +213,7 @@ async fn save_general(
             };
             state.update_settings(settings.clone()).await?;
             tracing::info!(user = %user.session.username, "General settings saved.");
-            let mut page = general(&state, &user, settings);
+            let mut page = general(&state, &user, settings).await?;
             page.saved = true;
             Ok(page.into_response())
         }
@@ -217,7 +226,8 @@ async fn save_general(
                     node_url,
                     tracker: current.tracker,
                 },
-            );
+            )
+            .await?;
             page.error = Some(message);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
@@ -249,7 +259,7 @@ async fn save_servicenow(
     Form(body): Form<ServiceNowFormBody>,
 ) -> PageResult {
     user.check_csrf(&body.csrf)?;
-    let mut page = general(&state, &user, state.settings());
+    let mut page = general(&state, &user, state.settings()).await?;
     let Some(mut shown) = page.servicenow_form.take() else {
         page.error = Some(
             "The ServiceNow connection is set in the node's configuration (--servicenow-* or [servicenow] in tandem.toml); change it there.".into(),
@@ -290,7 +300,7 @@ async fn save_servicenow(
             );
             state.serve_servicenow(config).await?;
             // The page as it is now: the node serves ServiceNow with these settings.
-            let mut page = general(&state, &user, state.settings());
+            let mut page = general(&state, &user, state.settings()).await?;
             if let Some(form) = page.servicenow_form.as_mut() {
                 form.notice = Some(notice);
             }
@@ -311,23 +321,44 @@ struct TokensPage {
     tokens: Vec<ApiToken>,
     /// A token just created: shown this once.
     new_token: Option<(String, String)>,
+    /// The scope of the token just created.
+    new_scope: &'static str,
+    scopes: [TokenScope; 3],
     error: Option<String>,
 }
 
-async fn tokens_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
-    Ok(TokensPage {
-        layout: Layout::new(&state, &user, "/settings/tokens"),
-        tokens: state.store().api_tokens().await?,
-        new_token: None,
-        error: None,
+impl TokensPage {
+    fn new(state: &AppState, user: &ConsoleUser, tokens: Vec<ApiToken>) -> Self {
+        TokensPage {
+            layout: Layout::new(state, user, "/settings/tokens"),
+            tokens,
+            new_token: None,
+            new_scope: "",
+            scopes: TokenScope::ALL,
+            error: None,
+        }
     }
-    .into_response())
+
+    /// A scope as the form offers it.
+    fn scope_text(&self, scope: &TokenScope) -> &'static str {
+        match scope {
+            TokenScope::ReadOnly => "read only (GET)",
+            TokenScope::SyncOperator => "read and run sync operations (exalate, retry, bulk)",
+            TokenScope::Admin => "everything (admin)",
+        }
+    }
+}
+
+async fn tokens_page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
+    Ok(TokensPage::new(&state, &user, state.store().api_tokens().await?).into_response())
 }
 
 #[derive(Deserialize)]
 struct CreateTokenForm {
     csrf: String,
     name: String,
+    /// `read`, `sync` or `admin` (the default, as before scopes existed).
+    scope: Option<String>,
 }
 
 async fn create_token(
@@ -337,22 +368,29 @@ async fn create_token(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     let name = form.name.trim();
-    let mut page = TokensPage {
-        layout: Layout::new(&state, &user, "/settings/tokens"),
-        tokens: Vec::new(),
-        new_token: None,
-        error: None,
+    let mut page = TokensPage::new(&state, &user, Vec::new());
+    let scope = match form.scope.as_deref() {
+        None => Some(TokenScope::Admin),
+        Some(text) => TokenScope::parse(text),
     };
     if let Err(e) = check_name(name) {
         page.error = Some(format!("Token name: {e}"));
-    } else {
+    } else if let Some(scope) = scope {
         let token = auth::random_token()?;
         state
             .store()
-            .create_api_token(name, &auth::hash_token(&token), &user.session.username)
+            .create_api_token(
+                name,
+                &auth::hash_token(&token),
+                &user.session.username,
+                scope,
+            )
             .await?;
-        tracing::info!(user = %user.session.username, token = %name, "API token created.");
+        tracing::info!(user = ?user.session.username, token = ?name, scope = scope.as_str(), "API token created.");
         page.new_token = Some((name.to_owned(), token));
+        page.new_scope = scope.label();
+    } else {
+        page.error = Some("Scope: choose read only, sync operations or admin.".into());
     }
     page.tokens = state.store().api_tokens().await?;
     Ok(page.into_response())
@@ -371,7 +409,7 @@ async fn revoke_token(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     state.store().revoke_api_token(id).await?;
-    tracing::info!(user = %user.session.username, token_id = id, "API token revoked.");
+    tracing::info!(user = ?user.session.username, token_id = id, "API token revoked.");
     Ok(Redirect::to("/settings/tokens").into_response())
 }
 

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{is_unique_violation, millis, opt_time_at, time_at};
-use crate::{ApiToken, NewSession, Result, Session, StoreError, User};
+use crate::{ApiToken, NewSession, Result, Session, StoreError, TokenScope, User};
 
 /// How stale a token's `last_used` may get before a use writes it again. Keeps a busy API
 /// client from turning every request into a write.
@@ -42,6 +42,15 @@ pub(super) fn delete_setting(conn: &Connection, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the setting only if it still holds `value`; whether this call did. The writer runs
+/// one statement at a time, so of racing callers exactly one sees the row.
+pub(super) fn take_setting(conn: &Connection, key: &str, value: &str) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM settings WHERE key = ?1 AND value = ?2")?
+        .execute([key, value])?;
+    Ok(deleted == 1)
+}
+
 // --- users and sessions ---------------------------------------------------------------------
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
@@ -66,6 +75,35 @@ pub(super) fn upsert_user(
              RETURNING id, username, password_hash, created",
         )?
         .query_row(params![username, password_hash, millis(now)], user_from_row)?)
+}
+
+pub(super) fn create_user(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<User> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO users (username, password_hash, created) VALUES (?1, ?2, ?3) \
+             RETURNING id, username, password_hash, created",
+        )?
+        .query_row(params![username, password_hash, millis(now)], user_from_row);
+    match inserted {
+        Ok(user) => Ok(user),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
+            "a user named '{username}' already exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn users(conn: &Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, username, password_hash, created FROM users ORDER BY username",
+    )?;
+    let rows = stmt.query_map([], user_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub(super) fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
@@ -147,7 +185,7 @@ pub(super) fn delete_session(conn: &Connection, id_hash: &str) -> Result<()> {
 
 // --- API tokens -----------------------------------------------------------------------------
 
-const TOKEN_COLUMNS: &str = "id, name, token_hash, created_by, created, last_used, revoked";
+const TOKEN_COLUMNS: &str = "id, name, token_hash, created_by, created, last_used, revoked, scope";
 
 fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
     Ok(ApiToken {
@@ -158,6 +196,16 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
         created: time_at(row, 4)?,
         last_used: opt_time_at(row, 5)?,
         revoked: opt_time_at(row, 6)?,
+        scope: {
+            let text: String = row.get(7)?;
+            TokenScope::parse(&text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    7,
+                    rusqlite::types::Type::Text,
+                    format!("unknown API token scope '{text}'").into(),
+                )
+            })?
+        },
     })
 }
 
@@ -166,15 +214,16 @@ pub(super) fn create_api_token(
     name: &str,
     token_hash: &str,
     created_by: &str,
+    scope: TokenScope,
     now: Timestamp,
 ) -> Result<ApiToken> {
     let inserted = conn
         .prepare_cached(&format!(
-            "INSERT INTO api_tokens (name, token_hash, created_by, created) \
-             VALUES (?1, ?2, ?3, ?4) RETURNING {TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (name, token_hash, created_by, created, scope) \
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {TOKEN_COLUMNS}"
         ))?
         .query_row(
-            params![name, token_hash, created_by, millis(now)],
+            params![name, token_hash, created_by, millis(now), scope.as_str()],
             token_from_row,
         );
     match inserted {

@@ -18,7 +18,8 @@ use super::sync::twins::{self, Child};
 use super::sync::{records, requests};
 use super::{SqliteStore, auth, comments, connections, items, mirror, now};
 use crate::{
-    ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, User,
+    ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, TokenScope,
+    User,
 };
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
@@ -126,6 +127,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn take_setting(&self, key: &str, value: &str) -> Result<bool> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |conn| auth::take_setting(conn, &key, &value))
+            .await
+    }
+
     async fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User> {
         let (username, hash) = (username.to_owned(), password_hash.to_owned());
         self.write(move |conn| auth::upsert_user(conn, &username, &hash, now()))
@@ -138,8 +145,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn create_user(&self, username: &str, password_hash: &str) -> Result<User> {
+        let (username, hash) = (username.to_owned(), password_hash.to_owned());
+        self.write(move |conn| auth::create_user(conn, &username, &hash, now()))
+            .await
+    }
+
     async fn user_count(&self) -> Result<u64> {
         self.read(|conn| auth::user_count(conn)).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.read(|conn| auth::users(conn)).await
     }
 
     async fn create_session(&self, session: NewSession) -> Result<()> {
@@ -164,13 +181,14 @@ impl Store for SqliteStore {
         name: &str,
         token_hash: &str,
         created_by: &str,
+        scope: TokenScope,
     ) -> Result<ApiToken> {
         let (name, hash, by) = (
             name.to_owned(),
             token_hash.to_owned(),
             created_by.to_owned(),
         );
-        self.write(move |conn| auth::create_api_token(conn, &name, &hash, &by, now()))
+        self.write(move |conn| auth::create_api_token(conn, &name, &hash, &by, scope, now()))
             .await
     }
 
