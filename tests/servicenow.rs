@@ -163,7 +163,7 @@ impl Instance {
 
 /// Node A on the emulated instance (incidents), node B on the built-in tracker (project ENG),
 /// connected A → B in Script mode.
-async fn setup() -> (Instance, TestNode, TestNode) {
+pub(crate) async fn setup() -> (Instance, TestNode, TestNode) {
     setup_in("script").await
 }
 

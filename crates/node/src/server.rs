@@ -175,7 +175,11 @@ pub async fn start_with_store(
     )));
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        // The peer's address reaches handlers (the probe's budget is per client address).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
     });
