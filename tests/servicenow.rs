@@ -1051,6 +1051,8 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
                 ("password", password),
                 ("tables", "incident"),
                 ("poll_secs", "1"),
+                // The emulator is plain http on loopback.
+                ("allow_http", "on"),
             ])
             .send()
     };
@@ -1107,6 +1109,7 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
             ("password", ""),
             ("tables", "incident, problem"),
             ("poll_secs", "1"),
+            ("allow_http", "on"),
         ])
         .send()
         .await

@@ -328,7 +328,7 @@ async fn an_attachment_of_active_content_is_served_inert() {
     let api = node.api();
     api.project("SEC").await;
     let item = api
-        .item(json!({"project": "SEC", "type": "task", "summary": "carrier"}))
+        .item(json!({"project": "SEC", "summary": "carrier"}))
         .await;
     let key = item["key"].as_str().expect("key").to_owned();
     let uploaded = api
