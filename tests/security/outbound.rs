@@ -122,8 +122,7 @@ async fn the_probe_answers_a_closed_port_and_an_open_non_http_port_alike() {
 #[tokio::test]
 async fn by_default_the_probe_and_the_destination_check_refuse_loopback() {
     let target = TestNode::start().await;
-    let node =
-        TestNode::start_with(|config| config.allow_private_destinations = false).await;
+    let node = TestNode::start_with(|config| config.allow_private_destinations = false).await;
 
     // A real node listens there, and the probe still does not call it.
     let (status, answer) = probe(&node, &target.url).await;
@@ -205,7 +204,10 @@ async fn a_declared_node_url_with_a_fragment_query_or_credentials_is_refused() {
         })
         .await;
         let (status, answer) = api
-            .json(api.post("/connections/check"), json!({ "url": target.url() }))
+            .json(
+                api.post("/connections/check"),
+                json!({ "url": target.url() }),
+            )
             .await;
         assert_eq!(status, 400, "{trick}: {answer}");
         assert!(
@@ -247,8 +249,7 @@ fn servicenow_form<'a>(
 
 #[tokio::test]
 async fn a_new_servicenow_url_needs_the_password_again_and_never_gets_the_old_one() {
-    let instance =
-        crate::servicenow::Instance::with(crate::servicenow::emulator_config()).await;
+    let instance = crate::servicenow::Instance::with(crate::servicenow::emulator_config()).await;
     let node = TestNode::start().await;
     let client = crate::console::browser();
     let csrf = crate::console::login(&node, &client).await;
@@ -280,7 +281,12 @@ async fn a_new_servicenow_url_needs_the_password_again_and_never_gets_the_old_on
     ))
     .await
     .expect("answer");
-    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap_or_default());
+    assert_eq!(
+        saved.status(),
+        200,
+        "{}",
+        saved.text().await.unwrap_or_default()
+    );
 
     // Another host, the password left empty: refused, and the host never hears the password.
     let other = Recorder::start(|_| {

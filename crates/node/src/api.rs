@@ -415,7 +415,10 @@ pub async fn attachment_response(state: &AppState, key: &ItemKey, id: i64) -> Ap
     );
     Ok((
         [
-            (header::CONTENT_TYPE, served_type(&meta.mime_type).to_owned()),
+            (
+                header::CONTENT_TYPE,
+                served_type(&meta.mime_type).to_owned(),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
             // Opened anyway (a direct link), it runs in a sandbox with no script and no

@@ -321,7 +321,8 @@ pub fn normalize_node_url(text: &str) -> Result<String, String> {
             text.escape_debug()
         ));
     }
-    let url = reqwest::Url::parse(text).map_err(|e| format!("'{text}' is not a web address ({e})"))?;
+    let url =
+        reqwest::Url::parse(text).map_err(|e| format!("'{text}' is not a web address ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("'{text}' does not start with http:// or https://"));
     }
@@ -337,7 +338,8 @@ pub fn normalize_node_url(text: &str) -> Result<String, String> {
         ));
     }
     let path = url.path();
-    if path.contains("%2f") || path.contains("%2F") || path.contains("%5c") || path.contains("%5C") {
+    if path.contains("%2f") || path.contains("%2F") || path.contains("%5c") || path.contains("%5C")
+    {
         return Err(format!("'{text}' has an encoded slash in its path"));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())

@@ -76,8 +76,7 @@ async fn info(State(state): State<AppState>) -> Response {
 /// What the probe answers whenever no Tandem node answered, whatever the reason: it tells
 /// nothing of what else may listen there (a closed port, a database, a web server and an
 /// address this node does not call all read the same).
-pub const PROBE_NO_NODE: &str =
-    "no Tandem node answered there (this node does not say why: check that the URL is public and the node runs)";
+pub const PROBE_NO_NODE: &str = "no Tandem node answered there (this node does not say why: check that the URL is public and the node runs)";
 
 async fn probe(
     State(state): State<AppState>,

@@ -126,7 +126,11 @@ fn private_database_files(db: &Path) -> Result<(), NodeError> {
                 .open(db)
                 .map_err(|e| fail(db, e))?;
         }
-        let name = db.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = db
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for file in [name.clone(), format!("{name}-wal"), format!("{name}-shm")] {
             let path = db.with_file_name(file);
             match std::fs::metadata(&path) {
@@ -164,9 +168,8 @@ fn prepare_data_dir(dir: &Path) -> Result<(), NodeError> {
             .permissions()
             .mode();
         if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
-                |e| fail(format!("cannot make it private to the node's user ({e})")),
-            )?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| fail(format!("cannot make it private to the node's user ({e})")))?;
         }
     }
     #[cfg(not(unix))]
@@ -243,8 +246,8 @@ pub async fn start_with_store(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
     });
     tracing::info!(
         address = %addr,

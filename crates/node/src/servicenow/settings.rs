@@ -107,8 +107,7 @@ pub fn check(form: &Form, current: Option<&ServiceNowConfig>) -> Result<ServiceN
     // A saved secret goes only to the instance and user it was saved for: another host (or
     // scheme, or port) or another user must be given it again.
     let same_place = current.filter(|c| {
-        origin(&c.instance_url).is_some_and(|o| Some(o) == origin(&instance_url))
-            && c.user == user
+        origin(&c.instance_url).is_some_and(|o| Some(o) == origin(&instance_url)) && c.user == user
     });
     let password = match (form.password.is_empty(), same_place, current) {
         (false, _, _) => Secret::new(form.password.clone()),
