@@ -466,6 +466,8 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
             name: Some(name.into()),
             admin_password: Some(tandem_node::config::Secret::new(password.clone())),
             servicenow,
+            // Both demo nodes and the emulated instance live on loopback.
+            allow_private_destinations: true,
             ..Config::default()
         };
         let node = tandem_node::start(config).await?;

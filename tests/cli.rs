@@ -146,6 +146,8 @@ pub fn serve(dir: &std::path::Path, extra: &[&str], until: &str) -> (Running, St
     let child = tandem()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        // Other test nodes are on loopback too.
+        .arg("--allow-private-destinations")
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -163,7 +163,7 @@ impl Instance {
 
 /// Node A on the emulated instance (incidents), node B on the built-in tracker (project ENG),
 /// connected A → B in Script mode.
-async fn setup() -> (Instance, TestNode, TestNode) {
+pub(crate) async fn setup() -> (Instance, TestNode, TestNode) {
     setup_in("script").await
 }
 
@@ -1051,6 +1051,8 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
                 ("password", password),
                 ("tables", "incident"),
                 ("poll_secs", "1"),
+                // The emulator is plain http on loopback.
+                ("allow_http", "on"),
             ])
             .send()
     };
@@ -1107,6 +1109,7 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
             ("password", ""),
             ("tables", "incident, problem"),
             ("poll_secs", "1"),
+            ("allow_http", "on"),
         ])
         .send()
         .await

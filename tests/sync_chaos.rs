@@ -156,6 +156,8 @@ impl NodeProcess {
             .args(["--name", self.name])
             .args(["--admin-password", PASSWORD])
             .args(["--admin-token", TOKEN])
+            // The nodes and their proxies are on loopback.
+            .arg("--allow-private-destinations")
             .args(&self.extra)
             .env("TANDEM_LOG", "warn")
             .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))

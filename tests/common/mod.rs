@@ -29,6 +29,8 @@ impl TestNode {
             data_dir: dir.path().join("data"),
             admin_password: Some(Secret::new(PASSWORD)),
             admin_token: Some(Secret::new(TOKEN)),
+            // Every test node lives on loopback: it may call other nodes there.
+            allow_private_destinations: true,
             ..Config::default()
         };
         adjust(&mut config);

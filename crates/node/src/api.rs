@@ -415,13 +415,43 @@ pub async fn attachment_response(state: &AppState, key: &ItemKey, id: i64) -> Ap
     );
     Ok((
         [
-            (header::CONTENT_TYPE, meta.mime_type),
+            (
+                header::CONTENT_TYPE,
+                served_type(&meta.mime_type).to_owned(),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            // Opened anyway (a direct link), it runs in a sandbox with no script and no
+            // access to the node's origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_owned(),
+            ),
         ],
         bytes,
     )
         .into_response())
+}
+
+/// The type an attachment is served with: its own for raster images, PDF and plain text, and
+/// `application/octet-stream` for anything else (HTML, SVG, script… whatever the uploader or a
+/// peer called it), so a browser never gives it a meaning of its own.
+fn served_type(declared: &str) -> &'static str {
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        "image/gif" => "image/gif",
+        "image/webp" => "image/webp",
+        "application/pdf" => "application/pdf",
+        "text/plain" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
 }
 
 async fn remove_attachment(

@@ -174,6 +174,17 @@ pub struct ServeArgs {
     /// Seconds between polls of ServiceNow for changes [default: 10]
     #[arg(long, env = "TANDEM_SERVICENOW_POLL_SECS", value_name = "SECS")]
     pub servicenow_poll_secs: Option<u64>,
+    /// Lets the node call loopback, link-local and private addresses (127.0.0.1, 10.x,
+    /// 192.168.x, fd00::/8, …) when it checks a destination or probes for another node: for
+    /// nodes that talk to each other on a private network [default: false]
+    #[arg(
+        long,
+        env = "TANDEM_ALLOW_PRIVATE_DESTINATIONS",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub allow_private_destinations: Option<bool>,
 }
 
 /// The `[servicenow]` table of the config file.
@@ -224,6 +235,7 @@ struct FileConfig {
     master_key: Option<String>,
     error_webhook: Option<String>,
     servicenow: Option<FileServiceNow>,
+    allow_private_destinations: Option<bool>,
 }
 
 /// A secret from the configuration; `Debug` never prints it.
@@ -267,6 +279,9 @@ pub struct Config {
     pub error_webhook: Option<String>,
     /// The ServiceNow instance the node serves; `None`: the built-in tracker.
     pub servicenow: Option<ServiceNowConfig>,
+    /// Whether the node may call loopback, link-local and private addresses on another's
+    /// behalf (the probe, a destination check, another node's declared URL). Off by default.
+    pub allow_private_destinations: bool,
 }
 
 impl Default for Config {
@@ -287,6 +302,7 @@ impl Default for Config {
             master_key: None,
             error_webhook: None,
             servicenow: None,
+            allow_private_destinations: false,
         }
     }
 }
@@ -514,6 +530,10 @@ impl Config {
             master_key: master_key.map(|k| Secret(k.trim().to_owned())),
             error_webhook,
             servicenow,
+            allow_private_destinations: args
+                .allow_private_destinations
+                .or(file.allow_private_destinations)
+                .unwrap_or(false),
         })
     }
 }

@@ -309,8 +309,50 @@ pub fn normalize_url(text: &str) -> Result<String, String> {
     if url.host_str().is_none() {
         return Err(format!("'{text}' has no host name"));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "'{text}' carries a user name or password: give the address alone"
+        ));
+    }
     url.set_query(None);
     url.set_fragment(None);
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Checks a node URL another node declares (its node info, its handshake): an http(s) URL
+/// with a host, no credentials, no query and no fragment, its path the base `/node/v1/…` is
+/// joined to (dot segments resolved, no trailing slash). The error completes "the URL …".
+pub fn normalize_node_url(text: &str) -> Result<String, String> {
+    if text.len() > 1000 {
+        return Err("is longer than 1000 characters".into());
+    }
+    if text.trim() != text || text.chars().any(char::is_control) {
+        return Err(format!(
+            "'{}' has spaces or control characters",
+            text.escape_debug()
+        ));
+    }
+    let url =
+        reqwest::Url::parse(text).map_err(|e| format!("'{text}' is not a web address ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("'{text}' does not start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("'{text}' has no host name"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("'{text}' carries a user name or password"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "'{text}' has a query (?) or a fragment (#): a node URL is an address and a path only"
+        ));
+    }
+    let path = url.path();
+    if path.contains("%2f") || path.contains("%2F") || path.contains("%5c") || path.contains("%5C")
+    {
+        return Err(format!("'{text}' has an encoded slash in its path"));
+    }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
@@ -339,14 +381,27 @@ pub async fn check_destination(
     })?;
     let mut first_problem: Option<CallError> = None;
     let mut found = None;
+    // This very node: answered without a call (its own URL may be one the address policy
+    // refuses, as the default http://127.0.0.1:7341).
+    let own = normalize_url(&state.settings().node_url).ok();
+    if own
+        .as_ref()
+        .is_some_and(|own| candidate_bases(&url).contains(own))
+    {
+        found = Some(crate::peer::node_info(state));
+    }
     for base in candidate_bases(&url) {
+        if found.is_some() {
+            break;
+        }
         match client::fetch_info(state.http(), &base).await {
             Ok(info) => {
                 found = Some(info);
                 break;
             }
-            // Nothing answers at this host: shorter paths will not either.
-            Err(e @ CallError::Unreachable(_)) => {
+            // Nothing answers at this host, or it is not one to call: shorter paths will not
+            // do better.
+            Err(e @ (CallError::Unreachable(_) | CallError::NotAllowed(_))) => {
                 first_problem.get_or_insert(e);
                 break;
             }
@@ -364,6 +419,7 @@ pub async fn check_destination(
             Some(CallError::Unreachable(reason)) => format!(
                 "{url} is not reachable from this node ({reason}): check the address, and that the other node is running and reachable from here"
             ),
+            Some(CallError::NotAllowed(reason)) => format!("{url} is not called: {reason}"),
             Some(_) if is_servicenow(state, &url).await => format!(
                 "{url} is a ServiceNow instance, and no Tandem node this node knows serves it: enter the URL of the Tandem node that does (shown on that node's General settings page), or use I don't have a URL"
             ),
@@ -381,7 +437,15 @@ pub async fn check_destination(
         )));
     }
     let local = remote.node_id == state.identity().id;
+    let mut remote = remote;
     if !local {
+        // The URL it declares is what this node calls from now on: an address and a path.
+        remote.node_url = normalize_node_url(&remote.node_url).map_err(|problem| {
+            ConnectionError::Destination(format!(
+                "the node at {url} ({}) declares a node URL this node does not call: the URL {problem}. Its admin should set a plain node URL on its General settings page",
+                remote.name
+            ))
+        })?;
         check_reachable_from(state, &remote, &url).await?;
     }
     Ok(DestinationCheck {
@@ -425,9 +489,13 @@ async fn node_serving(state: &AppState, url: &str) -> Result<Option<NodeInfo>, C
 
 /// Whether `url` answers as a ServiceNow instance does when asked without credentials.
 async fn is_servicenow(state: &AppState, url: &str) -> bool {
-    let asked = state
+    let Ok(request) = state
         .http()
-        .get(format!("{url}/api/now/table/sys_user?sysparm_limit=1"))
+        .get(&format!("{url}/api/now/table/sys_user?sysparm_limit=1"))
+    else {
+        return false;
+    };
+    let asked = request
         .timeout(std::time::Duration::from_secs(5))
         .send()
         .await;
@@ -580,7 +648,7 @@ fn remote_from_peer(peer: wire::PeerNode) -> Result<RemoteNode, ConnectionError>
     let name = check_field("the remote node's name", &peer.name)?;
     let url = match peer.url {
         Some(url) => Some(
-            normalize_url(&url)
+            normalize_node_url(&url)
                 .map_err(|p| invalid("the remote node's URL", format!("the URL {p}")))?,
         ),
         None => None,

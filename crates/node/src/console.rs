@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/setup", get(setup_page).post(setup))
         .route("/assets/tandem.css", get(stylesheet))
-        .route("/assets/tandem.js", get(script))
+        .route(SCRIPT_PATH, get(script))
         .merge(connections::router())
         .merge(items::router())
         .merge(projects::router())
@@ -198,6 +198,9 @@ async fn stylesheet() -> impl IntoResponse {
         include_str!("../assets/tandem.css"),
     )
 }
+
+/// Where the console's script is served: the only script its pages' policy lets run.
+pub const SCRIPT_PATH: &str = "/assets/tandem.js";
 
 /// The console's only script: small conveniences (copy a code, keep a default name in step)
 /// on pages that work without it. A file, because the CSP forbids inline script.

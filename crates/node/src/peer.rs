@@ -95,21 +95,42 @@ async fn info(
     axum::Json(info).into_response()
 }
 
+/// What the probe answers whenever no Tandem node answered, whatever the reason: it tells
+/// nothing of what else may listen there (a closed port, a database, a web server and an
+/// address this node does not call all read the same).
+pub const PROBE_NO_NODE: &str = "no Tandem node answered there (this node does not say why: check that the URL is public and the node runs)";
+
 async fn probe(
     State(state): State<AppState>,
+    client_address: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ApiJson(request): ApiJson<wire::ProbeRequest>,
 ) -> Result<Response, ApiError> {
-    let url = connections::normalize_url(&request.url)
+    // Without the peer's address (a server not started by `start`), one budget for all.
+    let ip = client_address.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| {
+        a.0.0.ip()
+    });
+    if !state.may_probe(ip) {
+        tracing::warn!(client = %ip, "Refused a probe: too many from this address.");
+        return Err(ApiError::TooManyRequests {
+            message: "too many reachability checks from this address: try again in a minute"
+                .into(),
+            retry_after: Some(60),
+        });
+    }
+    let url = connections::normalize_node_url(request.url.trim())
         .map_err(|problem| ApiError::BadRequest(format!("the URL to probe {problem}")))?;
     let answer = match client::fetch_info(state.http(), &url).await {
         Ok(info) => wire::ProbeAnswer {
             node_id: Some(info.node_id),
             problem: None,
         },
-        Err(e) => wire::ProbeAnswer {
-            node_id: None,
-            problem: Some(e.to_string()),
-        },
+        Err(e) => {
+            tracing::debug!(url = %url, reason = %e, "A probe found no node.");
+            wire::ProbeAnswer {
+                node_id: None,
+                problem: Some(PROBE_NO_NODE.into()),
+            }
+        }
     };
     Ok(axum::Json(answer).into_response())
 }

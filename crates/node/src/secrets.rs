@@ -20,6 +20,8 @@ use crate::error::NodeError;
 pub const MASTER_KEY_FILE: &str = "master.key";
 
 const PREFIX: &str = "v1:";
+/// How every sealed value begins.
+pub const SEALED_PREFIX: &str = PREFIX;
 const NONCE_LEN: usize = 24;
 
 /// The node's master key. `Debug` never prints it.

@@ -96,10 +96,57 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, NodeError> {
         },
     };
     let path = dir.join(DATABASE_FILE);
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, options))
+    private_database_files(&path)?;
+    let opened = path.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&opened, options))
         .await
         .map_err(|e| NodeError::Internal(format!("opening the database failed: {e}")))??;
+    // The journal files exist once the database is open: readable by the node's user only
+    // (SQLite gives new ones the database file's mode; older ones are set here).
+    private_database_files(&path)?;
     Ok(Arc::new(store))
+}
+
+/// The database and its `-wal` and `-shm` files are the node's user's alone (0600): they hold
+/// every item, and the sealed secrets. A new database file is created so before SQLite opens it.
+fn private_database_files(db: &Path) -> Result<(), NodeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let fail = |path: &Path, e: std::io::Error| NodeError::DataDir {
+            path: path.display().to_string(),
+            reason: format!("cannot make it private to the node's user ({e})"),
+        };
+        if !db.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(db)
+                .map_err(|e| fail(db, e))?;
+        }
+        let name = db
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for file in [name.clone(), format!("{name}-wal"), format!("{name}-shm")] {
+            let path = db.with_file_name(file);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| fail(&path, e))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fail(&path, e)),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
 }
 
 fn prepare_data_dir(dir: &Path) -> Result<(), NodeError> {
@@ -107,6 +154,25 @@ fn prepare_data_dir(dir: &Path) -> Result<(), NodeError> {
         path: dir.display().to_string(),
         reason,
     };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        // The node's user alone may list and read it (0700), whoever made it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| fail(e.to_string()))?;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| fail(e.to_string()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| fail(format!("cannot make it private to the node's user ({e})")))?;
+        }
+    }
+    #[cfg(not(unix))]
     std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
     let probe = dir.join(".tandem-write-probe");
     std::fs::write(&probe, b"ok").map_err(|e| fail(format!("it is not writable ({e})")))?;
@@ -125,7 +191,11 @@ pub async fn start_with_store(
     config: Config,
     store: Arc<dyn Store>,
 ) -> Result<RunningNode, NodeError> {
-    let identity = Identity::load_or_create(store.as_ref()).await?;
+    let master_key = crate::secrets::MasterKey::load_or_create(
+        config.master_key.as_ref().map(|k| k.expose()),
+        &config.data_dir,
+    )?;
+    let identity = Identity::load_or_create(store.as_ref(), &master_key).await?;
     crate::license::first_start(store.as_ref()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -142,10 +212,6 @@ pub async fn start_with_store(
         .local_addr()
         .map_err(|e| NodeError::Internal(e.to_string()))?;
 
-    let master_key = crate::secrets::MasterKey::load_or_create(
-        config.master_key.as_ref().map(|k| k.expose()),
-        &config.data_dir,
-    )?;
     // A ServiceNow connection saved in the console, unless the configuration sets one.
     let mut config = config;
     if config.servicenow.is_none() {
@@ -311,13 +377,12 @@ fn router(state: AppState) -> Router {
             HeaderName::from_static("x-content-type-options"),
             header::HeaderValue::from_static("nosniff"),
         ))
-        // The console loads nothing from elsewhere, runs no inline script, and is never framed
-        // (so no other site can trick an admin into clicking its buttons).
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(
-                "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-            ),
+        // The console loads nothing from elsewhere, runs no inline script and no script but its
+        // own, and is never framed (so no other site can trick an admin into clicking its
+        // buttons).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            content_security_policy,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
@@ -328,6 +393,71 @@ fn router(state: AppState) -> Router {
             header::HeaderValue::from_static("same-origin"),
         ))
         .with_state(state)
+}
+
+/// Sets the console's Content-Security-Policy on answers that have none: script only from
+/// the console's own script file, by its exact URL (on the host the browser asked, and on the
+/// node URL's host), so no other file of this origin (an attachment, an API answer) runs as
+/// script.
+async fn content_security_policy(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host_of = |text: &str| {
+        let ok = !text.is_empty()
+            && text.len() <= 255
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        ok.then(|| text.to_ascii_lowercase())
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    if let Some(host) = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(host_of)
+    {
+        hosts.push(host);
+    }
+    if let Some(host) = reqwest::Url::parse(&state.settings().node_url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .as_deref()
+        .and_then(host_of)
+        && !hosts.contains(&host)
+    {
+        hosts.push(host);
+    }
+    let script_src = if hosts.is_empty() {
+        "'none'".to_owned()
+    } else {
+        hosts
+            .iter()
+            .map(|h| format!("{h}{}", crate::console::SCRIPT_PATH))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut response = next.run(request).await;
+    if !response
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(value) = header::HeaderValue::from_str(&format!(
+            "default-src 'self'; script-src {script_src}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        ))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 /// 200 when the database answers, 503 when it does not.

@@ -61,7 +61,12 @@ struct Inner {
     config: Config,
     settings: RwLock<NodeSettings>,
     master_key: MasterKey,
-    http: reqwest::Client,
+    /// Calls to other nodes, under the address policy.
+    http: crate::outbound::PeerClient,
+    /// Calls to URLs the admin configured (the error webhook).
+    admin_http: reqwest::Client,
+    /// The public probe's budget, per client address.
+    probes: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
     bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
@@ -127,6 +132,9 @@ impl Served {
     }
 }
 
+/// How many probes one client address may ask for per minute (all at once at most).
+const PROBES_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).unwrap();
+
 /// How many locks the twins share ([`AppState::lock_twin`]).
 const TWIN_LOCKS: usize = 1024;
 /// How stale a connection's recorded last sync time may be.
@@ -158,14 +166,18 @@ impl AppState {
             .iter()
             .filter_map(|k| tandem_protocol::license::parse_vendor_public_key(k).ok())
             .collect();
-        let http = reqwest::Client::builder()
+        let http = crate::outbound::PeerClient::new(config.allow_private_destinations)
+            .map_err(NodeError::Internal)?;
+        let admin_http = reqwest::Client::builder()
             .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
-            // Another node answers at its own URL; a redirect is not followed with a signed body.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NodeError::Internal(format!("cannot make the HTTP client: {e}")))?;
+        let probes = governor::RateLimiter::keyed(
+            governor::Quota::per_minute(PROBES_PER_MINUTE).allow_burst(PROBES_PER_MINUTE),
+        );
         let served = Served::new(config.servicenow.clone())?;
         Ok(AppState(Arc::new(Inner {
             served: tokio::sync::watch::Sender::new(served),
@@ -181,6 +193,8 @@ impl AppState {
             settings: RwLock::new(settings),
             master_key,
             http,
+            admin_http,
+            probes,
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
             bulk_jobs: std::sync::Mutex::new(Vec::new()),
@@ -240,9 +254,24 @@ impl AppState {
         &self.0.master_key
     }
 
-    /// The client for calls to other nodes.
-    pub fn http(&self) -> &reqwest::Client {
+    /// The client for calls to other nodes (the address policy of [`crate::outbound`]).
+    pub fn http(&self) -> &crate::outbound::PeerClient {
         &self.0.http
+    }
+
+    /// The client for URLs the admin configured.
+    pub fn admin_http(&self) -> &reqwest::Client {
+        &self.0.admin_http
+    }
+
+    /// Whether a client at `ip` may probe now ([`PROBES_PER_MINUTE`]).
+    pub fn may_probe(&self, ip: std::net::IpAddr) -> bool {
+        let limiter = &self.0.probes;
+        // Forget clients whose budget is full again, so the table stays small.
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&ip).is_ok()
     }
 
     /// Wakes the delivery of queued node-to-node messages.

@@ -491,8 +491,7 @@ impl Client {
     /// A GET of any path under the instance's REST base (`/api/…`), for `httpClient` in
     /// scripts: same credentials, same retries, nothing outside the instance.
     pub async fn get_json(&self, path: &str) -> Result<Value> {
-        let path = rest_path(path)?;
-        let url = format!("{}{path}", self.base);
+        let (path, url) = rest_url(&self.base, path)?;
         let r = self
             .send(Method::GET, &url, &Body::Empty, Repeat::Safe)
             .await?;
@@ -578,8 +577,7 @@ impl Client {
         headers: &[(String, String)],
         any_status: bool,
     ) -> Result<(String, reqwest::Response)> {
-        let path = rest_path(path)?;
-        let url = format!("{}{path}", self.base);
+        let (path, url) = rest_url(&self.base, path)?;
         let extra = script_headers(headers)?;
         let body = body.map_or(Body::Empty, Body::Json);
         let r = self
@@ -948,19 +946,58 @@ fn segment(s: &str) -> Result<&str> {
     }
 }
 
-/// A path for `httpClient`: under `/api/`, on this instance, no way out of it.
+/// A path for `httpClient`: under `/api/`, on this instance, no way out of it. Refused: dot
+/// segments however written (`..`, `%2e%2e`, `.%2E`), encoded slashes and backslashes (a
+/// server may decode them into separators), backslashes, and anything that is not a path.
 fn rest_path(path: &str) -> Result<String> {
+    let refuse = || {
+        ServiceNowError::Config(format!(
+            "`{path}` is not a path under the instance's REST API (/api/…)"
+        ))
+    };
     let p = if path.starts_with('/') {
         path.to_owned()
     } else {
         format!("/{path}")
     };
-    if !p.starts_with("/api/") || p.contains("..") || p.contains("://") || p.contains('@') {
-        return Err(ServiceNowError::Config(format!(
-            "`{path}` is not a path under the instance's REST API (/api/…)"
-        )));
+    let lower = p.to_ascii_lowercase();
+    let (route, _query) = lower.split_once('?').unwrap_or((&lower, ""));
+    let dot_segment = route
+        .split('/')
+        .any(|segment| matches!(segment.replace("%2e", "."), ref s if s == "." || s == ".."));
+    if !p.starts_with("/api/")
+        || dot_segment
+        || route.contains("..")
+        || p.contains("://")
+        || route.contains('@')
+        || p.contains('\\')
+        || p.contains('#')
+        || p.chars().any(char::is_control)
+        || route.contains("%2f")
+        || route.contains("%5c")
+    {
+        return Err(refuse());
     }
     Ok(p)
+}
+
+/// `base` + a [`rest_path`], checked once more as the URL it makes: still on the instance's
+/// host and, once normalised, under its `/api/`.
+fn rest_url(base: &str, path: &str) -> Result<(String, String)> {
+    let checked = rest_path(path)?;
+    let refuse = || {
+        ServiceNowError::Config(format!(
+            "`{path}` is not a path under the instance's REST API (/api/…)"
+        ))
+    };
+    let url = format!("{base}{checked}");
+    let parsed = reqwest::Url::parse(&url).map_err(|_| refuse())?;
+    let base_url = reqwest::Url::parse(base).map_err(|_| refuse())?;
+    let api_root = format!("{}/api/", base_url.path().trim_end_matches('/'));
+    if parsed.origin() != base_url.origin() || !parsed.path().starts_with(&api_root) {
+        return Err(refuse());
+    }
+    Ok((checked, url))
 }
 
 /// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass).
@@ -1056,9 +1093,30 @@ mod tests {
             "/api/../x",
             "//evil.example/api/",
             "/api/@evil",
+            "/api/now/table/../../x",
+            "/api/%2e%2e/x",
+            "/api/%2E%2e/oauth_token.do",
+            "/api/.%2e/x",
+            "/api/now/%2e/x",
+            "/api/now/..%2fx",
+            "/api/now/%2F%2Fevil",
+            "/api/now\\..\\x",
+            "/api/now/%5c..%5cx",
+            "/api/now#frag",
         ] {
             assert!(rest_path(bad).is_err(), "{bad}");
+            assert!(rest_url("https://i.example", bad).is_err(), "{bad}");
         }
+        let (path, url) = rest_url(
+            "https://i.example/base",
+            "/api/now/table/sys_user?sysparm_query=name=a..b",
+        )
+        .expect("a query may hold dots");
+        assert_eq!(path, "/api/now/table/sys_user?sysparm_query=name=a..b");
+        assert_eq!(
+            url,
+            "https://i.example/base/api/now/table/sys_user?sysparm_query=name=a..b"
+        );
         assert_eq!(
             origin_of("https://acme.service-now.com/").as_deref(),
             Some("https://acme.service-now.com")

@@ -10,6 +10,7 @@ use tandem_protocol::{
 
 use super::NodeInfo;
 use super::wire::{self, INFO_PATH};
+use crate::outbound::PeerClient;
 
 /// The most a node-to-node answer may hold.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
@@ -33,6 +34,15 @@ pub enum CallError {
     /// The answer's signature does not verify: not the node the connection was made with.
     #[error("the answer is not signed with this connection's key: {0}")]
     BadSignature(String),
+    /// The address policy refused the URL ([`crate::outbound`]): no call was made.
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+impl From<crate::outbound::Refusal> for CallError {
+    fn from(e: crate::outbound::Refusal) -> Self {
+        CallError::NotAllowed(e.to_string())
+    }
 }
 
 impl CallError {
@@ -52,6 +62,10 @@ fn unreachable(e: reqwest::Error) -> CallError {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(inner) = source {
+        // The resolver refused every address the name has.
+        if let Some(refusal) = inner.downcast_ref::<crate::outbound::Refusal>() {
+            return CallError::NotAllowed(refusal.to_string());
+        }
         text = inner.to_string();
         source = inner.source();
     }
@@ -98,14 +112,14 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, CallError> 
 }
 
 /// `GET {base}/node/v1/info`.
-pub async fn fetch_info(http: &reqwest::Client, base: &str) -> Result<NodeInfo, CallError> {
+pub async fn fetch_info(http: &PeerClient, base: &str) -> Result<NodeInfo, CallError> {
     fetch_info_asking(http, base, None).await
 }
 
 /// `GET {base}/node/v1/info?tracker={tracker}`: the node info, with whether the node serves
 /// the tracker at that URL.
 pub async fn fetch_info_serving(
-    http: &reqwest::Client,
+    http: &PeerClient,
     base: &str,
     tracker: &str,
 ) -> Result<NodeInfo, CallError> {
@@ -113,11 +127,11 @@ pub async fn fetch_info_serving(
 }
 
 async fn fetch_info_asking(
-    http: &reqwest::Client,
+    http: &PeerClient,
     base: &str,
     tracker: Option<&str>,
 ) -> Result<NodeInfo, CallError> {
-    let mut request = http.get(join(base, INFO_PATH));
+    let mut request = http.get(&join(base, INFO_PATH))?;
     if let Some(tracker) = tracker {
         request = request.query(&[("tracker", tracker)]);
     }
@@ -165,13 +179,13 @@ async fn fetch_info_asking(
 
 /// Posts JSON without a connection signature (probe, accept); returns status and body.
 pub async fn post_json(
-    http: &reqwest::Client,
+    http: &PeerClient,
     base: &str,
     path: &str,
     value: &impl Serialize,
 ) -> Result<(u16, Vec<u8>, reqwest::header::HeaderMap), CallError> {
     let response = http
-        .post(join(base, path))
+        .post(&join(base, path))?
         .json(value)
         .send()
         .await
@@ -183,7 +197,7 @@ pub async fn post_json(
 
 /// `POST {base}/node/v1/probe`: whether `base`'s node can reach `url`.
 pub async fn probe(
-    http: &reqwest::Client,
+    http: &PeerClient,
     base: &str,
     url: &str,
 ) -> Result<wire::ProbeAnswer, CallError> {
@@ -206,7 +220,7 @@ pub async fn probe(
 /// The accept handshake: posts the proof; returns the initiator's answer once its signature
 /// verifies with the connection's keys.
 pub async fn accept(
-    http: &reqwest::Client,
+    http: &PeerClient,
     base: &str,
     request: &wire::AcceptRequest,
     keys: &ConnectionKeys,
@@ -248,7 +262,7 @@ fn check_signature(
 /// A request on a connection, signed with this node's outgoing key; the answer must be signed
 /// with the remote's.
 pub async fn signed_post<T: DeserializeOwned>(
-    http: &reqwest::Client,
+    http: &PeerClient,
     base: &str,
     path: &'static str,
     keys: &ConnectionKeys,
@@ -268,7 +282,7 @@ pub async fn signed_post<T: DeserializeOwned>(
     )
     .map_err(|e| CallError::NotTandem(e.to_string()))?;
     let mut request = http
-        .post(join(base, path))
+        .post(&join(base, path))?
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body);
     for (name, value) in headers.pairs() {

@@ -63,6 +63,8 @@ struct ServiceNowForm {
     poll_secs: String,
     /// A password is saved: an empty field keeps it.
     has_password: bool,
+    /// The "allow plain http://" box is ticked.
+    allow_http: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -81,6 +83,7 @@ fn servicenow_form(state: &AppState) -> Option<ServiceNowForm> {
             tables: c.tables.join(", "),
             poll_secs: c.poll_interval.as_secs().to_string(),
             has_password: true,
+            allow_http: c.instance_url.starts_with("http://"),
             ..ServiceNowForm::default()
         }),
         None => Some(ServiceNowForm {
@@ -249,6 +252,9 @@ struct ServiceNowFormBody {
     tables: String,
     #[serde(default)]
     poll_secs: String,
+    /// A ticked checkbox sends `on`; an unticked one sends nothing.
+    #[serde(default)]
+    allow_http: Option<String>,
 }
 
 /// Checks the ServiceNow connection by signing in and reading the first table, then saves it
@@ -274,12 +280,14 @@ async fn save_servicenow(
         client_secret: body.client_secret,
         tables: body.tables,
         poll_secs: body.poll_secs,
+        allow_http: body.allow_http.is_some(),
     };
     shown.instance_url = form.instance_url.clone();
     shown.user = form.user.clone();
     shown.client_id = form.client_id.clone();
     shown.tables = form.tables.clone();
     shown.poll_secs = form.poll_secs.clone();
+    shown.allow_http = form.allow_http;
     let current = state.servicenow_config();
     let checked = match crate::servicenow::settings::check(&form, current.as_ref()) {
         Ok(config) => crate::servicenow::settings::try_connection(&config)

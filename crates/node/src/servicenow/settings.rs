@@ -27,7 +27,8 @@ struct Stored {
     poll_secs: u64,
 }
 
-/// What the form sends; empty secrets keep the stored ones.
+/// What the form sends; empty secrets keep the stored ones, for the same instance and user
+/// only.
 #[derive(Debug, Clone, Default)]
 pub struct Form {
     pub instance_url: String,
@@ -37,6 +38,21 @@ pub struct Form {
     pub client_secret: String,
     pub tables: String,
     pub poll_secs: String,
+    /// The admin allows a plain `http://` instance (a test instance; the password then travels
+    /// unencrypted).
+    pub allow_http: bool,
+}
+
+/// The scheme, host and port of `url`, when it parses.
+fn origin(url: &str) -> Option<reqwest::Url> {
+    let mut url = reqwest::Url::parse(url).ok()?;
+    url.set_path("");
+    url.set_query(None);
+    url.set_fragment(None);
+    // The default port of the scheme is written as no port: compare the effective one.
+    let port = url.port_or_known_default();
+    url.set_port(port).ok()?;
+    Some(url)
 }
 
 /// The connection saved from the console, if any.
@@ -81,25 +97,39 @@ pub async fn stored(
 pub fn check(form: &Form, current: Option<&ServiceNowConfig>) -> Result<ServiceNowConfig, String> {
     let instance_url = check_node_url(&form.instance_url)
         .map_err(|e| format!("Instance URL: {}", e.replace("node URL", "instance URL")))?;
+    if instance_url.starts_with("http://") && !form.allow_http {
+        return Err("Instance URL: an http:// instance gets the password unencrypted: use https://, or tick Allow plain http:// for a test instance on a trusted network".into());
+    }
     let user = form.user.trim().to_owned();
     if user.is_empty() {
         return Err("Proxy user: give the ServiceNow user the node signs in as".into());
     }
-    let password = match (form.password.is_empty(), current) {
-        (false, _) => Secret::new(form.password.clone()),
-        (true, Some(c)) => c.password.clone(),
-        (true, None) => return Err("Password: give the proxy user's password".into()),
+    // A saved secret goes only to the instance and user it was saved for: another host (or
+    // scheme, or port) or another user must be given it again.
+    let same_place = current.filter(|c| {
+        origin(&c.instance_url).is_some_and(|o| Some(o) == origin(&instance_url)) && c.user == user
+    });
+    let password = match (form.password.is_empty(), same_place, current) {
+        (false, _, _) => Secret::new(form.password.clone()),
+        (true, Some(c), _) => c.password.clone(),
+        (true, None, Some(_)) => {
+            return Err("Password: the instance URL or the proxy user changed, so give the password again (a saved password is only sent to the instance and user it was saved for)".into());
+        }
+        (true, None, None) => return Err("Password: give the proxy user's password".into()),
     };
     let client_id = form.client_id.trim();
     let oauth = if client_id.is_empty() {
         None
     } else {
-        let secret = match (
-            form.client_secret.is_empty(),
-            current.and_then(|c| c.oauth.as_ref()),
-        ) {
+        let saved = same_place
+            .and_then(|c| c.oauth.as_ref())
+            .filter(|(id, _)| id == client_id);
+        let secret = match (form.client_secret.is_empty(), saved) {
             (false, _) => Secret::new(form.client_secret.clone()),
             (true, Some((_, s))) => s.clone(),
+            (true, None) if current.and_then(|c| c.oauth.as_ref()).is_some() => {
+                return Err("OAuth client secret: the instance URL, the proxy user or the client id changed, so give the client secret again".into());
+            }
             (true, None) => {
                 return Err("OAuth client secret: give it with the client id, or clear the id for Basic auth".into());
             }
@@ -265,5 +295,61 @@ mod tests {
             let e = check(&bad, None).unwrap_err();
             assert!(e.contains(says), "{e}");
         }
+    }
+
+    #[test]
+    fn a_saved_secret_goes_only_to_its_instance_and_user_and_http_needs_the_flag() {
+        let saved = check(
+            &Form {
+                client_id: "cid".into(),
+                client_secret: "cs".into(),
+                ..form()
+            },
+            None,
+        )
+        .expect("valid");
+        let keep = |instance_url: &str, user: &str, client_id: &str| {
+            check(
+                &Form {
+                    instance_url: instance_url.into(),
+                    user: user.into(),
+                    password: String::new(),
+                    client_id: client_id.into(),
+                    allow_http: true,
+                    ..form()
+                },
+                Some(&saved),
+            )
+        };
+        let same = keep("https://acme.service-now.com:443/", "tandem.proxy", "cid")
+            .expect("the same instance and user keep the secrets");
+        assert_eq!(same.password.expose(), "p");
+        for (url, user, id) in [
+            ("https://evil.example", "tandem.proxy", "cid"),
+            ("http://acme.service-now.com", "tandem.proxy", "cid"),
+            ("https://acme.service-now.com:8443", "tandem.proxy", "cid"),
+            ("https://acme.service-now.com", "admin", "cid"),
+        ] {
+            let e = keep(url, user, id).unwrap_err();
+            assert!(e.contains("Password") && e.contains("again"), "{url}: {e}");
+        }
+        let e = keep("https://acme.service-now.com", "tandem.proxy", "other").unwrap_err();
+        assert!(e.contains("client secret again"), "{e}");
+
+        let http = Form {
+            instance_url: "http://acme.example".into(),
+            ..form()
+        };
+        assert!(check(&http, None).unwrap_err().contains("http://"));
+        assert!(
+            check(
+                &Form {
+                    allow_http: true,
+                    ..http
+                },
+                None
+            )
+            .is_ok()
+        );
     }
 }

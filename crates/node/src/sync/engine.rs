@@ -807,7 +807,7 @@ pub(crate) fn notify_webhook(
         "message": error.message,
         "errors_page": format!("{}/sync/errors", state.settings().node_url),
     });
-    let http = state.http().clone();
+    let http = state.admin_http().clone();
     tokio::spawn(async move {
         if let Err(e) = http.post(&url).json(&notice).send().await {
             tracing::warn!(webhook = %url, error = %e, "The error webhook could not be called.");
