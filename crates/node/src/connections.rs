@@ -24,10 +24,11 @@ use tandem_model::{
     Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
 };
 use tandem_protocol::{
-    ConnectionKeys, Invitation, InvitationError, IssueParams, Nonce, PlanRefusal, Role, Route,
-    SecretHash, Terms, accept_proof, verify_accept_proof,
+    AcceptProofError, Acceptance, AcceptorDescriptor, ConnectionKeys, Invitation, InvitationError,
+    IssueParams, Nonce, PlanRefusal, Role, Route, SecretHash, Terms, accept_proof,
+    verify_accept_proof,
 };
-use tandem_store::StoreError;
+use tandem_store::{AcceptanceRecord, StoreError};
 use uuid::Uuid;
 
 use crate::error::{ApiError, NodeError};
@@ -216,8 +217,34 @@ pub enum ConnectionError {
     /// A node-to-node request or acceptance that does not prove what it claims.
     #[error("{0}")]
     Unauthorized(String),
+    /// This node, the initiator, refused an acceptance of one of its codes.
+    #[error(transparent)]
+    Acceptance(#[from] AcceptanceRefused),
     #[error(transparent)]
     Node(#[from] NodeError),
+}
+
+/// Why this node, the initiator, refused an acceptance of one of its codes. The text is what the
+/// sender reads: it never describes the connection, the node that accepted it, or what this node
+/// recorded (the log gets the details).
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptanceRefused {
+    #[error("the acceptance's {what} {problem}")]
+    Malformed {
+        what: &'static str,
+        problem: &'static str,
+    },
+    #[error(transparent)]
+    Proof(#[from] AcceptProofError),
+    /// The very same acceptance (its proof, or its nonce) came before.
+    #[error("this acceptance was already received once (a replay)")]
+    Replayed,
+    /// A repeat from the node that accepted, describing it otherwise than the acceptance this
+    /// node took: `changed` names what differs, for the log.
+    #[error(
+        "this invitation code was already used: a repeated acceptance must describe the accepting node exactly as the first one did; ask the other admin for a new code"
+    )]
+    DescriptorChanged { changed: Vec<&'static str> },
 }
 
 impl From<tandem_store::StoreError> for ConnectionError {
@@ -240,6 +267,10 @@ impl From<ConnectionError> for ApiError {
             E::Invitation(InvitationError::AlreadyUsed) => ApiError::Conflict(e.to_string()),
             E::Invitation(InvitationError::Withdrawn) => ApiError::Gone(e.to_string()),
             E::Unauthorized(_) => ApiError::Unauthorized(e.to_string()),
+            E::Acceptance(AcceptanceRefused::DescriptorChanged { .. }) => {
+                ApiError::Conflict(e.to_string())
+            }
+            E::Acceptance(_) => ApiError::Unauthorized(e.to_string()),
             E::Node(inner) => inner.into(),
             other => ApiError::BadRequest(other.to_string()),
         }
@@ -653,17 +684,12 @@ fn remote_from_peer(peer: wire::PeerNode) -> Result<RemoteNode, ConnectionError>
         ),
         None => None,
     };
-    let key = URL_SAFE_NO_PAD
-        .decode(peer.public_key.as_bytes())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-        .ok_or_else(|| {
-            invalid(
-                "the remote node's public key",
-                "is not an Ed25519 key".into(),
-            )
-        })?;
+    let key = public_key(&peer.public_key).ok_or_else(|| {
+        invalid(
+            "the remote node's public key",
+            "is not an Ed25519 key".into(),
+        )
+    })?;
     Ok(RemoteNode {
         node_id: peer.node_id,
         name,
@@ -1026,25 +1052,25 @@ async fn handshake(
 ) -> Result<RemoteNode, ConnectionError> {
     let me = own_peer(state, invitation.acceptor_private);
     let now = Timestamp::now();
-    let proof = accept_proof(
-        root,
-        &invitation.terms(),
-        invitation.connection_id,
-        me.node_id,
-        &state.identity().verifying_key(),
-        now,
-    );
     let nonce = Nonce::random().map_err(|e| NodeError::Internal(e.to_string()))?;
-    let body = wire::AcceptRequest {
+    let mut body = wire::AcceptRequest {
         protocol: PROTOCOL,
         connection_id: invitation.connection_id,
         acceptor: me,
         acceptor_short_name: local_short_name.to_owned(),
         initiator_short_name: remote_short_name.to_owned(),
         timestamp: now.as_second(),
-        proof: URL_SAFE_NO_PAD.encode(proof),
+        proof: String::new(),
+        signature: String::new(),
         nonce: nonce.as_str().to_owned(),
     };
+    // The proof and this node's signature cover every field of the body, so a copy of it
+    // cannot be sent again with another URL, name or nonce.
+    let acceptance = acceptance_of(&body, state.identity().verifying_key())?;
+    let proof = accept_proof(root, &invitation.terms(), &acceptance, state.identity())
+        .map_err(|e| NodeError::Internal(format!("signing the acceptance failed: {e}")))?;
+    body.proof = URL_SAFE_NO_PAD.encode(proof.mac);
+    body.signature = URL_SAFE_NO_PAD.encode(proof.signature.to_bytes());
     let keys = ConnectionKeys::derive(
         root,
         invitation.connection_id,
@@ -1111,21 +1137,22 @@ pub async fn accepted(
         return Err(InvitationError::OwnCode.into());
     }
     let remote = remote_from_peer(request.acceptor.clone())?;
-    let acceptor_key = URL_SAFE_NO_PAD
-        .decode(remote.public_key.as_bytes())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-        .ok_or_else(|| {
-            ConnectionError::Unauthorized("the acceptor's public key is not valid".into())
+    let acceptor_key =
+        public_key(&request.acceptor.public_key).ok_or(AcceptanceRefused::Malformed {
+            what: "public key",
+            problem: "is not an Ed25519 key",
         })?;
-    let proof = URL_SAFE_NO_PAD
+    let acceptance = acceptance_of(request, acceptor_key)?;
+    let not_base64 = |what| AcceptanceRefused::Malformed {
+        what,
+        problem: "is not base64url",
+    };
+    let mac = URL_SAFE_NO_PAD
         .decode(request.proof.as_bytes())
-        .map_err(|_| {
-            ConnectionError::Unauthorized("the acceptance proof is not base64url".into())
-        })?;
-    let timestamp = Timestamp::from_second(request.timestamp)
-        .map_err(|_| ConnectionError::Unauthorized("the acceptance time is not a time".into()))?;
+        .map_err(|_| not_base64("proof"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(request.signature.as_bytes())
+        .map_err(|_| not_base64("signature"))?;
     let root = open_root(state, &connection)?;
     // The terms as this node made them: a code edited on the way (its mode, say, with the
     // checksum made good again) fails the proof.
@@ -1135,17 +1162,8 @@ pub async fn accepted(
         acceptor_private: connection.private,
         expires_at: invitation.expires,
     };
-    verify_accept_proof(
-        &root,
-        &terms,
-        connection.id,
-        remote.node_id,
-        &acceptor_key,
-        timestamp,
-        &proof,
-        now,
-    )
-    .map_err(|e| ConnectionError::Unauthorized(e.to_string()))?;
+    let proof = verify_accept_proof(&root, &terms, &acceptance, &mac, &signature, now)
+        .map_err(AcceptanceRefused::Proof)?;
     if connection.private != remote.url.is_none() {
         return Err(ConnectionError::Invalid {
             field: "the acceptance",
@@ -1161,9 +1179,46 @@ pub async fn accepted(
         .plan
         .check_mode(connection.mode)?;
 
-    // An acceptance may come again (above), so none may be replayed: its nonce is kept for
-    // as long as its proof is fresh.
-    let keep_until = timestamp
+    // An acceptance may come again (above), but only as the node that accepted first
+    // described itself: the node URL it gave is where this node delivers from now on.
+    if repeat {
+        let changed = connection
+            .remote
+            .as_ref()
+            .map(|first| changed_fields(first, &remote))
+            .unwrap_or_default();
+        if !changed.is_empty() {
+            tracing::warn!(
+                connection = %connection.id,
+                changed = ?changed,
+                "A repeated acceptance describes the accepting node otherwise than the first; refused."
+            );
+            return Err(AcceptanceRefused::DescriptorChanged { changed }.into());
+        }
+    }
+    // No proof is taken twice, and every acceptance taken describes the acceptor as the first
+    // (the short names too, which this node does not keep otherwise).
+    match state
+        .store()
+        .record_acceptance(connection.id, proof.id(), acceptance.acceptor.digest(), now)
+        .await?
+    {
+        AcceptanceRecord::Recorded => {}
+        AcceptanceRecord::ProofSeen => return Err(AcceptanceRefused::Replayed.into()),
+        AcceptanceRecord::OtherDescriptor => {
+            tracing::warn!(
+                connection = %connection.id,
+                "An acceptance describes the accepting node otherwise than the first one taken; refused."
+            );
+            return Err(AcceptanceRefused::DescriptorChanged {
+                changed: vec!["description"],
+            }
+            .into());
+        }
+    }
+    // Its nonce is kept for as long as its proof is fresh: the answer is signed for it.
+    let keep_until = acceptance
+        .timestamp
         .saturating_add(tandem_protocol::handshake::MAX_PROOF_SKEW)
         .map_err(|e| NodeError::Internal(e.to_string()))?;
     if !state
@@ -1171,9 +1226,7 @@ pub async fn accepted(
         .remember_nonce(connection.id, &request.nonce, keep_until.max(now), now)
         .await?
     {
-        return Err(ConnectionError::Unauthorized(
-            "this acceptance was already received once (a replay)".into(),
-        ));
+        return Err(AcceptanceRefused::Replayed.into());
     }
     if repeat {
         // Deliveries to the acceptor's missing half may have failed meanwhile; the answer
@@ -1208,6 +1261,57 @@ pub async fn accepted(
     };
     state.wake_delivery();
     Ok((connection, keys, answer))
+}
+
+/// The acceptance an accept request's body states, with the acceptor's key parsed: what the
+/// proof and the signature cover, field by field, exactly as they travel.
+fn acceptance_of(
+    request: &wire::AcceptRequest,
+    public_key: ed25519_dalek::VerifyingKey,
+) -> Result<Acceptance<'_>, AcceptanceRefused> {
+    let timestamp =
+        Timestamp::from_second(request.timestamp).map_err(|_| AcceptanceRefused::Malformed {
+            what: "time",
+            problem: "is not a time",
+        })?;
+    Ok(Acceptance {
+        protocol: request.protocol,
+        connection_id: request.connection_id,
+        acceptor: AcceptorDescriptor {
+            node_id: request.acceptor.node_id,
+            public_key,
+            name: &request.acceptor.name,
+            url: request.acceptor.url.as_deref(),
+            tracker: &request.acceptor.tracker,
+            acceptor_short_name: &request.acceptor_short_name,
+            initiator_short_name: &request.initiator_short_name,
+        },
+        timestamp,
+        nonce: &request.nonce,
+    })
+}
+
+/// An Ed25519 public key in base64url, when it is one.
+fn public_key(text: &str) -> Option<ed25519_dalek::VerifyingKey> {
+    URL_SAFE_NO_PAD
+        .decode(text.as_bytes())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+}
+
+/// What a repeated acceptance says of the acceptor otherwise than the first (`first`, stored).
+fn changed_fields(first: &RemoteNode, now: &RemoteNode) -> Vec<&'static str> {
+    [
+        ("node id", first.node_id != now.node_id),
+        ("public key", first.public_key != now.public_key),
+        ("name", first.name != now.name),
+        ("node URL", first.url != now.url),
+        ("tracker", first.tracker != now.tracker),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect()
 }
 
 /// Whether `acceptor` is the node that accepted `connection`'s code (same id, same key).

@@ -1,11 +1,13 @@
 //! The node's identity: a stable id and an Ed25519 key pair, created on first start and kept in
-//! the database as `<id>.<private key sealed with the master key>`. Other nodes will know this
-//! node by its public key; connections sign their messages with it. An identity an older
-//! version stored in the clear (`<id>.<base64url seed>`) is sealed in place on start.
+//! the database as `<id>.<private key sealed with the master key>`. An identity an older version
+//! stored in the clear (`<id>.<base64url seed>`) is sealed in place on start. Other nodes know
+//! this node by its public key; it signs this node's acceptances of invitation codes (the
+//! initiator checks the signature against the key the acceptance names). The private key never
+//! leaves this type: it signs through [`Signer`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, SignatureError, Signer, SigningKey, VerifyingKey};
 use tandem_store::Store;
 
 use crate::error::NodeError;
@@ -81,5 +83,11 @@ impl Identity {
 
     pub fn public_key_base64(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.verifying_key().to_bytes())
+    }
+}
+
+impl Signer<Signature> for Identity {
+    fn try_sign(&self, message: &[u8]) -> Result<Signature, SignatureError> {
+        self.signing_key.try_sign(message)
     }
 }

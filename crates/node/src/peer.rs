@@ -5,8 +5,8 @@
 //!   serves that one), and says whether it can
 //!   reach a URL (so an initiator learns whether the destination can call it back). The probe
 //!   only ever fetches `<url>/node/v1/info` and answers with the id found there.
-//! - `POST /accept` carries the acceptor's proof that it holds the invitation code; the answer
-//!   is signed with the connection's key.
+//! - `POST /accept` carries the acceptor's proof that it holds the invitation code and its node
+//!   key's signature, both over the whole body; the answer is signed with the connection's key.
 //! - `POST /messages` and `POST /poll` must be signed with the connection's key, fresh (5
 //!   minutes) and never seen before (nonces are kept in the database); everything else is
 //!   refused with 401 and logged, without the request's secrets.
@@ -151,6 +151,9 @@ async fn accept(
             request.protocol
         ))));
     }
+    // Checked before anything changes: the answer is signed for it.
+    let nonce = Nonce::parse(&request.nonce)
+        .map_err(|e| refuse(ApiError::BadRequest(format!("the acceptance's nonce: {e}"))))?;
     let (connection, keys, answer) = connections::accepted(&state, &request)
         .await
         .map_err(|e| refuse(e.into()))?;
@@ -160,8 +163,6 @@ async fn accept(
         remote = %request.acceptor.name,
         "Invitation accepted: the connection is active."
     );
-    let nonce = Nonce::parse(&request.nonce)
-        .map_err(|e| ApiError::BadRequest(format!("the acceptance's nonce: {e}")))?;
     signed_answer(&keys, &nonce, &answer)
 }
 

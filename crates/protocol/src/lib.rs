@@ -5,8 +5,9 @@
 //! - [`Invitation`] ([`invitation`]): the invitation code an initiator's admin copies and the
 //!   acceptor's admin pastes — `tandem1.` + base64url(payload ‖ checksum), with typed, plain-words
 //!   [`InvitationError`]s for every way a paste goes wrong.
-//! - [`handshake`]: the acceptor's proof that it holds the code ([`accept_proof`],
-//!   [`verify_accept_proof`]) and the per-connection, per-direction request keys both sides
+//! - [`handshake`]: the acceptor's proof that it holds the code and is the node it names — an
+//!   HMAC and an Ed25519 signature over every field of the [`Acceptance`] ([`accept_proof`],
+//!   [`verify_accept_proof`]) — and the per-connection, per-direction request keys both sides
 //!   derive afterwards ([`ConnectionKeys`]).
 //! - [`signing`]: HMAC-signed requests and responses over those keys ([`sign_request`],
 //!   [`verify_request`], [`sign_response`], [`verify_response`]).
@@ -34,7 +35,7 @@
 //! # let (initiator_id, acceptor_id) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
 //! # let connection_id = uuid::Uuid::from_u128(3);
 //! # let initiator_key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
-//! # let acceptor_key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key();
+//! # let acceptor_node_key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
 //! let now = jiff::Timestamp::from_second(1_800_000_000)?;
 //! // Initiator: make the code, store only the secret hash, show the code once.
 //! let invitation = Invitation::issue(
@@ -55,16 +56,34 @@
 //! let stored = invitation.secret_hash();
 //! let code = invitation.to_code()?;
 //!
-//! // Acceptor: read the pasted code, prove it holds it.
+//! // Acceptor: read the pasted code, prove it holds it and sign the acceptance with its node key.
 //! let pasted = Invitation::decode_for_acceptor(&code, acceptor_id, now)?;
 //! let terms = pasted.terms(); // mode, name, private or not, expiry: the proof covers them
-//! let proof = accept_proof(&pasted.secret_hash(), &terms, connection_id, acceptor_id, &acceptor_key, now);
+//! let nonce = Nonce::random()?;
+//! let acceptance = Acceptance {
+//!     protocol: 1,
+//!     connection_id,
+//!     acceptor: AcceptorDescriptor {
+//!         node_id: acceptor_id,
+//!         public_key: acceptor_node_key.verifying_key(),
+//!         name: "Globex desk",
+//!         url: Some("https://tandem.globex.example"),
+//!         tracker: "builtin",
+//!         acceptor_short_name: "globex",
+//!         initiator_short_name: "acme",
+//!     },
+//!     timestamp: now,
+//!     nonce: nonce.as_str(),
+//! };
+//! let proof = accept_proof(&pasted.secret_hash(), &terms, &acceptance, &acceptor_node_key)?;
 //!
-//! // Initiator: check the proof with the stored hash and the terms it recorded; mark the
-//! // invitation used.
+//! // Initiator: check the proof with the stored hash and the terms it recorded, and the
+//! // signature with the key the acceptance names; keep the proof's id; mark the code used.
 //! let recorded = Terms { mode: Mode::Basic, connection_name: "acme_to_globex",
 //!     acceptor_private: false, expires_at: now + DEFAULT_VALIDITY };
-//! verify_accept_proof(&stored, &recorded, connection_id, acceptor_id, &acceptor_key, now, &proof, now)?;
+//! let signature = proof.signature.to_bytes();
+//! let taken = verify_accept_proof(&stored, &recorded, &acceptance, &proof.mac, &signature, now)?;
+//! assert_eq!(taken.id(), proof.id());
 //!
 //! // Both: derive the connection's keys; sign and verify requests with them.
 //! let (root, ids) = (&stored, (connection_id, initiator_id, acceptor_id));
@@ -91,7 +110,8 @@ pub mod replay;
 pub mod signing;
 
 pub use handshake::{
-    AcceptProofError, ConnectionKeys, RequestKey, Role, Terms, accept_proof, verify_accept_proof,
+    AcceptProof, AcceptProofError, Acceptance, AcceptorDescriptor, ConnectionKeys, RequestKey,
+    Role, Terms, accept_proof, verify_accept_proof,
 };
 pub use invitation::{
     DEFAULT_VALIDITY, Invitation, InvitationError, InvitationSecret, IssueParams, Route, SecretHash,

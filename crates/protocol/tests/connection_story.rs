@@ -2,12 +2,31 @@
 
 use tandem_protocol::signing::Nonce;
 use tandem_protocol::{
-    AcceptProofError, ConnectionKeys, Invitation, InvitationError, ReplayGuard, RequestError, Role,
-    SecretHash, accept_proof, sign_request, sign_response, verify_accept_proof, verify_request,
-    verify_response,
+    AcceptProofError, Acceptance, AcceptorDescriptor, ConnectionKeys, Invitation, InvitationError,
+    ReplayGuard, RequestError, Role, SecretHash, accept_proof, sign_request, sign_response,
+    verify_accept_proof, verify_request, verify_response,
 };
 
 use crate::common::{ACCEPTOR, CONNECTION, INITIATOR, at, invitation, node_key};
+
+/// The acceptance the acceptor (node key 2) sends at `second`.
+fn acceptance(second: i64) -> Acceptance<'static> {
+    Acceptance {
+        protocol: 1,
+        connection_id: CONNECTION,
+        acceptor: AcceptorDescriptor {
+            node_id: ACCEPTOR,
+            public_key: node_key(2).verifying_key(),
+            name: "Globex desk",
+            url: Some("https://tandem.globex.example"),
+            tracker: "builtin",
+            acceptor_short_name: "globex",
+            initiator_short_name: "acme",
+        },
+        timestamp: at(second),
+        nonce: "c2l4dGVlbi1ieXRlcy1ub25jZQ",
+    }
+}
 
 /// What the initiator keeps after issuing: the hash, never the code.
 fn initiator_store() -> (String, SecretHash) {
@@ -28,26 +47,23 @@ fn a_pasted_code_is_accepted_and_both_sides_then_exchange_signed_messages() {
         Invitation::decode_for_acceptor(&wrapped, ACCEPTOR, at(3600)).expect("acceptable");
     assert_eq!(invitation.connection_name, "acme_to_globex");
     assert_eq!(invitation.initiator_node_id, INITIATOR);
-    let acceptor_key = node_key(2).verifying_key();
     let proof = accept_proof(
         &invitation.secret_hash(),
         &invitation.terms(),
-        invitation.connection_id,
-        ACCEPTOR,
-        &acceptor_key,
-        at(3600),
-    );
+        &acceptance(3600),
+        &node_key(2),
+    )
+    .expect("signed");
 
-    // The initiator: checks the proof with the stored hash and the terms it recorded.
+    // The initiator: checks the proof with the stored hash and the terms it recorded, and the
+    // signature with the key the acceptance names.
     let recorded = Invitation::decode(&code).expect("its own code");
     verify_accept_proof(
         &stored_hash,
         &recorded.terms(),
-        CONNECTION,
-        ACCEPTOR,
-        &acceptor_key,
-        at(3600),
-        &proof,
+        &acceptance(3600),
+        &proof.mac,
+        &proof.signature.to_bytes(),
         at(3602),
     )
     .expect("the acceptor holds the code");
@@ -135,24 +151,16 @@ fn a_proof_from_someone_without_the_code_is_refused() {
     let (code, stored_hash) = initiator_store();
     let terms = Invitation::decode(&code).expect("its own code");
     let guessed = tandem_protocol::InvitationSecret::from_bytes([8; 32]).hash();
-    let acceptor_key = node_key(2).verifying_key();
-    let proof = accept_proof(
-        &guessed,
-        &terms.terms(),
-        CONNECTION,
-        ACCEPTOR,
-        &acceptor_key,
-        at(0),
-    );
+    // It signs with the acceptor's own key, yet without the code the MAC is wrong.
+    let proof =
+        accept_proof(&guessed, &terms.terms(), &acceptance(0), &node_key(2)).expect("signed");
     assert_eq!(
         verify_accept_proof(
             &stored_hash,
             &terms.terms(),
-            CONNECTION,
-            ACCEPTOR,
-            &acceptor_key,
-            at(0),
-            &proof,
+            &acceptance(0),
+            &proof.mac,
+            &proof.signature.to_bytes(),
             at(0)
         ),
         Err(AcceptProofError::BadProof)

@@ -73,6 +73,18 @@ impl StoreError {
     }
 }
 
+/// What [`Store::record_acceptance`] did with an acceptance's proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptanceRecord {
+    /// Recorded: the connection's first acceptance, or a repeat describing the acceptor as the
+    /// first did.
+    Recorded,
+    /// This very proof was recorded before: a replay.
+    ProofSeen,
+    /// An earlier acceptance of the connection described the acceptor otherwise.
+    OtherDescriptor,
+}
+
 /// A console or API user. Only admins exist for now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -390,6 +402,19 @@ pub trait Store: Send + Sync + 'static {
         expires: Timestamp,
         now: Timestamp,
     ) -> Result<bool>;
+
+    /// Records the proof of an acceptance the initiator is about to take (`proof_id`, a hash
+    /// of it) with the digest of the acceptor's descriptor it carries, in one step: refused as
+    /// [`AcceptanceRecord::ProofSeen`] when that proof was recorded before, and as
+    /// [`AcceptanceRecord::OtherDescriptor`] when an earlier acceptance of the connection
+    /// described the acceptor otherwise. `NotFound` for an unknown connection.
+    async fn record_acceptance(
+        &self,
+        connection_id: Uuid,
+        proof_id: [u8; 32],
+        descriptor: [u8; 32],
+        now: Timestamp,
+    ) -> Result<AcceptanceRecord>;
 
     // --- sync: twins ------------------------------------------------------------------------------
     /// Stores a new twin as given. `AlreadyExists` when the local item already has a twin on

@@ -623,3 +623,54 @@ async fn concurrent_messages_get_distinct_seqs_and_one_nonce_use_wins() {
         20
     );
 }
+
+#[tokio::test]
+async fn an_accept_proof_is_taken_once_and_repeats_must_describe_the_acceptor_alike() {
+    use tandem_store::AcceptanceRecord::{OtherDescriptor, ProofSeen, Recorded};
+    let store = open();
+    let acme = store.create_connection(bare("Acme")).await.unwrap();
+    let globex = store.create_connection(bare("Globex")).await.unwrap();
+    let record = |id, proof: u8, descriptor: u8| {
+        let store = &store;
+        async move {
+            store
+                .record_acceptance(id, [proof; 32], [descriptor; 32], at(T0))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(record(acme.id, 1, 10).await, Recorded);
+    assert_eq!(
+        record(acme.id, 1, 10).await,
+        ProofSeen,
+        "the same proof again"
+    );
+    assert_eq!(
+        record(acme.id, 2, 10).await,
+        Recorded,
+        "a repeat, described alike"
+    );
+    assert_eq!(
+        record(acme.id, 3, 11).await,
+        OtherDescriptor,
+        "described otherwise"
+    );
+    assert_eq!(
+        record(acme.id, 3, 10).await,
+        Recorded,
+        "the refused one left no trace"
+    );
+    // Each connection has its own.
+    assert_eq!(record(globex.id, 1, 11).await, Recorded);
+
+    // Deleting the connection forgets them.
+    store.delete_connection(acme.id).await.unwrap();
+    assert!(matches!(
+        store
+            .record_acceptance(acme.id, [1; 32], [10; 32], at(T0))
+            .await,
+        Err(tandem_store::StoreError::NotFound { .. })
+    ));
+    store.create_connection(acme.clone()).await.unwrap();
+    assert_eq!(record(acme.id, 1, 11).await, Recorded);
+}

@@ -52,10 +52,15 @@ pub struct AcceptRequest {
     /// The acceptor's short names, as its admin chose them.
     pub acceptor_short_name: String,
     pub initiator_short_name: String,
-    /// Unix seconds; covered by the proof.
+    /// Unix seconds.
     pub timestamp: i64,
-    /// base64url HMAC proving the acceptor holds the code.
+    /// base64url HMAC proving the acceptor holds the code. It and `signature` cover every
+    /// other field of the body.
     pub proof: String,
+    /// base64url Ed25519 signature with the acceptor's node key (`acceptor.public_key`).
+    /// Missing (empty) from an older node, which the initiator then refuses by name.
+    #[serde(default)]
+    pub signature: String,
     /// The initiator signs its answer for this nonce, so the acceptor knows the answer came
     /// from the node that made the code.
     pub nonce: String,

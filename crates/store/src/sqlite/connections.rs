@@ -1,7 +1,8 @@
 //! Connections, and what the node-to-node protocol keeps for each: the outbox of messages for
-//! the remote, the last seq handled from it, and recent request nonces.
+//! the remote, the last seq handled from it, recent request nonces, and the accept proofs an
+//! initiator took.
 //!
-//! Deleting a connection deletes its outbox, inbox and nonce rows, and everything the sync
+//! Deleting a connection deletes its outbox, inbox, nonce and accept proof rows, and everything the sync
 //! engine keeps for it (module `sync`), through `ON DELETE CASCADE` (the writer's connection has
 //! `foreign_keys` on).
 
@@ -16,7 +17,7 @@ use tandem_model::{
 use uuid::Uuid;
 
 use super::{is_unique_violation, millis};
-use crate::{OutboundMessage, Result, StoreError};
+use crate::{AcceptanceRecord, OutboundMessage, Result, StoreError};
 
 /// Expired nonces deleted by one `remember_nonce`, at most. Each call adds at most one row, so
 /// the sweep keeps up, and a backlog (after a long stop) never makes one write slow.
@@ -512,6 +513,50 @@ pub(super) fn advance_inbound_seq(conn: &rusqlite::Connection, id: Uuid, seq: i6
         .query_row(params![id_text(id), seq], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// Runs on the writer, so no other acceptance of the connection is recorded between the checks
+/// and the insert.
+pub(super) fn record_acceptance(
+    conn: &rusqlite::Connection,
+    id: Uuid,
+    proof_id: &[u8; 32],
+    descriptor: &[u8; 32],
+    now: Timestamp,
+) -> Result<AcceptanceRecord> {
+    require(conn, id)?;
+    let seen = conn
+        .prepare_cached(
+            "SELECT 1 FROM connection_accept_proofs WHERE connection_id = ?1 AND proof_id = ?2",
+        )?
+        .query_row(params![id_text(id), &proof_id[..]], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if seen {
+        return Ok(AcceptanceRecord::ProofSeen);
+    }
+    let other = conn
+        .prepare_cached(
+            "SELECT 1 FROM connection_accept_proofs \
+             WHERE connection_id = ?1 AND descriptor <> ?2 LIMIT 1",
+        )?
+        .query_row(params![id_text(id), &descriptor[..]], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if other {
+        return Ok(AcceptanceRecord::OtherDescriptor);
+    }
+    conn.prepare_cached(
+        "INSERT INTO connection_accept_proofs (connection_id, proof_id, descriptor, received) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        id_text(id),
+        &proof_id[..],
+        &descriptor[..],
+        millis(now)
+    ])?;
+    Ok(AcceptanceRecord::Recorded)
 }
 
 /// One statement decides: a new nonce is inserted, an expired one is renewed, and a live one

@@ -18,8 +18,8 @@ use super::sync::twins::{self, Child};
 use super::sync::{records, requests};
 use super::{SqliteStore, auth, comments, connections, items, mirror, now};
 use crate::{
-    ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session, Store, TokenScope,
-    User,
+    AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
+    Store, TokenScope, User,
 };
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
@@ -444,6 +444,19 @@ impl Store for SqliteStore {
         let nonce = nonce.to_owned();
         self.write(move |conn| {
             connections::remember_nonce(conn, connection_id, &nonce, expires, now)
+        })
+        .await
+    }
+
+    async fn record_acceptance(
+        &self,
+        connection_id: Uuid,
+        proof_id: [u8; 32],
+        descriptor: [u8; 32],
+        now: Timestamp,
+    ) -> Result<AcceptanceRecord> {
+        self.write(move |conn| {
+            connections::record_acceptance(conn, connection_id, &proof_id, &descriptor, now)
         })
         .await
     }
