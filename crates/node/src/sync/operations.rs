@@ -40,12 +40,17 @@ pub async fn unexalate(
         .await?
         .ok_or_else(|| twin_missing(connection, key))?;
     twin.state = TwinState::Stopped;
-    let twin = store.update_twin(&twin).await?;
-    if let Some(remote) = &twin.remote_key {
-        let message = json!({"your_key": remote, "my_key": key.to_string()});
-        store
-            .enqueue_message(connection.id, SYNC_STOP, &message.to_string())
-            .await?;
+    // The twin stopped and the remote told, in one transaction.
+    let messages: Vec<(String, String)> = twin
+        .remote_key
+        .iter()
+        .map(|remote| {
+            let message = json!({"your_key": remote, "my_key": key.to_string()});
+            (SYNC_STOP.to_owned(), message.to_string())
+        })
+        .collect();
+    let twin = store.write_twin_and_queue(&twin, false, &messages).await?;
+    if !messages.is_empty() {
         state.wake_delivery();
     }
     Ok(twin)
@@ -59,6 +64,7 @@ pub async fn connect(
     remote_key: &str,
 ) -> Result<Twin, SyncFailure> {
     let store = state.store();
+    let _lock = state.lock_twin(connection.id, key).await;
     let item = store
         .item(key)
         .await?
@@ -83,29 +89,33 @@ pub async fn connect(
         leads: true,
     };
     engine::admit_new_twin(state).await?;
-    let twin = store.create_twin(twin).await?;
+    // The twin and the Connect that tells the remote, in one transaction.
     let message = json!({"your_key": remote_key, "my_key": key.to_string()});
-    store
-        .enqueue_message(connection.id, SYNC_CONNECT, &message.to_string())
+    let twin = store
+        .write_twin_and_queue(
+            &twin,
+            true,
+            &[(SYNC_CONNECT.to_owned(), message.to_string())],
+        )
         .await?;
     state.wake_delivery();
     Ok(twin)
 }
 
-/// Sends the item's replica again even when it did not change: after the rules changed.
+/// Sends the item's replica again even when it did not change: after the rules changed. The
+/// replica is queued and recorded as sent in one transaction.
 pub async fn sync_again(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<(), SyncFailure> {
     let store = state.store();
-    let mut twin = store
+    let _lock = state.lock_twin(connection.id, key).await;
+    let twin = store
         .twin(connection.id, key)
         .await?
         .ok_or_else(|| twin_missing(connection, key))?;
-    twin.last_sent = None;
-    store.update_twin(&twin).await?;
-    engine::send(state, connection, key).await?;
+    engine::send_again(state, connection, twin).await?;
     state.wake_delivery();
     Ok(())
 }
