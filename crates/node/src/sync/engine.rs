@@ -97,6 +97,9 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     if let Err(e) = send_unsent(&state).await {
         tracing::error!(error = %e, "Items a crash left under sync with nothing sent could not be sent.");
     }
+    if let Err(e) = super::operations::resume_bulk_exalates(&state).await {
+        tracing::error!(error = %e, "The Bulk Exalates a stop cut short could not be taken up again.");
+    }
     let outgoing = repeat(
         "outgoing",
         &cancel,

@@ -264,12 +264,28 @@ pub async fn matches_trigger(
 
 /// Starts Bulk Exalate of the trigger's matches in a background task and returns the job whose
 /// progress [`AppState::bulk_job`] reports; refuses a trigger whose query no longer parses.
-pub fn start_bulk_exalate(
+/// The job is recorded as under way until it ends, so that a node killed meanwhile takes it up
+/// again when it starts ([`resume_bulk_exalates`]).
+pub async fn start_bulk_exalate(
     state: &AppState,
     connection: Connection,
     trigger: Trigger,
 ) -> Result<u64, SyncFailure> {
     parse_trigger(&state.view(), &trigger.query)?;
+    state
+        .store()
+        .set_setting(&bulk_key(trigger.id), &connection.id.to_string())
+        .await?;
+    Ok(run_bulk_job(state, connection, trigger))
+}
+
+/// The setting that says a Bulk Exalate of the trigger is under way; its value is the
+/// connection's id.
+fn bulk_key(trigger: i64) -> String {
+    format!("sync.bulk.{trigger}")
+}
+
+fn run_bulk_job(state: &AppState, connection: Connection, trigger: Trigger) -> u64 {
     let job = state.start_bulk_job(&connection.name, trigger.id);
     let runner = state.clone();
     tokio::spawn(async move {
@@ -280,6 +296,10 @@ pub fn start_bulk_exalate(
             });
         })
         .await;
+        // Ended, done or stopped by an error it reports: nothing to take up again.
+        if let Err(e) = runner.store().delete_setting(&bulk_key(trigger.id)).await {
+            tracing::warn!(error = %e, trigger = trigger.id, "A finished Bulk Exalate could not be recorded as ended.");
+        }
         runner.update_bulk_job(job, |j| {
             j.finished = true;
             if result.is_ok() {
@@ -289,7 +309,32 @@ pub fn start_bulk_exalate(
             j.error = result.err().map(|e| e.to_string());
         });
     });
-    Ok(job)
+    job
+}
+
+/// Takes up again, as new jobs, the Bulk Exalates a crash or a stop cut short: their items
+/// brought already are skipped, so each goes on where it was. One whose trigger or connection
+/// is gone is forgotten. Returns how many were started.
+pub async fn resume_bulk_exalates(state: &AppState) -> Result<usize, SyncFailure> {
+    let store = state.store();
+    let mut resumed = 0;
+    for trigger in store.triggers(None).await? {
+        let key = bulk_key(trigger.id);
+        if store.setting(&key).await?.is_none() {
+            continue;
+        }
+        let connection = match store.connection(trigger.connection_id).await? {
+            Some(c) if parse_trigger(&state.view(), &trigger.query).is_ok() => c,
+            _ => {
+                store.delete_setting(&key).await?;
+                continue;
+            }
+        };
+        tracing::info!(connection = %connection.name, trigger = trigger.id, "Taking up a Bulk Exalate the node's stop cut short.");
+        run_bulk_job(state, connection, trigger);
+        resumed += 1;
+    }
+    Ok(resumed)
 }
 
 /// Items one Bulk Exalate brings under sync at once.
