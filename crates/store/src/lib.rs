@@ -450,6 +450,22 @@ pub trait Store: Send + Sync + 'static {
     /// remote refused its Connect) and takes it back out of its month's count
     /// ([`Store::twins_made_in_month`]). `NotFound`.
     async fn withdraw_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
+    /// In one transaction: creates the twin (`create`, as [`Store::create_twin`]) or replaces it
+    /// (as [`Store::update_twin`]), and queues `messages` (kind, payload) for the remote, in
+    /// order. What brings an item under sync (Exalate, Connect) or stops it (Unexalate) writes
+    /// the twin and what it tells the remote together, so a crash leaves both or neither: never
+    /// a twin that looks under sync while nothing was sent. Errors as those two methods.
+    async fn write_twin_and_queue(
+        &self,
+        twin: &Twin,
+        create: bool,
+        messages: &[(String, String)],
+    ) -> Result<Twin>;
+    /// Active twins with nothing sent and no remote item, on every connection, oldest first:
+    /// an Exalate a crash cut short between recording the twin and queuing its first replica
+    /// (versions before [`Store::write_twin_and_queue`] wrote them apart). Nothing is queued
+    /// for them either: every replica queued is recorded as sent in its transaction.
+    async fn unsent_twins(&self) -> Result<Vec<Twin>>;
     /// In one transaction: records `replica` as the twin's last sent replica, with the field
     /// versions `clock` that stamp it, and queues a
     /// message for the remote; returns the message's seq. `NotFound` for an unknown twin.

@@ -463,6 +463,86 @@ async fn deleting_a_twin_deletes_its_comment_and_attachment_twins() {
 }
 
 #[tokio::test]
+async fn a_twin_and_its_messages_are_written_together_or_not_at_all() {
+    let (store, acme, _) = setup(2).await;
+    let mut sent = twin(acme, "OPS-1", None);
+    sent.last_sent = Some("{\"r\":1}".into());
+    let messages = [
+        ("sync".to_owned(), "{\"p\":1}".to_owned()),
+        ("sync_connect".to_owned(), "{\"p\":2}".to_owned()),
+    ];
+    let written = store
+        .write_twin_and_queue(&sent, true, &messages)
+        .await
+        .unwrap();
+    assert_eq!(written, sent);
+    assert_eq!(store.twins_made_in_month(at(T0)).await.unwrap(), 1);
+    let queued = store.outbound_messages(acme, 0, 10).await.unwrap();
+    let queued: Vec<_> = queued
+        .iter()
+        .map(|m| (m.seq, m.kind.as_str(), m.payload.as_str()))
+        .collect();
+    assert_eq!(
+        queued,
+        [(1, "sync", "{\"p\":1}"), (2, "sync_connect", "{\"p\":2}")]
+    );
+
+    // Replacing it (Unexalate) writes the twin and queues its message too.
+    let mut stopped = written.clone();
+    stopped.state = TwinState::Stopped;
+    let stop = [("sync_stop".to_owned(), "{}".to_owned())];
+    assert_eq!(
+        store
+            .write_twin_and_queue(&stopped, false, &stop)
+            .await
+            .unwrap(),
+        stopped
+    );
+    assert_eq!(store.outbound_seq(acme).await.unwrap(), 3);
+
+    // A twin refused (the item has one already; no such item) queues nothing.
+    let err = store
+        .write_twin_and_queue(&sent, true, &messages)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    let err = store
+        .write_twin_and_queue(&twin(acme, "OPS-9", None), true, &messages)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let err = store
+        .write_twin_and_queue(&twin(acme, "OPS-2", None), false, &stop)
+        .await
+        .unwrap_err();
+    assert_not_found(&err, "twin", &format!("OPS-2 on connection {acme}"));
+    assert_eq!(store.outbound_seq(acme).await.unwrap(), 3);
+    assert_eq!(store.twins_made_in_month(at(T0)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn unsent_twins_are_the_active_ones_with_nothing_sent_and_no_remote_item() {
+    let (store, acme, globex) = setup(4).await;
+    // Stranded: active, nothing sent, no remote key (on either connection).
+    let mut older = twin(globex, "OPS-1", None);
+    older.created = at(T0 - 1);
+    store.create_twin(older.clone()).await.unwrap();
+    let stranded = store.create_twin(twin(acme, "OPS-1", None)).await.unwrap();
+    // Sent and waiting for the acknowledgement; linked; stopped: none of them.
+    let mut sent = twin(acme, "OPS-2", None);
+    sent.last_sent = Some("{}".into());
+    store.create_twin(sent).await.unwrap();
+    store
+        .create_twin(twin(acme, "OPS-3", Some("DEV-3")))
+        .await
+        .unwrap();
+    let mut stopped = twin(acme, "OPS-4", None);
+    stopped.state = TwinState::Stopped;
+    store.create_twin(stopped).await.unwrap();
+    assert_eq!(store.unsent_twins().await.unwrap(), [older, stranded]);
+}
+
+#[tokio::test]
 async fn queue_sync_records_the_replica_and_queues_the_next_message() {
     let (store, acme, _) = setup(2).await;
     store.create_twin(twin(acme, "OPS-1", None)).await.unwrap();

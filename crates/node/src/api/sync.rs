@@ -234,7 +234,7 @@ async fn bulk(
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
     let trigger = trigger_of(&state, &connection, body.trigger).await?;
-    let job = operations::start_bulk_exalate(&state, connection, trigger)?;
+    let job = operations::start_bulk_exalate(&state, connection, trigger).await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
         axum::Json(serde_json::json!({"job": job})),

@@ -94,6 +94,12 @@ impl From<super::item_json::FieldError> for SyncFailure {
 /// Runs both loops until `cancel` fires. They run side by side: a node that receives a burst
 /// of changes also sends the ones its people make meanwhile.
 pub async fn run(state: AppState, cancel: CancellationToken) {
+    if let Err(e) = send_unsent(&state).await {
+        tracing::error!(error = %e, "Items a crash left under sync with nothing sent could not be sent.");
+    }
+    if let Err(e) = super::operations::resume_bulk_exalates(&state).await {
+        tracing::error!(error = %e, "The Bulk Exalates a stop cut short could not be taken up again.");
+    }
     let outgoing = repeat(
         "outgoing",
         &cancel,
@@ -268,14 +274,45 @@ pub async fn send(
     Ok(send_locked(state, connection, key).await?.queued)
 }
 
+/// Sync again: sends the twin's item whole (every field stamped, every attachment's bytes), as
+/// if nothing had been sent before, even when it did not change; recorded and queued in one
+/// transaction. The caller holds the twin's lock and read `twin` under it. Returns whether
+/// something was queued (not when the rules send nothing).
+pub(crate) async fn send_again(
+    state: &AppState,
+    connection: &Connection,
+    mut twin: Twin,
+) -> Result<bool, SyncFailure> {
+    twin.last_sent = None;
+    Ok(send_twin(state, connection, twin, false).await?.queued)
+}
+
+/// What the outgoing rules make of a twin's item, before anything is written.
+#[derive(Default)]
+struct Prepared {
+    /// The item as the outgoing rules saw it (None: it does not exist).
+    item: Option<tandem_model::Item>,
+    /// The outgoing rules left the replica empty (a bare `return` before filling it, Exalate's
+    /// way to send nothing): there is nothing to queue.
+    empty: bool,
+    /// The replica to queue, when it differs from the last one sent (or is forced).
+    outgoing: Option<Outgoing>,
+}
+
+/// A replica ready to queue.
+struct Outgoing {
+    /// The twin as it is once the replica is queued: the replica recorded as its last sent,
+    /// with the field versions that stamp it.
+    twin: Twin,
+    /// The [`SYNC`] message.
+    payload: String,
+}
+
 /// What [`send_locked`] did.
 struct Sent {
     queued: bool,
     /// The item as the outgoing rules saw it (None: no twin or no item).
     item: Option<tandem_model::Item>,
-    /// The outgoing rules left the replica empty (a bare `return` before filling it, Exalate's
-    /// way to send nothing): nothing was queued.
-    empty: bool,
 }
 
 /// [`send`] for a caller that holds the twin's lock. The fields whose values differ from the
@@ -290,7 +327,6 @@ async fn send_locked(
         return Ok(Sent {
             queued: false,
             item: None,
-            empty: false,
         });
     };
     send_twin(state, connection, twin, false).await
@@ -302,27 +338,58 @@ async fn send_locked(
 async fn send_twin(
     state: &AppState,
     connection: &Connection,
-    mut twin: Twin,
+    twin: Twin,
     force: bool,
 ) -> Result<Sent, SyncFailure> {
+    let prepared = prepare_send(state, connection, twin, force).await?;
+    if let Some(out) = &prepared.outgoing {
+        queue(state, out).await?;
+    }
+    Ok(Sent {
+        queued: prepared.outgoing.is_some(),
+        item: prepared.item,
+    })
+}
+
+/// Queues a prepared replica and records it as sent, in one transaction.
+async fn queue(state: &AppState, out: &Outgoing) -> Result<(), SyncFailure> {
+    state
+        .store()
+        .queue_sync(
+            out.twin.connection_id,
+            &out.twin.local_key,
+            out.twin.last_sent.as_deref().unwrap_or("{}"),
+            &out.twin.clock,
+            SYNC,
+            &out.payload,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Runs the outgoing rules on the twin's item and makes the replica to queue, when it differs
+/// from the last one sent (`twin` as the caller holds it, under its lock); writes nothing, so
+/// that a caller that records the twin too does both in one transaction.
+async fn prepare_send(
+    state: &AppState,
+    connection: &Connection,
+    mut twin: Twin,
+    force: bool,
+) -> Result<Prepared, SyncFailure> {
     let store = state.store();
     let key = &twin.local_key.clone();
     let Some(item) = store.item(key).await? else {
-        return Ok(Sent {
-            queued: false,
-            item: None,
-            empty: false,
-        });
+        return Ok(Prepared::default());
     };
     let outcome = outgoing_run(state, connection, state.view().item_json(&item)).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
     // The rules sent nothing: nothing goes out, and what was sent last stays the baseline.
     if replica.as_object().is_some_and(serde_json::Map::is_empty) {
-        return Ok(Sent {
-            queued: false,
+        return Ok(Prepared {
             item: Some(item),
             empty: true,
+            outgoing: None,
         });
     }
     let last = twin
@@ -333,10 +400,10 @@ async fn send_twin(
         && let Some(last) = &last
         && same(last, &replica)
     {
-        return Ok(Sent {
-            queued: false,
+        return Ok(Prepared {
             item: Some(item),
             empty: false,
+            outgoing: None,
         });
     }
     let me = precedence(connection, &twin);
@@ -395,20 +462,14 @@ async fn send_twin(
         // it, so that rules asking for it on both sides cannot play ping-pong.
         "sync_back": force,
     });
-    store
-        .queue_sync(
-            connection.id,
-            key,
-            &replica.to_string(),
-            &twin.clock,
-            SYNC,
-            &payload.to_string(),
-        )
-        .await?;
-    Ok(Sent {
-        queued: true,
+    twin.last_sent = Some(replica.to_string());
+    Ok(Prepared {
         item: Some(item),
         empty: false,
+        outgoing: Some(Outgoing {
+            twin,
+            payload: payload.to_string(),
+        }),
     })
 }
 
@@ -1556,6 +1617,9 @@ async fn apply_connect<'a>(
     let Some(item) = store.item(&local).await? else {
         return refuse(format!("this node has no item {local}"));
     };
+    // Held until the completion is recorded: an Exalate or Unexalate here meanwhile would
+    // otherwise write its older copy of the twin back.
+    let lock = state.lock_twin(connection.id, &local).await;
     match store.twin(connection.id, &local).await? {
         Some(twin)
             if twin.state == TwinState::Active
@@ -1570,13 +1634,23 @@ async fn apply_connect<'a>(
             let was_stopped = twin.state == TwinState::Stopped;
             twin.remote_key = Some(remote.to_owned());
             twin.state = TwinState::Active;
-            store.update_twin(&twin).await?;
-            // Exalated again after an Unexalate: what changed here meanwhile goes out.
-            if was_stopped {
-                send(state, connection, &local).await?;
-                state.wake_delivery();
+            // Exalated again after an Unexalate: what changed here meanwhile goes out, recorded
+            // with the twin and the request's completion in one transaction.
+            let mut message = None;
+            if was_stopped
+                && let Some(out) = prepare_send(state, connection, twin.clone(), false)
+                    .await?
+                    .outgoing
+            {
+                twin = out.twin;
+                message = Some((SYNC.to_owned(), out.payload));
             }
-            Ok(Completion::default())
+            Ok(Completion {
+                twin: Some(twin),
+                message,
+                lock: Some(lock),
+                after: AfterApply::default(),
+            })
         }
         None => {
             if super::operations::cleaning_up(state, connection).await? {
@@ -1711,7 +1785,9 @@ enum Brought {
 }
 
 /// Records the twin (or makes a stopped one active) and sends the item, under the twin's
-/// lock. With `skip_active`, an active twin is left alone.
+/// lock. With `skip_active`, an active twin is left alone. The twin and its first replica (and
+/// the Connect that makes a stopped remote half active again) are written in one transaction:
+/// a crash leaves the item brought with its replica queued, or not brought at all.
 async fn bring(
     state: &AppState,
     connection: &Connection,
@@ -1731,79 +1807,146 @@ async fn bring(
     // it too, or a trigger fired there; it holds no lock for a twin it creates): a clash
     // re-reads the twin rather than failing.
     let mut attempts = 0;
-    // With the twin's state before this call (None: this call records it).
-    let (twin, before) = loop {
+    loop {
         attempts += 1;
-        let (recorded, prior) = match store.twin(connection.id, key).await? {
+        // The twin as it is to be, with its state before this call (None: this call makes it).
+        let (twin, before) = match store.twin(connection.id, key).await? {
             Some(t) if t.state == TwinState::Active && skip_active => {
                 return Ok(Brought::AlreadyActive);
             }
-            Some(t) if t.state == TwinState::Active => (Ok(t), Some(TwinState::Active)),
             Some(mut t) => {
-                let prior = Some(t.state);
+                let before = t.state;
                 t.state = TwinState::Active;
-                (store.update_twin(&t).await, prior)
+                (t, Some(before))
             }
             None => {
                 admit_new_twin(state).await?;
-                let created = store
-                    .create_twin(Twin {
-                        connection_id: connection.id,
-                        local_key: key.clone(),
-                        remote_key: None,
-                        state: TwinState::Active,
-                        last_sent: None,
-                        last_received: None,
-                        created: Timestamp::now(),
-                        last_sync: None,
-                        clock: FieldClocks::default(),
-                        leads: true,
-                    })
-                    .await;
-                (created, None)
+                let twin = Twin {
+                    connection_id: connection.id,
+                    local_key: key.clone(),
+                    remote_key: None,
+                    state: TwinState::Active,
+                    last_sent: None,
+                    last_received: None,
+                    created: Timestamp::now(),
+                    last_sync: None,
+                    clock: FieldClocks::default(),
+                    leads: true,
+                };
+                (twin, None)
             }
         };
-        match recorded {
-            Ok(t) => break (t, prior),
+        let prepared = prepare_send(state, connection, twin.clone(), false).await?;
+        if prepared.item.is_none() {
+            return Err(SyncFailure::Apply(format!("there is no item {key}")));
+        }
+        if prepared.empty && before != Some(TwinState::Active) {
+            tracing::info!(connection = %connection.name, item = %key, "The outgoing rules send nothing for the item: it is not brought under sync.");
+            return Ok(Brought::NothingToSend);
+        }
+        let mut messages = Vec::new();
+        let twin = match prepared.outgoing {
+            Some(out) => {
+                messages.push((SYNC.to_owned(), out.payload));
+                out.twin
+            }
+            None => twin,
+        };
+        // A twin stopped by Unexalate (on both sides) syncs again both ways: the remote is
+        // told to make its half active again (the Connect message does that to a twin it has)
+        // and sends what changed there meanwhile.
+        if before == Some(TwinState::Stopped)
+            && let Some(remote) = &twin.remote_key
+        {
+            let message = json!({"your_key": remote, "my_key": key.to_string()});
+            messages.push((
+                super::operations::SYNC_CONNECT.to_owned(),
+                message.to_string(),
+            ));
+        }
+        // Active already and nothing new to send: nothing to write.
+        if before == Some(TwinState::Active) && messages.is_empty() {
+            return Ok(Brought::Twin(twin));
+        }
+        match store
+            .write_twin_and_queue(&twin, before.is_none(), &messages)
+            .await
+        {
+            Ok(twin) => {
+                state.wake_sync();
+                state.wake_delivery();
+                return Ok(Brought::Twin(twin));
+            }
             Err(StoreError::NotFound { what: "item", .. }) => {
                 return Err(SyncFailure::Apply(format!("there is no item {key}")));
             }
             Err(StoreError::AlreadyExists(_) | StoreError::Changed { .. }) if attempts < 5 => {}
             Err(e) => return Err(e.into()),
         }
-    };
-    let sent = send_twin(state, connection, twin.clone(), false).await?;
-    if sent.empty && before != Some(TwinState::Active) {
-        match before {
-            None => store.withdraw_twin(connection.id, key).await?,
-            Some(state) => {
-                let mut t = store
-                    .twin(connection.id, key)
-                    .await?
-                    .unwrap_or_else(|| twin.clone());
-                t.state = state;
-                store.update_twin(&t).await?;
+    }
+}
+
+/// Twins a crash left active with nothing sent, nothing queued and no remote item: versions
+/// before [`Store::write_twin_and_queue`] recorded an Exalate's twin and queued its first
+/// replica in two writes, and a crash between them left the item looking under sync (Bulk
+/// Exalate and triggers skip it) while the remote never heard of it. Sends each now, as the
+/// Exalate would have; one whose rules send nothing is withdrawn, as the Exalate would have
+/// done. A paused connection's wait: saving its rules (or a license) syncs every twin again.
+///
+/// [`Store::write_twin_and_queue`]: tandem_store::Store::write_twin_and_queue
+async fn send_unsent(state: &AppState) -> Result<usize, SyncFailure> {
+    let store = state.store();
+    let mut sent = 0;
+    let mut connections: Vec<Connection> = Vec::new();
+    for stranded in store.unsent_twins().await? {
+        let connection = match connections.iter().find(|c| c.id == stranded.connection_id) {
+            Some(c) => c.clone(),
+            None => {
+                let Some(c) = store.connection(stranded.connection_id).await? else {
+                    continue;
+                };
+                connections.push(c.clone());
+                c
             }
+        };
+        if paused(&connection) {
+            continue;
         }
-        tracing::info!(connection = %connection.name, item = %key, "The outgoing rules send nothing for the item: it is not brought under sync.");
-        return Ok(Brought::NothingToSend);
+        let key = &stranded.local_key;
+        let _lock = state.lock_twin(connection.id, key).await;
+        // Read again under the lock: an Exalate or an acknowledgement may have come first.
+        let Some(twin) = store.twin(connection.id, key).await? else {
+            continue;
+        };
+        if twin.state != TwinState::Active || twin.remote_key.is_some() || twin.last_sent.is_some()
+        {
+            continue;
+        }
+        let prepared = match prepare_send(state, &connection, twin, false).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                record_item_error(state, &connection, Some(key), None, None, &e).await;
+                continue;
+            }
+        };
+        match prepared.outgoing {
+            Some(out) => {
+                queue(state, &out).await?;
+                sent += 1;
+            }
+            // The rules send nothing for it (or the item is gone): it was never brought.
+            None => match store.withdraw_twin(connection.id, key).await {
+                Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            },
+        }
     }
-    // A twin stopped by Unexalate (on both sides) syncs again both ways: the remote is told
-    // to make its half active again (the Connect message does that to a twin it has) and sends
-    // what changed there meanwhile.
-    if before == Some(TwinState::Stopped)
-        && let Some(remote) = &twin.remote_key
-    {
-        let message = json!({"your_key": remote, "my_key": key.to_string()});
-        store
-            .enqueue_message(
-                connection.id,
-                super::operations::SYNC_CONNECT,
-                &message.to_string(),
-            )
-            .await?;
+    if sent > 0 {
+        tracing::warn!(
+            twins = sent,
+            "Sent the first replica of items a crash had left under sync with nothing sent."
+        );
+        state.wake_delivery();
     }
-    state.wake_sync();
-    state.wake_delivery();
-    Ok(Brought::Twin(twin))
+    Ok(sent)
 }

@@ -40,12 +40,17 @@ pub async fn unexalate(
         .await?
         .ok_or_else(|| twin_missing(connection, key))?;
     twin.state = TwinState::Stopped;
-    let twin = store.update_twin(&twin).await?;
-    if let Some(remote) = &twin.remote_key {
-        let message = json!({"your_key": remote, "my_key": key.to_string()});
-        store
-            .enqueue_message(connection.id, SYNC_STOP, &message.to_string())
-            .await?;
+    // The twin stopped and the remote told, in one transaction.
+    let messages: Vec<(String, String)> = twin
+        .remote_key
+        .iter()
+        .map(|remote| {
+            let message = json!({"your_key": remote, "my_key": key.to_string()});
+            (SYNC_STOP.to_owned(), message.to_string())
+        })
+        .collect();
+    let twin = store.write_twin_and_queue(&twin, false, &messages).await?;
+    if !messages.is_empty() {
         state.wake_delivery();
     }
     Ok(twin)
@@ -59,6 +64,7 @@ pub async fn connect(
     remote_key: &str,
 ) -> Result<Twin, SyncFailure> {
     let store = state.store();
+    let _lock = state.lock_twin(connection.id, key).await;
     let item = store
         .item(key)
         .await?
@@ -83,29 +89,33 @@ pub async fn connect(
         leads: true,
     };
     engine::admit_new_twin(state).await?;
-    let twin = store.create_twin(twin).await?;
+    // The twin and the Connect that tells the remote, in one transaction.
     let message = json!({"your_key": remote_key, "my_key": key.to_string()});
-    store
-        .enqueue_message(connection.id, SYNC_CONNECT, &message.to_string())
+    let twin = store
+        .write_twin_and_queue(
+            &twin,
+            true,
+            &[(SYNC_CONNECT.to_owned(), message.to_string())],
+        )
         .await?;
     state.wake_delivery();
     Ok(twin)
 }
 
-/// Sends the item's replica again even when it did not change: after the rules changed.
+/// Sends the item's replica again even when it did not change: after the rules changed. The
+/// replica is queued and recorded as sent in one transaction.
 pub async fn sync_again(
     state: &AppState,
     connection: &Connection,
     key: &ItemKey,
 ) -> Result<(), SyncFailure> {
     let store = state.store();
-    let mut twin = store
+    let _lock = state.lock_twin(connection.id, key).await;
+    let twin = store
         .twin(connection.id, key)
         .await?
         .ok_or_else(|| twin_missing(connection, key))?;
-    twin.last_sent = None;
-    store.update_twin(&twin).await?;
-    engine::send(state, connection, key).await?;
+    engine::send_again(state, connection, twin).await?;
     state.wake_delivery();
     Ok(())
 }
@@ -254,12 +264,28 @@ pub async fn matches_trigger(
 
 /// Starts Bulk Exalate of the trigger's matches in a background task and returns the job whose
 /// progress [`AppState::bulk_job`] reports; refuses a trigger whose query no longer parses.
-pub fn start_bulk_exalate(
+/// The job is recorded as under way until it ends, so that a node killed meanwhile takes it up
+/// again when it starts ([`resume_bulk_exalates`]).
+pub async fn start_bulk_exalate(
     state: &AppState,
     connection: Connection,
     trigger: Trigger,
 ) -> Result<u64, SyncFailure> {
     parse_trigger(&state.view(), &trigger.query)?;
+    state
+        .store()
+        .set_setting(&bulk_key(trigger.id), &connection.id.to_string())
+        .await?;
+    Ok(run_bulk_job(state, connection, trigger))
+}
+
+/// The setting that says a Bulk Exalate of the trigger is under way; its value is the
+/// connection's id.
+fn bulk_key(trigger: i64) -> String {
+    format!("sync.bulk.{trigger}")
+}
+
+fn run_bulk_job(state: &AppState, connection: Connection, trigger: Trigger) -> u64 {
     let job = state.start_bulk_job(&connection.name, trigger.id);
     let runner = state.clone();
     tokio::spawn(async move {
@@ -270,6 +296,10 @@ pub fn start_bulk_exalate(
             });
         })
         .await;
+        // Ended, done or stopped by an error it reports: nothing to take up again.
+        if let Err(e) = runner.store().delete_setting(&bulk_key(trigger.id)).await {
+            tracing::warn!(error = %e, trigger = trigger.id, "A finished Bulk Exalate could not be recorded as ended.");
+        }
         runner.update_bulk_job(job, |j| {
             j.finished = true;
             if result.is_ok() {
@@ -279,7 +309,32 @@ pub fn start_bulk_exalate(
             j.error = result.err().map(|e| e.to_string());
         });
     });
-    Ok(job)
+    job
+}
+
+/// Takes up again, as new jobs, the Bulk Exalates a crash or a stop cut short: their items
+/// brought already are skipped, so each goes on where it was. One whose trigger or connection
+/// is gone is forgotten. Returns how many were started.
+pub async fn resume_bulk_exalates(state: &AppState) -> Result<usize, SyncFailure> {
+    let store = state.store();
+    let mut resumed = 0;
+    for trigger in store.triggers(None).await? {
+        let key = bulk_key(trigger.id);
+        if store.setting(&key).await?.is_none() {
+            continue;
+        }
+        let connection = match store.connection(trigger.connection_id).await? {
+            Some(c) if parse_trigger(&state.view(), &trigger.query).is_ok() => c,
+            _ => {
+                store.delete_setting(&key).await?;
+                continue;
+            }
+        };
+        tracing::info!(connection = %connection.name, trigger = trigger.id, "Taking up a Bulk Exalate the node's stop cut short.");
+        run_bulk_job(state, connection, trigger);
+        resumed += 1;
+    }
+    Ok(resumed)
 }
 
 /// Items one Bulk Exalate brings under sync at once.

@@ -524,6 +524,31 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn write_twin_and_queue(
+        &self,
+        twin: &Twin,
+        create: bool,
+        messages: &[(String, String)],
+    ) -> Result<Twin> {
+        let (twin, messages) = (twin.clone(), messages.to_vec());
+        self.write(move |conn| {
+            let written = if create {
+                twins::create(conn, &twin)?
+            } else {
+                twins::update(conn, &twin)?
+            };
+            for (kind, payload) in &messages {
+                connections::enqueue(conn, twin.connection_id, kind, payload, now())?;
+            }
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn unsent_twins(&self) -> Result<Vec<Twin>> {
+        self.read(|conn| twins::unsent(conn)).await
+    }
+
     async fn queue_sync(
         &self,
         connection_id: Uuid,

@@ -306,7 +306,7 @@ async fn bulk(
     let trigger = find(&state, id).await?;
     let connection = connection_of(&state, &trigger).await?;
     let name = connection.name.clone();
-    match operations::start_bulk_exalate(&state, connection, trigger) {
+    match operations::start_bulk_exalate(&state, connection, trigger).await {
         Ok(job) => {
             tracing::info!(user = %user.session.username, connection = %name, trigger = id, job, "Bulk Exalate started.");
             Ok(Redirect::to(&format!("/sync/bulk/{job}")).into_response())

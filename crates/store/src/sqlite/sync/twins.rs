@@ -232,6 +232,17 @@ pub(in crate::sqlite) fn by_remote(
     .transpose()
 }
 
+/// Active twins with nothing sent and no remote key, oldest first (rowid breaks ties). Read
+/// once at start-up: a scan, with no index of its own to keep up on every write.
+pub(in crate::sqlite) fn unsent(conn: &Connection) -> Result<Vec<Twin>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM twins \
+         WHERE state = 'active' AND remote_key IS NULL AND last_sent IS NULL \
+         ORDER BY created, rowid"
+    ))?;
+    collect(stmt.query_map([], Stored::from_row)?)
+}
+
 /// rowid breaks ties in creation order.
 pub(in crate::sqlite) fn of_item(conn: &Connection, local_key: &ItemKey) -> Result<Vec<Twin>> {
     let mut stmt = conn.prepare_cached(&format!(
