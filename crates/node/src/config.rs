@@ -8,6 +8,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -248,6 +249,44 @@ pub struct Config {
     pub error_webhook: Option<String>,
     /// The ServiceNow instance the node serves; `None`: the built-in tracker.
     pub servicenow: Option<ServiceNowConfig>,
+    /// How long HTTP clients may take and how many connections they may hold.
+    pub http: HttpLimits,
+}
+
+/// Limits of the HTTP server against slow, idle or numerous clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The longest a client may take to send a request's head, from when the node starts
+    /// waiting for it: on a new connection, and on a kept-alive one after its last answer (so
+    /// it is also how long an idle connection stays open).
+    pub header_timeout: Duration,
+    /// The longest a request body may go without sending a byte.
+    pub body_timeout: Duration,
+    /// The longest a request may take in all, body and answer included.
+    pub request_timeout: Duration,
+    /// Open connections at most; a connection over it is answered 503 and closed.
+    pub max_connections: usize,
+    /// Node-to-node requests (`/node/v1`) handled at once; more are answered 503.
+    pub node_requests: usize,
+}
+
+/// Default [`HttpLimits::header_timeout`], in seconds.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default [`HttpLimits::body_timeout`], in seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Default [`HttpLimits::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            request_timeout: Duration::from_secs(60),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            node_requests: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -268,6 +307,7 @@ impl Default for Config {
             master_key: None,
             error_webhook: None,
             servicenow: None,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -483,6 +523,7 @@ impl Config {
             master_key: master_key.map(|k| Secret(k.trim().to_owned())),
             error_webhook,
             servicenow,
+            http: HttpLimits::default(),
         })
     }
 }
