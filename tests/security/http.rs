@@ -30,10 +30,7 @@ enum Ended {
 }
 
 /// Reads until the node closes the connection, or the deadline.
-async fn read_until_closed(
-    reader: &mut (impl AsyncReadExt + Unpin),
-    deadline: Duration,
-) -> Ended {
+async fn read_until_closed(reader: &mut (impl AsyncReadExt + Unpin), deadline: Duration) -> Ended {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let until = Instant::now() + deadline;
@@ -200,8 +197,7 @@ async fn a_connection_that_never_finishes_its_headers_is_closed_after_the_header
     .await;
     let host = host(&node);
     let mut half = TcpStream::connect(&host).await.unwrap();
-    half.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: ")
-        .as_bytes())
+    half.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: ").as_bytes())
         .await
         .unwrap();
     let mut silent = TcpStream::connect(&host).await.unwrap();

@@ -43,6 +43,12 @@ pub enum ApiError {
     /// What was asked for existed once and is gone for good.
     #[error("{0}")]
     Gone(String),
+    /// The client stopped sending its request before it was complete.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The node is too busy for this request now; the client may retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// Logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,6 +65,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,6 +81,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Gone(_) => "gone",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -156,11 +166,29 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge("the request body is too large".into())
             } else {
-                ApiError::BadRequest(format!("cannot read the request body: {e}"))
+                body_error(&e)
             }
         }
         other => ApiError::BadRequest(other.body_text()),
     }
+}
+
+/// Why a request body could not be read: 408 when the client stopped sending it (the body
+/// timeout), 413 when it is over the route's limit, else 400.
+pub fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = inner {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout(
+                "the request body stopped arriving before it was complete".into(),
+            );
+        }
+        if error.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge("the request body is too large".into());
+        }
+        inner = error.source();
+    }
+    ApiError::BadRequest(format!("cannot read the request body: {e}"))
 }
 
 /// serde's message without axum's "Failed to deserialize the JSON body into the target type"

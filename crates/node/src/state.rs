@@ -74,6 +74,8 @@ struct Inner {
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
     /// Rule runs at once ([`AppState::rules_slot`]).
     rule_slots: tokio::sync::Semaphore,
+    /// Refusal lines anyone can cause, at most one per source and interval.
+    refusal_log: crate::log_limit::LogLimiter,
     /// When each connection's last sync time was last written ([`AppState::due_touch`]).
     touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
     /// The tracker the node serves: its ServiceNow instance and client (none on the built-in
@@ -186,10 +188,17 @@ impl AppState {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             touched: std::sync::Mutex::new(std::collections::HashMap::new()),
+            refusal_log: crate::log_limit::LogLimiter::default(),
             rule_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
         })))
+    }
+
+    /// Whether a refusal line of `kind` from `source` is written now: `Some(n)`, `n` lines of
+    /// it having been left out since the last (see [`crate::log_limit`]).
+    pub fn refusal_log(&self, kind: &'static str, source: Option<std::net::IpAddr>) -> Option<u64> {
+        self.0.refusal_log.allow(kind, source)
     }
 
     /// A turn to run sync rules on a blocking thread. Rules use the CPU only, so more runs at
