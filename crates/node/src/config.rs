@@ -156,6 +156,16 @@ pub struct ServeArgs {
     /// Seconds between polls of ServiceNow for changes [default: 10]
     #[arg(long, env = "TANDEM_SERVICENOW_POLL_SECS", value_name = "SECS")]
     pub servicenow_poll_secs: Option<u64>,
+    /// Seconds a client may take to send a request's head; also how long an idle kept-alive
+    /// connection stays open [default: 10]
+    #[arg(long, env = "TANDEM_HEADER_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request body may pause before the request is answered 408 [default: 30]
+    #[arg(long, env = "TANDEM_BODY_TIMEOUT_SECS", value_name = "SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Open connections at most; one more is answered 503 and closed [default: 1024]
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// The `[servicenow]` table of the config file.
@@ -205,6 +215,9 @@ struct FileConfig {
     invitation_hours: Option<u32>,
     master_key: Option<String>,
     error_webhook: Option<String>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     servicenow: Option<FileServiceNow>,
 }
 
@@ -503,6 +516,15 @@ impl Config {
             None => None,
         };
 
+        let http = http_limits(
+            args,
+            (
+                file.header_timeout_secs,
+                file.body_timeout_secs,
+                file.max_connections,
+            ),
+            &file_path,
+        )?;
         let servicenow = servicenow_config(args, file.servicenow.unwrap_or_default(), &file_path)?;
 
         Ok(Config {
@@ -523,9 +545,83 @@ impl Config {
             master_key: master_key.map(|k| Secret(k.trim().to_owned())),
             error_webhook,
             servicenow,
-            http: HttpLimits::default(),
+            http,
         })
     }
+}
+
+/// The HTTP server's limits from flags over the file's (header timeout, body timeout, most
+/// connections) over defaults.
+fn http_limits(
+    args: &ServeArgs,
+    (file_header, file_body, file_connections): (Option<u64>, Option<u64>, Option<usize>),
+    file_path: &Path,
+) -> Result<HttpLimits, ConfigError> {
+    let defaults = HttpLimits::default();
+    let request_secs = defaults.request_timeout.as_secs();
+    let secs = |flag_value: Option<u64>,
+                file_value: Option<u64>,
+                key: &'static str,
+                flag: &str,
+                env: &str,
+                max: u64,
+                default: Duration|
+     -> Result<Duration, ConfigError> {
+        match flag_value.or(file_value) {
+            None => Ok(default),
+            Some(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
+            Some(n) => Err(ConfigError::Invalid {
+                key,
+                value: n.to_string(),
+                origin: source_of(flag_value.is_some(), flag, env, file_path),
+                reason: format!("choose between 1 and {max} seconds"),
+            }),
+        }
+    };
+    let header_timeout = secs(
+        args.header_timeout_secs,
+        file_header,
+        "header timeout",
+        "--header-timeout-secs",
+        "TANDEM_HEADER_TIMEOUT_SECS",
+        3600,
+        defaults.header_timeout,
+    )?;
+    // A request may take the request timeout in all: a longer pause of its body means nothing.
+    let body_timeout = secs(
+        args.body_timeout_secs,
+        file_body,
+        "body timeout",
+        "--body-timeout-secs",
+        "TANDEM_BODY_TIMEOUT_SECS",
+        request_secs,
+        defaults.body_timeout,
+    )?;
+    let max_connections = match args.max_connections.or(file_connections) {
+        None => defaults.max_connections,
+        Some(n) if (1..=1_000_000).contains(&n) => n,
+        Some(n) => {
+            return Err(ConfigError::Invalid {
+                key: "connection limit",
+                value: n.to_string(),
+                origin: source_of(
+                    args.max_connections.is_some(),
+                    "--max-connections",
+                    "TANDEM_MAX_CONNECTIONS",
+                    file_path,
+                ),
+                reason:
+                    "choose between 1 and 1000000 (each open connection holds a file descriptor)"
+                        .into(),
+            });
+        }
+    };
+    Ok(HttpLimits {
+        header_timeout,
+        body_timeout,
+        max_connections,
+        ..defaults
+    })
 }
 
 /// The ServiceNow settings from flags over the `[servicenow]` table; `None` when no instance
@@ -851,6 +947,63 @@ mod tests {
             err,
             "invalid listen address 'localhost' (from --listen or TANDEM_LISTEN): expected IP:PORT, e.g. 127.0.0.1:7341 or 0.0.0.0:8080 (port 0 picks a free port)"
         );
+    }
+
+    #[test]
+    fn http_limits_come_from_flags_over_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            "header_timeout_secs = 5\nbody_timeout_secs = 20\nmax_connections = 64\n",
+        );
+        let limits = Config::resolve(&ServeArgs {
+            config: Some(path.clone()),
+            max_connections: Some(128),
+            ..ServeArgs::default()
+        })
+        .unwrap()
+        .http;
+        assert_eq!(limits.header_timeout, Duration::from_secs(5));
+        assert_eq!(limits.body_timeout, Duration::from_secs(20));
+        assert_eq!(limits.max_connections, 128);
+        let defaults = Config::resolve(&ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..ServeArgs::default()
+        })
+        .unwrap()
+        .http;
+        assert_eq!(defaults, HttpLimits::default());
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+
+        for (args, named) in [
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    header_timeout_secs: Some(0),
+                    ..ServeArgs::default()
+                },
+                "invalid header timeout '0' (from --header-timeout-secs",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    body_timeout_secs: Some(61),
+                    ..ServeArgs::default()
+                },
+                "invalid body timeout '61'",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    max_connections: Some(0),
+                    ..ServeArgs::default()
+                },
+                "invalid connection limit '0'",
+            ),
+        ] {
+            let err = Config::resolve(&args).unwrap_err().to_string();
+            assert!(err.starts_with(named), "{err}");
+        }
     }
 
     #[test]

@@ -160,6 +160,9 @@ impl AppState {
             .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
+            // A node closes a connection idle for its header timeout (10 s by default): drop
+            // ours sooner, so a request never goes out on one the far end is closing.
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             // Another node answers at its own URL; a redirect is not followed with a signed body.
             .redirect(reqwest::redirect::Policy::none())
             .build()
