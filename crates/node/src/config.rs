@@ -279,7 +279,8 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Open connections at most; a connection over it is answered 503 and closed.
     pub max_connections: usize,
-    /// Node-to-node requests (`/node/v1`) handled at once; more are answered 503.
+    /// Node-to-node requests (`/node/v1`) handled at once, for the public routes and for the
+    /// signed ones each; more are answered 503.
     pub node_requests: usize,
 }
 

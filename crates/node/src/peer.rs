@@ -11,7 +11,8 @@
 //!
 //! Against clients without credentials: the signed headers, the connection and the clock are
 //! checked before a body is read, and a body is read only up to its route's limit; at most
-//! [`crate::config::HttpLimits::node_requests`] requests are handled at once (more get 503);
+//! [`crate::config::HttpLimits::node_requests`] public and as many signed requests are handled
+//! at once (more get 503);
 //! refusal lines are written at most once a minute per source ([`crate::log_limit`]).
 
 use std::net::{IpAddr, SocketAddr};
@@ -37,39 +38,47 @@ use crate::connections::{self, NodeInfo, client};
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 
-/// The routes; at most `max_requests` are handled at once, the others answered 503 at once.
+/// The routes. The public ones (`info`, `probe`, `accept`) and the signed ones (`messages`,
+/// `poll`) each handle at most `max_requests` at once and answer 503 past it, so probes
+/// (which wait on another server) cannot starve deliveries.
 pub fn router(max_requests: usize) -> Router<AppState> {
-    // One semaphore for all the routes (a layer on a router is applied to each route).
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_requests.max(1)));
+    // At most `max_requests` at once through every route a layer is on (its clones share one
+    // semaphore); one more is answered 503 at once.
+    let limit = || {
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_requests.max(1)));
+        tower::ServiceBuilder::new()
+            .layer(HandleErrorLayer::<_, ()>::new(|_: tower::BoxError| async {
+                ApiError::Unavailable(
+                    "this node is handling too many node-to-node requests: retry shortly".into(),
+                )
+            }))
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+                slots,
+            ))
+    };
+    let public = limit();
+    let signed = limit();
     Router::new()
-        .route("/info", get(info))
+        .route("/info", get(info).layer(public.clone()))
         .route(
             "/probe",
-            post(probe).layer(DefaultBodyLimit::max(wire::MAX_SMALL_BODY)),
+            post(probe)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
+                .layer(public.clone()),
         )
         .route(
             "/accept",
-            post(accept).layer(DefaultBodyLimit::max(wire::MAX_SMALL_BODY)),
+            post(accept)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
+                .layer(public),
         )
         // `messages` and `poll` read their bodies themselves, after checking the headers.
-        .route("/messages", post(messages))
-        .route("/poll", post(poll))
+        .route("/messages", post(messages).layer(signed.clone()))
+        .route("/poll", post(poll).layer(signed))
         .fallback(|| async {
             ApiError::NotFound("there is no node-to-node route at this address".into())
         })
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Unavailable(
-                        "this node is handling too many node-to-node requests: retry shortly"
-                            .into(),
-                    )
-                }))
-                .load_shed()
-                .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
-                    slots,
-                )),
-        )
 }
 
 /// The address a request came from, when the server knows it.
