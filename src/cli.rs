@@ -29,6 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node: HTTP API and web console on the embedded database
+    // Boxed: the flags are many, the other commands small.
     Serve(Box<ServeArgs>),
     /// Run two demo nodes in this process, each with its own seeded tracker
     Demo(DemoArgs),

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -185,6 +186,16 @@ pub struct ServeArgs {
         value_name = "BOOL"
     )]
     pub allow_private_destinations: Option<bool>,
+    /// Seconds a client may take to send a request's head; also how long an idle kept-alive
+    /// connection stays open [default: 10]
+    #[arg(long, env = "TANDEM_HEADER_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request body may pause before the request is answered 408 [default: 30]
+    #[arg(long, env = "TANDEM_BODY_TIMEOUT_SECS", value_name = "SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Open connections at most; one more is answered 503 and closed [default: 1024]
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// The `[servicenow]` table of the config file.
@@ -234,6 +245,9 @@ struct FileConfig {
     invitation_hours: Option<u32>,
     master_key: Option<String>,
     error_webhook: Option<String>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     servicenow: Option<FileServiceNow>,
     allow_private_destinations: Option<bool>,
 }
@@ -282,6 +296,45 @@ pub struct Config {
     /// Whether the node may call loopback, link-local and private addresses on another's
     /// behalf (the probe, a destination check, another node's declared URL). Off by default.
     pub allow_private_destinations: bool,
+    /// How long HTTP clients may take and how many connections they may hold.
+    pub http: HttpLimits,
+}
+
+/// Limits of the HTTP server against slow, idle or numerous clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The longest a client may take to send a request's head, from when the node starts
+    /// waiting for it: on a new connection, and on a kept-alive one after its last answer (so
+    /// it is also how long an idle connection stays open).
+    pub header_timeout: Duration,
+    /// The longest a request body may go without sending a byte.
+    pub body_timeout: Duration,
+    /// The longest a request may take in all, body and answer included.
+    pub request_timeout: Duration,
+    /// Open connections at most; a connection over it is answered 503 and closed.
+    pub max_connections: usize,
+    /// Node-to-node requests (`/node/v1`) handled at once, for the public routes and for the
+    /// signed ones each; more are answered 503.
+    pub node_requests: usize,
+}
+
+/// Default [`HttpLimits::header_timeout`], in seconds.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default [`HttpLimits::body_timeout`], in seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Default [`HttpLimits::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            request_timeout: Duration::from_secs(60),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            node_requests: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -303,6 +356,7 @@ impl Default for Config {
             error_webhook: None,
             servicenow: None,
             allow_private_destinations: false,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -510,6 +564,15 @@ impl Config {
             None => None,
         };
 
+        let http = http_limits(
+            args,
+            (
+                file.header_timeout_secs,
+                file.body_timeout_secs,
+                file.max_connections,
+            ),
+            &file_path,
+        )?;
         let servicenow = servicenow_config(args, file.servicenow.unwrap_or_default(), &file_path)?;
 
         Ok(Config {
@@ -534,6 +597,7 @@ impl Config {
                 .allow_private_destinations
                 .or(file.allow_private_destinations)
                 .unwrap_or(false),
+            http,
         })
     }
 }
@@ -553,6 +617,80 @@ fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
         });
     }
     Ok(line.to_owned())
+}
+
+/// The HTTP server's limits from flags over the file's (header timeout, body timeout, most
+/// connections) over defaults.
+fn http_limits(
+    args: &ServeArgs,
+    (file_header, file_body, file_connections): (Option<u64>, Option<u64>, Option<usize>),
+    file_path: &Path,
+) -> Result<HttpLimits, ConfigError> {
+    let defaults = HttpLimits::default();
+    let request_secs = defaults.request_timeout.as_secs();
+    let secs = |flag_value: Option<u64>,
+                file_value: Option<u64>,
+                key: &'static str,
+                flag: &str,
+                env: &str,
+                max: u64,
+                default: Duration|
+     -> Result<Duration, ConfigError> {
+        match flag_value.or(file_value) {
+            None => Ok(default),
+            Some(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
+            Some(n) => Err(ConfigError::Invalid {
+                key,
+                value: n.to_string(),
+                origin: source_of(flag_value.is_some(), flag, env, file_path),
+                reason: format!("choose between 1 and {max} seconds"),
+            }),
+        }
+    };
+    let header_timeout = secs(
+        args.header_timeout_secs,
+        file_header,
+        "header timeout",
+        "--header-timeout-secs",
+        "TANDEM_HEADER_TIMEOUT_SECS",
+        3600,
+        defaults.header_timeout,
+    )?;
+    // A request may take the request timeout in all: a longer pause of its body means nothing.
+    let body_timeout = secs(
+        args.body_timeout_secs,
+        file_body,
+        "body timeout",
+        "--body-timeout-secs",
+        "TANDEM_BODY_TIMEOUT_SECS",
+        request_secs,
+        defaults.body_timeout,
+    )?;
+    let max_connections = match args.max_connections.or(file_connections) {
+        None => defaults.max_connections,
+        Some(n) if (1..=1_000_000).contains(&n) => n,
+        Some(n) => {
+            return Err(ConfigError::Invalid {
+                key: "connection limit",
+                value: n.to_string(),
+                origin: source_of(
+                    args.max_connections.is_some(),
+                    "--max-connections",
+                    "TANDEM_MAX_CONNECTIONS",
+                    file_path,
+                ),
+                reason:
+                    "choose between 1 and 1000000 (each open connection holds a file descriptor)"
+                        .into(),
+            });
+        }
+    };
+    Ok(HttpLimits {
+        header_timeout,
+        body_timeout,
+        max_connections,
+        ..defaults
+    })
 }
 
 /// The ServiceNow settings from flags over the `[servicenow]` table; `None` when no instance
@@ -918,6 +1056,63 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_come_from_flags_over_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            "header_timeout_secs = 5\nbody_timeout_secs = 20\nmax_connections = 64\n",
+        );
+        let limits = Config::resolve(&ServeArgs {
+            config: Some(path.clone()),
+            max_connections: Some(128),
+            ..ServeArgs::default()
+        })
+        .unwrap()
+        .http;
+        assert_eq!(limits.header_timeout, Duration::from_secs(5));
+        assert_eq!(limits.body_timeout, Duration::from_secs(20));
+        assert_eq!(limits.max_connections, 128);
+        let defaults = Config::resolve(&ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..ServeArgs::default()
+        })
+        .unwrap()
+        .http;
+        assert_eq!(defaults, HttpLimits::default());
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+
+        for (args, named) in [
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    header_timeout_secs: Some(0),
+                    ..ServeArgs::default()
+                },
+                "invalid header timeout '0' (from --header-timeout-secs",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    body_timeout_secs: Some(61),
+                    ..ServeArgs::default()
+                },
+                "invalid body timeout '61'",
+            ),
+            (
+                ServeArgs {
+                    config: Some(path.clone()),
+                    max_connections: Some(0),
+                    ..ServeArgs::default()
+                },
+                "invalid connection limit '0'",
+            ),
+        ] {
+            let err = Config::resolve(&args).unwrap_err().to_string();
+            assert!(err.starts_with(named), "{err}");
+        }
     }
 
     #[test]

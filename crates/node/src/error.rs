@@ -52,6 +52,9 @@ pub enum ApiError {
     /// The node cannot take this request now: try again after `retry_after` seconds.
     #[error("{message}")]
     Unavailable { message: String, retry_after: u64 },
+    /// The client stopped sending its request before it was complete.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::Gone(_) => "gone",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -206,11 +211,29 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge("the request body is too large".into())
             } else {
-                ApiError::BadRequest(format!("cannot read the request body: {e}"))
+                body_error(&e)
             }
         }
         other => ApiError::BadRequest(other.body_text()),
     }
+}
+
+/// Why a request body could not be read: 408 when the client stopped sending it (the body
+/// timeout), 413 when it is over the route's limit, else 400.
+pub fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = inner {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout(
+                "the request body stopped arriving before it was complete".into(),
+            );
+        }
+        if error.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge("the request body is too large".into());
+        }
+        inner = error.source();
+    }
+    ApiError::BadRequest(format!("cannot read the request body: {e}"))
 }
 
 /// serde's message without axum's "Failed to deserialize the JSON body into the target type"

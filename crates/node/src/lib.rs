@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod license;
+pub mod log_limit;
 pub mod outbound;
 pub mod peer;
 pub mod secrets;

@@ -145,6 +145,9 @@ impl PeerClient {
             .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
+            // A node closes a connection idle for its header timeout (10 s by default): drop
+            // ours sooner, so a request never goes out on one the far end is closing.
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             // Another node answers at its own URL; a redirect is not followed (with a signed
             // body, or to an address the policy refuses).
             .redirect(reqwest::redirect::Policy::none());

@@ -10,17 +10,30 @@
 //! - `POST /messages` and `POST /poll` must be signed with the connection's key, fresh (5
 //!   minutes) and never seen before (nonces are kept in the database); everything else is
 //!   refused with 401 and logged, without the request's secrets.
+//!
+//! Against clients without credentials: the signed headers, the connection and the clock are
+//! checked before a body is read, and a body is read only up to its route's limit; at most
+//! [`crate::config::HttpLimits::node_requests`] public and as many signed requests are handled
+//! at once (more get 503);
+//! refusal lines are written at most once a minute per source ([`crate::log_limit`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use jiff::Timestamp;
 use tandem_model::{ConnectionRole, ConnectionStatus};
-use tandem_protocol::{ConnectionKeys, Nonce, SignedHeaders, sign_response, verify_request};
+use tandem_protocol::{
+    ConnectionKeys, Nonce, SignedHeaders, check_request_headers, sign_response, verify_request,
+};
 use uuid::Uuid;
 
 use crate::connections::wire::{self, PROTOCOL};
@@ -28,22 +41,68 @@ use crate::connections::{self, NodeInfo, client};
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+/// The routes. The public ones (`info`, `probe`, `accept`) and the signed ones (`messages`,
+/// `poll`) each handle at most `max_requests` at once and answer 503 past it, so probes
+/// (which wait on another server) cannot starve deliveries.
+pub fn router(max_requests: usize) -> Router<AppState> {
+    // At most `max_requests` at once through every route a layer is on (its clones share one
+    // semaphore); one more is answered 503 at once.
+    let limit = || {
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_requests.max(1)));
+        tower::ServiceBuilder::new()
+            .layer(HandleErrorLayer::<_, ()>::new(|_: tower::BoxError| async {
+                ApiError::Unavailable {
+                    message: "this node is handling too many node-to-node requests: retry shortly"
+                        .into(),
+                    retry_after: 1,
+                }
+            }))
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+                slots,
+            ))
+    };
+    let public = limit();
+    let signed = limit();
     Router::new()
-        .route("/info", get(info))
-        .route("/probe", post(probe))
-        .route("/accept", post(accept))
-        // A batch may carry attachments (up to 25 MB each, one alone when larger than a batch).
+        .route("/info", get(info).layer(public.clone()))
         .route(
-            "/messages",
-            post(messages).layer(axum::extract::DefaultBodyLimit::max(
-                tandem_model::MAX_ATTACHMENT * 2 + crate::connections::BATCH_BYTES,
-            )),
+            "/probe",
+            post(probe)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
+                .layer(public.clone()),
         )
-        .route("/poll", post(poll))
+        .route(
+            "/accept",
+            post(accept)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
+                .layer(public),
+        )
+        // `messages` and `poll` read their bodies themselves, after checking the headers.
+        .route("/messages", post(messages).layer(signed.clone()))
+        .route("/poll", post(poll).layer(signed))
         .fallback(|| async {
             ApiError::NotFound("there is no node-to-node route at this address".into())
         })
+}
+
+/// The address a request came from, when the server knows it.
+pub struct Source(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Source(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
 }
 
 /// This node's public description.
@@ -112,8 +171,7 @@ async fn probe(
     if !state.may_probe(ip) {
         tracing::warn!(client = %ip, "Refused a probe: too many from this address.");
         return Err(ApiError::TooManyRequests {
-            message: "too many reachability checks from this address: try again in a minute"
-                .into(),
+            message: "too many reachability checks from this address: try again in a minute".into(),
             retry_after: Some(60),
         });
     }
@@ -138,11 +196,20 @@ async fn probe(
 /// The initiator's half of the handshake.
 async fn accept(
     State(state): State<AppState>,
+    Source(source): Source,
     ApiJson(request): ApiJson<wire::AcceptRequest>,
 ) -> Result<Response, ApiError> {
     let id = request.connection_id;
     let refuse = |e: ApiError| {
-        tracing::warn!(connection = %id, reason = %e, "Refused an acceptance.");
+        if let Some(suppressed) = state.refusal_log("acceptance", source) {
+            tracing::warn!(
+                connection = %id,
+                source = %display_source(source),
+                reason = %e,
+                suppressed,
+                "Refused an acceptance."
+            );
+        }
         e
     };
     if request.protocol != PROTOCOL {
@@ -166,18 +233,50 @@ async fn accept(
     signed_answer(&keys, &nonce, &answer)
 }
 
-/// Checks a signed request on a connection: the connection exists and is past Pending, the
-/// signature verifies with its key, the request is fresh and its nonce new.
-async fn verified(
+fn display_source(source: Option<IpAddr>) -> String {
+    source.map_or_else(|| "unknown".into(), |ip| ip.to_string())
+}
+
+/// A signed request on a connection, as far as it can be checked before its body.
+struct Signed<'a> {
+    state: &'a AppState,
+    path: &'static str,
+    source: Option<IpAddr>,
+    headers: SignedHeaders,
+    connection: tandem_model::Connection,
+    keys: ConnectionKeys,
+}
+
+/// Refuses a node-to-node request with 401, logging why (at most once a minute per source).
+fn refuse(
     state: &AppState,
+    path: &'static str,
+    source: Option<IpAddr>,
+    connection: &str,
+    reason: String,
+) -> ApiError {
+    if let Some(suppressed) = state.refusal_log("node request", source) {
+        tracing::warn!(
+            connection,
+            path,
+            source = %display_source(source),
+            reason = %reason,
+            suppressed,
+            "Refused a node-to-node request."
+        );
+    }
+    ApiError::Unauthorized(reason)
+}
+
+/// The checks that need no body: the signed headers are there and well formed, the connection
+/// exists and is past Pending, and the request was signed within the clock skew allowed.
+async fn signed<'a>(
+    state: &'a AppState,
     headers: &HeaderMap,
     path: &'static str,
-    body: &[u8],
-) -> Result<(tandem_model::Connection, ConnectionKeys, Nonce), ApiError> {
-    let refuse = |connection: &str, reason: String| {
-        tracing::warn!(connection, path, reason = %reason, "Refused a node-to-node request.");
-        ApiError::Unauthorized(reason)
-    };
+    source: Option<IpAddr>,
+) -> Result<Signed<'a>, ApiError> {
+    let refuse = |connection: &str, reason: String| refuse(state, path, source, connection, reason);
     let signed = SignedHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()))
         .map_err(|e| refuse("-", e.to_string()))?;
     let id = Uuid::try_parse(&signed.connection).map_err(|_| {
@@ -186,6 +285,8 @@ async fn verified(
             "the Tandem-Connection header is not a connection id".into(),
         )
     })?;
+    check_request_headers(id, &signed, Timestamp::now())
+        .map_err(|e| refuse(&signed.connection, e.to_string()))?;
     let connection = match state.store().connection(id).await? {
         Some(c) if c.role != ConnectionRole::Local && c.status != ConnectionStatus::Pending => c,
         _ => {
@@ -197,28 +298,94 @@ async fn verified(
     };
     let keys = connections::keys(state, &connection)
         .map_err(|e| refuse(&signed.connection, e.to_string()))?;
-    let now = Timestamp::now();
-    let request = verify_request(&keys.incoming, id, "POST", path, body, &signed, now)
-        .map_err(|e| refuse(&signed.connection, e.to_string()))?;
-    let fresh = state
-        .store()
-        .remember_nonce(id, request.nonce.as_str(), request.keep_nonce_until, now)
-        .await?;
-    if !fresh {
-        return Err(refuse(
-            &signed.connection,
-            "this request was already received once (a replay)".into(),
-        ));
+    Ok(Signed {
+        state,
+        path,
+        source,
+        headers: signed,
+        connection,
+        keys,
+    })
+}
+
+impl Signed<'_> {
+    /// The rest: the signature over `body` verifies with the connection's key, and the nonce is
+    /// new.
+    async fn verify(
+        self,
+        body: &[u8],
+    ) -> Result<(tandem_model::Connection, ConnectionKeys, Nonce), ApiError> {
+        let Signed {
+            state,
+            path,
+            source,
+            headers,
+            connection,
+            keys,
+        } = self;
+        let refuse = |reason: String| refuse(state, path, source, &headers.connection, reason);
+        let now = Timestamp::now();
+        let request = verify_request(
+            &keys.incoming,
+            connection.id,
+            "POST",
+            path,
+            body,
+            &headers,
+            now,
+        )
+        .map_err(|e| refuse(e.to_string()))?;
+        let fresh = state
+            .store()
+            .remember_nonce(
+                connection.id,
+                request.nonce.as_str(),
+                request.keep_nonce_until,
+                now,
+            )
+            .await?;
+        if !fresh {
+            return Err(refuse(
+                "this request was already received once (a replay)".into(),
+            ));
+        }
+        Ok((connection, keys, request.nonce))
     }
-    Ok((connection, keys, request.nonce))
+}
+
+/// A signed request's body, once its headers checked out: at most `limit` bytes (a larger
+/// `Content-Length` is refused before reading), streamed under the body timeout.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the request body is over {limit} bytes, the most this route takes"
+        ))
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => Err(match crate::error::body_error(&*e) {
+            ApiError::PayloadTooLarge(_) => too_large(),
+            other => other,
+        }),
+    }
 }
 
 async fn messages(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Source(source): Source,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (connection, keys, nonce) = verified(&state, &headers, wire::MESSAGES_PATH, &body).await?;
+    let (parts, body) = request.into_parts();
+    let signed = signed(&state, &parts.headers, wire::MESSAGES_PATH, source).await?;
+    let body = read_body(&parts.headers, body, wire::MAX_BATCH_BODY).await?;
+    let (connection, keys, nonce) = signed.verify(&body).await?;
     let batch: wire::MessageBatch = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the message batch is not understood: {e}")))?;
     let acked = connections::receive(&state, &connection, batch.messages).await?;
@@ -227,10 +394,13 @@ async fn messages(
 
 async fn poll(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Source(source): Source,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (connection, keys, nonce) = verified(&state, &headers, wire::POLL_PATH, &body).await?;
+    let (parts, body) = request.into_parts();
+    let signed = signed(&state, &parts.headers, wire::POLL_PATH, source).await?;
+    let body = read_body(&parts.headers, body, wire::MAX_SMALL_BODY).await?;
+    let (connection, keys, nonce) = signed.verify(&body).await?;
     let request: wire::PollRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the poll is not understood: {e}")))?;
     let messages = connections::polled(&state, &connection, request.ack).await?;

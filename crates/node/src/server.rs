@@ -1,5 +1,12 @@
 //! Starting and stopping a node: data directory, database, identity, first-start set-up, the
 //! HTTP server and graceful shutdown.
+//!
+//! The server ([`serve`]) is hyper's HTTP/1 connection on an accept loop of its own, so that
+//! slow and idle clients cannot hold a node's memory ([`crate::config::HttpLimits`]): a request
+//! head must arrive within the header timeout (also how long a kept-alive connection may sit
+//! idle), a body may not pause longer than the body timeout, a request may not take longer
+//! than the request timeout, and at most `max_connections` connections are open (one more is
+//! answered 503 and closed).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -7,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tandem_store::Store;
 use tandem_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,7 +29,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth;
-use crate::config::{Config, Durability};
+use crate::config::{Config, Durability, HttpLimits};
 use crate::error::NodeError;
 use crate::identity::Identity;
 use crate::state::{
@@ -239,16 +247,13 @@ pub async fn start_with_store(
         state.clone(),
         cancel.clone(),
     )));
-    let shutdown = cancel.clone();
-    let server = tokio::spawn(async move {
-        // Peer addresses reach the handlers: the sign-in throttle counts failures per address.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-    });
+    let server = tokio::spawn(serve(
+        listener,
+        app,
+        state.clone(),
+        state.config().http,
+        cancel.clone(),
+    ));
     tracing::info!(
         address = %addr,
         node = %state.identity().id,
@@ -356,16 +361,105 @@ fn write_setup_link(path: &Path, link: &str) -> Result<(), NodeError> {
     writeln!(file, "{link}").map_err(fail)
 }
 
+/// Serves `app` on `listener` until `cancel` fires, then stops accepting, lets the requests
+/// in flight finish, and returns.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    state: AppState,
+    limits: HttpLimits,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+            () = cancel.cancelled() => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refuse_connection(&state, stream, peer, limits.max_connections);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = tower::ServiceBuilder::new()
+            .layer(axum::Extension(ConnectInfo(peer)))
+            .service(app.clone());
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // An error here is the client's doing (it left, or sent no head in time).
+            if let Err(e) = connection.await {
+                tracing::debug!(peer = %peer, error = %e, "Connection closed on an error.");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// An accept that failed: a connection that went away before it was taken is nothing; out of
+/// file descriptors (or another fault of this host), wait a moment rather than spin.
+async fn accept_failed(e: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "Cannot accept connections; retrying in a second.");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// A connection over the cap: answered 503 (if the socket takes it at once) and closed.
+fn refuse_connection(state: &AppState, stream: TcpStream, peer: SocketAddr, max: usize) {
+    const ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+        Content-Length: 38\r\nConnection: close\r\nRetry-After: 5\r\n\r\n\
+        the node has too many open connections";
+    let _ = stream.try_write(ANSWER);
+    drop(stream);
+    if let Some(suppressed) = state.refusal_log("connection over the cap", Some(peer.ip())) {
+        tracing::warn!(
+            source = %peer.ip(),
+            max_connections = max,
+            suppressed,
+            "Refused a connection: the node has as many open connections as it keeps (--max-connections)."
+        );
+    }
+}
+
 fn router(state: AppState) -> Router {
+    let limits = state.config().http;
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", crate::api::router())
-        .nest("/node/v1", crate::peer::router())
+        .nest("/node/v1", crate::peer::router(limits.node_requests))
         .merge(crate::console::router())
         .layer(CatchPanicLayer::new())
+        // A body that stops arriving fails its read (408); a request that takes too long in
+        // all is answered 408 too.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_timeout,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
+            limits.request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveHeadersLayer::new([

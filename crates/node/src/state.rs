@@ -83,6 +83,8 @@ struct Inner {
     logins: crate::auth::throttle::LoginThrottle,
     /// Password hashes at once ([`AppState::hash_gate`]).
     hash_gate: crate::auth::throttle::HashGate,
+    /// Refusal lines anyone can cause, at most one per source and interval.
+    refusal_log: crate::log_limit::LogLimiter,
     /// When each connection's last sync time was last written ([`AppState::due_touch`]).
     touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>,
     /// The tracker the node serves: its ServiceNow instance and client (none on the built-in
@@ -204,6 +206,7 @@ impl AppState {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             touched: std::sync::Mutex::new(std::collections::HashMap::new()),
+            refusal_log: crate::log_limit::LogLimiter::default(),
             rule_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
@@ -222,6 +225,12 @@ impl AppState {
     /// The slots password hashing runs in, so that many sign-ins at once cannot exhaust memory.
     pub fn hash_gate(&self) -> &crate::auth::throttle::HashGate {
         &self.0.hash_gate
+    }
+
+    /// Whether a refusal line of `kind` from `source` is written now: `Some(n)`, `n` lines of
+    /// it having been left out since the last (see [`crate::log_limit`]).
+    pub fn refusal_log(&self, kind: &'static str, source: Option<std::net::IpAddr>) -> Option<u64> {
+        self.0.refusal_log.allow(kind, source)
     }
 
     /// A turn to run sync rules on a blocking thread. Rules use the CPU only, so more runs at

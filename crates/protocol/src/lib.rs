@@ -124,7 +124,7 @@ pub use license::{
 pub use replay::{NonceCache, ReplayGuard};
 pub use signing::{
     MAX_CLOCK_SKEW, Nonce, RequestError, SignedHeaders, SignedResponseHeaders, VerifiedRequest,
-    sign_request, sign_response, verify_request, verify_response,
+    check_request_headers, sign_request, sign_response, verify_request, verify_response,
 };
 
 /// How a connection's sync rules are written; defined with the other connection types in

@@ -242,6 +242,31 @@ pub fn sign_request(
     })
 }
 
+/// The checks of [`verify_request`] that need no body: the headers are well formed, name
+/// `expected_connection`, and were signed within [`MAX_CLOCK_SKEW`] of `now`. A receiver runs
+/// them before it reads a body, so a request no node signed costs it no more than its headers.
+pub fn check_request_headers(
+    expected_connection: Uuid,
+    headers: &SignedHeaders,
+    now: Timestamp,
+) -> Result<(), RequestError> {
+    let connection_id =
+        Uuid::try_parse(&headers.connection).map_err(|_| RequestError::MalformedHeader {
+            header: HEADER_CONNECTION,
+            problem: "it is not a connection id",
+        })?;
+    let timestamp = parse_timestamp(&headers.timestamp)?;
+    Nonce::parse(&headers.nonce)?;
+    parse_signature(&headers.signature)?;
+    if connection_id != expected_connection {
+        return Err(RequestError::WrongConnection {
+            expected: expected_connection,
+            got: connection_id,
+        });
+    }
+    check_skew(timestamp, now)
+}
+
 /// Verifies a request with the receiver's incoming key for `expected_connection` — the
 /// connection the receiver's route names. See the module docs for the order of the checks.
 pub fn verify_request(
@@ -471,6 +496,28 @@ mod tests {
         assert_eq!(ok.nonce, nonce());
         assert_eq!(ok.connection_id, CONN);
         assert_eq!(ok.keep_nonce_until, at(300));
+    }
+
+    #[test]
+    fn headers_are_checked_before_the_body_without_the_key() {
+        assert_eq!(check_request_headers(CONN, &signed(), at(10)), Ok(()));
+        assert!(matches!(
+            check_request_headers(Uuid::from_u128(0xC1), &signed(), at(0)),
+            Err(RequestError::WrongConnection { .. })
+        ));
+        assert_eq!(
+            check_request_headers(CONN, &signed(), at(301)),
+            Err(RequestError::ClockSkew { seconds: 301 })
+        );
+        let mut bad = signed();
+        bad.signature = "not base64!".into();
+        assert!(matches!(
+            check_request_headers(CONN, &bad, at(0)),
+            Err(RequestError::MalformedHeader {
+                header: HEADER_SIGNATURE,
+                ..
+            })
+        ));
     }
 
     #[test]

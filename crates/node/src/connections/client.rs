@@ -12,9 +12,6 @@ use super::NodeInfo;
 use super::wire::{self, INFO_PATH};
 use crate::outbound::PeerClient;
 
-/// The most a node-to-node answer may hold.
-const MAX_ANSWER: usize = 64 * 1024 * 1024;
-
 /// Why a call to another node failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
@@ -75,19 +72,25 @@ fn unreachable(e: reqwest::Error) -> CallError {
     CallError::Unreachable(text)
 }
 
-/// Reads an answer's body, refusing one that is too large.
-async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, CallError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_ANSWER as u64)
-    {
-        return Err(CallError::NotTandem("the answer is too large".into()));
+/// Reads an answer's body as it arrives, and stops (dropping the connection) as soon as it
+/// is over `limit` bytes: whatever the far end sends, this node holds at most `limit`.
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, CallError> {
+    let too_large = || {
+        CallError::NotTandem(format!(
+            "the answer is too large (over {limit} bytes, the most this node reads for it)"
+        ))
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
     }
-    let bytes = response.bytes().await.map_err(unreachable)?;
-    if bytes.len() > MAX_ANSWER {
-        return Err(CallError::NotTandem("the answer is too large".into()));
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
-    Ok(bytes.to_vec())
+    Ok(bytes)
 }
 
 /// The message of an error answer in the API's shape, or a description of what came back.
@@ -141,7 +144,7 @@ async fn fetch_info_asking(
         .await
         .map_err(unreachable)?;
     let status = response.status().as_u16();
-    let bytes = read_body(response).await?;
+    let bytes = read_body(response, wire::MAX_SMALL_BODY).await?;
     if status != 200 {
         return Err(CallError::NotTandem(format!(
             "it answered HTTP {status} where a Tandem node describes itself"
@@ -177,7 +180,8 @@ async fn fetch_info_asking(
     Ok(info)
 }
 
-/// Posts JSON without a connection signature (probe, accept); returns status and body.
+/// Posts JSON without a connection signature (probe, accept); returns status and body (at
+/// most [`wire::MAX_SMALL_BODY`]).
 pub async fn post_json(
     http: &PeerClient,
     base: &str,
@@ -192,7 +196,11 @@ pub async fn post_json(
         .map_err(unreachable)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    Ok((status, read_body(response).await?, headers))
+    Ok((
+        status,
+        read_body(response, wire::MAX_SMALL_BODY).await?,
+        headers,
+    ))
 }
 
 /// `POST {base}/node/v1/probe`: whether `base`'s node can reach `url`.
@@ -291,7 +299,13 @@ pub async fn signed_post<T: DeserializeOwned>(
     let response = request.send().await.map_err(unreachable)?;
     let status = response.status().as_u16();
     let response_headers = response.headers().clone();
-    let bytes = read_body(response).await?;
+    // Only a poll's answer carries messages; an acknowledgement or an error is small.
+    let limit = if status == 200 && path == wire::POLL_PATH {
+        wire::MAX_BATCH_BODY
+    } else {
+        wire::MAX_SMALL_BODY
+    };
+    let bytes = read_body(response, limit).await?;
     if status != 200 {
         return Err(CallError::Refused {
             status,

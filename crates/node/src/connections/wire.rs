@@ -18,6 +18,14 @@ pub const POLL_PATH: &str = "/node/v1/poll";
 /// The most messages one push or poll carries.
 pub const BATCH: u32 = 100;
 
+/// The most a batch of messages (a push's body, a poll's answer) may hold: a batch of
+/// [`super::BATCH_BYTES`], or one message alone with attachments (up to 25 MB each).
+pub const MAX_BATCH_BODY: usize = tandem_model::MAX_ATTACHMENT * 2 + super::BATCH_BYTES;
+
+/// The most any other node-to-node body or answer may hold: a node's description, a probe,
+/// an acceptance, a poll request, an acknowledgement, an error. Each is well under 2 KB.
+pub const MAX_SMALL_BODY: usize = 16 * 1024;
+
 /// A node as the other side of a connection learns it in the handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerNode {
