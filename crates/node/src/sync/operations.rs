@@ -67,6 +67,9 @@ pub async fn connect(
     if remote_key.is_empty() {
         return Err(SyncFailure::Apply("the remote key is empty".into()));
     }
+    if !super::scope::contains(state, connection, key).await? {
+        return Err(super::scope::outside(connection, key));
+    }
     // What the item looks like now counts as sent: Connect copies nothing.
     let baseline =
         engine::outgoing_replica(state, connection, state.view().item_json(&item)).await?;
@@ -84,7 +87,8 @@ pub async fn connect(
     };
     engine::admit_new_twin(state).await?;
     let twin = store.create_twin(twin).await?;
-    let message = json!({"your_key": remote_key, "my_key": key.to_string()});
+    // With the replica, for the remote's incoming rules to judge the Connect by.
+    let message = json!({"your_key": remote_key, "my_key": key.to_string(), "replica": baseline});
     store
         .enqueue_message(connection.id, SYNC_CONNECT, &message.to_string())
         .await?;
@@ -103,6 +107,9 @@ pub async fn sync_again(
         .twin(connection.id, key)
         .await?
         .ok_or_else(|| twin_missing(connection, key))?;
+    if !super::scope::contains(state, connection, key).await? {
+        return Err(super::scope::outside(connection, key));
+    }
     twin.last_sent = None;
     store.update_twin(&twin).await?;
     engine::send(state, connection, key).await?;
@@ -115,11 +122,16 @@ pub async fn sync_again_all(state: &AppState, connection: &Connection) -> Result
     let store = state.store();
     let mut after: Option<ItemKey> = None;
     let mut sent = 0;
+    let reach = super::scope::reach(state, connection).await?;
     loop {
         let page = store.twins(connection.id, after.as_ref(), 500).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.local_key.clone());
         for twin in page.iter().filter(|t| t.state == TwinState::Active) {
+            // Items outside the scope are not sent at all.
+            if !reach.contains(state, &twin.local_key).await? {
+                continue;
+            }
             sync_again(state, connection, &twin.local_key).await?;
             sent += 1;
         }
@@ -168,7 +180,7 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
 }
 
 /// The trigger's query restricted to one item.
-fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
+pub(crate) fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
     let only = Query::parse(&format!("key = {key}"))
         .map_err(|e| SyncFailure::Apply(e.to_string()))?
         .filter
