@@ -65,13 +65,19 @@ async fn exalate(api: &Api, key: &str) {
 /// Waits until B has answered A's Connect of `local` to `remote`: A shows a refusal on
 /// `local`, or B links `remote` to it.
 async fn answered(api_a: &Api, api_b: &Api, local: &str, remote: &str) {
-    eventually(&format!("B answers the Connect of {local} to {remote}"), || async {
-        errors(api_a).await.iter().any(|e| e["local_key"] == local)
-            || twins(api_b, remote)
-                .await
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["remote_key"] == local))
-    })
+    eventually(
+        &format!("B answers the Connect of {local} to {remote}"),
+        || async {
+            // (A key B has no item for has no status page: 404.)
+            let (_, status) = api_b
+                .send(api_b.get(&format!("/sync/status/{remote}")))
+                .await;
+            errors(api_a).await.iter().any(|e| e["local_key"] == local)
+                || status["twins"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["remote_key"] == local))
+        },
+    )
     .await;
 }
 
@@ -122,8 +128,18 @@ async fn a_peer_cannot_connect_to_an_item_outside_the_scope_overwrite_it_or_read
     // A edits its item; B edits HR-1. Then a change of the fair link each way marks the
     // moment everything before it has been delivered (a connection's messages arrive in
     // order).
-    patch(&api_a, "SUP-1", json!({"summary": "Owned", "description": "by the peer"})).await;
-    patch(&api_b, "HR-1", json!({"summary": "Salary review: 5% for all"})).await;
+    patch(
+        &api_a,
+        "SUP-1",
+        json!({"summary": "Owned", "description": "by the peer"}),
+    )
+    .await;
+    patch(
+        &api_b,
+        "HR-1",
+        json!({"summary": "Salary review: 5% for all"}),
+    )
+    .await;
     patch(&api_b, "ENG-1", json!({"summary": "Marker from B"})).await;
     eventually("A gets B's marker", || async {
         item(&api_a, "SUP-2").await["summary"] == "Marker from B"
@@ -152,7 +168,11 @@ async fn a_peer_cannot_connect_to_an_item_outside_the_scope_overwrite_it_or_read
         .send(api_a.get("/items?query=text%20~%20%22Salary%22"))
         .await;
     assert_eq!(found["total"], 0, "no copy of HR-1 on A: {found}");
-    assert_eq!(errors(&api_b).await, Vec::<Value>::new(), "the peer fills no error list on B");
+    assert_eq!(
+        errors(&api_b).await,
+        Vec::<Value>::new(),
+        "the peer fills no error list on B"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +193,10 @@ async fn a_refusal_reads_the_same_for_a_key_that_does_not_exist_and_one_outside_
     let missing = refusal(&api_a, "SUP-1", "HR-99").await;
     let outside = refusal(&api_a, "SUP-2", "HR-1").await;
     let not_a_key = refusal(&api_a, "SUP-3", "nonsense").await;
-    assert_eq!(missing, outside, "a missing key and an existing one read alike");
+    assert_eq!(
+        missing, outside,
+        "a missing key and an existing one read alike"
+    );
     assert_eq!(missing, not_a_key, "not a key reads alike too");
     assert!(!missing.contains("no item <remote>"), "{missing}");
     assert_eq!(twins(&api_b, "HR-1").await, json!([]));
@@ -213,7 +236,11 @@ issue.description = replica.description
 
     connect(&api_a, "SUP-1", "ENG-1").await;
     answered(&api_a, &api_b, "SUP-1", "ENG-1").await;
-    assert_eq!(twins(&api_b, "ENG-1").await, json!([]), "the rules refused it");
+    assert_eq!(
+        twins(&api_b, "ENG-1").await,
+        json!([]),
+        "the rules refused it"
+    );
     let locked = item(&api_b, "ENG-1").await;
     assert_eq!(locked["summary"], "Locked", "{locked}");
     assert_eq!(locked["description"], "keep", "{locked}");
@@ -265,7 +292,12 @@ async fn an_item_that_leaves_the_scope_is_no_longer_written_or_read_by_the_peer(
         .to_owned();
 
     // ENG-1 leaves the scope; what B writes on it afterwards stays on B.
-    patch(&api_b, "ENG-1", json!({"labels": [], "summary": "Internal only"})).await;
+    patch(
+        &api_b,
+        "ENG-1",
+        json!({"labels": [], "summary": "Internal only"}),
+    )
+    .await;
     patch(&api_b, "ENG-2", json!({"summary": "Marker 1"})).await;
     eventually("A gets the marker", || async {
         item(&api_a, &marker).await["summary"] == "Marker 1"

@@ -142,7 +142,10 @@ async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
     let scope = connections::scope(state, c.id).await?;
     let mut json = serde_json::to_value(ConnectionJson::new(c, twins))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    json["scope"] = scope.set.as_ref().map_or(serde_json::Value::Null, scope_json);
+    json["scope"] = scope
+        .set
+        .as_ref()
+        .map_or(serde_json::Value::Null, scope_json);
     json["scope_effective"] = serde_json::Value::String(scope.effective);
     Ok(axum::Json(serde_json::json!({ "connection": json })).into_response())
 }

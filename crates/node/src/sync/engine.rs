@@ -1029,7 +1029,10 @@ async fn apply_sync<'a>(
             let new = state.view().new_item_from_json(&outcome.item)?;
             // Only where the scope reaches: rules that create elsewhere give the remote no
             // item it could then read.
-            if !scope::reach(state, connection).await?.may_hold(&new.project) {
+            if !scope::reach(state, connection)
+                .await?
+                .may_hold(&new.project)
+            {
                 return Err(SyncFailure::Apply(format!(
                     "the incoming rules create {remote_key}'s copy in project {}, outside the scope of connection {}: widen the scope or change the rules",
                     new.project, connection.name
@@ -1594,9 +1597,7 @@ async fn apply_connect<'a>(
         return refuse(format!("this node has no item {local}"));
     };
     if !scope::contains(state, connection, &local).await? {
-        return refuse(format!(
-            "{local} is outside the connection's scope"
-        ));
+        return refuse(format!("{local} is outside the connection's scope"));
     }
     let twin = store.twin(connection.id, &local).await?;
     if let Some(twin) = &twin
@@ -1824,7 +1825,10 @@ async fn bring(
         )));
     }
     let store = state.store();
-    if !scope::contains(state, connection, key).await? {
+    // The admin's own Exalate is consent enough under the default scope (the item is in it
+    // from then on); a scope the admin set holds it too.
+    let reach = scope::reach(state, connection).await?;
+    if !(reach.is_default() && !skip_active) && !reach.contains(state, key).await? {
         if skip_active {
             // A trigger or Bulk Exalate reaching past the scope: skipped, as an item the
             // outgoing rules send nothing for.
@@ -1849,6 +1853,11 @@ async fn bring(
             Some(mut t) => {
                 let prior = Some(t.state);
                 t.state = TwinState::Active;
+                // The admin brings it under sync: this side's consent from now on (for the
+                // default scope; precedence reads `leads` on local connections only).
+                if connection.role != ConnectionRole::Local {
+                    t.leads = true;
+                }
                 (store.update_twin(&t).await, prior)
             }
             None => {

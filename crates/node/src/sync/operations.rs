@@ -67,7 +67,10 @@ pub async fn connect(
     if remote_key.is_empty() {
         return Err(SyncFailure::Apply("the remote key is empty".into()));
     }
-    if !super::scope::contains(state, connection, key).await? {
+    // The admin's own Connect is consent enough under the default scope; a scope the admin
+    // set holds it too.
+    let reach = super::scope::reach(state, connection).await?;
+    if !reach.is_default() && !reach.contains(state, key).await? {
         return Err(super::scope::outside(connection, key));
     }
     // What the item looks like now counts as sent: Connect copies nothing.

@@ -9,8 +9,10 @@
 //! its **default** scope: the projects its incoming rules create items in (the string literals
 //! they assign to `projectKey`, or on ServiceNow to `tableName`, whose default is the first
 //! synced table) and the projects its triggers select (those a trigger's query requires; the
-//! items a trigger matches, where it names no project). A local connection (two projects of
-//! this node) has no peer and reaches every item.
+//! items a trigger matches, where it names no project), and the items this side's admin
+//! brought under sync on the connection themselves (Exalate, Connect): the admin's own act is
+//! consent for that item. A local connection (two projects of this node) has no peer and
+//! reaches every item.
 
 use tandem_model::query::Query;
 use tandem_model::{Connection, ConnectionRole, ItemKey, ProjectKey, Scope};
@@ -36,6 +38,9 @@ pub struct Reach {
     projects: Vec<ProjectKey>,
     /// And every item one of these matches.
     queries: Vec<Query>,
+    /// The default scope of this connection: it also reaches the items this side's admin
+    /// brought under sync on it (Exalate, Connect: the twin `leads`), whatever their project.
+    default_of: Option<uuid::Uuid>,
 }
 
 impl Reach {
@@ -66,7 +71,17 @@ impl Reach {
                 return Ok(true);
             }
         }
+        if let Some(connection) = self.default_of
+            && let Some(twin) = state.store().twin(connection, key).await?
+        {
+            return Ok(twin.leads);
+        }
         Ok(false)
+    }
+
+    /// The admin set no scope: the default applies.
+    pub fn is_default(&self) -> bool {
+        self.default_of.is_some()
     }
 
     /// Whether a new item of the project may be inside: the project is, or a query that does
@@ -90,6 +105,7 @@ pub async fn reach(state: &AppState, connection: &Connection) -> Result<Reach, S
             everything: true,
             projects: Vec::new(),
             queries: Vec::new(),
+            default_of: None,
         });
     }
     let view = state.view();
@@ -102,6 +118,7 @@ pub async fn reach(state: &AppState, connection: &Connection) -> Result<Reach, S
                 .filter_map(|n| project_named(&view, n))
                 .collect(),
             queries: Vec::new(),
+            default_of: None,
         }),
         Some(Scope::Query(text)) => Ok(Reach {
             everything: false,
@@ -111,6 +128,7 @@ pub async fn reach(state: &AppState, connection: &Connection) -> Result<Reach, S
                 .ok()
                 .into_iter()
                 .collect(),
+            default_of: None,
         }),
         None => default_reach(state, connection).await,
     }
@@ -155,6 +173,7 @@ async fn default_reach(state: &AppState, connection: &Connection) -> Result<Reac
         everything: false,
         projects,
         queries,
+        default_of: Some(connection.id),
     })
 }
 
@@ -175,23 +194,27 @@ pub async fn describe_default(
     if !reach.projects.is_empty() {
         parts.push(format!(
             "projects {}",
-            reach.projects.iter().map(name).collect::<Vec<_>>().join(", ")
+            reach
+                .projects
+                .iter()
+                .map(name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let triggers = state.store().triggers(Some(connection.id)).await?;
     for trigger in triggers {
         if let Ok(q) = super::operations::parse_trigger(&view, &trigger.query)
-            && q.filter.as_ref().and_then(|f| f.required_projects()).is_none()
+            && q.filter
+                .as_ref()
+                .and_then(|f| f.required_projects())
+                .is_none()
         {
             parts.push(format!("items matching {}", trigger.query));
         }
     }
-    Ok(if parts.is_empty() {
-        "nothing (the incoming rules name no project and no trigger selects one): set a scope"
-            .to_owned()
-    } else {
-        parts.join("; ")
-    })
+    parts.push("items this node's admin brings under sync on it (Exalate, Connect)".into());
+    Ok(parts.join("; "))
 }
 
 /// The scope as the admin wrote it, checked and tidied: projects that exist (on ServiceNow,
@@ -231,8 +254,9 @@ pub async fn check(state: &AppState, scope: &Scope) -> Result<Scope, SyncFailure
             Ok(Scope::Projects(tidy))
         }
         Scope::Query(text) => {
-            super::operations::parse_trigger(&view, text)
-                .map_err(|e| SyncFailure::Apply(e.to_string().replacen("the trigger", "the scope", 1)))?;
+            super::operations::parse_trigger(&view, text).map_err(|e| {
+                SyncFailure::Apply(e.to_string().replacen("the trigger", "the scope", 1))
+            })?;
             Ok(Scope::Query(text.trim().to_owned()))
         }
     }
@@ -381,7 +405,9 @@ mod tests {
             "a comparison assigns nothing"
         );
         assert_eq!(
-            projects("// issue.projectKey = \"HR\"\n/* issue.projectKey = \"FIN\" */\nissue.projectKey = \"ENG\""),
+            projects(
+                "// issue.projectKey = \"HR\"\n/* issue.projectKey = \"FIN\" */\nissue.projectKey = \"ENG\""
+            ),
             ["ENG"],
             "comments name no project"
         );
