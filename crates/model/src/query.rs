@@ -58,7 +58,7 @@ impl Expr {
             },
             Expr::Or(a, b) => {
                 let (mut a, b) = (a.required_projects()?, b.required_projects()?);
-                a.extend(b.into_iter());
+                a.extend(b);
                 a.sort();
                 a.dedup();
                 Some(a)

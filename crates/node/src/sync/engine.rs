@@ -1828,7 +1828,8 @@ async fn bring(
     // The admin's own Exalate is consent enough under the default scope (the item is in it
     // from then on); a scope the admin set holds it too.
     let reach = scope::reach(state, connection).await?;
-    if !(reach.is_default() && !skip_active) && !reach.contains(state, key).await? {
+    let consented = reach.is_default() && !skip_active;
+    if !consented && !reach.contains(state, key).await? {
         if skip_active {
             // A trigger or Bulk Exalate reaching past the scope: skipped, as an item the
             // outgoing rules send nothing for.
