@@ -123,6 +123,30 @@ impl ConnectionStatus {
     }
 }
 
+/// Which local items a connection reaches: a peer can link to, read and write these and no
+/// others. Set by the node's admin per connection; without one a connection reaches the
+/// projects its incoming rules create in and those its triggers select (the node works that
+/// default out: it depends on the rules and the tracker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The items of these projects, as the admin named them (on a node that serves
+    /// ServiceNow, synced tables or their mirror projects).
+    Projects(Vec<String>),
+    /// The items a query matches, in the node's query language (the built-in tracker's, or a
+    /// ServiceNow encoded query).
+    Query(String),
+}
+
+impl Scope {
+    /// As people read it: `projects ENG, OPS` or `query project = ENG AND labels = shared`.
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::Projects(p) => format!("projects {}", p.join(", ")),
+            Scope::Query(q) => format!("query {q}"),
+        }
+    }
+}
+
 /// What this node knows of the node at the other end, from the accept handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteNode {

@@ -23,7 +23,7 @@ pub mod sync;
 pub mod twin;
 
 pub use connection::{
-    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
+    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode, Scope,
 };
 pub use item::*;
 pub use mirror::{MirrorKind, MirrorLink};

@@ -32,6 +32,42 @@ pub enum Expr {
     Cond(Cond),
 }
 
+impl Expr {
+    /// The projects an item must be in to match, when the expression says (every item it
+    /// matches is in one of them): `project = A`, `project IN (A, B)`, either AND-ed with
+    /// anything, or OR-ed with another that says. `None` when an item of any project may match.
+    pub fn required_projects(&self) -> Option<Vec<ProjectKey>> {
+        match self {
+            Expr::Cond(Cond {
+                field: Field::Project,
+                op: Op::Eq | Op::In,
+                values,
+            }) => Some(
+                values
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Project(p) => Some(p.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Expr::And(a, b) => match (a.required_projects(), b.required_projects()) {
+                (Some(a), Some(b)) => Some(a.into_iter().filter(|p| b.contains(p)).collect()),
+                (Some(one), None) | (None, Some(one)) => Some(one),
+                (None, None) => None,
+            },
+            Expr::Or(a, b) => {
+                let (mut a, b) = (a.required_projects()?, b.required_projects()?);
+                a.extend(b);
+                a.sort();
+                a.dedup();
+                Some(a)
+            }
+            Expr::Not(_) | Expr::Cond(_) => None,
+        }
+    }
+}
+
 /// One condition. `values` holds one value for comparisons, several for `IN`, none for `IS`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cond {
@@ -728,6 +764,34 @@ mod tests {
     fn check_err(query: &str, expected: &str) {
         let err = Query::parse(query).expect_err(query);
         assert_eq!(err.to_string(), expected, "{query}");
+    }
+
+    #[test]
+    fn the_projects_a_query_requires_are_those_every_match_is_in() {
+        let required = |q: &str| {
+            Query::parse(q)
+                .unwrap()
+                .filter
+                .and_then(|f| f.required_projects())
+                .map(|p| p.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(required("project = ENG"), Some(vec!["ENG".to_owned()]));
+        assert_eq!(
+            required("project IN (ENG, OPS) AND labels = shared"),
+            Some(vec!["ENG".to_owned(), "OPS".to_owned()])
+        );
+        assert_eq!(
+            required("project = ENG OR (project = OPS AND priority = High)"),
+            Some(vec!["ENG".to_owned(), "OPS".to_owned()])
+        );
+        assert_eq!(
+            required("project IN (ENG, OPS) AND project = OPS"),
+            Some(vec!["OPS".to_owned()])
+        );
+        assert_eq!(required("project = ENG OR priority = High"), None);
+        assert_eq!(required("project != ENG"), None);
+        assert_eq!(required("NOT project = ENG"), None);
+        assert_eq!(required("labels = shared"), None);
     }
 
     #[test]

@@ -1808,6 +1808,81 @@ pub async fn update_info(
     .await
 }
 
+/// A connection's scope as the console, the API and the CLI show it.
+#[derive(Debug, Clone)]
+pub struct ScopeView {
+    /// What the admin set; `None`: the default applies.
+    pub set: Option<tandem_model::Scope>,
+    /// What the connection reaches now, in words.
+    pub effective: String,
+}
+
+fn scope_failure(e: crate::sync::engine::SyncFailure) -> ConnectionError {
+    match e {
+        crate::sync::engine::SyncFailure::Store(e) => e.into(),
+        other => ConnectionError::Invalid {
+            field: "Scope",
+            problem: other.to_string(),
+        },
+    }
+}
+
+/// The connection's scope: the one its admin set, or the default and what it comes to.
+pub async fn scope(state: &AppState, id: Uuid) -> Result<ScopeView, ConnectionError> {
+    let connection = load(state, id).await?;
+    if connection.role == tandem_model::ConnectionRole::Local {
+        return Ok(ScopeView {
+            set: None,
+            effective: "every item (a local connection has no peer)".into(),
+        });
+    }
+    let set = state.store().connection_scope(id).await?;
+    let effective = match &set {
+        Some(scope) => scope.describe(),
+        None => format!(
+            "default: {}",
+            crate::sync::scope::describe_default(state, &connection)
+                .await
+                .map_err(scope_failure)?
+        ),
+    };
+    Ok(ScopeView { set, effective })
+}
+
+/// Sets the connection's scope once it checks out (projects that exist, a query that
+/// parses), or with `None` goes back to the default. From the next message on, the remote
+/// reaches only what it holds: items that leave it are no longer sent or written.
+pub async fn set_scope(
+    state: &AppState,
+    id: Uuid,
+    scope: Option<tandem_model::Scope>,
+) -> Result<ScopeView, ConnectionError> {
+    let connection = load(state, id).await?;
+    if connection.role == tandem_model::ConnectionRole::Local {
+        return Err(ConnectionError::Invalid {
+            field: "Scope",
+            problem: "a local connection has no peer and no scope: both sides are this node's"
+                .into(),
+        });
+    }
+    let scope = match scope {
+        Some(s) => Some(
+            crate::sync::scope::check(state, &s)
+                .await
+                .map_err(scope_failure)?,
+        ),
+        None => None,
+    };
+    state
+        .store()
+        .set_connection_scope(id, scope.as_ref())
+        .await?;
+    tracing::info!(connection = %connection.name, scope = ?scope, "Connection scope set.");
+    // Items that came into the scope send what they have (those that left it send nothing).
+    state.wake_sync();
+    self::scope(state, id).await
+}
+
 /// How a status reads on the Connections page, with the remote's pause shown.
 pub fn status_label(connection: &Connection) -> String {
     match (connection.status, connection.remote_paused) {

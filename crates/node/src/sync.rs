@@ -9,3 +9,4 @@ pub mod html;
 pub mod item_json;
 pub mod operations;
 pub mod rules;
+pub mod scope;

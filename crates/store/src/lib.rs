@@ -19,8 +19,8 @@ use tandem_model::query::Query;
 use tandem_model::{
     Actor, Attachment, AttachmentLink, Change, Comment, CommentLink, ConflictRecord, Connection,
     FieldClocks, IncomingRequest, Item, ItemKey, ItemPatch, MirrorKind, MirrorLink, NewAttachment,
-    NewComment, NewItem, NewProject, NewSyncError, Project, ProjectKey, RequestState, SyncError,
-    TrackerEvent, Trigger, Twin, ValidationError,
+    NewComment, NewItem, NewProject, NewSyncError, Project, ProjectKey, RequestState, Scope,
+    SyncError, TrackerEvent, Trigger, Twin, ValidationError,
 };
 use uuid::Uuid;
 
@@ -360,6 +360,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the connection with everything kept for it (queued messages, nonces, sequence
     /// numbers, twins, incoming requests, sync errors, conflicts, triggers). `NotFound` when there is no such connection.
     async fn delete_connection(&self, id: Uuid) -> Result<()>;
+    /// The scope the connection's admin set (`None`: none set, the default applies).
+    /// `NotFound` for an unknown connection.
+    async fn connection_scope(&self, id: Uuid) -> Result<Option<Scope>>;
+    /// Sets the connection's scope, or with `None` removes it (the default applies again).
+    /// `NotFound` for an unknown connection.
+    async fn set_connection_scope(&self, id: Uuid, scope: Option<&Scope>) -> Result<()>;
 
     // --- node-to-node messages ------------------------------------------------------------------
     /// Queues a message for the connection's remote; returns its `seq`. `NotFound` for an

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use tandem_model::{
-    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
+    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode, Scope,
 };
 use tandem_store::{Store, StoreError};
 use uuid::Uuid;
@@ -117,6 +117,43 @@ async fn a_created_connection_reads_back_every_field() {
         );
     }
     assert_eq!(store.connections().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_scope_is_kept_per_connection_replaced_removed_and_deleted_with_it() {
+    let store = open();
+    let c = store.create_connection(bare("Scoped")).await.unwrap();
+    let other = store.create_connection(bare("Other")).await.unwrap();
+    assert_eq!(store.connection_scope(c.id).await.unwrap(), None);
+    let projects = Scope::Projects(vec!["ENG".into(), "incident".into()]);
+    store
+        .set_connection_scope(c.id, Some(&projects))
+        .await
+        .unwrap();
+    assert_eq!(store.connection_scope(c.id).await.unwrap(), Some(projects));
+    assert_eq!(store.connection_scope(other.id).await.unwrap(), None);
+    let query = Scope::Query("project = ENG AND labels = shared".into());
+    store
+        .set_connection_scope(c.id, Some(&query))
+        .await
+        .unwrap();
+    assert_eq!(store.connection_scope(c.id).await.unwrap(), Some(query));
+    store.set_connection_scope(c.id, None).await.unwrap();
+    assert_eq!(store.connection_scope(c.id).await.unwrap(), None);
+
+    store
+        .set_connection_scope(other.id, Some(&Scope::Query("project = OPS".into())))
+        .await
+        .unwrap();
+    store.delete_connection(other.id).await.unwrap();
+    assert!(matches!(
+        store.connection_scope(other.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.set_connection_scope(Uuid::now_v7(), None).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use tandem_model::{Connection, Mode};
+use tandem_model::{Connection, Mode, Scope};
 use uuid::Uuid;
 
 use crate::auth::ApiCaller;
@@ -101,13 +101,58 @@ fn time(at: Timestamp) -> String {
     at.to_string()
 }
 
-/// One connection, with its twin count.
+/// A scope as JSON: `{"projects": [...]}` or `{"query": "..."}`.
+fn scope_json(scope: &Scope) -> serde_json::Value {
+    match scope {
+        Scope::Projects(p) => serde_json::json!({ "projects": p }),
+        Scope::Query(q) => serde_json::json!({ "query": q }),
+    }
+}
+
+/// A scope from JSON: `{"projects": [...]}` or `{"query": "..."}`, or `null` for the default.
+fn parse_scope(value: serde_json::Value) -> Result<Option<Scope>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ScopeBody {
+        #[serde(default)]
+        projects: Option<Vec<String>>,
+        #[serde(default)]
+        query: Option<String>,
+    }
+    if value.is_null() {
+        return Ok(None);
+    }
+    let wrong = |why: String| {
+        ApiError::BadRequest(format!(
+            "scope: {why}; send {{\"projects\": [\"ENG\"]}}, {{\"query\": \"project = ENG AND labels = shared\"}}, or null for the default"
+        ))
+    };
+    let body: ScopeBody = serde_json::from_value(value).map_err(|e| wrong(e.to_string()))?;
+    match (body.projects, body.query) {
+        (Some(p), None) => Ok(Some(Scope::Projects(p))),
+        (None, Some(q)) => Ok(Some(Scope::Query(q))),
+        _ => Err(wrong("give either projects or a query".into())),
+    }
+}
+
+/// One connection, with its twin count and its scope (`scope`: the one set, or null for the
+/// default; `scope_effective`: what it reaches, in words).
 async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
     let twins = state.store().active_twin_count(c.id).await?;
-    Ok(
-        axum::Json(serde_json::json!({ "connection": ConnectionJson::new(c, twins) }))
-            .into_response(),
-    )
+    let scope = connections::scope(state, c.id).await?;
+    let mut json = serde_json::to_value(ConnectionJson::new(c, twins))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    json["scope"] = scope
+        .set
+        .as_ref()
+        .map_or(serde_json::Value::Null, scope_json);
+    json["scope_effective"] = serde_json::Value::String(scope.effective);
+    Ok(axum::Json(serde_json::json!({ "connection": json })).into_response())
+}
+
+/// Reads a field that may be `null` as present (`Some(Value::Null)`), unlike `Option`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 fn parse_mode(text: &str) -> Result<Mode, ApiError> {
@@ -293,6 +338,9 @@ struct UpdateBody {
     outgoing_script: Option<String>,
     #[serde(default)]
     incoming_script: Option<String>,
+    /// `{"projects": [...]}`, `{"query": "..."}`, or `null` for the default.
+    #[serde(default, deserialize_with = "present")]
+    scope: Option<serde_json::Value>,
 }
 
 async fn update(
@@ -303,6 +351,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let current = connections::find(&state, &name).await?;
     let mode = body.mode.as_deref().map(parse_mode).transpose()?;
+    let scope = body.scope.map(parse_scope).transpose()?;
     let mut connection =
         connections::update_info(&state, current.id, body.description, mode).await?;
     if body.outgoing_script.is_some() || body.incoming_script.is_some() {
@@ -313,6 +362,9 @@ async fn update(
             .incoming_script
             .unwrap_or_else(|| connection.incoming_script.clone());
         connection = connections::save_rules(&state, current.id, &outgoing, &incoming).await?;
+    }
+    if let Some(scope) = scope {
+        connections::set_scope(&state, current.id, scope).await?;
     }
     one(&state, &connection).await
 }

@@ -47,7 +47,7 @@ replica.attachments = issue.attachments
     .to_owned()
 }
 
-fn script_incoming(project: &str) -> String {
+pub(crate) fn script_incoming(project: &str) -> String {
     format!(
         "\
 // How this side applies what it receives: `replica` is the remote item, `issue` the local one.
@@ -79,7 +79,7 @@ replica.attachments = issue.attachments
     .to_owned()
 }
 
-fn basic_incoming(project: &str) -> String {
+pub(crate) fn basic_incoming(project: &str) -> String {
     format!(
         "\
 // Basic mode: generated rules (summary, description, public comments, attachments).

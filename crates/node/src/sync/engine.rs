@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use super::helpers::Env;
 use super::rules::{self, IncomingInput, RuleError};
+use super::scope;
 use crate::state::AppState;
 
 /// The setting that keeps the last change event the outgoing loop handled.
@@ -381,6 +382,19 @@ async fn prepare_send(
     let Some(item) = store.item(key).await? else {
         return Ok(Prepared::default());
     };
+    // The remote reads nothing outside the connection's scope: an item that left it is no
+    // longer sent (it goes out again, changes and all, once the scope holds it again). Under
+    // the default scope, a twin this side's admin brought under sync (`leads`) is inside: the
+    // twin in hand says so, also before an Exalate has written it.
+    let reach = scope::reach(state, connection).await?;
+    if !((reach.is_default() && twin.leads) || reach.contains(state, key).await?) {
+        tracing::info!(connection = %connection.name, item = %key, "Not sent: the item is outside the connection's scope.");
+        return Ok(Prepared {
+            item: Some(item),
+            empty: false,
+            outgoing: None,
+        });
+    }
     let outcome = outgoing_run(state, connection, state.view().item_json(&item)).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
@@ -926,6 +940,17 @@ async fn apply_sync<'a>(
         ),
         None => None,
     };
+    // The item left the connection's scope (the admin narrowed it, or the item no longer
+    // matches its query): the remote no longer writes it, and learns nothing (no answer;
+    // the error is this side's, and Resolve and retry applies it once the scope holds it).
+    if let Some(t) = &known
+        && !scope::contains(state, connection, &t.local_key).await?
+    {
+        return Err(SyncFailure::Apply(format!(
+            "the change from {remote_key} was not applied: {} is outside the scope of connection {}",
+            t.local_key, connection.name
+        )));
+    }
     let (twin, item_before) = match known {
         Some(t) => {
             // This side's own changes go out first, stamped: the versions compared below must
@@ -1065,8 +1090,19 @@ async fn apply_sync<'a>(
     let actor = actor(connection);
     let item = match item_before {
         None => {
-            admit_new_twin(state).await?;
             let new = state.view().new_item_from_json(&outcome.item)?;
+            // Only where the scope reaches: rules that create elsewhere give the remote no
+            // item it could then read.
+            if !scope::reach(state, connection)
+                .await?
+                .may_hold(&new.project)
+            {
+                return Err(SyncFailure::Apply(format!(
+                    "the incoming rules create {remote_key}'s copy in project {}, outside the scope of connection {}: widen the scope or change the rules",
+                    new.project, connection.name
+                )));
+            }
+            admit_new_twin(state).await?;
             let (item, _created) = store
                 .create_twinned_item(connection.id, &remote_key, new, &actor)
                 .await?;
@@ -1479,6 +1515,11 @@ async fn apply_ack<'a>(
     let Some(mut twin) = store.twin(connection.id, &local).await? else {
         return Ok(Completion::default()); // unexalated meanwhile (the lock is let go here)
     };
+    // Not for an item outside the scope: its link and replicas stay as they are.
+    if !scope::contains(state, connection, &local).await? {
+        tracing::warn!(connection = %connection.name, item = %local, remote_item = remote, "Dropped an acknowledgement for an item outside the connection's scope.");
+        return Ok(Completion::default());
+    }
     if twin.remote_key.as_deref() != Some(remote) {
         twin.remote_key = Some(remote.to_owned());
     }
@@ -1585,9 +1626,11 @@ async fn apply_stop(
 }
 
 /// The remote connected one of its items to one of this node's: record the twin here too.
-/// A Connect this side cannot take — the key names no item here, or one in sync with another
-/// item of the remote — is answered with [`SYNC_CONNECT_REFUSED`] and the reason, so the
-/// remote's admin sees it where they asked; nothing changes here.
+/// A Connect this side does not take — the key names no item here, or one outside the
+/// connection's scope, or one in sync with another item of the remote, or the incoming rules
+/// refuse it — is answered with [`SYNC_CONNECT_REFUSED`] and the one reason
+/// [`scope::REFUSED`], whatever the case, so that the remote cannot tell which keys exist
+/// here; the precise reason is logged. Nothing changes here.
 ///
 /// [`SYNC_CONNECT_REFUSED`]: super::operations::SYNC_CONNECT_REFUSED
 async fn apply_connect<'a>(
@@ -1602,7 +1645,7 @@ async fn apply_connect<'a>(
     };
     let refuse = |reason: String| {
         tracing::warn!(connection = %connection.name, item = asked, remote_item = remote, reason = %reason, "Refused a Connect.");
-        let answer = json!({"your_key": remote, "my_key": asked, "reason": reason});
+        let answer = json!({"your_key": remote, "my_key": asked, "reason": scope::REFUSED});
         Ok(Completion {
             message: Some((
                 super::operations::SYNC_CONNECT_REFUSED.to_owned(),
@@ -1617,19 +1660,37 @@ async fn apply_connect<'a>(
     let Some(item) = store.item(&local).await? else {
         return refuse(format!("this node has no item {local}"));
     };
+    if !scope::contains(state, connection, &local).await? {
+        return refuse(format!("{local} is outside the connection's scope"));
+    }
     // Held until the completion is recorded: an Exalate or Unexalate here meanwhile would
     // otherwise write its older copy of the twin back.
     let lock = state.lock_twin(connection.id, &local).await;
-    match store.twin(connection.id, &local).await? {
-        Some(twin)
-            if twin.state == TwinState::Active
-                && twin.remote_key.as_deref().is_some_and(|k| k != remote) =>
-        {
-            refuse(format!(
-                "{local} is in sync with {} on this connection already",
-                twin.remote_key.as_deref().unwrap_or_default()
-            ))
+    let twin = store.twin(connection.id, &local).await?;
+    if let Some(twin) = &twin
+        && twin.state == TwinState::Active
+        && twin.remote_key.as_deref().is_some_and(|k| k != remote)
+    {
+        return refuse(format!(
+            "{local} is in sync with {} on this connection already",
+            twin.remote_key.as_deref().unwrap_or_default()
+        ));
+    }
+    if twin.is_none() && super::operations::cleaning_up(state, connection).await? {
+        tracing::warn!(connection = %connection.name, item = %local, "Dropped a Connect the remote sent before it took in the Clean-up.");
+        return Ok(Completion::default());
+    }
+    // The incoming rules have their say: a throw (or `debug.error`) refuses the Connect. What
+    // they set is not written: Connect copies nothing.
+    match connect_rules(state, connection, &item, remote, payload).await {
+        Ok(()) => {}
+        Err(e @ SyncFailure::Rule(RuleError { compile: true, .. })) => return Err(e),
+        Err(SyncFailure::Rule(e)) => {
+            return refuse(format!("the incoming rules refused it: {e}"));
         }
+        Err(e) => return Err(e),
+    }
+    match twin {
         Some(mut twin) => {
             let was_stopped = twin.state == TwinState::Stopped;
             twin.remote_key = Some(remote.to_owned());
@@ -1653,10 +1714,6 @@ async fn apply_connect<'a>(
             })
         }
         None => {
-            if super::operations::cleaning_up(state, connection).await? {
-                tracing::warn!(connection = %connection.name, item = %local, "Dropped a Connect the remote sent before it took in the Clean-up.");
-                return Ok(Completion::default());
-            }
             admit_new_twin(state).await?;
             let baseline =
                 outgoing_replica(state, connection, state.view().item_json(&item)).await?;
@@ -1677,6 +1734,51 @@ async fn apply_connect<'a>(
             Ok(Completion::default())
         }
     }
+}
+
+/// Runs the incoming rules on a Connect, as on a first change of an existing item: `issue` is
+/// the local item, `replica` what the remote's outgoing rules make of its item (or only its
+/// key, from a sender that does not send it), `previous` null and `firstSync` false. Their
+/// `httpClient` writes are logged, not sent, and what they set is dropped.
+async fn connect_rules(
+    state: &AppState,
+    connection: &Connection,
+    item: &tandem_model::Item,
+    remote: &str,
+    payload: &Value,
+) -> Result<(), SyncFailure> {
+    let replica = match &payload["replica"] {
+        Value::Object(r) if !r.is_empty() => Value::Object(r.clone()),
+        _ => json!({"key": remote}),
+    };
+    let store = state.store();
+    let input = IncomingInput {
+        replica,
+        previous: None,
+        first_sync: false,
+        item: state.view().item_json(item),
+        comment_twins: store
+            .comment_twins(connection.id, &item.key)
+            .await?
+            .iter()
+            .map(CommentLink::twin)
+            .collect(),
+        attachment_twins: store
+            .attachment_twins(connection.id, &item.key)
+            .await?
+            .iter()
+            .map(tandem_model::AttachmentLink::twin)
+            .collect(),
+        journals: state.view().journals(),
+    };
+    let source = connection.incoming_script.clone();
+    let env = helper_env(state, connection).with_writes(super::helpers::Writes::Simulate);
+    let _slot = state.rules_slot().await;
+    let outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input, &env))
+        .await
+        .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
+    emit_log(connection, &item.key.to_string(), &outcome.log);
+    Ok(())
 }
 
 /// How the error of a refused Connect begins (Resolve and retry only dismisses it).
@@ -1802,6 +1904,19 @@ async fn bring(
         )));
     }
     let store = state.store();
+    // The admin's own Exalate is consent enough under the default scope (the item is in it
+    // from then on); a scope the admin set holds it too.
+    let reach = scope::reach(state, connection).await?;
+    let consented = reach.is_default() && !skip_active;
+    if !consented && !reach.contains(state, key).await? {
+        if skip_active {
+            // A trigger or Bulk Exalate reaching past the scope: skipped, as an item the
+            // outgoing rules send nothing for.
+            tracing::info!(connection = %connection.name, item = %key, "Not brought under sync: the item is outside the connection's scope.");
+            return Ok(Brought::NothingToSend);
+        }
+        return Err(scope::outside(connection, key));
+    }
     let _lock = state.lock_twin(connection.id, key).await;
     // The incoming side may record this item's twin at the same moment (the remote exalated
     // it too, or a trigger fired there; it holds no lock for a twin it creates): a clash
@@ -1817,6 +1932,11 @@ async fn bring(
             Some(mut t) => {
                 let before = t.state;
                 t.state = TwinState::Active;
+                // The admin brings it under sync: this side's consent from now on (for the
+                // default scope; precedence reads `leads` on local connections only).
+                if connection.role != ConnectionRole::Local {
+                    t.leads = true;
+                }
                 (t, Some(before))
             }
             None => {

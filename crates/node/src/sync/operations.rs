@@ -73,6 +73,12 @@ pub async fn connect(
     if remote_key.is_empty() {
         return Err(SyncFailure::Apply("the remote key is empty".into()));
     }
+    // The admin's own Connect is consent enough under the default scope; a scope the admin
+    // set holds it too.
+    let reach = super::scope::reach(state, connection).await?;
+    if !reach.is_default() && !reach.contains(state, key).await? {
+        return Err(super::scope::outside(connection, key));
+    }
     // What the item looks like now counts as sent: Connect copies nothing.
     let baseline =
         engine::outgoing_replica(state, connection, state.view().item_json(&item)).await?;
@@ -90,7 +96,8 @@ pub async fn connect(
     };
     engine::admit_new_twin(state).await?;
     // The twin and the Connect that tells the remote, in one transaction.
-    let message = json!({"your_key": remote_key, "my_key": key.to_string()});
+    // With the replica, for the remote's incoming rules to judge the Connect by.
+    let message = json!({"your_key": remote_key, "my_key": key.to_string(), "replica": baseline});
     let twin = store
         .write_twin_and_queue(
             &twin,
@@ -115,6 +122,9 @@ pub async fn sync_again(
         .twin(connection.id, key)
         .await?
         .ok_or_else(|| twin_missing(connection, key))?;
+    if !super::scope::contains(state, connection, key).await? {
+        return Err(super::scope::outside(connection, key));
+    }
     engine::send_again(state, connection, twin).await?;
     state.wake_delivery();
     Ok(())
@@ -125,11 +135,16 @@ pub async fn sync_again_all(state: &AppState, connection: &Connection) -> Result
     let store = state.store();
     let mut after: Option<ItemKey> = None;
     let mut sent = 0;
+    let reach = super::scope::reach(state, connection).await?;
     loop {
         let page = store.twins(connection.id, after.as_ref(), 500).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.local_key.clone());
         for twin in page.iter().filter(|t| t.state == TwinState::Active) {
+            // Items outside the scope are not sent at all.
+            if !reach.contains(state, &twin.local_key).await? {
+                continue;
+            }
             sync_again(state, connection, &twin.local_key).await?;
             sent += 1;
         }
@@ -178,7 +193,7 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
 }
 
 /// The trigger's query restricted to one item.
-fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
+pub(crate) fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFailure> {
     let only = Query::parse(&format!("key = {key}"))
         .map_err(|e| SyncFailure::Apply(e.to_string()))?
         .filter

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use tandem_model::{
-    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode,
+    Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode, Scope,
 };
 use uuid::Uuid;
 
@@ -383,6 +383,57 @@ pub(super) fn delete(conn: &rusqlite::Connection, id: Uuid) -> Result<()> {
     if deleted == 0 {
         return Err(StoreError::not_found("connection", id));
     }
+    Ok(())
+}
+
+// --- scope ------------------------------------------------------------------------------------
+
+pub(super) fn scope(conn: &rusqlite::Connection, id: Uuid) -> Result<Option<Scope>> {
+    require(conn, id)?;
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT projects, query FROM connection_scopes WHERE connection_id = ?1")?
+        .query_row([id_text(id)], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let damaged = |what: String| {
+        StoreError::Database(format!(
+            "the stored scope of connection {id} is damaged: {what}"
+        ))
+    };
+    match row {
+        None => Ok(None),
+        Some((Some(projects), None)) => serde_json::from_str::<Vec<String>>(&projects)
+            .map(|p| Some(Scope::Projects(p)))
+            .map_err(|e| damaged(format!("its projects {projects:?} are not a list ({e})"))),
+        Some((None, Some(query))) => Ok(Some(Scope::Query(query))),
+        Some(_) => Err(damaged(
+            "it has both projects and a query, or neither".into(),
+        )),
+    }
+}
+
+pub(super) fn set_scope(
+    conn: &rusqlite::Connection,
+    id: Uuid,
+    scope: Option<&Scope>,
+) -> Result<()> {
+    require(conn, id)?;
+    let (projects, query) = match scope {
+        None => {
+            conn.prepare_cached("DELETE FROM connection_scopes WHERE connection_id = ?1")?
+                .execute([id_text(id)])?;
+            return Ok(());
+        }
+        Some(Scope::Projects(p)) => (
+            Some(serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))?),
+            None,
+        ),
+        Some(Scope::Query(q)) => (None, Some(q.clone())),
+    };
+    conn.prepare_cached(
+        "INSERT INTO connection_scopes (connection_id, projects, query) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (connection_id) DO UPDATE SET projects = excluded.projects, query = excluded.query",
+    )?
+    .execute(params![id_text(id), projects, query])?;
     Ok(())
 }
 

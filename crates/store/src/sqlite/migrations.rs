@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_mirror_snapshot.sql"),
     include_str!("../../migrations/sqlite/0008_twin_months.sql"),
     include_str!("../../migrations/sqlite/0009_ids_never_reused.sql"),
+    include_str!("../../migrations/sqlite/0010_connection_scope.sql"),
     include_str!("../../migrations/sqlite/0012_accept_proofs.sql"),
     include_str!("../../migrations/sqlite/0013_token_scopes.sql"),
 ];

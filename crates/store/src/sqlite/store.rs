@@ -10,7 +10,7 @@ use tandem_model::{
 };
 use tandem_model::{
     AttachmentLink, CommentLink, ConflictRecord, FieldClocks, IncomingRequest, MirrorKind,
-    MirrorLink, NewSyncError, RequestState, SyncError, Trigger, Twin, ValidationError,
+    MirrorLink, NewSyncError, RequestState, Scope, SyncError, Trigger, Twin, ValidationError,
 };
 use uuid::Uuid;
 
@@ -379,6 +379,16 @@ impl Store for SqliteStore {
 
     async fn delete_connection(&self, id: Uuid) -> Result<()> {
         self.write(move |conn| connections::delete(conn, id)).await
+    }
+
+    async fn connection_scope(&self, id: Uuid) -> Result<Option<Scope>> {
+        self.lookup(move |conn| connections::scope(conn, id)).await
+    }
+
+    async fn set_connection_scope(&self, id: Uuid, scope: Option<&Scope>) -> Result<()> {
+        let scope = scope.cloned();
+        self.write(move |conn| connections::set_scope(conn, id, scope.as_ref()))
+            .await
     }
 
     async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64> {

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/connections/{id}/edit", get(edit_page))
         .route("/connections/{id}/rules", post(save_rules))
         .route("/connections/{id}/info", post(save_info))
+        .route("/connections/{id}/scope", post(save_scope))
         .route("/connections/{id}/test/outgoing", post(test_outgoing))
         .route("/connections/{id}/test/incoming", post(test_incoming))
 }
@@ -54,6 +55,11 @@ struct EditPage {
     /// The Info tab's facts: (label, value).
     facts: Vec<(&'static str, String)>,
     description: String,
+    /// The Info tab's scope: what it reaches, in words, and the form's fields (the scope
+    /// set, or what a refused Save submitted).
+    scope_effective: String,
+    scope_projects: String,
+    scope_query: String,
     error: Option<String>,
     /// The Rules tab's test run: the item key and replica last tried, and what came out.
     test_item: String,
@@ -180,6 +186,17 @@ async fn render(
     } else {
         Vec::new()
     };
+    let (scope_effective, scope_projects, scope_query) = if tab == "info" {
+        let scope = connections::scope(state, id).await?;
+        let (projects, query) = match scope.set {
+            Some(tandem_model::Scope::Projects(p)) => (p.join(", "), String::new()),
+            Some(tandem_model::Scope::Query(q)) => (String::new(), q),
+            None => (String::new(), String::new()),
+        };
+        (scope.effective, projects, query)
+    } else {
+        Default::default()
+    };
     let layout = Layout::new(state, user, MENU_PATH).with_flash(flash);
     let facts = facts(state, &layout, &connection);
     let mut page = EditPage {
@@ -193,6 +210,9 @@ async fn render(
         triggers,
         facts,
         description: connection.description.clone(),
+        scope_effective,
+        scope_projects,
+        scope_query,
         error: None,
         test_item: String::new(),
         test_replica: String::new(),
@@ -214,6 +234,15 @@ async fn render(
             page.description = description;
             page.error = Some(error);
         }
+        Some(Refused::Scope {
+            projects,
+            query,
+            error,
+        }) => {
+            page.scope_projects = projects;
+            page.scope_query = query;
+            page.error = Some(error);
+        }
         None => {}
     }
     Ok(page)
@@ -227,6 +256,11 @@ enum Refused {
     },
     Info {
         description: String,
+        error: String,
+    },
+    Scope {
+        projects: String,
+        query: String,
         error: String,
     },
 }
@@ -260,6 +294,62 @@ async fn save_rules(
                 incoming: form.incoming_script,
             };
             let page = render(&state, &user, id, "rules", None, Some(refused)).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ScopeForm {
+    csrf: String,
+    /// Project keys (ServiceNow: synced tables), separated by commas or spaces.
+    #[serde(default)]
+    scope_projects: String,
+    #[serde(default)]
+    scope_query: String,
+}
+
+/// Saves the connection's scope: projects, or a query, or neither for the default.
+async fn save_scope(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<ScopeForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let projects: Vec<String> = form
+        .scope_projects
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let query = form.scope_query.trim();
+    let scope = match (projects.is_empty(), query.is_empty()) {
+        (true, true) => Ok(None),
+        (false, true) => Ok(Some(tandem_model::Scope::Projects(projects))),
+        (true, false) => Ok(Some(tandem_model::Scope::Query(query.to_owned()))),
+        (false, false) => Err(connections::ConnectionError::Invalid {
+            field: "Scope",
+            problem: "give projects or a query, not both".into(),
+        }),
+    };
+    let saved = match scope {
+        Ok(scope) => connections::set_scope(&state, id, scope).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(view) => {
+            tracing::info!(user = %user.session.username, connection = %id, scope = %view.effective, "Connection scope saved.");
+            Ok(redirect_to_tab(id, "info", "Scope saved.").into_response())
+        }
+        Err(e) => {
+            let refused = Refused::Scope {
+                error: refusal(e)?,
+                projects: form.scope_projects,
+                query: form.scope_query,
+            };
+            let page = render(&state, &user, id, "info", None, Some(refused)).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
     }
