@@ -11,12 +11,21 @@
 //! `-2w`). Custom fields are named in quotes (`"Story Points" > 3`) or as `cf[Story Points]`.
 //! Parsing checks every value against its field, so a misspelt status is an error naming it
 //! rather than a query that silently matches nothing.
+//!
+//! A query nests at most [`MAX_DEPTH`] levels: parentheses, `NOT`s and each `AND`/`OR` joining
+//! a condition to those before it count as one level each. Deeper text (it comes from API
+//! callers and console links) is an error naming the limit, never a stack overflow here or in
+//! the walks over the tree (SQL generation, drop), and never over SQLite's own depth limit.
 
 use std::fmt;
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::item::{ItemKey, Priority, ProjectKey, Status};
+
+/// The deepest a query may nest: far more than a person writes, far below what overflows a
+/// 2 MiB stack in a debug build or SQLite's expression depth limit (1000).
+pub const MAX_DEPTH: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -30,6 +39,36 @@ pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     Cond(Cond),
+}
+
+impl Expr {
+    /// All of `exprs` joined by AND, as a balanced tree: its height grows with the logarithm of
+    /// their number, so code that joins many conditions (a trigger's terms) stays far below
+    /// [`MAX_DEPTH`]. `None` when there are none.
+    pub fn all(exprs: Vec<Expr>) -> Option<Expr> {
+        balanced(exprs, Expr::And)
+    }
+
+    /// Any of `exprs` (OR), balanced as [`Expr::all`].
+    pub fn any(exprs: Vec<Expr>) -> Option<Expr> {
+        balanced(exprs, Expr::Or)
+    }
+}
+
+/// Joins neighbours pairwise, level by level, keeping their order.
+fn balanced(mut exprs: Vec<Expr>, op: fn(Box<Expr>, Box<Expr>) -> Expr) -> Option<Expr> {
+    while exprs.len() > 1 {
+        let mut joined = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut rest = exprs.into_iter();
+        while let Some(a) = rest.next() {
+            joined.push(match rest.next() {
+                Some(b) => op(Box::new(a), Box::new(b)),
+                None => a,
+            });
+        }
+        exprs = joined;
+    }
+    exprs.pop()
 }
 
 /// One condition. `values` holds one value for comparisons, several for `IN`, none for `IS`.
@@ -241,11 +280,12 @@ impl Query {
             tokens,
             pos: 0,
             len: text.chars().count(),
+            depth: 0,
         };
         let filter = if p.at_end() || p.peek_keyword("ORDER") {
             None
         } else {
-            Some(p.expr()?)
+            Some(p.expr()?.0)
         };
         let mut order = Vec::new();
         if p.peek_keyword("ORDER") {
@@ -416,7 +456,12 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     len: usize,
+    /// Parentheses and `NOT`s open around the current token (the parser's recursion).
+    depth: usize,
 }
+
+/// An expression and its height (a condition is 1).
+type Parsed = (Expr, usize);
 
 impl Parser {
     fn at_end(&self) -> bool {
@@ -466,39 +511,80 @@ impl Parser {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, QueryError> {
+    fn too_deep(&self) -> QueryError {
+        QueryError {
+            message: format!(
+                "the query is nested too deeply: at most {MAX_DEPTH} levels of parentheses, NOT, AND and OR"
+            ),
+            column: self.column(),
+        }
+    }
+
+    /// `op(left, right)`, refused when it would be higher than [`MAX_DEPTH`].
+    fn join(
+        &self,
+        (left, hl): Parsed,
+        (right, hr): Parsed,
+        op: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Result<Parsed, QueryError> {
+        let height = 1 + hl.max(hr);
+        if height > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok((op(Box::new(left), Box::new(right)), height))
+    }
+
+    fn expr(&mut self) -> Result<Parsed, QueryError> {
         let mut left = self.and()?;
         while self.peek_keyword("OR") {
             self.bump();
             let right = self.and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            left = self.join(left, right, Expr::Or)?;
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr, QueryError> {
+    fn and(&mut self) -> Result<Parsed, QueryError> {
         let mut left = self.unary()?;
         while self.peek_keyword("AND") {
             self.bump();
             let right = self.unary()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            left = self.join(left, right, Expr::And)?;
         }
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<Expr, QueryError> {
-        if self.peek_keyword("NOT") {
-            self.bump();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+    fn unary(&mut self) -> Result<Parsed, QueryError> {
+        let negated = self.peek_keyword("NOT");
+        if !negated
+            && !self
+                .tokens
+                .get(self.pos)
+                .is_some_and(|t| t.tok == Tok::LParen)
+        {
+            return Ok((Expr::Cond(self.cond()?), 1));
         }
-        if self.eat(&Tok::LParen) {
+        // Recursion: bounded before it goes deeper, whatever the tree's height.
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        self.bump();
+        let parsed = if negated {
+            let (inner, height) = self.unary()?;
+            if height + 1 > MAX_DEPTH {
+                return Err(self.too_deep());
+            }
+            (Expr::Not(Box::new(inner)), height + 1)
+        } else {
             let inner = self.expr()?;
             if !self.eat(&Tok::RParen) {
                 return Err(self.unexpected("')'"));
             }
-            return Ok(inner);
-        }
-        self.cond().map(Expr::Cond)
+            inner
+        };
+        self.depth -= 1;
+        Ok(parsed)
     }
 
     fn field(&mut self) -> Result<(Field, usize), QueryError> {

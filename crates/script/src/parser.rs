@@ -16,6 +16,13 @@ use crate::lexer::{Tok, Token, lex};
 /// Deepest nesting of blocks and expressions the parser accepts (keeps the Rust stack safe).
 pub const MAX_NESTING: usize = 96;
 
+/// Highest chain of operators, calls, properties and indexes one expression may grow to
+/// (`1 + 1 + …`, `a.b().c()…`). The parser builds a chain in a loop, but the walks over the
+/// tree (scope checks, evaluation, drop) recurse once per level: with nesting bounded by
+/// [`MAX_NESTING`] and chains by this, no tree is higher than a few hundred levels, which
+/// those walks handle on a 2 MiB stack even in a debug build. Real rules stay far below.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
 pub struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
@@ -201,6 +208,31 @@ impl<'a> Parser<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// `e`, an operand grown by one more operator of a chain; `height` carries the chain's
+    /// height from one call to the next (`None` before the first). Refused, at the operator,
+    /// when the chain would be higher than [`MAX_EXPR_DEPTH`]. Only the new operands are
+    /// measured, so a chain costs time in proportion to its size.
+    fn grown(&self, e: Expr, height: &mut Option<usize>) -> PResult<Expr> {
+        let operand = e.chained_operand().map(|o| o as *const Expr);
+        let mut children = Vec::new();
+        Node::Expr(&e).children(&mut children);
+        let mut grown = 1;
+        for child in children {
+            let below = match (child, *height) {
+                (Node::Expr(c), Some(h)) if Some(c as *const Expr) == operand => h,
+                _ => crate::ast::height(child),
+            };
+            grown = grown.max(below + 1);
+        }
+        if grown > MAX_EXPR_DEPTH {
+            return self.error(format!(
+                "this expression is nested too deeply (more than {MAX_EXPR_DEPTH} levels of operators, calls and properties): split it with variables"
+            ));
+        }
+        *height = Some(grown);
+        Ok(e)
     }
 
     fn program(&mut self) -> PResult<Program> {
@@ -575,5 +607,50 @@ mod tests {
     fn reports_unclosed_blocks_with_a_location() {
         let e = parse("if (x) {\n  y = 1\n").err().map(|e| e.message);
         assert_eq!(e.as_deref(), Some("this block is never closed: add }"));
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    /// Compiles on a thread with the 2 MiB stack of a tokio worker.
+    fn compile_on_small_stack(src: String) -> Result<(), String> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                crate::Script::compile(&src)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn a_chain_of_eight_thousand_additions_is_refused_naming_the_limit() {
+        let err = compile_on_small_stack(format!("x = {}", vec!["1"; 8000].join(" + ")))
+            .expect_err("refused");
+        assert!(err.contains("nested too deeply"), "{err}");
+        assert!(err.contains(&MAX_EXPR_DEPTH.to_string()), "{err}");
+    }
+
+    #[test]
+    fn deep_parentheses_method_chains_and_negations_are_refused() {
+        for src in [
+            format!("x = {}1{}", "(".repeat(3000), ")".repeat(3000)),
+            format!("x = \"x\"{}", ".trim()".repeat(8000)),
+            format!("x = {}true", "!".repeat(8000)),
+            format!("x = \"$a{}\"", ".b".repeat(8000)),
+            format!("x = a{}", "[0]".repeat(8000)),
+            format!("x = {}1", "a = ".repeat(8000)),
+            format!("x = {}1{}", "[".repeat(3000), "]".repeat(3000)),
+            format!("x = {}1{}", "f(".repeat(3000), ")".repeat(3000)),
+            format!("x = {}1{}", "c { ".repeat(3000), " }".repeat(3000)),
+        ] {
+            let err = compile_on_small_stack(src.clone()).expect_err(&src[..20]);
+            assert!(err.contains("nested too deeply"), "{err}");
+        }
     }
 }

@@ -48,9 +48,11 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
             "the trigger is empty: write an encoded query such as urgency=1^active=true".into(),
         );
     }
+    // Joined as balanced trees (`Expr::all`, `Expr::any`): a trigger of thousands of terms
+    // nests a few dozen levels, not thousands, for the SQL built from it and its drop.
     let mut groups: Vec<Expr> = Vec::new();
     for group in text.split("^NQ") {
-        let mut clusters: Vec<Expr> = Vec::new();
+        let mut clusters: Vec<Vec<Expr>> = Vec::new();
         for term in group.split('^') {
             let term = term.trim();
             // `^EQ` ends the filters a ServiceNow list URL carries; it adds no condition.
@@ -65,36 +67,30 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
             let Some(cond) = condition(term, tables)? else {
                 continue;
             };
-            match (or, clusters.pop()) {
-                (true, Some(prev)) => clusters.push(Expr::Or(Box::new(prev), Box::new(cond))),
-                (_, prev) => {
-                    clusters.extend(prev);
-                    clusters.push(cond);
-                }
+            match clusters.last_mut() {
+                Some(cluster) if or => cluster.push(cond),
+                _ => clusters.push(vec![cond]),
             }
         }
-        let group = clusters
-            .into_iter()
-            .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+        let group = Expr::all(clusters.into_iter().filter_map(Expr::any).collect())
             .unwrap_or_else(everything);
         groups.push(group);
     }
-    let filter = groups
-        .into_iter()
-        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
-        .unwrap_or_else(everything);
+    let filter = Expr::any(groups).unwrap_or_else(everything);
     // Only the mirrors of the synced tables.
-    let scope = tables
-        .iter()
-        .map(|(_, key)| {
-            Expr::Cond(Cond {
-                field: Field::Project,
-                op: Op::Eq,
-                values: vec![Value::Project(key.clone())],
+    let scope = Expr::any(
+        tables
+            .iter()
+            .map(|(_, key)| {
+                Expr::Cond(Cond {
+                    field: Field::Project,
+                    op: Op::Eq,
+                    values: vec![Value::Project(key.clone())],
+                })
             })
-        })
-        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
-        .ok_or("no tables are synced")?;
+            .collect(),
+    )
+    .ok_or("no tables are synced")?;
     Ok(Query {
         filter: Some(Expr::And(Box::new(scope), Box::new(filter))),
         order: Vec::new(),
