@@ -927,4 +927,154 @@ mod tests {
             let _ = Query::parse(q);
         }
     }
+
+    #[test]
+    fn nesting_past_the_limit_is_an_error_naming_it() {
+        let at_limit = format!(
+            "{}status = Done{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(Query::parse(&at_limit).is_ok());
+        for deep in [
+            format!("{}status = Done{}", "(".repeat(5000), ")".repeat(5000)),
+            format!("{}status = Done", "NOT ".repeat(5000)),
+            vec!["status = Done"; 5000].join(" AND "),
+            vec!["status = Done"; 5000].join(" OR "),
+            format!("{}status = Done", "NOT (".repeat(5000)),
+        ] {
+            let err = Query::parse(&deep).expect_err("too deep");
+            assert!(
+                err.message.contains("nested too deeply") && err.message.contains("100"),
+                "{err}"
+            );
+        }
+        // Chains inside parentheses add up: the tree, not each level, is bounded.
+        let chain = vec!["status = Done"; 60].join(" AND ");
+        let nested = format!("({chain}) AND ({chain}) OR {chain}");
+        assert!(Query::parse(&nested).is_ok());
+        let err = Query::parse(&format!("(({chain}) AND {chain}) AND {chain}")).expect_err("deep");
+        assert!(err.message.contains("nested too deeply"), "{err}");
+    }
+
+    #[test]
+    fn balanced_joins_keep_the_order_and_stay_shallow() {
+        fn height(e: &Expr) -> usize {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => 1 + height(a).max(height(b)),
+                Expr::Not(a) => 1 + height(a),
+                Expr::Cond(_) => 1,
+            }
+        }
+        let conds: Vec<Expr> = (0..10_000)
+            .map(|n| {
+                Expr::Cond(Cond {
+                    field: Field::Custom(n.to_string()),
+                    op: Op::IsEmpty,
+                    values: Vec::new(),
+                })
+            })
+            .collect();
+        let joined = Expr::all(conds.clone()).expect("some");
+        assert_eq!(height(&joined), 15);
+        let mut order = Vec::new();
+        let mut stack = vec![&joined];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::And(a, b) => stack.extend([&**b, &**a]),
+                Expr::Cond(c) => order.push(c.field.to_string()),
+                _ => unreachable!(),
+            }
+        }
+        let expected: Vec<String> = (0..10_000).map(|n| format!("\"{n}\"")).collect();
+        assert_eq!(order, expected);
+        assert_eq!(Expr::any(Vec::new()), None);
+        assert_eq!(Expr::any(conds[..1].to_vec()), Some(conds[0].clone()));
+    }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::Config;
+
+        use super::super::*;
+
+        /// Bits of the language, so that random text is near-valid, not only noise.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("(".to_owned()),
+                Just(")".to_owned()),
+                Just(" AND ".to_owned()),
+                Just(" OR ".to_owned()),
+                Just("NOT ".to_owned()),
+                Just("status = Done".to_owned()),
+                Just("priority IN (High, Low)".to_owned()),
+                Just("labels IS NOT EMPTY".to_owned()),
+                Just("\"Story Points\" > 3".to_owned()),
+                Just("cf[Tier] ~ 'x'".to_owned()),
+                Just("updated >= -7d".to_owned()),
+                Just(" ORDER BY key DESC".to_owned()),
+                Just(",".to_owned()),
+                Just("\"".to_owned()),
+                "[a-zA-Z0-9=!<>~ ]{1,8}",
+            ]
+        }
+
+        /// A condition nested `depth` deep in parentheses and NOTs, chained `width` times.
+        fn deep() -> impl Strategy<Value = String> {
+            (0usize..400, 0usize..400, 1usize..300, any::<bool>()).prop_map(
+                |(parens, nots, width, close)| {
+                    let chain = vec!["status = Done"; width].join(" AND ");
+                    format!(
+                        "{}{}{chain}{}",
+                        "NOT ".repeat(nots),
+                        "(".repeat(parens),
+                        if close {
+                            ")".repeat(parens)
+                        } else {
+                            String::new()
+                        }
+                    )
+                },
+            )
+        }
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: proptest::test_runner::RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// Parses on a thread with a tokio worker's 2 MiB stack: an overflow fails the test.
+        fn parse_on_small_stack(text: String) -> Result<(), String> {
+            std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || Query::parse(&text).map(drop).map_err(|e| e.to_string()))
+                .map_err(|e| e.to_string())?
+                .join()
+                .map_err(|_| "the parser panicked".to_owned())?
+                .or(Ok(()))
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,120}") {
+                let _ = Query::parse(&text);
+            }
+
+            #[test]
+            fn near_valid_queries_never_panic(pieces in proptest::collection::vec(piece(), 0..40)) {
+                let _ = Query::parse(&pieces.concat());
+            }
+
+            #[test]
+            fn deep_queries_are_refused_or_parsed_on_a_small_stack(text in deep()) {
+                prop_assert_eq!(parse_on_small_stack(text), Ok(()));
+            }
+        }
+    }
 }

@@ -653,4 +653,173 @@ mod depth_tests {
             assert!(err.contains("nested too deeply"), "{err}");
         }
     }
+
+    /// Compiles and runs on a 2 MiB thread: the answer, or the error's text.
+    fn run_on_small_stack(src: String) -> Result<String, String> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let script = crate::Script::compile(&src).map_err(|e| e.to_string())?;
+                let outcome = script.run(crate::binding::<_, &str>([]), &crate::Limits::default());
+                outcome
+                    .result
+                    .map(|v| v.to_string())
+                    .map_err(|e| e.to_string())
+            })
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    /// The evaluator stops deep recursion with its stack budget (`Limits::max_stack_bytes`);
+    /// a debug build's frames are large, so there it may stop before the chain's end.
+    fn ran_or_stopped_cleanly(result: Result<String, String>) {
+        if let Err(e) = result {
+            assert!(e.contains("nested too deeply"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_highest_trees_the_parser_accepts_compile_run_and_drop_on_a_small_stack() {
+        let chain = vec!["1"; MAX_EXPR_DEPTH - 2].join(" + ");
+        ran_or_stopped_cleanly(run_on_small_stack(format!("x = {chain}")));
+        assert_eq!(run_on_small_stack("x = 1 + 1 + 1".into()), Ok("3".into()));
+        // Chains inside nesting: the tree is as high as the parser allows anywhere.
+        let nested = format!(
+            "x = {}{chain}{}",
+            "-(".repeat(MAX_NESTING / 2 - 2),
+            ")".repeat(MAX_NESTING / 2 - 2)
+        );
+        ran_or_stopped_cleanly(run_on_small_stack(nested));
+        let closures = format!(
+            "x = {}{chain}{}",
+            "[1].collect { ".repeat(20),
+            " }".repeat(20)
+        );
+        ran_or_stopped_cleanly(run_on_small_stack(closures));
+    }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::compile_on_small_stack;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// Bits of Groovy, so that random scripts are near-valid, not only noise.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("(".to_owned()),
+                Just(")".to_owned()),
+                Just("{".to_owned()),
+                Just("}".to_owned()),
+                Just("[".to_owned()),
+                Just("]".to_owned()),
+                Just("\n".to_owned()),
+                Just(" + ".to_owned()),
+                Just(" ? ".to_owned()),
+                Just(" : ".to_owned()),
+                Just(" = ".to_owned()),
+                Just(" -> ".to_owned()),
+                Just("!".to_owned()),
+                Just(".trim()".to_owned()),
+                Just("?.size()".to_owned()),
+                Just("def x".to_owned()),
+                Just("if (a) ".to_owned()),
+                Just(" else ".to_owned()),
+                Just("for (i in 0..3) ".to_owned()),
+                Just("switch (a) { case 1 -> ".to_owned()),
+                Just("class A { ".to_owned()),
+                Just("def f(a, b = 2) ".to_owned()),
+                Just("\"${".to_owned()),
+                Just("\"$a.b\"".to_owned()),
+                Just("'s'".to_owned()),
+                Just("/re/".to_owned()),
+                Just("1.5G".to_owned()),
+                Just("0x1F".to_owned()),
+                Just("(int) ".to_owned()),
+                Just(" as String".to_owned()),
+                Just("try { ".to_owned()),
+                Just(" catch (Exception e) ".to_owned()),
+                "[a-z]{1,3}",
+                "[ -~]{1,4}",
+            ]
+        }
+
+        /// One construct nested or chained thousands deep.
+        fn deep() -> impl Strategy<Value = String> {
+            let opener = prop_oneof![
+                Just(("(", ")")),
+                Just(("[", "]")),
+                Just(("{ ", " }")),
+                Just(("f(", ")")),
+                Just(("-", "")),
+                Just(("!", "")),
+                Just(("++", "")),
+                Just(("(int) ", "")),
+                Just(("c { ", " }")),
+                Just(("if (a) { ", " }")),
+                Just(("a = ", "")),
+                Just(("a ? b : ", "")),
+                Just(("\"${", "}\"")),
+                Just(("[a: ", "]")),
+            ];
+            let chain = prop_oneof![
+                Just(" + 1"),
+                Just(" && a"),
+                Just(" ?: b"),
+                Just(".b"),
+                Just(".c()"),
+                Just("[0]"),
+                Just("?.d"),
+                Just("++"),
+                Just(" as int"),
+                Just(" instanceof String"),
+                Just(" == 1"),
+                Just("..2"),
+            ];
+            (opener, 0usize..3000, chain, 0usize..3000, any::<bool>()).prop_map(
+                |((open, close), depth, link, length, closed)| {
+                    format!(
+                        "x = {}a{}{}",
+                        open.repeat(depth),
+                        link.repeat(length),
+                        if closed {
+                            close.repeat(depth)
+                        } else {
+                            String::new()
+                        }
+                    )
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_compiles_or_is_refused_without_panicking(src in "\\PC{0,200}") {
+                let _ = crate::Script::compile(&src);
+            }
+
+            #[test]
+            fn near_valid_scripts_never_panic(pieces in proptest::collection::vec(piece(), 0..60)) {
+                let _ = crate::Script::compile(&pieces.concat());
+            }
+
+            #[test]
+            fn deep_scripts_compile_or_are_refused_on_a_small_stack(src in deep()) {
+                // `compile_on_small_stack` fails the test on a panic; an overflow aborts it.
+                let _ = compile_on_small_stack(src);
+            }
+        }
+    }
 }
