@@ -343,4 +343,84 @@ mod tests {
             assert_eq!(got, want, "{trigger}");
         }
     }
+
+    #[test]
+    fn a_trigger_of_thousands_of_terms_nests_a_few_levels() {
+        fn height(e: &Expr) -> usize {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => 1 + height(a).max(height(b)),
+                Expr::Not(a) => 1 + height(a),
+                Expr::Cond(_) => 1,
+            }
+        }
+        for joiner in ["^", "^OR", "^NQ"] {
+            let text = vec!["active=true"; 20_000].join(joiner);
+            let filter = translate(&text, &tables()).expect("translates").filter;
+            let height = height(&filter.expect("a filter"));
+            assert!(height <= 20, "{joiner}: {height}");
+        }
+    }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::*;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// A term or a joiner of ServiceNow's encoded queries, for near-valid text.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("^".to_owned()),
+                Just("^OR".to_owned()),
+                Just("^NQ".to_owned()),
+                Just("^EQ".to_owned()),
+                Just("active=true".to_owned()),
+                Just("urgency<=2".to_owned()),
+                Just("categoryINa,b".to_owned()),
+                Just("short_descriptionLIKEvpn".to_owned()),
+                Just("assigned_toISEMPTY".to_owned()),
+                Just("numberSTARTSWITHINC".to_owned()),
+                Just("sys_class_name=problem".to_owned()),
+                Just("ORDERBYnumber".to_owned()),
+                Just("caller_id.vip=true".to_owned()),
+                Just("opened_at>javascript:gs.daysAgo(7)".to_owned()),
+                "[a-z_]{1,6}[=!<>A-Z]{1,4}[ -~]{0,6}",
+                "\\PC{1,4}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_translates_or_is_refused_without_panicking(text in "\\PC{0,200}") {
+                let _ = translate(&text, &tables());
+            }
+
+            #[test]
+            fn near_valid_triggers_translate_or_are_refused(pieces in proptest::collection::vec(piece(), 0..80)) {
+                let _ = translate(&pieces.concat(), &tables());
+            }
+
+            #[test]
+            fn long_triggers_translate_on_a_small_stack(count in 0usize..5000, joiner in prop_oneof![Just("^"), Just("^OR"), Just("^NQ")]) {
+                let text = vec!["urgency=1"; count].join(joiner);
+                let done = std::thread::Builder::new()
+                    .stack_size(2 << 20)
+                    .spawn(move || translate(&text, &tables()).map(drop))
+                    .expect("thread")
+                    .join();
+                prop_assert!(done.is_ok());
+            }
+        }
+    }
 }
