@@ -11,12 +11,21 @@
 //! `-2w`). Custom fields are named in quotes (`"Story Points" > 3`) or as `cf[Story Points]`.
 //! Parsing checks every value against its field, so a misspelt status is an error naming it
 //! rather than a query that silently matches nothing.
+//!
+//! A query nests at most [`MAX_DEPTH`] levels: parentheses, `NOT`s and each `AND`/`OR` joining
+//! a condition to those before it count as one level each. Deeper text (it comes from API
+//! callers and console links) is an error naming the limit, never a stack overflow here or in
+//! the walks over the tree (SQL generation, drop), and never over SQLite's own depth limit.
 
 use std::fmt;
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::item::{ItemKey, Priority, ProjectKey, Status};
+
+/// The deepest a query may nest: far more than a person writes, far below what overflows a
+/// 2 MiB stack in a debug build or SQLite's expression depth limit (1000).
+pub const MAX_DEPTH: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -66,6 +75,34 @@ impl Expr {
             Expr::Not(_) | Expr::Cond(_) => None,
         }
     }
+
+    /// All of `exprs` joined by AND, as a balanced tree: its height grows with the logarithm of
+    /// their number, so code that joins many conditions (a trigger's terms) stays far below
+    /// [`MAX_DEPTH`]. `None` when there are none.
+    pub fn all(exprs: Vec<Expr>) -> Option<Expr> {
+        balanced(exprs, Expr::And)
+    }
+
+    /// Any of `exprs` (OR), balanced as [`Expr::all`].
+    pub fn any(exprs: Vec<Expr>) -> Option<Expr> {
+        balanced(exprs, Expr::Or)
+    }
+}
+
+/// Joins neighbours pairwise, level by level, keeping their order.
+fn balanced(mut exprs: Vec<Expr>, op: fn(Box<Expr>, Box<Expr>) -> Expr) -> Option<Expr> {
+    while exprs.len() > 1 {
+        let mut joined = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut rest = exprs.into_iter();
+        while let Some(a) = rest.next() {
+            joined.push(match rest.next() {
+                Some(b) => op(Box::new(a), Box::new(b)),
+                None => a,
+            });
+        }
+        exprs = joined;
+    }
+    exprs.pop()
 }
 
 /// One condition. `values` holds one value for comparisons, several for `IN`, none for `IS`.
@@ -277,11 +314,12 @@ impl Query {
             tokens,
             pos: 0,
             len: text.chars().count(),
+            depth: 0,
         };
         let filter = if p.at_end() || p.peek_keyword("ORDER") {
             None
         } else {
-            Some(p.expr()?)
+            Some(p.expr()?.0)
         };
         let mut order = Vec::new();
         if p.peek_keyword("ORDER") {
@@ -452,7 +490,12 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     len: usize,
+    /// Parentheses and `NOT`s open around the current token (the parser's recursion).
+    depth: usize,
 }
+
+/// An expression and its height (a condition is 1).
+type Parsed = (Expr, usize);
 
 impl Parser {
     fn at_end(&self) -> bool {
@@ -502,39 +545,80 @@ impl Parser {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, QueryError> {
+    fn too_deep(&self) -> QueryError {
+        QueryError {
+            message: format!(
+                "the query is nested too deeply: at most {MAX_DEPTH} levels of parentheses, NOT, AND and OR"
+            ),
+            column: self.column(),
+        }
+    }
+
+    /// `op(left, right)`, refused when it would be higher than [`MAX_DEPTH`].
+    fn join(
+        &self,
+        (left, hl): Parsed,
+        (right, hr): Parsed,
+        op: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Result<Parsed, QueryError> {
+        let height = 1 + hl.max(hr);
+        if height > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok((op(Box::new(left), Box::new(right)), height))
+    }
+
+    fn expr(&mut self) -> Result<Parsed, QueryError> {
         let mut left = self.and()?;
         while self.peek_keyword("OR") {
             self.bump();
             let right = self.and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            left = self.join(left, right, Expr::Or)?;
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr, QueryError> {
+    fn and(&mut self) -> Result<Parsed, QueryError> {
         let mut left = self.unary()?;
         while self.peek_keyword("AND") {
             self.bump();
             let right = self.unary()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            left = self.join(left, right, Expr::And)?;
         }
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<Expr, QueryError> {
-        if self.peek_keyword("NOT") {
-            self.bump();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+    fn unary(&mut self) -> Result<Parsed, QueryError> {
+        let negated = self.peek_keyword("NOT");
+        if !negated
+            && !self
+                .tokens
+                .get(self.pos)
+                .is_some_and(|t| t.tok == Tok::LParen)
+        {
+            return Ok((Expr::Cond(self.cond()?), 1));
         }
-        if self.eat(&Tok::LParen) {
+        // Recursion: bounded before it goes deeper, whatever the tree's height.
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        self.bump();
+        let parsed = if negated {
+            let (inner, height) = self.unary()?;
+            if height + 1 > MAX_DEPTH {
+                return Err(self.too_deep());
+            }
+            (Expr::Not(Box::new(inner)), height + 1)
+        } else {
             let inner = self.expr()?;
             if !self.eat(&Tok::RParen) {
                 return Err(self.unexpected("')'"));
             }
-            return Ok(inner);
-        }
-        self.cond().map(Expr::Cond)
+            inner
+        };
+        self.depth -= 1;
+        Ok(parsed)
     }
 
     fn field(&mut self) -> Result<(Field, usize), QueryError> {
@@ -903,6 +987,156 @@ mod tests {
             "updated > -99999999999999999d",
         ] {
             let _ = Query::parse(q);
+        }
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_an_error_naming_it() {
+        let at_limit = format!(
+            "{}status = Done{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(Query::parse(&at_limit).is_ok());
+        for deep in [
+            format!("{}status = Done{}", "(".repeat(5000), ")".repeat(5000)),
+            format!("{}status = Done", "NOT ".repeat(5000)),
+            vec!["status = Done"; 5000].join(" AND "),
+            vec!["status = Done"; 5000].join(" OR "),
+            format!("{}status = Done", "NOT (".repeat(5000)),
+        ] {
+            let err = Query::parse(&deep).expect_err("too deep");
+            assert!(
+                err.message.contains("nested too deeply") && err.message.contains("100"),
+                "{err}"
+            );
+        }
+        // Chains inside parentheses add up: the tree, not each level, is bounded.
+        let chain = vec!["status = Done"; 60].join(" AND ");
+        let nested = format!("({chain}) AND ({chain}) OR {chain}");
+        assert!(Query::parse(&nested).is_ok());
+        let err = Query::parse(&format!("(({chain}) AND {chain}) AND {chain}")).expect_err("deep");
+        assert!(err.message.contains("nested too deeply"), "{err}");
+    }
+
+    #[test]
+    fn balanced_joins_keep_the_order_and_stay_shallow() {
+        fn height(e: &Expr) -> usize {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => 1 + height(a).max(height(b)),
+                Expr::Not(a) => 1 + height(a),
+                Expr::Cond(_) => 1,
+            }
+        }
+        let conds: Vec<Expr> = (0..10_000)
+            .map(|n| {
+                Expr::Cond(Cond {
+                    field: Field::Custom(n.to_string()),
+                    op: Op::IsEmpty,
+                    values: Vec::new(),
+                })
+            })
+            .collect();
+        let joined = Expr::all(conds.clone()).expect("some");
+        assert_eq!(height(&joined), 15);
+        let mut order = Vec::new();
+        let mut stack = vec![&joined];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::And(a, b) => stack.extend([&**b, &**a]),
+                Expr::Cond(c) => order.push(c.field.to_string()),
+                _ => unreachable!(),
+            }
+        }
+        let expected: Vec<String> = (0..10_000).map(|n| format!("\"{n}\"")).collect();
+        assert_eq!(order, expected);
+        assert_eq!(Expr::any(Vec::new()), None);
+        assert_eq!(Expr::any(conds[..1].to_vec()), Some(conds[0].clone()));
+    }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::Config;
+
+        use super::super::*;
+
+        /// Bits of the language, so that random text is near-valid, not only noise.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("(".to_owned()),
+                Just(")".to_owned()),
+                Just(" AND ".to_owned()),
+                Just(" OR ".to_owned()),
+                Just("NOT ".to_owned()),
+                Just("status = Done".to_owned()),
+                Just("priority IN (High, Low)".to_owned()),
+                Just("labels IS NOT EMPTY".to_owned()),
+                Just("\"Story Points\" > 3".to_owned()),
+                Just("cf[Tier] ~ 'x'".to_owned()),
+                Just("updated >= -7d".to_owned()),
+                Just(" ORDER BY key DESC".to_owned()),
+                Just(",".to_owned()),
+                Just("\"".to_owned()),
+                "[a-zA-Z0-9=!<>~ ]{1,8}",
+            ]
+        }
+
+        /// A condition nested `depth` deep in parentheses and NOTs, chained `width` times.
+        fn deep() -> impl Strategy<Value = String> {
+            (0usize..400, 0usize..400, 1usize..300, any::<bool>()).prop_map(
+                |(parens, nots, width, close)| {
+                    let chain = vec!["status = Done"; width].join(" AND ");
+                    format!(
+                        "{}{}{chain}{}",
+                        "NOT ".repeat(nots),
+                        "(".repeat(parens),
+                        if close {
+                            ")".repeat(parens)
+                        } else {
+                            String::new()
+                        }
+                    )
+                },
+            )
+        }
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: proptest::test_runner::RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// Parses on a thread with a tokio worker's 2 MiB stack: an overflow fails the test.
+        fn parse_on_small_stack(text: String) -> Result<(), String> {
+            std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || Query::parse(&text).map(drop).map_err(|e| e.to_string()))
+                .map_err(|e| e.to_string())?
+                .join()
+                .map_err(|_| "the parser panicked".to_owned())?
+                .or(Ok(()))
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,120}") {
+                let _ = Query::parse(&text);
+            }
+
+            #[test]
+            fn near_valid_queries_never_panic(pieces in proptest::collection::vec(piece(), 0..40)) {
+                let _ = Query::parse(&pieces.concat());
+            }
+
+            #[test]
+            fn deep_queries_are_refused_or_parsed_on_a_small_stack(text in deep()) {
+                prop_assert_eq!(parse_on_small_stack(text), Ok(()));
+            }
         }
     }
 }

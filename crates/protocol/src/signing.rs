@@ -612,4 +612,89 @@ mod tests {
             .expect_err("wrong key");
         assert!(!err.to_string().contains(&headers.signature));
     }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::*;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// A header value: random, or a real one with a few characters changed.
+        fn header(real: String) -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,100}",
+                "[A-Za-z0-9_=+/-]{0,100}",
+                (
+                    Just(real),
+                    proptest::collection::vec((any::<usize>(), any::<char>()), 0..3)
+                )
+                    .prop_map(|(real, changes)| {
+                        let mut chars: Vec<char> = real.chars().collect();
+                        for (at, c) in changes {
+                            if !chars.is_empty() {
+                                let i = at % chars.len();
+                                chars[i] = c;
+                            }
+                        }
+                        chars.into_iter().collect()
+                    }),
+            ]
+        }
+
+        fn headers() -> impl Strategy<Value = SignedHeaders> {
+            let real = signed();
+            (
+                header(real.connection),
+                header(real.timestamp),
+                header(real.nonce),
+                header(real.signature),
+            )
+                .prop_map(|(connection, timestamp, nonce, signature)| SignedHeaders {
+                    connection,
+                    timestamp,
+                    nonce,
+                    signature,
+                })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_request_headers_verify_or_are_refused_without_panicking(
+                headers in headers(),
+                method in "\\PC{0,10}",
+                path in "\\PC{0,40}",
+            ) {
+                let _ = verify_request(&key(1), CONN, &method, &path, b"{}", &headers, at(10));
+                let _ = Nonce::parse(&headers.nonce);
+                let lookup = SignedHeaders::from_lookup(|name| match name {
+                    HEADER_CONNECTION => Some(headers.connection.as_str()),
+                    HEADER_TIMESTAMP => Some(headers.timestamp.as_str()),
+                    HEADER_NONCE => Some(headers.nonce.as_str()),
+                    _ => Some(headers.signature.as_str()),
+                });
+                prop_assert!(lookup.is_ok());
+            }
+
+            #[test]
+            fn any_response_headers_verify_or_are_refused_without_panicking(
+                timestamp in header(at(0).as_second().to_string()),
+                signature in header(signed().signature),
+                status in any::<u16>(),
+            ) {
+                let headers = SignedResponseHeaders { timestamp, signature };
+                let _ = verify_response(&key(1), CONN, &nonce(), status, b"{}", &headers, at(10));
+            }
+        }
+    }
 }

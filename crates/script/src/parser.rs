@@ -16,6 +16,13 @@ use crate::lexer::{Tok, Token, lex};
 /// Deepest nesting of blocks and expressions the parser accepts (keeps the Rust stack safe).
 pub const MAX_NESTING: usize = 96;
 
+/// Highest chain of operators, calls, properties and indexes one expression may grow to
+/// (`1 + 1 + …`, `a.b().c()…`). The parser builds a chain in a loop, but the walks over the
+/// tree (scope checks, evaluation, drop) recurse once per level: with nesting bounded by
+/// [`MAX_NESTING`] and chains by this, no tree is higher than a few hundred levels, which
+/// those walks handle on a 2 MiB stack even in a debug build. Real rules stay far below.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
 pub struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
@@ -201,6 +208,31 @@ impl<'a> Parser<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// `e`, an operand grown by one more operator of a chain; `height` carries the chain's
+    /// height from one call to the next (`None` before the first). Refused, at the operator,
+    /// when the chain would be higher than [`MAX_EXPR_DEPTH`]. Only the new operands are
+    /// measured, so a chain costs time in proportion to its size.
+    fn grown(&self, e: Expr, height: &mut Option<usize>) -> PResult<Expr> {
+        let operand = e.chained_operand().map(|o| o as *const Expr);
+        let mut children = Vec::new();
+        Node::Expr(&e).children(&mut children);
+        let mut grown = 1;
+        for child in children {
+            let below = match (child, *height) {
+                (Node::Expr(c), Some(h)) if Some(c as *const Expr) == operand => h,
+                _ => crate::ast::height(child),
+            };
+            grown = grown.max(below + 1);
+        }
+        if grown > MAX_EXPR_DEPTH {
+            return self.error(format!(
+                "this expression is nested too deeply (more than {MAX_EXPR_DEPTH} levels of operators, calls and properties): split it with variables"
+            ));
+        }
+        *height = Some(grown);
+        Ok(e)
     }
 
     fn program(&mut self) -> PResult<Program> {
@@ -575,5 +607,219 @@ mod tests {
     fn reports_unclosed_blocks_with_a_location() {
         let e = parse("if (x) {\n  y = 1\n").err().map(|e| e.message);
         assert_eq!(e.as_deref(), Some("this block is never closed: add }"));
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    /// Compiles on a thread with the 2 MiB stack of a tokio worker.
+    fn compile_on_small_stack(src: String) -> Result<(), String> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                crate::Script::compile(&src)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn a_chain_of_eight_thousand_additions_is_refused_naming_the_limit() {
+        let err = compile_on_small_stack(format!("x = {}", vec!["1"; 8000].join(" + ")))
+            .expect_err("refused");
+        assert!(err.contains("nested too deeply"), "{err}");
+        assert!(err.contains(&MAX_EXPR_DEPTH.to_string()), "{err}");
+    }
+
+    #[test]
+    fn deep_parentheses_method_chains_and_negations_are_refused() {
+        for src in [
+            format!("x = {}1{}", "(".repeat(3000), ")".repeat(3000)),
+            format!("x = \"x\"{}", ".trim()".repeat(8000)),
+            format!("x = {}true", "!".repeat(8000)),
+            format!("x = \"$a{}\"", ".b".repeat(8000)),
+            format!("x = a{}", "[0]".repeat(8000)),
+            format!("x = {}1", "a = ".repeat(8000)),
+            format!("x = {}1{}", "[".repeat(3000), "]".repeat(3000)),
+            format!("x = {}1{}", "f(".repeat(3000), ")".repeat(3000)),
+            format!("x = {}1{}", "c { ".repeat(3000), " }".repeat(3000)),
+        ] {
+            let err = compile_on_small_stack(src.clone()).expect_err(&src[..20]);
+            assert!(err.contains("nested too deeply"), "{err}");
+        }
+    }
+
+    /// Compiles and runs on a 2 MiB thread: the answer, or the error's text.
+    fn run_on_small_stack(src: String) -> Result<String, String> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let script = crate::Script::compile(&src).map_err(|e| e.to_string())?;
+                let outcome = script.run(crate::binding::<_, &str>([]), &crate::Limits::default());
+                outcome
+                    .result
+                    .map(|v| v.to_string())
+                    .map_err(|e| e.to_string())
+            })
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    /// The evaluator stops deep recursion with its stack budget (`Limits::max_stack_bytes`);
+    /// a debug build's frames are large, so there it may stop before the chain's end.
+    fn ran_or_stopped_cleanly(result: Result<String, String>) {
+        if let Err(e) = result {
+            assert!(e.contains("nested too deeply"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_highest_trees_the_parser_accepts_compile_run_and_drop_on_a_small_stack() {
+        let chain = vec!["1"; MAX_EXPR_DEPTH - 2].join(" + ");
+        ran_or_stopped_cleanly(run_on_small_stack(format!("x = {chain}")));
+        assert_eq!(run_on_small_stack("x = 1 + 1 + 1".into()), Ok("3".into()));
+        // Chains inside nesting: the tree is as high as the parser allows anywhere.
+        let nested = format!(
+            "x = {}{chain}{}",
+            "-(".repeat(MAX_NESTING / 2 - 2),
+            ")".repeat(MAX_NESTING / 2 - 2)
+        );
+        ran_or_stopped_cleanly(run_on_small_stack(nested));
+        let closures = format!(
+            "x = {}{chain}{}",
+            "[1].collect { ".repeat(20),
+            " }".repeat(20)
+        );
+        ran_or_stopped_cleanly(run_on_small_stack(closures));
+    }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::compile_on_small_stack;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// Bits of Groovy, so that random scripts are near-valid, not only noise.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("(".to_owned()),
+                Just(")".to_owned()),
+                Just("{".to_owned()),
+                Just("}".to_owned()),
+                Just("[".to_owned()),
+                Just("]".to_owned()),
+                Just("\n".to_owned()),
+                Just(" + ".to_owned()),
+                Just(" ? ".to_owned()),
+                Just(" : ".to_owned()),
+                Just(" = ".to_owned()),
+                Just(" -> ".to_owned()),
+                Just("!".to_owned()),
+                Just(".trim()".to_owned()),
+                Just("?.size()".to_owned()),
+                Just("def x".to_owned()),
+                Just("if (a) ".to_owned()),
+                Just(" else ".to_owned()),
+                Just("for (i in 0..3) ".to_owned()),
+                Just("switch (a) { case 1 -> ".to_owned()),
+                Just("class A { ".to_owned()),
+                Just("def f(a, b = 2) ".to_owned()),
+                Just("\"${".to_owned()),
+                Just("\"$a.b\"".to_owned()),
+                Just("'s'".to_owned()),
+                Just("/re/".to_owned()),
+                Just("1.5G".to_owned()),
+                Just("0x1F".to_owned()),
+                Just("(int) ".to_owned()),
+                Just(" as String".to_owned()),
+                Just("try { ".to_owned()),
+                Just(" catch (Exception e) ".to_owned()),
+                "[a-z]{1,3}",
+                "[ -~]{1,4}",
+            ]
+        }
+
+        /// One construct nested or chained thousands deep.
+        fn deep() -> impl Strategy<Value = String> {
+            let opener = prop_oneof![
+                Just(("(", ")")),
+                Just(("[", "]")),
+                Just(("{ ", " }")),
+                Just(("f(", ")")),
+                Just(("-", "")),
+                Just(("!", "")),
+                Just(("++", "")),
+                Just(("(int) ", "")),
+                Just(("c { ", " }")),
+                Just(("if (a) { ", " }")),
+                Just(("a = ", "")),
+                Just(("a ? b : ", "")),
+                Just(("\"${", "}\"")),
+                Just(("[a: ", "]")),
+            ];
+            let chain = prop_oneof![
+                Just(" + 1"),
+                Just(" && a"),
+                Just(" ?: b"),
+                Just(".b"),
+                Just(".c()"),
+                Just("[0]"),
+                Just("?.d"),
+                Just("++"),
+                Just(" as int"),
+                Just(" instanceof String"),
+                Just(" == 1"),
+                Just("..2"),
+            ];
+            (opener, 0usize..3000, chain, 0usize..3000, any::<bool>()).prop_map(
+                |((open, close), depth, link, length, closed)| {
+                    format!(
+                        "x = {}a{}{}",
+                        open.repeat(depth),
+                        link.repeat(length),
+                        if closed {
+                            close.repeat(depth)
+                        } else {
+                            String::new()
+                        }
+                    )
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_compiles_or_is_refused_without_panicking(src in "\\PC{0,200}") {
+                let _ = crate::Script::compile(&src);
+            }
+
+            #[test]
+            fn near_valid_scripts_never_panic(pieces in proptest::collection::vec(piece(), 0..60)) {
+                let _ = crate::Script::compile(&pieces.concat());
+            }
+
+            #[test]
+            fn deep_scripts_compile_or_are_refused_on_a_small_stack(src in deep()) {
+                // `compile_on_small_stack` fails the test on a panic; an overflow aborts it.
+                let _ = compile_on_small_stack(src);
+            }
+        }
     }
 }

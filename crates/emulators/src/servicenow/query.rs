@@ -619,7 +619,51 @@ mod tests {
         assert_eq!(got, ["10", "9", ""]);
     }
 
+    fn config() -> proptest::test_runner::Config {
+        proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(13),
+            ..proptest::test_runner::Config::default()
+        }
+    }
+
+    /// A term or joiner, for near-valid encoded queries of any length.
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("^".to_owned()),
+            Just("^^".to_owned()),
+            Just("^OR".to_owned()),
+            Just("^NQ".to_owned()),
+            Just("EQ".to_owned()),
+            Just("state=1".to_owned()),
+            Just("stateIN1,2".to_owned()),
+            Just("short_descriptionLIKEx".to_owned()),
+            Just("opened_atBETWEEN2025-01-01@2025-02-01".to_owned()),
+            Just("opened_at>javascript:gs.dateGenerate('2025-01-01','00:00:00')".to_owned()),
+            Just("ORDERBYDESCstate".to_owned()),
+            Just("ORDERBY".to_owned()),
+            "[a-z_]{1,6}[=!<>A-Z ]{1,6}[ -~]{0,6}",
+        ]
+    }
+
     proptest::proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn near_valid_and_long_queries_parse_and_match(
+            pieces in proptest::collection::vec(piece(), 0..60),
+            repeat in 1usize..200,
+        ) {
+            let tables = tables();
+            let text = pieces.concat().repeat(repeat);
+            let mut q = parse(&text);
+            q.check_fields(&tables[0]);
+            let record = IndexMap::new();
+            let _ = q.matches(&tables[0], &record);
+        }
+
         #[test]
         fn parsing_arbitrary_text_never_panics(s in "\\PC{0,80}") {
             let _ = parse(&s);

@@ -48,9 +48,11 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
             "the trigger is empty: write an encoded query such as urgency=1^active=true".into(),
         );
     }
+    // Joined as balanced trees (`Expr::all`, `Expr::any`): a trigger of thousands of terms
+    // nests a few dozen levels, not thousands, for the SQL built from it and its drop.
     let mut groups: Vec<Expr> = Vec::new();
     for group in text.split("^NQ") {
-        let mut clusters: Vec<Expr> = Vec::new();
+        let mut clusters: Vec<Vec<Expr>> = Vec::new();
         for term in group.split('^') {
             let term = term.trim();
             // `^EQ` ends the filters a ServiceNow list URL carries; it adds no condition.
@@ -65,36 +67,30 @@ pub fn translate(text: &str, tables: &Tables) -> Result<Query, String> {
             let Some(cond) = condition(term, tables)? else {
                 continue;
             };
-            match (or, clusters.pop()) {
-                (true, Some(prev)) => clusters.push(Expr::Or(Box::new(prev), Box::new(cond))),
-                (_, prev) => {
-                    clusters.extend(prev);
-                    clusters.push(cond);
-                }
+            match clusters.last_mut() {
+                Some(cluster) if or => cluster.push(cond),
+                _ => clusters.push(vec![cond]),
             }
         }
-        let group = clusters
-            .into_iter()
-            .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+        let group = Expr::all(clusters.into_iter().filter_map(Expr::any).collect())
             .unwrap_or_else(everything);
         groups.push(group);
     }
-    let filter = groups
-        .into_iter()
-        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
-        .unwrap_or_else(everything);
+    let filter = Expr::any(groups).unwrap_or_else(everything);
     // Only the mirrors of the synced tables.
-    let scope = tables
-        .iter()
-        .map(|(_, key)| {
-            Expr::Cond(Cond {
-                field: Field::Project,
-                op: Op::Eq,
-                values: vec![Value::Project(key.clone())],
+    let scope = Expr::any(
+        tables
+            .iter()
+            .map(|(_, key)| {
+                Expr::Cond(Cond {
+                    field: Field::Project,
+                    op: Op::Eq,
+                    values: vec![Value::Project(key.clone())],
+                })
             })
-        })
-        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
-        .ok_or("no tables are synced")?;
+            .collect(),
+    )
+    .ok_or("no tables are synced")?;
     Ok(Query {
         filter: Some(Expr::And(Box::new(scope), Box::new(filter))),
         order: Vec::new(),
@@ -345,6 +341,86 @@ mod tests {
         assert_eq!(found.len(), expected.len());
         for ((trigger, got), (_, want)) in found.iter().zip(expected) {
             assert_eq!(got, want, "{trigger}");
+        }
+    }
+
+    #[test]
+    fn a_trigger_of_thousands_of_terms_nests_a_few_levels() {
+        fn height(e: &Expr) -> usize {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => 1 + height(a).max(height(b)),
+                Expr::Not(a) => 1 + height(a),
+                Expr::Cond(_) => 1,
+            }
+        }
+        for joiner in ["^", "^OR", "^NQ"] {
+            let text = vec!["active=true"; 20_000].join(joiner);
+            let filter = translate(&text, &tables()).expect("translates").filter;
+            let height = height(&filter.expect("a filter"));
+            assert!(height <= 20, "{joiner}: {height}");
+        }
+    }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::*;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// A term or a joiner of ServiceNow's encoded queries, for near-valid text.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("^".to_owned()),
+                Just("^OR".to_owned()),
+                Just("^NQ".to_owned()),
+                Just("^EQ".to_owned()),
+                Just("active=true".to_owned()),
+                Just("urgency<=2".to_owned()),
+                Just("categoryINa,b".to_owned()),
+                Just("short_descriptionLIKEvpn".to_owned()),
+                Just("assigned_toISEMPTY".to_owned()),
+                Just("numberSTARTSWITHINC".to_owned()),
+                Just("sys_class_name=problem".to_owned()),
+                Just("ORDERBYnumber".to_owned()),
+                Just("caller_id.vip=true".to_owned()),
+                Just("opened_at>javascript:gs.daysAgo(7)".to_owned()),
+                "[a-z_]{1,6}[=!<>A-Z]{1,4}[ -~]{0,6}",
+                "\\PC{1,4}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_translates_or_is_refused_without_panicking(text in "\\PC{0,200}") {
+                let _ = translate(&text, &tables());
+            }
+
+            #[test]
+            fn near_valid_triggers_translate_or_are_refused(pieces in proptest::collection::vec(piece(), 0..80)) {
+                let _ = translate(&pieces.concat(), &tables());
+            }
+
+            #[test]
+            fn long_triggers_translate_on_a_small_stack(count in 0usize..5000, joiner in prop_oneof![Just("^"), Just("^OR"), Just("^NQ")]) {
+                let text = vec!["urgency=1"; count].join(joiner);
+                let done = std::thread::Builder::new()
+                    .stack_size(2 << 20)
+                    .spawn(move || translate(&text, &tables()).map(drop))
+                    .expect("thread")
+                    .join();
+                prop_assert!(done.is_ok());
+            }
         }
     }
 }

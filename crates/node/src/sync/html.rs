@@ -657,4 +657,96 @@ mod tests {
         );
         assert_eq!(from_text(""), "");
     }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::super::*;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        /// Bits of markup, so that random text is near-valid HTML, not only noise.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("<p>".to_owned()),
+                Just("</p>".to_owned()),
+                Just("<ul><li>".to_owned()),
+                Just("</li></ul>".to_owned()),
+                Just("<ol>".to_owned()),
+                Just("<blockquote>".to_owned()),
+                Just("<br/>".to_owned()),
+                Just("<a href=\"x\">".to_owned()),
+                Just("<a href='".to_owned()),
+                Just("</a>".to_owned()),
+                Just("<b>".to_owned()),
+                Just("<pre><code>".to_owned()),
+                Just("<script>".to_owned()),
+                Just("<!--".to_owned()),
+                Just("-->".to_owned()),
+                Just("&amp;".to_owned()),
+                Just("&#x1F600;".to_owned()),
+                Just("&#99999999999;".to_owned()),
+                Just("<".to_owned()),
+                Just(">".to_owned()),
+                "[ -~]{1,6}",
+                "\\PC{1,3}",
+            ]
+        }
+
+        /// One element nested up to thousands deep, closed or not.
+        fn deep() -> impl Strategy<Value = String> {
+            let tag = prop_oneof![
+                Just("ul><li"),
+                Just("blockquote"),
+                Just("ol><li"),
+                Just("p"),
+                Just("b")
+            ];
+            (tag, 0usize..3000, any::<bool>()).prop_map(|(tag, depth, closed)| {
+                let mut names: Vec<&str> = tag.split("><").collect();
+                names.reverse();
+                let close: String = names.iter().map(|t| format!("</{t}>")).collect();
+                format!(
+                    "{}x{}",
+                    format!("<{tag}>").repeat(depth),
+                    if closed {
+                        close.repeat(depth)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_converts_without_panicking(html in "\\PC{0,200}") {
+                let _ = (strip(&html), to_markdown(&html), from_text(&html), decode_entities(&html));
+            }
+
+            #[test]
+            fn near_valid_markup_converts_without_panicking(pieces in proptest::collection::vec(piece(), 0..60)) {
+                let html = pieces.concat();
+                let _ = (strip(&html), to_markdown(&html), decode_entities(&html));
+            }
+
+            #[test]
+            fn deep_markup_converts_in_bounded_output(html in deep()) {
+                let (text, markdown) = (strip(&html), to_markdown(&html));
+                // Nesting is shown at most MAX_DEPTH deep: the output stays linear.
+                prop_assert!(text.len() <= html.len() + 16, "{}", text.len());
+                prop_assert!(markdown.len() <= 8 * html.len() + 64, "{}", markdown.len());
+            }
+        }
+    }
 }

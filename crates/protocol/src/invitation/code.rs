@@ -368,4 +368,56 @@ mod tests {
         let capitalised = code.replacen("tandem1.", "Tandem1.", 1);
         assert_eq!(Invitation::decode(&capitalised), Ok(issued()));
     }
+
+    mod random {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::*;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                rng_seed: RngSeed::Fixed(13),
+                ..Config::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_decodes_or_is_refused_without_panicking(text in "\\PC{0,400}") {
+                let _ = Invitation::decode(&text);
+            }
+
+            #[test]
+            fn any_checksummed_payload_decodes_or_is_refused(
+                payload in proptest::collection::vec(any::<u8>(), 0..400),
+            ) {
+                // Past the checksum: every field read from hostile bytes.
+                let mut bytes = payload.clone();
+                bytes.extend_from_slice(&checksum(&payload));
+                let code = format!("{PREFIX}1.{}", URL_SAFE_NO_PAD.encode(bytes));
+                let _ = Invitation::decode(&code);
+            }
+
+            #[test]
+            fn a_real_payload_cut_or_changed_anywhere_never_panics(
+                cut in 0usize..400,
+                at in 0usize..400,
+                byte in any::<u8>(),
+            ) {
+                let mut payload = issued().payload();
+                let at = at % payload.len();
+                payload[at] = byte;
+                payload.truncate(cut.min(payload.len()));
+                let mut bytes = payload.clone();
+                bytes.extend_from_slice(&checksum(&payload));
+                let code = format!("{PREFIX}1.{}", URL_SAFE_NO_PAD.encode(bytes));
+                let _ = Invitation::decode(&code);
+            }
+        }
+    }
 }

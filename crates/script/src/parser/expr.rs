@@ -86,6 +86,7 @@ impl Parser<'_> {
 
     pub(super) fn expr_bp_inner(&mut self, min_bp: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
+        let mut height = None;
         loop {
             let op = match self.tok() {
                 Tok::Op(o) => *o,
@@ -125,14 +126,17 @@ impl Parser<'_> {
                 self.skip_nl();
                 let value = self.expr_bp(1)?;
                 let s = span.to(value.span);
-                lhs = Expr {
-                    kind: ExprKind::Assign {
-                        target: bx(lhs),
-                        op: aop,
-                        value: bx(value),
+                lhs = self.grown(
+                    Expr {
+                        kind: ExprKind::Assign {
+                            target: bx(lhs),
+                            op: aop,
+                            value: bx(value),
+                        },
+                        span: s,
                     },
-                    span: s,
-                };
+                    &mut height,
+                )?;
                 continue;
             }
             match op {
@@ -144,13 +148,16 @@ impl Parser<'_> {
                     self.skip_nl();
                     let value = self.expr_bp(1)?;
                     let s = span.to(value.span);
-                    lhs = Expr {
-                        kind: ExprKind::ElvisAssign {
-                            target: bx(lhs),
-                            value: bx(value),
+                    lhs = self.grown(
+                        Expr {
+                            kind: ExprKind::ElvisAssign {
+                                target: bx(lhs),
+                                value: bx(value),
+                            },
+                            span: s,
                         },
-                        span: s,
-                    };
+                        &mut height,
+                    )?;
                 }
                 "?" => {
                     if min_bp > 2 || (self.adjacent() && self.is_op_at(1, "[")) {
@@ -164,10 +171,13 @@ impl Parser<'_> {
                     self.skip_nl();
                     let els = self.expr_bp(2)?;
                     let s = span.to(els.span);
-                    lhs = Expr {
-                        kind: ExprKind::Ternary(bx(lhs), bx(then), bx(els)),
-                        span: s,
-                    };
+                    lhs = self.grown(
+                        Expr {
+                            kind: ExprKind::Ternary(bx(lhs), bx(then), bx(els)),
+                            span: s,
+                        },
+                        &mut height,
+                    )?;
                 }
                 "?:" => {
                     if min_bp > 2 {
@@ -177,10 +187,13 @@ impl Parser<'_> {
                     self.skip_nl();
                     let r = self.expr_bp(2)?;
                     let s = span.to(r.span);
-                    lhs = Expr {
-                        kind: ExprKind::Elvis(bx(lhs), bx(r)),
-                        span: s,
-                    };
+                    lhs = self.grown(
+                        Expr {
+                            kind: ExprKind::Elvis(bx(lhs), bx(r)),
+                            span: s,
+                        },
+                        &mut height,
+                    )?;
                 }
                 "||" | "&&" => {
                     let bp = if op == "||" { 3 } else { 4 };
@@ -196,7 +209,7 @@ impl Parser<'_> {
                     } else {
                         ExprKind::And(bx(lhs), bx(r))
                     };
-                    lhs = Expr { kind, span: s };
+                    lhs = self.grown(Expr { kind, span: s }, &mut height)?;
                 }
                 ".." | "..<" => {
                     if min_bp > 11 {
@@ -206,14 +219,17 @@ impl Parser<'_> {
                     self.skip_nl();
                     let r = self.expr_bp(12)?;
                     let s = span.to(r.span);
-                    lhs = Expr {
-                        kind: ExprKind::Range {
-                            from: bx(lhs),
-                            to: bx(r),
-                            exclusive: op == "..<",
+                    lhs = self.grown(
+                        Expr {
+                            kind: ExprKind::Range {
+                                from: bx(lhs),
+                                to: bx(r),
+                                exclusive: op == "..<",
+                            },
+                            span: s,
                         },
-                        span: s,
-                    };
+                        &mut height,
+                    )?;
                 }
                 "in" | "!" => {
                     let negated = op == "!";
@@ -231,14 +247,17 @@ impl Parser<'_> {
                     }
                     if self.eat_word("instanceof") {
                         let ty = self.parse_type()?;
-                        lhs = Expr {
-                            kind: ExprKind::InstanceOf {
-                                expr: bx(lhs),
-                                ty,
-                                negated,
+                        lhs = self.grown(
+                            Expr {
+                                kind: ExprKind::InstanceOf {
+                                    expr: bx(lhs),
+                                    ty,
+                                    negated,
+                                },
+                                span: span.to(self.prev_span()),
                             },
-                            span: span.to(self.prev_span()),
-                        };
+                            &mut height,
+                        )?;
                         continue;
                     }
                     self.bump();
@@ -246,10 +265,13 @@ impl Parser<'_> {
                     let r = self.expr_bp(11)?;
                     let s = span.to(r.span);
                     let bop = if negated { BinOp::NotIn } else { BinOp::In };
-                    lhs = Expr {
-                        kind: ExprKind::Binary(bop, bx(lhs), bx(r)),
-                        span: s,
-                    };
+                    lhs = self.grown(
+                        Expr {
+                            kind: ExprKind::Binary(bop, bx(lhs), bx(r)),
+                            span: s,
+                        },
+                        &mut height,
+                    )?;
                 }
                 "instanceof" | "as" => {
                     if min_bp > 10 {
@@ -258,21 +280,16 @@ impl Parser<'_> {
                     self.bump();
                     let ty = self.parse_type()?;
                     let s = span.to(self.prev_span());
-                    lhs = if op == "as" {
-                        Expr {
-                            kind: ExprKind::Cast { expr: bx(lhs), ty },
-                            span: s,
-                        }
+                    let kind = if op == "as" {
+                        ExprKind::Cast { expr: bx(lhs), ty }
                     } else {
-                        Expr {
-                            kind: ExprKind::InstanceOf {
-                                expr: bx(lhs),
-                                ty,
-                                negated: false,
-                            },
-                            span: s,
+                        ExprKind::InstanceOf {
+                            expr: bx(lhs),
+                            ty,
+                            negated: false,
                         }
                     };
+                    lhs = self.grown(Expr { kind, span: s }, &mut height)?;
                 }
                 _ => {
                     let Some((bp, bop)) = binop(op) else { break };
@@ -287,10 +304,13 @@ impl Parser<'_> {
                         self.expr_bp(bp + 1)?
                     };
                     let s = span.to(r.span);
-                    lhs = Expr {
-                        kind: ExprKind::Binary(bop, bx(lhs), bx(r)),
-                        span: s,
-                    };
+                    lhs = self.grown(
+                        Expr {
+                            kind: ExprKind::Binary(bop, bx(lhs), bx(r)),
+                            span: s,
+                        },
+                        &mut height,
+                    )?;
                 }
             }
         }

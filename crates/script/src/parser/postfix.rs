@@ -9,6 +9,7 @@ use crate::lexer::Tok;
 impl Parser<'_> {
     /// Method calls, property access, subscripts, trailing closures and postfix `++`/`--`.
     pub(super) fn postfix(&mut self, mut e: Expr) -> PResult<Expr> {
+        let mut height = None;
         loop {
             // a chain may continue on the next line with `.name`
             if matches!(self.tok(), Tok::Newline) {
@@ -35,13 +36,16 @@ impl Parser<'_> {
                     let nspan = self.span();
                     if op == ".&" {
                         let name = self.ident()?;
-                        e = Expr {
-                            kind: ExprKind::MethodRef {
-                                target: bx(e),
-                                name,
+                        e = self.grown(
+                            Expr {
+                                kind: ExprKind::MethodRef {
+                                    target: bx(e),
+                                    name,
+                                },
+                                span: span.to(nspan),
                             },
-                            span: span.to(nspan),
-                        };
+                            &mut height,
+                        )?;
                         continue;
                     }
                     let name = match self.tok().clone() {
@@ -60,14 +64,17 @@ impl Parser<'_> {
                                 return self
                                     .error("calling a method by a computed name is not supported");
                             }
-                            e = Expr {
-                                kind: ExprKind::DynProp {
-                                    obj: bx(e),
-                                    name: bx(g),
-                                    safe,
+                            e = self.grown(
+                                Expr {
+                                    kind: ExprKind::DynProp {
+                                        obj: bx(e),
+                                        name: bx(g),
+                                        safe,
+                                    },
+                                    span: span.to(nspan),
                                 },
-                                span: span.to(nspan),
-                            };
+                                &mut height,
+                            )?;
                             continue;
                         }
                         _ => {
@@ -84,30 +91,39 @@ impl Parser<'_> {
                         while self.is_op("{") {
                             args.push(self.closure()?);
                         }
-                        e = Expr {
-                            kind: ExprKind::Method {
-                                obj: bx(e),
-                                name,
-                                args,
-                                safe,
-                                spread: op == "*.",
+                        e = self.grown(
+                            Expr {
+                                kind: ExprKind::Method {
+                                    obj: bx(e),
+                                    name,
+                                    args,
+                                    safe,
+                                    spread: op == "*.",
+                                },
+                                span: full,
                             },
-                            span: full,
-                        };
+                            &mut height,
+                        )?;
                     } else if op == "*." {
-                        e = Expr {
-                            kind: ExprKind::Spread { obj: bx(e), name },
-                            span: full,
-                        };
-                    } else {
-                        e = Expr {
-                            kind: ExprKind::Prop {
-                                obj: bx(e),
-                                name,
-                                safe,
+                        e = self.grown(
+                            Expr {
+                                kind: ExprKind::Spread { obj: bx(e), name },
+                                span: full,
                             },
-                            span: full,
-                        };
+                            &mut height,
+                        )?;
+                    } else {
+                        e = self.grown(
+                            Expr {
+                                kind: ExprKind::Prop {
+                                    obj: bx(e),
+                                    name,
+                                    safe,
+                                },
+                                span: full,
+                            },
+                            &mut height,
+                        )?;
                     }
                 }
                 "(" => {
@@ -116,41 +132,49 @@ impl Parser<'_> {
                     while self.is_op("{") {
                         args.push(self.closure()?);
                     }
-                    e = self.make_call(e, args);
+                    let call = self.make_call(e, args);
+                    e = self.grown(call, &mut height)?;
                 }
                 "{" if matches!(e.kind, ExprKind::Var(_)) => {
                     let mut args = Vec::new();
                     while self.is_op("{") {
                         args.push(self.closure()?);
                     }
-                    e = self.make_call(e, args);
+                    let call = self.make_call(e, args);
+                    e = self.grown(call, &mut height)?;
                 }
                 "[" => {
                     self.bump();
                     self.skip_nl();
                     let idx = self.index_expr()?;
-                    e = Expr {
-                        kind: ExprKind::Index {
-                            obj: bx(e),
-                            index: bx(idx),
-                            safe: false,
+                    e = self.grown(
+                        Expr {
+                            kind: ExprKind::Index {
+                                obj: bx(e),
+                                index: bx(idx),
+                                safe: false,
+                            },
+                            span: span.to(self.prev_span()),
                         },
-                        span: span.to(self.prev_span()),
-                    };
+                        &mut height,
+                    )?;
                 }
                 "?" if self.adjacent() && self.is_op_at(1, "[") => {
                     self.bump();
                     self.bump();
                     self.skip_nl();
                     let idx = self.index_expr()?;
-                    e = Expr {
-                        kind: ExprKind::Index {
-                            obj: bx(e),
-                            index: bx(idx),
-                            safe: true,
+                    e = self.grown(
+                        Expr {
+                            kind: ExprKind::Index {
+                                obj: bx(e),
+                                index: bx(idx),
+                                safe: true,
+                            },
+                            span: span.to(self.prev_span()),
                         },
-                        span: span.to(self.prev_span()),
-                    };
+                        &mut height,
+                    )?;
                 }
                 "++" | "--" => {
                     if !is_assignable(&e) {
@@ -158,14 +182,17 @@ impl Parser<'_> {
                     }
                     self.bump();
                     let delta = if op == "++" { 1 } else { -1 };
-                    e = Expr {
-                        kind: ExprKind::IncDec {
-                            target: bx(e),
-                            delta,
-                            prefix: false,
+                    e = self.grown(
+                        Expr {
+                            kind: ExprKind::IncDec {
+                                target: bx(e),
+                                delta,
+                                prefix: false,
+                            },
+                            span: span.to(self.prev_span()),
                         },
-                        span: span.to(self.prev_span()),
-                    };
+                        &mut height,
+                    )?;
                 }
                 "::" => {
                     self.bump();
@@ -175,13 +202,16 @@ impl Parser<'_> {
                     } else {
                         self.ident()?
                     };
-                    e = Expr {
-                        kind: ExprKind::MethodRef {
-                            target: bx(e),
-                            name,
+                    e = self.grown(
+                        Expr {
+                            kind: ExprKind::MethodRef {
+                                target: bx(e),
+                                name,
+                            },
+                            span: span.to(nspan),
                         },
-                        span: span.to(nspan),
-                    };
+                        &mut height,
+                    )?;
                 }
                 _ => return Ok(e),
             }

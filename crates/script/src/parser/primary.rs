@@ -239,15 +239,20 @@ impl Parser<'_> {
                         kind: ExprKind::Var(self.name(&first)),
                         span: pspan,
                     };
+                    let mut height = None;
                     for n in it {
-                        e = Expr {
-                            kind: ExprKind::Prop {
-                                obj: bx(e),
-                                name: self.name(&n),
-                                safe: false,
+                        let name = self.name(&n);
+                        e = self.grown(
+                            Expr {
+                                kind: ExprKind::Prop {
+                                    obj: bx(e),
+                                    name,
+                                    safe: false,
+                                },
+                                span: pspan,
                             },
-                            span: pspan,
-                        };
+                            &mut height,
+                        )?;
                     }
                     out.push(GPart::Expr(e));
                 }
