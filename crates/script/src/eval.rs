@@ -17,11 +17,12 @@ use indexmap::IndexMap;
 
 use crate::ast::*;
 use crate::diagnostic::{ErrorKind, ScriptError, Span, StackEntry};
-use crate::limits::{Budget, Limits};
+use crate::limits::{Budget, Limits, STR_BYTES, VALUE_BYTES, list_bytes};
 use crate::value::{Cell, Func, Fx, MapData, Obj, Value};
 
 pub(crate) use ops::{
-    binary as binary_op, cast, find_all as ops_find_all, full_match as ops_full_match,
+    append_display, binary as binary_op, cast, find_all as ops_find_all,
+    full_match as ops_full_match,
 };
 
 /// The binding: the script's variables in and out.
@@ -83,7 +84,8 @@ pub struct Interp<'p> {
     pub stdout: String,
     pub(crate) budget: Budget,
     stack: Vec<StackEntry>,
-    pub(crate) regex_cache: HashMap<String, Rc<fancy_regex::Regex>>,
+    /// Compiled patterns, least recently used first; at most `ops::REGEX_CACHE_ENTRIES`.
+    pub(crate) regex_cache: IndexMap<Rc<str>, Rc<fancy_regex::Regex>, Fx>,
     /// Maps made with `withDefault { … }`, and their default closures.
     map_defaults: Vec<(Rc<RefCell<MapData>>, Value)>,
     /// Address of a local at the start of the run: the stack guard measures from here.
@@ -118,7 +120,7 @@ impl<'p> Interp<'p> {
             stdout: String::new(),
             budget: Budget::new(limits),
             stack: Vec::new(),
-            regex_cache: HashMap::new(),
+            regex_cache: IndexMap::default(),
             map_defaults: Vec::new(),
             stack_base: 0,
             it_name: IT.with(Rc::clone),
@@ -129,12 +131,27 @@ impl<'p> Interp<'p> {
     /// Runs the script body; the value of its last statement (or of `return`) is the result.
     pub fn run(&mut self) -> Result<Value, ScriptError> {
         self.stack_base = stack_position();
+        self.budget.start();
+        // printing and converting collections count against this run's memory budget
+        let outer_room = crate::value::set_walk_room(self.budget.room());
+        let outer_used = crate::value::take_walk_bytes();
         let body = &self.prog.body;
-        match self.exec_body_value(body) {
+        let r = match self.exec_body_value(body) {
             Ok(v) | Err(Flow::Return(v)) => Ok(v),
             Err(Flow::Err(t)) => Err(t.error),
             Err(Flow::Break) | Err(Flow::Continue) => Ok(Value::Null),
+        };
+        // a walk cut short by the budget never passes for a result
+        let r = match (r, self.charge(0, Span::default())) {
+            (Ok(_), Err(Flow::Err(t))) => Err(t.error),
+            (r, _) => r,
+        };
+        crate::value::set_walk_room(outer_room);
+        crate::value::take_walk_bytes();
+        if outer_used > 0 {
+            crate::value::spend_walk(outer_used as usize);
         }
+        r
     }
 
     pub(crate) fn set_map_default(&mut self, m: &Rc<RefCell<MapData>>, f: Value) {
@@ -214,11 +231,51 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// Charges `bytes` to the memory budget, with what printing and converting collections
+    /// produced since the last charge. Call it before allocating, with the size computed up
+    /// front; a size that overflowed (saturated) is over any budget.
     pub(crate) fn charge(&mut self, bytes: usize, span: Span) -> R<()> {
-        match self.budget.charge(bytes, span) {
+        let walked = crate::value::take_walk_bytes();
+        let bytes = bytes.saturating_add(usize::try_from(walked).unwrap_or(usize::MAX));
+        let r = self.budget.charge(bytes, span);
+        crate::value::set_walk_room(self.budget.room());
+        match r {
             Ok(()) => Ok(()),
             Err(e) => Err(self.limit_err(e)),
         }
+    }
+
+    /// Counts work done inside a built-in; stops the run when its time is up.
+    #[inline]
+    pub(crate) fn work(&mut self, units: usize, span: Span) -> R<()> {
+        match self.budget.work(units, span) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.limit_err(e)),
+        }
+    }
+
+    /// The items of an iterable value. Building them from a range or a string makes new
+    /// values: above a small size they are charged before they are built.
+    pub(crate) fn items(&mut self, v: &Value, span: Span) -> R<Option<Vec<Value>>> {
+        const FREE: usize = 4096;
+        match v {
+            Value::Range(r) if r.len() > FREE => self.charge(list_bytes(r.len()), span)?,
+            Value::Str(s) if s.len() > FREE => {
+                let n = s.chars().count();
+                self.charge(n.saturating_mul(STR_BYTES + 8), span)?
+            }
+            Value::List(l) => {
+                let n = l.borrow().len();
+                self.work(n, span)?
+            }
+            Value::Map(m) => {
+                let n = m.borrow().len();
+                self.charge(if n > FREE { n * (VALUE_BYTES + 64) } else { 0 }, span)?;
+                self.work(n, span)?
+            }
+            _ => {}
+        }
+        Ok(v.iter_items())
     }
 
     // ---- variables ----------------------------------------------------------------------

@@ -62,7 +62,11 @@ fn to_json_depth(v: &Value, depth: usize) -> serde_json::Value {
             serde_json::Number::from_f64(d.to_f64()).map_or(J::Null, J::Number)
         }
         Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
+        // strings are copied: count them like a printed collection, and stop copying past
+        // the run's memory budget (the run then fails when it charges them)
+        Value::Str(s) if !crate::value::spend_walk(s.len()) => J::Null,
         Value::Str(s) => J::String(s.to_string()),
+        Value::Range(r) if !crate::value::spend_walk(r.len().saturating_mul(16)) => J::Null,
         Value::List(_) | Value::Range(_) | Value::Matcher(_) => J::Array(
             v.iter_items()
                 .unwrap_or_default()
@@ -108,7 +112,11 @@ fn write_json(v: &Value, out: &mut String, depth: usize) {
     }
     match v {
         Value::Dec(d) => out.push_str(&d.to_string()),
+        Value::Str(s) if !crate::value::spend_walk(s.len()) => out.push_str("null"),
         Value::Str(s) => out.push_str(&serde_json::Value::String(s.to_string()).to_string()),
+        Value::Range(r) if !crate::value::spend_walk(r.len().saturating_mul(16)) => {
+            out.push_str("null")
+        }
         Value::List(_) | Value::Range(_) => {
             out.push('[');
             for (i, x) in v.iter_items().unwrap_or_default().iter().enumerate() {

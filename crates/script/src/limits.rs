@@ -34,6 +34,22 @@ impl Default for Limits {
     }
 }
 
+/// Bytes one value slot of a list takes (what a list is charged per element).
+pub(crate) const VALUE_BYTES: usize = std::mem::size_of::<crate::value::Value>();
+/// Bytes a new short string value takes beyond its text: the slot and the shared allocation's
+/// counters.
+pub(crate) const STR_BYTES: usize = VALUE_BYTES + 16;
+/// Bytes one map entry takes: key, value, hash and index.
+pub(crate) const ENTRY_BYTES: usize =
+    std::mem::size_of::<crate::value::Key>() + VALUE_BYTES + 2 * std::mem::size_of::<usize>();
+/// Units of built-in work (elements copied, compared or scanned) between two looks at the clock.
+const WORK_PER_CLOCK_CHECK: u64 = 1 << 16;
+
+/// `n` list slots, saturating: a size that overflows is over any budget.
+pub(crate) fn list_bytes(n: usize) -> usize {
+    n.saturating_mul(VALUE_BYTES)
+}
+
 /// An address on the current stack, to measure how much of it recursion has used.
 #[inline(always)]
 pub(crate) fn stack_position() -> usize {
@@ -47,6 +63,8 @@ pub(crate) struct Budget {
     pub steps: u64,
     pub alloc: u64,
     pub depth: usize,
+    /// Work done inside built-ins since the clock was last read.
+    work: u64,
     deadline: Option<Instant>,
     started: Option<Instant>,
 }
@@ -58,9 +76,17 @@ impl Budget {
             steps: 0,
             alloc: 0,
             depth: 0,
+            work: 0,
             deadline: None,
             started: None,
         }
+    }
+
+    /// Starts the clock: the time limit counts from here.
+    pub fn start(&mut self) {
+        let now = Instant::now();
+        self.started = Some(now);
+        self.deadline = Some(now + self.limits.max_time);
     }
 
     #[inline]
@@ -83,6 +109,12 @@ impl Budget {
                 span,
             ));
         }
+        self.check_time(span)
+    }
+
+    /// Stops the run once its time is up. Built-ins that loop over their input call it through
+    /// [`Budget::work`]; a regex compile calls it directly.
+    pub fn check_time(&mut self, span: Span) -> Result<(), ScriptError> {
         let now = Instant::now();
         let deadline = *self.deadline.get_or_insert(now + self.limits.max_time);
         self.started.get_or_insert(now);
@@ -108,6 +140,32 @@ impl Budget {
         Ok(())
     }
 
+    /// Records `units` of work done by a built-in (elements copied, compared, scanned) and reads
+    /// the clock every [`WORK_PER_CLOCK_CHECK`] units, so one long call cannot outlive the time
+    /// limit by much. It is not a step: the step count stays what the script's text did.
+    #[inline]
+    pub fn work(&mut self, units: usize, span: Span) -> Result<(), ScriptError> {
+        self.work = self.work.saturating_add(units as u64);
+        if self.work >= WORK_PER_CLOCK_CHECK {
+            self.work = 0;
+            return self.check_time(span);
+        }
+        Ok(())
+    }
+
+    /// Counts `weight` extra steps (a regex compile costs more than a statement).
+    pub fn steps_weighted(&mut self, weight: u64, span: Span) -> Result<(), ScriptError> {
+        self.steps = self.steps.saturating_add(weight);
+        self.check_slow(span)
+    }
+
+    /// Bytes the run may still allocate.
+    pub fn room(&self) -> u64 {
+        self.limits.max_alloc_bytes.saturating_sub(self.alloc)
+    }
+
+    /// Adds `bytes` to the allocation total: called before the allocation, with its size
+    /// computed up front (a size that overflowed saturates and so is over the limit).
     pub fn charge(&mut self, bytes: usize, span: Span) -> Result<(), ScriptError> {
         self.alloc = self.alloc.saturating_add(bytes as u64);
         if self.alloc > self.limits.max_alloc_bytes {

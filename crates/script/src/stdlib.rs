@@ -109,15 +109,18 @@ pub(crate) fn natural_cmp(a: &Value, b: &Value) -> Ordering {
 pub(crate) fn sort_values(
     it: &mut Interp,
     v: Vec<Value>,
+    span: Span,
     cmp: &mut dyn FnMut(&mut Interp, &Value, &Value) -> R<Ordering>,
 ) -> R<Vec<Value>> {
     if v.len() <= 1 {
         return Ok(v);
     }
+    // each level of the merge sort touches every element once
+    it.work(v.len(), span)?;
     let mut v = v;
     let right = v.split_off(v.len() / 2);
-    let left = sort_values(it, v, cmp)?;
-    let right = sort_values(it, right, cmp)?;
+    let left = sort_values(it, v, span, cmp)?;
+    let right = sort_values(it, right, span, cmp)?;
     let mut out = Vec::with_capacity(left.len() + right.len());
     let (mut l, mut r) = (left.into_iter().peekable(), right.into_iter().peekable());
     loop {
@@ -162,28 +165,38 @@ pub(crate) fn closure_cmp(
     Ok(natural_cmp(&ka, &kb))
 }
 
-pub(crate) fn unique_values(items: Vec<Value>) -> Vec<Value> {
+/// The distinct items, in order. Quadratic (values compare across types, so they cannot be
+/// hashed): the work is counted so a long list honours the time limit.
+pub(crate) fn unique_values(it: &mut Interp, items: Vec<Value>, span: Span) -> R<Vec<Value>> {
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
     for x in items {
+        it.work(out.len(), span)?;
         if !out.iter().any(|y| values_equal(y, &x)) {
             out.push(x);
         }
     }
-    out
+    Ok(out)
 }
 
-pub(crate) fn string_builder_append(o: &Rc<Obj>, v: &Value) {
+/// `sb.append(v)`, `sb << v`: the new text is charged before it is built.
+pub(crate) fn string_builder_append(it: &mut Interp, o: &Rc<Obj>, v: &Value, span: Span) -> R<()> {
     // render first: `sb.append(sb)` reads the builder it appends to
-    let text = v.to_string();
+    let text = string::text(it, v, span)?;
     let cur = o
         .fields
         .borrow()
         .get("value")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
+        .cloned()
+        .unwrap_or(Value::Null);
+    let cur = string::text(it, &cur, span)?;
+    it.charge(cur.len().saturating_add(text.len()), span)?;
+    let mut out = String::with_capacity(cur.len() + text.len());
+    out.push_str(&cur);
+    out.push_str(&text);
     o.fields
         .borrow_mut()
-        .insert(Rc::from("value"), Value::str(format!("{cur}{text}")));
+        .insert(Rc::from("value"), Value::str(out));
+    Ok(())
 }
 
 /// Dispatches `recv.name(args)` to the method table of the receiver's type.
@@ -348,7 +361,7 @@ fn object_method(
             }
         }
         ("StringBuilder", "append") => {
-            string_builder_append(o, a.get(0));
+            string_builder_append(it, o, a.get(0), span)?;
             Some(Value::Object(o.clone()))
         }
         ("StringBuilder", "toString") => Some(Value::str(field("value").to_string())),
@@ -367,7 +380,7 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
     Ok(Some(match name {
         "toString" => match recv {
             Value::Str(_) => recv.clone(),
-            other => Value::str(other.to_string()),
+            other => Value::Str(string::text(it, other, span)?),
         },
         "equals" => Value::Bool(values_equal(recv, a.get(0))),
         "is" => Value::Bool(crate::value::identical(recv, a.get(0))),
@@ -378,7 +391,7 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
         ),
         "getClass" => Value::Class(Rc::from(recv.type_name().as_str())),
         "asBoolean" => Value::Bool(recv.truthy()),
-        "inspect" | "dump" => Value::str(recv.to_string()),
+        "inspect" | "dump" => Value::Str(string::text(it, recv, span)?),
         "isCase" => Value::Bool(it.is_case(recv, a.get(0), span)?),
         "with" | "tap" => {
             let Some(f) = a.closure() else {
@@ -416,8 +429,8 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
         "println" => {
             if let Some(v) = args.first() {
                 let s = match it.custom_to_string(v, span)? {
-                    Some(s) => s,
-                    None => v.to_string(),
+                    Some(s) => Rc::from(s),
+                    None => string::text(it, v, span)?,
                 };
                 it.charge(s.len(), span)?;
                 it.stdout.push_str(&s);
@@ -428,8 +441,8 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
         "print" => {
             if let Some(v) = args.first() {
                 let s = match it.custom_to_string(v, span)? {
-                    Some(s) => s,
-                    None => v.to_string(),
+                    Some(s) => Rc::from(s),
+                    None => string::text(it, v, span)?,
                 };
                 it.charge(s.len(), span)?;
                 it.stdout.push_str(&s);
@@ -438,6 +451,7 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
         }
         "printf" => {
             let s = format::format(it, &args, span)?;
+            it.charge(s.len(), span)?;
             it.stdout.push_str(&s);
             Ok(Value::Null)
         }

@@ -390,6 +390,56 @@ pub(crate) fn visit(walk: Walk, depth: usize) -> bool {
 /// The largest range turned into a list (16 M elements, 512 MiB of values).
 pub const MAX_MATERIALISED: usize = 16 << 20;
 
+thread_local! {
+    /// Bytes that printing or converting collections may still produce in this run: the
+    /// run's remaining memory budget, kept up to date by `Interp::charge`.
+    static WALK_ROOM: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+    /// Bytes produced by such walks since the run last charged them.
+    static WALK_USED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Sets how many bytes walks may produce before they stop; returns the previous setting.
+pub(crate) fn set_walk_room(room: u64) -> u64 {
+    WALK_ROOM.with(|r| r.replace(room))
+}
+
+/// The bytes walks produced since the last call: the run charges them to its budget.
+pub(crate) fn take_walk_bytes() -> u64 {
+    WALK_USED.with(|u| u.replace(0))
+}
+
+/// Counts `n` bytes a walk is about to produce; false once they are over the room left, and
+/// the walk stops (the run then fails with its memory limit when it charges them).
+pub(crate) fn spend_walk(n: usize) -> bool {
+    let used = WALK_USED.with(|u| {
+        let v = u.get().saturating_add(n as u64);
+        u.set(v);
+        v
+    });
+    used <= WALK_ROOM.with(|r| r.get())
+}
+
+/// The formatter's output, counted against the walk room: a list holding the same long string
+/// many times cannot print into more memory than the run may use.
+struct Counted<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl fmt::Write for Counted<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if !spend_walk(s.len()) {
+            return Err(fmt::Error);
+        }
+        self.0.write_str(s)
+    }
+}
+
+struct Inner<'a>(&'a Value);
+
+impl fmt::Display for Inner<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_inner(f)
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if matches!(self, Value::List(_) | Value::Map(_)) {
@@ -398,7 +448,19 @@ impl fmt::Display for Value {
                 return f.write_str("[…]");
             }
             DISPLAY_DEPTH.with(|x| x.set(d + 1));
-            let r = self.fmt_inner(f);
+            let r = if d == 0 {
+                use fmt::Write;
+                let r = write!(Counted(f), "{}", Inner(self));
+                // over the room: stop quietly (to_string must not panic); the run's next
+                // charge finds the bytes over its budget and stops the script
+                if r.is_err() && WALK_USED.with(|u| u.get()) > WALK_ROOM.with(|r| r.get()) {
+                    Ok(())
+                } else {
+                    r
+                }
+            } else {
+                self.fmt_inner(f)
+            };
             DISPLAY_DEPTH.with(|x| x.set(d));
             return r;
         }

@@ -13,12 +13,35 @@ struct PerThread;
 
 thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn grow(by: isize) {
+    let _ = LIVE.try_with(|c| {
+        let now = c.get() + by;
+        c.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+/// Runs `f` and returns its value with the most heap bytes it had allocated at once on this
+/// thread (beyond what was live before): what a budget has to bound.
+pub fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = LIVE.with(|c| c.get());
+    PEAK.with(|p| p.set(start));
+    let v = f();
+    let peak = PEAK.with(|p| p.get());
+    (v, (peak - start).max(0) as usize)
 }
 
 unsafe impl GlobalAlloc for PerThread {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let _ = LIVE.try_with(|c| c.set(c.get() + l.size() as isize));
+        grow(l.size() as isize);
         unsafe { System.alloc(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        grow(new as isize - l.size() as isize);
+        unsafe { System.realloc(p, l, new) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         let _ = LIVE.try_with(|c| c.set(c.get() - l.size() as isize));

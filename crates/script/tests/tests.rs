@@ -1,5 +1,6 @@
 //! Integration tests of the script engine, one binary with modules by topic.
 
+mod budgets;
 mod cases;
 mod common;
 mod conformance;

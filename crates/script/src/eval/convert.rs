@@ -263,9 +263,11 @@ pub fn cast(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
             },
         },
         "Set" | "HashSet" | "LinkedHashSet" | "TreeSet" | "SortedSet" => {
-            let items = v.iter_items().unwrap_or_else(|| vec![v.clone()]);
+            let items = it.items(&v, span)?.unwrap_or_else(|| vec![v.clone()]);
+            it.charge(crate::limits::list_bytes(items.len()), span)?;
             let mut out: Vec<Value> = Vec::new();
             for x in items {
+                it.work(out.len(), span)?;
                 if !out.iter().any(|y| values_equal(y, &x)) {
                     out.push(x);
                 }

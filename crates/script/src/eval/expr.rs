@@ -29,7 +29,19 @@ impl Interp<'_> {
                         GPart::Expr(e) => match self.eval(e) {
                             Ok(v) => match self.custom_to_string(&v, span) {
                                 Ok(Some(text)) => out.push_str(&text),
-                                Ok(None) => ops::append_display(&mut out, &v),
+                                Ok(None) => {
+                                    // a string's size is known: charge it before copying; a
+                                    // collection's text is counted while it prints
+                                    let known = match &v {
+                                        Value::Str(s) => s.len(),
+                                        _ => 0,
+                                    };
+                                    if let Err(f) = self.charge(known, span) {
+                                        self.scratch = out;
+                                        return Err(f);
+                                    }
+                                    ops::append_display(&mut out, &v)
+                                }
                                 Err(f) => {
                                     self.scratch = out;
                                     return Err(f);
@@ -42,31 +54,38 @@ impl Interp<'_> {
                         },
                     }
                 }
-                let v = Value::str(out.as_str());
-                let len = out.len();
+                // the literal parts, and what collections printed, before the copy is made
+                let lits: usize = parts
+                    .iter()
+                    .map(|p| if let GPart::Lit(s) = p { s.len() } else { 0 })
+                    .sum();
+                let charged = self.charge(lits, span);
+                let v = charged.map(|_| Value::str(out.as_str()));
+                if out.len() > 1 << 16 {
+                    out = String::new();
+                }
                 self.scratch = out;
-                self.charge(len, span)?;
-                Ok(v)
+                v
             }
             ExprKind::Var(name) => self.lookup(name, span),
             ExprKind::This => Ok(self.ctx.this.clone().unwrap_or(Value::Null)),
             ExprKind::Class(name) => Ok(Value::Class(name.clone())),
             ExprKind::List(items) => {
+                self.charge(crate::limits::list_bytes(items.len()) + 32, span)?;
                 let mut v = Vec::with_capacity(items.len());
                 for i in items {
                     v.push(self.eval(i)?);
                 }
-                self.charge(16 * v.len() + 32, span)?;
                 Ok(Value::list(v))
             }
             ExprKind::Map(entries) => {
+                self.charge(entries.len() * crate::limits::ENTRY_BYTES + 48, span)?;
                 let mut m = MapData::with_capacity_and_hasher(entries.len(), Default::default());
                 for (k, v) in entries {
                     let key = self.eval(k)?.to_key();
                     let val = self.eval(v)?;
                     m.insert(key, val);
                 }
-                self.charge(48 * m.len() + 48, span)?;
                 Ok(Value::map(m))
             }
             ExprKind::Range {
@@ -168,8 +187,11 @@ impl Interp<'_> {
                 let o = self.eval(obj)?;
                 let items = match &o {
                     Value::Null => return Ok(Value::Null),
-                    other => other.iter_items().unwrap_or_else(|| vec![other.clone()]),
+                    other => self
+                        .items(other, span)?
+                        .unwrap_or_else(|| vec![other.clone()]),
                 };
+                self.charge(crate::limits::list_bytes(items.len()), span)?;
                 let mut out = Vec::with_capacity(items.len());
                 for it in items {
                     out.push(if let Value::Null = it {
@@ -201,8 +223,10 @@ impl Interp<'_> {
                 }
                 let argv = self.eval_args(args)?;
                 if *spread {
+                    let items = self.items(&recv, span)?.unwrap_or_default();
+                    self.charge(crate::limits::list_bytes(items.len()), span)?;
                     let mut out = Vec::new();
-                    for it in recv.iter_items().unwrap_or_default() {
+                    for it in items {
                         out.push(if let Value::Null = it {
                             Value::Null
                         } else {

@@ -9,6 +9,7 @@ pub(crate) use super::convert::*;
 use super::{Interp, R, expr::range_of};
 use crate::ast::{BinOp, UnOp};
 use crate::diagnostic::Span;
+use crate::limits::{ENTRY_BYTES, STR_BYTES, VALUE_BYTES, list_bytes};
 use crate::num::Dec;
 use crate::value::{MatcherVal, Value, compare, identical, to_dec, to_f64, to_i128, values_equal};
 
@@ -190,6 +191,9 @@ fn arith(it: &Interp, op: BinOp, a: &Value, b: &Value, span: Span) -> R<Value> {
     })
 }
 
+/// `a ** b`. Whole numbers stay exact: Integer, then Long, then BigInteger as the result grows
+/// (Groovy's promotion); a result wider than this engine's 128-bit BigInteger is an
+/// `ArithmeticException`, never a wrapped or rounded number.
 fn pow(it: &Interp, a: &Value, b: &Value, span: Span) -> R<Value> {
     let (ca, cb) = (class_of(a), class_of(b));
     if ca == Some(NumClass::Double) || cb == Some(NumClass::Double) || cb == Some(NumClass::Dec) {
@@ -201,18 +205,38 @@ fn pow(it: &Interp, a: &Value, b: &Value, span: Span) -> R<Value> {
     if e < 0 {
         return Ok(Value::Double(to_f64(a).unwrap_or(0.0).powf(e as f64)));
     }
+    let too_large = || {
+        let bits = (to_f64(a).unwrap_or(0.0).abs().log2().max(1.0) * e as f64).ceil();
+        it.throw(
+            "ArithmeticException",
+            format!(
+                "the result of {a} ** {b} is too large: it needs about {bits} bits, and whole numbers here hold at most 127"
+            ),
+            span,
+        )
+    };
     if ca == Some(NumClass::Dec) {
-        let base = to_dec(a).unwrap_or(Dec::from_i64(0));
+        // square and multiply: at most 2 × 128 multiplications, each checked
+        let mut base = to_dec(a).unwrap_or(Dec::from_i64(0));
         let mut r = Dec::from_i64(1);
-        for _ in 0..e.min(1000) {
-            r = r.mul(base).ok_or_else(|| {
-                it.throw("ArithmeticException", "the result of ** is too large", span)
-            })?;
+        let mut e = e as u128;
+        while e > 0 {
+            if e & 1 == 1 {
+                r = r.mul(base).ok_or_else(too_large)?;
+            }
+            e >>= 1;
+            if e > 0 {
+                base = base.mul(base).ok_or_else(too_large)?;
+            }
         }
         return Ok(Value::Dec(r));
     }
     let base = to_i128(a).unwrap_or(0);
-    let r = u32::try_from(e).ok().and_then(|e| base.checked_pow(e));
+    let r = match base {
+        0 | 1 => Some(if e == 0 { 1 } else { base }),
+        -1 => Some(if e % 2 == 0 { 1 } else { -1 }),
+        _ => u32::try_from(e).ok().and_then(|e| base.checked_pow(e)),
+    };
     match r {
         Some(r) if ca == Some(NumClass::Int) && i32::try_from(r).is_ok() => {
             Ok(Value::Int(r as i32))
@@ -221,7 +245,7 @@ fn pow(it: &Interp, a: &Value, b: &Value, span: Span) -> R<Value> {
             Ok(Value::Long(r as i64))
         }
         Some(r) => Ok(Value::BigInt(r)),
-        None => Ok(Value::Double((base as f64).powf(e as f64))),
+        None => Err(too_large()),
     }
 }
 
@@ -369,50 +393,68 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             None => concat(it, x, &b, span),
         },
         (Add, Value::Str(x), _) => concat(it, x, &b, span),
-        (Add, _, Value::Str(_)) if !matches!(a, Value::List(_) | Value::Map(_) | Value::Null) => {
+        (Add, _, Value::Str(y)) if !matches!(a, Value::List(_) | Value::Map(_) | Value::Null) => {
             let mut s = match it.custom_to_string(&a, span)? {
                 Some(text) => text,
                 None => a.to_string(),
             };
+            it.charge(s.len().saturating_add(y.len()), span)?;
             append_display(&mut s, &b);
-            it.charge(s.len(), span)?;
             Ok(Value::str(s))
         }
         (Add, Value::List(l), _) => {
-            let mut v = l.borrow().clone();
+            let extra = match &b {
+                Value::List(m) => m.borrow().len(),
+                Value::Range(r) => r.len(),
+                _ => 1,
+            };
+            let len = l.borrow().len();
+            it.charge(list_bytes(len.saturating_add(extra)), span)?;
+            it.work(len.saturating_add(extra), span)?;
+            let mut v = Vec::with_capacity(len + extra);
+            v.extend(l.borrow().iter().cloned());
             match &b {
                 Value::List(_) | Value::Range(_) => v.extend(b.iter_items().unwrap_or_default()),
                 other => v.push(other.clone()),
             }
-            it.charge(16 * v.len(), span)?;
             Ok(Value::list(v))
         }
         (Add, Value::Map(m), Value::Map(n)) => {
+            let size = m.borrow().len().saturating_add(n.borrow().len());
+            it.charge(size.saturating_mul(ENTRY_BYTES), span)?;
+            it.work(size, span)?;
             let mut r = m.borrow().clone();
             for (k, v) in n.borrow().iter() {
                 r.insert(k.clone(), v.clone());
             }
-            it.charge(48 * r.len(), span)?;
             Ok(Value::map(r))
         }
         (Sub, Value::List(l), _) => {
             let remove = match &b {
-                Value::List(_) | Value::Range(_) => b.iter_items().unwrap_or_default(),
+                Value::List(_) | Value::Range(_) => it.items(&b, span)?.unwrap_or_default(),
                 other => vec![other.clone()],
             };
-            let v: Vec<Value> = l
-                .borrow()
-                .iter()
-                .filter(|x| !remove.iter().any(|r| values_equal(x, r)))
-                .cloned()
-                .collect();
+            let len = l.borrow().len();
+            it.charge(list_bytes(len), span)?;
+            let items = l.borrow().clone();
+            let mut v = Vec::new();
+            for x in items {
+                // each element is compared with every one to remove: count that work
+                it.work(remove.len(), span)?;
+                if !remove.iter().any(|r| values_equal(&x, r)) {
+                    v.push(x);
+                }
+            }
             Ok(Value::list(v))
         }
         (Sub, Value::Str(x), _) => {
             let pat = b.to_string();
+            it.charge(x.len(), span)?;
             Ok(Value::str(x.replacen(&pat, "", 1)))
         }
         (Sub, Value::Map(m), Value::Map(n)) => {
+            let size = m.borrow().len();
+            it.charge(size.saturating_mul(ENTRY_BYTES), span)?;
             let mut r = m.borrow().clone();
             for (k, v) in n.borrow().iter() {
                 if r.get(k).is_some_and(|x| values_equal(x, v)) {
@@ -422,32 +464,34 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             Ok(Value::map(r))
         }
         (Mul, Value::Str(x), n) if n.is_number() => {
-            let n = to_i128(n).unwrap_or(0).max(0) as usize;
+            let n = count_of(n);
             it.charge(x.len().saturating_mul(n), span)?;
             Ok(Value::str(x.repeat(n)))
         }
         (Mul, Value::List(l), n) if n.is_number() => {
-            let n = to_i128(n).unwrap_or(0).max(0) as usize;
+            let n = count_of(n);
+            let len = l.borrow().len();
+            it.charge(list_bytes(len.saturating_mul(n)), span)?;
             let items = l.borrow().clone();
-            it.charge(16usize.saturating_mul(items.len()).saturating_mul(n), span)?;
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(len * n);
             for _ in 0..n {
                 out.extend(items.iter().cloned());
             }
             Ok(Value::list(out))
         }
         (Shl, Value::List(l), _) => {
-            it.charge(16, span)?;
+            it.charge(VALUE_BYTES, span)?;
             l.borrow_mut().push(b.clone());
             Ok(a.clone())
         }
         (Shl, Value::Map(m), Value::Map(n)) => {
+            it.charge(n.borrow().len().saturating_mul(ENTRY_BYTES), span)?;
             let add = n.borrow().clone();
             m.borrow_mut().extend(add);
             Ok(a.clone())
         }
         (Shl, Value::Object(o), _) if &*o.class == "StringBuilder" => {
-            crate::stdlib::string_builder_append(o, &b);
+            crate::stdlib::string_builder_append(it, o, &b, span)?;
             Ok(a.clone())
         }
         (_, Value::Null, _) | (_, _, Value::Null) => it.fail(
@@ -469,15 +513,32 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
 }
 
 fn concat(it: &mut Interp, x: &str, b: &Value, span: Span) -> R<Value> {
+    // the size is known before anything is built, except for a collection's text, which is
+    // counted against the budget while it is written
+    let known = match b {
+        Value::Str(y) => y.len(),
+        _ => 0,
+    };
+    it.charge(x.len().saturating_add(known), span)?;
     let mut s = std::mem::take(&mut it.scratch);
     s.clear();
     s.push_str(x);
     append_display(&mut s, b);
-    let v = Value::str(s.as_str());
     let len = s.len();
+    // what a collection printed is charged before the result is copied out of the buffer
+    let charged = it.charge(0, span);
+    let v = charged.map(|_| Value::str(s.as_str()));
+    if len > 1 << 16 {
+        // do not keep a large buffer for the rest of the run
+        s = String::new();
+    }
     it.scratch = s;
-    it.charge(len, span)?;
-    Ok(v)
+    v
+}
+
+/// A repeat count: negative is zero, and one too large for memory saturates (over budget).
+fn count_of(n: &Value) -> usize {
+    usize::try_from(to_i128(n).unwrap_or(0).max(0)).unwrap_or(usize::MAX)
 }
 
 pub fn op_symbol(op: BinOp) -> &'static str {
@@ -510,19 +571,55 @@ pub fn op_symbol(op: BinOp) -> &'static str {
     }
 }
 
+/// Longest pattern a script may compile (64 KiB of text).
+pub(crate) const MAX_PATTERN_BYTES: usize = 64 << 10;
+/// Compiled patterns kept per run; the least recently used one goes first.
+pub(crate) const REGEX_CACHE_ENTRIES: usize = 128;
+/// Most memory one compiled pattern (and its lazy DFA) may use.
+const REGEX_SIZE_LIMIT: usize = 2 << 20;
+/// Pattern bytes that cost one extra step to compile.
+const PATTERN_BYTES_PER_STEP: usize = 16;
+
 impl Interp<'_> {
-    /// Compiles a Java-style regex (cached per run); a bad pattern is a catchable error.
+    /// Compiles a Java-style regex (cached per run); a bad pattern is a catchable error. A
+    /// compile is a step weighted by the pattern's length, and the clock is read after it, so
+    /// a loop of fresh patterns honours the time limit.
     pub(crate) fn regex(&mut self, pattern: &str, span: Span) -> R<Rc<fancy_regex::Regex>> {
-        if let Some(r) = self.regex_cache.get(pattern) {
-            return Ok(r.clone());
+        if let Some(i) = self.regex_cache.get_index_of(pattern) {
+            let last = self.regex_cache.len() - 1;
+            self.regex_cache.move_index(i, last);
+            return Ok(self.regex_cache[last].clone());
         }
+        if pattern.len() > MAX_PATTERN_BYTES {
+            return self.fail(
+                "PatternSyntaxException",
+                format!(
+                    "the regular expression pattern is {} bytes long; the limit is {MAX_PATTERN_BYTES}",
+                    pattern.len()
+                ),
+                span,
+            );
+        }
+        let weight = 1 + (pattern.len() / PATTERN_BYTES_PER_STEP) as u64;
+        if let Err(e) = self.budget.steps_weighted(weight, span) {
+            return Err(self.limit_err(e));
+        }
+        self.charge(pattern.len().saturating_mul(2), span)?;
         let built = fancy_regex::RegexBuilder::new(pattern)
             .backtrack_limit(1_000_000)
+            .delegate_size_limit(REGEX_SIZE_LIMIT)
+            .delegate_dfa_size_limit(REGEX_SIZE_LIMIT)
             .build();
+        if let Err(e) = self.budget.check_time(span) {
+            return Err(self.limit_err(e));
+        }
         match built {
             Ok(r) => {
                 let r = Rc::new(r);
-                self.regex_cache.insert(pattern.to_string(), r.clone());
+                if self.regex_cache.len() >= REGEX_CACHE_ENTRIES {
+                    self.regex_cache.shift_remove_index(0);
+                }
+                self.regex_cache.insert(Rc::from(pattern), r.clone());
                 Ok(r)
             }
             Err(e) => self.fail(
@@ -557,6 +654,13 @@ pub fn find_all(it: &mut Interp, re: &Rc<fancy_regex::Regex>, s: &str, span: Spa
                 span,
             )
         })?;
+        let text: usize = (0..caps.len())
+            .map(|i| caps.get(i).map_or(0, |m| m.as_str().len()))
+            .sum();
+        it.charge(
+            text.saturating_add(caps.len().saturating_add(1).saturating_mul(STR_BYTES)),
+            span,
+        )?;
         let g: Vec<Value> = (0..caps.len())
             .map(|i| caps.get(i).map_or(Value::Null, |m| Value::str(m.as_str())))
             .collect();

@@ -103,7 +103,8 @@ impl Interp<'_> {
                 if let Some(v) = self.getter(o, name, span)? {
                     return Ok(v);
                 }
-                let items = o.iter_items().unwrap_or_default();
+                let items = self.items(o, span)?.unwrap_or_default();
+                self.charge(crate::limits::list_bytes(items.len()), span)?;
                 let mut out = Vec::with_capacity(items.len());
                 for it in items {
                     out.push(if let Value::Null = it {
@@ -202,7 +203,7 @@ impl Interp<'_> {
     pub(crate) fn set_prop(&mut self, o: &Value, name: &Name, v: Value, span: Span) -> R<()> {
         match o {
             Value::Map(m) => {
-                self.charge(48, span)?;
+                self.charge(crate::limits::ENTRY_BYTES, span)?;
                 m.borrow_mut()
                     .insert(crate::value::Key::Str(name.clone()), v);
                 Ok(())
@@ -412,7 +413,7 @@ impl Interp<'_> {
     pub(crate) fn set_index(&mut self, o: &Value, i: &Value, v: Value, span: Span) -> R<()> {
         match o {
             Value::Map(m) => {
-                self.charge(48, span)?;
+                self.charge(crate::limits::ENTRY_BYTES, span)?;
                 let k = i.to_key();
                 m.borrow_mut().insert(k, v);
                 Ok(())
@@ -427,7 +428,7 @@ impl Interp<'_> {
                     );
                 };
                 self.charge(
-                    16usize.saturating_mul(k.saturating_sub(len).saturating_add(1)),
+                    crate::limits::list_bytes(k.saturating_sub(len).saturating_add(1)),
                     span,
                 )?;
                 let mut l = l.borrow_mut();
@@ -579,13 +580,17 @@ impl Interp<'_> {
             }
             "ArrayList" | "LinkedList" | "HashSet" | "LinkedHashSet" | "TreeSet" | "Vector" => {
                 let items = match first {
-                    Some(v) if !v.is_number() => v.iter_items().unwrap_or_default(),
+                    Some(v) if !v.is_number() => self.items(&v, span)?.unwrap_or_default(),
                     _ => Vec::new(),
                 };
+                self.charge(crate::limits::list_bytes(items.len()), span)?;
                 let t = crate::ast::TypeName { name: class.clone(), array: false };
                 ops::cast(self, Value::list(items), &t, span)
             }
             "HashMap" | "LinkedHashMap" | "TreeMap" | "ConcurrentHashMap" => {
+                if let Some(Value::Map(m)) = &first {
+                    self.charge(m.borrow().len().saturating_mul(crate::limits::ENTRY_BYTES), span)?;
+                }
                 let mut m = match first {
                     Some(Value::Map(m)) => m.borrow().clone(),
                     _ => Default::default(),

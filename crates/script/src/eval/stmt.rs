@@ -119,7 +119,7 @@ impl Interp<'_> {
                     }
                     return Ok(Value::Null);
                 }
-                let Some(items) = it.iter_items() else {
+                let Some(items) = self.items(&it, s.span)? else {
                     return self.fail(
                         "MissingMethodException",
                         format!("cannot iterate over {}", it.describe()),

@@ -7,6 +7,7 @@ use super::{Args, closure_cmp, int_arg, natural_cmp, sort_values, unique_values}
 use crate::ast::BinOp;
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
+use crate::limits::{ENTRY_BYTES, VALUE_BYTES, list_bytes};
 use crate::value::{MapData, Value, values_equal};
 
 pub(crate) const METHODS: &[&str] = &[
@@ -121,17 +122,30 @@ fn sum(it: &mut Interp, items: Vec<Value>, span: Span) -> R<Value> {
     Ok(acc)
 }
 
-fn flatten(v: &[Value], out: &mut Vec<Value>, depth: usize) {
+/// Flattens nested lists into `out`, charging every element before it is kept: a list that
+/// holds the same long list many times cannot flatten into more than the budget.
+fn flatten(it: &mut Interp, v: &[Value], out: &mut Vec<Value>, depth: usize, span: Span) -> R<()> {
     for x in v {
         match x {
             Value::List(_) | Value::Range(_)
                 if depth < 100 && crate::value::visit(crate::value::Walk::Flatten, depth + 1) =>
             {
-                flatten(&x.iter_items().unwrap_or_default(), out, depth + 1)
+                let items = it.items(x, span)?.unwrap_or_default();
+                flatten(it, &items, out, depth + 1, span)?
             }
-            other => out.push(other.clone()),
+            other => {
+                it.charge(VALUE_BYTES, span)?;
+                out.push(other.clone())
+            }
         }
     }
+    Ok(())
+}
+
+/// A list of `n` new slots, charged first.
+fn charged_list(it: &mut Interp, n: usize, span: Span) -> R<()> {
+    it.charge(list_bytes(n), span)?;
+    it.work(n, span)
 }
 
 pub(crate) fn call(
@@ -146,11 +160,48 @@ pub(crate) fn call(
     {
         return Ok(Some(v));
     }
-    if let Value::Range(r) = recv {
-        it.charge(r.len().saturating_mul(16), span)?;
-    }
-    let items = recv.iter_items().unwrap_or_default();
+    let items = it.items(recv, span)?.unwrap_or_default();
     let n = items.len();
+    // the methods below that build a list of the receiver's size charge it up front
+    if matches!(
+        name,
+        "tail"
+            | "init"
+            | "takeWhile"
+            | "dropWhile"
+            | "collect"
+            | "withIndex"
+            | "indexed"
+            | "findAll"
+            | "grep"
+            | "findResults"
+            | "sort"
+            | "toSorted"
+            | "unique"
+            | "toUnique"
+            | "reverse"
+            | "toList"
+            | "asList"
+            | "toArray"
+            | "asImmutable"
+            | "asUnmodifiable"
+            | "toSet"
+            | "intersect"
+            | "split"
+            | "collate"
+            | "step"
+            | "groupBy"
+            | "countBy"
+            | "collectEntries"
+    ) {
+        let per = match name {
+            "withIndex" | "indexed" | "collate" => 3 * VALUE_BYTES + 32,
+            "groupBy" | "countBy" | "collectEntries" => ENTRY_BYTES,
+            _ => VALUE_BYTES,
+        };
+        it.charge(n.saturating_mul(per), span)?;
+        it.work(n, span)?;
+    }
     let v = match (name, a.len()) {
         ("size", 0) => Value::Int(n as i32),
         ("isEmpty", 0) => Value::Bool(n == 0),
@@ -186,18 +237,16 @@ pub(crate) fn call(
             Value::list(items[1..].to_vec())
         }
         ("init", 0) => Value::list(items[..n.saturating_sub(1)].to_vec()),
-        ("take", 1) => Value::list(
-            items
-                .into_iter()
-                .take(int_arg(it, a.get(0), span)?.max(0) as usize)
-                .collect(),
-        ),
-        ("drop", 1) => Value::list(
-            items
-                .into_iter()
-                .skip(int_arg(it, a.get(0), span)?.max(0) as usize)
-                .collect(),
-        ),
+        ("take", 1) => {
+            let k = (int_arg(it, a.get(0), span)?.max(0) as usize).min(n);
+            charged_list(it, k, span)?;
+            Value::list(items.into_iter().take(k).collect())
+        }
+        ("drop", 1) => {
+            let k = (int_arg(it, a.get(0), span)?.max(0) as usize).min(n);
+            charged_list(it, n - k, span)?;
+            Value::list(items.into_iter().skip(k).collect())
+        }
         ("takeWhile" | "dropWhile", 1) => {
             let f = need_closure(it, a, name, span)?;
             let mut cut = n;
@@ -215,7 +264,8 @@ pub(crate) fn call(
         }
         ("contains", 1) => Value::Bool(items.iter().any(|x| values_equal(x, a.get(0)))),
         ("containsAll", 1) => {
-            let other = a.get(0).iter_items().unwrap_or_default();
+            let other = it.items(a.get(0), span)?.unwrap_or_default();
+            it.work(other.len().saturating_mul(n), span)?;
             Value::Bool(
                 other
                     .iter()
@@ -240,12 +290,29 @@ pub(crate) fn call(
             } else {
                 String::new()
             };
-            let s = items
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(&sep);
-            it.charge(s.len(), span)?;
+            // strings' sizes are known: charge them first; other items are counted while
+            // they print
+            let known =
+                items.iter().fold(
+                    sep.len().saturating_mul(n.saturating_sub(1)),
+                    |t, x| match x {
+                        Value::Str(s) => t.saturating_add(s.len()),
+                        _ => t,
+                    },
+                );
+            it.charge(known, span)?;
+            let mut s = String::with_capacity(known.min(1 << 20));
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(&sep);
+                }
+                crate::eval::append_display(&mut s, x);
+                if i % 1024 == 1023 {
+                    it.charge(0, span)?;
+                    it.work(1024, span)?;
+                }
+            }
+            it.charge(0, span)?;
             Value::str(s)
         }
         ("collect", 0) => Value::list(items),
@@ -255,7 +322,6 @@ pub(crate) fn call(
             for x in items {
                 out.push(call1(it, f, x, span)?);
             }
-            it.charge(16 * out.len(), span)?;
             Value::list(out)
         }
         ("collectMany", 1) => {
@@ -263,9 +329,10 @@ pub(crate) fn call(
             let mut out = Vec::new();
             for x in items {
                 let r = call1(it, f, x, span)?;
-                out.extend(r.iter_items().unwrap_or_else(|| vec![r.clone()]));
+                let more = it.items(&r, span)?.unwrap_or_else(|| vec![r.clone()]);
+                charged_list(it, more.len(), span)?;
+                out.extend(more);
             }
-            it.charge(16 * out.len(), span)?;
             Value::list(out)
         }
         ("collectEntries", 0 | 1) => {
@@ -277,6 +344,7 @@ pub(crate) fn call(
                 };
                 match &e {
                     Value::Map(em) => {
+                        it.charge(em.borrow().len().saturating_mul(ENTRY_BYTES), span)?;
                         m.extend(em.borrow().iter().map(|(k, v)| (k.clone(), v.clone())))
                     }
                     Value::Entry(en) => {
@@ -295,7 +363,6 @@ pub(crate) fn call(
                     }
                 }
             }
-            it.charge(48 * m.len(), span)?;
             Value::map(m)
         }
         ("each", 1) => {
@@ -513,24 +580,27 @@ pub(crate) fn call(
         ("flatten", 0) => {
             let mut out = Vec::new();
             crate::value::visit(crate::value::Walk::Flatten, 0);
-            flatten(&items, &mut out, 0);
+            flatten(it, &items, &mut out, 0, span)?;
             Value::list(out)
         }
         ("toList" | "asList" | "toArray" | "asImmutable" | "asUnmodifiable", 0) => {
             Value::list(items)
         }
-        ("toSet", 0) => Value::list(unique_values(items)),
+        ("toSet", 0) => Value::list(unique_values(it, items, span)?),
         ("intersect", 1) => {
-            let other = a.get(0).iter_items().unwrap_or_default();
-            Value::list(unique_values(
-                items
-                    .into_iter()
-                    .filter(|x| other.iter().any(|y| values_equal(x, y)))
-                    .collect(),
-            ))
+            let other = it.items(a.get(0), span)?.unwrap_or_default();
+            let mut common = Vec::new();
+            for x in items {
+                it.work(other.len(), span)?;
+                if other.iter().any(|y| values_equal(&x, y)) {
+                    common.push(x);
+                }
+            }
+            Value::list(unique_values(it, common, span)?)
         }
         ("disjoint", 1) => {
-            let other = a.get(0).iter_items().unwrap_or_default();
+            let other = it.items(a.get(0), span)?.unwrap_or_default();
+            it.work(other.len().saturating_mul(n), span)?;
             Value::Bool(
                 !items
                     .iter()
@@ -554,6 +624,7 @@ pub(crate) fn call(
                     span,
                 );
             }
+            charged_list(it, (to - from) as usize, span)?;
             Value::list(items[from as usize..to as usize].to_vec())
         }
         ("collate", 1) => {
@@ -597,9 +668,11 @@ pub(super) fn sort_with(
     match f {
         Some(f) => {
             let f = f.clone();
-            sort_values(it, items, &mut |it, x, y| closure_cmp(it, &f, x, y, span))
+            sort_values(it, items, span, &mut |it, x, y| {
+                closure_cmp(it, &f, x, y, span)
+            })
         }
-        None => sort_values(it, items, &mut |_, x, y| Ok(natural_cmp(x, y))),
+        None => sort_values(it, items, span, &mut |_, x, y| Ok(natural_cmp(x, y))),
     }
 }
 
@@ -610,12 +683,13 @@ pub(super) fn unique_by(
     span: Span,
 ) -> R<Vec<Value>> {
     let Some(f) = f else {
-        return Ok(unique_values(items));
+        return unique_values(it, items, span);
     };
     let mut out: Vec<Value> = Vec::new();
     let mut keys: Vec<Value> = Vec::new();
     for x in items {
         let k = call1(it, f, x.clone(), span)?;
+        it.work(keys.len(), span)?;
         if !keys.iter().any(|y| values_equal(y, &k)) {
             keys.push(k);
             out.push(x);

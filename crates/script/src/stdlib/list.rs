@@ -7,6 +7,7 @@ use super::collection::{sort_with, unique_by};
 use super::{Args, int_arg};
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
+use crate::limits::{VALUE_BYTES, list_bytes};
 use crate::value::{Value, values_equal};
 
 pub(crate) fn call_mutating(
@@ -19,7 +20,7 @@ pub(crate) fn call_mutating(
 ) -> R<Option<Value>> {
     let r = match (name, a.len()) {
         ("add" | "leftShift" | "push", 1) => {
-            it.charge(16, span)?;
+            it.charge(VALUE_BYTES, span)?;
             l.borrow_mut().push(a.get(0).clone());
             Some(if name == "add" {
                 Value::Bool(true)
@@ -37,12 +38,22 @@ pub(crate) fn call_mutating(
                     span,
                 );
             }
+            it.charge(VALUE_BYTES, span)?;
+            it.work(len, span)?;
             l.borrow_mut().insert(i as usize, a.get(1).clone());
             Some(Value::Null)
         }
         ("addAll", 1) => {
-            let items = a.get(0).iter_items().unwrap_or_default();
-            it.charge(16 * items.len(), span)?;
+            let more = match a.get(0) {
+                Value::List(m) => m.borrow().len(),
+                Value::Range(r) => r.len(),
+                Value::Map(m) => m.borrow().len(),
+                Value::Str(s) => s.chars().count(),
+                _ => 0,
+            };
+            // the new slots first, then the items (a range's numbers, a string's characters)
+            it.charge(list_bytes(more), span)?;
+            let items = it.items(a.get(0), span)?.unwrap_or_default();
             l.borrow_mut().extend(items);
             Some(Value::Bool(true))
         }
@@ -75,14 +86,17 @@ pub(crate) fn call_mutating(
             let items = l.borrow().clone();
             let mut keep = Vec::with_capacity(items.len());
             let mut changed = false;
+            let others = match a.get(0) {
+                Value::Closure(_) => Vec::new(),
+                other => it.items(other, span)?.unwrap_or_default(),
+            };
             for x in items {
                 let hit = match a.get(0) {
                     f @ Value::Closure(_) => it.call1(f, x.clone(), span)?.truthy(),
-                    other => other
-                        .iter_items()
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|y| values_equal(y, &x)),
+                    _ => {
+                        it.work(others.len(), span)?;
+                        others.iter().any(|y| values_equal(y, &x))
+                    }
                 };
                 if hit == (name == "retainAll") {
                     keep.push(x);

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::{Args, closure_cmp, natural_cmp, sort_values};
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
+use crate::limits::ENTRY_BYTES;
 use crate::value::{MapData, Value, values_equal};
 
 pub(crate) const METHODS: &[&str] = &[
@@ -71,6 +72,43 @@ pub(crate) fn call(
     a: &Args,
     span: Span,
 ) -> R<Option<Value>> {
+    // methods that build a collection of the map's size charge it before building
+    if matches!(
+        name,
+        "keySet"
+            | "keys"
+            | "values"
+            | "entrySet"
+            | "subMap"
+            | "asImmutable"
+            | "sort"
+            | "toSorted"
+            | "each"
+            | "eachWithIndex"
+            | "collect"
+            | "collectEntries"
+            | "collectMany"
+            | "find"
+            | "findAll"
+            | "any"
+            | "every"
+            | "count"
+            | "max"
+            | "min"
+            | "groupBy"
+            | "inject"
+            | "findResult"
+            | "sum"
+            | "countBy"
+            | "drop"
+            | "take"
+    ) {
+        let n = m.borrow().len();
+        if n > 1024 || !matches!(name, "each" | "find" | "any" | "every" | "count") {
+            it.charge(n.saturating_mul(ENTRY_BYTES + 32), span)?;
+        }
+        it.work(n, span)?;
+    }
     let v = match (name, a.len()) {
         ("size", 0) => Value::Int(m.borrow().len() as i32),
         ("isEmpty", 0) => Value::Bool(m.borrow().is_empty()),
@@ -85,6 +123,7 @@ pub(crate) fn call(
             match existing {
                 Some(v) => v,
                 None => {
+                    it.charge(ENTRY_BYTES, span)?;
                     m.borrow_mut().insert(k, a.get(1).clone());
                     a.get(1).clone()
                 }
@@ -96,7 +135,7 @@ pub(crate) fn call(
             .cloned()
             .unwrap_or_else(|| a.get(1).clone()),
         ("put" | "putAt", 2) => {
-            it.charge(48, span)?;
+            it.charge(ENTRY_BYTES, span)?;
             // the key first: making it may read this very map
             let k = a.get(0).to_key();
             m.borrow_mut()
@@ -109,6 +148,7 @@ pub(crate) fn call(
             match existing {
                 Some(v) if !matches!(v, Value::Null) => v,
                 _ => {
+                    it.charge(ENTRY_BYTES, span)?;
                     m.borrow_mut().insert(k, a.get(1).clone());
                     Value::Null
                 }
@@ -121,12 +161,16 @@ pub(crate) fn call(
                 Some(v) if !matches!(v, Value::Null) => v,
                 _ => {
                     let v = it.call_value(a.get(1), vec![a.get(0).clone()], span)?;
+                    it.charge(ENTRY_BYTES, span)?;
                     m.borrow_mut().insert(k, v.clone());
                     v
                 }
             }
         }
         ("putAll" | "leftShift", 1) => {
+            if let Value::Map(o) = a.get(0) {
+                it.charge(o.borrow().len().saturating_mul(ENTRY_BYTES), span)?;
+            }
             let other = match a.get(0) {
                 Value::Map(o) => o.borrow().clone(),
                 Value::Entry(e) => {
@@ -142,7 +186,7 @@ pub(crate) fn call(
                     );
                 }
             };
-            it.charge(48 * other.len(), span)?;
+            it.charge(other.len().saturating_mul(ENTRY_BYTES), span)?;
             m.borrow_mut().extend(other);
             if name == "leftShift" {
                 recv.clone()
@@ -164,7 +208,7 @@ pub(crate) fn call(
             Value::Null
         }
         ("subMap", 1) => {
-            let keys = a.get(0).iter_items().unwrap_or_default();
+            let keys = it.items(a.get(0), span)?.unwrap_or_default();
             let src = m.borrow();
             let mut out = MapData::default();
             for k in keys {
@@ -193,9 +237,11 @@ pub(crate) fn call(
             let sorted = match a.closure() {
                 Some(f) => {
                     let f = f.clone();
-                    sort_values(it, entries, &mut |it, x, y| closure_cmp(it, &f, x, y, span))?
+                    sort_values(it, entries, span, &mut |it, x, y| {
+                        closure_cmp(it, &f, x, y, span)
+                    })?
                 }
-                None => sort_values(it, entries, &mut |_, x, y| {
+                None => sort_values(it, entries, span, &mut |_, x, y| {
                     Ok(match (x, y) {
                         (Value::Entry(p), Value::Entry(q)) => natural_cmp(&p.0, &q.0),
                         _ => Ordering::Equal,

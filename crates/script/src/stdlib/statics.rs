@@ -110,14 +110,17 @@ pub(crate) fn call_static(
     }
     let v = match (class_s, name, a.len()) {
         ("System.out", "println", _) => {
-            let s = a.v.first().map(|v| v.to_string()).unwrap_or_default();
+            let s = match a.v.first() {
+                Some(v) => super::string::text(it, v, span)?,
+                None => Rc::from(""),
+            };
             it.charge(s.len(), span)?;
             it.stdout.push_str(&s);
             it.stdout.push('\n');
             Value::Null
         }
         ("System.out", "print", 1) => {
-            let s = a.get(0).to_string();
+            let s = super::string::text(it, a.get(0), span)?;
             it.charge(s.len(), span)?;
             it.stdout.push_str(&s);
             Value::Null
@@ -188,7 +191,7 @@ pub(crate) fn call_static(
             }
         }
         ("Integer" | "Long" | "Double" | "String" | "Boolean" | "BigDecimal", "toString", 1) => {
-            Value::str(a.get(0).to_string())
+            Value::Str(super::string::text(it, a.get(0), span)?)
         }
         ("Long", "parseLong" | "valueOf", 1) => Value::Long(parse_int(it, a.get(0), span)? as i64),
         ("Double" | "Float", "parseDouble" | "parseFloat" | "valueOf", 1) => crate::eval::cast(
@@ -216,24 +219,27 @@ pub(crate) fn call_static(
                 }
             },
         },
-        ("String", "valueOf", 1) => Value::str(a.get(0).to_string()),
+        ("String", "valueOf", 1) => Value::Str(super::string::text(it, a.get(0), span)?),
         ("String", "format", _) => Value::str(format::format(it, a.v, span)?),
         ("String", "join", _) => {
             let sep = a.get(0).to_string();
-            let parts: Vec<String> = if a.len() == 2
-                && a.get(1).iter_items().is_some()
-                && !matches!(a.get(1), Value::Str(_))
+            let items: Vec<Value> = if a.len() == 2
+                && matches!(a.get(1), Value::List(_) | Value::Range(_) | Value::Map(_))
             {
-                a.get(1)
-                    .iter_items()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect()
+                it.items(a.get(1), span)?.unwrap_or_default()
             } else {
-                a.v.iter().skip(1).map(|v| v.to_string()).collect()
+                a.v.iter().skip(1).cloned().collect()
             };
-            Value::str(parts.join(&sep))
+            let mut parts = Vec::with_capacity(items.len());
+            for v in &items {
+                parts.push(super::string::text(it, v, span)?);
+            }
+            let size = parts.iter().fold(
+                sep.len().saturating_mul(parts.len().saturating_sub(1)),
+                |n, p| n.saturating_add(p.len()),
+            );
+            it.charge(size, span)?;
+            Value::str(parts.join(sep.as_str()))
         }
         (
             "Character",
@@ -253,13 +259,17 @@ pub(crate) fn call_static(
         }
         ("JsonOutput", "toJson", 1) => {
             let s = crate::json::to_json_text(a.get(0));
+            // the conversion counted what it copied; charge that before keeping the text
             it.charge(s.len(), span)?;
             Value::str(s)
         }
         ("JsonOutput", "prettyPrint", 1) => {
-            let text = a.get(0).to_string();
+            let text = super::string::text(it, a.get(0), span)?;
             match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(j) => Value::str(pretty(&j)),
+                Ok(j) => {
+                    it.charge(text.len().saturating_mul(8), span)?;
+                    Value::str(pretty(&j))
+                }
                 Err(e) => {
                     return it.fail(
                         "JsonException",
@@ -275,7 +285,7 @@ pub(crate) fn call_static(
         ("Collections", "sort", 1) => {
             if let Value::List(l) = a.get(0) {
                 let items = l.borrow().clone();
-                let sorted = sort_values(it, items, &mut |_, x, y| Ok(natural_cmp(x, y)))?;
+                let sorted = sort_values(it, items, span, &mut |_, x, y| Ok(natural_cmp(x, y)))?;
                 *l.borrow_mut() = sorted;
             }
             Value::Null

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use super::{Args, int_arg};
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
+use crate::limits::STR_BYTES;
 use crate::num::Dec;
 use crate::value::Value;
 
@@ -102,15 +103,28 @@ fn regex_of(it: &mut Interp, v: &Value, span: Span) -> R<Rc<fancy_regex::Regex>>
     }
 }
 
-/// Java's `Matcher.appendReplacement` syntax: `$1`, `${name}`, `\$`.
-fn expand(caps: &fancy_regex::Captures, rep: &str) -> String {
-    let mut out = String::new();
+/// A piece of Java's `Matcher.appendReplacement` syntax: `$1`, `${name}`, `\$`.
+enum Piece {
+    Text(String),
+    Group(usize),
+    Named(String),
+}
+
+/// Parses a replacement string once, for every match.
+fn parse_replacement(rep: &str, groups: usize) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut text = String::new();
     let b: Vec<char> = rep.chars().collect();
     let mut i = 0;
+    let flush = |text: &mut String, out: &mut Vec<Piece>| {
+        if !text.is_empty() {
+            out.push(Piece::Text(std::mem::take(text)));
+        }
+    };
     while i < b.len() {
         match b[i] {
             '\\' if i + 1 < b.len() => {
-                out.push(b[i + 1]);
+                text.push(b[i + 1]);
                 i += 2;
             }
             '$' if i + 1 < b.len() && b[i + 1].is_ascii_digit() => {
@@ -118,7 +132,7 @@ fn expand(caps: &fancy_regex::Captures, rep: &str) -> String {
                 let mut n = 0usize;
                 while j < b.len()
                     && b[j].is_ascii_digit()
-                    && (n * 10 + b[j] as usize - '0' as usize) < caps.len().max(1)
+                    && (n * 10 + b[j] as usize - '0' as usize) < groups.max(1)
                 {
                     n = n * 10 + (b[j] as usize - '0' as usize);
                     j += 1;
@@ -127,7 +141,8 @@ fn expand(caps: &fancy_regex::Captures, rep: &str) -> String {
                     j += 1;
                     n = b[i + 1] as usize - '0' as usize;
                 }
-                out.push_str(caps.get(n).map_or("", |m| m.as_str()));
+                flush(&mut text, &mut out);
+                out.push(Piece::Group(n));
                 i = j;
             }
             '$' if i + 1 < b.len() && b[i + 1] == '{' => {
@@ -135,44 +150,56 @@ fn expand(caps: &fancy_regex::Captures, rep: &str) -> String {
                     .iter()
                     .position(|c| *c == '}')
                     .map_or(b.len(), |p| p + i);
-                let name: String = b[i + 2..end.min(b.len())].iter().collect();
-                out.push_str(caps.name(&name).map_or("", |m| m.as_str()));
+                flush(&mut text, &mut out);
+                out.push(Piece::Named(b[i + 2..end.min(b.len())].iter().collect()));
                 i = end + 1;
             }
             c => {
-                out.push(c);
+                text.push(c);
                 i += 1;
             }
         }
     }
+    flush(&mut text, &mut out);
     out
 }
 
+fn piece_text<'c>(caps: &'c fancy_regex::Captures, p: &'c Piece) -> &'c str {
+    match p {
+        Piece::Text(t) => t,
+        Piece::Group(n) => caps.get(*n).map_or("", |m| m.as_str()),
+        Piece::Named(n) => caps.name(n).map_or("", |m| m.as_str()),
+    }
+}
+
+fn regex_failed(it: &Interp, e: fancy_regex::Error, span: Span) -> crate::eval::Flow {
+    it.throw(
+        "PatternSyntaxException",
+        format!("regular expression failed: {e}"),
+        span,
+    )
+}
+
+/// `replaceAll`/`replaceFirst`: every piece of the result is charged before it is appended.
 fn replace_regex(it: &mut Interp, s: &str, a: &Args, first_only: bool, span: Span) -> R<Value> {
     let re = regex_of(it, a.get(0), span)?;
+    let rep = match a.get(1) {
+        f @ Value::Closure(_) => Err(f.clone()),
+        other => Ok(parse_replacement(
+            &text(it, other, span)?,
+            re.captures_len(),
+        )),
+    };
     let mut out = String::new();
     let mut last = 0;
-    let mut caps_list = Vec::new();
-    for c in re.captures_iter(s) {
-        match c {
-            Ok(c) => caps_list.push(c),
-            Err(e) => {
-                return it.fail(
-                    "PatternSyntaxException",
-                    format!("regular expression failed: {e}"),
-                    span,
-                );
-            }
-        }
-        if first_only {
-            break;
-        }
-    }
-    for caps in caps_list {
+    for caps in re.captures_iter(s) {
+        let caps = caps.map_err(|e| regex_failed(it, e, span))?;
         let Some(m) = caps.get(0) else { continue };
+        it.step(span)?;
+        it.charge(m.start() - last, span)?;
         out.push_str(&s[last..m.start()]);
-        match a.get(1) {
-            f @ Value::Closure(_) => {
+        match &rep {
+            Err(f) => {
                 let groups: Vec<Value> = (0..caps.len())
                     .map(|i| caps.get(i).map_or(Value::Null, |g| Value::str(g.as_str())))
                     .collect();
@@ -182,40 +209,52 @@ fn replace_regex(it: &mut Interp, s: &str, a: &Args, first_only: bool, span: Spa
                     Value::list(groups)
                 };
                 let r = it.call_value(f, vec![arg], span)?;
-                out.push_str(&r.to_string());
+                let r = text(it, &r, span)?;
+                it.charge(r.len(), span)?;
+                out.push_str(&r);
             }
-            rep => out.push_str(&expand(&caps, &rep.to_string())),
+            Ok(pieces) => {
+                let size = pieces
+                    .iter()
+                    .fold(0usize, |n, p| n.saturating_add(piece_text(&caps, p).len()));
+                it.charge(size, span)?;
+                for p in pieces {
+                    out.push_str(piece_text(&caps, p));
+                }
+            }
         }
         last = m.end();
-        it.step(span)?;
+        if first_only {
+            break;
+        }
     }
+    it.charge(s.len() - last, span)?;
     out.push_str(&s[last..]);
-    it.charge(out.len(), span)?;
     Ok(Value::str(out))
 }
 
-/// Java's `String.split(regex)`: trailing empty strings are dropped.
+/// Java's `String.split(regex)`: trailing empty strings are dropped. Each part is charged
+/// before it is kept.
 fn split(it: &mut Interp, s: &str, a: &Args, span: Span) -> R<Value> {
     if a.len() == 0 {
+        let n = s.split_whitespace().count();
+        it.work(s.len(), span)?;
+        it.charge(s.len().saturating_add(n.saturating_mul(STR_BYTES)), span)?;
         return Ok(Value::list(s.split_whitespace().map(Value::str).collect()));
     }
     let re = regex_of(it, a.get(0), span)?;
     let mut parts = Vec::new();
     let mut last = 0;
     for m in re.find_iter(s) {
-        let m = m.map_err(|e| {
-            it.throw(
-                "PatternSyntaxException",
-                format!("regular expression failed: {e}"),
-                span,
-            )
-        })?;
+        let m = m.map_err(|e| regex_failed(it, e, span))?;
         if m.end() == 0 {
             continue;
         }
         if m.start() == m.end() && m.start() >= s.len() {
             break;
         }
+        it.charge(m.start() - last + STR_BYTES + 16, span)?;
+        it.work(1, span)?;
         parts.push(&s[last..m.start()]);
         last = m.end();
     }
@@ -226,8 +265,42 @@ fn split(it: &mut Interp, s: &str, a: &Args, span: Span) -> R<Value> {
     while parts.last().is_some_and(|p| p.is_empty()) {
         parts.pop();
     }
-    it.charge(s.len() + 16 * parts.len(), span)?;
+    it.charge(s.len() - last + STR_BYTES, span)?;
     Ok(Value::list(parts.into_iter().map(Value::str).collect()))
+}
+
+/// An argument as text: a string as it is, anything else printed and charged.
+pub(crate) fn text(it: &mut Interp, v: &Value, span: Span) -> R<Rc<str>> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        other => {
+            let t = other.to_string();
+            it.charge(t.len(), span)?;
+            Ok(Rc::from(t))
+        }
+    }
+}
+
+/// Most bytes changing the case of `s` can produce (a character can become three).
+fn case_bound(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.len().saturating_mul(3)
+    }
+}
+
+/// Bytes of `s` padded with `fill` to `n` characters.
+fn padded_size(s: &str, n: i64, fill: &str) -> usize {
+    let len = s.chars().count() as i64;
+    if n <= len || fill.is_empty() {
+        return s.len();
+    }
+    let widest = fill.chars().map(char::len_utf8).max().unwrap_or(1);
+    usize::try_from(n - len)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(widest)
+        .saturating_add(s.len())
 }
 
 fn is_int(s: &str) -> bool {
@@ -240,17 +313,19 @@ fn char_index(s: &str, byte: Option<usize>) -> i32 {
     byte.map_or(-1, |b| s[..b].chars().count() as i32)
 }
 
-fn substring(it: &Interp, chars: &[char], from: i64, to: i64, span: Span) -> R<Value> {
-    if from < 0 || to > chars.len() as i64 || from > to {
+fn substring(it: &mut Interp, s: &str, from: i64, to: i64, span: Span) -> R<Value> {
+    let len = s.chars().count() as i64;
+    if from < 0 || to > len || from > to {
         return it.fail(
             "StringIndexOutOfBoundsException",
-            format!("begin {from}, end {to}, length {}", chars.len()),
+            format!("begin {from}, end {to}, length {len}"),
             span,
         );
     }
-    Ok(Value::str(
-        chars[from as usize..to as usize].iter().collect::<String>(),
-    ))
+    let byte = |i: i64| s.char_indices().nth(i as usize).map_or(s.len(), |(b, _)| b);
+    let (b0, b1) = (byte(from), byte(to));
+    it.charge(b1 - b0, span)?;
+    Ok(Value::str(&s[b0..b1]))
 }
 
 fn pad(s: &str, n: i64, fill: &str, left: bool) -> String {
@@ -273,7 +348,6 @@ pub(crate) fn call(
     a: &Args,
     span: Span,
 ) -> R<Option<Value>> {
-    let arg_str = |i: usize| a.get(i).to_string();
     let v = match (name, a.len()) {
         ("length" | "size", 0) => Value::Int(s.chars().count() as i32),
         ("isEmpty", 0) => Value::Bool(s.is_empty()),
@@ -281,30 +355,37 @@ pub(crate) fn call(
         ("trim" | "strip", 0) => Value::str(s.trim()),
         ("stripLeading", 0) => Value::str(s.trim_start()),
         ("stripTrailing", 0) => Value::str(s.trim_end()),
-        ("toLowerCase", 0) => Value::str(s.to_lowercase()),
-        ("toUpperCase", 0) => Value::str(s.to_uppercase()),
-        ("contains", 1) => Value::Bool(s.contains(&*arg_str(0))),
-        ("startsWith", 1) => Value::Bool(s.starts_with(&*arg_str(0))),
-        ("endsWith", 1) => Value::Bool(s.ends_with(&*arg_str(0))),
-        ("indexOf", 1) => Value::Int(char_index(s, s.find(&*arg_str(0)))),
+        ("toLowerCase", 0) => {
+            it.charge(case_bound(s), span)?;
+            Value::str(s.to_lowercase())
+        }
+        ("toUpperCase", 0) => {
+            it.charge(case_bound(s), span)?;
+            Value::str(s.to_uppercase())
+        }
+        ("contains", 1) => Value::Bool(s.contains(&*text(it, a.get(0), span)?)),
+        ("startsWith", 1) => Value::Bool(s.starts_with(&*text(it, a.get(0), span)?)),
+        ("endsWith", 1) => Value::Bool(s.ends_with(&*text(it, a.get(0), span)?)),
+        ("indexOf", 1) => Value::Int(char_index(s, s.find(&*text(it, a.get(0), span)?))),
         ("indexOf", 2) => {
             let from = int_arg(it, a.get(1), span)?.max(0) as usize;
             let start = s.char_indices().nth(from).map_or(s.len(), |(b, _)| b);
             Value::Int(char_index(
                 s,
-                s[start..].find(&*arg_str(0)).map(|b| b + start),
+                s[start..]
+                    .find(&*text(it, a.get(0), span)?)
+                    .map(|b| b + start),
             ))
         }
-        ("lastIndexOf", 1) => Value::Int(char_index(s, s.rfind(&*arg_str(0)))),
+        ("lastIndexOf", 1) => Value::Int(char_index(s, s.rfind(&*text(it, a.get(0), span)?))),
         ("substring", 1 | 2) => {
-            let chars: Vec<char> = s.chars().collect();
             let from = int_arg(it, a.get(0), span)?;
             let to = if a.len() == 2 {
                 int_arg(it, a.get(1), span)?
             } else {
-                chars.len() as i64
+                s.chars().count() as i64
             };
-            substring(it, &chars, from, to, span)?
+            substring(it, s, from, to, span)?
         }
         ("charAt", 1) => {
             let i = int_arg(it, a.get(0), span)?;
@@ -320,9 +401,17 @@ pub(crate) fn call(
             }
         }
         ("replace", 2) => {
-            let r = s.replace(&*arg_str(0), &arg_str(1));
-            it.charge(r.len(), span)?;
-            Value::str(r)
+            let (from, to) = (text(it, a.get(0), span)?, text(it, a.get(1), span)?);
+            // the result's size first: an empty target is replaced between every character
+            it.work(s.len(), span)?;
+            let n = if from.is_empty() {
+                s.chars().count() + 1
+            } else {
+                s.matches(&*from).count()
+            };
+            let size = (s.len() - n * from.len()).saturating_add(n.saturating_mul(to.len()));
+            it.charge(size, span)?;
+            Value::str(s.replace(&*from, &to))
         }
         ("replaceAll", 2) => replace_regex(it, s, a, false, span)?,
         ("replaceFirst", 2) => replace_regex(it, s, a, true, span)?,
@@ -331,8 +420,14 @@ pub(crate) fn call(
             let delims: Vec<char> = if a.len() == 0 {
                 vec![' ', '\t', '\n', '\r', '\u{c}']
             } else {
-                arg_str(0).chars().collect()
+                text(it, a.get(0), span)?.chars().collect()
             };
+            it.work(s.len(), span)?;
+            let n = s
+                .split(|c| delims.contains(&c))
+                .filter(|p| !p.is_empty())
+                .count();
+            it.charge(s.len().saturating_add(n.saturating_mul(STR_BYTES)), span)?;
             Value::list(
                 s.split(|c| delims.contains(&c))
                     .filter(|p| !p.is_empty())
@@ -390,10 +485,10 @@ pub(crate) fn call(
                 );
             }
         },
-        ("toBoolean", 0) => Value::Bool(matches!(
-            s.trim().to_lowercase().as_str(),
-            "true" | "y" | "1"
-        )),
+        ("toBoolean", 0) => {
+            let t = s.trim();
+            Value::Bool(t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("y") || t == "1")
+        }
         ("isNumber" | "isBigDecimal" | "isDouble" | "isFloat", 0) => {
             Value::Bool(Dec::parse(s.trim()).is_some() && !s.trim().is_empty())
         }
@@ -401,14 +496,22 @@ pub(crate) fn call(
         ("isLong", 0) => Value::Bool(is_int(s) && s.trim().parse::<i64>().is_ok()),
         ("padLeft" | "padRight", 1 | 2) => {
             let n = int_arg(it, a.get(0), span)?;
-            it.charge(n.max(0) as usize, span)?;
-            let fill = if a.len() == 2 { arg_str(1) } else { " ".into() };
+            let fill = if a.len() == 2 {
+                text(it, a.get(1), span)?
+            } else {
+                " ".into()
+            };
+            it.charge(padded_size(s, n, &fill), span)?;
             Value::str(pad(s, n, &fill, name == "padLeft"))
         }
         ("center", 1 | 2) => {
             let n = int_arg(it, a.get(0), span)?;
-            it.charge(n.max(0) as usize, span)?;
-            let fill = if a.len() == 2 { arg_str(1) } else { " ".into() };
+            let fill = if a.len() == 2 {
+                text(it, a.get(1), span)?
+            } else {
+                " ".into()
+            };
+            it.charge(padded_size(s, n, &fill).saturating_mul(2), span)?;
             let len = s.chars().count() as i64;
             if n <= len {
                 Value::Str(s.clone())
@@ -419,25 +522,38 @@ pub(crate) fn call(
                 Value::str(format!("{l}{s}{r}"))
             }
         }
-        ("reverse", 0) => Value::str(s.chars().rev().collect::<String>()),
+        ("reverse", 0) => {
+            it.charge(s.len(), span)?;
+            Value::str(s.chars().rev().collect::<String>())
+        }
         ("capitalize", 0) => {
+            it.charge(s.len() + 8, span)?;
             let mut c = s.chars();
             Value::str(c.next().map_or(String::new(), |f| {
                 f.to_uppercase().collect::<String>() + c.as_str()
             }))
         }
         ("uncapitalize", 0) => {
+            it.charge(s.len() + 8, span)?;
             let mut c = s.chars();
             Value::str(c.next().map_or(String::new(), |f| {
                 f.to_lowercase().collect::<String>() + c.as_str()
             }))
         }
-        ("equalsIgnoreCase", 1) => Value::Bool(s.to_lowercase() == arg_str(0).to_lowercase()),
-        ("compareTo", 1) => Value::Int(java_cmp(s, &arg_str(0))),
-        ("compareToIgnoreCase", 1) => {
-            Value::Int(java_cmp(&s.to_lowercase(), &arg_str(0).to_lowercase()))
+        ("equalsIgnoreCase", 1) => {
+            let t = text(it, a.get(0), span)?;
+            Value::Bool(lower(s).eq(lower(&t)))
         }
-        ("readLines" | "lines", 0) => Value::list(s.lines().map(Value::str).collect()),
+        ("compareTo", 1) => Value::Int(java_cmp(s.chars(), text(it, a.get(0), span)?.chars())),
+        ("compareToIgnoreCase", 1) => {
+            let t = text(it, a.get(0), span)?;
+            Value::Int(java_cmp(lower(s), lower(&t)))
+        }
+        ("readLines" | "lines", 0) => {
+            let n = s.lines().count();
+            it.charge(s.len().saturating_add(n.saturating_mul(STR_BYTES)), span)?;
+            Value::list(s.lines().map(Value::str).collect())
+        }
         ("matches", 1) => {
             let re = regex_of(it, a.get(0), span)?;
             Value::Bool(crate::eval::ops_full_match(it, &re, s, span)?)
@@ -462,35 +578,57 @@ pub(crate) fn call(
             Value::Str(s.clone())
         }
         ("count", 1) => {
-            let p = arg_str(0);
+            let p = text(it, a.get(0), span)?;
             Value::Int(if p.is_empty() {
                 s.chars().count() as i32 + 1
             } else {
                 s.matches(&*p).count() as i32
             })
         }
-        ("take", 1) => Value::str(
-            s.chars()
-                .take(int_arg(it, a.get(0), span)?.max(0) as usize)
-                .collect::<String>(),
-        ),
-        ("drop", 1) => Value::str(
-            s.chars()
-                .skip(int_arg(it, a.get(0), span)?.max(0) as usize)
-                .collect::<String>(),
-        ),
-        ("concat" | "plus", 1) => Value::str(format!("{s}{}", arg_str(0))),
+        ("take", 1) => {
+            let n = int_arg(it, a.get(0), span)?.max(0) as usize;
+            let end = s.char_indices().nth(n).map_or(s.len(), |(b, _)| b);
+            it.charge(end, span)?;
+            Value::str(&s[..end])
+        }
+        ("drop", 1) => {
+            let n = int_arg(it, a.get(0), span)?.max(0) as usize;
+            let start = s.char_indices().nth(n).map_or(s.len(), |(b, _)| b);
+            it.charge(s.len() - start, span)?;
+            Value::str(&s[start..])
+        }
+        ("concat" | "plus", 1) => {
+            let t = text(it, a.get(0), span)?;
+            it.charge(s.len().saturating_add(t.len()), span)?;
+            let mut out = String::with_capacity(s.len() + t.len());
+            out.push_str(s);
+            out.push_str(&t);
+            Value::str(out)
+        }
         ("multiply" | "repeat", 1) => {
             let n = int_arg(it, a.get(0), span)?.max(0) as usize;
             it.charge(s.len().saturating_mul(n), span)?;
             Value::str(s.repeat(n))
         }
-        ("minus", 1) => Value::str(s.replacen(&*arg_str(0), "", 1)),
+        ("minus", 1) => {
+            let t = text(it, a.get(0), span)?;
+            it.charge(s.len(), span)?;
+            Value::str(s.replacen(&*t, "", 1))
+        }
         ("getAt", 1) => it.get_index(&Value::Str(s.clone()), a.get(0), span)?,
         ("toCharArray" | "chars", 0) => {
+            let n = s.chars().count();
+            it.charge(n.saturating_mul(STR_BYTES + 8), span)?;
             Value::list(s.chars().map(|c| Value::str(c.to_string())).collect())
         }
         ("stripIndent", 0) => {
+            let n = s.lines().count();
+            it.charge(
+                s.len()
+                    .saturating_mul(2)
+                    .saturating_add(n.saturating_mul(32)),
+                span,
+            )?;
             let lines: Vec<&str> = s.lines().collect();
             let indent = lines
                 .iter()
@@ -521,17 +659,20 @@ pub(crate) fn call(
             | "find" | "takeWhile" | "dropWhile" | "join",
             _,
         ) => {
-            let chars = Value::list(s.chars().map(|c| Value::str(c.to_string())).collect());
+            let chars = Value::list(it.items(&Value::Str(s.clone()), span)?.unwrap_or_default());
             let r = super::collection::call(it, &chars, name, a, span)?;
             return Ok(match (name, r) {
                 ("each", Some(_)) => Some(Value::Str(s.clone())),
-                ("takeWhile" | "dropWhile", Some(v)) => Some(Value::str(
-                    v.iter_items()
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|x| x.to_string())
-                        .collect::<String>(),
-                )),
+                ("takeWhile" | "dropWhile", Some(v)) => {
+                    it.charge(s.len(), span)?;
+                    Some(Value::str(
+                        v.iter_items()
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|x| x.to_string())
+                            .collect::<String>(),
+                    ))
+                }
                 (_, r) => r,
             });
         }
@@ -540,12 +681,17 @@ pub(crate) fn call(
     Ok(Some(v))
 }
 
+/// The characters of `s` in lower case, without building a new string.
+fn lower(s: &str) -> impl Iterator<Item = char> + Clone + '_ {
+    s.chars().flat_map(char::to_lowercase)
+}
+
 /// Java's `String.compareTo`: difference of the first differing chars, else of the lengths.
-fn java_cmp(a: &str, b: &str) -> i32 {
-    for (x, y) in a.chars().zip(b.chars()) {
+fn java_cmp(a: impl Iterator<Item = char> + Clone, b: impl Iterator<Item = char> + Clone) -> i32 {
+    for (x, y) in a.clone().zip(b.clone()) {
         if x != y {
             return x as i32 - y as i32;
         }
     }
-    a.chars().count() as i32 - b.chars().count() as i32
+    a.count() as i32 - b.count() as i32
 }
