@@ -177,8 +177,8 @@ async fn the_probe_stops_reading_a_huge_answer_after_a_few_kilobytes() {
     let answer: serde_json::Value = response.json().await.unwrap();
     assert_eq!(status, 200, "{answer}");
     assert!(answer["node_id"].is_null(), "{answer}");
-    let problem = answer["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("too large"), "{answer}");
+    // The probe says only that no node answered (never why: security::outbound).
+    assert!(answer["problem"].is_string(), "{answer}");
     // What the far end could push before the node hung up is what the sockets buffer: a few
     // MB at most, not the 100 MB it had to send.
     assert!(
