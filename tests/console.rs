@@ -441,8 +441,8 @@ async fn the_license_page_shows_evaluation_and_installs_a_vendor_signed_key() {
     let license = tandem(&[
         "license",
         "issue",
-        "--vendor-key",
-        &secret,
+        // One argument: a base64 key may start with '-', which would read as a flag.
+        &format!("--vendor-key={secret}"),
         "--licensee",
         "Acme Corp",
         "--expires",

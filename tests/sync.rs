@@ -1229,8 +1229,8 @@ async fn the_plans_monthly_twin_allowance_is_enforced_and_counted_on_the_license
     let license = crate::console::tandem(&[
         "license",
         "issue",
-        "--vendor-key",
-        &secret,
+        // One argument: a base64 key may start with '-', which would read as a flag.
+        &format!("--vendor-key={secret}"),
         "--licensee",
         "Small Co",
         "--max-new-twins",
@@ -1350,8 +1350,8 @@ async fn a_script_connection_pauses_when_the_evaluation_ends_and_resumes_with_a_
     let license = crate::console::tandem(&[
         "license",
         "issue",
-        "--vendor-key",
-        &secret,
+        // One argument: a base64 key may start with '-', which would read as a flag.
+        &format!("--vendor-key={secret}"),
         "--licensee",
         "Acme Corp",
     ]);
