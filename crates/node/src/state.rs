@@ -77,6 +77,8 @@ struct Inner {
     delivery_round: tokio::sync::Mutex<()>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Each connection's reach, as last worked out ([`crate::sync::scope::reach`]).
+    reach_cache: crate::sync::scope::ReachCache,
     /// Rule runs at once ([`AppState::rules_slot`]).
     rule_slots: tokio::sync::Semaphore,
     /// Failed sign-ins by user name and address ([`AppState::logins`]).
@@ -207,6 +209,7 @@ impl AppState {
                 .collect(),
             touched: std::sync::Mutex::new(std::collections::HashMap::new()),
             refusal_log: crate::log_limit::LogLimiter::default(),
+            reach_cache: Default::default(),
             rule_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
@@ -480,6 +483,11 @@ impl AppState {
     /// How the rules see this node's items.
     pub fn view(&self) -> crate::sync::item_json::View {
         self.0.served.borrow().view.clone()
+    }
+
+    /// Each connection's reach, as last worked out.
+    pub fn reach_cache(&self) -> &crate::sync::scope::ReachCache {
+        &self.0.reach_cache
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -366,6 +366,12 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the connection's scope, or with `None` removes it (the default applies again).
     /// `NotFound` for an unknown connection.
     async fn set_connection_scope(&self, id: Uuid, scope: Option<&Scope>) -> Result<()>;
+    /// A number that changes whenever what decides a connection's reach changes: a scope set
+    /// or removed, a trigger added, changed or deleted, a connection deleted. The node caches
+    /// what it works out from those and works it out again when this moves. A backend shared
+    /// by several processes must move it for the writes of any of them (or move it on every
+    /// call, which turns the caching off).
+    fn reach_version(&self) -> u64;
 
     // --- node-to-node messages ------------------------------------------------------------------
     /// Queues a message for the connection's remote; returns its `seq`. `NotFound` for an

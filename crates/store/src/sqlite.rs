@@ -61,6 +61,10 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Signalled after every committed item change ([`crate::Store::item_changed`]).
     item_changes: tokio::sync::Notify,
+    /// [`crate::Store::reach_version`]: moved after each committed write of a scope, a
+    /// trigger or a connection's deletion. Only this process writes the database (the lock
+    /// file), so an in-memory counter sees every such write.
+    reach_version: std::sync::atomic::AtomicU64,
     _lock: File,
 }
 
@@ -130,6 +134,7 @@ impl SqliteStore {
             readers,
             path: path.to_path_buf(),
             item_changes: tokio::sync::Notify::new(),
+            reach_version: std::sync::atomic::AtomicU64::new(0),
             _lock: lock,
         })
     }

@@ -56,6 +56,21 @@ impl SqliteStore {
         self.readers.lookup(work).await
     }
 
+    /// [`Self::write`] for a change of what decides a connection's reach: moves
+    /// [`Store::reach_version`] once it is committed.
+    async fn write_reach<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let result = self.writer.write(work).await;
+        // Moved whatever the outcome: a write that failed after its commit (the answer lost)
+        // must not leave a cache on the old version.
+        self.reach_version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        result
+    }
+
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -378,7 +393,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_connection(&self, id: Uuid) -> Result<()> {
-        self.write(move |conn| connections::delete(conn, id)).await
+        self.write_reach(move |conn| connections::delete(conn, id))
+            .await
     }
 
     async fn connection_scope(&self, id: Uuid) -> Result<Option<Scope>> {
@@ -387,8 +403,13 @@ impl Store for SqliteStore {
 
     async fn set_connection_scope(&self, id: Uuid, scope: Option<&Scope>) -> Result<()> {
         let scope = scope.cloned();
-        self.write(move |conn| connections::set_scope(conn, id, scope.as_ref()))
+        self.write_reach(move |conn| connections::set_scope(conn, id, scope.as_ref()))
             .await
+    }
+
+    fn reach_version(&self) -> u64 {
+        self.reach_version
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64> {
@@ -861,7 +882,7 @@ impl Store for SqliteStore {
         note: &str,
     ) -> Result<Trigger> {
         let (query, note) = (query.to_owned(), note.to_owned());
-        self.write(move |conn| {
+        self.write_reach(move |conn| {
             records::create_trigger(conn, connection_id, &query, active, &note, now())
         })
         .await
@@ -874,12 +895,12 @@ impl Store for SqliteStore {
 
     async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger> {
         let trigger = trigger.clone();
-        self.write(move |conn| records::update_trigger(conn, &trigger))
+        self.write_reach(move |conn| records::update_trigger(conn, &trigger))
             .await
     }
 
     async fn delete_trigger(&self, id: i64) -> Result<()> {
-        self.write(move |conn| records::delete_trigger(conn, id))
+        self.write_reach(move |conn| records::delete_trigger(conn, id))
             .await
     }
 
