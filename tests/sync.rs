@@ -537,6 +537,12 @@ async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_noth
         .send(api_a.post(&format!("/sync/errors/{id}/retry")))
         .await;
     assert_eq!(status, 200, "{body}");
+    // One that does not exist is not found, not a bad request.
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{}/retry", id + 1000)))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("sync error"), "{body}");
     let b_item = api_b
         .item(json!({"project": "ENG", "summary": "The right one"}))
         .await;

@@ -186,7 +186,7 @@ async fn a_newline_in_a_failed_login_user_name_does_not_forge_a_log_line() {
 }
 
 /// Creates an API token with `scope` in the console and returns it.
-async fn token_with_scope(node: &TestNode, scope: &str) -> String {
+pub(crate) async fn token_with_scope(node: &TestNode, scope: &str) -> String {
     let client = browser();
     let csrf = login(node, &client).await;
     let resp = client

@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What this node is.
-async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
+async fn node_info(caller: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
     let settings = state.settings();
     let mut info = serde_json::json!({
         "id": state.identity().id.to_string(),
@@ -69,8 +69,6 @@ async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResp
     // A node on ServiceNow: how syncing with the instance goes.
     if let (Some(c), Some(s)) = (state.servicenow_config(), state.bridge_status()) {
         info["servicenow"] = serde_json::json!({
-            "instance_url": c.instance_url,
-            "user": c.user,
             "tables": c.tables,
             "poll_interval_secs": c.poll_interval.as_secs(),
             "last_poll": s.last_poll.map(|t| t.to_string()),
@@ -79,6 +77,11 @@ async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResp
             "items_pushed": s.pushed,
             "requests": s.requests,
         });
+        // Where the instance is and whom the node signs in as: for admins only.
+        if caller.scope.allows(tandem_store::TokenScope::Admin) {
+            info["servicenow"]["instance_url"] = c.instance_url.clone().into();
+            info["servicenow"]["user"] = c.user.clone().into();
+        }
     }
     axum::Json(info)
 }
