@@ -1658,3 +1658,65 @@ async fn a_change_the_remote_sent_before_it_heard_of_a_clean_up_makes_no_copy() 
     let (_, on_a) = api_a.send(api_a.get("/sync/status/SUP-1")).await;
     assert_eq!(on_a["twins"], json!([]));
 }
+
+/// An admin's Exalate on a connection whose invitation waits is refused with the reason; on a
+/// deactivated one it is taken and held, and says so, until the connection is activated.
+#[tokio::test]
+async fn exalate_is_refused_while_pending_and_held_while_deactivated() {
+    let (a, b) = (TestNode::start().await, TestNode::start().await);
+    let api_a = a.api();
+    api_a.project("SUP").await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "waiting"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "Too early"}))
+        .await;
+    for (path, body) in [
+        (
+            "/sync/exalate",
+            json!({"connection": "waiting", "item": "SUP-1"}),
+        ),
+        (
+            "/sync/connect",
+            json!({"connection": "waiting", "item": "SUP-1", "remote_key": "ENG-1"}),
+        ),
+    ] {
+        let (status, answer) = api_a.json(api_a.post(path), body).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("is Pending"), "{path}: {message}");
+        assert!(message.contains("not accepted"), "{path}: {message}");
+    }
+    assert_eq!(twins(&api_a, "SUP-1").await, json!([]));
+
+    let (c, d) = pair().await;
+    let (api_c, api_d) = (c.api(), d.api());
+    let (status, body) = api_c.send(api_c.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    api_c
+        .item(json!({"project": "SUP", "summary": "Held a while"}))
+        .await;
+    let (status, body) = api_c
+        .json(
+            api_c.post("/sync/exalate"),
+            json!({"connection": "desk", "item": "SUP-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["held"],
+        "held until connection desk is activated again: it is deactivated"
+    );
+    assert!(!exists(&api_d, "ENG-1").await, "nothing went out");
+    let (status, body) = api_c.send(api_c.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the held replica arrives once activated", || async {
+        twins(&api_c, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
+}

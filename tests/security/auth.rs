@@ -244,12 +244,12 @@ async fn a_sync_operator_token_runs_sync_operations_but_cannot_change_connection
     assert_eq!(status, 403, "{body}");
     // A sync operation is let through (and fails on its own terms: there is no such error).
     let (status, body) = api.send(api.post("/sync/errors/999999/retry")).await;
-    assert_ne!(status, 403, "{body}");
+    assert_eq!(status, 404, "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("no sync error 999999"),
+            .contains("sync error 999999 does not exist"),
         "{body}"
     );
     let (status, body) = api.send(api.get("/connections")).await;

@@ -1862,6 +1862,30 @@ pub async fn exalate(
     }
 }
 
+/// Refuses an admin's operation on a connection whose invitation was not accepted yet: there
+/// is no remote to send to, and there may never be one.
+pub fn not_pending(connection: &Connection) -> Result<(), SyncFailure> {
+    if connection.status != ConnectionStatus::Pending {
+        return Ok(());
+    }
+    Err(SyncFailure::Apply(format!(
+        "connection {} is Pending: the other side has not accepted its invitation yet, so nothing can be sent; \
+         do this once the connection is Active (its page can make a new invitation code if the first was lost)",
+        connection.name
+    )))
+}
+
+/// What an admin is told of an item brought under sync on a deactivated connection: its
+/// replica waits, stored, until the connection is activated again. `None` when it goes now.
+pub fn held_note(connection: &Connection) -> Option<String> {
+    (connection.status == ConnectionStatus::Deactivated).then(|| {
+        format!(
+            "held until connection {} is activated again: it is deactivated",
+            connection.name
+        )
+    })
+}
+
 /// [`exalate`] for Bulk Exalate and triggers: an item under sync already is left as it is
 /// (bringing it again would only resend what the remote has), and one the outgoing rules send
 /// nothing for is skipped. Returns whether it brought the item.
@@ -1902,6 +1926,11 @@ async fn bring(
             connection.name,
             connection.status_reason.as_deref().unwrap_or("paused")
         )));
+    }
+    // The admin's own Exalate waits for nothing that may never come. (A trigger's match while
+    // the invitation waits is queued, as before, and goes out once it is accepted.)
+    if !skip_active {
+        not_pending(connection)?;
     }
     let store = state.store();
     // The admin's own Exalate is consent enough under the default scope (the item is in it

@@ -63,6 +63,7 @@ pub async fn connect(
     key: &ItemKey,
     remote_key: &str,
 ) -> Result<Twin, SyncFailure> {
+    engine::not_pending(connection)?;
     let store = state.store();
     let _lock = state.lock_twin(connection.id, key).await;
     let item = store
