@@ -12,7 +12,9 @@ use tandem_protocol::{ConnectionKeys, Invitation, Role};
 
 use crate::common::{Api, TestNode};
 use crate::connections::{accept, code_for, message, signed_for};
-use crate::sync::{eventually, exalate, exists, item, pair, twins};
+use crate::console::get_page;
+use crate::console_sync::{console, post};
+use crate::sync::{connect, eventually, exalate, exists, item, pair, twins};
 use crate::sync_cli::sync;
 
 /// How long two nodes may take to settle on a busy machine.
@@ -77,6 +79,23 @@ fn database(node: &TestNode) -> rusqlite::Connection {
     db
 }
 
+/// Writes a twin of SUP-`number` on `desk` as an older version could leave it after a crash:
+/// active, nothing sent, nothing queued, no remote link.
+fn strand(node: &TestNode, number: i64) {
+    let db = database(node);
+    let connection: String = db
+        .query_row("SELECT id FROM connections WHERE name = 'desk'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    db.execute(
+        "INSERT INTO twins (connection_id, project, number, remote_key, state, last_sent, \
+         last_received, created, last_sync) VALUES (?1, 'SUP', ?2, NULL, 'active', NULL, NULL, ?3, NULL)",
+        params![connection, number, jiff::Timestamp::now().as_millisecond()],
+    )
+    .unwrap();
+}
+
 /// Creates SUP items with these summaries on A, exalates them and waits until each is linked.
 async fn synced_items(a: &TestNode, b: &TestNode, summaries: &[&str]) {
     let (api_a, api_b) = (a.api(), b.api());
@@ -131,20 +150,16 @@ async fn a_stranded_twin_is_reported_and_the_repair_sends_it_so_it_arrives_once(
     api_a
         .item(json!({"project": "SUP", "summary": "stranded"}))
         .await;
-    {
-        let db = database(&a);
-        let connection: String = db
-            .query_row("SELECT id FROM connections WHERE name = 'desk'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        db.execute(
-            "INSERT INTO twins (connection_id, project, number, remote_key, state, last_sent, \
-             last_received, created, last_sync) VALUES (?1, 'SUP', 2, NULL, 'active', NULL, NULL, ?2, NULL)",
-            params![connection, jiff::Timestamp::now().as_millisecond()],
-        )
-        .unwrap();
-    }
+    // A change after SUP-2's creation, seen on B: A's engine has gone past SUP-2's creation
+    // (it reads changes in order), so nothing but a repair will send SUP-2.
+    api_a
+        .json(api_a.patch("/items/SUP-1"), json!({"summary": "linked, edited"}))
+        .await;
+    eventually("the later change reached B", || async {
+        item(&api_b, "ENG-1").await["summary"] == "linked, edited"
+    })
+    .await;
+    strand(&a, 2);
     let report = verify(&api_a, false).await;
     assert_eq!(kinds(&report), [("stranded".to_owned(), "SUP-2".to_owned())], "{report}");
     let out = sync(&a.url, &["verify", "--connection", "desk"]).await;
@@ -361,15 +376,21 @@ async fn verify_says_what_it_cannot_compare_with_a_private_remote() {
     assert_eq!(on_b["reach"], "both", "{on_b}");
 }
 
-/// Edits on both sides at once: the overwritten value is listed on the connection (API and
-/// CLI) with both values and the winner, and Restore writes it back, which syncs out.
-#[tokio::test]
-async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_synced() {
-    let (a, b) = pair().await;
-    synced_items(&a, &b, &["Original"]).await;
-    let (api_a, api_b) = (a.api(), b.api());
+/// B's conflicts of `desk`, the first page, as the API lists them.
+async fn listed(api: &Api) -> Value {
+    let (status, body) = api
+        .send(api.get("/connections/desk/conflicts?limit=10"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
 
-    // A pauses: B's change is received and waits there, unapplied, while A edits too.
+/// SUP-1 ↔ ENG-1 edited on both sides at once: A pauses, so B's change is received there and
+/// waits, unapplied, while A edits too. Returns once B has recorded the conflict (A's
+/// wording kept, B's overwritten).
+async fn make_conflict(a: &TestNode, b: &TestNode) {
+    synced_items(a, b, &["Original"]).await;
+    let (api_a, api_b) = (a.api(), b.api());
     api_a.send(api_a.post("/connections/desk/deactivate")).await;
     let sent_by_b = || async {
         let (_, stats) = api_b.send(api_b.get("/connections/desk/statistics")).await;
@@ -384,22 +405,28 @@ async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_s
         .await;
     eventually("A received B's change", || async { sent_by_b().await > before }).await;
     api_a.send(api_a.post("/connections/desk/activate")).await;
-
-    let listed = |api: Api| async move {
-        let (status, body) = api
-            .send(api.get("/connections/desk/conflicts?limit=10"))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body
-    };
     eventually("B records the conflict", || async {
-        !listed(api_b.clone()).await["conflicts"]
+        !listed(&api_b).await["conflicts"]
             .as_array()
             .unwrap()
             .is_empty()
     })
     .await;
-    let page = listed(api_b.clone()).await;
+    eventually("both sides agree", || async {
+        item(&api_a, "SUP-1").await["summary"] == "A's wording"
+            && item(&api_b, "ENG-1").await["summary"] == "A's wording"
+    })
+    .await;
+}
+
+/// Edits on both sides at once: the overwritten value is listed on the connection (API and
+/// CLI) with both values and the winner, and Restore writes it back, which syncs out.
+#[tokio::test]
+async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_synced() {
+    let (a, b) = pair().await;
+    make_conflict(&a, &b).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let page = listed(&api_b).await;
     let conflict = &page["conflicts"][0];
     assert_eq!(conflict["item"], "ENG-1", "{page}");
     assert_eq!(conflict["field"], "summary");
@@ -428,7 +455,7 @@ async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_s
         item(&api_a, "SUP-1").await["summary"] == "B's wording"
     })
     .await;
-    let page = listed(api_b.clone()).await;
+    let page = listed(&api_b).await;
     let restored = page["conflicts"]
         .as_array()
         .unwrap()
@@ -437,9 +464,74 @@ async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_s
         .unwrap();
     assert!(restored["restored"].is_string(), "{page}");
 
-    // Another connection's conflict is not this one's to restore.
+    // A conflict the connection does not have is not found.
     let (status, body) = api_a
         .send(api_a.post(&format!("/connections/desk/conflicts/{}/restore", id + 1000)))
         .await;
     assert_eq!(status, 404, "{body}");
+}
+
+/// The console's Conflicts page lists the conflict with both values and restores it; its
+/// Verify page compares and says there is no difference.
+#[tokio::test]
+async fn the_console_lists_conflicts_restores_one_and_verifies_the_connection() {
+    let (a, b) = pair().await;
+    make_conflict(&a, &b).await;
+    let api_a = a.api();
+    let (client, csrf) = console(&b).await;
+    let connections = get_page(&client, format!("{}/connections", b.url)).await;
+    assert!(
+        connections.contains("/sync/connections/desk/conflicts"),
+        "{connections}"
+    );
+    let url = format!("{}/sync/connections/desk/conflicts", b.url);
+    let page = get_page(&client, &url).await;
+    assert!(page.contains("ENG-1"), "{page}");
+    assert!(page.contains("B&#x27;s wording") || page.contains("B&#39;s wording"), "{page}");
+    assert!(page.contains("the remote&#x27;s") || page.contains("the remote&#39;s"), "{page}");
+    let id = listed(&b.api()).await["conflicts"][0]["id"].as_i64().unwrap();
+    let (status, page) = post(
+        &client,
+        format!("{url}/{id}/restore"),
+        &[("csrf", csrf.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Restored summary of ENG-1"), "{page}");
+    assert!(page.contains("restored "), "{page}");
+    eventually("the restored value arrives on A", || async {
+        item(&api_a, "SUP-1").await["summary"] == "B's wording"
+    })
+    .await;
+
+    let url = format!("{}/sync/connections/desk/verify", b.url);
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let (status, page) = post(&client, url.clone(), &[("csrf", csrf.as_str())]).await;
+        assert_eq!(status, 200, "{page}");
+        if page.contains("No differences.") && !page.contains("were not compared") {
+            assert!(page.contains("class=\"remote-twins\">1<"), "{page}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never verified clean: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// With `--verify-every`, the node finds and repairs a stranded twin by itself.
+#[tokio::test]
+async fn the_periodic_pass_repairs_a_stranded_twin_by_itself() {
+    let a = TestNode::start_with(|c| c.verify_every = Some(Duration::from_millis(200))).await;
+    let b = TestNode::start().await;
+    connect(&a, &b, "script").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(json!({"project": "SUP", "summary": "left behind"}))
+        .await;
+    strand(&a, 1);
+    eventually("the periodic pass sends it", || async {
+        twins(&api_a, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
+    assert_eq!(item(&api_b, "ENG-1").await["summary"], "left behind");
 }
