@@ -9,7 +9,11 @@ use crate::console::{browser, get_page, login};
 use crate::sync::{eventually, pair};
 
 /// Posts a console form (redirects followed) and returns the status and the final page.
-pub(crate) async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: String,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let resp = client
         .post(url)
         .form(form)

@@ -119,7 +119,10 @@ async fn verify_on_a_healthy_connection_reports_no_differences() {
     synced_items(&a, &b, &["one", "two", "three"]).await;
     let api_b = b.api();
     api_b
-        .json(api_b.patch("/items/ENG-2"), json!({"summary": "two, edited on B"}))
+        .json(
+            api_b.patch("/items/ENG-2"),
+            json!({"summary": "two, edited on B"}),
+        )
         .await;
     let api_a = a.api();
     eventually("B's edit reached A", || async {
@@ -136,7 +139,11 @@ async fn verify_on_a_healthy_connection_reports_no_differences() {
     }
     let out = sync(&a.url, &["verify", "--connection", "desk"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("3 twins here, 3 twins on the remote"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("3 twins here, 3 twins on the remote"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("No differences."), "{}", out.stdout);
 }
 
@@ -153,7 +160,10 @@ async fn a_stranded_twin_is_reported_and_the_repair_sends_it_so_it_arrives_once(
     // A change after SUP-2's creation, seen on B: A's engine has gone past SUP-2's creation
     // (it reads changes in order), so nothing but a repair will send SUP-2.
     api_a
-        .json(api_a.patch("/items/SUP-1"), json!({"summary": "linked, edited"}))
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "linked, edited"}),
+        )
         .await;
     eventually("the later change reached B", || async {
         item(&api_b, "ENG-1").await["summary"] == "linked, edited"
@@ -161,7 +171,11 @@ async fn a_stranded_twin_is_reported_and_the_repair_sends_it_so_it_arrives_once(
     .await;
     strand(&a, 2);
     let report = verify(&api_a, false).await;
-    assert_eq!(kinds(&report), [("stranded".to_owned(), "SUP-2".to_owned())], "{report}");
+    assert_eq!(
+        kinds(&report),
+        [("stranded".to_owned(), "SUP-2".to_owned())],
+        "{report}"
+    );
     let out = sync(&a.url, &["verify", "--connection", "desk"]).await;
     assert_eq!(out.code, 1, "differences are exit 1: {}", out.stdout);
     assert!(out.stdout.contains("SUP-2 [stranded]"), "{}", out.stdout);
@@ -398,12 +412,21 @@ async fn make_conflict(a: &TestNode, b: &TestNode) {
     };
     let before = sent_by_b().await;
     api_a
-        .json(api_a.patch("/items/SUP-1"), json!({"summary": "A's wording"}))
+        .json(
+            api_a.patch("/items/SUP-1"),
+            json!({"summary": "A's wording"}),
+        )
         .await;
     api_b
-        .json(api_b.patch("/items/ENG-1"), json!({"summary": "B's wording"}))
+        .json(
+            api_b.patch("/items/ENG-1"),
+            json!({"summary": "B's wording"}),
+        )
         .await;
-    eventually("A received B's change", || async { sent_by_b().await > before }).await;
+    eventually("A received B's change", || async {
+        sent_by_b().await > before
+    })
+    .await;
     api_a.send(api_a.post("/connections/desk/activate")).await;
     eventually("B records the conflict", || async {
         !listed(&api_b).await["conflicts"]
@@ -449,7 +472,11 @@ async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_s
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("Restored summary of ENG-1"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Restored summary of ENG-1"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(item(&api_b, "ENG-1").await["summary"], "B's wording");
     eventually("the restored value arrives on A", || async {
         item(&api_a, "SUP-1").await["summary"] == "B's wording"
@@ -466,7 +493,10 @@ async fn a_conflict_is_listed_per_connection_and_its_losing_value_restored_and_s
 
     // A conflict the connection does not have is not found.
     let (status, body) = api_a
-        .send(api_a.post(&format!("/connections/desk/conflicts/{}/restore", id + 1000)))
+        .send(api_a.post(&format!(
+            "/connections/desk/conflicts/{}/restore",
+            id + 1000
+        )))
         .await;
     assert_eq!(status, 404, "{body}");
 }
@@ -487,9 +517,17 @@ async fn the_console_lists_conflicts_restores_one_and_verifies_the_connection() 
     let url = format!("{}/sync/connections/desk/conflicts", b.url);
     let page = get_page(&client, &url).await;
     assert!(page.contains("ENG-1"), "{page}");
-    assert!(page.contains("B&#x27;s wording") || page.contains("B&#39;s wording"), "{page}");
-    assert!(page.contains("the remote&#x27;s") || page.contains("the remote&#39;s"), "{page}");
-    let id = listed(&b.api()).await["conflicts"][0]["id"].as_i64().unwrap();
+    assert!(
+        page.contains("B&#x27;s wording") || page.contains("B&#39;s wording"),
+        "{page}"
+    );
+    assert!(
+        page.contains("the remote&#x27;s") || page.contains("the remote&#39;s"),
+        "{page}"
+    );
+    let id = listed(&b.api()).await["conflicts"][0]["id"]
+        .as_i64()
+        .unwrap();
     let (status, page) = post(
         &client,
         format!("{url}/{id}/restore"),

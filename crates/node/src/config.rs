@@ -573,12 +573,14 @@ impl Config {
             &file_path,
         );
         let verify_every = match args.verify_every.clone().or(file.verify_every) {
-            Some(text) => Some(parse_interval(&text).map_err(|reason| ConfigError::Invalid {
-                key: "verify interval",
-                value: text.clone(),
-                origin: verify_src,
-                reason,
-            })?),
+            Some(text) => Some(
+                parse_interval(&text).map_err(|reason| ConfigError::Invalid {
+                    key: "verify interval",
+                    value: text.clone(),
+                    origin: verify_src,
+                    reason,
+                })?,
+            ),
             None => None,
         };
         let master_src = source_of(
@@ -1218,7 +1220,16 @@ mod tests {
         assert_eq!(parse_interval(" 30m "), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_interval("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_interval("120s"), Ok(Duration::from_secs(120)));
-        for bad in ["", "6", "h", "6x", "-1h", "10s", "31d", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "6",
+            "h",
+            "6x",
+            "-1h",
+            "10s",
+            "31d",
+            "99999999999999999999d",
+        ] {
             assert!(parse_interval(bad).is_err(), "{bad} must be refused");
         }
     }

@@ -1339,7 +1339,7 @@ async fn a_connections_conflicts_list_newest_first_in_pages_and_a_restore_is_rec
         .connection_conflicts(acme, Some(first[1].id), 2)
         .await
         .unwrap();
-    assert_eq!(next, [a.clone()]);
+    assert_eq!(next, std::slice::from_ref(&a));
     assert!(
         store
             .connection_conflicts(acme, Some(a.id), 2)

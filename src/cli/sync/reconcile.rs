@@ -86,11 +86,21 @@ impl NodeClient {
         Ok((page, raw["conflicts"].clone()))
     }
 
-    pub async fn restore_conflict(&self, connection: &str, id: i64) -> Result<Conflict, ClientError> {
+    pub async fn restore_conflict(
+        &self,
+        connection: &str,
+        id: i64,
+    ) -> Result<Conflict, ClientError> {
         let answer: Restored = self
             .call(
                 Method::POST,
-                &["connections", connection, "conflicts", &id.to_string(), "restore"],
+                &[
+                    "connections",
+                    connection,
+                    "conflicts",
+                    &id.to_string(),
+                    "restore",
+                ],
                 None::<&()>,
             )
             .await?;
@@ -180,7 +190,10 @@ pub fn verify_report(report: &VerifyReport, connection: &str, repair: bool) -> S
         _ => format!(
             "Verified connection {connection}: {} here; the remote was not compared: {}.\n",
             plural(report.twins, "twin"),
-            report.reach_reason.as_deref().unwrap_or("it could not be asked")
+            report
+                .reach_reason
+                .as_deref()
+                .unwrap_or("it could not be asked")
         ),
     };
     if !report.settled && report.reach == "both" {

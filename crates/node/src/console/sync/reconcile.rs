@@ -66,7 +66,11 @@ impl From<ConflictRecord> for Row {
             field: c.field,
             local_value: shown(&c.local_value),
             remote_value: shown(&c.remote_value),
-            kept: if c.kept_local { "this side's" } else { "the remote's" },
+            kept: if c.kept_local {
+                "this side's"
+            } else {
+                "the remote's"
+            },
             at: c.at,
             restored: c.restored,
         }
@@ -131,7 +135,10 @@ async fn restore(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     let connection = connections::find(&state, &name).await?;
-    let back = format!("/sync/connections/{}/conflicts", urlencode(&connection.name));
+    let back = format!(
+        "/sync/connections/{}/conflicts",
+        urlencode(&connection.name)
+    );
     match conflicts::restore(
         &state,
         &connection,
