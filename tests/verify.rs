@@ -573,3 +573,68 @@ async fn the_periodic_pass_repairs_a_stranded_twin_by_itself() {
     .await;
     assert_eq!(item(&api_b, "ENG-1").await["summary"], "left behind");
 }
+
+/// A local connection's two sides are this node: verify compares them with each other.
+#[tokio::test]
+async fn verify_compares_the_two_sides_of_a_local_connection_in_one_node() {
+    let a = TestNode::start().await;
+    let api = a.api();
+    api.project("SUP").await;
+    api.project("ENG").await;
+    let (status, body) = api
+        .json(
+            api.post("/connections"),
+            json!({"to": a.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "inside"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let incoming = "if (firstSync) { issue.projectKey = replica.key.startsWith('SUP-') ? 'ENG' : 'SUP' }\nissue.summary = replica.summary";
+    let (status, body) = api
+        .json(
+            api.patch("/connections/inside"),
+            json!({"incoming_script": incoming}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api.item(json!({"project": "SUP", "summary": "inside"}))
+        .await;
+    exalate(&api, "inside", "SUP-1").await;
+    eventually("both twins are linked", || async {
+        exists(&api, "ENG-1").await && twins(&api, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
+    let verify_inside = || async {
+        let (status, body) = api
+            .json(api.post("/connections/inside/verify"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let deadline = Instant::now() + SETTLE;
+    let report = loop {
+        let report = verify_inside().await;
+        if report["settled"] == true && report["differences"] == json!([]) {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "never clean: {report}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(report["reach"], "both", "{report}");
+    assert_eq!(report["twins"], 2, "{report}");
+    assert_eq!(report["remote_twins"], 2, "{report}");
+
+    database(&a)
+        .execute("DELETE FROM twins WHERE project = 'ENG' AND number = 1", [])
+        .unwrap();
+    let report = verify_inside().await;
+    let mut found = kinds(&report);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("missing_here".to_owned(), "ENG-1".to_owned()),
+            ("missing_on_remote".to_owned(), "SUP-1".to_owned()),
+        ],
+        "{report}"
+    );
+}
