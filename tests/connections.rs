@@ -15,7 +15,7 @@ async fn initiate(api: &Api, body: Value) -> (u16, Value) {
 }
 
 /// Initiates A → B in `mode` and returns the code.
-async fn code_for(a: &Api, b_url: &str, mode: &str, name: &str) -> String {
+pub(crate) async fn code_for(a: &Api, b_url: &str, mode: &str, name: &str) -> String {
     let (status, body) = initiate(
         a,
         json!({"to": b_url, "mode": mode, "local_name": "acme", "remote_name": "globex", "name": name}),
@@ -26,7 +26,7 @@ async fn code_for(a: &Api, b_url: &str, mode: &str, name: &str) -> String {
     body["invitation_code"].as_str().expect("a code").to_owned()
 }
 
-async fn accept(api: &Api, code: &str) -> (u16, Value) {
+pub(crate) async fn accept(api: &Api, code: &str) -> (u16, Value) {
     api.json(api.post("/invitations/accept"), json!({"code": code}))
         .await
 }
@@ -54,7 +54,7 @@ async fn eventually(api: &Api, name: &str, what: &str, check: impl Fn(&Value) ->
     panic!("{what}: {}", connection(api, name).await);
 }
 
-fn message(body: &Value) -> String {
+pub(crate) fn message(body: &Value) -> String {
     body["error"]["message"]
         .as_str()
         .unwrap_or_default()
@@ -421,8 +421,19 @@ async fn script_mode_needs_an_evaluation_or_paid_license() {
     assert_eq!(initiate(&api, body).await.0, 201);
 }
 
-/// Signs a push to `path` on the initiator as the acceptor would.
+/// Signs a push to `/node/v1/messages` on the initiator as the acceptor would.
 fn signed(
+    keys: &ConnectionKeys,
+    header_connection: Option<uuid::Uuid>,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    signed_for("/node/v1/messages", keys, header_connection, body)
+}
+
+/// Signs a request to `path` on the initiator as the acceptor would; with `header_connection`,
+/// names that connection in the headers instead of the one signed for.
+pub(crate) fn signed_for(
+    path: &str,
     keys: &ConnectionKeys,
     header_connection: Option<uuid::Uuid>,
     body: &[u8],
@@ -432,7 +443,7 @@ fn signed(
         &keys.outgoing,
         keys.connection_id,
         "POST",
-        "/node/v1/messages",
+        path,
         jiff::Timestamp::now(),
         &nonce,
         body,

@@ -15,7 +15,7 @@ pub async fn pair() -> (TestNode, TestNode) {
 }
 
 /// Makes project SUP on A and ENG on B and connects them (`desk`, A initiates) in `mode`.
-async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
+pub(crate) async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
     a.api().project("SUP").await;
     b.api().project("ENG").await;
     let (status, body) = a
@@ -51,7 +51,7 @@ async fn preset(data: &std::path::Path, key: &str, value: &str) {
     store.set_setting(key, value).await.unwrap();
 }
 
-async fn item(api: &Api, key: &str) -> Value {
+pub(crate) async fn item(api: &Api, key: &str) -> Value {
     let (status, body) = api.send(api.get(&format!("/items/{key}"))).await;
     assert_eq!(status, 200, "{body}");
     body
@@ -72,7 +72,7 @@ where
     panic!("{what}");
 }
 
-async fn twins(api: &Api, key: &str) -> Value {
+pub(crate) async fn twins(api: &Api, key: &str) -> Value {
     let (status, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
     assert_eq!(status, 200, "{body}");
     body["twins"].clone()
@@ -171,7 +171,7 @@ async fn an_exalated_item_appears_on_the_other_side_and_changes_flow_both_ways()
     assert_eq!(errors_b["errors"], json!([]), "{errors_b}");
 }
 
-async fn exalate(api: &Api, connection: &str, key: &str) {
+pub(crate) async fn exalate(api: &Api, connection: &str, key: &str) {
     let (status, body) = api
         .json(
             api.post("/sync/exalate"),
@@ -181,7 +181,7 @@ async fn exalate(api: &Api, connection: &str, key: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn exists(api: &Api, key: &str) -> bool {
+pub(crate) async fn exists(api: &Api, key: &str) -> bool {
     api.send(api.get(&format!("/items/{key}"))).await.0 == 200
 }
 

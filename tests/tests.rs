@@ -20,3 +20,4 @@ mod sync;
 mod sync_chaos;
 mod sync_cli;
 mod sync_rules;
+mod verify;

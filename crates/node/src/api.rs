@@ -3,6 +3,7 @@
 //! token; the routes other nodes call are in `crate::peer`, under `/node/v1`.
 
 pub mod connections;
+pub mod reconcile;
 pub mod sync;
 pub mod wire;
 
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(list_events))
         .merge(connections::router())
         .merge(sync::router())
+        .merge(reconcile::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not supported on this endpoint"))

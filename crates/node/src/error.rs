@@ -128,6 +128,30 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::sync::verify::VerifyError> for ApiError {
+    fn from(e: crate::sync::verify::VerifyError) -> Self {
+        use crate::sync::verify::VerifyError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::Sync(s) => s.into(),
+            E::Pending { .. } => ApiError::Conflict(e.to_string()),
+            E::BadRequest(message) => ApiError::BadRequest(message),
+        }
+    }
+}
+
+impl From<crate::sync::conflicts::RestoreError> for ApiError {
+    fn from(e: crate::sync::conflicts::RestoreError) -> Self {
+        use crate::sync::conflicts::RestoreError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            E::ItemGone { .. } => ApiError::Gone(e.to_string()),
+            E::NoSuchField { .. } | E::Invalid { .. } => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::auth::SignInError> for ApiError {
     fn from(e: crate::auth::SignInError) -> Self {
         use crate::auth::throttle::Refusal;

@@ -243,6 +243,13 @@ pub async fn start_with_store(
             cancel.clone(),
         )),
     ];
+    if let Some(every) = state.config().verify_every {
+        workers.push(tokio::spawn(crate::sync::verify::run_periodically(
+            state.clone(),
+            every,
+            cancel.clone(),
+        )));
+    }
     workers.push(tokio::spawn(crate::servicenow::bridge::supervise(
         state.clone(),
         cancel.clone(),

@@ -618,6 +618,18 @@ pub trait Store: Send + Sync + 'static {
     async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord>;
     /// A local item's conflicts, newest first.
     async fn conflicts(&self, local_key: &ItemKey) -> Result<Vec<ConflictRecord>>;
+    /// A connection's conflicts with ids below `before` (from the first when `None`), newest
+    /// first, at most `limit`: the next page starts before the last id of this one.
+    async fn connection_conflicts(
+        &self,
+        connection_id: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>>;
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictRecord>>;
+    /// Records that the conflict's losing value was written back to its item, now (an earlier
+    /// restore keeps its time); `NotFound`.
+    async fn mark_conflict_restored(&self, id: i64) -> Result<ConflictRecord>;
     /// `NotFound` for an unknown connection.
     async fn create_trigger(
         &self,

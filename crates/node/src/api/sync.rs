@@ -25,6 +25,7 @@ pub const SYNC_OPERATIONS: &[&str] = &[
     "/sync/errors/{id}/retry",
     "/sync/bulk",
     "/sync/bulk-unexalate",
+    "/connections/{name}/verify",
 ];
 
 pub fn router() -> Router<AppState> {

@@ -1082,6 +1082,7 @@ async fn apply_sync<'a>(
                     remote_value: conflict.remote_value.to_string(),
                     kept_local: conflict.kept == Side::Local,
                     at: Timestamp::now(),
+                    restored: None,
                 })
                 .await?;
         }

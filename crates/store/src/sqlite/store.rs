@@ -874,6 +874,25 @@ impl Store for SqliteStore {
         self.read(move |conn| records::conflicts(conn, &key)).await
     }
 
+    async fn connection_conflicts(
+        &self,
+        connection_id: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>> {
+        self.read(move |conn| records::connection_conflicts(conn, connection_id, before, limit))
+            .await
+    }
+
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictRecord>> {
+        self.read(move |conn| records::conflict(conn, id)).await
+    }
+
+    async fn mark_conflict_restored(&self, id: i64) -> Result<ConflictRecord> {
+        self.write(move |conn| records::mark_conflict_restored(conn, id, now()))
+            .await
+    }
+
     async fn create_trigger(
         &self,
         connection_id: Uuid,
