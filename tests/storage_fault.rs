@@ -209,6 +209,7 @@ async fn a_full_disk_is_named_reported_retried_by_itself_and_does_not_stop_a_sto
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let grew = log_size() - before;
+    eprintln!("B's log grew by {grew} bytes in 8 s of a full disk");
     assert!(
         grew < 16 * 1024,
         "B's log grew by {grew} bytes in 8 s of a full disk:\n{}",
@@ -251,6 +252,7 @@ async fn a_full_disk_is_named_reported_retried_by_itself_and_does_not_stop_a_sto
         .await;
     let took = b.terminate(Duration::from_secs(15));
     let took = took.expect("B did not stop within 15 s of SIGTERM on a full disk");
+    eprintln!("B stopped {took:?} after SIGTERM on a full disk");
     assert!(took < Duration::from_secs(8), "B took {took:?} to stop");
     drop(b);
     drop(tmpfs);
