@@ -16,6 +16,7 @@ mod crash;
 mod security;
 mod servicenow;
 mod servicenow_chaos;
+mod storage_fault;
 mod sync;
 mod sync_chaos;
 mod sync_cli;

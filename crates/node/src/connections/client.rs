@@ -34,6 +34,9 @@ pub enum CallError {
     /// The address policy refused the URL ([`crate::outbound`]): no call was made.
     #[error("{0}")]
     NotAllowed(String),
+    /// This node could not do its part (its database failed): nothing the remote did.
+    #[error("this node's database: {0}")]
+    ThisNode(String),
 }
 
 impl From<crate::outbound::Refusal> for CallError {

@@ -19,7 +19,7 @@ use super::sync::{records, requests};
 use super::{SqliteStore, auth, comments, connections, items, mirror, now};
 use crate::{
     AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
-    Store, TokenScope, User,
+    StorageProblem, Store, TokenScope, User,
 };
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
@@ -31,7 +31,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.writer.write(work).await
+        let result = self.writer.write(work).await;
+        self.noted(result, true)
     }
 
     /// [`Self::write`] for a change of items: wakes whoever waits on `item_changed`.
@@ -44,7 +45,38 @@ impl SqliteStore {
         if result.is_ok() {
             self.item_changes.notify_one();
         }
-        result
+        self.noted(result, true)
+    }
+
+    /// Names the data directory in a storage fault and keeps [`Store::storage_problem`] up to
+    /// date: set by a storage fault, cleared by a write that went through.
+    fn noted<T>(&self, result: Result<T>, write: bool) -> Result<T> {
+        let mut problem = self
+            .problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(value) => {
+                if write && let Some(gone) = problem.take() {
+                    tracing::info!(fault = %gone.message, since = %gone.since, "The database takes writes again.");
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                let e = e.in_dir(&self.dir);
+                if let Some(fault) = e.storage_fault()
+                    && problem.is_none()
+                {
+                    tracing::error!(error = %e, "The database cannot write: the node retries by itself, with pauses, until it can.");
+                    *problem = Some(StorageProblem {
+                        fault,
+                        message: e.to_string(),
+                        since: Timestamp::now(),
+                    });
+                }
+                Err(e)
+            }
+        }
     }
 
     /// [`Self::read`] for a lookup by key: runs on the calling thread (see `Readers::lookup`).
@@ -53,7 +85,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.readers.lookup(work).await
+        let result = self.readers.lookup(work).await;
+        self.noted(result, false)
     }
 
     /// [`Self::write`] for a change of what decides a connection's reach: moves
@@ -76,7 +109,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.readers.read(work).await
+        let result = self.readers.read(work).await;
+        self.noted(result, false)
     }
 }
 
@@ -117,6 +151,19 @@ impl Store for SqliteStore {
                 .map_err(Into::into)
         })
         .await
+    }
+
+    fn storage_problem(&self) -> Option<StorageProblem> {
+        self.problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn probe_storage(&self) -> Result<()> {
+        let at = now().as_millisecond().to_string();
+        self.write(move |conn| auth::set_setting(conn, "storage.probe", &at))
+            .await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
