@@ -7,6 +7,7 @@ pub mod engine;
 pub mod helpers;
 pub mod html;
 pub mod item_json;
+pub mod jobs;
 pub mod operations;
 pub mod rules;
 pub mod scope;

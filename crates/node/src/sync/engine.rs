@@ -98,8 +98,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     if let Err(e) = send_unsent(&state).await {
         tracing::error!(error = %e, "Items a crash left under sync with nothing sent could not be sent.");
     }
-    if let Err(e) = super::operations::resume_bulk_exalates(&state).await {
-        tracing::error!(error = %e, "The Bulk Exalates a stop cut short could not be taken up again.");
+    if let Err(e) = super::jobs::resume(&state).await {
+        tracing::error!(error = %e, "The bulk jobs a stop cut short could not be taken up again.");
     }
     let outgoing = repeat(
         "outgoing",
@@ -783,7 +783,7 @@ async fn after_apply(state: &AppState, connection: &Connection, after: AfterAppl
     }
 }
 
-async fn record_item_error(
+pub(crate) async fn record_item_error(
     state: &AppState,
     connection: &Connection,
     local_key: Option<&ItemKey>,
