@@ -131,10 +131,10 @@ impl JobView {
     pub fn percent(&self) -> u64 {
         let p = &self.job.progress;
         let gone = p.done + p.failed;
-        if p.total == 0 {
-            if self.job.state.is_finished() { 100 } else { 0 }
-        } else {
-            (gone * 100 / p.total).min(100)
+        match (gone * 100).checked_div(p.total) {
+            Some(percent) => percent.min(100),
+            None if self.job.state.is_finished() => 100,
+            None => 0,
         }
     }
 
