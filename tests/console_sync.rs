@@ -438,6 +438,16 @@ async fn triggers_are_added_refused_with_the_parser_message_and_bulk_exalate_rea
         "{page}"
     );
     assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+    assert!(page.contains("<dd class=\"failed\">0</dd>"), "{page}");
+    assert!(page.contains("items/s</dd>"), "the rate: {page}");
+    // The Jobs page lists it, and no longer refreshes once every job ended.
+    let jobs = get_page(&client, format!("{}/sync/jobs", a.url)).await;
+    let job = progress.rsplit('/').next().unwrap();
+    assert!(
+        jobs.contains(&format!("href=\"/sync/jobs/{job}\"")) && jobs.contains("Bulk Exalate"),
+        "{jobs}"
+    );
+    assert!(!jobs.contains("http-equiv=\"refresh\""), "{jobs}");
     eventually("B gets both items", || async {
         exists(&api_b, "ENG-1").await && exists(&api_b, "ENG-2").await
     })

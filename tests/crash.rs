@@ -5,7 +5,8 @@
 //! one, a trigger, Sync again — and a node is killed at a random point of it (the sender, and in
 //! one test the receiver), then started again on the same data directory. What an admin does
 //! afterwards is only what any client does after a call that got no answer: the same call again
-//! (a Bulk Exalate needs not even that: the node takes it up again). Then, within a deadline:
+//! (a Bulk Exalate or a Sync again needs not even that: the node takes its job up again, under
+//! the same id). Then, within a deadline:
 //! every item of A is on B exactly once, each twin is linked both ways, no message waits in
 //! either queue, no request is left open and no sync error is left on either side.
 //!
@@ -354,7 +355,43 @@ async fn bulk_exalate_with_the_sender_killed(seed: u64) {
         stranded(&pair.a)
     );
     pair.a.spawn();
+    // The same job, taken up where it was, ends; no other job was made for it.
+    wait_bulk_finished(&api_a, job).await;
+    let (status, end) = api_a.send(api_a.get(&format!("/sync/jobs/{job}"))).await;
+    assert_eq!(status, 200, "seed {seed}: {end}");
+    assert_eq!(
+        (&end["state"], &end["done"], &end["failed"], &end["total"]),
+        (&json!("done"), &json!(ITEMS), &json!(0), &json!(ITEMS)),
+        "seed {seed}: {end}"
+    );
+    assert_eq!(
+        jobs(&pair.a),
+        [(job as i64, "exalate".to_owned(), "done".to_owned())],
+        "seed {seed}"
+    );
     settle(&pair, ITEMS, seed).await;
+    // Items done before the kill were not sent again: one first sync per item reached B.
+    assert_eq!(first_syncs_on_b(&pair.b), ITEMS as i64, "seed {seed}");
+}
+
+/// The bulk jobs in a node's database: (id, kind, state), oldest first.
+fn jobs(node: &NodeProcess) -> Vec<(i64, String, String)> {
+    let db = read(node);
+    let mut stmt = db
+        .prepare("SELECT id, kind, state FROM bulk_jobs ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// The replicas B received: one per item when none was sent twice.
+fn first_syncs_on_b(b: &NodeProcess) -> i64 {
+    count(
+        &read(b),
+        "SELECT count(*) FROM sync_requests WHERE kind = 'sync'",
+    )
 }
 
 /// Bulk Exalate on A, B killed once a random number of items has arrived, and started again.
@@ -524,13 +561,59 @@ async fn sync_again_with_the_sender_killed(seed: u64) {
         }
     );
     pair.a.spawn();
-    if answer.is_none() {
-        let (status, body) = api_a
-            .json(api_a.post("/sync/again"), json!({"connection": "desk"}))
-            .await;
-        assert_eq!(status, 200, "seed {seed}: Sync again: {body}");
-    }
+    // Nothing to call again: the Sync again job is taken up where it was and ends.
+    let a = &pair.a;
+    assert!(
+        wait_until(SETTLE, async || jobs(a)
+            .iter()
+            .all(|(_, _, state)| state == "done"))
+        .await,
+        "seed {seed}: the jobs did not all end: {:?}",
+        jobs(&pair.a)
+    );
+    let kinds: Vec<String> = jobs(&pair.a).into_iter().map(|(_, kind, _)| kind).collect();
+    assert_eq!(kinds, ["exalate", "sync_again"], "seed {seed}");
     settle(&pair, ITEMS, seed).await;
+}
+
+/// A database an older version left with a Bulk Exalate under way (the setting
+/// `sync.bulk.<trigger>`): the node makes it a job when it starts, and the job ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_exalate_an_older_version_left_under_way_becomes_a_job_and_ends() {
+    const ITEMS: usize = 20;
+    let mut pair = pair().await;
+    let api_a = pair.a.api();
+    create_items(&api_a, 0, ITEMS).await;
+    let trigger = trigger(&api_a, false).await;
+    pair.a.kill();
+    {
+        let db = rusqlite::Connection::open(database(&pair.a)).unwrap();
+        db.execute(
+            "INSERT INTO settings (key, value) \
+             SELECT 'sync.bulk.' || ?1, id FROM connections WHERE name = 'desk'",
+            params![trigger],
+        )
+        .unwrap();
+    }
+    pair.a.spawn();
+    let a = &pair.a;
+    assert!(
+        wait_until(SETTLE, async || jobs(a)
+            .iter()
+            .any(|(_, _, state)| state == "done"))
+        .await,
+        "no job ended: {:?}",
+        jobs(&pair.a)
+    );
+    assert_eq!(jobs(&pair.a).len(), 1);
+    assert_eq!(
+        count(
+            &read(&pair.a),
+            "SELECT count(*) FROM settings WHERE key LIKE 'sync.bulk.%'"
+        ),
+        0
+    );
+    settle(&pair, ITEMS, 0).await;
 }
 
 // --- the tests ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod browser;
+mod bulk_jobs;
 mod cli;
 mod connection_cli;
 mod connections;

@@ -123,9 +123,31 @@ impl NodeClient {
         segments: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<T, ClientError> {
+        self.send(method, endpoint(&self.node, segments), body)
+            .await
+    }
+
+    /// [`NodeClient::call`] without a body, with a query string (`?name=value&…`, encoded).
+    pub async fn call_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let mut url = endpoint(&self.node, segments);
+        url.query_pairs_mut().extend_pairs(query);
+        self.send(method, url, None::<&()>).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
         let mut request = self
             .http
-            .request(method, endpoint(&self.node, segments))
+            .request(method, url)
             .bearer_auth(self.token.expose());
         if let Some(body) = body {
             request = request.json(body);

@@ -1,5 +1,6 @@
-//! `tandem sync …`: bring items under sync, see their twins, follow a Bulk Exalate, list and
-//! retry sync errors, and make the triggers a Bulk Exalate runs, on a running node through its
+//! `tandem sync …`: bring items under sync, see their twins, run the bulk jobs (Bulk Exalate,
+//! Bulk Unexalate, Sync again of a connection, Clean-up) with a progress bar, list and cancel
+//! them, list and retry sync errors, and make the triggers a Bulk Exalate runs, on a running node through its
 //! HTTP API (`client.rs`). This file holds the arguments and what is printed.
 
 mod client;
@@ -11,14 +12,14 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::client::{
-    Again, Bulk, CleanUp, Connect, ItemOnConnection, NewTrigger, SyncError, Trigger, Twin,
+    Again, Bulk, CleanUp, Connect, ItemOnConnection, Job, NewTrigger, SyncError, Trigger, Twin,
     TwinState,
 };
 use super::Failure;
 use super::node_client::{NodeArgs, NodeClient, failed};
 use super::output::{aligned, when};
 
-/// How often `bulk` asks the node how far the job is.
+/// How often a command that follows a job asks the node how far it is.
 const POLL: Duration = Duration::from_millis(200);
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +84,18 @@ enum SyncCommand {
         /// Clean up now (without it nothing is changed)
         #[arg(long)]
         yes: bool,
+    },
+    /// List the bulk jobs (Bulk Exalate, Bulk Unexalate, Sync again, Clean-up), newest first,
+    /// with their progress, rate and time left
+    Jobs {
+        /// Only this connection's jobs (name or id)
+        #[arg(long, value_name = "NAME", value_parser = non_empty())]
+        connection: Option<String>,
+    },
+    /// Stop a running bulk job after the items under way; it keeps what it did
+    Cancel {
+        /// The job's id (see `tandem sync jobs`)
+        job: u64,
     },
     /// Show an item's twins: one line per connection it is synced on
     Status {
@@ -202,9 +215,16 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
             println!("{}", unexalated(&twin));
         }
         SyncCommand::Again { connection, item } => {
-            let request = Again { connection, item };
-            let sent = client.sync_again(&request).await.map_err(failed)?;
-            println!("{}", sent_again(sent, &request.connection));
+            if item.is_none() {
+                let job = client.start_sync_again(&connection).await.map_err(failed)?;
+                let job = follow(client, job).await?;
+                println!("{}", sent_again(job.changed, &connection));
+                print_failed(&job);
+            } else {
+                let request = Again { connection, item };
+                let sent = client.sync_again(&request).await.map_err(failed)?;
+                println!("{}", sent_again(sent, &request.connection));
+            }
         }
         SyncCommand::Connect {
             connection,
@@ -223,18 +243,19 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
             connection,
             trigger,
         } => {
-            let done = bulk(
-                client,
-                Bulk {
+            let job = client
+                .bulk(&Bulk {
                     connection: connection.clone(),
                     trigger,
-                },
-            )
-            .await?;
+                })
+                .await
+                .map_err(failed)?;
+            let job = follow(client, job).await?;
             println!(
                 "Exalated {} on connection {connection}.",
-                count(done, "item")
+                count(job.done, "item")
             );
+            print_failed(&job);
         }
         SyncCommand::BulkUnexalate {
             connection,
@@ -244,12 +265,14 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
                 connection,
                 trigger,
             };
-            let stopped = client.bulk_unexalate(&request).await.map_err(failed)?;
+            let job = client.bulk_unexalate(&request).await.map_err(failed)?;
+            let job = follow(client, job).await?;
             println!(
                 "Stopped syncing {} matching trigger {trigger} on connection {}; the items stay on both sides.",
-                count(stopped, "item"),
+                count(job.changed, "item"),
                 request.connection
             );
+            print_failed(&job);
         }
         SyncCommand::Cleanup { connection, yes } => {
             if !yes {
@@ -262,8 +285,25 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
                     code: 1,
                 });
             }
-            let done = client.clean_up(&connection).await.map_err(failed)?;
+            let job = client.clean_up(&connection).await.map_err(failed)?;
+            let job = follow(client, job).await?;
+            let done = CleanUp {
+                twins: job.changed,
+                queued: job.queued.unwrap_or(0),
+            };
             println!("{}", cleaned_up(&done, &connection));
+        }
+        SyncCommand::Jobs { connection } => {
+            let jobs = client.jobs(connection.as_deref()).await.map_err(failed)?;
+            if jobs.is_empty() {
+                println!("No bulk jobs.");
+            } else {
+                print!("{}", job_table(&jobs));
+            }
+        }
+        SyncCommand::Cancel { job } => {
+            let job = client.cancel_job(job).await.map_err(failed)?;
+            println!("{}", cancelled(&job));
         }
         SyncCommand::Status { key, json } => {
             let (twins, raw) = client.status(&key).await.map_err(failed)?;
@@ -364,46 +404,151 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts a Bulk Exalate and follows it until the node says it finished; returns how many items
-/// were exalated. The bar draws on stderr only when it is a terminal (indicatif hides it
-/// otherwise), so piped and tested runs print just the final sentence.
-async fn bulk(client: &NodeClient, request: Bulk) -> Result<u64, Failure> {
-    let job = client.bulk(&request).await.map_err(failed)?;
+/// Follows a bulk job until the node says it ended; returns it as it ended, or what stopped
+/// it. The bar (done / total, failed, rate and time left) draws on stderr only when it is a
+/// terminal (indicatif hides it otherwise), so piped and tested runs print just the final
+/// sentence. Interrupting the command leaves the job running on the node.
+async fn follow(client: &NodeClient, job: u64) -> Result<Job, Failure> {
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
-            "{spinner} Exalating [{bar:40}] {pos}/{len} items ({elapsed})",
+            "{spinner} {prefix} [{bar:40}] {pos}/{len} items, {msg} ({elapsed})",
         )
         .expect("the template is valid")
         .progress_chars("=> "),
     );
     let progress = loop {
-        let progress = match client.bulk_progress(job).await {
+        let progress = match client.job(job).await {
             Ok(progress) => progress,
             Err(e) => {
                 bar.abandon();
                 return Err(failed(e));
             }
         };
+        bar.set_prefix(kind_title(&progress.kind));
         bar.set_length(progress.total);
-        bar.set_position(progress.done);
+        bar.set_position(progress.done + progress.failed);
+        bar.set_message(pace(&progress));
         if progress.finished {
             break progress;
         }
         tokio::time::sleep(POLL).await;
     };
     bar.finish_and_clear();
-    match progress.error {
-        Some(error) => Err(Failure {
+    match (&progress.error, progress.state.as_str()) {
+        (Some(error), _) => Err(Failure {
             message: format!(
-                "the bulk exalate on connection {} stopped after {} of {}: {error}",
-                request.connection,
+                "the {} on connection {} (job {job}) stopped after {} of {}: {error}",
+                kind_title(&progress.kind).to_lowercase(),
+                progress.connection,
                 count(progress.done, "item"),
                 progress.total
             ),
             code: 1,
         }),
-        None => Ok(progress.done),
+        (None, "cancelled") => Err(Failure {
+            message: cancelled(&progress),
+            code: 1,
+        }),
+        _ => Ok(progress),
     }
+}
+
+/// After a job's sentence: how many items failed, and where to see them.
+fn print_failed(job: &Job) {
+    if job.failed > 0 {
+        println!(
+            "{} failed: see `tandem sync errors` (retry each with `tandem sync retry`).",
+            count(job.failed, "item")
+        );
+    }
+}
+
+/// `Bulk Exalate`, `Clean-up`, … for a job kind as the API names it.
+fn kind_title(kind: &str) -> String {
+    match kind {
+        "exalate" => "Bulk Exalate".into(),
+        "unexalate" => "Bulk Unexalate".into(),
+        "sync_again" => "Sync again".into(),
+        "clean_up" => "Clean-up".into(),
+        other => other.into(),
+    }
+}
+
+/// `3 failed, 120.5 items/s, about 2 min left`.
+fn pace(job: &Job) -> String {
+    let rate = job
+        .rate
+        .map_or_else(|| "-".to_owned(), |r| format!("{r:.1} items/s"));
+    let eta = job.eta_seconds.map_or_else(|| "-".to_owned(), eta_text);
+    format!("{} failed, {rate}, {eta} left", job.failed)
+}
+
+fn eta_text(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s.div_ceil(60)),
+        s => format!("{:.1} h", s as f64 / 3600.0),
+    }
+}
+
+/// What `cancel` (and a job that ends cancelled) says.
+fn cancelled(job: &Job) -> String {
+    let what = format!(
+        "Job {} ({} on connection {})",
+        job.job,
+        kind_title(&job.kind),
+        job.connection
+    );
+    match job.state.as_str() {
+        "running" => format!(
+            "{what}: cancel requested; it stops after the items under way ({} of {} done so far).",
+            job.done, job.total
+        ),
+        "cancelled" => format!(
+            "{what} was cancelled after {} of {} ({} failed).",
+            job.done, job.total, job.failed
+        ),
+        state => format!(
+            "{what} had ended already ({state}): {} of {} done, {} failed.",
+            job.done, job.total, job.failed
+        ),
+    }
+}
+
+/// The `jobs` table, newest first.
+fn job_table(jobs: &[Job]) -> String {
+    let header = [
+        "ID",
+        "KIND",
+        "CONNECTION",
+        "STATE",
+        "DONE",
+        "FAILED",
+        "TOTAL",
+        "RATE",
+        "ETA",
+        "STARTED",
+    ]
+    .map(String::from);
+    let rows = jobs.iter().map(|j| {
+        [
+            j.job.to_string(),
+            kind_title(&j.kind),
+            j.connection.clone(),
+            if j.cancel_requested && j.state == "running" {
+                "cancelling".into()
+            } else {
+                j.state.clone()
+            },
+            j.done.to_string(),
+            j.failed.to_string(),
+            j.total.to_string(),
+            j.rate.map_or_else(|| "-".into(), |r| format!("{r:.1}/s")),
+            j.eta_seconds.map_or_else(|| "-".into(), eta_text),
+            when(j.started),
+        ]
+    });
+    aligned(std::iter::once(header).chain(rows).collect())
 }
 
 fn print_json(value: &serde_json::Value) -> Result<(), Failure> {

@@ -16,6 +16,7 @@
 
 pub mod connection;
 pub mod item;
+pub mod job;
 pub mod mirror;
 pub mod query;
 pub mod replica;
@@ -26,6 +27,7 @@ pub use connection::{
     Connection, ConnectionRole, ConnectionStatus, InvitationState, Mode, RemoteNode, Scope,
 };
 pub use item::*;
+pub use job::{BulkJob, JobKind, JobProgress, JobState};
 pub use mirror::{MirrorKind, MirrorLink};
 pub use replica::{
     AttachmentDelta, CommentDelta, Replica, ReplicaAttachment, ReplicaComment, ReplicaError,

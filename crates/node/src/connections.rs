@@ -1685,13 +1685,16 @@ pub async fn enforce_plan(state: &AppState) -> Result<(), ConnectionError> {
                 .await?;
                 tracing::info!(connection = %resumed.name, "The connection runs again: the node's plan allows its mode.");
                 // What changed while paused was not sent.
-                let runner = state.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = crate::sync::operations::sync_again_all(&runner, &resumed).await
-                    {
-                        tracing::warn!(connection = %resumed.name, error = %e, "Syncing the twins again after the pause failed.");
-                    }
-                });
+                if let Err(e) = crate::sync::jobs::start(
+                    state,
+                    tandem_model::JobKind::SyncAgain,
+                    &resumed,
+                    None,
+                )
+                .await
+                {
+                    tracing::warn!(connection = %resumed.name, error = %e, "Syncing the twins again after the pause could not start.");
+                }
                 state.wake_sync();
             }
             _ => {}
@@ -1768,12 +1771,12 @@ pub async fn save_rules(
     if was_paused {
         // What changed while paused was not sent: every twin goes through the new rules, and
         // only replicas that differ from the last one sent go out.
-        let (runner, resumed) = (state.clone(), connection.clone());
-        tokio::spawn(async move {
-            if let Err(e) = crate::sync::operations::sync_again_all(&runner, &resumed).await {
-                tracing::warn!(connection = %resumed.name, error = %e, "Syncing the twins again after the pause failed.");
-            }
-        });
+        if let Err(e) =
+            crate::sync::jobs::start(state, tandem_model::JobKind::SyncAgain, &connection, None)
+                .await
+        {
+            tracing::warn!(connection = %connection.name, error = %e, "Syncing the twins again after the pause could not start.");
+        }
         state.wake_sync();
     }
     Ok(connection)

@@ -34,6 +34,7 @@ pub const MENU: &[(&str, &[(&str, &str)])] = &[
         &[
             ("Connections", "/connections"),
             ("Triggers", "/sync/triggers"),
+            ("Jobs", "/sync/jobs"),
             ("Sync queue", "/sync/queue"),
             ("Entity sync status", "/sync/entity"),
             ("Errors", "/sync/errors"),

@@ -495,8 +495,17 @@ pub async fn start_sync(
             .store()
             .create_trigger(connection.id, &query, true, note)
             .await?;
-        counts[i] =
-            crate::sync::operations::bulk_exalate(state, &connection, &trigger, |_, _| {}).await?;
+        let job = crate::sync::jobs::run_to_end(
+            state,
+            tandem_model::JobKind::Exalate,
+            &connection,
+            Some(&trigger),
+        )
+        .await?;
+        if let Some(error) = job.job.error {
+            return Err(crate::sync::engine::SyncFailure::Apply(error));
+        }
+        counts[i] = job.changed;
     }
     Ok((counts[0], counts[1]))
 }

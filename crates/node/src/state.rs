@@ -69,7 +69,8 @@ struct Inner {
     probes: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
     outbox: tokio::sync::Notify,
     sync: tokio::sync::Notify,
-    bulk_jobs: std::sync::Mutex<Vec<BulkJob>>,
+    /// The bulk jobs this process runs, with their live counts ([`AppState::live_job`]).
+    jobs: std::sync::Mutex<std::collections::HashMap<i64, Arc<crate::sync::jobs::LiveJob>>>,
     /// How delivery to each connection's remote goes ([`AppState::delivery_link`]).
     delivery:
         std::sync::Mutex<std::collections::HashMap<uuid::Uuid, crate::connections::delivery::Link>>,
@@ -147,18 +148,6 @@ const TWIN_LOCKS: usize = 1024;
 /// How stale a connection's recorded last sync time may be.
 const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// A Bulk Exalate running or done, as its progress endpoint reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BulkJob {
-    pub id: u64,
-    pub connection: String,
-    pub trigger: i64,
-    pub done: u64,
-    pub total: u64,
-    pub finished: bool,
-    pub error: Option<String>,
-}
-
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
@@ -204,7 +193,7 @@ impl AppState {
             probes,
             outbox: tokio::sync::Notify::new(),
             sync: tokio::sync::Notify::new(),
-            bulk_jobs: std::sync::Mutex::new(Vec::new()),
+            jobs: std::sync::Mutex::new(std::collections::HashMap::new()),
             delivery: std::sync::Mutex::new(std::collections::HashMap::new()),
             delivery_round: tokio::sync::Mutex::new(()),
             twin_locks: (0..TWIN_LOCKS)
@@ -295,28 +284,22 @@ impl AppState {
         self.0.outbox.notify_one();
     }
 
-    /// Registers a new Bulk Exalate job; returns its id. The last 100 jobs are kept.
-    pub fn start_bulk_job(&self, connection: &str, trigger: i64) -> u64 {
-        let mut jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let id = jobs.last().map_or(1, |j| j.id + 1);
-        jobs.push(BulkJob {
-            id,
-            connection: connection.to_owned(),
-            trigger,
-            ..BulkJob::default()
-        });
-        if jobs.len() > 100 {
-            jobs.remove(0);
-        }
-        id
+    /// Registers a bulk job this process runs from now on; returns its live counts.
+    pub fn register_job(&self, id: i64) -> Arc<crate::sync::jobs::LiveJob> {
+        let mut jobs = self.0.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(jobs.entry(id).or_default())
     }
 
-    /// Changes a Bulk Exalate job's progress.
-    pub fn update_bulk_job(&self, id: u64, change: impl FnOnce(&mut BulkJob)) {
-        let mut jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(job) = jobs.iter_mut().find(|j| j.id == id) {
-            change(job);
-        }
+    /// The live counts of a bulk job this process runs.
+    pub fn live_job(&self, id: i64) -> Option<Arc<crate::sync::jobs::LiveJob>> {
+        let jobs = self.0.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get(&id).cloned()
+    }
+
+    /// The job ended (or stopped): its record in the store says the rest.
+    pub fn forget_job(&self, id: i64) {
+        let mut jobs = self.0.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.remove(&id);
     }
 
     /// How delivery to the connection's remote goes now (in memory: a restart starts afresh).
@@ -340,11 +323,6 @@ impl AppState {
     ) -> R {
         let mut links = self.0.delivery.lock().unwrap_or_else(|p| p.into_inner());
         change(links.entry(connection).or_default())
-    }
-
-    pub fn bulk_job(&self, id: u64) -> Option<BulkJob> {
-        let jobs = self.0.bulk_jobs.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.iter().find(|j| j.id == id).cloned()
     }
 
     /// Held while the engine reads, stamps and writes one twin — sending a change, applying

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod helpers;
 pub mod html;
 pub mod item_json;
+pub mod jobs;
 pub mod operations;
 pub mod rules;
 pub mod scope;

@@ -22,6 +22,7 @@ use tandem_model::{
     NewComment, NewItem, NewProject, NewSyncError, Project, ProjectKey, RequestState, Scope,
     SyncError, TrackerEvent, Trigger, Twin, ValidationError,
 };
+use tandem_model::{BulkJob, JobKind, JobProgress, JobState};
 use uuid::Uuid;
 
 pub mod sqlite;
@@ -737,6 +738,42 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces query, active flag and note. `NotFound`.
     async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger>;
     async fn delete_trigger(&self, id: i64) -> Result<()>;
+
+    // --- bulk jobs ------------------------------------------------------------------------------
+    // A bulk job is stored running when it starts, its progress stored now and then (never after
+    // every item), and finished once; a finished job's record no longer changes.
+
+    /// Records a new running job. `NotFound` for an unknown connection.
+    async fn create_bulk_job(
+        &self,
+        kind: JobKind,
+        connection_id: Uuid,
+        trigger_id: Option<i64>,
+        total: u64,
+    ) -> Result<BulkJob>;
+    /// Stores a running job's progress and returns the job (with `cancel_requested`, how a
+    /// runner learns of a cancel); a finished job is returned unchanged. `NotFound`.
+    async fn save_bulk_job_progress(&self, id: i64, progress: &JobProgress) -> Result<BulkJob>;
+    /// Ends a running job (`Done`, `Failed` or `Cancelled`, never `Running`) with its last
+    /// progress and the reason it failed; a finished job is returned unchanged. `NotFound`.
+    async fn finish_bulk_job(
+        &self,
+        id: i64,
+        state: JobState,
+        progress: &JobProgress,
+        error: Option<&str>,
+    ) -> Result<BulkJob>;
+    /// Asks a running job to stop after the items under way; a finished job is returned
+    /// unchanged. `NotFound`.
+    async fn request_bulk_job_cancel(&self, id: i64) -> Result<BulkJob>;
+    /// Jobs of one connection or all, newest first; only the running ones when asked.
+    async fn bulk_jobs(
+        &self,
+        connection_id: Option<Uuid>,
+        running_only: bool,
+        limit: u32,
+    ) -> Result<Vec<BulkJob>>;
+    async fn bulk_job(&self, id: i64) -> Result<Option<BulkJob>>;
 
     // --- mirror links: a node on an external tracker ------------------------------------------
     // A node that sits on an external tracker (ServiceNow) mirrors the tracker's records as

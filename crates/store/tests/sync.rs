@@ -1593,3 +1593,108 @@ async fn deleting_a_connection_deletes_everything_synced_through_it() {
     // And the item itself stays: it belongs to the tracker, not to the connection.
     assert!(store.item(&key("OPS-1")).await.unwrap().is_some());
 }
+
+// --- bulk jobs ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_bulk_job_stores_its_progress_finishes_once_and_lists_newest_first() {
+    use tandem_model::{JobKind, JobProgress, JobState};
+    let (store, acme, globex) = setup(0).await;
+    let job = store
+        .create_bulk_job(JobKind::Exalate, acme, Some(7), 3000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (job.kind, job.state, job.trigger_id, job.progress.total),
+        (JobKind::Exalate, JobState::Running, Some(7), 3000)
+    );
+    assert!(!job.cancel_requested && job.finished.is_none());
+    let other = store
+        .create_bulk_job(JobKind::CleanUp, globex, None, 0)
+        .await
+        .unwrap();
+
+    let progress = JobProgress {
+        done: 500,
+        total: 3000,
+        failed: 2,
+        resume: Some("502".into()),
+    };
+    let saved = store
+        .save_bulk_job_progress(job.id, &progress)
+        .await
+        .unwrap();
+    assert_eq!(saved.progress, progress);
+    assert_eq!(store.bulk_job(job.id).await.unwrap().unwrap(), saved);
+
+    let asked = store.request_bulk_job_cancel(job.id).await.unwrap();
+    assert!(asked.cancel_requested);
+    assert_eq!(asked.state, JobState::Running);
+
+    let end = JobProgress {
+        done: 700,
+        ..progress.clone()
+    };
+    let finished = store
+        .finish_bulk_job(job.id, JobState::Cancelled, &end, None)
+        .await
+        .unwrap();
+    assert_eq!(finished.state, JobState::Cancelled);
+    assert_eq!(finished.progress.done, 700);
+    assert!(finished.finished.is_some());
+    // A finished job no longer changes: neither progress nor another finish.
+    let late = store
+        .save_bulk_job_progress(job.id, &progress)
+        .await
+        .unwrap();
+    assert_eq!(late, finished);
+    let again = store
+        .finish_bulk_job(job.id, JobState::Failed, &end, Some("too late"))
+        .await
+        .unwrap();
+    assert_eq!(again, finished);
+    assert!(
+        store
+            .finish_bulk_job(other.id, JobState::Running, &end, None)
+            .await
+            .is_err()
+    );
+
+    let all: Vec<i64> = store
+        .bulk_jobs(None, false, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(all, [other.id, job.id]);
+    let running: Vec<i64> = store
+        .bulk_jobs(None, true, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(running, [other.id]);
+    let of_acme = store.bulk_jobs(Some(acme), false, 10).await.unwrap();
+    assert_eq!(of_acme, [finished]);
+
+    assert_not_found(
+        &store.request_bulk_job_cancel(999).await.unwrap_err(),
+        "bulk job",
+        "999",
+    );
+    assert!(store.bulk_job(999).await.unwrap().is_none());
+    let nobody = Uuid::now_v7();
+    assert_not_found(
+        &store
+            .create_bulk_job(JobKind::SyncAgain, nobody, None, 0)
+            .await
+            .unwrap_err(),
+        "connection",
+        &nobody.to_string(),
+    );
+    // Deleting the connection forgets its jobs.
+    store.delete_connection(globex).await.unwrap();
+    assert!(store.bulk_job(other.id).await.unwrap().is_none());
+}

@@ -1,6 +1,6 @@
 //! The sync endpoints of a node's `/api/v1` (`NodeClient` is in `node_client.rs`): bring items
-//! under sync, see their twins, list and retry sync errors, manage triggers and follow a Bulk
-//! Exalate; and the JSON shapes they read and write, as seen from outside.
+//! under sync, see their twins, list and retry sync errors, manage triggers, start bulk jobs and
+//! follow, list and cancel them; and the JSON shapes they read and write, as seen from outside.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -22,12 +22,56 @@ impl NodeClient {
         Ok(answer.twin)
     }
 
-    /// Sends one item, or every twin of the connection, again; returns how many were sent.
+    /// Sends one item again; returns how many were sent.
     pub async fn sync_again(&self, request: &Again) -> Result<u64, ClientError> {
         let answer: SentAnswer = self
             .call(Method::POST, &["sync", "again"], Some(request))
             .await?;
         Ok(answer.sent)
+    }
+
+    /// Starts Sync again of every twin of the connection; returns the job to follow.
+    pub async fn start_sync_again(&self, connection: &str) -> Result<u64, ClientError> {
+        let request = serde_json::json!({"connection": connection, "wait": false});
+        let answer: JobAnswer = self
+            .call(Method::POST, &["sync", "again"], Some(&request))
+            .await?;
+        Ok(answer.job)
+    }
+
+    /// One bulk job: kind, state, counts, rate and ETA.
+    pub async fn job(&self, job: u64) -> Result<Job, ClientError> {
+        self.call(
+            Method::GET,
+            &["sync", "jobs", &job.to_string()],
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Bulk jobs, newest first, of one connection or all.
+    pub async fn jobs(&self, connection: Option<&str>) -> Result<Vec<Job>, ClientError> {
+        let answer: JobList = match connection {
+            Some(name) => {
+                self.call_query(Method::GET, &["sync", "jobs"], &[("connection", name)])
+                    .await?
+            }
+            None => {
+                self.call(Method::GET, &["sync", "jobs"], None::<&()>)
+                    .await?
+            }
+        };
+        Ok(answer.jobs)
+    }
+
+    /// Asks a running job to stop after the items under way; returns it.
+    pub async fn cancel_job(&self, job: u64) -> Result<Job, ClientError> {
+        self.call(
+            Method::POST,
+            &["sync", "jobs", &job.to_string(), "cancel"],
+            None::<&()>,
+        )
+        .await
     }
 
     pub async fn connect(&self, request: &Connect) -> Result<Twin, ClientError> {
@@ -45,12 +89,17 @@ impl NodeClient {
         Ok(answer.job)
     }
 
-    /// Stops syncing every twin the trigger matches; returns how many were stopped.
+    /// Starts stopping every twin the trigger matches; returns the job to follow.
     pub async fn bulk_unexalate(&self, request: &Bulk) -> Result<u64, ClientError> {
-        let answer: StoppedAnswer = self
-            .call(Method::POST, &["sync", "bulk-unexalate"], Some(request))
+        let request = serde_json::json!({
+            "connection": request.connection,
+            "trigger": request.trigger,
+            "wait": false,
+        });
+        let answer: JobAnswer = self
+            .call(Method::POST, &["sync", "bulk-unexalate"], Some(&request))
             .await?;
-        Ok(answer.stopped)
+        Ok(answer.job)
     }
 
     /// What a clean-up of the connection would touch; nothing is written.
@@ -59,25 +108,19 @@ impl NodeClient {
             .await
     }
 
-    /// Cleans the connection up; returns what it touched.
-    pub async fn clean_up(&self, connection: &str) -> Result<CleanUp, ClientError> {
-        self.call(
-            Method::POST,
-            &["sync", "cleanup"],
-            Some(&OnConnection {
-                connection: connection.to_owned(),
-            }),
-        )
-        .await
-    }
-
-    pub async fn bulk_progress(&self, job: u64) -> Result<BulkProgress, ClientError> {
-        self.call(
-            Method::GET,
-            &["sync", "bulk", &job.to_string()],
-            None::<&()>,
-        )
-        .await
+    /// Starts the connection's Clean-up; returns the job to follow.
+    pub async fn clean_up(&self, connection: &str) -> Result<u64, ClientError> {
+        let answer: JobAnswer = self
+            .call(
+                Method::POST,
+                &["sync", "cleanup"],
+                Some(&OnConnection {
+                    connection: connection.to_owned(),
+                    wait: false,
+                }),
+            )
+            .await?;
+        Ok(answer.job)
     }
 
     /// The item's twins, typed and, for `--json`, the `twins` array as the node sent it.
@@ -196,13 +239,36 @@ struct RetriedAnswer {
     retried: i64,
 }
 
-/// A Bulk Exalate as its progress endpoint reports it.
+/// A bulk job as `/sync/jobs` reports it.
 #[derive(Debug, Deserialize)]
-pub struct BulkProgress {
+pub struct Job {
+    pub job: u64,
+    /// `exalate`, `unexalate`, `sync_again` or `clean_up`.
+    pub kind: String,
+    pub connection: String,
+    /// `running`, `done`, `failed` or `cancelled`.
+    pub state: String,
     pub done: u64,
     pub total: u64,
+    pub failed: u64,
+    /// Items it changed: brought under sync, stopped, sent again, removed.
+    #[serde(default)]
+    pub changed: u64,
+    /// Clean-up: queued changes it dropped.
+    pub queued: Option<u64>,
+    /// Items per second.
+    pub rate: Option<f64>,
+    pub eta_seconds: Option<u64>,
+    pub started: jiff::Timestamp,
     pub finished: bool,
+    #[serde(default)]
+    pub cancel_requested: bool,
     pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobList {
+    jobs: Vec<Job>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,11 +316,6 @@ pub struct Bulk {
     pub trigger: i64,
 }
 
-#[derive(Debug, Deserialize)]
-struct StoppedAnswer {
-    stopped: u64,
-}
-
 /// What a clean-up touches: twins whose sync data goes, and sync events still queued for the
 /// remote (dropped with the clean-up, not sent).
 #[derive(Debug, Deserialize)]
@@ -266,6 +327,7 @@ pub struct CleanUp {
 #[derive(Debug, Serialize)]
 struct OnConnection {
     connection: String,
+    wait: bool,
 }
 
 #[derive(Debug, Serialize)]

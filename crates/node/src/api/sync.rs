@@ -1,7 +1,7 @@
 //! `/api/v1/sync`: bring an item under sync, see its twins, list sync errors.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -12,7 +12,8 @@ use crate::connections;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 use crate::sync::engine::{self, SyncFailure};
-use crate::sync::operations;
+use crate::sync::{jobs, operations};
+use tandem_model::JobKind;
 
 /// The routes (under `/api/v1`) a sync-operator token may POST to: sync operations on items,
 /// none that changes a connection, its rules or the node. Every other write needs an admin
@@ -26,6 +27,7 @@ pub const SYNC_OPERATIONS: &[&str] = &[
     "/sync/bulk",
     "/sync/bulk-unexalate",
     "/connections/{name}/verify",
+    "/sync/jobs/{id}/cancel",
 ];
 
 pub fn router() -> Router<AppState> {
@@ -40,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/sync/bulk", post(bulk))
         .route("/sync/bulk/{id}", get(bulk_progress))
         .route("/sync/bulk-unexalate", post(bulk_unexalate))
+        .route("/sync/jobs", get(list_jobs))
+        .route("/sync/jobs/{id}", get(job))
+        .route("/sync/jobs/{id}/cancel", post(cancel_job))
         .route("/sync/cleanup", post(clean_up))
         .route("/sync/cleanup/{name}", get(clean_up_preview))
         .route("/connections/{name}/test/outgoing", post(test_outgoing))
@@ -176,9 +181,52 @@ async fn unexalate(
 #[serde(deny_unknown_fields)]
 struct Again {
     connection: String,
-    /// One item; none: every twin of the connection.
+    /// One item; none: every twin of the connection (a job).
     #[serde(default)]
     item: Option<String>,
+    /// For a whole connection: answer when the job ends (the default), or at once with the
+    /// job to follow (`202 {"job": id}`).
+    #[serde(default = "wait_by_default")]
+    wait: bool,
+}
+
+fn wait_by_default() -> bool {
+    true
+}
+
+/// Runs a bulk job: waits for its end and answers `fields` of it, or answers `202 {"job":
+/// id}` at once. A job stopped by a fault answers its reason.
+async fn bulk_job(
+    state: &AppState,
+    kind: JobKind,
+    connection: &tandem_model::Connection,
+    trigger: Option<&tandem_model::Trigger>,
+    wait: bool,
+    fields: impl FnOnce(&jobs::JobView) -> serde_json::Value,
+) -> Result<Response, ApiError> {
+    if !wait {
+        let job = jobs::start(state, kind, connection, trigger).await?;
+        return Ok((
+            axum::http::StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({"job": job.id})),
+        )
+            .into_response());
+    }
+    let view = jobs::run_to_end(state, kind, connection, trigger).await?;
+    if let Some(error) = &view.job.error {
+        return Err(ApiError::Conflict(format!(
+            "the {} on connection {} (job {}) stopped after {} of {}: {error}",
+            kind.title(),
+            view.connection,
+            view.job.id,
+            view.job.progress.done,
+            view.job.progress.total
+        )));
+    }
+    let mut answer = fields(&view);
+    answer["job"] = view.job.id.into();
+    answer["failed"] = view.job.progress.failed.into();
+    Ok(axum::Json(answer).into_response())
 }
 
 async fn again(
@@ -187,14 +235,23 @@ async fn again(
     ApiJson(body): ApiJson<Again>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let sent = match body.item {
+    match body.item {
         Some(item) => {
             operations::sync_again(&state, &connection, &key(&item)?).await?;
-            1
+            Ok(axum::Json(serde_json::json!({"sent": 1})).into_response())
         }
-        None => operations::sync_again_all(&state, &connection).await?,
-    };
-    Ok(axum::Json(serde_json::json!({"sent": sent})).into_response())
+        None => {
+            bulk_job(
+                &state,
+                JobKind::SyncAgain,
+                &connection,
+                None,
+                body.wait,
+                |v| serde_json::json!({"sent": v.changed}),
+            )
+            .await
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,6 +287,9 @@ async fn retry(
 struct Bulk {
     connection: String,
     trigger: i64,
+    /// Bulk Unexalate only: answer when the job ends (the default), or at once with the job.
+    #[serde(default = "wait_by_default")]
+    wait: bool,
 }
 
 async fn bulk(
@@ -239,32 +299,65 @@ async fn bulk(
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
     let trigger = trigger_of(&state, &connection, body.trigger).await?;
-    let job = operations::start_bulk_exalate(&state, connection, trigger).await?;
+    let job = jobs::start(&state, JobKind::Exalate, &connection, Some(&trigger)).await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({"job": job})),
+        axum::Json(serde_json::json!({"job": job.id})),
     )
         .into_response())
 }
 
+/// A Bulk Exalate's progress (any job's, in fact: the same answer as `/sync/jobs/{id}`).
 async fn bulk_progress(
+    caller: ApiCaller,
+    state: State<AppState>,
+    id: Path<i64>,
+) -> Result<Response, ApiError> {
+    job(caller, state, id).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFilter {
+    /// Only this connection's jobs.
+    connection: Option<String>,
+    /// At most this many, newest first (default 50).
+    limit: Option<u32>,
+}
+
+/// Bulk jobs, newest first: kind, state, done / total / failed, rate and ETA.
+async fn list_jobs(
     _: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    Query(filter): Query<JobFilter>,
 ) -> Result<Response, ApiError> {
-    let job = state
-        .bulk_job(id)
-        .ok_or_else(|| ApiError::NotFound(format!("there is no bulk job {id}")))?;
-    Ok(axum::Json(serde_json::json!({
-        "job": job.id,
-        "connection": job.connection,
-        "trigger": job.trigger,
-        "done": job.done,
-        "total": job.total,
-        "finished": job.finished,
-        "error": job.error,
-    }))
-    .into_response())
+    let connection = match &filter.connection {
+        Some(name) => Some(connections::find(&state, name).await?),
+        None => None,
+    };
+    let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
+    let views = jobs::list(&state, connection.as_ref(), limit).await?;
+    let list: Vec<serde_json::Value> = views.iter().map(jobs::JobView::to_json).collect();
+    Ok(axum::Json(serde_json::json!({"jobs": list})).into_response())
+}
+
+async fn job(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let view = jobs::get(&state, id).await?;
+    Ok(axum::Json(view.to_json()).into_response())
+}
+
+/// Stops a running job after the items under way; answers the job (a finished one as it is).
+async fn cancel_job(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let view = jobs::cancel(&state, id).await?;
+    Ok(axum::Json(view.to_json()).into_response())
 }
 
 /// The connection's trigger with this id, or 404.
@@ -409,14 +502,24 @@ async fn bulk_unexalate(
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
     let trigger = trigger_of(&state, &connection, body.trigger).await?;
-    let stopped = operations::bulk_unexalate(&state, &connection, &trigger).await?;
-    Ok(axum::Json(serde_json::json!({"stopped": stopped})).into_response())
+    bulk_job(
+        &state,
+        JobKind::Unexalate,
+        &connection,
+        Some(&trigger),
+        body.wait,
+        |v| serde_json::json!({"stopped": v.changed}),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OnConnection {
     connection: String,
+    /// Answer when the Clean-up ends (the default), or at once with the job.
+    #[serde(default = "wait_by_default")]
+    wait: bool,
 }
 
 async fn clean_up(
@@ -425,12 +528,15 @@ async fn clean_up(
     ApiJson(body): ApiJson<OnConnection>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let done = operations::clean_up(&state, &connection).await?;
-    Ok(axum::Json(serde_json::json!({
-        "twins": done.twins,
-        "queued": done.queued,
-    }))
-    .into_response())
+    bulk_job(
+        &state,
+        JobKind::CleanUp,
+        &connection,
+        None,
+        body.wait,
+        |v| serde_json::json!({"twins": v.changed, "queued": v.queued.unwrap_or(0)}),
+    )
+    .await
 }
 
 /// What a clean-up of the connection would touch; nothing is written.

@@ -106,8 +106,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     if let Err(e) = send_unsent(&state).await {
         tracing::error!(error = %e, "Items a crash left under sync with nothing sent could not be sent.");
     }
-    if let Err(e) = super::operations::resume_bulk_exalates(&state).await {
-        tracing::error!(error = %e, "The Bulk Exalates a stop cut short could not be taken up again.");
+    if let Err(e) = super::jobs::resume(&state).await {
+        tracing::error!(error = %e, "The bulk jobs a stop cut short could not be taken up again.");
     }
     let outgoing = repeat(
         "outgoing sync",
@@ -837,7 +837,7 @@ async fn after_apply(state: &AppState, connection: &Connection, after: AfterAppl
 /// Records the failure as the item's sync error (or the connection's, for rules that do not
 /// compile); logs what cannot be recorded. A storage fault is never an item's error: it is
 /// reported, rate-limited, and the work it stopped runs again by itself.
-async fn record_item_error(
+pub(crate) async fn record_item_error(
     state: &AppState,
     connection: &Connection,
     local_key: Option<&ItemKey>,

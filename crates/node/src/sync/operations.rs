@@ -1,10 +1,10 @@
 //! What an admin does to items under sync (the Entity sync status page, the API and `tandem
-//! sync`): Exalate, Unexalate, Connect, Sync again, Resolve and retry, Bulk Exalate over a
-//! trigger's matches, and trigger checks.
+//! sync`): Exalate, Unexalate, Connect, Sync again, Resolve and retry, triggers and the checks
+//! Bulk Exalate and Bulk Unexalate make (the bulk operations themselves are jobs: `jobs`).
 
 use jiff::Timestamp;
 use serde_json::json;
-use tandem_model::query::{Expr, Field, OrderBy, Query};
+use tandem_model::query::{Expr, Query};
 use tandem_model::{Connection, ItemKey, RequestState, SyncError, Trigger, Twin, TwinState};
 use tandem_store::Page;
 
@@ -131,28 +131,6 @@ pub async fn sync_again(
     Ok(())
 }
 
-/// Sync again for every active twin of the connection; returns how many were sent.
-pub async fn sync_again_all(state: &AppState, connection: &Connection) -> Result<u64, SyncFailure> {
-    let store = state.store();
-    let mut after: Option<ItemKey> = None;
-    let mut sent = 0;
-    let reach = super::scope::reach(state, connection).await?;
-    loop {
-        let page = store.twins(connection.id, after.as_ref(), 500).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.local_key.clone());
-        for twin in page.iter().filter(|t| t.state == TwinState::Active) {
-            // Items outside the scope are not sent at all.
-            if !reach.contains(state, &twin.local_key).await? {
-                continue;
-            }
-            sync_again(state, connection, &twin.local_key).await?;
-            sent += 1;
-        }
-    }
-    Ok(sent)
-}
-
 /// Resolve and retry: marks the error resolved and runs what failed again.
 pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFailure> {
     let store = state.store();
@@ -169,7 +147,12 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
     } else if let (Some(connection), Some(key)) = (error.connection_id, &error.local_key)
         && let Some(connection) = store.connection(connection).await?
     {
-        sync_again(state, &connection, key).await?;
+        if store.twin(connection.id, key).await?.is_some() {
+            sync_again(state, &connection, key).await?;
+        } else {
+            // A Bulk Exalate failed to bring it: bring it now.
+            engine::exalate(state, &connection, key).await?;
+        }
     } else if let (Some(connection), None) = (error.connection_id, &error.local_key)
         && error
             .message
@@ -278,178 +261,6 @@ pub async fn matches_trigger(
     Ok(false)
 }
 
-/// Starts Bulk Exalate of the trigger's matches in a background task and returns the job whose
-/// progress [`AppState::bulk_job`] reports; refuses a trigger whose query no longer parses.
-/// The job is recorded as under way until it ends, so that a node killed meanwhile takes it up
-/// again when it starts ([`resume_bulk_exalates`]).
-pub async fn start_bulk_exalate(
-    state: &AppState,
-    connection: Connection,
-    trigger: Trigger,
-) -> Result<u64, SyncFailure> {
-    parse_trigger(&state.view(), &trigger.query)?;
-    state
-        .store()
-        .set_setting(&bulk_key(trigger.id), &connection.id.to_string())
-        .await?;
-    Ok(run_bulk_job(state, connection, trigger))
-}
-
-/// The setting that says a Bulk Exalate of the trigger is under way; its value is the
-/// connection's id.
-fn bulk_key(trigger: i64) -> String {
-    format!("sync.bulk.{trigger}")
-}
-
-fn run_bulk_job(state: &AppState, connection: Connection, trigger: Trigger) -> u64 {
-    let job = state.start_bulk_job(&connection.name, trigger.id);
-    let runner = state.clone();
-    tokio::spawn(async move {
-        let result = bulk_exalate(&runner, &connection, &trigger, |done, total| {
-            runner.update_bulk_job(job, |j| {
-                j.done = done;
-                j.total = total;
-            });
-        })
-        .await;
-        // Ended, done or stopped by an error it reports: nothing to take up again.
-        if let Err(e) = runner.store().delete_setting(&bulk_key(trigger.id)).await {
-            tracing::warn!(error = %e, trigger = trigger.id, "A finished Bulk Exalate could not be recorded as ended.");
-        }
-        runner.update_bulk_job(job, |j| {
-            j.finished = true;
-            if result.is_ok() {
-                // Matches that appeared while it ran were taken too.
-                j.total = j.total.max(j.done);
-            }
-            j.error = result.err().map(|e| e.to_string());
-        });
-    });
-    job
-}
-
-/// Takes up again, as new jobs, the Bulk Exalates a crash or a stop cut short: their items
-/// brought already are skipped, so each goes on where it was. One whose trigger or connection
-/// is gone is forgotten. Returns how many were started.
-pub async fn resume_bulk_exalates(state: &AppState) -> Result<usize, SyncFailure> {
-    let store = state.store();
-    let mut resumed = 0;
-    for trigger in store.triggers(None).await? {
-        let key = bulk_key(trigger.id);
-        if store.setting(&key).await?.is_none() {
-            continue;
-        }
-        let connection = match store.connection(trigger.connection_id).await? {
-            Some(c) if parse_trigger(&state.view(), &trigger.query).is_ok() => c,
-            _ => {
-                store.delete_setting(&key).await?;
-                continue;
-            }
-        };
-        tracing::info!(connection = %connection.name, trigger = trigger.id, "Taking up a Bulk Exalate the node's stop cut short.");
-        run_bulk_job(state, connection, trigger);
-        resumed += 1;
-    }
-    Ok(resumed)
-}
-
-/// Items one Bulk Exalate brings under sync at once.
-const BULK_CONCURRENCY: usize = 32;
-
-/// Bulk Exalate: brings every current match of the trigger under sync; `progress` is told
-/// (matches gone through, total) after each item. Returns how many items it brought under sync:
-/// matches under sync already are left as they are. A failure stops the job after the items
-/// under way are done; the items brought so far stay under sync.
-pub async fn bulk_exalate(
-    state: &AppState,
-    connection: &Connection,
-    trigger: &Trigger,
-    mut progress: impl FnMut(u64, u64),
-) -> Result<u64, SyncFailure> {
-    let mut query = parse_trigger(&state.view(), &trigger.query)?;
-    // In key order, which edits made while the job runs do not reshuffle (newest-first would
-    // move an item edited meanwhile to the front, and paging would skip another).
-    query.order = vec![OrderBy {
-        field: Field::Key,
-        descending: false,
-    }];
-    let store = state.store();
-    let mut offset = 0;
-    let mut seen = 0;
-    let mut exalated = 0;
-    let mut failure = None;
-    loop {
-        let page = store
-            .search_items(&query, Page { offset, limit: 500 }, Timestamp::now())
-            .await?;
-        if page.items.is_empty() {
-            break;
-        }
-        offset += page.items.len() as u32;
-        // Several items at once: their writes share the store's commits.
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut outcome =
-            |done: Option<Result<Result<bool, SyncFailure>, tokio::task::JoinError>>| {
-                match done {
-                    Some(Ok(Ok(brought))) => exalated += u64::from(brought),
-                    Some(Ok(Err(e))) => failure = failure.take().or(Some(e)),
-                    Some(Err(e)) => {
-                        failure = failure.take().or(Some(SyncFailure::Apply(format!(
-                            "the exalate stopped: {e}"
-                        ))))
-                    }
-                    None => return,
-                }
-                seen += 1;
-                progress(seen, page.total);
-            };
-        for item in page.items {
-            while tasks.len() >= BULK_CONCURRENCY {
-                outcome(tasks.join_next().await);
-            }
-            let (state, connection) = (state.clone(), connection.clone());
-            tasks.spawn(async move {
-                // Items under sync already (exalated before, or arrived from the remote) stay
-                // as they are.
-                engine::exalate_new(&state, &connection, &item.key).await
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            outcome(Some(done));
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
-    }
-    Ok(exalated)
-}
-
-/// Bulk Unexalate: stops syncing every twin of the connection whose item matches the trigger
-/// now. Returns how many were stopped.
-pub async fn bulk_unexalate(
-    state: &AppState,
-    connection: &Connection,
-    trigger: &Trigger,
-) -> Result<u64, SyncFailure> {
-    let store = state.store();
-    let mut after: Option<ItemKey> = None;
-    let mut stopped = 0;
-    loop {
-        let page = store.twins(connection.id, after.as_ref(), 500).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.local_key.clone());
-        for twin in page.iter().filter(|t| t.state == TwinState::Active) {
-            let mut active = trigger.clone();
-            active.active = true;
-            if matches_trigger(state, std::slice::from_ref(&active), &twin.local_key).await? {
-                unexalate(state, connection, &twin.local_key).await?;
-                stopped += 1;
-            }
-        }
-    }
-    Ok(stopped)
-}
-
 /// What a clean-up of a connection touches (before it runs) or touched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanUp {
@@ -485,33 +296,16 @@ async fn queued_sync_events(state: &AppState, connection: &Connection) -> Result
         .count() as u64)
 }
 
-/// Clean-up: stops syncing every twin of the connection and removes the sync data on both
-/// sides, keeping the items. Changes still queued for the remote are dropped and reported.
-pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<CleanUp, SyncFailure> {
+/// The end of a Clean-up (`jobs`, which voided the queued changes and removed every twin):
+/// until the remote says it took the Clean-up in, what it sent before is dropped here rather
+/// than making second copies (see [`cleaning_up`]); the remote is told to clean up too.
+pub async fn finish_clean_up(
+    state: &AppState,
+    connection: &Connection,
+    twins: u64,
+    queued: u64,
+) -> Result<(), SyncFailure> {
     let store = state.store();
-    // Changes and Connects still queued for the remote would be applied there before it takes
-    // the Clean-up in: they are voided (kept in the sequence, skipped by the remote) and
-    // reported. Between delivery rounds, so none is in a push on its way. What the remote may
-    // still have: a change whose acknowledgement was lost, or one a private remote took with
-    // its last poll; it is applied there to the twin the Clean-up then removes, and no copy
-    // is made.
-    let _round = state.delivery_round().await;
-    let queued = store
-        .void_queued_messages(connection.id, &[engine::SYNC, SYNC_CONNECT], SYNC_VOID)
-        .await?;
-    let mut twins = 0;
-    loop {
-        let page = store.twins(connection.id, None, 500).await?;
-        if page.is_empty() {
-            break;
-        }
-        for twin in page {
-            store.delete_twin(connection.id, &twin.local_key).await?;
-            twins += 1;
-        }
-    }
-    // Until the remote says it took the Clean-up in, what it sent before is dropped here
-    // rather than making second copies (see `cleaning_up`).
     store
         .set_setting(
             &cleanup_key(connection),
@@ -528,7 +322,7 @@ pub async fn clean_up(state: &AppState, connection: &Connection) -> Result<Clean
         queued,
         "Clean-up: the connection's sync data is removed; the items stay."
     );
-    Ok(CleanUp { twins, queued })
+    Ok(())
 }
 
 /// The message kind that tells the remote to clean up too.

@@ -15,12 +15,13 @@ use tandem_model::{
 use uuid::Uuid;
 
 use super::sync::twins::{self, Child};
-use super::sync::{records, requests};
+use super::sync::{jobs, records, requests};
 use super::{SqliteStore, auth, comments, connections, items, mirror, now};
 use crate::{
     AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
     StorageProblem, Store, TokenScope, User,
 };
+use tandem_model::{BulkJob, JobKind, JobProgress, JobState};
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
 const HASH_INLINE_LIMIT: usize = 64 * 1024;
@@ -968,6 +969,57 @@ impl Store for SqliteStore {
     async fn delete_trigger(&self, id: i64) -> Result<()> {
         self.write_reach(move |conn| records::delete_trigger(conn, id))
             .await
+    }
+
+    async fn create_bulk_job(
+        &self,
+        kind: JobKind,
+        connection_id: Uuid,
+        trigger_id: Option<i64>,
+        total: u64,
+    ) -> Result<BulkJob> {
+        self.write(move |conn| {
+            jobs::create_job(conn, kind, connection_id, trigger_id, total, now())
+        })
+        .await
+    }
+
+    async fn save_bulk_job_progress(&self, id: i64, progress: &JobProgress) -> Result<BulkJob> {
+        let progress = progress.clone();
+        self.write(move |conn| jobs::save_progress(conn, id, &progress, now()))
+            .await
+    }
+
+    async fn finish_bulk_job(
+        &self,
+        id: i64,
+        state: JobState,
+        progress: &JobProgress,
+        error: Option<&str>,
+    ) -> Result<BulkJob> {
+        let (progress, error) = (progress.clone(), error.map(str::to_owned));
+        self.write(move |conn| {
+            jobs::finish_job(conn, id, state, &progress, error.as_deref(), now())
+        })
+        .await
+    }
+
+    async fn request_bulk_job_cancel(&self, id: i64) -> Result<BulkJob> {
+        self.write(move |conn| jobs::request_cancel(conn, id)).await
+    }
+
+    async fn bulk_jobs(
+        &self,
+        connection_id: Option<Uuid>,
+        running_only: bool,
+        limit: u32,
+    ) -> Result<Vec<BulkJob>> {
+        self.read(move |conn| jobs::jobs(conn, connection_id, running_only, limit))
+            .await
+    }
+
+    async fn bulk_job(&self, id: i64) -> Result<Option<BulkJob>> {
+        self.read(move |conn| jobs::job(conn, id)).await
     }
 
     async fn mirror_link(

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::{Result, StoreError};
 
+pub(super) mod jobs;
 pub(super) mod records;
 pub(super) mod requests;
 pub(super) mod twins;

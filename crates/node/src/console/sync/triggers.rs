@@ -2,7 +2,9 @@
 //! Edit, Delete, **Bulk Exalate** (which brings the current matches under sync in the
 //! background; its progress page refreshes itself until the job is finished) and **Bulk
 //! Unexalate**; and per connection **Sync again** (every twin) and **Clean-up** (behind a
-//! confirmation page that says how many twins and queued events it touches).
+//! confirmation page that says how many twins and queued events it touches). Each runs as a
+//! durable job (`sync::jobs`): the Jobs page lists them, and each job's page shows its progress,
+//! rate and time left, refreshing until it ends, with Cancel.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -20,8 +22,10 @@ use crate::auth::ConsoleUser;
 use crate::connections;
 use crate::console::{Layout, PageError, PageResult};
 use crate::error::ApiError;
-use crate::state::{AppState, BulkJob};
+use crate::state::AppState;
+use crate::sync::jobs::{self, JobView};
 use crate::sync::operations;
+use tandem_model::JobKind;
 
 const PATH: &str = "/sync/triggers";
 
@@ -45,6 +49,9 @@ pub fn router() -> Router<AppState> {
             get(clean_up_confirm).post(clean_up),
         )
         .route("/sync/bulk/{job}", get(progress))
+        .route("/sync/jobs", get(job_list))
+        .route("/sync/jobs/{job}", get(progress))
+        .route("/sync/jobs/{job}/cancel", post(cancel))
 }
 
 /// One connection and its triggers.
@@ -306,10 +313,10 @@ async fn bulk(
     let trigger = find(&state, id).await?;
     let connection = connection_of(&state, &trigger).await?;
     let name = connection.name.clone();
-    match operations::start_bulk_exalate(&state, connection, trigger).await {
+    match jobs::start(&state, JobKind::Exalate, &connection, Some(&trigger)).await {
         Ok(job) => {
-            tracing::info!(user = %user.session.username, connection = %name, trigger = id, job, "Bulk Exalate started.");
-            Ok(Redirect::to(&format!("/sync/bulk/{job}")).into_response())
+            tracing::info!(user = %user.session.username, connection = %name, trigger = id, job = job.id, "Bulk Exalate started.");
+            Ok(Redirect::to(&format!("/sync/bulk/{}", job.id)).into_response())
         }
         Err(e) => redirect_with(PATH, Err(refusal(e)?)),
     }
@@ -319,24 +326,93 @@ async fn bulk(
 #[template(path = "sync_bulk.html")]
 struct BulkPage {
     layout: Layout,
-    job: BulkJob,
+    job: JobView,
 }
 
+/// A job's page: progress, rate, time left; it refreshes itself until the job ends.
 async fn progress(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Path(job): Path<u64>,
+    Path(job): Path<i64>,
 ) -> PageResult {
-    let job = state.bulk_job(job).ok_or_else(|| {
-        PageError(ApiError::NotFound(format!(
-            "there is no Bulk Exalate job {job}: the node forgets jobs when it restarts and keeps the last 100"
-        )))
-    })?;
+    let job = jobs::get(&state, job).await?;
     Ok(BulkPage {
-        layout: Layout::new(&state, &user, PATH),
+        layout: Layout::new(&state, &user, "/sync/jobs"),
         job,
     }
     .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sync_jobs.html")]
+struct JobsPage {
+    layout: Layout,
+    connection: Option<String>,
+    jobs: Vec<JobView>,
+    running: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobsFilter {
+    connection: Option<String>,
+}
+
+/// The Jobs page: the last 100 jobs, of one connection or all.
+async fn job_list(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(filter): Query<JobsFilter>,
+) -> PageResult {
+    let connection = match filter.connection.as_deref().filter(|n| !n.is_empty()) {
+        Some(name) => Some(connections::find(&state, name).await?),
+        None => None,
+    };
+    let jobs = jobs::list(&state, connection.as_ref(), 100).await?;
+    Ok(JobsPage {
+        layout: Layout::new(&state, &user, "/sync/jobs"),
+        running: jobs.iter().any(|j| !j.job.state.is_finished()),
+        connection: connection.map(|c| c.name),
+        jobs,
+    }
+    .into_response())
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(job): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let page = format!("/sync/jobs/{job}");
+    match jobs::cancel(&state, job).await {
+        Ok(_) => {
+            tracing::info!(user = %user.session.username, job, "Bulk job cancel requested.");
+            Ok(Redirect::to(&page).into_response())
+        }
+        Err(e) => redirect_with(&page, Err(refusal(e)?)),
+    }
+}
+
+/// Runs a bulk job to its end for a form that reports what it did; a job stopped by a fault
+/// is refused with its reason.
+async fn run_job(
+    state: &AppState,
+    kind: JobKind,
+    connection: &Connection,
+    trigger: Option<&Trigger>,
+) -> Result<JobView, crate::sync::engine::SyncFailure> {
+    let view = jobs::run_to_end(state, kind, connection, trigger).await?;
+    match &view.job.error {
+        Some(error) => Err(crate::sync::engine::SyncFailure::Apply(format!(
+            "the {} (job {}) stopped after {} of {}: {error}",
+            kind.title(),
+            view.job.id,
+            view.job.progress.done,
+            view.job.progress.total
+        ))),
+        None => Ok(view),
+    }
 }
 
 /// `1 item`, `3 items`.
@@ -357,8 +433,9 @@ async fn bulk_unexalate(
     user.check_csrf(&form.csrf)?;
     let trigger = find(&state, id).await?;
     let connection = connection_of(&state, &trigger).await?;
-    match operations::bulk_unexalate(&state, &connection, &trigger).await {
-        Ok(stopped) => {
+    match run_job(&state, JobKind::Unexalate, &connection, Some(&trigger)).await {
+        Ok(job) => {
+            let stopped = job.changed;
             tracing::info!(user = %user.session.username, connection = %connection.name, trigger = id, stopped, "Bulk Unexalate done.");
             redirect_with(
                 PATH,
@@ -381,8 +458,9 @@ async fn again(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     let connection = connections::find(&state, &name).await?;
-    match operations::sync_again_all(&state, &connection).await {
-        Ok(sent) => {
+    match run_job(&state, JobKind::SyncAgain, &connection, None).await {
+        Ok(job) => {
+            let sent = job.changed;
             tracing::info!(user = %user.session.username, connection = %connection.name, sent, "Sync again on every twin.");
             redirect_with(
                 PATH,
@@ -430,8 +508,12 @@ async fn clean_up(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     let connection = connections::find(&state, &name).await?;
-    match operations::clean_up(&state, &connection).await {
-        Ok(done) => {
+    match run_job(&state, JobKind::CleanUp, &connection, None).await {
+        Ok(job) => {
+            let done = operations::CleanUp {
+                twins: job.changed,
+                queued: job.queued.unwrap_or(0),
+            };
             tracing::info!(user = %user.session.username, connection = %connection.name, twins = done.twins, queued = done.queued, "Clean-up done.");
             let queued = match done.queued {
                 0 => "no changes were still queued".to_owned(),
