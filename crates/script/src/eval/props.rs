@@ -472,7 +472,7 @@ impl Interp<'_> {
                     .filter(|m| &*m.name == name)
                     .cloned()
                     .collect();
-                if let Some(m) = Self::pick_overload(&ms, args.len()) {
+                if let Some(m) = self.pick_overload(&ms, &args) {
                     let ctx = Ctx {
                         this: if m.is_static {
                             None
@@ -497,7 +497,7 @@ impl Interp<'_> {
                         .filter(|m| &*m.name == name && m.is_static)
                         .cloned()
                         .collect();
-                    if let Some(m) = Self::pick_overload(&ms, args.len()) {
+                    if let Some(m) = self.pick_overload(&ms, &args) {
                         return self.invoke_method(
                             &m,
                             args,
