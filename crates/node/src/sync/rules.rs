@@ -31,7 +31,7 @@ use tandem_script::{
 };
 
 use super::helpers::{self, Env, Run};
-use super::item_json::{unwrap_custom_fields, wrap_custom_fields};
+use super::item_json::{unwrap_custom_fields, wrap_custom_fields, wrap_received_custom_fields};
 
 /// A rule that failed: which script, the message, and the rendered trace (line, caret, stack).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -278,13 +278,15 @@ pub fn incoming(
         delta: attachments,
         ops: RefCell::new(Vec::new()),
     });
-    wrap_custom_fields(&mut replica, &names, true);
+    // A field the remote did not send reads as null, as in Exalate; the local item has every
+    // field the rules name, as Jira's issue has every field of its project.
+    wrap_received_custom_fields(&mut replica);
     let mut item = input.item.clone();
     wrap_custom_fields(&mut item, &names, false);
     let issue = from_json(&item);
     let issue_bound = issue.clone();
     let previous = input.previous.clone().map(|mut p| {
-        wrap_custom_fields(&mut p, &names, true);
+        wrap_received_custom_fields(&mut p);
         p
     });
     let bound = helpers::bind(env, Run::Incoming);
@@ -696,7 +698,9 @@ impl CommentHelper {
         let issue = to_json(&args[0]);
         let local = local_comments(&issue);
         let mut failure = None;
-        let ops = match args.get(2) {
+        // Who writes each comment the closure shaped (`it.executor = …`), by remote id.
+        let mut executors: Vec<(String, String)> = Vec::new();
+        let mut ops = match args.get(2) {
             None => merge_comments(&local, &self.twins, &self.delta, |c| {
                 Some(default_comment_format(c))
             }),
@@ -704,8 +708,22 @@ impl CommentHelper {
                 if failure.is_some() {
                     return None;
                 }
-                match invoker.call(closure, vec![from_json(&comment_json(c))]) {
-                    Ok(value) => spec_from(&to_json(&value), c),
+                // The closure gets the comment to add and changes it in place, as Exalate's
+                // does; what it returns counts only when that is a comment itself.
+                let comment = from_json(&comment_json(c));
+                match invoker.call(closure, vec![comment.clone()]) {
+                    Ok(value) => {
+                        let returned = to_json(&value);
+                        let shaped = if is_comment(&returned) {
+                            returned
+                        } else {
+                            to_json(&comment)
+                        };
+                        if let Some(who) = executor_name(&shaped["executor"]) {
+                            executors.push((c.id.clone(), who));
+                        }
+                        Some(spec_from(&shaped, c))
+                    }
                     Err(e) => {
                         failure = Some(e.message);
                         None
@@ -716,6 +734,15 @@ impl CommentHelper {
         if let Some(message) = failure {
             return Err(format!("the mergeComments closure failed: {message}"));
         }
+        for op in &mut ops {
+            if let CommentOp::Add {
+                remote_id, author, ..
+            } = op
+                && let Some((_, who)) = executors.iter().find(|(id, _)| id == remote_id)
+            {
+                *author = Some(who.clone());
+            }
+        }
         *self.ops.borrow_mut() = ops;
         // What the script assigns back to issue.comments: the comments as they stand; the
         // engine applies the merge itself.
@@ -723,30 +750,42 @@ impl CommentHelper {
     }
 }
 
-/// What a `mergeComments` closure returned: the comment (map) with its body and flag, a body
-/// (string), or null to leave the comment out.
-fn spec_from(value: &Value, original: &ReplicaComment) -> Option<CommentSpec> {
-    match value {
-        Value::Null => None,
-        Value::String(body) => Some(CommentSpec {
-            body: body.clone(),
-            internal: original.internal,
-        }),
-        Value::Object(map) => Some(CommentSpec {
-            body: map
-                .get("body")
-                .and_then(Value::as_str)
-                .unwrap_or(&original.body)
-                .to_owned(),
-            internal: map
-                .get("internal")
-                .and_then(Value::as_bool)
-                .unwrap_or(original.internal),
-        }),
-        _ => Some(CommentSpec {
-            body: original.body.clone(),
-            internal: original.internal,
-        }),
+/// Whether a `mergeComments` closure returned a comment (the one it was given, or one it
+/// made): a map with a body. Anything else it returns (the value of a last assignment, an
+/// Elvis, a flag) is not the comment.
+fn is_comment(value: &Value) -> bool {
+    value.as_object().is_some_and(|m| m.contains_key("body"))
+}
+
+/// The local user a comment is written as (`it.executor = nodeHelper.getUserByEmail(…)`):
+/// their name, else their email; a bare name or email too. None: the default author.
+fn executor_name(executor: &Value) -> Option<String> {
+    let name = match executor {
+        Value::String(s) => Some(s.as_str()),
+        Value::Object(user) => user
+            .get("displayName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| user.get("email").and_then(Value::as_str)),
+        _ => None,
+    }?;
+    (!name.trim().is_empty()).then(|| name.to_owned())
+}
+
+/// The comment a `mergeComments` closure shaped: its body and internal flag, each the
+/// original's where the closure left it out or made it something else.
+fn spec_from(comment: &Value, original: &ReplicaComment) -> CommentSpec {
+    let body = match &comment["body"] {
+        Value::String(body) => body.clone(),
+        Value::Null => original.body.clone(),
+        other => other.to_string(),
+    };
+    CommentSpec {
+        body,
+        internal: match &comment["internal"] {
+            Value::Bool(b) => *b,
+            _ => original.internal,
+        },
     }
 }
 
@@ -876,6 +915,100 @@ mod tests {
             &outcome.comment_ops[..],
             [CommentOp::Add { body, .. }] if body == "[Ana] hello"
         ));
+    }
+
+    /// The one comment op a merge with `rules` makes for a new remote comment "hello" by Ana.
+    fn merged(rules: &str) -> CommentOp {
+        let fixture = Fixture::new();
+        let outcome = incoming(
+            rules,
+            input(json!({"comments": [comment("1", "hello")]}), None),
+            &fixture.env(),
+        )
+        .unwrap();
+        match &outcome.comment_ops[..] {
+            [op] => op.clone(),
+            ops => panic!("expected one op for {rules}, got {ops:?}"),
+        }
+    }
+
+    fn added(body: &str, internal: bool, author: &str) -> CommentOp {
+        CommentOp::Add {
+            remote_id: "1".into(),
+            body: body.into(),
+            internal,
+            author: Some(author.into()),
+        }
+    }
+
+    #[test]
+    fn a_merge_closure_returning_the_comment_keeps_its_body_as_it_is() {
+        // Exalate: `{it}` adds the body without the author's name before it.
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica, {it})"),
+            added("hello", false, "Ana")
+        );
+        // A comment the closure makes itself counts too.
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica) { c -> [body: c.body.toUpperCase(), internal: true] }"),
+            added("HELLO", true, "Ana")
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_changes_the_comment_in_place() {
+        // The closure's value is `true`, not the comment: the comment it changed counts.
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica, {it.internal = true})"),
+            added("hello", true, "Ana")
+        );
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.body = it.author.displayName + ': ' + it.body }"),
+            added("Ana: hello", false, "Ana")
+        );
+        // A closure ending in an `if` without else (null when it does not apply).
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica) { if (it.body.contains('secret')) { it.internal = true } }"),
+            added("hello", false, "Ana")
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_ending_in_an_elvis_or_an_assignment_keeps_every_comment() {
+        // Ended in an Elvis: its text is not the body.
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.body = '[' + it.body + ']'; it.author?.email ?: 'nobody@example.com' }"),
+            added("[hello]", false, "Ana")
+        );
+        // Ended in an assignment whose value is null: the comment is not dropped.
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = nodeHelper.getUserByEmail(it.author?.email) }"),
+            added("hello", false, "Ana")
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_sets_who_writes_the_comment_with_executor() {
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica, { it.executor = nodeHelper.getUserByEmail('bo@example.com') })"),
+            added("hello", false, "bo@example.com")
+        );
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = [displayName: 'Bo', email: 'bo@example.com']; it }"),
+            added("hello", false, "Bo")
+        );
+    }
+
+    #[test]
+    fn the_three_argument_and_trailing_closure_forms_agree() {
+        let rules = [
+            "issue.comments = commentHelper.mergeComments(issue, replica, { it.internal = true; it.body = 'x' + it.body })",
+            "issue.comments = commentHelper.mergeComments(issue, replica) { it.internal = true; it.body = 'x' + it.body }",
+            "def shape = { c -> c.internal = true; c.body = 'x' + c.body }\nissue.comments = commentHelper.mergeComments(issue, replica, shape)",
+        ];
+        for r in rules {
+            assert_eq!(merged(r), added("xhello", true, "Ana"), "{r}");
+        }
     }
 
     #[test]
@@ -1061,7 +1194,7 @@ mod tests {
         update.first_sync = false;
         update.item = json!({"summary": "s", "customFields": {"Tier": "Gold", "Other": 1}});
         let cleared = incoming(
-            "issue.customFields.Tier.value = replica.customFields.Tier.value\nissue.summary = previous.customFields.Tier.value",
+            "issue.customFields.Tier.value = replica.customFields.Tier?.value\nissue.summary = previous.customFields.Tier.value",
             update,
             &fixture.env(),
         )
@@ -1071,6 +1204,38 @@ mod tests {
             json!({"Tier": null, "Other": 1})
         );
         assert_eq!(cleared.item["summary"], "Gold");
+    }
+
+    #[test]
+    fn a_custom_field_the_remote_lacks_reads_null_and_no_wrapper_is_written_as_text() {
+        let fixture = Fixture::new();
+        let mut update = input(
+            json!({"summary": "s", "description": "<p>d</p>", "customFields": {"Present": "<b>yes</b>", "Empty": null}}),
+            None,
+        );
+        update.first_sync = false;
+        update.item = json!({"summary": "", "description": "", "customFields": {"Notes": "old", "Other": "keep"}});
+        let applied = incoming(
+            "issue.summary = [replica.customFields.\"Missing\" == null, replica.customFields.\"Missing\"?.value == null, replica.customFields.Empty?.value == null, replica.customFields.Missing ? 'truthy' : 'falsy'].join(',')\n\
+             issue.description = nodeHelper.toMarkDownFromHtml(replica.customFields.\"Missing\")\n\
+             issue.customFields.Notes.value = nodeHelper.stripHtml(replica.customFields.\"Empty\")\n\
+             issue.customFields.Copied.value = nodeHelper.toMarkDownFromHtml(replica.customFields.\"Present\")\n\
+             issue.customFields.Raw = replica.customFields.Present\n\
+             issue.customFields.Nested.value = replica.customFields.Empty",
+            update,
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(applied.item["summary"], "true,true,true,falsy");
+        assert_eq!(applied.item["description"], Value::Null);
+        let fields = &applied.item["customFields"];
+        assert_eq!(fields["Notes"], Value::Null, "cleared, not '[value:null]'");
+        assert_eq!(fields["Copied"], "**yes**");
+        assert_eq!(fields["Raw"], "<b>yes</b>");
+        assert_eq!(fields["Other"], "keep");
+        assert!(fields.get("Nested").is_none_or(Value::is_null), "{fields}");
+        let text = applied.item.to_string();
+        assert!(!text.contains("value:"), "a wrapper's text was written: {text}");
     }
 
     #[test]
