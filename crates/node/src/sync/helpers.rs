@@ -148,6 +148,12 @@ pub enum Writes {
 }
 
 impl Env {
+    /// True on a node that serves ServiceNow, whose records have whatever columns their table
+    /// has: there a property the record lacks reads null.
+    pub fn serves_servicenow(&self) -> bool {
+        self.servicenow.is_some()
+    }
+
     /// `runtime` must be captured on the async side, before the rules go to a blocking thread.
     pub fn new(store: Arc<dyn Store>, runtime: tokio::runtime::Handle, connection_id: Uuid) -> Env {
         Env {

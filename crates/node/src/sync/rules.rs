@@ -66,6 +66,37 @@ fn run_failed(which: &'static str, source: &str, e: &ScriptError, log: &[String]
     error
 }
 
+/// The properties of Exalate's `issue` (on any of its trackers) that the built-in tracker's
+/// item may lack: they read null. Any other property the item lacks (`issue.statusd`) is a
+/// MissingPropertyException naming it, as in Exalate, not a silent null.
+const ISSUE_PROPERTIES: &[&str] = &[
+    "id", "key", "projectKey", "project", "summary", "description", "status", "priority",
+    "assignee", "reporter", "creator", "labels", "components", "fixVersions", "affectedVersions",
+    "versions", "due", "dueDate", "created", "updated", "resolution", "resolutionDate",
+    "environment", "originalEstimate", "remainingEstimate", "timeSpent", "estimate", "spent",
+    "type", "typeName", "issueType", "parentId", "parent", "customFields", "customKeys",
+    "comments", "attachments", "workLogs", "watchers", "votes", "securityLevel", "issueLinks",
+    "url", "areaPath", "iterationPath", "state", "tags", "remoteId",
+];
+
+/// The local item as an object of fixed properties, on the built-in tracker. A ServiceNow
+/// record (it names its table) has whatever columns its table has: there a column the record
+/// lacks reads null.
+fn strict_issue(
+    issue: &tandem_script::Value,
+    item: &Value,
+    env: &Env,
+) -> Vec<tandem_script::Strict> {
+    if env.serves_servicenow() || item.get("tableName").is_some() {
+        return Vec::new();
+    }
+    vec![tandem_script::Strict {
+        map: issue.clone(),
+        class: "Issue".into(),
+        known: ISSUE_PROPERTIES.iter().map(|p| (*p).to_owned()).collect(),
+    }]
+}
+
 /// The budgets one rule run gets.
 pub fn limits() -> Limits {
     Limits::default()
@@ -134,6 +165,7 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
     let mut item = item.clone();
     wrap_custom_fields(&mut item, &names, false);
     let issue = from_json(&item);
+    let strict = strict_issue(&issue, &item, env);
     let comment_helper = Rc::new(CommentHelper::default());
     let vars = binding(
         [
@@ -146,7 +178,7 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
         .into_iter()
         .chain(bound.variables),
     );
-    let outcome = script.run(vars, &limits());
+    let outcome = script.run_strict(vars, &limits(), strict);
     let log = bound.debug.take_log();
     outcome
         .result
@@ -285,6 +317,7 @@ pub fn incoming(
     wrap_custom_fields(&mut item, &names, false);
     let issue = from_json(&item);
     let issue_bound = issue.clone();
+    let strict = strict_issue(&issue, &item, env);
     let previous = input.previous.clone().map(|mut p| {
         wrap_received_custom_fields(&mut p);
         p
@@ -315,7 +348,7 @@ pub fn incoming(
         .into_iter()
         .chain(bound.variables),
     );
-    let outcome = script.run(vars, &limits());
+    let outcome = script.run_strict(vars, &limits(), strict);
     let log = bound.debug.take_log();
     outcome
         .result
@@ -1236,6 +1269,41 @@ mod tests {
         assert!(fields.get("Nested").is_none_or(Value::is_null), "{fields}");
         let text = applied.item.to_string();
         assert!(!text.contains("value:"), "a wrapper's text was written: {text}");
+    }
+
+    #[test]
+    fn a_typo_on_the_issue_is_a_missing_property_naming_it_and_its_line() {
+        let fixture = Fixture::new();
+        let e = outgoing(
+            "replica.summary = issue.summary\nreplica.status = issue.statusd",
+            &json!({"summary": "s", "status": {"name": "Done"}}),
+            &fixture.env(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("No such property: statusd for class: Issue")
+                && e.message.contains("did you mean 'status'"),
+            "{}",
+            e.message
+        );
+        assert!(e.trace.unwrap().contains(":2:"), "names line 2");
+        // The same in the incoming rules.
+        let e = incoming(
+            "issue.summary = issue.sumary",
+            input(json!({"summary": "x"}), None),
+            &fixture.env(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("No such property: sumary"), "{}", e.message);
+        // Exalate's properties the item lacks read null; writing a new one is allowed; a
+        // map the rules make stays a map.
+        let out = outgoing(
+            "replica.a = [issue.dueDate, issue.resolution, issue.parentId]\nissue.extra = 1\nreplica.b = issue.extra\nreplica.c = [k: 1].nothing",
+            &json!({"summary": "s"}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(out.replica, json!({"a": [null, null, null], "b": 1, "c": null}));
     }
 
     #[test]
