@@ -167,7 +167,8 @@ fn a_strict_map_reads_like_an_object_of_fixed_properties() {
         "{e:?}"
     );
     assert!(
-        e.message.contains("No such property: statusd for class: Issue")
+        e.message
+            .contains("No such property: statusd for class: Issue")
             && e.message.contains("did you mean 'status'"),
         "{}",
         e.message
@@ -178,8 +179,16 @@ fn a_strict_map_reads_like_an_object_of_fixed_properties() {
     let out = script.run(binding([("issue", issue)]), &Limits::default());
     assert_eq!(to_json(&out.result.unwrap()), serde_json::Value::Null);
     // Known properties read null and new ones can be written.
-    let script = Script::compile("issue.extra = 2\n[issue.summary, issue.dueDate, issue.extra]").unwrap();
+    let script =
+        Script::compile("issue.extra = 2\n[issue.summary, issue.dueDate, issue.extra]").unwrap();
     let issue = from_json(&serde_json::json!({"summary": "s"}));
-    let out = script.run_strict(binding([("issue", issue.clone())]), &Limits::default(), strict(&issue));
-    assert_eq!(to_json(&out.result.unwrap()), serde_json::json!(["s", null, 2]));
+    let out = script.run_strict(
+        binding([("issue", issue.clone())]),
+        &Limits::default(),
+        strict(&issue),
+    );
+    assert_eq!(
+        to_json(&out.result.unwrap()),
+        serde_json::json!(["s", null, 2])
+    );
 }

@@ -516,9 +516,13 @@ mod tests {
         assert_eq!(patch.summary.as_deref(), Some("From a field"));
         assert_eq!(patch.description.as_deref(), Some(""));
         // Inside customFields, nested wrappers unwrap to the value.
-        let mut fields = json!({"customFields": {"A": {"value": {"value": "x"}}, "B": {"value": "y", "id": 1}}});
+        let mut fields =
+            json!({"customFields": {"A": {"value": {"value": "x"}}, "B": {"value": "y", "id": 1}}});
         unwrap_custom_fields(&mut fields, None);
-        assert_eq!(fields["customFields"], json!({"A": "x", "B": {"value": "y", "id": 1}}));
+        assert_eq!(
+            fields["customFields"],
+            json!({"A": "x", "B": {"value": "y", "id": 1}})
+        );
     }
 
     #[test]

@@ -16,6 +16,13 @@
 //! binds `attachmentHelper` (here). Each outcome carries the lines `debug.info` and
 //! `debug.warn` logged; when a run fails, those lines end its trace, so that the errors page
 //! shows what the script logged first.
+//!
+//! As Exalate's: a `mergeComments` closure gets each comment to add and changes it in place
+//! (`it.body`, `it.internal`, `it.executor` — who writes it); what it returns counts only when
+//! that is a comment. A custom field the remote did not send reads null in `replica` and
+//! `previous`, and a field's wrapper is never written as text. On the built-in tracker the
+//! local item reads as an object of fixed properties: a property it lacks that Exalate's
+//! `issue` does not have either (`issue.statusd`) is a MissingPropertyException naming it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -70,13 +77,54 @@ fn run_failed(which: &'static str, source: &str, e: &ScriptError, log: &[String]
 /// item may lack: they read null. Any other property the item lacks (`issue.statusd`) is a
 /// MissingPropertyException naming it, as in Exalate, not a silent null.
 const ISSUE_PROPERTIES: &[&str] = &[
-    "id", "key", "projectKey", "project", "summary", "description", "status", "priority",
-    "assignee", "reporter", "creator", "labels", "components", "fixVersions", "affectedVersions",
-    "versions", "due", "dueDate", "created", "updated", "resolution", "resolutionDate",
-    "environment", "originalEstimate", "remainingEstimate", "timeSpent", "estimate", "spent",
-    "type", "typeName", "issueType", "parentId", "parent", "customFields", "customKeys",
-    "comments", "attachments", "workLogs", "watchers", "votes", "securityLevel", "issueLinks",
-    "url", "areaPath", "iterationPath", "state", "tags", "remoteId",
+    "id",
+    "key",
+    "projectKey",
+    "project",
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "reporter",
+    "creator",
+    "labels",
+    "components",
+    "fixVersions",
+    "affectedVersions",
+    "versions",
+    "due",
+    "dueDate",
+    "created",
+    "updated",
+    "resolution",
+    "resolutionDate",
+    "environment",
+    "originalEstimate",
+    "remainingEstimate",
+    "timeSpent",
+    "estimate",
+    "spent",
+    "type",
+    "typeName",
+    "issueType",
+    "parentId",
+    "parent",
+    "customFields",
+    "customKeys",
+    "comments",
+    "attachments",
+    "workLogs",
+    "watchers",
+    "votes",
+    "securityLevel",
+    "issueLinks",
+    "url",
+    "areaPath",
+    "iterationPath",
+    "state",
+    "tags",
+    "remoteId",
 ];
 
 /// The local item as an object of fixed properties, on the built-in tracker. A ServiceNow
@@ -983,7 +1031,9 @@ mod tests {
         );
         // A comment the closure makes itself counts too.
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica) { c -> [body: c.body.toUpperCase(), internal: true] }"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { c -> [body: c.body.toUpperCase(), internal: true] }"
+            ),
             added("HELLO", true, "Ana")
         );
     }
@@ -992,16 +1042,22 @@ mod tests {
     fn a_merge_closure_changes_the_comment_in_place() {
         // The closure's value is `true`, not the comment: the comment it changed counts.
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica, {it.internal = true})"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica, {it.internal = true})"
+            ),
             added("hello", true, "Ana")
         );
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.body = it.author.displayName + ': ' + it.body }"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.body = it.author.displayName + ': ' + it.body }"
+            ),
             added("Ana: hello", false, "Ana")
         );
         // A closure ending in an `if` without else (null when it does not apply).
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica) { if (it.body.contains('secret')) { it.internal = true } }"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { if (it.body.contains('secret')) { it.internal = true } }"
+            ),
             added("hello", false, "Ana")
         );
     }
@@ -1010,12 +1066,16 @@ mod tests {
     fn a_merge_closure_ending_in_an_elvis_or_an_assignment_keeps_every_comment() {
         // Ended in an Elvis: its text is not the body.
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.body = '[' + it.body + ']'; it.author?.email ?: 'nobody@example.com' }"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.body = '[' + it.body + ']'; it.author?.email ?: 'nobody@example.com' }"
+            ),
             added("[hello]", false, "Ana")
         );
         // Ended in an assignment whose value is null: the comment is not dropped.
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = nodeHelper.getUserByEmail(it.author?.email) }"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = nodeHelper.getUserByEmail(it.author?.email) }"
+            ),
             added("hello", false, "Ana")
         );
     }
@@ -1023,11 +1083,15 @@ mod tests {
     #[test]
     fn a_merge_closure_sets_who_writes_the_comment_with_executor() {
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica, { it.executor = nodeHelper.getUserByEmail('bo@example.com') })"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica, { it.executor = nodeHelper.getUserByEmail('bo@example.com') })"
+            ),
             added("hello", false, "bo@example.com")
         );
         assert_eq!(
-            merged("issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = [displayName: 'Bo', email: 'bo@example.com']; it }"),
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = [displayName: 'Bo', email: 'bo@example.com']; it }"
+            ),
             added("hello", false, "Bo")
         );
     }
@@ -1268,7 +1332,10 @@ mod tests {
         assert_eq!(fields["Other"], "keep");
         assert!(fields.get("Nested").is_none_or(Value::is_null), "{fields}");
         let text = applied.item.to_string();
-        assert!(!text.contains("value:"), "a wrapper's text was written: {text}");
+        assert!(
+            !text.contains("value:"),
+            "a wrapper's text was written: {text}"
+        );
     }
 
     #[test]
@@ -1281,7 +1348,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.message.contains("No such property: statusd for class: Issue")
+            e.message
+                .contains("No such property: statusd for class: Issue")
                 && e.message.contains("did you mean 'status'"),
             "{}",
             e.message
@@ -1294,7 +1362,11 @@ mod tests {
             &fixture.env(),
         )
         .unwrap_err();
-        assert!(e.message.contains("No such property: sumary"), "{}", e.message);
+        assert!(
+            e.message.contains("No such property: sumary"),
+            "{}",
+            e.message
+        );
         // Exalate's properties the item lacks read null; writing a new one is allowed; a
         // map the rules make stays a map.
         let out = outgoing(
@@ -1303,7 +1375,10 @@ mod tests {
             &fixture.env(),
         )
         .unwrap();
-        assert_eq!(out.replica, json!({"a": [null, null, null], "b": 1, "c": null}));
+        assert_eq!(
+            out.replica,
+            json!({"a": [null, null, null], "b": 1, "c": null})
+        );
     }
 
     #[test]

@@ -282,7 +282,11 @@ impl Interp<'_> {
     /// The overload of `list` that `args` call, as Groovy picks it: by arity, then by the
     /// arguments' runtime types (a parameter declared `int` never takes a String); the closest
     /// fit wins, the first declared on a tie. `None` when no overload accepts the arguments.
-    pub(crate) fn pick_overload(&self, list: &[Rc<MethodDef>], args: &[Value]) -> Option<Rc<MethodDef>> {
+    pub(crate) fn pick_overload(
+        &self,
+        list: &[Rc<MethodDef>],
+        args: &[Value],
+    ) -> Option<Rc<MethodDef>> {
         let n = args.len();
         let mut best: Option<(u32, &Rc<MethodDef>)> = None;
         for m in list {
@@ -309,15 +313,24 @@ impl Interp<'_> {
     }
 
     /// Why no overload of `name` in `list` takes `args`, in Groovy's words.
-    pub(crate) fn no_overload(&mut self, name: &str, list: &[Rc<MethodDef>], args: &[Value], span: Span) -> R<Value> {
+    pub(crate) fn no_overload(
+        &mut self,
+        name: &str,
+        list: &[Rc<MethodDef>],
+        args: &[Value],
+        span: Span,
+    ) -> R<Value> {
         let arity = |m: &Rc<MethodDef>| {
             let required = m.params.iter().filter(|p| p.default.is_none()).count();
             (required..=m.params.len()).contains(&args.len())
         };
-        let shown: Vec<String> = args.iter().map(|a| match a {
-            Value::Null => "null".to_string(),
-            a => a.type_name(),
-        }).collect();
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| match a {
+                Value::Null => "null".to_string(),
+                a => a.type_name(),
+            })
+            .collect();
         let message = if list.iter().any(arity) {
             let sigs: Vec<String> = list
                 .iter()
@@ -325,7 +338,10 @@ impl Interp<'_> {
                     let ps: Vec<String> = m
                         .params
                         .iter()
-                        .map(|p| p.ty.as_ref().map_or("Object".to_string(), |t| t.name.to_string()))
+                        .map(|p| {
+                            p.ty.as_ref()
+                                .map_or("Object".to_string(), |t| t.name.to_string())
+                        })
                         .collect();
                     format!("{name}({})", ps.join(", "))
                 })

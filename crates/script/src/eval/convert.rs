@@ -257,7 +257,11 @@ pub fn cast(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
         },
         "List" | "ArrayList" | "Collection" | "Iterable" | "LinkedList" => match &v {
             // A set as a list is a new list (`s as List`).
-            Value::List(l) if it.is_set(&v) && t.name.as_ref() != "Collection" && t.name.as_ref() != "Iterable" => {
+            Value::List(l)
+                if it.is_set(&v)
+                    && t.name.as_ref() != "Collection"
+                    && t.name.as_ref() != "Iterable" =>
+            {
                 let items = l.borrow().clone();
                 it.charge(crate::limits::list_bytes(items.len()), span)?;
                 Ok(Value::list(items))

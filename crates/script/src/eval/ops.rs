@@ -525,7 +525,10 @@ fn set_binary(it: &mut Interp, op: BinOp, a: &Value, b: &Value, span: Span) -> R
         if !(it.is_set(a) && it.is_set(b)) {
             return Ok(false);
         }
-        let (x, y) = (a.iter_items().unwrap_or_default(), b.iter_items().unwrap_or_default());
+        let (x, y) = (
+            a.iter_items().unwrap_or_default(),
+            b.iter_items().unwrap_or_default(),
+        );
         it.work(x.len().saturating_mul(y.len()), span)?;
         Ok(x.len() == y.len() && x.iter().all(|v| y.iter().any(|w| values_equal(v, w))))
     };

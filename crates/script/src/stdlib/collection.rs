@@ -162,7 +162,11 @@ pub(crate) fn call(
     }
     let set = it.is_set(recv);
     if set && matches!(name, "plus" | "minus") && a.len() == 1 {
-        let op = if name == "plus" { BinOp::Add } else { BinOp::Sub };
+        let op = if name == "plus" {
+            BinOp::Add
+        } else {
+            BinOp::Sub
+        };
         return crate::eval::binary_op(it, op, recv.clone(), a.get(0).clone(), span).map(Some);
     }
     let items = it.items(recv, span)?.unwrap_or_default();
@@ -662,7 +666,11 @@ pub(crate) fn call(
         _ => return Ok(None),
     };
     // What a set's filters give is a set; `toSet()` makes one.
-    if (set && matches!(name, "findAll" | "grep" | "intersect" | "unique" | "toUnique"))
+    if (set
+        && matches!(
+            name,
+            "findAll" | "grep" | "intersect" | "unique" | "toUnique"
+        ))
         || name == "toSet"
     {
         it.mark_set(&v);
