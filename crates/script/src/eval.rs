@@ -28,6 +28,9 @@ pub(crate) use ops::{
 /// The binding: the script's variables in and out.
 pub type Binding = IndexMap<Rc<str>, Value, Fx>;
 
+/// A map read as an object of fixed properties: the map, its class, the properties it may lack.
+type StrictMap = (Rc<RefCell<MapData>>, Rc<str>, Rc<[String]>);
+
 thread_local! {
     static IT: Name = Rc::from("it");
 }
@@ -90,7 +93,7 @@ pub struct Interp<'p> {
     map_defaults: Vec<(Rc<RefCell<MapData>>, Value)>,
     /// Maps that are objects of fixed properties ([`crate::Strict`]): their class and the
     /// properties they may lack.
-    strict_maps: Vec<(Rc<RefCell<MapData>>, Rc<str>, Rc<[String]>)>,
+    strict_maps: Vec<StrictMap>,
     /// Lists that are sets (`as Set`, `new HashSet()`, `toSet()`): a `LinkedHashSet` in
     /// Groovy, whose operations keep it one and never hold an element twice.
     sets: Vec<Rc<RefCell<Vec<Value>>>>,

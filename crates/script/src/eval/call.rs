@@ -314,7 +314,7 @@ impl Interp<'_> {
 
     /// Why no overload of `name` in `list` takes `args`, in Groovy's words.
     pub(crate) fn no_overload(
-        &mut self,
+        &self,
         name: &str,
         list: &[Rc<MethodDef>],
         args: &[Value],
@@ -394,11 +394,10 @@ impl Interp<'_> {
             }
         }
         if let Some(list) = self.methods.get(name) {
-            let list = list.clone();
-            if let Some(m) = self.pick_overload(&list, &args) {
+            if let Some(m) = self.pick_overload(list, &args) {
                 return self.invoke_method(&m, args, Ctx::default(), span);
             }
-            return self.no_overload(name, &list, &args, span);
+            return self.no_overload(name, list, &args, span);
         }
         if let Some(v) = self.binding.get(&**name).cloned() {
             return self.call_value(&v, args, span);
@@ -552,16 +551,16 @@ fn param_fit(it: &Interp, ty: Option<&TypeName>, v: &Value) -> Option<u32> {
         v,
         Value::Int(_) | Value::Long(_) | Value::BigInt(_) | Value::Dec(_) | Value::Double(_)
     );
-    let exact = match (t, v) {
-        ("int" | "Integer", Value::Int(_)) => true,
-        ("long" | "Long", Value::Long(_)) => true,
-        ("double" | "Double", Value::Double(_)) => true,
-        ("BigDecimal", Value::Dec(_)) => true,
-        ("BigInteger", Value::BigInt(_)) => true,
-        ("boolean" | "Boolean", Value::Bool(_)) => true,
-        ("String", Value::Str(_)) => true,
-        _ => false,
-    };
+    let exact = matches!(
+        (t, v),
+        ("int" | "Integer", Value::Int(_))
+            | ("long" | "Long", Value::Long(_))
+            | ("double" | "Double", Value::Double(_))
+            | ("BigDecimal", Value::Dec(_))
+            | ("BigInteger", Value::BigInt(_))
+            | ("boolean" | "Boolean", Value::Bool(_))
+            | ("String", Value::Str(_))
+    );
     if exact {
         return Some(4);
     }

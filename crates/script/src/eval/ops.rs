@@ -343,10 +343,11 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             _ => {}
         }
     }
-    if !it.sets.is_empty() && (it.is_set(&a) || it.is_set(&b)) {
-        if let Some(v) = set_binary(it, op, &a, &b, span)? {
-            return Ok(v);
-        }
+    if !it.sets.is_empty()
+        && (it.is_set(&a) || it.is_set(&b))
+        && let Some(v) = set_binary(it, op, &a, &b, span)?
+    {
+        return Ok(v);
     }
     match op {
         Eq => return Ok(Value::Bool(values_equal(&a, &b))),
