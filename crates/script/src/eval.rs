@@ -28,6 +28,9 @@ pub(crate) use ops::{
 /// The binding: the script's variables in and out.
 pub type Binding = IndexMap<Rc<str>, Value, Fx>;
 
+/// A map read as an object of fixed properties: the map, its class, the properties it may lack.
+type StrictMap = (Rc<RefCell<MapData>>, Rc<str>, Rc<[String]>);
+
 thread_local! {
     static IT: Name = Rc::from("it");
 }
@@ -88,6 +91,12 @@ pub struct Interp<'p> {
     pub(crate) regex_cache: IndexMap<Rc<str>, Rc<fancy_regex::Regex>, Fx>,
     /// Maps made with `withDefault { … }`, and their default closures.
     map_defaults: Vec<(Rc<RefCell<MapData>>, Value)>,
+    /// Maps that are objects of fixed properties ([`crate::Strict`]): their class and the
+    /// properties they may lack.
+    strict_maps: Vec<StrictMap>,
+    /// Lists that are sets (`as Set`, `new HashSet()`, `toSet()`): a `LinkedHashSet` in
+    /// Groovy, whose operations keep it one and never hold an element twice.
+    sets: Vec<Rc<RefCell<Vec<Value>>>>,
     /// Address of a local at the start of the run: the stack guard measures from here.
     stack_base: usize,
     it_name: Name,
@@ -122,6 +131,8 @@ impl<'p> Interp<'p> {
             stack: Vec::new(),
             regex_cache: IndexMap::default(),
             map_defaults: Vec::new(),
+            strict_maps: Vec::new(),
+            sets: Vec::new(),
             stack_base: 0,
             it_name: IT.with(Rc::clone),
             scratch: String::new(),
@@ -157,6 +168,68 @@ impl<'p> Interp<'p> {
     pub(crate) fn set_map_default(&mut self, m: &Rc<RefCell<MapData>>, f: Value) {
         self.map_defaults.retain(|(x, _)| !Rc::ptr_eq(x, m));
         self.map_defaults.push((m.clone(), f));
+    }
+
+    /// Whether `v` is a list made a set ([`Interp::mark_set`]).
+    pub(crate) fn is_set(&self, v: &Value) -> bool {
+        if self.sets.is_empty() {
+            return false;
+        }
+        matches!(v, Value::List(l) if self.sets.iter().any(|s| Rc::ptr_eq(s, l)))
+    }
+
+    /// Makes the list `v` a set (its elements must be distinct already).
+    pub(crate) fn mark_set(&mut self, v: &Value) {
+        if let Value::List(l) = v
+            && !self.is_set(v)
+        {
+            self.sets.push(l.clone());
+        }
+    }
+
+    /// `v`'s Java class name: a set's is `LinkedHashSet`.
+    pub(crate) fn class_name(&self, v: &Value) -> String {
+        if self.is_set(v) {
+            "LinkedHashSet".into()
+        } else {
+            v.type_name()
+        }
+    }
+
+    pub(crate) fn make_strict(&mut self, s: crate::Strict) {
+        if let Value::Map(m) = s.map {
+            self.strict_maps
+                .push((m, Rc::from(s.class.as_str()), s.known.into()));
+        }
+    }
+
+    /// A property read on a map that has no such key: an error when the map is an object of
+    /// fixed properties that does not list it either.
+    pub(crate) fn strict_miss(&self, m: &Rc<RefCell<MapData>>, name: &str, span: Span) -> R<()> {
+        if self.strict_maps.is_empty() {
+            return Ok(());
+        }
+        let Some((_, class, known)) = self.strict_maps.iter().find(|(x, _, _)| Rc::ptr_eq(x, m))
+        else {
+            return Ok(());
+        };
+        if known.iter().any(|k| k == name) {
+            return Ok(());
+        }
+        let present: Vec<String> = m
+            .borrow()
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .chain(known.iter().cloned())
+            .collect();
+        let hint = crate::diagnostic::did_you_mean(name, present.iter().map(|s| s.as_str()))
+            .map(|s| format!("; did you mean '{s}'?"))
+            .unwrap_or_default();
+        self.fail(
+            "MissingPropertyException",
+            format!("No such property: {name} for class: {class}{hint}"),
+            span,
+        )
     }
 
     /// The value of a missing key of a `withDefault` map (stored, as Groovy does), if any.

@@ -84,7 +84,16 @@ impl Script {
 
     /// Runs the script with `variables` as its binding.
     pub fn run(&self, variables: Binding, limits: &Limits) -> Outcome {
+        self.run_strict(variables, limits, Vec::new())
+    }
+
+    /// Runs the script with `variables` as its binding, where each of `strict` is a map the
+    /// script sees as an object of fixed properties.
+    pub fn run_strict(&self, variables: Binding, limits: &Limits, strict: Vec<Strict>) -> Outcome {
         let mut it = eval::Interp::new(&self.program, variables, limits.clone());
+        for s in strict {
+            it.make_strict(s);
+        }
         let result = it.run();
         Outcome {
             result,
@@ -92,6 +101,18 @@ impl Script {
             variables: std::mem::take(&mut it.binding),
         }
     }
+}
+
+/// A map the script sees as an object with fixed properties, as Exalate's `issue` is: reading a
+/// property the map neither has nor lists in `known` (a typo such as `issue.statusd`) is a
+/// `MissingPropertyException` naming the property and the class, not null. Writing one is
+/// allowed, and `known` properties the map lacks read null.
+pub struct Strict {
+    /// The map (a [`Value::Map`]; anything else is ignored).
+    pub map: Value,
+    /// The class the message names, e.g. `Issue`.
+    pub class: String,
+    pub known: Vec<String>,
 }
 
 /// A binding from `(name, value)` pairs.

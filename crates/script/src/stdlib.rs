@@ -389,7 +389,7 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
                 .bytes()
                 .fold(0i32, |h, b| h.wrapping_mul(31).wrapping_add(b as i32)),
         ),
-        "getClass" => Value::Class(Rc::from(recv.type_name().as_str())),
+        "getClass" => Value::Class(Rc::from(it.class_name(recv).as_str())),
         "asBoolean" => Value::Bool(recv.truthy()),
         "inspect" | "dump" => Value::Str(string::text(it, recv, span)?),
         "isCase" => Value::Bool(it.is_case(recv, a.get(0), span)?),

@@ -140,3 +140,55 @@ fn json_round_trips_through_values() {
     let j = serde_json::json!({"a": [1, 2147483648i64, 2.5, "s", null, true], "b": {"c": {}}});
     assert_eq!(to_json(&from_json(&j)), j);
 }
+
+#[test]
+fn a_strict_map_reads_like_an_object_of_fixed_properties() {
+    let script = Script::compile(
+        "def a = [issue.summary, issue.dueDate, issue.status?.name]\nissue.extra = 2\na << issue.extra\nreturn issue.statusd",
+    )
+    .unwrap();
+    let issue = from_json(&serde_json::json!({"summary": "s", "status": {"name": "Done"}}));
+    let strict = |issue: &Value| {
+        vec![tandem_script::Strict {
+            map: issue.clone(),
+            class: "Issue".into(),
+            known: vec!["dueDate".into()],
+        }]
+    };
+    let out = script.run_strict(
+        binding([("issue", issue.clone())]),
+        &Limits::default(),
+        strict(&issue),
+    );
+    let e = out.result.unwrap_err();
+    assert_eq!(
+        e.kind,
+        tandem_script::ErrorKind::Exception("MissingPropertyException".into()),
+        "{e:?}"
+    );
+    assert!(
+        e.message
+            .contains("No such property: statusd for class: Issue")
+            && e.message.contains("did you mean 'status'"),
+        "{}",
+        e.message
+    );
+    let source = "def a = [issue.summary, issue.dueDate, issue.status?.name]\nissue.extra = 2\na << issue.extra\nreturn issue.statusd";
+    assert_eq!(e.line_col(source).0, 4, "names the line");
+    // Without strictness the same map reads null, as a Groovy map does.
+    let out = script.run(binding([("issue", issue)]), &Limits::default());
+    assert_eq!(to_json(&out.result.unwrap()), serde_json::Value::Null);
+    // Known properties read null and new ones can be written.
+    let script =
+        Script::compile("issue.extra = 2\n[issue.summary, issue.dueDate, issue.extra]").unwrap();
+    let issue = from_json(&serde_json::json!({"summary": "s"}));
+    let out = script.run_strict(
+        binding([("issue", issue.clone())]),
+        &Limits::default(),
+        strict(&issue),
+    );
+    assert_eq!(
+        to_json(&out.result.unwrap()),
+        serde_json::json!(["s", null, 2])
+    );
+}

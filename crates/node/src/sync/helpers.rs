@@ -148,6 +148,12 @@ pub enum Writes {
 }
 
 impl Env {
+    /// True on a node that serves ServiceNow, whose records have whatever columns their table
+    /// has: there a property the record lacks reads null.
+    pub fn serves_servicenow(&self) -> bool {
+        self.servicenow.is_some()
+    }
+
     /// `runtime` must be captured on the async side, before the rules go to a blocking thread.
     pub fn new(store: Arc<dyn Store>, runtime: tokio::runtime::Handle, connection_id: Uuid) -> Env {
         Env {
@@ -281,9 +287,20 @@ fn arity(
 }
 
 /// The first argument as text; `None` for null (or a missing argument).
+/// The first argument as text; a custom field's wrapper (`replica.customFields."X"`) gives
+/// its value, so a helper never turns the wrapper itself into text like `[value:null]`.
 fn text_arg(args: &[ScriptValue]) -> Option<String> {
     match args.first() {
         None | Some(ScriptValue::Null) => None,
+        Some(v @ ScriptValue::Map(_)) => {
+            let json = to_json(v);
+            match super::item_json::field_value(&json) {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                j if std::ptr::eq(j, &json) => Some(v.to_string()),
+                j => Some(from_json(j).to_string()),
+            }
+        }
         Some(v) => Some(v.to_string()),
     }
 }

@@ -121,6 +121,34 @@ pub fn wrap_custom_fields(v: &mut Value, names: &[String], create: bool) {
     }
 }
 
+/// Custom fields of a replica received (`replica`, `previous`) as the rules see them: each
+/// field the remote sent is wrapped as `{value}`; one it did not send is absent, so that
+/// `replica.customFields."X"` and `replica.customFields."X"?.value` read null, as in Exalate.
+/// `customFields` itself is always a map.
+pub fn wrap_received_custom_fields(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    if !obj.get("customFields").is_some_and(Value::is_object) {
+        obj.insert("customFields".into(), json!({}));
+    }
+    wrap_custom_fields(v, &[], false);
+}
+
+/// A custom field wrapper's value (`{value: X}` → X, through any nesting, as when a rule
+/// assigns a wrapper to another's `value`); anything else as it is. Never the wrapper itself:
+/// no field is ever written as `[value:null]`.
+pub fn field_value(v: &Value) -> &Value {
+    let mut v = v;
+    while let Value::Object(o) = v
+        && o.len() == 1
+        && let Some(inner) = o.get("value")
+    {
+        v = inner;
+    }
+    v
+}
+
 /// The way back from [`wrap_custom_fields`]: a field left as an object whose only key is
 /// `value` becomes that value; anything else (a raw value a rule assigned,
 /// `issue.customFields.Tier = "Gold"`) stays as it is. A field that is null and that `keep`
@@ -135,12 +163,7 @@ pub fn unwrap_custom_fields(v: &mut Value, keep: Option<&Value>) {
         return;
     };
     for value in fields.values_mut() {
-        if let Value::Object(o) = value
-            && o.len() == 1
-            && let Some(inner) = o.get_mut("value")
-        {
-            *value = inner.take();
-        }
+        *value = field_value(value).clone();
     }
     fields.retain(|name, value| {
         !value.is_null() || keep.is_some_and(|k| !k["customFields"][name.as_str()].is_null())
@@ -185,7 +208,8 @@ fn bad(field: &'static str, problem: impl Into<String>) -> FieldError {
 }
 
 fn text(obj: &Map<String, Value>, field: &'static str) -> Result<Option<String>, FieldError> {
-    match obj.get(field) {
+    // A custom field's wrapper assigned to a text field gives its value, never its text.
+    match obj.get(field).map(field_value) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(String::new())),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -479,6 +503,26 @@ mod tests {
         assert_eq!(patch.assignee.unwrap().unwrap().name, "Bo");
         assert_eq!(patch.labels.unwrap(), vec!["a", "b"]);
         assert!(patch.description.is_none());
+    }
+
+    #[test]
+    fn a_custom_field_wrapper_in_a_text_field_gives_its_value_never_its_text() {
+        let i = item();
+        let mut v = item_json(&i);
+        // `issue.summary = replica.customFields.Title`, `issue.description = … .Missing`
+        v["summary"] = json!({"value": "From a field"});
+        v["description"] = json!({"value": {"value": null}});
+        let patch = patch_from_json(&i, &v).unwrap();
+        assert_eq!(patch.summary.as_deref(), Some("From a field"));
+        assert_eq!(patch.description.as_deref(), Some(""));
+        // Inside customFields, nested wrappers unwrap to the value.
+        let mut fields =
+            json!({"customFields": {"A": {"value": {"value": "x"}}, "B": {"value": "y", "id": 1}}});
+        unwrap_custom_fields(&mut fields, None);
+        assert_eq!(
+            fields["customFields"],
+            json!({"A": "x", "B": {"value": "y", "id": 1}})
+        );
     }
 
     #[test]

@@ -16,6 +16,13 @@
 //! binds `attachmentHelper` (here). Each outcome carries the lines `debug.info` and
 //! `debug.warn` logged; when a run fails, those lines end its trace, so that the errors page
 //! shows what the script logged first.
+//!
+//! As Exalate's: a `mergeComments` closure gets each comment to add and changes it in place
+//! (`it.body`, `it.internal`, `it.executor` — who writes it); what it returns counts only when
+//! that is a comment. A custom field the remote did not send reads null in `replica` and
+//! `previous`, and a field's wrapper is never written as text. On the built-in tracker the
+//! local item reads as an object of fixed properties: a property it lacks that Exalate's
+//! `issue` does not have either (`issue.statusd`) is a MissingPropertyException naming it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,7 +38,7 @@ use tandem_script::{
 };
 
 use super::helpers::{self, Env, Run};
-use super::item_json::{unwrap_custom_fields, wrap_custom_fields};
+use super::item_json::{unwrap_custom_fields, wrap_custom_fields, wrap_received_custom_fields};
 
 /// A rule that failed: which script, the message, and the rendered trace (line, caret, stack).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +71,78 @@ fn run_failed(which: &'static str, source: &str, e: &ScriptError, log: &[String]
         trace.push_str(&log.join("\n"));
     }
     error
+}
+
+/// The properties of Exalate's `issue` (on any of its trackers) that the built-in tracker's
+/// item may lack: they read null. Any other property the item lacks (`issue.statusd`) is a
+/// MissingPropertyException naming it, as in Exalate, not a silent null.
+const ISSUE_PROPERTIES: &[&str] = &[
+    "id",
+    "key",
+    "projectKey",
+    "project",
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "reporter",
+    "creator",
+    "labels",
+    "components",
+    "fixVersions",
+    "affectedVersions",
+    "versions",
+    "due",
+    "dueDate",
+    "created",
+    "updated",
+    "resolution",
+    "resolutionDate",
+    "environment",
+    "originalEstimate",
+    "remainingEstimate",
+    "timeSpent",
+    "estimate",
+    "spent",
+    "type",
+    "typeName",
+    "issueType",
+    "parentId",
+    "parent",
+    "customFields",
+    "customKeys",
+    "comments",
+    "attachments",
+    "workLogs",
+    "watchers",
+    "votes",
+    "securityLevel",
+    "issueLinks",
+    "url",
+    "areaPath",
+    "iterationPath",
+    "state",
+    "tags",
+    "remoteId",
+];
+
+/// The local item as an object of fixed properties, on the built-in tracker. A ServiceNow
+/// record (it names its table) has whatever columns its table has: there a column the record
+/// lacks reads null.
+fn strict_issue(
+    issue: &tandem_script::Value,
+    item: &Value,
+    env: &Env,
+) -> Vec<tandem_script::Strict> {
+    if env.serves_servicenow() || item.get("tableName").is_some() {
+        return Vec::new();
+    }
+    vec![tandem_script::Strict {
+        map: issue.clone(),
+        class: "Issue".into(),
+        known: ISSUE_PROPERTIES.iter().map(|p| (*p).to_owned()).collect(),
+    }]
 }
 
 /// The budgets one rule run gets.
@@ -134,6 +213,7 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
     let mut item = item.clone();
     wrap_custom_fields(&mut item, &names, false);
     let issue = from_json(&item);
+    let strict = strict_issue(&issue, &item, env);
     let comment_helper = Rc::new(CommentHelper::default());
     let vars = binding(
         [
@@ -146,7 +226,7 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
         .into_iter()
         .chain(bound.variables),
     );
-    let outcome = script.run(vars, &limits());
+    let outcome = script.run_strict(vars, &limits(), strict);
     let log = bound.debug.take_log();
     outcome
         .result
@@ -278,13 +358,16 @@ pub fn incoming(
         delta: attachments,
         ops: RefCell::new(Vec::new()),
     });
-    wrap_custom_fields(&mut replica, &names, true);
+    // A field the remote did not send reads as null, as in Exalate; the local item has every
+    // field the rules name, as Jira's issue has every field of its project.
+    wrap_received_custom_fields(&mut replica);
     let mut item = input.item.clone();
     wrap_custom_fields(&mut item, &names, false);
     let issue = from_json(&item);
     let issue_bound = issue.clone();
+    let strict = strict_issue(&issue, &item, env);
     let previous = input.previous.clone().map(|mut p| {
-        wrap_custom_fields(&mut p, &names, true);
+        wrap_received_custom_fields(&mut p);
         p
     });
     let bound = helpers::bind(env, Run::Incoming);
@@ -313,7 +396,7 @@ pub fn incoming(
         .into_iter()
         .chain(bound.variables),
     );
-    let outcome = script.run(vars, &limits());
+    let outcome = script.run_strict(vars, &limits(), strict);
     let log = bound.debug.take_log();
     outcome
         .result
@@ -696,7 +779,9 @@ impl CommentHelper {
         let issue = to_json(&args[0]);
         let local = local_comments(&issue);
         let mut failure = None;
-        let ops = match args.get(2) {
+        // Who writes each comment the closure shaped (`it.executor = …`), by remote id.
+        let mut executors: Vec<(String, String)> = Vec::new();
+        let mut ops = match args.get(2) {
             None => merge_comments(&local, &self.twins, &self.delta, |c| {
                 Some(default_comment_format(c))
             }),
@@ -704,8 +789,22 @@ impl CommentHelper {
                 if failure.is_some() {
                     return None;
                 }
-                match invoker.call(closure, vec![from_json(&comment_json(c))]) {
-                    Ok(value) => spec_from(&to_json(&value), c),
+                // The closure gets the comment to add and changes it in place, as Exalate's
+                // does; what it returns counts only when that is a comment itself.
+                let comment = from_json(&comment_json(c));
+                match invoker.call(closure, vec![comment.clone()]) {
+                    Ok(value) => {
+                        let returned = to_json(&value);
+                        let shaped = if is_comment(&returned) {
+                            returned
+                        } else {
+                            to_json(&comment)
+                        };
+                        if let Some(who) = executor_name(&shaped["executor"]) {
+                            executors.push((c.id.clone(), who));
+                        }
+                        Some(spec_from(&shaped, c))
+                    }
                     Err(e) => {
                         failure = Some(e.message);
                         None
@@ -716,6 +815,15 @@ impl CommentHelper {
         if let Some(message) = failure {
             return Err(format!("the mergeComments closure failed: {message}"));
         }
+        for op in &mut ops {
+            if let CommentOp::Add {
+                remote_id, author, ..
+            } = op
+                && let Some((_, who)) = executors.iter().find(|(id, _)| id == remote_id)
+            {
+                *author = Some(who.clone());
+            }
+        }
         *self.ops.borrow_mut() = ops;
         // What the script assigns back to issue.comments: the comments as they stand; the
         // engine applies the merge itself.
@@ -723,30 +831,42 @@ impl CommentHelper {
     }
 }
 
-/// What a `mergeComments` closure returned: the comment (map) with its body and flag, a body
-/// (string), or null to leave the comment out.
-fn spec_from(value: &Value, original: &ReplicaComment) -> Option<CommentSpec> {
-    match value {
-        Value::Null => None,
-        Value::String(body) => Some(CommentSpec {
-            body: body.clone(),
-            internal: original.internal,
-        }),
-        Value::Object(map) => Some(CommentSpec {
-            body: map
-                .get("body")
-                .and_then(Value::as_str)
-                .unwrap_or(&original.body)
-                .to_owned(),
-            internal: map
-                .get("internal")
-                .and_then(Value::as_bool)
-                .unwrap_or(original.internal),
-        }),
-        _ => Some(CommentSpec {
-            body: original.body.clone(),
-            internal: original.internal,
-        }),
+/// Whether a `mergeComments` closure returned a comment (the one it was given, or one it
+/// made): a map with a body. Anything else it returns (the value of a last assignment, an
+/// Elvis, a flag) is not the comment.
+fn is_comment(value: &Value) -> bool {
+    value.as_object().is_some_and(|m| m.contains_key("body"))
+}
+
+/// The local user a comment is written as (`it.executor = nodeHelper.getUserByEmail(…)`):
+/// their name, else their email; a bare name or email too. None: the default author.
+fn executor_name(executor: &Value) -> Option<String> {
+    let name = match executor {
+        Value::String(s) => Some(s.as_str()),
+        Value::Object(user) => user
+            .get("displayName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| user.get("email").and_then(Value::as_str)),
+        _ => None,
+    }?;
+    (!name.trim().is_empty()).then(|| name.to_owned())
+}
+
+/// The comment a `mergeComments` closure shaped: its body and internal flag, each the
+/// original's where the closure left it out or made it something else.
+fn spec_from(comment: &Value, original: &ReplicaComment) -> CommentSpec {
+    let body = match &comment["body"] {
+        Value::String(body) => body.clone(),
+        Value::Null => original.body.clone(),
+        other => other.to_string(),
+    };
+    CommentSpec {
+        body,
+        internal: match &comment["internal"] {
+            Value::Bool(b) => *b,
+            _ => original.internal,
+        },
     }
 }
 
@@ -876,6 +996,116 @@ mod tests {
             &outcome.comment_ops[..],
             [CommentOp::Add { body, .. }] if body == "[Ana] hello"
         ));
+    }
+
+    /// The one comment op a merge with `rules` makes for a new remote comment "hello" by Ana.
+    fn merged(rules: &str) -> CommentOp {
+        let fixture = Fixture::new();
+        let outcome = incoming(
+            rules,
+            input(json!({"comments": [comment("1", "hello")]}), None),
+            &fixture.env(),
+        )
+        .unwrap();
+        match &outcome.comment_ops[..] {
+            [op] => op.clone(),
+            ops => panic!("expected one op for {rules}, got {ops:?}"),
+        }
+    }
+
+    fn added(body: &str, internal: bool, author: &str) -> CommentOp {
+        CommentOp::Add {
+            remote_id: "1".into(),
+            body: body.into(),
+            internal,
+            author: Some(author.into()),
+        }
+    }
+
+    #[test]
+    fn a_merge_closure_returning_the_comment_keeps_its_body_as_it_is() {
+        // Exalate: `{it}` adds the body without the author's name before it.
+        assert_eq!(
+            merged("issue.comments = commentHelper.mergeComments(issue, replica, {it})"),
+            added("hello", false, "Ana")
+        );
+        // A comment the closure makes itself counts too.
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { c -> [body: c.body.toUpperCase(), internal: true] }"
+            ),
+            added("HELLO", true, "Ana")
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_changes_the_comment_in_place() {
+        // The closure's value is `true`, not the comment: the comment it changed counts.
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica, {it.internal = true})"
+            ),
+            added("hello", true, "Ana")
+        );
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.body = it.author.displayName + ': ' + it.body }"
+            ),
+            added("Ana: hello", false, "Ana")
+        );
+        // A closure ending in an `if` without else (null when it does not apply).
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { if (it.body.contains('secret')) { it.internal = true } }"
+            ),
+            added("hello", false, "Ana")
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_ending_in_an_elvis_or_an_assignment_keeps_every_comment() {
+        // Ended in an Elvis: its text is not the body.
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.body = '[' + it.body + ']'; it.author?.email ?: 'nobody@example.com' }"
+            ),
+            added("[hello]", false, "Ana")
+        );
+        // Ended in an assignment whose value is null: the comment is not dropped.
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = nodeHelper.getUserByEmail(it.author?.email) }"
+            ),
+            added("hello", false, "Ana")
+        );
+    }
+
+    #[test]
+    fn a_merge_closure_sets_who_writes_the_comment_with_executor() {
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica, { it.executor = nodeHelper.getUserByEmail('bo@example.com') })"
+            ),
+            added("hello", false, "bo@example.com")
+        );
+        assert_eq!(
+            merged(
+                "issue.comments = commentHelper.mergeComments(issue, replica) { it.executor = [displayName: 'Bo', email: 'bo@example.com']; it }"
+            ),
+            added("hello", false, "Bo")
+        );
+    }
+
+    #[test]
+    fn the_three_argument_and_trailing_closure_forms_agree() {
+        let rules = [
+            "issue.comments = commentHelper.mergeComments(issue, replica, { it.internal = true; it.body = 'x' + it.body })",
+            "issue.comments = commentHelper.mergeComments(issue, replica) { it.internal = true; it.body = 'x' + it.body }",
+            "def shape = { c -> c.internal = true; c.body = 'x' + c.body }\nissue.comments = commentHelper.mergeComments(issue, replica, shape)",
+        ];
+        for r in rules {
+            assert_eq!(merged(r), added("xhello", true, "Ana"), "{r}");
+        }
     }
 
     #[test]
@@ -1061,7 +1291,7 @@ mod tests {
         update.first_sync = false;
         update.item = json!({"summary": "s", "customFields": {"Tier": "Gold", "Other": 1}});
         let cleared = incoming(
-            "issue.customFields.Tier.value = replica.customFields.Tier.value\nissue.summary = previous.customFields.Tier.value",
+            "issue.customFields.Tier.value = replica.customFields.Tier?.value\nissue.summary = previous.customFields.Tier.value",
             update,
             &fixture.env(),
         )
@@ -1071,6 +1301,84 @@ mod tests {
             json!({"Tier": null, "Other": 1})
         );
         assert_eq!(cleared.item["summary"], "Gold");
+    }
+
+    #[test]
+    fn a_custom_field_the_remote_lacks_reads_null_and_no_wrapper_is_written_as_text() {
+        let fixture = Fixture::new();
+        let mut update = input(
+            json!({"summary": "s", "description": "<p>d</p>", "customFields": {"Present": "<b>yes</b>", "Empty": null}}),
+            None,
+        );
+        update.first_sync = false;
+        update.item = json!({"summary": "", "description": "", "customFields": {"Notes": "old", "Other": "keep"}});
+        let applied = incoming(
+            "issue.summary = [replica.customFields.\"Missing\" == null, replica.customFields.\"Missing\"?.value == null, replica.customFields.Empty?.value == null, replica.customFields.Missing ? 'truthy' : 'falsy'].join(',')\n\
+             issue.description = nodeHelper.toMarkDownFromHtml(replica.customFields.\"Missing\")\n\
+             issue.customFields.Notes.value = nodeHelper.stripHtml(replica.customFields.\"Empty\")\n\
+             issue.customFields.Copied.value = nodeHelper.toMarkDownFromHtml(replica.customFields.\"Present\")\n\
+             issue.customFields.Raw = replica.customFields.Present\n\
+             issue.customFields.Nested.value = replica.customFields.Empty",
+            update,
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(applied.item["summary"], "true,true,true,falsy");
+        assert_eq!(applied.item["description"], Value::Null);
+        let fields = &applied.item["customFields"];
+        assert_eq!(fields["Notes"], Value::Null, "cleared, not '[value:null]'");
+        assert_eq!(fields["Copied"], "**yes**");
+        assert_eq!(fields["Raw"], "<b>yes</b>");
+        assert_eq!(fields["Other"], "keep");
+        assert!(fields.get("Nested").is_none_or(Value::is_null), "{fields}");
+        let text = applied.item.to_string();
+        assert!(
+            !text.contains("value:"),
+            "a wrapper's text was written: {text}"
+        );
+    }
+
+    #[test]
+    fn a_typo_on_the_issue_is_a_missing_property_naming_it_and_its_line() {
+        let fixture = Fixture::new();
+        let e = outgoing(
+            "replica.summary = issue.summary\nreplica.status = issue.statusd",
+            &json!({"summary": "s", "status": {"name": "Done"}}),
+            &fixture.env(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("No such property: statusd for class: Issue")
+                && e.message.contains("did you mean 'status'"),
+            "{}",
+            e.message
+        );
+        assert!(e.trace.unwrap().contains(":2:"), "names line 2");
+        // The same in the incoming rules.
+        let e = incoming(
+            "issue.summary = issue.sumary",
+            input(json!({"summary": "x"}), None),
+            &fixture.env(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("No such property: sumary"),
+            "{}",
+            e.message
+        );
+        // Exalate's properties the item lacks read null; writing a new one is allowed; a
+        // map the rules make stays a map.
+        let out = outgoing(
+            "replica.a = [issue.dueDate, issue.resolution, issue.parentId]\nissue.extra = 1\nreplica.b = issue.extra\nreplica.c = [k: 1].nothing",
+            &json!({"summary": "s"}),
+            &fixture.env(),
+        )
+        .unwrap();
+        assert_eq!(
+            out.replica,
+            json!({"a": [null, null, null], "b": 1, "c": null})
+        );
     }
 
     #[test]

@@ -279,16 +279,87 @@ impl Interp<'_> {
         }
     }
 
-    pub(crate) fn pick_overload(list: &[Rc<MethodDef>], n: usize) -> Option<Rc<MethodDef>> {
-        list.iter()
-            .find(|m| m.params.len() == n)
-            .or_else(|| {
-                list.iter().find(|m| {
-                    n <= m.params.len()
-                        && n >= m.params.iter().filter(|p| p.default.is_none()).count()
-                })
+    /// The overload of `list` that `args` call, as Groovy picks it: by arity, then by the
+    /// arguments' runtime types (a parameter declared `int` never takes a String); the closest
+    /// fit wins, the first declared on a tie. `None` when no overload accepts the arguments.
+    pub(crate) fn pick_overload(
+        &self,
+        list: &[Rc<MethodDef>],
+        args: &[Value],
+    ) -> Option<Rc<MethodDef>> {
+        let n = args.len();
+        let mut best: Option<(u32, &Rc<MethodDef>)> = None;
+        for m in list {
+            let required = m.params.iter().filter(|p| p.default.is_none()).count();
+            if n < required || n > m.params.len() {
+                continue;
+            }
+            let mut score = if m.params.len() == n { 1 } else { 0 };
+            let mut fits = true;
+            for (p, a) in m.params.iter().zip(args) {
+                match param_fit(self, p.ty.as_ref(), a) {
+                    Some(f) => score += f,
+                    None => {
+                        fits = false;
+                        break;
+                    }
+                }
+            }
+            if fits && best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, m));
+            }
+        }
+        best.map(|(_, m)| m.clone())
+    }
+
+    /// Why no overload of `name` in `list` takes `args`, in Groovy's words.
+    pub(crate) fn no_overload(
+        &self,
+        name: &str,
+        list: &[Rc<MethodDef>],
+        args: &[Value],
+        span: Span,
+    ) -> R<Value> {
+        let arity = |m: &Rc<MethodDef>| {
+            let required = m.params.iter().filter(|p| p.default.is_none()).count();
+            (required..=m.params.len()).contains(&args.len())
+        };
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| match a {
+                Value::Null => "null".to_string(),
+                a => a.type_name(),
             })
-            .cloned()
+            .collect();
+        let message = if list.iter().any(arity) {
+            let sigs: Vec<String> = list
+                .iter()
+                .map(|m| {
+                    let ps: Vec<String> = m
+                        .params
+                        .iter()
+                        .map(|p| {
+                            p.ty.as_ref()
+                                .map_or("Object".to_string(), |t| t.name.to_string())
+                        })
+                        .collect();
+                    format!("{name}({})", ps.join(", "))
+                })
+                .collect();
+            format!(
+                "no method {name} takes ({}): there is {}",
+                shown.join(", "),
+                sigs.join(" and ")
+            )
+        } else {
+            let n = list
+                .iter()
+                .map(|m| m.params.len().to_string())
+                .collect::<Vec<_>>()
+                .join(" or ");
+            format!("method {name} takes {n} argument(s), not {}", args.len())
+        };
+        self.fail("MissingMethodException", message, span)
     }
 
     /// A call by bare name: a local closure, a class or script method, a binding closure, or
@@ -305,7 +376,7 @@ impl Interp<'_> {
                 .filter(|m| m.name == *name)
                 .cloned()
                 .collect();
-            if let Some(m) = Self::pick_overload(&ms, args.len()) {
+            if let Some(m) = self.pick_overload(&ms, &args) {
                 let ctx = if m.is_static {
                     Ctx {
                         this: None,
@@ -323,19 +394,10 @@ impl Interp<'_> {
             }
         }
         if let Some(list) = self.methods.get(name) {
-            if let Some(m) = Self::pick_overload(list, args.len()) {
+            if let Some(m) = self.pick_overload(list, &args) {
                 return self.invoke_method(&m, args, Ctx::default(), span);
             }
-            let n = list
-                .iter()
-                .map(|m| m.params.len().to_string())
-                .collect::<Vec<_>>()
-                .join(" or ");
-            return self.fail(
-                "MissingMethodException",
-                format!("method {name} takes {n} argument(s), not {}", args.len()),
-                span,
-            );
+            return self.no_overload(name, list, &args, span);
         }
         if let Some(v) = self.binding.get(&**name).cloned() {
             return self.call_value(&v, args, span);
@@ -423,7 +485,7 @@ impl Interp<'_> {
             this: Some(this.clone()),
             class: Some(c.clone()),
         };
-        if let Some(m) = Self::pick_overload(&c.ctors, args.len()) {
+        if let Some(m) = self.pick_overload(&c.ctors, &args) {
             self.invoke_method(&m, args, ctx, span)?;
         } else if args.len() == 1
             && let Value::Map(m) = &args[0]
@@ -461,5 +523,64 @@ impl Interp<'_> {
             this: self.ctx.this.clone(),
             class: self.ctx.class.clone(),
         }))
+    }
+}
+
+/// How well an argument fits a declared parameter type: `None` when Groovy would not pass it,
+/// else higher for a closer fit (the exact class over a supertype over `Object`/untyped).
+fn param_fit(it: &Interp, ty: Option<&TypeName>, v: &Value) -> Option<u32> {
+    let Some(ty) = ty else { return Some(1) };
+    if ty.array {
+        return match v {
+            Value::Null | Value::List(_) => Some(2),
+            _ => None,
+        };
+    }
+    let t = ty.name.rsplit('.').next().unwrap_or(&ty.name);
+    let primitive = matches!(
+        t,
+        "int" | "long" | "short" | "byte" | "double" | "float" | "boolean" | "char"
+    );
+    if matches!(t, "def" | "Object") {
+        return Some(1);
+    }
+    if let Value::Null = v {
+        return (!primitive).then_some(2);
+    }
+    let numeric = matches!(
+        v,
+        Value::Int(_) | Value::Long(_) | Value::BigInt(_) | Value::Dec(_) | Value::Double(_)
+    );
+    let exact = matches!(
+        (t, v),
+        ("int" | "Integer", Value::Int(_))
+            | ("long" | "Long", Value::Long(_))
+            | ("double" | "Double", Value::Double(_))
+            | ("BigDecimal", Value::Dec(_))
+            | ("BigInteger", Value::BigInt(_))
+            | ("boolean" | "Boolean", Value::Bool(_))
+            | ("String", Value::Str(_))
+    );
+    if exact {
+        return Some(4);
+    }
+    match t {
+        // Widening between numbers, as Groovy's method selection allows.
+        "int" | "Integer" | "short" | "Short" | "byte" | "Byte" => None,
+        "long" | "Long" => matches!(v, Value::Int(_)).then_some(3),
+        "double" | "Double" | "float" | "Float" | "BigDecimal" | "BigInteger" | "Number" => {
+            numeric.then_some(3)
+        }
+        "boolean" | "Boolean" | "char" | "Character" => None,
+        "String" | "CharSequence" | "GString" => matches!(v, Value::Str(_)).then_some(3),
+        "List" | "ArrayList" | "Collection" | "Iterable" | "Map" | "LinkedHashMap" | "HashMap"
+        | "Closure" | "Comparable" | "Range" | "Pattern" | "Matcher" | "Set" | "LinkedHashSet"
+        | "HashSet" => convert::instance_of(it, v, t).then_some(2),
+        // A script class: its instances only; a type the engine does not model (a host
+        // object's interface, a Java class): anything, as before.
+        _ => match it.class_def(t) {
+            Some(_) => convert::instance_of(it, v, t).then_some(3),
+            None => Some(2),
+        },
     }
 }

@@ -256,6 +256,16 @@ pub fn cast(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
             other => fail(it, other),
         },
         "List" | "ArrayList" | "Collection" | "Iterable" | "LinkedList" => match &v {
+            // A set as a list is a new list (`s as List`).
+            Value::List(l)
+                if it.is_set(&v)
+                    && t.name.as_ref() != "Collection"
+                    && t.name.as_ref() != "Iterable" =>
+            {
+                let items = l.borrow().clone();
+                it.charge(crate::limits::list_bytes(items.len()), span)?;
+                Ok(Value::list(items))
+            }
             Value::List(_) => Ok(v),
             other => match other.iter_items() {
                 Some(items) if !matches!(other, Value::Str(_)) => Ok(Value::list(items)),
@@ -275,7 +285,9 @@ pub fn cast(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
             if t.name.starts_with("Tree") || t.name.starts_with("Sorted") {
                 out.sort_by(|a, b| compare(a, b).unwrap_or(Ordering::Equal));
             }
-            Ok(Value::list(out))
+            let set = Value::list(out);
+            it.mark_set(&set);
+            Ok(set)
         }
         "Map" | "HashMap" | "LinkedHashMap" => match &v {
             Value::Map(_) => Ok(v),
@@ -306,6 +318,10 @@ pub fn instance_of(it: &Interp, v: &Value, t: &str) -> bool {
         Value::Dec(_) => matches!(t, "BigDecimal" | "Number" | "Object" | "Comparable"),
         Value::Double(_) => matches!(t, "Double" | "Number" | "Object" | "Comparable" | "double"),
         Value::Str(_) => matches!(t, "String" | "CharSequence" | "Object" | "Comparable"),
+        Value::List(_) if it.is_set(v) => matches!(
+            t,
+            "Set" | "HashSet" | "LinkedHashSet" | "Collection" | "Iterable" | "Object"
+        ),
         Value::List(_) => matches!(
             t,
             "List" | "ArrayList" | "Collection" | "Iterable" | "Object"

@@ -343,6 +343,12 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             _ => {}
         }
     }
+    if !it.sets.is_empty()
+        && (it.is_set(&a) || it.is_set(&b))
+        && let Some(v) = set_binary(it, op, &a, &b, span)?
+    {
+        return Ok(v);
+    }
     match op {
         Eq => return Ok(Value::Bool(values_equal(&a, &b))),
         Ne => return Ok(Value::Bool(!values_equal(&a, &b))),
@@ -510,6 +516,59 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             span,
         ),
     }
+}
+
+/// The operators whose answer differs on a set: equality ignores order and a set never equals
+/// a list; `+`, `-` and `<<` keep a set one, without an element twice. `None`: as on a list.
+fn set_binary(it: &mut Interp, op: BinOp, a: &Value, b: &Value, span: Span) -> R<Option<Value>> {
+    use BinOp::*;
+    let same_set = |it: &mut Interp| -> R<bool> {
+        if !(it.is_set(a) && it.is_set(b)) {
+            return Ok(false);
+        }
+        let (x, y) = (
+            a.iter_items().unwrap_or_default(),
+            b.iter_items().unwrap_or_default(),
+        );
+        it.work(x.len().saturating_mul(y.len()), span)?;
+        Ok(x.len() == y.len() && x.iter().all(|v| y.iter().any(|w| values_equal(v, w))))
+    };
+    Ok(Some(match op {
+        Eq => Value::Bool(same_set(it)?),
+        Ne => Value::Bool(!same_set(it)?),
+        Add | Sub if it.is_set(a) => {
+            let mut out = a.iter_items().unwrap_or_default();
+            let other = match b {
+                Value::List(_) | Value::Range(_) => it.items(b, span)?.unwrap_or_default(),
+                v => vec![v.clone()],
+            };
+            it.charge(list_bytes(out.len().saturating_add(other.len())), span)?;
+            it.work(out.len().saturating_mul(other.len()), span)?;
+            if op == Add {
+                for v in other {
+                    if !out.iter().any(|w| values_equal(w, &v)) {
+                        out.push(v);
+                    }
+                }
+            } else {
+                out.retain(|v| !other.iter().any(|w| values_equal(v, w)));
+            }
+            let set = Value::list(out);
+            it.mark_set(&set);
+            set
+        }
+        Shl if it.is_set(a) => {
+            if let Value::List(l) = a {
+                it.work(l.borrow().len(), span)?;
+                if !l.borrow().iter().any(|w| values_equal(w, b)) {
+                    it.charge(VALUE_BYTES, span)?;
+                    l.borrow_mut().push(b.clone());
+                }
+            }
+            a.clone()
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn concat(it: &mut Interp, x: &str, b: &Value, span: Span) -> R<Value> {

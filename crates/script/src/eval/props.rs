@@ -83,6 +83,7 @@ impl Interp<'_> {
                 if let Some(v) = self.map_default(m, &Value::Str(name.clone()), span)? {
                     return Ok(v);
                 }
+                self.strict_miss(m, name, span)?;
                 Ok(match &**name {
                     "empty" => Value::Bool(m.borrow().is_empty()),
                     _ => Value::Null,
@@ -179,7 +180,7 @@ impl Interp<'_> {
             }
         }
         if matches!(name, "class") {
-            return Ok(Some(Value::Class(Rc::from(o.type_name().as_str()))));
+            return Ok(Some(Value::Class(Rc::from(self.class_name(o).as_str()))));
         }
         if matches!(o, Value::Str(_) | Value::List(_) | Value::Map(_))
             && matches!(name, "size" | "length")
@@ -472,7 +473,7 @@ impl Interp<'_> {
                     .filter(|m| &*m.name == name)
                     .cloned()
                     .collect();
-                if let Some(m) = Self::pick_overload(&ms, args.len()) {
+                if let Some(m) = self.pick_overload(&ms, &args) {
                     let ctx = Ctx {
                         this: if m.is_static {
                             None
@@ -497,7 +498,7 @@ impl Interp<'_> {
                         .filter(|m| &*m.name == name && m.is_static)
                         .cloned()
                         .collect();
-                    if let Some(m) = Self::pick_overload(&ms, args.len()) {
+                    if let Some(m) = self.pick_overload(&ms, &args) {
                         return self.invoke_method(
                             &m,
                             args,

@@ -38,8 +38,10 @@ impl Interp<'_> {
                 if let Some(t) = ty {
                     v = ops::coerce_declared(self, v, t, s.span)?;
                 }
-                self.declare(name.clone(), v);
-                Ok(Value::Null)
+                // A declaration is an expression in Groovy: a method or closure ending in one
+                // returns the declared value.
+                self.declare(name.clone(), v.clone());
+                Ok(v)
             }
             StmtKind::MultiDecl { names, init } => {
                 let v = self.eval(init)?;

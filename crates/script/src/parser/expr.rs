@@ -85,7 +85,12 @@ impl Parser<'_> {
     }
 
     pub(super) fn expr_bp_inner(&mut self, min_bp: u8) -> PResult<Expr> {
-        let mut lhs = self.unary()?;
+        let lhs = self.unary()?;
+        self.binary_loop(lhs, min_bp)
+    }
+
+    /// The binary operators that follow `lhs`, those binding at least as tightly as `min_bp`.
+    fn binary_loop(&mut self, mut lhs: Expr, min_bp: u8) -> PResult<Expr> {
         let mut height = None;
         loop {
             let op = match self.tok() {
@@ -298,11 +303,8 @@ impl Parser<'_> {
                     }
                     self.bump();
                     self.skip_nl();
-                    let r = if bop == BinOp::Pow {
-                        self.expr_bp(bp)?
-                    } else {
-                        self.expr_bp(bp + 1)?
-                    };
+                    // Every binary operator is left-associative, `**` too (`2 ** 3 ** 2` is 64).
+                    let r = self.expr_bp(bp + 1)?;
                     let s = span.to(r.span);
                     lhs = self.grown(
                         Expr {
@@ -327,7 +329,7 @@ impl Parser<'_> {
             "-" if matches!(
                 self.tok_at(1),
                 Tok::Int(_) | Tok::Decimal(_) | Tok::Double(_)
-            ) =>
+            ) && !self.is_op_at(2, "**") =>
             {
                 self.bump();
                 let lit = self.number_literal(true)?;
@@ -338,7 +340,11 @@ impl Parser<'_> {
                 self.enter()?;
                 let e = self.unary();
                 self.depth -= 1;
-                let e = e?;
+                let mut e = e?;
+                // A sign binds more loosely than `**`: `-2 ** 2` is -(2 ** 2).
+                if matches!(op, "-" | "+") && self.is_op("**") {
+                    e = self.binary_loop(e, 14)?;
+                }
                 let s = span.to(e.span);
                 let u = match op {
                     "-" => UnOp::Neg,

@@ -160,6 +160,15 @@ pub(crate) fn call(
     {
         return Ok(Some(v));
     }
+    let set = it.is_set(recv);
+    if set && matches!(name, "plus" | "minus") && a.len() == 1 {
+        let op = if name == "plus" {
+            BinOp::Add
+        } else {
+            BinOp::Sub
+        };
+        return crate::eval::binary_op(it, op, recv.clone(), a.get(0).clone(), span).map(Some);
+    }
     let items = it.items(recv, span)?.unwrap_or_default();
     let n = items.len();
     // the methods below that build a list of the receiver's size charge it up front
@@ -656,6 +665,16 @@ pub(crate) fn call(
         }
         _ => return Ok(None),
     };
+    // What a set's filters give is a set; `toSet()` makes one.
+    if (set
+        && matches!(
+            name,
+            "findAll" | "grep" | "intersect" | "unique" | "toUnique"
+        ))
+        || name == "toSet"
+    {
+        it.mark_set(&v);
+    }
     Ok(Some(v))
 }
 

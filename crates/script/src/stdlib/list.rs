@@ -19,6 +19,27 @@ pub(crate) fn call_mutating(
     span: Span,
 ) -> R<Option<Value>> {
     let r = match (name, a.len()) {
+        // A set holds each element once: adding one it has changes nothing.
+        ("add" | "leftShift" | "push" | "addAll", 1) if it.is_set(recv) => {
+            let more = match a.get(0) {
+                v if name == "addAll" => it.items(v, span)?.unwrap_or_default(),
+                v => vec![v.clone()],
+            };
+            it.work(l.borrow().len().saturating_mul(more.len()), span)?;
+            it.charge(list_bytes(more.len()), span)?;
+            let mut changed = false;
+            for v in more {
+                if !l.borrow().iter().any(|w| values_equal(w, &v)) {
+                    l.borrow_mut().push(v);
+                    changed = true;
+                }
+            }
+            Some(if matches!(name, "add" | "addAll") {
+                Value::Bool(changed)
+            } else {
+                recv.clone()
+            })
+        }
         ("add" | "leftShift" | "push", 1) => {
             it.charge(VALUE_BYTES, span)?;
             l.borrow_mut().push(a.get(0).clone());
