@@ -121,7 +121,7 @@ impl NodeProcess {
         node
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 

@@ -2,8 +2,6 @@
 //! tokens: what a network attacker without credentials, or a holder of a limited API token,
 //! gets from a node.
 
-use std::sync::{Arc, Mutex};
-
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, RETRY_AFTER};
 use serde_json::json;
@@ -28,10 +26,20 @@ async fn try_login(
     password: &str,
     next: &str,
 ) -> reqwest::Response {
-    let html = get_page(client, format!("{}/login", node.url)).await;
+    try_login_at(client, &node.url, username, password, next).await
+}
+
+async fn try_login_at(
+    client: &reqwest::Client,
+    url: &str,
+    username: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
+    let html = get_page(client, format!("{url}/login")).await;
     let csrf = hidden(&html, "csrf");
     client
-        .post(format!("{}/login", node.url))
+        .post(format!("{url}/login"))
         .form(&[
             ("username", username),
             ("password", password),
@@ -150,39 +158,27 @@ async fn a_next_of_slash_tab_slash_host_redirects_to_the_console_not_another_sit
     assert_eq!(resp.headers()[LOCATION], "/");
 }
 
-/// Collects what a `fmt` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-// One thread: the node's tasks run where the capturing subscriber is the default.
-#[tokio::test(flavor = "current_thread")]
+/// The node runs as its own process and the test reads its log, as an operator would: a
+/// subscriber set in the test process would race the other tests' (tracing's caches are
+/// process-wide), and miss lines now and then.
+#[tokio::test]
 async fn a_newline_in_a_failed_login_user_name_does_not_forge_a_log_line() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let node = TestNode::start().await;
-    let resp = try_login(&no_redirects(), &node, "x\nFAKE LINE", "wrong", "/").await;
+    let root = tempfile::tempdir().unwrap();
+    let mut node = crate::sync_chaos::NodeProcess::start("login", root.path()).await;
+    let resp = try_login_at(&no_redirects(), &node.url(), "x\nFAKE LINE", "wrong", "/").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("Console login failed."), "{log}");
+    let log_file = root.path().join("login").join("node.log");
+    let read = || std::fs::read_to_string(&log_file).unwrap_or_default();
+    crate::sync::eventually("the failed login is logged", || async {
+        read().contains("Console login failed.")
+    })
+    .await;
+    let log = read();
     assert!(
         !log.lines().any(|line| line.starts_with("FAKE LINE")),
         "{log}"
     );
+    node.kill();
 }
 
 /// Creates an API token with `scope` in the console and returns it.
