@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// Address and port the HTTP server listens on [default: 127.0.0.1:7341]
     #[arg(long, env = "TANDEM_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// A second address serving only `/metrics`, without a token, for a Prometheus that
+    /// cannot send one (keep it private: a firewall or loopback) [default: none; `/metrics` on
+    /// --listen needs a read token]
+    #[arg(long, env = "TANDEM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Directory holding the database and the node's identity [default: ./tandem-data]
     #[arg(long, env = "TANDEM_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -234,6 +239,7 @@ pub const DEFAULT_POLL_SECS: u64 = 10;
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     data_dir: Option<PathBuf>,
     node_url: Option<String>,
     name: Option<String>,
@@ -275,6 +281,9 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where `/metrics` is also served, without a token ([`crate::metrics`]); `None`: only on
+    /// `listen`, with a token.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// The node URL when configured; otherwise derived from the bound address at start.
     pub node_url: Option<String>,
@@ -343,6 +352,7 @@ impl Default for Config {
             listen: DEFAULT_LISTEN
                 .parse()
                 .expect("the default address is valid"),
+            metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_url: None,
             name: None,
@@ -411,6 +421,22 @@ impl Config {
                 reason,
             })?,
             None => defaults.listen,
+        };
+
+        let metrics_listen_src = source_of(
+            args.metrics_listen.is_some(),
+            "--metrics-listen",
+            "TANDEM_METRICS_LISTEN",
+            &file_path,
+        );
+        let metrics_listen = match args.metrics_listen.clone().or(file.metrics_listen) {
+            Some(text) => Some(parse_listen(&text).map_err(|reason| ConfigError::Invalid {
+                key: "metrics listen address",
+                value: text,
+                origin: metrics_listen_src,
+                reason,
+            })?),
+            None => None,
         };
 
         let node_url_src = source_of(
@@ -577,6 +603,7 @@ impl Config {
 
         Ok(Config {
             listen,
+            metrics_listen,
             data_dir: args
                 .data_dir
                 .clone()

@@ -26,6 +26,7 @@ mod auth;
 mod comments;
 mod connections;
 mod items;
+mod metrics;
 pub mod migrations;
 mod mirror;
 mod query;
@@ -61,6 +62,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Signalled after every committed item change ([`crate::Store::item_changed`]).
     item_changes: tokio::sync::Notify,
+    /// Operations that failed on a storage fault ([`crate::Store::storage_faults`]).
+    faults: std::sync::atomic::AtomicU64,
     _lock: File,
 }
 
@@ -130,6 +133,7 @@ impl SqliteStore {
             readers,
             path: path.to_path_buf(),
             item_changes: tokio::sync::Notify::new(),
+            faults: std::sync::atomic::AtomicU64::new(0),
             _lock: lock,
         })
     }

@@ -16,22 +16,34 @@ use uuid::Uuid;
 
 use super::sync::twins::{self, Child};
 use super::sync::{records, requests};
-use super::{SqliteStore, auth, comments, connections, items, mirror, now};
+use super::{SqliteStore, auth, comments, connections, items, metrics, mirror, now};
 use crate::{
     AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
-    Store, TokenScope, User,
+    Store, SyncGauges, TokenScope, User,
 };
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
 const HASH_INLINE_LIMIT: usize = 64 * 1024;
 
 impl SqliteStore {
+    /// Counts the result's error when it is a storage fault ([`Store::storage_faults`]): every
+    /// read and write passes here, so each fault is counted once, whoever called.
+    fn counted<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result
+            && metrics::is_storage_fault(e)
+        {
+            self.faults
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
     async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.writer.write(work).await
+        self.counted(self.writer.write(work).await)
     }
 
     /// [`Self::write`] for a change of items: wakes whoever waits on `item_changed`.
@@ -44,7 +56,7 @@ impl SqliteStore {
         if result.is_ok() {
             self.item_changes.notify_one();
         }
-        result
+        self.counted(result)
     }
 
     /// [`Self::read`] for a lookup by key: runs on the calling thread (see `Readers::lookup`).
@@ -53,7 +65,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.readers.lookup(work).await
+        self.counted(self.readers.lookup(work).await)
     }
 
     async fn read<T, F>(&self, work: F) -> Result<T>
@@ -61,7 +73,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.readers.read(work).await
+        self.counted(self.readers.read(work).await)
     }
 }
 
@@ -102,6 +114,14 @@ impl Store for SqliteStore {
                 .map_err(Into::into)
         })
         .await
+    }
+
+    fn storage_faults(&self) -> u64 {
+        self.faults.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn sync_gauges(&self) -> Result<SyncGauges> {
+        self.read(metrics::sync_gauges).await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
