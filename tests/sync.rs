@@ -15,7 +15,7 @@ pub async fn pair() -> (TestNode, TestNode) {
 }
 
 /// Makes project SUP on A and ENG on B and connects them (`desk`, A initiates) in `mode`.
-async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
+pub(crate) async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
     a.api().project("SUP").await;
     b.api().project("ENG").await;
     let (status, body) = a

@@ -420,8 +420,11 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
         let batch = wire::MessageBatch {
             messages: queued.into_iter().map(super::to_wire).collect(),
         };
+        state.metrics().delivery_attempt(&connection.name);
         let ack: wire::BatchAck =
-            client::signed_post(state.http(), url, wire::MESSAGES_PATH, &keys, &batch).await?;
+            client::signed_post(state.http(), url, wire::MESSAGES_PATH, &keys, &batch)
+                .await
+                .inspect_err(|_| state.metrics().delivery_failure(&connection.name))?;
         state
             .store()
             .ack_messages(connection.id, ack.acked)
@@ -451,6 +454,7 @@ async fn poll(state: &AppState, connection: &Connection) -> Result<(), CallError
             .inbound_seq(connection.id)
             .await
             .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
+        state.metrics().delivery_attempt(&connection.name);
         let answer: wire::PollAnswer = client::signed_post(
             state.http(),
             url,
@@ -458,7 +462,8 @@ async fn poll(state: &AppState, connection: &Connection) -> Result<(), CallError
             &keys,
             &wire::PollRequest { ack },
         )
-        .await?;
+        .await
+        .inspect_err(|_| state.metrics().delivery_failure(&connection.name))?;
         if answer.messages.is_empty() {
             return Ok(());
         }
