@@ -1046,6 +1046,38 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_address_is_off_unless_set_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(Config::resolve(&base).unwrap().metrics_listen, None);
+        let path = write_config(dir.path(), "metrics_listen = \"127.0.0.1:9100\"\n");
+        let from_file = Config::resolve(&ServeArgs {
+            config: Some(path),
+            ..base.clone()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        let err = Config::resolve(&ServeArgs {
+            metrics_listen: Some("9100".into()),
+            ..base
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "invalid metrics listen address '9100' (from --metrics-listen or TANDEM_METRICS_LISTEN)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn admin_secrets_come_from_files_without_their_line_ending() {
         let dir = tempfile::tempdir().unwrap();
         let (password, token) = (dir.path().join("password"), dir.path().join("token"));
