@@ -376,6 +376,29 @@ async fn serve(config: Config) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How long a graceful stop may take (requests in flight, the loops' last rounds, the
+/// database's last writes) before the process ends anyway.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ends the process after `grace`, whatever holds the graceful stop up — a request that never
+/// ends, a disk that hangs or is full. A thread of its own, so that nothing the async runtime
+/// waits for can hold it.
+fn exit_after(grace: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("tandem-stop-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(grace);
+            tracing::error!(
+                seconds = grace.as_secs(),
+                "The graceful stop did not finish in time; stopping now."
+            );
+            std::process::exit(1);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "Cannot bound the graceful stop; it may take longer.");
+    }
+}
+
 /// Registers SIGINT (Ctrl-C) and SIGTERM before the node says it is ready — so a signal that
 /// comes right after start still stops it gracefully — and runs `stop` on the first of them.
 fn stop_on_signal(stop: impl FnOnce() + Send + 'static) -> Result<(), Failure> {
@@ -393,7 +416,15 @@ fn stop_on_signal(stop: impl FnOnce() + Send + 'static) -> Result<(), Failure> {
                 _ = terminate.recv() => {},
             }
             tracing::info!("Shutting down: finishing requests in flight.");
+            exit_after(STOP_GRACE);
             stop();
+            // A second signal: the operator does not want to wait.
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+            tracing::warn!("Stopping now: a second signal came before the graceful stop finished.");
+            std::process::exit(1);
         });
     }
     #[cfg(not(unix))]

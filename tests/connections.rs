@@ -2,17 +2,12 @@
 //! show, private and local connections, and every refusal the invitation and the node-to-node
 //! protocol owe (each with a clear message and no change of state).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
-
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use serde_json::{Value, json};
 use tandem_protocol::{ConnectionKeys, Invitation, Nonce, Role, sign_request};
 
+use crate::common::tap::Tap;
 use crate::common::{Api, TestNode};
 
 async fn initiate(api: &Api, body: Value) -> (u16, Value) {
@@ -20,7 +15,7 @@ async fn initiate(api: &Api, body: Value) -> (u16, Value) {
 }
 
 /// Initiates A → B in `mode` and returns the code.
-async fn code_for(a: &Api, b_url: &str, mode: &str, name: &str) -> String {
+pub(crate) async fn code_for(a: &Api, b_url: &str, mode: &str, name: &str) -> String {
     let (status, body) = initiate(
         a,
         json!({"to": b_url, "mode": mode, "local_name": "acme", "remote_name": "globex", "name": name}),
@@ -31,7 +26,7 @@ async fn code_for(a: &Api, b_url: &str, mode: &str, name: &str) -> String {
     body["invitation_code"].as_str().expect("a code").to_owned()
 }
 
-async fn accept(api: &Api, code: &str) -> (u16, Value) {
+pub(crate) async fn accept(api: &Api, code: &str) -> (u16, Value) {
     api.json(api.post("/invitations/accept"), json!({"code": code}))
         .await
 }
@@ -59,7 +54,7 @@ async fn eventually(api: &Api, name: &str, what: &str, check: impl Fn(&Value) ->
     panic!("{what}: {}", connection(api, name).await);
 }
 
-fn message(body: &Value) -> String {
+pub(crate) fn message(body: &Value) -> String {
     body["error"]["message"]
         .as_str()
         .unwrap_or_default()
@@ -99,64 +94,12 @@ async fn a_code_made_on_one_node_and_accepted_on_the_other_makes_both_active() {
     assert_eq!(on_a["id"], on_b["id"], "one connection id on both nodes");
 }
 
-/// A TCP proxy in front of a node that, while it swallows, passes each request on but never
-/// lets the node's answer through: the caller sees its connection closed after the node acted
-/// on the request. Turning it on drops the connections open before, so none slips through.
-struct AnswerEater {
-    url: String,
-    target: Arc<AtomicU16>,
-    swallow: watch::Sender<bool>,
-}
-
-impl AnswerEater {
-    async fn start() -> AnswerEater {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let target = Arc::new(AtomicU16::new(0));
-        let (swallow, swallowing) = watch::channel(false);
-        let to = target.clone();
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let port = to.load(Ordering::SeqCst);
-                let mut swallowing = swallowing.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", port)).await else {
-                        return;
-                    };
-                    if !*swallowing.borrow_and_update() {
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                            _ = swallowing.wait_for(|on| *on) => {}
-                        }
-                        return;
-                    }
-                    let (mut in_read, _in_write) = inbound.split();
-                    let (mut out_read, mut out_write) = outbound.split();
-                    let mut answer = [0u8; 1];
-                    tokio::select! {
-                        _ = tokio::io::copy(&mut in_read, &mut out_write) => {}
-                        // The node has answered, so it has acted: drop the answer and the
-                        // connection.
-                        _ = out_read.read(&mut answer) => {}
-                    }
-                });
-            }
-        });
-        AnswerEater {
-            url,
-            target,
-            swallow,
-        }
-    }
-}
-
 #[tokio::test]
 async fn an_acceptance_whose_answer_was_lost_completes_when_the_code_is_pasted_again() {
-    let eater = AnswerEater::start().await;
+    let eater = Tap::start().await;
     let eater_url = eater.url.clone();
     let a = TestNode::start_with(|c| c.node_url = Some(eater_url)).await;
-    let port: u16 = a.url.rsplit(':').next().unwrap().parse().unwrap();
-    eater.target.store(port, Ordering::SeqCst);
+    eater.forward_to(&a);
     let (b, c) = (TestNode::start().await, TestNode::start().await);
     let (api_a, api_b, api_c) = (a.api(), b.api(), c.api());
     let code = code_for(&api_a, &b.url, "basic", "lossy").await;
@@ -478,8 +421,19 @@ async fn script_mode_needs_an_evaluation_or_paid_license() {
     assert_eq!(initiate(&api, body).await.0, 201);
 }
 
-/// Signs a push to `path` on the initiator as the acceptor would.
+/// Signs a push to `/node/v1/messages` on the initiator as the acceptor would.
 fn signed(
+    keys: &ConnectionKeys,
+    header_connection: Option<uuid::Uuid>,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    signed_for("/node/v1/messages", keys, header_connection, body)
+}
+
+/// Signs a request to `path` on the initiator as the acceptor would; with `header_connection`,
+/// names that connection in the headers instead of the one signed for.
+pub(crate) fn signed_for(
+    path: &str,
     keys: &ConnectionKeys,
     header_connection: Option<uuid::Uuid>,
     body: &[u8],
@@ -489,7 +443,7 @@ fn signed(
         &keys.outgoing,
         keys.connection_id,
         "POST",
-        "/node/v1/messages",
+        path,
         jiff::Timestamp::now(),
         &nonce,
         body,

@@ -111,6 +111,44 @@ async fn an_unknown_page_is_a_404_page() {
     );
 }
 
+/// Browsers keep cookies per host whatever the port: two consoles on one host (the demo, "Go
+/// to remote") must not sign each other out.
+#[tokio::test]
+async fn two_consoles_on_one_host_keep_both_sessions() {
+    let (a, b) = (TestNode::start().await, TestNode::start().await);
+    let client = browser();
+    login(&a, &client).await;
+    login(&b, &client).await;
+    for node in [&a, &b, &a] {
+        let page = client
+            .get(format!("{}/items", node.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            page.url().path(),
+            "/items",
+            "still signed in on {}",
+            node.url
+        );
+        assert!(page.text().await.unwrap().contains("Signed in as"));
+    }
+    // Signing out of one leaves the other signed in.
+    let page = get_page(&client, format!("{}/items", a.url)).await;
+    let csrf = hidden(&page, "csrf");
+    let out = client
+        .post(format!("{}/logout", a.url))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success(), "{}", out.status());
+    let page = client.get(format!("{}/items", a.url)).send().await.unwrap();
+    assert!(page.url().path().starts_with("/login"), "{}", page.url());
+    let page = client.get(format!("{}/items", b.url)).send().await.unwrap();
+    assert_eq!(page.url().path(), "/items");
+}
+
 #[tokio::test]
 async fn session_cookie_is_http_only_and_same_site() {
     let node = TestNode::start().await;
@@ -137,7 +175,7 @@ async fn session_cookie_is_http_only_and_same_site() {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("tandem_session="))
+        .find(|c| c.starts_with("tandem_session_"))
         .expect("session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");

@@ -9,7 +9,11 @@ use crate::console::{browser, get_page, login};
 use crate::sync::{eventually, pair};
 
 /// Posts a console form (redirects followed) and returns the status and the final page.
-async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: String,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let resp = client
         .post(url)
         .form(form)
@@ -21,7 +25,7 @@ async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (
 }
 
 /// A logged-in browser on the node and the session's CSRF token.
-async fn console(node: &TestNode) -> (reqwest::Client, String) {
+pub(crate) async fn console(node: &TestNode) -> (reqwest::Client, String) {
     let client = browser();
     let csrf = login(node, &client).await;
     (client, csrf)

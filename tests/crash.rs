@@ -51,6 +51,12 @@ async fn pair() -> Pair {
     let root = tempfile::tempdir().unwrap();
     let a = NodeProcess::start("a", root.path()).await;
     let b = NodeProcess::start("b", root.path()).await;
+    connect_desk(&a, &b).await;
+    Pair { a, b, _root: root }
+}
+
+/// Gives A project SUP and B project ENG and connects them with `desk` (A initiates).
+pub(crate) async fn connect_desk(a: &NodeProcess, b: &NodeProcess) {
     let (api_a, api_b) = (a.api(), b.api());
     api_a.project("SUP").await;
     api_b.project("ENG").await;
@@ -66,7 +72,6 @@ async fn pair() -> Pair {
         .json(api_b.post("/invitations/accept"), json!({"code": code}))
         .await;
     assert_eq!(status, 201, "{body}");
-    Pair { a, b, _root: root }
 }
 
 fn summary(seed: u64, n: usize) -> String {
@@ -98,7 +103,7 @@ async fn create_items(api: &Api, seed: u64, count: usize) -> Vec<String> {
 }
 
 /// A trigger on all of A's items; an inactive one only serves Bulk Exalate.
-async fn trigger(api: &Api, active: bool) -> i64 {
+pub(crate) async fn trigger(api: &Api, active: bool) -> i64 {
     let (status, body) = api
         .json(
             api.post("/connections/desk/triggers"),
@@ -138,7 +143,7 @@ async fn wait_bulk_finished(api: &Api, job: u64) {
 
 /// Polls `done` every few milliseconds until it holds or `deadline` passes; returns whether
 /// it held.
-async fn wait_until(deadline: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
+pub(crate) async fn wait_until(deadline: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
     let until = Instant::now() + deadline;
     loop {
         if done().await {

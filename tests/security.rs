@@ -3,7 +3,7 @@
 //! console user, a script author, a local user), and what it gets now. `docs/SECURITY.md` says
 //! which code holds each boundary.
 
-mod auth;
+pub(crate) mod auth;
 mod handshake;
 mod http;
 mod outbound;

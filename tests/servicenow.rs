@@ -1080,6 +1080,15 @@ async fn the_general_settings_page_connects_a_node_to_servicenow() {
     let api = node.api();
     let (_, info) = api.send(api.get("/node")).await;
     assert_eq!(info["tracker"], "servicenow", "{info}");
+    assert!(info["servicenow"]["instance_url"].is_string(), "{info}");
+    // Where the instance is and whom the node signs in as: not for a read-only token.
+    let mut reader = node.api();
+    reader.token = Some(crate::security::auth::token_with_scope(&node, "read").await);
+    let (status, seen) = reader.send(reader.get("/node")).await;
+    assert_eq!(status, 200, "{seen}");
+    assert!(seen["servicenow"]["tables"].is_array(), "{seen}");
+    assert!(seen["servicenow"].get("instance_url").is_none(), "{seen}");
+    assert!(seen["servicenow"].get("user").is_none(), "{seen}");
     let mirrored = async |api: &Api, summary: &'static str| {
         eventually("the node mirrors the incident", || async {
             let (status, body) = api

@@ -51,7 +51,7 @@ async fn preset(data: &std::path::Path, key: &str, value: &str) {
     store.set_setting(key, value).await.unwrap();
 }
 
-async fn item(api: &Api, key: &str) -> Value {
+pub(crate) async fn item(api: &Api, key: &str) -> Value {
     let (status, body) = api.send(api.get(&format!("/items/{key}"))).await;
     assert_eq!(status, 200, "{body}");
     body
@@ -72,7 +72,7 @@ where
     panic!("{what}");
 }
 
-async fn twins(api: &Api, key: &str) -> Value {
+pub(crate) async fn twins(api: &Api, key: &str) -> Value {
     let (status, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
     assert_eq!(status, 200, "{body}");
     body["twins"].clone()
@@ -171,7 +171,7 @@ async fn an_exalated_item_appears_on_the_other_side_and_changes_flow_both_ways()
     assert_eq!(errors_b["errors"], json!([]), "{errors_b}");
 }
 
-async fn exalate(api: &Api, connection: &str, key: &str) {
+pub(crate) async fn exalate(api: &Api, connection: &str, key: &str) {
     let (status, body) = api
         .json(
             api.post("/sync/exalate"),
@@ -181,7 +181,7 @@ async fn exalate(api: &Api, connection: &str, key: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn exists(api: &Api, key: &str) -> bool {
+pub(crate) async fn exists(api: &Api, key: &str) -> bool {
     api.send(api.get(&format!("/items/{key}"))).await.0 == 200
 }
 
@@ -537,6 +537,12 @@ async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_noth
         .send(api_a.post(&format!("/sync/errors/{id}/retry")))
         .await;
     assert_eq!(status, 200, "{body}");
+    // One that does not exist is not found, not a bad request.
+    let (status, body) = api_a
+        .send(api_a.post(&format!("/sync/errors/{}/retry", id + 1000)))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("sync error"), "{body}");
     let b_item = api_b
         .item(json!({"project": "ENG", "summary": "The right one"}))
         .await;
@@ -1651,4 +1657,66 @@ async fn a_change_the_remote_sent_before_it_heard_of_a_clean_up_makes_no_copy() 
     assert_eq!(item(&api_a, "SUP-1").await["summary"], "Shared");
     let (_, on_a) = api_a.send(api_a.get("/sync/status/SUP-1")).await;
     assert_eq!(on_a["twins"], json!([]));
+}
+
+/// An admin's Exalate on a connection whose invitation waits is refused with the reason; on a
+/// deactivated one it is taken and held, and says so, until the connection is activated.
+#[tokio::test]
+async fn exalate_is_refused_while_pending_and_held_while_deactivated() {
+    let (a, b) = (TestNode::start().await, TestNode::start().await);
+    let api_a = a.api();
+    api_a.project("SUP").await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/connections"),
+            json!({"to": b.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "waiting"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "Too early"}))
+        .await;
+    for (path, body) in [
+        (
+            "/sync/exalate",
+            json!({"connection": "waiting", "item": "SUP-1"}),
+        ),
+        (
+            "/sync/connect",
+            json!({"connection": "waiting", "item": "SUP-1", "remote_key": "ENG-1"}),
+        ),
+    ] {
+        let (status, answer) = api_a.json(api_a.post(path), body).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("is Pending"), "{path}: {message}");
+        assert!(message.contains("not accepted"), "{path}: {message}");
+    }
+    assert_eq!(twins(&api_a, "SUP-1").await, json!([]));
+
+    let (c, d) = pair().await;
+    let (api_c, api_d) = (c.api(), d.api());
+    let (status, body) = api_c.send(api_c.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    api_c
+        .item(json!({"project": "SUP", "summary": "Held a while"}))
+        .await;
+    let (status, body) = api_c
+        .json(
+            api_c.post("/sync/exalate"),
+            json!({"connection": "desk", "item": "SUP-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["held"],
+        "held until connection desk is activated again: it is deactivated"
+    );
+    assert!(!exists(&api_d, "ENG-1").await, "nothing went out");
+    let (status, body) = api_c.send(api_c.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the held replica arrives once activated", || async {
+        twins(&api_c, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
 }

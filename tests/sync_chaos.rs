@@ -195,6 +195,27 @@ impl NodeProcess {
         }
     }
 
+    /// SIGTERM, as a service manager stops a node: waits at most `within` for the process to
+    /// end and returns how long it took, or `None` when it still ran (it is killed then).
+    pub(crate) fn terminate(&mut self, within: Duration) -> Option<Duration> {
+        let mut child = self.child.take()?;
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        while started.elapsed() < within {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     pub(crate) fn alive(&self) -> bool {
         self.child.is_some()
     }

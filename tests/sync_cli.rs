@@ -9,15 +9,15 @@ use crate::common::{TOKEN, TestNode};
 use crate::sync::{eventually, pair};
 
 /// What one `tandem sync …` run gave back.
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs `tandem sync --node NODE --token TOKEN <args>` to completion, off the runtime's threads
 /// so the nodes in this process keep answering. Its stderr is a pipe, not a terminal, as in CI.
-async fn sync(node: &str, args: &[&str]) -> Out {
+pub(crate) async fn sync(node: &str, args: &[&str]) -> Out {
     let mut cmd = tandem();
     cmd.args(["sync", "--node", node, "--token", TOKEN])
         .args(args);
@@ -34,7 +34,7 @@ async fn sync(node: &str, args: &[&str]) -> Out {
 }
 
 /// Like [`sync`], and the run must succeed.
-async fn ok(node: &str, args: &[&str]) -> String {
+pub(crate) async fn ok(node: &str, args: &[&str]) -> String {
     let out = sync(node, args).await;
     assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
     out.stdout

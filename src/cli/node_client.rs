@@ -140,6 +140,31 @@ impl NodeClient {
         interpret(&self.node, status, &body)
     }
 
+    /// `GET /api/v1/<segments>?<query>`, typed as `T`.
+    pub async fn get_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        let mut url = endpoint(&self.node, segments);
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            node: shown(&self.node),
+            reason: reason(&e),
+        };
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(unreachable)?;
+        interpret(&self.node, status, &body)
+    }
+
     /// `GET /api/v1/<segments>`, typed as `T` and, for `--json`, the field `field` of the answer
     /// exactly as the node sent it.
     pub async fn get_with_raw<T: DeserializeOwned>(

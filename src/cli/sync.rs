@@ -3,6 +3,7 @@
 //! HTTP API (`client.rs`). This file holds the arguments and what is printed.
 
 mod client;
+mod reconcile;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -102,6 +103,42 @@ enum SyncCommand {
     Retry {
         /// The error's id (see `tandem sync errors`)
         id: i64,
+    },
+    /// List a connection's conflicts, newest first: both values, which one was kept, when
+    Conflicts {
+        /// Connection name or id
+        #[arg(long, value_name = "NAME", value_parser = non_empty())]
+        connection: String,
+        /// Only conflicts older than this one (the id the previous page ends with)
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        /// How many to list at most
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+        /// Print the API's `conflicts` array as JSON instead
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a conflict's losing value back to the item (a normal edit, which syncs out)
+    Restore {
+        /// Connection name or id
+        #[arg(long, value_name = "NAME", value_parser = non_empty())]
+        connection: String,
+        /// The conflict's id (see `tandem sync conflicts`)
+        id: i64,
+    },
+    /// Compare every twin of a connection with the remote's: present on both sides, linked
+    /// both ways, replicas agreeing; exits 1 when it finds a difference
+    Verify {
+        /// Connection name or id
+        #[arg(long, value_name = "NAME", value_parser = non_empty())]
+        connection: String,
+        /// Fix what can be fixed (send again, restore a link) and flag the rest as sync errors
+        #[arg(long)]
+        repair: bool,
+        /// Print the API's report as JSON instead
+        #[arg(long)]
+        json: bool,
     },
     /// List a connection's triggers
     Triggers {
@@ -251,6 +288,51 @@ async fn send(client: &NodeClient, command: SyncCommand) -> Result<ExitCode, Fai
         SyncCommand::Retry { id } => {
             let retried = client.retry(id).await.map_err(failed)?;
             println!("Sync error {retried} is resolved and what failed runs again.");
+        }
+        SyncCommand::Conflicts {
+            connection,
+            before,
+            limit,
+            json,
+        } => {
+            let (page, raw) = client
+                .conflicts(&connection, before, limit)
+                .await
+                .map_err(failed)?;
+            if json {
+                print_json(&raw)?;
+            } else if page.conflicts.is_empty() {
+                println!("Connection {connection} has no conflicts.");
+            } else {
+                print!("{}", reconcile::conflict_table(&page.conflicts));
+                if let Some(next) = page.next {
+                    println!(
+                        "Older ones: tandem sync conflicts --connection {connection} --before {next}"
+                    );
+                }
+            }
+        }
+        SyncCommand::Restore { connection, id } => {
+            let conflict = client
+                .restore_conflict(&connection, id)
+                .await
+                .map_err(failed)?;
+            println!("{}", reconcile::restored(&conflict, &connection));
+        }
+        SyncCommand::Verify {
+            connection,
+            repair,
+            json,
+        } => {
+            let (report, raw) = client.verify(&connection, repair).await.map_err(failed)?;
+            if json {
+                print_json(&raw)?;
+            } else {
+                print!("{}", reconcile::verify_report(&report, &connection, repair));
+            }
+            if !report.differences.is_empty() && !repair {
+                return Ok(ExitCode::from(1));
+            }
         }
         SyncCommand::Triggers { connection } => {
             let triggers = client.triggers(&connection).await.map_err(failed)?;

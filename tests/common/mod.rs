@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod tap;
+
 use tandem_node::config::{Config, Secret};
 use tandem_node::{RunningNode, start};
 

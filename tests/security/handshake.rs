@@ -6,127 +6,17 @@
 //! proxy: it keeps a copy of every request body, and can drop the node's answers to make the
 //! acceptor lose one.
 
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::net::TcpListener;
 
 use tandem_protocol::Nonce;
 
+use crate::common::tap::Tap;
 use crate::common::{Api, TestNode};
-
-/// A TCP proxy that logs every request it passes on (as a proxy's body log would) and, while
-/// `swallow` is on, drops the node's answers: the caller sees its connection closed after the
-/// node acted on the request. Turning it on drops the connections open before.
-struct Tap {
-    url: String,
-    target: Arc<AtomicU16>,
-    swallow: watch::Sender<bool>,
-    log: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Tap {
-    async fn start() -> Tap {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let target = Arc::new(AtomicU16::new(0));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (swallow, swallowing) = watch::channel(false);
-        let (to, logs) = (target.clone(), log.clone());
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let port = to.load(Ordering::SeqCst);
-                let mut swallowing = swallowing.clone();
-                let log = logs.clone();
-                tokio::spawn(async move {
-                    let Ok(outbound) = TcpStream::connect(("127.0.0.1", port)).await else {
-                        return;
-                    };
-                    let index = {
-                        let mut log = log.lock().unwrap();
-                        log.push(Vec::new());
-                        log.len() - 1
-                    };
-                    let (mut in_read, mut in_write) = inbound.into_split();
-                    let (mut out_read, mut out_write) = outbound.into_split();
-                    let upstream = async {
-                        let mut buf = [0u8; 8192];
-                        loop {
-                            let n = match in_read.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            log.lock().unwrap()[index].extend_from_slice(&buf[..n]);
-                            if out_write.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    };
-                    if *swallowing.borrow_and_update() {
-                        let mut answer = [0u8; 1];
-                        tokio::select! {
-                            _ = upstream => {}
-                            // The node has answered, so it has acted: drop the answer.
-                            _ = out_read.read(&mut answer) => {}
-                        }
-                    } else {
-                        tokio::select! {
-                            _ = upstream => {}
-                            _ = tokio::io::copy(&mut out_read, &mut in_write) => {}
-                            // Turning swallowing on drops the connections open before, so
-                            // no answer slips through on a kept-alive one.
-                            _ = swallowing.wait_for(|on| *on) => {}
-                        }
-                    }
-                });
-            }
-        });
-        Tap {
-            url,
-            target,
-            swallow,
-            log,
-        }
-    }
-
-    fn forward_to(&self, node: &TestNode) {
-        let port: u16 = node.url.rsplit(':').next().unwrap().parse().unwrap();
-        self.target.store(port, Ordering::SeqCst);
-    }
-
-    /// The bodies of the acceptances that passed, oldest first.
-    fn acceptances(&self) -> Vec<Value> {
-        let log = self.log.lock().unwrap();
-        let mut found = Vec::new();
-        for stream in log.iter() {
-            let mut rest = &stream[..];
-            while let Some(start) = find(rest, b"POST /node/v1/accept ") {
-                rest = &rest[start..];
-                let Some(head_end) = find(rest, b"\r\n\r\n") else {
-                    break;
-                };
-                let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .expect("the acceptance has a content length");
-                let body = &rest[head_end + 4..][..length];
-                found.push(serde_json::from_slice(body).expect("the acceptance is JSON"));
-                rest = &rest[head_end + 4 + length..];
-            }
-        }
-        found
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
 
 /// The attacker's own server: counts the connections made to it and closes them.
 struct Sink {
@@ -240,7 +130,10 @@ async fn a_captured_acceptance_resent_with_a_fresh_nonce_and_another_url_does_no
     let (a, b, code) = nodes(&tap, "hijack").await;
     let (status, body) = accept(&b.api(), &code).await;
     assert_eq!(status, 201, "{body}");
-    let captured = tap.acceptances().pop().expect("the tap saw the acceptance");
+    let captured = tap
+        .bodies("POST /node/v1/accept ")
+        .pop()
+        .expect("the tap saw the acceptance");
 
     let attacker = Sink::start().await;
     let mut forged = captured.clone();
@@ -269,7 +162,10 @@ async fn the_same_acceptance_sent_again_is_refused_as_a_replay() {
     tap.swallow.send_replace(true);
     let (status, body) = accept(&b.api(), &code).await;
     assert_ne!(status, 201, "{body}");
-    let captured = tap.acceptances().pop().expect("the tap saw the acceptance");
+    let captured = tap
+        .bodies("POST /node/v1/accept ")
+        .pop()
+        .expect("the tap saw the acceptance");
 
     let (status, answer) = send_acceptance(&a, &captured).await;
     assert_eq!(status, 401, "{answer}");
@@ -293,7 +189,10 @@ async fn a_captured_acceptance_resent_with_another_name_or_tracker_is_refused() 
     let (a, b, code) = nodes(&tap, "renamed").await;
     let (status, body) = accept(&b.api(), &code).await;
     assert_eq!(status, 201, "{body}");
-    let captured = tap.acceptances().pop().expect("the tap saw the acceptance");
+    let captured = tap
+        .bodies("POST /node/v1/accept ")
+        .pop()
+        .expect("the tap saw the acceptance");
     let before = connection(&a.api(), "renamed").await["remote"].clone();
 
     // Every part of the body describing the acceptor, one at a time.
@@ -372,7 +271,7 @@ async fn the_acceptor_whose_answer_was_lost_completes_with_a_fresh_signed_accept
     assert_eq!(on_a["remote"]["url"], b.url.as_str());
 
     // The second acceptance is a new one (its own nonce and proof), describing B identically.
-    let seen = tap.acceptances();
+    let seen = tap.bodies("POST /node/v1/accept ");
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_ne!(seen[0]["nonce"], seen[1]["nonce"]);
     assert_ne!(seen[0]["proof"], seen[1]["proof"]);

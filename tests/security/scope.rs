@@ -326,3 +326,78 @@ async fn an_item_that_leaves_the_scope_is_no_longer_written_or_read_by_the_peer(
     .await;
     assert_eq!(item(&api_b, "ENG-1").await["summary"], "Internal only");
 }
+
+/// Whether B links A's Connect of `local` to `remote` (true) or refuses it (false).
+async fn linked(api_a: &Api, api_b: &Api, local: &str, remote: &str) -> bool {
+    connect(api_a, local, remote).await;
+    answered(api_a, api_b, local, remote).await;
+    twins(api_b, remote)
+        .await
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["remote_key"] == local))
+}
+
+/// The node works a connection's reach out once and keeps it: every change of what decides
+/// it (the scope, a trigger, the incoming rules) must count from the next message on, or a
+/// narrowed scope would go on letting the peer in.
+#[tokio::test]
+async fn the_reach_follows_each_change_of_the_scope_the_triggers_and_the_rules_at_once() {
+    let (a, b) = pair_with_hr().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    for n in 1..=6 {
+        api_a
+            .item(json!({"project": "SUP", "summary": format!("Link {n}")}))
+            .await;
+    }
+    for n in 2..=4 {
+        api_b
+            .item(json!({"project": "HR", "summary": format!("HR {n}")}))
+            .await;
+    }
+    let set_scope = |scope: Value| {
+        let api_b = api_b.clone();
+        async move {
+            let (status, body) = api_b
+                .json(api_b.patch("/connections/desk"), json!({"scope": scope}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+
+    // The default: the rules create in ENG, so HR is out (and the reach is now cached).
+    assert!(!linked(&api_a, &api_b, "SUP-1", "HR-1").await);
+    // A trigger on HR widens the default.
+    let (status, body) = api_b
+        .json(
+            api_b.post("/connections/desk/triggers"),
+            json!({"query": "project = HR"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let trigger = body["trigger"]["id"].as_i64().unwrap();
+    assert!(linked(&api_a, &api_b, "SUP-2", "HR-1").await);
+    // A scope of ENG alone narrows it again.
+    set_scope(json!({"projects": ["ENG"]})).await;
+    assert!(!linked(&api_a, &api_b, "SUP-3", "HR-2").await);
+    // Widened by the scope.
+    set_scope(json!({"projects": ["ENG", "HR"]})).await;
+    assert!(linked(&api_a, &api_b, "SUP-4", "HR-2").await);
+    // Back to the default, without the trigger: HR is out.
+    set_scope(Value::Null).await;
+    let (status, body) = api_b
+        .send(api_b.delete(&format!("/connections/desk/triggers/{trigger}")))
+        .await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    assert!(!linked(&api_a, &api_b, "SUP-5", "HR-3").await);
+    // Rules that create in HR put HR in the default.
+    // (The API does not show the rules: these stand for the defaults, creating in HR.)
+    let to_hr = "if (firstSync) { issue.projectKey = \"HR\" }\nissue.summary = replica.summary";
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/connections/desk"),
+            json!({"incoming_script": to_hr}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(linked(&api_a, &api_b, "SUP-6", "HR-3").await);
+}

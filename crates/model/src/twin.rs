@@ -217,6 +217,21 @@ pub struct ConflictRecord {
     /// `true` when this side's value was kept.
     pub kept_local: bool,
     pub at: Timestamp,
+    /// When an admin wrote the value that lost back to the item (see
+    /// `Store::mark_conflict_restored`); `None` while not restored.
+    pub restored: Option<Timestamp>,
+}
+
+impl ConflictRecord {
+    /// JSON text of the value that was overwritten: the remote's when this side's was kept,
+    /// else this side's.
+    pub fn losing_value(&self) -> &str {
+        if self.kept_local {
+            &self.remote_value
+        } else {
+            &self.local_value
+        }
+    }
 }
 
 /// A query that brings matching items under sync on a connection.

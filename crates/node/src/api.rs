@@ -3,6 +3,7 @@
 //! token; the routes other nodes call are in `crate::peer`, under `/node/v1`.
 
 pub mod connections;
+pub mod reconcile;
 pub mod sync;
 pub mod wire;
 
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(list_events))
         .merge(connections::router())
         .merge(sync::router())
+        .merge(reconcile::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not supported on this endpoint"))
@@ -56,7 +58,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What this node is.
-async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
+async fn node_info(caller: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
     let settings = state.settings();
     let mut info = serde_json::json!({
         "id": state.identity().id.to_string(),
@@ -69,8 +71,6 @@ async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResp
     // A node on ServiceNow: how syncing with the instance goes.
     if let (Some(c), Some(s)) = (state.servicenow_config(), state.bridge_status()) {
         info["servicenow"] = serde_json::json!({
-            "instance_url": c.instance_url,
-            "user": c.user,
             "tables": c.tables,
             "poll_interval_secs": c.poll_interval.as_secs(),
             "last_poll": s.last_poll.map(|t| t.to_string()),
@@ -79,6 +79,11 @@ async fn node_info(_: ApiCaller, State(state): State<AppState>) -> impl IntoResp
             "items_pushed": s.pushed,
             "requests": s.requests,
         });
+        // Where the instance is and whom the node signs in as: for admins only.
+        if caller.scope.allows(tandem_store::TokenScope::Admin) {
+            info["servicenow"]["instance_url"] = c.instance_url.clone().into();
+            info["servicenow"]["user"] = c.user.clone().into();
+        }
     }
     axum::Json(info)
 }

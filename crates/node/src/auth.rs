@@ -23,8 +23,29 @@ use tandem_store::{NewSession, Session, TokenScope};
 use crate::error::{ApiError, NodeError};
 use crate::state::AppState;
 
-pub const SESSION_COOKIE: &str = "tandem_session";
-pub const LOGIN_CSRF_COOKIE: &str = "tandem_login_csrf";
+/// The console's cookies. Browsers keep cookies per host, whatever the port, so each node
+/// names its own after itself: two consoles on one host (the demo, "Go to remote") would
+/// otherwise sign each other out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleCookie {
+    /// The signed-in session.
+    Session,
+    /// The login form's CSRF token, before there is a session.
+    LoginCsrf,
+}
+
+impl ConsoleCookie {
+    /// The cookie's name on this node: `tandem_session_` or `tandem_login_csrf_`, then the
+    /// random end of the node's id.
+    pub fn name(self, state: &AppState) -> String {
+        let id = state.identity().id.simple().to_string();
+        let stem = match self {
+            ConsoleCookie::Session => "tandem_session",
+            ConsoleCookie::LoginCsrf => "tandem_login_csrf",
+        };
+        format!("{stem}_{}", &id[id.len() - 8..])
+    }
+}
 /// How long a console login lasts.
 pub const SESSION_HOURS: i64 = 12;
 const SETUP_TOKEN_SETTING: &str = "setup.token_hash";
@@ -169,13 +190,13 @@ pub async fn start_session(state: &AppState, user_id: i64) -> Result<Cookie<'sta
             expires,
         })
         .await?;
-    Ok(cookie(state, SESSION_COOKIE, id))
+    Ok(cookie(state, ConsoleCookie::Session, id))
 }
 
 /// An HTTP-only, SameSite=Lax browser-session cookie, `Secure` when the node is served over
 /// HTTPS. The server side decides when a session expires.
-pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build((name, value))
+pub fn cookie(state: &AppState, which: ConsoleCookie, value: String) -> Cookie<'static> {
+    Cookie::build((which.name(state), value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.https())
@@ -183,9 +204,9 @@ pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'st
         .build()
 }
 
-/// The expired cookie that removes `name` from the browser.
-pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
-    let mut c = Cookie::from(name);
+/// The expired cookie that removes one of the console's cookies from the browser.
+pub fn removal_cookie(state: &AppState, which: ConsoleCookie) -> Cookie<'static> {
+    let mut c = Cookie::from(which.name(state));
     c.set_path("/");
     c.make_removal();
     c
@@ -243,7 +264,10 @@ impl FromRequestParts<AppState> for ConsoleUser {
             .path_and_query()
             .map_or("/".to_owned(), |p| p.to_string());
         let jar = CookieJar::from_headers(&parts.headers);
-        let Some(id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        let Some(id) = jar
+            .get(&ConsoleCookie::Session.name(state))
+            .map(|c| c.value().to_owned())
+        else {
             return Err(LoginRedirect::Login(next));
         };
         match state

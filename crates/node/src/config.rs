@@ -131,6 +131,10 @@ pub struct ServeArgs {
     /// How many hours a new invitation code stays valid [default: 72]
     #[arg(long, env = "TANDEM_INVITATION_HOURS", value_name = "HOURS")]
     pub invitation_hours: Option<u32>,
+    /// Verify every active connection this often in the background (`tandem sync verify
+    /// --repair` on each), e.g. 6h, 30m, 1d [default: off]
+    #[arg(long, env = "TANDEM_VERIFY_EVERY", value_name = "DURATION")]
+    pub verify_every: Option<String>,
     /// The key that seals secrets at rest, 64 hex digits [default: <data-dir>/master.key,
     /// created on first start]. Every process of one node must use the same key.
     #[arg(
@@ -249,6 +253,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     durability: Option<Durability>,
     invitation_hours: Option<u32>,
+    verify_every: Option<String>,
     master_key: Option<String>,
     error_webhook: Option<String>,
     header_timeout_secs: Option<u64>,
@@ -296,6 +301,9 @@ pub struct Config {
     pub durability: Durability,
     /// How long a new invitation code stays valid.
     pub invitation_validity: jiff::SignedDuration,
+    /// How often the background pass verifies (and repairs) every active connection; `None`:
+    /// never (the default).
+    pub verify_every: Option<Duration>,
     /// The master key from the configuration; `None`: the data directory's `master.key`.
     pub master_key: Option<Secret>,
     /// Called with a JSON notice for every new sync error.
@@ -362,6 +370,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             durability: Durability::Full,
             invitation_validity: tandem_protocol::DEFAULT_VALIDITY,
+            verify_every: None,
             master_key: None,
             error_webhook: None,
             servicenow: None,
@@ -372,6 +381,33 @@ impl Default for Config {
 }
 
 /// Where a value came from, for error messages.
+/// An interval as people write it: a whole number and a unit, `s`, `m`, `h` or `d` (`6h`,
+/// `30m`), from one minute to 30 days.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err("write a number and a unit, s, m, h or d (like 6h or 30m)".into()),
+    };
+    let interval = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(seconds))
+        .map(Duration::from_secs)
+        .ok_or_else(|| "write a number and a unit, s, m, h or d (like 6h or 30m)".to_owned())?;
+    if !(60..=30 * 86_400).contains(&interval.as_secs()) {
+        return Err("choose between 1 minute and 30 days".into());
+    }
+    Ok(interval)
+}
+
 fn source_of(flag_given: bool, flag: &str, env: &str, file: &Path) -> String {
     if flag_given {
         format!("{flag} or {env}")
@@ -556,6 +592,23 @@ impl Config {
             }
             None => defaults.invitation_validity,
         };
+        let verify_src = source_of(
+            args.verify_every.is_some(),
+            "--verify-every",
+            "TANDEM_VERIFY_EVERY",
+            &file_path,
+        );
+        let verify_every = match args.verify_every.clone().or(file.verify_every) {
+            Some(text) => Some(
+                parse_interval(&text).map_err(|reason| ConfigError::Invalid {
+                    key: "verify interval",
+                    value: text.clone(),
+                    origin: verify_src,
+                    reason,
+                })?,
+            ),
+            None => None,
+        };
         let master_src = source_of(
             args.master_key.is_some(),
             "--master-key",
@@ -617,6 +670,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             durability: args.durability.or(file.durability).unwrap_or_default(),
             invitation_validity,
+            verify_every,
             master_key: master_key.map(|k| Secret(k.trim().to_owned())),
             error_webhook,
             servicenow,
@@ -1217,5 +1271,25 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn a_verify_interval_is_a_number_and_a_unit_within_bounds() {
+        assert_eq!(parse_interval("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_interval(" 30m "), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_interval("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_interval("120s"), Ok(Duration::from_secs(120)));
+        for bad in [
+            "",
+            "6",
+            "h",
+            "6x",
+            "-1h",
+            "10s",
+            "31d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_interval(bad).is_err(), "{bad} must be refused");
+        }
     }
 }

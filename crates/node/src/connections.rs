@@ -839,6 +839,8 @@ pub async fn initiate(
     }
 
     let now = Timestamp::now();
+    // Until the new invitation is stored.
+    let _issuing = state.issuing_invitation().await;
     check_pending_invitations(state, now).await?;
     let settings = state.settings();
     let invitation = Invitation::issue(

@@ -267,7 +267,11 @@ fn render_login_as(
     status: StatusCode,
 ) -> PageResult {
     let token = auth::random_token()?;
-    let jar = jar.add(auth::cookie(state, auth::LOGIN_CSRF_COOKIE, token.clone()));
+    let jar = jar.add(auth::cookie(
+        state,
+        auth::ConsoleCookie::LoginCsrf,
+        token.clone(),
+    ));
     let page = LoginPage {
         layout: Layout::anonymous(state),
         next,
@@ -296,7 +300,7 @@ async fn login(
     // Login forms carry a token that must match their cookie, so that no other site can log a
     // browser in to an account of its choosing.
     let expected = jar
-        .get(auth::LOGIN_CSRF_COOKIE)
+        .get(&auth::ConsoleCookie::LoginCsrf.name(&state))
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     if expected.is_empty() || !auth::constant_time_eq(&expected, &form.csrf) {
@@ -315,7 +319,7 @@ async fn login(
             let session = auth::start_session(&state, user.id).await?;
             tracing::info!(user = ?user.username, client = %client.0, "Console login.");
             let jar = jar
-                .remove(auth::removal_cookie(auth::LOGIN_CSRF_COOKIE))
+                .remove(auth::removal_cookie(&state, auth::ConsoleCookie::LoginCsrf))
                 .add(session);
             Ok((jar, Redirect::to(&next)).into_response())
         }
@@ -369,7 +373,7 @@ async fn logout(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     state.store().delete_session(&user.session.id_hash).await?;
-    let jar = jar.remove(auth::removal_cookie(auth::SESSION_COOKIE));
+    let jar = jar.remove(auth::removal_cookie(&state, auth::ConsoleCookie::Session));
     Ok((jar, Redirect::to("/login")).into_response())
 }
 

@@ -10,7 +10,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use tandem_store::StoreError;
+use tandem_store::{StorageFault, StoreError};
+
+/// Seconds a caller is asked to wait after a storage fault other than a full disk.
+const STORAGE_RETRY_AFTER: u64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -52,6 +55,9 @@ pub enum ApiError {
     /// The node cannot take this request now: try again after `retry_after` seconds.
     #[error("{message}")]
     Unavailable { message: String, retry_after: u64 },
+    /// The disk holding the node's data is full: the message names it.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// The client stopped sending its request before it was complete.
     #[error("{0}")]
     RequestTimeout(String),
@@ -73,6 +79,7 @@ impl ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -90,6 +97,7 @@ impl ApiError {
             ApiError::Gone(_) => "gone",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Internal(_) => "internal",
         }
@@ -123,7 +131,41 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(e.to_string())
             }
             StoreError::Invalid(v) => ApiError::BadRequest(v.to_string()),
+            // Not the request's fault and not a bug: said as it is, so the admin knows what
+            // to fix, and whoever called knows to try again later.
+            StoreError::Storage {
+                fault: StorageFault::Full,
+                ..
+            } => ApiError::InsufficientStorage(e.to_string()),
+            StoreError::Storage { .. } => ApiError::Unavailable {
+                message: e.to_string(),
+                retry_after: STORAGE_RETRY_AFTER,
+            },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::verify::VerifyError> for ApiError {
+    fn from(e: crate::sync::verify::VerifyError) -> Self {
+        use crate::sync::verify::VerifyError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::Sync(s) => s.into(),
+            E::Pending { .. } => ApiError::Conflict(e.to_string()),
+            E::BadRequest(message) => ApiError::BadRequest(message),
+        }
+    }
+}
+
+impl From<crate::sync::conflicts::RestoreError> for ApiError {
+    fn from(e: crate::sync::conflicts::RestoreError) -> Self {
+        use crate::sync::conflicts::RestoreError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            E::ItemGone { .. } => ApiError::Gone(e.to_string()),
+            E::NoSuchField { .. } | E::Invalid { .. } => ApiError::BadRequest(e.to_string()),
         }
     }
 }

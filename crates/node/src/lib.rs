@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod server;
 pub mod servicenow;
 pub mod state;
+pub mod storage;
 pub mod sync;
 
 pub use config::{Config, ServeArgs};

@@ -7,7 +7,8 @@
 //!   only ever fetches `<url>/node/v1/info` and answers with the id found there.
 //! - `POST /accept` carries the acceptor's proof that it holds the invitation code and its node
 //!   key's signature, both over the whole body; the answer is signed with the connection's key.
-//! - `POST /messages` and `POST /poll` must be signed with the connection's key, fresh (5
+//! - `POST /messages`, `POST /poll` and `POST /twins` (a page of this node's twins of the
+//!   connection, for `tandem sync verify` on the other side) must be signed with the connection's key, fresh (5
 //!   minutes) and never seen before (nonces are kept in the database); everything else is
 //!   refused with 401 and logged, without the request's secrets.
 //!
@@ -80,7 +81,8 @@ pub fn router(max_requests: usize) -> Router<AppState> {
         )
         // `messages` and `poll` read their bodies themselves, after checking the headers.
         .route("/messages", post(messages).layer(signed.clone()))
-        .route("/poll", post(poll).layer(signed))
+        .route("/poll", post(poll).layer(signed.clone()))
+        .route("/twins", post(twins).layer(signed))
         .fallback(|| async {
             ApiError::NotFound("there is no node-to-node route at this address".into())
         })
@@ -405,6 +407,23 @@ async fn poll(
         .map_err(|e| ApiError::BadRequest(format!("the poll is not understood: {e}")))?;
     let messages = connections::polled(&state, &connection, request.ack).await?;
     signed_answer(&keys, &nonce, &wire::PollAnswer { messages })
+}
+
+/// A page of this node's twins of the connection the request is signed for (`tandem sync
+/// verify` on the other side): only that connection's, whatever the body says.
+async fn twins(
+    State(state): State<AppState>,
+    Source(source): Source,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let signed = signed(&state, &parts.headers, wire::TWINS_PATH, source).await?;
+    let body = read_body(&parts.headers, body, wire::MAX_SMALL_BODY).await?;
+    let (connection, keys, nonce) = signed.verify(&body).await?;
+    let request: wire::TwinsRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the twins request is not understood: {e}")))?;
+    let page = crate::sync::verify::twins_page(&state, &connection, &request).await?;
+    signed_answer(&keys, &nonce, &page)
 }
 
 /// A 200 JSON answer signed with this node's outgoing key for the request's nonce.

@@ -264,6 +264,17 @@ pub async fn start_with_store(
             cancel.clone(),
         )),
     ];
+    if let Some(every) = state.config().verify_every {
+        workers.push(tokio::spawn(crate::sync::verify::run_periodically(
+            state.clone(),
+            every,
+            cancel.clone(),
+        )));
+    }
+    workers.push(tokio::spawn(crate::storage::watch(
+        state.clone(),
+        cancel.clone(),
+    )));
     workers.push(tokio::spawn(crate::servicenow::bridge::supervise(
         state.clone(),
         cancel.clone(),
@@ -492,7 +503,14 @@ fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        // An answer of 5xx is not a line of its own: an internal fault is logged with its
+        // detail where it is answered (`ApiError`), and a storage fault once by the store —
+        // a line per refused request filled the full disk further, one request at a time.
+        .layer(
+            TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ),
+        )
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
@@ -591,13 +609,26 @@ async fn content_security_policy(
     response
 }
 
-/// 200 when the database answers, 503 when it does not.
+/// 200 when the database answers and takes writes; 503 with the reason when it does not
+/// (a storage fault lasts from a write that failed on it until one succeeds again).
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(problem) = state.store().storage_problem() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "storage fault since {}: {}\n",
+                problem.since, problem.message
+            ),
+        );
+    }
     match state.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
+        Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
         Err(e) => {
             tracing::warn!(error = %e, "Health check failed.");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable\n".to_owned(),
+            )
         }
     }
 }

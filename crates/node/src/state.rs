@@ -77,6 +77,11 @@ struct Inner {
     delivery_round: tokio::sync::Mutex<()>,
     /// Twin locks, by hash of (connection, item): see [`AppState::lock_twin`].
     twin_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Held from counting the pending invitations to storing a new one: see
+    /// [`AppState::issuing_invitation`].
+    issuing_invitation: tokio::sync::Mutex<()>,
+    /// Each connection's reach, as last worked out ([`crate::sync::scope::reach`]).
+    reach_cache: crate::sync::scope::ReachCache,
     /// Rule runs at once ([`AppState::rules_slot`]).
     rule_slots: tokio::sync::Semaphore,
     /// Failed sign-ins by user name and address ([`AppState::logins`]).
@@ -210,6 +215,8 @@ impl AppState {
                 .collect(),
             touched: std::sync::Mutex::new(std::collections::HashMap::new()),
             refusal_log: crate::log_limit::LogLimiter::default(),
+            issuing_invitation: tokio::sync::Mutex::new(()),
+            reach_cache: Default::default(),
             rule_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
@@ -488,6 +495,18 @@ impl AppState {
     /// How the rules see this node's items.
     pub fn view(&self) -> crate::sync::item_json::View {
         self.0.served.borrow().view.clone()
+    }
+
+    /// Held while an invitation is issued, from counting those that wait to storing the new
+    /// one, so that invitations made at once cannot all pass the count. (Only this process
+    /// writes the database.)
+    pub async fn issuing_invitation(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.issuing_invitation.lock().await
+    }
+
+    /// Each connection's reach, as last worked out.
+    pub fn reach_cache(&self) -> &crate::sync::scope::ReachCache {
+        &self.0.reach_cache
     }
 
     pub fn store(&self) -> &dyn Store {

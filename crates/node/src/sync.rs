@@ -3,6 +3,7 @@
 //! ([`engine`]) and the operations on twins ([`operations`]); [`html`] holds the rich-text
 //! conversions of `nodeHelper`.
 
+pub mod conflicts;
 pub mod engine;
 pub mod helpers;
 pub mod html;
@@ -10,3 +11,4 @@ pub mod item_json;
 pub mod operations;
 pub mod rules;
 pub mod scope;
+pub mod verify;

@@ -59,12 +59,86 @@ pub enum StoreError {
     /// A database fault: an internal error, never shown to API callers as it is.
     #[error("database error: {0}")]
     Database(String),
+    /// The storage under the database failed: the disk is full, read-only or failing. Unlike
+    /// [`StoreError::Database`] this is not the data's or the code's fault, and it is
+    /// transient: the same write succeeds once the cause is gone (space freed, disk remounted).
+    #[error("{}", storage_message(*fault, dir, detail))]
+    Storage {
+        fault: StorageFault,
+        /// The directory holding the database (the node's data directory); empty when the
+        /// backend does not know it.
+        dir: String,
+        /// What the database engine said.
+        detail: String,
+    },
     /// The store was shut down (the writer thread is gone).
     #[error("the database is closed")]
     Closed,
 }
 
+/// How the storage under the database failed ([`StoreError::Storage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// No space left on the disk (SQLite's `SQLITE_FULL`, the system's `ENOSPC`).
+    Full,
+    /// The database cannot be written: a read-only file system or files (`SQLITE_READONLY`).
+    ReadOnly,
+    /// A read or write of the disk failed (`SQLITE_IOERR`), or a file the database needs could
+    /// not be opened (`SQLITE_CANTOPEN`).
+    Io,
+}
+
+fn storage_message(fault: StorageFault, dir: &str, detail: &str) -> String {
+    let dir = if dir.is_empty() {
+        "the data directory"
+    } else {
+        dir
+    };
+    match fault {
+        StorageFault::Full => format!(
+            "the disk holding {dir} is full: free space on it; the node carries on by itself \
+             once there is room"
+        ),
+        StorageFault::ReadOnly => format!(
+            "the database in {dir} cannot be written ({detail}): the file system is read-only \
+             or the files are not writable; the node carries on by itself once it can write"
+        ),
+        StorageFault::Io => format!(
+            "the disk holding {dir} failed a read or write ({detail}): check the disk and the \
+             system log; the node retries by itself"
+        ),
+    }
+}
+
 impl StoreError {
+    /// Whether this is a fault of the storage under the database (disk full, read-only,
+    /// I/O error) rather than of the data or the request: transient, worth retrying later,
+    /// never an item's sync error.
+    pub fn is_storage_fault(&self) -> bool {
+        self.storage_fault().is_some()
+    }
+
+    /// The storage fault, when this is one.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            StoreError::Storage { fault, .. } => Some(*fault),
+            _ => None,
+        }
+    }
+
+    /// Names `dir` as the directory holding the database in a storage fault that does not
+    /// say yet where it happened.
+    pub fn in_dir(self, at: &str) -> Self {
+        match self {
+            StoreError::Storage { fault, dir, detail } if dir.is_empty() => StoreError::Storage {
+                fault,
+                dir: at.to_owned(),
+                detail,
+            },
+            other => other,
+        }
+    }
+
     pub fn not_found(what: &'static str, key: impl ToString) -> Self {
         StoreError::NotFound {
             what,
@@ -251,6 +325,16 @@ pub struct SearchResult {
     pub total: u64,
 }
 
+/// A storage fault that lasts ([`Store::storage_problem`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageProblem {
+    pub fault: StorageFault,
+    /// The fault in plain words, naming the data directory.
+    pub message: String,
+    /// When the first write failed on it.
+    pub since: Timestamp,
+}
+
 /// Everything a node persists. Implementations must make each method atomic, and every item
 /// change must bump the item's version, record history and emit a [`TrackerEvent`] in the same
 /// transaction.
@@ -264,6 +348,16 @@ pub trait Store: Send + Sync + 'static {
     /// Queue depth, oldest queued message, twins and open errors of every connection, read
     /// in one snapshot with cheap indexed queries: what `/metrics` shows at each scrape.
     async fn sync_gauges(&self) -> Result<SyncGauges>;
+
+    /// The storage fault the last write met, while it lasts: from a write that failed on one
+    /// (disk full, read-only, I/O error) until a write succeeds again. `None` when writes work.
+    fn storage_problem(&self) -> Option<StorageProblem> {
+        None
+    }
+
+    /// A small write that shows whether the storage takes writes (again): clears
+    /// [`Store::storage_problem`] when it succeeds, sets it when it fails on a storage fault.
+    async fn probe_storage(&self) -> Result<()>;
 
     // --- node settings: a small key/value table -------------------------------------------
     async fn setting(&self, key: &str) -> Result<Option<String>>;
@@ -396,6 +490,12 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the connection's scope, or with `None` removes it (the default applies again).
     /// `NotFound` for an unknown connection.
     async fn set_connection_scope(&self, id: Uuid, scope: Option<&Scope>) -> Result<()>;
+    /// A number that changes whenever what decides a connection's reach changes: a scope set
+    /// or removed, a trigger added, changed or deleted, a connection deleted. The node caches
+    /// what it works out from those and works it out again when this moves. A backend shared
+    /// by several processes must move it for the writes of any of them (or move it on every
+    /// call, which turns the caching off).
+    fn reach_version(&self) -> u64;
 
     // --- node-to-node messages ------------------------------------------------------------------
     /// Queues a message for the connection's remote; returns its `seq`. `NotFound` for an
@@ -642,6 +742,18 @@ pub trait Store: Send + Sync + 'static {
     async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord>;
     /// A local item's conflicts, newest first.
     async fn conflicts(&self, local_key: &ItemKey) -> Result<Vec<ConflictRecord>>;
+    /// A connection's conflicts with ids below `before` (from the first when `None`), newest
+    /// first, at most `limit`: the next page starts before the last id of this one.
+    async fn connection_conflicts(
+        &self,
+        connection_id: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>>;
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictRecord>>;
+    /// Records that the conflict's losing value was written back to its item, now (an earlier
+    /// restore keeps its time); `NotFound`.
+    async fn mark_conflict_restored(&self, id: i64) -> Result<ConflictRecord>;
     /// `NotFound` for an unknown connection.
     async fn create_trigger(
         &self,

@@ -20,7 +20,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, Row};
 
-use crate::{Result, StoreError};
+use crate::{Result, StorageFault, StorageProblem, StoreError};
 
 mod auth;
 mod comments;
@@ -60,10 +60,18 @@ pub struct SqliteStore {
     writer: writer::Writer,
     readers: Arc<readers::Readers>,
     path: PathBuf,
+    /// The directory holding the database, as storage faults name it.
+    dir: String,
+    /// The storage fault the last write met, until a write succeeds ([`crate::Store::storage_problem`]).
+    problem: std::sync::Mutex<Option<StorageProblem>>,
     /// Signalled after every committed item change ([`crate::Store::item_changed`]).
     item_changes: tokio::sync::Notify,
     /// Operations that failed on a storage fault ([`crate::Store::storage_faults`]).
     faults: std::sync::atomic::AtomicU64,
+    /// [`crate::Store::reach_version`]: moved after each committed write of a scope, a
+    /// trigger or a connection's deletion. Only this process writes the database (the lock
+    /// file), so an in-memory counter sees every such write.
+    reach_version: std::sync::atomic::AtomicU64,
     _lock: File,
 }
 
@@ -132,8 +140,11 @@ impl SqliteStore {
             writer,
             readers,
             path: path.to_path_buf(),
+            dir: database_dir(path),
+            problem: std::sync::Mutex::new(None),
             item_changes: tokio::sync::Notify::new(),
             faults: std::sync::atomic::AtomicU64::new(0),
+            reach_version: std::sync::atomic::AtomicU64::new(0),
             _lock: lock,
         })
     }
@@ -141,6 +152,14 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// The directory holding the database file, as people know it (`.` for a bare file name).
+fn database_dir(db: &Path) -> String {
+    match db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.display().to_string(),
+        None => ".".to_owned(),
     }
 }
 
@@ -235,7 +254,27 @@ fn connection_error(path: &Path, e: &rusqlite::Error) -> StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
+        match storage_fault(&e) {
+            // Where it happened is added by the store, which knows its directory.
+            Some(fault) => StoreError::Storage {
+                fault,
+                dir: String::new(),
+                detail: e.to_string(),
+            },
+            None => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// The fault of the storage under the database behind a SQLite error, when it is one: the
+/// errors that say nothing about the data or the statement, and go away with their cause.
+fn storage_fault(e: &rusqlite::Error) -> Option<StorageFault> {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code()? {
+        C::DiskFull => Some(StorageFault::Full),
+        C::ReadOnly => Some(StorageFault::ReadOnly),
+        C::SystemIoFailure | C::CannotOpen => Some(StorageFault::Io),
+        _ => None,
     }
 }
 
@@ -287,6 +326,133 @@ mod tests {
 
     use super::*;
     use crate::Store;
+
+    fn sqlite_error(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn disk_full_read_only_and_io_errors_are_storage_faults_and_the_rest_are_not() {
+        use rusqlite::ffi;
+        let cases = [
+            (ffi::SQLITE_FULL, Some(StorageFault::Full)),
+            (ffi::SQLITE_READONLY, Some(StorageFault::ReadOnly)),
+            (ffi::SQLITE_IOERR, Some(StorageFault::Io)),
+            (ffi::SQLITE_IOERR_WRITE, Some(StorageFault::Io)),
+            (ffi::SQLITE_IOERR_FSYNC, Some(StorageFault::Io)),
+            (ffi::SQLITE_CANTOPEN, Some(StorageFault::Io)),
+            (ffi::SQLITE_CONSTRAINT_UNIQUE, None),
+            (ffi::SQLITE_CORRUPT, None),
+            (ffi::SQLITE_BUSY, None),
+            (ffi::SQLITE_MISUSE, None),
+        ];
+        for (code, fault) in cases {
+            let e = StoreError::from(sqlite_error(code));
+            assert_eq!(e.storage_fault(), fault, "code {code}: {e}");
+            assert_eq!(e.is_storage_fault(), fault.is_some());
+            if fault.is_none() {
+                assert!(matches!(e, StoreError::Database(_)), "code {code}: {e:?}");
+            }
+        }
+        // Errors that are not SQLite's own are never storage faults.
+        let e = StoreError::from(rusqlite::Error::QueryReturnedNoRows);
+        assert!(!e.is_storage_fault());
+    }
+
+    #[test]
+    fn a_storage_fault_names_the_directory_holding_the_database() {
+        let full =
+            StoreError::from(sqlite_error(rusqlite::ffi::SQLITE_FULL)).in_dir("/var/lib/tandem");
+        assert_eq!(
+            full.to_string(),
+            "the disk holding /var/lib/tandem is full: free space on it; the node carries on \
+             by itself once there is room"
+        );
+        // Named once: where it happened first stays.
+        let again = full.in_dir("/elsewhere");
+        assert!(again.to_string().contains("/var/lib/tandem"), "{again}");
+        let io = StoreError::from(sqlite_error(rusqlite::ffi::SQLITE_IOERR_WRITE)).in_dir("/data");
+        assert!(
+            io.to_string()
+                .starts_with("the disk holding /data failed a read or write ("),
+            "{io}"
+        );
+        let read_only =
+            StoreError::from(sqlite_error(rusqlite::ffi::SQLITE_READONLY)).in_dir("/data");
+        assert!(
+            read_only
+                .to_string()
+                .starts_with("the database in /data cannot be written"),
+            "{read_only}"
+        );
+        // Other errors are left as they are.
+        let other = StoreError::not_found("item", "SUP-1").in_dir("/data");
+        assert_eq!(other.to_string(), "item SUP-1 does not exist");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_database_is_a_storage_fault_that_lasts_until_a_write_goes_through() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqliteStore::open(&dir.path().join("t.db"), SqliteOptions::default())
+            .expect("open store");
+        assert_eq!(store.storage_problem(), None);
+        // SQLite's own limit on the file's size answers as a full disk does (SQLITE_FULL).
+        let pages: i64 = store
+            .writer
+            .write(|conn| Ok(conn.query_row("PRAGMA page_count", [], |r| r.get(0))?))
+            .await
+            .expect("page count");
+        store
+            .writer
+            .write(move |conn| {
+                conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+            .expect("limit the size");
+        let big = "x".repeat(64 * 1024);
+        let mut failed = None;
+        for n in 0..10 {
+            if let Err(e) = store.set_setting(&format!("big.{n}"), &big).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        let failed = failed.expect("a write over the size limit fails");
+        let shown = dir.path().display().to_string();
+        assert_eq!(
+            failed.storage_fault(),
+            Some(StorageFault::Full),
+            "{failed:?}"
+        );
+        assert!(
+            failed
+                .to_string()
+                .starts_with(&format!("the disk holding {shown} is full")),
+            "{failed}"
+        );
+        let problem = store.storage_problem().expect("the fault is remembered");
+        assert_eq!(problem.fault, StorageFault::Full);
+        assert_eq!(problem.message, failed.to_string());
+        // Reads still work, and do not end the fault.
+        assert_eq!(store.setting("nothing").await.expect("read"), None);
+        assert!(store.storage_problem().is_some());
+        // Once there is room, the probe goes through and the fault is over.
+        store
+            .writer
+            .write(|conn| {
+                conn.query_row("PRAGMA max_page_count = 1000000", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+            .expect("lift the limit");
+        store.probe_storage().await.expect("the probe writes");
+        assert_eq!(store.storage_problem(), None);
+        store
+            .set_setting("big.after", &big)
+            .await
+            .expect("room again");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_do_not_wait_for_a_write_in_progress() {

@@ -1270,6 +1270,7 @@ async fn conflicts_are_numbered_timed_and_listed_newest_first_per_item() {
         remote_value: "\"theirs\"".into(),
         kept_local: field == "summary",
         at: at(T0),
+        restored: None,
     };
     let before = Timestamp::now();
     let a = store
@@ -1306,6 +1307,67 @@ async fn conflicts_are_numbered_timed_and_listed_newest_first_per_item() {
         .await
         .unwrap_err();
     assert_not_found(&err, "connection", &nobody.to_string());
+}
+
+#[tokio::test]
+async fn a_connections_conflicts_list_newest_first_in_pages_and_a_restore_is_recorded_once() {
+    let (store, acme, globex) = setup(3).await;
+    let record = |connection_id, local: &str, field: &str| {
+        let store = store.store.clone();
+        let conflict = ConflictRecord {
+            id: 0,
+            connection_id,
+            local_key: key(local),
+            field: field.into(),
+            local_value: "\"ours\"".into(),
+            remote_value: "\"theirs\"".into(),
+            kept_local: false,
+            at: at(T0),
+            restored: None,
+        };
+        async move { store.record_conflict(conflict).await.unwrap() }
+    };
+    let a = record(acme, "OPS-1", "summary").await;
+    let other = record(globex, "OPS-1", "summary").await;
+    let b = record(acme, "OPS-2", "status").await;
+    let c = record(acme, "OPS-3", "priority").await;
+    assert_eq!(a.losing_value(), "\"ours\"");
+
+    let first = store.connection_conflicts(acme, None, 2).await.unwrap();
+    assert_eq!(first, [c.clone(), b.clone()]);
+    let next = store
+        .connection_conflicts(acme, Some(first[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(next, std::slice::from_ref(&a));
+    assert!(
+        store
+            .connection_conflicts(acme, Some(a.id), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.connection_conflicts(globex, None, 10).await.unwrap(),
+        [other]
+    );
+
+    let restored = store.mark_conflict_restored(b.id).await.unwrap();
+    let when = restored.restored.expect("marked restored");
+    assert_eq!(
+        restored,
+        ConflictRecord {
+            restored: Some(when),
+            ..b.clone()
+        }
+    );
+    // A second restore keeps the first one's time.
+    let again = store.mark_conflict_restored(b.id).await.unwrap();
+    assert_eq!(again.restored, Some(when));
+    assert_eq!(store.conflict(b.id).await.unwrap(), Some(again));
+    assert_eq!(store.conflict(9999).await.unwrap(), None);
+    let err = store.mark_conflict_restored(9999).await.unwrap_err();
+    assert_not_found(&err, "conflict", "9999");
 }
 
 #[tokio::test]
@@ -1447,6 +1509,7 @@ async fn fill(store: &TestStore, id: Uuid) {
             remote_value: "2".into(),
             kept_local: true,
             at: at(T0),
+            restored: None,
         })
         .await
         .unwrap();

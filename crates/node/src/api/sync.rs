@@ -25,6 +25,7 @@ pub const SYNC_OPERATIONS: &[&str] = &[
     "/sync/errors/{id}/retry",
     "/sync/bulk",
     "/sync/bulk-unexalate",
+    "/connections/{name}/verify",
 ];
 
 pub fn router() -> Router<AppState> {
@@ -91,7 +92,11 @@ async fn exalate(
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
     let twin = engine::exalate(&state, &connection, &key(&body.item)?).await?;
-    Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
+    let mut answer = serde_json::json!({"twin": twin_json(&twin, &connection.name)});
+    if let Some(held) = engine::held_note(&connection) {
+        answer["held"] = held.into();
+    }
+    Ok(axum::Json(answer).into_response())
 }
 
 async fn status(

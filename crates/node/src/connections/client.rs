@@ -34,6 +34,9 @@ pub enum CallError {
     /// The address policy refused the URL ([`crate::outbound`]): no call was made.
     #[error("{0}")]
     NotAllowed(String),
+    /// This node could not do its part (its database failed): nothing the remote did.
+    #[error("this node's database: {0}")]
+    ThisNode(String),
 }
 
 impl From<crate::outbound::Refusal> for CallError {
@@ -299,11 +302,12 @@ pub async fn signed_post<T: DeserializeOwned>(
     let response = request.send().await.map_err(unreachable)?;
     let status = response.status().as_u16();
     let response_headers = response.headers().clone();
-    // Only a poll's answer carries messages; an acknowledgement or an error is small.
-    let limit = if status == 200 && path == wire::POLL_PATH {
-        wire::MAX_BATCH_BODY
-    } else {
-        wire::MAX_SMALL_BODY
+    // Only a poll's answer carries messages, and a page of twins is larger than the rest;
+    // an acknowledgement or an error is small.
+    let limit = match path {
+        wire::POLL_PATH if status == 200 => wire::MAX_BATCH_BODY,
+        wire::TWINS_PATH if status == 200 => wire::MAX_TWINS_BODY,
+        _ => wire::MAX_SMALL_BODY,
     };
     let bytes = read_body(response, limit).await?;
     if status != 200 {

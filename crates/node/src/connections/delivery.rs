@@ -299,33 +299,55 @@ async fn after_exchange(state: &AppState, connection: &Connection, result: Resul
             report(state, connection, &link, message).await;
         }
         Err(e) => {
+            let reason = failure_reason(&e);
             let wait = state.update_delivery(connection.id, |link| {
-                link.failed(Instant::now(), e.to_string())
+                link.failed(Instant::now(), reason.clone())
             });
             tracing::info!(
                 connection = %connection.id,
                 name = %connection.name,
-                reason = %e,
+                reason = %reason,
                 retry_in = ?wait,
-                "The remote node cannot be reached; delivery will resume by itself."
+                "Delivery to the remote node failed; it resumes by itself."
             );
             let link = state.delivery_link(connection.id);
             if link.failures < FAILURES_BEFORE_ERROR {
                 return;
             }
+            let at = connection
+                .remote_url()
+                .map_or_else(String::new, |url| format!(" at {url}"));
+            let since = seconds(link.failing_since.unwrap_or_else(jiff::Timestamp::now));
+            let what = match &e {
+                CallError::Refused { status, message } => format!(
+                    "the remote node{at} answers with an error since {since} (HTTP {status}): \
+                     the remote node says: {message}"
+                ),
+                CallError::ThisNode(_) => {
+                    format!("this node cannot deliver to the remote node{at} since {since}: {e}")
+                }
+                _ => format!("the remote node{at} cannot be reached since {since} ({e})"),
+            };
             let message = format!(
-                "{DELIVERY_ERROR}the remote node{} cannot be reached since {} ({e}); {} attempts so \
-                 far, next try at {}. Delivery resumes by itself; Resolve and retry tries now.",
-                connection
-                    .remote_url()
-                    .map_or_else(String::new, |url| format!(" at {url}")),
-                seconds(link.failing_since.unwrap_or_else(jiff::Timestamp::now)),
+                "{DELIVERY_ERROR}{what}; {} attempts so far, next try at {}. Delivery resumes \
+                 by itself; Resolve and retry tries now.",
                 link.failures,
                 link.next_try
                     .map_or_else(|| "once woken".to_owned(), |t| seconds(t).to_string()),
             );
             report(state, connection, &link, message).await;
         }
+    }
+}
+
+/// Why a round failed, as the Sync queue page and the log show it: an answer with an error is
+/// the remote's own reason, told as such (its disk is full, say), not "cannot be reached".
+fn failure_reason(e: &CallError) -> String {
+    match e {
+        CallError::Refused { status, message } => {
+            format!("the remote node says (HTTP {status}): {message}")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -338,6 +360,10 @@ async fn report(state: &AppState, connection: &Connection, link: &Link, message:
             Ok(error) if error.resolved.is_none() => return,
             // Resolved meanwhile (Resolve and retry): a new one says it fails again.
             Ok(_) | Err(tandem_store::StoreError::NotFound { .. }) => {}
+            Err(e) if e.is_storage_fault() => {
+                crate::storage::report(state, "delivery", &e, crate::storage::FIRST_PAUSE);
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "A delivery error could not be updated.");
                 return;
@@ -359,6 +385,9 @@ async fn report(state: &AppState, connection: &Connection, link: &Link, message:
         Ok(error) => {
             state.update_delivery(connection.id, |l| l.error_id = Some(error.id));
             crate::sync::engine::notify_webhook(state, Some(connection), &error);
+        }
+        Err(e) if e.is_storage_fault() => {
+            crate::storage::report(state, "delivery", &e, crate::storage::FIRST_PAUSE);
         }
         Err(e) => tracing::error!(error = %e, "A delivery error could not be recorded."),
     }
@@ -387,7 +416,7 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
             .store()
             .outbound_messages(connection.id, 0, wire::BATCH)
             .await
-            .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
+            .map_err(|e| CallError::ThisNode(e.to_string()))?;
         // A deactivated connection still says so (control messages); its changes wait, as do
         // those of a connection the node's plan paused. The status is read after the queue: a
         // change queued after a deactivation always sees it (the round may have started
@@ -396,7 +425,7 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
             .store()
             .connection(connection.id)
             .await
-            .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
+            .map_err(|e| CallError::ThisNode(e.to_string()))?;
         let current = current.as_ref().unwrap_or(connection);
         let queued: Vec<_> = if current.status == ConnectionStatus::Deactivated
             || crate::sync::engine::paused_by_plan(current)
@@ -429,7 +458,7 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
             .store()
             .ack_messages(connection.id, ack.acked)
             .await
-            .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
+            .map_err(|e| CallError::ThisNode(e.to_string()))?;
         state.update_delivery(connection.id, |link| {
             link.attempts = link.attempts.split_off(&(ack.acked + 1));
         });
@@ -447,13 +476,13 @@ async fn poll(state: &AppState, connection: &Connection) -> Result<(), CallError
     };
     let keys =
         super::keys(state, connection).map_err(|e| CallError::BadSignature(e.to_string()))?;
-    let database = |e: super::ConnectionError| CallError::Unreachable(format!("this node: {e}"));
+    let database = |e: super::ConnectionError| CallError::ThisNode(e.to_string());
     for _ in 0..10 {
         let ack = state
             .store()
             .inbound_seq(connection.id)
             .await
-            .map_err(|e| CallError::Unreachable(format!("this node's database: {e}")))?;
+            .map_err(|e| CallError::ThisNode(e.to_string()))?;
         state.metrics().delivery_attempt(&connection.name);
         let answer: wire::PollAnswer = client::signed_post(
             state.http(),

@@ -14,6 +14,7 @@ pub const PROBE_PATH: &str = "/node/v1/probe";
 pub const ACCEPT_PATH: &str = "/node/v1/accept";
 pub const MESSAGES_PATH: &str = "/node/v1/messages";
 pub const POLL_PATH: &str = "/node/v1/poll";
+pub const TWINS_PATH: &str = "/node/v1/twins";
 
 /// The most messages one push or poll carries.
 pub const BATCH: u32 = 100;
@@ -109,6 +110,51 @@ pub struct PollRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PollAnswer {
     pub messages: Vec<WireMessage>,
+}
+
+/// The most twins one page of `/node/v1/twins` holds.
+pub const TWINS_PAGE: u32 = 500;
+
+/// The most a page of twins may hold: [`TWINS_PAGE`] twins of about 200 bytes, with room.
+pub const MAX_TWINS_BODY: usize = 256 * 1024;
+
+/// `POST /node/v1/twins`, for `tandem sync verify`: "your twins of this connection, after
+/// `after`". The connection is the one the request is signed for: a node reads only its own
+/// connection's twins, and the body cannot name another.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwinsRequest {
+    /// The last local key of the previous page (`None`: from the first).
+    pub after: Option<String>,
+    /// At most [`TWINS_PAGE`]; more is read as that.
+    pub limit: u32,
+}
+
+/// One page of the answering node's twins of the connection, by its local key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TwinsPage {
+    pub twins: Vec<WireTwin>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+    /// Nothing of the connection waits on the answering node: its queue is empty and no
+    /// request it received is open. Replicas compare only between quiet sides.
+    pub quiet: bool,
+}
+
+/// A twin as the other side of a connection may see it: the link and digests of the
+/// replicas, never their content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireTwin {
+    /// The answering node's item.
+    pub key: String,
+    /// The asking node's item it is linked to, once known.
+    pub remote_key: Option<String>,
+    /// `active` or `stopped`.
+    pub state: String,
+    /// Digest of the last replica the answering node sent.
+    pub sent: Option<String>,
+    /// Digest of the last replica the answering node received.
+    pub received: Option<String>,
 }
 
 /// The kind of the messages that change a connection itself.

@@ -6,6 +6,7 @@
 mod entity;
 mod errors;
 mod queue;
+mod reconcile;
 mod triggers;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(queue::router())
         .merge(entity::router())
         .merge(triggers::router())
+        .merge(reconcile::router())
 }
 
 /// Flash texts arrive in the query string; anything longer than an engine message is not ours.

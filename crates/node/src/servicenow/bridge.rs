@@ -85,6 +85,11 @@ pub enum BridgeError {
 }
 
 impl BridgeError {
+    /// The disk under this node's database failed (full, read-only, I/O error).
+    fn is_storage_fault(&self) -> bool {
+        matches!(self, BridgeError::Store(e) if e.is_storage_fault())
+    }
+
     /// Worth trying again later as it is (the instance was down or busy, the database locked).
     fn is_transient(&self) -> bool {
         match self {
@@ -1259,7 +1264,11 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
     let mut prepared = false;
     let mut next_poll = Instant::now();
     let mut polls = 0u32;
+    let mut backoff = crate::storage::Backoff::default();
     loop {
+        // A storage fault met in the round: the next waits (it would fail alike), and says so
+        // once a minute rather than every round.
+        let mut storage_fault: Option<BridgeError> = None;
         // A stop ends a round where it is, as a crash would: what was handed over is committed,
         // and the poll state only moves after that, so the next start takes up from there.
         let round = async {
@@ -1280,12 +1289,18 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                 // merge keeps those that it does meet); a failing push does not hold the pull up.
                 match bridge.push().await {
                     Ok(n) => state.set_bridge_status(|s| s.pushed += n),
+                    Err(e) if e.is_storage_fault() => {
+                        state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                        storage_fault = Some(e);
+                    }
                     Err(e) => {
                         debug!(error = %e, "A push to ServiceNow failed; trying again.");
                         state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                     }
                 }
-                if state.take_bridge_poll_request() || Instant::now() >= next_poll {
+                if storage_fault.is_none()
+                    && (state.take_bridge_poll_request() || Instant::now() >= next_poll)
+                {
                     next_poll = Instant::now() + poll_interval;
                     match bridge.pull().await {
                         Ok(n) => {
@@ -1312,6 +1327,10 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                                 }
                             }
                         }
+                        Err(e) if e.is_storage_fault() => {
+                            state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
+                            storage_fault = Some(e);
+                        }
                         Err(e) => {
                             warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
                             state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
@@ -1329,9 +1348,20 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
             () = cancel.cancelled() => return,
             () = round => {}
         }
+        let pause = match &storage_fault {
+            Some(e) => {
+                let pause = backoff.failed();
+                crate::storage::report(&state, "ServiceNow bridge", e, pause);
+                pause
+            }
+            None => {
+                backoff.succeeded();
+                PUSH_EVERY
+            }
+        };
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(PUSH_EVERY) => {}
+            () = tokio::time::sleep(pause) => {}
             // The sync engine applied a change: push it now.
             () = state.bridge_woken() => {}
         }

@@ -86,6 +86,14 @@ pub enum SyncFailure {
     Retry,
 }
 
+impl SyncFailure {
+    /// The storage under the database failed (disk full, read-only, I/O error): nothing is
+    /// wrong with the change, which waits and runs again once the store takes writes.
+    pub fn is_storage_fault(&self) -> bool {
+        matches!(self, SyncFailure::Store(e) if e.is_storage_fault())
+    }
+}
+
 impl From<super::item_json::FieldError> for SyncFailure {
     fn from(e: super::item_json::FieldError) -> Self {
         SyncFailure::Apply(format!("the incoming rules left {e}"))
@@ -102,14 +110,14 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         tracing::error!(error = %e, "The Bulk Exalates a stop cut short could not be taken up again.");
     }
     let outgoing = repeat(
-        "outgoing",
+        "outgoing sync",
         &cancel,
         || outgoing_step(&state),
         || async { state.store().item_changed().await },
         &state,
     );
     let incoming = repeat(
-        "incoming",
+        "incoming sync",
         &cancel,
         || incoming_step(&state),
         || state.sync_woken(),
@@ -120,7 +128,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 
 /// Runs `step` again at once while it finds work, else after `woken` (or [`IDLE_ROUND`]).
 async fn repeat<S, SF, W, WF>(
-    which: &str,
+    which: &'static str,
     cancel: &CancellationToken,
     step: S,
     woken: W,
@@ -131,19 +139,34 @@ async fn repeat<S, SF, W, WF>(
     W: Fn() -> WF,
     WF: std::future::Future<Output = ()>,
 {
+    let mut backoff = crate::storage::Backoff::default();
     loop {
-        match step().await {
+        let pause = match step().await {
             Ok(n) if n > 0 => {
+                backoff.succeeded();
                 state.wake_delivery();
                 continue;
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, loop = which, "A sync step failed."),
-        }
+            Ok(_) => {
+                backoff.succeeded();
+                IDLE_ROUND
+            }
+            // The step runs again after a pause (or once something is written again, which
+            // the store can then do): running it at once would fail alike, again and again.
+            Err(e) if e.is_storage_fault() => {
+                let pause = backoff.failed();
+                crate::storage::report(state, which, &e, pause);
+                pause
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, loop = which, "A sync step failed.");
+                IDLE_ROUND
+            }
+        };
         tokio::select! {
             () = cancel.cancelled() => return,
             () = woken() => {}
-            () = tokio::time::sleep(IDLE_ROUND) => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }
@@ -180,9 +203,10 @@ async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
         }
     }
     let mut tasks = tokio::task::JoinSet::new();
+    let mut storage_fault = None;
     for (_, events) in by_item {
         while tasks.len() >= CONCURRENCY {
-            finish(tasks.join_next().await);
+            storage_fault = storage_fault.or(finish(tasks.join_next().await));
         }
         let (state, triggers) = (state.clone(), triggers.clone());
         tasks.spawn(async move {
@@ -193,20 +217,30 @@ async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
         });
     }
     while let Some(done) = tasks.join_next().await {
-        finish(Some(done));
+        storage_fault = storage_fault.or(finish(Some(done)));
+    }
+    // A change that could not be sent for want of storage is sent again from the same place
+    // (a replica equal to the one sent before is not queued twice).
+    if let Some(fault) = storage_fault {
+        return Err(fault);
     }
     store.set_setting(WATERMARK, &last.to_string()).await?;
     Ok(count)
 }
 
 /// Logs what a concurrent step's task could not do (its item's failures are recorded as sync
-/// errors by the task itself; this is what lies beyond: the database, a panic).
-fn finish(done: Option<Result<Result<(), SyncFailure>, tokio::task::JoinError>>) {
+/// errors by the task itself; this is what lies beyond: the database, a panic). A storage
+/// fault is handed back instead, for the step to fail with it and its loop to pause.
+fn finish(
+    done: Option<Result<Result<(), SyncFailure>, tokio::task::JoinError>>,
+) -> Option<SyncFailure> {
     match done {
+        Some(Ok(Err(e))) if e.is_storage_fault() => return Some(e),
         Some(Ok(Err(e))) => tracing::warn!(error = %e, "A sync step failed."),
         Some(Err(e)) => tracing::error!(error = %e, "A sync task stopped unexpectedly."),
         _ => {}
     }
+    None
 }
 
 /// One change event: triggers may bring the item under sync, and every active twin of the
@@ -240,6 +274,9 @@ async fn outgoing_event(
             // An item the outgoing rules send nothing for is skipped, not an error.
             && let Err(e) = exalate_new(state, &connection, &event.item).await
         {
+            if e.is_storage_fault() {
+                return Err(e);
+            }
             record_item_error(state, &connection, Some(&event.item), None, None, &e).await;
         }
     }
@@ -258,6 +295,9 @@ async fn outgoing_event(
             continue;
         }
         if let Err(e) = send(state, &connection, &twin.local_key).await {
+            if e.is_storage_fault() {
+                return Err(e);
+            }
             record_item_error(state, &connection, Some(&twin.local_key), None, None, &e).await;
         }
     }
@@ -626,6 +666,7 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
     let count = requests.len();
     let mut connections: Vec<Connection> = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut storage_fault = None;
     for request in requests {
         let connection = match connections.iter().find(|c| c.id == request.connection_id) {
             Some(c) => c.clone(),
@@ -642,13 +683,17 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
             continue;
         }
         while tasks.len() >= CONCURRENCY {
-            finish(tasks.join_next().await);
+            storage_fault = storage_fault.or(finish(tasks.join_next().await));
         }
         let state = state.clone();
         tasks.spawn(async move { run_request(&state, &connection, &request).await });
     }
     while let Some(done) = tasks.join_next().await {
-        finish(Some(done));
+        storage_fault = storage_fault.or(finish(Some(done)));
+    }
+    // The requests it stopped stay pending: they run again after the loop's pause.
+    if let Some(fault) = storage_fault {
+        return Err(fault);
     }
     Ok(count)
 }
@@ -722,6 +767,9 @@ async fn run_request(
         }
         // Still pending: the next round runs it again on the item as it is then.
         Err(SyncFailure::Retry) => {}
+        // Still pending too, and not the request's fault: it runs again once the store takes
+        // writes (the step fails with it, so the loop pauses first).
+        Err(e) if e.is_storage_fault() => return Err(e),
         // Not this request's fault: it waits, pending, while the connection is paused.
         Err(e @ SyncFailure::Rule(RuleError { compile: true, .. })) => {
             record_item_error(
@@ -735,9 +783,6 @@ async fn run_request(
             .await;
         }
         Err(e) => {
-            store
-                .set_request_state(request.id, RequestState::Failed)
-                .await?;
             let local = match &request.remote_key {
                 Some(remote) => store
                     .twin_by_remote(connection.id, remote)
@@ -745,7 +790,10 @@ async fn run_request(
                     .map(|t| t.local_key),
                 None => None,
             };
-            record_item_error(
+            // The error before the request's state: a request marked failed with no error to
+            // say so would wait for an admin nobody tells. When the error cannot be recorded
+            // (the disk is full) the request stays pending and runs again later.
+            try_record_item_error(
                 state,
                 connection,
                 local.as_ref(),
@@ -753,7 +801,10 @@ async fn run_request(
                 Some(request.id),
                 &e,
             )
-            .await;
+            .await?;
+            store
+                .set_request_state(request.id, RequestState::Failed)
+                .await?;
         }
     }
     Ok(())
@@ -785,6 +836,9 @@ async fn after_apply(state: &AppState, connection: &Connection, after: AfterAppl
     }
 }
 
+/// Records the failure as the item's sync error (or the connection's, for rules that do not
+/// compile); logs what cannot be recorded. A storage fault is never an item's error: it is
+/// reported, rate-limited, and the work it stopped runs again by itself.
 async fn record_item_error(
     state: &AppState,
     connection: &Connection,
@@ -793,6 +847,26 @@ async fn record_item_error(
     request_id: Option<i64>,
     failure: &SyncFailure,
 ) {
+    let _ = try_record_item_error(
+        state, connection, local_key, remote_key, request_id, failure,
+    )
+    .await;
+}
+
+/// [`record_item_error`], failing with the storage fault that kept the error from being
+/// recorded.
+async fn try_record_item_error(
+    state: &AppState,
+    connection: &Connection,
+    local_key: Option<&ItemKey>,
+    remote_key: Option<&str>,
+    request_id: Option<i64>,
+    failure: &SyncFailure,
+) -> Result<(), SyncFailure> {
+    if failure.is_storage_fault() {
+        crate::storage::report(state, "sync", failure, crate::storage::FIRST_PAUSE);
+        return Ok(());
+    }
     let (impact, trace) = match failure {
         SyncFailure::Rule(e) if e.compile => (Impact::Connection, e.trace.clone()),
         SyncFailure::Rule(e) => (Impact::Item, e.trace.clone()),
@@ -813,6 +887,10 @@ async fn record_item_error(
         .await;
     match recorded {
         Ok(error) => notify_webhook(state, Some(connection), &error),
+        Err(e) if e.is_storage_fault() => {
+            crate::storage::report(state, "sync", &e, crate::storage::FIRST_PAUSE);
+            return Err(e.into());
+        }
         Err(e) => tracing::error!(error = %e, "A sync error could not be recorded."),
     }
     if let SyncFailure::Rule(e) = failure
@@ -820,6 +898,7 @@ async fn record_item_error(
     {
         pause_for_rules(state, connection.id, e).await;
     }
+    Ok(())
 }
 
 /// The node's plan allows one more twin this month, or the item gets an error that says so
@@ -1084,6 +1163,7 @@ async fn apply_sync<'a>(
                     remote_value: conflict.remote_value.to_string(),
                     kept_local: conflict.kept == Side::Local,
                     at: Timestamp::now(),
+                    restored: None,
                 })
                 .await?;
         }
@@ -1864,6 +1944,30 @@ pub async fn exalate(
     }
 }
 
+/// Refuses an admin's operation on a connection whose invitation was not accepted yet: there
+/// is no remote to send to, and there may never be one.
+pub fn not_pending(connection: &Connection) -> Result<(), SyncFailure> {
+    if connection.status != ConnectionStatus::Pending {
+        return Ok(());
+    }
+    Err(SyncFailure::Apply(format!(
+        "connection {} is Pending: the other side has not accepted its invitation yet, so nothing can be sent; \
+         do this once the connection is Active (its page can make a new invitation code if the first was lost)",
+        connection.name
+    )))
+}
+
+/// What an admin is told of an item brought under sync on a deactivated connection: its
+/// replica waits, stored, until the connection is activated again. `None` when it goes now.
+pub fn held_note(connection: &Connection) -> Option<String> {
+    (connection.status == ConnectionStatus::Deactivated).then(|| {
+        format!(
+            "held until connection {} is activated again: it is deactivated",
+            connection.name
+        )
+    })
+}
+
 /// [`exalate`] for Bulk Exalate and triggers: an item under sync already is left as it is
 /// (bringing it again would only resend what the remote has), and one the outgoing rules send
 /// nothing for is skipped. Returns whether it brought the item.
@@ -1904,6 +2008,11 @@ async fn bring(
             connection.name,
             connection.status_reason.as_deref().unwrap_or("paused")
         )));
+    }
+    // The admin's own Exalate waits for nothing that may never come. (A trigger's match while
+    // the invitation waits is queued, as before, and goes out once it is accepted.)
+    if !skip_active {
+        not_pending(connection)?;
     }
     let store = state.store();
     // The admin's own Exalate is consent enough under the default scope (the item is in it

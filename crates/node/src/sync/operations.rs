@@ -63,6 +63,7 @@ pub async fn connect(
     key: &ItemKey,
     remote_key: &str,
 ) -> Result<Twin, SyncFailure> {
+    engine::not_pending(connection)?;
     let store = state.store();
     let _lock = state.lock_twin(connection.id, key).await;
     let item = store
@@ -158,7 +159,7 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
     let error = store
         .sync_error(error_id)
         .await?
-        .ok_or_else(|| SyncFailure::Apply(format!("there is no sync error {error_id}")))?;
+        .ok_or_else(|| tandem_store::StoreError::not_found("sync error", error_id))?;
     if let Some(request) = error.request_id {
         store
             .set_request_state(request, RequestState::Pending)

@@ -14,10 +14,14 @@
 //! consent for that item. A local connection (two projects of this node) has no peer and
 //! reaches every item.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use tandem_model::query::Query;
 use tandem_model::{Connection, ConnectionRole, ItemKey, ProjectKey, Scope};
 use tandem_script::lexer::Tok;
 use tandem_store::Page;
+use uuid::Uuid;
 
 use super::engine::SyncFailure;
 use super::item_json::View;
@@ -98,24 +102,46 @@ impl Reach {
     }
 }
 
-/// What a connection reaches now: the admin's scope, or the default.
-pub async fn reach(state: &AppState, connection: &Connection) -> Result<Reach, SyncFailure> {
+/// What a connection reaches now: the admin's scope, or the default. Worked out once and
+/// cached per connection ([`ReachCache`]) until the store's [`reach_version`] moves, the
+/// connection's incoming rules change or the node starts serving another tracker: every send
+/// and every message received asks.
+///
+/// [`reach_version`]: tandem_store::Store::reach_version
+pub async fn reach(state: &AppState, connection: &Connection) -> Result<Arc<Reach>, SyncFailure> {
     if connection.role == ConnectionRole::Local {
-        return Ok(Reach {
+        return Ok(Arc::new(Reach {
             everything: true,
             projects: Vec::new(),
             queries: Vec::new(),
             default_of: None,
-        });
+        }));
     }
+    // Read before what it covers: a change committed meanwhile moves it past the one cached.
+    let version = state.store().reach_version();
     let view = state.view();
+    if let Some(reach) = state.reach_cache().get(connection, version, &view) {
+        return Ok(reach);
+    }
+    let reach = Arc::new(work_out_reach(state, connection, &view).await?);
+    state
+        .reach_cache()
+        .put(connection, version, view, reach.clone());
+    Ok(reach)
+}
+
+async fn work_out_reach(
+    state: &AppState,
+    connection: &Connection,
+    view: &View,
+) -> Result<Reach, SyncFailure> {
     match state.store().connection_scope(connection.id).await? {
         Some(Scope::Projects(names)) => Ok(Reach {
             everything: false,
             // A name that no longer resolves (a table no longer synced) reaches nothing.
             projects: names
                 .iter()
-                .filter_map(|n| project_named(&view, n))
+                .filter_map(|n| project_named(view, n))
                 .collect(),
             queries: Vec::new(),
             default_of: None,
@@ -124,13 +150,61 @@ pub async fn reach(state: &AppState, connection: &Connection) -> Result<Reach, S
             everything: false,
             projects: Vec::new(),
             // A query that no longer parses (a table no longer synced) reaches nothing.
-            queries: super::operations::parse_trigger(&view, &text)
+            queries: super::operations::parse_trigger(view, &text)
                 .ok()
                 .into_iter()
                 .collect(),
             default_of: None,
         }),
         None => default_reach(state, connection).await,
+    }
+}
+
+/// Each connection's [`Reach`] as last worked out, with what it was worked out from.
+#[derive(Default)]
+pub struct ReachCache(Mutex<HashMap<Uuid, Cached>>);
+
+struct Cached {
+    version: u64,
+    /// The incoming rules it read (the default scope's projects come from them).
+    incoming: String,
+    /// The tracker view it read (held, so that its identity cannot be reused).
+    view: View,
+    reach: Arc<Reach>,
+}
+
+impl ReachCache {
+    fn get(&self, connection: &Connection, version: u64, view: &View) -> Option<Arc<Reach>> {
+        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = cache.get(&connection.id)?;
+        (cached.version == version
+            && cached.incoming == connection.incoming_script
+            && same_view(&cached.view, view))
+        .then(|| cached.reach.clone())
+    }
+
+    fn put(&self, connection: &Connection, version: u64, view: View, reach: Arc<Reach>) {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Entries of connections since deleted go with the first change after.
+        cache.retain(|_, c| c.version == version);
+        cache.insert(
+            connection.id,
+            Cached {
+                version,
+                incoming: connection.incoming_script.clone(),
+                view,
+                reach,
+            },
+        );
+    }
+}
+
+/// The same tracker view: both the built-in tracker's, or the same ServiceNow tables.
+fn same_view(a: &View, b: &View) -> bool {
+    match (a, b) {
+        (View::Builtin, View::Builtin) => true,
+        (View::ServiceNow(a), View::ServiceNow(b)) => Arc::ptr_eq(a, b),
+        _ => false,
     }
 }
 

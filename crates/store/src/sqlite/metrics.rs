@@ -14,7 +14,8 @@ use crate::{ConnectionGauges, Result, StoreError, SyncGauges};
 /// was asked (a missing record, a conflict, invalid input).
 pub(super) fn is_storage_fault(e: &StoreError) -> bool {
     match e {
-        StoreError::Database(_)
+        StoreError::Storage { .. }
+        | StoreError::Database(_)
         | StoreError::Open { .. }
         | StoreError::Migration { .. }
         | StoreError::Closed => true,

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0010_connection_scope.sql"),
     include_str!("../../migrations/sqlite/0012_accept_proofs.sql"),
     include_str!("../../migrations/sqlite/0013_token_scopes.sql"),
+    include_str!("../../migrations/sqlite/0015_conflict_restore.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -19,31 +19,20 @@ use super::sync::{records, requests};
 use super::{SqliteStore, auth, comments, connections, items, metrics, mirror, now};
 use crate::{
     AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
-    Store, SyncGauges, TokenScope, User,
+    StorageProblem, Store, SyncGauges, TokenScope, User,
 };
 
 /// Attachments larger than this are hashed on the blocking pool rather than inline.
 const HASH_INLINE_LIMIT: usize = 64 * 1024;
 
 impl SqliteStore {
-    /// Counts the result's error when it is a storage fault ([`Store::storage_faults`]): every
-    /// read and write passes here, so each fault is counted once, whoever called.
-    fn counted<T>(&self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result
-            && metrics::is_storage_fault(e)
-        {
-            self.faults
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        result
-    }
-
     async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.counted(self.writer.write(work).await)
+        let result = self.writer.write(work).await;
+        self.noted(result, true)
     }
 
     /// [`Self::write`] for a change of items: wakes whoever waits on `item_changed`.
@@ -56,7 +45,44 @@ impl SqliteStore {
         if result.is_ok() {
             self.item_changes.notify_one();
         }
-        self.counted(result)
+        self.noted(result, true)
+    }
+
+    /// Names the data directory in a storage fault and keeps [`Store::storage_problem`] up to
+    /// date: set by a storage fault, cleared by a write that went through.
+    fn noted<T>(&self, result: Result<T>, write: bool) -> Result<T> {
+        let mut problem = self
+            .problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(value) => {
+                if write && let Some(gone) = problem.take() {
+                    tracing::info!(fault = %gone.message, since = %gone.since, "The database takes writes again.");
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                let e = e.in_dir(&self.dir);
+                // Every read and write passes here: each fault is counted once, whoever called
+                // ([`Store::storage_faults`]).
+                if metrics::is_storage_fault(&e) {
+                    self.faults
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Some(fault) = e.storage_fault()
+                    && problem.is_none()
+                {
+                    tracing::error!(error = %e, "The database cannot write: the node retries by itself, with pauses, until it can.");
+                    *problem = Some(StorageProblem {
+                        fault,
+                        message: e.to_string(),
+                        since: Timestamp::now(),
+                    });
+                }
+                Err(e)
+            }
+        }
     }
 
     /// [`Self::read`] for a lookup by key: runs on the calling thread (see `Readers::lookup`).
@@ -65,7 +91,23 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.counted(self.readers.lookup(work).await)
+        let result = self.readers.lookup(work).await;
+        self.noted(result, false)
+    }
+
+    /// [`Self::write`] for a change of what decides a connection's reach: moves
+    /// [`Store::reach_version`] once it is committed.
+    async fn write_reach<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let result = self.writer.write(work).await;
+        // Moved whatever the outcome: a write that failed after its commit (the answer lost)
+        // must not leave a cache on the old version.
+        self.reach_version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        result
     }
 
     async fn read<T, F>(&self, work: F) -> Result<T>
@@ -73,7 +115,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     {
-        self.counted(self.readers.read(work).await)
+        let result = self.readers.read(work).await;
+        self.noted(result, false)
     }
 }
 
@@ -122,6 +165,19 @@ impl Store for SqliteStore {
 
     async fn sync_gauges(&self) -> Result<SyncGauges> {
         self.read(metrics::sync_gauges).await
+    }
+
+    fn storage_problem(&self) -> Option<StorageProblem> {
+        self.problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn probe_storage(&self) -> Result<()> {
+        let at = now().as_millisecond().to_string();
+        self.write(move |conn| auth::set_setting(conn, "storage.probe", &at))
+            .await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
@@ -398,7 +454,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_connection(&self, id: Uuid) -> Result<()> {
-        self.write(move |conn| connections::delete(conn, id)).await
+        self.write_reach(move |conn| connections::delete(conn, id))
+            .await
     }
 
     async fn connection_scope(&self, id: Uuid) -> Result<Option<Scope>> {
@@ -407,8 +464,13 @@ impl Store for SqliteStore {
 
     async fn set_connection_scope(&self, id: Uuid, scope: Option<&Scope>) -> Result<()> {
         let scope = scope.cloned();
-        self.write(move |conn| connections::set_scope(conn, id, scope.as_ref()))
+        self.write_reach(move |conn| connections::set_scope(conn, id, scope.as_ref()))
             .await
+    }
+
+    fn reach_version(&self) -> u64 {
+        self.reach_version
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64> {
@@ -873,6 +935,25 @@ impl Store for SqliteStore {
         self.read(move |conn| records::conflicts(conn, &key)).await
     }
 
+    async fn connection_conflicts(
+        &self,
+        connection_id: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>> {
+        self.read(move |conn| records::connection_conflicts(conn, connection_id, before, limit))
+            .await
+    }
+
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictRecord>> {
+        self.read(move |conn| records::conflict(conn, id)).await
+    }
+
+    async fn mark_conflict_restored(&self, id: i64) -> Result<ConflictRecord> {
+        self.write(move |conn| records::mark_conflict_restored(conn, id, now()))
+            .await
+    }
+
     async fn create_trigger(
         &self,
         connection_id: Uuid,
@@ -881,7 +962,7 @@ impl Store for SqliteStore {
         note: &str,
     ) -> Result<Trigger> {
         let (query, note) = (query.to_owned(), note.to_owned());
-        self.write(move |conn| {
+        self.write_reach(move |conn| {
             records::create_trigger(conn, connection_id, &query, active, &note, now())
         })
         .await
@@ -894,12 +975,12 @@ impl Store for SqliteStore {
 
     async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger> {
         let trigger = trigger.clone();
-        self.write(move |conn| records::update_trigger(conn, &trigger))
+        self.write_reach(move |conn| records::update_trigger(conn, &trigger))
             .await
     }
 
     async fn delete_trigger(&self, id: i64) -> Result<()> {
-        self.write(move |conn| records::delete_trigger(conn, id))
+        self.write_reach(move |conn| records::delete_trigger(conn, id))
             .await
     }
 

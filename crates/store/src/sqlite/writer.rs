@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Result, StoreError};
+use crate::{Result, StorageFault, StoreError};
 
 /// Most jobs committed together.
 const MAX_BATCH: usize = 64;
@@ -29,7 +29,44 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Sends the answer once the transaction has ended; `commit_error` says why the commit
     /// failed, when it did.
-    fn finish(self: Box<Self>, commit_error: Option<&str>);
+    fn finish(self: Box<Self>, commit_error: Option<&CommitError>);
+}
+
+/// Why a transaction could not be started or committed: every job of the batch hears it.
+pub(super) struct CommitError {
+    fault: Option<StorageFault>,
+    reason: String,
+}
+
+impl CommitError {
+    fn new(e: &rusqlite::Error) -> Self {
+        CommitError {
+            fault: super::storage_fault(e),
+            reason: e.to_string(),
+        }
+    }
+
+    /// A storage fault reaches every caller, which report it (rate-limited, by the node): one
+    /// more line per batch here would only fill the full disk faster.
+    fn log(&self, what: &'static str) {
+        if self.fault.is_some() {
+            tracing::debug!(error = %self.reason, "{what}");
+        } else {
+            tracing::error!(error = %self.reason, "{what}");
+        }
+    }
+
+    fn to_store_error(&self) -> StoreError {
+        let detail = format!("the change could not be committed: {}", self.reason);
+        match self.fault {
+            Some(fault) => StoreError::Storage {
+                fault,
+                dir: String::new(),
+                detail,
+            },
+            None => StoreError::Database(detail),
+        }
+    }
 }
 
 struct Pending<T, F> {
@@ -56,11 +93,9 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, commit_error: Option<&str>) {
+    fn finish(self: Box<Self>, commit_error: Option<&CommitError>) {
         let outcome = match (self.outcome, commit_error) {
-            (Some(Ok(_)), Some(reason)) => Err(StoreError::Database(format!(
-                "the change could not be committed: {reason}"
-            ))),
+            (Some(Ok(_)), Some(failed)) => Err(failed.to_store_error()),
             (Some(outcome), _) => outcome,
             (None, _) => Err(StoreError::Database("the write did not run".into())),
         };
@@ -153,10 +188,10 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// answers them all.
 fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        let reason = e.to_string();
-        tracing::error!(error = %reason, "Cannot start a write transaction.");
+        let failed = CommitError::new(&e);
+        failed.log("Cannot start a write transaction.");
         for job in batch.drain(..) {
-            job.finish(Some(&reason));
+            job.finish(Some(&failed));
         }
         return;
     }
@@ -178,11 +213,11 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
                 Ok(ok) => any_ok |= ok,
                 Err(e) => {
                     // The savepoint machinery itself failed: give up on the whole batch.
-                    let reason = e.to_string();
-                    tracing::error!(error = %reason, "A write savepoint failed.");
+                    let failed = CommitError::new(&e);
+                    failed.log("A write savepoint failed.");
                     let _ = exec(conn, "ROLLBACK");
                     for job in batch.drain(..) {
-                        job.finish(Some(&reason));
+                        job.finish(Some(&failed));
                     }
                     return;
                 }
@@ -191,12 +226,13 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     }
     let end = if any_ok { "COMMIT" } else { "ROLLBACK" };
     let commit_error = exec(conn, end).err().map(|e| {
-        tracing::error!(error = %e, "Committing a write transaction failed.");
+        let failed = CommitError::new(&e);
+        failed.log("Committing a write transaction failed.");
         let _ = exec(conn, "ROLLBACK");
-        e.to_string()
+        failed
     });
     for job in batch.drain(..) {
-        job.finish(commit_error.as_deref());
+        job.finish(commit_error.as_ref());
     }
 }
 

@@ -215,10 +215,15 @@ impl Operation {
         Ok(match self {
             Operation::Exalate => {
                 engine::exalate(state, c, key).await?;
-                format!(
-                    "{key} is under sync on {}: its replica is on the way.",
-                    c.name
-                )
+                match engine::held_note(c) {
+                    Some(held) => {
+                        format!("{key} is under sync on {}: its replica is {held}.", c.name)
+                    }
+                    None => format!(
+                        "{key} is under sync on {}: its replica is on the way.",
+                        c.name
+                    ),
+                }
             }
             Operation::Unexalate => {
                 operations::unexalate(state, c, key).await?;

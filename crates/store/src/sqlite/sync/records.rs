@@ -174,8 +174,8 @@ pub(in crate::sqlite) fn set_error_message(
 
 // --- conflicts --------------------------------------------------------------------------------
 
-const CONFLICT_COLUMNS: &str =
-    "id, connection_id, project, number, field, local_value, remote_value, kept_local, at";
+const CONFLICT_COLUMNS: &str = "id, connection_id, project, number, field, local_value, \
+     remote_value, kept_local, at, restored";
 
 /// A conflict row as SQLite has it, before its values are checked.
 struct StoredConflict {
@@ -188,6 +188,7 @@ struct StoredConflict {
     remote_value: String,
     kept_local: bool,
     at: i64,
+    restored: Option<i64>,
 }
 
 impl StoredConflict {
@@ -203,6 +204,7 @@ impl StoredConflict {
             remote_value: row.get(6)?,
             kept_local: row.get(7)?,
             at: row.get(8)?,
+            restored: row.get(9)?,
         })
     }
 
@@ -216,6 +218,10 @@ impl StoredConflict {
             connection_id: row.uuid("connection_id", &self.connection_id)?,
             local_key: row.key(&self.project, self.number)?,
             at: row.time("at", self.at)?,
+            restored: self
+                .restored
+                .map(|at| row.time("restored", at))
+                .transpose()?,
             field: self.field,
             local_value: self.local_value,
             remote_value: self.remote_value,
@@ -266,6 +272,55 @@ pub(in crate::sqlite) fn conflicts(
         StoredConflict::from_row,
     )?;
     rows.map(|row| row?.into_conflict()).collect()
+}
+
+/// A connection's conflicts with ids below `before` (all when `None`), newest first, at most
+/// `limit`: read backwards off `conflicts_by_connection`.
+pub(in crate::sqlite) fn connection_conflicts(
+    conn: &Connection,
+    connection_id: Uuid,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<ConflictRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE connection_id = ?1 AND id < ?2 \
+         ORDER BY id DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            connections::id_text(connection_id),
+            before.unwrap_or(i64::MAX),
+            limit
+        ],
+        StoredConflict::from_row,
+    )?;
+    rows.map(|row| row?.into_conflict()).collect()
+}
+
+pub(in crate::sqlite) fn conflict(conn: &Connection, id: i64) -> Result<Option<ConflictRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE id = ?1"
+    ))?
+    .query_row(params![id], StoredConflict::from_row)
+    .optional()?
+    .map(StoredConflict::into_conflict)
+    .transpose()
+}
+
+/// Records `now` as the conflict's restore, keeping an earlier one; `NotFound`.
+pub(in crate::sqlite) fn mark_conflict_restored(
+    conn: &Connection,
+    id: i64,
+    now: Timestamp,
+) -> Result<ConflictRecord> {
+    conn.prepare_cached(&format!(
+        "UPDATE conflicts SET restored = coalesce(restored, ?2) WHERE id = ?1 \
+         RETURNING {CONFLICT_COLUMNS}"
+    ))?
+    .query_row(params![id, millis(now)], StoredConflict::from_row)
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("conflict", id))?
+    .into_conflict()
 }
 
 // --- triggers ---------------------------------------------------------------------------------

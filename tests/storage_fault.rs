@@ -1,0 +1,259 @@
+//! Storage faults: a node whose data directory's disk fills up says so, pauses instead of
+//! spinning, takes up by itself what failed once there is room, and stops on SIGTERM.
+//!
+//! Two `tandem serve` processes (the helpers of `sync_chaos` and `crash`), connected A → B with
+//! a trigger on A's items. B's data directory is a small tmpfs this test mounts, and fills with
+//! a file of its own; freeing the space is deleting that file. Mounting takes root (CI runs as
+//! root): elsewhere the test says why and returns.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::Api;
+use crate::crash::{connect_desk, trigger, wait_until};
+use crate::sync_chaos::NodeProcess;
+
+/// How long anything the nodes do by themselves may take on a busy machine.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` reads it) at `at`; `Err` says why it
+    /// cannot be done here.
+    fn mount(at: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(at).map_err(|e| format!("cannot create {}: {e}", at.display()))?;
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs(at.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: a process still holding a file there (a node being killed) does not keep it.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `file` by writing to it until the disk refuses.
+fn fill(file: &Path) {
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .unwrap();
+    for chunk in [1 << 20, 4096, 512] {
+        let block = vec![0xA5u8; chunk];
+        while out.write_all(&block).and_then(|()| out.flush()).is_ok() {}
+    }
+    let _ = out.sync_all();
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+async fn health(node: &NodeProcess) -> (u16, String) {
+    let url = node.api().base.replace("/api/v1", "/healthz");
+    let resp = reqwest::get(url).await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn open_errors(api: &Api) -> Vec<Value> {
+    let (status, body) = api.send(api.get("/sync/errors")).await;
+    assert_eq!(status, 200, "{body}");
+    body["errors"].as_array().cloned().unwrap_or_default()
+}
+
+/// Whether B has an item with this summary (arrived from A).
+async fn arrived(api_b: &Api, summary: &str) -> bool {
+    let (status, body) = api_b
+        .send(
+            api_b
+                .get("/items")
+                .query(&[("query", "project = ENG"), ("limit", "200")]),
+        )
+        .await;
+    status == 200
+        && body["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["summary"] == summary))
+}
+
+/// Creates items on `api`'s node until one is refused (each holds 64 KB, so the database must
+/// grow for it); returns the refusal.
+async fn a_write_refused(api: &Api) -> (u16, Value) {
+    let description = "x".repeat(64 * 1024);
+    for n in 0..200 {
+        let (status, body) = api
+            .json(
+                api.post("/items"),
+                json!({"project": "ENG", "summary": format!("local {n}"), "description": description}),
+            )
+            .await;
+        if status != 201 {
+            return (status, body);
+        }
+    }
+    panic!("200 items of 64 KB were written on a full disk");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_named_reported_retried_by_itself_and_does_not_stop_a_stop() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small tmpfs for the data directory takes root");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeProcess::start("a", root.path()).await;
+    let b_data = root.path().join("b").join("data");
+    let tmpfs = match Tmpfs::mount(&b_data, "24m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let mut b = NodeProcess::start("b", root.path()).await;
+    connect_desk(&a, &b).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    trigger(&api_a, true).await;
+
+    // Sync works to begin with.
+    api_a
+        .item(json!({"project": "SUP", "summary": "before the disk filled"}))
+        .await;
+    assert!(
+        wait_until(DEADLINE, async || arrived(&api_b, "before the disk filled")
+            .await)
+        .await,
+        "the first item did not reach B"
+    );
+    assert_eq!(health(&b).await.0, 200);
+
+    // B's disk fills up: its API names the disk and the data directory, 507.
+    let filler = b_data.join("filler");
+    fill(&filler);
+    let (status, body) = a_write_refused(&api_b).await;
+    let data_dir = b_data.display().to_string();
+    let full = format!("the disk holding {data_dir} is full");
+    assert_eq!(status, 507, "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_storage", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with(&full), "{message}");
+    assert!(!message.contains("internal error"), "{message}");
+
+    // /healthz says so while it lasts.
+    let (status, text) = health(&b).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains(&full), "{text}");
+
+    // A change made on A meanwhile cannot be stored on B: A's delivery error gives B's own
+    // reason, not "cannot be reached".
+    api_a
+        .item(json!({"project": "SUP", "summary": "while the disk was full"}))
+        .await;
+    let remote_says = format!("the remote node says: {full}");
+    assert!(
+        wait_until(DEADLINE, async || {
+            open_errors(&api_a).await.iter().any(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(&remote_says) && !m.contains("cannot be reached"))
+            })
+        })
+        .await,
+        "A's delivery error does not give B's reason: {:?}",
+        open_errors(&api_a).await
+    );
+
+    // While the disk stays full, B does not spin: its log grows by a few lines, not megabytes.
+    let log = root.path().join("b").join("node.log");
+    let log_size = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    let before = log_size();
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_secs(8) {
+        // Keep B busy the way users and the remote do.
+        let _ = api_b
+            .send(
+                api_b
+                    .post("/items")
+                    .json(&json!({"project": "ENG", "summary": "refused"})),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let grew = log_size() - before;
+    eprintln!("B's log grew by {grew} bytes in 8 s of a full disk");
+    assert!(
+        grew < 16 * 1024,
+        "B's log grew by {grew} bytes in 8 s of a full disk:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(health(&b).await.0, 503);
+
+    // Space is freed: B is healthy again, and the change that failed arrives by itself.
+    std::fs::remove_file(&filler).unwrap();
+    assert!(
+        wait_until(DEADLINE, async || health(&b).await.0 == 200).await,
+        "B's /healthz stays unhealthy after space was freed: {:?}",
+        health(&b).await
+    );
+    assert!(
+        wait_until(DEADLINE, async || arrived(
+            &api_b,
+            "while the disk was full"
+        )
+        .await)
+        .await,
+        "the change that failed on B's full disk was not applied after space was freed"
+    );
+    assert!(
+        wait_until(DEADLINE, async || open_errors(&api_a).await.is_empty()).await,
+        "A's delivery error is not resolved: {:?}",
+        open_errors(&api_a).await
+    );
+    assert!(
+        open_errors(&api_b).await.is_empty(),
+        "B parked the storage fault as a sync error: {:?}",
+        open_errors(&api_b).await
+    );
+
+    // SIGTERM stops B within seconds while its disk is full and A keeps sending.
+    fill(&filler);
+    assert_eq!(a_write_refused(&api_b).await.0, 507);
+    api_a
+        .item(json!({"project": "SUP", "summary": "at the stop"}))
+        .await;
+    let took = b.terminate(Duration::from_secs(15));
+    let took = took.expect("B did not stop within 15 s of SIGTERM on a full disk");
+    eprintln!("B stopped {took:?} after SIGTERM on a full disk");
+    assert!(took < Duration::from_secs(8), "B took {took:?} to stop");
+    drop(b);
+    drop(tmpfs);
+}
