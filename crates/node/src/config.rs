@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// Address and port the HTTP server listens on [default: 127.0.0.1:7341]
     #[arg(long, env = "TANDEM_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// A second address serving only `/metrics`, without a token, for a Prometheus that
+    /// cannot send one (keep it private: a firewall or loopback) [default: none; `/metrics` on
+    /// --listen needs a read token]
+    #[arg(long, env = "TANDEM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Directory holding the database and the node's identity [default: ./tandem-data]
     #[arg(long, env = "TANDEM_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -238,6 +243,7 @@ pub const DEFAULT_POLL_SECS: u64 = 10;
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     data_dir: Option<PathBuf>,
     node_url: Option<String>,
     name: Option<String>,
@@ -280,6 +286,9 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where `/metrics` is also served, without a token ([`crate::metrics`]); `None`: only on
+    /// `listen`, with a token.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// The node URL when configured; otherwise derived from the bound address at start.
     pub node_url: Option<String>,
@@ -351,6 +360,7 @@ impl Default for Config {
             listen: DEFAULT_LISTEN
                 .parse()
                 .expect("the default address is valid"),
+            metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_url: None,
             name: None,
@@ -447,6 +457,22 @@ impl Config {
                 reason,
             })?,
             None => defaults.listen,
+        };
+
+        let metrics_listen_src = source_of(
+            args.metrics_listen.is_some(),
+            "--metrics-listen",
+            "TANDEM_METRICS_LISTEN",
+            &file_path,
+        );
+        let metrics_listen = match args.metrics_listen.clone().or(file.metrics_listen) {
+            Some(text) => Some(parse_listen(&text).map_err(|reason| ConfigError::Invalid {
+                key: "metrics listen address",
+                value: text,
+                origin: metrics_listen_src,
+                reason,
+            })?),
+            None => None,
         };
 
         let node_url_src = source_of(
@@ -630,6 +656,7 @@ impl Config {
 
         Ok(Config {
             listen,
+            metrics_listen,
             data_dir: args
                 .data_dir
                 .clone()
@@ -1069,6 +1096,38 @@ mod tests {
         assert_eq!(
             err,
             "invalid listen address 'localhost' (from --listen or TANDEM_LISTEN): expected IP:PORT, e.g. 127.0.0.1:7341 or 0.0.0.0:8080 (port 0 picks a free port)"
+        );
+    }
+
+    #[test]
+    fn the_metrics_address_is_off_unless_set_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(Config::resolve(&base).unwrap().metrics_listen, None);
+        let path = write_config(dir.path(), "metrics_listen = \"127.0.0.1:9100\"\n");
+        let from_file = Config::resolve(&ServeArgs {
+            config: Some(path),
+            ..base.clone()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        let err = Config::resolve(&ServeArgs {
+            metrics_listen: Some("9100".into()),
+            ..base
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "invalid metrics listen address '9100' (from --metrics-listen or TANDEM_METRICS_LISTEN)"
+            ),
+            "{err}"
         );
     }
 

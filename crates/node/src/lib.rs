@@ -18,6 +18,7 @@ pub mod error;
 pub mod identity;
 pub mod license;
 pub mod log_limit;
+pub mod metrics;
 pub mod outbound;
 pub mod peer;
 pub mod secrets;

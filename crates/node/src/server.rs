@@ -42,6 +42,8 @@ pub const DATABASE_FILE: &str = "tandem.db";
 /// A node that is serving. Dropping it does not stop it: call [`RunningNode::shutdown`].
 pub struct RunningNode {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served without a token (`--metrics-listen`), when it is.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     /// On a first start without `--admin-password`: the one-time link to choose the admin
     /// password.
@@ -219,6 +221,25 @@ pub async fn start_with_store(
     let addr = listener
         .local_addr()
         .map_err(|e| NodeError::Internal(e.to_string()))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(TcpListener::bind(at).await.map_err(|e| NodeError::Bind {
+            addr: at.to_string(),
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "the address is already in use (choose another with --metrics-listen)".into()
+                }
+                _ => e.to_string(),
+            },
+        })?),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| NodeError::Internal(e.to_string()))?,
+        ),
+        None => None,
+    };
 
     // A ServiceNow connection saved in the console, unless the configuration sets one.
     let mut config = config;
@@ -258,6 +279,14 @@ pub async fn start_with_store(
         state.clone(),
         cancel.clone(),
     )));
+    if let Some(listener) = metrics_listener {
+        tracing::info!(address = ?metrics_addr, "Serving /metrics without a token on the metrics address.");
+        workers.push(tokio::spawn(crate::metrics::serve_plain(
+            listener,
+            state.clone(),
+            cancel.clone(),
+        )));
+    }
     let server = tokio::spawn(serve(
         listener,
         app,
@@ -273,6 +302,7 @@ pub async fn start_with_store(
     );
     Ok(RunningNode {
         addr,
+        metrics_addr,
         state,
         setup_link,
         cancel,
@@ -459,6 +489,7 @@ fn router(state: AppState) -> Router {
     let limits = state.config().http;
     Router::new()
         .route("/healthz", get(healthz))
+        .route(crate::metrics::PATH, get(crate::metrics::scrape))
         .nest("/api/v1", crate::api::router())
         .nest("/node/v1", crate::peer::router(limits.node_requests))
         .merge(crate::console::router())
@@ -503,6 +534,12 @@ fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             header::HeaderValue::from_static("same-origin"),
+        ))
+        // Outermost, so a request the timeouts cut short is counted with its 408. Router
+        // layers wrap each route, so the matched route template is known here.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track_http,
         ))
         .with_state(state)
 }

@@ -104,6 +104,8 @@ struct Inner {
     bridge_poll_now: std::sync::atomic::AtomicBool,
     /// Held while the list of ServiceNow writes to retry is read and changed.
     bridge_retries: tokio::sync::Mutex<()>,
+    /// This node's Prometheus metrics ([`crate::metrics`]): its own, not the process's.
+    metrics: crate::metrics::Metrics,
     /// The plan as last determined, and when ([`crate::license::plan`]).
     plan: std::sync::Mutex<Option<(std::time::Instant, tandem_protocol::license::Plan)>>,
 }
@@ -180,6 +182,7 @@ impl AppState {
             bridge_wake: tokio::sync::Notify::new(),
             bridge_retries: tokio::sync::Mutex::new(()),
             plan: std::sync::Mutex::new(None),
+            metrics: crate::metrics::Metrics::new(),
             bridge: std::sync::Mutex::new(None),
             bridge_poll_now: std::sync::atomic::AtomicBool::new(false),
             store,
@@ -209,6 +212,11 @@ impl AppState {
             logins: crate::auth::throttle::LoginThrottle::default(),
             hash_gate: crate::auth::throttle::HashGate::for_this_machine(),
         })))
+    }
+
+    /// This node's metrics: the counters its work bumps ([`crate::metrics`]).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
     }
 
     /// The sign-in throttle: every password check starts with [`LoginThrottle::begin`].

@@ -148,6 +148,30 @@ impl StoreError {
     }
 }
 
+/// What one connection holds now, counted for the node's `/metrics` ([`Store::sync_gauges`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionGauges {
+    pub connection_id: Uuid,
+    pub name: String,
+    /// Messages on its outbox, waiting for the remote's acknowledgement.
+    pub queued: u64,
+    /// When the oldest of them was queued.
+    pub oldest_queued: Option<Timestamp>,
+    /// Its twins, active and stopped.
+    pub twins: u64,
+    /// Its sync errors not yet resolved.
+    pub open_errors: u64,
+}
+
+/// The counts `/metrics` reads at each scrape ([`Store::sync_gauges`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncGauges {
+    /// One per connection, in name order.
+    pub connections: Vec<ConnectionGauges>,
+    /// Open sync errors of the whole node (no connection).
+    pub node_open_errors: u64,
+}
+
 /// What [`Store::record_acceptance`] did with an acceptance's proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptanceRecord {
@@ -319,6 +343,12 @@ pub struct StorageProblem {
 pub trait Store: Send + Sync + 'static {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> Result<()>;
+    /// How many operations failed on a fault of the database or the disk under it (not on
+    /// what was asked: a missing record, a conflict, invalid input) since the store was opened.
+    fn storage_faults(&self) -> u64;
+    /// Queue depth, oldest queued message, twins and open errors of every connection, read
+    /// in one snapshot with cheap indexed queries: what `/metrics` shows at each scrape.
+    async fn sync_gauges(&self) -> Result<SyncGauges>;
 
     /// The storage fault the last write met, while it lasts: from a write that failed on one
     /// (disk full, read-only, I/O error) until a write succeeds again. `None` when writes work.

@@ -26,6 +26,7 @@ mod auth;
 mod comments;
 mod connections;
 mod items;
+mod metrics;
 pub mod migrations;
 mod mirror;
 mod query;
@@ -65,6 +66,8 @@ pub struct SqliteStore {
     problem: std::sync::Mutex<Option<StorageProblem>>,
     /// Signalled after every committed item change ([`crate::Store::item_changed`]).
     item_changes: tokio::sync::Notify,
+    /// Operations that failed on a storage fault ([`crate::Store::storage_faults`]).
+    faults: std::sync::atomic::AtomicU64,
     /// [`crate::Store::reach_version`]: moved after each committed write of a scope, a
     /// trigger or a connection's deletion. Only this process writes the database (the lock
     /// file), so an in-memory counter sees every such write.
@@ -140,6 +143,7 @@ impl SqliteStore {
             dir: database_dir(path),
             problem: std::sync::Mutex::new(None),
             item_changes: tokio::sync::Notify::new(),
+            faults: std::sync::atomic::AtomicU64::new(0),
             reach_version: std::sync::atomic::AtomicU64::new(0),
             _lock: lock,
         })

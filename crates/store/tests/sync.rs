@@ -21,7 +21,7 @@ fn at(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap()
 }
 
-fn connection(name: &str) -> Connection {
+pub(crate) fn connection(name: &str) -> Connection {
     Connection {
         id: Uuid::now_v7(),
         name: name.into(),
@@ -47,7 +47,7 @@ fn connection(name: &str) -> Connection {
 }
 
 /// An active twin with nothing optional but the remote key.
-fn twin(connection_id: Uuid, local: &str, remote: Option<&str>) -> Twin {
+pub(crate) fn twin(connection_id: Uuid, local: &str, remote: Option<&str>) -> Twin {
     Twin {
         connection_id,
         local_key: key(local),
@@ -70,7 +70,7 @@ fn synced(name: &str) -> Actor {
 }
 
 /// A store with project OPS holding OPS-1 to OPS-`items`, and connections Acme and Globex.
-async fn setup(items: usize) -> (TestStore, Uuid, Uuid) {
+pub(crate) async fn setup(items: usize) -> (TestStore, Uuid, Uuid) {
     let store = with_project().await;
     for n in 1..=items {
         store
@@ -1123,7 +1123,7 @@ async fn requests_list_newest_first_by_connection_and_state() {
 
 // --- sync errors, conflicts, triggers --------------------------------------------------------
 
-fn error(message: &str) -> NewSyncError {
+pub(crate) fn error(message: &str) -> NewSyncError {
     NewSyncError {
         impact: Impact::Node,
         connection_id: None,

@@ -12,6 +12,7 @@ mod concurrency;
 mod connections;
 mod events;
 mod items;
+mod metrics;
 mod mirror;
 mod projects;
 mod search;

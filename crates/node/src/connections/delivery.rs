@@ -449,8 +449,11 @@ async fn push(state: &AppState, connection: &Connection) -> Result<(), CallError
         let batch = wire::MessageBatch {
             messages: queued.into_iter().map(super::to_wire).collect(),
         };
+        state.metrics().delivery_attempt(&connection.name);
         let ack: wire::BatchAck =
-            client::signed_post(state.http(), url, wire::MESSAGES_PATH, &keys, &batch).await?;
+            client::signed_post(state.http(), url, wire::MESSAGES_PATH, &keys, &batch)
+                .await
+                .inspect_err(|_| state.metrics().delivery_failure(&connection.name))?;
         state
             .store()
             .ack_messages(connection.id, ack.acked)
@@ -480,6 +483,7 @@ async fn poll(state: &AppState, connection: &Connection) -> Result<(), CallError
             .inbound_seq(connection.id)
             .await
             .map_err(|e| CallError::ThisNode(e.to_string()))?;
+        state.metrics().delivery_attempt(&connection.name);
         let answer: wire::PollAnswer = client::signed_post(
             state.http(),
             url,
@@ -487,7 +491,8 @@ async fn poll(state: &AppState, connection: &Connection) -> Result<(), CallError
             &keys,
             &wire::PollRequest { ack },
         )
-        .await?;
+        .await
+        .inspect_err(|_| state.metrics().delivery_failure(&connection.name))?;
         if answer.messages.is_empty() {
             return Ok(());
         }

@@ -1259,6 +1259,7 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
         return;
     };
     state.set_bridge_status(|s| *s = BridgeStatus::default());
+    state.metrics().bridge_started();
     let mut health = PollHealth::adopt(&state).await;
     let mut prepared = false;
     let mut next_poll = Instant::now();

@@ -727,6 +727,7 @@ async fn run_request(
     request: &tandem_model::IncomingRequest,
 ) -> Result<(), SyncFailure> {
     let store = state.store();
+    let started = std::time::Instant::now();
     let payload: Value = serde_json::from_str(&request.payload).unwrap_or(Value::Null);
     let done = Completion::default();
     let result = match request.kind.as_str() {
@@ -758,6 +759,7 @@ async fn run_request(
                 .complete_request(connection.id, request.id, done.twin, done.message)
                 .await?;
             drop(done.lock);
+            state.metrics().applied(&connection.name, started.elapsed());
             after_apply(state, connection, done.after).await;
             // On ServiceNow the change goes on to the instance: no need to wait for its round.
             state.wake_bridge();

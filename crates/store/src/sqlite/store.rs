@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use super::sync::twins::{self, Child};
 use super::sync::{jobs, records, requests};
-use super::{SqliteStore, auth, comments, connections, items, mirror, now};
+use super::{SqliteStore, auth, comments, connections, items, metrics, mirror, now};
 use crate::{
     AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
-    StorageProblem, Store, TokenScope, User,
+    StorageProblem, Store, SyncGauges, TokenScope, User,
 };
 use tandem_model::{BulkJob, JobKind, JobProgress, JobState};
 
@@ -65,6 +65,12 @@ impl SqliteStore {
             }
             Err(e) => {
                 let e = e.in_dir(&self.dir);
+                // Every read and write passes here: each fault is counted once, whoever called
+                // ([`Store::storage_faults`]).
+                if metrics::is_storage_fault(&e) {
+                    self.faults
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Some(fault) = e.storage_fault()
                     && problem.is_none()
                 {
@@ -152,6 +158,14 @@ impl Store for SqliteStore {
                 .map_err(Into::into)
         })
         .await
+    }
+
+    fn storage_faults(&self) -> u64 {
+        self.faults.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn sync_gauges(&self) -> Result<SyncGauges> {
+        self.read(metrics::sync_gauges).await
     }
 
     fn storage_problem(&self) -> Option<StorageProblem> {
