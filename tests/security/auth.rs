@@ -314,3 +314,40 @@ async fn public_node_info_does_not_show_the_software_version() {
     assert_eq!(info["product"], "tandem", "{info}");
     assert!(info.get("version").is_none(), "{info}");
 }
+
+/// An admin reads back the rules PATCH wrote; a read-only token does not see them (rules may
+/// hold credentials for the calls they make).
+#[tokio::test]
+async fn a_connections_rules_are_read_back_by_admins_only() {
+    let node = TestNode::start().await;
+    let admin = node.api();
+    let (status, body) = admin
+        .json(
+            admin.post("/connections"),
+            json!({"private": true, "mode": "script", "local_name": "acme", "remote_name": "peer"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let outgoing = "replica.summary = issue.summary // token: s3cret";
+    let (status, body) = admin
+        .json(
+            admin.patch("/connections/acme_to_peer"),
+            json!({"outgoing_script": outgoing}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin.send(admin.get("/connections/acme_to_peer")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["connection"]["outgoing_script"], outgoing);
+    assert!(body["connection"]["incoming_script"].is_string(), "{body}");
+
+    let mut reader = node.api();
+    reader.token = Some(token_with_scope(&node, "read").await);
+    let (status, body) = reader.send(reader.get("/connections/acme_to_peer")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["connection"].get("outgoing_script").is_none(),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("s3cret"), "{body}");
+}

@@ -390,7 +390,7 @@ async fn the_reach_follows_each_change_of_the_scope_the_triggers_and_the_rules_a
     assert!((200..300).contains(&status), "{status} {body}");
     assert!(!linked(&api_a, &api_b, "SUP-5", "HR-3").await);
     // Rules that create in HR put HR in the default.
-    // (The API does not show the rules: these stand for the defaults, creating in HR.)
+    // Rules standing for the defaults, creating in HR.
     let to_hr = "if (firstSync) { issue.projectKey = \"HR\" }\nissue.summary = replica.summary";
     let (status, body) = api_b
         .json(

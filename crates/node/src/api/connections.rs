@@ -138,6 +138,12 @@ fn parse_scope(value: serde_json::Value) -> Result<Option<Scope>, ApiError> {
 /// One connection, with its twin count and its scope (`scope`: the one set, or null for the
 /// default; `scope_effective`: what it reaches, in words).
 async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
+    let json = connection_json(state, c).await?;
+    Ok(axum::Json(serde_json::json!({ "connection": json })).into_response())
+}
+
+/// What [`one`] answers of the connection.
+async fn connection_json(state: &AppState, c: &Connection) -> Result<serde_json::Value, ApiError> {
     let twins = state.store().active_twin_count(c.id).await?;
     let scope = connections::scope(state, c.id).await?;
     let mut json = serde_json::to_value(ConnectionJson::new(c, twins))
@@ -147,7 +153,7 @@ async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
         .as_ref()
         .map_or(serde_json::Value::Null, scope_json);
     json["scope_effective"] = serde_json::Value::String(scope.effective);
-    Ok(axum::Json(serde_json::json!({ "connection": json })).into_response())
+    Ok(json)
 }
 
 /// Reads a field that may be `null` as present (`Some(Value::Null)`), unlike `Option`.
@@ -319,12 +325,21 @@ async fn accept(
     Ok((StatusCode::CREATED, one(&state, &connection).await?).into_response())
 }
 
+/// One connection; to an admin token, with its rules (`outgoing_script`, `incoming_script`),
+/// so that what `PATCH` writes can be read back. Rules may hold credentials for the calls
+/// they make, so other tokens do not see them.
 async fn show(
-    _: ApiCaller,
+    caller: ApiCaller,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    one(&state, &connections::find(&state, &name).await?).await
+    let connection = connections::find(&state, &name).await?;
+    let mut json = connection_json(&state, &connection).await?;
+    if caller.scope.allows(tandem_store::TokenScope::Admin) {
+        json["outgoing_script"] = connection.outgoing_script.clone().into();
+        json["incoming_script"] = connection.incoming_script.clone().into();
+    }
+    Ok(axum::Json(serde_json::json!({ "connection": json })).into_response())
 }
 
 #[derive(Debug, Deserialize)]
