@@ -257,3 +257,78 @@ async fn a_full_disk_is_named_reported_retried_by_itself_and_does_not_stop_a_sto
     drop(b);
     drop(tmpfs);
 }
+
+/// A change B stored and then could not apply, its disk full by then: it stays pending (no
+/// sync error, nothing failed), `/healthz` says why, and once there is room it is applied by
+/// itself. The disk is "full" at an exact point: B's database may grow by a few pages only
+/// from there, which needs no root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_stored_then_not_applied_on_a_full_disk_is_applied_once_there_is_room() {
+    use tandem_model::RequestState;
+
+    let a = crate::common::TestNode::start().await;
+    let (b, b_store) = crate::common::TestNode::start_on_own_store().await;
+    crate::sync::connect(&a, &b, "script").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let b_state = b.node.as_ref().unwrap().state.clone();
+    let pending = || async {
+        b_state
+            .store()
+            .requests(None, &[RequestState::Pending], 10)
+            .await
+            .unwrap()
+            .len()
+    };
+    let healthz = || async {
+        let resp = reqwest::get(format!("{}/healthz", b.url)).await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+
+    // B holds what arrives while its side of the connection is deactivated.
+    let (status, body) = api_b.send(api_b.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    let item = api_a
+        .item(
+            json!({"project": "SUP", "summary": "Arrives late", "description": "y".repeat(90_000)}),
+        )
+        .await;
+    let key = item["key"].as_str().unwrap();
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "desk", "item": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    crate::sync::eventually("B has stored the change", || async { pending().await == 1 }).await;
+
+    // Room for a few small writes, not for the change; it is let through to be applied.
+    b_store.limit_growth(Some(4)).await.unwrap();
+    let (status, body) = api_b.send(api_b.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+    // (Its probe, a small write, may find room in those pages between two tries of the
+    // change: the 503 need not last.)
+    crate::sync::eventually("B reports the full disk", || async {
+        let (status, reason) = healthz().await;
+        status == 503 && reason.contains("is full")
+    })
+    .await;
+    assert_eq!(pending().await, 1, "the change stays pending");
+    assert_eq!(
+        open_errors(&api_b).await,
+        Vec::<Value>::new(),
+        "not parked as an error"
+    );
+    assert!(!arrived(&api_b, "Arrives late").await);
+
+    // Room again: applied by itself, nothing left over.
+    b_store.limit_growth(None).await.unwrap();
+    crate::sync::eventually("the change is applied", || async {
+        arrived(&api_b, "Arrives late").await
+    })
+    .await;
+    crate::sync::eventually("B is healthy again", || async { healthz().await.0 == 200 }).await;
+    assert_eq!(pending().await, 0);
+    assert_eq!(open_errors(&api_b).await, Vec::<Value>::new());
+    assert_eq!(open_errors(&api_a).await, Vec::<Value>::new());
+}

@@ -46,6 +46,38 @@ impl TestNode {
         }
     }
 
+    /// A node on a store the test keeps a handle of (to limit its growth: a full disk at an
+    /// exact point, see `SqliteStore::limit_growth`).
+    pub async fn start_on_own_store()
+    -> (TestNode, std::sync::Arc<tandem_store::sqlite::SqliteStore>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("data"),
+            admin_password: Some(Secret::new(PASSWORD)),
+            admin_token: Some(Secret::new(TOKEN)),
+            allow_private_destinations: true,
+            ..Config::default()
+        };
+        std::fs::create_dir_all(&config.data_dir).expect("data dir");
+        let path = config.data_dir.join(tandem_node::server::DATABASE_FILE);
+        let store = std::sync::Arc::new(
+            tandem_store::sqlite::SqliteStore::open(&path, Default::default())
+                .expect("store opens"),
+        );
+        let data_dir = config.data_dir.clone();
+        let node = tandem_node::server::start_with_store(config, store.clone())
+            .await
+            .expect("node starts");
+        let node = TestNode {
+            url: node.local_url(),
+            node: Some(node),
+            data_dir,
+            _dir: dir,
+        };
+        (node, store)
+    }
+
     pub fn api(&self) -> Api {
         Api {
             base: format!("{}/api/v1", self.url),

@@ -83,6 +83,30 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Lets the database grow by at most `pages` pages from its size now (SQLite's
+    /// `max_page_count`), or with `None` as far as the disk allows again. Past the limit a
+    /// write fails as on a full disk (`SQLITE_FULL`, a [`StorageFault::Full`]); one that fits
+    /// goes through. Storage-fault tests use it for a full disk at an exact point, without
+    /// filling one.
+    pub async fn limit_growth(&self, pages: Option<u32>) -> Result<()> {
+        self.writer
+            .write(move |conn| {
+                let most: i64 = match pages {
+                    Some(pages) => {
+                        let now: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                        now + i64::from(pages)
+                    }
+                    // SQLite's own ceiling: the pragma clamps it.
+                    None => i64::from(u32::MAX - 1),
+                };
+                conn.query_row(&format!("PRAGMA max_page_count = {most}"), [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+    }
+}
+
 /// How long a connection waits for a lock held by another before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -30,6 +30,8 @@ trait Job: Send {
     /// Sends the answer once the transaction has ended; `commit_error` says why the commit
     /// failed, when it did.
     fn finish(self: Box<Self>, commit_error: Option<&CommitError>);
+    /// The storage fault the job failed on, when it did.
+    fn fault(&self) -> Option<StorageFault>;
 }
 
 /// Why a transaction could not be started or committed: every job of the batch hears it.
@@ -93,11 +95,19 @@ where
         ok
     }
 
+    fn fault(&self) -> Option<StorageFault> {
+        match &self.outcome {
+            Some(Err(e)) => e.storage_fault(),
+            _ => None,
+        }
+    }
+
     fn finish(self: Box<Self>, commit_error: Option<&CommitError>) {
         let outcome = match (self.outcome, commit_error) {
             (Some(Ok(_)), Some(failed)) => Err(failed.to_store_error()),
             (Some(outcome), _) => outcome,
-            (None, _) => Err(StoreError::Database("the write did not run".into())),
+            (None, Some(failed)) => Err(failed.to_store_error()),
+            (None, None) => Err(StoreError::Database("the write did not run".into())),
         };
         // The caller may have gone away (request cancelled); the change stands regardless.
         let _ = self.reply.send(outcome);
@@ -198,9 +208,35 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     let mut any_ok = false;
     if let [job] = batch.as_mut_slice() {
         any_ok = job.run(conn);
+        if !any_ok && conn.is_autocommit() {
+            // SQLite rolled the transaction back itself (it may on a full disk or an I/O
+            // error): nothing is left to roll back, and the job has its own error.
+            for job in batch.drain(..) {
+                job.finish(None);
+            }
+            return;
+        }
     } else {
-        for job in batch.iter_mut() {
+        for index in 0..batch.len() {
+            let job = &mut batch[index];
             let step = exec(conn, "SAVEPOINT job").map(|()| job.run(conn));
+            if matches!(step, Ok(false)) && conn.is_autocommit() {
+                // SQLite rolled the whole transaction back itself (it may on a full disk or
+                // an I/O error): the jobs run before this one lost their changes and those
+                // after it never ran. Each hears the fault that caused it, a storage fault
+                // its caller retries, not the failed rollback of a savepoint that is gone.
+                let failed = CommitError {
+                    fault: job.fault(),
+                    reason:
+                        "the transaction was rolled back by the database when a write in it failed"
+                            .into(),
+                };
+                failed.log("A write transaction was rolled back by the database.");
+                for job in batch.drain(..) {
+                    job.finish(Some(&failed));
+                }
+                return;
+            }
             let result = match step {
                 Ok(true) => exec(conn, "RELEASE job").map(|()| true),
                 Ok(false) => {
@@ -223,6 +259,12 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
                 }
             }
         }
+    }
+    if !any_ok && conn.is_autocommit() {
+        for job in batch.drain(..) {
+            job.finish(None);
+        }
+        return;
     }
     let end = if any_ok { "COMMIT" } else { "ROLLBACK" };
     let commit_error = exec(conn, end).err().map(|e| {
@@ -285,6 +327,49 @@ mod tests {
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .expect("read back");
         assert_eq!(kept, [1, 4]);
+        assert!(conn.is_autocommit(), "the transaction is closed");
+    }
+
+    /// A full disk may make SQLite roll the whole transaction back itself: the batch's other
+    /// jobs then hear a storage fault (their callers retry), never the failed rollback of a
+    /// savepoint that is gone, and none is told its change was kept when it was not.
+    #[test]
+    fn a_job_that_fills_the_disk_leaves_the_others_told_the_truth() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let conn = Connection::open(dir.path().join("t.db")).expect("database");
+        conn.execute_batch("CREATE TABLE t (n INTEGER, pad BLOB)")
+            .expect("create table");
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("page count");
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .expect("freeze the size");
+        let (a, a_answer) = job(insert(1));
+        let (b, b_answer) = job(|conn| {
+            conn.execute("INSERT INTO t (n, pad) VALUES (2, zeroblob(1000000))", [])?;
+            Ok(())
+        });
+        let (c, c_answer) = job(insert(3));
+        run_batch(&conn, &mut vec![a, b, c]);
+
+        let b_error = b_answer.blocking_recv().expect("answered").unwrap_err();
+        assert_eq!(
+            b_error.storage_fault(),
+            Some(StorageFault::Full),
+            "{b_error}"
+        );
+        let mut told_kept = Vec::new();
+        for (n, answer) in [(1, a_answer), (3, c_answer)] {
+            match answer.blocking_recv().expect("answered") {
+                Ok(()) => told_kept.push(n),
+                Err(e) => assert_eq!(e.storage_fault(), Some(StorageFault::Full), "{e}"),
+            }
+        }
+        let kept: Vec<i64> = conn
+            .prepare("SELECT n FROM t ORDER BY n")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("read back");
+        assert_eq!(kept, told_kept);
         assert!(conn.is_autocommit(), "the transaction is closed");
     }
 
