@@ -24,6 +24,29 @@ pub(crate) async fn post(
     (status, resp.text().await.expect("page body"))
 }
 
+/// Posts a form that starts a bulk job, follows it to its page, and waits for the job to end:
+/// the job's page as it ends, which says what it did.
+async fn finished_job(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> String {
+    let resp = client
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .expect("form posts");
+    assert_eq!(resp.status().as_u16(), 200);
+    let page = resp.url().to_string();
+    assert!(page.contains("/sync/bulk/"), "the job's page: {page}");
+    let mut last = String::new();
+    for _ in 0..150 {
+        last = get_page(client, &page).await;
+        if !last.contains("http-equiv=\"refresh\"") {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the job did not end: {last}");
+}
+
 /// A logged-in browser on the node and the session's CSRF token.
 pub(crate) async fn console(node: &TestNode) -> (reqwest::Client, String) {
     let client = browser();
@@ -440,6 +463,12 @@ async fn triggers_are_added_refused_with_the_parser_message_and_bulk_exalate_rea
     assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
     assert!(page.contains("<dd class=\"failed\">0</dd>"), "{page}");
     assert!(page.contains("items/s</dd>"), "the rate: {page}");
+    assert!(
+        page.contains(&format!(
+            "Bulk Exalate on desk: 2 items matching trigger {id} brought under sync."
+        )),
+        "{page}"
+    );
     // The Jobs page lists it, and no longer refreshes once every job ended.
     let jobs = get_page(&client, format!("{}/sync/jobs", a.url)).await;
     let job = progress.rsplit('/').next().unwrap();
@@ -666,13 +695,12 @@ async fn bulk_unexalate_sync_again_and_clean_up_from_the_triggers_page() {
         "Alpha",
         "rules alone send nothing"
     );
-    let (status, page) = post(
+    let page = finished_job(
         &client,
         format!("{}/sync/connections/desk/again", a.url),
         &[("csrf", &csrf)],
     )
     .await;
-    assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("Sync again on desk: 3 items sent again with the current rules."),
         "{page}"
@@ -684,13 +712,12 @@ async fn bulk_unexalate_sync_again_and_clean_up_from_the_triggers_page() {
     .await;
 
     // Bulk Unexalate stops the trigger's matches only.
-    let (status, page) = post(
+    let page = finished_job(
         &client,
         format!("{triggers}/{trigger}/unexalate"),
         &[("csrf", &csrf)],
     )
     .await;
-    assert_eq!(status, 200, "{page}");
     assert!(
         page.contains(&format!(
             "Bulk Unexalate on desk: 2 items matching trigger {trigger} no longer under sync"
@@ -735,13 +762,12 @@ async fn bulk_unexalate_sync_again_and_clean_up_from_the_triggers_page() {
 
     // Still deactivated, so the queued change cannot slip out before the Clean-up (activated
     // first, the change could reach B in between).
-    let (status, page) = post(
+    let page = finished_job(
         &client,
         format!("{}/sync/connections/desk/cleanup", a.url),
         &[("csrf", &csrf)],
     )
     .await;
-    assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("Clean-up of desk: the sync data of 3 twins is removed here and on the remote; the items stay;"),
         "{page}"

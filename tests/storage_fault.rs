@@ -332,3 +332,105 @@ async fn a_change_stored_then_not_applied_on_a_full_disk_is_applied_once_there_i
     assert_eq!(open_errors(&api_b).await, Vec::<Value>::new());
     assert_eq!(open_errors(&api_a).await, Vec::<Value>::new());
 }
+
+/// The incoming rules ask for this side's replica to go back once the change is applied
+/// (`syncHelper.syncBackAfterProcessing()`), and the disk fills between the two: the change
+/// is applied and the request done, the replica waits (no error parked), and once there is
+/// room it goes back by itself. The disk is "full" at an exact point, as above: room for the
+/// apply (its twin keeps the 90 KB replica B's outgoing rules make, as sent), not for that
+/// replica queued as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_sent_back_after_an_apply_on_a_full_disk_goes_once_there_is_room() {
+    use tandem_model::RequestState;
+
+    let a = crate::common::TestNode::start().await;
+    let (b, b_store) = crate::common::TestNode::start_on_own_store().await;
+    crate::sync::connect(&a, &b, "script").await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let b_state = b.node.as_ref().unwrap().state.clone();
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/connections/desk"),
+            json!({
+                "incoming_script": "\
+if (firstSync) {
+    issue.projectKey = 'ENG'
+    syncHelper.syncBackAfterProcessing()
+}
+issue.summary = replica.summary
+",
+                "outgoing_script": "\
+replica.key = issue.key
+replica.summary = issue.summary
+replica.description = 'answered by ENG ' + 'y' * 90000
+",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/desk"),
+            json!({"incoming_script": "issue.description = replica.description\n"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let description_on_a = || async {
+        crate::sync::item(&api_a, "SUP-1").await["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // B holds what arrives while its side is deactivated; then it gets room for the apply.
+    let (status, body) = api_b.send(api_b.post("/connections/desk/deactivate")).await;
+    assert_eq!(status, 200, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "Answer me"}))
+        .await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "desk", "item": "SUP-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let pending = || async {
+        b_state
+            .store()
+            .requests(None, &[RequestState::Pending], 10)
+            .await
+            .unwrap()
+            .len()
+    };
+    crate::sync::eventually("B has stored the change", || async { pending().await == 1 }).await;
+    b_store.limit_growth(Some(28)).await.unwrap();
+    let (status, body) = api_b.send(api_b.post("/connections/desk/activate")).await;
+    assert_eq!(status, 200, "{body}");
+
+    crate::sync::eventually("B applies the change", || async {
+        arrived(&api_b, "Answer me").await
+    })
+    .await;
+    crate::sync::eventually("the replica waits for room", || async {
+        !b_state.owed().is_empty()
+    })
+    .await;
+    assert_eq!(pending().await, 0, "the change is done");
+    assert_eq!(
+        open_errors(&api_b).await,
+        Vec::<Value>::new(),
+        "nothing parked"
+    );
+    assert!(!description_on_a().await.starts_with("answered by ENG"));
+
+    // Room again: the replica goes back by itself, once.
+    b_store.limit_growth(None).await.unwrap();
+    crate::sync::eventually("A gets B's replica back", || async {
+        description_on_a().await.starts_with("answered by ENG")
+    })
+    .await;
+    assert!(b_state.owed().is_empty());
+    assert_eq!(open_errors(&api_b).await, Vec::<Value>::new());
+    assert_eq!(open_errors(&api_a).await, Vec::<Value>::new());
+}

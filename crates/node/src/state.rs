@@ -106,6 +106,8 @@ struct Inner {
     bridge_retries: tokio::sync::Mutex<()>,
     /// This node's Prometheus metrics ([`crate::metrics`]): its own, not the process's.
     metrics: crate::metrics::Metrics,
+    /// Sync work a storage fault held up ([`AppState::owed`]).
+    owed: crate::sync::engine::Owed,
     /// The plan as last determined, and when ([`crate::license::plan`]).
     plan: std::sync::Mutex<Option<(std::time::Instant, tandem_protocol::license::Plan)>>,
 }
@@ -183,6 +185,7 @@ impl AppState {
             bridge_retries: tokio::sync::Mutex::new(()),
             plan: std::sync::Mutex::new(None),
             metrics: crate::metrics::Metrics::new(),
+            owed: crate::sync::engine::Owed::default(),
             bridge: std::sync::Mutex::new(None),
             bridge_poll_now: std::sync::atomic::AtomicBool::new(false),
             store,
@@ -215,6 +218,12 @@ impl AppState {
     }
 
     /// This node's metrics: the counters its work bumps ([`crate::metrics`]).
+    /// Sync work a storage fault held up, done by the incoming loop once the store takes
+    /// writes again.
+    pub fn owed(&self) -> &crate::sync::engine::Owed {
+        &self.0.owed
+    }
+
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.0.metrics
     }

@@ -103,8 +103,16 @@ impl From<super::item_json::FieldError> for SyncFailure {
 /// Runs both loops until `cancel` fires. They run side by side: a node that receives a burst
 /// of changes also sends the ones its people make meanwhile.
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    if let Err(e) = send_unsent(&state).await {
-        tracing::error!(error = %e, "Items a crash left under sync with nothing sent could not be sent.");
+    match send_unsent(&state).await {
+        Ok(_) => {}
+        // The incoming loop looks again, with its pauses, once the store takes writes.
+        Err(e) if e.is_storage_fault() => {
+            state.owed().owe_unsent();
+            crate::storage::report(&state, "incoming sync", &e, crate::storage::FIRST_PAUSE);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Items a crash left under sync with nothing sent could not be sent.");
+        }
     }
     if let Err(e) = super::jobs::resume(&state).await {
         tracing::error!(error = %e, "The bulk jobs a stop cut short could not be taken up again.");
@@ -178,6 +186,120 @@ pub fn actor(connection: &Connection) -> Actor {
         name: format!("sync:{}", connection.name),
         via_sync: Some(connection.id.to_string()),
     }
+}
+
+/// Work a storage fault stopped after its change was recorded — the replica an apply sends
+/// back, the stop it asks for, start-up's look for twins a crash left with nothing sent —
+/// kept until the incoming loop can do it: its next round, after the loop's pause (the
+/// storage watch wakes it once a write goes through again).
+///
+/// It lives in memory: a node stopped while the fault lasts forgets it. Nothing is lost
+/// then either: start-up looks for unsent twins again, and `tandem sync verify` (or the
+/// periodic pass) finds a replica that was not sent back and sends it.
+#[derive(Default)]
+pub struct Owed {
+    unsent: std::sync::atomic::AtomicBool,
+    after_apply: std::sync::Mutex<Vec<(Uuid, ItemKey, AfterWork)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterWork {
+    SyncBack,
+    Unexalate,
+}
+
+impl Owed {
+    fn owe_unsent(&self) {
+        self.unsent
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn owe(&self, connection: Uuid, key: ItemKey, work: AfterWork) {
+        let mut owed = self.after_apply.lock().unwrap_or_else(|e| e.into_inner());
+        if !owed
+            .iter()
+            .any(|(c, k, w)| *c == connection && *k == key && *w == work)
+        {
+            owed.push((connection, key, work));
+        }
+    }
+
+    fn take(&self) -> Vec<(Uuid, ItemKey, AfterWork)> {
+        std::mem::take(&mut *self.after_apply.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts back what could not be done yet, ahead of what was owed meanwhile.
+    fn put_back(&self, mut left: Vec<(Uuid, ItemKey, AfterWork)>) {
+        let mut owed = self.after_apply.lock().unwrap_or_else(|e| e.into_inner());
+        left.append(&mut owed);
+        *owed = left;
+    }
+
+    /// How many pieces of work wait (for tests and the log).
+    pub fn len(&self) -> usize {
+        self.after_apply
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+            + usize::from(self.unsent.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Does what [`Owed`] holds; fails with the storage fault that stops it again, leaving the
+/// rest owed.
+async fn settle_owed(state: &AppState) -> Result<usize, SyncFailure> {
+    let owed = state.owed();
+    let mut done = 0;
+    if owed
+        .unsent
+        .swap(false, std::sync::atomic::Ordering::Relaxed)
+    {
+        match send_unsent(state).await {
+            Ok(n) => done += n,
+            Err(e) => {
+                owed.owe_unsent();
+                return Err(e);
+            }
+        }
+    }
+    let mut work = owed.take().into_iter();
+    while let Some((connection_id, key, what)) = work.next() {
+        let connection = match state.store().connection(connection_id).await {
+            Ok(Some(connection)) => connection,
+            // Deleted meanwhile: nothing left to do for it.
+            Ok(None) => continue,
+            Err(e) => {
+                let mut left = vec![(connection_id, key, what)];
+                left.extend(work);
+                owed.put_back(left);
+                return Err(e.into());
+            }
+        };
+        let result = match what {
+            AfterWork::SyncBack => sync_back(state, &connection, &key).await,
+            AfterWork::Unexalate => super::operations::unexalate(state, &connection, &key)
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) => done += 1,
+            Err(e) if e.is_storage_fault() => {
+                let mut left = vec![(connection_id, key, what)];
+                left.extend(work);
+                owed.put_back(left);
+                return Err(e);
+            }
+            Err(e) => record_item_error(state, &connection, Some(&key), None, None, &e).await,
+        }
+    }
+    if done > 0 {
+        tracing::info!(done, "Did the sync work a storage fault had held up.");
+    }
+    Ok(done)
 }
 
 async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
@@ -653,6 +775,12 @@ async fn outgoing_run(
 }
 
 async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
+    // First what an earlier apply left owed: the requests after it come after it.
+    let owed_done = if state.owed().is_empty() {
+        0
+    } else {
+        settle_owed(state).await?
+    };
     let store = state.store();
     let mut requests = store.runnable_requests(BATCH).await?;
     // The store gives at most one request per twin (the next in its order), so these run side
@@ -695,7 +823,7 @@ async fn incoming_step(state: &AppState) -> Result<usize, SyncFailure> {
     if let Some(fault) = storage_fault {
         return Err(fault);
     }
-    Ok(count)
+    Ok(count + owed_done)
 }
 
 /// What an apply leaves to record with the request's completion, in its transaction.
@@ -813,26 +941,55 @@ async fn run_request(
 /// Does what the incoming rules asked for once their change is recorded: sends this side's
 /// replica back (after the acknowledgement, in the connection's order) and stops the twin.
 /// A failure here is the item's sync error; the change itself stays applied.
+/// A storage fault leaves the work owed ([`Owed`]): the change is recorded, so the request is
+/// done, and the incoming loop does the rest once the store takes writes again.
 async fn after_apply(state: &AppState, connection: &Connection, after: AfterApply) {
     let Some(key) = after.key else { return };
+    let mut work = Vec::with_capacity(2);
     if after.sync_back {
-        let _twin = state.lock_twin(connection.id, &key).await;
-        let sent = match state.store().twin(connection.id, &key).await {
-            Ok(Some(twin)) if twin.state == TwinState::Active => {
-                send_twin(state, connection, twin, true).await.map(|_| ())
-            }
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.into()),
+        work.push(AfterWork::SyncBack);
+    }
+    if after.unexalate {
+        work.push(AfterWork::Unexalate);
+    }
+    let mut work = work.into_iter();
+    while let Some(what) = work.next() {
+        let result = match what {
+            AfterWork::SyncBack => sync_back(state, connection, &key).await,
+            AfterWork::Unexalate => super::operations::unexalate(state, connection, &key)
+                .await
+                .map(|_| ()),
         };
-        match sent {
-            Ok(()) => state.wake_delivery(),
+        match result {
+            Ok(()) => {}
+            Err(e) if e.is_storage_fault() => {
+                crate::storage::report(state, "sync", &e, crate::storage::FIRST_PAUSE);
+                // In order: a stop owed after a send owed waits for the send.
+                for owed in std::iter::once(what).chain(work) {
+                    state.owed().owe(connection.id, key.clone(), owed);
+                }
+                state.wake_sync();
+                return;
+            }
             Err(e) => record_item_error(state, connection, Some(&key), None, None, &e).await,
         }
     }
-    if after.unexalate
-        && let Err(e) = super::operations::unexalate(state, connection, &key).await
-    {
-        record_item_error(state, connection, Some(&key), None, None, &e).await;
+}
+
+/// Sends this side's replica of the twin back (`syncHelper.syncBackAfterProcessing()`).
+async fn sync_back(
+    state: &AppState,
+    connection: &Connection,
+    key: &ItemKey,
+) -> Result<(), SyncFailure> {
+    let _twin = state.lock_twin(connection.id, key).await;
+    match state.store().twin(connection.id, key).await? {
+        Some(twin) if twin.state == TwinState::Active => {
+            send_twin(state, connection, twin, true).await?;
+            state.wake_delivery();
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -2155,6 +2312,8 @@ async fn send_unsent(state: &AppState) -> Result<usize, SyncFailure> {
         }
         let prepared = match prepare_send(state, &connection, twin, false).await {
             Ok(prepared) => prepared,
+            // Not the item's fault: the whole look runs again once the store takes writes.
+            Err(e) if e.is_storage_fault() => return Err(e),
             Err(e) => {
                 record_item_error(state, &connection, Some(key), None, None, &e).await;
                 continue;
@@ -2180,4 +2339,40 @@ async fn send_unsent(state: &AppState) -> Result<usize, SyncFailure> {
         state.wake_delivery();
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owed_work_is_kept_once_in_order_and_goes_back_ahead_of_newer_work() {
+        let owed = Owed::default();
+        let connection = Uuid::nil();
+        let key = |k: &str| k.parse::<ItemKey>().unwrap();
+        assert!(owed.is_empty());
+        owed.owe(connection, key("ENG-1"), AfterWork::SyncBack);
+        owed.owe(connection, key("ENG-1"), AfterWork::SyncBack);
+        owed.owe(connection, key("ENG-1"), AfterWork::Unexalate);
+        assert_eq!(owed.len(), 2, "the same work is owed once");
+        let taken = owed.take();
+        assert!(owed.is_empty());
+        owed.owe(connection, key("ENG-2"), AfterWork::SyncBack);
+        owed.put_back(taken);
+        let order: Vec<(String, AfterWork)> = owed
+            .take()
+            .into_iter()
+            .map(|(_, k, w)| (k.to_string(), w))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("ENG-1".to_owned(), AfterWork::SyncBack),
+                ("ENG-1".to_owned(), AfterWork::Unexalate),
+                ("ENG-2".to_owned(), AfterWork::SyncBack),
+            ]
+        );
+        owed.owe_unsent();
+        assert_eq!(owed.len(), 1);
+    }
 }

@@ -127,6 +127,52 @@ impl JobView {
         self.job.kind.title()
     }
 
+    /// What a job that went through did, in a sentence for the console; none while it runs,
+    /// or when it stopped or was cancelled (its page says so).
+    pub fn outcome(&self) -> Option<String> {
+        if self.job.state != JobState::Done || self.job.error.is_some() {
+            return None;
+        }
+        let connection = &self.connection;
+        let failed = match self.job.progress.failed {
+            0 => String::new(),
+            n => format!(" {} failed: see the Errors page.", count(n, "item")),
+        };
+        let trigger = self
+            .job
+            .trigger_id
+            .map(|id| format!(" matching trigger {id}"))
+            .unwrap_or_default();
+        Some(match self.job.kind {
+            JobKind::Exalate => format!(
+                "Bulk Exalate on {connection}: {}{trigger} brought under sync.{failed}",
+                count(self.changed, "item")
+            ),
+            JobKind::Unexalate => format!(
+                "Bulk Unexalate on {connection}: {}{trigger} no longer under sync; the items stay on both sides.{failed}",
+                count(self.changed, "item")
+            ),
+            JobKind::SyncAgain => format!(
+                "Sync again on {connection}: {} sent again with the current rules.{failed}",
+                count(self.changed, "item")
+            ),
+            JobKind::CleanUp => {
+                let queued = match self.queued.unwrap_or(0) {
+                    0 => "no changes were still queued".to_owned(),
+                    n => format!(
+                        "{} still queued for the remote {} dropped with it, not sent",
+                        count(n, "change"),
+                        if n == 1 { "was" } else { "were" }
+                    ),
+                };
+                format!(
+                    "Clean-up of {connection}: the sync data of {} is removed here and on the remote; the items stay; {queued}.",
+                    count(self.changed, "twin")
+                )
+            }
+        })
+    }
+
     /// Percent gone through, for a bar.
     pub fn percent(&self) -> u64 {
         let p = &self.job.progress;
@@ -820,4 +866,13 @@ async fn clean_up(run: &mut Run<'_>, connection_id: uuid::Uuid) -> Result<(), St
     .map_err(|e| Stop::Fault(e.to_string()))?;
     run.progress.total = run.progress.done + run.progress.failed;
     Ok(())
+}
+
+/// `1 item`, `3 items`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

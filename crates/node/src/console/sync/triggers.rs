@@ -1,10 +1,9 @@
 //! The Triggers page: per connection, the queries that bring matching items under sync, with
-//! Edit, Delete, **Bulk Exalate** (which brings the current matches under sync in the
-//! background; its progress page refreshes itself until the job is finished) and **Bulk
-//! Unexalate**; and per connection **Sync again** (every twin) and **Clean-up** (behind a
-//! confirmation page that says how many twins and queued events it touches). Each runs as a
-//! durable job (`sync::jobs`): the Jobs page lists them, and each job's page shows its progress,
-//! rate and time left, refreshing until it ends, with Cancel.
+//! Edit, Delete, **Bulk Exalate** (the current matches) and **Bulk Unexalate**; and per
+//! connection **Sync again** (every twin) and **Clean-up** (behind a confirmation page that
+//! says how many twins and queued events it touches). Each runs in the background as a durable
+//! job (`sync::jobs`): the button leads to the job's page, which shows its progress, rate and
+//! time left, refreshing until it ends, then what it did; the Jobs page lists them, with Cancel.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -312,14 +311,7 @@ async fn bulk(
     user.check_csrf(&form.csrf)?;
     let trigger = find(&state, id).await?;
     let connection = connection_of(&state, &trigger).await?;
-    let name = connection.name.clone();
-    match jobs::start(&state, JobKind::Exalate, &connection, Some(&trigger)).await {
-        Ok(job) => {
-            tracing::info!(user = %user.session.username, connection = %name, trigger = id, job = job.id, "Bulk Exalate started.");
-            Ok(Redirect::to(&format!("/sync/bulk/{}", job.id)).into_response())
-        }
-        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
-    }
+    start_job(&state, &user, JobKind::Exalate, &connection, Some(&trigger)).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -394,36 +386,6 @@ async fn cancel(
     }
 }
 
-/// Runs a bulk job to its end for a form that reports what it did; a job stopped by a fault
-/// is refused with its reason.
-async fn run_job(
-    state: &AppState,
-    kind: JobKind,
-    connection: &Connection,
-    trigger: Option<&Trigger>,
-) -> Result<JobView, crate::sync::engine::SyncFailure> {
-    let view = jobs::run_to_end(state, kind, connection, trigger).await?;
-    match &view.job.error {
-        Some(error) => Err(crate::sync::engine::SyncFailure::Apply(format!(
-            "the {} (job {}) stopped after {} of {}: {error}",
-            kind.title(),
-            view.job.id,
-            view.job.progress.done,
-            view.job.progress.total
-        ))),
-        None => Ok(view),
-    }
-}
-
-/// `1 item`, `3 items`.
-fn count(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 async fn bulk_unexalate(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -433,18 +395,29 @@ async fn bulk_unexalate(
     user.check_csrf(&form.csrf)?;
     let trigger = find(&state, id).await?;
     let connection = connection_of(&state, &trigger).await?;
-    match run_job(&state, JobKind::Unexalate, &connection, Some(&trigger)).await {
+    start_job(
+        &state,
+        &user,
+        JobKind::Unexalate,
+        &connection,
+        Some(&trigger),
+    )
+    .await
+}
+
+/// Starts a bulk job in the background and shows its page, which follows it to the end: a
+/// job over many items outlasts any request (and a node that stops takes it up again).
+async fn start_job(
+    state: &AppState,
+    user: &ConsoleUser,
+    kind: JobKind,
+    connection: &Connection,
+    trigger: Option<&Trigger>,
+) -> PageResult {
+    match jobs::start(state, kind, connection, trigger).await {
         Ok(job) => {
-            let stopped = job.changed;
-            tracing::info!(user = %user.session.username, connection = %connection.name, trigger = id, stopped, "Bulk Unexalate done.");
-            redirect_with(
-                PATH,
-                Ok(format!(
-                    "Bulk Unexalate on {}: {} matching trigger {id} no longer under sync; the items stay on both sides.",
-                    connection.name,
-                    count(stopped, "item")
-                )),
-            )
+            tracing::info!(user = %user.session.username, connection = %connection.name, trigger = ?trigger.map(|t| t.id), job = job.id, "{} started.", kind.title());
+            Ok(Redirect::to(&format!("/sync/bulk/{}", job.id)).into_response())
         }
         Err(e) => redirect_with(PATH, Err(refusal(e)?)),
     }
@@ -458,21 +431,7 @@ async fn again(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     let connection = connections::find(&state, &name).await?;
-    match run_job(&state, JobKind::SyncAgain, &connection, None).await {
-        Ok(job) => {
-            let sent = job.changed;
-            tracing::info!(user = %user.session.username, connection = %connection.name, sent, "Sync again on every twin.");
-            redirect_with(
-                PATH,
-                Ok(format!(
-                    "Sync again on {}: {} sent again with the current rules.",
-                    connection.name,
-                    count(sent, "item")
-                )),
-            )
-        }
-        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
-    }
+    start_job(&state, &user, JobKind::SyncAgain, &connection, None).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -508,30 +467,5 @@ async fn clean_up(
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
     let connection = connections::find(&state, &name).await?;
-    match run_job(&state, JobKind::CleanUp, &connection, None).await {
-        Ok(job) => {
-            let done = operations::CleanUp {
-                twins: job.changed,
-                queued: job.queued.unwrap_or(0),
-            };
-            tracing::info!(user = %user.session.username, connection = %connection.name, twins = done.twins, queued = done.queued, "Clean-up done.");
-            let queued = match done.queued {
-                0 => "no changes were still queued".to_owned(),
-                n => format!(
-                    "{} still queued for the remote {} dropped with it, not sent",
-                    count(n, "change"),
-                    if n == 1 { "was" } else { "were" }
-                ),
-            };
-            redirect_with(
-                PATH,
-                Ok(format!(
-                    "Clean-up of {}: the sync data of {} is removed here and on the remote; the items stay; {queued}.",
-                    connection.name,
-                    count(done.twins, "twin")
-                )),
-            )
-        }
-        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
-    }
+    start_job(&state, &user, JobKind::CleanUp, &connection, None).await
 }
