@@ -6,4 +6,5 @@ mod common;
 mod faults;
 mod journal;
 mod queries;
+mod real_clients;
 mod table;
