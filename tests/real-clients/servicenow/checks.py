@@ -94,6 +94,7 @@ OPERATOR_CASES = [
     ("IN", "categoryINnetwork,hardware", {"alpha", "beta"}),
     ("NOT IN", "categoryNOT INnetwork", {"beta"}),
     ("LIKE", "short_descriptionLIKEprinter", {"alpha", "gamma"}),
+    ("CONTAINS", "short_descriptionCONTAINSprinter", {"alpha", "gamma"}),
     ("NOT LIKE", "short_descriptionNOT LIKEprinter", {"beta"}),
     ("STARTSWITH", "short_descriptionSTARTSWITHbeta", {"beta"}),
     ("ENDSWITH", "short_descriptionENDSWITHpaper", {"gamma"}),
@@ -104,6 +105,8 @@ OPERATOR_CASES = [
     ("INSTANCEOF another table", "sys_class_nameINSTANCEOFproblem", set()),
     ("BETWEEN", "urgencyBETWEEN2@3", {"beta", "gamma"}),
     ("^OR", "urgency=1^ORurgency=3", {"alpha", "gamma"}),
+    ("^EQ (the end of a list URL's filter)", "urgency=1^EQ", {"alpha"}),
+    ("sys_class_name=", "sys_class_name=incident^urgency!=2", {"alpha", "gamma"}),
     ("RELATIVEGT", "sys_created_onRELATIVEGT@hour@ago@48", {"alpha", "beta", "gamma"}),
     ("RELATIVEGT ahead", "sys_created_onRELATIVEGT@hour@ahead@1", set()),
     ("RELATIVELT", "sys_created_onRELATIVELT@hour@ago@48", set()),
@@ -129,3 +132,21 @@ OPERATOR_CASES = [
 
 def first_words(descriptions):
     return {d.split(" ")[0] for d in descriptions}
+
+
+def connector_queries(rows):
+    """The queries Tandem's ServiceNow connector sends (crates/connectors/src/servicenow/
+    poll.rs, journal.rs, attachments.rs), through `rows(encoded_query, fields)`, which returns
+    records as dicts of raw values. Raises on the first difference."""
+    scope = f"correlation_id={rows.tag}"
+    order = "ORDERBYsys_updated_on^ORDERBYsys_id"
+    fields = ["sys_id", "sys_updated_on", "sys_mod_count"]
+    every = rows(f"{scope}^sys_updated_on>=2000-01-01 00:00:00^{order}", fields)
+    expect_eq(len(every), 3, "change window from a watermark")
+    keys = [(r["sys_updated_on"], r["sys_id"]) for r in every]
+    expect_eq(keys, sorted(keys), "ordered by sys_updated_on, then sys_id")
+    t, first = keys[0]
+    after = rows(f"{scope}^sys_updated_on>{t}^NQ{scope}^sys_updated_on={t}^sys_id>{first}^{order}", fields)
+    expect_eq([r["sys_id"] for r in after], [k[1] for k in keys[1:]], "keyset page after the first row")
+    two = rows(f"sys_idIN{keys[0][1]},{keys[2][1]}", fields)
+    expect_eq(sorted(r["sys_id"] for r in two), sorted([keys[0][1], keys[2][1]]), "sys_idIN")

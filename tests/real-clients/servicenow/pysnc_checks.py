@@ -10,6 +10,7 @@ from checks import (
     OPERATOR_CASES,
     ROWS,
     Checks,
+    connector_queries,
     env,
     expect,
     expect_eq,
@@ -105,6 +106,19 @@ for op, term, want in OPERATOR_CASES:
     @c.check(f"encoded query: {op} ({term})")
     def _(term=term, want=want):
         expect_eq(first_words(descriptions(term)), want, term)
+
+
+@c.check("the connector's change-detection queries")
+def _():
+    def rows(encoded, fields):
+        gr = client.GlideRecord("incident")
+        gr.add_encoded_query(encoded)
+        gr.fields = fields
+        gr.query()
+        return [{f: gr.get_value(f) for f in fields} for _ in gr]
+
+    rows.tag = T
+    connector_queries(rows)
 
 
 @c.check("add_query with an operator (NOT LIKE)")

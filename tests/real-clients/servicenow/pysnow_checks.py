@@ -15,6 +15,7 @@ from checks import (
     OPERATOR_CASES,
     ROWS,
     Checks,
+    connector_queries,
     env,
     expect,
     expect_eq,
@@ -103,6 +104,15 @@ for op, term, want in OPERATOR_CASES:
     @c.check(f"encoded query: {op} ({term})")
     def _(term=term, want=want):
         expect_eq(first_words(scoped(term)), want, term)
+
+
+@c.check("the connector's change-detection queries")
+def _():
+    def rows_of(encoded, fields):
+        return rows(encoded, fields=fields)
+
+    rows_of.tag = T
+    connector_queries(rows_of)
 
 
 def built(q):
@@ -256,7 +266,7 @@ def _():
     sys_id = r["sys_id"]
     table("incident").update(query={"sys_id": sys_id}, payload={"comments": "first public comment"})
     table("incident").update(query={"sys_id": sys_id}, payload={"work_notes": "an internal note"})
-    got = table("sys_journal_field").get(query={"element_id": sys_id}).all()
+    got = table("sys_journal_field").get(query=f"element_idIN{sys_id}^elementINcomments,work_notes^ORDERBYsys_created_on").all()
     pairs = sorted((j["element"], j["value"]) for j in got)
     expect_eq(pairs, [("comments", "first public comment"), ("work_notes", "an internal note")], "journal")
     state["journal"] = sys_id
