@@ -2,6 +2,7 @@
 
 mod attachments;
 mod auth;
+mod clients;
 mod common;
 mod faults;
 mod journal;
