@@ -220,6 +220,28 @@ def _():
     expect_eq(got, [f"page row {i:02}" for i in range(25)], "rows in order")
 
 
+@c.check("the Link header pages through every row (as the connector follows it)")
+def _():
+    import re
+
+    response = table("incident").get(query=f"correlation_id={T}page^ORDERBYshort_description", limit=10)
+    expect_eq(response.headers.get("X-Total-Count"), "25", "X-Total-Count")
+    got = [r["short_description"] for r in response.all()]
+    link = response.headers.get("Link", "")
+    pages = 1
+    while True:
+        nxt = re.search(r'<([^>]+)>;rel="next"', link)
+        if not nxt:
+            break
+        page = client.session.get(nxt.group(1))
+        page.raise_for_status()
+        got.extend(r["short_description"] for r in page.json()["result"])
+        link = page.headers.get("Link", "")
+        pages += 1
+    expect_eq(pages, 3, "pages")
+    expect_eq(got, [f"page row {i:02}" for i in range(25)], "rows in order")
+
+
 @c.check("streamed results (stream=True)")
 def _():
     got = list(table("incident").get(query=f"correlation_id={T}page", stream=True).all())
