@@ -623,6 +623,21 @@ mod tests {
         assert_eq!(cli.args.user, "admin");
         assert_eq!(cli.args.password, "p");
         assert_eq!(cli.args.invalid_query, InvalidQuery::Ignore);
+        assert!(!cli.args.tls, "plain http unless asked");
+        let tls = Cli::try_parse_from([
+            "emulate",
+            "--password",
+            "p",
+            "--tls",
+            "--tls-cert-out",
+            "/tmp/emulator.pem",
+        ])
+        .expect("parses");
+        assert!(tls.args.tls);
+        assert!(
+            Cli::try_parse_from(["emulate", "--password", "p", "--tls-cert-out", "x.pem"]).is_err(),
+            "a certificate file needs --tls"
+        );
         assert!(
             Cli::try_parse_from(["emulate", "--password", "p", "--oauth-client-id", "c"]).is_err()
         );
