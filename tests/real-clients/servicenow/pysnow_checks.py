@@ -174,7 +174,18 @@ def _():
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     q = base().field("sys_created_on").between(now - timedelta(days=1), now + timedelta(days=1))
-    expect_eq(built(q), {"alpha", "beta", "gamma"}, "BETWEEN")
+    expect_eq(built(q), {"alpha", "beta", "gamma"}, "BETWEEN around now")
+    q = base().field("sys_created_on").between(now - timedelta(days=3), now - timedelta(days=2))
+    expect_eq(built(q), set(), "BETWEEN in the past")
+
+
+@c.check("QueryBuilder: greater_than a date-time")
+def _():
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    expect_eq(built(base().field("sys_created_on").greater_than(now - timedelta(hours=1))), {"alpha", "beta", "gamma"}, "after an hour ago")
+    expect_eq(built(base().field("sys_created_on").greater_than(now + timedelta(hours=1))), set(), "after an hour ahead")
 
 
 @c.check("a plain dict query (field=value)")

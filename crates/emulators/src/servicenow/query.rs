@@ -278,6 +278,15 @@ fn parse_condition(
     };
     let value = match op {
         Op::IsEmpty | Op::IsNotEmpty | Op::Anything => String::new(),
+        // Each bound may be a script: pysnow writes `BETWEENjavascript:gs.dateGenerate(…)@javascript:…`.
+        Op::Between => match value.split_once('@') {
+            Some((lo, hi)) => format!(
+                "{}@{}",
+                script_value(lo, term, now)?,
+                script_value(hi, term, now)?
+            ),
+            None => value.to_owned(),
+        },
         _ => script_value(value, term, now)?,
     };
     if op == Op::Between && value.split('@').count() != 2 {
@@ -394,9 +403,14 @@ fn script_value(value: &str, term: &str, now: jiff::civil::DateTime) -> Result<S
             .map_err(|_| unsupported())
     };
     let at = match name {
+        // gs.dateGenerate(date, range): range is a time, 'start' or 'end' of the day; pysnow
+        // passes one argument, the whole date-time, which is read as that moment.
         "dateGenerate" => {
             return match args.as_slice() {
+                [date, "start"] => Ok(format!("{date} 00:00:00")),
+                [date, "end"] => Ok(format!("{date} 23:59:59")),
                 [date, time] => Ok(format!("{date} {time}")),
+                [moment] if datetime(moment).is_some() => Ok((*moment).to_owned()),
                 _ => Err(unsupported()),
             };
         }
@@ -813,6 +827,19 @@ mod tests {
         assert_eq!(
             value("opened_at>javascript:gs.minutesAgo(30)").1,
             "2025-08-10 11:30:00"
+        );
+        assert_eq!(
+            value(
+                "opened_atBETWEENjavascript:gs.dateGenerate(\"2025-08-01 10:00:00\")@javascript:gs.dateGenerate('2025-08-02','end')"
+            ),
+            (
+                Op::Between,
+                "2025-08-01 10:00:00@2025-08-02 23:59:59".into()
+            )
+        );
+        assert_eq!(
+            value("opened_at>=javascript:gs.dateGenerate('2025-08-02','start')").1,
+            "2025-08-02 00:00:00"
         );
         for bad in [
             "opened_atRELATIVEGT@fortnight@ago@1",
