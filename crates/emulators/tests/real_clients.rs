@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tandem_emulators::servicenow::{self, EmulatorConfig, EmulatorUser};
+use tandem_emulators::servicenow::{self, EmulatorConfig, EmulatorUser, InvalidQuery};
 
 const USER: &str = "integration";
 const PASSWORD: &str = "pa55 word:with&odd=chars";
@@ -103,6 +103,9 @@ async fn real_client(script: &str, client: &'static str, at_least: usize) {
         name: "Integration User".into(),
     });
     config.tls = true;
+    // Strict: a term the emulator would drop is a 400 naming it, so no check can pass by
+    // getting every row back from a condition that was silently ignored.
+    config.invalid_query = InvalidQuery::Reject;
     let emulator = servicenow::start(config).await.expect("emulator starts");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let ca = dir.path().join("emulator.pem");

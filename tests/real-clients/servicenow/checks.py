@@ -107,6 +107,7 @@ OPERATOR_CASES = [
     ("^OR", "urgency=1^ORurgency=3", {"alpha", "gamma"}),
     ("^EQ (the end of a list URL's filter)", "urgency=1^EQ", {"alpha"}),
     ("sys_class_name=", "sys_class_name=incident^urgency!=2", {"alpha", "gamma"}),
+    ("sys_class_name= another table", "sys_class_name=problem", set()),
     ("RELATIVEGT", "sys_created_onRELATIVEGT@hour@ago@48", {"alpha", "beta", "gamma"}),
     ("RELATIVEGT ahead", "sys_created_onRELATIVEGT@hour@ahead@1", set()),
     ("RELATIVELT", "sys_created_onRELATIVELT@hour@ago@48", set()),
