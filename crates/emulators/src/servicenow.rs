@@ -1,5 +1,6 @@
-//! A ServiceNow instance emulator: the Table API, the Attachment API, Basic and OAuth
-//! authentication, journals, and switchable faults, served from memory over HTTP.
+//! A ServiceNow instance emulator: the Table API, the Attachment API, the Batch and Aggregate
+//! APIs, Basic and OAuth authentication, journals, and switchable faults, served from memory
+//! over HTTP or HTTPS (a self-signed certificate made at start-up).
 //!
 //! It is a test and demo tool, not ServiceNow: it follows the documented behaviour collected in
 //! `shared/reference/tracker-apis.md` §1 and marks its own guesses as inferences. Start one with
@@ -7,11 +8,16 @@
 //!
 //! Layout, one file per role: `schema` (tables, fields, choices), `records` (the data
 //! layer), `query` (`sysparm_query`), `table` (Table API), `render` (value / display
-//! value / reference shapes), `journal`, `attachments`, `auth`, `faults`, `error`
-//! (the error envelope), `demo` (optional seed data). Emulator-only endpoints live under `/__emulator/`.
+//! value / reference shapes), `journal`, `attachments`, `batch` (Batch API), `stats`
+//! (Aggregate API), `auth`, `faults`, `error` (the error envelope), `tls` (HTTPS), `demo`
+//! (optional seed data). Emulator-only endpoints live under `/__emulator/`.
+//!
+//! The APIs answer under their versioned paths too (`/api/now/v1/table/…`, `/api/now/v2/table/…`,
+//! `/api/now/v1/attachment…`, `/api/now/v1/stats/…`), as clients such as pysnc use them.
 
 mod attachments;
 mod auth;
+mod batch;
 mod demo;
 mod error;
 mod faults;
@@ -20,10 +26,12 @@ mod query;
 mod records;
 mod render;
 mod schema;
+mod stats;
 mod table;
+mod tls;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -55,6 +63,13 @@ pub enum EmulatorError {
     Join(#[from] tokio::task::JoinError),
     #[error("invalid emulator configuration: {0}")]
     Config(String),
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot write the certificate to {path}: {source}")]
+    WriteCertificate {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What ServiceNow does with invalid `sysparm_query` terms.
@@ -128,6 +143,9 @@ pub struct EmulatorConfig {
     /// Columns an admin added (`u_…`), kept as text; writes to undeclared columns are
     /// dropped, as ServiceNow drops writes to columns a table does not have.
     pub custom_columns: Vec<CustomColumn>,
+    /// Serve HTTPS with a self-signed certificate made at start-up (see
+    /// [`RunningEmulator::certificate_pem`]) instead of plain HTTP.
+    pub tls: bool,
 }
 
 impl EmulatorConfig {
@@ -145,6 +163,7 @@ impl EmulatorConfig {
             enforce_data_policies: false,
             seed_demo: false,
             custom_columns: Vec::new(),
+            tls: false,
         }
     }
 
@@ -182,8 +201,12 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     pub auth: Auth,
     pub invalid_query: InvalidQuery,
-    /// `http://<listen address>`, used when a request has no `Host` header.
+    /// `http` or `https`, for the links the emulator writes.
+    pub scheme: &'static str,
+    /// `<scheme>://<listen address>`, used when a request has no `Host` header.
     pub fallback_base: String,
+    /// The whole application, for the Batch API to run each call through (set once at start).
+    pub app: OnceLock<Router>,
     /// The last [`REQUEST_LOG`] authenticated API requests, `METHOD /path?query`, for tests
     /// that count what a client asks (`GET /__emulator/requests`).
     pub requests: Mutex<std::collections::VecDeque<String>>,
@@ -199,13 +222,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `http://host:port` as the client addressed us, for `link`, `Link` and `download_link`.
+/// `http(s)://host:port` as the client addressed us, for `link`, `Link` and `download_link`.
 pub(crate) fn base_url(state: &Shared, headers: &HeaderMap) -> String {
     headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| state.fallback_base.clone(), |h| format!("http://{h}"))
+        .map_or_else(
+            || state.fallback_base.clone(),
+            |h| format!("{}://{h}", state.scheme),
+        )
 }
 
 /// The authenticated user's name, put in request extensions by the auth gate.
@@ -216,6 +242,8 @@ pub(crate) struct Caller(pub String);
 #[derive(Debug)]
 pub struct RunningEmulator {
     addr: SocketAddr,
+    /// The self-signed certificate in PEM when serving HTTPS.
+    certificate_pem: Option<String>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -226,9 +254,19 @@ impl RunningEmulator {
         self.addr
     }
 
-    /// `http://<addr>`: what a client puts before `/api/now/...`.
+    /// `http://<addr>` (`https://` with TLS): what a client puts before `/api/now/...`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.certificate_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// With TLS, the self-signed certificate (PEM) a client must trust.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
@@ -282,44 +320,104 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         demo::seed(&mut instance, author)
             .map_err(|e| EmulatorError::Config(format!("demo data could not be created: {e}")))?;
     }
+    let certificate = if config.tls {
+        Some(tls::self_signed(addr)?)
+    } else {
+        None
+    };
+    let scheme = if config.tls { "https" } else { "http" };
     let state: AppState = Arc::new(Shared {
         data: Mutex::new(instance),
         faults: Mutex::new(config.faults.clone()),
         auth: Auth::new(&config),
         invalid_query: config.invalid_query,
-        fallback_base: format!("http://{addr}"),
+        scheme,
+        fallback_base: format!("{scheme}://{addr}"),
+        app: OnceLock::new(),
         requests: Mutex::new(std::collections::VecDeque::new()),
     });
-    let app = router(state, config.max_body_bytes);
+    let app = router(state.clone(), config.max_body_bytes);
+    let _ = state.app.set(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let certificate_pem = certificate.as_ref().map(|c| c.pem.clone());
+    let task = match certificate {
+        Some(c) => {
+            let listener =
+                tls::TlsListener::new(listener, c.config).map_err(EmulatorError::Serve)?;
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
             })
-            .await
-    });
-    info!(%addr, "ServiceNow emulator listening (a test and demo tool, not ServiceNow).");
-    Ok(RunningEmulator { addr, stop, task })
+        }
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        }),
+    };
+    info!(%addr, scheme, "ServiceNow emulator listening (a test and demo tool, not ServiceNow).");
+    Ok(RunningEmulator {
+        addr,
+        certificate_pem,
+        stop,
+        task,
+    })
+}
+
+/// The versions each API answers under (`/api/now/v{n}/…`): the Table API has v1 and v2, the
+/// Attachment and Aggregate APIs v1 (tracker-apis.md §1.1). The Batch API exists only as v1
+/// and is routed as such.
+const API_VERSIONS: &[(&str, &[&str])] = &[
+    ("table", &["1", "2"]),
+    ("attachment", &["1"]),
+    ("stats", &["1"]),
+];
+
+/// `/api/now/v1/table/incident` → `/api/now/table/incident`; `None` for any other path,
+/// including versions an API does not have (they stay unknown, answered 400).
+fn unversioned(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/api/now/v")?;
+    let (version, rest) = rest.split_once('/')?;
+    let api = rest.split('/').next()?;
+    API_VERSIONS
+        .iter()
+        .any(|(name, versions)| *name == api && versions.contains(&version))
+        .then(|| format!("/api/now/{rest}"))
+}
+
+/// Routes a versioned path as the unversioned one.
+async fn strip_version(mut request: Request) -> Request {
+    if let Some(path) = unversioned(request.uri().path()) {
+        let target = match request.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        if let Ok(uri) = target.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let mut api = Router::new();
-    for prefix in ["/api/now", "/api/now/v1", "/api/now/v2"] {
-        api = api
-            .route(
-                &format!("{prefix}/table/{{table}}"),
-                get(table::list).post(table::create),
-            )
-            .route(
-                &format!("{prefix}/table/{{table}}/{{sys_id}}"),
-                get(table::get_one)
-                    .put(table::update)
-                    .patch(table::update)
-                    .delete(table::delete),
-            );
-    }
-    let api = api
+    let api = Router::new()
+        .route(
+            "/api/now/table/{table}",
+            get(table::list).post(table::create),
+        )
+        .route(
+            "/api/now/table/{table}/{sys_id}",
+            get(table::get_one)
+                .put(table::update)
+                .patch(table::update)
+                .delete(table::delete),
+        )
+        .route("/api/now/stats/{table}", get(stats::aggregate))
+        .route("/api/now/v1/batch", post(batch::batch))
         .route("/api/now/attachment", get(attachments::list))
         .route("/api/now/attachment/file", post(attachments::upload_raw))
         .route(
@@ -335,7 +433,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(attachments::download),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), gate));
-    Router::new()
+    let routes = Router::new()
         .merge(api)
         .route("/oauth_token.do", post(auth::token))
         .route("/__emulator/faults", get(get_faults).post(set_faults))
@@ -344,7 +442,11 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(unknown_resource)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state)
+        .with_state(state);
+    // The version is taken off before routing: a layer on the outer router runs first.
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::map_request(strip_version))
 }
 
 /// Every API request: latency, then authentication, then injected faults.
@@ -381,7 +483,8 @@ async fn get_requests(State(state): State<AppState>) -> axum::Json<Vec<String>> 
 async fn unknown_resource() -> error::ApiError {
     error::ApiError::bad_request(
         "Requested URI does not represent any resource",
-        "the emulator serves /api/now/table, /api/now/attachment and /oauth_token.do",
+        "the emulator serves /api/now/table, /api/now/attachment, /api/now/stats (each also \
+         under its versions, e.g. /api/now/v1/table), /api/now/v1/batch and /oauth_token.do",
     )
 }
 
@@ -462,6 +565,14 @@ pub struct EmulateServiceNowArgs {
     /// columns a table does not have are dropped, as ServiceNow drops them
     #[arg(long = "custom-column", value_name = "TABLE.COLUMN")]
     pub custom_columns: Vec<CustomColumn>,
+    /// Serve HTTPS with a self-signed certificate made at start-up (clients such as pysnc
+    /// refuse plain http); trust it with --tls-cert-out
+    #[arg(long)]
+    pub tls: bool,
+    /// Write the self-signed certificate (PEM) to this file, for clients to trust (e.g.
+    /// REQUESTS_CA_BUNDLE=FILE for Python's requests)
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_cert_out: Option<std::path::PathBuf>,
 }
 
 /// Runs the emulator until Ctrl-C.
@@ -471,10 +582,18 @@ pub async fn run(args: EmulateServiceNowArgs) -> Result<(), EmulatorError> {
     config.enforce_data_policies = args.enforce_data_policies;
     config.seed_demo = args.seed_demo;
     config.custom_columns = args.custom_columns;
+    config.tls = args.tls;
     if let (Some(id), Some(secret)) = (&args.oauth_client_id, &args.oauth_client_secret) {
         config = config.with_oauth_client(id, secret);
     }
     let running = start(config).await?;
+    if let (Some(path), Some(pem)) = (&args.tls_cert_out, running.certificate_pem()) {
+        std::fs::write(path, pem).map_err(|source| EmulatorError::WriteCertificate {
+            path: path.clone(),
+            source,
+        })?;
+        println!("Its self-signed certificate is in {}", path.display());
+    }
     println!(
         "ServiceNow emulator (test and demo tool, not ServiceNow) on {} as user {}; Ctrl-C stops it",
         running.base_url(),
@@ -504,6 +623,21 @@ mod tests {
         assert_eq!(cli.args.user, "admin");
         assert_eq!(cli.args.password, "p");
         assert_eq!(cli.args.invalid_query, InvalidQuery::Ignore);
+        assert!(!cli.args.tls, "plain http unless asked");
+        let tls = Cli::try_parse_from([
+            "emulate",
+            "--password",
+            "p",
+            "--tls",
+            "--tls-cert-out",
+            "/tmp/emulator.pem",
+        ])
+        .expect("parses");
+        assert!(tls.args.tls);
+        assert!(
+            Cli::try_parse_from(["emulate", "--password", "p", "--tls-cert-out", "x.pem"]).is_err(),
+            "a certificate file needs --tls"
+        );
         assert!(
             Cli::try_parse_from(["emulate", "--password", "p", "--oauth-client-id", "c"]).is_err()
         );
@@ -549,6 +683,36 @@ mod tests {
             .is_err(),
             "a custom column starts with u_"
         );
+    }
+
+    #[test]
+    fn versioned_paths_map_to_the_apis_that_have_those_versions() {
+        assert_eq!(
+            unversioned("/api/now/v1/table/incident").as_deref(),
+            Some("/api/now/table/incident")
+        );
+        assert_eq!(
+            unversioned("/api/now/v2/table/incident/abc").as_deref(),
+            Some("/api/now/table/incident/abc")
+        );
+        assert_eq!(
+            unversioned("/api/now/v1/attachment/abc/file").as_deref(),
+            Some("/api/now/attachment/abc/file")
+        );
+        assert_eq!(
+            unversioned("/api/now/v1/stats/incident").as_deref(),
+            Some("/api/now/stats/incident")
+        );
+        for unknown in [
+            "/api/now/v3/table/incident",
+            "/api/now/v2/attachment",
+            "/api/now/v1/batch",
+            "/api/now/table/incident",
+            "/api/now/v/table/incident",
+            "/api/now/vx/table",
+        ] {
+            assert_eq!(unversioned(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

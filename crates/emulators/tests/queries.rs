@@ -71,7 +71,7 @@ async fn each_operator_filters_as_documented() {
         ("priorityIN1,3", &["2", "3"]),
         ("priorityNOT IN1,3", &["1"]),
         ("short_descriptionLIKEprinter", &["1", "3"]),
-        ("short_descriptionNOTLIKEprinter", &["2"]),
+        ("short_descriptionNOT LIKEprinter", &["2"]),
         ("short_descriptionSTARTSWITHemail", &["2"]),
         ("short_descriptionENDSWITHfire", &["1"]),
         ("categoryISEMPTY", &["1", "3"]),

@@ -2,8 +2,10 @@
 
 mod attachments;
 mod auth;
+mod clients;
 mod common;
 mod faults;
 mod journal;
 mod queries;
+mod real_clients;
 mod table;

@@ -167,22 +167,58 @@ fn invalid_request(why: &str) -> Response {
         .into_response()
 }
 
-/// `POST /oauth_token.do`.
+/// The client id and secret sent as `Authorization: Basic` (what OAuth libraries such as
+/// requests-oauthlib send): as written, and form-decoded as RFC 6749 §2.3.1 asks clients to
+/// encode them (not all do).
+fn basic_client(headers: &HeaderMap) -> Vec<(String, String)> {
+    let Some(decoded) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, rest)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+    else {
+        return Vec::new();
+    };
+    let Some((id, secret)) = decoded.split_once(':') else {
+        return Vec::new();
+    };
+    let form = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    vec![(id.to_owned(), secret.to_owned()), (form(id), form(secret))]
+}
+
+/// `POST /oauth_token.do`. The client authenticates with `client_id` and `client_secret` in
+/// the form body or with `Authorization: Basic`, both as ServiceNow accepts them.
 pub async fn token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
     let Ok(Form(req)) = form else {
         return invalid_request("the body must be application/x-www-form-urlencoded");
     };
     let auth = &state.auth;
-    let (Some(client_id), Some(secret)) = (req.client_id.as_deref(), req.client_secret.as_deref())
+    let in_body = match (req.client_id.clone(), req.client_secret.clone()) {
+        (Some(id), Some(secret)) => Some((id, secret)),
+        _ => None,
+    };
+    let Some((client_id, _)) = in_body
+        .into_iter()
+        .chain(basic_client(&headers))
+        .find(|(id, secret)| auth.client_ok(id, secret))
     else {
         return access_denied();
     };
-    if !auth.client_ok(client_id, secret) {
-        return access_denied();
-    }
+    let client_id = client_id.as_str();
     let now = Instant::now();
     let mut tokens = lock(&auth.tokens);
     match req.grant_type.as_deref() {

@@ -10,8 +10,13 @@
 //! one, so the server can either ignore them (faithful default) or answer 400 (strict mode).
 //!
 //! Comparison follows the field's type: integers numerically, date-times as date-times, text
-//! case-insensitively. An empty value behaves like SQL NULL: `!=`, `NOT IN`, `NOTLIKE` and the
+//! case-insensitively. An empty value behaves like SQL NULL: `!=`, `NOT IN`, `NOT LIKE` and the
 //! ordering operators never match it (inference: ServiceNow stores empty as NULL).
+//!
+//! A field may be dot-walked through reference columns (`caller_id.user_name=beth`): the
+//! condition reads the referenced record's column, which the matcher finds through [`Lookup`].
+//! Relative dates (`RELATIVEGT@hour@ago@48`) and the `javascript:gs.…()` date helpers are
+//! resolved to a date-time when the query is parsed, against the instance's clock.
 
 use std::cmp::Ordering;
 
@@ -32,6 +37,7 @@ pub enum Op {
     NotIn,
     Like,
     NotLike,
+    InstanceOf,
     StartsWith,
     EndsWith,
     IsEmpty,
@@ -46,7 +52,8 @@ const OPERATORS: &[(&str, Op)] = &[
     ("ISEMPTY", Op::IsEmpty),
     ("ANYTHING", Op::Anything),
     ("NOT IN", Op::NotIn),
-    ("NOTLIKE", Op::NotLike),
+    ("NOT LIKE", Op::NotLike),
+    ("INSTANCEOF", Op::InstanceOf),
     ("STARTSWITH", Op::StartsWith),
     ("ENDSWITH", Op::EndsWith),
     ("BETWEEN", Op::Between),
@@ -85,17 +92,30 @@ pub enum QueryError {
     MissingField { term: String },
     #[error(
         "query term `{term}`: `{found}` is not an operator the emulator knows; use =, !=, >, >=, <, <=, \
-         IN, NOT IN, LIKE, NOTLIKE, STARTSWITH, ENDSWITH, ISEMPTY, ISNOTEMPTY, ANYTHING or BETWEEN"
+         IN, NOT IN, LIKE, NOT LIKE, STARTSWITH, ENDSWITH, ISEMPTY, ISNOTEMPTY, ANYTHING, BETWEEN, \
+         INSTANCEOF or RELATIVEGT/GE/LT/LE@unit@ago|ahead@n{hint}"
     )]
-    UnknownOperator { term: String, found: String },
+    UnknownOperator {
+        term: String,
+        found: String,
+        hint: &'static str,
+    },
     #[error(
         "query term `{term}`: BETWEEN needs two values joined by @, e.g. BETWEEN2025-01-01@2025-02-01"
     )]
     BadBetween { term: String },
     #[error(
-        "query term `{term}`: only javascript:gs.dateGenerate('YYYY-MM-DD','HH:MM:SS') is supported"
+        "query term `{term}`: the emulator runs only these scripts: gs.dateGenerate('YYYY-MM-DD','HH:MM:SS'), \
+         gs.daysAgo(n), gs.daysAgoStart(n), gs.daysAgoEnd(n), gs.hoursAgo(n), gs.minutesAgo(n), \
+         gs.beginningOfToday(), gs.endOfToday(), gs.beginningOfYesterday(), gs.endOfYesterday(), \
+         gs.beginningOfLast7Days(), gs.beginningOfLast30Days()"
     )]
     UnsupportedScript { term: String },
+    #[error(
+        "query term `{term}`: a relative date is written RELATIVEGT@<minute|hour|dayofweek|week|month|year>@<ago|ahead>@<n>, \
+         e.g. sys_created_onRELATIVEGT@hour@ago@48"
+    )]
+    BadRelative { term: String },
     #[error("query term `{term}`: `{field}` needs a field name after it")]
     EmptyOrderBy { term: String, field: String },
     #[error("query term `{term}`: table `{table}` has no field `{field}`")]
@@ -104,6 +124,21 @@ pub enum QueryError {
         field: String,
         table: String,
     },
+    #[error(
+        "query term `{term}`: `{field}` of table `{table}` is not a reference, so it cannot be dot-walked"
+    )]
+    NotAReference {
+        term: String,
+        field: String,
+        table: String,
+    },
+}
+
+/// What the matcher needs of the instance beyond the record at hand: the tables a dot-walk
+/// goes through and the records it reaches.
+pub trait Lookup {
+    fn table_def(&self, name: &str) -> Option<&TableDef>;
+    fn record(&self, table: &str, sys_id: &str) -> Option<&IndexMap<String, String>>;
 }
 
 /// A parsed query: OR-ed groups of AND-ed clusters of OR-ed conditions, plus the sort.
@@ -142,8 +177,9 @@ fn push_char(terms: &mut [String], ch: char) {
     }
 }
 
-/// Parses an encoded query; never fails, see the module docs.
-pub fn parse(input: &str) -> Query {
+/// Parses an encoded query; never fails, see the module docs. `now` is the instance's clock,
+/// for relative dates and date scripts.
+pub fn parse(input: &str, now: jiff::civil::DateTime) -> Query {
     let mut q = Query::default();
     let mut group: Vec<Vec<Condition>> = Vec::new();
     for term in split_terms(input) {
@@ -158,12 +194,12 @@ pub fn parse(input: &str) -> Query {
             if !group.is_empty() {
                 q.groups.push(std::mem::take(&mut group));
             }
-            match parse_condition(rest, &term) {
+            match parse_condition(rest, &term, now) {
                 Ok(c) => group.push(vec![c]),
                 Err(e) => q.errors.push(e),
             }
         } else if let Some(rest) = term.strip_prefix("OR") {
-            match parse_condition(rest, &term) {
+            match parse_condition(rest, &term, now) {
                 Ok(c) => match group.last_mut() {
                     Some(cluster) => cluster.push(c),
                     None => group.push(vec![c]),
@@ -171,7 +207,7 @@ pub fn parse(input: &str) -> Query {
                 Err(e) => q.errors.push(e),
             }
         } else {
-            match parse_condition(&term, &term) {
+            match parse_condition(&term, &term, now) {
                 Ok(c) => group.push(vec![c]),
                 Err(e) => q.errors.push(e),
             }
@@ -201,7 +237,11 @@ fn is_field_char(ch: char) -> bool {
     ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '.'
 }
 
-fn parse_condition(text: &str, term: &str) -> Result<Condition, QueryError> {
+fn parse_condition(
+    text: &str,
+    term: &str,
+    now: jiff::civil::DateTime,
+) -> Result<Condition, QueryError> {
     let split = text.find(|ch| !is_field_char(ch)).unwrap_or(text.len());
     let (field, rest) = text.split_at(split);
     if field.is_empty() {
@@ -209,15 +249,23 @@ fn parse_condition(text: &str, term: &str) -> Result<Condition, QueryError> {
             term: term.to_owned(),
         });
     }
+    if let Some(relative) = rest.strip_prefix("RELATIVE") {
+        return relative_condition(field, relative, term, now);
+    }
     let Some((op, value)) = OPERATORS
         .iter()
         .find_map(|(spelling, op)| rest.strip_prefix(spelling).map(|v| (*op, v)))
     else {
         let found: String = rest
             .chars()
-            .take_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_uppercase() || *c == ' ' || "=!<>".contains(*c))
             .take(20)
             .collect();
+        let hint = if found.starts_with("NOTLIKE") {
+            " (\"does not contain\" is NOT LIKE, with a space)"
+        } else {
+            ""
+        };
         return Err(QueryError::UnknownOperator {
             term: term.to_owned(),
             found: if found.is_empty() {
@@ -225,18 +273,21 @@ fn parse_condition(text: &str, term: &str) -> Result<Condition, QueryError> {
             } else {
                 found
             },
+            hint,
         });
     };
-    // `INSTANCEOF` starts like `IN`; it is not supported, say so rather than read it as IN.
-    if rest.starts_with("INSTANCEOF") {
-        return Err(QueryError::UnknownOperator {
-            term: term.to_owned(),
-            found: "INSTANCEOF".to_owned(),
-        });
-    }
     let value = match op {
         Op::IsEmpty | Op::IsNotEmpty | Op::Anything => String::new(),
-        _ => script_value(value, term)?,
+        // Each bound may be a script: pysnow writes `BETWEENjavascript:gs.dateGenerate(…)@javascript:…`.
+        Op::Between => match value.split_once('@') {
+            Some((lo, hi)) => format!(
+                "{}@{}",
+                script_value(lo, term, now)?,
+                script_value(hi, term, now)?
+            ),
+            None => value.to_owned(),
+        },
+        _ => script_value(value, term, now)?,
     };
     if op == Op::Between && value.split('@').count() != 2 {
         return Err(QueryError::BadBetween {
@@ -250,76 +301,191 @@ fn parse_condition(text: &str, term: &str) -> Result<Condition, QueryError> {
     })
 }
 
-/// Resolves `javascript:gs.dateGenerate('d','t')`; plain values pass through.
-fn script_value(value: &str, term: &str) -> Result<String, QueryError> {
+/// `RELATIVEGT@hour@ago@48`: a comparison with a moment relative to now, resolved here.
+fn relative_condition(
+    field: &str,
+    relative: &str,
+    term: &str,
+    now: jiff::civil::DateTime,
+) -> Result<Condition, QueryError> {
+    let bad = || QueryError::BadRelative {
+        term: term.to_owned(),
+    };
+    let (op, spec) = [
+        ("GE", Op::Ge),
+        ("GT", Op::Gt),
+        ("LE", Op::Le),
+        ("LT", Op::Lt),
+    ]
+    .iter()
+    .find_map(|(s, op)| relative.strip_prefix(s).map(|rest| (*op, rest)))
+    .ok_or_else(bad)?;
+    let parts: Vec<&str> = spec.split('@').collect();
+    let ["", unit, direction, count] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let n: i64 = count.trim().parse().map_err(|_| bad())?;
+    let n = match *direction {
+        "ago" => n.checked_neg().ok_or_else(bad)?,
+        "ahead" => n,
+        _ => return Err(bad()),
+    };
+    let span = match *unit {
+        "minute" => jiff::Span::new().try_minutes(n),
+        "hour" => jiff::Span::new().try_hours(n),
+        "dayofweek" | "day" => jiff::Span::new().try_days(n),
+        "week" => jiff::Span::new().try_weeks(n),
+        "month" => jiff::Span::new().try_months(n),
+        "year" => jiff::Span::new().try_years(n),
+        _ => return Err(bad()),
+    }
+    .map_err(|_| bad())?;
+    let at = now.checked_add(span).map_err(|_| bad())?;
+    Ok(Condition {
+        field: field.to_owned(),
+        op,
+        value: format_datetime(at),
+    })
+}
+
+fn format_datetime(dt: jiff::civil::DateTime) -> String {
+    dt.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Resolves the `javascript:` date helpers against `now`; plain values pass through.
+fn script_value(value: &str, term: &str, now: jiff::civil::DateTime) -> Result<String, QueryError> {
     let Some(script) = value.strip_prefix("javascript:") else {
         return Ok(value.to_owned());
     };
     let unsupported = || QueryError::UnsupportedScript {
         term: term.to_owned(),
     };
-    let args = script
+    let call = script
         .trim()
-        .strip_prefix("gs.dateGenerate(")
+        .strip_prefix("gs.")
         .and_then(|s| s.strip_suffix(')'))
         .ok_or_else(unsupported)?;
-    let parts: Vec<&str> = args
+    let (name, args) = call.split_once('(').ok_or_else(unsupported)?;
+    let args: Vec<&str> = args
         .split(',')
         .map(|p| p.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|p| !p.is_empty())
         .collect();
-    match parts.as_slice() {
-        [date, time] => Ok(format!("{date} {time}")),
-        _ => Err(unsupported()),
-    }
+    let count = || -> Result<i64, QueryError> {
+        match args.as_slice() {
+            [n] => n.parse::<i64>().map_err(|_| unsupported()),
+            _ => Err(unsupported()),
+        }
+    };
+    let day_start = |days_ago: i64| -> Result<jiff::civil::DateTime, QueryError> {
+        let day = now
+            .date()
+            .checked_sub(
+                jiff::Span::new()
+                    .try_days(days_ago)
+                    .map_err(|_| unsupported())?,
+            )
+            .map_err(|_| unsupported())?;
+        Ok(day.to_datetime(jiff::civil::Time::midnight()))
+    };
+    let day_end = |days_ago: i64| -> Result<jiff::civil::DateTime, QueryError> {
+        let start = day_start(days_ago)?;
+        Ok(start
+            .with()
+            .hour(23)
+            .minute(59)
+            .second(59)
+            .build()
+            .unwrap_or(start))
+    };
+    let ago = |span: Result<jiff::Span, jiff::Error>| -> Result<jiff::civil::DateTime, QueryError> {
+        now.checked_sub(span.map_err(|_| unsupported())?)
+            .map_err(|_| unsupported())
+    };
+    let at = match name {
+        // gs.dateGenerate(date, range): range is a time, 'start' or 'end' of the day; pysnow
+        // passes one argument, the whole date-time, which is read as that moment.
+        "dateGenerate" => {
+            return match args.as_slice() {
+                [date, "start"] => Ok(format!("{date} 00:00:00")),
+                [date, "end"] => Ok(format!("{date} 23:59:59")),
+                [date, time] => Ok(format!("{date} {time}")),
+                [moment] if datetime(moment).is_some() => Ok((*moment).to_owned()),
+                _ => Err(unsupported()),
+            };
+        }
+        "daysAgo" => ago(jiff::Span::new().try_days(count()?))?,
+        "hoursAgo" => ago(jiff::Span::new().try_hours(count()?))?,
+        "minutesAgo" => ago(jiff::Span::new().try_minutes(count()?))?,
+        "daysAgoStart" => day_start(count()?)?,
+        "daysAgoEnd" => day_end(count()?)?,
+        "beginningOfToday" => day_start(0)?,
+        "endOfToday" => day_end(0)?,
+        "beginningOfYesterday" => day_start(1)?,
+        "endOfYesterday" => day_end(1)?,
+        // (inference) the start of the day seven (thirty) days back.
+        "beginningOfLast7Days" => day_start(7)?,
+        "beginningOfLast30Days" => day_start(30)?,
+        _ => return Err(unsupported()),
+    };
+    Ok(format_datetime(at))
 }
 
 impl Query {
-    /// Drops conditions and sorts on fields the table does not have, recording why.
-    pub fn check_fields(&mut self, table: &TableDef) {
+    /// Drops conditions and sorts on fields the table does not have (dot-walks included),
+    /// recording why.
+    pub fn check_fields(&mut self, table: &TableDef, lookup: &dyn Lookup) {
         let mut errors = Vec::new();
-        let unknown = |field: &str, term: String, errors: &mut Vec<QueryError>| {
-            let known = table.field(field).is_some();
-            if !known {
-                errors.push(QueryError::UnknownField {
-                    term,
-                    field: field.to_owned(),
-                    table: table.name.to_owned(),
-                });
+        let mut known = |field: &str, term: String| match check_path(table, lookup, field, &term) {
+            Ok(()) => true,
+            Err(e) => {
+                errors.push(e);
+                false
             }
-            known
         };
         for group in &mut self.groups {
             for cluster in group.iter_mut() {
-                cluster.retain(|c| unknown(&c.field, c.field.clone(), &mut errors));
+                cluster.retain(|c| known(&c.field, c.field.clone()));
             }
             group.retain(|cluster| !cluster.is_empty());
         }
         self.groups.retain(|g| !g.is_empty());
         self.order
-            .retain(|o| unknown(&o.field, format!("ORDERBY{}", o.field), &mut errors));
+            .retain(|o| known(&o.field, format!("ORDERBY{}", o.field)));
         self.errors.extend(errors);
     }
 
     /// Whether a record satisfies the conditions (no conditions: every record does).
-    pub fn matches(&self, table: &TableDef, record: &IndexMap<String, String>) -> bool {
+    pub fn matches(
+        &self,
+        table: &TableDef,
+        lookup: &dyn Lookup,
+        record: &IndexMap<String, String>,
+    ) -> bool {
         self.groups.is_empty()
             || self.groups.iter().any(|group| {
-                group
-                    .iter()
-                    .all(|cluster| cluster.iter().any(|c| condition_matches(table, record, c)))
+                group.iter().all(|cluster| {
+                    cluster
+                        .iter()
+                        .any(|c| condition_matches(table, lookup, record, c))
+                })
             })
     }
 
     /// Sorts records by the `ORDERBY` terms (stable: ties keep insertion order).
-    pub fn sort(&self, table: &TableDef, records: &mut [&IndexMap<String, String>]) {
+    pub fn sort(
+        &self,
+        table: &TableDef,
+        lookup: &dyn Lookup,
+        records: &mut [&IndexMap<String, String>],
+    ) {
         if self.order.is_empty() {
             return;
         }
         records.sort_by(|a, b| {
             for o in &self.order {
-                let ty = field_type(table, &o.field);
-                let va = a.get(&o.field).map_or("", String::as_str);
-                let vb = b.get(&o.field).map_or("", String::as_str);
+                let (ty, va) = resolve(table, lookup, a, &o.field);
+                let (_, vb) = resolve(table, lookup, b, &o.field);
                 let ord = sort_cmp(ty, va, vb);
                 let ord = if o.descending { ord.reverse() } else { ord };
                 if ord != Ordering::Equal {
@@ -331,13 +497,84 @@ impl Query {
     }
 }
 
-fn field_type(table: &TableDef, field: &str) -> FieldType {
-    table.field(field).map_or(FieldType::String, |f| f.ty)
+/// Checks that `field` names a column, each dot-walked step going through a reference.
+fn check_path(
+    table: &TableDef,
+    lookup: &dyn Lookup,
+    field: &str,
+    term: &str,
+) -> Result<(), QueryError> {
+    let mut def = table;
+    let mut steps = field.split('.').peekable();
+    while let Some(name) = steps.next() {
+        let Some(f) = def.field(name) else {
+            return Err(QueryError::UnknownField {
+                term: term.to_owned(),
+                field: name.to_owned(),
+                table: def.name.to_owned(),
+            });
+        };
+        if steps.peek().is_none() {
+            return Ok(());
+        }
+        let FieldType::Reference(target) = f.ty else {
+            return Err(QueryError::NotAReference {
+                term: term.to_owned(),
+                field: name.to_owned(),
+                table: def.name.to_owned(),
+            });
+        };
+        def = lookup
+            .table_def(target)
+            .ok_or_else(|| QueryError::UnknownField {
+                term: term.to_owned(),
+                field: name.to_owned(),
+                table: def.name.to_owned(),
+            })?;
+    }
+    Ok(())
 }
 
-fn condition_matches(table: &TableDef, record: &IndexMap<String, String>, c: &Condition) -> bool {
-    let ty = field_type(table, &c.field);
-    let v = record.get(&c.field).map_or("", String::as_str);
+/// A field's type and value on a record, following dot-walks; `""` when a reference on the
+/// way is empty or dangling.
+fn resolve<'a>(
+    table: &'a TableDef,
+    lookup: &'a dyn Lookup,
+    record: &'a IndexMap<String, String>,
+    field: &str,
+) -> (FieldType, &'a str) {
+    let mut def = table;
+    let mut current = Some(record);
+    let mut steps = field.split('.').peekable();
+    while let Some(name) = steps.next() {
+        let ty = def.field(name).map_or(FieldType::String, |f| f.ty);
+        let value = current.and_then(|r| r.get(name)).map_or("", String::as_str);
+        if steps.peek().is_none() {
+            return (ty, value);
+        }
+        let FieldType::Reference(target) = ty else {
+            return (FieldType::String, "");
+        };
+        let Some(next) = lookup.table_def(target) else {
+            return (FieldType::String, "");
+        };
+        def = next;
+        current = if value.is_empty() {
+            None
+        } else {
+            lookup.record(target, value)
+        };
+    }
+    (FieldType::String, "")
+}
+
+fn condition_matches(
+    table: &TableDef,
+    lookup: &dyn Lookup,
+    record: &IndexMap<String, String>,
+    c: &Condition,
+) -> bool {
+    let (ty, v) = resolve(table, lookup, record, &c.field);
     let q = c.value.as_str();
     let lower = |s: &str| s.to_lowercase();
     match c.op {
@@ -351,6 +588,7 @@ fn condition_matches(table: &TableDef, record: &IndexMap<String, String>, c: &Co
         Op::NotIn => !v.is_empty() && !q.split(',').any(|item| typed_eq(ty, v, item.trim())),
         Op::Like => lower(v).contains(&lower(q)),
         Op::NotLike => !v.is_empty() && !lower(v).contains(&lower(q)),
+        Op::InstanceOf => super::schema::is_instance_of(v, q),
         Op::StartsWith => lower(v).starts_with(&lower(q)),
         Op::EndsWith => lower(v).ends_with(&lower(q)),
         Op::IsEmpty => v.is_empty(),
@@ -425,8 +663,43 @@ pub fn datetime(s: &str) -> Option<jiff::civil::DateTime> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::schema::tables;
+    use super::super::schema::{TableDef, tables};
     use super::*;
+
+    /// The clock the tests parse against.
+    fn now() -> jiff::civil::DateTime {
+        jiff::civil::date(2025, 8, 10).at(12, 0, 0, 0)
+    }
+
+    fn parse(s: &str) -> Query {
+        super::parse(s, now())
+    }
+
+    /// Tables and records for dot-walks.
+    #[derive(Default)]
+    struct Fixture {
+        tables: Vec<TableDef>,
+        records: Vec<(&'static str, IndexMap<String, String>)>,
+    }
+
+    impl Lookup for Fixture {
+        fn table_def(&self, name: &str) -> Option<&TableDef> {
+            self.tables.iter().find(|t| t.name == name)
+        }
+        fn record(&self, table: &str, sys_id: &str) -> Option<&IndexMap<String, String>> {
+            self.records
+                .iter()
+                .find(|(t, r)| *t == table && r.get("sys_id").is_some_and(|id| id == sys_id))
+                .map(|(_, r)| r)
+        }
+    }
+
+    fn row(pairs: &[(&str, &str)]) -> IndexMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
 
     fn cond(field: &str, op: Op, value: &str) -> Condition {
         Condition {
@@ -465,7 +738,8 @@ mod tests {
             ("aNOT IN1,2", Op::NotIn, "1,2"),
             ("aLIKEx", Op::Like, "x"),
             ("aCONTAINSx", Op::Like, "x"),
-            ("aNOTLIKEx", Op::NotLike, "x"),
+            ("aNOT LIKEx", Op::NotLike, "x"),
+            ("aINSTANCEOFtask", Op::InstanceOf, "task"),
             ("aSTARTSWITHx", Op::StartsWith, "x"),
             ("aENDSWITHx", Op::EndsWith, "x"),
             ("aISEMPTY", Op::IsEmpty, ""),
@@ -511,12 +785,139 @@ mod tests {
     }
 
     #[test]
-    fn instanceof_is_reported_not_read_as_in() {
-        let q = parse("sys_class_nameINSTANCEOFtask");
+    fn the_made_up_notlike_is_an_unknown_operator_that_points_to_not_like() {
+        let q = parse("short_descriptionNOTLIKEprinter");
         assert!(q.groups.is_empty());
-        assert!(
-            matches!(&q.errors[0], QueryError::UnknownOperator { found, .. } if found == "INSTANCEOF")
+        let e = q.errors[0].to_string();
+        assert!(e.contains("NOT LIKE, with a space"), "{e}");
+        assert!(e.contains("short_descriptionNOTLIKEprinter"), "{e}");
+    }
+
+    #[test]
+    fn relative_dates_and_date_scripts_resolve_against_the_clock() {
+        let value = |s: &str| {
+            let q = parse(s);
+            assert!(q.errors.is_empty(), "{s}: {:?}", q.errors);
+            (q.groups[0][0][0].op, q.groups[0][0][0].value.clone())
+        };
+        assert_eq!(
+            value("sys_created_onRELATIVEGT@hour@ago@48"),
+            (Op::Gt, "2025-08-08 12:00:00".into())
         );
+        assert_eq!(
+            value("due_dateRELATIVELE@dayofweek@ahead@1"),
+            (Op::Le, "2025-08-11 12:00:00".into())
+        );
+        assert_eq!(
+            value("opened_at>javascript:gs.daysAgo(3)"),
+            (Op::Gt, "2025-08-07 12:00:00".into())
+        );
+        assert_eq!(
+            value("opened_at>=javascript:gs.daysAgoStart(1)").1,
+            "2025-08-09 00:00:00"
+        );
+        assert_eq!(
+            value("opened_at<=javascript:gs.endOfToday()").1,
+            "2025-08-10 23:59:59"
+        );
+        assert_eq!(
+            value("opened_at>=javascript:gs.beginningOfLast7Days()").1,
+            "2025-08-03 00:00:00"
+        );
+        assert_eq!(
+            value("opened_at>javascript:gs.minutesAgo(30)").1,
+            "2025-08-10 11:30:00"
+        );
+        assert_eq!(
+            value(
+                "opened_atBETWEENjavascript:gs.dateGenerate(\"2025-08-01 10:00:00\")@javascript:gs.dateGenerate('2025-08-02','end')"
+            ),
+            (
+                Op::Between,
+                "2025-08-01 10:00:00@2025-08-02 23:59:59".into()
+            )
+        );
+        assert_eq!(
+            value("opened_at>=javascript:gs.dateGenerate('2025-08-02','start')").1,
+            "2025-08-02 00:00:00"
+        );
+        for bad in [
+            "opened_atRELATIVEGT@fortnight@ago@1",
+            "opened_atRELATIVEGT@hour@later@1",
+            "opened_atRELATIVEGT@hour@ago",
+            "opened_atRELATIVEEQ@hour@ago@1",
+            "opened_at>javascript:gs.nowDateTime()",
+            "opened_at>javascript:gs.daysAgo(x)",
+            "opened_at>javascript:alert(1)",
+        ] {
+            let q = parse(bad);
+            assert!(q.groups.is_empty() && q.errors.len() == 1, "{bad}: {q:?}");
+            assert!(q.errors[0].to_string().contains(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instanceof_matches_a_table_and_the_tables_that_extend_it() {
+        let tables = tables();
+        let incident = tables
+            .iter()
+            .find(|t| t.name == "incident")
+            .expect("incident");
+        let lookup = Fixture::default();
+        let record = row(&[("sys_class_name", "incident")]);
+        let yes = |s: &str| parse(s).matches(incident, &lookup, &record);
+        assert!(yes("sys_class_nameINSTANCEOFtask"));
+        assert!(yes("sys_class_nameINSTANCEOFincident"));
+        assert!(!yes("sys_class_nameINSTANCEOFproblem"));
+    }
+
+    #[test]
+    fn dot_walked_conditions_read_the_referenced_record() {
+        let lookup = Fixture {
+            tables: tables(),
+            records: vec![(
+                "sys_user",
+                row(&[
+                    ("sys_id", "u1"),
+                    ("user_name", "beth.anglin"),
+                    ("active", "true"),
+                ]),
+            )],
+        };
+        let incident = lookup.table_def("incident").expect("incident");
+        let called = row(&[("caller_id", "u1")]);
+        let nobody = row(&[("caller_id", "")]);
+        let dangling = row(&[("caller_id", "gone")]);
+        let check = |s: &str| {
+            let mut q = parse(s);
+            q.check_fields(incident, &lookup);
+            assert!(q.errors.is_empty(), "{s}: {:?}", q.errors);
+            [&called, &nobody, &dangling].map(|r| q.matches(incident, &lookup, r))
+        };
+        assert_eq!(
+            check("caller_id.user_name=beth.anglin"),
+            [true, false, false]
+        );
+        assert_eq!(
+            check("caller_id.user_nameSTARTSWITHbeth"),
+            [true, false, false]
+        );
+        assert_eq!(check("caller_id.active=true"), [true, false, false]);
+        assert_eq!(check("caller_id.user_nameISEMPTY"), [false, true, true]);
+        for (bad, says) in [
+            ("caller_id.nosuch=1", "has no field `nosuch`"),
+            ("short_description.x=1", "is not a reference"),
+            ("nosuch.user_name=1", "has no field `nosuch`"),
+        ] {
+            let mut q = parse(bad);
+            q.check_fields(incident, &lookup);
+            assert!(q.groups.is_empty(), "{bad}");
+            assert!(
+                q.errors[0].to_string().contains(says),
+                "{bad}: {}",
+                q.errors[0]
+            );
+        }
     }
 
     #[test]
@@ -534,7 +935,7 @@ mod tests {
         let q = parse("sys_updated_on>=javascript:gs.dateGenerate('2025-08-01','10:00:00')");
         assert_eq!(q.groups[0][0][0].value, "2025-08-01 10:00:00");
         assert!(matches!(
-            parse("sys_updated_on>=javascript:gs.daysAgo(3)").errors[0],
+            parse("sys_updated_on>=javascript:gs.daysAgo(3)^x=javascript:current.x").errors[0],
             QueryError::UnsupportedScript { .. }
         ));
     }
@@ -547,7 +948,7 @@ mod tests {
             .find(|t| t.name == "incident")
             .expect("incident table");
         let mut q = parse("nosuch=1^ORpriority=1^ORDERBYnosuch^ORDERBYnumber");
-        q.check_fields(incident);
+        q.check_fields(incident, &Fixture::default());
         assert_eq!(q.groups, vec![vec![vec![cond("priority", Op::Eq, "1")]]]);
         assert_eq!(q.order.len(), 1);
         assert_eq!(q.errors.len(), 2);
@@ -572,9 +973,9 @@ mod tests {
         .collect();
         let yes = |s: &str| {
             let mut q = parse(s);
-            q.check_fields(incident);
+            q.check_fields(incident, &Fixture::default());
             assert!(q.errors.is_empty(), "{s}: {:?}", q.errors);
-            q.matches(incident, &record)
+            q.matches(incident, &Fixture::default(), &record)
         };
         assert!(yes("state>9"), "numeric, not lexicographic");
         assert!(!yes("state<9"));
@@ -583,6 +984,12 @@ mod tests {
         assert!(!yes("sys_updated_on>2025-08-01 10:00:00"));
         assert!(yes("short_description=printer on fire"), "case-insensitive");
         assert!(yes("short_descriptionLIKEon f"));
+        assert!(yes("short_descriptionNOT LIKEpaper"));
+        assert!(!yes("short_descriptionNOT LIKEfire"));
+        assert!(
+            !yes("categoryNOT LIKEx"),
+            "empty is NULL: NOT LIKE does not match it"
+        );
         assert!(yes(
             "short_descriptionSTARTSWITHprint^short_descriptionENDSWITHFIRE"
         ));
@@ -611,10 +1018,10 @@ mod tests {
             })
             .collect();
         let mut refs: Vec<_> = rows.iter().collect();
-        parse("ORDERBYstate").sort(incident, &mut refs);
+        parse("ORDERBYstate").sort(incident, &Fixture::default(), &mut refs);
         let got: Vec<&str> = refs.iter().map(|r| r["state"].as_str()).collect();
         assert_eq!(got, ["", "9", "10"]);
-        parse("ORDERBYDESCstate").sort(incident, &mut refs);
+        parse("ORDERBYDESCstate").sort(incident, &Fixture::default(), &mut refs);
         let got: Vec<&str> = refs.iter().map(|r| r["state"].as_str()).collect();
         assert_eq!(got, ["10", "9", ""]);
     }
@@ -640,6 +1047,10 @@ mod tests {
             Just("state=1".to_owned()),
             Just("stateIN1,2".to_owned()),
             Just("short_descriptionLIKEx".to_owned()),
+            Just("short_descriptionNOT LIKEx".to_owned()),
+            Just("caller_id.user_name=x".to_owned()),
+            Just("opened_atRELATIVEGT@hour@ago@48".to_owned()),
+            Just("opened_at>javascript:gs.daysAgo(7)".to_owned()),
             Just("opened_atBETWEEN2025-01-01@2025-02-01".to_owned()),
             Just("opened_at>javascript:gs.dateGenerate('2025-01-01','00:00:00')".to_owned()),
             Just("ORDERBYDESCstate".to_owned()),
@@ -659,9 +1070,9 @@ mod tests {
             let tables = tables();
             let text = pieces.concat().repeat(repeat);
             let mut q = parse(&text);
-            q.check_fields(&tables[0]);
+            q.check_fields(&tables[0], &Fixture::default());
             let record = IndexMap::new();
-            let _ = q.matches(&tables[0], &record);
+            let _ = q.matches(&tables[0], &Fixture::default(), &record);
         }
 
         #[test]
@@ -673,9 +1084,9 @@ mod tests {
         fn parsing_query_like_text_never_panics(s in "[a-z_=!<>^@, A-Z0-9]{0,60}") {
             let tables = tables();
             let mut q = parse(&s);
-            q.check_fields(&tables[0]);
+            q.check_fields(&tables[0], &Fixture::default());
             let record = IndexMap::new();
-            let _ = q.matches(&tables[0], &record);
+            let _ = q.matches(&tables[0], &Fixture::default(), &record);
         }
     }
 }

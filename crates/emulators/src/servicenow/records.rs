@@ -113,11 +113,17 @@ impl Instance {
 
     /// Now, as ServiceNow writes it: `YYYY-MM-DD HH:MM:SS` in UTC.
     pub fn now(&self) -> String {
+        self.clock().strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    /// The instance's clock (UTC, moved by `clock_offset_secs`), to the second.
+    pub fn clock(&self) -> jiff::civil::DateTime {
         let now = jiff::Timestamp::now();
         let now = now
             .checked_add(jiff::SignedDuration::from_secs(self.clock_offset_secs))
             .unwrap_or(now);
-        now.strftime("%Y-%m-%d %H:%M:%S").to_string()
+        let civil = jiff::tz::TimeZone::UTC.to_datetime(now);
+        civil.with().subsec_nanosecond(0).build().unwrap_or(civil)
     }
 
     pub fn table(&self, name: &str) -> Result<&Table, DataError> {
@@ -213,6 +219,7 @@ impl Instance {
             }
         }
         task_rules(&t.def, &mut record, Some(&defaults), &now, &user_id);
+        user_rules(&t.def, &mut record);
         if enforce_policies {
             data_policy(table, &record)?;
         }
@@ -251,6 +258,7 @@ impl Instance {
         let enforce_policies = self.enforce_data_policies;
         let t = self.table_mut(table)?;
         task_rules(&t.def, &mut record, Some(&before), &now, &user_id);
+        user_rules(&t.def, &mut record);
         if enforce_policies {
             data_policy(table, &record)?;
         }
@@ -455,6 +463,16 @@ impl Instance {
     }
 }
 
+impl super::query::Lookup for Instance {
+    fn table_def(&self, name: &str) -> Option<&TableDef> {
+        self.tables.get(name).map(|t| &t.def)
+    }
+
+    fn record(&self, table: &str, sys_id: &str) -> Option<&Record> {
+        self.tables.get(table)?.rows.get(sys_id)
+    }
+}
+
 /// The out-of-box state model's mandatory fields (tracker-apis.md §1.10), enforced as data
 /// policies when the instance is configured to: On Hold needs `hold_reason`, Resolved and Closed
 /// need `close_code` and `close_notes`; a problem's Resolved and Closed need `resolution_code`.
@@ -484,6 +502,23 @@ fn data_policy(table: &str, record: &Record) -> Result<(), DataError> {
 /// A field's value, `""` when absent.
 pub fn val<'a>(record: &'a Record, field: &str) -> &'a str {
     record.get(field).map_or("", String::as_str)
+}
+
+/// `sys_user.name` is calculated from the first and last name, as ServiceNow's dictionary
+/// defines it; a user with neither keeps the name it was given.
+fn user_rules(def: &TableDef, record: &mut Record) {
+    if def.name != "sys_user" {
+        return;
+    }
+    let full: Vec<&str> = [val(record, "first_name"), val(record, "last_name")]
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !full.is_empty() {
+        let full = full.join(" ");
+        record.insert("name".into(), full);
+    }
 }
 
 /// The task tables' business rules: the legacy state mirrors (`incident_state`,
@@ -521,10 +556,16 @@ fn task_rules(
     {
         record.insert("priority".into(), p.to_owned());
     }
+    // ServiceNow's "Task Active State Management" rule: `active` follows the state only when
+    // the state moves between an active and an inactive one; otherwise a written `active`
+    // (an insert with active=false, say) stays as written.
     let inactive = schema::inactive_states(def.name);
     if !inactive.is_empty() {
         let closed = inactive.contains(&val(record, "state"));
-        record.insert("active".into(), (!closed).to_string());
+        let was_closed = before.is_some_and(|b| inactive.contains(&val(b, "state")));
+        if closed != was_closed {
+            record.insert("active".into(), (!closed).to_string());
+        }
         if closed && val(record, "closed_at").is_empty() {
             record.insert("closed_at".into(), now.to_owned());
         }

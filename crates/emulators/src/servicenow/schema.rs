@@ -191,6 +191,22 @@ pub fn inactive_states(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// The task tables: they extend `task`, so `sys_class_nameINSTANCEOFtask` matches them.
+const TASK_TABLES: &[&str] = &[
+    "incident",
+    "problem",
+    "change_request",
+    "sc_task",
+    "sc_request",
+    "sc_req_item",
+];
+
+/// Whether a record of `table` is an instance of `class`: the same table, or one that
+/// extends it (`INSTANCEOF`).
+pub fn is_instance_of(table: &str, class: &str) -> bool {
+    table == class || (class == "task" && TASK_TABLES.contains(&table))
+}
+
 /// A custom column (`u_…`) an instance admin added to a table; the emulator keeps it as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomColumn {
@@ -587,6 +603,17 @@ mod tests {
                 .collect();
             assert_eq!(states, ["-5", "1", "2", "3", "4", "7"], "{name}");
         }
+    }
+
+    #[test]
+    fn the_task_tables_are_exactly_those_with_journals() {
+        for t in tables() {
+            assert_eq!(TASK_TABLES.contains(&t.name), t.is_task(), "{}", t.name);
+            assert!(is_instance_of(t.name, t.name));
+        }
+        assert!(is_instance_of("incident", "task"));
+        assert!(!is_instance_of("sys_user", "task"));
+        assert!(!is_instance_of("task", "incident"));
     }
 
     #[test]

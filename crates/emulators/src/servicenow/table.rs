@@ -14,6 +14,7 @@ use super::faults::JournalAccess;
 use super::query::{self, Condition, Op};
 use super::records::{Instance, Record};
 use super::render::{DisplayMode, RenderOptions, render};
+use super::schema::TableDef;
 use super::{AppState, Caller, InvalidQuery, Shared, base_url, lock};
 
 /// The default and largest page (third-party specs give 10000 for both, §1.4).
@@ -83,13 +84,15 @@ impl Params {
                         )
                     })?;
                 }
+                // Present but empty (pysnow sends `sysparm_fields=` on every request) means
+                // every field, as no sysparm_fields does.
                 "sysparm_fields" => {
-                    p.render.fields = Some(
-                        v.split(',')
-                            .map(|f| f.trim().to_owned())
-                            .filter(|f| !f.is_empty())
-                            .collect(),
-                    );
+                    let fields: Vec<String> = v
+                        .split(',')
+                        .map(|f| f.trim().to_owned())
+                        .filter(|f| !f.is_empty())
+                        .collect();
+                    p.render.fields = (!fields.is_empty()).then_some(fields);
                 }
                 "sysparm_display_value" => {
                     p.render.mode = DisplayMode::parse(v).unwrap_or_default()
@@ -126,21 +129,15 @@ pub fn list_records(
             JournalAccess::Forbidden => return Err(ApiError::forbidden()),
         }
     }
-    let mut q = query::parse(&params.query);
-    add_filters(&mut q, &params.filters);
-    q.check_fields(&t.def);
-    if !q.errors.is_empty() {
-        match state.invalid_query {
-            InvalidQuery::Ignore => {}
-            InvalidQuery::NoRows => return Ok(page_response(Vec::new(), 0, params, path)),
-            InvalidQuery::Reject => {
-                let detail: Vec<String> = q.errors.iter().map(ToString::to_string).collect();
-                return Err(ApiError::bad_request("Invalid query", detail.join("; ")));
-            }
-        }
-    }
-    let mut rows: Vec<&Record> = t.rows.values().filter(|r| q.matches(&t.def, r)).collect();
-    q.sort(&t.def, &mut rows);
+    let Some(q) = checked_query(state, &data, &t.def, params)? else {
+        return Ok(page_response(Vec::new(), 0, params, path));
+    };
+    let mut rows: Vec<&Record> = t
+        .rows
+        .values()
+        .filter(|r| q.matches(&t.def, &*data, r))
+        .collect();
+    q.sort(&t.def, &*data, &mut rows);
     let total = rows.len();
     let page = rows
         .iter()
@@ -149,6 +146,35 @@ pub fn list_records(
         .map(|r| render(&data, &t.def, r, &params.render))
         .collect();
     Ok(page_response(page, total, params, path))
+}
+
+/// The request's query (`sysparm_query` and plain `field=value` filters) with the terms the
+/// table cannot answer handled as the instance is configured: dropped, no rows (`None`), or a
+/// 400 naming every dropped term.
+pub fn checked_query(
+    state: &Shared,
+    data: &Instance,
+    def: &TableDef,
+    params: &Params,
+) -> Result<Option<query::Query>, ApiError> {
+    let mut q = query::parse(&params.query, data.clock());
+    add_filters(&mut q, &params.filters);
+    q.check_fields(def, data);
+    if !q.errors.is_empty() {
+        match state.invalid_query {
+            InvalidQuery::Ignore => {
+                for e in &q.errors {
+                    tracing::debug!(error = %e, "Query term dropped, as ServiceNow drops it.");
+                }
+            }
+            InvalidQuery::NoRows => return Ok(None),
+            InvalidQuery::Reject => {
+                let detail: Vec<String> = q.errors.iter().map(ToString::to_string).collect();
+                return Err(ApiError::bad_request("Invalid query", detail.join("; ")));
+            }
+        }
+    }
+    Ok(Some(q))
 }
 
 /// Plain `field=value` parameters AND onto every group of the query.

@@ -3,15 +3,17 @@
 //! becomes a condition on the record's column, which the mirror keeps as ServiceNow sent it.
 //!
 //! Supported: `=`, `!=`, `>`, `>=`, `<`, `<=` (numbers compare as numbers, date-times as
-//! ServiceNow writes them), `IN`, `NOT IN`, `LIKE` / `CONTAINS`, `NOTLIKE` /
-//! `DOESNOTCONTAIN`, `STARTSWITH`, `ENDSWITH` (text compares case-insensitively, as
+//! ServiceNow writes them), `IN`, `NOT IN`, `LIKE` / `CONTAINS`, `NOT LIKE` (with the space, as
+//! ServiceNow writes "does not contain"), `STARTSWITH`, `ENDSWITH` (text compares case-insensitively, as
 //! ServiceNow's does), `ISEMPTY`, `ISNOTEMPTY`, `ANYTHING`, `^` (and), `^OR` (or, binding
 //! tighter), `^NQ` (a new or-ed query), `ORDERBY` / `ORDERBYDESC` and `^EQ` (ignored: a
 //! trigger does not order, and `EQ` only ends the filter of a list URL). A reference column
 //! compares on its sys_id (`assignment_group=<sys_id>`). `sys_class_name=<table>` limits a trigger to one table; without it a trigger covers
 //! every synced table. What the mirror cannot answer — dot-walked fields (`caller_id.vip`),
 //! `javascript:` values, `BETWEEN`, `INSTANCEOF` and the other operators — is refused when the trigger is
-//! saved, with the term named, rather than silently ignored as ServiceNow itself would.
+//! saved, with the term named, rather than silently ignored as ServiceNow itself would. So is
+//! `NOTLIKE` without the space: ServiceNow has no such operator and would drop the term, which
+//! would bring every row under sync; the refusal points to `NOT LIKE`.
 
 use tandem_model::query::{Cond, Expr, Field, Op, Query, Value};
 
@@ -19,14 +21,13 @@ use super::view::Tables;
 
 /// Operators, longest first so that `!=` is not read as `=`.
 const OPERATORS: &[&str] = &[
-    "DOESNOTCONTAIN",
     "ISNOTEMPTY",
     "STARTSWITH",
     "INSTANCEOF",
     "ENDSWITH",
     "CONTAINS",
+    "NOT LIKE",
     "ANYTHING",
-    "NOTLIKE",
     "ISEMPTY",
     "BETWEEN",
     "NOT IN",
@@ -129,8 +130,15 @@ fn condition(term: &str, tables: &Tables) -> Result<Option<Expr>, String> {
         ));
     }
     let Some(op) = OPERATORS.iter().find(|op| rest.starts_with(**op)) else {
+        if rest.starts_with("NOTLIKE") || rest.starts_with("DOESNOTCONTAIN") {
+            return Err(format!(
+                "`{term}`: ServiceNow writes \"does not contain\" as NOT LIKE, with a space (e.g. {field}NOT LIKE{}); it would ignore this term and match every record",
+                rest.trim_start_matches("NOTLIKE")
+                    .trim_start_matches("DOESNOTCONTAIN")
+            ));
+        }
         return Err(format!(
-            "`{term}` has no operator after `{field}` (=, !=, >, <, IN, LIKE, ISEMPTY, …)"
+            "`{term}` has no operator after `{field}` (=, !=, >, <, IN, LIKE, NOT LIKE, ISEMPTY, …)"
         ));
     };
     let value = &rest[op.len()..];
@@ -180,12 +188,12 @@ fn condition(term: &str, tables: &Tables) -> Result<Option<Expr>, String> {
         "LIKE" | "CONTAINS" => cond(Op::Contains, vec![text(value)]),
         "STARTSWITH" => cond(Op::StartsWith, vec![text(value)]),
         "ENDSWITH" => cond(Op::EndsWith, vec![text(value)]),
-        "NOTLIKE" | "DOESNOTCONTAIN" => cond(Op::NotContains, vec![text(value)]),
+        "NOT LIKE" => cond(Op::NotContains, vec![text(value)]),
         "ISEMPTY" => cond(Op::IsEmpty, Vec::new()),
         "ISNOTEMPTY" => cond(Op::IsNotEmpty, Vec::new()),
         "ANYTHING" => Ok(None),
         other => Err(format!(
-            "`{term}`: {other} is not supported in triggers yet (use =, !=, >, >=, <, <=, IN, NOT IN, LIKE, NOTLIKE, STARTSWITH, ENDSWITH, ISEMPTY, ISNOTEMPTY)"
+            "`{term}`: {other} is not supported in triggers yet (use =, !=, >, >=, <, <=, IN, NOT IN, LIKE, NOT LIKE, STARTSWITH, ENDSWITH, ISEMPTY, ISNOTEMPTY)"
         )),
     }
 }
@@ -215,6 +223,7 @@ mod tests {
         assert!(shown("urgency<=2").contains("Number(2.0)"));
         assert!(shown("categoryINnetwork, hardware").contains("In"));
         assert!(shown("short_descriptionLIKEvpn^ORDERBYnumber").contains("Contains"));
+        assert!(shown("short_descriptionNOT LIKEprinter").contains("NotContains"));
         assert!(shown("assigned_toISEMPTY").contains("IsEmpty"));
         assert_eq!(
             shown("active=true^urgency=1^EQ"),
@@ -238,6 +247,11 @@ mod tests {
             ("opened_at>javascript:gs.daysAgo(7)", "javascript:"),
             ("opened_atBETWEEN2026-01-01@2026-02-01", "BETWEEN"),
             ("urgency", "no operator"),
+            ("short_descriptionNOTLIKEprinter", "NOT LIKE, with a space"),
+            (
+                "short_descriptionDOESNOTCONTAINprinter",
+                "NOT LIKE, with a space",
+            ),
             ("=1", "column name"),
             ("", "empty"),
         ] {
