@@ -39,6 +39,7 @@ pub(crate) fn connection(name: &str) -> Connection {
         sealed_root: None,
         outgoing_script: String::new(),
         incoming_script: String::new(),
+        target_project: None,
         created: at(T0),
         updated: at(T0),
         last_sync: None,
@@ -1132,6 +1133,7 @@ pub(crate) fn error(message: &str) -> NewSyncError {
         request_id: None,
         message: message.into(),
         script_trace: None,
+        remote_error: None,
     }
 }
 
@@ -1150,6 +1152,7 @@ async fn sync_errors_list_newest_first_and_resolve() {
         request_id: Some(request),
         message: "status Frobbed is not a status".into(),
         script_trace: Some("line 3: issue.status = x\n        ^".into()),
+        remote_error: None,
     };
     let first = store.record_sync_error(full.clone()).await.unwrap();
     assert_eq!(
@@ -1496,6 +1499,7 @@ async fn fill(store: &TestStore, id: Uuid) {
             request_id: Some(request),
             message: "failed".into(),
             script_trace: None,
+            remote_error: None,
         })
         .await
         .unwrap();
