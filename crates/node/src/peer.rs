@@ -120,6 +120,7 @@ pub fn node_info(state: &AppState) -> NodeInfo {
         tracker: settings.tracker.as_str().into(),
         tracker_label: settings.tracker.label().into(),
         public_key: state.identity().public_key_base64(),
+        modes: None,
     }
 }
 
@@ -145,6 +146,9 @@ async fn info(
     query: Result<Query<InfoQuery>, QueryRejection>,
 ) -> Response {
     let mut info = node_info(&state);
+    // The modes its plan allows, so that an initiator offers only those (the plan is public
+    // anyway: an acceptance is refused by it).
+    info.modes = connections::allowed_modes(&state).await.ok();
     if let Ok(Query(InfoQuery {
         tracker: Some(asked),
     })) = query
