@@ -279,7 +279,7 @@ impl From<ConnectionError> for ApiError {
                 message: e.to_string(),
                 retry_after: None,
             },
-            E::Plan(_) => ApiError::Forbidden(e.to_string()),
+            E::Plan(_) | E::ModeNotAllowed(_) => ApiError::Forbidden(e.to_string()),
             E::Invitation(InvitationError::AlreadyUsed) => ApiError::Conflict(e.to_string()),
             E::Invitation(InvitationError::Withdrawn) => ApiError::Gone(e.to_string()),
             E::Unauthorized(_) => ApiError::Unauthorized(e.to_string()),
@@ -1224,6 +1224,18 @@ pub async fn accept(
     check_name_free(state, &name).await?;
     let plan = crate::license::status(state).await?.plan;
     if plan.check_mode(invitation.mode).is_err() {
+        // The initiator's Pending connection says why it waits.
+        tell_declined(
+            state,
+            &invitation,
+            &format!(
+                "its plan ({}) allows Basic only, and this invitation is for {}: make a Basic \
+                 invitation, or its admin adds a license key and pastes the code again",
+                plan.name(),
+                invitation.mode
+            ),
+        )
+        .await;
         return Err(ConnectionError::ModeNotAllowed(format!(
             "this invitation is for a {mode} connection, and this node's plan ({plan}) allows \
              Basic only. This node's admin can add a license key (Settings → License) and paste \
@@ -1297,6 +1309,105 @@ pub async fn accept(
             Err(e)
         }
     }
+}
+
+/// Tells the initiator why this node cannot take its invitation, so that its Pending
+/// connection says so. Best effort: an older initiator (404), an unreachable or private one
+/// does not hear it, and this node's admin is told in any case.
+async fn tell_declined(state: &AppState, invitation: &Invitation, reason: &str) {
+    let Some(url) = invitation.initiator_url.as_deref() else {
+        return;
+    };
+    let Ok(nonce) = Nonce::random() else { return };
+    let reason: String = reason.chars().take(wire::MAX_DECLINE_REASON).collect();
+    let now = Timestamp::now();
+    let decline = tandem_protocol::Decline {
+        connection_id: invitation.connection_id,
+        timestamp: Timestamp::from_second(now.as_second()).unwrap_or(now),
+        nonce: nonce.as_str(),
+        reason: &reason,
+    };
+    let body = wire::DeclineRequest {
+        protocol: PROTOCOL,
+        connection_id: invitation.connection_id,
+        timestamp: now.as_second(),
+        nonce: nonce.as_str().to_owned(),
+        proof: URL_SAFE_NO_PAD.encode(decline.proof(&invitation.secret_hash())),
+        reason: reason.clone(),
+    };
+    match client::post_json(state.http(), url, wire::DECLINE_PATH, &body).await {
+        Ok((200, _, _)) => {
+            tracing::info!(connection = %invitation.connection_id, "The initiator was told why the invitation cannot be accepted.");
+        }
+        Ok((status, _, _)) => {
+            tracing::info!(connection = %invitation.connection_id, status, "The initiator did not take the decline (an older node?).");
+        }
+        Err(e) => {
+            tracing::info!(connection = %invitation.connection_id, error = %e, "The initiator could not be told why the invitation cannot be accepted.");
+        }
+    }
+}
+
+/// The initiator's half of a decline: the acceptor proves it holds the code, and the Pending
+/// connection's status reason says why it cannot accept.
+pub async fn declined(
+    state: &AppState,
+    request: &wire::DeclineRequest,
+) -> Result<(), ConnectionError> {
+    let refused = |why: &str| ConnectionError::Unauthorized(format!("the decline is refused: {why}"));
+    let Some(connection) = state.store().connection(request.connection_id).await? else {
+        return Err(refused("no invitation of this node has that id"));
+    };
+    let now = Timestamp::now();
+    let waiting = connection.role == ConnectionRole::Initiator
+        && connection.status == ConnectionStatus::Pending
+        && connection
+            .invitation
+            .as_ref()
+            .is_some_and(|i| i.used.is_none() && i.expires > now);
+    if !waiting {
+        return Err(refused("no invitation of this node waits with that id"));
+    }
+    if request.reason.chars().count() > wire::MAX_DECLINE_REASON
+        || request.nonce.len() > 64
+        || request.reason.chars().any(char::is_control)
+    {
+        return Err(refused("malformed"));
+    }
+    let timestamp = Timestamp::from_second(request.timestamp).map_err(|_| refused("malformed"))?;
+    let proof = URL_SAFE_NO_PAD
+        .decode(request.proof.as_bytes())
+        .map_err(|_| refused("malformed"))?;
+    let root = open_root(state, &connection)?;
+    tandem_protocol::Decline {
+        connection_id: connection.id,
+        timestamp,
+        nonce: &request.nonce,
+        reason: &request.reason,
+    }
+    .verify(&root, &proof, now)
+    .map_err(|e| refused(&e.to_string()))?;
+    let keep = now
+        .checked_add(tandem_protocol::handshake::MAX_PROOF_SKEW)
+        .unwrap_or(now);
+    if !state
+        .store()
+        .remember_nonce(connection.id, &request.nonce, keep, now)
+        .await?
+    {
+        return Err(refused("it was received before (a replay)"));
+    }
+    let reason = format!(
+        "{} cannot accept the invitation: {}",
+        connection.remote_short_name, request.reason
+    );
+    modify(state, connection.id, |c| {
+        c.status_reason = Some(reason.clone());
+        Ok(())
+    })
+    .await?;
+    tracing::warn!(connection = %connection.name, "The other side cannot accept the invitation.");
+    Ok(())
 }
 
 /// The acceptor's half of the handshake: prove the code to the initiator, check its signed

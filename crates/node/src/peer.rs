@@ -77,6 +77,12 @@ pub fn router(max_requests: usize) -> Router<AppState> {
             "/accept",
             post(accept)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
+                .layer(public.clone()),
+        )
+        .route(
+            "/decline",
+            post(decline)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
                 .layer(public),
         )
         // `messages` and `poll` read their bodies themselves, after checking the headers.
@@ -381,6 +387,16 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             other => other,
         }),
     }
+}
+
+/// An acceptor that cannot take this node's invitation says why; the Pending connection shows
+/// it. Refused (401, nothing recorded) unless it proves it holds the code.
+async fn decline(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<wire::DeclineRequest>,
+) -> Result<Response, ApiError> {
+    connections::declined(&state, &request).await?;
+    Ok(axum::Json(serde_json::json!({})).into_response())
 }
 
 async fn messages(
