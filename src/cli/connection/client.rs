@@ -106,9 +106,6 @@ pub struct Connection {
     /// Where new items from the remote go (older nodes do not say).
     #[serde(default)]
     pub target_project: Option<String>,
-    /// Unresolved sync errors of the connection on the node (older nodes do not say).
-    #[serde(default)]
-    pub open_errors: u64,
 }
 
 #[derive(Debug, Deserialize)]
