@@ -426,7 +426,9 @@ async fn a_new_admin_chooses_the_target_project_and_both_sides_see_the_failure_u
         client.goto(&connections_a).await.unwrap();
         let marked = client
             .wait()
-            .for_element(Locator::Css("tr[data-connection=\"acme_to_globex\"] a.open-errors"))
+            .for_element(Locator::Css(
+                "tr[data-connection=\"acme_to_globex\"] a.open-errors",
+            ))
             .await
             .unwrap();
         assert_eq!(marked.text().await.unwrap(), "1 open sync error");
@@ -485,7 +487,11 @@ async fn a_new_admin_chooses_the_target_project_and_both_sides_see_the_failure_u
             .goto(&format!("{b_console}/sync/errors"))
             .await
             .unwrap();
-        click(&client, Locator::XPath("//button[text()='Resolve and retry']")).await;
+        click(
+            &client,
+            Locator::XPath("//button[text()='Resolve and retry']"),
+        )
+        .await;
         until("B creates ENG-1", || async {
             api_b.send(api_b.get("/items/ENG-1")).await.0 == 200
         })
@@ -501,10 +507,7 @@ async fn a_new_admin_chooses_the_target_project_and_both_sides_see_the_failure_u
             .await
             .unwrap();
         assert!(
-            client
-                .find(Locator::Css("#open-errors"))
-                .await
-                .is_err(),
+            client.find(Locator::Css("#open-errors")).await.is_err(),
             "no count once nothing is open"
         );
         screenshot(&client, "first-hour-6-clean").await;

@@ -48,7 +48,13 @@ async fn a_default_connection_never_sends_an_internal_comment() {
         })
         .await;
 
-        comment(&api_a, "SUP-1", "A internal: customer is on probation", true).await;
+        comment(
+            &api_a,
+            "SUP-1",
+            "A internal: customer is on probation",
+            true,
+        )
+        .await;
         comment(&api_a, "SUP-1", "A public: refund under way", false).await;
         comment(&api_b, "ENG-1", "B internal: blame the PSP", true).await;
         comment(&api_b, "ENG-1", "B public: fix deployed", false).await;
@@ -94,8 +100,7 @@ async fn a_default_servicenow_connection_never_sends_a_work_note() {
             .clone();
         let sys_id = created["sys_id"].as_str().expect("sys_id").to_owned();
         let key =
-            crate::servicenow::mirror_of(&api_a, created["number"].as_str().expect("number"))
-                .await;
+            crate::servicenow::mirror_of(&api_a, created["number"].as_str().expect("number")).await;
         exalate(&api_a, "snow_to_eng", &key).await;
         eventually(&format!("{mode}: B gets the incident"), || async {
             crate::servicenow::item(&api_b, "ENG-1").await.is_some()
@@ -195,7 +200,11 @@ async fn a_first_sync_with_no_target_project_fails_clearly_on_both_sides_until_o
     connect_fresh(&a, &b, "basic", json!({})).await;
     let (api_a, api_b) = (a.api(), b.api());
     let (_, shown) = api_b.send(api_b.get("/connections/desk")).await;
-    assert_eq!(shown["connection"]["target_project"], Value::Null, "{shown}");
+    assert_eq!(
+        shown["connection"]["target_project"],
+        Value::Null,
+        "{shown}"
+    );
     assert!(
         !shown["connection"]["incoming_script"]
             .as_str()
@@ -259,10 +268,7 @@ async fn a_first_sync_with_no_target_project_fails_clearly_on_both_sides_until_o
         let errors = crate::console::get_page(&client, format!("{}/sync/errors", node.url)).await;
         if sender {
             assert!(
-                errors.contains(&format!(
-                    "href=\"{}/sync/errors#error-{b_error}\"",
-                    b.url
-                )),
+                errors.contains(&format!("href=\"{}/sync/errors#error-{b_error}\"", b.url)),
                 "{errors}"
             );
         }
@@ -299,10 +305,14 @@ async fn a_first_sync_with_no_target_project_fails_clearly_on_both_sides_until_o
         crate::sync::exists(&api_b, "ENG-1").await
     })
     .await;
-    assert_eq!(item(&api_b, "ENG-1").await["summary"], "Invoice totals wrong");
-    eventually("A's reported error closes with B's acknowledgement", || async {
-        open_errors(&api_a).await.is_empty()
-    })
+    assert_eq!(
+        item(&api_b, "ENG-1").await["summary"],
+        "Invoice totals wrong"
+    );
+    eventually(
+        "A's reported error closes with B's acknowledgement",
+        || async { open_errors(&api_a).await.is_empty() },
+    )
     .await;
     assert_eq!(listed_open_errors(&api_a, "desk").await, 0);
     assert_eq!(listed_open_errors(&api_b, "desk").await, 0);
@@ -445,7 +455,11 @@ async fn a_script_invitation_to_a_node_that_cannot_run_script_is_refused_with_wh
     assert_eq!(status, 403, "{answer}");
     assert_eq!(message(&answer), refusal);
     let (_, listed) = api_a.send(api_a.get("/connections")).await;
-    assert_eq!(listed["connections"], json!([]), "no dead Pending connection");
+    assert_eq!(
+        listed["connections"],
+        json!([]),
+        "no dead Pending connection"
+    );
 
     // A private invitation reaches B anyway: B's admin learns what to do.
     let (status, made) = api_a
@@ -472,7 +486,10 @@ async fn a_script_invitation_to_a_node_that_cannot_run_script_is_refused_with_wh
         "{said}"
     );
     // A's Pending connection shows why it is stuck.
-    let name = made["connection"]["name"].as_str().expect("name").to_owned();
+    let name = made["connection"]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
     let (_, shown) = api_a.send(api_a.get(&format!("/connections/{name}"))).await;
     assert_eq!(shown["connection"]["status"], "pending", "{shown}");
     let reason = shown["connection"]["status_reason"]
@@ -499,9 +516,7 @@ async fn a_pending_connection_gets_a_new_code_and_the_old_one_stops_working() {
         .await;
     assert_eq!(status, 201, "{made}");
     let old = made["invitation_code"].as_str().expect("code").to_owned();
-    let (status, again) = api_a
-        .send(api_a.post("/connections/desk/invitation"))
-        .await;
+    let (status, again) = api_a.send(api_a.post("/connections/desk/invitation")).await;
     assert_eq!(status, 201, "{again}");
     let new = again["invitation_code"].as_str().expect("code").to_owned();
     assert_ne!(new, old);
@@ -519,9 +534,7 @@ async fn a_pending_connection_gets_a_new_code_and_the_old_one_stops_working() {
     assert_eq!(status, 201, "{accepted}");
     assert_eq!(accepted["connection"]["status"], "active");
     // Accepted: no more codes for it.
-    let (status, body) = api_a
-        .send(api_a.post("/connections/desk/invitation"))
-        .await;
+    let (status, body) = api_a.send(api_a.post("/connections/desk/invitation")).await;
     assert_eq!(status, 400, "{body}");
 
     // A connection nobody accepted: its deletion says so, and tells no one.
@@ -556,7 +569,8 @@ async fn names_follow_one_rule_and_the_default_connection_name_never_collides() 
         ("remote_name", "eng team"),
         ("name", "sup to eng"),
     ] {
-        let mut body = json!({"to": b.url, "mode": "basic", "local_name": "sup", "remote_name": "eng"});
+        let mut body =
+            json!({"to": b.url, "mode": "basic", "local_name": "sup", "remote_name": "eng"});
         body[field] = value.into();
         let (status, answer) = api.json(api.post("/connections"), body).await;
         assert_eq!(status, 400, "{answer}");
@@ -578,7 +592,12 @@ async fn names_follow_one_rule_and_the_default_connection_name_never_collides() 
             )
             .await;
         assert_eq!(status, 201, "{made}");
-        names.push(made["connection"]["name"].as_str().expect("name").to_owned());
+        names.push(
+            made["connection"]["name"]
+                .as_str()
+                .expect("name")
+                .to_owned(),
+        );
     }
     assert_eq!(names, ["sup_to_eng", "sup_to_eng_2", "sup_to_eng_3"]);
 }

@@ -85,7 +85,12 @@ impl Instance {
     }
 
     /// A request as the service desk agent, as someone working in ServiceNow; it must succeed.
-    pub(crate) async fn agent(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn agent(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         self.try_agent(method, path, body)
             .await
             .unwrap_or_else(|| panic!("the agent's request to {path} failed"))
@@ -210,7 +215,9 @@ async fn twins(api: &Api, key: &str) -> Value {
 /// Changes the connection's default outgoing rules on this side to send internal comments
 /// too: the defaults send public ones only, and an admin who wants internal ones says so.
 pub(crate) async fn send_internal_comments(api: &Api, connection: &str) {
-    let (status, body) = api.send(api.get(&format!("/connections/{connection}"))).await;
+    let (status, body) = api
+        .send(api.get(&format!("/connections/{connection}")))
+        .await;
     assert_eq!(status, 200, "{body}");
     let outgoing = body["connection"]["outgoing_script"]
         .as_str()

@@ -1354,7 +1354,8 @@ pub async fn declined(
     state: &AppState,
     request: &wire::DeclineRequest,
 ) -> Result<(), ConnectionError> {
-    let refused = |why: &str| ConnectionError::Unauthorized(format!("the decline is refused: {why}"));
+    let refused =
+        |why: &str| ConnectionError::Unauthorized(format!("the decline is refused: {why}"));
     let Some(connection) = state.store().connection(request.connection_id).await? else {
         return Err(refused("no invitation of this node has that id"));
     };
@@ -2136,14 +2137,14 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<Deleted, ConnectionErr
 /// A new invitation code for a Pending connection this node initiated (the first was lost,
 /// or expired): a new secret and a new expiry, so the old code stops working — an acceptance
 /// made with it fails the proof.
-pub async fn new_invitation_code(
-    state: &AppState,
-    id: Uuid,
-) -> Result<Initiated, ConnectionError> {
+pub async fn new_invitation_code(state: &AppState, id: Uuid) -> Result<Initiated, ConnectionError> {
     let connection = load(state, id).await?;
     let pending = connection.role == ConnectionRole::Initiator
         && connection.status == ConnectionStatus::Pending
-        && connection.invitation.as_ref().is_some_and(|i| i.used.is_none());
+        && connection
+            .invitation
+            .as_ref()
+            .is_some_and(|i| i.used.is_none());
     if !pending {
         return Err(ConnectionError::WrongStatus(
             connection.status.label(),

@@ -52,8 +52,12 @@ impl NodeClient {
 
     /// A new invitation code for a Pending connection (the old one stops working).
     pub async fn new_code(&self, name: &str) -> Result<Initiated, ClientError> {
-        self.call(Method::POST, &["connections", name, "invitation"], None::<&()>)
-            .await
+        self.call(
+            Method::POST,
+            &["connections", name, "invitation"],
+            None::<&()>,
+        )
+        .await
     }
 
     pub async fn delete(&self, name: &str) -> Result<Deleted, ClientError> {

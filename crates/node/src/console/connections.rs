@@ -187,14 +187,7 @@ async fn list(
     let rows = connections::list(&state)
         .await?
         .iter()
-        .map(|s| {
-            Row::new(
-                &layout,
-                &s.connection,
-                s.twins,
-                open.of(s.connection.id),
-            )
-        })
+        .map(|s| Row::new(&layout, &s.connection, s.twins, open.of(s.connection.id)))
         .collect();
     Ok(ConnectionsPage {
         layout,

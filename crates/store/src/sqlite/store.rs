@@ -928,10 +928,8 @@ impl Store for SqliteStore {
 
     async fn resolve_reported_errors(&self, connection_id: Uuid, key: &ItemKey) -> Result<u64> {
         let key = key.clone();
-        self.write(move |conn| {
-            records::resolve_reported_errors(conn, connection_id, &key, now())
-        })
-        .await
+        self.write(move |conn| records::resolve_reported_errors(conn, connection_id, &key, now()))
+            .await
     }
 
     async fn open_error_counts(&self) -> Result<Vec<(Option<Uuid>, u64)>> {

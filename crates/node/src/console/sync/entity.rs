@@ -131,10 +131,8 @@ async fn page(
         return Ok((StatusCode::NOT_FOUND, page).into_response());
     };
     let by_id = super::connections_by_id(&state).await?;
-    let names: std::collections::HashMap<uuid::Uuid, String> = by_id
-        .iter()
-        .map(|(id, c)| (*id, c.name.clone()))
-        .collect();
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        by_id.iter().map(|(id, c)| (*id, c.name.clone())).collect();
     let twins = store
         .twins_of_item(&key)
         .await?

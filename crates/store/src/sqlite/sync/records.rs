@@ -186,9 +186,7 @@ pub(in crate::sqlite) fn resolve_reported_errors(
 }
 
 /// The open errors per connection (`None`: the node's own), in one read.
-pub(in crate::sqlite) fn open_error_counts(
-    conn: &Connection,
-) -> Result<Vec<(Option<Uuid>, u64)>> {
+pub(in crate::sqlite) fn open_error_counts(conn: &Connection) -> Result<Vec<(Option<Uuid>, u64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT connection_id, COUNT(*) FROM sync_errors WHERE resolved IS NULL \
          GROUP BY connection_id",
@@ -203,7 +201,9 @@ pub(in crate::sqlite) fn open_error_counts(
             let id = id
                 .map(|id| {
                     Uuid::try_parse(&id).map_err(|e| {
-                        StoreError::Database(format!("sync error connection {id:?} is damaged: {e}"))
+                        StoreError::Database(format!(
+                            "sync error connection {id:?} is damaged: {e}"
+                        ))
                     })
                 })
                 .transpose()?;
