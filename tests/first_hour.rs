@@ -601,3 +601,83 @@ async fn names_follow_one_rule_and_the_default_connection_name_never_collides() 
     }
     assert_eq!(names, ["sup_to_eng", "sup_to_eng_2", "sup_to_eng_3"]);
 }
+
+/// Point 1 for connections made before: a Basic connection's rules cannot be edited, and an
+/// older version wrote a project into them (`PROJ` when the node had none). At start the
+/// node gives them today's rules, with the project written in them as the target project when
+/// the node has it, and none (the admin chooses) when it does not.
+#[tokio::test]
+async fn basic_rules_an_older_version_generated_are_upgraded_to_read_the_target_project() {
+    use tandem_model::{Connection, ConnectionRole, ConnectionStatus, Mode, NewProject};
+    use tandem_store::Store as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let legacy = |project: &str| {
+        format!(
+            "// Basic mode: generated rules (summary, description, public comments, attachments).\n\
+             if (firstSync) {{\n    issue.projectKey = \"{project}\"\n}}\n\
+             issue.summary     = replica.summary\n\
+             issue.description = replica.description\n\
+             issue.comments    = commentHelper.mergeComments(issue, replica)\n\
+             issue.attachments = attachmentHelper.mergeAttachments(issue, replica)\n"
+        )
+    };
+    {
+        let store =
+            tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
+                .expect("store");
+        store
+            .create_project(NewProject {
+                key: "ENG".parse().expect("key"),
+                name: "Engineering".into(),
+                description: String::new(),
+            })
+            .await
+            .expect("project");
+        let now = jiff::Timestamp::now();
+        for (name, project) in [("old_eng", "ENG"), ("old_proj", "PROJ")] {
+            store
+                .create_connection(Connection {
+                    id: uuid::Uuid::now_v7(),
+                    name: name.into(),
+                    description: String::new(),
+                    mode: Mode::Basic,
+                    role: ConnectionRole::Local,
+                    local_short_name: "eng".into(),
+                    remote_short_name: "sup".into(),
+                    remote: None,
+                    private: false,
+                    status: ConnectionStatus::Active,
+                    status_reason: None,
+                    remote_paused: false,
+                    invitation: None,
+                    sealed_root: None,
+                    outgoing_script: String::new(),
+                    incoming_script: legacy(project),
+                    target_project: None,
+                    created: now,
+                    updated: now,
+                    last_sync: None,
+                    version: 1,
+                })
+                .await
+                .expect("connection");
+        }
+    }
+    let node = TestNode::start_with(|c| c.data_dir = data.clone()).await;
+    let api = node.api();
+    for (name, target) in [("old_eng", json!("ENG")), ("old_proj", Value::Null)] {
+        let (status, body) = api.send(api.get(&format!("/connections/{name}"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["connection"]["target_project"], target, "{body}");
+        let rules = body["connection"]["incoming_script"]
+            .as_str()
+            .expect("rules");
+        assert!(
+            rules.contains("issue.projectKey = connection.targetProject")
+                && !rules.contains("PROJ"),
+            "{rules}"
+        );
+    }
+}

@@ -2202,6 +2202,22 @@ pub async fn new_invitation_code(state: &AppState, id: Uuid) -> Result<Initiated
     })
 }
 
+/// Writes generated incoming rules and a target project (the upgrade of a Basic connection's
+/// rules from an older version; admins cannot edit Basic rules).
+pub(crate) async fn set_generated_rules(
+    state: &AppState,
+    id: Uuid,
+    incoming: String,
+    target: Option<String>,
+) -> Result<Connection, ConnectionError> {
+    modify(state, id, |c| {
+        c.incoming_script = incoming.clone();
+        c.target_project = target.clone();
+        Ok(())
+    })
+    .await
+}
+
 /// Saves both scripts; refused for Basic connections and for scripts that do not parse.
 pub async fn save_rules(
     state: &AppState,
