@@ -785,7 +785,10 @@ async fn run_request(
             after_apply(state, connection, done.after).await;
             // On ServiceNow the change goes on to the instance: no need to wait for its round.
             state.wake_bridge();
-            touch_connection(state, connection.id).await;
+            // A failure report syncs nothing: the connection's Last sync stays.
+            if request.kind != SYNC_FAILED {
+                touch_connection(state, connection.id).await;
+            }
         }
         // Still pending: the next round runs it again on the item as it is then.
         Err(SyncFailure::Retry) => {}
