@@ -300,3 +300,233 @@ async fn two_admins_connect_their_nodes_in_a_real_browser() {
     run.await;
     client.close().await.unwrap();
 }
+
+/// Waits until `check` holds (API reads while the browser works), or fails after 30 s.
+async fn until<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 16, points 1–3, as a new admin meets them on two fresh nodes: the receiving node has
+/// no project when it accepts, so the first Exalate fails; both consoles say so (the menu's
+/// count, the Connections row, the Errors pages, the sender's link to retry on the receiver);
+/// the receiving admin creates a project, chooses it as the target project in the editor and
+/// retries; the item arrives, with the public comment and without the internal one.
+#[tokio::test]
+async fn a_new_admin_chooses_the_target_project_and_both_sides_see_the_failure_until_then() {
+    let a = TestNode::start_with(|c| c.name = Some("Acme Support".into())).await;
+    let b = TestNode::start_with(|c| c.name = Some("Globex IT".into())).await;
+    let a_console = a.url.clone();
+    let b_console = b.url.replace("127.0.0.1", "localhost");
+    let (api_a, api_b) = (a.api(), b.api());
+    let driver = chromedriver();
+    let client = browser(&driver).await;
+    let run = async {
+        // A initiates a Script connection in the wizard.
+        let connections_a = format!("{a_console}/connections");
+        client.goto(&connections_a).await.unwrap();
+        sign_in(&client, &connections_a).await;
+        click(&client, Locator::LinkText("Initiate connection")).await;
+        fill(&client, "input[name=url]", &b.url).await;
+        click(&client, Locator::XPath("//button[text()='Next']")).await;
+        click(&client, Locator::Css("input[name=mode][value=script]")).await;
+        click(&client, Locator::XPath("//button[text()='Next']")).await;
+        fill(&client, "input[name=local_short_name]", "acme").await;
+        fill(&client, "input[name=remote_short_name]", "globex").await;
+        click(&client, Locator::Css("button#initiate")).await;
+        let code = client
+            .wait()
+            .for_element(Locator::Css("textarea#invitation-code"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+
+        // B accepts with no project yet: the page says what that means.
+        let connections_b = format!("{b_console}/connections");
+        client.goto(&connections_b).await.unwrap();
+        sign_in(&client, &connections_b).await;
+        click(&client, Locator::LinkText("Accept invitation")).await;
+        fill(&client, "textarea#code", code.trim()).await;
+        click(&client, Locator::XPath("//button[text()='Next']")).await;
+        let hint = client
+            .wait()
+            .for_element(Locator::Css("p#no-projects"))
+            .await
+            .unwrap();
+        assert!(hint.text().await.unwrap().contains("no projects yet"));
+        screenshot(&client, "first-hour-1-accept-without-projects").await;
+        click(&client, Locator::Css("button#confirm")).await;
+        assert_eq!(connection_status(&client, "acme_to_globex").await, "Active");
+
+        // A files an item with an internal and a public comment, and exalates it.
+        api_a.project("SUP").await;
+        api_a
+            .item(serde_json::json!({"project": "SUP", "summary": "Invoices doubled"}))
+            .await;
+        for (body, internal) in [
+            ("Internal: the customer is on probation", true),
+            ("Public: we are on it", false),
+        ] {
+            let (status, answer) = api_a
+                .json(
+                    api_a.post("/items/SUP-1/comments"),
+                    serde_json::json!({"body": body, "internal": internal}),
+                )
+                .await;
+            assert_eq!(status, 201, "{answer}");
+        }
+        let (status, answer) = api_a
+            .json(
+                api_a.post("/sync/exalate"),
+                serde_json::json!({"connection": "acme_to_globex", "item": "SUP-1"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        let open = |api: crate::common::Api| async move {
+            let (_, body) = api.send(api.get("/sync/errors")).await;
+            body["errors"].as_array().map_or(0, Vec::len)
+        };
+        until("both sides record the failure", || async {
+            open(api_a.clone()).await == 1 && open(api_b.clone()).await == 1
+        })
+        .await;
+
+        // B's console: the menu counts it, the Errors page says what is missing.
+        client
+            .goto(&format!("{b_console}/sync/errors"))
+            .await
+            .unwrap();
+        let count = client
+            .wait()
+            .for_element(Locator::Css("#open-errors"))
+            .await
+            .unwrap();
+        assert_eq!(count.text().await.unwrap(), "1");
+        let message = client
+            .find(Locator::Css("td.error-message"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(message.contains("no target project"), "{message}");
+        screenshot(&client, "first-hour-2-receiver-errors").await;
+
+        // A's console: the row is marked, the Errors page names B's reason and links there.
+        client.goto(&connections_a).await.unwrap();
+        let marked = client
+            .wait()
+            .for_element(Locator::Css(
+                "tr[data-connection=\"acme_to_globex\"] a.open-errors",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(marked.text().await.unwrap(), "1 open sync error");
+        screenshot(&client, "first-hour-3-sender-connections").await;
+        client
+            .goto(&format!("{a_console}/sync/errors"))
+            .await
+            .unwrap();
+        let link = client
+            .wait()
+            .for_element(Locator::Css("a.remote-retry"))
+            .await
+            .unwrap();
+        let href = link.attr("href").await.unwrap().unwrap_or_default();
+        assert!(
+            href.starts_with(&format!("{}/sync/errors#error-", b.url)),
+            "{href}"
+        );
+        let message = client
+            .find(Locator::Css("td.error-message"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            message.starts_with("globex could not apply this item's change: no target project"),
+            "{message}"
+        );
+        screenshot(&client, "first-hour-4-sender-errors").await;
+
+        // B's admin creates a project, chooses it in the editor, and retries.
+        api_b.project("ENG").await;
+        client.goto(&connections_b).await.unwrap();
+        click(
+            &client,
+            Locator::Css("tr[data-connection=\"acme_to_globex\"] td.row-actions a"),
+        )
+        .await;
+        client
+            .wait()
+            .for_element(Locator::Css("select#target_project"))
+            .await
+            .unwrap()
+            .select_by_value("ENG")
+            .await
+            .unwrap();
+        screenshot(&client, "first-hour-5-target-project").await;
+        click(&client, Locator::Css("button#save-target")).await;
+        client
+            .wait()
+            .for_element(Locator::Css("p.notice"))
+            .await
+            .unwrap();
+        client
+            .goto(&format!("{b_console}/sync/errors"))
+            .await
+            .unwrap();
+        click(
+            &client,
+            Locator::XPath("//button[text()='Resolve and retry']"),
+        )
+        .await;
+        until("B creates ENG-1", || async {
+            api_b.send(api_b.get("/items/ENG-1")).await.0 == 200
+        })
+        .await;
+        until("A's reported error closes", || async {
+            open(api_a.clone()).await == 0
+        })
+        .await;
+        client.goto(&connections_a).await.unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("tr[data-connection=\"acme_to_globex\"]"))
+            .await
+            .unwrap();
+        assert!(
+            client.find(Locator::Css("#open-errors")).await.is_err(),
+            "no count once nothing is open"
+        );
+        screenshot(&client, "first-hour-6-clean").await;
+    };
+    run.await;
+    client.close().await.unwrap();
+    let (_, on_b) = api_b.send(api_b.get("/items/ENG-1")).await;
+    let bodies: Vec<&str> = on_b["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["body"].as_str())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b.ends_with("Public: we are on it")),
+        "{bodies:?}"
+    );
+    assert!(
+        !bodies.iter().any(|b| b.contains("Internal")),
+        "the internal comment stays on A: {bodies:?}"
+    );
+}

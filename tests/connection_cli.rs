@@ -384,3 +384,73 @@ async fn refusals_are_logged_and_no_log_holds_the_code() {
         "the log holds the code:\n{logged}"
     );
 }
+
+/// Issue 16 from the command line: a new code for a Pending connection (the old one stops
+/// working), accepting with a target project, changing it, and deleting a connection nobody
+/// accepted.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_code_target_project_and_deleting_a_pending_connection() {
+    let a = TestNode::start().await;
+    let b = TestNode::start().await;
+    b.api().project("ENG").await;
+    b.api().project("OPS").await;
+    let args = [
+        "initiate",
+        "--to",
+        &b.url,
+        "--mode",
+        "basic",
+        "--local-name",
+        "acme",
+        "--remote-name",
+        "globex",
+    ];
+    let out = connection(&a.url, &args, None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let old = out.stdout.trim().to_owned();
+
+    let out = connection(&a.url, &["new-code", "acme_to_globex"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let new = out.stdout.trim().to_owned();
+    assert!(new.starts_with("tandem1") && new != old, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("The code made before no longer works."),
+        "{}",
+        out.stderr
+    );
+    let out = connection(&b.url, &["accept", &old], None).await;
+    assert_eq!(out.code, 1, "the old code is refused: {}", out.stdout);
+
+    let out = connection(&b.url, &["accept", &new, "--target-project", "OPS"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("New items from the other side go to project OPS on this node.")
+            || out.stdout.contains("go to project OPS on this node."),
+        "{}",
+        out.stdout
+    );
+    let out = connection(&b.url, &["target", "acme_to_globex", "ENG"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("go to project ENG"), "{}", out.stdout);
+    assert_eq!(listed(&b.url).await[0]["target_project"], "ENG");
+    let out = connection(&b.url, &["target", "acme_to_globex", "--none"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("No target project"),
+        "{}",
+        out.stdout
+    );
+
+    // Nobody accepted this one: its deletion says so.
+    let mut pending = args.to_vec();
+    pending.extend(["--name", "never"]);
+    let out = connection(&a.url, &pending, None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = connection(&a.url, &["delete", "never"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "Deleted connection never; it was never accepted, so the other node has nothing to remove, and its invitation code no longer works.\n"
+    );
+}

@@ -85,7 +85,12 @@ impl Instance {
     }
 
     /// A request as the service desk agent, as someone working in ServiceNow; it must succeed.
-    async fn agent(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn agent(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         self.try_agent(method, path, body)
             .await
             .unwrap_or_else(|| panic!("the agent's request to {path} failed"))
@@ -137,7 +142,7 @@ impl Instance {
             .clone()
     }
 
-    async fn journal(&self, sys_id: &str) -> Vec<(String, String)> {
+    pub(crate) async fn journal(&self, sys_id: &str) -> Vec<(String, String)> {
         let rows = self
             .agent(
                 reqwest::Method::GET,
@@ -167,7 +172,7 @@ pub(crate) async fn setup() -> (Instance, TestNode, TestNode) {
     setup_in("script").await
 }
 
-async fn setup_in(mode: &str) -> (Instance, TestNode, TestNode) {
+pub(crate) async fn setup_in(mode: &str) -> (Instance, TestNode, TestNode) {
     let instance = Instance::start().await;
     let url = instance.emu.base_url();
     let a =
@@ -196,7 +201,7 @@ async fn connect(a: &TestNode, b: &TestNode, mode: &str) {
     assert_eq!(status, 201, "{body}");
 }
 
-async fn item(api: &Api, key: &str) -> Option<Value> {
+pub(crate) async fn item(api: &Api, key: &str) -> Option<Value> {
     let (status, body) = api.send(api.get(&format!("/items/{key}"))).await;
     (status == 200).then_some(body)
 }
@@ -207,8 +212,32 @@ async fn twins(api: &Api, key: &str) -> Value {
     body["twins"].clone()
 }
 
+/// Changes the connection's default outgoing rules on this side to send internal comments
+/// too: the defaults send public ones only, and an admin who wants internal ones says so.
+pub(crate) async fn send_internal_comments(api: &Api, connection: &str) {
+    let (status, body) = api
+        .send(api.get(&format!("/connections/{connection}")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let outgoing = body["connection"]["outgoing_script"]
+        .as_str()
+        .expect("rules")
+        .replace(
+            "replica.comments    = issue.comments.findAll { !it.internal }",
+            "replica.comments    = issue.comments",
+        );
+    assert!(!outgoing.contains("findAll"), "{outgoing}");
+    let (status, body) = api
+        .json(
+            api.patch(&format!("/connections/{connection}")),
+            json!({"outgoing_script": outgoing}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// The mirror item of an incident on A.
-async fn mirror_of(api: &Api, number: &str) -> String {
+pub(crate) async fn mirror_of(api: &Api, number: &str) -> String {
     mirror_in(api, "INC", number).await
 }
 
@@ -238,6 +267,8 @@ async fn mirror_in(api: &Api, project: &str, number: &str) -> String {
 async fn an_incident_and_an_engineering_item_stay_in_sync_both_ways() {
     let (instance, a, b) = setup().await;
     let (api_a, api_b) = (a.api(), b.api());
+    // Engineering's admin chooses to send internal comments too (they become work notes).
+    send_internal_comments(&api_b, "snow_to_eng").await;
 
     // An agent opens an incident in ServiceNow; the node mirrors it and it is exalated.
     let created = instance
@@ -585,6 +616,7 @@ if (entity.tableName == "incident") {
 async fn admin_written_servicenow_rules_run_unchanged() {
     let (instance, a, b) = setup().await;
     let (api_a, api_b) = (a.api(), b.api());
+    send_internal_comments(&api_b, "snow_to_eng").await;
     let group = instance
         .agent(
             reqwest::Method::POST,

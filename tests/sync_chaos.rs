@@ -395,13 +395,17 @@ async fn chaos(seed: u64) {
     let (status, body) = api_a
         .json(
             api_a.post("/connections"),
-            json!({"to": b.proxy.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "desk"}),
+            json!({"to": b.proxy.url, "mode": "script", "local_name": "sup", "remote_name": "eng", "name": "desk", "target_project": "SUP"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
     let code = body["invitation_code"].as_str().unwrap().to_owned();
+    // Each side has two projects: its admin chooses where new items from the other go.
     let (status, body) = api_b
-        .json(api_b.post("/invitations/accept"), json!({"code": code}))
+        .json(
+            api_b.post("/invitations/accept"),
+            json!({"code": code, "target_project": "ENG"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
 

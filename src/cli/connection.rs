@@ -36,6 +36,22 @@ enum ConnectionCommand {
         /// Short name of the other side (default: the one the code proposes)
         #[arg(long, value_name = "B")]
         remote_name: Option<String>,
+        /// The project new items from the other side are created in on this node
+        /// [default: the node's only project, if it has exactly one]
+        #[arg(long, value_name = "KEY")]
+        target_project: Option<String>,
+    },
+    /// Choose the project new items from the other side are created in (any mode)
+    Target {
+        /// Connection name or id
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        name: String,
+        /// A project key of this node, e.g. ENG
+        #[arg(value_name = "KEY", required_unless_present = "none")]
+        project: Option<String>,
+        /// Choose none: new items from the other side wait with an error that says so
+        #[arg(long, conflicts_with = "project")]
+        none: bool,
     },
     /// List the node's connections
     List {
@@ -51,6 +67,12 @@ enum ConnectionCommand {
     },
     /// Pause syncing a connection; changes wait until it is activated again
     Deactivate {
+        /// Connection name or id
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        name: String,
+    },
+    /// Make a new invitation code for a Pending connection (alone on stdout); the old one stops working
+    NewCode {
         /// Connection name or id
         #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         name: String,
@@ -90,6 +112,10 @@ struct InitiateArgs {
     /// How long the invitation code stays valid, in hours [default: the node's]
     #[arg(long, value_name = "H")]
     valid_hours: Option<u32>,
+    /// The project new items from the other side are created in on this node
+    /// [default: the node's only project, if it has exactly one]
+    #[arg(long, value_name = "KEY")]
+    target_project: Option<String>,
 }
 
 pub fn run(args: ConnectionArgs) -> Result<ExitCode, Failure> {
@@ -119,6 +145,7 @@ async fn send(
                     name: args.name,
                     description: args.description,
                     valid_hours: args.valid_hours,
+                    target_project: args.target_project,
                 })
                 .await
                 .map_err(failed)?;
@@ -134,14 +161,30 @@ async fn send(
             code,
             local_name,
             remote_name,
+            target_project,
         } => {
             let accept = Accept {
                 code,
                 local_name,
                 remote_name,
+                target_project,
             };
             let connection = client.accept(&accept).await.map_err(failed)?;
             println!("{}", accepted(&connection));
+            if connection.target_project.is_some() {
+                println!("{}", target_sentence(&connection));
+            }
+        }
+        ConnectionCommand::Target {
+            name,
+            project,
+            none: _,
+        } => {
+            let connection = client
+                .set_target(&name, project.as_deref())
+                .await
+                .map_err(failed)?;
+            println!("{}", target_sentence(&connection));
         }
         ConnectionCommand::List { json } => {
             let listed = client.list().await.map_err(failed)?;
@@ -163,12 +206,27 @@ async fn send(
             let connection = client.set_active(&name, false).await.map_err(failed)?;
             println!("{}", standing(&connection));
         }
+        ConnectionCommand::NewCode { name } => {
+            let issued = client.new_code(&name).await.map_err(failed)?;
+            if let Some(code) = &issued.invitation_code {
+                println!("{code}");
+            }
+            eprintln!(
+                "{} The code made before no longer works.",
+                pending(&issued.connection)
+            );
+        }
         ConnectionCommand::Delete { name } => {
             let deleted = client.delete(&name).await.map_err(failed)?;
-            println!(
-                "{}",
+            let sentence = if deleted.never_accepted {
+                format!(
+                    "Deleted connection {}; it was never accepted, so the other node has nothing to remove, and its invitation code no longer works.",
+                    deleted.deleted
+                )
+            } else {
                 deleted_sentence(&deleted.deleted, deleted.remote_told)
-            );
+            };
+            println!("{sentence}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -277,6 +335,29 @@ fn accepted(connection: &Connection) -> String {
         connection.name,
         status_clause(connection)
     )
+}
+
+/// Where new items from the other side go, or what is missing.
+fn target_sentence(connection: &Connection) -> String {
+    match &connection.target_project {
+        Some(project) => format!(
+            "New items from {} go to project {project} on this node.",
+            connection_remote(connection)
+        ),
+        None => format!(
+            "No target project: new items from {} wait with an error until one is chosen \
+             (tandem connection target {} KEY).",
+            connection_remote(connection),
+            connection.name
+        ),
+    }
+}
+
+fn connection_remote(connection: &Connection) -> String {
+    connection
+        .remote
+        .as_ref()
+        .map_or_else(|| "the other side".to_owned(), |r| r.name.clone())
 }
 
 fn standing(connection: &Connection) -> String {

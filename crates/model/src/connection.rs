@@ -197,6 +197,10 @@ pub struct Connection {
     /// The rules, as the admin edited them (generated for Basic mode).
     pub outgoing_script: String,
     pub incoming_script: String,
+    /// Where a first sync from the remote creates its item, as this side's admin chose it: a
+    /// project key (on a node that serves ServiceNow, a synced table). The default incoming
+    /// rules read it when they run (`connection.targetProject`). `None`: not chosen yet.
+    pub target_project: Option<String>,
     pub created: Timestamp,
     pub updated: Timestamp,
     /// When a sync event was last applied, in either direction.

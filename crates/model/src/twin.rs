@@ -188,6 +188,9 @@ pub struct SyncError {
     pub message: String,
     /// The failing script's line with a caret and the script stack, when a script failed.
     pub script_trace: Option<String>,
+    /// Set when the remote reported this error: it could not apply this node's change of the
+    /// item. The id is the error's on the remote's Errors page, where it is retried.
+    pub remote_error: Option<i64>,
     pub resolved: Option<Timestamp>,
 }
 
@@ -201,6 +204,8 @@ pub struct NewSyncError {
     pub request_id: Option<i64>,
     pub message: String,
     pub script_trace: Option<String>,
+    /// The remote's error id, for an error the remote reported ([`SyncError::remote_error`]).
+    pub remote_error: Option<i64>,
 }
 
 /// Two concurrent edits of one field: the value kept and the value overwritten, never lost.

@@ -216,6 +216,9 @@ pub fn removal_cookie(state: &AppState, which: ConsoleCookie) -> Cookie<'static>
 /// the browser to the login page, which brings it back afterwards.
 pub struct ConsoleUser {
     pub session: Session,
+    /// The node's unresolved sync errors, read with the session: every page's menu shows
+    /// the count next to Errors.
+    pub open_errors: u64,
 }
 
 impl ConsoleUser {
@@ -275,7 +278,16 @@ impl FromRequestParts<AppState> for ConsoleUser {
             .session(&hash_token(&id), jiff::Timestamp::now())
             .await
         {
-            Ok(Some(session)) => Ok(ConsoleUser { session }),
+            Ok(Some(session)) => {
+                let open_errors = match state.store().open_error_counts().await {
+                    Ok(counts) => counts.iter().map(|(_, n)| n).sum(),
+                    Err(e) => return Err(LoginRedirect::Failed(e.into())),
+                };
+                Ok(ConsoleUser {
+                    session,
+                    open_errors,
+                })
+            }
             Ok(None) => Err(LoginRedirect::Login(next)),
             Err(e) => Err(LoginRedirect::Failed(e.into())),
         }

@@ -59,6 +59,10 @@ pub struct NodeInfo {
     pub serves_tracker: Option<bool>,
     /// Ed25519, base64url.
     pub public_key: String,
+    /// The modes its plan allows now (`basic`, `script`): the wizard offers only those both
+    /// sides can run. `None` from an older node, which does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<Vec<String>>,
 }
 
 /// What the destination check found.
@@ -96,6 +100,9 @@ pub struct InitiateRequest {
     pub description: String,
     /// How long the code stays valid; `None`: the node's default (72 hours).
     pub valid_for: Option<SignedDuration>,
+    /// Where new items from the remote go on this side ([`Connection::target_project`]);
+    /// `None`: the node's only project, when it has exactly one, else not chosen yet.
+    pub target_project: Option<String>,
 }
 
 /// A connection just initiated.
@@ -132,6 +139,9 @@ pub struct AcceptRequest {
     /// `None`: the default from the code.
     pub local_short_name: Option<String>,
     pub remote_short_name: Option<String>,
+    /// Where new items from the remote go on this side ([`Connection::target_project`]);
+    /// `None`: the node's only project, when it has exactly one, else not chosen yet.
+    pub target_project: Option<String>,
 }
 
 /// One row of the Connections page.
@@ -162,6 +172,9 @@ pub struct Deleted {
     /// Whether the remote node was told (it may be unreachable, or private: it then learns on
     /// its next call).
     pub remote_told: bool,
+    /// The connection was Pending: the remote never accepted it, so there was no one to tell
+    /// (and its invitation code no longer works).
+    pub never_accepted: bool,
 }
 
 /// Every way a connection operation is refused; each message says what to do.
@@ -175,6 +188,9 @@ pub enum ConnectionError {
     },
     #[error("a connection named '{0}' already exists on this node: choose another name")]
     NameTaken(String),
+    /// One side's plan does not allow the mode; the message says what its admin can do.
+    #[error("{0}")]
+    ModeNotAllowed(String),
     #[error("there is no connection '{0}' on this node")]
     NotFound(String),
     #[error("{0}")]
@@ -263,7 +279,7 @@ impl From<ConnectionError> for ApiError {
                 message: e.to_string(),
                 retry_after: None,
             },
-            E::Plan(_) => ApiError::Forbidden(e.to_string()),
+            E::Plan(_) | E::ModeNotAllowed(_) => ApiError::Forbidden(e.to_string()),
             E::Invitation(InvitationError::AlreadyUsed) => ApiError::Conflict(e.to_string()),
             E::Invitation(InvitationError::Withdrawn) => ApiError::Gone(e.to_string()),
             E::Unauthorized(_) => ApiError::Unauthorized(e.to_string()),
@@ -304,14 +320,62 @@ pub fn mode_description(mode: Mode) -> &'static [&'static str] {
 /// The configuration types the wizard offers, with their descriptions, each marked with why
 /// this node's plan refuses it (if it does).
 pub async fn mode_offers(state: &AppState) -> Result<Vec<ModeOffer>, ConnectionError> {
+    offers_towards(state, None).await
+}
+
+/// [`mode_offers`] towards a destination that said which modes its plan allows: a mode it
+/// cannot run is refused here, with what its admin can do, rather than in an invitation its
+/// admin then cannot accept.
+async fn offers_towards(
+    state: &AppState,
+    remote: Option<&NodeInfo>,
+) -> Result<Vec<ModeOffer>, ConnectionError> {
     let plan = crate::license::status(state).await?.plan;
     Ok(Mode::ALL
         .into_iter()
         .map(|mode| ModeOffer {
             mode,
             description: mode_description(mode),
-            refusal: plan.check_mode(mode).err().map(|e| e.to_string()),
+            refusal: plan
+                .check_mode(mode)
+                .err()
+                .map(|e| e.to_string())
+                .or_else(|| remote.and_then(|r| remote_refusal(r, mode))),
         })
+        .collect())
+}
+
+/// Why the destination cannot run `mode`, when it said its plan does not allow it.
+fn remote_refusal(remote: &NodeInfo, mode: Mode) -> Option<String> {
+    let allowed = remote.modes.as_ref()?;
+    if allowed.iter().any(|m| m == mode.as_str()) {
+        return None;
+    }
+    Some(format!(
+        "{} cannot run {mode} mode: its plan allows {} only. Choose {}, or ask its admin to add \
+         a license key on its License page first",
+        remote.name,
+        allowed
+            .iter()
+            .filter_map(|m| Mode::parse(m))
+            .map(Mode::name)
+            .collect::<Vec<_>>()
+            .join(" and "),
+        if allowed.iter().any(|m| m == Mode::Basic.as_str()) {
+            "Basic"
+        } else {
+            "another mode"
+        },
+    ))
+}
+
+/// The modes this node's plan allows now, as [`NodeInfo::modes`] tells them.
+pub async fn allowed_modes(state: &AppState) -> Result<Vec<String>, ConnectionError> {
+    let plan = crate::license::status(state).await?.plan;
+    Ok(Mode::ALL
+        .into_iter()
+        .filter(|m| plan.allows_mode(*m))
+        .map(|m| m.as_str().to_owned())
         .collect())
 }
 
@@ -481,9 +545,13 @@ pub async fn check_destination(
     }
     Ok(DestinationCheck {
         node_url: remote.node_url.clone(),
-        remote,
         local,
-        modes: mode_offers(state).await?,
+        modes: if local {
+            mode_offers(state).await?
+        } else {
+            offers_towards(state, Some(&remote)).await?
+        },
+        remote,
     })
 }
 
@@ -578,6 +646,76 @@ async fn check_reachable_from(
             problem.unwrap_or_else(|| "no answer".into())
         ))),
     }
+}
+
+/// The one rule for short names and connection names, which scripts and the command line
+/// use: ASCII letters, digits, `_` and `-`, no spaces. As the messages and the README state it.
+pub const NAME_RULE: &str = "letters, digits, _ and - only (no spaces or other characters)";
+
+/// A short name or connection name as an admin types it: [`check_field`], then [`NAME_RULE`]
+/// (with a valid suggestion).
+fn check_name(field: &'static str, value: &str) -> Result<String, ConnectionError> {
+    let value = check_field(field, value)?;
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        let shown = if bad == ' ' {
+            "a space".to_owned()
+        } else {
+            format!("'{bad}'")
+        };
+        return Err(ConnectionError::Invalid {
+            field,
+            problem: format!(
+                "contains {shown}: use {NAME_RULE}, for example {}",
+                valid_name(&value)
+            ),
+        });
+    }
+    Ok(value)
+}
+
+/// A name made valid under [`NAME_RULE`]: every other run of characters one underscore.
+/// "Initech Corp!" becomes `initech_corp`.
+pub fn valid_name(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    if trimmed.is_empty() {
+        "node".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// `local_to_remote`, or with `_2`, `_3`, … the first that no connection of this node has.
+pub async fn free_connection_name(
+    state: &AppState,
+    local_short_name: &str,
+    remote_short_name: &str,
+) -> Result<String, ConnectionError> {
+    let base = default_connection_name(local_short_name, remote_short_name);
+    let taken: Vec<String> = state
+        .store()
+        .connections()
+        .await?
+        .into_iter()
+        .map(|c| c.name.to_lowercase())
+        .collect();
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken.contains(&name.to_lowercase()) {
+        name = format!("{base}_{n}");
+        n += 1;
+    }
+    Ok(name)
 }
 
 fn check_field(field: &'static str, value: &str) -> Result<String, ConnectionError> {
@@ -714,9 +852,14 @@ async fn new_connection(
     mode: Mode,
     role: ConnectionRole,
     status: ConnectionStatus,
+    target_project: Option<String>,
 ) -> Result<Connection, ConnectionError> {
     let now = Timestamp::now();
-    let (outgoing_script, incoming_script) = rules::defaults(state, mode).await?;
+    let (outgoing_script, incoming_script) = rules::defaults(state, mode);
+    let target_project = match target_project {
+        Some(target) => check_target(state, &target).await?,
+        None => default_target(state).await?,
+    };
     Ok(Connection {
         id,
         name: naming.name,
@@ -734,11 +877,107 @@ async fn new_connection(
         sealed_root: None,
         outgoing_script,
         incoming_script,
+        target_project,
         created: now,
         updated: now,
         last_sync: None,
         version: 0,
     })
+}
+
+/// The project new items from the remote go to when the admin chose none: the node's only
+/// project, when it has exactly one (a choice with one answer); otherwise none, and a first
+/// sync says that one must be chosen. On a node that serves ServiceNow the incoming rules
+/// name the table: none.
+async fn default_target(state: &AppState) -> Result<Option<String>, ConnectionError> {
+    if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
+        return Ok(None);
+    }
+    let projects = state.store().projects().await?;
+    Ok(match projects.as_slice() {
+        [only] => Some(only.key.to_string()),
+        _ => None,
+    })
+}
+
+/// The target project as the admin gave it, checked: a project of this node (the built-in
+/// tracker's; on ServiceNow the incoming rules choose the table). Empty text: none.
+async fn check_target(state: &AppState, text: &str) -> Result<Option<String>, ConnectionError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |problem: String| ConnectionError::Invalid {
+        field: "Target project",
+        problem,
+    };
+    if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
+        return Err(invalid(
+            "is for the built-in tracker: on a node that serves ServiceNow the incoming rules \
+             choose the table (entity.tableName)"
+                .into(),
+        ));
+    }
+    let key: tandem_model::ProjectKey = text.parse().map_err(|_| {
+        invalid(format!(
+            "'{text}' is not a project key (2–10 capital letters or digits, like ENG)"
+        ))
+    })?;
+    if state.store().project(&key).await?.is_none() {
+        let known: Vec<String> = state
+            .store()
+            .projects()
+            .await?
+            .into_iter()
+            .map(|p| p.key.to_string())
+            .collect();
+        return Err(invalid(if known.is_empty() {
+            format!("this node has no project {key} (it has no projects yet: create one first)")
+        } else {
+            format!(
+                "this node has no project {key}; its projects are {}",
+                known.join(", ")
+            )
+        }));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// The projects a target project may be chosen from, for the Accept page and the editor;
+/// `None` on a node that serves ServiceNow (the incoming rules choose the table there).
+pub async fn target_choices(state: &AppState) -> Result<Option<Vec<String>>, ConnectionError> {
+    if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
+        return Ok(None);
+    }
+    Ok(Some(
+        state
+            .store()
+            .projects()
+            .await?
+            .into_iter()
+            .map(|p| p.key.to_string())
+            .collect(),
+    ))
+}
+
+/// Sets (or with `None` clears) the project new items from the remote go to. Any mode: Basic
+/// connections' rules read it too.
+pub async fn set_target_project(
+    state: &AppState,
+    id: Uuid,
+    target: Option<&str>,
+) -> Result<Connection, ConnectionError> {
+    let target = match target {
+        Some(text) => check_target(state, text).await?,
+        None => None,
+    };
+    let connection = modify(state, id, |c| {
+        c.target_project = target.clone();
+        Ok(())
+    })
+    .await?;
+    tracing::info!(connection = %connection.name, target = ?connection.target_project, "Target project set.");
+    Ok(connection)
 }
 
 fn created(e: StoreError, name: &str) -> ConnectionError {
@@ -782,14 +1021,14 @@ pub async fn initiate(
     state: &AppState,
     request: InitiateRequest,
 ) -> Result<Initiated, ConnectionError> {
-    let local_short_name = check_field("Local instance short name", &request.local_short_name)?;
-    let remote_short_name = check_field("Remote instance short name", &request.remote_short_name)?;
+    let local_short_name = check_name("Local instance short name", &request.local_short_name)?;
+    let remote_short_name = check_name("Remote instance short name", &request.remote_short_name)?;
     let name = if request.name.trim().is_empty() {
-        default_connection_name(&local_short_name, &remote_short_name)
+        free_connection_name(state, &local_short_name, &remote_short_name).await?
     } else {
         request.name.clone()
     };
-    let name = check_field("Connection name", &name)?;
+    let name = check_name("Connection name", &name)?;
     let description = request.description.trim().to_owned();
     if description.len() > 2000 {
         return Err(ConnectionError::Invalid {
@@ -807,6 +1046,15 @@ pub async fn initiate(
         Some(url) => Some(check_destination(state, url).await?),
         None => None,
     };
+    // A mode the destination cannot run would leave a Pending connection nobody can accept.
+    if let Some(refusal) = destination.as_ref().and_then(|d| {
+        d.modes
+            .iter()
+            .find(|o| o.mode == request.mode)
+            .and_then(|o| o.refusal.clone())
+    }) {
+        return Err(ConnectionError::ModeNotAllowed(refusal));
+    }
     let id = Uuid::now_v7();
     let naming = Naming {
         name: name.clone(),
@@ -823,6 +1071,7 @@ pub async fn initiate(
             request.mode,
             ConnectionRole::Local,
             ConnectionStatus::Active,
+            request.target_project.clone(),
         )
         .await?;
         let connection = state
@@ -868,6 +1117,7 @@ pub async fn initiate(
         request.mode,
         ConnectionRole::Initiator,
         ConnectionStatus::Pending,
+        request.target_project.clone(),
     )
     .await?;
     connection.private = destination.is_none();
@@ -957,26 +1207,44 @@ pub async fn accept(
     request: AcceptRequest,
 ) -> Result<Connection, ConnectionError> {
     let invitation = read_code(state, &request.code).await?;
-    let local_short_name = check_field(
-        "Local instance short name",
-        request
-            .local_short_name
-            .as_deref()
-            .unwrap_or(&invitation.acceptor_short_name),
-    )?;
-    let remote_short_name = check_field(
-        "Remote instance short name",
-        request
-            .remote_short_name
-            .as_deref()
-            .unwrap_or(&invitation.initiator_short_name),
-    )?;
+    // Names the admin typed follow the rule; those from the code are the initiator's (an
+    // older node's may not) and are taken as they are.
+    let local_short_name = match request.local_short_name.as_deref() {
+        Some(typed) => check_name("Local instance short name", typed)?,
+        None => check_field("Local instance short name", &invitation.acceptor_short_name)?,
+    };
+    let remote_short_name = match request.remote_short_name.as_deref() {
+        Some(typed) => check_name("Remote instance short name", typed)?,
+        None => check_field(
+            "Remote instance short name",
+            &invitation.initiator_short_name,
+        )?,
+    };
     let name = invitation.connection_name.clone();
     check_name_free(state, &name).await?;
-    crate::license::status(state)
-        .await?
-        .plan
-        .check_mode(invitation.mode)?;
+    let plan = crate::license::status(state).await?.plan;
+    if plan.check_mode(invitation.mode).is_err() {
+        // The initiator's Pending connection says why it waits.
+        tell_declined(
+            state,
+            &invitation,
+            &format!(
+                "its plan ({}) allows Basic only, and this invitation is for {}: make a Basic \
+                 invitation, or its admin adds a license key and pastes the code again",
+                plan.name(),
+                invitation.mode
+            ),
+        )
+        .await;
+        return Err(ConnectionError::ModeNotAllowed(format!(
+            "this invitation is for a {mode} connection, and this node's plan ({plan}) allows \
+             Basic only. This node's admin can add a license key (Settings → License) and paste \
+             the code again, or ask {initiator}'s admin for a Basic invitation",
+            mode = invitation.mode,
+            plan = plan.name(),
+            initiator = invitation.initiator_short_name,
+        )));
+    }
     let initiator_url = invitation
         .initiator_url
         .clone()
@@ -999,6 +1267,7 @@ pub async fn accept(
         invitation.mode,
         ConnectionRole::Acceptor,
         ConnectionStatus::Pending,
+        request.target_project.clone(),
     )
     .await?;
     connection.private = invitation.acceptor_private;
@@ -1040,6 +1309,106 @@ pub async fn accept(
             Err(e)
         }
     }
+}
+
+/// Tells the initiator why this node cannot take its invitation, so that its Pending
+/// connection says so. Best effort: an older initiator (404), an unreachable or private one
+/// does not hear it, and this node's admin is told in any case.
+async fn tell_declined(state: &AppState, invitation: &Invitation, reason: &str) {
+    let Some(url) = invitation.initiator_url.as_deref() else {
+        return;
+    };
+    let Ok(nonce) = Nonce::random() else { return };
+    let reason: String = reason.chars().take(wire::MAX_DECLINE_REASON).collect();
+    let now = Timestamp::now();
+    let decline = tandem_protocol::Decline {
+        connection_id: invitation.connection_id,
+        timestamp: Timestamp::from_second(now.as_second()).unwrap_or(now),
+        nonce: nonce.as_str(),
+        reason: &reason,
+    };
+    let body = wire::DeclineRequest {
+        protocol: PROTOCOL,
+        connection_id: invitation.connection_id,
+        timestamp: now.as_second(),
+        nonce: nonce.as_str().to_owned(),
+        proof: URL_SAFE_NO_PAD.encode(decline.proof(&invitation.secret_hash())),
+        reason: reason.clone(),
+    };
+    match client::post_json(state.http(), url, wire::DECLINE_PATH, &body).await {
+        Ok((200, _, _)) => {
+            tracing::info!(connection = %invitation.connection_id, "The initiator was told why the invitation cannot be accepted.");
+        }
+        Ok((status, _, _)) => {
+            tracing::info!(connection = %invitation.connection_id, status, "The initiator did not take the decline (an older node?).");
+        }
+        Err(e) => {
+            tracing::info!(connection = %invitation.connection_id, error = %e, "The initiator could not be told why the invitation cannot be accepted.");
+        }
+    }
+}
+
+/// The initiator's half of a decline: the acceptor proves it holds the code, and the Pending
+/// connection's status reason says why it cannot accept.
+pub async fn declined(
+    state: &AppState,
+    request: &wire::DeclineRequest,
+) -> Result<(), ConnectionError> {
+    let refused =
+        |why: &str| ConnectionError::Unauthorized(format!("the decline is refused: {why}"));
+    let Some(connection) = state.store().connection(request.connection_id).await? else {
+        return Err(refused("no invitation of this node has that id"));
+    };
+    let now = Timestamp::now();
+    let waiting = connection.role == ConnectionRole::Initiator
+        && connection.status == ConnectionStatus::Pending
+        && connection
+            .invitation
+            .as_ref()
+            .is_some_and(|i| i.used.is_none() && i.expires > now);
+    if !waiting {
+        return Err(refused("no invitation of this node waits with that id"));
+    }
+    if request.reason.chars().count() > wire::MAX_DECLINE_REASON
+        || request.nonce.len() > 64
+        || request.reason.chars().any(char::is_control)
+    {
+        return Err(refused("malformed"));
+    }
+    let timestamp = Timestamp::from_second(request.timestamp).map_err(|_| refused("malformed"))?;
+    let proof = URL_SAFE_NO_PAD
+        .decode(request.proof.as_bytes())
+        .map_err(|_| refused("malformed"))?;
+    let root = open_root(state, &connection)?;
+    tandem_protocol::Decline {
+        connection_id: connection.id,
+        timestamp,
+        nonce: &request.nonce,
+        reason: &request.reason,
+    }
+    .verify(&root, &proof, now)
+    .map_err(|e| refused(&e.to_string()))?;
+    let keep = now
+        .checked_add(tandem_protocol::handshake::MAX_PROOF_SKEW)
+        .unwrap_or(now);
+    if !state
+        .store()
+        .remember_nonce(connection.id, &request.nonce, keep, now)
+        .await?
+    {
+        return Err(refused("it was received before (a replay)"));
+    }
+    let reason = format!(
+        "{} cannot accept the invitation: {}",
+        connection.remote_short_name, request.reason
+    );
+    modify(state, connection.id, |c| {
+        c.status_reason = Some(reason.clone());
+        Ok(())
+    })
+    .await?;
+    tracing::warn!(connection = %connection.name, "The other side cannot accept the invitation.");
+    Ok(())
 }
 
 /// The acceptor's half of the handshake: prove the code to the initiator, check its signed
@@ -1414,6 +1783,7 @@ fn is_request(kind: &str) -> bool {
             | crate::sync::operations::SYNC_CLEANUP
             | crate::sync::operations::SYNC_CLEANED_UP
             | crate::sync::operations::SYNC_VOID
+            | crate::sync::engine::SYNC_FAILED
     )
 }
 
@@ -1516,6 +1886,34 @@ pub(crate) fn to_wire(message: tandem_store::OutboundMessage) -> wire::WireMessa
         kind: message.kind,
         payload: serde_json::from_str(&message.payload).unwrap_or(serde_json::Value::Null),
     }
+}
+
+/// The unresolved sync errors per connection, as the Connections page and the console's
+/// menu show them.
+#[derive(Debug, Clone, Default)]
+pub struct OpenErrors {
+    counts: Vec<(Option<Uuid>, u64)>,
+}
+
+impl OpenErrors {
+    /// The connection's open errors (those the remote reported about this side's items too).
+    pub fn of(&self, id: Uuid) -> u64 {
+        self.counts
+            .iter()
+            .find(|(c, _)| *c == Some(id))
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Every open error of the node.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+}
+
+pub async fn open_errors(state: &AppState) -> Result<OpenErrors, ConnectionError> {
+    Ok(OpenErrors {
+        counts: state.store().open_error_counts().await?,
+    })
 }
 
 /// All connections with their twin counts, oldest first.
@@ -1719,18 +2117,105 @@ pub async fn watch_plan(state: AppState, cancel: tokio_util::sync::CancellationT
 /// Removes the connection on this side and tells the remote.
 pub async fn delete(state: &AppState, id: Uuid) -> Result<Deleted, ConnectionError> {
     let connection = load(state, id).await?;
-    let remote_told = if connection.can_call_remote() {
+    // Pending: the remote never accepted, so it has no connection to be told about.
+    let never_accepted = connection.status == ConnectionStatus::Pending;
+    let remote_told = if connection.can_call_remote() && !never_accepted {
         tell_remote(state, &connection, wire::Control::Deleted).await?;
         delivery::push_now(state, &connection).await.is_ok()
     } else {
         false
     };
     state.store().delete_connection(id).await?;
-    tracing::info!(connection = %id, name = %connection.name, remote_told, "Connection deleted.");
+    tracing::info!(connection = %id, name = %connection.name, remote_told, never_accepted, "Connection deleted.");
     Ok(Deleted {
         name: connection.name,
         remote_told,
+        never_accepted,
     })
+}
+
+/// A new invitation code for a Pending connection this node initiated (the first was lost,
+/// or expired): a new secret and a new expiry, so the old code stops working — an acceptance
+/// made with it fails the proof.
+pub async fn new_invitation_code(state: &AppState, id: Uuid) -> Result<Initiated, ConnectionError> {
+    let connection = load(state, id).await?;
+    let pending = connection.role == ConnectionRole::Initiator
+        && connection.status == ConnectionStatus::Pending
+        && connection
+            .invitation
+            .as_ref()
+            .is_some_and(|i| i.used.is_none());
+    if !pending {
+        return Err(ConnectionError::WrongStatus(
+            connection.status.label(),
+            "a new invitation code is made only for a Pending connection this node initiated"
+                .into(),
+        ));
+    }
+    crate::license::status(state)
+        .await?
+        .plan
+        .check_mode(connection.mode)?;
+    let now = Timestamp::now();
+    let _issuing = state.issuing_invitation().await;
+    let settings = state.settings();
+    let invitation = Invitation::issue(
+        IssueParams {
+            initiator_node_id: state.identity().id,
+            initiator_url: Some(settings.node_url.clone()),
+            acceptor_private: connection.private,
+            initiator_public_key: state.identity().verifying_key(),
+            connection_id: id,
+            connection_name: connection.name.clone(),
+            initiator_short_name: connection.local_short_name.clone(),
+            acceptor_short_name: connection.remote_short_name.clone(),
+            mode: connection.mode,
+            valid_for: state.config().invitation_validity,
+        },
+        now,
+    )?;
+    let code = invitation.to_code()?;
+    let sealed = seal_root(state, id, &invitation.secret_hash())?;
+    let expires = invitation.expires_at;
+    let connection = modify(state, id, |c| {
+        // Accepted meanwhile: the old code did its job, no new one.
+        if c.status != ConnectionStatus::Pending {
+            return Err(ConnectionError::WrongStatus(
+                c.status.label(),
+                "it was accepted meanwhile: no new invitation code is needed".into(),
+            ));
+        }
+        c.sealed_root = Some(sealed.clone());
+        c.invitation = Some(InvitationState {
+            expires,
+            used: None,
+        });
+        c.status_reason = None;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(connection = %id, name = %connection.name, expires = %expires, "New invitation code made: the one before no longer works.");
+    Ok(Initiated {
+        connection,
+        code: Some(code),
+        accept_url: None,
+    })
+}
+
+/// Writes generated incoming rules and a target project (the upgrade of a Basic connection's
+/// rules from an older version; admins cannot edit Basic rules).
+pub(crate) async fn set_generated_rules(
+    state: &AppState,
+    id: Uuid,
+    incoming: String,
+    target: Option<String>,
+) -> Result<Connection, ConnectionError> {
+    modify(state, id, |c| {
+        c.incoming_script = incoming.clone();
+        c.target_project = target.clone();
+        Ok(())
+    })
+    .await
 }
 
 /// Saves both scripts; refused for Basic connections and for scripts that do not parse.

@@ -26,6 +26,9 @@ use crate::auth::{self, ConsoleUser};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The Errors page, whose menu entry shows the count of open errors.
+const ERRORS_PATH: &str = "/sync/errors";
+
 /// The left menu: (section, [(label, path)]).
 pub const MENU: &[(&str, &[(&str, &str)])] = &[
     ("Work", &[("Items", "/items")]),
@@ -78,6 +81,8 @@ pub struct Layout {
     /// Path of the menu entry to highlight.
     pub active: &'static str,
     pub flash: Option<String>,
+    /// Unresolved sync errors, shown next to Errors in the menu.
+    pub open_errors: u64,
 }
 
 impl Layout {
@@ -88,6 +93,7 @@ impl Layout {
             csrf: user.csrf().to_owned(),
             active,
             flash: None,
+            open_errors: user.open_errors,
         }
     }
 
@@ -98,6 +104,7 @@ impl Layout {
             csrf: String::new(),
             active: "",
             flash: None,
+            open_errors: 0,
         }
     }
 
@@ -134,6 +141,11 @@ impl Layout {
     pub fn menu(&self) -> &'static [(&'static str, &'static [(&'static str, &'static str)])] {
         MENU
     }
+
+    /// The count the menu shows next to an entry: open errors next to Errors.
+    pub fn menu_count(&self, path: &str) -> Option<u64> {
+        (path == ERRORS_PATH && self.open_errors > 0).then_some(self.open_errors)
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -159,6 +171,7 @@ pub fn error_page(error: ApiError) -> Response {
             csrf: String::new(),
             active: "",
             flash: None,
+            open_errors: 0,
         },
         status: status.as_u16(),
         title: status.canonical_reason().unwrap_or("Error"),

@@ -434,6 +434,7 @@ pub async fn connect(
             name: DEMO_CONNECTION.into(),
             description: "The demo: customer incidents escalated to engineering.".into(),
             valid_for: None,
+            target_project: None,
         },
     )
     .await?;
@@ -448,6 +449,7 @@ pub async fn connect(
             code,
             local_short_name: None,
             remote_short_name: None,
+            target_project: None,
         },
     )
     .await?;

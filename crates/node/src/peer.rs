@@ -77,6 +77,12 @@ pub fn router(max_requests: usize) -> Router<AppState> {
             "/accept",
             post(accept)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
+                .layer(public.clone()),
+        )
+        .route(
+            "/decline",
+            post(decline)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(wire::MAX_SMALL_BODY))
                 .layer(public),
         )
         // `messages` and `poll` read their bodies themselves, after checking the headers.
@@ -120,6 +126,7 @@ pub fn node_info(state: &AppState) -> NodeInfo {
         tracker: settings.tracker.as_str().into(),
         tracker_label: settings.tracker.label().into(),
         public_key: state.identity().public_key_base64(),
+        modes: None,
     }
 }
 
@@ -145,6 +152,9 @@ async fn info(
     query: Result<Query<InfoQuery>, QueryRejection>,
 ) -> Response {
     let mut info = node_info(&state);
+    // The modes its plan allows, so that an initiator offers only those (the plan is public
+    // anyway: an acceptance is refused by it).
+    info.modes = connections::allowed_modes(&state).await.ok();
     if let Ok(Query(InfoQuery {
         tracker: Some(asked),
     })) = query
@@ -377,6 +387,16 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             other => other,
         }),
     }
+}
+
+/// An acceptor that cannot take this node's invitation says why; the Pending connection shows
+/// it. Refused (401, nothing recorded) unless it proves it holds the code.
+async fn decline(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<wire::DeclineRequest>,
+) -> Result<Response, ApiError> {
+    connections::declined(&state, &request).await?;
+    Ok(axum::Json(serde_json::json!({})).into_response())
 }
 
 async fn messages(

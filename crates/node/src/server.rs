@@ -250,6 +250,8 @@ pub async fn start_with_store(
     let settings = effective_settings(&config, store.as_ref(), addr).await?;
     let state = AppState::new(store, identity, config, settings, master_key)?;
     let setup_link = bootstrap_auth(&state).await?;
+    // Basic rules an older version generated name a project; today's read the target project.
+    crate::connections::rules::upgrade_basic_rules(&state).await;
 
     let cancel = CancellationToken::new();
     let app = router(state.clone());

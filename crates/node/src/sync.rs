@@ -1,7 +1,7 @@
 //! The sync engine: items as the rules see them ([`item_json`]), the rules runner ([`rules`])
 //! with the script helpers it binds ([`helpers`]), the outgoing and incoming loops
-//! ([`engine`]) and the operations on twins ([`operations`]); [`html`] holds the rich-text
-//! conversions of `nodeHelper`.
+//! ([`engine`]) and the operations on twins ([`operations`]); [`report`] tells the remote when
+//! its change failed here; [`html`] holds the rich-text conversions of `nodeHelper`.
 
 pub mod conflicts;
 pub mod engine;
@@ -10,6 +10,7 @@ pub mod html;
 pub mod item_json;
 pub mod jobs;
 pub mod operations;
+pub mod report;
 pub mod rules;
 pub mod scope;
 pub mod verify;

@@ -286,6 +286,63 @@ pub fn verify_accept_proof(
     Ok(AcceptProof { mac, signature })
 }
 
+const DECLINE_SALT: &[u8] = b"tandem/v1/decline-proof";
+const DECLINE_LABEL: &[u8] = b"tandem/v1/decline-mac\n";
+
+/// What the acceptor says when it cannot take an invitation (its plan does not allow the
+/// mode): the initiator shows it on its Pending connection. The proof (an HMAC from the code's
+/// secret hash) shows the sender holds the code, so nobody else can write on the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decline<'a> {
+    pub connection_id: Uuid,
+    pub timestamp: Timestamp,
+    pub nonce: &'a str,
+    pub reason: &'a str,
+}
+
+impl Decline<'_> {
+    fn mac(&self, root: &SecretHash) -> HmacSha256 {
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(DECLINE_SALT), root.as_bytes())
+            .expand(self.connection_id.as_bytes(), &mut key)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let mut mac = HmacSha256::new_from_slice(&key).expect("HMAC takes keys of any length");
+        mac.update(DECLINE_LABEL);
+        mac.update(self.connection_id.as_bytes());
+        mac.update(&self.timestamp.as_second().to_be_bytes());
+        for field in [self.nonce, self.reason] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac
+    }
+
+    /// The acceptor's proof, from the code's secret hash.
+    pub fn proof(&self, root: &SecretHash) -> [u8; 32] {
+        self.mac(root).finalize().into_bytes().into()
+    }
+
+    /// The initiator's check: the proof holds (constant time) and the time is at most
+    /// [`MAX_PROOF_SKEW`] from `now`.
+    pub fn verify(
+        &self,
+        root: &SecretHash,
+        proof: &[u8],
+        now: Timestamp,
+    ) -> Result<(), AcceptProofError> {
+        self.mac(root)
+            .verify_slice(proof)
+            .map_err(|_| AcceptProofError::BadProof)?;
+        let skew = now.duration_since(self.timestamp);
+        if skew.abs() > MAX_PROOF_SKEW {
+            return Err(AcceptProofError::ClockSkew {
+                seconds: skew.as_secs(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The HMAC keyed for one connection's accept proof.
 fn accept_mac(root: &SecretHash, connection_id: Uuid) -> HmacSha256 {
     let mut key = [0u8; 32];
@@ -398,6 +455,31 @@ mod tests {
     const CONN: Uuid = Uuid::from_u128(1);
     const ACCEPTOR: Uuid = Uuid::from_u128(2);
     const INITIATOR: Uuid = Uuid::from_u128(3);
+
+    #[test]
+    fn a_decline_verifies_with_the_code_only_and_as_written() {
+        let decline = Decline {
+            connection_id: CONN,
+            timestamp: at(0),
+            nonce: "n1",
+            reason: "Free plan: Basic only",
+        };
+        let proof = decline.proof(&root(7));
+        assert!(decline.verify(&root(7), &proof, at(10)).is_ok());
+        assert!(matches!(
+            decline.verify(&root(8), &proof, at(10)),
+            Err(AcceptProofError::BadProof)
+        ));
+        let edited = Decline {
+            reason: "something else",
+            ..decline.clone()
+        };
+        assert!(edited.verify(&root(7), &proof, at(10)).is_err());
+        assert!(matches!(
+            decline.verify(&root(7), &proof, at(3600)),
+            Err(AcceptProofError::ClockSkew { .. })
+        ));
+    }
 
     fn acceptance() -> Acceptance<'static> {
         Acceptance {

@@ -110,8 +110,8 @@ pub mod replay;
 pub mod signing;
 
 pub use handshake::{
-    AcceptProof, AcceptProofError, Acceptance, AcceptorDescriptor, ConnectionKeys, RequestKey,
-    Role, Terms, accept_proof, verify_accept_proof,
+    AcceptProof, AcceptProofError, Acceptance, AcceptorDescriptor, ConnectionKeys, Decline,
+    RequestKey, Role, Terms, accept_proof, verify_accept_proof,
 };
 pub use invitation::{
     DEFAULT_VALIDITY, Invitation, InvitationError, InvitationSecret, IssueParams, Route, SecretHash,

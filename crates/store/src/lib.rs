@@ -739,6 +739,12 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the message of an error that is still going on (a remote unreachable since
     /// a time, with its next try), keeping its id and time; `NotFound`.
     async fn set_sync_error_message(&self, id: i64, message: &str) -> Result<SyncError>;
+    /// Resolves the open errors the remote reported about the item ([`SyncError::remote_error`]):
+    /// the remote has applied a change of it since. Returns how many.
+    async fn resolve_reported_errors(&self, connection_id: Uuid, key: &ItemKey) -> Result<u64>;
+    /// The open sync errors per connection (`None`: the node's own), in one read: the
+    /// Connections page marks connections with any, the console's menu shows the total.
+    async fn open_error_counts(&self) -> Result<Vec<(Option<Uuid>, u64)>>;
     /// Stores a conflict (`id` and `at` as given are ignored: the store numbers and times it).
     async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord>;
     /// A local item's conflicts, newest first.

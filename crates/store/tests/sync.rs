@@ -39,6 +39,7 @@ pub(crate) fn connection(name: &str) -> Connection {
         sealed_root: None,
         outgoing_script: String::new(),
         incoming_script: String::new(),
+        target_project: None,
         created: at(T0),
         updated: at(T0),
         last_sync: None,
@@ -1132,6 +1133,7 @@ pub(crate) fn error(message: &str) -> NewSyncError {
         request_id: None,
         message: message.into(),
         script_trace: None,
+        remote_error: None,
     }
 }
 
@@ -1150,6 +1152,7 @@ async fn sync_errors_list_newest_first_and_resolve() {
         request_id: Some(request),
         message: "status Frobbed is not a status".into(),
         script_trace: Some("line 3: issue.status = x\n        ^".into()),
+        remote_error: None,
     };
     let first = store.record_sync_error(full.clone()).await.unwrap();
     assert_eq!(
@@ -1496,6 +1499,7 @@ async fn fill(store: &TestStore, id: Uuid) {
             request_id: Some(request),
             message: "failed".into(),
             script_trace: None,
+            remote_error: None,
         })
         .await
         .unwrap();
@@ -1697,4 +1701,68 @@ async fn a_bulk_job_stores_its_progress_finishes_once_and_lists_newest_first() {
     // Deleting the connection forgets its jobs.
     store.delete_connection(globex).await.unwrap();
     assert!(store.bulk_job(other.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn errors_the_remote_reported_resolve_per_item_and_open_errors_count_per_connection() {
+    let (store, acme, globex) = setup(2).await;
+    let reported = |connection: Uuid, item: &str, remote_error: i64| NewSyncError {
+        impact: Impact::Item,
+        connection_id: Some(connection),
+        local_key: Some(key(item)),
+        remote_key: None,
+        request_id: None,
+        message: "the remote could not apply it".into(),
+        script_trace: None,
+        remote_error: Some(remote_error),
+    };
+    let first = store
+        .record_sync_error(reported(acme, "OPS-1", 7))
+        .await
+        .unwrap();
+    assert_eq!(first.remote_error, Some(7));
+    store
+        .record_sync_error(reported(globex, "OPS-1", 8))
+        .await
+        .unwrap();
+    store
+        .record_sync_error(reported(acme, "OPS-2", 9))
+        .await
+        .unwrap();
+    // This node's own error of the item stays: only reported ones resolve.
+    let own = store
+        .record_sync_error(NewSyncError {
+            remote_error: None,
+            ..reported(acme, "OPS-1", 0)
+        })
+        .await
+        .unwrap();
+    store.record_sync_error(error("node-wide")).await.unwrap();
+    let counts = |all: Vec<(Option<Uuid>, u64)>, id: Option<Uuid>| {
+        all.iter().find(|(c, _)| *c == id).map_or(0, |(_, n)| *n)
+    };
+    let all = store.open_error_counts().await.unwrap();
+    assert_eq!(counts(all.clone(), Some(acme)), 3);
+    assert_eq!(counts(all.clone(), Some(globex)), 1);
+    assert_eq!(counts(all, None), 1);
+
+    assert_eq!(
+        store
+            .resolve_reported_errors(acme, &key("OPS-1"))
+            .await
+            .unwrap(),
+        1
+    );
+    let open: Vec<i64> = store
+        .sync_errors(false, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(!open.contains(&first.id), "{open:?}");
+    assert!(open.contains(&own.id), "{open:?}");
+    let all = store.open_error_counts().await.unwrap();
+    assert_eq!(counts(all.clone(), Some(acme)), 2);
+    assert_eq!(counts(all, Some(globex)), 1, "another connection's stays");
 }

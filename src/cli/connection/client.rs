@@ -37,6 +37,29 @@ impl NodeClient {
         Ok(answer.connection)
     }
 
+    /// Sets the project new items from the remote go to (`None`: none).
+    pub async fn set_target(
+        &self,
+        name: &str,
+        project: Option<&str>,
+    ) -> Result<Connection, ClientError> {
+        let body = serde_json::json!({ "target_project": project });
+        let answer: ConnectionAnswer = self
+            .call(Method::PATCH, &["connections", name], Some(&body))
+            .await?;
+        Ok(answer.connection)
+    }
+
+    /// A new invitation code for a Pending connection (the old one stops working).
+    pub async fn new_code(&self, name: &str) -> Result<Initiated, ClientError> {
+        self.call(
+            Method::POST,
+            &["connections", name, "invitation"],
+            None::<&()>,
+        )
+        .await
+    }
+
     pub async fn delete(&self, name: &str) -> Result<Deleted, ClientError> {
         self.call(Method::DELETE, &["connections", name], None::<&()>)
             .await
@@ -84,6 +107,9 @@ pub struct Connection {
     pub twins: u64,
     pub last_sync: Option<jiff::Timestamp>,
     pub invitation: Option<Invitation>,
+    /// Where new items from the remote go (older nodes do not say).
+    #[serde(default)]
+    pub target_project: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +153,8 @@ pub struct Initiate {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_project: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -144,12 +172,17 @@ pub struct Accept {
     pub local_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_project: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Deleted {
     pub deleted: String,
     pub remote_told: bool,
+    /// Older nodes do not say.
+    #[serde(default)]
+    pub never_accepted: bool,
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/connections/{name}/activate", post(activate))
         .route("/connections/{name}/deactivate", post(deactivate))
         .route("/connections/{name}/statistics", get(statistics))
+        .route("/connections/{name}/invitation", post(new_invitation))
         .route("/invitations/preview", post(preview))
         .route("/invitations/accept", post(accept))
 }
@@ -63,6 +64,11 @@ pub struct ConnectionJson {
     pub last_sync: Option<String>,
     pub created: String,
     pub invitation: Option<InvitationJson>,
+    /// Where new items from the remote go on this side; null when not chosen.
+    pub target_project: Option<String>,
+    /// This node's unresolved sync errors of the connection, those the remote reported
+    /// included (filled in by the list and the show).
+    pub open_errors: u64,
 }
 
 impl ConnectionJson {
@@ -92,6 +98,8 @@ impl ConnectionJson {
                 expires: time(i.expires),
                 used: i.used.map(time),
             }),
+            target_project: c.target_project.clone(),
+            open_errors: 0,
         }
     }
 }
@@ -146,8 +154,9 @@ async fn one(state: &AppState, c: &Connection) -> Result<Response, ApiError> {
 async fn connection_json(state: &AppState, c: &Connection) -> Result<serde_json::Value, ApiError> {
     let twins = state.store().active_twin_count(c.id).await?;
     let scope = connections::scope(state, c.id).await?;
-    let mut json = serde_json::to_value(ConnectionJson::new(c, twins))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut shown = ConnectionJson::new(c, twins);
+    shown.open_errors = connections::open_errors(state).await?.of(c.id);
+    let mut json = serde_json::to_value(shown).map_err(|e| ApiError::Internal(e.to_string()))?;
     json["scope"] = scope
         .set
         .as_ref()
@@ -171,9 +180,14 @@ fn parse_mode(text: &str) -> Result<Mode, ApiError> {
 
 async fn list(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
     let all = connections::list(&state).await?;
+    let open = connections::open_errors(&state).await?;
     let json: Vec<_> = all
         .iter()
-        .map(|s| ConnectionJson::new(&s.connection, s.twins))
+        .map(|s| {
+            let mut shown = ConnectionJson::new(&s.connection, s.twins);
+            shown.open_errors = open.of(s.connection.id);
+            shown
+        })
         .collect();
     Ok(axum::Json(serde_json::json!({ "connections": json })).into_response())
 }
@@ -226,6 +240,9 @@ struct InitiateBody {
     description: Option<String>,
     #[serde(default)]
     valid_hours: Option<u32>,
+    /// The project new items from the remote go to on this node.
+    #[serde(default)]
+    target_project: Option<String>,
 }
 
 async fn initiate(
@@ -265,6 +282,7 @@ async fn initiate(
             name: body.name.unwrap_or_default(),
             description: body.description.unwrap_or_default(),
             valid_for,
+            target_project: body.target_project,
         },
     )
     .await?;
@@ -287,6 +305,9 @@ struct CodeBody {
     local_name: Option<String>,
     #[serde(default)]
     remote_name: Option<String>,
+    /// The project new items from the remote go to on this node (accept only).
+    #[serde(default)]
+    target_project: Option<String>,
 }
 
 async fn preview(
@@ -319,6 +340,7 @@ async fn accept(
             code: body.code,
             local_short_name: body.local_name,
             remote_short_name: body.remote_name,
+            target_project: body.target_project,
         },
     )
     .await?;
@@ -356,6 +378,9 @@ struct UpdateBody {
     /// `{"projects": [...]}`, `{"query": "..."}`, or `null` for the default.
     #[serde(default, deserialize_with = "present")]
     scope: Option<serde_json::Value>,
+    /// A project key, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    target_project: Option<serde_json::Value>,
 }
 
 async fn update(
@@ -377,6 +402,18 @@ async fn update(
             .incoming_script
             .unwrap_or_else(|| connection.incoming_script.clone());
         connection = connections::save_rules(&state, current.id, &outgoing, &incoming).await?;
+    }
+    if let Some(target) = body.target_project {
+        let target = match &target {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(key) => Some(key.as_str()),
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "target_project: send a project key (\"ENG\") or null for none".into(),
+                ));
+            }
+        };
+        connection = connections::set_target_project(&state, current.id, target).await?;
     }
     if let Some(scope) = scope {
         connections::set_scope(&state, current.id, scope).await?;
@@ -412,8 +449,28 @@ async fn delete(
     Ok(axum::Json(serde_json::json!({
         "deleted": deleted.name,
         "remote_told": deleted.remote_told,
+        "never_accepted": deleted.never_accepted,
     }))
     .into_response())
+}
+
+/// A new invitation code for a Pending connection this node initiated; the old one stops
+/// working.
+async fn new_invitation(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = connections::find(&state, &name).await?.id;
+    let issued = connections::new_invitation_code(&state, id).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({
+            "connection": ConnectionJson::new(&issued.connection, 0),
+            "invitation_code": issued.code,
+        })),
+    )
+        .into_response())
 }
 
 async fn statistics(

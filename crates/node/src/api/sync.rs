@@ -137,32 +137,72 @@ async fn status(
             })
         })
         .collect();
-    Ok(axum::Json(serde_json::json!({
-        "item": key.to_string(),
-        "twins": twins,
-        "conflicts": conflicts,
-    }))
-    .into_response())
-}
-
-async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
+    // The item's open errors: this side's, and those the remote reported about it.
+    let connections = connections_by_id(&state).await?;
     let errors: Vec<_> = state
         .store()
         .sync_errors(false, 500)
         .await?
         .into_iter()
-        .map(|e| {
-            serde_json::json!({
-                "id": e.id,
-                "impact": e.impact.as_str(),
-                "connection_id": e.connection_id,
-                "local_key": e.local_key.map(|k| k.to_string()),
-                "remote_key": e.remote_key,
-                "at": e.at.to_string(),
-                "message": e.message,
-                "script_trace": e.script_trace,
-            })
-        })
+        .filter(|e| e.local_key.as_ref() == Some(&key))
+        .map(|e| error_json(e, &connections))
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "item": key.to_string(),
+        "twins": twins,
+        "conflicts": conflicts,
+        "errors": errors,
+    }))
+    .into_response())
+}
+
+/// One sync error as the API shows it. An error the remote reported carries
+/// `remote_error` (its id there) and `retry_at` (the remote's Errors page, where it is
+/// retried; null for a private remote).
+fn error_json(
+    e: tandem_model::SyncError,
+    connections: &std::collections::HashMap<uuid::Uuid, tandem_model::Connection>,
+) -> serde_json::Value {
+    let connection = e.connection_id.and_then(|id| connections.get(&id));
+    let retry_at = match (e.remote_error, connection) {
+        (Some(id), Some(c)) => crate::sync::report::remote_errors_page(c, id),
+        _ => None,
+    };
+    serde_json::json!({
+        "id": e.id,
+        "impact": e.impact.as_str(),
+        "connection_id": e.connection_id,
+        "connection": connection.map(|c| c.name.clone()),
+        "local_key": e.local_key.map(|k| k.to_string()),
+        "remote_key": e.remote_key,
+        "at": e.at.to_string(),
+        "message": e.message,
+        "script_trace": e.script_trace,
+        "remote_error": e.remote_error,
+        "retry_at": retry_at,
+    })
+}
+
+async fn connections_by_id(
+    state: &AppState,
+) -> Result<std::collections::HashMap<uuid::Uuid, tandem_model::Connection>, ApiError> {
+    Ok(state
+        .store()
+        .connections()
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect())
+}
+
+async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
+    let connections = connections_by_id(&state).await?;
+    let errors: Vec<_> = state
+        .store()
+        .sync_errors(false, 500)
+        .await?
+        .into_iter()
+        .map(|e| error_json(e, &connections))
         .collect();
     Ok(axum::Json(serde_json::json!({"errors": errors})).into_response())
 }

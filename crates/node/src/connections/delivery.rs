@@ -379,6 +379,7 @@ async fn report(state: &AppState, connection: &Connection, link: &Link, message:
             request_id: None,
             message,
             script_trace: None,
+            remote_error: None,
         })
         .await;
     match recorded {
@@ -569,6 +570,7 @@ mod tests {
             sealed_root: None,
             outgoing_script: String::new(),
             incoming_script: String::new(),
+            target_project: None,
             created: now,
             updated: now,
             last_sync: None,

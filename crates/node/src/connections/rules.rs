@@ -3,33 +3,25 @@
 
 use tandem_model::Mode;
 
-use super::ConnectionError;
 use crate::state::AppState;
 
 /// The largest script the editor accepts.
 pub const MAX_SCRIPT: usize = 256 * 1024;
 
 /// The outgoing and incoming rules for a new connection of this mode on this node's tracker.
-/// The incoming rules create items in the node's first project (the admin changes that line
-/// for another).
-pub async fn defaults(state: &AppState, mode: Mode) -> Result<(String, String), ConnectionError> {
+/// The incoming rules create new items where this side's admin chose, read when they run
+/// (`connection.targetProject`): nothing about this node's projects is written into them.
+pub fn defaults(state: &AppState, mode: Mode) -> (String, String) {
     if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
-        return Ok(match mode {
+        return match mode {
             Mode::Script => (servicenow_outgoing(), servicenow_incoming()),
             Mode::Basic => (servicenow_basic_outgoing(), servicenow_basic_incoming()),
-        });
+        };
     }
-    let project = state
-        .store()
-        .projects()
-        .await?
-        .into_iter()
-        .next()
-        .map_or_else(|| "PROJ".to_owned(), |p| p.key.to_string());
-    Ok(match mode {
-        Mode::Script => (script_outgoing(), script_incoming(&project)),
-        Mode::Basic => (basic_outgoing(), basic_incoming(&project)),
-    })
+    match mode {
+        Mode::Script => (script_outgoing(), script_incoming()),
+        Mode::Basic => (basic_outgoing(), basic_incoming()),
+    }
 }
 
 fn script_outgoing() -> String {
@@ -41,30 +33,33 @@ replica.description = issue.description
 replica.status      = issue.status
 replica.priority    = issue.priority
 replica.labels      = issue.labels
-replica.comments    = issue.comments
+// Public comments only: internal ones stay on this side. To send them too (as internal
+// comments), write `replica.comments = issue.comments`.
+replica.comments    = issue.comments.findAll { !it.internal }
 replica.attachments = issue.attachments
 "
     .to_owned()
 }
 
-pub(crate) fn script_incoming(project: &str) -> String {
-    format!(
-        "\
+pub(crate) fn script_incoming() -> String {
+    "\
 // How this side applies what it receives: `replica` is the remote item, `issue` the local one.
-if (firstSync) {{
-    // New items from the other side are created in this project.
-    issue.projectKey = \"{project}\"
-}}
+if (firstSync) {
+    // New items from the other side go to the connection's target project, which this
+    // side's admin chooses (Connections → Edit → Target project). To decide here instead,
+    // write the key: issue.projectKey = \"ENG\"
+    issue.projectKey = connection.targetProject
+}
 issue.summary     = replica.summary
 issue.description = replica.description
 // A side that does not send a field (a ServiceNow record has no labels) leaves it as it is.
-if (replica.status)         {{ issue.status   = replica.status }}
-if (replica.priority)       {{ issue.priority = replica.priority }}
-if (replica.labels != null) {{ issue.labels   = replica.labels }}
+if (replica.status)         { issue.status   = replica.status }
+if (replica.priority)       { issue.priority = replica.priority }
+if (replica.labels != null) { issue.labels   = replica.labels }
 issue.comments    = commentHelper.mergeComments(issue, replica)
 issue.attachments = attachmentHelper.mergeAttachments(issue, replica)
 "
-    )
+    .to_owned()
 }
 
 fn basic_outgoing() -> String {
@@ -79,19 +74,77 @@ replica.attachments = issue.attachments
     .to_owned()
 }
 
-pub(crate) fn basic_incoming(project: &str) -> String {
-    format!(
-        "\
-// Basic mode: generated rules (summary, description, public comments, attachments).
-if (firstSync) {{
-    issue.projectKey = \"{project}\"
-}}
+pub(crate) fn basic_incoming() -> String {
+    "\
+// Basic mode: generated rules (summary, description, public comments, attachments). New items
+// go to the connection's target project (Connections → Edit → Target project).
+if (firstSync) {
+    issue.projectKey = connection.targetProject
+}
 issue.summary     = replica.summary
 issue.description = replica.description
 issue.comments    = commentHelper.mergeComments(issue, replica)
 issue.attachments = attachmentHelper.mergeAttachments(issue, replica)
 "
-    )
+    .to_owned()
+}
+
+/// The incoming rules older versions generated for a Basic connection on the built-in
+/// tracker, with the node's first project at connection time (or `PROJ`) written in.
+const LEGACY_BASIC_INCOMING: &str = "\
+// Basic mode: generated rules (summary, description, public comments, attachments).
+if (firstSync) {
+    issue.projectKey = \"{project}\"
+}
+issue.summary     = replica.summary
+issue.description = replica.description
+issue.comments    = commentHelper.mergeComments(issue, replica)
+issue.attachments = attachmentHelper.mergeAttachments(issue, replica)
+";
+
+/// The project written into Basic incoming rules an older version generated, when `incoming`
+/// is exactly such rules: they cannot be edited, so the node replaces them with today's,
+/// which read the target project ([`upgrade_basic_rules`]).
+pub fn legacy_basic_project(incoming: &str) -> Option<&str> {
+    let (head, tail) = LEGACY_BASIC_INCOMING.split_once("{project}")?;
+    let project = incoming.strip_prefix(head)?.strip_suffix(tail)?;
+    (!project.is_empty() && project.chars().all(|c| c.is_ascii_alphanumeric())).then_some(project)
+}
+
+/// Gives Basic connections whose rules an older version generated today's rules, with the
+/// project written in them as the target project when this node has it (`PROJ`, written when
+/// there was no project, usually is not: the admin then chooses one). Run at start; a
+/// connection that fails to upgrade keeps its rules and is logged.
+pub async fn upgrade_basic_rules(state: &AppState) {
+    if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
+        return;
+    }
+    let Ok(connections) = state.store().connections().await else {
+        return;
+    };
+    for connection in connections {
+        if connection.mode != Mode::Basic || connection.target_project.is_some() {
+            continue;
+        }
+        let Some(project) = legacy_basic_project(&connection.incoming_script) else {
+            continue;
+        };
+        let exists = match project.parse::<tandem_model::ProjectKey>() {
+            Ok(key) => matches!(state.store().project(&key).await, Ok(Some(_))),
+            Err(_) => false,
+        };
+        let target = exists.then(|| project.to_owned());
+        let upgraded =
+            super::set_generated_rules(state, connection.id, basic_incoming(), target).await;
+        match upgraded {
+            Ok(c) => {
+                tracing::info!(connection = %c.name, target = ?c.target_project, "Basic rules upgraded: new items go to the target project.")
+            }
+            Err(e) => {
+                tracing::warn!(connection = %connection.name, error = %e, "Basic rules generated by an older version could not be upgraded.")
+            }
+        }
+    }
 }
 
 fn servicenow_outgoing() -> String {
@@ -110,8 +163,9 @@ if (entity.tableName == \"incident\") {
     replica.priority    = [name: priorities[entity.priority] ?: \"Medium\"]
     replica.urgency     = entity.urgency
     replica.impact      = entity.impact
-    // Additional comments are public; work notes go as internal comments.
-    replica.comments    = entity.comments + entity.work_notes
+    // Additional comments only: work notes are internal and stay on this side. To send them
+    // too (as internal comments), write `replica.comments = entity.comments + entity.work_notes`.
+    replica.comments    = entity.comments
     replica.attachments = entity.attachments
 }
 "
@@ -202,9 +256,9 @@ mod tests {
     fn every_generated_rule_parses() {
         for source in [
             script_outgoing(),
-            script_incoming("ENG"),
+            script_incoming(),
             basic_outgoing(),
-            basic_incoming("ENG"),
+            basic_incoming(),
             servicenow_outgoing(),
             servicenow_incoming(),
             servicenow_basic_outgoing(),
@@ -213,6 +267,17 @@ mod tests {
             tandem_script::playground::check(&source, "rules")
                 .unwrap_or_else(|e| panic!("{e}\n{source}"));
         }
+    }
+
+    #[test]
+    fn basic_rules_an_older_version_generated_are_recognised_with_their_project() {
+        let old = LEGACY_BASIC_INCOMING.replace("{project}", "PROJ");
+        assert_eq!(legacy_basic_project(&old), Some("PROJ"));
+        let old = LEGACY_BASIC_INCOMING.replace("{project}", "ENG");
+        assert_eq!(legacy_basic_project(&old), Some("ENG"));
+        assert_eq!(legacy_basic_project(&basic_incoming()), None);
+        assert_eq!(legacy_basic_project(&format!("{old}// mine\n")), None);
+        tandem_script::playground::check(&old, "rules").expect("the old rules parse");
     }
 
     /// The incident as the default ServiceNow incoming rules leave it, given a replica.

@@ -15,6 +15,7 @@ pub const ACCEPT_PATH: &str = "/node/v1/accept";
 pub const MESSAGES_PATH: &str = "/node/v1/messages";
 pub const POLL_PATH: &str = "/node/v1/poll";
 pub const TWINS_PATH: &str = "/node/v1/twins";
+pub const DECLINE_PATH: &str = "/node/v1/decline";
 
 /// The most messages one push or poll carries.
 pub const BATCH: u32 = 100;
@@ -74,6 +75,26 @@ pub struct AcceptRequest {
     /// from the node that made the code.
     pub nonce: String,
 }
+
+/// `POST /node/v1/decline`, from a node that cannot take an invitation (its plan does not
+/// allow the mode) to the initiator, whose Pending connection then says why. Older
+/// initiators answer 404, and the acceptor's admin is told anyway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    pub protocol: u32,
+    pub connection_id: Uuid,
+    /// Unix seconds.
+    pub timestamp: i64,
+    pub nonce: String,
+    /// At most [`MAX_DECLINE_REASON`] characters.
+    pub reason: String,
+    /// base64url HMAC from the code's secret hash over the other fields.
+    pub proof: String,
+}
+
+/// The most characters a decline's reason may have.
+pub const MAX_DECLINE_REASON: usize = 600;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AcceptAnswer {

@@ -131,10 +131,13 @@ struct Row {
     reason: Option<String>,
     /// `activate`, `deactivate`, or none while the invitation is pending.
     toggle: Option<(&'static str, &'static str)>,
+    /// Unresolved sync errors of the connection on this node, those the remote reported
+    /// about this side's items included: a failure on either side shows here.
+    open_errors: u64,
 }
 
 impl Row {
-    fn new(layout: &Layout, connection: &Connection, twins: u64) -> Row {
+    fn new(layout: &Layout, connection: &Connection, twins: u64, open_errors: u64) -> Row {
         let toggle = match connection.status {
             ConnectionStatus::Active => Some(("deactivate", "Deactivate")),
             ConnectionStatus::Deactivated | ConnectionStatus::Error => {
@@ -154,6 +157,7 @@ impl Row {
             status_class: status_class(connection.status),
             reason: connection.status_reason.clone(),
             toggle,
+            open_errors,
         }
     }
 }
@@ -179,10 +183,11 @@ async fn list(
 ) -> PageResult {
     let layout = Layout::new(&state, &user, MENU_PATH)
         .with_flash(params.flash.filter(|f| f.len() < MAX_FLASH));
+    let open = connections::open_errors(&state).await?;
     let rows = connections::list(&state)
         .await?
         .iter()
-        .map(|s| Row::new(&layout, &s.connection, s.twins))
+        .map(|s| Row::new(&layout, &s.connection, s.twins, open.of(s.connection.id)))
         .collect();
     Ok(ConnectionsPage {
         layout,
@@ -258,6 +263,12 @@ async fn delete(
 }
 
 fn deleted_message(deleted: &connections::Deleted) -> String {
+    if deleted.never_accepted {
+        return format!(
+            "Connection {} deleted. It was never accepted, so the other side has nothing to remove, and its invitation code no longer works.",
+            deleted.name
+        );
+    }
     if deleted.remote_told {
         format!(
             "Connection {} deleted; the remote node was told.",

@@ -70,14 +70,17 @@ fn redirect_with(path: &str, outcome: Result<String, String>) -> PageResult {
     Ok(Redirect::to(&format!("{path}{join}{query}")).into_response())
 }
 
-/// Connection names by id, for pages that list records of several connections.
-async fn connection_names(state: &AppState) -> Result<HashMap<Uuid, String>, PageError> {
+/// Every connection by id: the Errors rows show its name and, for an error the remote
+/// reported, link to the remote's Errors page.
+async fn connections_by_id(
+    state: &AppState,
+) -> Result<HashMap<Uuid, tandem_model::Connection>, PageError> {
     Ok(state
         .store()
         .connections()
         .await?
         .into_iter()
-        .map(|c| (c.id, c.name))
+        .map(|c| (c.id, c))
         .collect())
 }
 

@@ -772,6 +772,7 @@ impl Bridge {
                     ),
                 },
                 script_trace: None,
+                remote_error: None,
             })
             .await?;
         crate::sync::engine::notify_webhook(&self.state, None, &error);
@@ -1228,6 +1229,7 @@ impl PollHealth {
                 request_id: None,
                 message,
                 script_trace: None,
+                remote_error: None,
             })
             .await
         {

@@ -33,6 +33,10 @@ const WATERMARK: &str = "sync.events_seq";
 /// Message kinds on the connection's queue.
 pub const SYNC: &str = "sync";
 pub const SYNC_ACK: &str = "sync_ack";
+/// "I could not apply your change of this item": the reason, and the error's id on this
+/// side's Errors page, where it is retried. Version 1 of its payload is [`FailureReport`].
+/// Older nodes ignore a kind they do not know (and log it), so it is sent to every remote.
+pub const SYNC_FAILED: &str = "sync_failed";
 const BATCH: u32 = 200;
 /// How often an idle loop looks anyway (a wake-up it missed, a request whose retry is due).
 const IDLE_ROUND: Duration = Duration::from_millis(500);
@@ -84,6 +88,21 @@ pub enum SyncFailure {
     /// The item changed while the request was applied: run it again (it stays pending).
     #[error("the item changed while the sync was applied; it runs again")]
     Retry,
+    /// A first sync has nowhere to create its item: the rules read the connection's target
+    /// project, and this side's admin has not chosen one.
+    #[error(
+        "no target project: connection {connection} has no project chosen for new items from \
+         {remote}. This node's admin chooses one (Connections → Edit {connection} → Target \
+         project, or `tandem connection target {connection} KEY`), then picks Resolve and retry"
+    )]
+    NoTargetProject { connection: String, remote: String },
+    /// The target project chosen for the connection is not on this node (deleted since).
+    #[error(
+        "the target project {project} of connection {connection} does not exist on this node: \
+         create it, or choose another (Connections → Edit {connection} → Target project), then \
+         pick Resolve and retry"
+    )]
+    TargetProjectMissing { connection: String, project: String },
 }
 
 impl SyncFailure {
@@ -861,6 +880,9 @@ async fn run_request(
     let result = match request.kind.as_str() {
         SYNC => apply_sync(state, connection, &payload).await,
         SYNC_ACK => apply_ack(state, connection, &payload).await,
+        SYNC_FAILED => super::report::reported(state, connection, &payload)
+            .await
+            .map(|()| done),
         super::operations::SYNC_STOP => {
             apply_stop(state, connection, &payload).await.map(|()| done)
         }
@@ -891,7 +913,10 @@ async fn run_request(
             after_apply(state, connection, done.after).await;
             // On ServiceNow the change goes on to the instance: no need to wait for its round.
             state.wake_bridge();
-            touch_connection(state, connection.id).await;
+            // A failure report syncs nothing: the connection's Last sync stays.
+            if request.kind != SYNC_FAILED {
+                touch_connection(state, connection.id).await;
+            }
         }
         // Still pending: the next round runs it again on the item as it is then.
         Err(SyncFailure::Retry) => {}
@@ -921,7 +946,7 @@ async fn run_request(
             // The error before the request's state: a request marked failed with no error to
             // say so would wait for an admin nobody tells. When the error cannot be recorded
             // (the disk is full) the request stays pending and runs again later.
-            try_record_item_error(
+            let recorded = try_record_item_error(
                 state,
                 connection,
                 local.as_ref(),
@@ -933,6 +958,12 @@ async fn run_request(
             store
                 .set_request_state(request.id, RequestState::Failed)
                 .await?;
+            // The sender's admin sees it too, on its item.
+            if request.kind == SYNC
+                && let Some(error) = recorded
+            {
+                super::report::report(state, connection, request, &error).await;
+            }
         }
     }
     Ok(())
@@ -1011,7 +1042,7 @@ pub(crate) async fn record_item_error(
 }
 
 /// [`record_item_error`], failing with the storage fault that kept the error from being
-/// recorded.
+/// recorded; the error recorded, when it was.
 async fn try_record_item_error(
     state: &AppState,
     connection: &Connection,
@@ -1019,10 +1050,10 @@ async fn try_record_item_error(
     remote_key: Option<&str>,
     request_id: Option<i64>,
     failure: &SyncFailure,
-) -> Result<(), SyncFailure> {
+) -> Result<Option<tandem_model::SyncError>, SyncFailure> {
     if failure.is_storage_fault() {
         crate::storage::report(state, "sync", failure, crate::storage::FIRST_PAUSE);
-        return Ok(());
+        return Ok(None);
     }
     let (impact, trace) = match failure {
         SyncFailure::Rule(e) if e.compile => (Impact::Connection, e.trace.clone()),
@@ -1040,22 +1071,29 @@ async fn try_record_item_error(
             request_id,
             message: failure.to_string(),
             script_trace: trace,
+            remote_error: None,
         })
         .await;
-    match recorded {
-        Ok(error) => notify_webhook(state, Some(connection), &error),
+    let recorded = match recorded {
+        Ok(error) => {
+            notify_webhook(state, Some(connection), &error);
+            Some(error)
+        }
         Err(e) if e.is_storage_fault() => {
             crate::storage::report(state, "sync", &e, crate::storage::FIRST_PAUSE);
             return Err(e.into());
         }
-        Err(e) => tracing::error!(error = %e, "A sync error could not be recorded."),
-    }
+        Err(e) => {
+            tracing::error!(error = %e, "A sync error could not be recorded.");
+            None
+        }
+    };
     if let SyncFailure::Rule(e) = failure
         && e.compile
     {
         pause_for_rules(state, connection.id, e).await;
     }
-    Ok(())
+    Ok(recorded)
 }
 
 /// The node's plan allows one more twin this month, or the item gets an error that says so
@@ -1329,7 +1367,26 @@ async fn apply_sync<'a>(
     let actor = actor(connection);
     let item = match item_before {
         None => {
-            let new = state.view().new_item_from_json(&outcome.item)?;
+            let new = match state.view().new_item_from_json(&outcome.item) {
+                Ok(new) => new,
+                // The default rules read the target project: say what is missing, and where
+                // to set it, rather than which field the rules left empty.
+                Err(e) if e.field == "projectKey" && connection.target_project.is_none() => {
+                    return Err(SyncFailure::NoTargetProject {
+                        connection: connection.name.clone(),
+                        remote: connection.remote_short_name.clone(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if connection.target_project.as_deref() == Some(new.project.as_str())
+                && store.project(&new.project).await?.is_none()
+            {
+                return Err(SyncFailure::TargetProjectMissing {
+                    connection: connection.name.clone(),
+                    project: new.project.to_string(),
+                });
+            }
             // Only where the scope reaches: rules that create elsewhere give the remote no
             // item it could then read.
             if !scope::reach(state, connection)
@@ -1768,6 +1825,8 @@ async fn apply_ack<'a>(
     }
     twin.last_sync = Some(Timestamp::now());
     learn_links(state, connection, &local, payload).await?;
+    // The remote applied a change of the item: what it reported failing before is over.
+    store.resolve_reported_errors(connection.id, &local).await?;
     Ok(Completion {
         twin: Some(twin),
         message: None,

@@ -28,8 +28,9 @@
 //!   syncing the twin, as Unexalate does): the engine acts after recording the apply, and
 //!   does not send back a change that was itself sent back (no ping-pong).
 //! - `connection` (a variable, not a helper): `name`, `localShortName`, `remoteShortName`,
-//!   `mode`, `role`, `remoteInstance` (`name`, `url`, `tracker`; null on a local
-//!   connection).
+//!   `mode`, `role`, `targetProject` (the project new items from the remote go to, as this
+//!   side's admin chose it; null when not chosen), `remoteInstance` (`name`, `url`, `tracker`;
+//!   null on a local connection).
 //! - `workLogHelper`: the built-in tracker has no work logs, so `mergeWorkLogs(issue, replica[,
 //!   closure])` gives the issue's `workLogs` (an empty list), `addWorkLog(…)` and
 //!   `filterLocal(workLogs)` give the list passed, and `setAutoAdjust()` does nothing: scripts
@@ -83,7 +84,8 @@ pub struct Env {
 /// The connection and the nodes' URLs, as the rules and `syncHelper` see them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct About {
-    /// `connection`: `name`, `localShortName`, `remoteShortName`, `mode`, `role`, and
+    /// `connection`: `name`, `localShortName`, `remoteShortName`, `mode`, `role`,
+    /// `targetProject` (where new items go, as this side's admin chose; null when not chosen) and
     /// `remoteInstance` (`name`, `url`, `tracker`; null on a local connection).
     pub connection: Value,
     /// This node's URL (`getExalateUrl`) and its tracker's (`getTrackerUrl`).
@@ -121,6 +123,7 @@ impl About {
                 "remoteShortName": connection.remote_short_name,
                 "mode": connection.mode.name(),
                 "role": connection.role.as_str(),
+                "targetProject": connection.target_project,
                 "remoteInstance": remote.map(|r| json!({
                     "name": r.name,
                     "url": r.url,
@@ -1310,6 +1313,7 @@ pub(crate) mod testing {
             sealed_root: None,
             outgoing_script: String::new(),
             incoming_script: String::new(),
+            target_project: None,
             created: Timestamp::now(),
             updated: Timestamp::now(),
             last_sync: None,

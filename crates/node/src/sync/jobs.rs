@@ -563,7 +563,10 @@ fn fatal(e: &SyncFailure) -> bool {
                 | StoreError::Invalid(_)
         ),
         SyncFailure::Rule(r) => r.compile,
-        SyncFailure::Apply(_) | SyncFailure::Retry => false,
+        SyncFailure::Apply(_)
+        | SyncFailure::Retry
+        | SyncFailure::NoTargetProject { .. }
+        | SyncFailure::TargetProjectMissing { .. } => false,
     }
 }
 

@@ -144,6 +144,8 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
             .await?;
     } else if error.message.starts_with(engine::CONNECT_REFUSED) {
         // Nothing to run again: the link is gone, and a new Connect makes another.
+    } else if error.remote_error.is_some() {
+        // The remote reported it: it is retried there. Resolving it here only clears it.
     } else if let (Some(connection), Some(key)) = (error.connection_id, &error.local_key)
         && let Some(connection) = store.connection(connection).await?
     {

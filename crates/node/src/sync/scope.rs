@@ -166,8 +166,10 @@ pub struct ReachCache(Mutex<HashMap<Uuid, Cached>>);
 
 struct Cached {
     version: u64,
-    /// The incoming rules it read (the default scope's projects come from them).
+    /// The incoming rules and the target project it read (the default scope's projects come
+    /// from them).
     incoming: String,
+    target: Option<String>,
     /// The tracker view it read (held, so that its identity cannot be reused).
     view: View,
     reach: Arc<Reach>,
@@ -179,6 +181,7 @@ impl ReachCache {
         let cached = cache.get(&connection.id)?;
         (cached.version == version
             && cached.incoming == connection.incoming_script
+            && cached.target == connection.target_project
             && same_view(&cached.view, view))
         .then(|| cached.reach.clone())
     }
@@ -192,6 +195,7 @@ impl ReachCache {
             Cached {
                 version,
                 incoming: connection.incoming_script.clone(),
+                target: connection.target_project.clone(),
                 view,
                 reach,
             },
@@ -230,6 +234,12 @@ pub fn outside(connection: &Connection, key: &ItemKey) -> SyncFailure {
 async fn default_reach(state: &AppState, connection: &Connection) -> Result<Reach, SyncFailure> {
     let view = state.view();
     let mut projects = rule_projects(&view, &connection.incoming_script);
+    // The project its admin chose for new items from the remote.
+    if let Some(target) = connection.target_project.as_deref()
+        && let Some(project) = project_named(&view, target)
+    {
+        projects.push(project);
+    }
     let mut queries = Vec::new();
     for trigger in state.store().triggers(Some(connection.id)).await? {
         // A trigger that no longer parses selects nothing.
@@ -453,11 +463,11 @@ mod tests {
     }
 
     #[test]
-    fn the_default_rules_create_in_the_project_they_name() {
-        let incoming = crate::connections::rules::script_incoming("ENG");
-        assert_eq!(projects(&incoming), ["ENG"]);
-        let incoming = crate::connections::rules::basic_incoming("ENG");
-        assert_eq!(projects(&incoming), ["ENG"]);
+    fn the_default_rules_name_no_project_the_target_project_is_read_when_they_run() {
+        let incoming = crate::connections::rules::script_incoming();
+        assert_eq!(projects(&incoming), Vec::<String>::new());
+        let incoming = crate::connections::rules::basic_incoming();
+        assert_eq!(projects(&incoming), Vec::<String>::new());
     }
 
     #[test]

@@ -648,6 +648,7 @@ async fn flag(
             request_id: None,
             message,
             script_trace: None,
+            remote_error: None,
         })
         .await?;
     tracing::warn!(connection = %connection.name, item = ?difference.local_key, kind = difference.kind.as_str(), "Verify flagged a difference it cannot fix.");

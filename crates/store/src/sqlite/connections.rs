@@ -25,7 +25,7 @@ const NONCE_SWEEP: i64 = 64;
 
 /// The columns a connection is written from, in the order of [`values`]: `?1` is `id`, and so
 /// on. `version` is not among them: the store sets it.
-const FIELDS: [&str; 24] = [
+const FIELDS: [&str; 25] = [
     "id",
     "name",
     "description",
@@ -50,6 +50,7 @@ const FIELDS: [&str; 24] = [
     "created",
     "updated",
     "last_sync",
+    "target_project",
 ];
 
 /// What a connection is read from: [`FIELDS`], then `version`. See [`Stored`].
@@ -116,6 +117,7 @@ fn values(c: &Connection) -> [Value; FIELDS.len()] {
         time(c.created),
         time(c.updated),
         opt_time(c.last_sync),
+        opt_text(c.target_project.as_deref()),
     ]
 }
 
@@ -147,6 +149,7 @@ struct Stored {
     created: i64,
     updated: i64,
     last_sync: Option<i64>,
+    target_project: Option<String>,
     version: i64,
 }
 
@@ -178,7 +181,8 @@ impl Stored {
             created: row.get(21)?,
             updated: row.get(22)?,
             last_sync: row.get(23)?,
-            version: row.get(24)?,
+            target_project: row.get(24)?,
+            version: row.get(25)?,
         })
     }
 
@@ -254,6 +258,7 @@ impl Stored {
             sealed_root: self.sealed_root,
             outgoing_script: self.outgoing_script,
             incoming_script: self.incoming_script,
+            target_project: self.target_project,
             version: self.version,
         })
     }

@@ -926,6 +926,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn resolve_reported_errors(&self, connection_id: Uuid, key: &ItemKey) -> Result<u64> {
+        let key = key.clone();
+        self.write(move |conn| records::resolve_reported_errors(conn, connection_id, &key, now()))
+            .await
+    }
+
+    async fn open_error_counts(&self) -> Result<Vec<(Option<Uuid>, u64)>> {
+        self.read(|conn| records::open_error_counts(conn)).await
+    }
+
     async fn record_conflict(&self, conflict: ConflictRecord) -> Result<ConflictRecord> {
         self.write(move |conn| records::record_conflict(conn, &conflict, now()))
             .await

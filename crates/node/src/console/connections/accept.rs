@@ -40,6 +40,10 @@ struct AcceptPage {
     preview: Option<Preview>,
     local_short_name: String,
     remote_short_name: String,
+    /// The projects new items from the remote may go to (`None` on ServiceNow, where the
+    /// rules choose the table), and the one selected.
+    target_choices: Option<Vec<String>>,
+    target_project: String,
     error: Option<String>,
 }
 
@@ -55,6 +59,8 @@ fn paste(state: &AppState, user: &ConsoleUser, code: String, error: Option<Strin
         preview: None,
         local_short_name: String::new(),
         remote_short_name: String::new(),
+        target_choices: None,
+        target_project: String::new(),
         error,
     };
     (status, page).into_response()
@@ -73,6 +79,8 @@ struct AcceptForm {
     local_short_name: String,
     #[serde(default)]
     remote_short_name: String,
+    #[serde(default)]
+    target_project: String,
 }
 
 async fn preview(
@@ -88,6 +96,12 @@ async fn preview(
     }
     match connections::preview(&state, &code).await {
         Ok(p) => {
+            let target_choices = connections::target_choices(&state).await?;
+            // One project: the choice has one answer. Several or none: the admin chooses.
+            let target_project = match target_choices.as_deref() {
+                Some([only]) => only.clone(),
+                _ => String::new(),
+            };
             let layout = Layout::new(&state, &user, MENU_PATH);
             let preview = Preview {
                 remote: p
@@ -105,6 +119,8 @@ async fn preview(
                 preview: Some(preview),
                 local_short_name: p.local_short_name,
                 remote_short_name: p.remote_short_name,
+                target_choices,
+                target_project,
                 error: None,
             }
             .into_response())
@@ -128,11 +144,24 @@ async fn accept(
         code: form.code.trim().to_owned(),
         local_short_name: given(&form.local_short_name),
         remote_short_name: given(&form.remote_short_name),
+        target_project: given(&form.target_project),
     };
     match connections::accept(&state, request).await {
         Ok(connection) => {
             tracing::info!(user = %user.session.username, connection = %connection.name, "Invitation accepted.");
-            redirect_with(Ok(format!("Connection {} is active.", connection.name)))
+            let note = match &connection.target_project {
+                Some(target) => format!(
+                    "Connection {} is active: new items from {} go to project {target}.",
+                    connection.name, connection.remote_short_name
+                ),
+                None if connections::target_choices(&state).await?.is_some() => format!(
+                    "Connection {} is active. Choose the project new items from {} go to \
+                     (Edit → Rules → Target project): until then they wait with an error that says so.",
+                    connection.name, connection.remote_short_name
+                ),
+                None => format!("Connection {} is active.", connection.name),
+            };
+            redirect_with(Ok(note))
         }
         Err(e) => Ok(paste(&state, &user, form.code, Some(refusal(e)?))),
     }

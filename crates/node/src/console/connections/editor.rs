@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/connections/{id}/rules", post(save_rules))
         .route("/connections/{id}/info", post(save_info))
         .route("/connections/{id}/scope", post(save_scope))
+        .route("/connections/{id}/target", post(save_target))
         .route("/connections/{id}/test/outgoing", post(test_outgoing))
         .route("/connections/{id}/test/incoming", post(test_incoming))
 }
@@ -61,6 +62,10 @@ struct EditPage {
     scope_projects: String,
     scope_query: String,
     error: Option<String>,
+    /// The Rules tab's target project: the projects to choose from (`None` on ServiceNow,
+    /// where the rules choose the table) and the one chosen ("" for none).
+    target_choices: Option<Vec<String>>,
+    target_project: String,
     /// The Rules tab's test run: the item key and replica last tried, and what came out.
     test_item: String,
     test_replica: String,
@@ -78,6 +83,13 @@ struct TestResult {
 impl EditPage {
     fn basic(&self) -> bool {
         self.connection.mode == Mode::Basic
+    }
+
+    /// A connection this node initiated that the other side has not accepted yet: its page
+    /// offers a new invitation code.
+    fn awaiting_acceptance(&self) -> bool {
+        self.connection.role == ConnectionRole::Initiator
+            && self.connection.status == tandem_model::ConnectionStatus::Pending
     }
 }
 
@@ -197,6 +209,11 @@ async fn render(
     } else {
         Default::default()
     };
+    let target_choices = if tab == "rules" {
+        connections::target_choices(state).await?
+    } else {
+        None
+    };
     let layout = Layout::new(state, user, MENU_PATH).with_flash(flash);
     let facts = facts(state, &layout, &connection);
     let mut page = EditPage {
@@ -217,6 +234,8 @@ async fn render(
         test_item: String::new(),
         test_replica: String::new(),
         test_result: None,
+        target_choices,
+        target_project: connection.target_project.clone().unwrap_or_default(),
         connection,
         layout,
     };
@@ -294,6 +313,44 @@ async fn save_rules(
                 incoming: form.incoming_script,
             };
             let page = render(&state, &user, id, "rules", None, Some(refused)).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TargetForm {
+    csrf: String,
+    /// A project key; empty for none.
+    #[serde(default)]
+    target_project: String,
+}
+
+/// Saves the project new items from the remote go to (any mode: Basic rules read it too).
+async fn save_target(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<TargetForm>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let target = Some(form.target_project.trim()).filter(|t| !t.is_empty());
+    match connections::set_target_project(&state, id, target).await {
+        Ok(c) => {
+            tracing::info!(user = %user.session.username, connection = %c.name, target = ?c.target_project, "Target project saved.");
+            let note = match &c.target_project {
+                Some(t) => format!(
+                    "New items from {} go to project {t}. Items that failed for want of one: Resolve and retry on the Errors page.",
+                    c.remote_short_name
+                ),
+                None => "No target project: new items from the other side wait with an error until one is chosen.".to_owned(),
+            };
+            Ok(redirect_to_tab(id, "rules", &note).into_response())
+        }
+        Err(e) => {
+            let mut page = render(&state, &user, id, "rules", None, None).await?;
+            page.error = Some(refusal(e)?);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
     }

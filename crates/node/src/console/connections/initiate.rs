@@ -26,6 +26,7 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/connections/{id}/invitation", post(new_code))
         .route(
             "/connections/initiate",
             get(destination_page).post(initiate),
@@ -281,8 +282,13 @@ async fn info_page(
         form.remote_short_name = short_name(&c.remote.name);
     }
     if form.name.trim().is_empty() && !form.remote_short_name.trim().is_empty() {
-        form.name =
-            connections::default_connection_name(&form.local_short_name, &form.remote_short_name);
+        // `local_to_remote`, numbered past the names this node's connections have.
+        form.name = connections::free_connection_name(
+            &state,
+            &form.local_short_name,
+            &form.remote_short_name,
+        )
+        .await?;
     }
     let remote = check.as_ref().map(|c| {
         if c.local {
@@ -336,6 +342,8 @@ async fn initiate(
                 name: form.name.trim().to_owned(),
                 description: form.description.trim().to_owned(),
                 valid_for: None,
+                // The node's only project, if it has one; else chosen in the editor.
+                target_project: None,
             };
             connections::initiate(&state, request).await
         }
@@ -369,6 +377,33 @@ async fn initiate(
             };
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+/// A Pending connection's page: a new invitation code (the one before stops working).
+async fn new_code(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
+    let id = super::parse_id(&id)?;
+    match connections::new_invitation_code(&state, id).await {
+        Ok(issued) => {
+            tracing::info!(user = %user.session.username, connection = %issued.connection.name, "New invitation code made.");
+            Ok(code_page(&state, &user, issued))
+        }
+        Err(e) => Ok(Redirect::to(&format!(
+            "/connections/{id}/edit?tab=info&flash={}",
+            crate::auth::urlencode(&super::refusal(e)?)
+        ))
+        .into_response()),
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tandem_model::{Connection, ItemKey};
 
 use super::errors::ErrorRow;
-use super::{Flash, connection_names, name_of, pretty_json, redirect_with, refusal};
+use super::{Flash, name_of, pretty_json, redirect_with, refusal};
 use crate::auth::{ConsoleUser, urlencode};
 use crate::connections;
 use crate::console::{Layout, PageResult};
@@ -130,7 +130,9 @@ async fn page(
         page.error = Some(error.unwrap_or_else(|| format!("There is no item {key} on this node.")));
         return Ok((StatusCode::NOT_FOUND, page).into_response());
     };
-    let names = connection_names(&state).await?;
+    let by_id = super::connections_by_id(&state).await?;
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        by_id.iter().map(|(id, c)| (*id, c.name.clone())).collect();
     let twins = store
         .twins_of_item(&key)
         .await?
@@ -163,7 +165,7 @@ async fn page(
         .await?
         .into_iter()
         .filter(|e| e.local_key.as_ref() == Some(&key))
-        .map(|e| ErrorRow::new(&page.layout, &names, e))
+        .map(|e| ErrorRow::new(&page.layout, &by_id, e))
         .collect();
     page.retry_back = Some(back(&page.key));
     let mut connections: Vec<String> = names.into_values().collect();

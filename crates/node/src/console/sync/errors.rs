@@ -11,7 +11,7 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tandem_model::SyncError;
 
-use super::{Flash, connection_names, name_of, redirect_with, refusal};
+use super::{Flash, connections_by_id, redirect_with, refusal};
 use crate::auth::ConsoleUser;
 use crate::console::{Layout, PageResult};
 use crate::state::AppState;
@@ -38,18 +38,36 @@ pub(super) struct ErrorRow {
     pub at: String,
     pub message: String,
     pub trace: Option<String>,
+    /// For an error the remote reported: where it is retried (the remote's Errors page; `None`
+    /// when the remote is private) and the remote's name.
+    pub remote: Option<(String, Option<String>)>,
 }
 
 impl ErrorRow {
     pub fn new(
         layout: &Layout,
-        names: &std::collections::HashMap<uuid::Uuid, String>,
+        connections: &std::collections::HashMap<uuid::Uuid, tandem_model::Connection>,
         e: SyncError,
     ) -> Self {
+        let connection = e.connection_id.and_then(|id| connections.get(&id));
+        let remote = match (e.remote_error, connection) {
+            (Some(id), Some(c)) => Some((
+                c.remote_short_name.clone(),
+                crate::sync::report::remote_errors_page(c, id),
+            )),
+            (Some(_), None) => Some((String::from("the remote"), None)),
+            (None, _) => None,
+        };
+        let names = |id: Option<uuid::Uuid>| match (id, connection) {
+            (_, Some(c)) => c.name.clone(),
+            (Some(id), None) => id.to_string(),
+            (None, None) => String::new(),
+        };
         ErrorRow {
+            remote,
             id: e.id,
             impact: e.impact.as_str(),
-            connection: name_of(names, e.connection_id),
+            connection: names(e.connection_id),
             local_key: e.local_key.map(|k| k.to_string()),
             remote_key: e.remote_key,
             at: layout.time(&e.at),
@@ -75,7 +93,7 @@ async fn list(
     Query(mut params): Query<Flash>,
 ) -> PageResult {
     let layout = Layout::new(&state, &user, PATH).with_flash(params.flash());
-    let names = connection_names(&state).await?;
+    let names = connections_by_id(&state).await?;
     let error_rows = state
         .store()
         .sync_errors(false, LIMIT)

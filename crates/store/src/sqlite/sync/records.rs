@@ -13,7 +13,7 @@ use crate::{Result, StoreError};
 // --- sync errors ------------------------------------------------------------------------------
 
 const ERROR_COLUMNS: &str = "id, impact, connection_id, project, number, remote_key, \
-     request_id, at, message, script_trace, resolved";
+     request_id, at, message, script_trace, resolved, remote_error_id";
 
 /// A sync error row as SQLite has it, before its values are checked.
 struct StoredError {
@@ -28,6 +28,7 @@ struct StoredError {
     message: String,
     script_trace: Option<String>,
     resolved: Option<i64>,
+    remote_error_id: Option<i64>,
 }
 
 impl StoredError {
@@ -45,6 +46,7 @@ impl StoredError {
             message: row.get(8)?,
             script_trace: row.get(9)?,
             resolved: row.get(10)?,
+            remote_error_id: row.get(11)?,
         })
     }
 
@@ -71,6 +73,7 @@ impl StoredError {
             request_id: self.request_id,
             message: self.message,
             script_trace: self.script_trace,
+            remote_error: self.remote_error_id,
         })
     }
 }
@@ -96,7 +99,8 @@ pub(in crate::sqlite) fn record_error(
     let key = e.local_key.as_ref();
     conn.prepare_cached(&format!(
         "INSERT INTO sync_errors (impact, connection_id, project, number, remote_key, \
-         request_id, at, message, script_trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         request_id, at, message, script_trace, remote_error_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
          RETURNING {ERROR_COLUMNS}"
     ))?
     .query_row(
@@ -110,6 +114,7 @@ pub(in crate::sqlite) fn record_error(
             millis(now),
             e.message,
             e.script_trace,
+            e.remote_error,
         ],
         StoredError::from_row,
     )?
@@ -156,6 +161,55 @@ pub(in crate::sqlite) fn resolve_error(
     .optional()?
     .ok_or_else(|| StoreError::not_found("sync error", id))?
     .into_error()
+}
+
+/// Resolves the open errors the remote reported about the item (its change was applied there
+/// since); returns how many.
+pub(in crate::sqlite) fn resolve_reported_errors(
+    conn: &Connection,
+    connection_id: Uuid,
+    key: &ItemKey,
+    now: Timestamp,
+) -> Result<u64> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE sync_errors SET resolved = ?4 WHERE connection_id = ?1 AND project = ?2 \
+             AND number = ?3 AND remote_error_id IS NOT NULL AND resolved IS NULL",
+        )?
+        .execute(params![
+            connections::id_text(connection_id),
+            key.project.as_str(),
+            key.number,
+            millis(now)
+        ])?;
+    Ok(n as u64)
+}
+
+/// The open errors per connection (`None`: the node's own), in one read.
+pub(in crate::sqlite) fn open_error_counts(conn: &Connection) -> Result<Vec<(Option<Uuid>, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT connection_id, COUNT(*) FROM sync_errors WHERE resolved IS NULL \
+         GROUP BY connection_id",
+    )?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, Option<String>>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, n)| {
+            let id = id
+                .map(|id| {
+                    Uuid::try_parse(&id).map_err(|e| {
+                        StoreError::Database(format!(
+                            "sync error connection {id:?} is damaged: {e}"
+                        ))
+                    })
+                })
+                .transpose()?;
+            Ok((id, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
 }
 
 pub(in crate::sqlite) fn set_error_message(
