@@ -94,6 +94,7 @@ fn to_json_depth(v: &Value, depth: usize) -> serde_json::Value {
             J::Object(o)
         }
         Value::Host(h) => h.to_json(),
+        Value::Time(t) => t.to_json(),
         Value::Closure(_) | Value::Class(_) | Value::Regex(_) => J::String(v.to_string()),
     }
 }

@@ -47,13 +47,14 @@ pub mod parser;
 pub mod playground;
 mod resolve;
 mod stdlib;
+pub mod time;
 pub mod value;
 
 use std::rc::Rc;
 
 pub use diagnostic::{ErrorKind, ScriptError, Span};
 pub use eval::Binding;
-pub use host::{HostObject, Invoker};
+pub use host::{Clock, FixedClock, HostObject, Invoker, SystemClock};
 pub use json::{from_json, to_json};
 pub use limits::Limits;
 pub use value::Value;

@@ -9,13 +9,14 @@ mod map;
 mod number;
 mod statics;
 mod string;
+pub(crate) mod time;
 
 use std::cmp::Ordering;
 use std::rc::Rc;
 
 use crate::diagnostic::{Span, did_you_mean};
 use crate::eval::{Interp, R};
-use crate::value::{Obj, Value, compare, values_equal};
+use crate::value::{Curry, Func, Obj, Value, compare, values_equal};
 
 pub(crate) use statics::{has_static, static_property};
 
@@ -52,7 +53,10 @@ pub(crate) fn has_method(o: &Value, name: &str) -> bool {
         Value::List(_) | Value::Range(_) => collection::METHODS,
         Value::Map(_) => map::METHODS,
         v if v.is_number() => number::METHODS,
+        Value::Object(o) if o.def.is_none() && &*o.class == "Binding" => &["getVariables"],
         Value::Object(o) if o.def.is_none() => &["getMessage", "getCause", "getLocalizedMessage"],
+        Value::Time(t) => return time::has_getter(t, name),
+        Value::Closure(_) => &["getMaximumNumberOfParameters", "getParameterTypes"],
         _ => &[],
     };
     list.contains(&name)
@@ -217,15 +221,7 @@ pub(crate) fn call_method(
             let c = c.clone();
             statics::call_static(it, &c, name, &a, span)?
         }
-        Value::Closure(_) => match name {
-            "call" | "doCall" => Some(it.call_value(&recv, args.clone(), span)?),
-            "curry" => {
-                let bound = args.clone();
-                let f = recv.clone();
-                Some(curry(f, bound))
-            }
-            _ => None,
-        },
+        Value::Closure(f) => closure_method(it, f, &recv, name, &args, span)?,
         Value::Regex(re) => match name {
             "matcher" => Some(crate::eval::ops_find_all(
                 it,
@@ -279,6 +275,7 @@ pub(crate) fn call_method(
             _ => None,
         },
         Value::Object(o) if o.def.is_none() => object_method(it, o, name, &a, span)?,
+        Value::Time(t) => time::call(it, t, name, &a, span)?,
         Value::Null => match name {
             "toString" => Some(Value::str("null")),
             "is" | "equals" => Some(Value::Bool(matches!(a.get(0), Value::Null))),
@@ -324,14 +321,77 @@ pub(crate) fn call_method(
     )
 }
 
-fn curry(f: Value, bound: Vec<Value>) -> Value {
-    // a curried closure: a method reference would lose the bound values, so wrap in a list-call
-    let mut m = crate::value::MapData::default();
-    m.insert(crate::value::Key::Str(Rc::from("f")), f);
-    m.insert(crate::value::Key::Str(Rc::from("args")), Value::list(bound));
-    Value::Closure(Rc::new(crate::value::Func::MethodRef {
-        recv: Some(Value::map(m)),
-        name: Rc::from("__curried"),
+/// The parameters a closure takes (`maximumNumberOfParameters`): `{ it }` takes one.
+pub(crate) fn closure_arity(f: &Func) -> usize {
+    match f {
+        Func::Closure { def, .. } => {
+            if def.params.is_empty() && def.implicit_it {
+                1
+            } else {
+                def.params.len()
+            }
+        }
+        Func::Curried { f, bound, .. } => match f {
+            Value::Closure(g) => closure_arity(g).saturating_sub(bound.len()),
+            _ => 0,
+        },
+        Func::Composed { first: f, .. } | Func::Memoized { f, .. } => match f {
+            Value::Closure(g) => closure_arity(g),
+            _ => 0,
+        },
+        Func::MethodRef { .. } | Func::ScriptMethod(_) => 1,
+    }
+}
+
+fn closure_method(
+    it: &mut Interp,
+    f: &Rc<Func>,
+    recv: &Value,
+    name: &str,
+    args: &[Value],
+    span: Span,
+) -> R<Option<Value>> {
+    let curried = |bound: Vec<Value>, at: Curry| {
+        Value::Closure(Rc::new(Func::Curried {
+            f: recv.clone(),
+            bound,
+            at,
+        }))
+    };
+    let composed = |first: &Value, then: &Value| {
+        Value::Closure(Rc::new(Func::Composed {
+            first: first.clone(),
+            then: then.clone(),
+        }))
+    };
+    Ok(Some(match (name, args) {
+        ("call" | "doCall", _) => it.call_value(recv, args.to_vec(), span)?,
+        ("curry", _) => curried(args.to_vec(), Curry::Left),
+        ("rcurry", _) => curried(args.to_vec(), Curry::Right),
+        ("ncurry", [n, rest @ ..]) => {
+            let n = int_arg(it, n, span)?;
+            let Ok(n) = usize::try_from(n) else {
+                return it.fail(
+                    "IllegalArgumentException",
+                    format!("ncurry needs a position of 0 or more, not {n}"),
+                    span,
+                );
+            };
+            curried(rest.to_vec(), Curry::At(n))
+        }
+        ("memoize", []) => Value::Closure(Rc::new(Func::Memoized {
+            f: recv.clone(),
+            cache: Default::default(),
+        })),
+        ("rightShift", [g @ Value::Closure(_)]) => composed(recv, g),
+        ("leftShift", [g @ Value::Closure(_)]) => composed(g, recv),
+        ("getMaximumNumberOfParameters", []) => Value::Int(closure_arity(f) as i32),
+        ("getParameterTypes", []) => {
+            let n = closure_arity(f);
+            it.charge(crate::limits::list_bytes(n), span)?;
+            Value::list(vec![Value::Class(Rc::from("Object")); n])
+        }
+        _ => return Ok(None),
     }))
 }
 
@@ -360,6 +420,34 @@ fn object_method(
                 }
             }
         }
+        ("Binding", "getVariables") => Some(it.binding_variables(span)?),
+        ("Binding", "hasVariable") => {
+            let n = a.get(0).to_string();
+            Some(Value::Bool(it.variable(&n).is_some()))
+        }
+        ("Binding", "getVariable" | "getProperty") => {
+            let n = a.get(0).to_string();
+            match it.variable(&n) {
+                Some(v) => Some(v),
+                None => {
+                    return it.fail(
+                        "MissingPropertyException",
+                        format!("No such property: {n} for class: groovy.lang.Binding"),
+                        span,
+                    );
+                }
+            }
+        }
+        ("Binding", "setVariable" | "setProperty") => {
+            let n = a.get(0).to_string();
+            it.charge(crate::limits::ENTRY_BYTES, span)?;
+            it.set_variable(Rc::from(n.as_str()), a.get(1).clone());
+            Some(Value::Null)
+        }
+        ("RoundingMode", "name" | "toString") => Some(field("name")),
+        ("RoundingMode", "ordinal") => Some(Value::Int(
+            crate::num::Rounding::named(&field("name").to_string()).map_or(0, |r| r as i32),
+        )),
         ("StringBuilder", "append") => {
             string_builder_append(it, o, a.get(0), span)?;
             Some(Value::Object(o.clone()))
@@ -406,19 +494,6 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
             };
             it.call_value(f, vec![recv.clone()], span)?
         }
-        "__curried" => {
-            let Value::Map(m) = recv else { return Ok(None) };
-            let (f, bound) = {
-                let m = m.borrow();
-                (
-                    m.get(&crate::value::StrKey("f")).cloned(),
-                    m.get(&crate::value::StrKey("args")).cloned(),
-                )
-            };
-            let mut args = bound.and_then(|b| b.iter_items()).unwrap_or_default();
-            args.extend(a.v.iter().cloned());
-            it.call_value(&f.unwrap_or(Value::Null), args, span)?
-        }
         _ => return Ok(None),
     }))
 }
@@ -456,6 +531,7 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
             Ok(Value::Null)
         }
         "sprintf" => Ok(Value::str(format::format(it, &args, span)?)),
+        "getBinding" if args.is_empty() => Ok(crate::eval::binding_object()),
         "evaluate" | "sleep" | "execute" | "getBinding" | "setBinding" | "run" | "exit"
         | "load" => it.fail(
             "SecurityException",

@@ -149,7 +149,31 @@ pub enum Func {
     MethodRef { recv: Option<Value>, name: Name },
     /// A script-level method used as a value (`this.&name`).
     ScriptMethod(Name),
+    /// `f.curry(…)`, `f.rcurry(…)`, `f.ncurry(n, …)`: `f` with some arguments bound.
+    Curried {
+        f: Value,
+        bound: Vec<Value>,
+        at: Curry,
+    },
+    /// `f >> g` (and `g << f`): `g(f(…))`.
+    Composed { first: Value, then: Value },
+    /// `f.memoize()`: `f`, answering again from the results it already computed.
+    Memoized {
+        f: Value,
+        cache: RefCell<Vec<(Vec<Value>, Value)>>,
+    },
 }
+
+/// Where a curried closure's bound arguments go.
+#[derive(Clone, Copy)]
+pub enum Curry {
+    Left,
+    Right,
+    At(usize),
+}
+
+/// Most results a memoized closure keeps; older ones are forgotten first.
+pub const MEMO_ENTRIES: usize = 256;
 
 /// An instance of a script class, an exception or a library object (`JsonSlurper`).
 pub struct Obj {
@@ -186,6 +210,8 @@ pub enum Value {
     Class(Rc<str>),
     Object(Rc<Obj>),
     Host(Rc<dyn HostObject>),
+    /// A date, time, duration, zone or date format (`crate::time`).
+    Time(Rc<crate::time::Time>),
 }
 
 impl Value {
@@ -290,6 +316,7 @@ impl Value {
             Value::Class(_) => "Class".into(),
             Value::Object(o) => o.class.to_string(),
             Value::Host(h) => h.type_name().to_string(),
+            Value::Time(t) => t.type_name().to_string(),
         }
     }
 
@@ -514,9 +541,15 @@ impl Value {
             Value::Regex(r) => f.write_str(r.as_str()),
             Value::Matcher(_) => f.write_str("java.util.regex.Matcher"),
             Value::Entry(e) => write!(f, "{}={}", e.0, e.1),
-            Value::Class(c) => write!(f, "class {c}"),
+            Value::Class(c) => write!(f, "class {}", crate::eval::qualified_name(c)),
             Value::Object(o) => {
                 let fields = o.fields.borrow();
+                if o.def.is_none()
+                    && &*o.class == "RoundingMode"
+                    && let Some(n) = fields.get("name")
+                {
+                    return write!(f, "{n}");
+                }
                 if o.def.is_none() && fields.contains_key("message") {
                     match fields.get("message") {
                         Some(Value::Null) | None => f.write_str(&o.class),
@@ -527,6 +560,7 @@ impl Value {
                 }
             }
             Value::Host(h) => f.write_str(&h.display()),
+            Value::Time(t) => write!(f, "{t}"),
         }
     }
 }
@@ -586,6 +620,7 @@ fn equal_depth(a: &Value, b: &Value, depth: usize) -> bool {
         (Object(x), Object(y)) => Rc::ptr_eq(x, y),
         (Closure(x), Closure(y)) => Rc::ptr_eq(x, y),
         (Host(x), Host(y)) => Rc::ptr_eq(x, y),
+        (Time(x), Time(y)) => x.equals(y),
         _ => false,
     }
 }
@@ -655,6 +690,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Str(x), Str(y)) => Some(x.cmp(y)),
         (Bool(x), Bool(y)) => Some(x.cmp(y)),
         _ if a.is_number() && b.is_number() => compare_numbers(a, b),
+        (Time(x), Time(y)) => x.compare(y),
         (Str(x), _) if b.is_number() && x.chars().count() == 1 => {
             let c = x.chars().next().map_or(0, |c| c as i128);
             Some(c.cmp(&to_i128(b)?))

@@ -64,6 +64,22 @@ const KNOWN_CLASSES: &[&str] = &[
     "GroovyShell",
     "ClassLoader",
     "Socket",
+    "Date",
+    "TimeZone",
+    "SimpleDateFormat",
+    "Instant",
+    "LocalDate",
+    "LocalDateTime",
+    "ZonedDateTime",
+    "Duration",
+    "ZoneId",
+    "ZoneOffset",
+    "DateTimeFormatter",
+    "ChronoUnit",
+    "DayOfWeek",
+    "Month",
+    "RoundingMode",
+    "Matcher",
 ];
 
 const RUNTIME: &[&str] = &[
@@ -85,6 +101,82 @@ const RUNTIME: &[&str] = &[
     "ConcurrentModificationException",
     "PatternSyntaxException",
 ];
+
+/// A class's Java name, as `String.name` and `println String` show it: `java.lang.String`.
+/// Classes of the script and unknown ones keep their own name.
+pub fn qualified_name(c: &str) -> String {
+    let package = match c {
+        "String"
+        | "Integer"
+        | "Long"
+        | "Double"
+        | "Float"
+        | "Boolean"
+        | "Number"
+        | "Math"
+        | "Character"
+        | "Short"
+        | "Byte"
+        | "Object"
+        | "StringBuilder"
+        | "StringBuffer"
+        | "System"
+        | "Class"
+        | "Comparable"
+        | "CharSequence"
+        | "Iterable"
+        | "Exception"
+        | "RuntimeException"
+        | "Throwable"
+        | "Error"
+        | "Thread"
+        | "Runtime"
+        | "IllegalArgumentException"
+        | "IllegalStateException"
+        | "NullPointerException"
+        | "NumberFormatException"
+        | "ArithmeticException"
+        | "IndexOutOfBoundsException"
+        | "UnsupportedOperationException"
+        | "ClassCastException" => "java.lang",
+        "BigDecimal" | "BigInteger" | "RoundingMode" => "java.math",
+        "List"
+        | "ArrayList"
+        | "LinkedList"
+        | "Map"
+        | "HashMap"
+        | "LinkedHashMap"
+        | "TreeMap"
+        | "Set"
+        | "HashSet"
+        | "LinkedHashSet"
+        | "TreeSet"
+        | "Collection"
+        | "Collections"
+        | "Arrays"
+        | "Objects"
+        | "Date"
+        | "TimeZone"
+        | "NoSuchElementException" => "java.util",
+        "Pattern" | "Matcher" | "PatternSyntaxException" => "java.util.regex",
+        "Closure"
+        | "IntRange"
+        | "GString"
+        | "Binding"
+        | "MissingPropertyException"
+        | "MissingMethodException"
+        | "GroovyRuntimeException" => "groovy.lang",
+        "JsonOutput" | "JsonSlurper" | "JsonBuilder" => "groovy.json",
+        "Instant" | "LocalDate" | "LocalDateTime" | "ZonedDateTime" | "Duration" | "ZoneId"
+        | "ZoneOffset" | "DayOfWeek" | "Month" => "java.time",
+        "DateTimeFormatter" => "java.time.format",
+        "ChronoUnit" => "java.time.temporal",
+        "SimpleDateFormat" => "java.text",
+        "LinkedHashMap$Entry" | "Entry" => return "java.util.Map$Entry".to_string(),
+        _ => return c.to_string(),
+    };
+    format!("{package}.{c}")
+}
 
 pub fn is_known_class(name: &str) -> bool {
     KNOWN_CLASSES.contains(&name) || is_exception_name(name)
@@ -345,5 +437,6 @@ pub fn instance_of(it: &Interp, v: &Value, t: &str) -> bool {
                 || it.class_def(&o.class).is_some_and(|_| false)
         }
         Value::Host(h) => t == "Object" || h.type_name() == t,
+        Value::Time(x) => x.is_a(t),
     }
 }

@@ -4,7 +4,7 @@ use super::{Args, int_arg};
 use crate::ast::{BinOp, TypeName};
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
-use crate::num::Dec;
+use crate::num::{Dec, Rounding};
 use crate::value::{Value, to_dec, to_f64, to_i128};
 
 pub(crate) const METHODS: &[&str] = &[
@@ -90,30 +90,38 @@ pub(crate) fn call(
             _ => 0,
         }),
         ("round", 0) => match v {
+            // Math.round: the nearest whole number, halves up
             Value::Double(d) => Value::from_i64((d + 0.5).floor() as i64),
-            Value::Dec(d) => {
-                let r = d.set_scale_half_up(0).unwrap_or(*d);
-                Value::from_i64(r.m as i64)
-            }
+            Value::Dec(d) => Value::Dec(scaled(it, *d, 0, Rounding::HalfUp, span)?),
             other => other.clone(),
         },
-        ("round" | "setScale", 1 | 2) => {
-            let places = int_arg(it, a.get(0), span)?.clamp(0, 30) as u32;
+        ("round" | "trunc", 1) => {
+            let places = int_arg(it, a.get(0), span)?;
+            let mode = if name == "round" {
+                Rounding::HalfUp
+            } else {
+                Rounding::Down
+            };
             match v {
-                Value::Double(d) => {
-                    let f = 10f64.powi(places as i32);
-                    Value::Double((d * f).round() / f)
-                }
-                other => match to_dec(other).and_then(|d| d.set_scale_half_up(places)) {
-                    Some(d) => Value::Dec(d),
-                    None => {
-                        return it.fail(
-                            "ArithmeticException",
-                            "the number is too large to round",
-                            span,
-                        );
-                    }
+                // as Groovy does: through the double's shortest decimal form (2.345 → 2.35)
+                Value::Double(d) => match Dec::from_f64(*d) {
+                    Some(x) => Value::Double(scaled(it, x, places, mode, span)?.to_f64()),
+                    None => Value::Double(*d),
                 },
+                Value::Dec(d) => Value::Dec(scaled(it, *d, places, mode, span)?),
+                _ => return Ok(None),
+            }
+        }
+        ("setScale", 1 | 2) => {
+            let places = int_arg(it, a.get(0), span)?;
+            let mode = if a.len() == 2 {
+                rounding_arg(it, a.get(1), span)?
+            } else {
+                Rounding::Unnecessary
+            };
+            match v {
+                Value::Dec(d) => Value::Dec(scaled(it, *d, places, mode, span)?),
+                _ => return Ok(None),
             }
         }
         ("trunc", 0) => Value::from_i128(to_i128(v).unwrap_or(0)),
@@ -220,4 +228,48 @@ pub(crate) fn call(
 
 pub(crate) fn parse_decimal(s: &str) -> Option<Dec> {
     Dec::parse(s.trim())
+}
+
+/// `d.setScale(places, mode)`, or the `ArithmeticException` Java throws.
+fn scaled(it: &Interp, d: Dec, places: i64, mode: Rounding, span: Span) -> R<Dec> {
+    d.set_scale(places, mode)
+        .or_else(|e| it.fail("ArithmeticException", e, span))
+}
+
+/// A `RoundingMode` (`RoundingMode.HALF_UP`) or one of `BigDecimal`'s `ROUND_…` numbers.
+pub(crate) fn rounding_arg(it: &Interp, v: &Value, span: Span) -> R<Rounding> {
+    let found = match v {
+        Value::Object(o) if &*o.class == "RoundingMode" && o.def.is_none() => o
+            .fields
+            .borrow()
+            .get("name")
+            .and_then(|n| Rounding::named(&n.to_string())),
+        n if n.is_number() => to_i128(n)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| Rounding::ALL.get(i))
+            .map(|(_, r)| *r),
+        _ => None,
+    };
+    match found {
+        Some(r) => Ok(r),
+        None => it.fail(
+            "IllegalArgumentException",
+            format!(
+                "expected a rounding mode such as RoundingMode.HALF_UP but got {}",
+                v.describe()
+            ),
+            span,
+        ),
+    }
+}
+
+/// The `RoundingMode` value of a mode.
+pub(crate) fn rounding_value(r: Rounding) -> Value {
+    let mut fields = indexmap::IndexMap::default();
+    fields.insert(std::rc::Rc::from("name"), Value::str(r.name()));
+    Value::Object(std::rc::Rc::new(crate::value::Obj {
+        class: std::rc::Rc::from("RoundingMode"),
+        def: None,
+        fields: std::cell::RefCell::new(fields),
+    }))
 }

@@ -60,10 +60,19 @@ pub(crate) fn static_property(class: &str, name: &str) -> Option<Value> {
         ("BigDecimal", "ZERO") => Value::Dec(Dec::from_i64(0)),
         ("BigDecimal", "ONE") => Value::Dec(Dec::from_i64(1)),
         ("BigDecimal", "TEN") => Value::Dec(Dec::from_i64(10)),
+        ("BigDecimal", n) if n.starts_with("ROUND_") => {
+            let i = crate::num::Rounding::ALL
+                .iter()
+                .position(|(x, _)| *x == &n[6..])?;
+            Value::Int(i as i32)
+        }
+        ("RoundingMode", n) => super::number::rounding_value(crate::num::Rounding::named(n)?),
         ("Boolean", "TRUE") => Value::Bool(true),
         ("Boolean", "FALSE") => Value::Bool(false),
         ("System", "out" | "err") => Value::Class(Rc::from("System.out")),
-        (c, "name" | "simpleName") => Value::str(c),
+        (c, "name") => Value::str(crate::eval::qualified_name(c)),
+        (c, "simpleName") => Value::str(c),
+        (c, "class") => Value::Class(Rc::from(c)),
         _ => return None,
     })
 }
@@ -100,6 +109,35 @@ pub(crate) fn call_static(
     let class_s: &str = class;
     if class_s == "System" && name == "lineSeparator" {
         return Ok(Some(Value::str("\n")));
+    }
+    if (class_s == "System" || super::time::CLASSES.contains(&class_s))
+        && let Some(v) = super::time::call_static(it, class_s, name, a, span)?
+    {
+        return Ok(Some(v));
+    }
+    // what every class answers: `String.class.isInstance(x)`, `c.getName()`
+    match (name, a.len()) {
+        ("isInstance", 1) => {
+            return Ok(Some(Value::Bool(crate::eval::instance_of(
+                it,
+                a.get(0),
+                class_s,
+            ))));
+        }
+        ("getName", 0) => return Ok(Some(Value::str(crate::eval::qualified_name(class_s)))),
+        ("getSimpleName", 0) => return Ok(Some(Value::str(class_s))),
+        _ => {}
+    }
+    if class_s == "RoundingMode" && matches!(name, "valueOf") && a.len() == 1 {
+        let n = a.get(0).to_string();
+        return match crate::num::Rounding::named(&n) {
+            Some(r) => Ok(Some(super::number::rounding_value(r))),
+            None => it.fail(
+                "IllegalArgumentException",
+                format!("No enum constant java.math.RoundingMode.{n}"),
+                span,
+            ),
+        };
     }
     if FORBIDDEN.contains(&class_s) {
         return it.fail(

@@ -243,9 +243,19 @@ fn split(it: &mut Interp, s: &str, a: &Args, span: Span) -> R<Value> {
         return Ok(Value::list(s.split_whitespace().map(Value::str).collect()));
     }
     let re = regex_of(it, a.get(0), span)?;
+    // Java's limit: above 0, at most that many parts (the last holds the rest); 0, trailing
+    // empty parts dropped; below 0, every part kept
+    let limit = if a.len() == 2 {
+        int_arg(it, a.get(1), span)?
+    } else {
+        0
+    };
     let mut parts = Vec::new();
     let mut last = 0;
     for m in re.find_iter(s) {
+        if limit > 0 && parts.len() as i64 >= limit - 1 {
+            break;
+        }
         let m = m.map_err(|e| regex_failed(it, e, span))?;
         if m.end() == 0 {
             continue;
@@ -262,7 +272,7 @@ fn split(it: &mut Interp, s: &str, a: &Args, span: Span) -> R<Value> {
     if s.is_empty() {
         return Ok(Value::list(vec![Value::str("")]));
     }
-    while parts.last().is_some_and(|p| p.is_empty()) {
+    while limit == 0 && parts.last().is_some_and(|p| p.is_empty()) {
         parts.pop();
     }
     it.charge(s.len() - last + STR_BYTES, span)?;
@@ -415,7 +425,7 @@ pub(crate) fn call(
         }
         ("replaceAll", 2) => replace_regex(it, s, a, false, span)?,
         ("replaceFirst", 2) => replace_regex(it, s, a, true, span)?,
-        ("split", 0 | 1) => split(it, s, a, span)?,
+        ("split", 0..=2) => split(it, s, a, span)?,
         ("tokenize", 0 | 1) => {
             let delims: Vec<char> = if a.len() == 0 {
                 vec![' ', '\t', '\n', '\r', '\u{c}']
