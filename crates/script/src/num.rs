@@ -258,6 +258,24 @@ impl Dec {
         }
     }
 
+    /// `self / o` to `scale` decimal places, truncated (callers round it again).
+    pub fn div_exact_to(self, o: Dec, scale: u32) -> Option<Dec> {
+        if o.is_zero() {
+            return None;
+        }
+        // m1/10^s1 ÷ m2/10^s2 = (m1 · 10^(scale + s2 - s1)) / m2 at `scale`
+        let shift = i64::from(scale) + i64::from(o.s) - i64::from(self.s);
+        let num = if shift >= 0 {
+            self.m.checked_mul(pow10(u32::try_from(shift).ok()?)?)?
+        } else {
+            self.m / pow10(u32::try_from(-shift).ok()?)?
+        };
+        Some(Dec {
+            m: num / o.m,
+            s: scale,
+        })
+    }
+
     /// `setScale(s, mode)`: `s` decimal places, rounded by `mode`. A negative `s` rounds to tens,
     /// hundreds, … (kept at scale 0 here). `Err` says why there is no answer.
     pub fn set_scale(self, s: i64, mode: Rounding) -> Result<Dec, &'static str> {

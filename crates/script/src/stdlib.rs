@@ -57,6 +57,7 @@ pub(crate) fn has_method(o: &Value, name: &str) -> bool {
         Value::Object(o) if o.def.is_none() => &["getMessage", "getCause", "getLocalizedMessage"],
         Value::Time(t) => return time::has_getter(t, name),
         Value::Closure(_) => &["getMaximumNumberOfParameters", "getParameterTypes"],
+        Value::Matcher(_) => &["getCount"],
         _ => &[],
     };
     list.contains(&name)
@@ -230,6 +231,12 @@ pub(crate) fn call_method(
                 span,
             )?),
             "pattern" | "toString" => Some(Value::str(re.as_str())),
+            "flags" => Some(Value::Int(0)),
+            "split" => {
+                let text = string::text(it, a.get(0), span)?;
+                let args = [Value::Regex(re.clone())];
+                string::call(it, &text, "split", &Args::new(&args), span)?
+            }
             "matches" => Some(Value::Bool(crate::eval::ops_full_match(
                 it,
                 re,
@@ -238,30 +245,9 @@ pub(crate) fn call_method(
             )?)),
             _ => None,
         },
-        Value::Matcher(m) => match name {
-            "matches" => Some(Value::Bool(crate::eval::ops_full_match(
-                it, &m.regex, &m.input, span,
-            )?)),
-            "find" => Some(Value::Bool(!m.groups.is_empty())),
-            "group" => {
-                let g = if a.len() == 0 {
-                    0
-                } else {
-                    int_arg(it, a.get(0), span)? as usize
-                };
-                Some(
-                    m.groups
-                        .first()
-                        .and_then(|x| x.get(g))
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                )
-            }
-            "groupCount" => Some(Value::Int(
-                m.groups.first().map_or(0, |g| g.len() as i32 - 1),
-            )),
-            "size" | "getCount" => Some(Value::Int(m.groups.len() as i32)),
-            _ => collection::call(
+        Value::Matcher(m) => match matcher_method(it, m, name, &a, span)? {
+            Some(v) => Some(v),
+            None => collection::call(
                 it,
                 &Value::list(recv.iter_items().unwrap_or_default()),
                 name,
@@ -319,6 +305,83 @@ pub(crate) fn call_method(
         ),
         span,
     )
+}
+
+/// Java's `Matcher` methods: `find()` moves to the next match, `group`, `start` and `end` read
+/// the current one (the first when the script never called `find()`, as after `if (m)`).
+fn matcher_method(
+    it: &mut Interp,
+    m: &Rc<crate::value::MatcherVal>,
+    name: &str,
+    a: &Args,
+    span: Span,
+) -> R<Option<Value>> {
+    let current = |it: &Interp| -> R<usize> {
+        match m.current.get() {
+            Some(i) if i < m.groups.len() => Ok(i),
+            None if !m.groups.is_empty() => Ok(0),
+            _ => it.fail("IllegalStateException", "No match found", span),
+        }
+    };
+    let group_index = |it: &mut Interp, v: &Value| -> R<usize> {
+        if let Value::Str(n) = v {
+            return match m.regex.capture_names().position(|x| x == Some(&**n)) {
+                Some(i) => Ok(i),
+                None => it.fail(
+                    "IllegalArgumentException",
+                    format!("No group with name <{n}>"),
+                    span,
+                ),
+            };
+        }
+        Ok(usize::try_from(int_arg(it, v, span)?).unwrap_or(usize::MAX))
+    };
+    Ok(Some(match (name, a.len()) {
+        ("matches", 0) => {
+            let whole = crate::eval::ops_full_match(it, &m.regex, &m.input, span)?;
+            if whole {
+                m.current.set(Some(0));
+            }
+            Value::Bool(whole)
+        }
+        ("find", 0) => {
+            let next = m.current.get().map_or(0, |i| i.saturating_add(1));
+            m.current.set(Some(next.min(m.groups.len())));
+            Value::Bool(next < m.groups.len())
+        }
+        ("reset", 0) => {
+            m.current.set(None);
+            Value::Matcher(m.clone())
+        }
+        ("group", 0 | 1) => {
+            let i = current(it)?;
+            let g = if a.len() == 0 {
+                0
+            } else {
+                group_index(it, a.get(0))?
+            };
+            match m.groups[i].get(g) {
+                Some(v) => v.clone(),
+                None => {
+                    return it.fail("IndexOutOfBoundsException", format!("No group {g}"), span);
+                }
+            }
+        }
+        ("start" | "end", 0) => {
+            let i = current(it)?;
+            let (s, e) = m.spans.get(i).copied().unwrap_or((0, 0));
+            Value::Int(if name == "start" { s } else { e } as i32)
+        }
+        ("groupCount", 0) => Value::Int(m.regex.captures_len() as i32 - 1),
+        ("hasGroup", 0) => Value::Bool(m.regex.captures_len() > 1),
+        ("size" | "getCount", 0) => Value::Int(m.groups.len() as i32),
+        ("replaceAll" | "replaceFirst", 1) => {
+            let args = [Value::Regex(m.regex.clone()), a.get(0).clone()];
+            return string::call(it, &m.input, name, &Args::new(&args), span);
+        }
+        ("pattern", 0) => Value::Regex(m.regex.clone()),
+        _ => return Ok(None),
+    }))
 }
 
 /// The parameters a closure takes (`maximumNumberOfParameters`): `{ it }` takes one.
@@ -452,6 +515,73 @@ fn object_method(
             string_builder_append(it, o, a.get(0), span)?;
             Some(Value::Object(o.clone()))
         }
+        (
+            "StringBuilder",
+            "insert" | "setLength" | "deleteCharAt" | "delete" | "replace" | "reverse",
+        ) => {
+            let cur: Vec<char> = field("value").to_string().chars().collect();
+            let idx = |it: &mut Interp, v: &Value| -> R<usize> {
+                let i = int_arg(it, v, span)?;
+                match usize::try_from(i) {
+                    Ok(i) if i <= cur.len() || name == "setLength" => Ok(i),
+                    _ => it.fail(
+                        "StringIndexOutOfBoundsException",
+                        format!("index {i}, length {}", cur.len()),
+                        span,
+                    ),
+                }
+            };
+            let mut next = cur.clone();
+            match name {
+                "insert" => {
+                    let at = idx(it, a.get(0))?;
+                    let t = string::text(it, a.get(1), span)?;
+                    it.charge(cur.len().saturating_add(t.len()), span)?;
+                    next.splice(at..at, t.chars());
+                }
+                "setLength" => {
+                    let n = idx(it, a.get(0))?;
+                    it.charge(n, span)?;
+                    next.resize(n, '\0');
+                }
+                "deleteCharAt" => {
+                    let at = idx(it, a.get(0))?;
+                    if at >= next.len() {
+                        return it.fail(
+                            "StringIndexOutOfBoundsException",
+                            format!("index {at}, length {}", cur.len()),
+                            span,
+                        );
+                    }
+                    next.remove(at);
+                }
+                "delete" | "replace" => {
+                    let from = idx(it, a.get(0))?;
+                    let to =
+                        int_arg(it, a.get(1), span)?.clamp(from as i64, cur.len() as i64) as usize;
+                    let with = if name == "replace" {
+                        string::text(it, a.get(2), span)?.to_string()
+                    } else {
+                        String::new()
+                    };
+                    it.charge(cur.len().saturating_add(with.len()), span)?;
+                    next.splice(from..to, with.chars());
+                }
+                _ => next.reverse(),
+            }
+            o.fields.borrow_mut().insert(
+                Rc::from("value"),
+                Value::str(next.into_iter().collect::<String>()),
+            );
+            Some(Value::Object(o.clone()))
+        }
+        ("StringBuilder", "indexOf" | "charAt" | "substring" | "contains") => {
+            let text = field("value");
+            let Value::Str(text) = text else {
+                return Ok(None);
+            };
+            string::call(it, &text, name, a, span)?
+        }
         ("StringBuilder", "toString") => Some(Value::str(field("value").to_string())),
         ("StringBuilder", "length" | "size") => {
             Some(Value::Int(field("value").to_string().chars().count() as i32))
@@ -470,7 +600,8 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
             Value::Str(_) => recv.clone(),
             other => Value::Str(string::text(it, other, span)?),
         },
-        "equals" => Value::Bool(values_equal(recv, a.get(0))),
+        // Java's equals: `5.equals(5L)` and `1.0.equals(1.00)` are false, unlike `==`
+        "equals" => Value::Bool(crate::value::java_equals(recv, a.get(0))),
         "is" => Value::Bool(crate::value::identical(recv, a.get(0))),
         "hashCode" => Value::Int(
             recv.to_string()

@@ -184,8 +184,12 @@ pub struct Obj {
 
 pub struct MatcherVal {
     pub groups: Vec<Vec<Value>>,
+    /// Where each match starts and ends, in characters.
+    pub spans: Vec<(usize, usize)>,
     pub input: Rc<str>,
     pub regex: Rc<fancy_regex::Regex>,
+    /// The match `find()` last moved to (`None` before the first), as Java's matcher keeps it.
+    pub current: std::cell::Cell<Option<usize>>,
 }
 
 #[derive(Clone, Default)]
@@ -622,6 +626,47 @@ fn equal_depth(a: &Value, b: &Value, depth: usize) -> bool {
         (Host(x), Host(y)) => Rc::ptr_eq(x, y),
         (Time(x), Time(y)) => x.equals(y),
         _ => false,
+    }
+}
+
+/// Java's `equals`, which `contains`, `indexOf` and `in` on a list use: unlike `==`, numbers of
+/// different classes differ (`[1].contains(1L)` is false) and so do `1.0` and `1.00`.
+pub fn java_equals(a: &Value, b: &Value) -> bool {
+    java_equals_depth(a, b, 0)
+}
+
+fn java_equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
+    use Value::*;
+    if depth > MAX_NESTING || !visit(Walk::Equal, depth) {
+        return false;
+    }
+    match (a, b) {
+        (Int(x), Int(y)) => x == y,
+        (Long(x), Long(y)) => x == y,
+        (BigInt(x), BigInt(y)) => x == y,
+        (Dec(x), Dec(y)) => x.m == y.m && x.s == y.s,
+        (Double(x), Double(y)) => x == y,
+        _ if a.is_number() || b.is_number() => false,
+        (List(x), List(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| java_equals_depth(p, q, depth + 1))
+        }
+        (Map(x), Map(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| java_equals_depth(v, w, depth + 1)))
+        }
+        _ => values_equal(a, b),
     }
 }
 

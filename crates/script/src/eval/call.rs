@@ -214,6 +214,17 @@ impl Interp<'_> {
         span: Span,
     ) -> R<()> {
         if params.is_empty() {
+            // `{ -> … }` takes no argument at all
+            if !implicit_it && !args.is_empty() {
+                return self.fail(
+                    "MissingMethodException",
+                    format!(
+                        "this closure takes no arguments but was called with {}",
+                        args.len()
+                    ),
+                    span,
+                );
+            }
             if implicit_it {
                 let it = if args.is_empty() {
                     Value::Null

@@ -236,8 +236,59 @@ pub fn default_of(t: &TypeName) -> Value {
 
 /// Assignment to a typed variable or parameter converts like Groovy does.
 pub fn coerce_declared(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
+    let primitive = matches!(
+        &*t.name,
+        "int" | "long" | "double" | "float" | "short" | "byte" | "char" | "boolean"
+    );
     if matches!(v, Value::Null) {
+        if primitive && !t.array && &*t.name != "boolean" {
+            return it.fail(
+                "GroovyCastException",
+                format!(
+                    "Cannot cast object 'null' with class 'null' to class '{}'",
+                    t.name
+                ),
+                span,
+            );
+        }
         return Ok(default_of(t));
+    }
+    let cannot = |it: &Interp, v: &Value| {
+        it.fail(
+            "GroovyCastException",
+            format!(
+                "Cannot cast object '{v}' with class '{}' to class '{}'",
+                qualified_name(&v.type_name()),
+                t.name
+            ),
+            span,
+        )
+    };
+    match (&*t.name, &v) {
+        // Groovy turns a one-character string into its character code: `Integer n = '5'` is 53
+        ("int" | "Integer", Value::Str(s)) if !t.array => {
+            let mut chars = s.chars();
+            return match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(Value::Int(c as i32)),
+                _ => cannot(it, &v),
+            };
+        }
+        (
+            "long" | "Long" | "double" | "Double" | "float" | "Float" | "short" | "Short" | "byte"
+            | "Byte" | "BigDecimal" | "BigInteger" | "List" | "ArrayList" | "Map" | "LinkedHashMap"
+            | "HashMap" | "Set" | "HashSet" | "LinkedHashSet",
+            Value::Str(_),
+        ) if !t.array => {
+            return cannot(it, &v);
+        }
+        ("Set" | "HashSet" | "LinkedHashSet" | "SortedSet" | "TreeSet", Value::List(_))
+            if !t.array =>
+        {
+            if !it.is_set(&v) {
+                return cast(it, v, t, span);
+            }
+        }
+        _ => {}
     }
     match &*t.name {
         "String" if !t.array => match v {
@@ -284,10 +335,19 @@ pub fn cast(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
         return Ok(Value::list(out));
     }
     if matches!(v, Value::Null) {
-        return Ok(match &*t.name {
-            "boolean" => Value::Bool(false),
-            _ => Value::Null,
-        });
+        return match &*t.name {
+            "boolean" => Ok(Value::Bool(false)),
+            // a primitive cannot be null: `null as int` fails in Groovy
+            "int" | "long" | "double" | "float" | "short" | "byte" | "char" => it.fail(
+                "GroovyCastException",
+                format!(
+                    "Cannot cast object 'null' with class 'null' to class '{}'",
+                    t.name
+                ),
+                span,
+            ),
+            _ => Ok(Value::Null),
+        };
     }
     let fail = |it: &Interp, v: &Value| {
         it.fail(

@@ -422,6 +422,10 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             None => concat(it, x, &b, span),
         },
         (Add, Value::Str(x), _) => concat(it, x, &b, span),
+        // `null + 'a'` is "nulla" in Groovy
+        (Add, Value::Null, Value::Str(y)) => {
+            concat(it, &Rc::from("null"), &Value::Str(y.clone()), span)
+        }
         (Add, _, Value::Str(y)) if !matches!(a, Value::List(_) | Value::Map(_) | Value::Null) => {
             let mut s = match it.custom_to_string(&a, span)? {
                 Some(text) => text,
@@ -518,6 +522,18 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             let add = n.borrow().clone();
             m.borrow_mut().extend(add);
             Ok(a.clone())
+        }
+        // `'a' << 'b'` makes a StringBuffer in Groovy: here a StringBuilder, which prints alike
+        (Shl, Value::Str(x), _) => {
+            let sb = it.new_object(
+                &Rc::from("StringBuilder"),
+                vec![Value::Str(x.clone())],
+                span,
+            )?;
+            if let Value::Object(o) = &sb {
+                crate::stdlib::string_builder_append(it, o, &b, span)?;
+            }
+            Ok(sb)
         }
         (Shl, Value::Object(o), _) if &*o.class == "StringBuilder" => {
             crate::stdlib::string_builder_append(it, o, &b, span)?;
@@ -729,6 +745,7 @@ pub fn full_match(it: &mut Interp, re: &fancy_regex::Regex, s: &str, span: Span)
 /// `s =~ re`: a matcher holding every match and its groups.
 pub fn find_all(it: &mut Interp, re: &Rc<fancy_regex::Regex>, s: &str, span: Span) -> R<Value> {
     let mut groups = Vec::new();
+    let mut spans = Vec::new();
     for caps in re.captures_iter(s) {
         let caps = caps.map_err(|e| {
             it.throw(
@@ -748,11 +765,17 @@ pub fn find_all(it: &mut Interp, re: &Rc<fancy_regex::Regex>, s: &str, span: Spa
             .map(|i| caps.get(i).map_or(Value::Null, |m| Value::str(m.as_str())))
             .collect();
         groups.push(g);
+        if let Some(m) = caps.get(0) {
+            let start = s[..m.start()].chars().count();
+            spans.push((start, start + m.as_str().chars().count()));
+        }
         it.step(span)?;
     }
     Ok(Value::Matcher(Rc::new(MatcherVal {
         groups,
+        spans,
         input: Rc::from(s),
         regex: re.clone(),
+        current: std::cell::Cell::new(None),
     })))
 }

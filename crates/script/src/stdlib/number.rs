@@ -218,6 +218,90 @@ pub(crate) fn call(
             }
             Value::Null
         }
+        ("next" | "previous", 0) => {
+            let op = if name == "next" {
+                BinOp::Add
+            } else {
+                BinOp::Sub
+            };
+            crate::eval::binary_op(it, op, v.clone(), Value::Int(1), span)?
+        }
+        ("add" | "subtract" | "remainder", 1) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            let op = match name {
+                "add" => BinOp::Add,
+                "subtract" => BinOp::Sub,
+                _ => BinOp::Mod,
+            };
+            crate::eval::binary_op(it, op, v.clone(), a.get(0).clone(), span)?
+        }
+        ("divide", 1) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            // Java's exact division: an answer that does not terminate is an error
+            let (Some(x), Some(y)) = (to_dec(v), to_dec(a.get(0))) else {
+                return Ok(None);
+            };
+            if y.is_zero() {
+                return it.fail("ArithmeticException", "Division by zero", span);
+            }
+            match x.div(y) {
+                Some(q) if q.mul(y).is_some_and(|p| p.cmp(x).is_eq()) => Value::Dec(q),
+                _ => {
+                    return it.fail(
+                        "ArithmeticException",
+                        "Non-terminating decimal expansion; no exact representable decimal result: give divide a scale and a rounding mode",
+                        span,
+                    );
+                }
+            }
+        }
+        ("divide", 2 | 3) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            let (Some(x), Some(y)) = (to_dec(v), to_dec(a.get(0))) else {
+                return Ok(None);
+            };
+            if y.is_zero() {
+                return it.fail("ArithmeticException", "Division by zero", span);
+            }
+            let (places, mode) = if a.len() == 3 {
+                (
+                    int_arg(it, a.get(1), span)?,
+                    rounding_arg(it, a.get(2), span)?,
+                )
+            } else {
+                (i64::from(x.s), rounding_arg(it, a.get(1), span)?)
+            };
+            // divide with guard digits, then round once to the asked scale
+            let guard = u32::try_from(places.max(0) + 6).unwrap_or(36).min(36);
+            let Some(q) = x.div_exact_to(y, guard) else {
+                return it.fail("ArithmeticException", "the quotient is too large", span);
+            };
+            Value::Dec(scaled(it, q, places, mode, span)?)
+        }
+        ("pow", 1) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            crate::eval::binary_op(it, BinOp::Pow, v.clone(), a.get(0).clone(), span)?
+        }
+        ("movePointLeft" | "movePointRight", 1) if matches!(v, Value::Dec(_)) => {
+            let Value::Dec(d) = v else { return Ok(None) };
+            let n = int_arg(it, a.get(0), span)?;
+            let n = if name == "movePointLeft" { n } else { -n };
+            let s = i64::from(d.s) + n;
+            if s >= 0 {
+                match u32::try_from(s) {
+                    Ok(s) if s <= 36 => Value::Dec(Dec { m: d.m, s }),
+                    _ => return it.fail("ArithmeticException", "the scale is too large", span),
+                }
+            } else {
+                match 10i128
+                    .checked_pow((-s) as u32)
+                    .and_then(|p| d.m.checked_mul(p))
+                {
+                    Some(m) => Value::Dec(Dec { m, s: 0 }),
+                    None => return it.fail("ArithmeticException", "the number is too large", span),
+                }
+            }
+        }
+        ("unscaledValue", 0) if matches!(v, Value::Dec(_)) => {
+            let Value::Dec(d) = v else { return Ok(None) };
+            Value::from_i128(d.m)
+        }
         ("precision", 0) => {
             Value::Int(to_dec(v).map_or(1, |d| d.m.unsigned_abs().to_string().len() as i32))
         }

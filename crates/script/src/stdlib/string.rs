@@ -568,7 +568,7 @@ pub(crate) fn call(
             let re = regex_of(it, a.get(0), span)?;
             Value::Bool(crate::eval::ops_full_match(it, &re, s, span)?)
         }
-        ("find", 1) => {
+        ("find", 1) if !matches!(a.get(0), Value::Closure(_)) => {
             let re = regex_of(it, a.get(0), span)?;
             match re.find(s) {
                 Ok(Some(m)) => Value::str(m.as_str()),
@@ -576,7 +576,7 @@ pub(crate) fn call(
                 Err(e) => return it.fail("PatternSyntaxException", e.to_string(), span),
             }
         }
-        ("findAll", 1) => {
+        ("findAll", 1) if !matches!(a.get(0), Value::Closure(_)) => {
             let re = regex_of(it, a.get(0), span)?;
             let m = crate::eval::ops_find_all(it, &re, s, span)?;
             Value::list(m.iter_items().unwrap_or_default())
@@ -592,8 +592,64 @@ pub(crate) fn call(
             Value::Int(if p.is_empty() {
                 s.chars().count() as i32 + 1
             } else {
-                s.matches(&*p).count() as i32
+                // occurrences may overlap: 'aaaa'.count('aa') is 3
+                let mut n = 0;
+                let mut from = 0;
+                while let Some(i) = s[from..].find(&*p) {
+                    n += 1;
+                    from += i + s[from + i..].chars().next().map_or(1, char::len_utf8);
+                }
+                n
             })
+        }
+        ("next" | "previous", 0) => {
+            // the last character moves up or down by one
+            let mut cs: Vec<char> = s.chars().collect();
+            match cs.last_mut() {
+                Some(c) => {
+                    let code = if name == "next" {
+                        (*c as u32).saturating_add(1)
+                    } else {
+                        (*c as u32).saturating_sub(1)
+                    };
+                    *c = char::from_u32(code).unwrap_or(*c);
+                }
+                None if name == "next" => cs.push('\u{1}'),
+                None => {
+                    return it.fail(
+                        "StringIndexOutOfBoundsException",
+                        "the string is empty",
+                        span,
+                    );
+                }
+            }
+            it.charge(s.len() + 4, span)?;
+            Value::str(cs.into_iter().collect::<String>())
+        }
+        ("lastIndexOf", 2) => {
+            let p = text(it, a.get(0), span)?;
+            let from = int_arg(it, a.get(1), span)?;
+            let Ok(from) = usize::try_from(from) else {
+                return Ok(Some(Value::Int(-1)));
+            };
+            let end = s
+                .char_indices()
+                .nth(from)
+                .map_or(s.len(), |(b, _)| b)
+                .saturating_add(p.len())
+                .min(s.len());
+            let end = (0..=end)
+                .rev()
+                .find(|e| s.is_char_boundary(*e))
+                .unwrap_or(0);
+            Value::Int(char_index(s, s[..end].rfind(&*p)))
+        }
+        ("inspect", 0) => {
+            it.charge(s.len() + 2, span)?;
+            Value::str(format!(
+                "'{}'",
+                s.replace('\\', "\\\\").replace('\'', "\\'")
+            ))
         }
         ("take", 1) => {
             let n = int_arg(it, a.get(0), span)?.max(0) as usize;
@@ -655,6 +711,107 @@ pub(crate) fn call(
             )
         }
         ("normalize" | "denormalize" | "intern", 0) => Value::Str(s.clone()),
+        ("takeRight" | "dropRight", 1) => {
+            let n = int_arg(it, a.get(0), span)?.max(0) as usize;
+            let len = s.chars().count();
+            let cut = s
+                .char_indices()
+                .nth(len.saturating_sub(n))
+                .map_or(s.len(), |(b, _)| b);
+            it.charge(s.len(), span)?;
+            Value::str(if name == "takeRight" {
+                &s[cut..]
+            } else {
+                &s[..cut]
+            })
+        }
+        ("startsWith", 2) => {
+            let p = text(it, a.get(0), span)?;
+            let from = int_arg(it, a.get(1), span)?;
+            let start = usize::try_from(from)
+                .ok()
+                .and_then(|n| s.char_indices().map(|(b, _)| b).chain([s.len()]).nth(n));
+            Value::Bool(start.is_some_and(|b| s[b..].starts_with(&*p)))
+        }
+        ("subSequence", 2) => return call(it, s, "substring", a, span),
+        ("codePointAt", 1) => {
+            let i = int_arg(it, a.get(0), span)?;
+            match usize::try_from(i).ok().and_then(|i| s.chars().nth(i)) {
+                Some(c) => Value::Int(c as i32),
+                None => {
+                    return it.fail(
+                        "StringIndexOutOfBoundsException",
+                        format!("index {i}, length {}", s.chars().count()),
+                        span,
+                    );
+                }
+            }
+        }
+        ("toCharacter", 0) => Value::str(s.chars().next().map(String::from).unwrap_or_default()),
+        ("stripMargin", 0 | 1) => {
+            let margin = if a.len() == 1 {
+                text(it, a.get(0), span)?.chars().next().unwrap_or('|')
+            } else {
+                '|'
+            };
+            it.charge(s.len(), span)?;
+            let lines: Vec<String> = s
+                .split('\n')
+                .map(|l| {
+                    let t = l.trim_start();
+                    match t.strip_prefix(margin) {
+                        Some(rest) => rest.to_string(),
+                        None => l.to_string(),
+                    }
+                })
+                .collect();
+            Value::str(lines.join("\n"))
+        }
+        ("tr", 2) => {
+            let from = expand_tr(&text(it, a.get(0), span)?);
+            let to = expand_tr(&text(it, a.get(1), span)?);
+            it.charge(s.len().saturating_mul(4), span)?;
+            let out: String = s
+                .chars()
+                .map(|c| match from.iter().rposition(|f| *f == c) {
+                    // a shorter target repeats its last character, as Groovy's tr does
+                    Some(i) => to.get(i).or(to.last()).copied().unwrap_or(c),
+                    None => c,
+                })
+                .collect();
+            Value::str(out)
+        }
+        ("find" | "findAll" | "eachMatch", 2) => {
+            let re = regex_of(it, a.get(0), span)?;
+            let f = a.get(1).clone();
+            let m = crate::eval::ops_find_all(it, &re, s, span)?;
+            let Value::Matcher(m) = m else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            for g in &m.groups {
+                let args = if g.len() == 1 {
+                    vec![g[0].clone()]
+                } else {
+                    g.clone()
+                };
+                let r = it.call_value(&f, args, span)?;
+                if name == "find" {
+                    return Ok(Some(r));
+                }
+                out.push(r);
+            }
+            match name {
+                "find" => Value::Null,
+                "eachMatch" => Value::Str(s.clone()),
+                _ => Value::list(out),
+            }
+        }
+        ("formatted", _) => {
+            let mut args = vec![Value::Str(s.clone())];
+            args.extend(a.v.iter().cloned());
+            Value::str(super::format::format(it, &args, span)?)
+        }
         ("first", 0) => Value::str(s.chars().next().map(|c| c.to_string()).unwrap_or_default()),
         ("last", 0) => Value::str(s.chars().last().map(|c| c.to_string()).unwrap_or_default()),
         ("execute" | "toURL", _) => {
@@ -672,7 +829,7 @@ pub(crate) fn call(
             let chars = Value::list(it.items(&Value::Str(s.clone()), span)?.unwrap_or_default());
             let r = super::collection::call(it, &chars, name, a, span)?;
             return Ok(match (name, r) {
-                ("each", Some(_)) => Some(Value::Str(s.clone())),
+                ("each" | "eachWithIndex", Some(_)) => Some(Value::Str(s.clone())),
                 ("takeWhile" | "dropWhile", Some(v)) => {
                     it.charge(s.len(), span)?;
                     Some(Value::str(
@@ -704,4 +861,21 @@ fn java_cmp(a: impl Iterator<Item = char> + Clone, b: impl Iterator<Item = char>
         }
     }
     a.count() as i32 - b.count() as i32
+}
+
+/// The characters of a `tr` argument, with ranges (`a-z`) spelled out.
+fn expand_tr(spec: &str) -> Vec<char> {
+    let cs: Vec<char> = spec.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        if i + 2 < cs.len() && cs[i + 1] == '-' && cs[i] <= cs[i + 2] {
+            out.extend(cs[i]..=cs[i + 2]);
+            i += 3;
+        } else {
+            out.push(cs[i]);
+            i += 1;
+        }
+    }
+    out
 }
