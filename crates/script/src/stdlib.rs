@@ -263,7 +263,7 @@ pub(crate) fn call_method(
         Value::Object(o) if o.def.is_none() => object_method(it, o, name, &a, span)?,
         Value::Time(t) => time::call(it, t, name, &a, span)?,
         Value::Null => match name {
-            "toString" => Some(Value::str("null")),
+            "toString" | "inspect" => Some(Value::str("null")),
             "is" | "equals" => Some(Value::Bool(matches!(a.get(0), Value::Null))),
             "asBoolean" => Some(Value::Bool(false)),
             _ => {

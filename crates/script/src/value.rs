@@ -549,8 +549,8 @@ impl Value {
             Value::Object(o) => {
                 let fields = o.fields.borrow();
                 if o.def.is_none()
-                    && &*o.class == "RoundingMode"
-                    && let Some(n) = fields.get("name")
+                    && matches!(&*o.class, "RoundingMode" | "StringBuilder")
+                    && let Some(n) = fields.get("name").or_else(|| fields.get("value"))
                 {
                     return write!(f, "{n}");
                 }

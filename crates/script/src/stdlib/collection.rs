@@ -47,6 +47,7 @@ pub(crate) const METHODS: &[&str] = &[
     "find",
     "findAll",
     "findIndexOf",
+    "findIndexValues",
     "findResult",
     "findResults",
     "any",
@@ -235,6 +236,15 @@ pub(crate) fn call(
                 "Java streams are not offered in sync scripts: use Groovy's collection methods instead (collect for map, findAll for filter, inject for reduce, join for joining)",
                 span,
             );
+        }
+        ("findIndexValues", 1) => {
+            let mut out = Vec::new();
+            for (i, x) in items.iter().enumerate() {
+                if it.call1(a.get(0), x.clone(), span)?.truthy() {
+                    out.push(Value::Int(i as i32));
+                }
+            }
+            Value::list(out)
         }
         ("collectNested", 1) => {
             fn nested(it: &mut Interp, v: &Value, f: &Value, span: Span, depth: usize) -> R<Value> {
