@@ -1,6 +1,7 @@
 //! The GDK methods sync scripts use, split by receiver type, plus the built-in functions
 //! (`println`) and static classes (`Math`, `Integer`, `JsonOutput`, …). Anything that would
-//! reach files, processes, the network, the clock or reflection is refused here.
+//! reach files, processes, the network or reflection is refused here; the time comes only from
+//! the host's clock (`time`).
 
 mod collection;
 mod format;
@@ -54,6 +55,7 @@ pub(crate) fn has_method(o: &Value, name: &str) -> bool {
         Value::Map(_) => map::METHODS,
         v if v.is_number() => number::METHODS,
         Value::Object(o) if o.def.is_none() && &*o.class == "Binding" => &["getVariables"],
+        Value::Object(o) if o.def.is_none() && &*o.class == "JsonBuilder" => &["getContent"],
         Value::Object(o) if o.def.is_none() => &["getMessage", "getCause", "getLocalizedMessage"],
         Value::Time(t) => return time::has_getter(t, name),
         Value::Closure(_) => &["getMaximumNumberOfParameters", "getParameterTypes"],
@@ -506,6 +508,47 @@ fn object_method(
             it.charge(crate::limits::ENTRY_BYTES, span)?;
             it.set_variable(Rc::from(n.as_str()), a.get(1).clone());
             Some(Value::Null)
+        }
+        ("JsonBuilder", "toString") => {
+            Some(Value::str(crate::json::to_json_text(&field("content"))))
+        }
+        ("JsonBuilder", "toPrettyString") => {
+            let text = crate::json::to_json_text(&field("content"));
+            it.charge(text.len().saturating_mul(2), span)?;
+            let args = [Value::str(text)];
+            statics::call_static(
+                it,
+                &Rc::from("JsonOutput"),
+                "prettyPrint",
+                &Args::new(&args),
+                span,
+            )?
+        }
+        ("JsonBuilder", "getContent") => Some(field("content")),
+        ("JsonBuilder", name)
+            if a.len() == 1
+                && (matches!(a.get(0), Value::Map(_))
+                    || (name == "call" && !matches!(a.get(0), Value::Closure(_)))) =>
+        {
+            // `b(map)`, `b.call(list)`: the content; `b.issue(map)`: {"issue": map}
+            let content = if name == "call" {
+                a.get(0).clone()
+            } else {
+                let mut m = crate::value::MapData::default();
+                m.insert(crate::value::Key::Str(Rc::from(name)), a.get(0).clone());
+                Value::map(m)
+            };
+            o.fields
+                .borrow_mut()
+                .insert(Rc::from("content"), content.clone());
+            Some(content)
+        }
+        ("JsonBuilder", _) => {
+            return it.fail(
+                "UnsupportedOperationException",
+                "JsonBuilder's builder closures are not offered in sync scripts: build the map or list and pass it, as in new JsonBuilder([name: 'x', tags: ['a']]) or JsonOutput.toJson(map)",
+                span,
+            );
         }
         ("RoundingMode", "name" | "toString") => Some(field("name")),
         ("RoundingMode", "ordinal") => Some(Value::Int(

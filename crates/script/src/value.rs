@@ -549,6 +549,12 @@ impl Value {
             Value::Object(o) => {
                 let fields = o.fields.borrow();
                 if o.def.is_none()
+                    && &*o.class == "JsonBuilder"
+                    && let Some(c) = fields.get("content")
+                {
+                    return f.write_str(&crate::json::to_json_text(c));
+                }
+                if o.def.is_none()
                     && matches!(&*o.class, "RoundingMode" | "StringBuilder")
                     && let Some(n) = fields.get("name").or_else(|| fields.get("value"))
                 {

@@ -120,6 +120,10 @@ impl Interp<'_> {
                     }
                 }
             }
+            // `builder(map)` is `builder.call(map)`
+            Value::Object(o) if o.def.is_none() && &*o.class == "JsonBuilder" => {
+                self.call_method(f.clone(), "call", args, span)
+            }
             other => self.fail(
                 "MissingMethodException",
                 format!("{} cannot be called like a function", other.describe()),

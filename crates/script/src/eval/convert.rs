@@ -282,11 +282,9 @@ pub fn coerce_declared(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R
             return cannot(it, &v);
         }
         ("Set" | "HashSet" | "LinkedHashSet" | "SortedSet" | "TreeSet", Value::List(_))
-            if !t.array =>
+            if !t.array && !it.is_set(&v) =>
         {
-            if !it.is_set(&v) {
-                return cast(it, v, t, span);
-            }
+            return cast(it, v, t, span);
         }
         _ => {}
     }

@@ -592,11 +592,16 @@ impl Interp<'_> {
         }
         let first = args.first().cloned();
         match &**class {
-            "JsonSlurper" | "JsonBuilder" => Ok(Value::Object(Rc::new(Obj {
+            "JsonSlurper" => Ok(Value::Object(Rc::new(Obj {
                 class: class.clone(),
                 def: None,
                 fields: RefCell::new(IndexMap::default()),
             }))),
+            "JsonBuilder" => {
+                let mut fields = IndexMap::default();
+                fields.insert(Rc::from("content"), first.unwrap_or(Value::Null));
+                Ok(Value::Object(Rc::new(Obj { class: class.clone(), def: None, fields: RefCell::new(fields) })))
+            }
             "StringBuilder" | "StringBuffer" => {
                 let mut fields = IndexMap::default();
                 let init = match first {

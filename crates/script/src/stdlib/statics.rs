@@ -150,7 +150,7 @@ pub(crate) fn call_static(
     if FORBIDDEN.contains(&class_s) {
         return it.fail(
             "SecurityException",
-            format!("{class_s}.{name}() is not available in sync scripts: they have no file, process, network, clock or reflection access"),
+            format!("{class_s}.{name}() is not available in sync scripts: they have no file, process, network or reflection access (the time is new Date() or Instant.now())"),
             span,
         );
     }
