@@ -653,7 +653,12 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
         ),
         "getClass" => Value::Class(Rc::from(it.class_name(recv).as_str())),
         "asBoolean" => Value::Bool(recv.truthy()),
-        "inspect" | "dump" => Value::Str(string::text(it, recv, span)?),
+        "inspect" => {
+            let text = inspect(recv, 0);
+            it.charge(text.len(), span)?;
+            Value::str(text)
+        }
+        "dump" => Value::Str(string::text(it, recv, span)?),
         "isCase" => Value::Bool(it.is_case(recv, a.get(0), span)?),
         "with" | "tap" => {
             let Some(f) = a.closure() else {
@@ -725,5 +730,37 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
                 span,
             )
         }
+    }
+}
+
+/// Groovy's `inspect()`: the value as source code would write it (`['a':1, 'b':[2]]`).
+fn inspect(v: &Value, depth: usize) -> String {
+    if depth > 64 {
+        return "[…]".to_string();
+    }
+    match v {
+        Value::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::List(l) => {
+            let items: Vec<String> = l.borrow().iter().map(|x| inspect(x, depth + 1)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Map(m) => {
+            let m = m.borrow();
+            if m.is_empty() {
+                return "[:]".to_string();
+            }
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, x)| {
+                    format!(
+                        "{}:{}",
+                        inspect(&k.to_value(), depth + 1),
+                        inspect(x, depth + 1)
+                    )
+                })
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
     }
 }

@@ -279,8 +279,10 @@ impl Parser<'_> {
                         &mut height,
                     )?;
                 }
+                // `as` and `instanceof` bind tighter than `<` and `in` (`2 in [1, 2] as Set`
+                // is `2 in ([1, 2] as Set)`), looser than `+` (`1 + 2 as String` is "3")
                 "instanceof" | "as" => {
-                    if min_bp > 10 {
+                    if min_bp > 11 {
                         break;
                     }
                     self.bump();

@@ -48,6 +48,8 @@ pub(crate) const METHODS: &[&str] = &[
     "findAll",
     "findIndexOf",
     "findIndexValues",
+    "isReverse",
+    "transpose",
     "findResult",
     "findResults",
     "any",
@@ -236,6 +238,20 @@ pub(crate) fn call(
                 "Java streams are not offered in sync scripts: use Groovy's collection methods instead (collect for map, findAll for filter, inject for reduce, join for joining)",
                 span,
             );
+        }
+        ("isReverse", 0) => Value::Bool(matches!(recv, Value::Range(r) if r.from > r.to)),
+        ("transpose", 0) => {
+            let rows: Vec<Vec<Value>> = items
+                .iter()
+                .map(|r| r.iter_items().unwrap_or_default())
+                .collect();
+            let width = rows.iter().map(Vec::len).min().unwrap_or(0);
+            it.charge(list_bytes(width.saturating_mul(rows.len())), span)?;
+            Value::list(
+                (0..width)
+                    .map(|c| Value::list(rows.iter().map(|r| r[c].clone()).collect()))
+                    .collect(),
+            )
         }
         ("findIndexValues", 1) => {
             let mut out = Vec::new();
