@@ -1,1 +1,0 @@
-[new BigInteger('123456789012345678901234567890') * 2, 2G ** 100, 10G.pow(20), (2G ** 70).class.simpleName, 10G / 4, 7G.mod(3G), 12345678901234567890G + 1, BigInteger.ONE, BigInteger.valueOf(10).multiply(BigInteger.TEN)]
