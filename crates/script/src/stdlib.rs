@@ -9,7 +9,7 @@ mod list;
 mod map;
 mod number;
 mod statics;
-mod string;
+pub(crate) mod string;
 pub(crate) mod time;
 
 use std::cmp::Ordering;

@@ -633,7 +633,14 @@ impl Interp<'_> {
                 }
                 Ok(Value::map(m))
             }
-            "String" => Ok(Value::str(first.map(|v| v.to_string()).unwrap_or_default())),
+            // `new String(bytes)`: the bytes read as UTF-8
+            "String" => match first.as_ref().and_then(|v| match v {
+                Value::List(_) => crate::stdlib::string::byte_list(v),
+                _ => None,
+            }) {
+                Some(bytes) => Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned())),
+                None => Ok(Value::str(first.map(|v| v.to_string()).unwrap_or_default())),
+            },
             "Integer" | "Long" | "BigDecimal" | "BigInteger" | "Double" | "Boolean" => {
                 let t = crate::ast::TypeName { name: class.clone(), array: false };
                 ops::cast(self, first.unwrap_or(Value::Null), &t, span)

@@ -49,6 +49,7 @@ pub(crate) const METHODS: &[&str] = &[
     "findIndexOf",
     "findIndexValues",
     "isReverse",
+    "encodeBase64",
     "transpose",
     "findResult",
     "findResults",
@@ -238,6 +239,18 @@ pub(crate) fn call(
                 "Java streams are not offered in sync scripts: use Groovy's collection methods instead (collect for map, findAll for filter, inject for reduce, join for joining)",
                 span,
             );
+        }
+        ("encodeBase64", 0) => {
+            use base64::Engine;
+            let Some(bytes) = super::string::byte_list(recv) else {
+                return it.fail(
+                    "IllegalArgumentException",
+                    "encodeBase64 needs a list of bytes, such as 'text'.bytes",
+                    span,
+                );
+            };
+            it.charge(bytes.len().saturating_mul(2).saturating_add(4), span)?;
+            Value::str(base64::engine::general_purpose::STANDARD.encode(bytes))
         }
         ("isReverse", 0) => Value::Bool(matches!(recv, Value::Range(r) if r.from > r.to)),
         ("transpose", 0) => {

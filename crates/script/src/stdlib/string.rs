@@ -12,6 +12,7 @@ use crate::value::Value;
 pub(crate) const METHODS: &[&str] = &[
     "length",
     "size",
+    "getBytes",
     "isEmpty",
     "trim",
     "strip",
@@ -682,6 +683,32 @@ pub(crate) fn call(
             Value::str(s.replacen(&*t, "", 1))
         }
         ("getAt", 1) => it.get_index(&Value::Str(s.clone()), a.get(0), span)?,
+        // bytes are a list of Java's signed bytes
+        ("getBytes", 0 | 1) => {
+            it.charge(s.len().saturating_mul(crate::limits::VALUE_BYTES), span)?;
+            Value::list(s.bytes().map(|b| Value::Int(b as i8 as i32)).collect())
+        }
+        ("decodeBase64", 0) => {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(s.trim().as_bytes()) {
+                Ok(bytes) => {
+                    it.charge(bytes.len().saturating_mul(crate::limits::VALUE_BYTES), span)?;
+                    Value::list(
+                        bytes
+                            .into_iter()
+                            .map(|b| Value::Int(b as i8 as i32))
+                            .collect(),
+                    )
+                }
+                Err(e) => {
+                    return it.fail(
+                        "IllegalArgumentException",
+                        format!("the text is not Base64: {e}"),
+                        span,
+                    );
+                }
+            }
+        }
         ("toCharArray" | "chars", 0) => {
             let n = s.chars().count();
             it.charge(n.saturating_mul(STR_BYTES + 8), span)?;
@@ -878,4 +905,16 @@ fn expand_tr(spec: &str) -> Vec<char> {
         }
     }
     out
+}
+
+/// A list of byte values (Java's signed bytes, or 0–255) as bytes; `None` if an item is not one.
+pub(crate) fn byte_list(v: &Value) -> Option<Vec<u8>> {
+    v.iter_items()?
+        .iter()
+        .map(|x| {
+            crate::value::to_i128(x)
+                .filter(|n| (-128..=255).contains(n))
+                .map(|n| n as u8)
+        })
+        .collect()
 }
