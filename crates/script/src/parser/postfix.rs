@@ -77,6 +77,30 @@ impl Parser<'_> {
                             )?;
                             continue;
                         }
+                        // `m.(k + '2')`: a property named by an expression
+                        Tok::Op("(") if op != "*." => {
+                            self.bump();
+                            self.skip_nl();
+                            let key = self.expr()?;
+                            self.skip_nl();
+                            self.expect_op(")")?;
+                            if self.is_op("(") {
+                                return self
+                                    .error("calling a method by a computed name is not supported");
+                            }
+                            e = self.grown(
+                                Expr {
+                                    kind: ExprKind::DynProp {
+                                        obj: bx(e),
+                                        name: bx(key),
+                                        safe,
+                                    },
+                                    span: span.to(self.prev_span()),
+                                },
+                                &mut height,
+                            )?;
+                            continue;
+                        }
                         _ => {
                             return self
                                 .error(format!("expected a property or method name after '{op}'"));
