@@ -21,6 +21,8 @@
 //! is a `String` here (Groovy's `map["${k}"]` misses a `String` key because GString hashes
 //! differently; here it finds it); BigDecimal results never use a negative scale (`10 / 0.5` is
 //! `20`, Groovy prints `2E+1`; `12.5.setScale(-1, …)` is `10`, Groovy's `1E+1`);
+//! `DecimalFormat` rounds a double from its shortest decimal form where Java uses its exact
+//! binary value (they differ only on ties such as `1.015d` with two places);
 //! `Math.random()`, files, processes, the network, reflection and `evaluate` are refused with a
 //! `SecurityException`; Java streams (`list.stream()`) are refused naming Groovy's collection
 //! methods instead; `JsonBuilder`'s closure DSL and a closure's `delegate` are not offered;

@@ -550,6 +550,14 @@ fn object_method(
                 span,
             );
         }
+        ("DecimalFormat", "format") => {
+            let pattern = field("pattern").to_string();
+            match format::decimal_format(&pattern, a.get(0)) {
+                Ok(text) => Some(Value::str(text)),
+                Err(e) => return it.fail("IllegalArgumentException", e, span),
+            }
+        }
+        ("DecimalFormat", "toPattern") => Some(field("pattern")),
         ("RoundingMode", "name" | "toString") => Some(field("name")),
         ("RoundingMode", "ordinal") => Some(Value::Int(
             crate::num::Rounding::named(&field("name").to_string()).map_or(0, |r| r as i32),

@@ -80,6 +80,7 @@ const KNOWN_CLASSES: &[&str] = &[
     "Month",
     "RoundingMode",
     "Matcher",
+    "DecimalFormat",
 ];
 
 const RUNTIME: &[&str] = &[
@@ -171,7 +172,7 @@ pub fn qualified_name(c: &str) -> String {
         | "ZoneOffset" | "DayOfWeek" | "Month" => "java.time",
         "DateTimeFormatter" => "java.time.format",
         "ChronoUnit" => "java.time.temporal",
-        "SimpleDateFormat" => "java.text",
+        "SimpleDateFormat" | "DecimalFormat" => "java.text",
         "LinkedHashMap$Entry" | "Entry" => return "java.util.Map$Entry".to_string(),
         _ => return c.to_string(),
     };

@@ -592,6 +592,11 @@ impl Interp<'_> {
         }
         let first = args.first().cloned();
         match &**class {
+            "DecimalFormat" => {
+                let mut fields = IndexMap::default();
+                fields.insert(Rc::from("pattern"), Value::str(first.map(|v| v.to_string()).unwrap_or_else(|| "#,##0.###".into())));
+                Ok(Value::Object(Rc::new(Obj { class: class.clone(), def: None, fields: RefCell::new(fields) })))
+            }
             "JsonSlurper" => Ok(Value::Object(Rc::new(Obj {
                 class: class.clone(),
                 def: None,
