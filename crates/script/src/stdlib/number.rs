@@ -199,6 +199,34 @@ pub(crate) fn call(
             }
             Value::Null
         }
+        // with a fractional start, end or step the numbers are decimals: 1.0.step(2.0, 0.5)
+        ("step", 3)
+            if [v, a.get(0), a.get(1)]
+                .iter()
+                .any(|x| matches!(x, Value::Dec(_) | Value::Double(_))) =>
+        {
+            let zero = Value::Int(0);
+            let up =
+                crate::value::compare_numbers(a.get(1), &zero) == Some(std::cmp::Ordering::Greater);
+            if crate::value::compare_numbers(a.get(1), &zero) == Some(std::cmp::Ordering::Equal) {
+                return it.fail("IllegalArgumentException", "step must not be 0", span);
+            }
+            let mut i = v.clone();
+            loop {
+                let o = crate::value::compare_numbers(&i, a.get(0));
+                let more = if up {
+                    o == Some(std::cmp::Ordering::Less)
+                } else {
+                    o == Some(std::cmp::Ordering::Greater)
+                };
+                if !more {
+                    break;
+                }
+                it.call_value(a.get(2), vec![i.clone()], span)?;
+                i = crate::eval::binary_op(it, BinOp::Add, i, a.get(1).clone(), span)?;
+            }
+            Value::Null
+        }
         ("step", 3) => {
             let (from, to, step) = (
                 to_i128(v).unwrap_or(0),
