@@ -43,6 +43,8 @@ pub enum BinOp {
     NotIn,
     Shl,
     Shr,
+    /// `>>>`: shift right without the sign.
+    Ushr,
     BitAnd,
     BitOr,
     BitXor,

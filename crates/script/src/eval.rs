@@ -20,6 +20,7 @@ use crate::diagnostic::{ErrorKind, ScriptError, Span, StackEntry};
 use crate::limits::{Budget, Limits, STR_BYTES, VALUE_BYTES, list_bytes};
 use crate::value::{Cell, Func, Fx, MapData, Obj, Value};
 
+pub(crate) use convert::{instance_of, qualified_name};
 pub(crate) use ops::{
     append_display, binary as binary_op, cast, find_all as ops_find_all,
     full_match as ops_full_match,
@@ -102,9 +103,28 @@ pub struct Interp<'p> {
     it_name: Name,
     /// A reusable buffer for building strings.
     pub(crate) scratch: String,
+    /// The zone where a script names none (the host clock's), once a date asked for it.
+    pub(crate) time_zone: Option<jiff::tz::TimeZone>,
+    /// `binding.variables`, once the script asked for it: a map of the binding that writes
+    /// through (`binding.variables.x = 1` makes a variable `x`).
+    binding_view: Option<Rc<RefCell<MapData>>>,
 }
 
 use crate::limits::stack_position;
+
+/// The script's `binding` (Groovy's `groovy.lang.Binding`).
+pub(crate) fn binding_object() -> Value {
+    Value::Object(Rc::new(Obj {
+        class: Rc::from("Binding"),
+        def: None,
+        fields: RefCell::new(IndexMap::default()),
+    }))
+}
+
+/// Whether `v` is the script's `binding`.
+pub(crate) fn is_binding(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if o.def.is_none() && &*o.class == "Binding")
+}
 
 impl<'p> Interp<'p> {
     pub fn new(prog: &'p Program, binding: Binding, limits: Limits) -> Interp<'p> {
@@ -136,6 +156,8 @@ impl<'p> Interp<'p> {
             stack_base: 0,
             it_name: IT.with(Rc::clone),
             scratch: String::new(),
+            time_zone: None,
+            binding_view: None,
         }
     }
 
@@ -157,6 +179,16 @@ impl<'p> Interp<'p> {
             (Ok(_), Err(Flow::Err(t))) => Err(t.error),
             (r, _) => r,
         };
+        // variables the script made through `binding.variables` are variables of the run
+        if let Some(view) = self.binding_view.take() {
+            for (k, v) in view.borrow().iter() {
+                if let Some(k) = k.as_str()
+                    && !self.binding.contains_key(k)
+                {
+                    self.binding.insert(Rc::from(k), v.clone());
+                }
+            }
+        }
         crate::value::set_walk_room(outer_room);
         crate::value::take_walk_bytes();
         if outer_used > 0 {
@@ -383,6 +415,14 @@ impl<'p> Interp<'p> {
         if let Some(v) = self.binding.get(&**name) {
             return Ok(v.clone());
         }
+        if let Some(view) = &self.binding_view
+            && let Some(v) = view.borrow().get(&crate::value::StrKey(name))
+        {
+            return Ok(v.clone());
+        }
+        if &**name == "binding" {
+            return Ok(binding_object());
+        }
         if self.classes.contains_key(name) || ops::is_known_class(name) {
             return Ok(Value::Class(name.clone()));
         }
@@ -433,7 +473,47 @@ impl<'p> Interp<'p> {
             *slot = v;
             return;
         }
-        self.binding.insert(name.clone(), v);
+        self.set_variable(name.clone(), v);
+    }
+
+    /// Sets a variable of the binding (and of its `binding.variables` view).
+    pub(crate) fn set_variable(&mut self, name: Name, v: Value) {
+        if let Some(view) = &self.binding_view {
+            view.borrow_mut()
+                .insert(crate::value::Key::Str(name.clone()), v.clone());
+        }
+        self.binding.insert(name, v);
+    }
+
+    /// A variable of the binding, including those set through `binding.variables`.
+    pub(crate) fn variable(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.binding.get(name) {
+            return Some(v.clone());
+        }
+        self.binding_view
+            .as_ref()
+            .and_then(|view| view.borrow().get(&crate::value::StrKey(name)).cloned())
+    }
+
+    /// `binding.variables`: the binding as a map that writes through.
+    pub(crate) fn binding_variables(&mut self, span: Span) -> R<Value> {
+        if let Some(view) = &self.binding_view {
+            return Ok(Value::Map(view.clone()));
+        }
+        self.charge(
+            self.binding
+                .len()
+                .saturating_mul(crate::limits::ENTRY_BYTES),
+            span,
+        )?;
+        let map: MapData = self
+            .binding
+            .iter()
+            .map(|(k, v)| (crate::value::Key::Str(k.clone()), v.clone()))
+            .collect();
+        let view = Rc::new(RefCell::new(map));
+        self.binding_view = Some(view.clone());
+        Ok(Value::Map(view))
     }
 
     // ---- statements ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! The host boundary: objects implemented in Rust (items, replicas, helpers) that scripts use
-//! through properties and methods. The engine never does I/O itself; a host object may.
+//! through properties and methods, and the [`Clock`] that dates read. The engine never does I/O
+//! itself; a host object may, and only the host's clock tells a script what time it is.
 
 use crate::diagnostic::ScriptError;
 use crate::value::Value;
@@ -47,5 +48,43 @@ pub trait HostObject {
     /// How the object appears in JSON output (variables out, `JsonOutput.toJson`).
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Null
+    }
+}
+
+/// What time it is for a run: `new Date()`, `Instant.now()`, `System.currentTimeMillis()` and
+/// the time zone that `Date.toString()` and `SimpleDateFormat` use when a script names none (the
+/// JVM default zone in Groovy). The host supplies one in [`crate::Limits::clock`]; a run without
+/// one refuses to tell the time. A Test run passes a [`FixedClock`] so results repeat.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> jiff::Timestamp;
+    /// The zone used where a script names none.
+    fn time_zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::UTC
+    }
+}
+
+/// The host's real clock, in UTC.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+}
+
+/// A clock stopped at one instant, for reproducible runs.
+#[derive(Debug, Clone)]
+pub struct FixedClock {
+    pub now: jiff::Timestamp,
+    pub zone: jiff::tz::TimeZone,
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.now
+    }
+    fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.zone.clone()
     }
 }

@@ -94,6 +94,7 @@ fn to_json_depth(v: &Value, depth: usize) -> serde_json::Value {
             J::Object(o)
         }
         Value::Host(h) => h.to_json(),
+        Value::Time(t) => t.to_json(),
         Value::Closure(_) | Value::Class(_) | Value::Regex(_) => J::String(v.to_string()),
     }
 }
@@ -113,7 +114,7 @@ fn write_json(v: &Value, out: &mut String, depth: usize) {
     match v {
         Value::Dec(d) => out.push_str(&d.to_string()),
         Value::Str(s) if !crate::value::spend_walk(s.len()) => out.push_str("null"),
-        Value::Str(s) => out.push_str(&serde_json::Value::String(s.to_string()).to_string()),
+        Value::Str(s) => push_json_string(out, s),
         Value::Range(r) if !crate::value::spend_walk(r.len().saturating_mul(16)) => {
             out.push_str("null")
         }
@@ -133,7 +134,7 @@ fn write_json(v: &Value, out: &mut String, depth: usize) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&serde_json::Value::String(k.to_value().to_string()).to_string());
+                push_json_string(out, &k.to_value().to_string());
                 out.push(':');
                 write_json(x, out, depth + 1);
             }
@@ -142,4 +143,30 @@ fn write_json(v: &Value, out: &mut String, depth: usize) {
         // depth ≥ 1 keeps counting in this walk's budget
         other => out.push_str(&to_json_depth(other, depth + 1).to_string()),
     }
+}
+
+/// A JSON string as Groovy's `JsonOutput` writes it: quotes, backslashes and control
+/// characters escaped, and every character past ASCII as `\uXXXX`.
+fn push_json_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }

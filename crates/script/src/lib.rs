@@ -5,11 +5,14 @@
 //! the variables after the run). Values are [`Value`]s, convertible to and from
 //! `serde_json::Value` ([`from_json`], [`to_json`]); items and helpers enter as [`HostObject`]s.
 //! The crate does no I/O of its own and depends on nothing that does: no files, processes,
-//! network, clock or reflection are reachable from a script.
+//! network or reflection are reachable from a script, and the only clock is the host's
+//! [`Clock`] in [`Limits::clock`] (`new Date()`, `Instant.now()`; a run without one refuses to
+//! tell the time, and a [`FixedClock`] makes a run reproducible). Dates, zones and Java's date
+//! patterns are in [`time`], on jiff with its zone database built in.
 //!
 //! Stages: [`lexer`] → [`parser`] → [`ast`] → `resolve` (Groovy's compile-time scope rules) →
 //! `eval` (tree walking with shared local cells, names interned at parse time) over
-//! [`value`]s, with the GDK in `stdlib`, errors in [`diagnostic`] and the sandbox's budgets in
+//! [`value`]s (dates in [`time`]), with the GDK in `stdlib`, errors in [`diagnostic`] and the sandbox's budgets in
 //! [`limits`]. Values are `Rc`-based and not `Send`: compile and run a script on one thread.
 //! Deep recursion is stopped by [`Limits::max_stack_bytes`] before it can overflow the native
 //! stack; the default (1 MiB) fits threads with the usual 2 MiB stack.
@@ -17,9 +20,14 @@
 //! Known differences from Groovy 4, all deliberate or not yet needed by sync rules: a GString
 //! is a `String` here (Groovy's `map["${k}"]` misses a `String` key because GString hashes
 //! differently; here it finds it); BigDecimal results never use a negative scale (`10 / 0.5` is
-//! `20`, Groovy prints `2E+1`); `Date`, `Math.random()`, files, processes, the network,
-//! reflection and `evaluate` are refused with a `SecurityException`; interfaces, enums, traits
-//! and labelled `break` are rejected with a syntax error naming the construct.
+//! `20`, Groovy prints `2E+1`; `12.5.setScale(-1, …)` is `10`, Groovy's `1E+1`);
+//! `DecimalFormat` rounds a double from its shortest decimal form where Java uses its exact
+//! binary value (they differ only on ties such as `1.015d` with two places);
+//! `Math.random()`, files, processes, the network, reflection and `evaluate` are refused with a
+//! `SecurityException`; Java streams (`list.stream()`) are refused naming Groovy's collection
+//! methods instead; `JsonBuilder`'s closure DSL and a closure's `delegate` are not offered;
+//! interfaces, enums, traits and labelled `break` are rejected with a syntax error naming the
+//! construct.
 //!
 //! The CLI playground (`tandem script check|run|bench`) calls [`playground`]:
 //!
@@ -47,13 +55,14 @@ pub mod parser;
 pub mod playground;
 mod resolve;
 mod stdlib;
+pub mod time;
 pub mod value;
 
 use std::rc::Rc;
 
 pub use diagnostic::{ErrorKind, ScriptError, Span};
 pub use eval::Binding;
-pub use host::{HostObject, Invoker};
+pub use host::{Clock, FixedClock, HostObject, Invoker, SystemClock};
 pub use json::{from_json, to_json};
 pub use limits::Limits;
 pub use value::Value;

@@ -20,6 +20,8 @@ pub struct Limits {
     /// recursion stops with an error before it could overflow the thread's stack. The default
     /// fits the 2 MiB stacks of spawned threads.
     pub max_stack_bytes: usize,
+    /// The clock dates read (`new Date()`, `Instant.now()`); `None` refuses to tell the time.
+    pub clock: Option<std::sync::Arc<dyn crate::host::Clock>>,
 }
 
 impl Default for Limits {
@@ -30,6 +32,7 @@ impl Default for Limits {
             max_depth: 200,
             max_time: Duration::from_secs(10),
             max_stack_bytes: 1 << 20,
+            clock: None,
         }
     }
 }

@@ -5,6 +5,38 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+/// `java.math.RoundingMode`, in Java's order (`BigDecimal.ROUND_UP` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    Up,
+    Down,
+    Ceiling,
+    Floor,
+    HalfUp,
+    HalfDown,
+    HalfEven,
+    Unnecessary,
+}
+
+impl Rounding {
+    pub const ALL: [(&'static str, Rounding); 8] = [
+        ("UP", Rounding::Up),
+        ("DOWN", Rounding::Down),
+        ("CEILING", Rounding::Ceiling),
+        ("FLOOR", Rounding::Floor),
+        ("HALF_UP", Rounding::HalfUp),
+        ("HALF_DOWN", Rounding::HalfDown),
+        ("HALF_EVEN", Rounding::HalfEven),
+        ("UNNECESSARY", Rounding::Unnecessary),
+    ];
+    pub fn named(name: &str) -> Option<Rounding> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
+    pub fn name(self) -> &'static str {
+        Self::ALL[self as usize].0
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Dec {
     pub m: i128,
@@ -222,6 +254,75 @@ impl Dec {
             Some(Dec {
                 m: div_half_up(self.m, pow10(self.s - s)?),
                 s,
+            })
+        }
+    }
+
+    /// `self / o` to `scale` decimal places, truncated (callers round it again).
+    pub fn div_exact_to(self, o: Dec, scale: u32) -> Option<Dec> {
+        if o.is_zero() {
+            return None;
+        }
+        // m1/10^s1 ÷ m2/10^s2 = (m1 · 10^(scale + s2 - s1)) / m2 at `scale`
+        let shift = i64::from(scale) + i64::from(o.s) - i64::from(self.s);
+        let num = if shift >= 0 {
+            self.m.checked_mul(pow10(u32::try_from(shift).ok()?)?)?
+        } else {
+            self.m / pow10(u32::try_from(-shift).ok()?)?
+        };
+        Some(Dec {
+            m: num / o.m,
+            s: scale,
+        })
+    }
+
+    /// `setScale(s, mode)`: `s` decimal places, rounded by `mode`. A negative `s` rounds to tens,
+    /// hundreds, … (kept at scale 0 here). `Err` says why there is no answer.
+    pub fn set_scale(self, s: i64, mode: Rounding) -> Result<Dec, &'static str> {
+        const TOO_LARGE: &str = "the number is too large for that scale";
+        let target = u32::try_from(s.max(0)).map_err(|_| TOO_LARGE)?;
+        if s >= 0 && target >= self.s {
+            if target > MAX_SCALE {
+                return Err(TOO_LARGE);
+            }
+            return Ok(Dec {
+                m: self.rescale(target).ok_or(TOO_LARGE)?,
+                s: target,
+            });
+        }
+        let drop = u32::try_from(i64::from(self.s) - s).map_err(|_| TOO_LARGE)?;
+        let Some(p) = pow10(drop) else {
+            // every digit is dropped: the result is 0, or ±1 unit when rounding away from zero
+            return Dec { m: 0, s: self.s }.set_scale(s, mode);
+        };
+        let (mut q, r) = (self.m / p, self.m % p);
+        if r != 0 {
+            let sign = self.m.signum();
+            let twice = r.unsigned_abs() * 2;
+            let half = twice.cmp(&p.unsigned_abs());
+            let away = match mode {
+                Rounding::Up => true,
+                Rounding::Down => false,
+                Rounding::Ceiling => sign > 0,
+                Rounding::Floor => sign < 0,
+                Rounding::HalfUp => half != Ordering::Less,
+                Rounding::HalfDown => half == Ordering::Greater,
+                Rounding::HalfEven => {
+                    half == Ordering::Greater || (half == Ordering::Equal && q % 2 != 0)
+                }
+                Rounding::Unnecessary => return Err("Rounding necessary"),
+            };
+            if away {
+                q += sign;
+            }
+        }
+        if s >= 0 {
+            Ok(Dec { m: q, s: target })
+        } else {
+            let up = pow10(u32::try_from(-s).map_err(|_| TOO_LARGE)?).ok_or(TOO_LARGE)?;
+            Ok(Dec {
+                m: q.checked_mul(up).ok_or(TOO_LARGE)?,
+                s: 0,
             })
         }
     }

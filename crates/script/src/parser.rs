@@ -492,7 +492,10 @@ impl<'a> Parser<'a> {
         let save = self.pos;
         let is_static = self.skip_modifiers();
         let had_mods = self.pos != save;
-        let ret = if self.eat_word("def") {
+        let ret = if self.eat_word("def")
+            && !(matches!(self.tok(), Tok::Ident(s) if s.starts_with(|c: char| c.is_ascii_uppercase()))
+                && matches!(self.tok_at(1), Tok::Ident(_)))
+        {
             None
         } else if matches!(self.tok(), Tok::Ident(s) if !RESERVED.contains(&s.as_str()))
             && matches!(

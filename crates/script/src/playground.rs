@@ -52,7 +52,12 @@ pub fn run(source: &str, input: Option<J>) -> (J, bool) {
             );
         }
     };
-    let out = script.run(vars, &Limits::default());
+    // the playground is a host: its runs read the real clock
+    let limits = Limits {
+        clock: Some(std::sync::Arc::new(crate::SystemClock)),
+        ..Limits::default()
+    };
+    let out = script.run(vars, &limits);
     let mut variables = Map::new();
     for n in &names {
         variables.insert(

@@ -1,6 +1,7 @@
 //! The GDK methods sync scripts use, split by receiver type, plus the built-in functions
 //! (`println`) and static classes (`Math`, `Integer`, `JsonOutput`, …). Anything that would
-//! reach files, processes, the network, the clock or reflection is refused here.
+//! reach files, processes, the network or reflection is refused here; the time comes only from
+//! the host's clock (`time`).
 
 mod collection;
 mod format;
@@ -8,14 +9,15 @@ mod list;
 mod map;
 mod number;
 mod statics;
-mod string;
+pub(crate) mod string;
+pub(crate) mod time;
 
 use std::cmp::Ordering;
 use std::rc::Rc;
 
 use crate::diagnostic::{Span, did_you_mean};
 use crate::eval::{Interp, R};
-use crate::value::{Obj, Value, compare, values_equal};
+use crate::value::{Curry, Func, Obj, Value, compare, values_equal};
 
 pub(crate) use statics::{has_static, static_property};
 
@@ -52,7 +54,12 @@ pub(crate) fn has_method(o: &Value, name: &str) -> bool {
         Value::List(_) | Value::Range(_) => collection::METHODS,
         Value::Map(_) => map::METHODS,
         v if v.is_number() => number::METHODS,
+        Value::Object(o) if o.def.is_none() && &*o.class == "Binding" => &["getVariables"],
+        Value::Object(o) if o.def.is_none() && &*o.class == "JsonBuilder" => &["getContent"],
         Value::Object(o) if o.def.is_none() => &["getMessage", "getCause", "getLocalizedMessage"],
+        Value::Time(t) => return time::has_getter(t, name),
+        Value::Closure(_) => &["getMaximumNumberOfParameters", "getParameterTypes"],
+        Value::Matcher(_) => &["getCount"],
         _ => &[],
     };
     list.contains(&name)
@@ -217,15 +224,7 @@ pub(crate) fn call_method(
             let c = c.clone();
             statics::call_static(it, &c, name, &a, span)?
         }
-        Value::Closure(_) => match name {
-            "call" | "doCall" => Some(it.call_value(&recv, args.clone(), span)?),
-            "curry" => {
-                let bound = args.clone();
-                let f = recv.clone();
-                Some(curry(f, bound))
-            }
-            _ => None,
-        },
+        Value::Closure(f) => closure_method(it, f, &recv, name, &args, span)?,
         Value::Regex(re) => match name {
             "matcher" => Some(crate::eval::ops_find_all(
                 it,
@@ -234,6 +233,12 @@ pub(crate) fn call_method(
                 span,
             )?),
             "pattern" | "toString" => Some(Value::str(re.as_str())),
+            "flags" => Some(Value::Int(0)),
+            "split" => {
+                let text = string::text(it, a.get(0), span)?;
+                let args = [Value::Regex(re.clone())];
+                string::call(it, &text, "split", &Args::new(&args), span)?
+            }
             "matches" => Some(Value::Bool(crate::eval::ops_full_match(
                 it,
                 re,
@@ -242,30 +247,9 @@ pub(crate) fn call_method(
             )?)),
             _ => None,
         },
-        Value::Matcher(m) => match name {
-            "matches" => Some(Value::Bool(crate::eval::ops_full_match(
-                it, &m.regex, &m.input, span,
-            )?)),
-            "find" => Some(Value::Bool(!m.groups.is_empty())),
-            "group" => {
-                let g = if a.len() == 0 {
-                    0
-                } else {
-                    int_arg(it, a.get(0), span)? as usize
-                };
-                Some(
-                    m.groups
-                        .first()
-                        .and_then(|x| x.get(g))
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                )
-            }
-            "groupCount" => Some(Value::Int(
-                m.groups.first().map_or(0, |g| g.len() as i32 - 1),
-            )),
-            "size" | "getCount" => Some(Value::Int(m.groups.len() as i32)),
-            _ => collection::call(
+        Value::Matcher(m) => match matcher_method(it, m, name, &a, span)? {
+            Some(v) => Some(v),
+            None => collection::call(
                 it,
                 &Value::list(recv.iter_items().unwrap_or_default()),
                 name,
@@ -279,8 +263,9 @@ pub(crate) fn call_method(
             _ => None,
         },
         Value::Object(o) if o.def.is_none() => object_method(it, o, name, &a, span)?,
+        Value::Time(t) => time::call(it, t, name, &a, span)?,
         Value::Null => match name {
-            "toString" => Some(Value::str("null")),
+            "toString" | "inspect" => Some(Value::str("null")),
             "is" | "equals" => Some(Value::Bool(matches!(a.get(0), Value::Null))),
             "asBoolean" => Some(Value::Bool(false)),
             _ => {
@@ -324,14 +309,154 @@ pub(crate) fn call_method(
     )
 }
 
-fn curry(f: Value, bound: Vec<Value>) -> Value {
-    // a curried closure: a method reference would lose the bound values, so wrap in a list-call
-    let mut m = crate::value::MapData::default();
-    m.insert(crate::value::Key::Str(Rc::from("f")), f);
-    m.insert(crate::value::Key::Str(Rc::from("args")), Value::list(bound));
-    Value::Closure(Rc::new(crate::value::Func::MethodRef {
-        recv: Some(Value::map(m)),
-        name: Rc::from("__curried"),
+/// Java's `Matcher` methods: `find()` moves to the next match, `group`, `start` and `end` read
+/// the current one (the first when the script never called `find()`, as after `if (m)`).
+fn matcher_method(
+    it: &mut Interp,
+    m: &Rc<crate::value::MatcherVal>,
+    name: &str,
+    a: &Args,
+    span: Span,
+) -> R<Option<Value>> {
+    let current = |it: &Interp| -> R<usize> {
+        match m.current.get() {
+            Some(i) if i < m.groups.len() => Ok(i),
+            None if !m.groups.is_empty() => Ok(0),
+            _ => it.fail("IllegalStateException", "No match found", span),
+        }
+    };
+    let group_index = |it: &mut Interp, v: &Value| -> R<usize> {
+        if let Value::Str(n) = v {
+            return match m.regex.capture_names().position(|x| x == Some(&**n)) {
+                Some(i) => Ok(i),
+                None => it.fail(
+                    "IllegalArgumentException",
+                    format!("No group with name <{n}>"),
+                    span,
+                ),
+            };
+        }
+        Ok(usize::try_from(int_arg(it, v, span)?).unwrap_or(usize::MAX))
+    };
+    Ok(Some(match (name, a.len()) {
+        ("matches", 0) => {
+            let whole = crate::eval::ops_full_match(it, &m.regex, &m.input, span)?;
+            if whole {
+                m.current.set(Some(0));
+            }
+            Value::Bool(whole)
+        }
+        ("find", 0) => {
+            let next = m.current.get().map_or(0, |i| i.saturating_add(1));
+            m.current.set(Some(next.min(m.groups.len())));
+            Value::Bool(next < m.groups.len())
+        }
+        ("reset", 0) => {
+            m.current.set(None);
+            Value::Matcher(m.clone())
+        }
+        ("group", 0 | 1) => {
+            let i = current(it)?;
+            let g = if a.len() == 0 {
+                0
+            } else {
+                group_index(it, a.get(0))?
+            };
+            match m.groups[i].get(g) {
+                Some(v) => v.clone(),
+                None => {
+                    return it.fail("IndexOutOfBoundsException", format!("No group {g}"), span);
+                }
+            }
+        }
+        ("start" | "end", 0) => {
+            let i = current(it)?;
+            let (s, e) = m.spans.get(i).copied().unwrap_or((0, 0));
+            Value::Int(if name == "start" { s } else { e } as i32)
+        }
+        ("groupCount", 0) => Value::Int(m.regex.captures_len() as i32 - 1),
+        ("hasGroup", 0) => Value::Bool(m.regex.captures_len() > 1),
+        ("size" | "getCount", 0) => Value::Int(m.groups.len() as i32),
+        ("replaceAll" | "replaceFirst", 1) => {
+            let args = [Value::Regex(m.regex.clone()), a.get(0).clone()];
+            return string::call(it, &m.input, name, &Args::new(&args), span);
+        }
+        ("pattern", 0) => Value::Regex(m.regex.clone()),
+        _ => return Ok(None),
+    }))
+}
+
+/// The parameters a closure takes (`maximumNumberOfParameters`): `{ it }` takes one.
+pub(crate) fn closure_arity(f: &Func) -> usize {
+    match f {
+        Func::Closure { def, .. } => {
+            if def.params.is_empty() && def.implicit_it {
+                1
+            } else {
+                def.params.len()
+            }
+        }
+        Func::Curried { f, bound, .. } => match f {
+            Value::Closure(g) => closure_arity(g).saturating_sub(bound.len()),
+            _ => 0,
+        },
+        Func::Composed { first: f, .. } | Func::Memoized { f, .. } => match f {
+            Value::Closure(g) => closure_arity(g),
+            _ => 0,
+        },
+        Func::MethodRef { .. } | Func::ScriptMethod(_) => 1,
+    }
+}
+
+fn closure_method(
+    it: &mut Interp,
+    f: &Rc<Func>,
+    recv: &Value,
+    name: &str,
+    args: &[Value],
+    span: Span,
+) -> R<Option<Value>> {
+    let curried = |bound: Vec<Value>, at: Curry| {
+        Value::Closure(Rc::new(Func::Curried {
+            f: recv.clone(),
+            bound,
+            at,
+        }))
+    };
+    let composed = |first: &Value, then: &Value| {
+        Value::Closure(Rc::new(Func::Composed {
+            first: first.clone(),
+            then: then.clone(),
+        }))
+    };
+    Ok(Some(match (name, args) {
+        ("call" | "doCall", _) => it.call_value(recv, args.to_vec(), span)?,
+        ("curry", _) => curried(args.to_vec(), Curry::Left),
+        ("rcurry", _) => curried(args.to_vec(), Curry::Right),
+        ("ncurry", [n, rest @ ..]) => {
+            let n = int_arg(it, n, span)?;
+            let Ok(n) = usize::try_from(n) else {
+                return it.fail(
+                    "IllegalArgumentException",
+                    format!("ncurry needs a position of 0 or more, not {n}"),
+                    span,
+                );
+            };
+            curried(rest.to_vec(), Curry::At(n))
+        }
+        ("memoize", []) => Value::Closure(Rc::new(Func::Memoized {
+            f: recv.clone(),
+            cache: Default::default(),
+        })),
+        ("rightShift", [g @ Value::Closure(_)]) => composed(recv, g),
+        ("leftShift", [g @ Value::Closure(_)]) => composed(g, recv),
+        ("getMaximumNumberOfParameters", []) => Value::Int(closure_arity(f) as i32),
+        ("getParameterTypes", []) => {
+            let n = closure_arity(f);
+            it.charge(crate::limits::list_bytes(n), span)?;
+            Value::list(vec![Value::Class(Rc::from("Object")); n])
+        }
+        _ => return Ok(None),
     }))
 }
 
@@ -360,9 +485,153 @@ fn object_method(
                 }
             }
         }
+        ("Binding", "getVariables") => Some(it.binding_variables(span)?),
+        ("Binding", "hasVariable") => {
+            let n = a.get(0).to_string();
+            Some(Value::Bool(it.variable(&n).is_some()))
+        }
+        ("Binding", "getVariable" | "getProperty") => {
+            let n = a.get(0).to_string();
+            match it.variable(&n) {
+                Some(v) => Some(v),
+                None => {
+                    return it.fail(
+                        "MissingPropertyException",
+                        format!("No such property: {n} for class: groovy.lang.Binding"),
+                        span,
+                    );
+                }
+            }
+        }
+        ("Binding", "setVariable" | "setProperty") => {
+            let n = a.get(0).to_string();
+            it.charge(crate::limits::ENTRY_BYTES, span)?;
+            it.set_variable(Rc::from(n.as_str()), a.get(1).clone());
+            Some(Value::Null)
+        }
+        ("JsonBuilder", "toString") => {
+            Some(Value::str(crate::json::to_json_text(&field("content"))))
+        }
+        ("JsonBuilder", "toPrettyString") => {
+            let text = crate::json::to_json_text(&field("content"));
+            it.charge(text.len().saturating_mul(2), span)?;
+            let args = [Value::str(text)];
+            statics::call_static(
+                it,
+                &Rc::from("JsonOutput"),
+                "prettyPrint",
+                &Args::new(&args),
+                span,
+            )?
+        }
+        ("JsonBuilder", "getContent") => Some(field("content")),
+        ("JsonBuilder", name)
+            if a.len() == 1
+                && (matches!(a.get(0), Value::Map(_))
+                    || (name == "call" && !matches!(a.get(0), Value::Closure(_)))) =>
+        {
+            // `b(map)`, `b.call(list)`: the content; `b.issue(map)`: {"issue": map}
+            let content = if name == "call" {
+                a.get(0).clone()
+            } else {
+                let mut m = crate::value::MapData::default();
+                m.insert(crate::value::Key::Str(Rc::from(name)), a.get(0).clone());
+                Value::map(m)
+            };
+            o.fields
+                .borrow_mut()
+                .insert(Rc::from("content"), content.clone());
+            Some(content)
+        }
+        ("JsonBuilder", _) => {
+            return it.fail(
+                "UnsupportedOperationException",
+                "JsonBuilder's builder closures are not offered in sync scripts: build the map or list and pass it, as in new JsonBuilder([name: 'x', tags: ['a']]) or JsonOutput.toJson(map)",
+                span,
+            );
+        }
+        ("DecimalFormat", "format") => {
+            let pattern = field("pattern").to_string();
+            match format::decimal_format(&pattern, a.get(0)) {
+                Ok(text) => Some(Value::str(text)),
+                Err(e) => return it.fail("IllegalArgumentException", e, span),
+            }
+        }
+        ("DecimalFormat", "toPattern") => Some(field("pattern")),
+        ("RoundingMode", "name" | "toString") => Some(field("name")),
+        ("RoundingMode", "ordinal") => Some(Value::Int(
+            crate::num::Rounding::named(&field("name").to_string()).map_or(0, |r| r as i32),
+        )),
         ("StringBuilder", "append") => {
             string_builder_append(it, o, a.get(0), span)?;
             Some(Value::Object(o.clone()))
+        }
+        (
+            "StringBuilder",
+            "insert" | "setLength" | "deleteCharAt" | "delete" | "replace" | "reverse",
+        ) => {
+            let cur: Vec<char> = field("value").to_string().chars().collect();
+            let idx = |it: &mut Interp, v: &Value| -> R<usize> {
+                let i = int_arg(it, v, span)?;
+                match usize::try_from(i) {
+                    Ok(i) if i <= cur.len() || name == "setLength" => Ok(i),
+                    _ => it.fail(
+                        "StringIndexOutOfBoundsException",
+                        format!("index {i}, length {}", cur.len()),
+                        span,
+                    ),
+                }
+            };
+            let mut next = cur.clone();
+            match name {
+                "insert" => {
+                    let at = idx(it, a.get(0))?;
+                    let t = string::text(it, a.get(1), span)?;
+                    it.charge(cur.len().saturating_add(t.len()), span)?;
+                    next.splice(at..at, t.chars());
+                }
+                "setLength" => {
+                    let n = idx(it, a.get(0))?;
+                    it.charge(n, span)?;
+                    next.resize(n, '\0');
+                }
+                "deleteCharAt" => {
+                    let at = idx(it, a.get(0))?;
+                    if at >= next.len() {
+                        return it.fail(
+                            "StringIndexOutOfBoundsException",
+                            format!("index {at}, length {}", cur.len()),
+                            span,
+                        );
+                    }
+                    next.remove(at);
+                }
+                "delete" | "replace" => {
+                    let from = idx(it, a.get(0))?;
+                    let to =
+                        int_arg(it, a.get(1), span)?.clamp(from as i64, cur.len() as i64) as usize;
+                    let with = if name == "replace" {
+                        string::text(it, a.get(2), span)?.to_string()
+                    } else {
+                        String::new()
+                    };
+                    it.charge(cur.len().saturating_add(with.len()), span)?;
+                    next.splice(from..to, with.chars());
+                }
+                _ => next.reverse(),
+            }
+            o.fields.borrow_mut().insert(
+                Rc::from("value"),
+                Value::str(next.into_iter().collect::<String>()),
+            );
+            Some(Value::Object(o.clone()))
+        }
+        ("StringBuilder", "indexOf" | "charAt" | "substring" | "contains") => {
+            let text = field("value");
+            let Value::Str(text) = text else {
+                return Ok(None);
+            };
+            string::call(it, &text, name, a, span)?
         }
         ("StringBuilder", "toString") => Some(Value::str(field("value").to_string())),
         ("StringBuilder", "length" | "size") => {
@@ -382,7 +651,8 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
             Value::Str(_) => recv.clone(),
             other => Value::Str(string::text(it, other, span)?),
         },
-        "equals" => Value::Bool(values_equal(recv, a.get(0))),
+        // Java's equals: `5.equals(5L)` and `1.0.equals(1.00)` are false, unlike `==`
+        "equals" => Value::Bool(crate::value::java_equals(recv, a.get(0))),
         "is" => Value::Bool(crate::value::identical(recv, a.get(0))),
         "hashCode" => Value::Int(
             recv.to_string()
@@ -391,7 +661,12 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
         ),
         "getClass" => Value::Class(Rc::from(it.class_name(recv).as_str())),
         "asBoolean" => Value::Bool(recv.truthy()),
-        "inspect" | "dump" => Value::Str(string::text(it, recv, span)?),
+        "inspect" => {
+            let text = inspect(recv, 0);
+            it.charge(text.len(), span)?;
+            Value::str(text)
+        }
+        "dump" => Value::Str(string::text(it, recv, span)?),
         "isCase" => Value::Bool(it.is_case(recv, a.get(0), span)?),
         "with" | "tap" => {
             let Some(f) = a.closure() else {
@@ -405,19 +680,6 @@ fn generic(it: &mut Interp, recv: &Value, name: &str, a: &Args, span: Span) -> R
                 return Ok(None);
             };
             it.call_value(f, vec![recv.clone()], span)?
-        }
-        "__curried" => {
-            let Value::Map(m) = recv else { return Ok(None) };
-            let (f, bound) = {
-                let m = m.borrow();
-                (
-                    m.get(&crate::value::StrKey("f")).cloned(),
-                    m.get(&crate::value::StrKey("args")).cloned(),
-                )
-            };
-            let mut args = bound.and_then(|b| b.iter_items()).unwrap_or_default();
-            args.extend(a.v.iter().cloned());
-            it.call_value(&f.unwrap_or(Value::Null), args, span)?
         }
         _ => return Ok(None),
     }))
@@ -456,6 +718,7 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
             Ok(Value::Null)
         }
         "sprintf" => Ok(Value::str(format::format(it, &args, span)?)),
+        "getBinding" if args.is_empty() => Ok(crate::eval::binding_object()),
         "evaluate" | "sleep" | "execute" | "getBinding" | "setBinding" | "run" | "exit"
         | "load" => it.fail(
             "SecurityException",
@@ -475,5 +738,37 @@ pub(crate) fn call_builtin(it: &mut Interp, name: &str, args: Vec<Value>, span: 
                 span,
             )
         }
+    }
+}
+
+/// Groovy's `inspect()`: the value as source code would write it (`['a':1, 'b':[2]]`).
+fn inspect(v: &Value, depth: usize) -> String {
+    if depth > 64 {
+        return "[…]".to_string();
+    }
+    match v {
+        Value::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::List(l) => {
+            let items: Vec<String> = l.borrow().iter().map(|x| inspect(x, depth + 1)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Map(m) => {
+            let m = m.borrow();
+            if m.is_empty() {
+                return "[:]".to_string();
+            }
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, x)| {
+                    format!(
+                        "{}:{}",
+                        inspect(&k.to_value(), depth + 1),
+                        inspect(x, depth + 1)
+                    )
+                })
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
     }
 }

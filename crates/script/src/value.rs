@@ -149,7 +149,31 @@ pub enum Func {
     MethodRef { recv: Option<Value>, name: Name },
     /// A script-level method used as a value (`this.&name`).
     ScriptMethod(Name),
+    /// `f.curry(…)`, `f.rcurry(…)`, `f.ncurry(n, …)`: `f` with some arguments bound.
+    Curried {
+        f: Value,
+        bound: Vec<Value>,
+        at: Curry,
+    },
+    /// `f >> g` (and `g << f`): `g(f(…))`.
+    Composed { first: Value, then: Value },
+    /// `f.memoize()`: `f`, answering again from the results it already computed.
+    Memoized {
+        f: Value,
+        cache: RefCell<Vec<(Vec<Value>, Value)>>,
+    },
 }
+
+/// Where a curried closure's bound arguments go.
+#[derive(Clone, Copy)]
+pub enum Curry {
+    Left,
+    Right,
+    At(usize),
+}
+
+/// Most results a memoized closure keeps; older ones are forgotten first.
+pub const MEMO_ENTRIES: usize = 256;
 
 /// An instance of a script class, an exception or a library object (`JsonSlurper`).
 pub struct Obj {
@@ -160,8 +184,12 @@ pub struct Obj {
 
 pub struct MatcherVal {
     pub groups: Vec<Vec<Value>>,
+    /// Where each match starts and ends, in characters.
+    pub spans: Vec<(usize, usize)>,
     pub input: Rc<str>,
     pub regex: Rc<fancy_regex::Regex>,
+    /// The match `find()` last moved to (`None` before the first), as Java's matcher keeps it.
+    pub current: std::cell::Cell<Option<usize>>,
 }
 
 #[derive(Clone, Default)]
@@ -186,6 +214,8 @@ pub enum Value {
     Class(Rc<str>),
     Object(Rc<Obj>),
     Host(Rc<dyn HostObject>),
+    /// A date, time, duration, zone or date format (`crate::time`).
+    Time(Rc<crate::time::Time>),
 }
 
 impl Value {
@@ -290,6 +320,7 @@ impl Value {
             Value::Class(_) => "Class".into(),
             Value::Object(o) => o.class.to_string(),
             Value::Host(h) => h.type_name().to_string(),
+            Value::Time(t) => t.type_name().to_string(),
         }
     }
 
@@ -514,9 +545,21 @@ impl Value {
             Value::Regex(r) => f.write_str(r.as_str()),
             Value::Matcher(_) => f.write_str("java.util.regex.Matcher"),
             Value::Entry(e) => write!(f, "{}={}", e.0, e.1),
-            Value::Class(c) => write!(f, "class {c}"),
+            Value::Class(c) => write!(f, "class {}", crate::eval::qualified_name(c)),
             Value::Object(o) => {
                 let fields = o.fields.borrow();
+                if o.def.is_none()
+                    && &*o.class == "JsonBuilder"
+                    && let Some(c) = fields.get("content")
+                {
+                    return f.write_str(&crate::json::to_json_text(c));
+                }
+                if o.def.is_none()
+                    && matches!(&*o.class, "RoundingMode" | "StringBuilder")
+                    && let Some(n) = fields.get("name").or_else(|| fields.get("value"))
+                {
+                    return write!(f, "{n}");
+                }
                 if o.def.is_none() && fields.contains_key("message") {
                     match fields.get("message") {
                         Some(Value::Null) | None => f.write_str(&o.class),
@@ -527,6 +570,7 @@ impl Value {
                 }
             }
             Value::Host(h) => f.write_str(&h.display()),
+            Value::Time(t) => write!(f, "{t}"),
         }
     }
 }
@@ -586,7 +630,49 @@ fn equal_depth(a: &Value, b: &Value, depth: usize) -> bool {
         (Object(x), Object(y)) => Rc::ptr_eq(x, y),
         (Closure(x), Closure(y)) => Rc::ptr_eq(x, y),
         (Host(x), Host(y)) => Rc::ptr_eq(x, y),
+        (Time(x), Time(y)) => x.equals(y),
         _ => false,
+    }
+}
+
+/// Java's `equals`, which `contains`, `indexOf` and `in` on a list use: unlike `==`, numbers of
+/// different classes differ (`[1].contains(1L)` is false) and so do `1.0` and `1.00`.
+pub fn java_equals(a: &Value, b: &Value) -> bool {
+    java_equals_depth(a, b, 0)
+}
+
+fn java_equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
+    use Value::*;
+    if depth > MAX_NESTING || !visit(Walk::Equal, depth) {
+        return false;
+    }
+    match (a, b) {
+        (Int(x), Int(y)) => x == y,
+        (Long(x), Long(y)) => x == y,
+        (BigInt(x), BigInt(y)) => x == y,
+        (Dec(x), Dec(y)) => x.m == y.m && x.s == y.s,
+        (Double(x), Double(y)) => x == y,
+        _ if a.is_number() || b.is_number() => false,
+        (List(x), List(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| java_equals_depth(p, q, depth + 1))
+        }
+        (Map(x), Map(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| java_equals_depth(v, w, depth + 1)))
+        }
+        _ => values_equal(a, b),
     }
 }
 
@@ -655,6 +741,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Str(x), Str(y)) => Some(x.cmp(y)),
         (Bool(x), Bool(y)) => Some(x.cmp(y)),
         _ if a.is_number() && b.is_number() => compare_numbers(a, b),
+        (Time(x), Time(y)) => x.compare(y),
         (Str(x), _) if b.is_number() && x.chars().count() == 1 => {
             let c = x.chars().next().map_or(0, |c| c as i128);
             Some(c.cmp(&to_i128(b)?))

@@ -26,6 +26,7 @@ fn render(source: &str) -> String {
         max_depth: 20,
         max_time: Duration::from_secs(10),
         max_stack_bytes: 1 << 20,
+        clock: None,
     };
     match script.run(vars, &limits).result {
         Ok(v) => format!("(no error: the script returned {v})\n"),

@@ -40,7 +40,26 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(24) {
+        match self.rng.below(29) {
+            24 => format!("{}.count({})", self.str(d), self.lit_str()),
+            25 => format!(
+                "java.time.LocalDate.of(2024, 1, 31).plusMonths({}).lengthOfMonth()",
+                self.rng.below(14)
+            ),
+            26 => format!(
+                "java.time.temporal.ChronoUnit.DAYS.between(java.time.LocalDate.of(2024, 2, 1), java.time.LocalDate.of(2024, 2, 1).plusDays({}))",
+                self.int(d)
+            ),
+            27 => format!(
+                "({}.with {{ it.tokenize() }}.findIndexValues {{ it.size() > 1 }}.size())",
+                self.str(d)
+            ),
+            28 => format!(
+                "[{}, {}].indexOf({})",
+                self.int(d),
+                self.int(d),
+                self.int(d)
+            ),
             17 => format!("{}.indexOf({})", self.str(d), self.lit_str()),
             18 => format!("{}.findIndexOf {{ it > {} }}", self.list(d), self.lit_int()),
             19 => format!(
@@ -76,7 +95,29 @@ impl Gen {
         }
     }
     fn num(&mut self, d: usize) -> String {
-        match self.rng.below(5) {
+        match self.rng.below(8) {
+            5 => format!(
+                "(new BigDecimal({}) / {}).setScale({}, java.math.RoundingMode.{})",
+                self.int(d),
+                self.rng.pick(&[3, 4, 6, 7, 8]),
+                self.rng.below(3),
+                self.rng.pick(&[
+                    "HALF_UP",
+                    "HALF_EVEN",
+                    "HALF_DOWN",
+                    "UP",
+                    "DOWN",
+                    "CEILING",
+                    "FLOOR"
+                ])
+            ),
+            // never `(n) + …`: Groovy reads `(n)` before a sign as a cast to a type `n`
+            6 => format!("({} + 0.125).round({})", self.int(d), self.rng.below(3)),
+            7 => format!(
+                "new BigDecimal({}).divide({}, 2, java.math.RoundingMode.HALF_UP)",
+                self.int(d),
+                self.rng.pick(&[3, 7, 9])
+            ),
             0 => format!("({} / {})", self.int(d), self.rng.pick(&[2, 3, 4, 5, 7, 8])),
             1 => format!(
                 "({} + {})",
@@ -96,7 +137,26 @@ impl Gen {
             return self.rng.pick(&["true", "false", "flag"]).to_string();
         }
         let d = d - 1;
-        match self.rng.below(17) {
+        match self.rng.below(22) {
+            17 => format!(
+                "({} {} {})",
+                self.bool(d),
+                self.rng.pick(&["^", "&", "|"]),
+                self.bool(d)
+            ),
+            18 => format!(
+                "({} in {}..{})",
+                self.int(d),
+                self.lit_int(),
+                self.lit_int()
+            ),
+            19 => format!("{}.contains({}L)", self.list(d), self.rng.below(5)),
+            20 => format!(
+                "(new Date({} * 86400000L).before(new Date({} * 3600000L)))",
+                self.int(d),
+                self.int(d)
+            ),
+            21 => format!("({}.equals({}))", self.num(d), self.num(d)),
             11 => format!("({} ==~ /[a-z]+/)", self.str(d)),
             12 => format!("(({} =~ /b/) as boolean)", self.str(d)),
             13 => format!(
@@ -133,7 +193,30 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(27) {
+        match self.rng.below(37) {
+            27 => format!("{}.takeRight({})", self.str(d), self.rng.below(4)),
+            28 => format!("{}.tr('a-e', 'v-z')", self.str(d)),
+            29 => format!(
+                "{}.split('{}', {}).join('+')",
+                self.str(d),
+                self.rng.pick(&["b", "l", " "]),
+                self.rng.below(4) as i64 - 1
+            ),
+            30 => format!("{}.inspect()", self.str(d)),
+            31 => format!(
+                "new Date({} * 86400000L).format('{}', TimeZone.getTimeZone('UTC'))",
+                self.int(d),
+                self.rng
+                    .pick(&["yyyy-MM-dd", "EEE d MMM yy", "D w u", "dd/MM/yyyy HH:mm a"])
+            ),
+            32 => format!(
+                "java.time.LocalDate.of(2024, 2, 29).plusDays({}).toString()",
+                self.int(d)
+            ),
+            33 => format!("java.time.Duration.ofMinutes({}).toString()", self.int(d)),
+            34 => format!("Integer.toHexString({})", self.int(d)),
+            35 => format!("({} << {}).toString()", self.str(d), self.str(d)),
+            36 => format!("({}.find {{ it > 'b' }} ?: '-')", self.str(d)),
             22 => "(m.zz ?: 'none')".to_string(),
             23 => "(m.a?.toString() ?: '-')".to_string(),
             24 => "String.valueOf(m.zz?.length())".to_string(),
@@ -177,7 +260,27 @@ impl Gen {
             };
         }
         let d = d - 1;
-        match self.rng.below(18) {
+        match self.rng.below(23) {
+            18 => format!(
+                "{}.collate({}).collect {{ it.sum() }}",
+                self.list(d),
+                1 + self.rng.below(3)
+            ),
+            19 => format!(
+                "{}.collect {{ ({{ it + 1 }} >> {{ it * 2 }})(it) }}",
+                self.list(d)
+            ),
+            20 => format!(
+                "{}.withIndex({}).collect {{ v, i -> v * i }}",
+                self.list(d),
+                self.rng.below(3)
+            ),
+            21 => format!("{}.plus(0, {})", self.list(d), self.int(d)),
+            22 => format!(
+                "{}.collect {{ {{ a, b -> a - b }}.curry({})(it) }}",
+                self.list(d),
+                self.int(d)
+            ),
             12 => format!("{}.withIndex().collect {{ v, i -> v * i }}", self.list(d)),
             13 => format!("{}*.toString().collect {{ it.size() }}", self.list(d)),
             14 => format!(

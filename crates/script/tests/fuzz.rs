@@ -135,6 +135,7 @@ fn run_one(source: &str) -> Result<(), String> {
                 max_depth: 50,
                 max_time: Duration::from_secs(2),
                 max_stack_bytes: 1 << 20,
+                clock: None,
             };
             let out = script.run(vars, &limits);
             if let Err(e) = out.result {

@@ -2,6 +2,7 @@
 
 mod budgets;
 mod cases;
+mod clock;
 mod common;
 mod conformance;
 mod diagnostics;

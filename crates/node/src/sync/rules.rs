@@ -147,7 +147,11 @@ fn strict_issue(
 
 /// The budgets one rule run gets.
 pub fn limits() -> Limits {
-    Limits::default()
+    // the node's clock: `new Date()` and `Instant.now()` in the rules read real time
+    Limits {
+        clock: Some(std::sync::Arc::new(tandem_script::SystemClock)),
+        ..Limits::default()
+    }
 }
 
 /// Scripts compiled on this thread, newest last: a connection's rules run for every item, and

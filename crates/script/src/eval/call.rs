@@ -2,6 +2,7 @@
 //! script classes (fields, statics, constructors) and the call-depth guard.
 
 use super::*;
+use crate::value::Curry;
 
 impl Interp<'_> {
     /// The text of an instance of a script class that defines `toString()`, which Groovy uses
@@ -60,7 +61,68 @@ impl Interp<'_> {
                         None => self.call_function(name, args, span),
                     },
                     Func::ScriptMethod(name) => self.call_function(name, args, span),
+                    Func::Curried { f, bound, at } => {
+                        let mut all = Vec::with_capacity(bound.len() + args.len());
+                        match at {
+                            Curry::Left => {
+                                all.extend(bound.iter().cloned());
+                                all.extend(args);
+                            }
+                            Curry::Right => {
+                                all.extend(args);
+                                all.extend(bound.iter().cloned());
+                            }
+                            Curry::At(n) => {
+                                if *n > args.len() {
+                                    return self.fail(
+                                        "IllegalArgumentException",
+                                        format!(
+                                            "the closure was curried at position {n} but is called with {} argument(s)",
+                                            args.len()
+                                        ),
+                                        span,
+                                    );
+                                }
+                                let mut args = args;
+                                let tail = args.split_off(*n);
+                                all.extend(args);
+                                all.extend(bound.iter().cloned());
+                                all.extend(tail);
+                            }
+                        }
+                        self.call_value(f, all, span)
+                    }
+                    Func::Composed { first, then } => {
+                        let mid = self.call_value(first, args, span)?;
+                        self.call1(then, mid, span)
+                    }
+                    Func::Memoized { f, cache } => {
+                        let hit = cache
+                            .borrow()
+                            .iter()
+                            .find(|(k, _)| {
+                                k.len() == args.len()
+                                    && k.iter()
+                                        .zip(&args)
+                                        .all(|(x, y)| crate::value::values_equal(x, y))
+                            })
+                            .map(|(_, v)| v.clone());
+                        if let Some(v) = hit {
+                            return Ok(v);
+                        }
+                        let v = self.call_value(f, args.clone(), span)?;
+                        let mut c = cache.borrow_mut();
+                        if c.len() >= crate::value::MEMO_ENTRIES {
+                            c.remove(0);
+                        }
+                        c.push((args, v.clone()));
+                        Ok(v)
+                    }
                 }
+            }
+            // `builder(map)` is `builder.call(map)`
+            Value::Object(o) if o.def.is_none() && &*o.class == "JsonBuilder" => {
+                self.call_method(f.clone(), "call", args, span)
             }
             other => self.fail(
                 "MissingMethodException",
@@ -156,6 +218,17 @@ impl Interp<'_> {
         span: Span,
     ) -> R<()> {
         if params.is_empty() {
+            // `{ -> … }` takes no argument at all
+            if !implicit_it && !args.is_empty() {
+                return self.fail(
+                    "MissingMethodException",
+                    format!(
+                        "this closure takes no arguments but was called with {}",
+                        args.len()
+                    ),
+                    span,
+                );
+            }
             if implicit_it {
                 let it = if args.is_empty() {
                     Value::Null

@@ -64,6 +64,23 @@ const KNOWN_CLASSES: &[&str] = &[
     "GroovyShell",
     "ClassLoader",
     "Socket",
+    "Date",
+    "TimeZone",
+    "SimpleDateFormat",
+    "Instant",
+    "LocalDate",
+    "LocalDateTime",
+    "ZonedDateTime",
+    "Duration",
+    "ZoneId",
+    "ZoneOffset",
+    "DateTimeFormatter",
+    "ChronoUnit",
+    "DayOfWeek",
+    "Month",
+    "RoundingMode",
+    "Matcher",
+    "DecimalFormat",
 ];
 
 const RUNTIME: &[&str] = &[
@@ -85,6 +102,82 @@ const RUNTIME: &[&str] = &[
     "ConcurrentModificationException",
     "PatternSyntaxException",
 ];
+
+/// A class's Java name, as `String.name` and `println String` show it: `java.lang.String`.
+/// Classes of the script and unknown ones keep their own name.
+pub fn qualified_name(c: &str) -> String {
+    let package = match c {
+        "String"
+        | "Integer"
+        | "Long"
+        | "Double"
+        | "Float"
+        | "Boolean"
+        | "Number"
+        | "Math"
+        | "Character"
+        | "Short"
+        | "Byte"
+        | "Object"
+        | "StringBuilder"
+        | "StringBuffer"
+        | "System"
+        | "Class"
+        | "Comparable"
+        | "CharSequence"
+        | "Iterable"
+        | "Exception"
+        | "RuntimeException"
+        | "Throwable"
+        | "Error"
+        | "Thread"
+        | "Runtime"
+        | "IllegalArgumentException"
+        | "IllegalStateException"
+        | "NullPointerException"
+        | "NumberFormatException"
+        | "ArithmeticException"
+        | "IndexOutOfBoundsException"
+        | "UnsupportedOperationException"
+        | "ClassCastException" => "java.lang",
+        "BigDecimal" | "BigInteger" | "RoundingMode" => "java.math",
+        "List"
+        | "ArrayList"
+        | "LinkedList"
+        | "Map"
+        | "HashMap"
+        | "LinkedHashMap"
+        | "TreeMap"
+        | "Set"
+        | "HashSet"
+        | "LinkedHashSet"
+        | "TreeSet"
+        | "Collection"
+        | "Collections"
+        | "Arrays"
+        | "Objects"
+        | "Date"
+        | "TimeZone"
+        | "NoSuchElementException" => "java.util",
+        "Pattern" | "Matcher" | "PatternSyntaxException" => "java.util.regex",
+        "Closure"
+        | "IntRange"
+        | "GString"
+        | "Binding"
+        | "MissingPropertyException"
+        | "MissingMethodException"
+        | "GroovyRuntimeException" => "groovy.lang",
+        "JsonOutput" | "JsonSlurper" | "JsonBuilder" => "groovy.json",
+        "Instant" | "LocalDate" | "LocalDateTime" | "ZonedDateTime" | "Duration" | "ZoneId"
+        | "ZoneOffset" | "DayOfWeek" | "Month" => "java.time",
+        "DateTimeFormatter" => "java.time.format",
+        "ChronoUnit" => "java.time.temporal",
+        "SimpleDateFormat" | "DecimalFormat" => "java.text",
+        "LinkedHashMap$Entry" | "Entry" => return "java.util.Map$Entry".to_string(),
+        _ => return c.to_string(),
+    };
+    format!("{package}.{c}")
+}
 
 pub fn is_known_class(name: &str) -> bool {
     KNOWN_CLASSES.contains(&name) || is_exception_name(name)
@@ -144,8 +237,57 @@ pub fn default_of(t: &TypeName) -> Value {
 
 /// Assignment to a typed variable or parameter converts like Groovy does.
 pub fn coerce_declared(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
+    let primitive = matches!(
+        &*t.name,
+        "int" | "long" | "double" | "float" | "short" | "byte" | "char" | "boolean"
+    );
     if matches!(v, Value::Null) {
+        if primitive && !t.array && &*t.name != "boolean" {
+            return it.fail(
+                "GroovyCastException",
+                format!(
+                    "Cannot cast object 'null' with class 'null' to class '{}'",
+                    t.name
+                ),
+                span,
+            );
+        }
         return Ok(default_of(t));
+    }
+    let cannot = |it: &Interp, v: &Value| {
+        it.fail(
+            "GroovyCastException",
+            format!(
+                "Cannot cast object '{v}' with class '{}' to class '{}'",
+                qualified_name(&v.type_name()),
+                t.name
+            ),
+            span,
+        )
+    };
+    match (&*t.name, &v) {
+        // Groovy turns a one-character string into its character code: `Integer n = '5'` is 53
+        ("int" | "Integer", Value::Str(s)) if !t.array => {
+            let mut chars = s.chars();
+            return match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(Value::Int(c as i32)),
+                _ => cannot(it, &v),
+            };
+        }
+        (
+            "long" | "Long" | "double" | "Double" | "float" | "Float" | "short" | "Short" | "byte"
+            | "Byte" | "BigDecimal" | "BigInteger" | "List" | "ArrayList" | "Map" | "LinkedHashMap"
+            | "HashMap" | "Set" | "HashSet" | "LinkedHashSet",
+            Value::Str(_),
+        ) if !t.array => {
+            return cannot(it, &v);
+        }
+        ("Set" | "HashSet" | "LinkedHashSet" | "SortedSet" | "TreeSet", Value::List(_))
+            if !t.array && !it.is_set(&v) =>
+        {
+            return cast(it, v, t, span);
+        }
+        _ => {}
     }
     match &*t.name {
         "String" if !t.array => match v {
@@ -192,10 +334,19 @@ pub fn cast(it: &mut Interp, v: Value, t: &TypeName, span: Span) -> R<Value> {
         return Ok(Value::list(out));
     }
     if matches!(v, Value::Null) {
-        return Ok(match &*t.name {
-            "boolean" => Value::Bool(false),
-            _ => Value::Null,
-        });
+        return match &*t.name {
+            "boolean" => Ok(Value::Bool(false)),
+            // a primitive cannot be null: `null as int` fails in Groovy
+            "int" | "long" | "double" | "float" | "short" | "byte" | "char" => it.fail(
+                "GroovyCastException",
+                format!(
+                    "Cannot cast object 'null' with class 'null' to class '{}'",
+                    t.name
+                ),
+                span,
+            ),
+            _ => Ok(Value::Null),
+        };
     }
     let fail = |it: &Interp, v: &Value| {
         it.fail(
@@ -345,5 +496,6 @@ pub fn instance_of(it: &Interp, v: &Value, t: &str) -> bool {
                 || it.class_def(&o.class).is_some_and(|_| false)
         }
         Value::Host(h) => t == "Object" || h.type_name() == t,
+        Value::Time(x) => x.is_a(t),
     }
 }

@@ -354,6 +354,8 @@ impl Interp<'_> {
         Ok(match case {
             Value::Class(c) => ops::instance_of(self, subject, c),
             Value::Range(r) => match subject {
+                // an IntRange holds Integers only: `3L in 1..5` is false in Groovy
+                v if v.is_number() && !r.chars && !matches!(v, Value::Int(_)) => false,
                 v if v.is_number() => to_i128(v).is_some_and(|x| {
                     i64::try_from(x).is_ok_and(|x| r.contains(x))
                         && crate::value::compare_numbers(v, &Value::from_i128(x))
@@ -366,7 +368,7 @@ impl Interp<'_> {
             },
             Value::List(l) => {
                 let l = l.borrow();
-                l.iter().any(|x| crate::value::values_equal(x, subject))
+                l.iter().any(|x| crate::value::java_equals(x, subject))
             }
             Value::Regex(re) => match subject {
                 Value::Null => false,

@@ -77,7 +77,7 @@ fn arith(it: &Interp, op: BinOp, a: &Value, b: &Value, span: Span) -> R<Value> {
     }
     if matches!(
         op,
-        BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor
+        BinOp::Shl | BinOp::Shr | BinOp::Ushr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor
     ) {
         if c >= NumClass::Dec {
             return it.fail(
@@ -87,9 +87,14 @@ fn arith(it: &Interp, op: BinOp, a: &Value, b: &Value, span: Span) -> R<Value> {
             );
         }
         let (x, y) = (to_i128(a).unwrap_or(0), to_i128(b).unwrap_or(0));
+        // Java masks the shift distance by the width: 31 for an int, 63 for a long
+        let width_mask = if c == NumClass::Int { 31 } else { 63 };
         let r = match op {
+            BinOp::Shl if c == NumClass::Int => ((x as i32).wrapping_shl((y & 31) as u32)) as i128,
             BinOp::Shl => x.checked_shl((y & 63) as u32).unwrap_or(0),
-            BinOp::Shr => x >> (y & 63),
+            BinOp::Shr => x >> (y & width_mask),
+            BinOp::Ushr if c == NumClass::Int => ((x as i32 as u32) >> (y & 31)) as i128,
+            BinOp::Ushr => ((x as i64 as u64) >> (y & 63)) as i128,
             BinOp::BitAnd => x & y,
             BinOp::BitOr => x | y,
             _ => x ^ y,
@@ -241,7 +246,8 @@ fn pow(it: &Interp, a: &Value, b: &Value, span: Span) -> R<Value> {
         Some(r) if ca == Some(NumClass::Int) && i32::try_from(r).is_ok() => {
             Ok(Value::Int(r as i32))
         }
-        Some(r) if ca != Some(NumClass::Big) && i64::try_from(r).is_ok() => {
+        // an Integer power past int's range is a BigInteger in Groovy, a Long one stays Long
+        Some(r) if ca == Some(NumClass::Long) && i64::try_from(r).is_ok() => {
             Ok(Value::Long(r as i64))
         }
         Some(r) => Ok(Value::BigInt(r)),
@@ -394,11 +400,32 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
         return arith(it, op, &a, &b, span);
     }
     match (op, &a, &b) {
+        // Boolean's and/or/xor: both sides are evaluated, unlike && and ||
+        (BitAnd, Value::Bool(x), Value::Bool(y)) => Ok(Value::Bool(*x & *y)),
+        (BitOr, Value::Bool(x), Value::Bool(y)) => Ok(Value::Bool(*x | *y)),
+        (BitXor, Value::Bool(x), Value::Bool(y)) => Ok(Value::Bool(*x ^ *y)),
+        // closure composition: `f >> g` is `g(f(x))`, `f << g` is `f(g(x))`
+        (Shr | Shl, Value::Closure(_), Value::Closure(_)) => {
+            let (first, then) = if op == Shr { (a, b) } else { (b, a) };
+            Ok(Value::Closure(Rc::new(crate::value::Func::Composed {
+                first,
+                then,
+            })))
+        }
+        (Add | Sub, Value::Time(t), _)
+            if let Some(v) = crate::stdlib::time::date_arithmetic(it, t, op == Add, &b, span)? =>
+        {
+            Ok(v)
+        }
         (Add, Value::Str(x), Value::Object(_)) => match it.custom_to_string(&b, span)? {
             Some(text) => concat(it, x, &Value::str(text), span),
             None => concat(it, x, &b, span),
         },
         (Add, Value::Str(x), _) => concat(it, x, &b, span),
+        // `null + 'a'` is "nulla" in Groovy
+        (Add, Value::Null, Value::Str(y)) => {
+            concat(it, &Rc::from("null"), &Value::Str(y.clone()), span)
+        }
         (Add, _, Value::Str(y)) if !matches!(a, Value::List(_) | Value::Map(_) | Value::Null) => {
             let mut s = match it.custom_to_string(&a, span)? {
                 Some(text) => text,
@@ -495,6 +522,18 @@ pub fn binary(it: &mut Interp, op: BinOp, a: Value, b: Value, span: Span) -> R<V
             let add = n.borrow().clone();
             m.borrow_mut().extend(add);
             Ok(a.clone())
+        }
+        // `'a' << 'b'` makes a StringBuffer in Groovy: here a StringBuilder, which prints alike
+        (Shl, Value::Str(x), _) => {
+            let sb = it.new_object(
+                &Rc::from("StringBuilder"),
+                vec![Value::Str(x.clone())],
+                span,
+            )?;
+            if let Value::Object(o) = &sb {
+                crate::stdlib::string_builder_append(it, o, &b, span)?;
+            }
+            Ok(sb)
         }
         (Shl, Value::Object(o), _) if &*o.class == "StringBuilder" => {
             crate::stdlib::string_builder_append(it, o, &b, span)?;
@@ -624,6 +663,7 @@ pub fn op_symbol(op: BinOp) -> &'static str {
         NotIn => "!in",
         Shl => "<<",
         Shr => ">>",
+        Ushr => ">>>",
         BitAnd => "&",
         BitOr => "|",
         BitXor => "^",
@@ -705,6 +745,7 @@ pub fn full_match(it: &mut Interp, re: &fancy_regex::Regex, s: &str, span: Span)
 /// `s =~ re`: a matcher holding every match and its groups.
 pub fn find_all(it: &mut Interp, re: &Rc<fancy_regex::Regex>, s: &str, span: Span) -> R<Value> {
     let mut groups = Vec::new();
+    let mut spans = Vec::new();
     for caps in re.captures_iter(s) {
         let caps = caps.map_err(|e| {
             it.throw(
@@ -724,11 +765,17 @@ pub fn find_all(it: &mut Interp, re: &Rc<fancy_regex::Regex>, s: &str, span: Spa
             .map(|i| caps.get(i).map_or(Value::Null, |m| Value::str(m.as_str())))
             .collect();
         groups.push(g);
+        if let Some(m) = caps.get(0) {
+            let start = s[..m.start()].chars().count();
+            spans.push((start, start + m.as_str().chars().count()));
+        }
         it.step(span)?;
     }
     Ok(Value::Matcher(Rc::new(MatcherVal {
         groups,
+        spans,
         input: Rc::from(s),
         regex: re.clone(),
+        current: std::cell::Cell::new(None),
     })))
 }

@@ -120,6 +120,11 @@ impl Interp<'_> {
                 if let Some(v) = obj.fields.borrow().get(name) {
                     return Ok(v.clone());
                 }
+                // `binding.x` is the variable `x`
+                if super::is_binding(o) && &**name != "variables" {
+                    let args = vec![Value::str(&**name)];
+                    return self.call_method(o.clone(), "getVariable", args, span);
+                }
                 if let Some(def) = &obj.def {
                     let s = self.class_statics(def)?;
                     if let Some(v) = s.borrow().get(name) {
@@ -144,6 +149,9 @@ impl Interp<'_> {
                     if let Some(v) = s.borrow().get(name) {
                         return Ok(v.clone());
                     }
+                }
+                if let Some(v) = crate::stdlib::time::class_property(self, c, name) {
+                    return Ok(v);
                 }
                 match crate::stdlib::static_property(c, name) {
                     Some(v) => Ok(v),
@@ -215,6 +223,11 @@ impl Interp<'_> {
                 span,
             ),
             Value::Object(obj) => {
+                if super::is_binding(o) {
+                    self.charge(crate::limits::ENTRY_BYTES, span)?;
+                    self.set_variable(name.clone(), v);
+                    return Ok(());
+                }
                 if let Some(slot) = obj.fields.borrow_mut().get_mut(name) {
                     *slot = v;
                     return Ok(());
@@ -233,6 +246,17 @@ impl Interp<'_> {
             Value::Host(h) => h
                 .set_property(name, v)
                 .map_err(|e| self.throw("HostException", e, span)),
+            Value::Time(t) => {
+                if crate::stdlib::time::set_property(self, t, name, v, span)? {
+                    Ok(())
+                } else {
+                    self.fail(
+                        "ReadOnlyPropertyException",
+                        format!("cannot set property '{name}' on a {}", t.type_name()),
+                        span,
+                    )
+                }
+            }
             Value::Class(c) => {
                 if let Some(def) = self.class_def(c) {
                     let s = self.class_statics(&def)?;
@@ -563,13 +587,26 @@ impl Interp<'_> {
             }
             return Ok(e);
         }
+        if let Some(v) = crate::stdlib::time::construct(self, class, &args, span)? {
+            return Ok(v);
+        }
         let first = args.first().cloned();
         match &**class {
-            "JsonSlurper" | "JsonBuilder" => Ok(Value::Object(Rc::new(Obj {
+            "DecimalFormat" => {
+                let mut fields = IndexMap::default();
+                fields.insert(Rc::from("pattern"), Value::str(first.map(|v| v.to_string()).unwrap_or_else(|| "#,##0.###".into())));
+                Ok(Value::Object(Rc::new(Obj { class: class.clone(), def: None, fields: RefCell::new(fields) })))
+            }
+            "JsonSlurper" => Ok(Value::Object(Rc::new(Obj {
                 class: class.clone(),
                 def: None,
                 fields: RefCell::new(IndexMap::default()),
             }))),
+            "JsonBuilder" => {
+                let mut fields = IndexMap::default();
+                fields.insert(Rc::from("content"), first.unwrap_or(Value::Null));
+                Ok(Value::Object(Rc::new(Obj { class: class.clone(), def: None, fields: RefCell::new(fields) })))
+            }
             "StringBuilder" | "StringBuffer" => {
                 let mut fields = IndexMap::default();
                 let init = match first {
@@ -601,16 +638,23 @@ impl Interp<'_> {
                 }
                 Ok(Value::map(m))
             }
-            "String" => Ok(Value::str(first.map(|v| v.to_string()).unwrap_or_default())),
+            // `new String(bytes)`: the bytes read as UTF-8
+            "String" => match first.as_ref().and_then(|v| match v {
+                Value::List(_) => crate::stdlib::string::byte_list(v),
+                _ => None,
+            }) {
+                Some(bytes) => Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned())),
+                None => Ok(Value::str(first.map(|v| v.to_string()).unwrap_or_default())),
+            },
             "Integer" | "Long" | "BigDecimal" | "BigInteger" | "Double" | "Boolean" => {
                 let t = crate::ast::TypeName { name: class.clone(), array: false };
                 ops::cast(self, first.unwrap_or(Value::Null), &t, span)
             }
             "Object" => Ok(Value::map(Default::default())),
-            "File" | "URL" | "Socket" | "ProcessBuilder" | "Thread" | "Date" | "FileReader" | "FileWriter" | "GroovyShell"
+            "File" | "URL" | "Socket" | "ProcessBuilder" | "Thread" | "FileReader" | "FileWriter" | "GroovyShell"
             | "ClassLoader" | "Random" | "Scanner" => self.fail(
                 "SecurityException",
-                format!("new {class}(…) is not available in sync scripts: they have no file, process, network or clock access"),
+                format!("new {class}(…) is not available in sync scripts: they have no file, process or network access"),
                 span,
             ),
             _ => self.fail("GroovyRuntimeException", format!("unknown class '{class}': it is neither defined in the script nor available to sync scripts"), span),

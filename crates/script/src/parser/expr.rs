@@ -24,6 +24,7 @@ fn binop(op: &str) -> Option<(u8, BinOp)> {
         ">=" => (10, BinOp::Ge),
         "<<" => (11, BinOp::Shl),
         ">>" => (11, BinOp::Shr),
+        ">>>" => (11, BinOp::Ushr),
         "+" => (12, BinOp::Add),
         "-" => (12, BinOp::Sub),
         "*" => (13, BinOp::Mul),
@@ -278,8 +279,10 @@ impl Parser<'_> {
                         &mut height,
                     )?;
                 }
+                // `as` and `instanceof` bind tighter than `<` and `in` (`2 in [1, 2] as Set`
+                // is `2 in ([1, 2] as Set)`), looser than `+` (`1 + 2 as String` is "3")
                 "instanceof" | "as" => {
-                    if min_bp > 10 {
+                    if min_bp > 11 {
                         break;
                     }
                     self.bump();
@@ -297,9 +300,29 @@ impl Parser<'_> {
                     lhs = self.grown(Expr { kind, span: s }, &mut height)?;
                 }
                 _ => {
+                    // `>>` and `>>>` come as adjacent `>` tokens: the lexer keeps `>` apart
+                    // for generics (`Map<String, List<String>>`)
+                    let joined = |p: &Self, k: usize| {
+                        p.is_op_at(k, ">") && {
+                            let (a, b) = (p.toks.get(p.pos + k - 1), p.toks.get(p.pos + k));
+                            matches!((a, b), (Some(a), Some(b)) if a.span.end == b.span.start)
+                        }
+                    };
+                    let (op, extra) = if op == ">" && joined(self, 1) {
+                        if joined(self, 2) {
+                            (">>>", 2)
+                        } else {
+                            (">>", 1)
+                        }
+                    } else {
+                        (op, 0)
+                    };
                     let Some((bp, bop)) = binop(op) else { break };
                     if min_bp > bp {
                         break;
+                    }
+                    for _ in 0..extra {
+                        self.bump();
                     }
                     self.bump();
                     self.skip_nl();

@@ -77,6 +77,30 @@ impl Parser<'_> {
                             )?;
                             continue;
                         }
+                        // `m.(k + '2')`: a property named by an expression
+                        Tok::Op("(") if op != "*." => {
+                            self.bump();
+                            self.skip_nl();
+                            let key = self.expr()?;
+                            self.skip_nl();
+                            self.expect_op(")")?;
+                            if self.is_op("(") {
+                                return self
+                                    .error("calling a method by a computed name is not supported");
+                            }
+                            e = self.grown(
+                                Expr {
+                                    kind: ExprKind::DynProp {
+                                        obj: bx(e),
+                                        name: bx(key),
+                                        safe,
+                                    },
+                                    span: span.to(self.prev_span()),
+                                },
+                                &mut height,
+                            )?;
+                            continue;
+                        }
                         _ => {
                             return self
                                 .error(format!("expected a property or method name after '{op}'"));
@@ -246,6 +270,14 @@ impl Parser<'_> {
                 kind: ExprKind::Call { name, args },
                 span,
             },
+            // `"println"("hi")`: a string names the method
+            ExprKind::Str(name) => Expr {
+                kind: ExprKind::Call {
+                    name: self.name(&name),
+                    args,
+                },
+                span,
+            },
             ExprKind::Prop { obj, name, safe } => Expr {
                 kind: ExprKind::Method {
                     obj,
@@ -270,47 +302,105 @@ impl Parser<'_> {
     }
 
     /// An expression statement, including command calls without parentheses:
-    /// `println "x"`, `debug.error "failed"`.
+    /// `println "x"`, `debug.error "failed"`, `x = foo 1 "get" 2`.
     pub(crate) fn expr_stmt(&mut self) -> PResult<Stmt> {
         let span = self.span();
         let e = self.expr()?;
-        let is_path = matches!(e.kind, ExprKind::Var(_) | ExprKind::Prop { .. });
-        if is_path && self.at_command_arg() {
-            let mut args = Vec::new();
-            loop {
-                if let Some(key) = self.map_key()? {
-                    let v = self.expr()?;
-                    match args.first_mut() {
-                        Some(Expr {
-                            kind: ExprKind::Map(entries),
-                            ..
-                        }) => entries.push((key, v)),
-                        _ => args.insert(
-                            0,
-                            Expr {
-                                span: key.span,
-                                kind: ExprKind::Map(vec![(key, v)]),
-                            },
-                        ),
-                    }
-                } else {
-                    args.push(self.expr()?);
+        let e = match e.kind {
+            ExprKind::Assign { target, op, value } if self.at_command_arg() => {
+                let value = self.command_tail(*value)?;
+                Expr {
+                    span: e.span.to(value.span),
+                    kind: ExprKind::Assign {
+                        target,
+                        op,
+                        value: bx(value),
+                    },
                 }
-                if !self.eat_op(",") {
-                    break;
-                }
-                self.skip_nl();
             }
-            let call = self.make_call(e, args);
-            return Ok(Stmt {
-                span,
-                kind: StmtKind::Expr(call),
-            });
-        }
+            kind => self.command_tail(Expr { kind, span: e.span })?,
+        };
         Ok(Stmt {
             span,
             kind: StmtKind::Expr(e),
         })
+    }
+
+    /// A command expression after `e`: `e` called with arguments that have no parentheses,
+    /// then the chain's `name args` pairs — `foo 1 "get" 2` is `foo(1)."get"(2)`, and a name
+    /// without arguments at the end reads a property. `e` comes back as it is when it cannot
+    /// be called (a path or a string naming a method) or no argument follows.
+    pub(super) fn command_tail(&mut self, e: Expr) -> PResult<Expr> {
+        let callable = matches!(
+            e.kind,
+            ExprKind::Var(_) | ExprKind::Prop { .. } | ExprKind::Str(_)
+        );
+        if !callable || !self.at_command_arg() {
+            return Ok(e);
+        }
+        let args = self.command_args()?;
+        let mut e = self.make_call(e, args);
+        loop {
+            let name = match self.tok() {
+                Tok::Ident(s) if !matches!(s.as_str(), "in" | "instanceof" | "as") => s.clone(),
+                Tok::Str(s) => s.to_string(),
+                _ => return Ok(e),
+            };
+            let nspan = self.span();
+            self.bump();
+            let name = self.name(&name);
+            if self.at_command_arg() {
+                let args = self.command_args()?;
+                e = Expr {
+                    span: e.span.to(self.prev_span()),
+                    kind: ExprKind::Method {
+                        obj: bx(e),
+                        name,
+                        args,
+                        safe: false,
+                        spread: false,
+                    },
+                };
+            } else {
+                return Ok(Expr {
+                    span: e.span.to(nspan),
+                    kind: ExprKind::Prop {
+                        obj: bx(e),
+                        name,
+                        safe: false,
+                    },
+                });
+            }
+        }
+    }
+
+    /// The arguments of a command call: expressions and `key: value` pairs, comma-separated.
+    fn command_args(&mut self) -> PResult<Vec<Expr>> {
+        let mut args = Vec::new();
+        loop {
+            if let Some(key) = self.map_key()? {
+                let v = self.expr()?;
+                match args.first_mut() {
+                    Some(Expr {
+                        kind: ExprKind::Map(entries),
+                        ..
+                    }) => entries.push((key, v)),
+                    _ => args.insert(
+                        0,
+                        Expr {
+                            span: key.span,
+                            kind: ExprKind::Map(vec![(key, v)]),
+                        },
+                    ),
+                }
+            } else {
+                args.push(self.expr()?);
+            }
+            if !self.eat_op(",") {
+                return Ok(args);
+            }
+            self.skip_nl();
+        }
     }
 
     pub(super) fn at_command_arg(&self) -> bool {

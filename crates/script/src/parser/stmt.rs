@@ -213,7 +213,9 @@ impl Parser<'_> {
             }
             "def" | "var" | "final" => {
                 self.skip_modifiers();
-                if !(self.eat_word("def") || self.eat_word("var")) && self.at_typed_decl() {
+                // `def String s = …` is legal Groovy: the type after `def` counts
+                let _ = self.eat_word("def") || self.eat_word("var");
+                if self.at_typed_decl() {
                     return self.typed_decl(span);
                 }
                 if self.is_op("(") {
@@ -310,7 +312,8 @@ impl Parser<'_> {
             let name = self.ident()?;
             let init = if self.eat_op("=") {
                 self.skip_nl();
-                Some(self.expr()?)
+                let e = self.expr()?;
+                Some(self.command_tail(e)?)
             } else {
                 None
             };

@@ -8,7 +8,7 @@ use crate::ast::BinOp;
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
 use crate::limits::{ENTRY_BYTES, VALUE_BYTES, list_bytes};
-use crate::value::{MapData, Value, values_equal};
+use crate::value::{MapData, Value, java_equals, values_equal};
 
 pub(crate) const METHODS: &[&str] = &[
     "size",
@@ -47,6 +47,10 @@ pub(crate) const METHODS: &[&str] = &[
     "find",
     "findAll",
     "findIndexOf",
+    "findIndexValues",
+    "isReverse",
+    "encodeBase64",
+    "transpose",
     "findResult",
     "findResults",
     "any",
@@ -214,7 +218,176 @@ pub(crate) fn call(
     let v = match (name, a.len()) {
         ("size", 0) => Value::Int(n as i32),
         ("isEmpty", 0) => Value::Bool(n == 0),
+        // `get` is Java's: an index past the end is an error (`getAt` and `l[i]` give null)
+        ("get", 1) if a.get(0).is_number() => {
+            let i = int_arg(it, a.get(0), span)?;
+            match usize::try_from(i).ok().and_then(|i| items.get(i)) {
+                Some(v) => v.clone(),
+                None => {
+                    return it.fail(
+                        "IndexOutOfBoundsException",
+                        format!("Index {i} out of bounds for length {n}"),
+                        span,
+                    );
+                }
+            }
+        }
         ("get" | "getAt", 1) => it.get_index(recv, a.get(0), span)?,
+        ("stream" | "parallelStream", 0) => {
+            return it.fail(
+                "UnsupportedOperationException",
+                "Java streams are not offered in sync scripts: use Groovy's collection methods instead (collect for map, findAll for filter, inject for reduce, join for joining)",
+                span,
+            );
+        }
+        ("encodeBase64", 0) => {
+            use base64::Engine;
+            let Some(bytes) = super::string::byte_list(recv) else {
+                return it.fail(
+                    "IllegalArgumentException",
+                    "encodeBase64 needs a list of bytes, such as 'text'.bytes",
+                    span,
+                );
+            };
+            it.charge(bytes.len().saturating_mul(2).saturating_add(4), span)?;
+            Value::str(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        ("isReverse", 0) => Value::Bool(matches!(recv, Value::Range(r) if r.from > r.to)),
+        ("transpose", 0) => {
+            let rows: Vec<Vec<Value>> = items
+                .iter()
+                .map(|r| r.iter_items().unwrap_or_default())
+                .collect();
+            let width = rows.iter().map(Vec::len).min().unwrap_or(0);
+            it.charge(list_bytes(width.saturating_mul(rows.len())), span)?;
+            Value::list(
+                (0..width)
+                    .map(|c| Value::list(rows.iter().map(|r| r[c].clone()).collect()))
+                    .collect(),
+            )
+        }
+        ("findIndexValues", 1) => {
+            let mut out = Vec::new();
+            for (i, x) in items.iter().enumerate() {
+                if it.call1(a.get(0), x.clone(), span)?.truthy() {
+                    out.push(Value::Int(i as i32));
+                }
+            }
+            Value::list(out)
+        }
+        ("collectNested", 1) => {
+            fn nested(it: &mut Interp, v: &Value, f: &Value, span: Span, depth: usize) -> R<Value> {
+                match v {
+                    Value::List(_) if depth < 64 => {
+                        let items = it.items(v, span)?.unwrap_or_default();
+                        it.charge(list_bytes(items.len()), span)?;
+                        let mut out = Vec::with_capacity(items.len());
+                        for x in &items {
+                            out.push(nested(it, x, f, span, depth + 1)?);
+                        }
+                        Ok(Value::list(out))
+                    }
+                    other => it.call1(f, other.clone(), span),
+                }
+            }
+            nested(it, recv, a.get(0), span, 0)?
+        }
+        ("plus", 2) if a.get(0).is_number() => {
+            let at = int_arg(it, a.get(0), span)?;
+            let Some(at) = usize::try_from(at).ok().filter(|i| *i <= n) else {
+                return it.fail(
+                    "IndexOutOfBoundsException",
+                    format!("Index: {at}, Size: {n}"),
+                    span,
+                );
+            };
+            let add = match a.get(1) {
+                v @ (Value::List(_) | Value::Range(_)) => it.items(v, span)?.unwrap_or_default(),
+                v => vec![v.clone()],
+            };
+            it.charge(list_bytes(n.saturating_add(add.len())), span)?;
+            let mut out = items.clone();
+            out.splice(at..at, add);
+            Value::list(out)
+        }
+        ("withIndex" | "indexed", 1) => {
+            let offset = int_arg(it, a.get(0), span)?;
+            it.charge(list_bytes(n).saturating_mul(3), span)?;
+            if name == "indexed" {
+                let mut m = MapData::default();
+                for (i, x) in items.iter().enumerate() {
+                    m.insert(crate::value::Key::Int(i as i64 + offset), x.clone());
+                }
+                Value::map(m)
+            } else {
+                Value::list(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| {
+                            Value::list(vec![x.clone(), Value::from_i64(i as i64 + offset)])
+                        })
+                        .collect(),
+                )
+            }
+        }
+        ("collate", 2..=3) => {
+            let size = int_arg(it, a.get(0), span)?;
+            let (step, keep) = match (a.len(), a.get(1)) {
+                (1, _) => (size, true),
+                (2, Value::Bool(b)) => (size, *b),
+                (2, v) => (int_arg(it, v, span)?, true),
+                _ => (int_arg(it, a.get(1), span)?, a.get(2).truthy()),
+            };
+            if size <= 0 || step <= 0 {
+                return it.fail(
+                    "IllegalArgumentException",
+                    "collate needs a size and a step of 1 or more",
+                    span,
+                );
+            }
+            let (size, step) = (size as usize, step as usize);
+            it.charge(
+                list_bytes(n.saturating_mul(size.div_ceil(step).max(1))),
+                span,
+            )?;
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < n {
+                let chunk: Vec<Value> = items[i..(i + size).min(n)].to_vec();
+                if chunk.len() == size || keep {
+                    out.push(Value::list(chunk));
+                }
+                i += step;
+            }
+            Value::list(out)
+        }
+        ("groupBy", k) if k >= 2 && a.v.iter().all(|f| matches!(f, Value::Closure(_))) => {
+            // grouped by the first closure, each group again by the rest
+            let first = a.get(0).clone();
+            let grouped = call(
+                it,
+                recv,
+                "groupBy",
+                &Args::new(std::slice::from_ref(&first)),
+                span,
+            )?;
+            let Some(Value::Map(m)) = grouped else {
+                return Ok(None);
+            };
+            let entries: Vec<(crate::value::Key, Value)> = m
+                .borrow()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut out = MapData::default();
+            for (key, group) in entries {
+                let sub = call(it, &group, "groupBy", &Args::new(&a.v[1..]), span)?
+                    .unwrap_or(Value::Null);
+                out.insert(key, sub);
+            }
+            Value::map(out)
+        }
         ("first" | "head", 0) => match items.first() {
             Some(v) => v.clone(),
             None => {
@@ -271,26 +444,26 @@ pub(crate) fn call(
                 Value::list(items[cut..].to_vec())
             }
         }
-        ("contains", 1) => Value::Bool(items.iter().any(|x| values_equal(x, a.get(0)))),
+        ("contains", 1) => Value::Bool(items.iter().any(|x| java_equals(x, a.get(0)))),
         ("containsAll", 1) => {
             let other = it.items(a.get(0), span)?.unwrap_or_default();
             it.work(other.len().saturating_mul(n), span)?;
             Value::Bool(
                 other
                     .iter()
-                    .all(|y| items.iter().any(|x| values_equal(x, y))),
+                    .all(|y| items.iter().any(|x| java_equals(x, y))),
             )
         }
         ("indexOf", 1) => Value::Int(
             items
                 .iter()
-                .position(|x| values_equal(x, a.get(0)))
+                .position(|x| java_equals(x, a.get(0)))
                 .map_or(-1, |p| p as i32),
         ),
         ("lastIndexOf", 1) => Value::Int(
             items
                 .iter()
-                .rposition(|x| values_equal(x, a.get(0)))
+                .rposition(|x| java_equals(x, a.get(0)))
                 .map_or(-1, |p| p as i32),
         ),
         ("join", 0 | 1) => {

@@ -200,6 +200,87 @@ fn group(digits: &str) -> String {
     out
 }
 
+/// `new DecimalFormat(pattern).format(n)` for the patterns scripts use: a literal prefix and
+/// suffix, `,` grouping, `0` for a digit always shown and `#` for one shown when not zero,
+/// rounded half-even as Java's `DecimalFormat` is. Percent and exponent patterns are refused.
+pub(crate) fn decimal_format(pattern: &str, v: &crate::value::Value) -> Result<String, String> {
+    use crate::num::{Dec, Rounding};
+    let pattern = pattern.split(';').next().unwrap_or(pattern);
+    let is_digit = |c: char| matches!(c, '0' | '#' | ',' | '.');
+    let start = pattern
+        .find(is_digit)
+        .ok_or_else(|| format!("the number pattern \"{pattern}\" has no digits"))?;
+    let end = pattern.rfind(is_digit).map_or(start, |e| e + 1);
+    let (prefix, body, suffix) = (&pattern[..start], &pattern[start..end], &pattern[end..]);
+    if pattern.contains(['%', 'E', '\u{2030}', '\u{a4}']) {
+        return Err(format!(
+            "the number pattern \"{pattern}\" uses percent, per-mille, currency or exponent signs, which are not offered: format the number with String.format"
+        ));
+    }
+    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+    let grouping = int_part
+        .rfind(',')
+        .map(|i| int_part.len() - i - 1)
+        .filter(|g| *g > 0);
+    let min_int = int_part.chars().filter(|c| *c == '0').count();
+    let min_frac = frac_part.chars().filter(|c| *c == '0').count();
+    let max_frac = frac_part.chars().filter(|c| matches!(c, '0' | '#')).count();
+    let d = match v {
+        crate::value::Value::Double(f) => Dec::from_f64(*f),
+        other => crate::value::to_dec(other),
+    }
+    .ok_or_else(|| format!("cannot format {} as a number", v.describe()))?;
+    let r = d
+        .set_scale(max_frac as i64, Rounding::HalfEven)
+        .map_err(|e| e.to_string())?;
+    // Java keeps the sign of a negative number that rounds to zero ("-0")
+    let negative = d.m < 0;
+    let digits = r.m.unsigned_abs().to_string();
+    let scale = r.s as usize;
+    let (int_digits, frac_digits) = if digits.len() > scale {
+        (
+            digits[..digits.len() - scale].to_string(),
+            digits[digits.len() - scale..].to_string(),
+        )
+    } else {
+        ("0".to_string(), format!("{digits:0>scale$}"))
+    };
+    let mut frac = frac_digits;
+    while frac.len() > min_frac && frac.ends_with('0') {
+        frac.pop();
+    }
+    let mut int_digits = int_digits.trim_start_matches('0').to_string();
+    while int_digits.len() < min_int {
+        int_digits.insert(0, '0');
+    }
+    if let Some(g) = grouping {
+        let chars: Vec<char> = int_digits.chars().collect();
+        let mut out = String::new();
+        for (i, c) in chars.iter().enumerate() {
+            if i > 0 && (chars.len() - i).is_multiple_of(g) {
+                out.push(',');
+            }
+            out.push(*c);
+        }
+        int_digits = out;
+    }
+    if int_digits.is_empty() && frac.is_empty() {
+        int_digits.push('0');
+    }
+    let mut out = String::new();
+    out.push_str(&prefix.replace('\'', ""));
+    if negative {
+        out.push('-');
+    }
+    out.push_str(&int_digits);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(&frac);
+    }
+    out.push_str(&suffix.replace('\'', ""));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Limits, Script, to_json};

@@ -19,6 +19,23 @@ pub(crate) fn call_mutating(
     span: Span,
 ) -> R<Option<Value>> {
     let r = match (name, a.len()) {
+        // `addAll(i, items)`: inserted at `i`
+        ("addAll", 2) if a.get(0).is_number() && !it.is_set(recv) => {
+            let at = super::int_arg(it, a.get(0), span)?;
+            let len = l.borrow().len();
+            let Some(at) = usize::try_from(at).ok().filter(|i| *i <= len) else {
+                return it.fail(
+                    "IndexOutOfBoundsException",
+                    format!("Index: {at}, Size: {len}"),
+                    span,
+                );
+            };
+            let more = it.items(a.get(1), span)?.unwrap_or_default();
+            it.charge(crate::limits::list_bytes(more.len()), span)?;
+            let changed = !more.is_empty();
+            l.borrow_mut().splice(at..at, more);
+            Some(Value::Bool(changed))
+        }
         // A set holds each element once: adding one it has changes nothing.
         ("add" | "leftShift" | "push" | "addAll", 1) if it.is_set(recv) => {
             let more = match a.get(0) {

@@ -256,10 +256,38 @@ pub(crate) fn call(
             }
             Value::map(out)
         }
+        ("eachWithIndex", 1) if matches!(a.get(0), Value::Closure(f) if super::closure_arity(f) == 3) =>
+        {
+            let entries: Vec<(Value, Value)> = m
+                .borrow()
+                .iter()
+                .map(|(k, v)| (k.to_value(), v.clone()))
+                .collect();
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                it.call_value(a.get(0), vec![k, v, Value::Int(i as i32)], span)?;
+            }
+            recv.clone()
+        }
+        ("removeAll" | "retainAll", 1) if matches!(a.get(0), Value::Closure(_)) => {
+            let entries: Vec<(crate::value::Key, Value)> = m
+                .borrow()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut changed = false;
+            for (k, v) in entries {
+                let hit = it.call_value(a.get(0), vec![entry(&k, &v)], span)?.truthy();
+                if hit == (name == "removeAll") {
+                    m.borrow_mut().shift_remove(&k);
+                    changed = true;
+                }
+            }
+            Value::Bool(changed)
+        }
         (
             "each" | "eachWithIndex" | "collect" | "collectEntries" | "collectMany" | "find"
             | "findAll" | "any" | "every" | "count" | "max" | "min" | "groupBy" | "inject"
-            | "findResult" | "sum" | "countBy" | "drop" | "take",
+            | "findResult" | "sum" | "countBy" | "drop" | "take" | "takeWhile" | "dropWhile",
             _,
         ) => {
             let entries: Vec<Value> = m.borrow().iter().map(|(k, v)| entry(k, v)).collect();
@@ -267,7 +295,9 @@ pub(crate) fn call(
             let r = super::collection::call(it, &as_list, name, a, span)?;
             match (name, r) {
                 ("each" | "eachWithIndex", Some(_)) => recv.clone(),
-                ("findAll" | "drop" | "take", Some(v)) => entries_to_map(&v),
+                ("findAll" | "drop" | "take" | "takeWhile" | "dropWhile", Some(v)) => {
+                    entries_to_map(&v)
+                }
                 ("groupBy", Some(Value::Map(g))) => {
                     let mut out = MapData::default();
                     for (k, v) in g.borrow().iter() {

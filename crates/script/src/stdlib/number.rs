@@ -4,7 +4,7 @@ use super::{Args, int_arg};
 use crate::ast::{BinOp, TypeName};
 use crate::diagnostic::Span;
 use crate::eval::{Interp, R};
-use crate::num::Dec;
+use crate::num::{Dec, Rounding};
 use crate::value::{Value, to_dec, to_f64, to_i128};
 
 pub(crate) const METHODS: &[&str] = &[
@@ -90,30 +90,38 @@ pub(crate) fn call(
             _ => 0,
         }),
         ("round", 0) => match v {
+            // Math.round: the nearest whole number, halves up
             Value::Double(d) => Value::from_i64((d + 0.5).floor() as i64),
-            Value::Dec(d) => {
-                let r = d.set_scale_half_up(0).unwrap_or(*d);
-                Value::from_i64(r.m as i64)
-            }
+            Value::Dec(d) => Value::Dec(scaled(it, *d, 0, Rounding::HalfUp, span)?),
             other => other.clone(),
         },
-        ("round" | "setScale", 1 | 2) => {
-            let places = int_arg(it, a.get(0), span)?.clamp(0, 30) as u32;
+        ("round" | "trunc", 1) => {
+            let places = int_arg(it, a.get(0), span)?;
+            let mode = if name == "round" {
+                Rounding::HalfUp
+            } else {
+                Rounding::Down
+            };
             match v {
-                Value::Double(d) => {
-                    let f = 10f64.powi(places as i32);
-                    Value::Double((d * f).round() / f)
-                }
-                other => match to_dec(other).and_then(|d| d.set_scale_half_up(places)) {
-                    Some(d) => Value::Dec(d),
-                    None => {
-                        return it.fail(
-                            "ArithmeticException",
-                            "the number is too large to round",
-                            span,
-                        );
-                    }
+                // as Groovy does: through the double's shortest decimal form (2.345 → 2.35)
+                Value::Double(d) => match Dec::from_f64(*d) {
+                    Some(x) => Value::Double(scaled(it, x, places, mode, span)?.to_f64()),
+                    None => Value::Double(*d),
                 },
+                Value::Dec(d) => Value::Dec(scaled(it, *d, places, mode, span)?),
+                _ => return Ok(None),
+            }
+        }
+        ("setScale", 1 | 2) => {
+            let places = int_arg(it, a.get(0), span)?;
+            let mode = if a.len() == 2 {
+                rounding_arg(it, a.get(1), span)?
+            } else {
+                Rounding::Unnecessary
+            };
+            match v {
+                Value::Dec(d) => Value::Dec(scaled(it, *d, places, mode, span)?),
+                _ => return Ok(None),
             }
         }
         ("trunc", 0) => Value::from_i128(to_i128(v).unwrap_or(0)),
@@ -191,6 +199,34 @@ pub(crate) fn call(
             }
             Value::Null
         }
+        // with a fractional start, end or step the numbers are decimals: 1.0.step(2.0, 0.5)
+        ("step", 3)
+            if [v, a.get(0), a.get(1)]
+                .iter()
+                .any(|x| matches!(x, Value::Dec(_) | Value::Double(_))) =>
+        {
+            let zero = Value::Int(0);
+            let up =
+                crate::value::compare_numbers(a.get(1), &zero) == Some(std::cmp::Ordering::Greater);
+            if crate::value::compare_numbers(a.get(1), &zero) == Some(std::cmp::Ordering::Equal) {
+                return it.fail("IllegalArgumentException", "step must not be 0", span);
+            }
+            let mut i = v.clone();
+            loop {
+                let o = crate::value::compare_numbers(&i, a.get(0));
+                let more = if up {
+                    o == Some(std::cmp::Ordering::Less)
+                } else {
+                    o == Some(std::cmp::Ordering::Greater)
+                };
+                if !more {
+                    break;
+                }
+                it.call_value(a.get(2), vec![i.clone()], span)?;
+                i = crate::eval::binary_op(it, BinOp::Add, i, a.get(1).clone(), span)?;
+            }
+            Value::Null
+        }
         ("step", 3) => {
             let (from, to, step) = (
                 to_i128(v).unwrap_or(0),
@@ -210,6 +246,90 @@ pub(crate) fn call(
             }
             Value::Null
         }
+        ("next" | "previous", 0) => {
+            let op = if name == "next" {
+                BinOp::Add
+            } else {
+                BinOp::Sub
+            };
+            crate::eval::binary_op(it, op, v.clone(), Value::Int(1), span)?
+        }
+        ("add" | "subtract" | "remainder", 1) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            let op = match name {
+                "add" => BinOp::Add,
+                "subtract" => BinOp::Sub,
+                _ => BinOp::Mod,
+            };
+            crate::eval::binary_op(it, op, v.clone(), a.get(0).clone(), span)?
+        }
+        ("divide", 1) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            // Java's exact division: an answer that does not terminate is an error
+            let (Some(x), Some(y)) = (to_dec(v), to_dec(a.get(0))) else {
+                return Ok(None);
+            };
+            if y.is_zero() {
+                return it.fail("ArithmeticException", "Division by zero", span);
+            }
+            match x.div(y) {
+                Some(q) if q.mul(y).is_some_and(|p| p.cmp(x).is_eq()) => Value::Dec(q),
+                _ => {
+                    return it.fail(
+                        "ArithmeticException",
+                        "Non-terminating decimal expansion; no exact representable decimal result: give divide a scale and a rounding mode",
+                        span,
+                    );
+                }
+            }
+        }
+        ("divide", 2 | 3) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            let (Some(x), Some(y)) = (to_dec(v), to_dec(a.get(0))) else {
+                return Ok(None);
+            };
+            if y.is_zero() {
+                return it.fail("ArithmeticException", "Division by zero", span);
+            }
+            let (places, mode) = if a.len() == 3 {
+                (
+                    int_arg(it, a.get(1), span)?,
+                    rounding_arg(it, a.get(2), span)?,
+                )
+            } else {
+                (i64::from(x.s), rounding_arg(it, a.get(1), span)?)
+            };
+            // divide with guard digits, then round once to the asked scale
+            let guard = u32::try_from(places.max(0) + 6).unwrap_or(36).min(36);
+            let Some(q) = x.div_exact_to(y, guard) else {
+                return it.fail("ArithmeticException", "the quotient is too large", span);
+            };
+            Value::Dec(scaled(it, q, places, mode, span)?)
+        }
+        ("pow", 1) if matches!(v, Value::Dec(_) | Value::BigInt(_)) => {
+            crate::eval::binary_op(it, BinOp::Pow, v.clone(), a.get(0).clone(), span)?
+        }
+        ("movePointLeft" | "movePointRight", 1) if matches!(v, Value::Dec(_)) => {
+            let Value::Dec(d) = v else { return Ok(None) };
+            let n = int_arg(it, a.get(0), span)?;
+            let n = if name == "movePointLeft" { n } else { -n };
+            let s = i64::from(d.s) + n;
+            if s >= 0 {
+                match u32::try_from(s) {
+                    Ok(s) if s <= 36 => Value::Dec(Dec { m: d.m, s }),
+                    _ => return it.fail("ArithmeticException", "the scale is too large", span),
+                }
+            } else {
+                match 10i128
+                    .checked_pow((-s) as u32)
+                    .and_then(|p| d.m.checked_mul(p))
+                {
+                    Some(m) => Value::Dec(Dec { m, s: 0 }),
+                    None => return it.fail("ArithmeticException", "the number is too large", span),
+                }
+            }
+        }
+        ("unscaledValue", 0) if matches!(v, Value::Dec(_)) => {
+            let Value::Dec(d) = v else { return Ok(None) };
+            Value::from_i128(d.m)
+        }
         ("precision", 0) => {
             Value::Int(to_dec(v).map_or(1, |d| d.m.unsigned_abs().to_string().len() as i32))
         }
@@ -220,4 +340,48 @@ pub(crate) fn call(
 
 pub(crate) fn parse_decimal(s: &str) -> Option<Dec> {
     Dec::parse(s.trim())
+}
+
+/// `d.setScale(places, mode)`, or the `ArithmeticException` Java throws.
+fn scaled(it: &Interp, d: Dec, places: i64, mode: Rounding, span: Span) -> R<Dec> {
+    d.set_scale(places, mode)
+        .or_else(|e| it.fail("ArithmeticException", e, span))
+}
+
+/// A `RoundingMode` (`RoundingMode.HALF_UP`) or one of `BigDecimal`'s `ROUND_…` numbers.
+pub(crate) fn rounding_arg(it: &Interp, v: &Value, span: Span) -> R<Rounding> {
+    let found = match v {
+        Value::Object(o) if &*o.class == "RoundingMode" && o.def.is_none() => o
+            .fields
+            .borrow()
+            .get("name")
+            .and_then(|n| Rounding::named(&n.to_string())),
+        n if n.is_number() => to_i128(n)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| Rounding::ALL.get(i))
+            .map(|(_, r)| *r),
+        _ => None,
+    };
+    match found {
+        Some(r) => Ok(r),
+        None => it.fail(
+            "IllegalArgumentException",
+            format!(
+                "expected a rounding mode such as RoundingMode.HALF_UP but got {}",
+                v.describe()
+            ),
+            span,
+        ),
+    }
+}
+
+/// The `RoundingMode` value of a mode.
+pub(crate) fn rounding_value(r: Rounding) -> Value {
+    let mut fields = indexmap::IndexMap::default();
+    fields.insert(std::rc::Rc::from("name"), Value::str(r.name()));
+    Value::Object(std::rc::Rc::new(crate::value::Obj {
+        class: std::rc::Rc::from("RoundingMode"),
+        def: None,
+        fields: std::cell::RefCell::new(fields),
+    }))
 }

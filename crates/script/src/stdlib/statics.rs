@@ -60,10 +60,27 @@ pub(crate) fn static_property(class: &str, name: &str) -> Option<Value> {
         ("BigDecimal", "ZERO") => Value::Dec(Dec::from_i64(0)),
         ("BigDecimal", "ONE") => Value::Dec(Dec::from_i64(1)),
         ("BigDecimal", "TEN") => Value::Dec(Dec::from_i64(10)),
+        ("BigDecimal", n) if n.starts_with("ROUND_") => {
+            let i = crate::num::Rounding::ALL
+                .iter()
+                .position(|(x, _)| *x == &n[6..])?;
+            Value::Int(i as i32)
+        }
+        ("RoundingMode", n) => super::number::rounding_value(crate::num::Rounding::named(n)?),
+        ("BigInteger", "ZERO") => Value::BigInt(0),
+        ("BigInteger", "ONE") => Value::BigInt(1),
+        ("BigInteger", "TWO") => Value::BigInt(2),
+        ("BigInteger", "TEN") => Value::BigInt(10),
+        ("Pattern", "CASE_INSENSITIVE") => Value::Int(2),
+        ("Pattern", "COMMENTS") => Value::Int(4),
+        ("Pattern", "MULTILINE") => Value::Int(8),
+        ("Pattern", "DOTALL") => Value::Int(32),
         ("Boolean", "TRUE") => Value::Bool(true),
         ("Boolean", "FALSE") => Value::Bool(false),
         ("System", "out" | "err") => Value::Class(Rc::from("System.out")),
-        (c, "name" | "simpleName") => Value::str(c),
+        (c, "name") => Value::str(crate::eval::qualified_name(c)),
+        (c, "simpleName") => Value::str(c),
+        (c, "class") => Value::Class(Rc::from(c)),
         _ => return None,
     })
 }
@@ -101,10 +118,39 @@ pub(crate) fn call_static(
     if class_s == "System" && name == "lineSeparator" {
         return Ok(Some(Value::str("\n")));
     }
+    if (class_s == "System" || super::time::CLASSES.contains(&class_s))
+        && let Some(v) = super::time::call_static(it, class_s, name, a, span)?
+    {
+        return Ok(Some(v));
+    }
+    // what every class answers: `String.class.isInstance(x)`, `c.getName()`
+    match (name, a.len()) {
+        ("isInstance", 1) => {
+            return Ok(Some(Value::Bool(crate::eval::instance_of(
+                it,
+                a.get(0),
+                class_s,
+            ))));
+        }
+        ("getName", 0) => return Ok(Some(Value::str(crate::eval::qualified_name(class_s)))),
+        ("getSimpleName", 0) => return Ok(Some(Value::str(class_s))),
+        _ => {}
+    }
+    if class_s == "RoundingMode" && matches!(name, "valueOf") && a.len() == 1 {
+        let n = a.get(0).to_string();
+        return match crate::num::Rounding::named(&n) {
+            Some(r) => Ok(Some(super::number::rounding_value(r))),
+            None => it.fail(
+                "IllegalArgumentException",
+                format!("No enum constant java.math.RoundingMode.{n}"),
+                span,
+            ),
+        };
+    }
     if FORBIDDEN.contains(&class_s) {
         return it.fail(
             "SecurityException",
-            format!("{class_s}.{name}() is not available in sync scripts: they have no file, process, network, clock or reflection access"),
+            format!("{class_s}.{name}() is not available in sync scripts: they have no file, process, network or reflection access (the time is new Date() or Instant.now())"),
             span,
         );
     }
@@ -188,6 +234,63 @@ pub(crate) fn call_static(
                         span,
                     );
                 }
+            }
+        }
+        ("Integer" | "Long", "toHexString" | "toBinaryString" | "toOctalString", 1)
+        | ("Integer" | "Long", "toString", 2) => {
+            let n = to_i128(a.get(0)).unwrap_or(0);
+            // Java prints negative hex/binary/octal as the two's complement of the width
+            let bits: u32 = if class_s == "Integer" { 32 } else { 64 };
+            let radix = match name {
+                "toHexString" => 16,
+                "toBinaryString" => 2,
+                "toOctalString" => 8,
+                _ => int_arg(it, a.get(1), span)?.clamp(2, 36) as u32,
+            };
+            let (neg, mag) = if name == "toString" {
+                (n < 0, n.unsigned_abs())
+            } else {
+                (false, (n as u128) & ((1u128 << bits) - 1))
+            };
+            let mut digits = Vec::new();
+            let mut m = mag;
+            loop {
+                digits
+                    .push(std::char::from_digit((m % radix as u128) as u32, radix).unwrap_or('0'));
+                m /= radix as u128;
+                if m == 0 {
+                    break;
+                }
+            }
+            if neg {
+                digits.push('-');
+            }
+            Value::str(digits.into_iter().rev().collect::<String>())
+        }
+        ("Integer" | "Long", "compare", 2) => {
+            Value::Int(match crate::value::compare_numbers(a.get(0), a.get(1)) {
+                Some(std::cmp::Ordering::Less) => -1,
+                Some(std::cmp::Ordering::Greater) => 1,
+                _ => 0,
+            })
+        }
+        ("Integer" | "Long", "signum", 1) => {
+            Value::Int(to_i128(a.get(0)).unwrap_or(0).signum() as i32)
+        }
+        ("Integer" | "Long", "sum" | "max" | "min", 2) => {
+            let (x, y) = (
+                to_i128(a.get(0)).unwrap_or(0),
+                to_i128(a.get(1)).unwrap_or(0),
+            );
+            let r = match name {
+                "sum" => x.wrapping_add(y),
+                "max" => x.max(y),
+                _ => x.min(y),
+            };
+            if class_s == "Integer" {
+                Value::Int(r as i32)
+            } else {
+                Value::Long(r as i64)
             }
         }
         ("Integer" | "Long" | "Double" | "String" | "Boolean" | "BigDecimal", "toString", 1) => {
@@ -315,6 +418,30 @@ pub(crate) fn call_static(
             v => v.clone(),
         },
         ("Pattern", "compile", 1) => Value::Regex(it.regex(&a.get(0).to_string(), span)?),
+        ("Pattern", "compile", 2) => {
+            // Java's flags as inline flags
+            let flags = int_arg(it, a.get(1), span)?;
+            let mut inline = String::new();
+            for (bit, c) in [(2, 'i'), (4, 'x'), (8, 'm'), (32, 's')] {
+                if flags & bit != 0 {
+                    inline.push(c);
+                }
+            }
+            let p = a.get(0).to_string();
+            let p = if inline.is_empty() {
+                p
+            } else {
+                format!("(?{inline}){p}")
+            };
+            Value::Regex(it.regex(&p, span)?)
+        }
+        ("BigInteger", "valueOf", 1) => Value::BigInt(to_i128(a.get(0)).unwrap_or(0)),
+        ("Matcher", "quoteReplacement", 1) => Value::str(
+            a.get(0)
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('$', "\\$"),
+        ),
         ("Pattern", "matches", 2) => {
             let re = it.regex(&a.get(0).to_string(), span)?;
             Value::Bool(crate::eval::ops_full_match(
@@ -363,6 +490,16 @@ fn pretty(j: &serde_json::Value) -> String {
                 }
                 out.push_str(&" ".repeat(ind));
                 out.push('}');
+            }
+            // Groovy leaves an indented blank line inside an empty array or object
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                let (open, close) = if j.is_array() { ('[', ']') } else { ('{', '}') };
+                out.push(open);
+                out.push('\n');
+                out.push_str(&" ".repeat(ind + 4));
+                out.push('\n');
+                out.push_str(&" ".repeat(ind));
+                out.push(close);
             }
             other => out.push_str(&other.to_string()),
         }

@@ -12,6 +12,7 @@ use crate::value::Value;
 pub(crate) const METHODS: &[&str] = &[
     "length",
     "size",
+    "getBytes",
     "isEmpty",
     "trim",
     "strip",
@@ -243,9 +244,19 @@ fn split(it: &mut Interp, s: &str, a: &Args, span: Span) -> R<Value> {
         return Ok(Value::list(s.split_whitespace().map(Value::str).collect()));
     }
     let re = regex_of(it, a.get(0), span)?;
+    // Java's limit: above 0, at most that many parts (the last holds the rest); 0, trailing
+    // empty parts dropped; below 0, every part kept
+    let limit = if a.len() == 2 {
+        int_arg(it, a.get(1), span)?
+    } else {
+        0
+    };
     let mut parts = Vec::new();
     let mut last = 0;
     for m in re.find_iter(s) {
+        if limit > 0 && parts.len() as i64 >= limit - 1 {
+            break;
+        }
         let m = m.map_err(|e| regex_failed(it, e, span))?;
         if m.end() == 0 {
             continue;
@@ -262,7 +273,7 @@ fn split(it: &mut Interp, s: &str, a: &Args, span: Span) -> R<Value> {
     if s.is_empty() {
         return Ok(Value::list(vec![Value::str("")]));
     }
-    while parts.last().is_some_and(|p| p.is_empty()) {
+    while limit == 0 && parts.last().is_some_and(|p| p.is_empty()) {
         parts.pop();
     }
     it.charge(s.len() - last + STR_BYTES, span)?;
@@ -415,7 +426,7 @@ pub(crate) fn call(
         }
         ("replaceAll", 2) => replace_regex(it, s, a, false, span)?,
         ("replaceFirst", 2) => replace_regex(it, s, a, true, span)?,
-        ("split", 0 | 1) => split(it, s, a, span)?,
+        ("split", 0..=2) => split(it, s, a, span)?,
         ("tokenize", 0 | 1) => {
             let delims: Vec<char> = if a.len() == 0 {
                 vec![' ', '\t', '\n', '\r', '\u{c}']
@@ -558,7 +569,7 @@ pub(crate) fn call(
             let re = regex_of(it, a.get(0), span)?;
             Value::Bool(crate::eval::ops_full_match(it, &re, s, span)?)
         }
-        ("find", 1) => {
+        ("find", 1) if !matches!(a.get(0), Value::Closure(_)) => {
             let re = regex_of(it, a.get(0), span)?;
             match re.find(s) {
                 Ok(Some(m)) => Value::str(m.as_str()),
@@ -566,7 +577,7 @@ pub(crate) fn call(
                 Err(e) => return it.fail("PatternSyntaxException", e.to_string(), span),
             }
         }
-        ("findAll", 1) => {
+        ("findAll", 1) if !matches!(a.get(0), Value::Closure(_)) => {
             let re = regex_of(it, a.get(0), span)?;
             let m = crate::eval::ops_find_all(it, &re, s, span)?;
             Value::list(m.iter_items().unwrap_or_default())
@@ -582,8 +593,64 @@ pub(crate) fn call(
             Value::Int(if p.is_empty() {
                 s.chars().count() as i32 + 1
             } else {
-                s.matches(&*p).count() as i32
+                // occurrences may overlap: 'aaaa'.count('aa') is 3
+                let mut n = 0;
+                let mut from = 0;
+                while let Some(i) = s[from..].find(&*p) {
+                    n += 1;
+                    from += i + s[from + i..].chars().next().map_or(1, char::len_utf8);
+                }
+                n
             })
+        }
+        ("next" | "previous", 0) => {
+            // the last character moves up or down by one
+            let mut cs: Vec<char> = s.chars().collect();
+            match cs.last_mut() {
+                Some(c) => {
+                    let code = if name == "next" {
+                        (*c as u32).saturating_add(1)
+                    } else {
+                        (*c as u32).saturating_sub(1)
+                    };
+                    *c = char::from_u32(code).unwrap_or(*c);
+                }
+                None if name == "next" => cs.push('\u{1}'),
+                None => {
+                    return it.fail(
+                        "StringIndexOutOfBoundsException",
+                        "the string is empty",
+                        span,
+                    );
+                }
+            }
+            it.charge(s.len() + 4, span)?;
+            Value::str(cs.into_iter().collect::<String>())
+        }
+        ("lastIndexOf", 2) => {
+            let p = text(it, a.get(0), span)?;
+            let from = int_arg(it, a.get(1), span)?;
+            let Ok(from) = usize::try_from(from) else {
+                return Ok(Some(Value::Int(-1)));
+            };
+            let end = s
+                .char_indices()
+                .nth(from)
+                .map_or(s.len(), |(b, _)| b)
+                .saturating_add(p.len())
+                .min(s.len());
+            let end = (0..=end)
+                .rev()
+                .find(|e| s.is_char_boundary(*e))
+                .unwrap_or(0);
+            Value::Int(char_index(s, s[..end].rfind(&*p)))
+        }
+        ("inspect", 0) => {
+            it.charge(s.len() + 2, span)?;
+            Value::str(format!(
+                "'{}'",
+                s.replace('\\', "\\\\").replace('\'', "\\'")
+            ))
         }
         ("take", 1) => {
             let n = int_arg(it, a.get(0), span)?.max(0) as usize;
@@ -616,6 +683,32 @@ pub(crate) fn call(
             Value::str(s.replacen(&*t, "", 1))
         }
         ("getAt", 1) => it.get_index(&Value::Str(s.clone()), a.get(0), span)?,
+        // bytes are a list of Java's signed bytes
+        ("getBytes", 0 | 1) => {
+            it.charge(s.len().saturating_mul(crate::limits::VALUE_BYTES), span)?;
+            Value::list(s.bytes().map(|b| Value::Int(b as i8 as i32)).collect())
+        }
+        ("decodeBase64", 0) => {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(s.trim().as_bytes()) {
+                Ok(bytes) => {
+                    it.charge(bytes.len().saturating_mul(crate::limits::VALUE_BYTES), span)?;
+                    Value::list(
+                        bytes
+                            .into_iter()
+                            .map(|b| Value::Int(b as i8 as i32))
+                            .collect(),
+                    )
+                }
+                Err(e) => {
+                    return it.fail(
+                        "IllegalArgumentException",
+                        format!("the text is not Base64: {e}"),
+                        span,
+                    );
+                }
+            }
+        }
         ("toCharArray" | "chars", 0) => {
             let n = s.chars().count();
             it.charge(n.saturating_mul(STR_BYTES + 8), span)?;
@@ -645,6 +738,107 @@ pub(crate) fn call(
             )
         }
         ("normalize" | "denormalize" | "intern", 0) => Value::Str(s.clone()),
+        ("takeRight" | "dropRight", 1) => {
+            let n = int_arg(it, a.get(0), span)?.max(0) as usize;
+            let len = s.chars().count();
+            let cut = s
+                .char_indices()
+                .nth(len.saturating_sub(n))
+                .map_or(s.len(), |(b, _)| b);
+            it.charge(s.len(), span)?;
+            Value::str(if name == "takeRight" {
+                &s[cut..]
+            } else {
+                &s[..cut]
+            })
+        }
+        ("startsWith", 2) => {
+            let p = text(it, a.get(0), span)?;
+            let from = int_arg(it, a.get(1), span)?;
+            let start = usize::try_from(from)
+                .ok()
+                .and_then(|n| s.char_indices().map(|(b, _)| b).chain([s.len()]).nth(n));
+            Value::Bool(start.is_some_and(|b| s[b..].starts_with(&*p)))
+        }
+        ("subSequence", 2) => return call(it, s, "substring", a, span),
+        ("codePointAt", 1) => {
+            let i = int_arg(it, a.get(0), span)?;
+            match usize::try_from(i).ok().and_then(|i| s.chars().nth(i)) {
+                Some(c) => Value::Int(c as i32),
+                None => {
+                    return it.fail(
+                        "StringIndexOutOfBoundsException",
+                        format!("index {i}, length {}", s.chars().count()),
+                        span,
+                    );
+                }
+            }
+        }
+        ("toCharacter", 0) => Value::str(s.chars().next().map(String::from).unwrap_or_default()),
+        ("stripMargin", 0 | 1) => {
+            let margin = if a.len() == 1 {
+                text(it, a.get(0), span)?.chars().next().unwrap_or('|')
+            } else {
+                '|'
+            };
+            it.charge(s.len(), span)?;
+            let lines: Vec<String> = s
+                .split('\n')
+                .map(|l| {
+                    let t = l.trim_start();
+                    match t.strip_prefix(margin) {
+                        Some(rest) => rest.to_string(),
+                        None => l.to_string(),
+                    }
+                })
+                .collect();
+            Value::str(lines.join("\n"))
+        }
+        ("tr", 2) => {
+            let from = expand_tr(&text(it, a.get(0), span)?);
+            let to = expand_tr(&text(it, a.get(1), span)?);
+            it.charge(s.len().saturating_mul(4), span)?;
+            let out: String = s
+                .chars()
+                .map(|c| match from.iter().rposition(|f| *f == c) {
+                    // a shorter target repeats its last character, as Groovy's tr does
+                    Some(i) => to.get(i).or(to.last()).copied().unwrap_or(c),
+                    None => c,
+                })
+                .collect();
+            Value::str(out)
+        }
+        ("find" | "findAll" | "eachMatch", 2) => {
+            let re = regex_of(it, a.get(0), span)?;
+            let f = a.get(1).clone();
+            let m = crate::eval::ops_find_all(it, &re, s, span)?;
+            let Value::Matcher(m) = m else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            for g in &m.groups {
+                let args = if g.len() == 1 {
+                    vec![g[0].clone()]
+                } else {
+                    g.clone()
+                };
+                let r = it.call_value(&f, args, span)?;
+                if name == "find" {
+                    return Ok(Some(r));
+                }
+                out.push(r);
+            }
+            match name {
+                "find" => Value::Null,
+                "eachMatch" => Value::Str(s.clone()),
+                _ => Value::list(out),
+            }
+        }
+        ("formatted", _) => {
+            let mut args = vec![Value::Str(s.clone())];
+            args.extend(a.v.iter().cloned());
+            Value::str(super::format::format(it, &args, span)?)
+        }
         ("first", 0) => Value::str(s.chars().next().map(|c| c.to_string()).unwrap_or_default()),
         ("last", 0) => Value::str(s.chars().last().map(|c| c.to_string()).unwrap_or_default()),
         ("execute" | "toURL", _) => {
@@ -662,7 +856,7 @@ pub(crate) fn call(
             let chars = Value::list(it.items(&Value::Str(s.clone()), span)?.unwrap_or_default());
             let r = super::collection::call(it, &chars, name, a, span)?;
             return Ok(match (name, r) {
-                ("each", Some(_)) => Some(Value::Str(s.clone())),
+                ("each" | "eachWithIndex", Some(_)) => Some(Value::Str(s.clone())),
                 ("takeWhile" | "dropWhile", Some(v)) => {
                     it.charge(s.len(), span)?;
                     Some(Value::str(
@@ -694,4 +888,33 @@ fn java_cmp(a: impl Iterator<Item = char> + Clone, b: impl Iterator<Item = char>
         }
     }
     a.count() as i32 - b.count() as i32
+}
+
+/// The characters of a `tr` argument, with ranges (`a-z`) spelled out.
+fn expand_tr(spec: &str) -> Vec<char> {
+    let cs: Vec<char> = spec.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        if i + 2 < cs.len() && cs[i + 1] == '-' && cs[i] <= cs[i + 2] {
+            out.extend(cs[i]..=cs[i + 2]);
+            i += 3;
+        } else {
+            out.push(cs[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A list of byte values (Java's signed bytes, or 0–255) as bytes; `None` if an item is not one.
+pub(crate) fn byte_list(v: &Value) -> Option<Vec<u8>> {
+    v.iter_items()?
+        .iter()
+        .map(|x| {
+            crate::value::to_i128(x)
+                .filter(|n| (-128..=255).contains(n))
+                .map(|n| n as u8)
+        })
+        .collect()
 }

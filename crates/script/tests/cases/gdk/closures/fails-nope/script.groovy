@@ -1,0 +1,2 @@
+def c = { it }
+c.nope()

@@ -1,0 +1,1 @@
+new groovy.json.JsonSlurper().parseText('')

@@ -1,0 +1,2 @@
+def b = 10.50
+[b.add(1), b.subtract(0.5), b.multiply(2), b.divide(4), b.divide(3, 2, java.math.RoundingMode.HALF_UP), b.negate(), b.signum(), b.scale(), b.precision(), b.stripTrailingZeros().toPlainString(), b.toPlainString(), b.unscaledValue(), b.intValue(), b.longValue(), b.doubleValue(), b.max(11), b.min(11), b.pow(2), b.remainder(3), b.movePointLeft(1), b.movePointRight(1), b.abs(), b.toBigInteger()]

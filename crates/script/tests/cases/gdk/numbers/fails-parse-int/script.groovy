@@ -1,0 +1,1 @@
+Integer.parseInt('4.5')

@@ -1,0 +1,1 @@
+[Math.round(2.5), Math.round(-2.5), Math.round(2.4f), Math.floor(2.7), Math.ceil(2.1), Math.pow(2, 10), Math.sqrt(16), Math.abs(-5), Math.abs(-5.5), Math.max(1, 2L), Math.min(1.5, 2), Math.floorDiv(-7, 2), Math.floorMod(-7, 2), Math.signum(-3.2), Math.log10(1000), Math.hypot(3, 4), Math.toIntExact(5L)]

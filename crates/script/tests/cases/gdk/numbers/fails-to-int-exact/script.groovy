@@ -1,0 +1,1 @@
+Math.toIntExact(9999999999L)

@@ -1,0 +1,1 @@
+[1 + 1.5, (1 + 1.5).class.simpleName, (1 + 1L).class.simpleName, (1L + 1.5d).class.simpleName, (1.5 + 1.5d).class.simpleName, (1 * 2.0).class.simpleName, (3 / 1).class.simpleName, (2 ** 2).class.simpleName, (2.0 ** 2).class.simpleName, (2 ** 0.5).class.simpleName, (5.intdiv(2)).class.simpleName, (7 % 2L).class.simpleName]

@@ -1,0 +1,1 @@
+[3.times { it }, 1.upto(3) { it }, 5.0.abs(), (-5).abs(), -(-5), 5.next(), 5.previous(), 10.downto(8) { }, 5.compareTo(3), 5 <=> 5L, 5.equals(5L), 5 == 5L, 5.0 == 5, 1.0.equals(1.00), 1.0 == 1.00, 1.0.compareTo(1.00), 3.toString(), 3.5.toString(), 1L.toString()]

@@ -1,0 +1,1 @@
+[3.7 as int, 3.7 as Integer, '42' as int, '42' as Integer, '4.2' as BigDecimal, 42 as String, 3 as double, 3.9 as long, (int) 3.9, (3.9).toInteger(), -3.9 as int, '5' as Long, 65 as char, 1 as boolean, 0 as boolean, 3.0 as String, 2.50 as String]

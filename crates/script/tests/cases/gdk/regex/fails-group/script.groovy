@@ -1,0 +1,2 @@
+def m = 'abc' =~ /z/
+m.group()

@@ -1,0 +1,20 @@
+def x = 1
+def y = x++
+def z = ++x
+def s = 'a'
+s += 'b'
+s *= 2
+def l = [1]
+l += [2]
+l -= 1
+l <<= 3
+def m = [a: 1]
+m += [b: 2]
+def n = 10
+n -= 3
+n *= 2
+n /= 4
+n **= 2
+def q = 17
+q %= 5
+[x, y, z, s, l, m, n, q, n.class.simpleName]

@@ -1,0 +1,1 @@
+[[1, 2].contains(1L), 1L in [1, 2], 1.0 in [1], '1' in [1], 'k' in [k: 1], null in [null], 2 in [1, 2] as Set, [1, 2].indexOf(2L), [1L].contains(1), 1 in [1.0], 'a' in ['a', 'b'] as String[], [[1]].contains([1L]), 3 in 1..5, 3L in 1..5, 'b' in 'a'..'c']

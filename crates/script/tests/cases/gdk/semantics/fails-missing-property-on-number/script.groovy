@@ -1,0 +1,2 @@
+def x = 5
+x.foo

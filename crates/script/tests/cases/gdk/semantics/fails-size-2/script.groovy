@@ -1,0 +1,2 @@
+def s = null
+s.size()

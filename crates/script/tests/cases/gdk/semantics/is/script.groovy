@@ -1,0 +1,1 @@
+[1 <=> 2, 2 <=> 2, 'b' <=> 'a', null <=> null, null <=> 1, [1, 2].is([1, 2]), [1, 2] === [1, 2], 1 === 1, 'ab' === 'ab', !null, !'', ![0], 5 !in [1, 2], 'x' !instanceof Integer, (1..3) instanceof List, [1] instanceof Collection, [:] instanceof Map, 5 instanceof Number, 5 instanceof Comparable, 'x' instanceof CharSequence, 1.5 instanceof BigDecimal]

@@ -1,0 +1,1 @@
+['abc'.contains('b'), 'abc'.startsWith('ab'), 'abc'.startsWith('b', 1), 'abc'.endsWith('bc'), 'abcabc'.indexOf('c'), 'abcabc'.indexOf('c', 3), 'abcabc'.lastIndexOf('a'), 'abcabc'.lastIndexOf('a', 2), 'abc'.indexOf('z'), 'abc'.charAt(1).toString()]

@@ -1,0 +1,1 @@
+['  '.isAllWhitespace(), ''.isAllWhitespace(), '12'.isInteger(), '12.5'.isInteger(), '12.5'.isBigDecimal(), '1e3'.isNumber(), 'x'.isNumber(), '9999999999'.isLong(), '9999999999'.isInteger(), ' 5'.isInteger(), '-5'.isInteger(), '+5'.isInteger()]

@@ -1,0 +1,1 @@
+['abc'.reverse(), 'Hello'.toLowerCase(), 'Hello'.toUpperCase(), 'a,b,,c'.tokenize(','), 'a b\tc'.tokenize(), 'a;b,c'.tokenize(';,'), 'a,b'.split(',').length, 'hello'.tr('el', 'ip'), 'hello'.tr('a-y', 'b-z')]

@@ -1,0 +1,1 @@
+['The quick brown fox'.split(' ').collect { it[0] }.join(), 'a=1&b=2'.split('&').collectEntries { it.split('=') as List }, 'k: v'.split(':')*.trim(), 'CamelCaseString'.findAll(/[A-Z][a-z]*/).join('_').toLowerCase()]

@@ -1,0 +1,1 @@
+['  |a\n  |b'.stripMargin(), '  #a\n  #b'.stripMargin('#'), '    x\n      y'.stripIndent(), 'x'.plus(1), 'abc'.minus('b'), 'a-b-c' - '-', 'abc'.multiply(2), 'abc'.next(), 'abc'.previous(), 'az'.next()]

@@ -1,0 +1,1 @@
+['abc'.substring(1), 'abc'.substring(1, 2), 'abc'.subSequence(0, 2).toString(), 'a.b.c'.replace('.', '/'), 'aaa'.replaceFirst('a', 'b'), 'a1b2'.replaceAll(/\d/, '#'), 'john smith'.replaceAll(/(\w+) (\w+)/, '$2, $1'), 'a1b2'.replaceAll(/\d/) { (it as int) * 2 }]

@@ -1,0 +1,1 @@
+['42'.toInteger(), '42'.toLong(), '4.5'.toDouble(), '4.50'.toBigDecimal(), '12345678901234567890'.toBigInteger(), 'true'.toBoolean(), 'Y'.toBoolean(), '1'.toBoolean(), 'yes'.toBoolean(), 'TRUE'.toBoolean(), 'a'.toCharacter().toString(), '4.5'.toFloat()]

@@ -1,0 +1,1 @@
+1.25.setScale(1, java.math.RoundingMode.UNNECESSARY)

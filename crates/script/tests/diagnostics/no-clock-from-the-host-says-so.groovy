@@ -1,0 +1,2 @@
+def stamp = new Date()
+return stamp.format('yyyy-MM-dd')
