@@ -94,6 +94,10 @@ pub struct Interp<'p> {
     /// Maps that are objects of fixed properties ([`crate::Strict`]): their class and the
     /// properties they may lack.
     strict_maps: Vec<StrictMap>,
+    /// Maps with methods a host object answers ([`crate::Setup::methods`]).
+    map_methods: Vec<(Rc<RefCell<MapData>>, Rc<dyn crate::HostObject>)>,
+    /// Classes the host offers ([`crate::Setup::classes`]).
+    pub(crate) host_classes: Option<Rc<dyn crate::HostClasses>>,
     /// Lists that are sets (`as Set`, `new HashSet()`, `toSet()`): a `LinkedHashSet` in
     /// Groovy, whose operations keep it one and never hold an element twice.
     sets: Vec<Rc<RefCell<Vec<Value>>>>,
@@ -132,6 +136,8 @@ impl<'p> Interp<'p> {
             regex_cache: IndexMap::default(),
             map_defaults: Vec::new(),
             strict_maps: Vec::new(),
+            map_methods: Vec::new(),
+            host_classes: None,
             sets: Vec::new(),
             stack_base: 0,
             it_name: IT.with(Rc::clone),
@@ -201,6 +207,23 @@ impl<'p> Interp<'p> {
             self.strict_maps
                 .push((m, Rc::from(s.class.as_str()), s.known.into()));
         }
+    }
+
+    pub(crate) fn add_map_methods(&mut self, map: Value, methods: Rc<dyn crate::HostObject>) {
+        if let Value::Map(m) = map {
+            self.map_methods.push((m, methods));
+        }
+    }
+
+    /// The host object answering methods of the map `m`, if any.
+    pub(crate) fn map_methods(&self, m: &Rc<RefCell<MapData>>) -> Option<Rc<dyn crate::HostObject>> {
+        if self.map_methods.is_empty() {
+            return None;
+        }
+        self.map_methods
+            .iter()
+            .find(|(x, _)| Rc::ptr_eq(x, m))
+            .map(|(_, h)| h.clone())
     }
 
     /// A property read on a map that has no such key: an error when the map is an object of
@@ -383,7 +406,10 @@ impl<'p> Interp<'p> {
         if let Some(v) = self.binding.get(&**name) {
             return Ok(v.clone());
         }
-        if self.classes.contains_key(name) || ops::is_known_class(name) {
+        if self.classes.contains_key(name)
+            || ops::is_known_class(name)
+            || self.host_classes.as_ref().is_some_and(|h| h.has_class(name))
+        {
             return Ok(Value::Class(name.clone()));
         }
         if self.methods.contains_key(name) {

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0013_token_scopes.sql"),
     include_str!("../../migrations/sqlite/0014_bulk_jobs.sql"),
     include_str!("../../migrations/sqlite/0015_conflict_restore.sql"),
+    include_str!("../../migrations/sqlite/0016_item_type_parent.sql"),
 ];
 
 /// The schema version this binary writes.
