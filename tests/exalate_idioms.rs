@@ -51,7 +51,7 @@ fn parse(name: &str, text: &str) -> Idiom {
     };
     let mut section: Option<&str> = None;
     let mut body = String::new();
-    let mut flush = |section: Option<&str>, body: &mut String, idiom: &mut Idiom| {
+    let flush = |section: Option<&str>, body: &mut String, idiom: &mut Idiom| {
         match section {
             Some("outgoing") => idiom.outgoing = Some(std::mem::take(body)),
             Some("incoming") => idiom.incoming = Some(std::mem::take(body)),

@@ -572,8 +572,12 @@ if (entity.tableName == "incident") {
     if (callers.result) {
         entity.caller_id = callers.result[0].sys_id
     }
-    if (nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/6816f79cc0a8016401c5a33be04be441") != "sys_user") {
+    // The record a reference's link points to (only its path counts: the node's own instance).
+    if (callers.result && nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/" + callers.result[0].sys_id)?.name != "Beth Anglin") {
         throw new com.exalate.api.exception.IssueTrackerException("getTableByLink is wrong")
+    }
+    if (nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/0123456789abcdef0123456789abcdef") != null) {
+        throw new com.exalate.api.exception.IssueTrackerException("getTableByLink found a record that does not exist")
     }
     entity.comments += replica.addedComments.findAll { !it.internal }
     entity.work_notes += replica.addedComments.findAll { it.internal }
