@@ -19,6 +19,12 @@
 //! …B's incoming rules (optional likewise)…
 //! ```
 //!
+//! With `// Tracker: servicenow`, node A serves an emulated ServiceNow instance (incidents)
+//! and B the built-in tracker: `// Given on B:` items are made on B and exalated, the rules
+//! are `// ---- incoming on A` (and `// ---- outgoing on B`), and `// Expect incident: {…}`
+//! compares the columns of the incident with that `short_description` (a reference by its
+//! sys_id).
+//!
 //! `Expect` compares the listed fields of the item as the API shows it (`"comments"` by their
 //! bodies, in order); an item may be expected on either node (`SUP-…` on A, `ENG-…` on B).
 
@@ -35,8 +41,12 @@ struct Idiom {
     given: Vec<Value>,
     expect: Vec<(String, Value)>,
     missing: Vec<String>,
-    outgoing: Option<String>,
-    incoming: Option<String>,
+    /// Rules per node: (`A` or `B`, `outgoing_script` or `incoming_script`, source).
+    rules: Vec<(char, &'static str, String)>,
+    /// The first node serves (emulated) ServiceNow, incidents; items are then made on B.
+    servicenow: bool,
+    /// Items made on B and exalated (ServiceNow idioms).
+    given_on_b: Vec<Value>,
 }
 
 fn parse(name: &str, text: &str) -> Idiom {
@@ -46,17 +56,17 @@ fn parse(name: &str, text: &str) -> Idiom {
         given: Vec::new(),
         expect: Vec::new(),
         missing: Vec::new(),
-        outgoing: None,
-        incoming: None,
+        rules: Vec::new(),
+        servicenow: false,
+        given_on_b: Vec::new(),
     };
-    let mut section: Option<&str> = None;
+    let mut section: Option<(char, &'static str)> = None;
     let mut body = String::new();
-    let flush = |section: Option<&str>, body: &mut String, idiom: &mut Idiom| {
-        match section {
-            Some("outgoing") => idiom.outgoing = Some(std::mem::take(body)),
-            Some("incoming") => idiom.incoming = Some(std::mem::take(body)),
-            _ => body.clear(),
+    let flush = |section: Option<(char, &'static str)>, body: &mut String, idiom: &mut Idiom| {
+        if let Some((node, which)) = section {
+            idiom.rules.push((node, which, std::mem::take(body)));
         }
+        body.clear();
     };
     let json = |v: &str| -> Value {
         serde_json::from_str(v.trim()).unwrap_or_else(|e| panic!("{name}: bad JSON {v}: {e}"))
@@ -64,11 +74,17 @@ fn parse(name: &str, text: &str) -> Idiom {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("// ---- ") {
             flush(section, &mut body, &mut idiom);
-            section = Some(if rest.starts_with("outgoing") {
-                "outgoing"
+            let which = if rest.starts_with("outgoing") {
+                "outgoing_script"
             } else {
-                "incoming"
-            });
+                "incoming_script"
+            };
+            let node = if rest.trim_end().ends_with(" on A") {
+                'A'
+            } else {
+                'B'
+            };
+            section = Some((node, which));
             continue;
         }
         if section.is_some() {
@@ -80,8 +96,14 @@ fn parse(name: &str, text: &str) -> Idiom {
             idiom.existing.push(json(v));
         } else if let Some(v) = line.strip_prefix("// Given on A:") {
             idiom.given.push(json(v));
+        } else if let Some(v) = line.strip_prefix("// Given on B:") {
+            idiom.given_on_b.push(json(v));
+        } else if line.trim() == "// Tracker: servicenow" {
+            idiom.servicenow = true;
         } else if let Some(v) = line.strip_prefix("// Missing:") {
-            idiom.missing.extend(v.split(',').map(|k| k.trim().to_owned()));
+            idiom
+                .missing
+                .extend(v.split(',').map(|k| k.trim().to_owned()));
         } else if let Some(rest) = line.strip_prefix("// Expect ") {
             let (key, v) = rest
                 .split_once(':')
@@ -90,7 +112,10 @@ fn parse(name: &str, text: &str) -> Idiom {
         }
     }
     flush(section, &mut body, &mut idiom);
-    assert!(!idiom.given.is_empty(), "{name}: no 'Given on A'");
+    assert!(
+        !idiom.given.is_empty() || !idiom.given_on_b.is_empty(),
+        "{name}: no 'Given on A' (or 'Given on B')"
+    );
     assert!(!idiom.expect.is_empty(), "{name}: no 'Expect'");
     idiom
 }
@@ -126,17 +151,12 @@ async fn read(api: &Api, key: &str) -> Option<Value> {
 
 async fn run(idiom: &Idiom) {
     let name = &idiom.name;
+    if idiom.servicenow {
+        return run_on_servicenow(idiom).await;
+    }
     let (a, b) = pair().await;
     let (api_a, api_b) = (a.api(), b.api());
-    for (api, rules) in [
-        (&api_a, idiom.outgoing.as_ref().map(|s| json!({"outgoing_script": s}))),
-        (&api_b, idiom.incoming.as_ref().map(|s| json!({"incoming_script": s}))),
-    ] {
-        if let Some(rules) = rules {
-            let (status, body) = api.json(api.patch("/connections/desk"), rules).await;
-            assert_eq!(status, 200, "{name}: {body}");
-        }
-    }
+    set_rules(idiom, &api_a, &api_b, "desk").await;
     for existing in &idiom.existing {
         api_b.item(existing.clone()).await;
     }
@@ -166,11 +186,17 @@ async fn run(idiom: &Idiom) {
         {
             let (_, errors_a) = api_a.send(api_a.get("/sync/errors")).await;
             let (_, errors_b) = api_b.send(api_b.get("/sync/errors")).await;
-            panic!("{name}: {key} was not synced\nerrors on A: {errors_a}\nerrors on B: {errors_b}");
+            panic!(
+                "{name}: {key} was not synced\nerrors on A: {errors_a}\nerrors on B: {errors_b}"
+            );
         }
     }
     for (key, expected) in &idiom.expect {
-        let api = if key.starts_with("ENG") { &api_b } else { &api_a };
+        let api = if key.starts_with("ENG") {
+            &api_b
+        } else {
+            &api_a
+        };
         let check = || async {
             match read(api, key).await {
                 Some(item) => shown(&item, expected) == *expected,
@@ -195,7 +221,11 @@ async fn run(idiom: &Idiom) {
         }
     }
     for key in &idiom.missing {
-        let api = if key.starts_with("ENG") { &api_b } else { &api_a };
+        let api = if key.starts_with("ENG") {
+            &api_b
+        } else {
+            &api_a
+        };
         assert!(read(api, key).await.is_none(), "{name}: {key} exists");
     }
     // Nothing failed on either side.
@@ -203,6 +233,84 @@ async fn run(idiom: &Idiom) {
         let (_, errors) = api.send(api.get("/sync/errors")).await;
         assert_eq!(errors["errors"], json!([]), "{name}");
     }
+}
+
+async fn set_rules(idiom: &Idiom, api_a: &Api, api_b: &Api, connection: &str) {
+    for (node, which, source) in &idiom.rules {
+        let api = if *node == 'A' { api_a } else { api_b };
+        let (status, body) = api
+            .json(
+                api.patch(&format!("/connections/{connection}")),
+                json!({ *which: source }),
+            )
+            .await;
+        assert_eq!(status, 200, "{}: {body}", idiom.name);
+    }
+}
+
+/// A ServiceNow idiom: node A serves the emulated instance (incidents), B the built-in
+/// tracker; items are made on B and exalated, and `Expect incident:` compares the columns of
+/// the incident whose short description it names.
+async fn run_on_servicenow(idiom: &Idiom) {
+    let name = &idiom.name;
+    let (instance, a, b) = crate::servicenow::setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    set_rules(idiom, &api_a, &api_b, "snow_to_eng").await;
+    for given in &idiom.given_on_b {
+        let created = api_b.item(given.clone()).await;
+        let key = created["key"].as_str().expect("a key").to_owned();
+        let (status, body) = api_b
+            .json(
+                api_b.post("/sync/exalate"),
+                json!({"connection": "snow_to_eng", "item": key}),
+            )
+            .await;
+        assert_eq!(status, 200, "{name}: {body}");
+    }
+    for (what, expected) in &idiom.expect {
+        assert_eq!(
+            what, "incident",
+            "{name}: ServiceNow idioms expect an incident"
+        );
+        let summary = expected["short_description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: expect the incident's short_description"));
+        let query = format!("short_description={summary}");
+        let found = || async {
+            let rows = instance.rows("incident", &query).await;
+            rows.into_iter().next().map(|row| {
+                let mut got = serde_json::Map::new();
+                for field in expected.as_object().into_iter().flatten().map(|(k, _)| k) {
+                    let v = match &row[field.as_str()] {
+                        Value::Object(r) => r.get("value").cloned().unwrap_or(Value::Null),
+                        v => v.clone(),
+                    };
+                    got.insert(field.clone(), v);
+                }
+                Value::Object(got)
+            })
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            while found().await.as_ref() != Some(expected) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            let (_, errors_a) = api_a.send(api_a.get("/sync/errors")).await;
+            let (_, errors_b) = api_b.send(api_b.get("/sync/errors")).await;
+            panic!(
+                "{name}: the incident is {:?} not {expected}\nerrors on A: {errors_a}\nerrors on B: {errors_b}",
+                found().await
+            );
+        }
+    }
+    for api in [&api_a, &api_b] {
+        let (_, errors) = api.send(api.get("/sync/errors")).await;
+        assert_eq!(errors["errors"], json!([]), "{name}");
+    }
+    instance.emu.shutdown().await.expect("emulator stops");
 }
 
 #[tokio::test]

@@ -374,7 +374,8 @@ impl ItemPatch {
             item.item_type = v;
         }
         if let Some(v) = &self.parent {
-            let shown = |k: &Option<ItemKey>| k.as_ref().map(ToString::to_string).unwrap_or_default();
+            let shown =
+                |k: &Option<ItemKey>| k.as_ref().map(ToString::to_string).unwrap_or_default();
             set("parent", shown(&item.parent), shown(v));
             item.parent = v.clone();
         }

@@ -216,7 +216,10 @@ impl<'p> Interp<'p> {
     }
 
     /// The host object answering methods of the map `m`, if any.
-    pub(crate) fn map_methods(&self, m: &Rc<RefCell<MapData>>) -> Option<Rc<dyn crate::HostObject>> {
+    pub(crate) fn map_methods(
+        &self,
+        m: &Rc<RefCell<MapData>>,
+    ) -> Option<Rc<dyn crate::HostObject>> {
         if self.map_methods.is_empty() {
             return None;
         }
@@ -408,7 +411,10 @@ impl<'p> Interp<'p> {
         }
         if self.classes.contains_key(name)
             || ops::is_known_class(name)
-            || self.host_classes.as_ref().is_some_and(|h| h.has_class(name))
+            || self
+                .host_classes
+                .as_ref()
+                .is_some_and(|h| h.has_class(name))
         {
             return Ok(Value::Class(name.clone()));
         }

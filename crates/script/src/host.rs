@@ -71,7 +71,12 @@ pub trait HostClasses {
         None
     }
     /// `class.name(args)`; `None` when the host has no such class or method.
-    fn static_call(&self, class: &str, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    fn static_call(
+        &self,
+        class: &str,
+        name: &str,
+        args: &[Value],
+    ) -> Option<Result<Value, String>> {
         let _ = (class, name, args);
         None
     }

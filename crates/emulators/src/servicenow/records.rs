@@ -101,18 +101,21 @@ impl Instance {
             .values()
             .flat_map(|t| {
                 t.def.fields.iter().flat_map(move |f| {
-                    f.choices.iter().enumerate().map(move |(n, (value, label))| {
-                        [
-                            ("name", t.def.name),
-                            ("element", f.name),
-                            ("value", value),
-                            ("label", label),
-                        ]
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .into_iter()
-                        .chain([("sequence".to_owned(), (n * 100).to_string())])
-                        .collect()
-                    })
+                    f.choices
+                        .iter()
+                        .enumerate()
+                        .map(move |(n, (value, label))| {
+                            [
+                                ("name", t.def.name),
+                                ("element", f.name),
+                                ("value", value),
+                                ("label", label),
+                            ]
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .into_iter()
+                            .chain([("sequence".to_owned(), (n * 100).to_string())])
+                            .collect()
+                        })
                 })
             })
             .collect();

@@ -1398,8 +1398,7 @@ async fn apply_sync<'a>(
     };
     let counted_sent = match (&flushed, changed_meanwhile) {
         (Some(flushed), true) => {
-            let written =
-                outgoing_replica(state, connection, &written).await?;
+            let written = outgoing_replica(state, connection, &written).await?;
             sent_with_remote_fields(flushed, &written, &settled)
         }
         _ => baseline,
@@ -1872,8 +1871,7 @@ async fn apply_connect<'a>(
         }
         None => {
             admit_new_twin(state).await?;
-            let baseline =
-                outgoing_replica(state, connection, &item).await?;
+            let baseline = outgoing_replica(state, connection, &item).await?;
             store
                 .create_twin(Twin {
                     connection_id: connection.id,

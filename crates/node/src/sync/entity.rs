@@ -36,7 +36,10 @@ impl EntityMethods {
         let Value::Map(m) = &self.item else {
             return None;
         };
-        match m.borrow().get(&tandem_script::value::Key::Str(Rc::from(name))) {
+        match m
+            .borrow()
+            .get(&tandem_script::value::Key::Str(Rc::from(name)))
+        {
             Some(Value::Str(s)) => Some(s.to_string()),
             _ => None,
         }
@@ -51,7 +54,9 @@ impl EntityMethods {
                 let json = tandem_script::to_json(v);
                 match json["name"].as_str() {
                     Some(n) => n.to_owned(),
-                    None => return Err("setStatus takes a status name or a status with a name".into()),
+                    None => {
+                        return Err("setStatus takes a status name or a status with a name".into());
+                    }
                 }
             }
             [v] => v.to_string(),
@@ -62,12 +67,20 @@ impl EntityMethods {
                 ));
             }
         };
-        if let Some(table) = self.get_text("tableName").filter(|_| self.env.serves_servicenow()) {
+        if let Some(table) = self
+            .get_text("tableName")
+            .filter(|_| self.env.serves_servicenow())
+        {
             let (value, _) = self.env.choice(&table, "state", &name)?.ok_or_else(|| {
                 let labels = self
                     .env
                     .choices(&table, "state")
-                    .map(|c| c.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>().join(", "))
+                    .map(|c| {
+                        c.iter()
+                            .map(|(_, l)| l.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_default();
                 format!("setStatus: '{name}' is not a state of ServiceNow table {table} ({labels})")
             })?;
@@ -118,7 +131,10 @@ impl HostObject for EntityMethods {
 /// The choice of `choices` (value, label) that `name` names: its label in any case, its
 /// label without the `"3 - "` number ServiceNow puts before some (urgency's `"3 - Low"` is
 /// `"Low"`), or its value.
-pub fn find_choice<'a>(choices: &'a [(String, String)], name: &str) -> Option<&'a (String, String)> {
+pub fn find_choice<'a>(
+    choices: &'a [(String, String)],
+    name: &str,
+) -> Option<&'a (String, String)> {
     let name = name.trim();
     let bare = |label: &'a str| -> &'a str {
         match label.split_once(" - ") {
@@ -129,7 +145,11 @@ pub fn find_choice<'a>(choices: &'a [(String, String)], name: &str) -> Option<&'
     choices
         .iter()
         .find(|(_, l)| l.eq_ignore_ascii_case(name))
-        .or_else(|| choices.iter().find(|(_, l)| bare(l).eq_ignore_ascii_case(name)))
+        .or_else(|| {
+            choices
+                .iter()
+                .find(|(_, l)| bare(l).eq_ignore_ascii_case(name))
+        })
         .or_else(|| choices.iter().find(|(v, _)| v == name))
 }
 
@@ -139,11 +159,18 @@ mod tests {
 
     #[test]
     fn a_choice_is_found_by_label_in_any_case_by_its_bare_label_or_by_value() {
-        let choices: Vec<(String, String)> = [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")]
-            .map(|(v, l)| (v.to_owned(), l.to_owned()))
-            .to_vec();
-        assert_eq!(find_choice(&choices, "low").map(|c| c.0.as_str()), Some("3"));
-        assert_eq!(find_choice(&choices, "2 - medium").map(|c| c.0.as_str()), Some("2"));
+        let choices: Vec<(String, String)> =
+            [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")]
+                .map(|(v, l)| (v.to_owned(), l.to_owned()))
+                .to_vec();
+        assert_eq!(
+            find_choice(&choices, "low").map(|c| c.0.as_str()),
+            Some("3")
+        );
+        assert_eq!(
+            find_choice(&choices, "2 - medium").map(|c| c.0.as_str()),
+            Some("2")
+        );
         assert_eq!(find_choice(&choices, "1").map(|c| c.0.as_str()), Some("1"));
         assert_eq!(find_choice(&choices, "Urgent"), None);
     }
@@ -166,7 +193,11 @@ pub struct StoreNow {
 }
 
 impl StoreNow {
-    pub fn new(env: Env, remote_key: Option<String>, log: Rc<super::helpers::Debug>) -> Rc<StoreNow> {
+    pub fn new(
+        env: Env,
+        remote_key: Option<String>,
+        log: Rc<super::helpers::Debug>,
+    ) -> Rc<StoreNow> {
         Rc::new(StoreNow {
             env,
             remote_key,
@@ -202,18 +233,23 @@ impl StoreNow {
             return Err("store(entity) is not offered on ServiceNow nodes: the record is created when the rules end — see docs/exalate-api.md".into());
         }
         if self.env.simulates_writes() {
-            self.log
-                .note("test run: store(issue) created nothing (a real sync creates the item here)".into());
+            self.log.note(
+                "test run: store(issue) created nothing (a real sync creates the item here)".into(),
+            );
             return Ok(issue.clone());
         }
         let mut json = json;
         super::item_json::unwrap_custom_fields(&mut json, None);
-        let new = super::item_json::new_item_from_json(&json).map_err(|e| format!("store(issue): {e}"))?;
+        let new = super::item_json::new_item_from_json(&json)
+            .map_err(|e| format!("store(issue): {e}"))?;
         let item = self.env.create_twinned(&remote_key, new)?;
         let key = item.key.to_string();
         let mut map = m.borrow_mut();
         for k in ["key", "id"] {
-            map.insert(tandem_script::value::Key::Str(Rc::from(k)), Value::str(key.as_str()));
+            map.insert(
+                tandem_script::value::Key::Str(Rc::from(k)),
+                Value::str(key.as_str()),
+            );
         }
         drop(map);
         *self.created.borrow_mut() = Some(item.key);

@@ -63,11 +63,19 @@ impl HostClasses for ExalateClasses {
         Some(if known.contains(&name) {
             Ok(Value::str(name))
         } else {
-            Err(format!("{class} has no constant {name} ({})", known.join(", ")))
+            Err(format!(
+                "{class} has no constant {name} ({})",
+                known.join(", ")
+            ))
         })
     }
 
-    fn static_call(&self, class: &str, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+    fn static_call(
+        &self,
+        class: &str,
+        name: &str,
+        _args: &[Value],
+    ) -> Option<Result<Value, String>> {
         super::platforms::class_refusal(class, name, self.tracker).map(Err)
     }
 }

@@ -211,7 +211,11 @@ impl Env {
 
     /// Creates `new` linked to the remote item `remote_key` on this connection, as a first
     /// sync does (`store(issue)`).
-    pub fn create_twinned(&self, remote_key: &str, new: tandem_model::NewItem) -> Result<tandem_model::Item, String> {
+    pub fn create_twinned(
+        &self,
+        remote_key: &str,
+        new: tandem_model::NewItem,
+    ) -> Result<tandem_model::Item, String> {
         let id = self.connection_id;
         let actor = tandem_model::Actor {
             name: format!(
@@ -239,9 +243,10 @@ impl Env {
             return Ok(Value::Null);
         };
         let project = self.read("the project", async |s| s.project(&key).await)?;
-        Ok(project.map_or(Value::Null, |p| {
-            json!({"key": p.key.to_string(), "name": p.name})
-        }))
+        Ok(project.map_or(
+            Value::Null,
+            |p| json!({"key": p.key.to_string(), "name": p.name}),
+        ))
     }
 
     /// The remote item whose first sync the incoming rules apply (for `store(issue)`).
@@ -277,7 +282,9 @@ impl Env {
         let plain =
             |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !plain(table) || !plain(column) {
-            return Err(format!("'{table}'.'{column}' is not a table and column name"));
+            return Err(format!(
+                "'{table}'.'{column}' is not a table and column name"
+            ));
         }
         let wanted = (table.to_owned(), column.to_owned());
         if let Ok(cache) = self.choices.lock()
@@ -288,13 +295,21 @@ impl Env {
         let query = format!("name={table}^element={column}^inactive=false^ORDERBYsequence");
         let rows = self
             .servicenow("the choice list", async |c| {
-                c.first_page("sys_choice", &query, Some("value,label"), 200).await
+                c.first_page("sys_choice", &query, Some("value,label"), 200)
+                    .await
             })
-            .ok_or_else(|| format!("{table}.{column}: this node serves no ServiceNow instance"))??;
+            .ok_or_else(|| {
+                format!("{table}.{column}: this node serves no ServiceNow instance")
+            })??;
         let list: Arc<[(String, String)]> = rows
             .iter()
             .map(|r| {
-                let text = |c: &str| r.get(c).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                let text = |c: &str| {
+                    r.get(c)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 (text("value"), text("label"))
             })
             .collect();
@@ -569,7 +584,11 @@ impl HostObject for NodeHelper {
             }
             "getUrgency" | "getImpact" if self.0.serves_servicenow() => {
                 arity(name, args, 1..=1, "(name)").and_then(|()| {
-                    let column = if name == "getUrgency" { "urgency" } else { "impact" };
+                    let column = if name == "getUrgency" {
+                        "urgency"
+                    } else {
+                        "impact"
+                    };
                     self.servicenow_choice(column, args)
                 })
             }
@@ -577,8 +596,10 @@ impl HostObject for NodeHelper {
                 .and_then(|()| self.issue_type(args)),
             "getProject" => arity(name, args, 1..=1, "(key)").and_then(|()| self.project(args)),
             "getIssue" => arity(name, args, 1..=1, "(key)").and_then(|()| self.issue(args)),
-            "getReference" if self.0.serves_servicenow() => arity(name, args, 3..=3, "(table, column, value)")
-                .and_then(|()| self.reference(args)),
+            "getReference" if self.0.serves_servicenow() => {
+                arity(name, args, 3..=3, "(table, column, value)")
+                    .and_then(|()| self.reference(args))
+            }
             "getTableByLink" if self.0.serves_servicenow() => {
                 arity(name, args, 1..=1, "(link)").and_then(|()| self.record_by_link(args))
             }
@@ -1583,7 +1604,16 @@ pub(crate) mod testing {
             self.runtime.block_on(async {
                 let mut t = match self.store.twin(desk, &key).await.expect("read") {
                     Some(t) => t,
-                    None => self.store.create_twin(twin(desk, key.to_string().as_str(), "ENG-99", TwinState::Active)).await.expect("twin"),
+                    None => self
+                        .store
+                        .create_twin(twin(
+                            desk,
+                            key.to_string().as_str(),
+                            "ENG-99",
+                            TwinState::Active,
+                        ))
+                        .await
+                        .expect("twin"),
                 };
                 t.last_sent = Some("{}".into());
                 self.store.update_twin(&t).await.expect("update");

@@ -48,7 +48,11 @@ fn set_status_names_a_built_in_status_in_any_case_on_all_three_names() {
             input(json!({"status": {"name": "Open"}}), false, item()),
         )
         .unwrap_or_else(|e| panic!("{script}: {e:?}"));
-        assert_eq!(applied.item["status"], json!({"name": "In Progress"}), "{script}");
+        assert_eq!(
+            applied.item["status"],
+            json!({"name": "In Progress"}),
+            "{script}"
+        );
     }
 }
 
@@ -60,8 +64,9 @@ fn set_status_to_a_status_the_tracker_lacks_fails_naming_it_and_the_line() {
     )
     .unwrap_err();
     assert!(
-        e.message
-            .contains("'Resolved' is not a status of the built-in tracker (To Do, In Progress, Done)"),
+        e.message.contains(
+            "'Resolved' is not a status of the built-in tracker (To Do, In Progress, Done)"
+        ),
         "{}",
         e.message
     );
@@ -127,7 +132,10 @@ fn the_item_has_its_id_project_type_and_parent() {
     .unwrap();
     assert_eq!(applied.item["typeName"], "Sub-task");
     assert_eq!(applied.item["parentId"], "SUP-2");
-    assert!(applied.item.get("project").is_none(), "a view, not written back");
+    assert!(
+        applied.item.get("project").is_none(),
+        "a view, not written back"
+    );
 }
 
 #[test]
@@ -142,7 +150,15 @@ fn labels_are_label_objects_that_still_equal_their_text() {
     assert_eq!(replica["labels"], json!(["printer", "urgent"]));
     assert_eq!(
         replica["r"],
-        json!([["urgent", "printer"], true, true, true, ["URGENT", "PRINTER"], "urgent,printer", ["printer", "urgent"]])
+        json!([
+            ["urgent", "printer"],
+            true,
+            true,
+            true,
+            ["URGENT", "PRINTER"],
+            "urgent,printer",
+            ["printer", "urgent"]
+        ])
     );
     // Received labels are Labels too, and a list of them is written back as text.
     let applied = inc(
@@ -187,7 +203,9 @@ fn a_first_sync_returning_a_key_and_traces_connects_to_that_item() {
     ] {
         let applied = inc(script, input(json!({"key": "ENG-9"}), true, blank.clone()))
             .unwrap_or_else(|e| panic!("{script}: {e:?}"));
-        let to = applied.connect.unwrap_or_else(|| panic!("{script}: no connect"));
+        let to = applied
+            .connect
+            .unwrap_or_else(|| panic!("{script}: no connect"));
         assert_eq!(to.key.as_deref(), Some("SUP-2"), "{script}");
         assert!(!to.stored);
     }
@@ -216,13 +234,20 @@ fn comment_traces_the_rules_add_are_read_back() {
     )
     .unwrap();
     assert_eq!(applied.item["summary"], "1/12/12/COMMENT");
-    assert_eq!(applied.comment_traces, vec![("12".to_owned(), "r-7".to_owned())]);
+    assert_eq!(
+        applied.comment_traces,
+        vec![("12".to_owned(), "r-7".to_owned())]
+    );
     let e = inc(
         "def t = com.exalate.api.domain.twintrace.TraceType.COMENT",
         input(json!({}), false, item()),
     )
     .unwrap_err();
-    assert!(e.message.contains("TraceType has no constant COMENT"), "{}", e.message);
+    assert!(
+        e.message.contains("TraceType has no constant COMENT"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -259,7 +284,11 @@ fn another_platforms_api_says_whose_it_is_and_what_this_node_serves() {
     ] {
         let e = out(script, item()).unwrap_err();
         assert!(e.message.contains(said), "{script}: {}", e.message);
-        assert!(!e.message.contains("did you mean"), "{script}: {}", e.message);
+        assert!(
+            !e.message.contains("did you mean"),
+            "{script}: {}",
+            e.message
+        );
     }
 }
 

@@ -369,7 +369,10 @@ fn parent(obj: &Map<String, Value>) -> Result<Option<Option<ItemKey>>, FieldErro
             .parse()
             .map(|k| Some(Some(k)))
             .map_err(|_| bad("parentId", format!("'{s}' is not the key of an item here"))),
-        Some(other) => Err(bad("parentId", format!("expected an item key, got {other}"))),
+        Some(other) => Err(bad(
+            "parentId",
+            format!("expected an item key, got {other}"),
+        )),
     }
 }
 
@@ -461,7 +464,10 @@ pub fn patch_from_json(item: &Item, after: &Value) -> Result<ItemPatch, FieldErr
         && p != item.parent
     {
         if p.as_ref() == Some(&item.key) {
-            return Err(bad("parentId", format!("{} cannot be its own parent", item.key)));
+            return Err(bad(
+                "parentId",
+                format!("{} cannot be its own parent", item.key),
+            ));
         }
         patch.parent = Some(p);
     }

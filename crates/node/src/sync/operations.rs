@@ -81,8 +81,7 @@ pub async fn connect(
         return Err(super::scope::outside(connection, key));
     }
     // What the item looks like now counts as sent: Connect copies nothing.
-    let baseline =
-        engine::outgoing_replica(state, connection, &item).await?;
+    let baseline = engine::outgoing_replica(state, connection, &item).await?;
     let twin = Twin {
         connection_id: connection.id,
         local_key: key.clone(),

@@ -30,8 +30,14 @@ impl Tracker {
 /// Center's), or `None`.
 pub fn foreign_class(class: &str) -> Option<&'static str> {
     Some(match class {
-        "ComponentAccessor" | "IssueManager" | "CustomFieldManager" | "OptionsManager"
-        | "IssueLinkManager" | "ApplicationUser" | "MutableIssue" | "IssueService"
+        "ComponentAccessor"
+        | "IssueManager"
+        | "CustomFieldManager"
+        | "OptionsManager"
+        | "IssueLinkManager"
+        | "ApplicationUser"
+        | "MutableIssue"
+        | "IssueService"
         | "ISyncInitiationService" => "Jira Data Center",
         "WorkItemTrackingHttpClient" | "VssConnection" => "Azure DevOps",
         _ => return None,
@@ -192,7 +198,10 @@ mod tests {
             "{m}"
         );
         let m = node_helper_refusal("getUrgency", Tracker::Builtin).unwrap();
-        assert!(m.contains("is a ServiceNow API; this node serves the built-in tracker"), "{m}");
+        assert!(
+            m.contains("is a ServiceNow API; this node serves the built-in tracker"),
+            "{m}"
+        );
         assert_eq!(node_helper_refusal("getUrgency", Tracker::ServiceNow), None);
         assert_eq!(node_helper_refusal("getStatus", Tracker::Builtin), None);
         let m = class_refusal("ComponentAccessor", "getIssueManager", Tracker::ServiceNow).unwrap();
@@ -201,8 +210,14 @@ mod tests {
             "{m}"
         );
         assert_eq!(rest_platform("/rest/api/3/issue/X-1"), Some("Jira"));
-        assert_eq!(rest_platform("/DefaultCollection/_apis/wit/workitems/1"), Some("Azure DevOps"));
-        assert_eq!(rest_platform("/services/data/v54.0/sobjects/Case"), Some("Salesforce"));
+        assert_eq!(
+            rest_platform("/DefaultCollection/_apis/wit/workitems/1"),
+            Some("Azure DevOps")
+        );
+        assert_eq!(
+            rest_platform("/services/data/v54.0/sobjects/Case"),
+            Some("Salesforce")
+        );
         assert_eq!(rest_platform("/items/SUP-1"), None);
     }
 }

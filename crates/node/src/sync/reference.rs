@@ -91,7 +91,9 @@ impl HostObject for Reference {
     }
 
     fn property_names(&self) -> Vec<String> {
-        ["display_value", "link", "value"].map(String::from).to_vec()
+        ["display_value", "link", "value"]
+            .map(String::from)
+            .to_vec()
     }
 
     fn display(&self) -> String {
@@ -132,9 +134,7 @@ pub fn wrap_references(entity: &Value, env: &Env) {
         let column = key.as_str().unwrap_or_default().to_owned();
         *value = Value::Host(Rc::new(Reference {
             raw,
-            owner: owner
-                .clone()
-                .map(|(table, sys_id)| (table, sys_id, column)),
+            owner: owner.clone().map(|(table, sys_id)| (table, sys_id, column)),
             env: env.clone(),
             display: OnceCell::new(),
         }));

@@ -236,12 +236,13 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
     let mut replica = json!({"customKeys": {}});
     wrap_custom_fields(&mut replica, &names, true);
     let replica = from_json(&replica);
-    let first_sync = first_sync && env.never_sent().map_err(|message| RuleError {
-        which: WHICH,
-        message,
-        trace: None,
-        compile: false,
-    })?;
+    let first_sync = first_sync
+        && env.never_sent().map_err(|message| RuleError {
+            which: WHICH,
+            message,
+            trace: None,
+            compile: false,
+        })?;
     let bound = helpers::bind(env, Run::Outgoing);
     // One object under three names: a change through one shows through the others.
     let mut item = item.clone();

@@ -18,7 +18,8 @@ pub(super) fn link_target(link: &str) -> Option<(String, String)> {
     let mut parts = rest.split(['/', '?']);
     let table = parts.next()?;
     let sys_id = parts.next()?;
-    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let plain =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     (plain(table) && plain(sys_id)).then(|| (table.to_owned(), sys_id.to_owned()))
 }
 
@@ -82,7 +83,9 @@ impl NodeHelper {
                     .split_once(" - ")
                     .map_or(label.as_str(), |(_, rest)| rest)
                     .to_owned();
-                from_json(&json!({"value": value, "id": value, "display_value": label, "name": bare}))
+                from_json(
+                    &json!({"value": value, "id": value, "display_value": label, "name": bare}),
+                )
             }
             None => null(),
         })
@@ -95,7 +98,9 @@ impl NodeHelper {
         column: &str,
         args: &[ScriptValue],
     ) -> Result<ScriptValue, String> {
-        let Some(value) = text_arg(args).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        let Some(value) = text_arg(args)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
         else {
             return Ok(null());
         };
@@ -105,7 +110,9 @@ impl NodeHelper {
         let query = format!("{column}={value}");
         let rows = self
             .0
-            .servicenow("the user", async |c| c.first_page("sys_user", &query, None, 1).await)
+            .servicenow("the user", async |c| {
+                c.first_page("sys_user", &query, None, 1).await
+            })
             .unwrap_or_else(|| Err("no ServiceNow instance".into()))?;
         Ok(rows.into_iter().next().map_or(null(), |r| {
             let mut fields = r.into_fields();
@@ -124,7 +131,9 @@ impl NodeHelper {
         &self,
         args: &[ScriptValue],
     ) -> Result<ScriptValue, String> {
-        let Some(remote) = text_arg(args).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty())
+        let Some(remote) = text_arg(args)
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
         else {
             return Ok(null());
         };
@@ -196,7 +205,10 @@ mod tests {
             Some(("sys_user".into(), "6816f79c".into()))
         );
         assert_eq!(link_target("https://x/api/now/table/sys_user"), None);
-        assert_eq!(link_target("https://x/api/now/table/sys_user/../../etc"), None);
+        assert_eq!(
+            link_target("https://x/api/now/table/sys_user/../../etc"),
+            None
+        );
         assert_eq!(link_target("nothing"), None);
     }
 }
