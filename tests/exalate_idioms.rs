@@ -23,7 +23,8 @@
 //! and B the built-in tracker: `// Given on B:` items are made on B and exalated, the rules
 //! are `// ---- incoming on A` (and `// ---- outgoing on B`), and `// Expect incident: {…}`
 //! compares the columns of the incident with that `short_description` (a reference by its
-//! sys_id).
+//! sys_id); `// Existing incident: {…}` is made by an agent first, and `// Missing incident:
+//! text` says no incident has that short description.
 //!
 //! `Expect` compares the listed fields of the item as the API shows it (`"comments"` by their
 //! bodies, in order); an item may be expected on either node (`SUP-…` on A, `ENG-…` on B).
@@ -47,6 +48,10 @@ struct Idiom {
     servicenow: bool,
     /// Items made on B and exalated (ServiceNow idioms).
     given_on_b: Vec<Value>,
+    /// Incidents made in ServiceNow first, by an agent.
+    existing_incidents: Vec<Value>,
+    /// Short descriptions no incident may have.
+    missing_incidents: Vec<String>,
 }
 
 fn parse(name: &str, text: &str) -> Idiom {
@@ -59,6 +64,8 @@ fn parse(name: &str, text: &str) -> Idiom {
         rules: Vec::new(),
         servicenow: false,
         given_on_b: Vec::new(),
+        existing_incidents: Vec::new(),
+        missing_incidents: Vec::new(),
     };
     let mut section: Option<(char, &'static str)> = None;
     let mut body = String::new();
@@ -98,6 +105,10 @@ fn parse(name: &str, text: &str) -> Idiom {
             idiom.given.push(json(v));
         } else if let Some(v) = line.strip_prefix("// Given on B:") {
             idiom.given_on_b.push(json(v));
+        } else if let Some(v) = line.strip_prefix("// Existing incident:") {
+            idiom.existing_incidents.push(json(v));
+        } else if let Some(v) = line.strip_prefix("// Missing incident:") {
+            idiom.missing_incidents.push(v.trim().to_owned());
         } else if line.trim() == "// Tracker: servicenow" {
             idiom.servicenow = true;
         } else if let Some(v) = line.strip_prefix("// Missing:") {
@@ -256,6 +267,18 @@ async fn run_on_servicenow(idiom: &Idiom) {
     let (instance, a, b) = crate::servicenow::setup().await;
     let (api_a, api_b) = (a.api(), b.api());
     set_rules(idiom, &api_a, &api_b, "snow_to_eng").await;
+    for existing in &idiom.existing_incidents {
+        let made = instance
+            .agent(
+                reqwest::Method::POST,
+                "/api/now/table/incident",
+                Some(existing.clone()),
+            )
+            .await;
+        // A has mirrored it before anything names it.
+        crate::servicenow::mirror_of(&api_a, made["result"]["number"].as_str().expect("number"))
+            .await;
+    }
     for given in &idiom.given_on_b {
         let created = api_b.item(given.clone()).await;
         let key = created["key"].as_str().expect("a key").to_owned();
@@ -305,6 +328,12 @@ async fn run_on_servicenow(idiom: &Idiom) {
                 found().await
             );
         }
+    }
+    for summary in &idiom.missing_incidents {
+        let rows = instance
+            .rows("incident", &format!("short_description={summary}"))
+            .await;
+        assert!(rows.is_empty(), "{name}: an incident '{summary}' exists");
     }
     for api in [&api_a, &api_b] {
         let (_, errors) = api.send(api.get("/sync/errors")).await;

@@ -615,6 +615,8 @@ mod tests {
             reporter: None,
             labels: vec!["x".into()],
             custom_fields: CustomFields::new(),
+            item_type: ItemType::Task,
+            parent: None,
             comments: vec![],
             attachments: vec![],
             created: Timestamp::UNIX_EPOCH,
@@ -634,5 +636,20 @@ mod tests {
         assert_eq!(item.labels, ["x", "y"]);
         assert_eq!(changes[0].from.as_deref(), Some("To Do"));
         assert_eq!(changes[0].to.as_deref(), Some("Done"));
+        // The type and the parent are recorded as changes too.
+        let patch = ItemPatch {
+            item_type: Some(ItemType::SubTask),
+            parent: Some(Some("OPS-9".parse().unwrap())),
+            ..ItemPatch::default()
+        };
+        let changes = patch.apply(&mut item);
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| (c.field.as_str(), c.to.as_deref()))
+                .collect::<Vec<_>>(),
+            [("type", Some("Sub-task")), ("parent", Some("OPS-9"))]
+        );
+        assert_eq!("sub task".parse::<ItemType>(), Ok(ItemType::SubTask));
     }
 }

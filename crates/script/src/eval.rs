@@ -30,6 +30,8 @@ pub type Binding = IndexMap<Rc<str>, Value, Fx>;
 
 /// A map read as an object of fixed properties: the map, its class, the properties it may lack.
 type StrictMap = (Rc<RefCell<MapData>>, Rc<str>, Rc<[String]>);
+/// A map whose methods a host object answers.
+type MapMethods = (Rc<RefCell<MapData>>, Rc<dyn crate::HostObject>);
 
 thread_local! {
     static IT: Name = Rc::from("it");
@@ -95,7 +97,7 @@ pub struct Interp<'p> {
     /// properties they may lack.
     strict_maps: Vec<StrictMap>,
     /// Maps with methods a host object answers ([`crate::Setup::methods`]).
-    map_methods: Vec<(Rc<RefCell<MapData>>, Rc<dyn crate::HostObject>)>,
+    map_methods: Vec<MapMethods>,
     /// Classes the host offers ([`crate::Setup::classes`]).
     pub(crate) host_classes: Option<Rc<dyn crate::HostClasses>>,
     /// Lists that are sets (`as Set`, `new HashSet()`, `toSet()`): a `LinkedHashSet` in
@@ -227,6 +229,19 @@ impl<'p> Interp<'p> {
             .iter()
             .find(|(x, _)| Rc::ptr_eq(x, m))
             .map(|(_, h)| h.clone())
+    }
+
+    /// How messages name the map `m`: the class of a host's object of fixed properties
+    /// (`Issue`), the host object answering its methods, or "a map" — never Java's internal
+    /// `LinkedHashMap`.
+    pub(crate) fn map_label(&self, m: &Rc<RefCell<MapData>>) -> String {
+        if let Some((_, class, _)) = self.strict_maps.iter().find(|(x, _, _)| Rc::ptr_eq(x, m)) {
+            return class.to_string();
+        }
+        match self.map_methods(m) {
+            Some(h) => h.type_name().to_owned(),
+            None => "a map".into(),
+        }
     }
 
     /// A property read on a map that has no such key: an error when the map is an object of

@@ -1909,9 +1909,14 @@ async fn connect_existing(
             "the incoming rules connect {remote_key} to {named}, {why}"
         ))
     };
-    let key: tandem_model::ItemKey = named
-        .parse()
-        .map_err(|_| refused("which is not an item key of this node".into()))?;
+    let key: tandem_model::ItemKey = match named.parse() {
+        Ok(key) => key,
+        // A ServiceNow record named as Exalate names it: its number (the key) or sys_id (the
+        // id); the mirror item is found by that column.
+        Err(_) => mirror_named(state, to)
+            .await?
+            .ok_or_else(|| refused("which is no item of this node".into()))?,
+    };
     let item = store
         .item(&key)
         .await?
@@ -1944,6 +1949,43 @@ async fn connect_existing(
         })
         .await?;
     Ok(item)
+}
+
+/// The mirror item of the ServiceNow record whose `number` is `to.key` or whose `sys_id` is
+/// `to.id`, on a node that serves ServiceNow.
+async fn mirror_named(
+    state: &AppState,
+    to: Option<&super::exalate::ConnectTo>,
+) -> Result<Option<tandem_model::ItemKey>, SyncFailure> {
+    let (Some(to), super::item_json::View::ServiceNow(_)) = (to, state.view()) else {
+        return Ok(None);
+    };
+    let plain =
+        |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    for (column, value) in [("number", &to.key), ("sys_id", &to.id)] {
+        let Some(value) = value.as_deref().filter(|v| plain(v)) else {
+            continue;
+        };
+        let Ok(query) = tandem_model::query::Query::parse(&format!("cf[{column}] = \"{value}\""))
+        else {
+            continue;
+        };
+        let found = state
+            .store()
+            .search_items(
+                &query,
+                tandem_store::Page {
+                    offset: 0,
+                    limit: 1,
+                },
+                Timestamp::now(),
+            )
+            .await?;
+        if let Some(item) = found.items.into_iter().next() {
+            return Ok(Some(item.key));
+        }
+    }
+    Ok(None)
 }
 
 /// Runs the incoming rules on a Connect, as on a first change of an existing item: `issue` is

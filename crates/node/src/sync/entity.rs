@@ -153,29 +153,6 @@ pub fn find_choice<'a>(
         .or_else(|| choices.iter().find(|(v, _)| v == name))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_choice_is_found_by_label_in_any_case_by_its_bare_label_or_by_value() {
-        let choices: Vec<(String, String)> =
-            [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")]
-                .map(|(v, l)| (v.to_owned(), l.to_owned()))
-                .to_vec();
-        assert_eq!(
-            find_choice(&choices, "low").map(|c| c.0.as_str()),
-            Some("3")
-        );
-        assert_eq!(
-            find_choice(&choices, "2 - medium").map(|c| c.0.as_str()),
-            Some("2")
-        );
-        assert_eq!(find_choice(&choices, "1").map(|c| c.0.as_str()), Some("1"));
-        assert_eq!(find_choice(&choices, "Urgent"), None);
-    }
-}
-
 /// `store(issue)`: Exalate's "persist now", which incoming rules call on a first sync before
 /// they make sub-items that need the new item's key. On the built-in tracker the item is
 /// created at once from what the rules set so far, linked to the remote item as the twin the
@@ -223,12 +200,6 @@ impl StoreNow {
         if has_key || self.created.borrow().is_some() {
             return Ok(issue.clone());
         }
-        let Some(remote_key) = self.remote_key.clone() else {
-            return Err(
-                "store(issue) works in the incoming rules of a first sync (it creates the new item at once)"
-                    .into(),
-            );
-        };
         if self.env.serves_servicenow() {
             return Err("store(entity) is not offered on ServiceNow nodes: the record is created when the rules end — see docs/exalate-api.md".into());
         }
@@ -238,6 +209,12 @@ impl StoreNow {
             );
             return Ok(issue.clone());
         }
+        let Some(remote_key) = self.remote_key.clone() else {
+            return Err(
+                "store(issue) works in the incoming rules of a first sync (it creates the new item at once)"
+                    .into(),
+            );
+        };
         let mut json = json;
         super::item_json::unwrap_custom_fields(&mut json, None);
         let new = super::item_json::new_item_from_json(&json)
@@ -273,5 +250,51 @@ impl HostObject for StoreNow {
         _invoker: &mut dyn Invoker,
     ) -> Option<Result<Value, String>> {
         (name == "store").then(|| self.store(args))
+    }
+}
+
+/// A map the rules see as one of Exalate's objects (`Replica`): messages name it so, and it
+/// has no methods of its own.
+pub struct Named(pub &'static str);
+
+impl HostObject for Named {
+    fn type_name(&self) -> &str {
+        self.0
+    }
+
+    fn get_property(&self, _name: &str) -> Result<Option<Value>, String> {
+        Ok(None)
+    }
+
+    fn call_method(
+        &self,
+        _name: &str,
+        _args: &[Value],
+        _invoker: &mut dyn Invoker,
+    ) -> Option<Result<Value, String>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_choice_is_found_by_label_in_any_case_by_its_bare_label_or_by_value() {
+        let choices: Vec<(String, String)> =
+            [("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low")]
+                .map(|(v, l)| (v.to_owned(), l.to_owned()))
+                .to_vec();
+        assert_eq!(
+            find_choice(&choices, "low").map(|c| c.0.as_str()),
+            Some("3")
+        );
+        assert_eq!(
+            find_choice(&choices, "2 - medium").map(|c| c.0.as_str()),
+            Some("2")
+        );
+        assert_eq!(find_choice(&choices, "1").map(|c| c.0.as_str()), Some("1"));
+        assert_eq!(find_choice(&choices, "Urgent"), None);
     }
 }

@@ -39,7 +39,7 @@ impl HostClasses for ExalateClasses {
     fn construct(&self, class: &str, args: &[Value]) -> Option<Result<Value, String>> {
         Some(match class {
             "BasicIssueKey" => issue_key(args),
-            "BasicNonPersistentTrace" => Ok(Trace::new()),
+            "BasicNonPersistentTrace" => Ok(Trace::made()),
             c if super::platforms::foreign_class(c).is_some() => {
                 Err(super::platforms::class_refusal(c, "new", self.tracker).unwrap_or_default())
             }
@@ -187,7 +187,7 @@ struct TraceFields {
 }
 
 impl Trace {
-    fn new() -> Value {
+    fn made() -> Value {
         Value::Host(Rc::new_cyclic(|me| Trace {
             me: me.clone(),
             fields: RefCell::new(TraceFields::default()),

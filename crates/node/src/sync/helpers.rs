@@ -1135,6 +1135,15 @@ impl HostObject for HttpClient {
                 "httpClient.{name} needs a path such as /items/SUP-1"
             )));
         };
+        // Another platform's REST API (Jira's, Azure DevOps', Salesforce's, Zendesk's): not
+        // this node's tracker, said so rather than sent.
+        if let Some(platform) = super::platforms::rest_platform(&path) {
+            return Some(Err(format!(
+                "httpClient {method} {path}: that is the {platform} REST API; this node serves {} — {}",
+                self.0.tracker().name(),
+                super::platforms::SEE
+            )));
+        }
         let body = args.get(1).filter(|b| !matches!(b, ScriptValue::Null));
         let headers = match args.get(3) {
             None | Some(ScriptValue::Null) => Vec::new(),

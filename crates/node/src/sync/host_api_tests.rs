@@ -270,6 +270,18 @@ fn another_platforms_api_says_whose_it_is_and_what_this_node_serves() {
             "ComponentAccessor.getIssueManager is a Jira Data Center API; this node serves the built-in tracker",
         ),
         (
+            "httpClient.get('/rest/api/3/issue/' + issue.key)",
+            "httpClient GET /rest/api/3/issue/SUP-1: that is the Jira REST API; this node serves the built-in tracker",
+        ),
+        (
+            "httpClient.post('/services/data/v54.0/sobjects/CaseComment', '{}')",
+            "that is the Salesforce REST API; this node serves the built-in tracker",
+        ),
+        (
+            "httpClient.get('/DefaultCollection/_apis/wit/workitems/1')",
+            "that is the Azure DevOps REST API",
+        ),
+        (
             "workflowHelper.transition(issue, 'Done')",
             "workflowHelper is a Jira API (workflow transitions); this node serves the built-in tracker: set the status with issue.setStatus(\"Done\")",
         ),
@@ -299,6 +311,28 @@ fn an_unknown_node_helper_method_lists_the_methods_there_are() {
         e.message.contains("no method 'getStuff' on NodeHelper")
             && e.message.contains("its methods: getStatus, getPriority, ")
             && e.message.contains("getLocalIssueFromRemoteId"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn messages_name_exalates_objects_never_an_internal_type() {
+    let e = out("issue.setStatuss('Done')", item()).unwrap_err();
+    assert!(
+        e.message
+            .contains("no method 'setStatuss' on Issue; did you mean 'setStatus'?"),
+        "{}",
+        e.message
+    );
+    let e = out("replica.frobnicate()", item()).unwrap_err();
+    assert!(e.message.contains("on Replica"), "{}", e.message);
+    assert!(!e.message.contains("LinkedHashMap"), "{}", e.message);
+    let e = inc("replica.frobnicate()", input(json!({}), false, item())).unwrap_err();
+    assert!(e.message.contains("on Replica"), "{}", e.message);
+    let e = out("[a: 1].frobnicate()", item()).unwrap_err();
+    assert!(
+        e.message.contains("on a map") && !e.message.contains("LinkedHashMap"),
         "{}",
         e.message
     );

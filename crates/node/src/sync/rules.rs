@@ -10,6 +10,13 @@
 //!   null), `firstSync`, and the local item as `issue`/`entity`/`workItem`; the item the rules
 //!   leave is the result.
 //!
+//! Both runs also bind `firstSync` (outgoing: true until a replica of the item was sent on the
+//! connection), the item's methods (`issue.setStatus`, see [`super::entity`]), Exalate's
+//! classes ([`super::exalate`]), `replica.customKeys` (a map on every replica), and on
+//! ServiceNow `entityType` and the record under its table's name; the incoming run binds
+//! `traces` and `store` too. The names Exalate has elsewhere (`workflowHelper`, Visual mode's
+//! `left` and `right`) say so ([`super::platforms`]).
+//!
 //! Both runs bind `connection` (its name, short names, mode, role and remote node), `debug`,
 //! `nodeHelper`, `syncHelper`, `workLogHelper` and `httpClient` (see [`super::helpers`]) and
 //! `commentHelper` (here: `mergeComments`, `addComment`, `filterLocal`); the incoming run also
@@ -272,6 +279,10 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
     );
     let mut vars = vars;
     add_table_variables(&mut vars, &issue, &item, env, false);
+    let mut setup = setup;
+    setup
+        .methods
+        .push((replica.clone(), Rc::new(super::entity::Named("Replica"))));
     let outcome = script.run_with(vars, &limits(), setup);
     let log = bound.debug.take_log();
     outcome
@@ -438,13 +449,22 @@ pub fn incoming(
     }
     let issue = local_item(&item, env);
     let issue_bound = issue.clone();
-    let setup = setup(&issue, &item, env);
+    let mut setup = setup(&issue, &item, env);
     let previous = input.previous.clone().map(|mut p| {
         wrap_received_custom_fields(&mut p);
         with_custom_keys(&mut p);
         p
     });
     let bound = helpers::bind(env, Run::Incoming);
+    let replica_value = received(&replica);
+    let previous_value = previous
+        .as_ref()
+        .map_or(tandem_script::Value::Null, received);
+    for v in [&replica_value, &previous_value] {
+        setup
+            .methods
+            .push((v.clone(), Rc::new(super::entity::Named("Replica"))));
+    }
     // The comment links the rules make themselves (`traces.add(new BasicNonPersistentTrace()…)`).
     let traces = tandem_script::Value::list(Vec::new());
     let store = super::entity::StoreNow::new(
@@ -456,13 +476,8 @@ pub fn incoming(
     );
     let vars = binding(
         [
-            ("replica", received(&replica)),
-            (
-                "previous",
-                previous
-                    .as_ref()
-                    .map_or(tandem_script::Value::Null, received),
-            ),
+            ("replica", replica_value.clone()),
+            ("previous", previous_value.clone()),
             ("firstSync", tandem_script::Value::Bool(input.first_sync)),
             ("issue", issue.clone()),
             ("entity", issue.clone()),
