@@ -121,7 +121,7 @@ impl Instance {
     }
 
     /// The rows of `table` matching an encoded query (spaces allowed).
-    async fn rows(&self, table: &str, query: &str) -> Vec<Value> {
+    pub(crate) async fn rows(&self, table: &str, query: &str) -> Vec<Value> {
         let path = format!(
             "/api/now/table/{table}?sysparm_query={}",
             query.replace(' ', "%20")
@@ -603,8 +603,12 @@ if (entity.tableName == "incident") {
     if (callers.result) {
         entity.caller_id = callers.result[0].sys_id
     }
-    if (nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/6816f79cc0a8016401c5a33be04be441") != "sys_user") {
+    // The record a reference's link points to (only its path counts: the node's own instance).
+    if (callers.result && nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/" + callers.result[0].sys_id)?.name != "Beth Anglin") {
         throw new com.exalate.api.exception.IssueTrackerException("getTableByLink is wrong")
+    }
+    if (nodeHelper.getTableByLink("https://acme.service-now.com/api/now/table/sys_user/0123456789abcdef0123456789abcdef") != null) {
+        throw new com.exalate.api.exception.IssueTrackerException("getTableByLink found a record that does not exist")
     }
     entity.comments += replica.addedComments.findAll { !it.internal }
     entity.work_notes += replica.addedComments.findAll { it.internal }
@@ -1975,4 +1979,93 @@ async fn an_instance_that_cannot_be_polled_is_one_node_error_until_a_poll_succee
     .await;
     let (_, all) = api_a.send(api_a.get("/sync/errors")).await;
     assert_eq!(all["errors"], json!([]), "{all}");
+}
+
+/// Exalate's ServiceNow host API in outgoing rules, tried with a Test run: the record under its
+/// table's name and `entityType`, a reference column's `display_value` and `link`, the record
+/// `getTableByLink` gives, `getUrgency`, `entity.id` (the sys_id), and another platform's API
+/// refused naming it and this node.
+#[tokio::test]
+async fn servicenow_host_api_reads_references_tables_and_choices_as_exalate_does() {
+    let (instance, a, _b) = setup().await;
+    let api_a = a.api();
+    let beth = instance
+        .agent(
+            reqwest::Method::GET,
+            "/api/now/table/sys_user?sysparm_query=user_name=beth.anglin",
+            None,
+        )
+        .await["result"][0]["sys_id"]
+        .as_str()
+        .expect("beth's sys_user")
+        .to_owned();
+    let created = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": "Phone dead", "caller_id": beth, "urgency": "2"})),
+        )
+        .await["result"]
+        .clone();
+    let key = mirror_of(&api_a, created["number"].as_str().expect("number")).await;
+    let rules = r#"
+replica.summary = incident.short_description
+replica.customKeys.table = entityType
+replica.customKeys.caller = entity.caller_id.display_value
+replica.customKeys.callerLink = entity.caller_id.link != null
+replica.customKeys.callerEmail = nodeHelper.getTableByLink(entity.caller_id.link)?.email
+replica.customKeys.byEmail = nodeHelper.getUserByEmail("beth.anglin@example.com")?.key == entity.caller_id.value
+replica.customKeys.low = nodeHelper.getUrgency("Low")?.value
+replica.customKeys.none = nodeHelper.getUrgency("Whenever")
+replica.customKeys.id = entity.id == entity.sys_id
+"#;
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": rules}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/outgoing"),
+            json!({"item": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tried}");
+    assert_eq!(
+        tried["replica"]["customKeys"],
+        json!({
+            "table": "incident",
+            "caller": "Beth Anglin",
+            "callerLink": true,
+            "callerEmail": "beth.anglin@example.com",
+            "byEmail": true,
+            "low": "3",
+            "none": null,
+            "id": true,
+        }),
+        "{tried}"
+    );
+    // Jira's select-list helpers on a ServiceNow node: refused, naming both.
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": "replica.summary = entity.short_description\nreplica.x = nodeHelper.getOptions(entity, 'Colour', ['Red'])"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, tried) = api_a
+        .json(
+            api_a.post("/connections/snow_to_eng/test/outgoing"),
+            json!({"item": key}),
+        )
+        .await;
+    let trace = tried["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("nodeHelper.getOptions is a Jira API; this node serves ServiceNow — see docs/exalate-api.md")
+            && trace.contains("outgoing:2:"),
+        "{tried}"
+    );
+    instance.emu.shutdown().await.expect("emulator stops");
 }

@@ -316,3 +316,172 @@ syncHelper.syncBackAfterProcessing()
     assert_eq!(before, after, "messages keep flowing");
     assert!(after.0 + after.1 <= 12, "{after:?}");
 }
+
+/// Exalate's connect idiom: on a first sync the incoming rules find the item the remote one
+/// names, trace the comment both already have, and return the key and the traces. No new item
+/// is made, the traced comment is not copied again, and later changes flow between the two.
+#[tokio::test]
+async fn incoming_rules_connect_a_remote_item_to_an_existing_one_with_its_comment_traces() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    set_rules(
+        &api_a,
+        json!({"outgoing_script": "\
+replica.key = issue.key
+replica.summary = issue.summary
+replica.comments = issue.comments
+replica.customFields.\"Their key\" = issue.customFields.\"Their key\"
+"}),
+    )
+    .await;
+    set_rules(
+        &api_b,
+        json!({"incoming_script": "\
+import com.exalate.api.domain.twintrace.TraceType
+import com.exalate.api.domain.twintrace.TraceAction
+import com.exalate.basic.domain.BasicNonPersistentTrace
+def target = replica.customFields.\"Their key\"?.value
+if (firstSync && target) {
+    def local = nodeHelper.getIssue(target)
+    if (local) {
+        replica.comments.each { remote ->
+            def same = local.comments.find { it.body == remote.body }
+            if (same) {
+                traces.add(new BasicNonPersistentTrace()
+                    .setType(TraceType.COMMENT)
+                    .setToSynchronize(true)
+                    .setLocalId(same.id as String)
+                    .setRemoteId(remote.id as String)
+                    .setAction(TraceAction.NONE))
+            }
+        }
+        def key = new com.exalate.basic.domain.BasicIssueKey(local.id, local.key)
+        return new scala.Tuple2(key, scala.collection.JavaConverters.asScalaBuffer(traces).toSeq())
+    }
+}
+if (firstSync) { issue.projectKey = 'ENG' }
+issue.summary = replica.summary
+issue.comments = commentHelper.mergeComments(issue, replica)
+"}),
+    )
+    .await;
+    api_b
+        .item(json!({"project": "ENG", "summary": "Printer on fire (ours)"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/items/ENG-1/comments"),
+            json!({"body": "Toner replaced"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    api_a
+        .item(json!({"project": "SUP", "summary": "Printer on fire", "custom_fields": {"Their key": "ENG-1"}}))
+        .await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/items/SUP-1/comments"),
+            json!({"body": "Toner replaced"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = exalate(&api_a, "SUP-1").await;
+    assert_eq!(status, 200, "{body}");
+    eventually("A learns its twin is ENG-1", || async {
+        twins(&api_a, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
+    assert_eq!(
+        twins(&api_b, "ENG-1").await[0]["remote_key"],
+        "SUP-1",
+        "B links ENG-1 to SUP-1"
+    );
+    assert!(!exists(&api_b, "ENG-2").await, "no new item");
+    assert_eq!(
+        item(&api_b, "ENG-1").await["summary"],
+        "Printer on fire (ours)",
+        "connecting writes nothing"
+    );
+    // A later change flows; a new comment is added once, the traced one not again.
+    patch(&api_a, "SUP-1", json!({"summary": "Printer fixed"})).await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/items/SUP-1/comments"),
+            json!({"body": "Drum too"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    eventually("B follows A", || async {
+        let i = item(&api_b, "ENG-1").await;
+        i["summary"] == "Printer fixed" && i["comments"].as_array().map_or(0, Vec::len) == 2
+    })
+    .await;
+    let comments = item(&api_b, "ENG-1").await["comments"].clone();
+    assert_eq!(comments[0]["body"], "Toner replaced", "{comments}");
+    assert!(
+        comments[1]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("Drum too"),
+        "{comments}"
+    );
+    for api in [&api_a, &api_b] {
+        let (_, errors) = api.send(api.get("/sync/errors")).await;
+        assert_eq!(errors["errors"], json!([]));
+    }
+}
+
+/// `store(issue)` on a first sync persists the new item at once and links it; a Test run of the
+/// same rules creates nothing and says so.
+#[tokio::test]
+async fn store_creates_the_item_during_the_rules_and_a_test_run_creates_nothing() {
+    let (a, b) = pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    set_rules(
+        &api_b,
+        json!({"incoming_script": "\
+if (firstSync) {
+    issue.projectKey = 'ENG'
+    issue.summary = replica.summary
+    store(issue)
+    issue.description = 'stored as ' + issue.key
+}
+issue.summary = replica.summary
+"}),
+    )
+    .await;
+    let (status, tried) = api_b
+        .json(
+            api_b.post("/connections/desk/test/incoming"),
+            json!({"replica": {"key": "SUP-9", "summary": "Tried"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tried}");
+    assert!(
+        tried["log"]
+            .to_string()
+            .contains("test run: store(issue) created nothing"),
+        "{tried}"
+    );
+    assert!(!exists(&api_b, "ENG-1").await, "a test run creates nothing");
+    api_a
+        .item(json!({"project": "SUP", "summary": "Parent first"}))
+        .await;
+    let (status, body) = exalate(&api_a, "SUP-1").await;
+    assert_eq!(status, 200, "{body}");
+    eventually("B creates ENG-1 through store", || async {
+        exists(&api_b, "ENG-1").await
+            && item(&api_b, "ENG-1").await["description"] == "stored as ENG-1"
+    })
+    .await;
+    eventually("A learns its twin", || async {
+        twins(&api_a, "SUP-1").await[0]["remote_key"] == "ENG-1"
+    })
+    .await;
+    patch(&api_a, "SUP-1", json!({"summary": "Parent renamed"})).await;
+    eventually("changes follow", || async {
+        item(&api_b, "ENG-1").await["summary"] == "Parent renamed"
+    })
+    .await;
+    assert!(!exists(&api_b, "ENG-2").await, "one item, made once");
+}

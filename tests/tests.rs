@@ -14,6 +14,7 @@ mod console;
 mod console_connections;
 mod console_sync;
 mod crash;
+mod exalate_idioms;
 mod first_hour;
 mod metrics;
 mod security;

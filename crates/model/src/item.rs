@@ -20,6 +20,8 @@ pub enum ValidationError {
     Status(String),
     #[error("unknown priority '{0}': use one of Highest, High, Medium, Low, Lowest")]
     Priority(String),
+    #[error("unknown item type '{0}': use one of Task, Bug, Story, Epic, Sub-task")]
+    ItemType(String),
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
     #[error("{field} is too long ({len} characters; at most {max})")]
@@ -140,6 +142,17 @@ named_enum!(
 );
 
 named_enum!(
+    /// What kind of work an item is. A sub-task has a parent item; so may a story (its epic).
+    ItemType, ItemType {
+        Task => "Task",
+        Bug => "Bug",
+        Story => "Story",
+        Epic => "Epic",
+        SubTask => "Sub-task",
+    }
+);
+
+named_enum!(
     /// Priority, from most to least urgent.
     Priority, Priority {
         Highest => "Highest",
@@ -223,6 +236,9 @@ pub struct Item {
     pub reporter: Option<Person>,
     pub labels: Vec<String>,
     pub custom_fields: CustomFields,
+    pub item_type: ItemType,
+    /// The item this one belongs to (a sub-task's task, a story's epic).
+    pub parent: Option<ItemKey>,
     pub comments: Vec<Comment>,
     pub attachments: Vec<Attachment>,
     pub created: Timestamp,
@@ -242,6 +258,8 @@ pub struct NewItem {
     pub reporter: Option<Person>,
     pub labels: Vec<String>,
     pub custom_fields: CustomFields,
+    pub item_type: ItemType,
+    pub parent: Option<ItemKey>,
 }
 
 impl NewItem {
@@ -256,6 +274,8 @@ impl NewItem {
             reporter: None,
             labels: Vec::new(),
             custom_fields: CustomFields::new(),
+            item_type: ItemType::Task,
+            parent: None,
         }
     }
 
@@ -279,6 +299,9 @@ pub struct ItemPatch {
     pub reporter: Option<Option<Person>>,
     pub labels: Option<Vec<String>>,
     pub custom_fields: Option<CustomFields>,
+    pub item_type: Option<ItemType>,
+    /// `Some(None)` removes the parent.
+    pub parent: Option<Option<ItemKey>>,
     /// When set, the update applies only if the item is still at this version.
     pub expected_version: Option<i64>,
 }
@@ -345,6 +368,16 @@ impl ItemPatch {
             let v = normalize_labels(v);
             set("labels", item.labels.join(" "), v.join(" "));
             item.labels = v;
+        }
+        if let Some(v) = self.item_type {
+            set("type", item.item_type.to_string(), v.to_string());
+            item.item_type = v;
+        }
+        if let Some(v) = &self.parent {
+            let shown =
+                |k: &Option<ItemKey>| k.as_ref().map(ToString::to_string).unwrap_or_default();
+            set("parent", shown(&item.parent), shown(v));
+            item.parent = v.clone();
         }
         if let Some(fields) = &self.custom_fields {
             for (name, value) in fields {
@@ -582,6 +615,8 @@ mod tests {
             reporter: None,
             labels: vec!["x".into()],
             custom_fields: CustomFields::new(),
+            item_type: ItemType::Task,
+            parent: None,
             comments: vec![],
             attachments: vec![],
             created: Timestamp::UNIX_EPOCH,
@@ -601,5 +636,20 @@ mod tests {
         assert_eq!(item.labels, ["x", "y"]);
         assert_eq!(changes[0].from.as_deref(), Some("To Do"));
         assert_eq!(changes[0].to.as_deref(), Some("Done"));
+        // The type and the parent are recorded as changes too.
+        let patch = ItemPatch {
+            item_type: Some(ItemType::SubTask),
+            parent: Some(Some("OPS-9".parse().unwrap())),
+            ..ItemPatch::default()
+        };
+        let changes = patch.apply(&mut item);
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| (c.field.as_str(), c.to.as_deref()))
+                .collect::<Vec<_>>(),
+            [("type", Some("Sub-task")), ("parent", Some("OPS-9"))]
+        );
+        assert_eq!("sub task".parse::<ItemType>(), Ok(ItemType::SubTask));
     }
 }

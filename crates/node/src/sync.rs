@@ -5,11 +5,18 @@
 
 pub mod conflicts;
 pub mod engine;
+pub mod entity;
+pub mod exalate;
 pub mod helpers;
+#[cfg(test)]
+mod host_api_tests;
 pub mod html;
 pub mod item_json;
 pub mod jobs;
+pub mod label;
 pub mod operations;
+pub mod platforms;
+pub mod reference;
 pub mod report;
 pub mod rules;
 pub mod scope;

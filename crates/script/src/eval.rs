@@ -31,6 +31,8 @@ pub type Binding = IndexMap<Rc<str>, Value, Fx>;
 
 /// A map read as an object of fixed properties: the map, its class, the properties it may lack.
 type StrictMap = (Rc<RefCell<MapData>>, Rc<str>, Rc<[String]>);
+/// A map whose methods a host object answers.
+type MapMethods = (Rc<RefCell<MapData>>, Rc<dyn crate::HostObject>);
 
 thread_local! {
     static IT: Name = Rc::from("it");
@@ -95,6 +97,10 @@ pub struct Interp<'p> {
     /// Maps that are objects of fixed properties ([`crate::Strict`]): their class and the
     /// properties they may lack.
     strict_maps: Vec<StrictMap>,
+    /// Maps with methods a host object answers ([`crate::Setup::methods`]).
+    map_methods: Vec<MapMethods>,
+    /// Classes the host offers ([`crate::Setup::classes`]).
+    pub(crate) host_classes: Option<Rc<dyn crate::HostClasses>>,
     /// Lists that are sets (`as Set`, `new HashSet()`, `toSet()`): a `LinkedHashSet` in
     /// Groovy, whose operations keep it one and never hold an element twice.
     sets: Vec<Rc<RefCell<Vec<Value>>>>,
@@ -152,6 +158,8 @@ impl<'p> Interp<'p> {
             regex_cache: IndexMap::default(),
             map_defaults: Vec::new(),
             strict_maps: Vec::new(),
+            map_methods: Vec::new(),
+            host_classes: None,
             sets: Vec::new(),
             stack_base: 0,
             it_name: IT.with(Rc::clone),
@@ -232,6 +240,39 @@ impl<'p> Interp<'p> {
         if let Value::Map(m) = s.map {
             self.strict_maps
                 .push((m, Rc::from(s.class.as_str()), s.known.into()));
+        }
+    }
+
+    pub(crate) fn add_map_methods(&mut self, map: Value, methods: Rc<dyn crate::HostObject>) {
+        if let Value::Map(m) = map {
+            self.map_methods.push((m, methods));
+        }
+    }
+
+    /// The host object answering methods of the map `m`, if any.
+    pub(crate) fn map_methods(
+        &self,
+        m: &Rc<RefCell<MapData>>,
+    ) -> Option<Rc<dyn crate::HostObject>> {
+        if self.map_methods.is_empty() {
+            return None;
+        }
+        self.map_methods
+            .iter()
+            .find(|(x, _)| Rc::ptr_eq(x, m))
+            .map(|(_, h)| h.clone())
+    }
+
+    /// How messages name the map `m`: the class of a host's object of fixed properties
+    /// (`Issue`), the host object answering its methods, or "a map" — never Java's internal
+    /// `LinkedHashMap`.
+    pub(crate) fn map_label(&self, m: &Rc<RefCell<MapData>>) -> String {
+        if let Some((_, class, _)) = self.strict_maps.iter().find(|(x, _, _)| Rc::ptr_eq(x, m)) {
+            return class.to_string();
+        }
+        match self.map_methods(m) {
+            Some(h) => h.type_name().to_owned(),
+            None => "a map".into(),
         }
     }
 
@@ -423,7 +464,13 @@ impl<'p> Interp<'p> {
         if &**name == "binding" {
             return Ok(binding_object());
         }
-        if self.classes.contains_key(name) || ops::is_known_class(name) {
+        if self.classes.contains_key(name)
+            || ops::is_known_class(name)
+            || self
+                .host_classes
+                .as_ref()
+                .is_some_and(|h| h.has_class(name))
+        {
             return Ok(Value::Class(name.clone()));
         }
         if self.methods.contains_key(name) {

@@ -49,6 +49,38 @@ pub trait HostObject {
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+    /// The text the object stands for, if it stands for one (Exalate's `Label`): it then
+    /// equals and sorts as that text, and the String methods it does not have itself are the
+    /// text's (`label.toLowerCase()`).
+    fn as_text(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Classes the host offers to scripts besides the language's own: `new X(…)` for a class the
+/// script does not define, and `X.NAME` constants (Exalate's `BasicIssueKey`, `TraceType.COMMENT`).
+/// A class is named by its last segment (`com.exalate.basic.domain.BasicIssueKey` is
+/// `BasicIssueKey`).
+pub trait HostClasses {
+    /// Whether the host offers `class` (so that `TraceType` alone names it).
+    fn has_class(&self, class: &str) -> bool;
+    /// `new class(args)`; `None` when the host has no such class.
+    fn construct(&self, class: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// `class.name`; `None` when the host has no such class or constant.
+    fn static_property(&self, class: &str, name: &str) -> Option<Result<Value, String>> {
+        let _ = (class, name);
+        None
+    }
+    /// `class.name(args)`; `None` when the host has no such class or method.
+    fn static_call(
+        &self,
+        class: &str,
+        name: &str,
+        args: &[Value],
+    ) -> Option<Result<Value, String>> {
+        let _ = (class, name, args);
+        None
+    }
 }
 
 /// What time it is for a run: `new Date()`, `Instant.now()`, `System.currentTimeMillis()` and

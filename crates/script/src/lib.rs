@@ -62,7 +62,7 @@ use std::rc::Rc;
 
 pub use diagnostic::{ErrorKind, ScriptError, Span};
 pub use eval::Binding;
-pub use host::{Clock, FixedClock, HostObject, Invoker, SystemClock};
+pub use host::{Clock, FixedClock, HostClasses, HostObject, Invoker, SystemClock};
 pub use json::{from_json, to_json};
 pub use limits::Limits;
 pub use value::Value;
@@ -99,10 +99,26 @@ impl Script {
     /// Runs the script with `variables` as its binding, where each of `strict` is a map the
     /// script sees as an object of fixed properties.
     pub fn run_strict(&self, variables: Binding, limits: &Limits, strict: Vec<Strict>) -> Outcome {
+        self.run_with(
+            variables,
+            limits,
+            Setup {
+                strict,
+                ..Setup::default()
+            },
+        )
+    }
+
+    /// Runs the script with `variables` as its binding and what the host adds in `setup`.
+    pub fn run_with(&self, variables: Binding, limits: &Limits, setup: Setup) -> Outcome {
         let mut it = eval::Interp::new(&self.program, variables, limits.clone());
-        for s in strict {
+        for s in setup.strict {
             it.make_strict(s);
         }
+        for (map, methods) in setup.methods {
+            it.add_map_methods(map, methods);
+        }
+        it.host_classes = setup.classes;
         let result = it.run();
         Outcome {
             result,
@@ -122,6 +138,19 @@ pub struct Strict {
     /// The class the message names, e.g. `Issue`.
     pub class: String,
     pub known: Vec<String>,
+}
+
+/// What a host adds to a run besides the variables.
+#[derive(Default)]
+pub struct Setup {
+    /// Maps that are objects of fixed properties.
+    pub strict: Vec<Strict>,
+    /// Methods of maps the host made (`issue.setStatus("Done")` on the map `issue`): a call
+    /// on the map that is no entry of it goes to the host object first, and to the map's own
+    /// methods when the host object has no such method.
+    pub methods: Vec<(Value, Rc<dyn HostObject>)>,
+    /// Classes the host offers (`new BasicIssueKey(…)`, `TraceType.COMMENT`).
+    pub classes: Option<Rc<dyn HostClasses>>,
 }
 
 /// A binding from `(name, value)` pairs.

@@ -297,8 +297,22 @@ pub(crate) fn call_method(
         .unwrap_or_default();
     let what = match &recv {
         Value::Class(c) => format!("class {c}"),
+        // No internal type name (LinkedHashMap): the object a host made the map, or a map.
+        Value::Map(m) => it.map_label(m),
         other => other.type_name(),
     };
+    if let Value::Map(m) = &recv
+        && let Some(h) = it.map_methods(m)
+    {
+        let methods = h.method_names();
+        if let Some(s) = did_you_mean(name, methods.iter().map(String::as_str)) {
+            return it.fail(
+                "MissingMethodException",
+                format!("no method '{name}' on {what}; did you mean '{s}'?"),
+                span,
+            );
+        }
+    }
     it.fail(
         "MissingMethodException",
         format!(

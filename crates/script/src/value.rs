@@ -629,7 +629,10 @@ fn equal_depth(a: &Value, b: &Value, depth: usize) -> bool {
         (Class(x), Class(y)) => x == y,
         (Object(x), Object(y)) => Rc::ptr_eq(x, y),
         (Closure(x), Closure(y)) => Rc::ptr_eq(x, y),
-        (Host(x), Host(y)) => Rc::ptr_eq(x, y),
+        (Host(x), Host(y)) => {
+            Rc::ptr_eq(x, y) || x.as_text().is_some_and(|t| y.as_text() == Some(t))
+        }
+        (Host(h), Str(s)) | (Str(s), Host(h)) => h.as_text() == Some(&**s),
         (Time(x), Time(y)) => x.equals(y),
         _ => false,
     }
@@ -739,6 +742,12 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Null, _) => Some(Ordering::Less),
         (_, Null) => Some(Ordering::Greater),
         (Str(x), Str(y)) => Some(x.cmp(y)),
+        (Host(x), _) if x.as_text().is_some() => {
+            compare(&Value::str(x.as_text().unwrap_or_default()), b)
+        }
+        (_, Host(y)) if y.as_text().is_some() => {
+            compare(a, &Value::str(y.as_text().unwrap_or_default()))
+        }
         (Bool(x), Bool(y)) => Some(x.cmp(y)),
         _ if a.is_number() && b.is_number() => compare_numbers(a, b),
         (Time(x), Time(y)) => x.compare(y),

@@ -97,7 +97,9 @@ fn host_errors_and_unknown_members_are_clear() {
         .map(|e| e.message);
     assert_eq!(
         e.as_deref(),
-        Some("no method 'getStatuss' on NodeHelper; did you mean 'getStatus'?")
+        Some(
+            "no method 'getStatuss' on NodeHelper; did you mean 'getStatus'? (its methods: getStatus, mapEach, fail)"
+        )
     );
     let e = run("nodeHelper.versoin", helper.clone())
         .result

@@ -95,6 +95,36 @@ impl Instance {
             clock_offset_secs: 0,
             enforce_data_policies: false,
         };
+        // `sys_choice`: the choices of every choice column of the other tables.
+        let choices: Vec<Vec<(String, String)>> = instance
+            .tables
+            .values()
+            .flat_map(|t| {
+                t.def.fields.iter().flat_map(move |f| {
+                    f.choices
+                        .iter()
+                        .enumerate()
+                        .map(move |(n, (value, label))| {
+                            [
+                                ("name", t.def.name),
+                                ("element", f.name),
+                                ("value", value),
+                                ("label", label),
+                            ]
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .into_iter()
+                            .chain([("sequence".to_owned(), (n * 100).to_string())])
+                            .collect()
+                        })
+                })
+            })
+            .collect();
+        if instance.tables.contains_key("sys_choice") {
+            for fields in choices {
+                // The table exists: checked above.
+                let _ = instance.insert("sys_choice", fields, "system");
+            }
+        }
         for u in users {
             let (first, last) = u.name.split_once(' ').unwrap_or((u.name.as_str(), ""));
             let fields = [

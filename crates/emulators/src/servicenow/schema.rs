@@ -502,6 +502,26 @@ pub fn tables() -> Vec<TableDef> {
             ),
             defaults: &[("active", "true")],
         },
+        // The choice lists of every choice field, one row per choice, as clients read labels
+        // (`name` is the table, `element` the column).
+        TableDef {
+            name: "sys_choice",
+            numbering: None,
+            display_field: "label",
+            fields: with_system(
+                vec![
+                    f("name", String),
+                    f("element", String),
+                    f("value", String),
+                    f("label", String),
+                    f("sequence", Integer),
+                    f("inactive", Boolean),
+                    f("language", String),
+                ],
+                false,
+            ),
+            defaults: &[("inactive", "false"), ("language", "en")],
+        },
         TableDef {
             name: "sys_journal_field",
             numbering: None,

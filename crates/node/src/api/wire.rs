@@ -81,6 +81,11 @@ pub struct ItemJson {
     pub reporter: Option<PersonJson>,
     pub labels: Vec<String>,
     pub custom_fields: CustomFields,
+    /// Task, Bug, Story, Epic or Sub-task.
+    #[serde(rename = "type")]
+    pub item_type: &'static str,
+    /// The parent item's key, or null.
+    pub parent: Option<String>,
     pub comments: Vec<CommentJson>,
     pub attachments: Vec<AttachmentJson>,
     pub created: String,
@@ -101,6 +106,8 @@ impl From<&Item> for ItemJson {
             reporter: item.reporter.as_ref().map(Into::into),
             labels: item.labels.clone(),
             custom_fields: item.custom_fields.clone(),
+            item_type: item.item_type.as_str(),
+            parent: item.parent.as_ref().map(ToString::to_string),
             comments: item.comments.iter().map(Into::into).collect(),
             attachments: item
                 .attachments
@@ -229,6 +236,19 @@ pub struct CreateItem {
     pub labels: Vec<String>,
     #[serde(default)]
     pub custom_fields: CustomFields,
+    #[serde(rename = "type")]
+    pub item_type: Option<String>,
+    pub parent: Option<String>,
+}
+
+fn parse_type(text: &str) -> Result<tandem_model::ItemType, ApiError> {
+    text.parse()
+        .map_err(|e: tandem_model::ValidationError| ApiError::BadRequest(e.to_string()))
+}
+
+fn parse_parent(text: &str) -> Result<tandem_model::ItemKey, ApiError> {
+    text.parse()
+        .map_err(|e: tandem_model::ValidationError| ApiError::BadRequest(format!("parent: {e}")))
 }
 
 impl CreateItem {
@@ -256,6 +276,10 @@ impl CreateItem {
         ));
         item.labels = tandem_model::normalize_labels(&self.labels);
         item.custom_fields = self.custom_fields;
+        if let Some(t) = self.item_type {
+            item.item_type = parse_type(&t)?;
+        }
+        item.parent = self.parent.as_deref().map(parse_parent).transpose()?;
         Ok(item)
     }
 }
@@ -274,6 +298,11 @@ pub struct PatchItem {
     pub reporter: Option<Option<PersonJson>>,
     pub labels: Option<Vec<String>>,
     pub custom_fields: Option<CustomFields>,
+    #[serde(rename = "type")]
+    pub item_type: Option<String>,
+    /// `"parent": null` removes the parent.
+    #[serde(default, deserialize_with = "present")]
+    pub parent: Option<Option<String>>,
     /// The version the caller last read; the update is refused with 409 if the item has
     /// changed since.
     pub version: Option<i64>,
@@ -299,6 +328,11 @@ impl PatchItem {
             reporter: self.reporter.map(|r| r.map(Into::into)),
             labels: self.labels,
             custom_fields: self.custom_fields,
+            item_type: self.item_type.as_deref().map(parse_type).transpose()?,
+            parent: self
+                .parent
+                .map(|p| p.as_deref().map(parse_parent).transpose())
+                .transpose()?,
             expected_version: self.version,
         })
     }

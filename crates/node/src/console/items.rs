@@ -285,6 +285,8 @@ async fn edit(
             reporter: Some(ItemForm::person(&form.reporter_name, &form.reporter_email)),
             labels: Some(form.labels()),
             custom_fields: None,
+            item_type: None,
+            parent: None,
             expected_version: form.version,
         })
     })();

@@ -20,6 +20,7 @@ const JOURNAL_COLUMNS: &[&str] = &["comments", "work_notes", "comments_and_work_
 
 /// Keys of the scripts' view that are not columns.
 const VIEW_KEYS: &[&str] = &[
+    "id",
     "key",
     "tableName",
     "projectKey",
@@ -280,6 +281,14 @@ pub fn item_json(item: &Item, table: &str) -> Value {
         }),
     );
     view.insert("tableName".into(), json!(table));
+    // Exalate's `entity.id` on ServiceNow: the record's sys_id.
+    view.insert(
+        "id".into(),
+        match column(&item.custom_fields, "sys_id") {
+            "" => Value::Null,
+            id => json!(id),
+        },
+    );
     view.insert("projectKey".into(), json!(item.key.project.to_string()));
     let comment = |c: &tandem_model::Comment| {
         json!({
@@ -429,6 +438,8 @@ mod tests {
             reporter: None,
             labels: Vec::new(),
             custom_fields: new.custom_fields,
+            item_type: tandem_model::ItemType::Task,
+            parent: None,
             comments: Vec::new(),
             attachments: Vec::new(),
             created: jiff::Timestamp::UNIX_EPOCH,

@@ -576,7 +576,7 @@ async fn prepare_send(
             outgoing: None,
         });
     }
-    let outcome = outgoing_run(state, connection, state.view().item_json(&item)).await?;
+    let outcome = outgoing_run(state, connection, &item).await?;
     emit_log(connection, &key.to_string(), &outcome.log);
     let replica = outcome.replica;
     // The rules sent nothing: nothing goes out, and what was sent last stays the baseline.
@@ -750,6 +750,12 @@ pub(crate) fn helper_env(state: &AppState, connection: &Connection) -> Env {
         connection.id,
     )
     .with_about(about);
+    let env = match state.view() {
+        super::item_json::View::ServiceNow(tables) => {
+            env.with_tables(tables.iter().map(|(t, _)| t.to_owned()).collect())
+        }
+        super::item_json::View::Builtin => env,
+    };
     match state.servicenow() {
         Some(client) => env.with_servicenow(client.clone()),
         None => env,
@@ -768,7 +774,7 @@ fn emit_log(connection: &Connection, item: &str, log: &[String]) {
 pub(crate) async fn outgoing_replica(
     state: &AppState,
     connection: &Connection,
-    item: Value,
+    item: &tandem_model::Item,
 ) -> Result<Value, RuleError> {
     Ok(outgoing_run(state, connection, item).await?.replica)
 }
@@ -776,10 +782,11 @@ pub(crate) async fn outgoing_replica(
 async fn outgoing_run(
     state: &AppState,
     connection: &Connection,
-    item: Value,
+    item: &tandem_model::Item,
 ) -> Result<rules::OutgoingOutcome, RuleError> {
     let source = connection.outgoing_script.clone();
-    let env = helper_env(state, connection);
+    let env = helper_env(state, connection).with_item_key(item.key.clone());
+    let item = state.view().item_json(item);
     let _slot = state.rules_slot().await;
     tokio::task::spawn_blocking(move || rules::outgoing(&source, &item, &env))
         .await
@@ -1305,7 +1312,7 @@ async fn apply_sync<'a>(
     });
     let rules_replica = match (&item_before, keeps_local) {
         (Some(before), true) => {
-            let local = outgoing_replica(state, connection, state.view().item_json(before)).await?;
+            let local = outgoing_replica(state, connection, before).await?;
             replica_keeping_local(&replica, Some(&local), &settled)
         }
         _ => replica.clone(),
@@ -1328,6 +1335,13 @@ async fn apply_sync<'a>(
     let source = connection.incoming_script.clone();
     // The incoming rules run once per change applied: their httpClient writes go out.
     let env = helper_env(state, connection).with_writes(super::helpers::Writes::Send);
+    let env = if first_sync {
+        // A first sync makes a twin, whichever way the rules make or find its item.
+        admit_new_twin(state).await?;
+        env.with_remote_key(remote_key.clone())
+    } else {
+        env
+    };
     let slot = state.rules_slot().await;
     let mut outcome = tokio::task::spawn_blocking(move || rules::incoming(&source, input, &env))
         .await
@@ -1366,6 +1380,32 @@ async fn apply_sync<'a>(
 
     let actor = actor(connection);
     let item = match item_before {
+        // The rules connected the remote item to one that exists here (Exalate's
+        // `return new Tuple2(new BasicIssueKey(…), traces)`): linked, nothing created or
+        // written.
+        None if outcome.connect.as_ref().is_some_and(|c| c.stored) => {
+            // `store(issue)` made the item and its twin during the run: what the rules set
+            // after is applied to it.
+            let key: tandem_model::ItemKey = outcome
+                .connect
+                .as_ref()
+                .and_then(|c| c.key.as_deref())
+                .and_then(|k| k.parse().ok())
+                .ok_or_else(|| SyncFailure::Apply("store(issue) made no item".into()))?;
+            let stored = store.item(&key).await?.ok_or_else(|| {
+                SyncFailure::Apply(format!("the item {key} store(issue) made vanished"))
+            })?;
+            let mut patch = state.view().patch_from_json(&stored, &outcome.item)?;
+            if patch == tandem_model::ItemPatch::default() {
+                stored
+            } else {
+                patch.expected_version = Some(stored.version);
+                store.update_item(&key, patch, &actor).await?
+            }
+        }
+        None if outcome.connect.is_some() => {
+            connect_existing(state, connection, &remote_key, outcome.connect.as_ref()).await?
+        }
         None => {
             let new = match state.view().new_item_from_json(&outcome.item) {
                 Ok(new) => new,
@@ -1498,6 +1538,41 @@ async fn apply_sync<'a>(
         }
     }
 
+    // Comments the rules linked themselves (`traces.add(new BasicNonPersistentTrace()…)`):
+    // the local comment is the remote one's copy from now on, and the remote learns it.
+    for (local_id, remote_id) in std::mem::take(&mut outcome.comment_traces) {
+        let Ok(local_id) = local_id.parse::<i64>() else {
+            continue;
+        };
+        let linked = store.comment_twins(connection.id, &item.key).await?;
+        if linked
+            .iter()
+            .any(|l| l.remote_id == remote_id || l.local_id == local_id)
+        {
+            continue;
+        }
+        let exists = store
+            .item(&item.key)
+            .await?
+            .is_some_and(|i| i.comments.iter().any(|c| c.id == local_id));
+        if !exists {
+            return Err(SyncFailure::Apply(format!(
+                "the incoming rules traced remote comment {remote_id} to comment {local_id}, which {} does not have",
+                item.key
+            )));
+        }
+        store
+            .add_comment_twin(tandem_model::CommentLink {
+                connection_id: connection.id,
+                local_key: item.key.clone(),
+                local_id,
+                remote_id: remote_id.clone(),
+                origin: Side::Remote,
+            })
+            .await?;
+        acked_comments.push(json!({"remote_id": remote_id, "local_id": local_id.to_string()}));
+    }
+
     let mut acked_attachments = Vec::new();
     for op in outcome.attachment_ops {
         if let Some((remote_id, local_id)) =
@@ -1523,7 +1598,7 @@ async fn apply_sync<'a>(
             .await?
             .ok_or_else(|| SyncFailure::Apply(format!("the twin of {} vanished", after.key)))?,
     };
-    let baseline = outgoing_replica(state, connection, state.view().item_json(&after)).await?;
+    let baseline = outgoing_replica(state, connection, &after).await?;
     // Someone changed the item while the apply ran (the item update itself refuses that, but
     // a comment or an attachment may come in between): only the fields the remote won count
     // as sent, so that the rest still goes out.
@@ -1537,8 +1612,7 @@ async fn apply_sync<'a>(
     };
     let counted_sent = match (&flushed, changed_meanwhile) {
         (Some(flushed), true) => {
-            let written =
-                outgoing_replica(state, connection, state.view().item_json(&written)).await?;
+            let written = outgoing_replica(state, connection, &written).await?;
             sent_with_remote_fields(flushed, &written, &settled)
         }
         _ => baseline,
@@ -2013,8 +2087,7 @@ async fn apply_connect<'a>(
         }
         None => {
             admit_new_twin(state).await?;
-            let baseline =
-                outgoing_replica(state, connection, state.view().item_json(&item)).await?;
+            let baseline = outgoing_replica(state, connection, &item).await?;
             store
                 .create_twin(Twin {
                     connection_id: connection.id,
@@ -2032,6 +2105,103 @@ async fn apply_connect<'a>(
             Ok(Completion::default())
         }
     }
+}
+
+/// The item a first sync's incoming rules connected the remote item `remote_key` to, linked
+/// to it as a Connect would link it: it must exist, be in the connection's scope and have no
+/// twin on the connection yet.
+async fn connect_existing(
+    state: &AppState,
+    connection: &Connection,
+    remote_key: &str,
+    to: Option<&super::exalate::ConnectTo>,
+) -> Result<tandem_model::Item, SyncFailure> {
+    let store = state.store();
+    let named = to
+        .and_then(|t| t.key.clone().or_else(|| t.id.clone()))
+        .unwrap_or_default();
+    let refused = |why: String| {
+        SyncFailure::Apply(format!(
+            "the incoming rules connect {remote_key} to {named}, {why}"
+        ))
+    };
+    let key: tandem_model::ItemKey = match named.parse() {
+        Ok(key) => key,
+        // A ServiceNow record named as Exalate names it: its number (the key) or sys_id (the
+        // id); the mirror item is found by that column.
+        Err(_) => mirror_named(state, to)
+            .await?
+            .ok_or_else(|| refused("which is no item of this node".into()))?,
+    };
+    let item = store
+        .item(&key)
+        .await?
+        .ok_or_else(|| refused("which does not exist".into()))?;
+    if !scope::contains(state, connection, &key).await? {
+        return Err(refused(format!(
+            "which is outside the scope of connection {}",
+            connection.name
+        )));
+    }
+    if let Some(t) = store.twin(connection.id, &key).await? {
+        return Err(refused(format!(
+            "which is in sync with {} already",
+            t.remote_key.unwrap_or_default()
+        )));
+    }
+    admit_new_twin(state).await?;
+    store
+        .create_twin(Twin {
+            connection_id: connection.id,
+            local_key: key,
+            remote_key: Some(remote_key.to_owned()),
+            state: TwinState::Active,
+            last_sent: None,
+            last_received: None,
+            created: Timestamp::now(),
+            last_sync: Some(Timestamp::now()),
+            clock: FieldClocks::default(),
+            leads: false,
+        })
+        .await?;
+    Ok(item)
+}
+
+/// The mirror item of the ServiceNow record whose `number` is `to.key` or whose `sys_id` is
+/// `to.id`, on a node that serves ServiceNow.
+async fn mirror_named(
+    state: &AppState,
+    to: Option<&super::exalate::ConnectTo>,
+) -> Result<Option<tandem_model::ItemKey>, SyncFailure> {
+    let (Some(to), super::item_json::View::ServiceNow(_)) = (to, state.view()) else {
+        return Ok(None);
+    };
+    let plain =
+        |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    for (column, value) in [("number", &to.key), ("sys_id", &to.id)] {
+        let Some(value) = value.as_deref().filter(|v| plain(v)) else {
+            continue;
+        };
+        let Ok(query) = tandem_model::query::Query::parse(&format!("cf[{column}] = \"{value}\""))
+        else {
+            continue;
+        };
+        let found = state
+            .store()
+            .search_items(
+                &query,
+                tandem_store::Page {
+                    offset: 0,
+                    limit: 1,
+                },
+                Timestamp::now(),
+            )
+            .await?;
+        if let Some(item) = found.items.into_iter().next() {
+            return Ok(Some(item.key));
+        }
+    }
+    Ok(None)
 }
 
 /// Runs the incoming rules on a Connect, as on a first change of an existing item: `issue` is

@@ -9,10 +9,13 @@
 //!   (Highest … Lowest) give `{name}` or null, matching names case-insensitively;
 //!   `getUser(nameOrEmail)` and `getUserByEmail(email)` give `{displayName, email}` made from
 //!   the argument (the built-in tracker has no user directory: anyone may be named), null for
-//!   an empty one; `getIssueType(name[, projectKey])` gives `{name: "Task"}` whatever the name
-//!   (the built-in tracker has one type), null for an unknown project; `getProject(key)` gives
+//!   an empty one, `getUserByEmail(email, projectKey)` too; `getIssueType(name[, projectKey])`
+//!   gives `{name}` of the tracker's type of that name (Task, Bug, Story, Epic, Sub-task, any
+//!   case), null for another name or an unknown project; `getLocalIssueFromRemoteId(remoteId)`
+//!   the local item twinned on this connection with the remote item of that key or id; `getProject(key)` gives
 //!   `{key, name}` and `getIssue(key)` the item as the rules see it (`issue`), each null when
-//!   there is none; `getLabel(name)` gives `{label}` (null for an empty name);
+//!   there is none; `getLabel(name)` gives a Label (`label`, equal to its text; null for an
+//!   empty name);
 //!   `stripHtml(html)`, `toMarkDownFromHtml(html)` and `getHtmlField(issue, field)` convert
 //!   rich text (see [`super::html`]), `stripHtmlFromComments(comments)`,
 //!   `toMarkDownComments(comments)` and `getHtmlComments(issue)` each comment's body.
@@ -66,6 +69,8 @@ use uuid::Uuid;
 use super::item_json::item_json;
 use crate::api::wire::{ItemJson, ProjectJson};
 
+mod servicenow;
+
 /// What the helpers reach: the store, the runtime to wait on it from the script's blocking
 /// thread, and the connection the rules belong to.
 #[derive(Clone)]
@@ -79,7 +84,17 @@ pub struct Env {
     writes: Writes,
     /// The connection as the rules see it (`connection`), and the URLs `syncHelper` gives.
     about: Arc<About>,
+    /// On a node that serves ServiceNow: the tables it syncs.
+    tables: Arc<[String]>,
+    /// The local item of an outgoing run (for `firstSync`).
+    item_key: Option<ItemKey>,
+    /// The remote item of an incoming first sync (for `store(issue)`).
+    remote_key: Option<String>,
+    /// ServiceNow choice lists read in this run, by (table, column): (value, label) pairs.
+    choices: Arc<std::sync::Mutex<ChoiceCache>>,
 }
+
+type ChoiceCache = Vec<((String, String), Arc<[(String, String)]>)>;
 
 /// The connection and the nodes' URLs, as the rules and `syncHelper` see them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -157,6 +172,15 @@ impl Env {
         self.servicenow.is_some()
     }
 
+    /// The tracker this node serves, as messages name it.
+    pub fn tracker(&self) -> super::platforms::Tracker {
+        if self.serves_servicenow() {
+            super::platforms::Tracker::ServiceNow
+        } else {
+            super::platforms::Tracker::Builtin
+        }
+    }
+
     /// `runtime` must be captured on the async side, before the rules go to a blocking thread.
     pub fn new(store: Arc<dyn Store>, runtime: tokio::runtime::Handle, connection_id: Uuid) -> Env {
         Env {
@@ -166,7 +190,147 @@ impl Env {
             servicenow: None,
             writes: Writes::Refuse,
             about: Arc::new(About::default()),
+            choices: Arc::default(),
+            tables: Arc::from(Vec::new()),
+            item_key: None,
+            remote_key: None,
         }
+    }
+
+    /// The ServiceNow tables this node syncs (each a variable of that name in the rules).
+    pub fn with_tables(mut self, tables: Vec<String>) -> Env {
+        self.tables = tables.into();
+        self
+    }
+
+    pub fn synced_tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// Whether writes are only logged in this run (a Test run).
+    pub fn simulates_writes(&self) -> bool {
+        self.writes == Writes::Simulate
+    }
+
+    /// Creates `new` linked to the remote item `remote_key` on this connection, as a first
+    /// sync does (`store(issue)`).
+    pub fn create_twinned(
+        &self,
+        remote_key: &str,
+        new: tandem_model::NewItem,
+    ) -> Result<tandem_model::Item, String> {
+        let id = self.connection_id;
+        let actor = tandem_model::Actor {
+            name: format!(
+                "sync:{}",
+                self.about.connection["name"].as_str().unwrap_or_default()
+            ),
+            via_sync: Some(id.to_string()),
+        };
+        self.runtime
+            .block_on(self.store.create_twinned_item(id, remote_key, new, &actor))
+            .map(|(item, _)| item)
+            .map_err(|e| format!("store(issue): the item could not be created: {e}"))
+    }
+
+    /// A GET of the ServiceNow instance's REST API (a path under its base), as JSON.
+    pub fn servicenow_json(&self, what: &str, path: &str) -> Result<Value, String> {
+        let path = path.to_owned();
+        self.servicenow(what, async |c| c.get_json(&path).await)
+            .unwrap_or_else(|| Err(format!("{what}: this node serves no ServiceNow instance")))
+    }
+
+    /// The project `{key, name}` of the built-in tracker, or null.
+    pub fn project_json(&self, key: &str) -> Result<Value, String> {
+        let Ok(key) = key.parse::<ProjectKey>() else {
+            return Ok(Value::Null);
+        };
+        let project = self.read("the project", async |s| s.project(&key).await)?;
+        Ok(project.map_or(
+            Value::Null,
+            |p| json!({"key": p.key.to_string(), "name": p.name}),
+        ))
+    }
+
+    /// The remote item whose first sync the incoming rules apply (for `store(issue)`).
+    pub fn with_remote_key(mut self, remote_key: String) -> Env {
+        self.remote_key = Some(remote_key);
+        self
+    }
+
+    pub fn remote_key(&self) -> Option<&str> {
+        self.remote_key.as_deref()
+    }
+
+    /// The local item the outgoing rules run on.
+    pub fn with_item_key(mut self, key: ItemKey) -> Env {
+        self.item_key = Some(key);
+        self
+    }
+
+    /// Whether the item the outgoing rules run on was never sent on this connection:
+    /// `firstSync` in the outgoing rules. An item the run does not know counts as new.
+    pub fn never_sent(&self) -> Result<bool, String> {
+        let Some(key) = self.item_key.clone() else {
+            return Ok(true);
+        };
+        let id = self.connection_id;
+        let twin = self.read("the twin", async |s| s.twin(id, &key).await)?;
+        Ok(twin.is_none_or(|t| t.last_sent.is_none()))
+    }
+
+    /// The choices (value, label) of `table`'s `column` on the ServiceNow instance, as its
+    /// `sys_choice` table lists them (active ones, in their order); read once per run.
+    pub fn choices(&self, table: &str, column: &str) -> Result<Arc<[(String, String)]>, String> {
+        let plain =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plain(table) || !plain(column) {
+            return Err(format!(
+                "'{table}'.'{column}' is not a table and column name"
+            ));
+        }
+        let wanted = (table.to_owned(), column.to_owned());
+        if let Ok(cache) = self.choices.lock()
+            && let Some((_, found)) = cache.iter().find(|(k, _)| *k == wanted)
+        {
+            return Ok(found.clone());
+        }
+        let query = format!("name={table}^element={column}^inactive=false^ORDERBYsequence");
+        let rows = self
+            .servicenow("the choice list", async |c| {
+                c.first_page("sys_choice", &query, Some("value,label"), 200)
+                    .await
+            })
+            .ok_or_else(|| {
+                format!("{table}.{column}: this node serves no ServiceNow instance")
+            })??;
+        let list: Arc<[(String, String)]> = rows
+            .iter()
+            .map(|r| {
+                let text = |c: &str| {
+                    r.get(c)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (text("value"), text("label"))
+            })
+            .collect();
+        if let Ok(mut cache) = self.choices.lock() {
+            cache.push((wanted, list.clone()));
+        }
+        Ok(list)
+    }
+
+    /// The choice of `table`'s `column` that `name` names ([`super::entity::find_choice`]).
+    pub fn choice(
+        &self,
+        table: &str,
+        column: &str,
+        name: &str,
+    ) -> Result<Option<(String, String)>, String> {
+        let choices = self.choices(table, column)?;
+        Ok(super::entity::find_choice(&choices, name).cloned())
     }
 
     /// The connection the rules belong to, as `connection` and `syncHelper` show it.
@@ -262,7 +426,10 @@ pub fn bind(env: &Env, run: Run) -> Bound {
                 "httpClient",
                 host(Rc::new(HttpClient(env.clone(), debug.clone()))),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(super::platforms::refusing_variables(env.tracker()))
+        .collect(),
         debug,
         after,
     }
@@ -325,7 +492,7 @@ impl Debug {
     }
 
     /// Adds a line to the log, as `debug.info` does.
-    fn note(&self, line: String) {
+    pub fn note(&self, line: String) {
         self.log.borrow_mut().push(format!("info: {line}"));
     }
 }
@@ -399,19 +566,47 @@ impl HostObject for NodeHelper {
                         .map(Priority::as_str),
                 )
             }),
-            "getUser" | "getUserByEmail" | "getUserByUsername" => {
+            "getUserByEmail" if self.0.serves_servicenow() => {
+                arity(name, args, 1..=2, "(email) or (email, projectKey)")
+                    .and_then(|()| self.servicenow_user("email", args))
+            }
+            "getUserByUsername" | "getUser" if self.0.serves_servicenow() => {
+                arity(name, args, 1..=1, "(user name)")
+                    .and_then(|()| self.servicenow_user("user_name", args))
+            }
+            // Exalate's (email, projectKey): the project plays no part here (the built-in
+            // tracker's users are not per project).
+            "getUserByEmail" => arity(name, args, 1..=2, "(email) or (email, projectKey)")
+                .map(|()| user(text_arg(args))),
+            "getUser" | "getUserByUsername" => {
                 arity(name, args, 1..=1, "(name or email)").map(|()| user(text_arg(args)))
+            }
+            "getLocalIssueFromRemoteId" | "getLocalIssueFromRemoteUrn" => {
+                arity(name, args, 1..=2, "(remoteId) or (remoteId, entityType)")
+                    .and_then(|()| self.local_issue_from_remote(args))
+            }
+            "getUrgency" | "getImpact" if self.0.serves_servicenow() => {
+                arity(name, args, 1..=1, "(name)").and_then(|()| {
+                    let column = if name == "getUrgency" {
+                        "urgency"
+                    } else {
+                        "impact"
+                    };
+                    self.servicenow_choice(column, args)
+                })
             }
             "getIssueType" => arity(name, args, 1..=2, "(name) or (name, projectKey)")
                 .and_then(|()| self.issue_type(args)),
             "getProject" => arity(name, args, 1..=1, "(key)").and_then(|()| self.project(args)),
             "getIssue" => arity(name, args, 1..=1, "(key)").and_then(|()| self.issue(args)),
-            "getReference" => arity(name, args, 3..=3, "(table, column, value)")
-                .and_then(|()| self.reference(args)),
-            "getTableByLink" => {
-                arity(name, args, 1..=1, "(link)").map(|()| table_by_link(text_arg(args)))
+            "getReference" if self.0.serves_servicenow() => {
+                arity(name, args, 3..=3, "(table, column, value)")
+                    .and_then(|()| self.reference(args))
             }
-            "getDisplayValue" => arity(
+            "getTableByLink" if self.0.serves_servicenow() => {
+                arity(name, args, 1..=1, "(link)").and_then(|()| self.record_by_link(args))
+            }
+            "getDisplayValue" if self.0.serves_servicenow() => arity(
                 name,
                 args,
                 2..=3,
@@ -435,12 +630,30 @@ impl HostObject for NodeHelper {
                 let issue = to_json(&args[0]);
                 comment_bodies(name, &from_json(&issue["comments"]), super::html::from_text)
             }),
-            _ => return None,
+            _ => {
+                return super::platforms::node_helper_refusal(name, self.0.tracker()).map(Err);
+            }
         };
         Some(result)
     }
 
     fn method_names(&self) -> Vec<String> {
+        let mut list = self.own_method_names();
+        if self.0.serves_servicenow() {
+            list.extend(names(&[
+                "getReference",
+                "getTableByLink",
+                "getDisplayValue",
+                "getUrgency",
+                "getImpact",
+            ]));
+        }
+        list
+    }
+}
+
+impl NodeHelper {
+    fn own_method_names(&self) -> Vec<String> {
         names(&[
             "getStatus",
             "getPriority",
@@ -450,9 +663,7 @@ impl HostObject for NodeHelper {
             "getIssueType",
             "getProject",
             "getIssue",
-            "getReference",
-            "getTableByLink",
-            "getDisplayValue",
+            "getLocalIssueFromRemoteId",
             "getLabel",
             "stripHtml",
             "toMarkDownFromHtml",
@@ -472,7 +683,7 @@ fn label(args: &[ScriptValue]) -> ScriptValue {
         _ => text_arg(args),
     };
     match name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
-        Some(n) => from_json(&json!({"label": n})),
+        Some(n) => super::label::label(&n),
         None => null(),
     }
 }
@@ -560,7 +771,12 @@ impl NodeHelper {
                 return Ok(null());
             }
         }
-        Ok(named(Some("Task")))
+        // The built-in tracker's types, matched as it matches them (any case).
+        Ok(named(
+            text_arg(args)
+                .and_then(|n| n.trim().parse::<tandem_model::ItemType>().ok())
+                .map(tandem_model::ItemType::as_str),
+        ))
     }
 
     fn project(&self, args: &[ScriptValue]) -> Result<ScriptValue, String> {
@@ -885,17 +1101,6 @@ impl NodeHelper {
     }
 }
 
-/// `getTableByLink(link)`: the table a ServiceNow reference link points into
-/// (`…/api/now/table/sys_user/<sys_id>` → `sys_user`), or null.
-fn table_by_link(link: Option<String>) -> ScriptValue {
-    link.and_then(|l| {
-        let (_, rest) = l.split_once("/table/")?;
-        let table = rest.split(['/', '?']).next()?;
-        (!table.is_empty()).then(|| from_json(&Value::String(table.to_owned())))
-    })
-    .unwrap_or(ScriptValue::Null)
-}
-
 impl HostObject for HttpClient {
     fn type_name(&self) -> &str {
         "HttpClient"
@@ -933,6 +1138,15 @@ impl HostObject for HttpClient {
                 "httpClient.{name} needs a path such as /items/SUP-1"
             )));
         };
+        // Another platform's REST API (Jira's, Azure DevOps', Salesforce's, Zendesk's): not
+        // this node's tracker, said so rather than sent.
+        if let Some(platform) = super::platforms::rest_platform(&path) {
+            return Some(Err(format!(
+                "httpClient {method} {path}: that is the {platform} REST API; this node serves {} — {}",
+                self.0.tracker().name(),
+                super::platforms::SEE
+            )));
+        }
         let body = args.get(1).filter(|b| !matches!(b, ScriptValue::Null));
         let headers = match args.get(3) {
             None | Some(ScriptValue::Null) => Vec::new(),
@@ -1396,6 +1610,29 @@ pub(crate) mod testing {
             }
         }
 
+        /// Records that `key`'s twin on `desk` sent a replica.
+        pub fn mark_sent(&self, key: &str) {
+            let key: ItemKey = key.parse().expect("a key");
+            let desk = self.desk;
+            self.runtime.block_on(async {
+                let mut t = match self.store.twin(desk, &key).await.expect("read") {
+                    Some(t) => t,
+                    None => self
+                        .store
+                        .create_twin(twin(
+                            desk,
+                            key.to_string().as_str(),
+                            "ENG-99",
+                            TwinState::Active,
+                        ))
+                        .await
+                        .expect("twin"),
+                };
+                t.last_sent = Some("{}".into());
+                self.store.update_twin(&t).await.expect("update");
+            });
+        }
+
         /// What the rules of connection `desk` get.
         pub fn env(&self) -> Env {
             Env::new(self.store.clone(), self.runtime.handle().clone(), self.desk)
@@ -1514,18 +1751,20 @@ mod tests {
     }
 
     #[test]
-    fn get_issue_type_is_task_except_in_a_project_that_does_not_exist() {
+    fn get_issue_type_answers_the_built_in_trackers_types() {
         check(
-            "replica.r = nodeHelper.getIssueType('Bug')",
-            json!({"name": "Task"}),
+            "replica.r = nodeHelper.getIssueType('bug')",
+            json!({"name": "Bug"}),
         );
         check(
-            "replica.r = nodeHelper.getIssueType('Bug', 'SUP')",
-            json!({"name": "Task"}),
+            "replica.r = [nodeHelper.getIssueType('Sub-task', 'SUP'), nodeHelper.getIssueType('subtask').name, nodeHelper.getIssueType('Epic')]",
+            json!([{"name": "Sub-task"}, "Sub-task", {"name": "Epic"}]),
         );
+        // A type the tracker does not have, or a project that does not exist: null, so that
+        // Exalate's `?.name ?: "Task"` falls back.
         check(
-            "replica.r = nodeHelper.getIssueType('Bug', 'NOPE')",
-            Value::Null,
+            "replica.r = [nodeHelper.getIssueType('Incident'), nodeHelper.getIssueType('Bug', 'NOPE'), nodeHelper.getIssueType('Improvement')?.name ?: 'Task']",
+            json!([null, null, "Task"]),
         );
     }
 
@@ -1818,8 +2057,8 @@ mod tests {
     #[test]
     fn get_label_makes_a_label_of_any_name() {
         check(
-            "replica.r = [nodeHelper.getLabel('urgent'), nodeHelper.getLabel([label: 'x']), nodeHelper.getLabel(' '), nodeHelper.getLabel(null)]",
-            json!([{"label": "urgent"}, {"label": "x"}, null, null]),
+            "def l = nodeHelper.getLabel('urgent')\nreplica.r = [l, l.label, l == 'urgent', nodeHelper.getLabel([label: 'x']), nodeHelper.getLabel(' '), nodeHelper.getLabel(null)]",
+            json!(["urgent", "urgent", true, "x", null, null]),
         );
     }
 

@@ -4,7 +4,9 @@
 //! [`ItemPatch`] or a [`NewItem`].
 
 use serde_json::{Map, Value, json};
-use tandem_model::{CustomFields, Item, ItemPatch, NewItem, Person, Priority, ProjectKey, Status};
+use tandem_model::{
+    CustomFields, Item, ItemKey, ItemPatch, ItemType, NewItem, Person, Priority, ProjectKey, Status,
+};
 
 /// How the rules see this node's items: the built-in tracker's fields, or the columns of a
 /// mirrored ServiceNow record (see [`crate::servicenow::view`]).
@@ -61,6 +63,8 @@ impl View {
 /// The item as a JSON object for the scripts.
 pub fn item_json(item: &Item) -> Value {
     json!({
+        // The built-in tracker's items are known by their keys: the key is the id too.
+        "id": item.key.to_string(),
         "key": item.key.to_string(),
         "projectKey": item.key.project.to_string(),
         "summary": item.summary,
@@ -70,6 +74,12 @@ pub fn item_json(item: &Item) -> Value {
         "assignee": item.assignee.as_ref().map(person_json),
         "reporter": item.reporter.as_ref().map(person_json),
         "labels": item.labels,
+        // Exalate's three names of the type: `type` and `issueType` objects, `typeName` text.
+        "type": {"name": item.item_type.as_str()},
+        "issueType": {"name": item.item_type.as_str()},
+        "typeName": item.item_type.as_str(),
+        // The parent's id, which is its key here.
+        "parentId": item.parent.as_ref().map(ToString::to_string),
         "customFields": Value::Object(item.custom_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         "comments": item.comments.iter().map(|c| json!({
             "id": c.id.to_string(),
@@ -173,6 +183,7 @@ pub fn unwrap_custom_fields(v: &mut Value, keep: Option<&Value>) {
 /// An empty item for a first sync: the incoming rules fill it.
 pub fn blank_item_json() -> Value {
     json!({
+        "id": null,
         "key": null,
         "projectKey": null,
         "summary": "",
@@ -182,6 +193,10 @@ pub fn blank_item_json() -> Value {
         "assignee": null,
         "reporter": null,
         "labels": [],
+        "type": null,
+        "issueType": null,
+        "typeName": null,
+        "parentId": null,
         "customFields": {},
         "comments": [],
         "attachments": [],
@@ -319,6 +334,48 @@ fn labels(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, FieldError> {
     }
 }
 
+/// The type the rules left, under any of Exalate's names (`typeName`, `type`, `issueType`:
+/// the one that differs from `current` wins, so a rule may set any of them); `None` when none
+/// is set or changed.
+fn item_type(
+    obj: &Map<String, Value>,
+    current: Option<ItemType>,
+) -> Result<Option<ItemType>, FieldError> {
+    for field in ["typeName", "type", "issueType"] {
+        let Some(name) = named(obj, field)? else {
+            continue;
+        };
+        let t: ItemType = name.parse().map_err(|_| {
+            bad(
+                field,
+                format!("'{name}' is not an item type here (Task, Bug, Story, Epic, Sub-task)"),
+            )
+        })?;
+        if Some(t) != current {
+            return Ok(Some(t));
+        }
+    }
+    Ok(None)
+}
+
+/// `parentId` as the rules left it: `Some(None)` for null, `None` when absent.
+fn parent(obj: &Map<String, Value>) -> Result<Option<Option<ItemKey>>, FieldError> {
+    match obj.get("parentId").map(field_value) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(|k| Some(Some(k)))
+            .map_err(|_| bad("parentId", format!("'{s}' is not the key of an item here"))),
+        Some(other) => Err(bad(
+            "parentId",
+            format!("expected an item key, got {other}"),
+        )),
+    }
+}
+
 /// The custom fields the rules left: a map of name to value, a null value meaning "no value".
 fn custom_fields(obj: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, FieldError> {
     match obj.get("customFields") {
@@ -402,6 +459,18 @@ pub fn patch_from_json(item: &Item, after: &Value) -> Result<ItemPatch, FieldErr
         patch.labels = Some(l);
     }
     patch.custom_fields = custom_fields_patch(item, obj)?;
+    patch.item_type = item_type(obj, Some(item.item_type))?;
+    if let Some(p) = parent(obj)?
+        && p != item.parent
+    {
+        if p.as_ref() == Some(&item.key) {
+            return Err(bad(
+                "parentId",
+                format!("{} cannot be its own parent", item.key),
+            ));
+        }
+        patch.parent = Some(p);
+    }
     Ok(patch)
 }
 
@@ -431,6 +500,10 @@ pub fn new_item_from_json(after: &Value) -> Result<NewItem, FieldError> {
     item.assignee = person(obj, "assignee")?.flatten();
     item.reporter = person(obj, "reporter")?.flatten();
     item.labels = labels(obj)?.unwrap_or_default();
+    if let Some(t) = item_type(obj, None)? {
+        item.item_type = t;
+    }
+    item.parent = parent(obj)?.flatten();
     item.custom_fields = custom_fields(obj)?
         .map(|fields| {
             fields
@@ -461,6 +534,8 @@ mod tests {
             }),
             labels: vec!["hardware".into()],
             custom_fields: [("Tier".to_owned(), json!("Gold"))].into_iter().collect(),
+            item_type: ItemType::Task,
+            parent: None,
             comments: vec![],
             attachments: vec![],
             created: jiff::Timestamp::UNIX_EPOCH,

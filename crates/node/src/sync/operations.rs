@@ -81,8 +81,7 @@ pub async fn connect(
         return Err(super::scope::outside(connection, key));
     }
     // What the item looks like now counts as sent: Connect copies nothing.
-    let baseline =
-        engine::outgoing_replica(state, connection, state.view().item_json(&item)).await?;
+    let baseline = engine::outgoing_replica(state, connection, &item).await?;
     let twin = Twin {
         connection_id: connection.id,
         local_key: key.clone(),
@@ -410,7 +409,7 @@ pub async fn test_outgoing(
         .item(key)
         .await?
         .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
-    Ok(engine::outgoing_replica(state, connection, state.view().item_json(&item)).await?)
+    Ok(engine::outgoing_replica(state, connection, &item).await?)
 }
 
 /// Test run of the incoming rules: what they would change on a local item (or create, without

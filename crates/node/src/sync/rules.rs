@@ -10,6 +10,13 @@
 //!   null), `firstSync`, and the local item as `issue`/`entity`/`workItem`; the item the rules
 //!   leave is the result.
 //!
+//! Both runs also bind `firstSync` (outgoing: true until a replica of the item was sent on the
+//! connection), the item's methods (`issue.setStatus`, see [`super::entity`]), Exalate's
+//! classes ([`super::exalate`]), `replica.customKeys` (a map on every replica), and on
+//! ServiceNow `entityType` and the record under its table's name; the incoming run binds
+//! `traces` and `store` too. The names Exalate has elsewhere (`workflowHelper`, Visual mode's
+//! `left` and `right`) say so ([`super::platforms`]).
+//!
 //! Both runs bind `connection` (its name, short names, mode, role and remote node), `debug`,
 //! `nodeHelper`, `syncHelper`, `workLogHelper` and `httpClient` (see [`super::helpers`]) and
 //! `commentHelper` (here: `mergeComments`, `addComment`, `filterLocal`); the incoming run also
@@ -159,8 +166,27 @@ pub fn limits() -> Limits {
 /// the blocking pool's threads), keyed by the whole source, so an edited rule is a new entry.
 const COMPILED_PER_THREAD: usize = 16;
 
-/// A compiled rule and the custom field names its source mentions ([`custom_field_names`]).
-type Compiled = (Rc<Script>, Rc<[String]>);
+/// A compiled rule, the custom field names its source mentions ([`custom_field_names`]) and
+/// whether it reads `firstSync` (the outgoing run then asks the store whether the item was
+/// ever sent; rules that do not read it cost no lookup).
+#[derive(Clone)]
+struct Compiled {
+    script: Rc<Script>,
+    names: Rc<[String]>,
+    first_sync: bool,
+    /// Whether it reads `….project` (the project's name is then looked up).
+    project: bool,
+}
+
+/// Whether `source` reads a `project` property (`issue.project.name`, not `projectKey`).
+fn mentions_project(source: &str) -> bool {
+    source.match_indices(".project").any(|(at, m)| {
+        !source[at + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
 
 thread_local! {
     static COMPILED: RefCell<Vec<(String, Compiled)>> = const { RefCell::new(Vec::new()) };
@@ -177,10 +203,12 @@ fn compiled(source: &str) -> Result<Compiled, tandem_script::ScriptError> {
     if let Some(compiled) = cached {
         return Ok(compiled);
     }
-    let compiled: Compiled = (
-        Rc::new(Script::compile(source)?),
-        custom_field_names(source).into(),
-    );
+    let compiled = Compiled {
+        script: Rc::new(Script::compile(source)?),
+        names: custom_field_names(source).into(),
+        first_sync: source.contains("firstSync"),
+        project: mentions_project(source),
+    };
     COMPILED.with_borrow_mut(|cache| {
         if cache.len() >= COMPILED_PER_THREAD {
             cache.remove(0);
@@ -208,29 +236,58 @@ pub struct OutgoingOutcome {
 /// Runs the outgoing rules on `item`; returns the replica.
 pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome, RuleError> {
     const WHICH: &str = "outgoing";
-    let (script, names) = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
-    let mut replica = Value::Object(Default::default());
+    let Compiled {
+        script,
+        names,
+        first_sync,
+        project,
+    } = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
+    // Every replica has `customKeys`, a map the rules may fill with anything (sent only when
+    // they do).
+    let mut replica = json!({"customKeys": {}});
     wrap_custom_fields(&mut replica, &names, true);
     let replica = from_json(&replica);
+    let first_sync = first_sync
+        && env.never_sent().map_err(|message| RuleError {
+            which: WHICH,
+            message,
+            trace: None,
+            compile: false,
+        })?;
     let bound = helpers::bind(env, Run::Outgoing);
     // One object under three names: a change through one shows through the others.
     let mut item = item.clone();
     wrap_custom_fields(&mut item, &names, false);
-    let issue = from_json(&item);
-    let strict = strict_issue(&issue, &item, env);
+    if project {
+        add_project(&mut item, env).map_err(|message| RuleError {
+            which: WHICH,
+            message,
+            trace: None,
+            compile: false,
+        })?;
+    }
+    let issue = local_item(&item, env);
+    let setup = setup(&issue, &item, env);
     let comment_helper = Rc::new(CommentHelper::default());
     let vars = binding(
         [
             ("issue", issue.clone()),
             ("entity", issue.clone()),
-            ("workItem", issue),
+            ("workItem", issue.clone()),
             ("replica", replica.clone()),
+            ("firstSync", tandem_script::Value::Bool(first_sync)),
             ("commentHelper", tandem_script::Value::Host(comment_helper)),
         ]
         .into_iter()
         .chain(bound.variables),
     );
-    let outcome = script.run_strict(vars, &limits(), strict);
+    let mut vars = vars;
+    add_table_variables(&mut vars, &issue, &item, env, false);
+    let mut setup = setup;
+    setup
+        .methods
+        .push((replica.clone(), Rc::new(super::entity::Named("Replica"))));
+    let outcome = script.run_with(vars, &limits(), setup);
     let log = bound.debug.take_log();
     outcome
         .result
@@ -243,6 +300,14 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
         .unwrap_or(Value::Null);
     // Custom fields travel as their raw values; one without a value is not sent.
     unwrap_custom_fields(&mut replica, None);
+    if let Some(map) = replica.as_object_mut()
+        && map
+            .get("customKeys")
+            .and_then(Value::as_object)
+            .is_some_and(|k| k.is_empty())
+    {
+        map.remove("customKeys");
+    }
     if let Some(map) = replica.as_object_mut()
         && map
             .get("customFields")
@@ -296,6 +361,11 @@ pub struct IncomingOutcome {
     pub unexalate: bool,
     /// What `debug.info` and `debug.warn` logged, each line prefixed with its level.
     pub log: Vec<String>,
+    /// On a first sync: the local item the rules connected the remote one to (they returned
+    /// Exalate's `Tuple2(BasicIssueKey, traces)`), instead of making a new one.
+    pub connect: Option<super::exalate::ConnectTo>,
+    /// Comment links the rules made (`traces`): (local comment id, remote comment id).
+    pub comment_traces: Vec<(String, String)>,
 }
 
 /// A comment the incoming rules added with `commentHelper.addComment`.
@@ -322,7 +392,12 @@ pub fn incoming(
     env: &Env,
 ) -> Result<IncomingOutcome, RuleError> {
     const WHICH: &str = "incoming";
-    let (script, names) = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
+    let Compiled {
+        script,
+        names,
+        project,
+        ..
+    } = compiled(source).map_err(|e| failed(WHICH, source, &e, true))?;
     let current = Replica::from_json(input.replica.clone()).map_err(bad_replica)?;
     let previous = input
         .previous
@@ -365,29 +440,52 @@ pub fn incoming(
     // A field the remote did not send reads as null, as in Exalate; the local item has every
     // field the rules name, as Jira's issue has every field of its project.
     wrap_received_custom_fields(&mut replica);
+    with_custom_keys(&mut replica);
     let mut item = input.item.clone();
     wrap_custom_fields(&mut item, &names, false);
-    let issue = from_json(&item);
+    if project {
+        add_project(&mut item, env).map_err(|message| RuleError {
+            which: WHICH,
+            message,
+            trace: None,
+            compile: false,
+        })?;
+    }
+    let issue = local_item(&item, env);
     let issue_bound = issue.clone();
-    let strict = strict_issue(&issue, &item, env);
+    let mut setup = setup(&issue, &item, env);
     let previous = input.previous.clone().map(|mut p| {
         wrap_received_custom_fields(&mut p);
+        with_custom_keys(&mut p);
         p
     });
     let bound = helpers::bind(env, Run::Incoming);
+    let replica_value = received(&replica);
+    let previous_value = previous
+        .as_ref()
+        .map_or(tandem_script::Value::Null, received);
+    for v in [&replica_value, &previous_value] {
+        setup
+            .methods
+            .push((v.clone(), Rc::new(super::entity::Named("Replica"))));
+    }
+    // The comment links the rules make themselves (`traces.add(new BasicNonPersistentTrace()…)`).
+    let traces = tandem_script::Value::list(Vec::new());
+    let store = super::entity::StoreNow::new(
+        env.clone(),
+        env.remote_key()
+            .filter(|_| input.first_sync)
+            .map(str::to_owned),
+        bound.debug.clone(),
+    );
     let vars = binding(
         [
-            ("replica", from_json(&replica)),
-            (
-                "previous",
-                previous
-                    .as_ref()
-                    .map_or(tandem_script::Value::Null, from_json),
-            ),
+            ("replica", replica_value.clone()),
+            ("previous", previous_value.clone()),
             ("firstSync", tandem_script::Value::Bool(input.first_sync)),
             ("issue", issue.clone()),
             ("entity", issue.clone()),
-            ("workItem", issue),
+            ("workItem", issue.clone()),
             (
                 "commentHelper",
                 tandem_script::Value::Host(comment_helper.clone()),
@@ -396,17 +494,52 @@ pub fn incoming(
                 "attachmentHelper",
                 tandem_script::Value::Host(attachment_helper.clone()),
             ),
+            ("traces", traces.clone()),
+            ("scala", super::exalate::scala()),
+            ("store", store.function()),
         ]
         .into_iter()
         .chain(bound.variables),
     );
-    let outcome = script.run_strict(vars, &limits(), strict);
+    let mut vars = vars;
+    add_table_variables(&mut vars, &issue, &item, env, input.first_sync);
+    let outcome = script.run_with(vars, &limits(), setup);
     let log = bound.debug.take_log();
-    outcome
+    let result = outcome
         .result
         .map_err(|e| run_failed(WHICH, source, &e, &log))?;
+    let mut connect = if input.first_sync {
+        super::exalate::connect_of(&result)
+    } else {
+        None
+    };
+    let comment_traces = super::exalate::comment_traces(&traces);
     let mut item = local_item_after(&outcome.variables, &issue_bound);
     unwrap_custom_fields(&mut item, Some(&input.item));
+    if let Some(map) = item.as_object_mut() {
+        map.remove("project");
+    }
+    // Exalate's other way to connect on a first sync: the rules set the local item's key
+    // (or id) to one that exists.
+    if let Some(key) = store.created.take() {
+        connect = Some(super::exalate::ConnectTo {
+            key: Some(key.to_string()),
+            id: None,
+            stored: true,
+        });
+    } else if input.first_sync && connect.is_none() {
+        let text = |k: &str| match &item[k] {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            _ => None,
+        };
+        if text("key").is_some() || text("id").is_some() {
+            connect = Some(super::exalate::ConnectTo {
+                key: text("key"),
+                id: text("id"),
+                stored: false,
+            });
+        }
+    }
     let mut comment_ops = comment_helper.ops.take();
     let mut attachment_ops = attachment_helper.ops.take();
     appended_comments(
@@ -425,7 +558,94 @@ pub fn incoming(
         sync_back: bound.after.sync_back.get(),
         unexalate: bound.after.unexalate.get(),
         log,
+        connect,
+        comment_traces,
     })
+}
+
+/// The local item as the rules see it: on ServiceNow, reference columns read their display
+/// value and link ([`super::reference`]).
+fn local_item(item: &Value, env: &Env) -> tandem_script::Value {
+    let issue = from_json(item);
+    super::label::wrap_labels(&issue);
+    if env.serves_servicenow() && item.get("tableName").is_some() {
+        super::reference::wrap_references(&issue, env);
+    }
+    issue
+}
+
+/// A replica received, as the rules see it: its labels are Labels.
+fn received(replica: &Value) -> tandem_script::Value {
+    let v = from_json(replica);
+    super::label::wrap_labels(&v);
+    v
+}
+
+/// `issue.project` (`{key, name}`) on the built-in tracker, for rules that read it.
+fn add_project(item: &mut Value, env: &Env) -> Result<(), String> {
+    if item.get("tableName").is_some() {
+        return Ok(());
+    }
+    let Some(key) = item
+        .get("projectKey")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Ok(());
+    };
+    let project = env.project_json(&key)?;
+    if let Some(map) = item.as_object_mut() {
+        map.insert("project".into(), project);
+    }
+    Ok(())
+}
+
+/// `replica.customKeys` is a map on every replica received, empty when the remote sent none.
+fn with_custom_keys(v: &mut Value) {
+    if let Some(obj) = v.as_object_mut()
+        && !obj.get("customKeys").is_some_and(Value::is_object)
+    {
+        obj.insert("customKeys".into(), json!({}));
+    }
+}
+
+/// What the run adds for the local item: its methods (`issue.setStatus`), Exalate's classes
+/// and, on the built-in tracker, its fixed properties.
+fn setup(issue: &tandem_script::Value, item: &Value, env: &Env) -> tandem_script::Setup {
+    tandem_script::Setup {
+        strict: strict_issue(issue, item, env),
+        methods: vec![(
+            issue.clone(),
+            super::entity::EntityMethods::new(issue.clone(), env.clone()),
+        )],
+        classes: Some(Rc::new(super::exalate::ExalateClasses {
+            tracker: env.tracker(),
+        })),
+    }
+}
+
+/// On ServiceNow, `entityType` (the record's table) and the record under its table's name
+/// (`incident.short_description`); on a first sync, under the name of every table the node
+/// syncs, as the rules choose the table. Nothing on the built-in tracker. A name the rules'
+/// helpers already take keeps its meaning.
+fn add_table_variables(
+    vars: &mut tandem_script::Binding,
+    issue: &tandem_script::Value,
+    item: &Value,
+    env: &Env,
+    first_sync: bool,
+) {
+    let Some(table) = item.get("tableName").and_then(Value::as_str) else {
+        return;
+    };
+    vars.entry(Rc::from("entityType"))
+        .or_insert_with(|| tandem_script::Value::str(table));
+    for name in env.synced_tables() {
+        if first_sync || name.as_str() == table {
+            vars.entry(Rc::from(name.as_str()))
+                .or_insert_with(|| issue.clone());
+        }
+    }
 }
 
 /// The custom field names `source` mentions (`customFields."Tier"`, `customFields.Tier`,

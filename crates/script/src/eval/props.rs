@@ -155,7 +155,15 @@ impl Interp<'_> {
                 }
                 match crate::stdlib::static_property(c, name) {
                     Some(v) => Ok(v),
-                    None => self.no_property(o, name, Vec::new(), span),
+                    None => match self
+                        .host_classes
+                        .as_ref()
+                        .and_then(|h| h.static_property(c, name))
+                    {
+                        Some(Ok(v)) => Ok(v),
+                        Some(Err(e)) => self.fail("HostException", e, span),
+                        None => self.no_property(o, name, Vec::new(), span),
+                    },
                 }
             }
             _ => match self.getter(o, name, span)? {
@@ -514,6 +522,12 @@ impl Interp<'_> {
                 }
             }
             Value::Class(c) => {
+                if self.class_def(c).is_none()
+                    && let Some(classes) = self.host_classes.clone()
+                    && let Some(r) = classes.static_call(c, name, &args)
+                {
+                    return r.or_else(|e| self.fail("HostException", e, span));
+                }
                 if let Some(def) = self.class_def(c) {
                     self.class_statics(&def)?;
                     let ms: Vec<_> = def
@@ -541,13 +555,24 @@ impl Interp<'_> {
                 return match h.call_method(name, &args, &mut inv) {
                     Some(Ok(v)) => Ok(v),
                     Some(Err(e)) => self.fail("HostException", e, span),
+                    None if h.as_text().is_some() => {
+                        let text = Value::str(h.as_text().unwrap_or_default());
+                        crate::stdlib::call_method(self, text, name, args, span)
+                    }
                     None => {
-                        let hint = did_you_mean(name, h.method_names().iter().map(|s| s.as_str()))
+                        let methods = h.method_names();
+                        let hint = did_you_mean(name, methods.iter().map(|s| s.as_str()))
                             .map(|s| format!("; did you mean '{s}'?"))
                             .unwrap_or_default();
+                        // What the object does have, so the admin need not guess.
+                        let known = if methods.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (its methods: {})", methods.join(", "))
+                        };
                         self.fail(
                             "MissingMethodException",
-                            format!("no method '{name}' on {}{hint}", h.type_name()),
+                            format!("no method '{name}' on {}{hint}{known}", h.type_name()),
                             span,
                         )
                     }
@@ -560,6 +585,14 @@ impl Interp<'_> {
                 {
                     return self.call_value(&f, args, span);
                 }
+                if let Some(h) = self.map_methods(m) {
+                    let mut inv = HostInvoker { it: self, span };
+                    match h.call_method(name, &args, &mut inv) {
+                        Some(Ok(v)) => return Ok(v),
+                        Some(Err(e)) => return self.fail("HostException", e, span),
+                        None => {}
+                    }
+                }
             }
             Value::Closure(_) if name == "call" => return self.call_value(&recv, args, span),
             _ => {}
@@ -571,6 +604,11 @@ impl Interp<'_> {
     pub(crate) fn new_object(&mut self, class: &Name, args: Vec<Value>, span: Span) -> R<Value> {
         if let Some(def) = self.class_def(class) {
             return self.instantiate(&def, args, span);
+        }
+        if let Some(classes) = self.host_classes.clone()
+            && let Some(made) = classes.construct(class, &args)
+        {
+            return made.or_else(|e| self.fail("HostException", e, span));
         }
         if ops::is_exception_name(class) {
             let message = args.first().cloned().unwrap_or(Value::Null);

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_model::query::Query;
 use tandem_model::{
     Actor, Attachment, Change, CustomFields, EventKind, FieldChange, Item, ItemKey, ItemPatch,
-    NewItem, NewProject, Person, Priority, Project, ProjectKey, Status, TrackerEvent,
+    ItemType, NewItem, NewProject, Person, Priority, Project, ProjectKey, Status, TrackerEvent,
     normalize_labels,
 };
 
@@ -86,7 +86,7 @@ pub(super) fn project(conn: &Connection, key: &ProjectKey) -> Result<Option<Proj
 /// The columns [`item_from_row`] reads, over `items i`.
 pub(super) const ITEM_COLUMNS: &str = "i.id, i.project, i.number, i.summary, i.description, \
      i.status, i.priority, i.assignee_name, i.assignee_email, i.reporter_name, i.reporter_email, \
-     i.labels, i.custom_fields, i.created, i.updated, i.version";
+     i.labels, i.custom_fields, i.created, i.updated, i.version, i.item_type, i.parent";
 
 /// Priority as stored: an urgency rank, 5 for Highest down to 1 for Lowest.
 pub(super) fn priority_rank(p: Priority) -> i64 {
@@ -123,6 +123,8 @@ fn item_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Item)> {
     let rank: i64 = row.get(6)?;
     let labels: String = row.get(11)?;
     let fields: String = row.get(12)?;
+    let item_type: String = row.get(16)?;
+    let parent: Option<String> = row.get(17)?;
     let fields: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&fields).map_err(|e| bad_column(12, Type::Text, e))?;
     let item = Item {
@@ -139,6 +141,12 @@ fn item_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Item)> {
         reporter: person_at(row, 9)?,
         labels: serde_json::from_str(&labels).map_err(|e| bad_column(11, Type::Text, e))?,
         custom_fields: fields.into_iter().collect(),
+        item_type: ItemType::from_str(&item_type).map_err(|e| bad_column(16, Type::Text, e))?,
+        parent: parent
+            .as_deref()
+            .map(ItemKey::from_str)
+            .transpose()
+            .map_err(|e| bad_column(17, Type::Text, e))?,
         comments: Vec::new(),
         attachments: Vec::new(),
         created: time_at(row, 13)?,
@@ -365,8 +373,8 @@ pub(super) fn create_item(
     conn.prepare_cached(
         "INSERT INTO items (project, number, summary, description, status, priority, \
          assignee_name, assignee_email, reporter_name, reporter_email, labels, custom_fields, \
-         created, updated, version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 1)",
+         created, updated, version, item_type, parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 1, ?14, ?15)",
     )?
     .execute(params![
         new.project.as_str(),
@@ -382,6 +390,8 @@ pub(super) fn create_item(
         labels_json(&labels),
         fields_json(&new.custom_fields),
         millis(now),
+        new.item_type.as_str(),
+        new.parent.as_ref().map(ToString::to_string),
     ])?;
     let id = conn.last_insert_rowid();
     let key = ItemKey {
@@ -412,6 +422,8 @@ pub(super) fn create_item(
         reporter: new.reporter,
         labels,
         custom_fields: new.custom_fields,
+        item_type: new.item_type,
+        parent: new.parent,
         comments: Vec::new(),
         attachments: Vec::new(),
         created: now,
@@ -447,7 +459,8 @@ pub(super) fn update_item(
     conn.prepare_cached(
         "UPDATE items SET summary = ?2, description = ?3, status = ?4, priority = ?5, \
          assignee_name = ?6, assignee_email = ?7, reporter_name = ?8, reporter_email = ?9, \
-         labels = ?10, custom_fields = ?11, updated = ?12, version = ?13 WHERE id = ?1",
+         labels = ?10, custom_fields = ?11, updated = ?12, version = ?13, item_type = ?14, \
+         parent = ?15 WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -463,6 +476,8 @@ pub(super) fn update_item(
         fields_json(&item.custom_fields),
         millis(now),
         item.version,
+        item.item_type.as_str(),
+        item.parent.as_ref().map(ToString::to_string),
     ])?;
     let event = Event {
         item_id: id,
