@@ -227,6 +227,22 @@ enum AfterWork {
     Unexalate,
 }
 
+impl AfterWork {
+    async fn run(
+        self,
+        state: &AppState,
+        connection: &Connection,
+        key: &ItemKey,
+    ) -> Result<(), SyncFailure> {
+        match self {
+            AfterWork::SyncBack => sync_back(state, connection, key).await,
+            AfterWork::Unexalate => super::operations::unexalate(state, connection, key)
+                .await
+                .map(|_| ()),
+        }
+    }
+}
+
 impl Owed {
     fn owe_unsent(&self) {
         self.unsent
@@ -298,12 +314,7 @@ async fn settle_owed(state: &AppState) -> Result<usize, SyncFailure> {
                 return Err(e.into());
             }
         };
-        let result = match what {
-            AfterWork::SyncBack => sync_back(state, &connection, &key).await,
-            AfterWork::Unexalate => super::operations::unexalate(state, &connection, &key)
-                .await
-                .map(|_| ()),
-        };
+        let result = what.run(state, &connection, &key).await;
         match result {
             Ok(()) => done += 1,
             Err(e) if e.is_storage_fault() => {
@@ -992,12 +1003,7 @@ async fn after_apply(state: &AppState, connection: &Connection, after: AfterAppl
     }
     let mut work = work.into_iter();
     while let Some(what) = work.next() {
-        let result = match what {
-            AfterWork::SyncBack => sync_back(state, connection, &key).await,
-            AfterWork::Unexalate => super::operations::unexalate(state, connection, &key)
-                .await
-                .map(|_| ()),
-        };
+        let result = what.run(state, connection, &key).await;
         match result {
             Ok(()) => {}
             Err(e) if e.is_storage_fault() => {

@@ -64,20 +64,6 @@ const KNOWN_CLASSES: &[&str] = &[
     "GroovyShell",
     "ClassLoader",
     "Socket",
-    "Date",
-    "TimeZone",
-    "SimpleDateFormat",
-    "Instant",
-    "LocalDate",
-    "LocalDateTime",
-    "ZonedDateTime",
-    "Duration",
-    "ZoneId",
-    "ZoneOffset",
-    "DateTimeFormatter",
-    "ChronoUnit",
-    "DayOfWeek",
-    "Month",
     "RoundingMode",
     "Matcher",
     "DecimalFormat",
@@ -180,7 +166,9 @@ pub fn qualified_name(c: &str) -> String {
 }
 
 pub fn is_known_class(name: &str) -> bool {
-    KNOWN_CLASSES.contains(&name) || is_exception_name(name)
+    KNOWN_CLASSES.contains(&name)
+        || crate::stdlib::time::CLASSES.contains(&name)
+        || is_exception_name(name)
 }
 
 pub fn is_exception_name(name: &str) -> bool {
