@@ -51,7 +51,7 @@ def _():
     types = cloud.get_create_issue_meta_issue_types(PROJECT)["issueTypes"]
     by_name = {t["name"]: t for t in types}
     expect(by_name["Sub-task"]["subtask"], "Sub-task is a sub-task type")
-    fields = cloud.get_create_field_metadata(PROJECT, by_name["Bug"]["id"])["fields"]
+    fields = cloud.get_create_issue_meta_issue_type_id(PROJECT, by_name["Bug"]["id"])["fields"]
     by_id = {f["fieldId"]: f for f in fields}
     expect(by_id["summary"]["required"] and by_id["project"]["required"], "required fields")
     loc = next(f for f in fields if f["name"] == "Location")

@@ -52,7 +52,8 @@ pub async fn myself(
 }
 
 /// `GET /rest/api/{2,3}/user/search?query=&accountId=&username=&startAt&maxResults`: users whose
-/// display name or e-mail starts with `query` (case-insensitive), or the one with `accountId`.
+/// display name (or a word of it) or e-mail starts with `query` (case-insensitive), whose
+/// accountId is `query`, or the one with `accountId`.
 pub async fn user_search(
     State(state): State<AppState>,
     Extension(api): Extension<Api>,
@@ -79,7 +80,10 @@ pub async fn user_search(
         .filter(|u| account.is_none_or(|a| a == u.account_id))
         .filter(|u| {
             query.as_deref().is_none_or(|q| {
-                u.email.to_lowercase().starts_with(q)
+                // (inference) An exact accountId matches too: clients such as pycontribs'
+                // assign_issue look a user up by passing the accountId as the query.
+                u.account_id == q
+                    || u.email.to_lowercase().starts_with(q)
                     || u.name.to_lowercase().starts_with(q)
                     || u.display_name
                         .to_lowercase()
@@ -156,21 +160,18 @@ pub async fn create_meta_types(
     params: Params,
 ) -> Result<Response, ApiError> {
     let site = lock(&state.site);
-    let p = site.project(&project).ok_or_else(|| {
-        ApiError::bad_request(format!("No project could be found with key '{project}'."))
-    })?;
+    if site.project(&project).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "No project could be found with key '{project}'."
+        )));
+    }
+    // Every project uses every issue type (one scheme for the site).
     let view = api.view(&site, base_url(&state, &headers));
     let types: Vec<Value> = site
         .issue_types
         .iter()
-        .map(|t| {
-            let mut v = view.issue_type(t);
-            v.as_object_mut().map(|o| o.remove("hierarchyLevel"));
-            v["hierarchyLevel"] = json!(t.hierarchy);
-            v
-        })
+        .map(|t| view.issue_type(t))
         .collect();
-    let _ = p;
     Ok(axum::Json(page(types, &params, "issueTypes")?).into_response())
 }
 

@@ -65,6 +65,13 @@ async fn users_are_found_by_email_and_name_with_account_ids() {
         .to_owned();
     let by_name = jira.get_json("/rest/api/3/user/search?query=alex").await;
     assert_eq!(by_name[0]["accountId"], id.as_str());
+    let by_account = jira
+        .get_json(&format!("/rest/api/3/user/search?query={id}"))
+        .await;
+    assert_eq!(
+        by_account[0]["emailAddress"], MEMBER,
+        "an exact accountId matches, as clients rely on"
+    );
     let by_id = jira
         .get_json(&format!("/rest/api/3/user?accountId={id}"))
         .await;
