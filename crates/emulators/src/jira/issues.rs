@@ -215,7 +215,7 @@ pub async fn changelog(
         .take(max)
         .map(|h| view.history(h))
         .collect();
-    let is_last = start + values.len() >= total;
+    let is_last = start.saturating_add(values.len()) >= total;
     let mut page = json!({
         "self": format!("{}/issue/{}/changelog?maxResults={max}&startAt={start}", view.api(), issue.key),
         "maxResults": max, "startAt": start, "total": total, "isLast": is_last, "values": values,
@@ -225,7 +225,7 @@ pub async fn changelog(
             "{}/issue/{}/changelog?maxResults={max}&startAt={}",
             view.api(),
             issue.key,
-            start + max
+            start.saturating_add(max)
         ));
     }
     Ok(axum::Json(page).into_response())

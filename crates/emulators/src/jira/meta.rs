@@ -240,7 +240,7 @@ pub async fn project_search(
         out["maxResults"].as_u64().unwrap_or(50),
         out["total"].as_u64().unwrap_or(0),
     );
-    out["isLast"] = json!(start + max >= total);
+    out["isLast"] = json!(start.saturating_add(max) >= total);
     out["self"] = json!(format!("{}/project/search", view.api()));
     Ok(axum::Json(out).into_response())
 }

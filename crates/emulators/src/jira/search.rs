@@ -240,7 +240,7 @@ fn enhanced(
             }
         })
         .collect();
-    let end = start + issues.len();
+    let end = start.saturating_add(issues.len());
     let mut out = Map::new();
     out.insert("issues".into(), Value::Array(issues));
     out.insert("isLast".into(), json!(end >= ids.len()));

@@ -275,7 +275,7 @@ pub async fn list(
             v
         })
         .collect();
-    let is_last = start + values.len() >= total;
+    let is_last = start.saturating_add(values.len()) >= total;
     let mut page = json!({
         "self": format!("{}/rest/api/3/webhook?maxResults={max}&startAt={start}", base_url(&state, &headers)),
         "maxResults": max, "startAt": start, "total": total, "isLast": is_last, "values": values,
@@ -284,7 +284,7 @@ pub async fn list(
         page["nextPage"] = json!(format!(
             "{}/rest/api/3/webhook?maxResults={max}&startAt={}",
             base_url(&state, &headers),
-            start + max
+            start.saturating_add(max)
         ));
     }
     Ok(axum::Json(page).into_response())

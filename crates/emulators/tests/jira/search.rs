@@ -235,3 +235,20 @@ async fn polling_with_updated_at_minute_precision_and_order_by_updated_sees_each
     assert_eq!(count["count"], 2);
     jira.stop().await;
 }
+
+#[tokio::test]
+async fn huge_paging_numbers_answer_empty_pages_instead_of_failing() {
+    let jira = start().await;
+    let key = jira.create("Task", "One", json!({})).await;
+    let max = u64::MAX;
+    for path in [
+        format!("/rest/api/3/issue/{key}/changelog?startAt={max}&maxResults=100"),
+        format!("/rest/api/3/issue/{key}/comment?startAt={max}"),
+        format!("/rest/api/3/webhook?startAt={max}"),
+        format!("/rest/api/3/project/search?startAt={max}"),
+    ] {
+        let r = jira.get(&path).await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    jira.stop().await;
+}
