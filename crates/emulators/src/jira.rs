@@ -41,7 +41,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::{debug, info};
@@ -492,6 +492,14 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .delete(webhooks::remove),
         )
         .route("/rest/api/webhook/refresh", put(webhooks::refresh))
+        .route(
+            "/rest/webhooks/1.0/webhook",
+            get(webhooks::list_admin).post(webhooks::register_admin),
+        )
+        .route(
+            "/rest/webhooks/1.0/webhook/{id}",
+            delete(webhooks::remove_admin),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), gate));
     let routes = Router::new()
         .merge(api)

@@ -129,12 +129,26 @@ pub struct Issue {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     pub id: u64,
+    /// Admin webhooks (`/rest/webhooks/1.0/webhook`) have a name; dynamic ones do not.
+    pub name: Option<String>,
+    /// Signs deliveries (`X-Hub-Signature: sha256=…`) when set.
+    pub secret: Option<String>,
     pub url: String,
     pub events: Vec<String>,
     pub jql: String,
     pub query: jql::Query,
     pub field_ids: Vec<String>,
     pub expires: Timestamp,
+}
+
+/// What registering a webhook takes.
+pub struct NewWebhook<'a> {
+    pub name: Option<String>,
+    pub secret: Option<String>,
+    pub url: &'a str,
+    pub events: Vec<String>,
+    pub jql: &'a str,
+    pub field_ids: Vec<String>,
 }
 
 pub const WEBHOOK_EVENTS: &[&str] = &[
@@ -1318,13 +1332,15 @@ impl Site {
     }
 
     /// Registers a webhook; its id, or why not.
-    pub fn add_webhook(
-        &mut self,
-        url: &str,
-        events: Vec<String>,
-        jql: &str,
-        field_ids: Vec<String>,
-    ) -> Result<u64, Vec<String>> {
+    pub fn add_webhook(&mut self, new: NewWebhook<'_>) -> Result<u64, Vec<String>> {
+        let NewWebhook {
+            name,
+            secret,
+            url,
+            events,
+            jql,
+            field_ids,
+        } = new;
         let mut errors = Vec::new();
         for e in &events {
             if !WEBHOOK_EVENTS.contains(&e.as_str()) {
@@ -1360,6 +1376,8 @@ impl Site {
             .unwrap_or_else(|_| self.peek_now());
         self.webhooks.push(Webhook {
             id,
+            name,
+            secret,
             url: url.to_owned(),
             events,
             jql: jql.to_owned(),

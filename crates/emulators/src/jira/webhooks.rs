@@ -20,7 +20,7 @@ use tracing::{debug, info};
 use super::error::ApiError;
 use super::jql;
 use super::render::{Selection, View};
-use super::site::{Comment, History, Issue, Site};
+use super::site::{Comment, History, Issue, NewWebhook, Site};
 use super::{AppState, Params, base_url, json_body, lock};
 
 /// Something that happened that webhooks may hear about.
@@ -37,6 +37,7 @@ pub enum Event {
 /// One call to make.
 pub struct Call {
     webhook: u64,
+    secret: Option<String>,
     url: String,
     event: String,
     payload: Value,
@@ -121,9 +122,12 @@ pub fn prepare(site: &Site, base: &str, user: &str, event: &Event) -> Vec<Call> 
         .into_iter()
         .map(|w| {
             let mut p = payload.clone();
-            p["matchedWebhookIds"] = json!([w.id]);
+            if w.name.is_none() {
+                p["matchedWebhookIds"] = json!([w.id]);
+            }
             Call {
                 webhook: w.id,
+                secret: w.secret.clone(),
                 url: w.url.clone(),
                 event: name.to_owned(),
                 payload: p,
@@ -172,11 +176,16 @@ async fn send(http: &reqwest::Client, call: Call) -> Delivery {
         attempts: 0,
         status: None,
     };
+    let body = serde_json::to_vec(&call.payload).unwrap_or_default();
+    let signature = call.secret.as_deref().map(|s| sign(s, &body));
     let mut wait = Duration::from_millis(100);
     while delivery.attempts < ATTEMPTS {
         delivery.attempts += 1;
-        let sent = http
-            .post(&call.url)
+        let mut request = http.post(&call.url);
+        if let Some(sig) = &signature {
+            request = request.header("X-Hub-Signature", sig);
+        }
+        let sent = request
             .header(
                 "X-Atlassian-Webhook-Identifier",
                 format!("{}-{}", call.webhook, uuid::Uuid::now_v7()),
@@ -186,7 +195,8 @@ async fn send(http: &reqwest::Client, call: Call) -> Delivery {
                 (delivery.attempts - 1).to_string(),
             )
             .header(reqwest::header::USER_AGENT, "Atlassian Webhook HTTP Client")
-            .json(&call.payload)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
             .send()
             .await;
         match sent {
@@ -205,6 +215,111 @@ async fn send(http: &reqwest::Client, call: Call) -> Delivery {
         }
     }
     delivery
+}
+
+/// `sha256=<hex HMAC-SHA256 of the body>`, as Jira signs deliveries of webhooks with a secret.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+/// `POST /rest/webhooks/1.0/webhook` `{name, url, events, filters: {"issue-related-events-section":
+/// jql}, secret?}` → 201: an admin webhook, the kind an integration that is not an app
+/// registers. An empty filter matches every issue.
+pub async fn register_admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_body(&body)?;
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(name), Some(url)) = (text("name"), text("url")) else {
+        return Err(ApiError::bad_request("A webhook needs a name and a url."));
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ApiError::bad_request(
+            "The webhook URL must be an http or https URL.",
+        ));
+    }
+    let events: Vec<String> = body
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect();
+    let jql = body
+        .pointer("/filters/issue-related-events-section")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let id = lock(&state.site)
+        .add_webhook(NewWebhook {
+            name: Some(name),
+            secret: text("secret").filter(|s| !s.is_empty()),
+            url: &url,
+            events,
+            jql: &jql,
+            field_ids: Vec::new(),
+        })
+        .map_err(|errors| ApiError::bad_request(errors.join(" ")))?;
+    let site = lock(&state.site);
+    let w = site
+        .webhooks
+        .iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::not_found("The webhook is gone."))?;
+    let answer = admin_json(w, &base_url(&state, &headers));
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+fn admin_json(w: &super::site::Webhook, base: &str) -> Value {
+    json!({
+        "self": format!("{base}/rest/webhooks/1.0/webhook/{}", w.id),
+        "name": w.name,
+        "url": w.url,
+        "events": w.events,
+        "filters": { "issue-related-events-section": w.jql },
+        "excludeBody": false,
+        "enabled": true,
+    })
+}
+
+/// `GET /rest/webhooks/1.0/webhook`: the admin webhooks (secrets are not shown).
+pub async fn list_admin(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let site = lock(&state.site);
+    let base = base_url(&state, &headers);
+    let list: Vec<Value> = site
+        .webhooks
+        .iter()
+        .filter(|w| w.name.is_some())
+        .map(|w| admin_json(w, &base))
+        .collect();
+    axum::Json(list).into_response()
+}
+
+/// `DELETE /rest/webhooks/1.0/webhook/{id}` → 204.
+pub async fn remove_admin(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Result<Response, ApiError> {
+    let mut site = lock(&state.site);
+    let before = site.webhooks.len();
+    site.webhooks.retain(|w| !(w.id == id && w.name.is_some()));
+    if site.webhooks.len() == before {
+        return Err(ApiError::not_found(format!("No webhook with id {id}.")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /rest/api/{2,3}/webhook` → `ContainerForRegisteredWebhooks`.
@@ -238,7 +353,14 @@ pub async fn register(State(state): State<AppState>, body: Bytes) -> Result<Resp
             results.push(json!({ "errors": ["The JQL filter is required."] }));
             continue;
         };
-        match site.add_webhook(url, strings("events"), jql, strings("fieldIdsFilter")) {
+        match site.add_webhook(NewWebhook {
+            name: None,
+            secret: None,
+            url,
+            events: strings("events"),
+            jql,
+            field_ids: strings("fieldIdsFilter"),
+        }) {
             Ok(id) => {
                 info!(id, url, "Webhook registered.");
                 results.push(json!({ "createdWebhookId": id }));
@@ -258,10 +380,10 @@ pub async fn list(
     let site = lock(&state.site);
     let start = params.number("startAt", 0)?;
     let max = params.number("maxResults", 100)?.clamp(1, 100);
-    let total = site.webhooks.len();
-    let values: Vec<Value> = site
-        .webhooks
-        .iter()
+    let dynamic: Vec<_> = site.webhooks.iter().filter(|w| w.name.is_none()).collect();
+    let total = dynamic.len();
+    let values: Vec<Value> = dynamic
+        .into_iter()
         .skip(start)
         .take(max)
         .map(|w| {
@@ -300,7 +422,9 @@ fn ids(body: &Value) -> Result<Vec<u64>, ApiError> {
 /// `DELETE /rest/api/{2,3}/webhook` with `{webhookIds}` → 202.
 pub async fn remove(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let ids = ids(&json_body(&body)?)?;
-    lock(&state.site).webhooks.retain(|w| !ids.contains(&w.id));
+    lock(&state.site)
+        .webhooks
+        .retain(|w| !(ids.contains(&w.id) && w.name.is_none()));
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

@@ -209,3 +209,97 @@ async fn a_failing_receiver_is_retried() {
     task.abort();
     jira.stop().await;
 }
+
+/// Each call's `X-Hub-Signature` and raw body.
+type SignedCalls = Arc<Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+/// A receiver that keeps each call's `X-Hub-Signature` with its raw body.
+async fn signed_receiver() -> (String, SignedCalls, tokio::task::JoinHandle<()>) {
+    let got: SignedCalls = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/admin-hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let sig = headers
+                        .get("x-hub-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    seen.lock().expect("lock").push((sig, body.to_vec()));
+                    StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/admin-hook", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, got, task)
+}
+
+#[tokio::test]
+async fn admin_webhooks_with_a_secret_sign_each_delivery() {
+    use hmac::{KeyInit, Mac};
+    let jira = start().await;
+    let (url, got, task) = signed_receiver().await;
+    let made = jira
+        .expect(
+            Method::POST,
+            "/rest/webhooks/1.0/webhook",
+            json!({"name": "tandem", "url": url, "events": ["jira:issue_created"],
+                   "filters": {"issue-related-events-section": ""}, "secret": "s3cret"}),
+            201,
+        )
+        .await;
+    assert_eq!(made["name"], "tandem");
+    assert!(made.get("secret").is_none(), "the secret is not echoed");
+    let listed = jira.get_json("/rest/webhooks/1.0/webhook").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        jira.get_json("/rest/api/3/webhook").await["total"],
+        0,
+        "admin webhooks are not dynamic ones"
+    );
+    let key = jira.create("Task", "Signed", json!({})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (sig, body) = loop {
+        if let Some(first) = got.lock().expect("lock").first().cloned() {
+            break first;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let payload: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(payload["issue"]["key"], key.as_str());
+    assert!(payload.get("matchedWebhookIds").is_none());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").expect("key");
+    mac.update(&body);
+    let want: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sig, Some(format!("sha256={want}")));
+    let id = made["self"]
+        .as_str()
+        .and_then(|s| s.rsplit('/').next())
+        .expect("id")
+        .to_owned();
+    jira.expect(
+        Method::DELETE,
+        &format!("/rest/webhooks/1.0/webhook/{id}"),
+        Value::Null,
+        204,
+    )
+    .await;
+    assert_eq!(jira.get_json("/rest/webhooks/1.0/webhook").await, json!([]));
+    task.abort();
+    jira.stop().await;
+}
