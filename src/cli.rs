@@ -56,6 +56,8 @@ enum Command {
 enum EmulateCommand {
     /// Run a local ServiceNow emulator (a test and demo tool, not ServiceNow)
     Servicenow(tandem_emulators::servicenow::EmulateServiceNowArgs),
+    /// Run a local Jira emulator (a test and demo tool, not Jira)
+    Jira(tandem_emulators::jira::EmulateJiraArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +209,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             init_logging(LogFormat::Text);
             runtime()?.block_on(emulate_servicenow(args))
         }
+        Command::Emulate(EmulateCommand::Jira(args)) => {
+            init_logging(LogFormat::Text);
+            runtime()?.block_on(emulate_jira(args))
+        }
     }
 }
 
@@ -215,6 +221,18 @@ async fn emulate_servicenow(
 ) -> Result<ExitCode, Failure> {
     use tandem_emulators::servicenow::EmulatorError;
     match tandem_emulators::servicenow::run(args).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ (EmulatorError::Bind { .. } | EmulatorError::Config(_))) => Err(Failure::setup(e)),
+        Err(e) => Err(Failure {
+            message: e.to_string(),
+            code: 1,
+        }),
+    }
+}
+
+async fn emulate_jira(args: tandem_emulators::jira::EmulateJiraArgs) -> Result<ExitCode, Failure> {
+    use tandem_emulators::jira::EmulatorError;
+    match tandem_emulators::jira::run(args).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e @ (EmulatorError::Bind { .. } | EmulatorError::Config(_))) => Err(Failure::setup(e)),
         Err(e) => Err(Failure {

@@ -5,10 +5,14 @@
 //! Main types: [`servicenow::start`] takes an [`servicenow::EmulatorConfig`] and returns a
 //! [`servicenow::RunningEmulator`] serving ServiceNow's Table API, Attachment API, Basic and
 //! OAuth authentication, journals and switchable faults; [`servicenow::EmulateServiceNowArgs`]
-//! and [`servicenow::run`] are the `tandem emulate servicenow` subcommand.
+//! and [`servicenow::run`] are the `tandem emulate servicenow` subcommand. [`jira::start`] takes
+//! a [`jira::JiraConfig`] and serves Jira Cloud's REST API v3 (or Data Center's v2) with
+//! projects, a workflow, custom fields, comments, attachments, JQL and webhooks;
+//! [`jira::EmulateJiraArgs`] and [`jira::run`] are `tandem emulate jira`.
 //!
 //! **Architecture invariant:** the node never depends on this crate except in tests and the
 //! demo. The connectors talk to an emulator exactly as to the real service, over HTTP, so an
 //! emulator can never hide a bug behind a shortcut.
 
+pub mod jira;
 pub mod servicenow;
