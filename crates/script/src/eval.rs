@@ -263,6 +263,11 @@ impl<'p> Interp<'p> {
             .map(|(_, h)| h.clone())
     }
 
+    /// Whether the map `m` is a host's object (of fixed properties, or answering methods).
+    pub(crate) fn is_host_map(&self, m: &Rc<RefCell<MapData>>) -> bool {
+        self.strict_maps.iter().any(|(x, _, _)| Rc::ptr_eq(x, m)) || self.map_methods(m).is_some()
+    }
+
     /// How messages name the map `m`: the class of a host's object of fixed properties
     /// (`Issue`), the host object answering its methods, or "a map" — never Java's internal
     /// `LinkedHashMap`.

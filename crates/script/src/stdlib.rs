@@ -299,6 +299,9 @@ pub(crate) fn call_method(
         Value::Class(c) => format!("class {c}"),
         // No internal type name (LinkedHashMap): the object a host made the map, or a map.
         Value::Map(m) => it.map_label(m),
+        // Nor `ArrayList` / `LinkedHashSet`: what the script made.
+        Value::List(_) if it.is_set(&recv) => "a set".into(),
+        Value::List(_) => "a list".into(),
         other => other.type_name(),
     };
     if let Value::Map(m) = &recv

@@ -613,6 +613,21 @@ fn test_failure(e: SyncFailure) -> Result<Response, ApiError> {
 #[serde(deny_unknown_fields)]
 struct TestOutgoing {
     item: String,
+    /// Fixes the time the rules see for this run (`new Date()`, `Instant.now()`): an instant
+    /// (`2026-03-01T09:30:00Z`) or a date and time in `zone`. Absent: the node's clock.
+    #[serde(default)]
+    now: Option<String>,
+    /// An IANA zone (`Europe/Paris`): where `now` is read, and the rules' default zone.
+    #[serde(default)]
+    zone: Option<String>,
+}
+
+/// A Test run's clock from the request's `now` and `zone`.
+fn test_clock(
+    now: Option<&str>,
+    zone: Option<&str>,
+) -> Result<Option<std::sync::Arc<dyn tandem_script::Clock>>, ApiError> {
+    operations::test_clock(now, zone).map_err(ApiError::BadRequest)
 }
 
 async fn test_outgoing(
@@ -622,7 +637,8 @@ async fn test_outgoing(
     ApiJson(body): ApiJson<TestOutgoing>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &name).await?;
-    match operations::test_outgoing(&connection, &state, &key(&body.item)?).await {
+    let clock = test_clock(body.now.as_deref(), body.zone.as_deref())?;
+    match operations::test_outgoing(&connection, &state, &key(&body.item)?, clock).await {
         Ok(replica) => {
             Ok(axum::Json(serde_json::json!({"ok": true, "replica": replica})).into_response())
         }
@@ -636,6 +652,11 @@ struct TestIncoming {
     replica: serde_json::Value,
     #[serde(default)]
     item: Option<String>,
+    /// As for the outgoing Test run.
+    #[serde(default)]
+    now: Option<String>,
+    #[serde(default)]
+    zone: Option<String>,
 }
 
 async fn test_incoming(
@@ -646,7 +667,8 @@ async fn test_incoming(
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &name).await?;
     let item = body.item.as_deref().map(key).transpose()?;
-    match operations::test_incoming(&state, &connection, body.replica, item.as_ref()).await {
+    let clock = test_clock(body.now.as_deref(), body.zone.as_deref())?;
+    match operations::test_incoming(&state, &connection, body.replica, item.as_ref(), clock).await {
         Ok(preview) => Ok(axum::Json(serde_json::json!({
             "ok": true,
             "item": preview.item,

@@ -790,13 +790,38 @@ pub(crate) async fn outgoing_replica(
     Ok(outgoing_run(state, connection, item).await?.replica)
 }
 
+/// The same for a Test run, whose rules see `clock` when it fixes the time.
+pub(crate) async fn test_outgoing_replica(
+    state: &AppState,
+    connection: &Connection,
+    item: &tandem_model::Item,
+    clock: Option<std::sync::Arc<dyn tandem_script::Clock>>,
+) -> Result<Value, RuleError> {
+    Ok(outgoing_run_at(state, connection, item, clock)
+        .await?
+        .replica)
+}
+
 async fn outgoing_run(
     state: &AppState,
     connection: &Connection,
     item: &tandem_model::Item,
 ) -> Result<rules::OutgoingOutcome, RuleError> {
+    outgoing_run_at(state, connection, item, None).await
+}
+
+async fn outgoing_run_at(
+    state: &AppState,
+    connection: &Connection,
+    item: &tandem_model::Item,
+    clock: Option<std::sync::Arc<dyn tandem_script::Clock>>,
+) -> Result<rules::OutgoingOutcome, RuleError> {
     let source = connection.outgoing_script.clone();
     let env = helper_env(state, connection).with_item_key(item.key.clone());
+    let env = match clock {
+        Some(clock) => env.with_clock(clock),
+        None => env,
+    };
     let item = state.view().item_json(item);
     let _slot = state.rules_slot().await;
     tokio::task::spawn_blocking(move || rules::outgoing(&source, &item, &env))

@@ -92,6 +92,8 @@ pub struct Env {
     remote_key: Option<String>,
     /// ServiceNow choice lists read in this run, by (table, column): (value, label) pairs.
     choices: Arc<std::sync::Mutex<ChoiceCache>>,
+    /// What time it is for the rules: the node's clock unless a Test run fixed it.
+    clock: Arc<dyn tandem_script::Clock>,
 }
 
 type ChoiceCache = Vec<((String, String), Arc<[(String, String)]>)>;
@@ -191,6 +193,7 @@ impl Env {
             writes: Writes::Refuse,
             about: Arc::new(About::default()),
             choices: Arc::default(),
+            clock: Arc::new(tandem_script::SystemClock),
             tables: Arc::from(Vec::new()),
             item_key: None,
             remote_key: None,
@@ -343,6 +346,17 @@ impl Env {
     pub fn with_writes(mut self, writes: Writes) -> Env {
         self.writes = writes;
         self
+    }
+
+    /// The rules see this clock (`new Date()`, `Instant.now()`): a Test run's fixed time.
+    pub fn with_clock(mut self, clock: Arc<dyn tandem_script::Clock>) -> Env {
+        self.clock = clock;
+        self
+    }
+
+    /// What time it is for the rules.
+    pub fn clock(&self) -> Arc<dyn tandem_script::Clock> {
+        self.clock.clone()
     }
 
     /// The helpers reach this ServiceNow instance instead of the built-in tracker.

@@ -337,3 +337,77 @@ fn messages_name_exalates_objects_never_an_internal_type() {
         e.message
     );
 }
+
+#[test]
+fn host_objects_have_a_class_as_exalates_do_for_log_lines() {
+    let replica = out(
+        "replica.a = issue.class.simpleName\nreplica.b = replica.class.simpleName\nreplica.c = nodeHelper.class.simpleName\nreplica.d = \"${issue.class.simpleName} ${issue.key}\"",
+        item(),
+    )
+    .unwrap();
+    assert_eq!(replica["a"], "Issue");
+    assert_eq!(replica["b"], "Replica");
+    assert_eq!(replica["c"], "NodeHelper");
+    assert_eq!(replica["d"], "Issue SUP-1");
+    // A plain map's `class` stays its key, as in Groovy.
+    let replica = out(
+        "replica.e = [class: 'x'].class\nreplica.f = [a: 1].class",
+        item(),
+    )
+    .unwrap();
+    assert_eq!(replica["e"], "x");
+    assert_eq!(replica["f"], Value::Null);
+}
+
+#[test]
+fn names_exalate_has_are_never_suggested_as_other_names() {
+    // `customKeys` is a property of every replica: never "did you mean customFields".
+    let replica = out(
+        "replica.customKeys.x = 1\nreplica.y = replica.customKeys.x",
+        item(),
+    )
+    .unwrap();
+    assert_eq!(replica["y"], 1);
+    let applied = inc(
+        "issue.summary = replica.customKeys.origin ?: 'none'",
+        input(json!({"summary": "s"}), false, item()),
+    )
+    .unwrap();
+    assert_eq!(applied.item["summary"], "none");
+    // `workflowHelper` is Jira's, said so, never "did you mean workLogHelper".
+    let e = inc(
+        "workflowHelper.transition(issue, 'Done')",
+        input(json!({}), false, item()),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("workflowHelper is a Jira API") && !e.message.contains("workLogHelper"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn no_message_names_an_internal_java_type() {
+    for script in [
+        "replica.x = issue.frobnicate()",
+        "replica.x = issue.customFields.frobnicate()",
+        "replica.x = [a: 1].frobnicate()",
+        "replica.x = [1, 2].frobnicate()",
+        "replica.x = ([1] as Set).frobnicate()",
+        "replica.x = issue.labels.frobnicate()",
+        "replica.x = nodeHelper.frobnicate()",
+    ] {
+        let e = out(script, item()).unwrap_err();
+        for internal in [
+            "LinkedHashMap",
+            "ArrayList",
+            "HashMap",
+            "Rc<",
+            "RefCell",
+            "Value::",
+        ] {
+            assert!(!e.message.contains(internal), "{script}: {}", e.message);
+        }
+    }
+}

@@ -398,27 +398,72 @@ pub struct IncomingPreview {
     pub log: Vec<String>,
 }
 
-/// Test run of the outgoing rules: the replica they produce for a local item.
+/// A Test run's clock as the admin gives it: `now` an instant (`2026-03-01T09:30:00Z`, or with
+/// an offset) or a date and time read in `zone`, `zone` an IANA name (`Europe/Paris`; UTC when
+/// empty) that is also the zone the rules use where they name none. The rules then see that
+/// time (`new Date()`, `Instant.now()`) instead of the node's, so a Test run repeats. No `now`:
+/// the node's clock (`None`); a zone without a time is refused, as it would fix nothing.
+pub fn test_clock(
+    now: Option<&str>,
+    zone: Option<&str>,
+) -> Result<Option<std::sync::Arc<dyn tandem_script::Clock>>, String> {
+    let now = now.map(str::trim).filter(|n| !n.is_empty());
+    let zone = zone.map(str::trim).filter(|z| !z.is_empty());
+    let Some(now) = now else {
+        return match zone {
+            Some(_) => Err("a time zone fixes nothing without a time: give the time too".into()),
+            None => Ok(None),
+        };
+    };
+    let tz = match zone {
+        Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+            format!("'{name}' is not a time zone (write an IANA name such as Europe/Paris)")
+        })?,
+        None => jiff::tz::TimeZone::UTC,
+    };
+    let instant = match now.parse::<jiff::Timestamp>() {
+        Ok(t) => t,
+        Err(_) => now
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| dt.to_zoned_datetime(tz.clone()).ok())
+            .map(|z| z.timestamp())
+            .ok_or_else(|| {
+                format!(
+                    "'{now}' is not a time: write 2026-03-01T09:30:00Z, with an offset, or a date and time in the zone given"
+                )
+            })?,
+    };
+    Ok(Some(std::sync::Arc::new(tandem_script::FixedClock {
+        now: instant,
+        zone: tz,
+    })))
+}
+
+/// Test run of the outgoing rules: the replica they produce for a local item, at the time of
+/// `clock` when given.
 pub async fn test_outgoing(
     connection: &Connection,
     state: &AppState,
     key: &ItemKey,
+    clock: Option<std::sync::Arc<dyn tandem_script::Clock>>,
 ) -> Result<serde_json::Value, SyncFailure> {
     let item = state
         .store()
         .item(key)
         .await?
         .ok_or_else(|| SyncFailure::Apply(format!("there is no item {key}")))?;
-    Ok(engine::outgoing_replica(state, connection, &item).await?)
+    Ok(engine::test_outgoing_replica(state, connection, &item, clock).await?)
 }
 
 /// Test run of the incoming rules: what they would change on a local item (or create, without
-/// one) given a replica. Nothing is written.
+/// one) given a replica, at the time of `clock` when given. Nothing is written.
 pub async fn test_incoming(
     state: &AppState,
     connection: &Connection,
     replica: serde_json::Value,
     key: Option<&ItemKey>,
+    clock: Option<std::sync::Arc<dyn tandem_script::Clock>>,
 ) -> Result<IncomingPreview, SyncFailure> {
     let store = state.store();
     let (before, comment_twins, attachment_twins, previous) = match key {
@@ -458,6 +503,10 @@ pub async fn test_incoming(
     let source = connection.incoming_script.clone();
     // Nothing is written: httpClient writes are logged, not sent.
     let env = engine::helper_env(state, connection).with_writes(super::helpers::Writes::Simulate);
+    let env = match clock {
+        Some(clock) => env.with_clock(clock),
+        None => env,
+    };
     let outcome = tokio::task::spawn_blocking(move || super::rules::incoming(&source, input, &env))
         .await
         .map_err(|e| SyncFailure::Apply(format!("the rules stopped unexpectedly: {e}")))??;
@@ -527,6 +576,29 @@ pub async fn test_incoming(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_runs_clock_is_an_instant_or_a_time_in_a_zone() {
+        assert!(test_clock(None, None).unwrap().is_none());
+        assert!(test_clock(Some(" "), Some("")).unwrap().is_none());
+        let utc = test_clock(Some("2026-03-01T09:30:00Z"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(utc.now().to_string(), "2026-03-01T09:30:00Z");
+        assert_eq!(utc.time_zone().iana_name(), Some("UTC"));
+        let paris = test_clock(Some("2026-03-01T09:30"), Some("Europe/Paris"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(paris.now().to_string(), "2026-03-01T08:30:00Z");
+        let e = test_clock(None, Some("Europe/Paris")).err().unwrap();
+        assert!(e.contains("give the time too"), "{e}");
+        let e = test_clock(Some("tomorrow"), None).err().unwrap();
+        assert!(e.contains("'tomorrow' is not a time"), "{e}");
+        let e = test_clock(Some("2026-03-01T09:30:00Z"), Some("Mars/Olympus"))
+            .err()
+            .unwrap();
+        assert!(e.contains("'Mars/Olympus' is not a time zone"), "{e}");
+    }
 
     #[test]
     fn a_trigger_parses_with_or_without_order_by() {

@@ -152,11 +152,11 @@ fn strict_issue(
     }]
 }
 
-/// The budgets one rule run gets.
-pub fn limits() -> Limits {
-    // the node's clock: `new Date()` and `Instant.now()` in the rules read real time
+/// The budgets one rule run gets, and its clock: the node's, or the time a Test run fixed
+/// ([`Env::with_clock`]), which `new Date()` and `Instant.now()` in the rules read.
+pub fn limits(env: &Env) -> Limits {
     Limits {
-        clock: Some(std::sync::Arc::new(tandem_script::SystemClock)),
+        clock: Some(env.clock()),
         ..Limits::default()
     }
 }
@@ -287,7 +287,7 @@ pub fn outgoing(source: &str, item: &Value, env: &Env) -> Result<OutgoingOutcome
     setup
         .methods
         .push((replica.clone(), Rc::new(super::entity::Named("Replica"))));
-    let outcome = script.run_with(vars, &limits(), setup);
+    let outcome = script.run_with(vars, &limits(env), setup);
     let log = bound.debug.take_log();
     outcome
         .result
@@ -503,7 +503,7 @@ pub fn incoming(
     );
     let mut vars = vars;
     add_table_variables(&mut vars, &issue, &item, env, input.first_sync);
-    let outcome = script.run_with(vars, &limits(), setup);
+    let outcome = script.run_with(vars, &limits(env), setup);
     let log = bound.debug.take_log();
     let result = outcome
         .result

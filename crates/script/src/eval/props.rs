@@ -83,6 +83,12 @@ impl Interp<'_> {
                 if let Some(v) = self.map_default(m, &Value::Str(name.clone()), span)? {
                     return Ok(v);
                 }
+                // A host's object kept as a map (`issue`, `replica`) has a class, as Exalate's
+                // objects do (`replica.class.simpleName` in a log line); a plain map's `class`
+                // is its key, as in Groovy.
+                if &**name == "class" && self.is_host_map(m) {
+                    return Ok(Value::Class(Rc::from(self.map_label(m).as_str())));
+                }
                 self.strict_miss(m, name, span)?;
                 Ok(match &**name {
                     "empty" => Value::Bool(m.borrow().is_empty()),
@@ -140,6 +146,7 @@ impl Interp<'_> {
             }
             Value::Host(h) => match h.get_property(name) {
                 Ok(Some(v)) => Ok(v),
+                Ok(None) if &**name == "class" => Ok(Value::Class(Rc::from(h.type_name()))),
                 Ok(None) => self.no_property(o, name, h.property_names(), span),
                 Err(e) => self.fail("HostException", e, span),
             },

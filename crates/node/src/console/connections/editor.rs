@@ -69,6 +69,9 @@ struct EditPage {
     /// The Rules tab's test run: the item key and replica last tried, and what came out.
     test_item: String,
     test_replica: String,
+    /// The time (and zone) the test run's rules saw, as the admin gave it ("" for now).
+    test_now: String,
+    test_zone: String,
     test_result: Option<TestResult>,
 }
 
@@ -233,6 +236,8 @@ async fn render(
         error: None,
         test_item: String::new(),
         test_replica: String::new(),
+        test_now: String::new(),
+        test_zone: String::new(),
         test_result: None,
         target_choices,
         target_project: connection.target_project.clone().unwrap_or_default(),
@@ -451,6 +456,11 @@ struct TestForm {
     item: String,
     #[serde(default)]
     replica: String,
+    /// The time the rules see ("" for now) and its zone.
+    #[serde(default)]
+    now: String,
+    #[serde(default)]
+    zone: String,
 }
 
 /// The result of a test run that failed: a rule's line and caret, or the reason.
@@ -479,24 +489,34 @@ async fn test_outgoing(
     user.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
     let connection = connections::find(&state, &id.to_string()).await?;
-    let result = match form.item.trim().parse::<tandem_model::ItemKey>() {
-        Err(_) => TestResult {
+    let clock = crate::sync::operations::test_clock(Some(&form.now), Some(&form.zone));
+    let result = match (form.item.trim().parse::<tandem_model::ItemKey>(), clock) {
+        (_, Err(why)) => TestResult {
+            title: why,
+            text: String::new(),
+            failed: true,
+        },
+        (Err(_), _) => TestResult {
             title: format!("'{}' is not an item key (like SUP-12)", form.item.trim()),
             text: String::new(),
             failed: true,
         },
-        Ok(key) => match crate::sync::operations::test_outgoing(&connection, &state, &key).await {
-            Ok(replica) => TestResult {
-                title: format!("The replica the outgoing rules make for {key}"),
-                text: serde_json::to_string_pretty(&replica).unwrap_or_default(),
-                failed: false,
-            },
-            Err(e) => failed_test(e),
-        },
+        (Ok(key), Ok(clock)) => {
+            match crate::sync::operations::test_outgoing(&connection, &state, &key, clock).await {
+                Ok(replica) => TestResult {
+                    title: format!("The replica the outgoing rules make for {key}"),
+                    text: serde_json::to_string_pretty(&replica).unwrap_or_default(),
+                    failed: false,
+                },
+                Err(e) => failed_test(e),
+            }
+        }
     };
     let mut page = render(&state, &user, id, "rules", None, None).await?;
     page.test_item = form.item;
     page.test_replica = form.replica;
+    page.test_now = form.now;
+    page.test_zone = form.zone;
     page.test_result = Some(result);
     Ok(page.into_response())
 }
@@ -513,24 +533,37 @@ async fn test_incoming(
     let id = parse_id(&id)?;
     let connection = connections::find(&state, &id.to_string()).await?;
     let item = form.item.trim();
+    let clock = crate::sync::operations::test_clock(Some(&form.now), Some(&form.zone));
     let result = match (
         serde_json::from_str::<serde_json::Value>(&form.replica),
         item.parse::<tandem_model::ItemKey>(),
+        clock,
     ) {
-        (Err(e), _) => TestResult {
+        (_, _, Err(why)) => TestResult {
+            title: why,
+            text: String::new(),
+            failed: true,
+        },
+        (Err(e), _, _) => TestResult {
             title: format!("The replica is not JSON: {e}"),
             text: String::new(),
             failed: true,
         },
-        (Ok(_), Err(_)) if !item.is_empty() => TestResult {
+        (Ok(_), Err(_), _) if !item.is_empty() => TestResult {
             title: format!("'{item}' is not an item key (like SUP-12)"),
             text: String::new(),
             failed: true,
         },
-        (Ok(replica), key) => {
+        (Ok(replica), key, Ok(clock)) => {
             let key = key.ok();
-            match crate::sync::operations::test_incoming(&state, &connection, replica, key.as_ref())
-                .await
+            match crate::sync::operations::test_incoming(
+                &state,
+                &connection,
+                replica,
+                key.as_ref(),
+                clock,
+            )
+            .await
             {
                 Ok(preview) => {
                     let mut text = String::new();
@@ -565,6 +598,8 @@ async fn test_incoming(
     let mut page = render(&state, &user, id, "rules", None, None).await?;
     page.test_item = form.item;
     page.test_replica = form.replica;
+    page.test_now = form.now;
+    page.test_zone = form.zone;
     page.test_result = Some(result);
     Ok(page.into_response())
 }
