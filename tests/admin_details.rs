@@ -61,17 +61,19 @@ async fn a_flash_message_is_never_text_from_the_address() {
 
     // A link anyone could send: its text is not shown, as a notice or as an error.
     for page in [
-        "/connections?flash=Your+license+expired%3A+call+%2B1+555+0100",
-        "/connections?error=Your+license+expired%3A+call+%2B1+555+0100",
-        "/connections?flash=Your+license+expired%3A+call+%2B1+555+0100&sig=AAAA",
-        "/sync/errors?flash=Your+license+expired%3A+call+%2B1+555+0100",
-        &format!("/connections/{id}/edit?flash=Your+license+expired%3A+call+%2B1+555+0100"),
-        "/items?flash=Your+license+expired%3A+call+%2B1+555+0100",
-        "/projects/new?flash=Your+license+expired%3A+call+%2B1+555+0100",
+        "/connections?flash=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100",
+        "/connections?error=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100",
+        "/connections?flash=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100&sig=AAAA",
+        "/sync/errors?flash=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100",
+        &format!(
+            "/connections/{id}/edit?flash=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100"
+        ),
+        "/items?flash=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100",
+        "/projects/new?flash=Your+license+expired%3A+call+Mallory+at+%2B1+555+0100",
     ] {
         let html = get_page(&client, url(page)).await;
         assert!(
-            !html.contains("555"),
+            !html.contains("Mallory"),
             "{page} shows text from its address:\n{html}"
         );
     }
