@@ -5,6 +5,7 @@ mod connection;
 mod node_client;
 mod output;
 mod sync;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,9 +34,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run two demo nodes in this process, each with its own seeded tracker
     Demo(DemoArgs),
-    /// Manage API tokens of a node's database
-    #[command(subcommand)]
-    Token(TokenCommand),
+    /// Create, list and revoke API tokens: through a running node's API (with --token), or in
+    /// the database of a stopped node
+    Token(token::TokenArgs),
     /// Make, accept, list and manage the connections of a running node (over its HTTP API)
     Connection(connection::ConnectionArgs),
     /// Bring items under sync, see their twins and sync errors, run a Bulk Exalate (over a running
@@ -123,41 +124,14 @@ struct DemoArgs {
     log_format: LogFormat,
 }
 
-#[derive(Debug, Subcommand)]
-enum TokenCommand {
-    /// Create an API token and print it (shown once)
-    Create {
-        /// A name saying what the token is for, e.g. ci-pipeline
-        #[arg(long)]
-        name: String,
-        /// What the token may do: read (GET only), sync (reads and sync operations: exalate,
-        /// unexalate, retry, bulk) or admin (everything)
-        #[arg(long, default_value = "admin", value_parser = parse_scope)]
-        scope: tandem_store::TokenScope,
-        #[command(flatten)]
-        node: NodeDirArgs,
-    },
-    /// List the API tokens
-    List {
-        #[command(flatten)]
-        node: NodeDirArgs,
-    },
-    /// Revoke an API token by its id (see `token list`)
-    Revoke {
-        id: i64,
-        #[command(flatten)]
-        node: NodeDirArgs,
-    },
-}
-
 #[derive(Debug, clap::Args)]
-struct NodeDirArgs {
+pub(crate) struct NodeDirArgs {
     /// The node's data directory [default: ./tandem-data]
     #[arg(long, env = "TANDEM_DATA_DIR", value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// The node's TOML configuration file
     #[arg(long, env = "TANDEM_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
 }
 
 /// An error to print as one line, with the exit code it stands for.
@@ -200,7 +174,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             init_logging(args.log_format);
             runtime()?.block_on(run_demo(args))
         }
-        Command::Token(command) => runtime()?.block_on(token(command)),
+        Command::Token(args) => runtime()?.block_on(token::run(args)),
         Command::Connection(args) => connection::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Script(command) => script(command),
@@ -353,12 +327,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::setup(format!("cannot start the async runtime: {e}")))
 }
 
+/// Logs go to stderr; colours only when it is a terminal (a journal, a file or a pipe gets
+/// plain text) and `NO_COLOR` is not set.
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TANDEM_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -585,74 +565,5 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     }
     let _ = instance.shutdown().await;
     drop(temp_dirs);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn parse_scope(text: &str) -> Result<tandem_store::TokenScope, String> {
-    tandem_store::TokenScope::parse(text)
-        .ok_or_else(|| format!("unknown scope '{text}': choose read, sync or admin"))
-}
-
-async fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
-    let node_args = match &command {
-        TokenCommand::Create { node, .. }
-        | TokenCommand::List { node }
-        | TokenCommand::Revoke { node, .. } => node,
-    };
-    let config = Config::resolve(&ServeArgs {
-        data_dir: node_args.data_dir.clone(),
-        config: node_args.config.clone(),
-        ..ServeArgs::default()
-    })
-    .map_err(Failure::setup)?;
-    let store = tandem_node::server::open_store(&config)
-        .await
-        .map_err(|e| match e {
-            NodeError::Store(tandem_store::StoreError::Open { .. }) => Failure::setup(format!(
-                "{e}\nWhile the node runs, manage its tokens in the console: Settings → API tokens."
-            )),
-            other => other.into(),
-        })?;
-    let store_err = |e: tandem_store::StoreError| Failure::from(NodeError::from(e));
-    match command {
-        TokenCommand::Create { name, scope, .. } => {
-            tandem_node::config::check_name(&name)
-                .map_err(|e| Failure::setup(format!("invalid token name: {e}")))?;
-            let token = auth::random_token()?;
-            store
-                .create_api_token(&name, &auth::hash_token(&token), "command line", scope)
-                .await
-                .map_err(store_err)?;
-            eprintln!(
-                "Created {} API token '{name}'. It is shown only now:",
-                scope.label()
-            );
-            println!("{token}");
-        }
-        TokenCommand::List { .. } => {
-            let tokens = store.api_tokens().await.map_err(store_err)?;
-            if tokens.is_empty() {
-                eprintln!("No API tokens.");
-            }
-            for t in tokens {
-                let status = match t.revoked {
-                    Some(at) => format!("revoked {at}"),
-                    None => "active".into(),
-                };
-                println!(
-                    "{:>4}  {:<30} {:<6} created {} by {:<14} {status}",
-                    t.id,
-                    t.name,
-                    t.scope.as_str(),
-                    t.created,
-                    t.created_by
-                );
-            }
-        }
-        TokenCommand::Revoke { id, .. } => {
-            store.revoke_api_token(id).await.map_err(store_err)?;
-            eprintln!("Revoked API token {id}.");
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::common::{PASSWORD, TestNode};
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -23,7 +23,7 @@ impl Drop for Driver {
     }
 }
 
-fn chromedriver() -> Driver {
+pub(crate) fn chromedriver() -> Driver {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -37,7 +37,7 @@ fn chromedriver() -> Driver {
     Driver { child, port }
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let caps: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(serde_json::json!({
             "goog:chromeOptions": {
@@ -65,7 +65,7 @@ async fn browser(driver: &Driver) -> Client {
     }
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub(crate) async fn screenshot(client: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = client.screenshot().await.expect("screenshot");
@@ -74,7 +74,7 @@ async fn screenshot(client: &Client, name: &str) {
 
 /// Clicks the element once it is on the page: a click or submit before it may still be loading
 /// the next page, and on a busy machine that takes a while.
-async fn click(client: &Client, locator: Locator<'_>) {
+pub(crate) async fn click(client: &Client, locator: Locator<'_>) {
     client
         .wait()
         .at_most(Duration::from_secs(30))
@@ -87,7 +87,7 @@ async fn click(client: &Client, locator: Locator<'_>) {
 }
 
 /// Types `text` into the field `css` once the page shows it (see `click`).
-async fn fill(client: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(client: &Client, css: &str, text: &str) {
     let field = client
         .wait()
         .at_most(Duration::from_secs(30))
@@ -187,7 +187,7 @@ async fn an_admin_signs_in_and_files_an_item_in_a_real_browser() {
 
 /// Signs in on the page the browser is at (the login page a console page redirected to) and
 /// waits for `landing`.
-async fn sign_in(client: &Client, landing: &str) {
+pub(crate) async fn sign_in(client: &Client, landing: &str) {
     fill(client, "input[name=username]", "admin").await;
     fill(client, "input[name=password]", PASSWORD).await;
     click(client, Locator::Css("button[type=submit]")).await;
@@ -199,7 +199,7 @@ async fn sign_in(client: &Client, landing: &str) {
 }
 
 /// The text of the status of the connections table's row for `name`.
-async fn connection_status(client: &Client, name: &str) -> String {
+pub(crate) async fn connection_status(client: &Client, name: &str) -> String {
     let css = format!("tr[data-connection=\"{name}\"] .status");
     client
         .wait()

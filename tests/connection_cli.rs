@@ -266,7 +266,7 @@ async fn a_missing_or_refused_token_says_how_to_make_one() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.starts_with(&format!(
-            "error: the node at {} refused the API token: make one with `tandem token create",
+            "error: the node at {} refused the API token: make one in the node's console (Settings → API tokens), with `tandem token create",
             a.url
         )),
         "{}",

@@ -107,7 +107,7 @@ async fn an_unknown_page_is_a_404_page() {
         resp.text()
             .await
             .unwrap()
-            .contains("there is no page at this address")
+            .contains("There is no page at this address")
     );
 }
 

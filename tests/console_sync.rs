@@ -365,7 +365,7 @@ async fn triggers_are_added_refused_with_the_parser_message_and_bulk_exalate_rea
     .await;
     assert_eq!(status, 400, "{page}");
     let error = &page[page
-        .find("<p class=\"error\" role=\"alert\">the trigger: ")
+        .find("<p class=\"error\" role=\"alert\">The trigger: ")
         .expect("the parser's message")..];
     let error = &error[..error.find("</p>").unwrap()];
     assert!(

@@ -4,8 +4,10 @@
 
 mod common;
 
+mod admin_details;
 mod api;
 mod browser;
+mod browser_wizard;
 mod bulk_jobs;
 mod cli;
 mod connection_cli;

@@ -16,7 +16,7 @@ use super::Failure;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where an API token comes from, for the messages that ask for one.
-pub const HOW_TO_GET_A_TOKEN: &str = "make one with `tandem token create --data-dir DIR --name NAME` while the node is stopped, or in the node's console (Settings → API tokens)";
+pub const HOW_TO_GET_A_TOKEN: &str = "make one in the node's console (Settings → API tokens), with `tandem token create --token ADMIN_TOKEN --name NAME` while the node runs, or with `tandem token create --data-dir DIR --name NAME` while it is stopped";
 
 /// `--node` and `--token`, global so they go before or after the subcommand.
 #[derive(Debug, clap::Args)]
@@ -343,7 +343,7 @@ mod tests {
         let got = message(401, r#"{"error": {"code": "x", "message": "secret"}}"#);
         assert_eq!(
             got,
-            "the node at http://127.0.0.1:7341 refused the API token: make one with `tandem token create --data-dir DIR --name NAME` while the node is stopped, or in the node's console (Settings → API tokens)"
+            "the node at http://127.0.0.1:7341 refused the API token: make one in the node's console (Settings → API tokens), with `tandem token create --token ADMIN_TOKEN --name NAME` while the node runs, or with `tandem token create --data-dir DIR --name NAME` while it is stopped"
         );
     }
 

@@ -42,6 +42,14 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  // A sign-in form keeps the address's #fragment: "Go to remote" opens the remote's Accept
+  // invitation page with #code=…, the remote sends a browser without a session to sign in
+  // first (a redirect keeps the fragment), and the form posts to an address with it, so the
+  // redirect after signing in lands on the Accept page with the code still there.
+  document.querySelectorAll("form[data-keep-fragment]").forEach(function (form) {
+    if (window.location.hash) form.action = form.getAttribute("action") + window.location.hash;
+  });
+
   // The connection name follows the short names (local_to_remote) until the admin edits it.
   document.querySelectorAll("input[data-default-name]").forEach(function (name) {
     var form = name.form;

@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod reconcile;
 pub mod sync;
+pub mod tokens;
 pub mod wire;
 
 use axum::Router;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(connections::router())
         .merge(sync::router())
         .merge(reconcile::router())
+        .merge(tokens::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not supported on this endpoint"))

@@ -16,6 +16,8 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7341";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./tandem-data";
+/// The node's name when neither the configuration nor the console sets one.
+pub const DEFAULT_NODE_NAME: &str = "Tandem node";
 /// File looked for in the data directory when `--config` is not given.
 pub const CONFIG_FILE_NAME: &str = "tandem.toml";
 
@@ -74,10 +76,12 @@ pub struct ServeArgs {
     /// TOML configuration file [default: <data-dir>/tandem.toml, when it exists]
     #[arg(long, env = "TANDEM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The URL other nodes and browsers reach this node at [default: http://<listen>]
+    /// The URL other nodes and browsers reach this node at [default: the one saved on the
+    /// console's General settings page, else http://<the address it listens on>]
     #[arg(long, env = "TANDEM_NODE_URL", value_name = "URL")]
     pub node_url: Option<String>,
-    /// Display name of this node [default: the host part of the node URL]
+    /// Display name of this node [default: the one saved on the console's General settings
+    /// page, else "Tandem node"]
     #[arg(long, env = "TANDEM_NODE_NAME", value_name = "NAME")]
     pub name: Option<String>,
     /// Sets the console password of user `admin` on start (otherwise the first start prints a
@@ -121,11 +125,11 @@ pub struct ServeArgs {
     /// license keygen`)
     #[arg(long, env = "TANDEM_LICENSE_PUBLIC_KEY", value_name = "KEY")]
     pub license_public_key: Option<String>,
-    /// Log format
+    /// Log format, on stderr; text is coloured only on a terminal [default: text]
     #[arg(long, env = "TANDEM_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
     /// Database durability: full (fsync each commit) or normal (faster, may lose the last
-    /// commits on power loss)
+    /// commits on power loss) [default: full]
     #[arg(long, env = "TANDEM_DURABILITY", value_enum)]
     pub durability: Option<Durability>,
     /// How many hours a new invitation code stays valid [default: 72]
@@ -961,6 +965,96 @@ pub fn check_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `tandem serve --help` writes each default in its text (the flags are optional so that
+    /// the file and the console can set them): the text must say what the node really does.
+    #[test]
+    fn serve_help_states_the_real_defaults() {
+        use clap::{Args as _, ValueEnum as _};
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let stated = |id: &str| -> String {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .unwrap_or_else(|| panic!("no flag {id}"));
+            let help = arg
+                .get_long_help()
+                .or(arg.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+                .replace('\n', " ");
+            let start = help
+                .find("[default: ")
+                .unwrap_or_else(|| panic!("--{id} states no default: {help}"))
+                + "[default: ".len();
+            let end = help[start..].rfind(']').expect("a closing bracket") + start;
+            help[start..end].to_owned()
+        };
+        let defaults = Config::default();
+        let name_of = |v: clap::builder::PossibleValue| v.get_name().to_owned();
+        assert_eq!(stated("listen"), DEFAULT_LISTEN);
+        assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(stated("data_dir"), DEFAULT_DATA_DIR);
+        assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(stated("name").ends_with(&format!("\"{DEFAULT_NODE_NAME}\"")));
+        assert!(stated("node_url").ends_with("http://<the address it listens on>"));
+        assert_eq!(
+            stated("log_format"),
+            name_of(LogFormat::default().to_possible_value().unwrap())
+        );
+        assert_eq!(
+            stated("durability"),
+            name_of(Durability::default().to_possible_value().unwrap())
+        );
+        assert_eq!(
+            stated("invitation_hours"),
+            tandem_protocol::DEFAULT_VALIDITY.as_hours().to_string()
+        );
+        assert_eq!(stated("verify_every"), "off");
+        assert!(defaults.verify_every.is_none());
+        assert_eq!(
+            stated("servicenow_poll_secs"),
+            DEFAULT_POLL_SECS.to_string()
+        );
+        let resolved = |args: &ServeArgs| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut args = args.clone();
+            args.data_dir = Some(dir.path().to_owned());
+            Config::resolve(&args).unwrap()
+        };
+        let sn = resolved(&ServeArgs {
+            servicenow_url: Some("https://acme.service-now.com".into()),
+            servicenow_user: Some("proxy".into()),
+            servicenow_password: Some("secret".into()),
+            ..ServeArgs::default()
+        })
+        .servicenow
+        .unwrap();
+        assert_eq!(stated("servicenow_tables"), sn.tables.join(","));
+        assert_eq!(
+            stated("servicenow_poll_secs"),
+            sn.poll_interval.as_secs().to_string()
+        );
+        assert_eq!(
+            stated("allow_private_destinations"),
+            defaults.allow_private_destinations.to_string()
+        );
+        let http = HttpLimits::default();
+        assert_eq!(
+            stated("header_timeout_secs"),
+            http.header_timeout.as_secs().to_string()
+        );
+        assert_eq!(
+            stated("body_timeout_secs"),
+            http.body_timeout.as_secs().to_string()
+        );
+        assert_eq!(stated("max_connections"), http.max_connections.to_string());
+        let plain = resolved(&ServeArgs::default());
+        assert_eq!(plain.log_format, LogFormat::default());
+        assert_eq!(plain.durability, Durability::default());
+        assert_eq!(plain.invitation_validity, tandem_protocol::DEFAULT_VALIDITY);
+        assert_eq!(plain.http, http);
+    }
 
     fn write_config(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("custom.toml");

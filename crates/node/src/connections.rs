@@ -186,6 +186,10 @@ pub enum ConnectionError {
         field: &'static str,
         problem: String,
     },
+    /// Several fields are wrong at once: every problem, one a line, so a form shows them all
+    /// together instead of one per try.
+    #[error("{}", lines(.0))]
+    Several(Vec<ConnectionError>),
     #[error("a connection named '{0}' already exists on this node: choose another name")]
     NameTaken(String),
     /// One side's plan does not allow the mode; the message says what its admin can do.
@@ -267,6 +271,45 @@ impl From<tandem_store::StoreError> for ConnectionError {
     fn from(e: tandem_store::StoreError) -> Self {
         ConnectionError::Node(NodeError::Store(e))
     }
+}
+
+fn lines(errors: &[ConnectionError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ConnectionError {
+    /// Every problem found, as one refusal: the problem itself when there is one.
+    fn all(mut problems: Vec<ConnectionError>) -> Result<(), ConnectionError> {
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConnectionError::Several(problems)),
+        }
+    }
+
+    /// The refusals this one is made of: itself, or each of several.
+    pub fn each(&self) -> Vec<&ConnectionError> {
+        match self {
+            ConnectionError::Several(all) => all.iter().collect(),
+            one => vec![one],
+        }
+    }
+}
+
+/// The value of a check that passed; a failed one's problem joins `problems` (and its value is
+/// the default, never used: the caller refuses with every problem).
+fn noted<T: Default>(
+    problems: &mut Vec<ConnectionError>,
+    checked: Result<T, ConnectionError>,
+) -> T {
+    checked.unwrap_or_else(|problem| {
+        problems.push(problem);
+        T::default()
+    })
 }
 
 impl From<ConnectionError> for ApiError {
@@ -1021,22 +1064,35 @@ pub async fn initiate(
     state: &AppState,
     request: InitiateRequest,
 ) -> Result<Initiated, ConnectionError> {
-    let local_short_name = check_name("Local instance short name", &request.local_short_name)?;
-    let remote_short_name = check_name("Remote instance short name", &request.remote_short_name)?;
-    let name = if request.name.trim().is_empty() {
-        free_connection_name(state, &local_short_name, &remote_short_name).await?
-    } else {
-        request.name.clone()
+    // Every field is checked before the admin is told: all problems at once.
+    let mut problems = Vec::new();
+    let local = check_name("Local instance short name", &request.local_short_name);
+    let remote = check_name("Remote instance short name", &request.remote_short_name);
+    let name = match (&local, &remote) {
+        (Ok(local), Ok(remote)) if request.name.trim().is_empty() => {
+            Ok(free_connection_name(state, local, remote).await?)
+        }
+        // Derived from short names that are wrong: their problems say it all.
+        _ if request.name.trim().is_empty() => Ok(String::new()),
+        _ => check_name("Connection name", &request.name),
     };
-    let name = check_name("Connection name", &name)?;
+    let local_short_name = noted(&mut problems, local);
+    let remote_short_name = noted(&mut problems, remote);
+    let name = noted(&mut problems, name);
     let description = request.description.trim().to_owned();
     if description.len() > 2000 {
-        return Err(ConnectionError::Invalid {
+        problems.push(ConnectionError::Invalid {
             field: "Description",
             problem: "is longer than 2000 characters".into(),
         });
     }
-    check_name_free(state, &name).await?;
+    if !name.is_empty() {
+        match check_name_free(state, &name).await {
+            Err(fault @ ConnectionError::Node(_)) => return Err(fault),
+            checked => noted(&mut problems, checked),
+        }
+    }
+    ConnectionError::all(problems)?;
     crate::license::status(state)
         .await?
         .plan
@@ -1209,17 +1265,25 @@ pub async fn accept(
     let invitation = read_code(state, &request.code).await?;
     // Names the admin typed follow the rule; those from the code are the initiator's (an
     // older node's may not) and are taken as they are.
-    let local_short_name = match request.local_short_name.as_deref() {
-        Some(typed) => check_name("Local instance short name", typed)?,
-        None => check_field("Local instance short name", &invitation.acceptor_short_name)?,
-    };
-    let remote_short_name = match request.remote_short_name.as_deref() {
-        Some(typed) => check_name("Remote instance short name", typed)?,
-        None => check_field(
-            "Remote instance short name",
-            &invitation.initiator_short_name,
-        )?,
-    };
+    let mut problems = Vec::new();
+    let local_short_name = noted(
+        &mut problems,
+        match request.local_short_name.as_deref() {
+            Some(typed) => check_name("Local instance short name", typed),
+            None => check_field("Local instance short name", &invitation.acceptor_short_name),
+        },
+    );
+    let remote_short_name = noted(
+        &mut problems,
+        match request.remote_short_name.as_deref() {
+            Some(typed) => check_name("Remote instance short name", typed),
+            None => check_field(
+                "Remote instance short name",
+                &invitation.initiator_short_name,
+            ),
+        },
+    );
+    ConnectionError::all(problems)?;
     let name = invitation.connection_name.clone();
     check_name_free(state, &name).await?;
     let plan = crate::license::status(state).await?.plan;
@@ -2196,9 +2260,11 @@ pub async fn new_invitation_code(state: &AppState, id: Uuid) -> Result<Initiated
     .await?;
     tracing::info!(connection = %id, name = %connection.name, expires = %expires, "New invitation code made: the one before no longer works.");
     Ok(Initiated {
+        accept_url: connection
+            .remote_url()
+            .map(|url| format!("{}/connections/accept", url.trim_end_matches('/'))),
         connection,
         code: Some(code),
-        accept_url: None,
     })
 }
 
@@ -2229,16 +2295,19 @@ pub async fn save_rules(
     if connection.mode == Mode::Basic {
         return Err(ConnectionError::BasicRulesReadOnly);
     }
+    // Both scripts are checked: the admin sees every problem of a Publish at once.
+    let mut problems = Vec::new();
     for (which, source) in [("outgoing", outgoing_script), ("incoming", incoming_script)] {
         if source.len() > rules::MAX_SCRIPT {
-            return Err(ConnectionError::Script {
+            problems.push(ConnectionError::Script {
                 which,
                 message: format!("it is longer than {} KB", rules::MAX_SCRIPT / 1024),
             });
+        } else if let Err(message) = tandem_script::playground::check(source, which) {
+            problems.push(ConnectionError::Script { which, message });
         }
-        tandem_script::playground::check(source, which)
-            .map_err(|message| ConnectionError::Script { which, message })?;
     }
+    ConnectionError::all(problems)?;
     let (outgoing, incoming) = (outgoing_script.to_owned(), incoming_script.to_owned());
     let was_paused = crate::sync::engine::paused_by_rules(&connection);
     let connection = modify(state, id, |c| {

@@ -5,6 +5,7 @@
 //! [`MENU`].
 
 mod connections;
+pub(crate) mod flash;
 mod item_form;
 mod items;
 mod projects;
@@ -83,6 +84,13 @@ pub struct Layout {
     pub flash: Option<String>,
     /// Unresolved sync errors, shown next to Errors in the menu.
     pub open_errors: u64,
+    /// The node serves a ServiceNow instance: its projects are the synced tables (no "New
+    /// project": it could not reach the tracker) and its triggers are encoded queries.
+    pub servicenow: bool,
+}
+
+fn serves_servicenow(state: &AppState) -> bool {
+    state.settings().tracker == crate::state::TrackerKind::ServiceNow
 }
 
 impl Layout {
@@ -94,6 +102,7 @@ impl Layout {
             active,
             flash: None,
             open_errors: user.open_errors,
+            servicenow: serves_servicenow(state),
         }
     }
 
@@ -105,6 +114,7 @@ impl Layout {
             active: "",
             flash: None,
             open_errors: 0,
+            servicenow: serves_servicenow(state),
         }
     }
 
@@ -172,10 +182,11 @@ pub fn error_page(error: ApiError) -> Response {
             active: "",
             flash: None,
             open_errors: 0,
+            servicenow: false,
         },
         status: status.as_u16(),
         title: status.canonical_reason().unwrap_or("Error"),
-        message: error.public_message(),
+        message: flash::capitalized(&error.public_message()),
     };
     let mut response = (status, page).into_response();
     if let Some(secs) = retry_after {

@@ -330,7 +330,7 @@ async fn effective_settings(
         None => store
             .setting(NAME_SETTING)
             .await?
-            .unwrap_or_else(|| "Tandem node".to_owned()),
+            .unwrap_or_else(|| crate::config::DEFAULT_NODE_NAME.to_owned()),
     };
     // The tracker is ServiceNow exactly when an instance is configured.
     let tracker = if config.servicenow.is_some() {

@@ -15,20 +15,18 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
-use tandem_model::{Connection, ConnectionStatus};
+use tandem_model::{Connection, ConnectionRole, ConnectionStatus};
 use uuid::Uuid;
 
+use super::flash::{self, Flash};
 use super::{Layout, PageError, PageResult};
-use crate::auth::{ConsoleUser, urlencode};
+use crate::auth::ConsoleUser;
 use crate::connections::{self, ConnectionError};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The menu entry every connection page highlights.
 const MENU_PATH: &str = "/connections";
-
-/// Flash texts arrive in the query string; anything longer than a service message is not ours.
-const MAX_FLASH: usize = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,16 +48,27 @@ fn parse_id(raw: &str) -> Result<Uuid, PageError> {
     })
 }
 
-/// A refusal the admin can act on, as its message; a fault of the node itself stays an error
-/// page (logged, never echoed).
+/// A refusal the admin can act on, as its message (starting with a capital, each of several
+/// problems on a line of its own); a fault of the node itself stays an error page (logged,
+/// never echoed).
 fn refusal(error: ConnectionError) -> Result<String, PageError> {
     match error {
         ConnectionError::Node(inner) => Err(inner.into()),
-        other => Ok(other.to_string()),
+        other => Ok(other
+            .each()
+            .iter()
+            .map(|problem| super::flash::capitalized(&problem.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n")),
     }
 }
 
-/// The field a refusal is about, when it names one of the form's fields.
+/// The form fields a refusal is about (each of several problems names its own).
+fn refused_fields(error: &ConnectionError) -> Vec<&'static str> {
+    error.each().into_iter().filter_map(refused_field).collect()
+}
+
+/// The field one refusal is about, when it names one of the form's fields.
 fn refused_field(error: &ConnectionError) -> Option<&'static str> {
     match error {
         // The service names fields as the form labels them.
@@ -107,12 +116,10 @@ fn status_class(status: ConnectionStatus) -> &'static str {
     status.as_str()
 }
 
-fn redirect_with(flash: Result<String, String>) -> PageResult {
-    let query = match flash {
-        Ok(message) => format!("flash={}", urlencode(&message)),
-        Err(message) => format!("error={}", urlencode(&message)),
-    };
-    Ok(Redirect::to(&format!("/connections?{query}")).into_response())
+/// Back to the list with the outcome as a signed `flash` or `error` (see `console::flash`).
+fn redirect_with(user: &ConsoleUser, outcome: Result<String, String>) -> PageResult {
+    let outcome = outcome.as_deref().map_err(String::as_str);
+    Ok(Redirect::to(&flash::location(user, MENU_PATH, outcome)).into_response())
 }
 
 // --- the list ------------------------------------------------------------------------------
@@ -129,6 +136,8 @@ struct Row {
     status: String,
     status_class: &'static str,
     reason: Option<String>,
+    /// The connection has a private side, which makes every request: who calls whom.
+    private: Option<String>,
     /// `activate`, `deactivate`, or none while the invitation is pending.
     toggle: Option<(&'static str, &'static str)>,
     /// Unresolved sync errors of the connection on this node, those the remote reported
@@ -156,10 +165,28 @@ impl Row {
             status: connections::status_label(connection),
             status_class: status_class(connection.status),
             reason: connection.status_reason.clone(),
+            private: private_note(connection),
             toggle,
             open_errors,
         }
     }
+}
+
+/// What the Private mark says: which side is private, and so who calls whom.
+fn private_note(connection: &Connection) -> Option<String> {
+    if !connection.private {
+        return None;
+    }
+    Some(match connection.role {
+        ConnectionRole::Acceptor => format!(
+            "This node is the private side: it has no URL {} can call, so it makes every request.",
+            connection.remote_short_name
+        ),
+        _ => format!(
+            "{} is the private side: this node cannot call it, so it makes every request.",
+            connection.remote_short_name
+        ),
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -170,19 +197,13 @@ struct ConnectionsPage {
     error: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ListParams {
-    flash: Option<String>,
-    error: Option<String>,
-}
-
 async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Query(params): Query<ListParams>,
+    Query(params): Query<Flash>,
 ) -> PageResult {
-    let layout = Layout::new(&state, &user, MENU_PATH)
-        .with_flash(params.flash.filter(|f| f.len() < MAX_FLASH));
+    let (notice, error) = params.take(&user);
+    let layout = Layout::new(&state, &user, MENU_PATH).with_flash(notice);
     let open = connections::open_errors(&state).await?;
     let rows = connections::list(&state)
         .await?
@@ -192,7 +213,7 @@ async fn list(
     Ok(ConnectionsPage {
         layout,
         rows,
-        error: params.error.filter(|e| e.len() < MAX_FLASH),
+        error,
     }
     .into_response())
 }
@@ -215,13 +236,16 @@ async fn activate(
     match connections::activate(&state, id).await {
         Ok(c) => {
             tracing::info!(user = %user.session.username, connection = %c.name, "Connection activated.");
-            redirect_with(Ok(format!(
-                "Connection {} is {}.",
-                c.name,
-                connections::status_label(&c).to_lowercase()
-            )))
+            redirect_with(
+                &user,
+                Ok(format!(
+                    "Connection {} is {}.",
+                    c.name,
+                    connections::status_label(&c).to_lowercase()
+                )),
+            )
         }
-        Err(e) => redirect_with(Err(refusal(e)?)),
+        Err(e) => redirect_with(&user, Err(refusal(e)?)),
     }
 }
 
@@ -236,12 +260,15 @@ async fn deactivate(
     match connections::deactivate(&state, id).await {
         Ok(c) => {
             tracing::info!(user = %user.session.username, connection = %c.name, "Connection deactivated.");
-            redirect_with(Ok(format!(
-                "Connection {} is deactivated: changes wait and flow again when you activate it.",
-                c.name
-            )))
+            redirect_with(
+                &user,
+                Ok(format!(
+                    "Connection {} is deactivated: changes wait and flow again when you activate it.",
+                    c.name
+                )),
+            )
         }
-        Err(e) => redirect_with(Err(refusal(e)?)),
+        Err(e) => redirect_with(&user, Err(refusal(e)?)),
     }
 }
 
@@ -256,9 +283,9 @@ async fn delete(
     match connections::delete(&state, id).await {
         Ok(deleted) => {
             tracing::info!(user = %user.session.username, connection = %deleted.name, remote_told = deleted.remote_told, "Connection deleted.");
-            redirect_with(Ok(deleted_message(&deleted)))
+            redirect_with(&user, Ok(deleted_message(&deleted)))
         }
-        Err(e) => redirect_with(Err(refusal(e)?)),
+        Err(e) => redirect_with(&user, Err(refusal(e)?)),
     }
 }
 
@@ -302,6 +329,12 @@ mod tests {
             Some("name")
         );
         assert_eq!(refused_field(&invalid("the acceptance")), None);
+        let several = ConnectionError::Several(vec![
+            invalid("Local instance short name"),
+            invalid("the acceptance"),
+            ConnectionError::NameTaken("x".into()),
+        ]);
+        assert_eq!(refused_fields(&several), ["local_short_name", "name"]);
     }
 
     #[test]

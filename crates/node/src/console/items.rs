@@ -16,6 +16,7 @@ use tandem_model::{
 };
 use tandem_store::{Page, StoreError};
 
+use super::flash::{self, Flash};
 use super::item_form::{ItemForm, json_text};
 use super::{Layout, PageError, PageResult};
 use crate::auth::ConsoleUser;
@@ -82,7 +83,6 @@ impl ItemsPage {
 struct ListParams {
     query: Option<String>,
     page: Option<u32>,
-    flash: Option<String>,
 }
 
 async fn list(
@@ -111,9 +111,8 @@ async fn list(
         Err(e) => (Vec::new(), 0, Some(e.to_string())),
     };
     let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE))).unwrap_or(u32::MAX);
-    let flash = params.flash.filter(|f| f.len() < 200);
     Ok(ItemsPage {
-        layout: Layout::new(&state, &user, "/items").with_flash(flash),
+        layout: Layout::new(&state, &user, "/items"),
         query: text,
         error,
         items,
@@ -172,7 +171,8 @@ async fn new_page(
 ) -> PageResult {
     let projects = state.store().projects().await?;
     if projects.is_empty() {
-        return Ok(Redirect::to("/projects/new?flash=Create+a+project+first").into_response());
+        let to = flash::location(&user, "/projects/new", Ok("Create a project first."));
+        return Ok(Redirect::to(&to).into_response());
     }
     let form = ItemForm {
         project: params
@@ -236,7 +236,7 @@ fn refusal(e: StoreError) -> Result<String, PageError> {
         | StoreError::VersionConflict { .. }
         | StoreError::NotFound {
             what: "project", ..
-        } => Ok(e.to_string()),
+        } => Ok(super::flash::capitalized(&e.to_string())),
         other => Err(other.into()),
     }
 }
@@ -344,25 +344,21 @@ impl ItemPage {
     }
 }
 
-#[derive(Deserialize)]
-struct ViewParams {
-    error: Option<String>,
-}
-
 async fn view(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(key): Path<String>,
-    Query(params): Query<ViewParams>,
+    Query(params): Query<Flash>,
 ) -> PageResult {
     let key = parse_key(&key)?;
     let item = load(&state, &key).await?;
     let history = state.store().history(&key).await?;
+    let (notice, error) = params.take(&user);
     Ok(ItemPage {
-        layout: Layout::new(&state, &user, "/items"),
+        layout: Layout::new(&state, &user, "/items").with_flash(notice),
         item,
         history,
-        error: params.error.filter(|e| e.len() < 300),
+        error,
     }
     .into_response())
 }
@@ -400,15 +396,16 @@ async fn comment(
         .await;
     match result.map_err(refusal) {
         Ok(_) => Ok(Redirect::to(&format!("/items/{key}#comments")).into_response()),
-        Err(Ok(message)) => Ok(back_with_error(&key, &message)),
+        Err(Ok(message)) => Ok(back_with_error(&user, &key, &message)),
         Err(Err(e)) => Err(e),
     }
 }
 
-fn back_with_error(key: &ItemKey, message: &str) -> axum::response::Response {
-    Redirect::to(&format!(
-        "/items/{key}?error={}",
-        crate::auth::urlencode(message)
+fn back_with_error(user: &ConsoleUser, key: &ItemKey, message: &str) -> axum::response::Response {
+    Redirect::to(&flash::location(
+        user,
+        &format!("/items/{key}"),
+        Err(message),
     ))
     .into_response()
 }
@@ -462,7 +459,7 @@ async fn attach(
     }
     user.check_csrf(&csrf)?;
     if uploads.is_empty() {
-        return Ok(back_with_error(&key, "Choose a file to attach."));
+        return Ok(back_with_error(&user, &key, "Choose a file to attach."));
     }
     for upload in uploads {
         if let Err(e) = state
@@ -471,7 +468,7 @@ async fn attach(
             .await
         {
             return match refusal(e) {
-                Ok(message) => Ok(back_with_error(&key, &message)),
+                Ok(message) => Ok(back_with_error(&user, &key, &message)),
                 Err(e) => Err(e),
             };
         }

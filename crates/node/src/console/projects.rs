@@ -12,6 +12,7 @@ use serde::Deserialize;
 use tandem_model::NewProject;
 use tandem_store::StoreError;
 
+use super::flash::Flash;
 use super::{Layout, PageError, PageResult};
 use crate::auth::ConsoleUser;
 use crate::state::AppState;
@@ -30,19 +31,14 @@ struct ProjectFormPage {
     error: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct FlashParam {
-    flash: Option<String>,
-}
-
 async fn new_project_page(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Query(params): Query<FlashParam>,
+    Query(params): Query<Flash>,
 ) -> PageResult {
+    let (notice, error) = params.take(&user);
     Ok(ProjectFormPage {
-        layout: Layout::new(&state, &user, "/items")
-            .with_flash(params.flash.filter(|f| f.len() < 200)),
+        layout: Layout::new(&state, &user, "/items").with_flash(notice.or(error)),
         key: String::new(),
         name: String::new(),
         description: String::new(),
@@ -66,6 +62,12 @@ async fn create_project(
     Form(form): Form<ProjectForm>,
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
+    if state.settings().tracker == crate::state::TrackerKind::ServiceNow {
+        // The page says why; a form posted anyway is refused the same way.
+        return Err(PageError(crate::error::ApiError::BadRequest(
+            "this node serves ServiceNow: its projects are the synced tables (Settings → General), not made here".into(),
+        )));
+    }
     let key_text = form.key.trim().to_ascii_uppercase();
     let result = match key_text.parse() {
         Ok(key) => state

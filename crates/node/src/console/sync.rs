@@ -13,11 +13,10 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::response::{IntoResponse, Redirect};
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{PageError, PageResult};
-use crate::auth::urlencode;
+use super::{PageError, PageResult, flash};
+use crate::auth::ConsoleUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -30,44 +29,20 @@ pub fn router() -> Router<AppState> {
         .merge(reconcile::router())
 }
 
-/// Flash texts arrive in the query string; anything longer than an engine message is not ours.
-const MAX_FLASH: usize = 500;
-
-/// The `flash` and `error` a redirect after an action carries.
-#[derive(Deserialize, Default)]
-struct Flash {
-    flash: Option<String>,
-    error: Option<String>,
-}
-
-impl Flash {
-    fn flash(&mut self) -> Option<String> {
-        self.flash.take().filter(|f| f.len() < MAX_FLASH)
-    }
-
-    fn error(&mut self) -> Option<String> {
-        self.error.take().filter(|e| e.len() < MAX_FLASH)
-    }
-}
-
 /// A refusal the admin can act on (no such item, a rule that failed), as its message; a fault
 /// of the node itself stays an error page (logged, never echoed).
 fn refusal(error: impl Into<ApiError>) -> Result<String, PageError> {
     match error.into() {
         internal @ ApiError::Internal(_) => Err(PageError(internal)),
-        other => Ok(other.public_message()),
+        other => Ok(super::flash::capitalized(&other.public_message())),
     }
 }
 
-/// Redirects to `path` (which may carry a query already) with the outcome as `flash` or
-/// `error`.
-fn redirect_with(path: &str, outcome: Result<String, String>) -> PageResult {
-    let join = if path.contains('?') { '&' } else { '?' };
-    let query = match outcome {
-        Ok(message) => format!("flash={}", urlencode(&message)),
-        Err(message) => format!("error={}", urlencode(&message)),
-    };
-    Ok(Redirect::to(&format!("{path}{join}{query}")).into_response())
+/// Redirects to `path` (which may carry a query already) with the outcome as a signed
+/// `flash` or `error` (see `console::flash`).
+fn redirect_with(user: &ConsoleUser, path: &str, outcome: Result<String, String>) -> PageResult {
+    let outcome = outcome.as_deref().map_err(String::as_str);
+    Ok(Redirect::to(&flash::location(user, path, outcome)).into_response())
 }
 
 /// Every connection by id: the Errors rows show its name and, for an error the remote
@@ -115,25 +90,7 @@ mod tests {
         assert!(refusal(ApiError::Internal("disk".into())).is_err());
         assert_eq!(
             refusal(ApiError::BadRequest("there is no item SUP-9".into())).ok(),
-            Some("there is no item SUP-9".to_owned())
-        );
-    }
-
-    #[test]
-    fn redirects_join_the_flash_to_an_existing_query() {
-        let location = |r: PageResult| {
-            r.ok().expect("a redirect").headers()["location"]
-                .to_str()
-                .unwrap()
-                .to_owned()
-        };
-        assert_eq!(
-            location(redirect_with("/sync/errors", Ok("done".into()))),
-            "/sync/errors?flash=done"
-        );
-        assert_eq!(
-            location(redirect_with("/sync/entity?key=SUP-1", Err("no".into()))),
-            "/sync/entity?key=SUP-1&error=no"
+            Some("There is no item SUP-9".to_owned())
         );
     }
 }

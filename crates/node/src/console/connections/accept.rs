@@ -161,7 +161,7 @@ async fn accept(
                 ),
                 None => format!("Connection {} is active.", connection.name),
             };
-            redirect_with(Ok(note))
+            redirect_with(&user, Ok(note))
         }
         Err(e) => Ok(paste(&state, &user, form.code, Some(refusal(e)?))),
     }

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use tandem_model::{Connection, ConnectionRole, Mode, Trigger};
 use uuid::Uuid;
 
-use super::{MAX_FLASH, MENU_PATH, parse_id, refusal, status_class};
-use crate::auth::{ConsoleUser, urlencode};
+use super::{MENU_PATH, parse_id, refusal, status_class};
+use crate::auth::ConsoleUser;
 use crate::connections::{self, Statistics};
+use crate::console::flash::{self, Flash};
 use crate::console::{Layout, PageResult};
 use crate::state::AppState;
 
@@ -162,6 +163,8 @@ fn facts(state: &AppState, layout: &Layout, c: &Connection) -> Vec<(&'static str
 struct EditParams {
     tab: Option<String>,
     flash: Option<String>,
+    error: Option<String>,
+    sig: Option<String>,
 }
 
 async fn edit_page(
@@ -176,8 +179,14 @@ async fn edit_page(
         .map(|(value, _)| *value)
         .find(|value| params.tab.as_deref() == Some(*value))
         .unwrap_or("rules");
-    let flash = params.flash.filter(|f| f.len() < MAX_FLASH);
-    let page = render(&state, &user, id, tab, flash, None).await?;
+    let (notice, error) = Flash {
+        flash: params.flash,
+        error: params.error,
+        sig: params.sig,
+    }
+    .take(&user);
+    // The only refusal sent here is a new invitation code that could not be made.
+    let page = render(&state, &user, id, tab, notice.or(error), None).await?;
     Ok(page.into_response())
 }
 
@@ -309,7 +318,7 @@ async fn save_rules(
     match connections::save_rules(&state, id, &form.outgoing_script, &form.incoming_script).await {
         Ok(c) => {
             tracing::info!(user = %user.session.username, connection = %c.name, "Sync rules published.");
-            Ok(redirect_to_tab(id, "rules", "Rules published.").into_response())
+            Ok(redirect_to_tab(&user, id, "rules", "Rules published.").into_response())
         }
         Err(e) => {
             let refused = Refused::Rules {
@@ -351,7 +360,7 @@ async fn save_target(
                 ),
                 None => "No target project: new items from the other side wait with an error until one is chosen.".to_owned(),
             };
-            Ok(redirect_to_tab(id, "rules", &note).into_response())
+            Ok(redirect_to_tab(&user, id, "rules", &note).into_response())
         }
         Err(e) => {
             let mut page = render(&state, &user, id, "rules", None, None).await?;
@@ -403,7 +412,7 @@ async fn save_scope(
     match saved {
         Ok(view) => {
             tracing::info!(user = %user.session.username, connection = %id, scope = %view.effective, "Connection scope saved.");
-            Ok(redirect_to_tab(id, "info", "Scope saved.").into_response())
+            Ok(redirect_to_tab(&user, id, "info", "Scope saved.").into_response())
         }
         Err(e) => {
             let refused = Refused::Scope {
@@ -436,7 +445,7 @@ async fn save_info(
     match connections::update_info(&state, id, Some(description.clone()), None).await {
         Ok(c) => {
             tracing::info!(user = %user.session.username, connection = %c.name, "Connection description saved.");
-            Ok(redirect_to_tab(id, "info", "Description saved.").into_response())
+            Ok(redirect_to_tab(&user, id, "info", "Description saved.").into_response())
         }
         Err(e) => {
             let refused = Refused::Info {
@@ -604,9 +613,10 @@ async fn test_incoming(
     Ok(page.into_response())
 }
 
-fn redirect_to_tab(id: Uuid, tab: &str, flash: &str) -> Redirect {
-    Redirect::to(&format!(
-        "/connections/{id}/edit?tab={tab}&flash={}",
-        urlencode(flash)
+fn redirect_to_tab(user: &ConsoleUser, id: Uuid, tab: &str, notice: &str) -> Redirect {
+    Redirect::to(&flash::location(
+        user,
+        &format!("/connections/{id}/edit?tab={tab}"),
+        Ok(notice),
     ))
 }

@@ -16,7 +16,7 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tandem_model::Mode;
 
-use super::{MENU_PATH, refusal, refused_field, short_name};
+use super::{MENU_PATH, refusal, refused_fields, short_name};
 use crate::auth::ConsoleUser;
 use crate::connections::{
     self, ConnectionError, DestinationCheck, InitiateRequest, Initiated, ModeOffer,
@@ -247,13 +247,13 @@ struct InfoPage {
     remote: Option<String>,
     mode_name: &'static str,
     error: Option<String>,
-    /// The form field the error is about, marked next to it.
-    error_field: Option<&'static str>,
+    /// The form fields the error is about, each marked.
+    error_fields: Vec<&'static str>,
 }
 
 impl InfoPage {
     fn invalid(&self, field: &str) -> bool {
-        self.error_field == Some(field)
+        self.error_fields.contains(&field)
     }
 }
 
@@ -308,7 +308,7 @@ async fn info_page(
         mode_name: mode.name(),
         form,
         error: None,
-        error_field: None,
+        error_fields: Vec::new(),
     }
     .into_response())
 }
@@ -321,8 +321,11 @@ struct CodePage {
     layout: Layout,
     step: u8,
     name: String,
+    remote_short_name: String,
     code: Option<String>,
-    accept_url: Option<String>,
+    /// The remote's Accept invitation page with the code in the fragment (`#code=…`), which
+    /// its page fills in: browsers never send a fragment to a server.
+    go_to_remote: Option<String>,
     expires: Option<String>,
 }
 
@@ -363,7 +366,7 @@ async fn initiate(
             Ok(code_page(&state, &user, initiated))
         }
         Err(e) => {
-            let error_field = refused_field(&e);
+            let error_fields = refused_fields(&e);
             let error = refusal(e)?;
             let page = InfoPage {
                 layout: Layout::new(&state, &user, MENU_PATH),
@@ -373,7 +376,7 @@ async fn initiate(
                 mode_name: Mode::parse(&form.mode).map_or("", Mode::name),
                 form,
                 error: Some(error),
-                error_field,
+                error_fields,
             };
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
@@ -399,11 +402,14 @@ async fn new_code(
             tracing::info!(user = %user.session.username, connection = %issued.connection.name, "New invitation code made.");
             Ok(code_page(&state, &user, issued))
         }
-        Err(e) => Ok(Redirect::to(&format!(
-            "/connections/{id}/edit?tab=info&flash={}",
-            crate::auth::urlencode(&super::refusal(e)?)
-        ))
-        .into_response()),
+        Err(e) => {
+            let to = crate::console::flash::location(
+                &user,
+                &format!("/connections/{id}/edit?tab=info"),
+                Err(&super::refusal(e)?),
+            );
+            Ok(Redirect::to(&to).into_response())
+        }
     }
 }
 
@@ -414,12 +420,17 @@ fn code_page(state: &AppState, user: &ConsoleUser, initiated: Initiated) -> Resp
         .invitation
         .as_ref()
         .map(|i| layout.time(&i.expires));
+    let go_to_remote = match (&initiated.accept_url, &initiated.code) {
+        (Some(url), Some(code)) => Some(format!("{url}#code={}", crate::auth::urlencode(code))),
+        _ => None,
+    };
     CodePage {
         layout,
         step: 4,
         name: initiated.connection.name,
+        remote_short_name: initiated.connection.remote_short_name,
         code: initiated.code,
-        accept_url: initiated.accept_url,
+        go_to_remote,
         expires,
     }
     .into_response()

@@ -14,9 +14,10 @@ use serde::Deserialize;
 use tandem_model::{Connection, ItemKey};
 
 use super::errors::ErrorRow;
-use super::{Flash, name_of, pretty_json, redirect_with, refusal};
+use super::{name_of, pretty_json, redirect_with, refusal};
 use crate::auth::{ConsoleUser, urlencode};
 use crate::connections;
+use crate::console::flash::Flash;
 use crate::console::{Layout, PageResult};
 use crate::state::AppState;
 use crate::sync::engine::{self, SyncFailure};
@@ -90,6 +91,7 @@ struct Params {
     key: Option<String>,
     flash: Option<String>,
     error: Option<String>,
+    sig: Option<String>,
 }
 
 async fn page(
@@ -97,12 +99,13 @@ async fn page(
     user: ConsoleUser,
     Query(params): Query<Params>,
 ) -> PageResult {
-    let mut flash = Flash {
+    let (notice, error) = Flash {
         flash: params.flash,
         error: params.error,
-    };
-    let layout = Layout::new(&state, &user, PATH).with_flash(flash.flash());
-    let error = flash.error();
+        sig: params.sig,
+    }
+    .take(&user);
+    let layout = Layout::new(&state, &user, PATH).with_flash(notice);
     let raw = params.key.unwrap_or_default().trim().to_owned();
     let mut page = EntityPage {
         key: raw.clone(),
@@ -260,19 +263,19 @@ async fn act(
     user.check_csrf(&form.csrf)?;
     let key = match parse_key(&form.key) {
         Ok(key) => key,
-        Err(message) => return redirect_with(&back(&form.key), Err(message)),
+        Err(message) => return redirect_with(user, &back(&form.key), Err(message)),
     };
     let to = back(&key.to_string());
     let connection = match connections::find(state, &form.connection).await {
         Ok(c) => c,
-        Err(e) => return redirect_with(&to, Err(refusal(e)?)),
+        Err(e) => return redirect_with(user, &to, Err(refusal(e)?)),
     };
     match operation.run(state, &connection, &key).await {
         Ok(message) => {
             tracing::info!(user = %user.session.username, connection = %connection.name, item = %key, operation = operation.name(), "Sync operation from the console.");
-            redirect_with(&to, Ok(message))
+            redirect_with(user, &to, Ok(message))
         }
-        Err(e) => redirect_with(&to, Err(refusal(e)?)),
+        Err(e) => redirect_with(user, &to, Err(refusal(e)?)),
     }
 }
 

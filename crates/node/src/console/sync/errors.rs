@@ -11,8 +11,9 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tandem_model::SyncError;
 
-use super::{Flash, connections_by_id, redirect_with, refusal};
+use super::{connections_by_id, redirect_with, refusal};
 use crate::auth::ConsoleUser;
+use crate::console::flash::Flash;
 use crate::console::{Layout, PageResult};
 use crate::state::AppState;
 use crate::sync::operations;
@@ -90,9 +91,10 @@ struct ErrorsPage {
 async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Query(mut params): Query<Flash>,
+    Query(params): Query<Flash>,
 ) -> PageResult {
-    let layout = Layout::new(&state, &user, PATH).with_flash(params.flash());
+    let (notice, error) = params.take(&user);
+    let layout = Layout::new(&state, &user, PATH).with_flash(notice);
     let names = connections_by_id(&state).await?;
     let error_rows = state
         .store()
@@ -105,7 +107,7 @@ async fn list(
         layout,
         error_rows,
         retry_back: None,
-        error: params.error(),
+        error,
     }
     .into_response())
 }
@@ -133,6 +135,7 @@ async fn retry(
         Ok(error) => {
             tracing::info!(user = %user.session.username, error = error.id, "Sync error resolved and retried.");
             redirect_with(
+                &user,
                 back,
                 Ok(format!(
                     "Error {} resolved; what failed runs again (a new error shows here if it fails again).",
@@ -140,6 +143,6 @@ async fn retry(
                 )),
             )
         }
-        Err(e) => redirect_with(back, Err(refusal(e)?)),
+        Err(e) => redirect_with(&user, back, Err(refusal(e)?)),
     }
 }

@@ -14,9 +14,10 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tandem_model::{Actor, ConflictRecord};
 
-use super::{Flash, redirect_with, refusal};
+use super::{redirect_with, refusal};
 use crate::auth::{ConsoleUser, urlencode};
 use crate::connections;
+use crate::console::flash::Flash;
 use crate::console::{Layout, PageResult};
 use crate::state::AppState;
 use crate::sync::conflicts;
@@ -93,6 +94,7 @@ struct PageQuery {
     before: Option<i64>,
     flash: Option<String>,
     error: Option<String>,
+    sig: Option<String>,
 }
 
 const PAGE: u32 = 50;
@@ -108,16 +110,18 @@ async fn list(
     let next = (records.len() == PAGE as usize)
         .then(|| records.last().map(|c| c.id))
         .flatten();
-    let mut flash = Flash {
+    let (notice, error) = Flash {
         flash: query.flash,
         error: query.error,
-    };
+        sig: query.sig,
+    }
+    .take(&user);
     Ok(ConflictsPage {
-        layout: Layout::new(&state, &user, ACTIVE).with_flash(flash.flash()),
+        layout: Layout::new(&state, &user, ACTIVE).with_flash(notice),
         connection: connection.name,
         rows: records.into_iter().map(Row::from).collect(),
         next,
-        error: flash.error(),
+        error,
     }
     .into_response())
 }
@@ -148,13 +152,14 @@ async fn restore(
     .await
     {
         Ok((conflict, _)) => redirect_with(
+            &user,
             &back,
             Ok(format!(
                 "Restored {} of {} to the value that lost; the change syncs to the other side.",
                 conflict.field, conflict.local_key
             )),
         ),
-        Err(e) => redirect_with(&back, Err(refusal(e)?)),
+        Err(e) => redirect_with(&user, &back, Err(refusal(e)?)),
     }
 }
 

@@ -16,9 +16,10 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tandem_model::{Connection, Trigger};
 
-use super::{Flash, redirect_with, refusal};
+use super::{redirect_with, refusal};
 use crate::auth::ConsoleUser;
 use crate::connections;
+use crate::console::flash::Flash;
 use crate::console::{Layout, PageError, PageResult};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,6 +28,14 @@ use crate::sync::operations;
 use tandem_model::JobKind;
 
 const PATH: &str = "/sync/triggers";
+
+/// Examples under the query field on a node that serves ServiceNow: encoded queries, as a
+/// ServiceNow list's filter writes them (`crate::servicenow::trigger`).
+const SERVICENOW_EXAMPLES: &[&str] = &[
+    "urgency=1^active=true",
+    "priority<=2^state!=7",
+    "short_descriptionLIKEprinter",
+];
 
 /// Examples under the query field, in the built-in tracker's query language.
 const EXAMPLES: &[&str] = &[
@@ -161,10 +170,16 @@ async fn render(
             ..TriggerForm::default()
         },
     };
+    let layout = Layout::new(state, user, PATH).with_flash(flash);
+    let layout_servicenow = layout.servicenow;
     Ok(TriggersPage {
-        layout: Layout::new(state, user, PATH).with_flash(flash),
+        layout,
         sections,
-        examples: EXAMPLES,
+        examples: if layout_servicenow {
+            SERVICENOW_EXAMPLES
+        } else {
+            EXAMPLES
+        },
         add,
         refused,
         error,
@@ -174,9 +189,10 @@ async fn render(
 async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Query(mut params): Query<Flash>,
+    Query(params): Query<Flash>,
 ) -> PageResult {
-    let page = render(&state, &user, params.flash(), params.error(), None).await?;
+    let (notice, error) = params.take(&user);
+    let page = render(&state, &user, notice, error, None).await?;
     Ok(page.into_response())
 }
 
@@ -213,6 +229,7 @@ async fn add(
         Ok(trigger) => {
             tracing::info!(user = %user.session.username, connection = %connection.name, trigger = trigger.id, "Trigger added.");
             redirect_with(
+                &user,
                 PATH,
                 Ok(format!(
                     "Trigger added to {}: items that change to match it come under sync. Bulk Exalate brings the current matches.",
@@ -265,7 +282,7 @@ async fn edit(
     match operations::save_trigger(&state, trigger).await {
         Ok(trigger) => {
             tracing::info!(user = %user.session.username, trigger = trigger.id, "Trigger saved.");
-            redirect_with(PATH, Ok(format!("Trigger {} saved.", trigger.id)))
+            redirect_with(&user, PATH, Ok(format!("Trigger {} saved.", trigger.id)))
         }
         Err(e) => {
             let error = refusal(e)?;
@@ -295,6 +312,7 @@ async fn delete(
     state.store().delete_trigger(trigger.id).await?;
     tracing::info!(user = %user.session.username, trigger = id, "Trigger deleted.");
     redirect_with(
+        &user,
         PATH,
         Ok(format!(
             "Trigger {id} deleted; items it brought under sync keep syncing."
@@ -382,7 +400,7 @@ async fn cancel(
             tracing::info!(user = %user.session.username, job, "Bulk job cancel requested.");
             Ok(Redirect::to(&page).into_response())
         }
-        Err(e) => redirect_with(&page, Err(refusal(e)?)),
+        Err(e) => redirect_with(&user, &page, Err(refusal(e)?)),
     }
 }
 
@@ -419,7 +437,7 @@ async fn start_job(
             tracing::info!(user = %user.session.username, connection = %connection.name, trigger = ?trigger.map(|t| t.id), job = job.id, "{} started.", kind.title());
             Ok(Redirect::to(&format!("/sync/bulk/{}", job.id)).into_response())
         }
-        Err(e) => redirect_with(PATH, Err(refusal(e)?)),
+        Err(e) => redirect_with(user, PATH, Err(refusal(e)?)),
     }
 }
 
@@ -468,4 +486,32 @@ async fn clean_up(
     user.check_csrf(&form.csrf)?;
     let connection = connections::find(&state, &name).await?;
     start_job(&state, &user, JobKind::CleanUp, &connection, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::servicenow::{trigger, view::Tables};
+
+    #[test]
+    fn the_servicenow_examples_are_encoded_queries_a_trigger_takes() {
+        let tables = Tables::new(&["incident".into()]);
+        for example in SERVICENOW_EXAMPLES {
+            assert!(
+                trigger::translate(example, &tables).is_ok(),
+                "{example}: {:?}",
+                trigger::translate(example, &tables).err()
+            );
+        }
+    }
+
+    #[test]
+    fn the_builtin_examples_are_queries_of_the_builtin_tracker() {
+        for example in EXAMPLES {
+            assert!(
+                tandem_model::query::Query::parse(example).is_ok(),
+                "{example}"
+            );
+        }
+    }
 }
