@@ -19,6 +19,7 @@ mod crash;
 mod exalate_idioms;
 mod first_hour;
 mod metrics;
+mod openapi;
 mod security;
 mod servicenow;
 mod servicenow_chaos;

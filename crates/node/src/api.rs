@@ -1,8 +1,14 @@
 //! The REST API under `/api/v1/`: node information, projects, items, comments, attachments,
-//! history, the change events, and connections ([`connections`]). Every route needs a bearer
-//! token; the routes other nodes call are in `crate::peer`, under `/node/v1`.
+//! history, the change events, and connections ([`connections`]). Every route but the API's
+//! own OpenAPI document ([`openapi`]) needs a bearer token; the routes other nodes call are in
+//! `crate::peer`, under `/node/v1`.
+//!
+//! Each handler carries its `#[utoipa::path]` and is registered with `utoipa_axum::routes!`,
+//! which adds its route and its path item together; `openapi::tests` reads the node's route
+//! table and fails on any route under `/api/v1` the document lacks, or lists without serving.
 
 pub mod connections;
+pub mod openapi;
 pub mod reconcile;
 pub mod sync;
 pub mod tokens;
@@ -13,53 +19,90 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tandem_model::{Actor, ItemKey, NewAttachment, NewComment, NewProject, Person, ProjectKey};
 use tandem_store::{MAX_PAGE, Page};
 
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use wire::*;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// The routes of `/api/v1` (paths relative to it), each with its path item.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(openapi::served))
+        .routes(routes!(node_info))
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(get_project))
+        .routes(routes!(search_items, create_item))
+        .routes(routes!(get_item, update_item))
+        .routes(routes!(item_history))
+        .routes(routes!(add_comment))
+        .routes(routes!(edit_comment, delete_comment))
+        .routes(routes!(add_attachment).layer(DefaultBodyLimit::max(
+            tandem_model::MAX_ATTACHMENT + 64 * 1024,
+        )))
+        .routes(routes!(get_attachment, remove_attachment))
+        .routes(routes!(list_events))
+        .merge(connections::routes())
+        .merge(sync::routes())
+        .merge(reconcile::routes())
+        .merge(tokens::routes())
+}
+
+/// The router nested at `/api/v1`: [`routes`], and the API's answers to a path or method it
+/// does not have.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/node", get(node_info))
-        .route("/projects", get(list_projects).post(create_project))
-        .route("/projects/{key}", get(get_project))
-        .route("/items", get(search_items).post(create_item))
-        .route("/items/{key}", get(get_item).patch(update_item))
-        .route("/items/{key}/history", get(item_history))
-        .route("/items/{key}/comments", post(add_comment))
-        .route(
-            "/items/{key}/comments/{id}",
-            patch(edit_comment).delete(delete_comment),
-        )
-        .route(
-            "/items/{key}/attachments",
-            post(add_attachment).layer(DefaultBodyLimit::max(
-                tandem_model::MAX_ATTACHMENT + 64 * 1024,
-            )),
-        )
-        .route(
-            "/items/{key}/attachments/{id}",
-            get(get_attachment).delete(remove_attachment),
-        )
-        .route("/events", get(list_events))
-        .merge(connections::router())
-        .merge(sync::router())
-        .merge(reconcile::router())
-        .merge(tokens::router())
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not supported on this endpoint"))
         })
 }
 
+/// What `GET /node` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `node_info`'s answer, for the document.
+struct NodeInfo {
+    id: uuid::Uuid,
+    name: String,
+    version: String,
+    /// `builtin` or `servicenow`.
+    tracker: String,
+    node_url: String,
+    /// The node's Ed25519 public key, base64.
+    public_key: String,
+    /// A node on ServiceNow only: how syncing with the instance goes.
+    servicenow: Option<ServiceNowInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `node_info`'s answer, for the document.
+struct ServiceNowInfo {
+    tables: Vec<String>,
+    poll_interval_secs: u64,
+    last_poll: Option<String>,
+    last_error: Option<String>,
+    records_pulled: u64,
+    items_pushed: u64,
+    requests: u64,
+    /// To an admin token only.
+    instance_url: Option<String>,
+    /// To an admin token only: whom the node signs in to the instance as.
+    user: Option<String>,
+}
+
 /// What this node is.
+#[utoipa::path(get, path = "/node", tag = "node", responses(
+    (status = 200, description = "The node.", body = NodeInfo),
+))]
 async fn node_info(caller: ApiCaller, State(state): State<AppState>) -> impl IntoResponse {
     let settings = state.settings();
     let mut info = serde_json::json!({
@@ -103,12 +146,19 @@ fn project_key(raw: &str) -> ApiResult<ProjectKey> {
         .map_err(|_| ApiError::NotFound(format!("project {raw} does not exist")))
 }
 
+#[utoipa::path(get, path = "/projects", tag = "projects", responses(
+    (status = 200, description = "Every project.", body = Vec<ProjectJson>),
+))]
 async fn list_projects(_: ApiCaller, State(state): State<AppState>) -> ApiResult<Response> {
     let projects = state.store().projects().await?;
     let body: Vec<ProjectJson> = projects.iter().map(Into::into).collect();
     Ok(axum::Json(body).into_response())
 }
 
+#[utoipa::path(post, path = "/projects", tag = "projects", request_body = CreateProject, responses(
+    (status = 201, description = "The project, created.", body = ProjectJson),
+    (status = 409, description = "A project with this key exists.", body = crate::error::ApiErrorBody),
+))]
 async fn create_project(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -129,6 +179,10 @@ async fn create_project(
     Ok((StatusCode::CREATED, axum::Json(ProjectJson::from(&project))).into_response())
 }
 
+#[utoipa::path(get, path = "/projects/{key}", tag = "projects",
+    params(("key" = String, Path, description = "A project key, like OPS.")),
+    responses((status = 200, description = "The project.", body = ProjectJson)),
+)]
 async fn get_project(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -143,14 +197,33 @@ async fn get_project(
     Ok(axum::Json(ProjectJson::from(&project)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// A query (see the README's Queries); none or empty: every item.
     query: Option<String>,
+    /// Items to skip.
     #[serde(default)]
     offset: u32,
+    /// At most this many items (1–1000, default 50).
     limit: Option<u32>,
 }
 
+/// A page of search results.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `search_items`'s answer, for the document.
+struct ItemPage {
+    /// How many items match in all.
+    total: u64,
+    offset: u32,
+    limit: u32,
+    items: Vec<ItemJson>,
+}
+
+#[utoipa::path(get, path = "/items", tag = "items", params(SearchParams), responses(
+    (status = 200, description = "The matching items.", body = ItemPage),
+    (status = 400, description = "The query or the page is not understood.", body = crate::error::ApiErrorBody),
+))]
 async fn search_items(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -186,6 +259,10 @@ async fn search_items(
     .into_response())
 }
 
+#[utoipa::path(post, path = "/items", tag = "items", request_body = CreateItem, responses(
+    (status = 201, description = "The item, created.", body = ItemJson,
+        headers(("Location" = String, description = "The item's URL."))),
+))]
 async fn create_item(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -214,6 +291,9 @@ async fn load_item(state: &AppState, raw: &str) -> ApiResult<tandem_model::Item>
         .ok_or_else(|| ApiError::NotFound(format!("item {key} does not exist")))
 }
 
+#[utoipa::path(get, path = "/items/{key}", tag = "items", params(("key" = String, Path, description = "An item key, like OPS-12.")), responses(
+    (status = 200, description = "The item, with its comments and attachments.", body = ItemJson),
+))]
 async fn get_item(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -223,6 +303,11 @@ async fn get_item(
     Ok(axum::Json(ItemJson::from(&item)).into_response())
 }
 
+#[utoipa::path(patch, path = "/items/{key}", tag = "items", params(("key" = String, Path, description = "An item key, like OPS-12.")),
+    request_body = PatchItem, responses(
+    (status = 200, description = "The item, changed.", body = ItemJson),
+    (status = 409, description = "The item changed since `version`.", body = crate::error::ApiErrorBody),
+))]
 async fn update_item(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -238,6 +323,9 @@ async fn update_item(
     Ok(axum::Json(ItemJson::from(&item)).into_response())
 }
 
+#[utoipa::path(get, path = "/items/{key}/history", tag = "items", params(("key" = String, Path, description = "An item key, like OPS-12.")), responses(
+    (status = 200, description = "Every change of the item: who, when, field, from, to.", body = Vec<ChangeJson>),
+))]
 async fn item_history(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -249,6 +337,10 @@ async fn item_history(
     Ok(axum::Json(body).into_response())
 }
 
+#[utoipa::path(post, path = "/items/{key}/comments", tag = "items", params(("key" = String, Path, description = "An item key, like OPS-12.")),
+    request_body = CreateComment, responses(
+    (status = 201, description = "The comment, added.", body = CommentJson),
+))]
 async fn add_comment(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -278,6 +370,10 @@ async fn add_comment(
     Ok((StatusCode::CREATED, axum::Json(CommentJson::from(&comment))).into_response())
 }
 
+#[utoipa::path(patch, path = "/items/{key}/comments/{id}", tag = "items",
+    params(("key" = String, Path, description = "An item key, like OPS-12."), ("id" = i64, Path, description = "The comment's id.")), request_body = EditComment, responses(
+    (status = 200, description = "The comment, edited.", body = CommentJson),
+))]
 async fn edit_comment(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -295,6 +391,10 @@ async fn edit_comment(
     Ok(axum::Json(CommentJson::from(&comment)).into_response())
 }
 
+#[utoipa::path(delete, path = "/items/{key}/comments/{id}", tag = "items",
+    params(("key" = String, Path, description = "An item key, like OPS-12."), ("id" = i64, Path, description = "The comment's id.")), responses(
+    (status = 204, description = "The comment is deleted."),
+))]
 async fn delete_comment(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -311,13 +411,42 @@ async fn delete_comment(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AttachParams {
+    /// The file's name, for a raw body (not multipart).
     filename: Option<String>,
 }
 
+/// A `multipart/form-data` upload: each part with a file name is an attachment.
+#[derive(ToSchema)]
+#[allow(dead_code)] // The shape of `add_attachment`'s multipart body, for the document.
+struct AttachmentUpload {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// A file's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // Bodies in and out of the attachment routes, for the document.
+struct FileBytes(Vec<u8>);
+
 /// Takes `multipart/form-data` (one attachment per file part) or a raw body with its
 /// `Content-Type` and `?filename=`.
+#[utoipa::path(post, path = "/items/{key}/attachments", tag = "items",
+    params(("key" = String, Path, description = "An item key, like OPS-12."), AttachParams),
+    request_body(
+        description = "`multipart/form-data` file parts, or the file itself as the body with its \
+            `Content-Type` and `?filename=` (up to 25 MB).",
+        content(
+            (AttachmentUpload = "multipart/form-data"),
+            (FileBytes = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "The attachments, added.", body = Vec<AttachmentJson>),
+    ))]
 async fn add_attachment(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -399,6 +528,12 @@ fn parse_attachment_id(raw: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::NotFound(format!("attachment {raw} does not exist")))
 }
 
+#[utoipa::path(get, path = "/items/{key}/attachments/{id}", tag = "items",
+    params(("key" = String, Path, description = "An item key, like OPS-12."), ("id" = i64, Path, description = "The attachment's id.")), responses(
+    (status = 200, description = "The attachment's bytes, as a download: its own type for raster \
+        images, PDF and plain text, `application/octet-stream` for anything else.",
+        content_type = "application/octet-stream", body = FileBytes),
+))]
 async fn get_attachment(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -461,6 +596,10 @@ fn served_type(declared: &str) -> &'static str {
     }
 }
 
+#[utoipa::path(delete, path = "/items/{key}/attachments/{id}", tag = "items",
+    params(("key" = String, Path, description = "An item key, like OPS-12."), ("id" = i64, Path, description = "The attachment's id.")), responses(
+    (status = 204, description = "The attachment is removed."),
+))]
 async fn remove_attachment(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -475,13 +614,20 @@ async fn remove_attachment(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventParams {
+    /// Events after this sequence number (default 0: from the first).
     #[serde(default)]
     after: i64,
+    /// At most this many (1–1000, default 100).
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/events", tag = "events", params(EventParams), responses(
+    (status = 200, description = "The change events after `after`, in order.", body = Vec<EventJson>),
+    (status = 400, description = "The parameters are not understood.", body = crate::error::ApiErrorBody),
+))]
 async fn list_events(
     _: ApiCaller,
     State(state): State<AppState>,

@@ -206,9 +206,12 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "Request failed.");
         }
-        let body = serde_json::json!({
-            "error": { "code": self.code(), "message": self.public_message() }
-        });
+        let body = ApiErrorBody {
+            error: ApiErrorDetail {
+                code: self.code(),
+                message: self.public_message(),
+            },
+        };
         let mut response = (self.status(), Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
             response
@@ -217,6 +220,21 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorDetail {
+    /// What went wrong, for programs.
+    #[schema(value_type = String, example = "bad_request")]
+    pub code: &'static str,
+    /// What went wrong, for people; safe to show.
+    pub message: String,
 }
 
 /// `Json<T>` whose rejections answer in the API's error shape, naming what was wrong with the

@@ -487,14 +487,19 @@ fn refuse_connection(state: &AppState, stream: TcpStream, peer: SocketAddr, max:
     }
 }
 
-fn router(state: AppState) -> Router {
-    let limits = state.config().http;
+/// Every route the node serves, before the layers every answer passes through.
+pub(crate) fn routes(node_requests: usize) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route(crate::metrics::PATH, get(crate::metrics::scrape))
-        .nest("/api/v1", crate::api::router())
-        .nest("/node/v1", crate::peer::router(limits.node_requests))
+        .nest(crate::api::openapi::PREFIX, crate::api::router())
+        .nest("/node/v1", crate::peer::router(node_requests))
         .merge(crate::console::router())
+}
+
+fn router(state: AppState) -> Router {
+    let limits = state.config().http;
+    routes(limits.node_requests)
         .layer(CatchPanicLayer::new())
         // A body that stops arriving fails its read (408); a request that takes too long in
         // all is answered 408 too.

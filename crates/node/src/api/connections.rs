@@ -1,11 +1,9 @@
 //! `/api/v1/connections` and `/api/v1/invitations`: what the Connections page does, for
 //! scripts and the `tandem connection` commands.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use tandem_model::{Connection, Mode, Scope};
@@ -13,26 +11,69 @@ use uuid::Uuid;
 
 use crate::auth::ApiCaller;
 use crate::connections::{self, AcceptRequest, InitiateRequest};
+use crate::error::ApiErrorBody;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/connections", get(list).post(initiate))
-        .route("/connections/check", post(check))
-        .route(
-            "/connections/{name}",
-            get(show).patch(update).delete(delete),
-        )
-        .route("/connections/{name}/activate", post(activate))
-        .route("/connections/{name}/deactivate", post(deactivate))
-        .route("/connections/{name}/statistics", get(statistics))
-        .route("/connections/{name}/invitation", post(new_invitation))
-        .route("/invitations/preview", post(preview))
-        .route("/invitations/accept", post(accept))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, initiate))
+        .routes(routes!(check))
+        .routes(routes!(show, update, delete))
+        .routes(routes!(activate))
+        .routes(routes!(deactivate))
+        .routes(routes!(statistics))
+        .routes(routes!(new_invitation))
+        .routes(routes!(preview))
+        .routes(routes!(accept))
 }
 
-#[derive(Debug, Serialize)]
+/// The path parameter naming a connection.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // The connection routes' path parameter, for the document.
+pub struct ConnectionName {
+    /// The connection's name or id.
+    pub name: String,
+}
+
+/// `{"connection": ...}`: one connection with its scope (and, to an admin token from `GET`,
+/// its rules).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `one`'s and `show`'s answers, for the document.
+pub struct OneConnection {
+    connection: ConnectionShown,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `connection_json`, for the document.
+struct ConnectionShown {
+    #[serde(flatten)]
+    connection: ConnectionJson,
+    /// The scope set, or null for the default.
+    scope: Option<ScopeJson>,
+    /// What the scope reaches, in words.
+    scope_effective: String,
+    /// `GET` to an admin token only.
+    outgoing_script: Option<String>,
+    /// `GET` to an admin token only.
+    incoming_script: Option<String>,
+}
+
+/// A connection's scope: projects (ServiceNow: synced tables) or a query in the trigger
+/// language.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // The shape of `scope_json`, for the document.
+enum ScopeJson {
+    Projects { projects: Vec<String> },
+    Query { query: String },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RemoteJson {
     pub node_id: Uuid,
     pub name: String,
@@ -40,13 +81,13 @@ pub struct RemoteJson {
     pub tracker: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationJson {
     pub expires: String,
     pub used: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionJson {
     pub id: Uuid,
     pub name: String,
@@ -178,6 +219,16 @@ fn parse_mode(text: &str) -> Result<Mode, ApiError> {
     })
 }
 
+/// `{"connections": [...]}`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `list`'s answer, for the document.
+struct ConnectionList {
+    connections: Vec<ConnectionJson>,
+}
+
+#[utoipa::path(get, operation_id = "list_connections", path = "/connections", tag = "connections", responses(
+    (status = 200, description = "Every connection.", body = ConnectionList),
+))]
 async fn list(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
     let all = connections::list(&state).await?;
     let open = connections::open_errors(&state).await?;
@@ -192,12 +243,37 @@ async fn list(_: ApiCaller, State(state): State<AppState>) -> Result<Response, A
     Ok(axum::Json(serde_json::json!({ "connections": json })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
     url: String,
 }
 
+/// What `POST /connections/check` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `check`'s answer, for the document.
+struct DestinationJson {
+    node_url: String,
+    name: String,
+    tracker: String,
+    /// The URL is this node's own: a local connection, with no code.
+    local: bool,
+    modes: Vec<ModeOfferJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `check`'s answer, for the document.
+struct ModeOfferJson {
+    /// `basic` or `script`.
+    mode: String,
+    description: Vec<String>,
+    /// Why the destination refuses this mode, or null.
+    refusal: Option<String>,
+}
+
+/// Reaches a destination node and says which modes it offers.
+#[utoipa::path(post, operation_id = "check_destination", path = "/connections/check", tag = "connections", request_body = CheckBody,
+    responses((status = 200, description = "The destination.", body = DestinationJson)))]
 async fn check(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -225,7 +301,7 @@ async fn check(
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InitiateBody {
     to: Option<String>,
@@ -245,6 +321,20 @@ struct InitiateBody {
     target_project: Option<String>,
 }
 
+/// What `POST /connections` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `initiate`'s answer, for the document.
+struct Initiated {
+    connection: ConnectionJson,
+    /// The code the other side accepts; null for a local connection.
+    invitation_code: Option<String>,
+    /// The other side's Accept page with the code, when it has a URL.
+    accept_url: Option<String>,
+}
+
+/// Initiates a connection: a Pending one and its invitation code (a local one is Active at once).
+#[utoipa::path(post, operation_id = "initiate_connection", path = "/connections", tag = "connections", request_body = InitiateBody,
+    responses((status = 201, description = "The connection, initiated.", body = Initiated)))]
 async fn initiate(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -297,7 +387,7 @@ async fn initiate(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CodeBody {
     code: String,
@@ -310,6 +400,23 @@ struct CodeBody {
     target_project: Option<String>,
 }
 
+/// What `POST /invitations/preview` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `preview`'s answer, for the document.
+struct InvitationPreview {
+    connection_id: Uuid,
+    connection_name: String,
+    mode: String,
+    remote_node_name: String,
+    remote_url: String,
+    local_short_name: String,
+    remote_short_name: String,
+    expires: String,
+}
+
+/// What accepting an invitation code would make, without accepting it.
+#[utoipa::path(post, operation_id = "preview_invitation", path = "/invitations/preview", tag = "connections", request_body = CodeBody,
+    responses((status = 200, description = "The invitation.", body = InvitationPreview)))]
 async fn preview(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -329,6 +436,9 @@ async fn preview(
     .into_response())
 }
 
+/// Accepts an invitation code: the connection is Active on both sides.
+#[utoipa::path(post, operation_id = "accept_invitation", path = "/invitations/accept", tag = "connections", request_body = CodeBody,
+    responses((status = 201, description = "The connection, accepted.", body = OneConnection)))]
 async fn accept(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -350,6 +460,8 @@ async fn accept(
 /// One connection; to an admin token, with its rules (`outgoing_script`, `incoming_script`),
 /// so that what `PATCH` writes can be read back. Rules may hold credentials for the calls
 /// they make, so other tokens do not see them.
+#[utoipa::path(get, operation_id = "get_connection", path = "/connections/{name}", tag = "connections", params(ConnectionName),
+    responses((status = 200, description = "The connection.", body = OneConnection)))]
 async fn show(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -364,7 +476,7 @@ async fn show(
     Ok(axum::Json(serde_json::json!({ "connection": json })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     #[serde(default)]
@@ -377,12 +489,18 @@ struct UpdateBody {
     incoming_script: Option<String>,
     /// `{"projects": [...]}`, `{"query": "..."}`, or `null` for the default.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ScopeJson>)]
     scope: Option<serde_json::Value>,
     /// A project key, or `null` for none.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     target_project: Option<serde_json::Value>,
 }
 
+/// Changes a connection: description, mode, rules, scope, target project.
+#[utoipa::path(patch, operation_id = "update_connection", path = "/connections/{name}", tag = "connections", params(ConnectionName),
+    request_body = UpdateBody,
+    responses((status = 200, description = "The connection, changed.", body = OneConnection)))]
 async fn update(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -421,6 +539,9 @@ async fn update(
     one(&state, &connection).await
 }
 
+#[utoipa::path(post, operation_id = "activate_connection", path = "/connections/{name}/activate", tag = "connections",
+    params(ConnectionName),
+    responses((status = 200, description = "The connection, active.", body = OneConnection)))]
 async fn activate(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -430,6 +551,9 @@ async fn activate(
     one(&state, &connections::activate(&state, id).await?).await
 }
 
+#[utoipa::path(post, operation_id = "deactivate_connection", path = "/connections/{name}/deactivate", tag = "connections",
+    params(ConnectionName),
+    responses((status = 200, description = "The connection, deactivated.", body = OneConnection)))]
 async fn deactivate(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -439,6 +563,20 @@ async fn deactivate(
     one(&state, &connections::deactivate(&state, id).await?).await
 }
 
+/// What `DELETE /connections/{name}` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `delete`'s answer, for the document.
+struct Deleted {
+    /// The connection's name.
+    deleted: String,
+    /// Whether the remote was told.
+    remote_told: bool,
+    /// The remote never accepted the connection.
+    never_accepted: bool,
+}
+
+#[utoipa::path(delete, operation_id = "delete_connection", path = "/connections/{name}", tag = "connections", params(ConnectionName),
+    responses((status = 200, description = "The connection is deleted.", body = Deleted)))]
 async fn delete(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -456,6 +594,11 @@ async fn delete(
 
 /// A new invitation code for a Pending connection this node initiated; the old one stops
 /// working.
+#[utoipa::path(post, path = "/connections/{name}/invitation", tag = "connections",
+    params(ConnectionName), responses(
+    (status = 201, description = "The new code.", body = NewInvitation),
+    (status = 409, description = "The connection is not Pending, or not initiated here.", body = ApiErrorBody),
+))]
 async fn new_invitation(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -473,6 +616,31 @@ async fn new_invitation(
         .into_response())
 }
 
+/// What `POST /connections/{name}/invitation` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `new_invitation`'s answer, for the document.
+struct NewInvitation {
+    connection: ConnectionJson,
+    invitation_code: String,
+}
+
+/// What `GET /connections/{name}/statistics` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `statistics`'s answer, for the document.
+struct StatisticsJson {
+    twins: u64,
+    /// Messages this node sent and the remote acknowledged.
+    events_sent: u64,
+    /// Messages this node received from the remote and applied.
+    events_received: u64,
+    /// Messages waiting for the remote.
+    queued: u64,
+    errors: u64,
+}
+
+#[utoipa::path(get, operation_id = "connection_statistics", path = "/connections/{name}/statistics", tag = "connections",
+    params(ConnectionName),
+    responses((status = 200, description = "The connection's counts.", body = StatisticsJson)))]
 async fn statistics(
     _: ApiCaller,
     State(state): State<AppState>,

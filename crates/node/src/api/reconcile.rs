@@ -3,11 +3,9 @@
 //! (`verify`, with `"repair": true` to fix what can be fixed). The work is in
 //! `crate::sync::{conflicts, verify}`; this file is the JSON.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tandem_model::{Actor, ConflictRecord};
 
@@ -17,15 +15,91 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::sync::conflicts;
 use crate::sync::verify::{self, Reach, Repair, Report};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/connections/{name}/conflicts", get(list_conflicts))
-        .route(
-            "/connections/{name}/conflicts/{id}/restore",
-            post(restore_conflict),
-        )
-        .route("/connections/{name}/verify", post(verify_connection))
+use super::connections::ConnectionName;
+use crate::error::ApiErrorBody;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_conflicts))
+        .routes(routes!(restore_conflict))
+        .routes(routes!(verify_connection))
+}
+
+/// A conflict as the API shows it ([`conflict_json`]).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `conflict_json`, for the document.
+struct ConflictJson {
+    id: i64,
+    item: String,
+    field: String,
+    local_value: Value,
+    remote_value: Value,
+    /// `local` or `remote`: whose value won.
+    kept: String,
+    /// The value that lost.
+    losing_value: Value,
+    at: String,
+    /// When the losing value was written back, or null.
+    restored: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `list_conflicts`'s answer, for the document.
+struct ConflictList {
+    connection: String,
+    /// Newest first.
+    conflicts: Vec<ConflictJson>,
+    /// The `before` of the next page, or null for the last.
+    next: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `restore_conflict`'s answer, for the document.
+struct Restored {
+    conflict: ConflictJson,
+    item: crate::api::wire::ItemJson,
+}
+
+/// The path parameter of a conflict's id.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // The path parameter, for the document.
+struct ConflictId {
+    id: i64,
+}
+
+/// What `verify` answers ([`report_json`]).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `report_json`, for the document.
+struct VerifyReport {
+    connection: String,
+    /// Twins checked on this side.
+    twins: u64,
+    /// Twins checked on the remote; null when it was not compared.
+    remote_twins: Option<u64>,
+    /// `both`, or `local_only` when the remote could not be compared.
+    reach: String,
+    /// Why the remote was not compared.
+    reach_reason: Option<String>,
+    /// Neither side had a change on its way, so replicas were compared.
+    settled: bool,
+    differences: Vec<Difference>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `report_json`, for the document.
+struct Difference {
+    kind: String,
+    item: Option<String>,
+    remote_key: Option<String>,
+    detail: String,
+    /// With `repair`: what was done (`resent`, `relinked`, `flagged` with `error`, `failed`
+    /// with `reason`).
+    repair: Option<Value>,
 }
 
 /// A conflict as the API shows it: both values (JSON), which side's won, the value that lost.
@@ -44,11 +118,13 @@ pub fn conflict_json(c: &ConflictRecord) -> Value {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ConflictPage {
     /// Conflicts with ids below this one (the `next` of the previous page).
     before: Option<i64>,
+    /// At most this many (default 50).
     #[serde(default = "default_limit")]
     limit: u32,
 }
@@ -57,6 +133,12 @@ fn default_limit() -> u32 {
     50
 }
 
+/// The connection's conflicts (concurrent edits), newest first, in pages.
+#[utoipa::path(get, path = "/connections/{name}/conflicts", tag = "reconcile",
+    params(ConnectionName, ConflictPage), responses(
+    (status = 200, description = "A page of conflicts.", body = ConflictList),
+    (status = 400, description = "The page is not understood.", body = ApiErrorBody),
+))]
 async fn list_conflicts(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -83,6 +165,13 @@ async fn list_conflicts(
     .into_response())
 }
 
+/// Writes a conflict's losing value back to its item (which syncs out).
+#[utoipa::path(post, path = "/connections/{name}/conflicts/{id}/restore", tag = "reconcile",
+    params(ConnectionName, ConflictId), responses(
+    (status = 200, description = "The conflict, restored, and the item.", body = Restored),
+    (status = 400, description = "Not a conflict id, or the value no longer fits the field.", body = ApiErrorBody),
+    (status = 410, description = "The item is gone.", body = ApiErrorBody),
+))]
 async fn restore_conflict(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -101,9 +190,11 @@ async fn restore_conflict(
     .into_response())
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyRequest {
+    /// Fix what can be fixed: send again what the remote lacks or holds differently, restore
+    /// a lost link, flag the rest as sync errors.
     #[serde(default)]
     repair: bool,
 }
@@ -144,6 +235,13 @@ pub fn report_json(report: &Report) -> Value {
     })
 }
 
+/// Compares every twin of the connection with the remote's; with `repair`, fixes what differs.
+#[utoipa::path(post, path = "/connections/{name}/verify", tag = "reconcile", params(ConnectionName),
+    request_body(content = Option<VerifyRequest>, description = "`{\"repair\": true}`, or no body for `{\"repair\": false}`."),
+    responses(
+    (status = 200, description = "The report.", body = VerifyReport),
+    (status = 409, description = "The connection is not active.", body = ApiErrorBody),
+))]
 async fn verify_connection(
     _: ApiCaller,
     State(state): State<AppState>,

@@ -1,10 +1,8 @@
 //! `/api/v1/sync`: bring an item under sync, see its twins, list sync errors.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tandem_model::{ItemKey, Twin};
 
 use crate::auth::ApiCaller;
@@ -14,6 +12,12 @@ use crate::state::AppState;
 use crate::sync::engine::{self, SyncFailure};
 use crate::sync::{jobs, operations};
 use tandem_model::JobKind;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::connections::ConnectionName;
+use crate::error::ApiErrorBody;
 
 /// The routes (under `/api/v1`) a sync-operator token may POST to: sync operations on items,
 /// none that changes a connection, its rules or the node. Every other write needs an admin
@@ -30,33 +34,226 @@ pub const SYNC_OPERATIONS: &[&str] = &[
     "/sync/jobs/{id}/cancel",
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sync/exalate", post(exalate))
-        .route("/sync/unexalate", post(unexalate))
-        .route("/sync/again", post(again))
-        .route("/sync/connect", post(connect))
-        .route("/sync/status/{key}", get(status))
-        .route("/sync/errors", get(errors))
-        .route("/sync/errors/{id}/retry", post(retry))
-        .route("/sync/bulk", post(bulk))
-        .route("/sync/bulk/{id}", get(bulk_progress))
-        .route("/sync/bulk-unexalate", post(bulk_unexalate))
-        .route("/sync/jobs", get(list_jobs))
-        .route("/sync/jobs/{id}", get(job))
-        .route("/sync/jobs/{id}/cancel", post(cancel_job))
-        .route("/sync/cleanup", post(clean_up))
-        .route("/sync/cleanup/{name}", get(clean_up_preview))
-        .route("/connections/{name}/test/outgoing", post(test_outgoing))
-        .route("/connections/{name}/test/incoming", post(test_incoming))
-        .route(
-            "/connections/{name}/triggers",
-            get(list_triggers).post(create_trigger),
-        )
-        .route(
-            "/connections/{name}/triggers/{id}",
-            axum::routing::patch(update_trigger).delete(delete_trigger),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(exalate))
+        .routes(routes!(unexalate))
+        .routes(routes!(again))
+        .routes(routes!(connect))
+        .routes(routes!(status))
+        .routes(routes!(errors))
+        .routes(routes!(retry))
+        .routes(routes!(bulk))
+        .routes(routes!(bulk_progress))
+        .routes(routes!(bulk_unexalate))
+        .routes(routes!(list_jobs))
+        .routes(routes!(job))
+        .routes(routes!(cancel_job))
+        .routes(routes!(clean_up))
+        .routes(routes!(clean_up_preview))
+        .routes(routes!(test_outgoing))
+        .routes(routes!(test_incoming))
+        .routes(routes!(list_triggers, create_trigger))
+        .routes(routes!(update_trigger, delete_trigger))
+}
+
+/// A twin as the API shows it ([`twin_json`]).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `twin_json`, for the document.
+struct TwinJson {
+    /// The connection's name.
+    connection: String,
+    local_key: String,
+    remote_key: Option<String>,
+    last_sync: Option<String>,
+    state: String,
+}
+
+/// `{"twin": ...}`, and for an Exalate on a Deactivated connection, `held`: why it waits.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of the twin operations' answers, for the document.
+struct TwinAnswer {
+    twin: TwinJson,
+    /// Exalate only: the connection is not active, and the item waits until it is.
+    held: Option<String>,
+}
+
+/// A sync error as the API shows it ([`error_json`]).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `error_json`, for the document.
+struct SyncErrorJson {
+    id: i64,
+    impact: String,
+    connection_id: Option<uuid::Uuid>,
+    connection: Option<String>,
+    local_key: Option<String>,
+    remote_key: Option<String>,
+    at: String,
+    message: String,
+    script_trace: Option<String>,
+    /// An error the remote reported: its id there.
+    remote_error: Option<i64>,
+    /// An error the remote reported: the remote's Errors page, where it is retried.
+    retry_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `errors`'s answer, for the document.
+struct SyncErrors {
+    errors: Vec<SyncErrorJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `status`'s answer, for the document.
+struct ItemSyncStatus {
+    item: String,
+    twins: Vec<TwinJson>,
+    conflicts: Vec<ItemConflictJson>,
+    /// The item's open errors: this side's, and those the remote reported about it.
+    errors: Vec<SyncErrorJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `status`'s answer, for the document.
+struct ItemConflictJson {
+    field: String,
+    local_value: serde_json::Value,
+    remote_value: serde_json::Value,
+    /// `local` or `remote`.
+    kept: String,
+    at: String,
+}
+
+/// A bulk job as the API shows it (`JobView::to_json`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `JobView::to_json`, for the document.
+struct JobJson {
+    job: i64,
+    /// What the job does: exalate, unexalate, sync again, clean-up.
+    kind: String,
+    connection: String,
+    trigger: Option<i64>,
+    state: String,
+    done: u64,
+    total: u64,
+    failed: u64,
+    /// Items the job changed.
+    changed: u64,
+    /// Clean-up: the queued changes it dropped.
+    queued: Option<u64>,
+    /// Items per second.
+    rate: Option<f64>,
+    eta_seconds: Option<u64>,
+    started: String,
+    updated: String,
+    finished: bool,
+    finished_at: Option<String>,
+    cancel_requested: bool,
+    /// Why the job stopped, when a fault stopped it.
+    error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `list_jobs`'s answer, for the document.
+struct JobList {
+    jobs: Vec<JobJson>,
+}
+
+/// `202 {"job": id}`: a job started; follow it at `/sync/jobs/{id}`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `bulk_job`'s answer without waiting, for the document.
+struct JobStarted {
+    job: i64,
+}
+
+/// A job waited for to its end: what it changed (`sent`, `stopped`, or `twins` and `queued`),
+/// the job's id, and how many items failed.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `bulk_job`'s answer when waiting, for the document.
+struct JobDone {
+    /// Sync again: the items sent.
+    sent: Option<u64>,
+    /// Bulk Unexalate: the items no longer in sync.
+    stopped: Option<u64>,
+    /// Clean-up: the twins removed.
+    twins: Option<u64>,
+    /// Clean-up: the queued changes dropped.
+    queued: Option<u64>,
+    /// The job; absent for Sync again of one item.
+    job: Option<i64>,
+    failed: Option<u64>,
+}
+
+/// The path parameter of an item's key.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // The path parameter, for the document.
+struct ItemKeyParam {
+    /// An item key, like SUP-12.
+    key: String,
+}
+
+/// The path parameter of a numeric id.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // The path parameter, for the document.
+struct IdParam {
+    id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of the trigger routes' answers, for the document.
+struct TriggerJson {
+    id: i64,
+    /// The query, in the trigger language.
+    query: String,
+    active: bool,
+    note: String,
+    created: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of the trigger routes' answers, for the document.
+struct OneTrigger {
+    trigger: TriggerJson,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `list_triggers`'s answer, for the document.
+struct TriggerList {
+    triggers: Vec<TriggerJson>,
+}
+
+/// A test run of the rules: `ok` true with what they produced, or false with the error, the
+/// script's line, caret and stack (`trace`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of the test runs' answers, for the document.
+struct TestRun {
+    ok: bool,
+    /// Outgoing, ok: the replica the rules produce.
+    replica: Option<serde_json::Value>,
+    /// Incoming, ok: the item the rules leave.
+    item: Option<serde_json::Value>,
+    /// Incoming, ok: field by field, only the fields that change.
+    changes: Option<Vec<FieldChange>>,
+    /// Incoming, ok: the comment changes, in words.
+    comments: Option<Vec<String>>,
+    /// Incoming, ok: the attachment changes, in words.
+    attachments: Option<Vec<String>>,
+    /// Incoming, ok: what the rules logged, and the writes not sent.
+    log: Option<Vec<String>>,
+    /// Not ok: the rules' error.
+    error: Option<String>,
+    /// Not ok: the script's line, caret and stack.
+    trace: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `test_incoming`'s answer, for the document.
+struct FieldChange {
+    field: String,
+    before: serde_json::Value,
+    after: serde_json::Value,
 }
 
 impl From<SyncFailure> for ApiError {
@@ -83,13 +280,18 @@ fn twin_json(t: &Twin, connection: &str) -> serde_json::Value {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemOnConnection {
     connection: String,
     item: String,
 }
 
+/// Brings an item under sync on a connection.
+#[utoipa::path(post, path = "/sync/exalate", tag = "sync", request_body = ItemOnConnection, responses(
+    (status = 200, description = "The twin.", body = TwinAnswer),
+    (status = 409, description = "The connection or item does not allow it now; the message says why.", body = ApiErrorBody),
+))]
 async fn exalate(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -104,6 +306,10 @@ async fn exalate(
     Ok(axum::Json(answer).into_response())
 }
 
+#[utoipa::path(get, operation_id = "sync_status", path = "/sync/status/{key}", tag = "sync", params(ItemKeyParam), responses(
+    (status = 200, description = "The item's twins, conflicts and open errors.", body = ItemSyncStatus),
+    (status = 400, description = "Not an item key.", body = ApiErrorBody),
+))]
 async fn status(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -195,6 +401,9 @@ async fn connections_by_id(
         .collect())
 }
 
+#[utoipa::path(get, operation_id = "list_sync_errors", path = "/sync/errors", tag = "sync", responses(
+    (status = 200, description = "The unresolved sync errors (at most 500).", body = SyncErrors),
+))]
 async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
     let connections = connections_by_id(&state).await?;
     let errors: Vec<_> = state
@@ -207,6 +416,11 @@ async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response,
     Ok(axum::Json(serde_json::json!({"errors": errors})).into_response())
 }
 
+/// Stops syncing an item on a connection.
+#[utoipa::path(post, path = "/sync/unexalate", tag = "sync", request_body = ItemOnConnection, responses(
+    (status = 200, description = "The twin, no longer in sync.", body = TwinAnswer),
+    (status = 409, description = "The connection or item does not allow it now; the message says why.", body = ApiErrorBody),
+))]
 async fn unexalate(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -217,7 +431,7 @@ async fn unexalate(
     Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Again {
     connection: String,
@@ -269,6 +483,12 @@ async fn bulk_job(
     Ok(axum::Json(answer).into_response())
 }
 
+/// Sends an item again, or every twin of the connection (a job).
+#[utoipa::path(post, operation_id = "sync_again", path = "/sync/again", tag = "sync", request_body = Again, responses(
+    (status = 200, description = "Sent (`sent`; for a whole connection, the job and `failed`).", body = JobDone),
+    (status = 202, description = "`wait: false`: the job started.", body = JobStarted),
+    (status = 409, description = "The connection or item does not allow it now; the message says why.", body = ApiErrorBody),
+))]
 async fn again(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -294,7 +514,7 @@ async fn again(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Connect {
     connection: String,
@@ -302,6 +522,11 @@ struct Connect {
     remote_key: String,
 }
 
+/// Links a local item with an existing remote item.
+#[utoipa::path(post, operation_id = "connect_item", path = "/sync/connect", tag = "sync", request_body = Connect, responses(
+    (status = 200, description = "The twin.", body = TwinAnswer),
+    (status = 409, description = "The connection or item does not allow it now; the message says why.", body = ApiErrorBody),
+))]
 async fn connect(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -313,6 +538,10 @@ async fn connect(
     Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
 }
 
+/// Resolves a sync error and runs what failed again.
+#[utoipa::path(post, operation_id = "retry_sync_error", path = "/sync/errors/{id}/retry", tag = "sync", params(IdParam), responses(
+    (status = 200, description = "`{\"retried\": id}`.", body = Object),
+))]
 async fn retry(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -322,7 +551,7 @@ async fn retry(
     Ok(axum::Json(serde_json::json!({"retried": error.id})).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Bulk {
     connection: String,
@@ -332,6 +561,10 @@ struct Bulk {
     wait: bool,
 }
 
+/// Bulk Exalate: brings every item the trigger matches under sync, as a job.
+#[utoipa::path(post, operation_id = "bulk_exalate", path = "/sync/bulk", tag = "sync", request_body = Bulk, responses(
+    (status = 202, description = "The job started.", body = JobStarted),
+))]
 async fn bulk(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -347,7 +580,10 @@ async fn bulk(
         .into_response())
 }
 
-/// A Bulk Exalate's progress (any job's, in fact: the same answer as `/sync/jobs/{id}`).
+/// A Bulk Exalate's progress (any job's: the same answer as `/sync/jobs/{id}`).
+#[utoipa::path(get, operation_id = "bulk_exalate_progress", path = "/sync/bulk/{id}", tag = "sync", params(IdParam), responses(
+    (status = 200, description = "The job.", body = JobJson),
+))]
 async fn bulk_progress(
     caller: ApiCaller,
     state: State<AppState>,
@@ -356,8 +592,9 @@ async fn bulk_progress(
     job(caller, state, id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct JobFilter {
     /// Only this connection's jobs.
     connection: Option<String>,
@@ -366,6 +603,9 @@ struct JobFilter {
 }
 
 /// Bulk jobs, newest first: kind, state, done / total / failed, rate and ETA.
+#[utoipa::path(get, path = "/sync/jobs", tag = "sync", params(JobFilter), responses(
+    (status = 200, description = "The jobs, newest first.", body = JobList),
+))]
 async fn list_jobs(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -381,6 +621,9 @@ async fn list_jobs(
     Ok(axum::Json(serde_json::json!({"jobs": list})).into_response())
 }
 
+#[utoipa::path(get, operation_id = "get_job", path = "/sync/jobs/{id}", tag = "sync", params(IdParam), responses(
+    (status = 200, description = "The job.", body = JobJson),
+))]
 async fn job(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -391,6 +634,9 @@ async fn job(
 }
 
 /// Stops a running job after the items under way; answers the job (a finished one as it is).
+#[utoipa::path(post, path = "/sync/jobs/{id}/cancel", tag = "sync", params(IdParam), responses(
+    (status = 200, description = "The job (a finished one as it is).", body = JobJson),
+))]
 async fn cancel_job(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -430,6 +676,9 @@ fn trigger_json(t: &tandem_model::Trigger) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(get, path = "/connections/{name}/triggers", tag = "rules", params(ConnectionName), responses(
+    (status = 200, description = "The connection's triggers.", body = TriggerList),
+))]
 async fn list_triggers(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -446,7 +695,7 @@ async fn list_triggers(
     Ok(axum::Json(serde_json::json!({"triggers": triggers})).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TriggerBody {
     query: String,
@@ -460,6 +709,10 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(post, path = "/connections/{name}/triggers", tag = "rules", params(ConnectionName),
+    request_body = TriggerBody, responses(
+    (status = 201, description = "The trigger, created.", body = OneTrigger),
+))]
 async fn create_trigger(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -476,7 +729,7 @@ async fn create_trigger(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TriggerPatch {
     #[serde(default)]
@@ -487,6 +740,10 @@ struct TriggerPatch {
     note: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/connections/{name}/triggers/{id}", tag = "rules",
+    params(ConnectionName, IdParam), request_body = TriggerPatch, responses(
+    (status = 200, description = "The trigger, changed.", body = OneTrigger),
+))]
 async fn update_trigger(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -514,6 +771,10 @@ async fn update_trigger(
     Ok(axum::Json(serde_json::json!({"trigger": trigger_json(&trigger)})).into_response())
 }
 
+#[utoipa::path(delete, path = "/connections/{name}/triggers/{id}", tag = "rules",
+    params(ConnectionName, IdParam), responses(
+    (status = 200, description = "`{\"deleted\": id}`.", body = Object),
+))]
 async fn delete_trigger(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -535,6 +796,12 @@ async fn delete_trigger(
     Ok(axum::Json(serde_json::json!({"deleted": id})).into_response())
 }
 
+/// Bulk Unexalate: stops syncing every item the trigger matches, as a job.
+#[utoipa::path(post, path = "/sync/bulk-unexalate", tag = "sync", request_body = Bulk, responses(
+    (status = 200, description = "The job ended: `stopped`, `job`, `failed`.", body = JobDone),
+    (status = 202, description = "`wait: false`: the job started.", body = JobStarted),
+    (status = 409, description = "The connection or item does not allow it now; the message says why.", body = ApiErrorBody),
+))]
 async fn bulk_unexalate(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -553,7 +820,7 @@ async fn bulk_unexalate(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OnConnection {
     connection: String,
@@ -562,6 +829,12 @@ struct OnConnection {
     wait: bool,
 }
 
+/// Clean-up: removes the connection's sync data on both sides, as a job.
+#[utoipa::path(post, path = "/sync/cleanup", tag = "sync", request_body = OnConnection, responses(
+    (status = 200, description = "The job ended: `twins`, `queued`, `job`, `failed`.", body = JobDone),
+    (status = 202, description = "`wait: false`: the job started.", body = JobStarted),
+    (status = 409, description = "The connection or item does not allow it now; the message says why.", body = ApiErrorBody),
+))]
 async fn clean_up(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -579,7 +852,19 @@ async fn clean_up(
     .await
 }
 
+/// What `GET /sync/cleanup/{name}` answers.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `clean_up_preview`'s answer, for the document.
+struct CleanUpPreview {
+    connection: String,
+    twins: u64,
+    queued: u64,
+}
+
 /// What a clean-up of the connection would touch; nothing is written.
+#[utoipa::path(get, path = "/sync/cleanup/{name}", tag = "sync", params(ConnectionName), responses(
+    (status = 200, description = "What a clean-up would remove.", body = CleanUpPreview),
+))]
 async fn clean_up_preview(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -609,7 +894,7 @@ fn test_failure(e: SyncFailure) -> Result<Response, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TestOutgoing {
     item: String,
@@ -630,6 +915,11 @@ fn test_clock(
     operations::test_clock(now, zone).map_err(ApiError::BadRequest)
 }
 
+/// Runs the outgoing rules on an item; sends nothing.
+#[utoipa::path(post, path = "/connections/{name}/test/outgoing", tag = "rules", params(ConnectionName),
+    request_body = TestOutgoing, responses(
+    (status = 200, description = "The replica, or the rules' error (`ok`: false).", body = TestRun),
+))]
 async fn test_outgoing(
     _: ApiCaller,
     State(state): State<AppState>,
@@ -646,7 +936,7 @@ async fn test_outgoing(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TestIncoming {
     replica: serde_json::Value,
@@ -659,6 +949,11 @@ struct TestIncoming {
     zone: Option<String>,
 }
 
+/// Runs the incoming rules on a replica; writes nothing.
+#[utoipa::path(post, path = "/connections/{name}/test/incoming", tag = "rules", params(ConnectionName),
+    request_body = TestIncoming, responses(
+    (status = 200, description = "What the rules would change, or their error (`ok`: false).", body = TestRun),
+))]
 async fn test_incoming(
     _: ApiCaller,
     State(state): State<AppState>,

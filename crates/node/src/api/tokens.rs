@@ -2,30 +2,33 @@
 //! while the node runs (the database is the node's then). Admin tokens only, reads included:
 //! who may list tokens may also make one.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tandem_store::{ApiToken, TokenScope};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{self, ApiCaller};
 use crate::config::check_name;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiErrorBody, ApiJson};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tokens", get(list).post(create))
-        .route("/tokens/{id}/revoke", post(revoke))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
 /// A token as listed: never its secret, which only its creation shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenJson {
     pub id: i64,
     pub name: String,
+    /// `read`, `sync` or `admin`.
+    #[schema(value_type = String)]
     pub scope: &'static str,
     /// RFC 3339, UTC.
     pub created: String,
@@ -48,6 +51,29 @@ impl From<&ApiToken> for TokenJson {
     }
 }
 
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `list`'s answer, for the document.
+struct TokenList {
+    tokens: Vec<TokenJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // The shape of `create`'s answer, for the document.
+struct CreatedToken {
+    #[serde(flatten)]
+    listed: TokenJson,
+    /// The token's secret: shown this once, never again.
+    token: String,
+}
+
+/// The path parameter of a token's id.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // The path parameter, for the document.
+struct TokenId {
+    id: i64,
+}
+
 fn admin_only(caller: &ApiCaller) -> Result<(), ApiError> {
     if caller.scope == TokenScope::Admin {
         Ok(())
@@ -59,6 +85,10 @@ fn admin_only(caller: &ApiCaller) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(get, path = "/tokens", tag = "tokens", responses(
+    (status = 200, description = "The API tokens, without their secrets.", body = TokenList),
+    (status = 403, description = "Not an admin token.", body = ApiErrorBody),
+))]
 async fn list(caller: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
     admin_only(&caller)?;
     let tokens = state.store().api_tokens().await?;
@@ -66,7 +96,7 @@ async fn list(caller: ApiCaller, State(state): State<AppState>) -> Result<Respon
     Ok(axum::Json(serde_json::json!({ "tokens": tokens })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CreateBody {
     name: String,
     /// `read`, `sync` or `admin` (the default).
@@ -74,6 +104,11 @@ struct CreateBody {
     scope: Option<String>,
 }
 
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateBody, responses(
+    (status = 201, description = "The token made, with its secret (shown only now).", body = CreatedToken),
+    (status = 400, description = "A bad name or an unknown scope.", body = ApiErrorBody),
+    (status = 403, description = "Not an admin token.", body = ApiErrorBody),
+))]
 async fn create(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -103,6 +138,11 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(json)).into_response())
 }
 
+#[utoipa::path(post, path = "/tokens/{id}/revoke", tag = "tokens", params(TokenId), responses(
+    (status = 200, description = "The token, revoked.", body = TokenJson),
+    (status = 403, description = "Not an admin token.", body = ApiErrorBody),
+    (status = 404, description = "No such token.", body = ApiErrorBody),
+))]
 async fn revoke(
     caller: ApiCaller,
     State(state): State<AppState>,

@@ -7,10 +7,11 @@ use tandem_model::{
     Attachment, Change, Comment, CustomFields, Item, ItemPatch, NewItem, Person, Priority, Project,
     Status, TrackerEvent,
 };
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonJson {
     pub name: String,
@@ -39,7 +40,7 @@ impl From<PersonJson> for Person {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectJson {
     pub key: String,
     pub name: String,
@@ -60,7 +61,7 @@ impl From<&Project> for ProjectJson {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     pub key: String,
@@ -69,7 +70,7 @@ pub struct CreateProject {
     pub description: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ItemJson {
     pub key: String,
     pub project: String,
@@ -80,6 +81,8 @@ pub struct ItemJson {
     pub assignee: Option<PersonJson>,
     pub reporter: Option<PersonJson>,
     pub labels: Vec<String>,
+    /// Custom fields by name; any JSON value.
+    #[schema(value_type = Object)]
     pub custom_fields: CustomFields,
     /// Task, Bug, Story, Epic or Sub-task.
     #[serde(rename = "type")]
@@ -122,7 +125,7 @@ impl From<&Item> for ItemJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommentJson {
     pub id: i64,
     pub author: PersonJson,
@@ -145,7 +148,7 @@ impl From<&Comment> for CommentJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttachmentJson {
     pub id: i64,
     pub filename: String,
@@ -173,7 +176,7 @@ impl AttachmentJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeJson {
     pub id: i64,
     pub at: String,
@@ -196,7 +199,7 @@ impl From<&Change> for ChangeJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventJson {
     pub seq: i64,
     pub item: String,
@@ -221,7 +224,7 @@ impl From<&TrackerEvent> for EventJson {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateItem {
     pub project: String,
@@ -235,6 +238,8 @@ pub struct CreateItem {
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
+    /// Custom fields by name; any JSON value.
+    #[schema(value_type = Object)]
     pub custom_fields: CustomFields,
     #[serde(rename = "type")]
     pub item_type: Option<String>,
@@ -285,7 +290,7 @@ impl CreateItem {
 }
 
 /// A partial update. `"assignee": null` unassigns; an absent field is left alone.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchItem {
     pub summary: Option<String>,
@@ -297,6 +302,8 @@ pub struct PatchItem {
     #[serde(default, deserialize_with = "present")]
     pub reporter: Option<Option<PersonJson>>,
     pub labels: Option<Vec<String>>,
+    /// Merged into the item's: a field set to `null` is removed.
+    #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<CustomFields>,
     #[serde(rename = "type")]
     pub item_type: Option<String>,
@@ -338,7 +345,7 @@ impl PatchItem {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateComment {
     pub body: String,
@@ -347,7 +354,7 @@ pub struct CreateComment {
     pub author: Option<PersonJson>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditComment {
     pub body: String,
