@@ -485,6 +485,8 @@ async fn statistics(
         "events_sent": s.events_sent,
         "events_received": s.events_received,
         "queued": s.queued,
+        "incoming": s.incoming,
+        "changes_waiting": s.changes_waiting,
         "errors": s.errors,
     }))
     .into_response())
