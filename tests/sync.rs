@@ -72,6 +72,37 @@ where
     panic!("{what}");
 }
 
+/// Waits until the connection `desk` is at rest on both sides: no message waits for the
+/// remote, none received waits to be applied, the sync engine has looked at every change of
+/// the items, and the message counts read the same twice in a row. A check that something
+/// did *not* happen (no echo came back, nothing was copied) reads after this, not after a
+/// pause of a guessed length.
+pub async fn settled(a: &Api, b: &Api) {
+    let mut last = None;
+    for _ in 0..300 {
+        let now = (at_rest(a).await, at_rest(b).await);
+        if let (Some(x), Some(y)) = now {
+            if last == Some((x, y)) {
+                return;
+            }
+            last = Some((x, y));
+        } else {
+            last = None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the connection did not come to rest in 30 s");
+}
+
+/// The connection's message counts (sent, received) when nothing is on its way, else `None`.
+async fn at_rest(api: &Api) -> Option<(u64, u64)> {
+    let (status, s) = api.send(api.get("/connections/desk/statistics")).await;
+    assert_eq!(status, 200, "{s}");
+    let count = |name: &str| s[name].as_u64().unwrap_or_else(|| panic!("{name} in {s}"));
+    (count("queued") == 0 && count("incoming") == 0 && count("changes_waiting") == 0)
+        .then(|| (count("events_sent"), count("events_received")))
+}
+
 pub(crate) async fn twins(api: &Api, key: &str) -> Value {
     let (status, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
     assert_eq!(status, 200, "{body}");
@@ -149,8 +180,8 @@ async fn an_exalated_item_appears_on_the_other_side_and_changes_flow_both_ways()
             .ends_with("commented: Customer confirmed"),
         "{comment}"
     );
-    // Let any echo arrive before counting.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Any echo would have arrived by the time the connection is at rest.
+    settled(&api_a, &api_b).await;
     assert_eq!(
         item(&api_a, &key).await["comments"]
             .as_array()
@@ -404,7 +435,7 @@ async fn unexalate_stops_both_sides_and_connect_links_existing_items() {
             json!({"summary": "Not synced any more"}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    settled(&api_a, &api_b).await;
     assert_eq!(item(&api_a, "SUP-1").await["summary"], "Filed and linked");
 
     // Exalate again: both halves sync again, both ways, and what B changed meanwhile arrives.
@@ -527,7 +558,7 @@ async fn a_connect_the_remote_cannot_take_comes_back_as_an_error_and_copies_noth
     assert_eq!(twins(&api_b, "ENG-1").await[0]["remote_key"], "SUP-3");
 
     // Nothing was copied to B, and B has no errors of its own.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&api_a, &api_b).await;
     assert!(!exists(&api_b, "ENG-2").await, "no copy of SUP-1 on B");
     assert_eq!(errors(api_b.clone()).await, json!([]));
 
@@ -740,7 +771,7 @@ async fn attachments_travel_with_their_content_and_removals_follow() {
         item(&api_b, "ENG-1").await["summary"] == "Screenshot attached (v2)"
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    settled(&api_a, &api_b).await;
     assert_eq!(
         item(&api_a, "SUP-1").await["attachments"]
             .as_array()
@@ -1409,7 +1440,7 @@ async fn a_clean_up_while_the_remote_is_paused_makes_no_second_copies() {
         twins(&api_b, "ENG-1").await.as_array().unwrap().is_empty()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    settled(&api_a, &api_b).await;
     assert!(!exists(&api_a, "SUP-2").await, "no second copy on A");
     assert_eq!(item(&api_a, "SUP-1").await["summary"], "Shared");
 

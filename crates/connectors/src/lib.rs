@@ -5,4 +5,14 @@
 //! against the emulators in `tandem-emulators` over HTTP, exactly as it runs against the real
 //! service, so a shortcut can never hide a bug.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+
 pub mod servicenow;
+
+/// RFC 3986's unreserved characters (§2.3): a query value or a path segment keeps these and
+/// has every other byte percent-encoded.
+pub const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');

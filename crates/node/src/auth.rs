@@ -427,17 +427,11 @@ pub async fn restore_setup_token(state: &AppState, token: &str) -> Result<(), No
     Ok(())
 }
 
+/// `text` as a query-string value of a console link: RFC 3986's unreserved characters and `/`
+/// (a `next` path stays readable) kept, every other byte percent-encoded.
 pub fn urlencode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &tandem_connectors::UNRESERVED.remove(b'/');
+    percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// Only same-site paths may be redirect targets after login, never another host: `next` must

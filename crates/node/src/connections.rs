@@ -158,10 +158,15 @@ pub struct Statistics {
     pub twins: u64,
     /// Messages this node sent to the remote and the remote acknowledged.
     pub events_sent: u64,
-    /// Messages this node received from the remote and applied.
+    /// Messages this node received from the remote (stored and acknowledged).
     pub events_received: u64,
     /// Messages waiting for the remote.
     pub queued: u64,
+    /// Messages received from the remote and not applied yet (failed ones are errors).
+    pub incoming: u64,
+    /// The node's item changes (on any connection) the sync engine has not looked at yet,
+    /// counted up to one batch.
+    pub changes_waiting: u64,
     pub errors: u64,
 }
 
@@ -2017,6 +2022,7 @@ pub async fn statistics(state: &AppState, id: Uuid) -> Result<Statistics, Connec
     let store = state.store();
     let queued = store.queued_count(connection.id).await?;
     let queued_total = store.outbound_seq(connection.id).await?.max(0) as u64;
+    let incoming = store.pending_request_count(connection.id).await?;
     let errors = store
         .sync_errors(false, 10_000)
         .await?
@@ -2028,6 +2034,8 @@ pub async fn statistics(state: &AppState, id: Uuid) -> Result<Statistics, Connec
         events_sent: queued_total.saturating_sub(queued),
         events_received: store.inbound_seq(connection.id).await?.max(0) as u64,
         queued,
+        incoming,
+        changes_waiting: crate::sync::engine::changes_waiting(state).await?,
         errors: errors + u64::from(connection.status == ConnectionStatus::Error),
     })
 }

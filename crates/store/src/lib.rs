@@ -726,6 +726,8 @@ pub trait Store: Send + Sync + 'static {
         states: &[RequestState],
         limit: u32,
     ) -> Result<Vec<IncomingRequest>>;
+    /// How many requests of the connection are received and not applied yet.
+    async fn pending_request_count(&self, connection_id: Uuid) -> Result<u64>;
     /// Sets the state; `Failed` also counts an attempt. `NotFound`.
     async fn set_request_state(&self, id: i64, state: RequestState) -> Result<()>;
 

@@ -1003,13 +1003,16 @@ async fn a_request_waits_for_earlier_open_requests_of_its_remote_item() {
     // requests without a key are a group of their own.
     assert_eq!(runnable(&store, 100).await, [x1, y1, n1, gx1]);
     assert_eq!(runnable(&store, 2).await, [x1, y1]);
+    assert_eq!(store.pending_request_count(acme).await.unwrap(), 6);
+    assert_eq!(store.pending_request_count(globex).await.unwrap(), 1);
 
-    // A failure blocks its group only.
+    // A failure blocks its group only, and is no longer pending.
     store
         .set_request_state(x1, RequestState::Failed)
         .await
         .unwrap();
     assert_eq!(runnable(&store, 100).await, [y1, n1, gx1]);
+    assert_eq!(store.pending_request_count(acme).await.unwrap(), 5);
 
     store
         .set_request_state(x1, RequestState::Applied)

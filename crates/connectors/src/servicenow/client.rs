@@ -1002,15 +1002,7 @@ fn rest_url(base: &str, path: &str) -> Result<(String, String)> {
 
 /// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass).
 pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, crate::UNRESERVED).to_string()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -626,15 +626,19 @@ struct NewInvitation {
 
 /// What `GET /connections/{name}/statistics` answers.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code)] // The shape of `statistics`'s answer, for the document.
 struct StatisticsJson {
     twins: u64,
-    /// Messages this node sent and the remote acknowledged.
+    /// Messages this node sent and the remote acknowledged (stored on its side).
     events_sent: u64,
-    /// Messages this node received from the remote and applied.
+    /// Messages this node received from the remote (stored and acknowledged).
     events_received: u64,
     /// Messages waiting for the remote.
     queued: u64,
+    /// Messages received from the remote and not applied yet.
+    incoming: u64,
+    /// The node's item changes the sync engine has not looked at yet (on any connection),
+    /// counted up to one batch of 200.
+    changes_waiting: u64,
     errors: u64,
 }
 
@@ -648,12 +652,14 @@ async fn statistics(
 ) -> Result<Response, ApiError> {
     let id = connections::find(&state, &name).await?.id;
     let s = connections::statistics(&state, id).await?;
-    Ok(axum::Json(serde_json::json!({
-        "twins": s.twins,
-        "events_sent": s.events_sent,
-        "events_received": s.events_received,
-        "queued": s.queued,
-        "errors": s.errors,
-    }))
+    Ok(axum::Json(StatisticsJson {
+        twins: s.twins,
+        events_sent: s.events_sent,
+        events_received: s.events_received,
+        queued: s.queued,
+        incoming: s.incoming,
+        changes_waiting: s.changes_waiting,
+        errors: s.errors,
+    })
     .into_response())
 }

@@ -332,6 +332,18 @@ async fn settle_owed(state: &AppState) -> Result<usize, SyncFailure> {
     Ok(done)
 }
 
+/// How many of the node's item changes the outgoing loop has not looked at yet, counted up to
+/// one batch: zero when every change so far was sent, or found to need no sending.
+pub async fn changes_waiting(state: &AppState) -> Result<u64, StoreError> {
+    let store = state.store();
+    let after: i64 = store
+        .setting(WATERMARK)
+        .await?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok(store.events_after(after, BATCH).await?.len() as u64)
+}
+
 async fn outgoing_step(state: &AppState) -> Result<usize, SyncFailure> {
     let store = state.store();
     let after: i64 = store

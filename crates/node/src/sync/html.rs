@@ -2,242 +2,112 @@
 //! `getHtmlField`): pure functions over text, for the HTML trackers send (ServiceNow's HTML
 //! fields, Jira's rendered fields, Zendesk's comments).
 //!
-//! A small tolerant reader, not a browser: tags are recognised by name (`<p>`, `<br/>`,
-//! `<a href=…>`, …), entities decoded, `<script>`, `<style>` and comments dropped. Malformed
-//! markup (an unclosed tag, a stray `<`, a bad entity) is read as text or skipped, never an
-//! error and never a panic; every slice is cut at an ASCII delimiter, so at a character
-//! boundary.
+//! The markup is read by html5ever's tokenizer, as the HTML standard reads it (all character
+//! references decoded, `<script>`, `<style>` and comments dropped, malformed markup read as a
+//! browser reads it, never an error and never a panic); what the tags mean for plain text and
+//! Markdown is Tandem's own, shaped after what Exalate's helpers give.
+
+use std::cell::RefCell;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    self as html, BufferQueue, TagKind, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 
 /// Nesting deeper than this (lists, quotes) is shown at this depth: markup nested thousands
 /// deep must not make the output grow with the square of its size.
 const MAX_DEPTH: usize = 16;
 
-/// One piece of the markup.
+/// One piece of the markup, as the HTML standard's tokenizer reads it (html5ever): text with
+/// its character references decoded, and tags with lower-cased names and decoded attributes.
 #[derive(Debug, PartialEq)]
-enum Token<'a> {
-    Text(&'a str),
-    /// A start tag, lower-cased name and its raw attribute text; `true` for `<br/>`.
-    Open(String, &'a str, bool),
+enum Token {
+    Text(String),
+    /// A start tag: its name and attributes (name, value).
+    Open(String, Vec<(String, String)>),
     Close(String),
 }
 
-/// Splits `html` into text and tags. A `<` that does not start a tag is text.
-fn tokens(html: &str) -> Vec<Token<'_>> {
-    let mut out = Vec::new();
-    let bytes = html.as_bytes();
-    let (mut i, mut text_from) = (0, 0);
-    while i < bytes.len() {
-        if bytes[i] != b'<' {
-            i += 1;
-            continue;
-        }
-        let rest = &html[i..];
-        // A comment or a declaration (`<!DOCTYPE …>`): dropped.
-        let skip_to = if rest.starts_with("<!--") {
-            Some(rest.find("-->").map_or(html.len(), |e| i + e + 3))
-        } else if rest.starts_with("<!") || rest.starts_with("<?") {
-            Some(rest.find('>').map_or(html.len(), |e| i + e + 1))
-        } else {
-            None
-        };
-        if let Some(end) = skip_to {
-            if text_from < i {
-                out.push(Token::Text(&html[text_from..i]));
-            }
-            i = end;
-            text_from = end;
-            continue;
-        }
-        let closing = rest.starts_with("</");
-        let name_from = i + if closing { 2 } else { 1 };
-        let name_len = html[name_from..]
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        let starts_tag = name_len > 0
-            && html.as_bytes()[name_from].is_ascii_alphabetic()
-            && html[name_from + name_len..]
-                .bytes()
-                .next()
-                .is_none_or(|b| b.is_ascii_whitespace() || b == b'>' || b == b'/');
-        let end = starts_tag
-            .then(|| tag_end(html, name_from + name_len))
-            .flatten();
-        let Some(end) = end else {
-            // Not a tag: the `<` is text.
-            i += 1;
-            continue;
-        };
-        if text_from < i {
-            out.push(Token::Text(&html[text_from..i]));
-        }
-        let name = html[name_from..name_from + name_len].to_ascii_lowercase();
-        if closing {
-            out.push(Token::Close(name));
-        } else {
-            let inner = html[name_from + name_len..end].trim_end();
-            let self_closing = inner.ends_with('/');
-            let attributes = inner.strip_suffix('/').unwrap_or(inner);
-            // Raw text elements: their content is not markup, and not shown.
-            if name == "script" || name == "style" {
-                let after = find_close(html, end + 1, &name).map_or(html.len(), |from| {
-                    html[from..].find('>').map_or(html.len(), |e| from + e + 1)
-                });
-                i = after;
-                text_from = after;
-                continue;
-            }
-            out.push(Token::Open(name, attributes, self_closing));
-        }
-        i = end + 1;
-        text_from = i;
-    }
-    if text_from < html.len() {
-        out.push(Token::Text(&html[text_from..]));
-    }
-    out
+/// Collects the tokens the converters read. Comments, declarations and the content of
+/// `<script>` and `<style>` (read as raw text, as a browser does, and never shown) are dropped.
+#[derive(Default)]
+struct Collect {
+    tokens: RefCell<Vec<Token>>,
+    /// Inside `<script>` or `<style>`: the element's name until its end tag.
+    raw_text: RefCell<Option<String>>,
 }
 
-/// Where `</name` (in any case) starts at or after `from`, without copying the text.
-fn find_close(html: &str, from: usize, name: &str) -> Option<usize> {
-    let bytes = html.as_bytes();
-    let mut at = from;
-    while let Some(found) = html[at..].find("</") {
-        let start = at + found;
-        let name_at = start + 2;
-        if bytes
-            .get(name_at..name_at + name.len())
-            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        {
-            return Some(start);
-        }
-        at = name_at;
-    }
-    None
-}
+impl TokenSink for Collect {
+    type Handle = ();
 
-/// Where the tag whose attributes start at `from` ends (the index of its `>`), skipping `>`
-/// inside quoted attribute values; `None` when it never ends.
-fn tag_end(html: &str, from: usize) -> Option<usize> {
-    let mut quote = None;
-    // A tag longer than this is taken for text: an unclosed quote must not make every later
-    // `<` read to the end of the text again.
-    const MAX_TAG: usize = 8 * 1024;
-    for (at, b) in html.bytes().enumerate().skip(from).take(MAX_TAG) {
-        match (quote, b) {
-            (Some(q), b) if b == q => quote = None,
-            (Some(_), _) => {}
-            (None, b'"' | b'\'') => quote = Some(b),
-            (None, b'>') => return Some(at),
-            (None, b'<') => return None,
+    fn process_token(&self, token: html::Token, _line: u64) -> TokenSinkResult<()> {
+        let mut tokens = self.tokens.borrow_mut();
+        match token {
+            html::Token::CharacterTokens(text) => {
+                if self.raw_text.borrow().is_some() {
+                    return TokenSinkResult::Continue;
+                }
+                match tokens.last_mut() {
+                    Some(Token::Text(before)) => before.push_str(&text),
+                    _ => tokens.push(Token::Text(text.to_string())),
+                }
+            }
+            html::Token::TagToken(tag) => {
+                let name = tag.name.to_string();
+                match tag.kind {
+                    TagKind::StartTag if name == "script" || name == "style" => {
+                        *self.raw_text.borrow_mut() = Some(name.clone());
+                        return TokenSinkResult::RawData(if name == "script" {
+                            RawKind::ScriptData
+                        } else {
+                            RawKind::Rawtext
+                        });
+                    }
+                    TagKind::StartTag => tokens.push(Token::Open(
+                        name,
+                        tag.attrs
+                            .into_iter()
+                            .map(|a| (a.name.local.to_string(), a.value.to_string()))
+                            .collect(),
+                    )),
+                    TagKind::EndTag => {
+                        let mut raw_text = self.raw_text.borrow_mut();
+                        if raw_text.as_deref() == Some(name.as_str()) {
+                            *raw_text = None;
+                        } else if raw_text.is_none() {
+                            tokens.push(Token::Close(name));
+                        }
+                    }
+                }
+            }
+            // Comments, doctypes, NUL characters and the tokenizer's notes on malformed
+            // markup: nothing to show.
             _ => {}
         }
+        TokenSinkResult::Continue
     }
-    None
 }
 
-/// The value of attribute `name` in a tag's attribute text, entities decoded.
-fn attribute(attributes: &str, name: &str) -> Option<String> {
-    let bytes = attributes.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
-            i += 1;
-        }
-        let key_from = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'=' {
-            i += 1;
-        }
-        let key = &attributes[key_from..i];
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let mut value = "";
-        if i < bytes.len() && bytes[i] == b'=' {
-            i += 1;
-            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i < bytes.len() && (bytes[i] == b'"' || bytes[i] == b'\'') {
-                let q = bytes[i];
-                let from = i + 1;
-                let len = attributes[from..].bytes().take_while(|b| *b != q).count();
-                value = &attributes[from..from + len];
-                i = (from + len + 1).min(bytes.len());
-            } else {
-                let from = i;
-                while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                value = &attributes[from..i];
-            }
-        }
-        if key.eq_ignore_ascii_case(name) {
-            return Some(decode_entities(value));
-        }
-        if key.is_empty() {
-            i += 1;
-        }
-    }
-    None
+/// Splits `html` into text and tags as a browser's tokenizer does: a `<` that does not start
+/// a tag is text, a tag never closed by the end of the text is dropped, all of HTML's named
+/// and numeric character references are decoded. Linear in the input, never a panic.
+fn tokens(html: &str) -> Vec<Token> {
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let tokenizer = Tokenizer::new(Collect::default(), TokenizerOpts::default());
+    // The sink never asks to stop for a script, so one feed reads everything.
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.tokens.take()
 }
 
-/// `&amp;`, `&lt;`, `&#39;`, `&#x27;`, `&nbsp;` and the other common named entities decoded;
-/// an unknown or malformed one stays as written.
-pub fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let end = rest.bytes().take(12).position(|b| b == b';');
-        let decoded = end.and_then(|end| {
-            let name = &rest[1..end];
-            let c = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                "ndash" => Some('–'),
-                "mdash" => Some('—'),
-                "hellip" => Some('…'),
-                "lsquo" => Some('‘'),
-                "rsquo" => Some('’'),
-                "ldquo" => Some('“'),
-                "rdquo" => Some('”'),
-                "copy" => Some('©'),
-                "reg" => Some('®'),
-                "trade" => Some('™'),
-                "euro" => Some('€'),
-                _ => {
-                    let number = name.strip_prefix('#')?;
-                    let code = match number.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => number.parse().ok()?,
-                    };
-                    char::from_u32(code).filter(|c| *c != '\0')
-                }
-            }?;
-            Some((c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+/// The value of attribute `name`, if the tag has it.
+fn attribute(attributes: &[(String, String)], name: &str) -> Option<String> {
+    attributes
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
 }
 
 /// Elements that stand on lines of their own.
@@ -366,13 +236,13 @@ pub fn strip(html: &str) -> String {
     let mut pre = 0usize;
     for token in tokens(html) {
         match token {
-            Token::Text(t) if pre > 0 => out.raw(&decode_entities(t)),
-            Token::Text(t) => out.words(&decode_entities(t)),
-            Token::Open(name, _, _) | Token::Close(name) if name == "br" => {
+            Token::Text(t) if pre > 0 => out.raw(&t),
+            Token::Text(t) => out.words(&t),
+            Token::Open(name, _) | Token::Close(name) if name == "br" => {
                 out.flush_breaks();
                 out.text.push('\n');
             }
-            Token::Open(name, _, _) => {
+            Token::Open(name, _) => {
                 if name == "pre" {
                     pre += 1;
                 }
@@ -407,9 +277,9 @@ pub fn to_markdown(html: &str) -> String {
     let mut quotes = 0usize;
     for token in tokens(html) {
         match token {
-            Token::Text(t) if pre > 0 => out.raw(&decode_entities(t)),
-            Token::Text(t) => out.words(&escape_markdown(&decode_entities(t))),
-            Token::Open(name, attrs, _) => match name.as_str() {
+            Token::Text(t) if pre > 0 => out.raw(&t),
+            Token::Text(t) => out.words(&escape_markdown(&t)),
+            Token::Open(name, attrs) => match name.as_str() {
                 "br" => {
                     out.raw("  ");
                     out.text.push('\n');
@@ -430,12 +300,12 @@ pub fn to_markdown(html: &str) -> String {
                     pre += 1;
                 }
                 "a" => {
-                    links.push(attribute(attrs, "href"));
+                    links.push(attribute(&attrs, "href"));
                     out.raw("[");
                 }
                 "img" => {
-                    let alt = attribute(attrs, "alt").unwrap_or_default();
-                    let src = attribute(attrs, "src").unwrap_or_default();
+                    let alt = attribute(&attrs, "alt").unwrap_or_default();
+                    let src = attribute(&attrs, "src").unwrap_or_default();
                     out.raw(&format!("![{}]({src})", escape_markdown(&alt)));
                 }
                 "hr" => {
@@ -449,7 +319,7 @@ pub fn to_markdown(html: &str) -> String {
                 }
                 "ol" => {
                     out.block_break(if lists.is_empty() { 2 } else { 1 });
-                    let start = attribute(attrs, "start")
+                    let start = attribute(&attrs, "start")
                         .and_then(|s| s.trim().parse().ok())
                         .unwrap_or(1);
                     lists.push(Some(start));
@@ -572,6 +442,21 @@ mod tests {
     }
 
     #[test]
+    fn every_character_reference_of_html_is_decoded() {
+        assert_eq!(
+            strip(
+                "<p>f&uuml;r &eacute;t&eacute; &laquo;Zitat&raquo; &frac12; &#8364; &#x1F600;</p>"
+            ),
+            "für été «Zitat» ½ € 😀"
+        );
+        // In attributes too, and the legacy forms browsers accept without the `;`.
+        assert_eq!(
+            to_markdown("<a href=\"/s?q=1&amp;lang=de\">caf&eacute &amp co</a>"),
+            "[café & co](/s?q=1&lang=de)"
+        );
+    }
+
+    #[test]
     fn strip_drops_scripts_styles_and_comments() {
         assert_eq!(
             strip(
@@ -585,8 +470,10 @@ mod tests {
     fn malformed_markup_is_read_as_text_never_a_panic() {
         assert_eq!(strip("a < b and c > d"), "a < b and c > d");
         assert_eq!(strip("<p>open <b>bold"), "open bold");
-        assert_eq!(strip("x <a href=\"unclosed"), "x <a href=\"unclosed");
-        assert_eq!(strip("&bogus; &#xZZ; &#0; &"), "&bogus; &#xZZ; &#0; &");
+        // A tag the text ends inside of is dropped, as a browser drops it.
+        assert_eq!(strip("x <a href=\"unclosed"), "x");
+        // Unknown references stay as written; a NUL one is the replacement character.
+        assert_eq!(strip("&bogus; &#xZZ; &#0; &"), "&bogus; &#xZZ; \u{fffd} &");
         assert_eq!(strip("<!-- never closed"), "");
         assert_eq!(strip("é<p>ü</p>ß<"), "é\n\nü\n\nß<");
         // Deep nesting stays linear in the output.
@@ -598,9 +485,9 @@ mod tests {
         let md = to_markdown(&deep);
         assert!(md.len() < 5000 * 100, "{}", md.len());
         assert_eq!(strip(&deep), "x");
-        // Unclosed quotes in many would-be tags: each is given up on soon.
+        // An unclosed quote runs to the end of the text, once.
         let quotes = "<a title='x ".repeat(20000);
-        assert!(strip(&quotes).starts_with("<a title='x"));
+        assert_eq!(strip(&quotes), "");
         // Many raw-text elements: each is skipped in one pass.
         let scripts = "<script>x</SCRIPT>".repeat(20000);
         assert_eq!(strip(&scripts), "");
@@ -731,13 +618,13 @@ mod tests {
 
             #[test]
             fn any_text_converts_without_panicking(html in "\\PC{0,200}") {
-                let _ = (strip(&html), to_markdown(&html), from_text(&html), decode_entities(&html));
+                let _ = (strip(&html), to_markdown(&html), from_text(&html));
             }
 
             #[test]
             fn near_valid_markup_converts_without_panicking(pieces in proptest::collection::vec(piece(), 0..60)) {
                 let html = pieces.concat();
-                let _ = (strip(&html), to_markdown(&html), decode_entities(&html));
+                let _ = (strip(&html), to_markdown(&html));
             }
 
             #[test]

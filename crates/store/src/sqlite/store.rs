@@ -877,6 +877,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn pending_request_count(&self, connection_id: Uuid) -> Result<u64> {
+        self.read(move |conn| requests::pending_count(conn, connection_id))
+            .await
+    }
+
     async fn complete_request(
         &self,
         connection_id: Uuid,

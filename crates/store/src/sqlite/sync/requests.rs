@@ -161,6 +161,17 @@ pub(in crate::sqlite) fn list(
     )?)
 }
 
+/// How many of the connection's requests are pending (the partial index of pending ones
+/// holds just those rows).
+pub(in crate::sqlite) fn pending_count(conn: &Connection, connection_id: Uuid) -> Result<u64> {
+    let count: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM sync_requests WHERE state = 'pending' AND connection_id = ?1",
+        )?
+        .query_row([connections::id_text(connection_id)], |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// `Failed` counts an attempt; the other states do not.
 pub(in crate::sqlite) fn set_state(
     conn: &Connection,
