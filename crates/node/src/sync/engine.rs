@@ -1486,6 +1486,7 @@ async fn apply_sync<'a>(
                     },
                     body: added.body,
                     internal: added.internal,
+                    origin: None,
                 },
                 &actor,
             )
@@ -1499,6 +1500,7 @@ async fn apply_sync<'a>(
                 body,
                 internal,
                 author,
+                written_by,
             } => {
                 let comment = store
                     .add_twinned_comment(
@@ -1513,6 +1515,10 @@ async fn apply_sync<'a>(
                             },
                             body,
                             internal,
+                            origin: Some(tandem_model::CommentOrigin {
+                                synced_from: connection.remote_short_name.clone(),
+                                author: written_by,
+                            }),
                         },
                         &actor,
                     )
