@@ -16,6 +16,7 @@ mod console_sync;
 mod crash;
 mod exalate_idioms;
 mod first_hour;
+mod item_sync;
 mod metrics;
 mod security;
 mod servicenow;
