@@ -45,10 +45,14 @@ pub async fn shown_keys<'a>(
         if shown_by_key.contains_key(key) {
             continue;
         }
-        let text = match (&view, state.store().item(key).await?) {
-            (View::ServiceNow(_), Some(item)) => shown(&view, &item),
-            _ => key.to_string(),
+        // Only a node that serves ServiceNow has numbers: elsewhere no item is read.
+        let item = match &view {
+            View::ServiceNow(tables) if tables.table_of(&key.project).is_some() => {
+                state.store().item(key).await?
+            }
+            _ => None,
         };
+        let text = item.map_or_else(|| key.to_string(), |item| shown(&view, &item));
         shown_by_key.insert(key.clone(), text);
     }
     Ok(shown_by_key)
