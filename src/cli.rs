@@ -447,9 +447,9 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     emulator
         .users
         .push(tandem_emulators::servicenow::EmulatorUser {
-            user_name: "admin".into(),
+            user_name: DemoSide::ServiceDesk.admin_user().into(),
             password: password.clone(),
-            name: "System Administrator".into(),
+            name: DemoSide::ServiceDesk.admin_name().into(),
         });
     emulator = emulator.with_user(demo::DEMO_PROXY_USER, &proxy_password);
     emulator.seed_demo = true;
@@ -495,6 +495,7 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
             data_dir,
             name: Some(name.into()),
             admin_password: Some(tandem_node::config::Secret::new(password.clone())),
+            admin_user: Some(side.admin_user().into()),
             servicenow,
             // Both demo nodes and the emulated instance live on loopback.
             allow_private_destinations: true,
@@ -545,15 +546,22 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode, Failure> {
             "Items labelled 'sync' are under sync: {from_engineering} from engineering, and every incident: {from_desk} from the service desk (Sync → Triggers)."
         );
     }
-    println!("Sign in to either console as user 'admin' with password '{password}'.");
+    println!(
+        "Sign in to the service desk as '{}' ({}) and to engineering as '{}' ({}), both with password '{password}'.",
+        DemoSide::ServiceDesk.admin_user(),
+        DemoSide::ServiceDesk.admin_name(),
+        DemoSide::Engineering.admin_user(),
+        DemoSide::Engineering.admin_name(),
+    );
     println!();
+    let desk = DemoSide::ServiceDesk.admin_user();
     println!("Open an incident in ServiceNow; it appears in Engineering within seconds:");
     println!(
-        "  curl -u 'admin:{password}' -H 'Content-Type: application/json' -X POST {instance_url}/api/now/table/incident -d '{{\"short_description\":\"Printer on fire\",\"urgency\":\"1\",\"impact\":\"1\"}}'"
+        "  curl -u '{desk}:{password}' -H 'Content-Type: application/json' -X POST {instance_url}/api/now/table/incident -d '{{\"short_description\":\"Printer on fire\",\"urgency\":\"1\",\"impact\":\"1\"}}'"
     );
     println!("Comment on its item in Engineering, then read the incident's comments:");
     println!(
-        "  curl -u 'admin:{password}' '{instance_url}/api/now/table/sys_journal_field?sysparm_query=name=incident^ORDERBYDESCsys_created_on&sysparm_limit=5'"
+        "  curl -u '{desk}:{password}' '{instance_url}/api/now/table/sys_journal_field?sysparm_query=name=incident^ORDERBYDESCsys_created_on&sysparm_limit=5'"
     );
     match &args.data_dir {
         Some(dir) => println!("Data is kept in {}.", dir.display()),

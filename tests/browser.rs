@@ -530,3 +530,87 @@ async fn a_new_admin_chooses_the_target_project_and_both_sides_see_the_failure_u
         "the internal comment stays on A: {bodies:?}"
     );
 }
+
+/// Issue 16, point 9: an admin syncs an item from its own page, as in Exalate: Exalate there,
+/// the twin appears with the remote key linking to the remote item, and Unexalate stops it.
+#[tokio::test]
+async fn an_admin_exalates_and_unexalates_from_the_item_page() {
+    let (a, b) = crate::sync::pair().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    api_a
+        .item(serde_json::json!({"project": "SUP", "summary": "Refund stuck"}))
+        .await;
+    let driver = chromedriver();
+    let client = browser(&driver).await;
+    let item_page = format!("{}/items/SUP-1", a.url);
+    let run = async {
+        client.goto(&item_page).await.unwrap();
+        sign_in(&client, &item_page).await;
+        let empty = client
+            .wait()
+            .for_element(Locator::XPath(
+                "//h2[@id='sync']/following-sibling::p[@class='empty']",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            empty.text().await.unwrap(),
+            "SUP-1 is not under sync on any connection."
+        );
+        screenshot(&client, "item-sync-1-not-synced").await;
+        click(&client, Locator::Css("form#exalate button[type=submit]")).await;
+        let notice = client
+            .wait()
+            .for_element(Locator::Css("p.notice"))
+            .await
+            .unwrap();
+        assert!(
+            notice
+                .text()
+                .await
+                .unwrap()
+                .contains("SUP-1 is under sync on desk"),
+            "back on the item's page with what happened"
+        );
+        assert_eq!(client.current_url().await.unwrap().path(), "/items/SUP-1");
+
+        // The twin shows the remote key once B acknowledged it, linking to B's item.
+        let link = Locator::Css("tr[data-connection=\"desk\"] a.remote-item");
+        until("the twin shows B's key", || async {
+            client.goto(&item_page).await.unwrap();
+            client.find(link).await.is_ok()
+        })
+        .await;
+        let remote = client.find(link).await.unwrap();
+        assert_eq!(remote.text().await.unwrap(), "ENG-1");
+        assert_eq!(
+            remote.attr("href").await.unwrap().unwrap_or_default(),
+            format!("{}/items/ENG-1", b.url)
+        );
+        screenshot(&client, "item-sync-2-twin").await;
+
+        // Unexalate asks first, then stops the twin on both sides.
+        click(
+            &client,
+            Locator::Css("tr[data-connection=\"desk\"] button.danger"),
+        )
+        .await;
+        client.accept_alert().await.unwrap();
+        let state = client
+            .wait()
+            .for_element(Locator::Css(
+                "tr[data-connection=\"desk\"] .status.deactivated",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(state.text().await.unwrap(), "stopped");
+        screenshot(&client, "item-sync-3-unexalated").await;
+    };
+    run.await;
+    client.close().await.unwrap();
+    until("B stops its twin too", || async {
+        let (_, status) = api_b.send(api_b.get("/sync/status/ENG-1")).await;
+        status["twins"][0]["state"] == "stopped"
+    })
+    .await;
+}

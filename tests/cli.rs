@@ -298,7 +298,7 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
         .spawn()
         .unwrap();
     let mut demo = Running(child);
-    let lines = read_until(&mut demo.0, "Sign in to either console");
+    let lines = read_until(&mut demo.0, "Sign in to the service desk");
     let urls: Vec<String> = lines
         .iter()
         .filter_map(|l| l.split_whitespace().last())
@@ -306,11 +306,18 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
         .map(str::to_owned)
         .collect();
     assert_eq!(urls.len(), 2, "{lines:?}");
+    // Each side has its own person signed in (issue 16, point 11): what one wrote never reads
+    // as the other's admin.
     let login = lines.last().unwrap();
-    let password = login
-        .split('\'')
-        .nth(3)
-        .expect("password in the login line");
+    let quoted: Vec<&str> = login.split('\'').skip(1).step_by(2).collect();
+    let [desk_user, engineering_user, password] = quoted[..] else {
+        panic!("two users and a password in the login line: {login}")
+    };
+    assert_eq!((desk_user, engineering_user), ("sam.rivera", "kim.lee"));
+    assert!(
+        login.contains("(Sam Rivera)") && login.contains("(Kim Lee)"),
+        "{login}"
+    );
     assert!(password.len() >= 8, "{login}");
     assert!(
         lines.iter().any(|l| l.contains(
@@ -335,11 +342,11 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
         .to_owned();
     // The service desk mirrors the three seeded incidents, engineering has its dozen items;
     // each shows more once the other side's have come over.
-    for (url, own) in urls.iter().zip([3, 12]) {
+    for ((url, own), user) in urls.iter().zip([3, 12]).zip([desk_user, engineering_user]) {
         assert_eq!(reqwest::blocking_get(&format!("{url}/healthz")), 200);
         let mut count = 0;
         for _ in 0..150 {
-            count = reqwest::blocking_login_and_count_items(url, password);
+            count = reqwest::blocking_login_and_count_items(url, user, password);
             if count > own {
                 break;
             }
@@ -349,7 +356,7 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
             count > own,
             "{url} shows {count} items: the other side's did not arrive"
         );
-        let connections = reqwest::blocking_login_and_get(url, password, "/connections");
+        let connections = reqwest::blocking_login_and_get(url, user, password, "/connections");
         assert!(
             connections.contains("servicedesk_to_engineering") && connections.contains("Active"),
             "the demo connection is active on {url}"
@@ -360,7 +367,7 @@ fn demo_starts_two_seeded_nodes_and_prints_their_urls_and_login() {
     for _ in 0..150 {
         let (status, body) = reqwest::blocking_get_basic(
             &format!("{instance}/api/now/table/incident?sysparm_fields=number"),
-            "admin",
+            desk_user,
             password,
         );
         assert_eq!(status, 200, "{body}");
@@ -407,15 +414,15 @@ mod reqwest {
     }
 
     /// Signs in to the console and counts the items on the Items page.
-    pub fn blocking_login_and_count_items(url: &str, password: &str) -> usize {
-        blocking_login_and_get(url, password, "/items")
+    pub fn blocking_login_and_count_items(url: &str, user: &str, password: &str) -> usize {
+        blocking_login_and_get(url, user, password, "/items")
             .matches("<tr>")
             .count()
             .saturating_sub(1)
     }
 
     /// Signs in to the console and returns the page at `path`.
-    pub fn blocking_login_and_get(url: &str, password: &str, path: &str) -> String {
+    pub fn blocking_login_and_get(url: &str, user: &str, password: &str, path: &str) -> String {
         rt().block_on(async {
             let client = ::reqwest::Client::builder()
                 .cookie_store(true)
@@ -435,7 +442,7 @@ mod reqwest {
             client
                 .post(format!("{url}/login"))
                 .form(&[
-                    ("username", "admin"),
+                    ("username", user),
                     ("password", password),
                     ("csrf", csrf),
                     ("next", path),

@@ -277,7 +277,9 @@ async fn entity_sync_status_shows_the_twin_and_both_replicas_and_unexalate_stops
     assert!(local.contains("Checkout fails"), "{local}");
 
     eventually("A learns the remote key", || async {
-        get_page(&client, &entity).await.contains("<td>ENG-1</td>")
+        get_page(&client, &entity)
+            .await
+            .contains(&format!("href=\"{}/items/ENG-1\">ENG-1</a></td>", b.url))
     })
     .await;
     // B received A's replica: its remote replica shows it.
@@ -287,7 +289,10 @@ async fn entity_sync_status_shows_the_twin_and_both_replicas_and_unexalate_stops
         .find("<pre class=\"replica remote\">")
         .expect("the remote replica")..];
     assert!(remote.contains("Checkout fails"), "{remote}");
-    assert!(on_b.contains(&format!("<td>{key}</td>")), "{on_b}");
+    assert!(
+        on_b.contains(&format!("href=\"{}/items/{key}\">{key}</a></td>", a.url)),
+        "{on_b}"
+    );
     assert!(on_b.contains("No conflicts"), "{on_b}");
     assert!(on_b.contains("No sync errors for ENG-1."), "{on_b}");
 

@@ -18,6 +18,7 @@ mod console_sync;
 mod crash;
 mod exalate_idioms;
 mod first_hour;
+mod item_sync;
 mod metrics;
 mod openapi;
 mod security;

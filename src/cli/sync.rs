@@ -570,7 +570,8 @@ fn count(n: u64, noun: &str) -> String {
 fn exalated(twin: &Twin) -> String {
     format!(
         "{} is under sync on connection {}.",
-        twin.local_key, twin.connection
+        twin.local(),
+        twin.connection
     )
 }
 
@@ -578,11 +579,13 @@ fn unexalated(twin: &Twin) -> String {
     match &twin.remote_key {
         Some(remote) => format!(
             "{} is no longer under sync on connection {}; {remote} stays on the other side, no longer updated.",
-            twin.local_key, twin.connection
+            twin.local(),
+            twin.connection
         ),
         None => format!(
             "{} is no longer under sync on connection {}.",
-            twin.local_key, twin.connection
+            twin.local(),
+            twin.connection
         ),
     }
 }
@@ -590,7 +593,7 @@ fn unexalated(twin: &Twin) -> String {
 fn connected(twin: &Twin) -> String {
     format!(
         "{} is under sync with {} on connection {}.",
-        twin.local_key,
+        twin.local(),
         twin.remote_key
             .as_deref()
             .unwrap_or("the other side's item"),
@@ -685,7 +688,8 @@ fn error_blocks(errors: &[SyncError]) -> String {
     let blocks: Vec<String> = errors
         .iter()
         .map(|e| {
-            let item = match (&e.local_key, &e.remote_key) {
+            let local = e.local_number.as_ref().or(e.local_key.as_ref());
+            let item = match (local, &e.remote_key) {
                 (Some(local), Some(remote)) => format!("item {local} (remote {remote})"),
                 (Some(local), None) => format!("item {local}"),
                 (None, Some(remote)) => format!("remote item {remote}"),
@@ -889,6 +893,27 @@ Error 8 (connection impact), no item, 2026-11-30 14:03 UTC
   the remote node refused our signature
 ";
         assert_eq!(error_blocks(&errors), expected);
+    }
+
+    #[test]
+    fn a_servicenow_record_is_named_by_its_number() {
+        let twin = twin(serde_json::json!({
+            "local_key": "INC-9", "local_number": "INC0010005", "remote_key": "ENG-4",
+        }));
+        assert_eq!(
+            exalated(&twin),
+            "INC0010005 is under sync on connection desk."
+        );
+        let errors = [error(serde_json::json!({
+            "local_key": "INC-9", "local_number": "INC0010005",
+        }))];
+        assert!(
+            error_blocks(&errors).starts_with(
+                "Error 7 (item impact), item INC0010005 (remote ENG-1), 2026-11-30 14:03 UTC\n"
+            ),
+            "{}",
+            error_blocks(&errors)
+        );
     }
 
     #[test]

@@ -421,6 +421,19 @@ pub struct Comment {
     pub internal: bool,
     pub created: Timestamp,
     pub edited: Option<Timestamp>,
+    /// Set on a comment sync wrote from a remote one: where it came from and who wrote it
+    /// there. The comment's `author` stays who the rules wrote it as (`mergeComments` writes
+    /// "<author> commented: …" as this side's user); this keeps the original author beside it.
+    pub origin: Option<CommentOrigin>,
+}
+
+/// Where a synced comment came from (see `Comment::origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentOrigin {
+    /// The remote side's short name on the connection that brought it (e.g. `globex_dev`).
+    pub synced_from: String,
+    /// Who wrote the comment on the remote side, when the remote said.
+    pub author: Option<Person>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,6 +441,8 @@ pub struct NewComment {
     pub author: Person,
     pub body: String,
     pub internal: bool,
+    /// Set by sync for a comment it copies from a remote one.
+    pub origin: Option<CommentOrigin>,
 }
 
 impl NewComment {

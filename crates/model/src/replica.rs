@@ -53,6 +53,15 @@ impl ReplicaUser {
     pub fn name(&self) -> Option<&str> {
         self.display_name.as_deref().or(self.email.as_deref())
     }
+
+    /// The person, named by the display name, else the email; `None` when neither is known.
+    pub fn person(&self) -> Option<crate::Person> {
+        let name = self.name().filter(|n| !n.trim().is_empty())?;
+        Some(crate::Person {
+            name: name.to_owned(),
+            email: self.email.clone().filter(|e| !e.trim().is_empty()),
+        })
+    }
 }
 
 /// One entry of `replica.comments`.

@@ -133,12 +133,18 @@ async fn node_info(caller: ApiCaller, State(state): State<AppState>) -> impl Int
     axum::Json(info)
 }
 
-fn item_key(raw: &str) -> ApiResult<ItemKey> {
-    raw.parse().map_err(|_| {
-        ApiError::NotFound(format!(
-            "item {raw} does not exist (item keys look like OPS-12)"
-        ))
-    })
+/// The item `raw` names: its key, or on a node that serves ServiceNow its record's number.
+async fn item_key(state: &AppState, raw: &str) -> ApiResult<ItemKey> {
+    match raw.parse() {
+        Ok(key) => Ok(key),
+        Err(_) => crate::servicenow::keys::resolve(state, raw)
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "item {raw} does not exist (item keys look like OPS-12)"
+                ))
+            }),
+    }
 }
 
 fn project_key(raw: &str) -> ApiResult<ProjectKey> {
@@ -283,7 +289,7 @@ async fn create_item(
 }
 
 async fn load_item(state: &AppState, raw: &str) -> ApiResult<tandem_model::Item> {
-    let key = item_key(raw)?;
+    let key = item_key(state, raw).await?;
     state
         .store()
         .item(&key)
@@ -314,7 +320,7 @@ async fn update_item(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<PatchItem>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let patch = body.into_patch()?;
     let item = state
         .store()
@@ -331,7 +337,7 @@ async fn item_history(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let history = state.store().history(&key).await?;
     let body: Vec<ChangeJson> = history.iter().map(Into::into).collect();
     Ok(axum::Json(body).into_response())
@@ -347,7 +353,7 @@ async fn add_comment(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<CreateComment>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let author = body.author.map_or_else(
         || Person {
             name: caller.name.clone(),
@@ -363,6 +369,7 @@ async fn add_comment(
                 author,
                 body: body.body,
                 internal: body.internal,
+                origin: None,
             },
             &Actor::user(&caller.name),
         )
@@ -380,7 +387,7 @@ async fn edit_comment(
     Path((key, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EditComment>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("comment {id} does not exist")))?;
@@ -400,7 +407,7 @@ async fn delete_comment(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("comment {id} does not exist")))?;
@@ -455,7 +462,7 @@ async fn add_attachment(
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let author = Person {
         name: caller.name.clone(),
         email: None,
@@ -539,7 +546,7 @@ async fn get_attachment(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let id = parse_attachment_id(&id)?;
     attachment_response(&state, &key, id).await
 }
@@ -605,7 +612,7 @@ async fn remove_attachment(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let key = item_key(&key)?;
+    let key = item_key(&state, &key).await?;
     let id = parse_attachment_id(&id)?;
     state
         .store()

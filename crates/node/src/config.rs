@@ -298,6 +298,9 @@ pub struct Config {
     pub node_url: Option<String>,
     pub name: Option<String>,
     pub admin_password: Option<Secret>,
+    /// The user `admin_password` is set for; `None`: `admin`. The demo gives each of its nodes
+    /// its own (see `demo::admin_user`), so what one side wrote never reads as the other's.
+    pub admin_user: Option<String>,
     pub admin_token: Option<Secret>,
     /// The vendor key license keys must be signed with.
     pub license_public_key: Option<String>,
@@ -369,6 +372,7 @@ impl Default for Config {
             node_url: None,
             name: None,
             admin_password: None,
+            admin_user: None,
             admin_token: None,
             license_public_key: None,
             log_format: LogFormat::Text,
@@ -669,6 +673,7 @@ impl Config {
             node_url,
             name,
             admin_password: admin_password.map(Secret),
+            admin_user: None,
             admin_token: admin_token.map(|t| Secret(t.trim().to_owned())),
             license_public_key,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),

@@ -14,6 +14,26 @@ pub enum DemoSide {
     Engineering,
 }
 
+impl DemoSide {
+    /// Who signs in to this side's console (on the service desk, also its emulated
+    /// ServiceNow's user): two different people, so a comment synced from one side never
+    /// reads as written by the other side's own admin.
+    pub fn admin_user(self) -> &'static str {
+        match self {
+            DemoSide::ServiceDesk => "sam.rivera",
+            DemoSide::Engineering => "kim.lee",
+        }
+    }
+
+    /// The full name of `admin_user`.
+    pub fn admin_name(self) -> &'static str {
+        match self {
+            DemoSide::ServiceDesk => "Sam Rivera",
+            DemoSide::Engineering => "Kim Lee",
+        }
+    }
+}
+
 struct Seed {
     summary: &'static str,
     description: &'static str,
@@ -372,6 +392,7 @@ pub async fn seed(store: &dyn Store, side: DemoSide) -> Result<usize, StoreError
                         author: person(author, ""),
                         body: (*body).into(),
                         internal: *internal,
+                        origin: None,
                     },
                     &actor,
                 )

@@ -357,7 +357,8 @@ async fn bootstrap_auth(state: &AppState) -> Result<Option<String>, NodeError> {
     let store = state.store();
     if let Some(password) = &config.admin_password {
         let hash = auth::hash_password_blocking(password.expose().to_owned()).await?;
-        store.upsert_user(auth::ADMIN_USER, &hash).await?;
+        let user = config.admin_user.as_deref().unwrap_or(auth::ADMIN_USER);
+        store.upsert_user(user, &hash).await?;
     }
     if let Some(token) = &config.admin_token {
         let hash = auth::hash_token(token.expose());

@@ -3,6 +3,7 @@
 //! step through the `tandem-connectors` ServiceNow client.
 
 pub mod bridge;
+pub mod keys;
 pub mod settings;
 pub mod trigger;
 pub mod view;

@@ -21,6 +21,74 @@ fn file(name: &str, bytes: Vec<u8>) -> NewAttachment {
     }
 }
 
+/// A comment sync copied keeps where it came from and who wrote it there, through reads and
+/// edits; a comment written here has none.
+#[tokio::test]
+async fn a_synced_comment_keeps_its_origin() {
+    let store = with_item().await;
+    let ops1 = key("OPS-1");
+    let origin = tandem_model::CommentOrigin {
+        synced_from: "globex_dev".into(),
+        author: Some(Person {
+            name: "Kim Lee".into(),
+            email: Some("kim@globex.example".into()),
+        }),
+    };
+    let synced = store
+        .add_comment(
+            &ops1,
+            NewComment {
+                author: Person {
+                    name: "Kim Lee".into(),
+                    email: None,
+                },
+                body: "Kim Lee commented: on it".into(),
+                internal: false,
+                origin: Some(origin.clone()),
+            },
+            &alice(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(synced.origin.as_ref(), Some(&origin));
+    let without_author = store
+        .add_comment(
+            &ops1,
+            NewComment {
+                author: dana(),
+                body: "anonymous remote".into(),
+                internal: false,
+                origin: Some(tandem_model::CommentOrigin {
+                    synced_from: "globex_dev".into(),
+                    author: None,
+                }),
+            },
+            &alice(),
+        )
+        .await
+        .unwrap();
+    let own = store
+        .add_comment(
+            &ops1,
+            NewComment {
+                author: dana(),
+                body: "mine".into(),
+                internal: false,
+                origin: None,
+            },
+            &alice(),
+        )
+        .await
+        .unwrap();
+    let item = store.item(&ops1).await.unwrap().unwrap();
+    assert_eq!(item.comments, vec![synced.clone(), without_author, own]);
+    let edited = store
+        .edit_comment(&ops1, synced.id, "Kim Lee commented: done", &alice())
+        .await
+        .unwrap();
+    assert_eq!(edited.origin, Some(origin));
+}
+
 #[tokio::test]
 async fn comments_round_trip_and_edits_record_when() {
     let store = with_item().await;
@@ -32,6 +100,7 @@ async fn comments_round_trip_and_edits_record_when() {
                 author: dana(),
                 body: "Looking.".into(),
                 internal: true,
+                origin: None,
             },
             &alice(),
         )
@@ -75,6 +144,7 @@ async fn comment_errors_name_what_is_missing_or_wrong() {
                 author: dana(),
                 body: "hi".into(),
                 internal: false,
+                origin: None,
             },
             &alice(),
         )
@@ -110,6 +180,7 @@ async fn comment_errors_name_what_is_missing_or_wrong() {
                 author: dana(),
                 body: "hi".into(),
                 internal: false,
+                origin: None,
             },
             &alice(),
         )
@@ -229,6 +300,7 @@ async fn ids_of_deleted_comments_and_attachments_are_never_reused() {
         author: dana(),
         body: body.into(),
         internal: false,
+        origin: None,
     };
     let first = store
         .add_comment(&ops1, comment("first"), &alice())

@@ -54,6 +54,7 @@ async fn concurrent_comments_all_land() {
                     author: Person::default(),
                     body: format!("comment {n}"),
                     internal: false,
+                    origin: None,
                 };
                 store.add_comment(&key("OPS-1"), comment, &alice()).await
             })

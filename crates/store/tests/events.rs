@@ -13,6 +13,7 @@ fn comment(body: &str) -> NewComment {
         },
         body: body.into(),
         internal: false,
+        origin: None,
     }
 }
 

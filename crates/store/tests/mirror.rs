@@ -40,6 +40,7 @@ fn comment(body: &str) -> NewComment {
         },
         body: body.into(),
         internal: false,
+        origin: None,
     }
 }
 

@@ -122,6 +122,7 @@ async fn fixture() -> TestStore {
                 author: Person::default(),
                 body: "The PRINTER again?".into(),
                 internal: false,
+                origin: None,
             },
             &alice(),
         )

@@ -191,10 +191,20 @@ pub enum TwinState {
 pub struct Twin {
     pub connection: String,
     pub local_key: String,
+    /// On a node that serves ServiceNow, the local item's record number.
+    #[serde(default)]
+    pub local_number: Option<String>,
     /// `None` until the other side has acknowledged the item.
     pub remote_key: Option<String>,
     pub last_sync: Option<jiff::Timestamp>,
     pub state: TwinState,
+}
+
+impl Twin {
+    /// The local item as its admin knows it: a ServiceNow record's number, else its key.
+    pub fn local(&self) -> &str {
+        self.local_number.as_deref().unwrap_or(&self.local_key)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +223,9 @@ pub struct SyncError {
     /// `item`, `connection` or `node`: what the error stops.
     pub impact: String,
     pub local_key: Option<String>,
+    /// On a node that serves ServiceNow, the local item's record number.
+    #[serde(default)]
+    pub local_number: Option<String>,
     pub remote_key: Option<String>,
     pub at: jiff::Timestamp,
     pub message: String,

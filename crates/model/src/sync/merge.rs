@@ -49,8 +49,12 @@ pub enum CommentOp {
         remote_id: String,
         body: String,
         internal: bool,
-        /// The remote author's name (display name, else email), for attribution.
+        /// Who the comment is written as: the remote author's name (display name, else
+        /// email), or the local user the rules chose (`it.executor`).
         author: Option<String>,
+        /// Who wrote the remote comment, as the replica named them: kept with the copy (its
+        /// `CommentOrigin`) whoever it is written as.
+        written_by: Option<crate::Person>,
     },
     /// Rewrite a comment the merge created.
     Edit {
@@ -120,6 +124,7 @@ pub fn merge_comments(
                         .as_ref()
                         .and_then(|a| a.name())
                         .map(str::to_owned),
+                    written_by: comment.author.as_ref().and_then(|a| a.person()),
                 });
             }
             continue;
@@ -344,6 +349,10 @@ mod tests {
                 body: "Ann commented: hi".into(),
                 internal: false,
                 author: Some("Ann".into()),
+                written_by: Some(crate::Person {
+                    name: "Ann".into(),
+                    email: None
+                }),
             }]
         );
     }

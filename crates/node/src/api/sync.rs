@@ -265,19 +265,47 @@ impl From<SyncFailure> for ApiError {
     }
 }
 
-fn key(raw: &str) -> Result<ItemKey, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::BadRequest(format!("'{raw}' is not an item key (like SUP-12)")))
+/// The item `raw` names: its key, or on a node that serves ServiceNow its record's number.
+async fn key(state: &AppState, raw: &str) -> Result<ItemKey, ApiError> {
+    if let Ok(key) = raw.parse() {
+        return Ok(key);
+    }
+    crate::servicenow::keys::resolve(state, raw)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest(format!("'{raw}' is not an item key (like SUP-12)")))
 }
 
-fn twin_json(t: &Twin, connection: &str) -> serde_json::Value {
-    serde_json::json!({
+/// A twin as the API shows it. On a node that serves ServiceNow, `local_number` is the local
+/// item's record number (what its admin calls it); absent elsewhere.
+async fn twin_json(
+    state: &AppState,
+    t: &Twin,
+    connection: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let mut twin = serde_json::json!({
         "connection": connection,
         "local_key": t.local_key.to_string(),
         "remote_key": t.remote_key,
         "last_sync": t.last_sync.map(|at| at.to_string()),
         "state": t.state.as_str(),
-    })
+    });
+    if let Some(number) = numbers(state, [&t.local_key]).await?.remove(&t.local_key) {
+        twin["local_number"] = number.into();
+    }
+    Ok(twin)
+}
+
+/// The record numbers of those of these items that mirror a ServiceNow record.
+async fn numbers<'a>(
+    state: &AppState,
+    keys: impl IntoIterator<Item = &'a ItemKey>,
+) -> Result<std::collections::HashMap<ItemKey, String>, ApiError> {
+    if !state.view().journals() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let mut shown = crate::servicenow::keys::shown_keys(state, keys).await?;
+    shown.retain(|key, text| *text != key.to_string());
+    Ok(shown)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -298,8 +326,8 @@ async fn exalate(
     ApiJson(body): ApiJson<ItemOnConnection>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let twin = engine::exalate(&state, &connection, &key(&body.item)?).await?;
-    let mut answer = serde_json::json!({"twin": twin_json(&twin, &connection.name)});
+    let twin = engine::exalate(&state, &connection, &key(&state, &body.item).await?).await?;
+    let mut answer = serde_json::json!({"twin": twin_json(&state, &twin, &connection.name).await?});
     if let Some(held) = engine::held_note(&connection) {
         answer["held"] = held.into();
     }
@@ -315,10 +343,10 @@ async fn status(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = key(&raw)?;
-    if state.store().item(&key).await?.is_none() {
+    let key = key(&state, &raw).await?;
+    let Some(item) = state.store().item(&key).await? else {
         return Err(ApiError::NotFound(format!("there is no item {key}")));
-    }
+    };
     let mut twins = Vec::new();
     for twin in state.store().twins_of_item(&key).await? {
         let name = state
@@ -326,7 +354,7 @@ async fn status(
             .connection(twin.connection_id)
             .await?
             .map_or_else(|| twin.connection_id.to_string(), |c| c.name);
-        twins.push(twin_json(&twin, &name));
+        twins.push(twin_json(&state, &twin, &name).await?);
     }
     let conflicts: Vec<_> = state
         .store()
@@ -345,16 +373,19 @@ async fn status(
         .collect();
     // The item's open errors: this side's, and those the remote reported about it.
     let connections = connections_by_id(&state).await?;
+    let item_numbers = numbers(&state, [&key]).await?;
     let errors: Vec<_> = state
         .store()
         .sync_errors(false, 500)
         .await?
         .into_iter()
         .filter(|e| e.local_key.as_ref() == Some(&key))
-        .map(|e| error_json(e, &connections))
+        .map(|e| error_json(e, &connections, &item_numbers))
         .collect();
     Ok(axum::Json(serde_json::json!({
         "item": key.to_string(),
+        // On a node that serves ServiceNow, the record's number (what its admin calls it).
+        "number": crate::servicenow::keys::number_of(&state.view(), &item),
         "twins": twins,
         "conflicts": conflicts,
         "errors": errors,
@@ -368,7 +399,9 @@ async fn status(
 fn error_json(
     e: tandem_model::SyncError,
     connections: &std::collections::HashMap<uuid::Uuid, tandem_model::Connection>,
+    numbers: &std::collections::HashMap<ItemKey, String>,
 ) -> serde_json::Value {
+    let local_number = e.local_key.as_ref().and_then(|k| numbers.get(k)).cloned();
     let connection = e.connection_id.and_then(|id| connections.get(&id));
     let retry_at = match (e.remote_error, connection) {
         (Some(id), Some(c)) => crate::sync::report::remote_errors_page(c, id),
@@ -380,6 +413,8 @@ fn error_json(
         "connection_id": e.connection_id,
         "connection": connection.map(|c| c.name.clone()),
         "local_key": e.local_key.map(|k| k.to_string()),
+        // On a node that serves ServiceNow, the local item's record number.
+        "local_number": local_number,
         "remote_key": e.remote_key,
         "at": e.at.to_string(),
         "message": e.message,
@@ -406,12 +441,12 @@ async fn connections_by_id(
 ))]
 async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response, ApiError> {
     let connections = connections_by_id(&state).await?;
-    let errors: Vec<_> = state
-        .store()
-        .sync_errors(false, 500)
-        .await?
+    let errors = state.store().sync_errors(false, 500).await?;
+    let keys: Vec<ItemKey> = errors.iter().filter_map(|e| e.local_key.clone()).collect();
+    let numbers = numbers(&state, &keys).await?;
+    let errors: Vec<_> = errors
         .into_iter()
-        .map(|e| error_json(e, &connections))
+        .map(|e| error_json(e, &connections, &numbers))
         .collect();
     Ok(axum::Json(serde_json::json!({"errors": errors})).into_response())
 }
@@ -427,8 +462,11 @@ async fn unexalate(
     ApiJson(body): ApiJson<ItemOnConnection>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let twin = operations::unexalate(&state, &connection, &key(&body.item)?).await?;
-    Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
+    let twin = operations::unexalate(&state, &connection, &key(&state, &body.item).await?).await?;
+    Ok(
+        axum::Json(serde_json::json!({"twin": twin_json(&state, &twin, &connection.name).await?}))
+            .into_response(),
+    )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -497,7 +535,7 @@ async fn again(
     let connection = connections::find(&state, &body.connection).await?;
     match body.item {
         Some(item) => {
-            operations::sync_again(&state, &connection, &key(&item)?).await?;
+            operations::sync_again(&state, &connection, &key(&state, &item).await?).await?;
             Ok(axum::Json(serde_json::json!({"sent": 1})).into_response())
         }
         None => {
@@ -533,9 +571,17 @@ async fn connect(
     ApiJson(body): ApiJson<Connect>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &body.connection).await?;
-    let twin =
-        operations::connect(&state, &connection, &key(&body.item)?, &body.remote_key).await?;
-    Ok(axum::Json(serde_json::json!({"twin": twin_json(&twin, &connection.name)})).into_response())
+    let twin = operations::connect(
+        &state,
+        &connection,
+        &key(&state, &body.item).await?,
+        &body.remote_key,
+    )
+    .await?;
+    Ok(
+        axum::Json(serde_json::json!({"twin": twin_json(&state, &twin, &connection.name).await?}))
+            .into_response(),
+    )
 }
 
 /// Resolves a sync error and runs what failed again.
@@ -928,7 +974,9 @@ async fn test_outgoing(
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &name).await?;
     let clock = test_clock(body.now.as_deref(), body.zone.as_deref())?;
-    match operations::test_outgoing(&connection, &state, &key(&body.item)?, clock).await {
+    match operations::test_outgoing(&connection, &state, &key(&state, &body.item).await?, clock)
+        .await
+    {
         Ok(replica) => {
             Ok(axum::Json(serde_json::json!({"ok": true, "replica": replica})).into_response())
         }
@@ -961,7 +1009,10 @@ async fn test_incoming(
     ApiJson(body): ApiJson<TestIncoming>,
 ) -> Result<Response, ApiError> {
     let connection = connections::find(&state, &name).await?;
-    let item = body.item.as_deref().map(key).transpose()?;
+    let item = match body.item.as_deref() {
+        Some(raw) => Some(key(&state, raw).await?),
+        None => None,
+    };
     let clock = test_clock(body.now.as_deref(), body.zone.as_deref())?;
     match operations::test_incoming(&state, &connection, body.replica, item.as_ref(), clock).await {
         Ok(preview) => Ok(axum::Json(serde_json::json!({

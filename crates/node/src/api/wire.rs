@@ -133,6 +133,17 @@ pub struct CommentJson {
     pub internal: bool,
     pub created: String,
     pub edited: Option<String>,
+    /// For a comment sync copied from a remote one: where it came from and who wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<CommentOriginJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommentOriginJson {
+    /// The remote side's short name on the connection that brought the comment.
+    pub synced_from: String,
+    /// Who wrote it there, when the remote said.
+    pub author: Option<PersonJson>,
 }
 
 impl From<&Comment> for CommentJson {
@@ -144,6 +155,10 @@ impl From<&Comment> for CommentJson {
             internal: c.internal,
             created: c.created.to_string(),
             edited: c.edited.map(|t| t.to_string()),
+            origin: c.origin.as_ref().map(|o| CommentOriginJson {
+                synced_from: o.synced_from.clone(),
+                author: o.author.as_ref().map(Into::into),
+            }),
         }
     }
 }

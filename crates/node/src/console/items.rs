@@ -45,9 +45,14 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn parse_key(raw: &str) -> Result<ItemKey, PageError> {
-    raw.parse()
-        .map_err(|_| PageError(ApiError::NotFound(format!("item {raw} does not exist"))))
+/// The item `raw` names: its key, or on a node that serves ServiceNow its record's number.
+async fn parse_key(state: &AppState, raw: &str) -> Result<ItemKey, PageError> {
+    if let Ok(key) = raw.parse() {
+        return Ok(key);
+    }
+    crate::servicenow::keys::resolve(state, raw)
+        .await?
+        .ok_or_else(|| PageError(ApiError::NotFound(format!("item {raw} does not exist"))))
 }
 
 fn actor(user: &ConsoleUser) -> Actor {
@@ -68,9 +73,15 @@ struct ItemsPage {
     pages: u32,
     projects: Vec<Project>,
     examples: &'static [&'static str],
+    view: crate::sync::item_json::View,
 }
 
 impl ItemsPage {
+    /// The item's key as its admin knows it (a ServiceNow record's number).
+    fn shown(&self, item: &Item) -> String {
+        crate::servicenow::keys::shown(&self.view, item)
+    }
+
     fn page_link(&self, page: u32) -> String {
         format!(
             "/items?query={}&page={page}",
@@ -93,7 +104,10 @@ async fn list(
     let text = params.query.unwrap_or_default();
     let page = params.page.unwrap_or(1).max(1);
     let projects = state.store().projects().await?;
+    // A record's number (INC0010005) finds its item, as a key would on the item's page.
+    let by_number = crate::servicenow::keys::by_number(&state, &text).await?;
     let (items, total, error) = match ItemQuery::parse(text.trim()) {
+        _ if by_number.is_some() => (by_number.into_iter().collect(), 1, None),
         Ok(query) => {
             let result = state
                 .store()
@@ -126,6 +140,7 @@ async fn list(
             "updated >= -7d",
             "text ~ \"printer\"",
         ],
+        view: state.view(),
     }
     .into_response())
 }
@@ -254,7 +269,7 @@ async fn edit_page(
     user: ConsoleUser,
     Path(key): Path<String>,
 ) -> PageResult {
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let item = load(&state, &key).await?;
     let projects = state.store().projects().await?;
     let layout = Layout::new(&state, &user, "/items");
@@ -274,7 +289,7 @@ async fn edit(
     Form(form): Form<ItemForm>,
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let built = (|| -> Result<ItemPatch, String> {
         Ok(ItemPatch {
             summary: Some(form.summary.trim().to_owned()),
@@ -333,9 +348,19 @@ async fn edit(
 #[template(path = "item.html")]
 struct ItemPage {
     layout: Layout,
+    /// The key as its admin knows it: on a node that serves ServiceNow, the record's number.
+    shown_key: String,
     item: Item,
     history: Vec<Change>,
     error: Option<String>,
+    /// The item's sync, as its Entity sync status page shows it: the forms post there and
+    /// come back here.
+    twins: Vec<super::sync::TwinView>,
+    error_rows: Vec<super::sync::ErrorRow>,
+    connections: Vec<String>,
+    sync_key: String,
+    retry_back: Option<String>,
+    with_replicas: bool,
 }
 
 impl ItemPage {
@@ -350,15 +375,24 @@ async fn view(
     Path(key): Path<String>,
     Query(params): Query<Flash>,
 ) -> PageResult {
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let item = load(&state, &key).await?;
     let history = state.store().history(&key).await?;
     let (notice, error) = params.take(&user);
+    let layout = Layout::new(&state, &user, "/items").with_flash(notice);
+    let (panel, _) = super::sync::sync_panel(&state, &layout, &key).await?;
     Ok(ItemPage {
-        layout: Layout::new(&state, &user, "/items").with_flash(notice),
+        layout,
+        shown_key: crate::servicenow::keys::shown(&state.view(), &item),
+        sync_key: item.key.to_string(),
+        retry_back: Some(format!("/items/{}", item.key)),
         item,
         history,
         error,
+        twins: panel.twins,
+        error_rows: panel.error_rows,
+        connections: panel.connections,
+        with_replicas: false,
     }
     .into_response())
 }
@@ -378,7 +412,7 @@ async fn comment(
     Form(form): Form<CommentForm>,
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let result = state
         .store()
         .add_comment(
@@ -390,6 +424,7 @@ async fn comment(
                 },
                 body: form.body,
                 internal: form.internal.is_some(),
+                origin: None,
             },
             &actor(&user),
         )
@@ -416,7 +451,7 @@ async fn attach(
     Path(key): Path<String>,
     request: Request,
 ) -> PageResult {
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let mut multipart = Multipart::from_request(request, &state)
         .await
         .map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -481,7 +516,7 @@ async fn download(
     _user: ConsoleUser,
     Path((key, id)): Path<(String, String)>,
 ) -> PageResult {
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("attachment {id} does not exist")))?;
@@ -500,7 +535,7 @@ async fn remove_attachment(
     Form(form): Form<CsrfOnly>,
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
-    let key = parse_key(&key)?;
+    let key = parse_key(&state, &key).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("attachment {id} does not exist")))?;

@@ -9,6 +9,9 @@ mod queue;
 mod reconcile;
 mod triggers;
 
+pub(super) use entity::{TwinView, sync_panel};
+pub(super) use errors::ErrorRow;
+
 use std::collections::HashMap;
 
 use axum::Router;

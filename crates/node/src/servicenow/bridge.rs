@@ -504,6 +504,7 @@ impl Bridge {
                         },
                         body: entry.text.clone(),
                         internal: entry.internal(),
+                        origin: None,
                     },
                     &self.actor(&entry.author),
                 )

@@ -1523,6 +1523,7 @@ async fn apply_sync<'a>(
                     },
                     body: added.body,
                     internal: added.internal,
+                    origin: None,
                 },
                 &actor,
             )
@@ -1536,6 +1537,7 @@ async fn apply_sync<'a>(
                 body,
                 internal,
                 author,
+                written_by,
             } => {
                 let comment = store
                     .add_twinned_comment(
@@ -1550,6 +1552,10 @@ async fn apply_sync<'a>(
                             },
                             body,
                             internal,
+                            origin: Some(tandem_model::CommentOrigin {
+                                synced_from: connection.remote_short_name.clone(),
+                                author: written_by,
+                            }),
                         },
                         &actor,
                     )

@@ -81,13 +81,7 @@ pub fn item_json(item: &Item) -> Value {
         // The parent's id, which is its key here.
         "parentId": item.parent.as_ref().map(ToString::to_string),
         "customFields": Value::Object(item.custom_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        "comments": item.comments.iter().map(|c| json!({
-            "id": c.id.to_string(),
-            "body": c.body,
-            "author": person_json(&c.author),
-            "created": c.created.to_string(),
-            "internal": c.internal,
-        })).collect::<Vec<_>>(),
+        "comments": item.comments.iter().map(comment_json).collect::<Vec<_>>(),
         "attachments": item.attachments.iter().map(|a| json!({
             "id": a.id.to_string(),
             "filename": a.filename,
@@ -201,6 +195,24 @@ pub fn blank_item_json() -> Value {
         "comments": [],
         "attachments": [],
     })
+}
+
+/// A local comment as the rules see it. A comment sync copied from a remote one also says
+/// where it came from (`syncedFrom`, the remote's short name) and who wrote it there
+/// (`originalAuthor`, like `author`), whoever it was written as here.
+fn comment_json(c: &tandem_model::Comment) -> Value {
+    let mut comment = json!({
+        "id": c.id.to_string(),
+        "body": c.body,
+        "author": person_json(&c.author),
+        "created": c.created.to_string(),
+        "internal": c.internal,
+    });
+    if let Some(origin) = &c.origin {
+        comment["syncedFrom"] = json!(origin.synced_from);
+        comment["originalAuthor"] = origin.author.as_ref().map_or(Value::Null, person_json);
+    }
+    comment
 }
 
 fn person_json(p: &Person) -> Value {

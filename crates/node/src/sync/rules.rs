@@ -779,6 +779,11 @@ fn appended_comments(
                     .as_str()
                     .or_else(|| c["author"]["email"].as_str())
                     .map(str::to_owned),
+                written_by: tandem_model::ReplicaUser {
+                    display_name: c["author"]["displayName"].as_str().map(str::to_owned),
+                    email: c["author"]["email"].as_str().map(str::to_owned),
+                }
+                .person(),
             });
         }
     }
@@ -1203,6 +1208,7 @@ mod tests {
                 body: "Ana commented: hello".into(),
                 internal: false,
                 author: Some("Ana".into()),
+                written_by: Some(ana()),
             }]
         );
     }
@@ -1237,12 +1243,21 @@ mod tests {
         }
     }
 
+    /// Ana, who wrote the remote comment: kept with its copy whoever it is written as.
+    fn ana() -> tandem_model::Person {
+        tandem_model::Person {
+            name: "Ana".into(),
+            email: None,
+        }
+    }
+
     fn added(body: &str, internal: bool, author: &str) -> CommentOp {
         CommentOp::Add {
             remote_id: "1".into(),
             body: body.into(),
             internal,
             author: Some(author.into()),
+            written_by: Some(ana()),
         }
     }
 

@@ -6,15 +6,46 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 use tandem_model::{
-    Actor, Attachment, Comment, EventKind, FieldChange, ItemKey, NewAttachment, NewComment,
+    Actor, Attachment, Comment, CommentOrigin, EventKind, FieldChange, ItemKey, NewAttachment,
+    NewComment,
 };
 
 use super::items::{Event, item_ref, person_at, record, touch};
 use super::{millis, opt_time_at, time_at};
 use crate::{Result, StoreError};
 
-/// Reads `id, author_name, author_email, body, internal, created, edited` from `start` on.
+/// The columns `comment_from_row` reads, in its order, for a `SELECT` (with a table alias and
+/// its dot, or `""`).
+pub(super) fn comment_columns(alias: &str) -> String {
+    [
+        "id",
+        "author_name",
+        "author_email",
+        "body",
+        "internal",
+        "created",
+        "edited",
+        "synced_from",
+        "origin_author_name",
+        "origin_author_email",
+    ]
+    .iter()
+    .map(|c| format!("{alias}{c}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Reads `comment_columns()` from `start` on.
 pub(super) fn comment_from_row(row: &Row<'_>, start: usize) -> rusqlite::Result<Comment> {
+    let origin = row
+        .get::<_, Option<String>>(start + 7)?
+        .map(|synced_from| -> rusqlite::Result<CommentOrigin> {
+            Ok(CommentOrigin {
+                synced_from,
+                author: person_at(row, start + 8)?,
+            })
+        })
+        .transpose()?;
     Ok(Comment {
         id: row.get(start)?,
         author: person_at(row, start + 1)?.unwrap_or_default(),
@@ -22,6 +53,7 @@ pub(super) fn comment_from_row(row: &Row<'_>, start: usize) -> rusqlite::Result<
         internal: row.get(start + 4)?,
         created: time_at(row, start + 5)?,
         edited: opt_time_at(row, start + 6)?,
+        origin,
     })
 }
 
@@ -59,7 +91,8 @@ pub(super) fn add_comment(
     let id: i64 = conn
         .prepare_cached(
             "INSERT INTO comments (id, item_id, author_name, author_email, body, internal, \
-             created) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+             created, synced_from, origin_author_name, origin_author_email) \
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10) RETURNING id",
         )?
         .query_row(
             params![
@@ -69,7 +102,16 @@ pub(super) fn add_comment(
                 new.body,
                 new.internal,
                 millis(now),
-                id
+                id,
+                new.origin.as_ref().map(|o| o.synced_from.as_str()),
+                new.origin
+                    .as_ref()
+                    .and_then(|o| o.author.as_ref())
+                    .map(|a| a.name.as_str()),
+                new.origin
+                    .as_ref()
+                    .and_then(|o| o.author.as_ref())
+                    .and_then(|a| a.email.as_deref()),
             ],
             |row| row.get(0),
         )?;
@@ -95,6 +137,7 @@ pub(super) fn add_comment(
         internal: new.internal,
         created: now,
         edited: None,
+        origin: new.origin,
     })
 }
 
@@ -109,10 +152,10 @@ pub(super) fn edit_comment(
 ) -> Result<Comment> {
     let (item_id, _) = item_ref(conn, key)?;
     let mut comment = conn
-        .prepare_cached(
-            "SELECT id, author_name, author_email, body, internal, created, edited \
-             FROM comments WHERE id = ?1 AND item_id = ?2",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {} FROM comments WHERE id = ?1 AND item_id = ?2",
+            comment_columns("")
+        ))?
         .query_row(params![comment_id, item_id], |row| comment_from_row(row, 0))
         .optional()?
         .ok_or_else(|| StoreError::not_found("comment", format!("{comment_id} on {key}")))?;

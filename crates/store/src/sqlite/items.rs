@@ -169,10 +169,11 @@ fn load_children(conn: &Connection, items: &mut [(i64, Item)]) -> Result<()> {
     let ids =
         serde_json::Value::from(items.iter().map(|(id, _)| *id).collect::<Vec<_>>()).to_string();
 
-    let mut stmt = conn.prepare_cached(
-        "SELECT item_id, id, author_name, author_email, body, internal, created, edited \
-         FROM comments WHERE item_id IN (SELECT value FROM json_each(?1)) ORDER BY item_id, id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT item_id, {} FROM comments WHERE item_id IN (SELECT value FROM json_each(?1)) \
+         ORDER BY item_id, id",
+        super::comments::comment_columns("")
+    ))?;
     let mut rows = stmt.query([&ids])?;
     while let Some(row) = rows.next()? {
         let item_id: i64 = row.get(0)?;

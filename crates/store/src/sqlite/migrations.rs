@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0015_conflict_restore.sql"),
     include_str!("../../migrations/sqlite/0016_target_project_remote_errors.sql"),
     include_str!("../../migrations/sqlite/0017_item_type_parent.sql"),
+    include_str!("../../migrations/sqlite/0018_comment_origin.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -272,12 +272,11 @@ fn live_child<T>(
 /// The comment `id` of the item with this key.
 fn comment(conn: &Connection, key: &ItemKey, id: i64) -> Result<Option<Comment>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT c.id, c.author_name, c.author_email, c.body, c.internal, c.created, \
-             c.edited \
-             FROM comments c JOIN items i ON i.id = c.item_id \
+        .prepare_cached(&format!(
+            "SELECT {} FROM comments c JOIN items i ON i.id = c.item_id \
              WHERE c.id = ?1 AND i.project = ?2 AND i.number = ?3",
-        )?
+            comments::comment_columns("c.")
+        ))?
         .query_row(params![id, key.project.as_str(), key.number], |row| {
             comments::comment_from_row(row, 0)
         })

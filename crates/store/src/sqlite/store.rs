@@ -378,6 +378,7 @@ impl Store for SqliteStore {
             author: Person::default(),
             body: body.to_owned(),
             internal: false,
+            origin: None,
         }
         .validate()?;
         let (key, body, actor) = (key.clone(), body.to_owned(), actor.clone());

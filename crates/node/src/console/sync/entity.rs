@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use tandem_model::{Connection, ItemKey};
 
@@ -18,7 +20,7 @@ use super::{name_of, pretty_json, redirect_with, refusal};
 use crate::auth::{ConsoleUser, urlencode};
 use crate::connections;
 use crate::console::flash::Flash;
-use crate::console::{Layout, PageResult};
+use crate::console::{Layout, PageError, PageResult};
 use crate::state::AppState;
 use crate::sync::engine::{self, SyncFailure};
 use crate::sync::operations;
@@ -41,19 +43,116 @@ fn parse_key(raw: &str) -> Result<ItemKey, String> {
         .map_err(|_| format!("'{}' is not an item key (like SUP-12).", raw.trim()))
 }
 
+/// The item `raw` names: its key in any case, or on a node that serves ServiceNow its
+/// record's number (`INC0010005`); else why not.
+async fn resolve_key(state: &AppState, raw: &str) -> Result<Result<ItemKey, String>, PageError> {
+    match parse_key(raw) {
+        Ok(key) => Ok(Ok(key)),
+        Err(message) => Ok(crate::servicenow::keys::resolve(state, raw)
+            .await?
+            .ok_or(message)),
+    }
+}
+
 /// This page for the item, as an address.
 fn back(key: &str) -> String {
     format!("{PATH}?key={}", urlencode(key))
 }
 
-struct TwinView {
-    connection: String,
-    remote_key: Option<String>,
-    state: &'static str,
-    active: bool,
-    last_sync: Option<String>,
-    local_replica: Option<String>,
-    remote_replica: Option<String>,
+/// One twin of the item, ready to show.
+pub(in crate::console) struct TwinView {
+    pub connection: String,
+    pub remote_key: Option<String>,
+    /// The remote item's page on the remote's console: `None` while the remote key is not
+    /// known, or when the remote is private (this node cannot link to it).
+    pub remote_link: Option<String>,
+    pub state: &'static str,
+    pub active: bool,
+    pub last_sync: Option<String>,
+    pub local_replica: Option<String>,
+    pub remote_replica: Option<String>,
+}
+
+/// What an item's sync looks like on this node: its twins, its open errors and the
+/// connections it can be exalated on. The Entity sync status page and the item's own page
+/// both show it, and both post their operations to this module's handlers.
+pub(in crate::console) struct SyncPanel {
+    pub twins: Vec<TwinView>,
+    pub error_rows: Vec<ErrorRow>,
+    /// Every connection's name, sorted: the Exalate and Connect forms offer them.
+    pub connections: Vec<String>,
+}
+
+/// The item's sync panel (see `SyncPanel`), with the connections' names by id.
+pub(in crate::console) async fn sync_panel(
+    state: &AppState,
+    layout: &Layout,
+    key: &ItemKey,
+) -> Result<(SyncPanel, HashMap<uuid::Uuid, String>), PageError> {
+    let store = state.store();
+    let by_id = super::connections_by_id(state).await?;
+    let names: HashMap<uuid::Uuid, String> =
+        by_id.iter().map(|(id, c)| (*id, c.name.clone())).collect();
+    let twins = store
+        .twins_of_item(key)
+        .await?
+        .into_iter()
+        .map(|t| TwinView {
+            connection: name_of(&names, Some(t.connection_id)),
+            remote_link: match (&t.remote_key, by_id.get(&t.connection_id)) {
+                (Some(remote), Some(c)) => remote_item_page(c, remote),
+                _ => None,
+            },
+            remote_key: t.remote_key,
+            state: t.state.as_str(),
+            active: t.state == tandem_model::TwinState::Active,
+            last_sync: t.last_sync.map(|at| layout.time(&at)),
+            local_replica: t.last_sent.as_deref().map(pretty_json),
+            remote_replica: t.last_received.as_deref().map(pretty_json),
+        })
+        .collect();
+    let mut error_rows: Vec<ErrorRow> = store
+        .sync_errors(false, 500)
+        .await?
+        .into_iter()
+        .filter(|e| e.local_key.as_ref() == Some(key))
+        .map(|e| ErrorRow::new(layout, &by_id, e))
+        .collect();
+    super::errors::show_keys(state, &mut error_rows).await?;
+    let mut connections: Vec<String> = names.values().cloned().collect();
+    connections.sort();
+    Ok((
+        SyncPanel {
+            twins,
+            error_rows,
+            connections,
+        },
+        names,
+    ))
+}
+
+/// The remote item's page on the remote's console, when the remote has an address.
+fn remote_item_page(connection: &Connection, remote_key: &str) -> Option<String> {
+    connection.remote_url().map(|url| {
+        format!(
+            "{}/items/{}",
+            url.trim_end_matches('/'),
+            urlencode(remote_key)
+        )
+    })
+}
+
+/// Where an operation's form asks to come back to, when it is one of this node's own pages
+/// that show the item's sync: its Entity sync status or its item page. Anything else (another
+/// site, a path of someone's choosing) is not followed.
+pub(super) fn safe_back(back: Option<&str>) -> Option<&str> {
+    let back = back?;
+    let local = !back.starts_with("//") && !back.contains('\\') && !back.contains("://");
+    let ours = back.starts_with("/sync/entity?key=")
+        || back
+            .strip_prefix("/items/")
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#']));
+    (local && ours).then_some(back)
 }
 
 struct ConflictView {
@@ -68,6 +167,8 @@ struct ConflictView {
 /// What the page shows of a found item.
 struct Entity {
     key: String,
+    /// The key as its admin knows it: on a node that serves ServiceNow, the record's number.
+    shown_key: String,
     summary: String,
     twins: Vec<TwinView>,
     conflicts: Vec<ConflictView>,
@@ -119,7 +220,7 @@ async fn page(
     if raw.is_empty() {
         return Ok(page.into_response());
     }
-    let key = match parse_key(&raw) {
+    let key = match resolve_key(&state, &raw).await? {
         Ok(key) => key,
         Err(message) => {
             page.error = Some(error.unwrap_or(message));
@@ -133,23 +234,7 @@ async fn page(
         page.error = Some(error.unwrap_or_else(|| format!("There is no item {key} on this node.")));
         return Ok((StatusCode::NOT_FOUND, page).into_response());
     };
-    let by_id = super::connections_by_id(&state).await?;
-    let names: std::collections::HashMap<uuid::Uuid, String> =
-        by_id.iter().map(|(id, c)| (*id, c.name.clone())).collect();
-    let twins = store
-        .twins_of_item(&key)
-        .await?
-        .into_iter()
-        .map(|t| TwinView {
-            connection: name_of(&names, Some(t.connection_id)),
-            remote_key: t.remote_key,
-            state: t.state.as_str(),
-            active: t.state == tandem_model::TwinState::Active,
-            last_sync: t.last_sync.map(|at| page.layout.time(&at)),
-            local_replica: t.last_sent.as_deref().map(pretty_json),
-            remote_replica: t.last_received.as_deref().map(pretty_json),
-        })
-        .collect();
+    let (panel, names) = sync_panel(&state, &page.layout, &key).await?;
     let conflicts = store
         .conflicts(&key)
         .await?
@@ -163,21 +248,14 @@ async fn page(
             at: page.layout.time(&c.at),
         })
         .collect();
-    page.error_rows = store
-        .sync_errors(false, 500)
-        .await?
-        .into_iter()
-        .filter(|e| e.local_key.as_ref() == Some(&key))
-        .map(|e| ErrorRow::new(&page.layout, &by_id, e))
-        .collect();
+    page.error_rows = panel.error_rows;
     page.retry_back = Some(back(&page.key));
-    let mut connections: Vec<String> = names.into_values().collect();
-    connections.sort();
-    page.connections = connections;
+    page.connections = panel.connections;
     page.entity = Some(Entity {
+        shown_key: crate::servicenow::keys::shown(&state.view(), &item),
         key: key.to_string(),
         summary: item.summary,
-        twins,
+        twins: panel.twins,
         conflicts,
     });
     page.error = error;
@@ -189,6 +267,8 @@ struct ItemForm {
     csrf: String,
     key: String,
     connection: String,
+    /// The page to come back to (see `safe_back`); the Entity sync status page by default.
+    back: Option<String>,
 }
 
 /// What the page's forms do to the item.
@@ -216,16 +296,20 @@ impl Operation {
         state: &AppState,
         c: &Connection,
         key: &ItemKey,
+        shown: &str,
     ) -> Result<String, SyncFailure> {
         Ok(match self {
             Operation::Exalate => {
                 engine::exalate(state, c, key).await?;
                 match engine::held_note(c) {
                     Some(held) => {
-                        format!("{key} is under sync on {}: its replica is {held}.", c.name)
+                        format!(
+                            "{shown} is under sync on {}: its replica is {held}.",
+                            c.name
+                        )
                     }
                     None => format!(
-                        "{key} is under sync on {}: its replica is on the way.",
+                        "{shown} is under sync on {}: its replica is on the way.",
                         c.name
                     ),
                 }
@@ -233,18 +317,18 @@ impl Operation {
             Operation::Unexalate => {
                 operations::unexalate(state, c, key).await?;
                 format!(
-                    "{key} no longer syncs on {}; both items keep their data.",
+                    "{shown} no longer syncs on {}; both items keep their data.",
                     c.name
                 )
             }
             Operation::SyncAgain => {
                 operations::sync_again(state, c, key).await?;
-                format!("{key} is sent again on {}.", c.name)
+                format!("{shown} is sent again on {}.", c.name)
             }
             Operation::Connect(remote) => {
                 operations::connect(state, c, key, remote).await?;
                 format!(
-                    "{key} is connected to {} on {}; later changes flow.",
+                    "{shown} is connected to {} on {}; later changes flow.",
                     remote.trim(),
                     c.name
                 )
@@ -261,16 +345,20 @@ async fn act(
     operation: Operation,
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
-    let key = match parse_key(&form.key) {
+    let key = match resolve_key(state, &form.key).await? {
         Ok(key) => key,
         Err(message) => return redirect_with(user, &back(&form.key), Err(message)),
     };
-    let to = back(&key.to_string());
+    let to = safe_back(form.back.as_deref()).map_or_else(|| back(&key.to_string()), str::to_owned);
     let connection = match connections::find(state, &form.connection).await {
         Ok(c) => c,
         Err(e) => return redirect_with(user, &to, Err(refusal(e)?)),
     };
-    match operation.run(state, &connection, &key).await {
+    let shown = crate::servicenow::keys::shown_keys(state, [&key])
+        .await?
+        .remove(&key)
+        .unwrap_or_else(|| key.to_string());
+    match operation.run(state, &connection, &key, &shown).await {
         Ok(message) => {
             tracing::info!(user = %user.session.username, connection = %connection.name, item = %key, operation = operation.name(), "Sync operation from the console.");
             redirect_with(user, &to, Ok(message))
@@ -309,6 +397,7 @@ struct ConnectForm {
     key: String,
     connection: String,
     remote_key: String,
+    back: Option<String>,
 }
 
 async fn connect(
@@ -320,6 +409,7 @@ async fn connect(
         csrf: form.csrf,
         key: form.key,
         connection: form.connection,
+        back: form.back,
     };
     act(&state, &user, item, Operation::Connect(form.remote_key)).await
 }
@@ -335,5 +425,25 @@ mod tests {
             Ok("SUP-12".into())
         );
         assert!(parse_key("twelve").unwrap_err().contains("like SUP-12"));
+    }
+
+    #[test]
+    fn operations_come_back_only_to_this_nodes_pages_of_the_item() {
+        assert_eq!(safe_back(Some("/items/SUP-1")), Some("/items/SUP-1"));
+        assert_eq!(
+            safe_back(Some("/sync/entity?key=SUP-1")),
+            Some("/sync/entity?key=SUP-1")
+        );
+        for elsewhere in [
+            "https://evil.example/items/SUP-1",
+            "//evil.example/items/SUP-1",
+            "/items/SUP-1/../../settings",
+            "/items/",
+            "/settings",
+            "/items/SUP-1?x=https://evil.example",
+        ] {
+            assert_eq!(safe_back(Some(elsewhere)), None, "{elsewhere}");
+        }
+        assert_eq!(safe_back(None), None);
     }
 }

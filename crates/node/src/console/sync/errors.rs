@@ -30,11 +30,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One error, ready to show.
-pub(super) struct ErrorRow {
+pub(in crate::console) struct ErrorRow {
     pub id: i64,
     pub impact: &'static str,
     pub connection: String,
     pub local_key: Option<String>,
+    /// `local_key` as its admin knows it (a ServiceNow record's number); see `show_keys`.
+    pub local_shown: Option<String>,
     pub remote_key: Option<String>,
     pub at: String,
     pub message: String,
@@ -69,6 +71,7 @@ impl ErrorRow {
             id: e.id,
             impact: e.impact.as_str(),
             connection: names(e.connection_id),
+            local_shown: e.local_key.as_ref().map(ToString::to_string),
             local_key: e.local_key.map(|k| k.to_string()),
             remote_key: e.remote_key,
             at: layout.time(&e.at),
@@ -76,6 +79,30 @@ impl ErrorRow {
             trace: e.script_trace,
         }
     }
+}
+
+/// Shows each row's item by the key its admin knows (on a node that serves ServiceNow, the
+/// record's number).
+pub(in crate::console) async fn show_keys(
+    state: &AppState,
+    rows: &mut [ErrorRow],
+) -> Result<(), tandem_store::StoreError> {
+    let keys: Vec<tandem_model::ItemKey> = rows
+        .iter()
+        .filter_map(|r| r.local_key.as_deref()?.parse().ok())
+        .collect();
+    let shown = crate::servicenow::keys::shown_keys(state, &keys).await?;
+    for row in rows {
+        if let Some(text) = row
+            .local_key
+            .as_deref()
+            .and_then(|k| k.parse::<tandem_model::ItemKey>().ok())
+            .and_then(|k| shown.get(&k))
+        {
+            row.local_shown = Some(text.clone());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Template, WebTemplate)]
@@ -96,13 +123,14 @@ async fn list(
     let (notice, error) = params.take(&user);
     let layout = Layout::new(&state, &user, PATH).with_flash(notice);
     let names = connections_by_id(&state).await?;
-    let error_rows = state
+    let mut error_rows: Vec<ErrorRow> = state
         .store()
         .sync_errors(false, LIMIT)
         .await?
         .into_iter()
         .map(|e| ErrorRow::new(&layout, &names, e))
         .collect();
+    show_keys(&state, &mut error_rows).await?;
     Ok(ErrorsPage {
         layout,
         error_rows,
@@ -115,7 +143,8 @@ async fn list(
 #[derive(Deserialize)]
 struct RetryForm {
     csrf: String,
-    /// Where to come back to: the Errors page, or the Entity sync status of the item.
+    /// Where to come back to: the Errors page, or a page of the item (its Entity sync status,
+    /// its item page).
     #[serde(default)]
     back: Option<String>,
 }
@@ -127,10 +156,7 @@ async fn retry(
     Form(form): Form<RetryForm>,
 ) -> PageResult {
     user.check_csrf(&form.csrf)?;
-    let back = match form.back.as_deref() {
-        Some(back) if back.starts_with("/sync/entity?key=") => back,
-        _ => PATH,
-    };
+    let back = super::entity::safe_back(form.back.as_deref()).unwrap_or(PATH);
     match operations::retry(&state, id).await {
         Ok(error) => {
             tracing::info!(user = %user.session.username, error = error.id, "Sync error resolved and retried.");

@@ -1,0 +1,156 @@
+//! Mirror keys as an admin reads and types them. A mirrored record is a store item such as
+//! INC-9, and that key stays what twins, mirror links, history and the remote side name it by;
+//! but the admin knows the record by its number, INC0010005. So on a node that serves
+//! ServiceNow the console shows the number as the item's key and the console, the API (and the
+//! CLI through it) take either.
+
+use std::collections::HashMap;
+
+use tandem_model::query::Query;
+use tandem_model::{Item, ItemKey};
+use tandem_store::{Page, StoreError};
+
+use crate::state::AppState;
+use crate::sync::item_json::View;
+
+/// The longest text taken as a record number: ServiceNow's are a prefix and seven digits.
+const MAX_NUMBER: usize = 40;
+
+/// The number of the record `item` mirrors, when it mirrors one of a synced table and
+/// ServiceNow has numbered it (an item sync just created has none until the bridge wrote it).
+pub fn number_of<'a>(view: &View, item: &'a Item) -> Option<&'a str> {
+    match view {
+        View::ServiceNow(tables) if tables.table_of(&item.key.project).is_some() => item
+            .custom_fields
+            .get("number")
+            .and_then(serde_json::Value::as_str)
+            .filter(|n| !n.trim().is_empty()),
+        _ => None,
+    }
+}
+
+/// The key an admin sees for `item`: its record's number where it has one, else its key.
+pub fn shown(view: &View, item: &Item) -> String {
+    number_of(view, item).map_or_else(|| item.key.to_string(), str::to_owned)
+}
+
+/// The keys an admin sees for these items, by key; those that do not exist keep their key.
+pub async fn shown_keys<'a>(
+    state: &AppState,
+    keys: impl IntoIterator<Item = &'a ItemKey>,
+) -> Result<HashMap<ItemKey, String>, StoreError> {
+    let view = state.view();
+    let mut shown_by_key = HashMap::new();
+    for key in keys {
+        if shown_by_key.contains_key(key) {
+            continue;
+        }
+        // Only a node that serves ServiceNow has numbers: elsewhere no item is read.
+        let item = match &view {
+            View::ServiceNow(tables) if tables.table_of(&key.project).is_some() => {
+                state.store().item(key).await?
+            }
+            _ => None,
+        };
+        let text = item.map_or_else(|| key.to_string(), |item| shown(&view, &item));
+        shown_by_key.insert(key.clone(), text);
+    }
+    Ok(shown_by_key)
+}
+
+/// The item an admin means by `raw`: an item key in any case (`inc-9`), or on a node that
+/// serves ServiceNow a record's number (`INC0010005`, any case). `None` when it is neither.
+pub async fn resolve(state: &AppState, raw: &str) -> Result<Option<ItemKey>, StoreError> {
+    let raw = raw.trim();
+    if let Ok(key) = raw.to_ascii_uppercase().parse::<ItemKey>() {
+        return Ok(Some(key));
+    }
+    Ok(by_number(state, raw).await?.map(|item| item.key))
+}
+
+/// The mirror item of the record numbered `raw` (any case), on a node that serves ServiceNow.
+pub async fn by_number(state: &AppState, raw: &str) -> Result<Option<Item>, StoreError> {
+    let view = state.view();
+    if !matches!(view, View::ServiceNow(_)) {
+        return Ok(None);
+    }
+    let number = raw.trim().to_ascii_uppercase();
+    if number.is_empty()
+        || number.len() > MAX_NUMBER
+        || !number.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Ok(None);
+    }
+    // Checked above: letters and digits only, so the quoted value cannot end early.
+    let Ok(query) = Query::parse(&format!("cf[number] = \"{number}\"")) else {
+        return Ok(None);
+    };
+    let found = state
+        .store()
+        .search_items(
+            &query,
+            Page {
+                offset: 0,
+                limit: 10,
+            },
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok(found
+        .items
+        .into_iter()
+        .find(|item| number_of(&view, item) == Some(number.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::servicenow::view::Tables;
+
+    fn item(key: &str, number: Option<&str>) -> Item {
+        let mut custom_fields = tandem_model::CustomFields::new();
+        if let Some(n) = number {
+            custom_fields.insert("number".into(), serde_json::json!(n));
+        }
+        Item {
+            key: key.parse().expect("key"),
+            summary: "Email down".into(),
+            description: String::new(),
+            status: tandem_model::Status::ToDo,
+            priority: tandem_model::Priority::Medium,
+            assignee: None,
+            reporter: None,
+            labels: Vec::new(),
+            custom_fields,
+            item_type: tandem_model::ItemType::Task,
+            parent: None,
+            comments: Vec::new(),
+            attachments: Vec::new(),
+            created: jiff::Timestamp::UNIX_EPOCH,
+            updated: jiff::Timestamp::UNIX_EPOCH,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_mirrored_record_shows_its_number_and_anything_else_its_key() {
+        let servicenow =
+            View::ServiceNow(std::sync::Arc::new(Tables::new(&["incident".to_owned()])));
+        assert_eq!(
+            shown(&servicenow, &item("INC-9", Some("INC0010005"))),
+            "INC0010005"
+        );
+        // Not numbered yet (sync just created it), or not a synced table's: the key.
+        assert_eq!(shown(&servicenow, &item("INC-10", None)), "INC-10");
+        assert_eq!(shown(&servicenow, &item("INC-11", Some(" "))), "INC-11");
+        assert_eq!(
+            shown(&servicenow, &item("OPS-1", Some("INC0010005"))),
+            "OPS-1"
+        );
+        // The built-in tracker has no numbers, whatever its custom fields say.
+        assert_eq!(
+            shown(&View::Builtin, &item("INC-9", Some("INC0010005"))),
+            "INC-9"
+        );
+    }
+}
