@@ -64,6 +64,8 @@ struct TwinJson {
     /// The connection's name.
     connection: String,
     local_key: String,
+    /// On a node that serves ServiceNow: the record's number, when the item mirrors one.
+    local_number: Option<String>,
     remote_key: Option<String>,
     last_sync: Option<String>,
     state: String,
@@ -87,6 +89,8 @@ struct SyncErrorJson {
     connection_id: Option<uuid::Uuid>,
     connection: Option<String>,
     local_key: Option<String>,
+    /// On a node that serves ServiceNow: the record's number, when the item mirrors one.
+    local_number: Option<String>,
     remote_key: Option<String>,
     at: String,
     message: String,
@@ -107,6 +111,8 @@ struct SyncErrors {
 #[allow(dead_code)] // The shape of `status`'s answer, for the document.
 struct ItemSyncStatus {
     item: String,
+    /// On a node that serves ServiceNow: the record's number (what its admin calls it).
+    number: Option<String>,
     twins: Vec<TwinJson>,
     conflicts: Vec<ItemConflictJson>,
     /// The item's open errors: this side's, and those the remote reported about it.

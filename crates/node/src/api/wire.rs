@@ -138,7 +138,7 @@ pub struct CommentJson {
     pub origin: Option<CommentOriginJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommentOriginJson {
     /// The remote side's short name on the connection that brought the comment.
     pub synced_from: String,
