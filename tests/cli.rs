@@ -526,6 +526,48 @@ fn script_errors_name_the_line_and_exit_1() {
 }
 
 #[test]
+fn emulate_jira_serves_rest_v3_to_its_user_and_api_token() {
+    let child = tandem()
+        .args(["emulate", "jira", "--listen", "127.0.0.1:0"])
+        .args(["--user", "ann@example.com", "--token", "t0ken"])
+        .args(["--project", "OPS=Operations"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut emulator = Running(child);
+    let lines = read_until(&mut emulator.0, "not Jira");
+    let url = lines
+        .last()
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://127.0.0.1:"))
+        })
+        .expect("URL in the banner")
+        .to_owned();
+    let (status, me) = reqwest::blocking_get_basic(
+        &format!("{url}/rest/api/3/myself"),
+        "ann@example.com",
+        "t0ken",
+    );
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["emailAddress"], "ann@example.com", "{me}");
+    let (status, project) = reqwest::blocking_get_basic(
+        &format!("{url}/rest/api/3/project/OPS"),
+        "ann@example.com",
+        "t0ken",
+    );
+    assert_eq!(status, 200, "{project}");
+    assert_eq!(project["name"], "Operations", "{project}");
+    let (status, _) = reqwest::blocking_get_basic(
+        &format!("{url}/rest/api/3/myself"),
+        "ann@example.com",
+        "wrong",
+    );
+    assert_eq!(status, 401);
+}
+
+#[test]
 fn emulate_servicenow_serves_the_table_api_with_basic_auth() {
     let child = tandem()
         .args(["emulate", "servicenow", "--listen", "127.0.0.1:0"])
