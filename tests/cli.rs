@@ -525,18 +525,19 @@ fn script_errors_name_the_line_and_exit_1() {
     assert_eq!(code, 0);
 }
 
-#[test]
-fn emulate_jira_serves_rest_v3_to_its_user_and_api_token() {
+/// Starts `tandem emulate <args>` on a port the OS picks and reads its URL from the banner,
+/// the line that contains `banner`.
+fn emulator(args: &[&str], banner: &str) -> (Running, String) {
     let child = tandem()
-        .args(["emulate", "jira", "--listen", "127.0.0.1:0"])
-        .args(["--user", "ann@example.com", "--token", "t0ken"])
-        .args(["--project", "OPS=Operations"])
+        .arg("emulate")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut emulator = Running(child);
-    let lines = read_until(&mut emulator.0, "not Jira");
+    let lines = read_until(&mut emulator.0, banner);
     let url = lines
         .last()
         .and_then(|l| {
@@ -545,6 +546,23 @@ fn emulate_jira_serves_rest_v3_to_its_user_and_api_token() {
         })
         .expect("URL in the banner")
         .to_owned();
+    (emulator, url)
+}
+
+#[test]
+fn emulate_jira_serves_rest_v3_to_its_user_and_api_token() {
+    let (_emulator, url) = emulator(
+        &[
+            "jira",
+            "--user",
+            "ann@example.com",
+            "--token",
+            "t0ken",
+            "--project",
+            "OPS=Operations",
+        ],
+        "not Jira",
+    );
     let (status, me) = reqwest::blocking_get_basic(
         &format!("{url}/rest/api/3/myself"),
         "ann@example.com",
@@ -569,23 +587,10 @@ fn emulate_jira_serves_rest_v3_to_its_user_and_api_token() {
 
 #[test]
 fn emulate_servicenow_serves_the_table_api_with_basic_auth() {
-    let child = tandem()
-        .args(["emulate", "servicenow", "--listen", "127.0.0.1:0"])
-        .args(["--user", "sync.user", "--password", "s3cret"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut emulator = Running(child);
-    let lines = read_until(&mut emulator.0, "not ServiceNow");
-    let url = lines
-        .last()
-        .and_then(|l| {
-            l.split_whitespace()
-                .find(|w| w.starts_with("http://127.0.0.1:"))
-        })
-        .expect("URL in the banner")
-        .to_owned();
+    let (_emulator, url) = emulator(
+        &["servicenow", "--user", "sync.user", "--password", "s3cret"],
+        "not ServiceNow",
+    );
     let (status, body) = reqwest::blocking_get_basic(
         &format!("{url}/api/now/table/incident?sysparm_limit=1"),
         "sync.user",

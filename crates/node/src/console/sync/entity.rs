@@ -147,7 +147,10 @@ fn remote_item_page(connection: &Connection, remote_key: &str) -> Option<String>
 /// site, a path of someone's choosing) is not followed.
 pub(super) fn safe_back(back: Option<&str>) -> Option<&str> {
     let back = back?;
-    let local = !back.starts_with("//") && !back.contains('\\') && !back.contains("://");
+    // A path of this node (no other host, no control characters or whitespace, also once
+    // percent-decoded: what a `Location` may carry), as for the sign-in's `next` ...
+    let local = crate::auth::safe_next(Some(back)) == back;
+    // ... and one of the item's own pages.
     let ours = back.starts_with("/sync/entity?key=")
         || back
             .strip_prefix("/items/")
@@ -441,6 +444,9 @@ mod tests {
             "/items/",
             "/settings",
             "/items/SUP-1?x=https://evil.example",
+            "/items/SUP-1\r\nSet-Cookie: x=1",
+            "/items/SUP 1",
+            "/sync/entity?key=SUP-1%0d%0aX: y",
         ] {
             assert_eq!(safe_back(Some(elsewhere)), None, "{elsewhere}");
         }
