@@ -188,7 +188,17 @@ fn lex(s: &str) -> Result<Vec<Tok>, JqlError> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Open parentheses and NOTs around the clause being read, bounded by [`MAX_NESTING`].
+    depth: usize,
 }
+
+/// How deep parentheses and NOTs may nest: far beyond any real query, and shallow enough that
+/// reading, evaluating and dropping the expression never exhausts the stack.
+const MAX_NESTING: usize = 64;
+
+/// How many tokens a query may have: a chain of ANDs and ORs nests one level per clause, so
+/// its length is bounded as well.
+const MAX_TOKENS: usize = 4096;
 
 fn is_kw(t: Option<&Tok>, kw: &str) -> bool {
     matches!(t, Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
@@ -229,19 +239,28 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Expr, JqlError> {
-        if is_kw(self.peek(), "not") || self.peek() == Some(&Tok::Op("!")) {
-            self.next();
-            return Ok(Expr::Not(Box::new(self.not()?)));
+        let negated = is_kw(self.peek(), "not") || self.peek() == Some(&Tok::Op("!"));
+        if !negated && self.peek() != Some(&Tok::LParen) {
+            return self.clause();
         }
-        if self.peek() == Some(&Tok::LParen) {
-            self.next();
+        if self.depth >= MAX_NESTING {
+            return err(format!(
+                "Error in the JQL Query: parentheses and NOTs nest deeper than {MAX_NESTING}."
+            ));
+        }
+        self.depth += 1;
+        self.next();
+        let e = if negated {
+            Expr::Not(Box::new(self.not()?))
+        } else {
             let e = self.or()?;
             if self.next() != Some(Tok::RParen) {
                 return err("Error in the JQL Query: Expecting ')' before the end of the query.");
             }
-            return Ok(e);
-        }
-        self.clause()
+            e
+        };
+        self.depth -= 1;
+        Ok(e)
     }
 
     fn clause(&mut self) -> Result<Expr, JqlError> {
@@ -379,9 +398,16 @@ impl Parser {
 
 impl Query {
     pub fn parse(jql: &str) -> Result<Self, JqlError> {
+        let toks = lex(jql)?;
+        if toks.len() > MAX_TOKENS {
+            return err(format!(
+                "Error in the JQL Query: the query is longer than {MAX_TOKENS} terms."
+            ));
+        }
         let mut p = Parser {
-            toks: lex(jql)?,
+            toks,
             pos: 0,
+            depth: 0,
         };
         let condition = if p.peek().is_none() || p.at_order_by() {
             None
@@ -730,6 +756,22 @@ mod tests {
         fn value(&self, field: &str) -> Option<FieldValue> {
             self.0.get(field).cloned()
         }
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded_before_they_reach_the_stack() {
+        let deep = format!(
+            "{}status = Done{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert!(Query::parse(&deep).is_err());
+        assert!(Query::parse(&"NOT ".repeat(100_000)).is_err());
+        let long = vec!["status = Done"; 100_000].join(" AND ");
+        assert!(Query::parse(&long).is_err());
+        let fine = format!("{}status = Done{}", "(".repeat(20), ")".repeat(20));
+        assert!(Query::parse(&fine).is_ok());
+        assert!(Query::parse(&vec!["status = Done"; 200].join(" AND ")).is_ok());
     }
 
     fn ts(s: &str) -> Timestamp {
