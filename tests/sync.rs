@@ -43,7 +43,7 @@ fn vendor_keys() -> (String, String) {
 
 /// Writes a setting into the database in `data` before a node starts on it.
 async fn preset(data: &std::path::Path, key: &str, value: &str) {
-    use tandem_store::Store as _;
+    use tandem_store::prelude::*;
     std::fs::create_dir_all(data).unwrap();
     let store =
         tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
