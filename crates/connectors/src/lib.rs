@@ -1,5 +1,5 @@
 //! Connectors: how a node reads and writes the items of a real tracker over that tracker's own
-//! API. One module per tracker; today [`servicenow`].
+//! API. One module per tracker: [`servicenow`], [`jira`].
 //!
 //! A connector is a client of the tracker's public REST API and nothing else: tests run it
 //! against the emulators in `tandem-emulators` over HTTP, exactly as it runs against the real
@@ -7,6 +7,7 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
+pub mod jira;
 pub mod servicenow;
 
 /// RFC 3986's unreserved characters (§2.3): a query value or a path segment keeps these and
