@@ -54,12 +54,18 @@ impl Client {
     pub async fn attachments(&self, key: &str) -> Result<Vec<Attachment>> {
         let path = format!("/issue/{}", segment(key)?);
         let v = self.get_json(&path, &[("fields", "attachment")]).await?;
-        Ok(v.pointer("/fields/attachment")
+        let list: Vec<Attachment> = v
+            .pointer("/fields/attachment")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(Attachment::from_json)
-            .collect())
+            .collect();
+        let mut caches = self.caches();
+        for a in &list {
+            caches.attachment_issue.insert(a.id.clone(), key.to_owned());
+        }
+        Ok(list)
     }
 
     /// One attachment's metadata, or `None` when it is gone.
@@ -102,6 +108,9 @@ impl Client {
             .and_then(|a| a.first())
             .and_then(Attachment::from_json)
             .ok_or_else(|| bad("POST", &path, "no attachment in the answer"))?;
+        self.caches()
+            .attachment_issue
+            .insert(made.id.clone(), key.to_owned());
         self.note_own_issue_write(key).await;
         Ok(made)
     }
@@ -121,14 +130,22 @@ impl Client {
         Ok(bytes.to_vec())
     }
 
-    /// Deletes an attachment; one already gone counts as deleted.
+    /// Deletes an attachment; one already gone counts as deleted. When the client knows the
+    /// attachment's issue (it listed or uploaded it), the change to the issue is noted as its
+    /// own write.
     pub async fn delete_attachment(&self, id: &str) -> Result<()> {
         let url = self.url(&format!("/attachment/{}", segment(id)?), &[]);
         match self
             .send(Method::DELETE, &url, &Body::Empty, Repeat::Safe)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let issue = self.caches().attachment_issue.remove(id);
+                if let Some(key) = issue {
+                    self.note_own_issue_write(&key).await;
+                }
+                Ok(())
+            }
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }

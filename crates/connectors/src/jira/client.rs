@@ -121,6 +121,8 @@ pub(crate) enum Body {
 pub(crate) struct Caches {
     pub fields: Option<Arc<Vec<Field>>>,
     pub users: HashMap<String, UserRef>,
+    /// Project key → the issue types one may create there.
+    pub issue_types: HashMap<String, Vec<super::meta::IssueType>>,
     /// `(project key, issue type id)` → create-screen fields.
     pub create_meta: HashMap<(String, String), Arc<Vec<super::meta::FieldMeta>>>,
     /// Workflow graphs learned from the transitions seen, by `(project id, issue type id)`.
@@ -128,6 +130,9 @@ pub(crate) struct Caches {
     /// `(issue id, updated)` of this client's own writes not yet handed to a cursor.
     pub own_writes: Vec<(String, String)>,
     pub attachment_limit: Option<Option<u64>>,
+    /// Attachment id → the issue it is on, for attachments listed or uploaded here (a
+    /// delete changes its issue's `updated`, which is then noted as an own write).
+    pub attachment_issue: HashMap<String, String>,
     /// The integration user's time zone, in which Jira reads JQL dates.
     pub zone: Option<jiff::tz::TimeZone>,
 }

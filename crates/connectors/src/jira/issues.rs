@@ -220,7 +220,11 @@ fn display(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        // Jira sends whole numbers as `8.0`; they read as `8`.
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => (f as i64).to_string(),
+            _ => n.to_string(),
+        },
         Value::Bool(b) => b.to_string(),
         Value::Array(items) => items.iter().map(display).collect::<Vec<_>>().join(", "),
         Value::Object(o) => {
@@ -536,14 +540,12 @@ impl Client {
             (FieldKind::Text | FieldKind::Other, FieldValue::Text(t) | FieldValue::Markdown(t)) => {
                 json!(t)
             }
-            (FieldKind::Number, FieldValue::Number(n)) => serde_json::Number::from_f64(*n)
-                .map(Value::Number)
-                .ok_or_else(|| wrong("a number that is not finite"))?,
+            (FieldKind::Number, FieldValue::Number(n)) => {
+                number(*n).ok_or_else(|| wrong("a number that is not finite"))?
+            }
             (FieldKind::Number, FieldValue::Text(t)) => {
                 let n: f64 = t.trim().parse().map_err(|_| wrong(&format!("`{t}`")))?;
-                serde_json::Number::from_f64(n)
-                    .map(Value::Number)
-                    .ok_or_else(|| wrong(&format!("`{t}`")))?
+                number(n).ok_or_else(|| wrong(&format!("`{t}`")))?
             }
             (FieldKind::Date, FieldValue::Date(d) | FieldValue::Text(d)) => {
                 let date: jiff::civil::Date = d
@@ -651,6 +653,14 @@ impl Client {
         })?;
         Ok(user.to_json(self.flavour()))
     }
+}
+
+/// A number as JSON: whole numbers without a fraction (`5`, not `5.0`).
+fn number(n: f64) -> Option<Value> {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        return Some(json!(n as i64));
+    }
+    serde_json::Number::from_f64(n).map(Value::Number)
 }
 
 fn describe(kind: FieldKind) -> &'static str {

@@ -252,11 +252,15 @@ impl Client {
             .collect())
     }
 
-    /// The issue types one can create in `project` (`/issue/createmeta/{project}/issuetypes`).
+    /// The issue types one can create in `project` (`/issue/createmeta/{project}/issuetypes`),
+    /// kept once read.
     pub async fn issue_types(&self, project: &str) -> Result<Vec<IssueType>> {
+        if let Some(types) = self.caches().issue_types.get(project) {
+            return Ok(types.clone());
+        }
         let path = format!("/issue/createmeta/{}/issuetypes", segment(project)?);
         let rows = self.all_pages(&path, &["issueTypes", "values"]).await?;
-        Ok(rows
+        let types: Vec<IssueType> = rows
             .iter()
             .map(|t| IssueType {
                 id: id_of(t, "id"),
@@ -265,7 +269,11 @@ impl Client {
                 hierarchy_level: t.get("hierarchyLevel").and_then(Value::as_i64).unwrap_or(0),
             })
             .filter(|t| !t.id.is_empty())
-            .collect())
+            .collect();
+        self.caches()
+            .issue_types
+            .insert(project.to_owned(), types.clone());
+        Ok(types)
     }
 
     /// An issue type of `project` by name (case-insensitive) or id.

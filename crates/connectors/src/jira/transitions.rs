@@ -40,17 +40,31 @@ pub struct Transition {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     edges: HashMap<String, Vec<(String, String)>>,
+    /// Status id → name, for every status seen.
+    names: HashMap<String, String>,
 }
 
 impl Graph {
-    fn learn(&mut self, from: &str, transitions: &[Transition]) {
+    fn learn(&mut self, from: &Status, transitions: &[Transition]) {
+        self.names.insert(from.id.clone(), from.name.clone());
+        for t in transitions {
+            self.names.insert(t.to.id.clone(), t.to.name.clone());
+        }
         self.edges.insert(
-            from.to_owned(),
+            from.id.clone(),
             transitions
                 .iter()
                 .map(|t| (t.id.clone(), t.to.id.clone()))
                 .collect(),
         );
+    }
+
+    /// The id of a known status named `name` (case-insensitive), or with that id.
+    fn status_id(&self, name: &str) -> Option<String> {
+        self.names
+            .iter()
+            .find(|(id, n)| *id == name || n.eq_ignore_ascii_case(name))
+            .map(|(id, _)| id.clone())
     }
 
     /// The shortest known path of transition ids from `from` to `to`.
@@ -190,25 +204,13 @@ impl Client {
                 break;
             }
             let available = self.transitions(&issue.key).await?;
-            let target_id = available
-                .iter()
-                .find(|t| wanted(&t.to))
-                .map(|t| t.to.id.clone());
             let path = {
                 let mut caches = self.caches();
                 let graph = caches.workflows.entry(workflow.clone()).or_default();
-                graph.learn(&current.id, &available);
-                let known_target = target_id.or_else(|| {
-                    graph
-                        .edges
-                        .values()
-                        .flatten()
-                        .map(|(_, to)| to.clone())
-                        .find(|id| id == status)
-                });
-                known_target
+                graph.learn(&current, &available);
+                graph
+                    .status_id(status)
                     .and_then(|t| graph.path(&current.id, &t))
-                    .or_else(|| self.path_by_name(graph, &current.id, status, &available))
                     .or_else(|| graph.to_unexplored(&current.id))
             };
             let Some(first) = path.and_then(|p| p.into_iter().next()) else {
@@ -233,21 +235,6 @@ impl Client {
             from: if now.is_empty() { start } else { now },
             to: status.to_owned(),
         })
-    }
-
-    /// A path to a status known by name only through transitions seen so far.
-    fn path_by_name(
-        &self,
-        graph: &Graph,
-        from: &str,
-        name: &str,
-        available: &[Transition],
-    ) -> Option<Vec<String>> {
-        let id = available
-            .iter()
-            .find(|t| t.to.name.eq_ignore_ascii_case(name))
-            .map(|t| t.to.id.clone())?;
-        graph.path(from, &id)
     }
 
     async fn issue_or_404(&self, key: &str) -> Result<Issue> {
@@ -286,9 +273,10 @@ mod tests {
     #[test]
     fn the_shortest_known_path_is_found() {
         let mut g = Graph::default();
-        g.learn("todo", &[t("21", "progress")]);
-        g.learn("progress", &[t("31", "review"), t("41", "todo")]);
-        g.learn("review", &[t("51", "done"), t("61", "progress")]);
+        g.learn(&t("", "todo").to, &[t("21", "progress")]);
+        g.learn(&t("", "progress").to, &[t("31", "review"), t("41", "todo")]);
+        g.learn(&t("", "review").to, &[t("51", "done"), t("61", "progress")]);
+        assert_eq!(g.status_id("DONE").as_deref(), Some("done"));
         assert_eq!(
             g.path("todo", "done"),
             Some(vec!["21".to_owned(), "31".to_owned(), "51".to_owned()])
