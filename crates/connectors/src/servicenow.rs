@@ -13,6 +13,7 @@ mod client;
 mod journal;
 mod poll;
 mod record;
+mod tracker;
 
 pub use attachments::{AttachmentMeta, NewAttachment};
 pub use client::{
@@ -21,3 +22,4 @@ pub use client::{
 pub use journal::{JournalEntry, JournalKind, JournalSource, parse_display_journal};
 pub use poll::{Batch, PollState, Poller, Seen};
 pub use record::{Record, format_time, parse_time};
+pub use tracker::ServiceNow;
