@@ -10,7 +10,8 @@
 //! priorities, users by e-mail), `issues` (read, create, edit, delete, find by correlation),
 //! `transitions` (status changes and path finding), `comments` (JSM internal comments kept
 //! internal), `attachments`, `poll` (JQL polling and its cursor), `webhook` (signatures),
-//! `adf` and `wiki` (rich text to and from Markdown).
+//! `adf` and `wiki` (rich text to and from Markdown), and `tracker` ([`Jira`], the connector
+//! behind the [`crate::Tracker`] seam).
 
 pub mod adf;
 mod attachments;
@@ -21,6 +22,7 @@ mod issues;
 mod meta;
 mod poll;
 mod retry;
+mod tracker;
 mod transitions;
 pub mod webhook;
 pub mod wiki;
@@ -36,4 +38,5 @@ pub use issues::{
 pub use meta::{Field, FieldKind, FieldMeta, IssueType, Named, Project, Status, UserRef};
 pub use poll::{Changes, Cursor, PageRef, PollOptions, SearchPage, format_time, parse_time};
 pub use retry::{RateLimitStatus, RetryPolicy};
+pub use tracker::{Jira, value_of};
 pub use transitions::{MAX_STEPS, Transition};

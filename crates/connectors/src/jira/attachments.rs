@@ -21,6 +21,8 @@ pub struct Attachment {
     pub created: String,
     /// The download URL Jira gives (`…/attachment/content/{id}`).
     pub content_url: String,
+    /// Who attached it: the `accountId` on Cloud, the user name on Data Center.
+    pub author: String,
 }
 
 impl Attachment {
@@ -36,6 +38,13 @@ impl Attachment {
             size: v.get("size").and_then(Value::as_u64).unwrap_or(0),
             created: str_of(v, "created").to_owned(),
             content_url: str_of(v, "content").to_owned(),
+            author: v
+                .get("author")
+                .map(|a| {
+                    let id = str_of(a, "accountId");
+                    if id.is_empty() { str_of(a, "name") } else { id }.to_owned()
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -215,6 +215,11 @@ impl Client {
         self.flavour
     }
 
+    /// How the client signs in.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
     /// The site's base URL, as configured (no trailing `/`).
     pub fn base_url(&self) -> &str {
         &self.base

@@ -86,7 +86,8 @@ pub enum ErrorKind {
     Refused,
     /// Jira or this connector cannot do it at all.
     Unsupported,
-    /// The request was wrong before it left (settings, unknown field or option).
+    /// The request was wrong before it left (settings, unknown field or option), or the
+    /// answer was not as documented.
     Invalid,
 }
 
@@ -197,8 +198,9 @@ impl JiraError {
                 s if *s >= 500 => ErrorKind::Transient,
                 _ => ErrorKind::Refused,
             },
-            JiraError::BadResponse { .. } => ErrorKind::Transient,
-            JiraError::Config(_) | JiraError::Field { .. } => ErrorKind::Invalid,
+            JiraError::BadResponse { .. } | JiraError::Config(_) | JiraError::Field { .. } => {
+                ErrorKind::Invalid
+            }
             JiraError::NoPath { .. } | JiraError::TooLarge { .. } => ErrorKind::Refused,
             JiraError::Unsupported { .. } => ErrorKind::Unsupported,
         }

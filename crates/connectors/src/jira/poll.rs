@@ -84,6 +84,25 @@ impl Cursor {
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
     }
 
+    /// Keeps the own writes `current` noted that this cursor has not read back.
+    pub(crate) fn keep_own_writes(&mut self, current: &Cursor) {
+        for own in &current.own {
+            if self.seen.get(&own.0) != Some(&own.1) {
+                self.own.insert(own.clone());
+            }
+        }
+    }
+
+    /// Keeps the own writes `client` made that this cursor has not read back.
+    pub(crate) fn keep_own_writes_of(&mut self, client: &Client) {
+        let writes = client.caches().own_writes.clone();
+        for own in writes {
+            if self.seen.get(&own.0) != Some(&own.1) {
+                self.own.insert(own);
+            }
+        }
+    }
+
     /// Remembers a write of the caller's own (an issue as a create or an edit returned it).
     pub fn note_own_write(&mut self, issue: &Issue) {
         if !issue.id.is_empty() && !issue.updated().is_empty() {
