@@ -38,5 +38,5 @@ pub use issues::{
 pub use meta::{Field, FieldKind, FieldMeta, IssueType, Named, Project, Status, UserRef};
 pub use poll::{Changes, Cursor, PageRef, PollOptions, SearchPage, format_time, parse_time};
 pub use retry::{RateLimitStatus, RetryPolicy};
-pub use tracker::{Jira, value_of};
+pub use tracker::{Description, Jira, TrackerExtras, value_of};
 pub use transitions::{MAX_STEPS, Transition};

@@ -584,3 +584,102 @@ async fn a_create_is_found_again_by_its_correlation_label(flavour: Flavour) {
     );
     site.stop().await;
 }
+
+both_flavours!(the_seam_extension_describes_searches_moves_and_verifies_pushes);
+
+/// `TrackerExtras` (what the `Tracker` seam lacks for Jira) through `jira::Jira`, with a
+/// webhook delivery the emulator really makes and signs.
+async fn the_seam_extension_describes_searches_moves_and_verifies_pushes(flavour: Flavour) {
+    use std::sync::{Arc, Mutex};
+    use tandem_connectors::Tracker;
+    use tandem_connectors::jira::{Jira, PollOptions, TrackerExtras};
+
+    let site = start(flavour).await;
+    let jira = Jira::connect(Arc::new(site.client()), PollOptions::default())
+        .await
+        .expect("signed in");
+    match flavour {
+        Flavour::Cloud => assert_eq!(jira.user().len(), 24, "an accountId"),
+        Flavour::DataCenter => assert_eq!(jira.user(), "integration"),
+    }
+    let d = jira.describe(PROJECT).await.expect("described");
+    assert!(
+        d.fields
+            .iter()
+            .any(|(id, name)| id == "customfield_10010" && name == "Severity")
+    );
+    assert!(d.statuses.contains(&"In Review".to_owned()));
+    assert!(d.record_types.contains(&"Bug".to_owned()));
+
+    let made = create_task(jira.client(), "Printer jammed").await;
+    create_task(jira.client(), "Scanner idle").await;
+    let found = jira
+        .search(PROJECT, "summary ~ \"printer\" ORDER BY created DESC", 10)
+        .await
+        .expect("searched");
+    assert_eq!(
+        found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        vec![made.id.as_str()]
+    );
+    let moved = jira
+        .move_to_status(PROJECT, &made.id, "In Review", None)
+        .await
+        .expect("moved");
+    assert_eq!(moved.fields["status"]["name"], "In Review");
+    assert!(jira.user_by_email(MEMBER).await.expect("found").is_some());
+
+    // A signed admin webhook: the delivery verifies with the secret and names the issue.
+    /// A delivery: its `X-Hub-Signature` and its body.
+    type Delivery = (String, Vec<u8>);
+    let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let sink = got.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook_url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let signature = headers
+                    .get("x-hub-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                sink.lock().expect("lock").push((signature, body.to_vec()));
+                axum::http::StatusCode::OK
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let r = reqwest::Client::new().post(format!("{}/rest/webhooks/1.0/webhook", site.base()));
+    let r = match flavour {
+        Flavour::Cloud => r.basic_auth(USER, Some(super::common::TOKEN)),
+        Flavour::DataCenter => r.bearer_auth(super::common::TOKEN),
+    };
+    let r = r
+        .json(&serde_json::json!({"name": "tandem", "url": hook_url, "events": ["jira:issue_updated"], "secret": "s3cret"}))
+        .send()
+        .await
+        .expect("registered");
+    assert_eq!(r.status(), 201);
+    site.edit_as_someone(&made.key, serde_json::json!({"summary": "Pushed"}))
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (signature, body) = loop {
+        if let Some(d) = got.lock().expect("lock").first().cloned() {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        jira.verify_push(b"s3cret", &body, &signature),
+        Some(made.id.clone())
+    );
+    assert_eq!(jira.verify_push(b"guess", &body, &signature), None);
+    site.stop().await;
+}
