@@ -11,13 +11,14 @@
 //! `transitions` (status changes and path finding), `comments` (JSM internal comments kept
 //! internal), `attachments`, `poll` (JQL polling and its cursor), `webhook` (signatures),
 //! `adf` and `wiki` (rich text to and from Markdown), and `tracker` ([`Jira`], the connector
-//! behind the [`crate::Tracker`] seam).
+//! behind the [`crate::Tracker`] seam), `extras` (what the seam lacks for Jira).
 
 pub mod adf;
 mod attachments;
 mod client;
 mod comments;
 mod error;
+mod extras;
 mod issues;
 mod meta;
 mod poll;
@@ -31,6 +32,7 @@ pub use attachments::{Attachment, NewAttachment};
 pub use client::{Auth, Client, ClientConfig, Flavour};
 pub use comments::Comment;
 pub use error::{ErrorKind, ErrorText, JiraError};
+pub use extras::{Description, TrackerExtras};
 pub use issues::{
     CORRELATION_LABEL_PREFIX, FieldValue, Issue, NewIssue, correlation_label, markdown_to_rich,
     rich_to_markdown,
@@ -38,5 +40,5 @@ pub use issues::{
 pub use meta::{Field, FieldKind, FieldMeta, IssueType, Named, Project, Status, UserRef};
 pub use poll::{Changes, Cursor, PageRef, PollOptions, SearchPage, format_time, parse_time};
 pub use retry::{RateLimitStatus, RetryPolicy};
-pub use tracker::{Description, Jira, TrackerExtras, value_of};
+pub use tracker::{Jira, value_of};
 pub use transitions::{MAX_STEPS, Transition};
