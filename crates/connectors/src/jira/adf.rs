@@ -356,6 +356,38 @@ mod tests {
         assert!(!c.is_lossless());
     }
 
+    proptest::proptest! {
+        /// Any printable text, Markdown punctuation included, comes back as itself.
+        #[test]
+        fn any_text_survives_a_markdown_round_trip(text in "[!-~]([ -~]{0,40}[!-~])?") {
+            let d = doc(json!([p(json!([t(&text)]))]));
+            let md = to_markdown(&d);
+            let back = from_markdown(&md.value);
+            proptest::prop_assert_eq!(&back.value, &d, "through {:?}", md.value);
+        }
+
+        /// Marked text keeps its marks and its text.
+        #[test]
+        fn marked_text_survives_a_markdown_round_trip(
+            text in "[!-~]([ -~]{0,20}[!-~])?",
+            mark in proptest::sample::select(vec!["strong", "em", "strike", "code"]),
+        ) {
+            let d = doc(json!([p(json!([t("x "), {"type": "text", "text": text, "marks": [{"type": mark}]}, t(" y")]))]));
+            let md = to_markdown(&d);
+            let back = from_markdown(&md.value);
+            proptest::prop_assert_eq!(&back.value, &d, "through {:?}", md.value);
+        }
+
+        /// Whatever Markdown or wiki markup comes in, conversion answers (no panic).
+        #[test]
+        fn any_input_converts_without_panicking(text in "\\PC{0,200}") {
+            let c = from_markdown(&text);
+            let _ = to_markdown(&c.value);
+            let w = crate::jira::wiki::to_adf(&text);
+            let _ = crate::jira::wiki::from_adf(&w.value);
+        }
+    }
+
     #[test]
     fn plain_text_both_ways() {
         let d = from_plain_text("one\ntwo\n\nthree");

@@ -99,6 +99,7 @@ mod tests {
         markdown_round_trips("Hi [@jdoe](mention:jdoe), see:\n\n![](https://example.com/a.png)");
         markdown_round_trips("line one\\\nline two");
         markdown_round_trips("well-known a - b x+y 2^3 \\*not bold\\* \\[x\\] back\\\\slash");
+        markdown_round_trips("an entity \\&\\#92; stays text");
     }
 
     #[test]
@@ -122,6 +123,35 @@ mod tests {
                 "{lost}: {:?}",
                 md.lossy
             );
+        }
+    }
+
+    fn para(content: Value) -> Value {
+        serde_json::json!({"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": content}]})
+    }
+
+    proptest::proptest! {
+        /// Any printable text, wiki punctuation included, comes back as itself.
+        #[test]
+        fn any_text_survives_wiki_markup(text in "[!-~]([ -~]{0,40}[!-~])?") {
+            let d = para(serde_json::json!([{"type": "text", "text": text}]));
+            let wiki = from_adf(&d);
+            proptest::prop_assert_eq!(&to_adf(&wiki.value).value, &d, "through {:?}", wiki.value);
+        }
+
+        /// Marked words keep their marks through wiki markup.
+        #[test]
+        fn marked_words_survive_wiki_markup(
+            text in "[a-zA-Z0-9]([a-zA-Z0-9 ,.]{0,20}[a-zA-Z0-9])?",
+            mark in proptest::sample::select(vec!["strong", "em", "strike", "code"]),
+        ) {
+            let d = para(serde_json::json!([
+                {"type": "text", "text": "x "},
+                {"type": "text", "text": text, "marks": [{"type": mark}]},
+                {"type": "text", "text": " y"},
+            ]));
+            let wiki = from_adf(&d);
+            proptest::prop_assert_eq!(&to_adf(&wiki.value).value, &d, "through {:?}", wiki.value);
         }
     }
 

@@ -111,6 +111,23 @@ async fn the_connectors_whole_flow_passes_atlassians_openapi_document_through_pr
     let (proxy, recorder) = recording_proxy(prism.base.clone(), site.base()).await;
     let c = client_at(&proxy, Flavour::Cloud);
 
+    // The recorder sees what Prism refuses: a search whose `jql` is not a string.
+    let r = reqwest::Client::new()
+        .post(format!("{proxy}/rest/api/3/search/jql"))
+        .basic_auth(USER, Some(super::common::TOKEN))
+        .json(&json!({ "jql": 5 }))
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(
+        recorder.violations.lock().expect("lock").len(),
+        1,
+        "a violation is recorded, so none below means none"
+    );
+    recorder.violations.lock().expect("lock").clear();
+    recorder.exchanges.store(0, Ordering::SeqCst);
+
     // Metadata.
     c.myself().await.expect("myself");
     c.projects().await.expect("projects");

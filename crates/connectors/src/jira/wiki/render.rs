@@ -269,6 +269,8 @@ fn escape(text: &str) -> String {
                 !prev.is_some_and(char::is_alphanumeric) || !next.is_some_and(char::is_alphanumeric)
             }
             '?' => next == Some('?'),
+            // `&#92;` is how a backslash is written; the text itself must not read as one.
+            '&' => chars[i..].starts_with(&['&', '#', '9', '2', ';']),
             '\\' => true,
             _ => false,
         };
