@@ -261,7 +261,10 @@ impl Client {
                             }) => *s,
                             _ => 0,
                         };
-                        let margin = ((end - start) / 4).min(20);
+                        // A quarter of the page, at least one issue, at most 20, and always
+                        // less than the page, so every page moves the pass on.
+                        let read = end.saturating_sub(start);
+                        let margin = (read / 4).clamp(1, 20).min(read.saturating_sub(1));
                         PageRef::StartAt(end - margin)
                     }
                     token => token,

@@ -82,3 +82,54 @@ async fn changes_are_paged_once_and_own_writes_do_not_come_back(flavour: Flavour
     assert_eq!(later, vec![first]);
     site.stop().await;
 }
+
+both_flavours!(an_issue_edited_while_a_pass_pages_pushes_no_other_out_of_sight);
+
+/// Paging by `updated`, an issue edited mid-pass moves to the end of the order and everything
+/// after it moves up a place. On Data Center (`startAt`) each page starts a little early, so
+/// the pass itself sees every issue; on both flavours the next pass (which re-reads the
+/// overlap window) hands over the edited one, and no issue is ever lost.
+async fn an_issue_edited_while_a_pass_pages_pushes_no_other_out_of_sight(flavour: Flavour) {
+    let site: Site = start(flavour).await;
+    let c = site.client();
+    let options = PollOptions {
+        page_size: 2,
+        overlap: Duration::from_secs(120),
+    };
+    let mut keys = Vec::new();
+    for n in 0..6 {
+        keys.push(site.create_as_someone(&format!("moving {n}")).await);
+    }
+    let first = c
+        .changes(SCOPE, &Cursor::default(), &options)
+        .await
+        .expect("first page");
+    let mut handed: Vec<String> = first.issues.iter().map(|i| i.key.clone()).collect();
+    assert_eq!(handed, keys[..2].to_vec());
+    // The first issue read is edited: it moves to the end of the order.
+    site.edit_as_someone(&keys[0], serde_json::json!({"summary": "moved"}))
+        .await;
+    let (rest, _, cursor) = drain(&c, first.cursor, &options).await;
+    handed.extend(rest);
+    let within_the_pass: BTreeSet<&String> = handed.iter().collect();
+    if flavour == Flavour::DataCenter {
+        assert_eq!(
+            within_the_pass.len(),
+            6,
+            "startAt pages start early enough: {handed:?}"
+        );
+    }
+    let (next_pass, _, _) = drain(&c, cursor, &options).await;
+    handed.extend(next_pass);
+    let all: BTreeSet<String> = handed.iter().cloned().collect();
+    assert_eq!(
+        all,
+        keys.iter().cloned().collect::<BTreeSet<_>>(),
+        "{handed:?}"
+    );
+    assert!(
+        handed.iter().filter(|k| **k == keys[0]).count() >= 2,
+        "the edit is handed over too: {handed:?}"
+    );
+    site.stop().await;
+}
