@@ -191,11 +191,18 @@ impl Client {
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .filter(|_| v.get("isLast").and_then(Value::as_bool) != Some(true))
+                // The same token again would page forever.
+                .filter(|t| !matches!(page, Some(PageRef::Token(sent)) if sent == t))
                 .map(|t| PageRef::Token(t.to_owned())),
             Flavour::DataCenter => {
-                let start = v.get("startAt").and_then(Value::as_u64).unwrap_or(0);
+                // Counted from the start asked for, not the one answered: a server that
+                // ignored `startAt` cannot keep a pass paging forever.
+                let start = match page {
+                    Some(PageRef::StartAt(n)) => *n,
+                    _ => 0,
+                };
                 let total = v.get("total").and_then(Value::as_u64).unwrap_or(0);
-                let end = start + list.len() as u64;
+                let end = start.saturating_add(list.len() as u64);
                 (!list.is_empty() && end < total).then_some(PageRef::StartAt(end))
             }
         };
