@@ -71,8 +71,10 @@ impl Client {
     pub async fn comments(&self, key: &str) -> Result<Vec<Comment>> {
         let path = format!("/issue/{}/comment", segment(key)?);
         let mut out = Vec::new();
+        // Rows read, a comment without an id included, so the next page starts after them.
+        let mut read = 0usize;
         for _ in 0..1000 {
-            let start = out.len().to_string();
+            let start = read.to_string();
             let v = self
                 .get_json(
                     &path,
@@ -88,9 +90,10 @@ impl Client {
                 .and_then(Value::as_array)
                 .ok_or_else(|| bad("GET", &path, "no `comments` list"))?;
             let n = page.len();
+            read += n;
             out.extend(page.iter().filter_map(|c| Comment::from_json(self, c)));
             let total = v.get("total").and_then(Value::as_u64).unwrap_or(0);
-            if n == 0 || out.len() as u64 >= total {
+            if n == 0 || read as u64 >= total {
                 break;
             }
         }
