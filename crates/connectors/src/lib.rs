@@ -7,9 +7,13 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
+pub mod builtin;
 pub mod jira;
+pub mod schema;
 pub mod servicenow;
 pub mod tracker;
+
+pub use schema::{Builtin, Collections, FieldError, Mapping, Schema, TriggerError};
 
 pub use tracker::{
     Capabilities, Changes, Cursor, ErrorKind, Feed, Fields, NewFile, RemoteAttachment,

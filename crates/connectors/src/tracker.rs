@@ -33,6 +33,16 @@ pub enum TrackerKind {
 }
 
 impl TrackerKind {
+    /// The tracker's id in stored names (mirror links `servicenow:incident`, settings
+    /// `servicenow.poll.incident`): never changes once data is stored under it.
+    pub fn id(self) -> &'static str {
+        match self {
+            TrackerKind::Builtin => "builtin",
+            TrackerKind::ServiceNow => "servicenow",
+            TrackerKind::Jira => "jira",
+        }
+    }
+
     /// The tracker's name as admins read it.
     pub fn name(self) -> &'static str {
         match self {
