@@ -170,10 +170,12 @@ async fn comments_keep_who_may_see_them(f: &dyn Fixture) {
         .create(c, &f.new_fields("Commented"), "tandem:test:COM-1")
         .await
         .expect("created");
-    t.add_comment(c, &created.id, "For the customer", false)
+    let public = t
+        .add_comment(c, &created.id, "For the customer", false)
         .await
         .expect("public comment");
-    t.add_comment(c, &created.id, "For the team only", true)
+    let internal = t
+        .add_comment(c, &created.id, "For the team only", true)
         .await
         .expect("internal comment");
     let comments = t
@@ -194,8 +196,44 @@ async fn comments_keep_who_may_see_them(f: &dyn Fixture) {
         mine.iter()
             .all(|m| m.record == created.id && !m.id.is_empty())
     );
+    // Where the tracker answers with the comment it made, it is the one read back.
+    for (made, body, is_internal) in [
+        (public, "For the customer", false),
+        (internal, "For the team only", true),
+    ] {
+        if let Some(made) = made {
+            assert_eq!((made.body.trim(), made.internal), (body, is_internal));
+            assert!(
+                mine.iter().any(|m| m.id == made.id),
+                "the comment {} is read back: {mine:?}",
+                made.id
+            );
+        }
+    }
 
     let capabilities = t.capabilities();
+    let first = mine[0].id.clone();
+    let read_back = async || {
+        t.comments(c, &[created.id.as_str()])
+            .await
+            .expect("comments read")
+            .remove(&created.id)
+            .unwrap_or_default()
+    };
+    if capabilities.edit_comments {
+        t.edit_comment(c, &created.id, &first, "Changed text")
+            .await
+            .expect("edited");
+        let after = read_back().await;
+        let edited = after.iter().find(|m| m.id == first).expect("still there");
+        assert_eq!(edited.body.trim(), "Changed text");
+    }
+    if capabilities.delete_comments {
+        t.delete_comment(c, &created.id, &first)
+            .await
+            .expect("deleted");
+        assert!(read_back().await.iter().all(|m| m.id != first), "gone");
+    }
     if !capabilities.edit_comments {
         let e = t
             .edit_comment(c, &created.id, &mine[0].id, "changed")
@@ -264,14 +302,23 @@ async fn attachments_go_up_come_back_whole_and_go_away(f: &dyn Fixture) {
         vec![uploaded.id.clone()]
     );
 
-    t.delete_attachment(&uploaded.id).await.expect("deleted");
+    t.resume(c, Feed::Records, None);
+    drain(&*t, c, Feed::Records).await;
+    t.delete_attachment(c, &created.id, &uploaded.id)
+        .await
+        .expect("deleted");
+    assert_eq!(
+        drain(&*t, c, Feed::Records).await,
+        Vec::<String>::new(),
+        "deleting a file is the connector's own write, not a change"
+    );
     assert!(
         t.attachments_present(&[uploaded.id.as_str()])
             .await
             .expect("checked")
             .is_empty()
     );
-    t.delete_attachment(&uploaded.id)
+    t.delete_attachment(c, &created.id, &uploaded.id)
         .await
         .expect("deleting what is gone is done");
 }

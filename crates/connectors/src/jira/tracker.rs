@@ -417,12 +417,19 @@ impl Tracker for Jira {
         id: &str,
         body: &str,
         internal: bool,
-    ) -> Result<(), TrackerError> {
-        self.client
+    ) -> Result<Option<RemoteComment>, TrackerError> {
+        let made = self
+            .client
             .add_comment(id, body, internal)
             .await
-            .map(|_| ())
-            .map_err(error)
+            .map_err(error)?;
+        Ok(Some(RemoteComment {
+            id: made.id,
+            record: id.to_owned(),
+            body: made.body.value,
+            internal: made.internal,
+            author: made.author.map(|a| a.id).unwrap_or_default(),
+        }))
     }
 
     async fn edit_comment(
@@ -505,8 +512,17 @@ impl Tracker for Jira {
         Ok(remote_attachment(id, made))
     }
 
-    async fn delete_attachment(&self, id: &str) -> Result<(), TrackerError> {
-        self.client.delete_attachment(id).await.map_err(error)
+    async fn delete_attachment(
+        &self,
+        _project: &str,
+        record: &str,
+        id: &str,
+    ) -> Result<(), TrackerError> {
+        self.client.delete_attachment(id).await.map_err(error)?;
+        // Deleting a file moves the issue's `updated`: that is this node's write, whether or
+        // not this client listed the file before.
+        self.client.note_own_issue_write(record).await;
+        Ok(())
     }
 }
 
