@@ -213,8 +213,8 @@ fn guess_status(name: &str) -> Status {
         "" | "open" | "new" | "backlog" | "reopened" | "selected for development" | "todo" => {
             Status::ToDo
         }
-        "closed" | "resolved" | "cancelled" | "canceled" | "won't do" | "rejected"
-        | "declined" | "complete" | "completed" => Status::Done,
+        "closed" | "resolved" | "cancelled" | "canceled" | "won't do" | "rejected" | "declined"
+        | "complete" | "completed" => Status::Done,
         _ => Status::InProgress,
     }
 }
@@ -370,12 +370,11 @@ impl JiraSchema {
         if SYSTEM.contains(&name) || self.fields.iter().any(|(id, _)| id == name) {
             return Some(self.key_of(name));
         }
-        if let Some((id, _)) = self
-            .fields
-            .iter()
-            .find(|(_, n)| n == name)
-            .or_else(|| self.fields.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)))
-        {
+        if let Some((id, _)) = self.fields.iter().find(|(_, n)| n == name).or_else(|| {
+            self.fields
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(name))
+        }) {
             return Some(self.key_of(id));
         }
         self.fields.is_empty().then(|| name.to_owned())
@@ -452,10 +451,7 @@ impl JiraSchema {
             "description".into(),
             json!(self.description_of(&record.fields)),
         );
-        snap.insert(
-            "labels".into(),
-            json!(strings(record.fields.get("labels"))),
-        );
+        snap.insert("labels".into(), json!(strings(record.fields.get("labels"))));
         snap
     }
 
@@ -769,7 +765,6 @@ impl Schema for JiraSchema {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -803,8 +798,12 @@ mod tests {
             Flavour::DataCenter => json!(wiki::from_markdown(DESCRIPTION).value),
         };
         let user = |name: &str, email: &str, id: &str| match flavour {
-            Flavour::Cloud => json!({"accountId": id, "displayName": name, "emailAddress": email, "active": true}),
-            Flavour::DataCenter => json!({"name": id, "key": format!("JIRAUSER{id}"), "displayName": name, "emailAddress": email, "active": true}),
+            Flavour::Cloud => {
+                json!({"accountId": id, "displayName": name, "emailAddress": email, "active": true})
+            }
+            Flavour::DataCenter => {
+                json!({"name": id, "key": format!("JIRAUSER{id}"), "displayName": name, "emailAddress": email, "active": true})
+            }
         };
         let Value::Object(fields) = json!({
             "issuekey": "SUP-12",
@@ -899,7 +898,10 @@ mod tests {
             let alex = item.assignee.clone().expect("assignee");
             assert_eq!(alex.name, "Alex Agent");
             assert_eq!(alex.email.as_deref(), Some("alex.agent@example.com"));
-            assert_eq!(item.reporter.clone().expect("reporter").name, "Ana Reporter");
+            assert_eq!(
+                item.reporter.clone().expect("reporter").name,
+                "Ana Reporter"
+            );
             let cf = &item.custom_fields;
             assert_eq!(cf["issuekey"], json!("SUP-12"));
             assert_eq!(cf["id"], json!("10042"));
@@ -960,7 +962,10 @@ mod tests {
         let pull = s.pull_patch(&item, &jira, Some(&base));
         assert_eq!(pull.summary, None, "the local summary is kept");
         assert_eq!(pull.priority, Some(Priority::Highest));
-        assert_eq!(pull.labels.as_deref(), Some(&["fire".into(), "hot".into()][..]));
+        assert_eq!(
+            pull.labels.as_deref(),
+            Some(&["fire".into(), "hot".into()][..])
+        );
         let cf = pull.custom_fields.clone().expect("fields");
         assert_eq!(cf.keys().collect::<Vec<_>>(), ["priority"], "{cf:?}");
         apply(&mut item, &pull);
@@ -991,7 +996,8 @@ mod tests {
         });
         item.reporter = None;
         for computed in ["issuekey", "id", "created", "updated", "creator", "votes"] {
-            item.custom_fields.insert(computed.into(), json!("tampered"));
+            item.custom_fields
+                .insert(computed.into(), json!("tampered"));
         }
         item.custom_fields
             .insert("resolution".into(), json!({"name": "Fixed"}));
@@ -999,22 +1005,33 @@ mod tests {
         let push = s.local_changes(&item, &base);
         assert_eq!(push["description"], json!("Now *fixed*"), "Markdown");
         assert_eq!(push["labels"], json!(["done", "tandem-corr-1"]));
-        assert_eq!(push["status"], json!("Done"), "by name, through the workflow");
+        assert_eq!(
+            push["status"],
+            json!("Done"),
+            "by name, through the workflow"
+        );
         assert_eq!(push["resolution"], json!("Fixed"), "with the status");
         assert_eq!(push["priority"], json!("Low"));
         assert_eq!(push["assignee"], json!("bo@example.com"));
         assert_eq!(push["reporter"], Value::Null);
         assert_eq!(push["duedate"], Value::Null, "cleared");
-        for computed in ["issuekey", "id", "created", "updated", "creator", "votes", "summary"] {
+        for computed in [
+            "issuekey", "id", "created", "updated", "creator", "votes", "summary",
+        ] {
             assert!(!push.contains_key(computed), "{computed}: {push:?}");
         }
         // A status the rules named goes by its Jira name; a resolution alone is not written.
         let mut item = mirror(&s, &r);
-        item.custom_fields
-            .insert("status".into(), json!({"name": "Waiting", "value": "Waiting"}));
+        item.custom_fields.insert(
+            "status".into(),
+            json!({"name": "Waiting", "value": "Waiting"}),
+        );
         assert_eq!(
             s.local_changes(&item, &base),
-            json!({"status": "Waiting"}).as_object().cloned().expect("object")
+            json!({"status": "Waiting"})
+                .as_object()
+                .cloned()
+                .expect("object")
         );
         let mut item = mirror(&s, &r);
         item.custom_fields
@@ -1060,7 +1077,14 @@ mod tests {
                 .expect("object")
         );
         let copy = s.record_fields(&mirror(&s, &issue(Flavour::Cloud)));
-        for computed in ["issuekey", "id", "created", "project", "creator", "resolution"] {
+        for computed in [
+            "issuekey",
+            "id",
+            "created",
+            "project",
+            "creator",
+            "resolution",
+        ] {
             assert!(!copy.contains_key(computed), "{computed}");
         }
         assert_eq!(copy["status"], json!("In Review"));
@@ -1113,13 +1137,22 @@ mod tests {
                 "[ -~]{0,300}",
                 "[ -~\n*#_`]{0,200}",
                 prop::collection::vec("[a-z0-9-]{1,8}", 0..4),
-                prop_oneof![Just("new"), Just("indeterminate"), Just("done"), Just("odd")],
+                prop_oneof![
+                    Just("new"),
+                    Just("indeterminate"),
+                    Just("done"),
+                    Just("odd")
+                ],
                 "[A-Za-z ]{0,10}",
                 prop::collection::vec(("[a-zA-Z_]{1,12}", leaf()), 0..8),
                 any::<bool>(),
             )
                 .prop_map(|(summary, md, labels, category, name, extra, dc)| {
-                    let flavour = if dc { Flavour::DataCenter } else { Flavour::Cloud };
+                    let flavour = if dc {
+                        Flavour::DataCenter
+                    } else {
+                        Flavour::Cloud
+                    };
                     let mut r = issue(flavour);
                     let f = &mut r.fields;
                     f.insert("summary".into(), json!(summary));

@@ -237,7 +237,9 @@ impl Parser<'_> {
             match self.next() {
                 Some(Tok::Comma) => out.push(self.value(field)?),
                 Some(Tok::Close) => return Ok(out),
-                Some(t) => return Err(format!("`{field} in (…`: expected `,` or `)`, found `{t}`")),
+                Some(t) => {
+                    return Err(format!("`{field} in (…`: expected `,` or `)`, found `{t}`"));
+                }
                 None => return Err(format!("`{field} in (…`: the list is never closed")),
             }
         }
@@ -266,9 +268,7 @@ impl Parser<'_> {
                 (op, vec![self.value(&name)?])
             }
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("in") => (Op::In, self.list(&name)?),
-            Some(Tok::Word(w))
-                if w.eq_ignore_ascii_case("not") && is_word(self.peek(), "in") =>
-            {
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("not") && is_word(self.peek(), "in") => {
                 self.pos += 1;
                 (Op::NotIn, self.list(&name)?)
             }
@@ -286,11 +286,7 @@ impl Parser<'_> {
                     _ => return Err(format!("`{name} is`: expected EMPTY or NOT EMPTY")),
                 }
             }
-            Some(Tok::Word(w))
-                if ["was", "changed"]
-                    .iter()
-                    .any(|h| w.eq_ignore_ascii_case(h)) =>
-            {
+            Some(Tok::Word(w)) if ["was", "changed"].iter().any(|h| w.eq_ignore_ascii_case(h)) => {
                 return Err(format!(
                     "`{name} {w}`: the issue's history cannot be checked on the mirror; compare its value now"
                 ));
@@ -304,10 +300,7 @@ impl Parser<'_> {
     fn target(&self, name: &str, quoted: bool) -> Result<Target, String> {
         let lower = name.to_ascii_lowercase();
         if !quoted {
-            if let Some(id) = lower
-                .strip_prefix("cf[")
-                .and_then(|r| r.strip_suffix(']'))
-            {
+            if let Some(id) = lower.strip_prefix("cf[").and_then(|r| r.strip_suffix(']')) {
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(format!("`{name}`: custom fields are named cf[10010]"));
                 }
@@ -335,11 +328,10 @@ impl Parser<'_> {
                 "created" | "createddate" => Some(Target::Date("created".into())),
                 "updated" | "updateddate" => Some(Target::Date("updated".into())),
                 "resolutiondate" | "resolved" => Some(Target::Date("resolutiondate".into())),
-                "component" | "components" | "fixversion" | "fixversions"
-                | "affectedversion" | "affectedversions" | "sprint" | "epic" | "watcher"
-                | "watchers" | "voter" | "voters" | "issuelinktype" | "attachments"
-                | "comment" | "creator" | "filter" | "worklogdate" | "worklogauthor"
-                | "lastviewed" => {
+                "component" | "components" | "fixversion" | "fixversions" | "affectedversion"
+                | "affectedversions" | "sprint" | "epic" | "watcher" | "watchers" | "voter"
+                | "voters" | "issuelinktype" | "attachments" | "comment" | "creator" | "filter"
+                | "worklogdate" | "worklogauthor" | "lastviewed" => {
                     return Err(format!(
                         "`{name}` cannot be checked on the mirror yet; select on another field (labels, status, a custom field)"
                     ));
@@ -363,13 +355,7 @@ impl Parser<'_> {
         op: Op,
         values: Vec<(String, bool)>,
     ) -> Result<Expr, String> {
-        let cond = |field: Field, values: Vec<Value>| {
-            Ok(Expr::Cond(Cond {
-                field,
-                op,
-                values,
-            }))
-        };
+        let cond = |field: Field, values: Vec<Value>| Ok(Expr::Cond(Cond { field, op, values }));
         let equality = matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn);
         match target {
             Target::Project => {
@@ -380,7 +366,10 @@ impl Parser<'_> {
                     .iter()
                     .map(|(v, _)| self.project(v))
                     .collect::<Result<Vec<_>, _>>()?;
-                cond(Field::Project, keys.into_iter().map(Value::Project).collect())
+                cond(
+                    Field::Project,
+                    keys.into_iter().map(Value::Project).collect(),
+                )
             }
             Target::Category => {
                 if !equality && !matches!(op, Op::IsEmpty | Op::IsNotEmpty) {
@@ -428,7 +417,11 @@ impl Parser<'_> {
             .ok_or_else(|| {
                 format!(
                     "`project = {value}`: {value} is not a synced Jira project ({})",
-                    projects.iter().map(|(c, _)| c).collect::<Vec<_>>().join(", ")
+                    projects
+                        .iter()
+                        .map(|(c, _)| c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })
     }
@@ -457,10 +450,13 @@ fn date(field: &str, v: &str) -> Result<String, String> {
     }
     let t = t.replace('/', "-");
     let ok = t.len() >= 10
-        && t.as_bytes()[..10]
-            .iter()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
+        && t.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     if !ok {
         return Err(format!(
             "`{field} … {v}`: not a date; write it as \"2026-01-31\" or \"2026-01-31 14:30\""
@@ -530,7 +526,6 @@ pub fn translate(text: &str, schema: &JiraSchema) -> Result<Query, String> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,10 +557,19 @@ mod tests {
     fn exalate_jira_triggers_translate() {
         let q = shown("project = SUP AND issuetype = Bug");
         assert!(q.contains("Project(ProjectKey(\"SUP\"))"), "{q}");
-        assert!(q.contains("Custom(\"issuetype\"), op: Eq, values: [Text(\"Bug\")]"), "{q}");
+        assert!(
+            q.contains("Custom(\"issuetype\"), op: Eq, values: [Text(\"Bug\")]"),
+            "{q}"
+        );
         let q = shown("status = \"In Progress\" OR priority in (High, Highest)");
-        assert!(q.contains("Custom(\"status\"), op: Eq, values: [Text(\"In Progress\")]"), "{q}");
-        assert!(q.contains("op: In, values: [Text(\"High\"), Text(\"Highest\")]"), "{q}");
+        assert!(
+            q.contains("Custom(\"status\"), op: Eq, values: [Text(\"In Progress\")]"),
+            "{q}"
+        );
+        assert!(
+            q.contains("op: In, values: [Text(\"High\"), Text(\"Highest\")]"),
+            "{q}"
+        );
         assert!(shown("labels = sync").contains("Labels, op: Eq"));
         assert!(shown("summary ~ \"printer\"").contains("Summary, op: Contains"));
         assert!(shown("text ~ vpn").contains("Text, op: Contains"));
@@ -577,9 +581,7 @@ mod tests {
         assert!(shown("statusCategory != Done").contains("Status, op: Ne, values: [Status(Done)]"));
         assert!(shown("key = SUP-12").contains("Custom(\"issuekey\")"));
         assert!(shown("created >= 2026/01/31").contains("Text(\"2026-01-31\")"));
-        assert!(
-            shown("updated < \"2026-01-31 14:30\"").contains("Text(\"2026-01-31T14:30\")")
-        );
+        assert!(shown("updated < \"2026-01-31 14:30\"").contains("Text(\"2026-01-31T14:30\")"));
         // Custom fields by id or by name; numbers compare as numbers.
         assert!(shown("cf[10010] = \"Sev 1\"").contains("Custom(\"Severity\")"));
         assert!(shown("\"Story Points\" > 3").contains("Number(3.0)"));
@@ -594,7 +596,10 @@ mod tests {
         assert!(shown("").starts_with("Some(Or(Cond"), "{}", shown(""));
         // AND binds tighter than OR, as in Jira.
         let q = shown("labels = a OR labels = b AND labels = c");
-        assert!(q.contains("Or(Cond(Cond { field: Labels, op: Eq, values: [Text(\"a\")] }), And("), "{q}");
+        assert!(
+            q.contains("Or(Cond(Cond { field: Labels, op: Eq, values: [Text(\"a\")] }), And("),
+            "{q}"
+        );
     }
 
     #[test]
@@ -646,7 +651,12 @@ mod tests {
         let q = translate(&many, &schema()).expect("translates");
         assert!(height(&q.filter.expect("filter")) <= 20);
         // Parentheses deep and wide together stay under the query depth limit, or are refused.
-        let wide = format!("{}{}{}", "(".repeat(31), vec!["labels = a"; 1_000].join(" OR "), ")".repeat(31));
+        let wide = format!(
+            "{}{}{}",
+            "(".repeat(31),
+            vec!["labels = a"; 1_000].join(" OR "),
+            ")".repeat(31)
+        );
         match translate(&wide, &schema()) {
             Ok(q) => assert!(height(&q.filter.expect("filter")) <= MAX_DEPTH),
             Err(e) => assert!(e.contains("levels once translated"), "{e}"),
@@ -725,7 +735,12 @@ mod tests {
                 let mut keys: Vec<String> = result
                     .items
                     .iter()
-                    .map(|i| i.custom_fields["issuekey"].as_str().unwrap_or("").to_owned())
+                    .map(|i| {
+                        i.custom_fields["issuekey"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned()
+                    })
                     .collect();
                 keys.sort();
                 found.push((trigger, keys));

@@ -146,9 +146,10 @@ pub fn item_json(schema: &JiraSchema, item: &Item, project: &str) -> Value {
         });
         if let Some(origin) = &c.origin {
             v["syncedFrom"] = json!(origin.synced_from);
-            v["originalAuthor"] = origin.author.as_ref().map_or(Value::Null, |a| {
-                json!({"displayName": a.name, "email": a.email})
-            });
+            v["originalAuthor"] = origin.author.as_ref().map_or(
+                Value::Null,
+                |a| json!({"displayName": a.name, "email": a.email}),
+            );
         }
         v
     };
@@ -456,7 +457,8 @@ fn draft(schema: &JiraSchema, before: &Value, after: &Value) -> Result<Draft, Fi
         );
     }
     if let Some(v) = changed("environment") {
-        d.fields.insert("environment".into(), field_value(v).clone());
+        d.fields
+            .insert("environment".into(), field_value(v).clone());
     }
     for (field, id) in [
         ("components", "components"),
@@ -522,15 +524,17 @@ pub fn patch_from_json(
 ) -> Result<ItemPatch, FieldError> {
     let before = schema_view(schema, item);
     let d = draft(schema, &before, after)?;
-    let mut patch = ItemPatch::default();
-    patch.summary = d.summary.filter(|s| *s != item.summary);
-    patch.description = d.description.filter(|s| *s != item.description);
-    patch.status = d.status.filter(|s| *s != item.status);
-    patch.priority = d.priority.filter(|p| *p != item.priority);
-    patch.labels = d.labels.filter(|l| *l != item.labels);
-    patch.assignee = d.assignee.filter(|a| *a != item.assignee);
-    patch.reporter = d.reporter.filter(|r| *r != item.reporter);
-    patch.item_type = d.item_type.filter(|t| *t != item.item_type);
+    let mut patch = ItemPatch {
+        summary: d.summary.filter(|s| *s != item.summary),
+        description: d.description.filter(|s| *s != item.description),
+        status: d.status.filter(|s| *s != item.status),
+        priority: d.priority.filter(|p| *p != item.priority),
+        labels: d.labels.filter(|l| *l != item.labels),
+        assignee: d.assignee.filter(|a| *a != item.assignee),
+        reporter: d.reporter.filter(|r| *r != item.reporter),
+        item_type: d.item_type.filter(|t| *t != item.item_type),
+        ..ItemPatch::default()
+    };
     let mut fields = CustomFields::new();
     for (k, v) in d.fields {
         match (v.is_null(), item.custom_fields.get(&k)) {
@@ -562,7 +566,12 @@ pub fn new_item_from_json(
     let named = after
         .get("projectKey")
         .and_then(Value::as_str)
-        .or_else(|| after.get("project").and_then(|p| p.get("key")).and_then(Value::as_str))
+        .or_else(|| {
+            after
+                .get("project")
+                .and_then(|p| p.get("key"))
+                .and_then(Value::as_str)
+        })
         .map(str::trim)
         .filter(|k| !k.is_empty());
     let jira_project = match named {
@@ -578,7 +587,11 @@ pub fn new_item_from_json(
             format!(
                 "'{}' is not a Jira project this node syncs ({})",
                 named.unwrap_or_default(),
-                projects.iter().map(|(c, _)| c).collect::<Vec<_>>().join(", ")
+                projects
+                    .iter()
+                    .map(|(c, _)| c)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     };
@@ -716,8 +729,14 @@ mod tests {
         ] {
             assert_eq!(v.pointer(path), Some(&want), "{path} in {v:#}");
         }
-        assert!(v["customFields"].get("status").is_none(), "system fields are not custom");
-        assert!(v["status"].get("value").is_none(), "the mirror's query aid is not shown");
+        assert!(
+            v["customFields"].get("status").is_none(),
+            "system fields are not custom"
+        );
+        assert!(
+            v["status"].get("value").is_none(),
+            "the mirror's query aid is not shown"
+        );
         assert!(!s.journals());
         assert_eq!(s.collection_field(), "projectKey");
     }
@@ -726,7 +745,10 @@ mod tests {
     fn an_untouched_view_is_no_change_and_changes_come_back_in_jira_shapes() {
         let (s, item, r) = fixture();
         let v = s.item_json(&item);
-        assert_eq!(s.patch_from_json(&item, &v).expect("patch"), ItemPatch::default());
+        assert_eq!(
+            s.patch_from_json(&item, &v).expect("patch"),
+            ItemPatch::default()
+        );
         let mut after = v.clone();
         after["summary"] = json!("Printer fixed");
         after["status"]["name"] = json!("Done");
@@ -742,14 +764,21 @@ mod tests {
         let p = s.patch_from_json(&item, &after).expect("patch");
         assert_eq!(p.summary.as_deref(), Some("Printer fixed"));
         assert_eq!(p.status, Some(Status::Done));
-        assert_eq!(p.priority, Some(Priority::Highest), "Critical is the highest");
+        assert_eq!(
+            p.priority,
+            Some(Priority::Highest),
+            "Critical is the highest"
+        );
         assert_eq!(p.labels, Some(vec!["a".into(), "b".into()]));
         assert_eq!(p.assignee.clone().flatten().expect("someone").name, "Bo");
         assert_eq!(p.item_type, Some(ItemType::Task));
         let cf = p.custom_fields.clone().expect("fields");
         assert_eq!(cf["status"]["name"], json!("Done"));
         assert_eq!(cf["priority"]["name"], json!("Critical"));
-        assert_eq!(cf["assignee"], json!({"emailAddress": "bo@example.com", "displayName": "Bo"}));
+        assert_eq!(
+            cf["assignee"],
+            json!({"emailAddress": "bo@example.com", "displayName": "Bo"})
+        );
         assert_eq!(cf["issuetype"]["name"], json!("Task"));
         assert_eq!(cf["parent"]["key"], json!("SUP-4"));
         assert_eq!(cf["duedate"], Value::Null);
@@ -764,13 +793,21 @@ mod tests {
         assert_eq!(push["status"], json!("Done"));
         assert_eq!(push["priority"], json!("Critical"));
         assert_eq!(push["assignee"]["emailAddress"], json!("bo@example.com"));
-        assert!(!push.contains_key("issuetype"), "Jira changes no type by edit");
+        assert!(
+            !push.contains_key("issuetype"),
+            "Jira changes no type by edit"
+        );
         // Errors name the field.
         after["labels"] = json!("one");
-        assert_eq!(s.patch_from_json(&item, &after).expect_err("bad").field, "labels");
+        assert_eq!(
+            s.patch_from_json(&item, &after).expect_err("bad").field,
+            "labels"
+        );
         let mut unknown = v.clone();
         unknown["customFields"]["Nope"] = json!(1);
-        let e = s.patch_from_json(&item, &unknown).expect_err("unknown field");
+        let e = s
+            .patch_from_json(&item, &unknown)
+            .expect_err("unknown field");
         assert!(e.problem.contains("Nope"), "{e}");
     }
 
@@ -786,12 +823,21 @@ mod tests {
         let new = s.new_item_from_json(&blank).expect("new");
         assert_eq!(new.project.to_string(), "SUP");
         assert_eq!(new.status, Status::InProgress);
-        assert_eq!(new.assignee.clone().expect("someone").email.as_deref(), Some("alex@example.com"));
+        assert_eq!(
+            new.assignee.clone().expect("someone").email.as_deref(),
+            Some("alex@example.com")
+        );
         assert_eq!(new.custom_fields["status"]["name"], json!("In Review"));
         assert_eq!(new.custom_fields["Severity"], json!("Sev 3"));
         assert!(!new.custom_fields.contains_key("Story Points"));
         blank["projectKey"] = json!("ops");
-        assert_eq!(s.new_item_from_json(&blank).expect("new").project.to_string(), "OPS");
+        assert_eq!(
+            s.new_item_from_json(&blank)
+                .expect("new")
+                .project
+                .to_string(),
+            "OPS"
+        );
         blank["projectKey"] = json!("HR");
         let e = s.new_item_from_json(&blank).expect_err("not synced");
         assert!(e.problem.contains("SUP, OPS"), "{e}");
