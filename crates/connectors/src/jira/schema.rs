@@ -727,7 +727,7 @@ impl Schema for JiraSchema {
 
     fn item_json(&self, item: &Item) -> Value {
         match self.project_of(item) {
-            Some(project) => super::view::item_json(self, item, project),
+            Some(project) => super::view::item_json(item, project),
             None => crate::builtin::item_json(item),
         }
     }

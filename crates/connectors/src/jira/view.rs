@@ -98,7 +98,7 @@ fn names_json(raw: Option<&Value>) -> Value {
 }
 
 /// The issue as scripts see it.
-pub fn item_json(schema: &JiraSchema, item: &Item, project: &str) -> Value {
+pub fn item_json(item: &Item, project: &str) -> Value {
     let cf = &item.custom_fields;
     let raw = |k: &str| cf.get(k);
     let status = raw("status");
@@ -153,7 +153,6 @@ pub fn item_json(schema: &JiraSchema, item: &Item, project: &str) -> Value {
         }
         v
     };
-    let _ = schema;
     json!({
         "id": raw("id").cloned().unwrap_or(Value::Null),
         "key": raw("issuekey").cloned().unwrap_or_else(|| json!(item.key.to_string())),
@@ -323,6 +322,10 @@ fn labels(v: &Value) -> Result<Vec<String>, FieldError> {
                 .iter()
                 .map(|v| match field_value(v) {
                     Value::String(s) => Ok(s.clone()),
+                    // Exalate's Label objects.
+                    Value::Object(o) if o.get("label").is_some_and(Value::is_string) => {
+                        Ok(o["label"].as_str().unwrap_or_default().to_owned())
+                    }
                     other => Err(bad("labels", format!("a label must be text, got {other}"))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -414,6 +417,11 @@ fn draft(schema: &JiraSchema, before: &Value, after: &Value) -> Result<Draft, Fi
     for (field, slot) in [("assignee", &mut d.assignee), ("reporter", &mut d.reporter)] {
         if let Some(v) = obj.get(field).filter(|v| **v != before[field]) {
             let (raw, person) = user(v, field)?;
+            // The same person in another shape (a replica's `{displayName, email}`) is no
+            // change: Jira's own user object stays.
+            if person.is_some() && person == user(&before[field], field)?.1 {
+                continue;
+            }
             d.fields.insert(field.into(), raw);
             *slot = Some(person);
         }
@@ -563,15 +571,19 @@ pub fn new_item_from_json(
     projects: &Projects,
     after: &Value,
 ) -> Result<NewItem, FieldError> {
-    let named = after
-        .get("projectKey")
-        .and_then(Value::as_str)
-        .or_else(|| {
-            after
-                .get("project")
-                .and_then(|p| p.get("key"))
-                .and_then(Value::as_str)
-        })
+    // `issue.projectKey = "OPS"` or `issue.project = nodeHelper.getProject("OPS")`: whichever
+    // the rules changed from the blank issue's default.
+    let default = projects.default_collection();
+    let by_key = after.get("projectKey").and_then(Value::as_str);
+    let by_project = after
+        .get("project")
+        .and_then(|p| p.get("key"))
+        .and_then(Value::as_str);
+    let named = [by_key, by_project]
+        .into_iter()
+        .flatten()
+        .find(|k| Some(*k) != default)
+        .or(by_key)
         .map(str::trim)
         .filter(|k| !k.is_empty());
     let jira_project = match named {
@@ -803,6 +815,14 @@ mod tests {
             s.patch_from_json(&item, &after).expect_err("bad").field,
             "labels"
         );
+        // The same people and labels in other shapes are no change.
+        let mut same = v.clone();
+        same["assignee"] = json!({"displayName": "Alex Agent", "email": "alex@example.com"});
+        same["labels"] = json!([{"label": "fire"}]);
+        assert_eq!(
+            s.patch_from_json(&item, &same).expect("patch"),
+            ItemPatch::default()
+        );
         let mut unknown = v.clone();
         unknown["customFields"]["Nope"] = json!(1);
         let e = s
@@ -838,6 +858,16 @@ mod tests {
                 .to_string(),
             "OPS"
         );
+        blank["projectKey"] = json!("SUP");
+        blank["project"] = json!({"key": "OPS"});
+        assert_eq!(
+            s.new_item_from_json(&blank)
+                .expect("new")
+                .project
+                .to_string(),
+            "OPS"
+        );
+        blank["project"] = Value::Null;
         blank["projectKey"] = json!("HR");
         let e = s.new_item_from_json(&blank).expect_err("not synced");
         assert!(e.problem.contains("SUP, OPS"), "{e}");
