@@ -8,7 +8,7 @@
 //! Done or Jira's keys), `summary`, `description`, `text` (`~`, `!~`), `labels`, `assignee`,
 //! `reporter` (by display name or e-mail), custom fields as `cf[10010]` or by their name
 //! (`"Story Points" > 3`); operators `=`, `!=`, `~`, `!~`, `<`, `<=`, `>`, `>=`, `in`,
-//! `not in`, `is [not] empty` (`null`); `AND`, `OR`, `NOT`, parentheses. `ORDER BY` is
+//! `not in`, `is [not] empty` (`null`, `= EMPTY`); `AND`, `OR`, `NOT`, parentheses. `ORDER BY` is
 //! ignored: a trigger selects, it does not order.
 //!
 //! What the mirror cannot answer is refused when the trigger is saved, naming the clause,
@@ -294,6 +294,20 @@ impl Parser<'_> {
             Some(t) => return Err(format!("`{name}`: expected an operator, found `{t}`")),
             None => return Err(format!("`{name}`: the operator is missing")),
         };
+        // `= EMPTY` and `!= EMPTY` are JQL's other spelling of `IS [NOT] EMPTY`.
+        let (op, values) = match (op, values.as_slice()) {
+            (Op::Eq | Op::Ne, [(v, false)])
+                if v.eq_ignore_ascii_case("empty") || v.eq_ignore_ascii_case("null") =>
+            {
+                let op = if op == Op::Eq {
+                    Op::IsEmpty
+                } else {
+                    Op::IsNotEmpty
+                };
+                (op, Vec::new())
+            }
+            _ => (op, values),
+        };
         self.condition(&name, target, op, values)
     }
 
@@ -574,6 +588,15 @@ mod tests {
         assert!(shown("summary ~ \"printer\"").contains("Summary, op: Contains"));
         assert!(shown("text ~ vpn").contains("Text, op: Contains"));
         assert!(shown("assignee is EMPTY").contains("Assignee, op: IsEmpty"));
+        assert_eq!(shown("assignee = EMPTY"), shown("assignee is EMPTY"));
+        assert_eq!(
+            shown("resolution != null"),
+            shown("resolution is not empty")
+        );
+        assert!(
+            shown("summary = \"empty\"").contains("Text(\"empty\")"),
+            "quoted is text"
+        );
         assert!(shown("assignee = alex@example.com").contains("Assignee, op: Eq"));
         assert!(shown("resolution is not null").contains("IsNotEmpty"));
         assert!(shown("labels not in (a, b)").contains("NotIn"));
