@@ -11,7 +11,10 @@
 //! `transitions` (status changes and path finding), `comments` (JSM internal comments kept
 //! internal), `attachments`, `poll` (JQL polling and its cursor), `webhook` (signatures),
 //! `adf` and `wiki` (rich text to and from Markdown), and `tracker` ([`Jira`], the connector
-//! behind the [`crate::Tracker`] seam), `extras` (what the seam lacks for Jira).
+//! behind the [`crate::Tracker`] seam), `extras` (what the seam lacks for Jira); `schema`
+//! ([`JiraSchema`]: issues as mirror items and back, the [`crate::Mapping`]), `view` (a
+//! mirrored issue as sync rules see it, the [`crate::Schema`]) and `trigger` (JQL triggers as
+//! queries over the mirror).
 
 pub mod adf;
 mod attachments;
@@ -23,8 +26,11 @@ mod issues;
 mod meta;
 mod poll;
 mod retry;
+mod schema;
 mod tracker;
 mod transitions;
+mod trigger;
+mod view;
 pub mod webhook;
 pub mod wiki;
 
@@ -40,5 +46,8 @@ pub use issues::{
 pub use meta::{Field, FieldKind, FieldMeta, IssueType, Named, Project, Status, UserRef};
 pub use poll::{Changes, Cursor, PageRef, PollOptions, SearchPage, format_time, parse_time};
 pub use retry::{RateLimitStatus, RetryPolicy};
+pub use schema::{
+    JiraSchema, Projects, item_type_of, priority_of, project_key_for, projects, status_category,
+};
 pub use tracker::{Jira, value_of};
 pub use transitions::{MAX_STEPS, Transition};

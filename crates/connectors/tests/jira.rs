@@ -1,7 +1,8 @@
 //! The Jira connector over HTTP against the Jira emulator, in both flavours (Cloud REST v3 and
 //! Data Center REST v2, `--flavour dc`): metadata, issues with every kind of field,
 //! transitions, comments, attachments (`operations`); JQL polling and own writes (`poll`);
-//! rate limits and server errors (`faults`); and the whole flow through Stoplight Prism against
+//! rate limits and server errors (`faults`); `JiraSchema` over real answers, both ways
+//! (`schema`); and the whole flow through Stoplight Prism against
 //! Atlassian's OpenAPI document (`contract`). Each test starts its own emulator on
 //! 127.0.0.1:0.
 
@@ -32,3 +33,5 @@ mod faults;
 mod operations;
 #[path = "jira/poll.rs"]
 mod poll;
+#[path = "jira/schema.rs"]
+mod schema;
