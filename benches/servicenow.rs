@@ -10,6 +10,8 @@
 //!    interval (10 s), `CHANGES` (60) incidents' short descriptions are changed in the
 //!    instance, one every 500 ms; for each, the time from the change (the instance's answer)
 //!    to B's commit of its copy: p50, p99, worst. `SHOW=1` prints each.
+//!    Then the same again with push: the business rule node A gives its admin
+//!    (`GET /api/v1/servicenow/push`), played by the emulator, tells A of each change.
 //! 3. **Latency, B → ServiceNow**: the same number of summary changes on B; for each, the time
 //!    until the instance's record shows it.
 //! 4. **Built-in → new incidents**: `BACK` (1,000) items created on B and brought under sync
@@ -191,6 +193,55 @@ fn report(what: &str, mut latencies: Vec<f64>) {
     );
 }
 
+/// Changes each row's short description in the instance, one every 500 ms, and times each
+/// from the instance's answer to B's commit of its copy (B's `updated`; all processes run on
+/// this machine, so the clocks are one), in milliseconds.
+async fn servicenow_to_b(
+    http: &Http,
+    instance: &str,
+    b: &str,
+    rows: &[(String, String)],
+    label: &str,
+) -> Vec<f64> {
+    let mut pending = Vec::new();
+    for (i, (sys_id, _)) in rows.iter().enumerate() {
+        // Zero-padded and closed, so no text contains another (the search is by substring).
+        let text = format!("{label} [{i:04}]");
+        http.instance(
+            reqwest::Method::PATCH,
+            &format!("{instance}/api/now/table/incident/{sys_id}"),
+            Some(json!({"short_description": text})),
+        )
+        .await;
+        pending.push((jiff::Timestamp::now(), text));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut latencies = Vec::new();
+    for (at, text) in &pending {
+        let q = format!(
+            "summary%20~%20%22{}%22",
+            text.replace(' ', "%20")
+                .replace('[', "%5B")
+                .replace(']', "%5D")
+        );
+        let url = format!("{b}/items?query={q}&limit=1");
+        wait_until("B shows the change", Duration::from_secs(120), || async {
+            http.node(reqwest::Method::GET, &url, None).await["total"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        })
+        .await;
+        let item = http.node(reqwest::Method::GET, &url, None).await["items"][0].clone();
+        let updated: jiff::Timestamp = item["updated"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("B's item has an update time");
+        latencies.push(updated.duration_since(*at).as_secs_f64() * 1000.0);
+    }
+    latencies
+}
+
 #[tokio::main]
 async fn main() {
     let incidents = knob("INCIDENTS", 5000);
@@ -366,47 +417,21 @@ async fn main() {
             )
         })
         .collect();
-    // Which ENG item holds which incident: B's twins name A's mirror keys, A's mirror holds
-    // the number.
-    // Each change is timed from the instance's answer to B's commit of its copy (B's
-    // `updated`); all processes run on this machine, so the clocks are one.
-    let mut pending = Vec::new();
-    for (i, (sys_id, _)) in rows.iter().enumerate() {
-        // Zero-padded and closed, so no text contains another (the search is by substring).
-        let text = format!("Changed in ServiceNow [{i:04}]");
-        http.instance(
-            reqwest::Method::PATCH,
-            &format!("{instance}/api/now/table/incident/{sys_id}"),
-            Some(json!({"short_description": text})),
-        )
-        .await;
-        pending.push((jiff::Timestamp::now(), text));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let mut latencies = Vec::new();
-    for (at, text) in &pending {
-        let q = format!(
-            "summary%20~%20%22{}%22",
-            text.replace(' ', "%20")
-                .replace('[', "%5B")
-                .replace(']', "%5D")
-        );
-        let url = format!("{b}/items?query={q}&limit=1");
-        wait_until("B shows the change", Duration::from_secs(120), || async {
-            http.node(reqwest::Method::GET, &url, None).await["total"]
-                .as_u64()
-                .unwrap_or(0)
-                > 0
-        })
-        .await;
-        let item = http.node(reqwest::Method::GET, &url, None).await["items"][0].clone();
-        let updated: jiff::Timestamp = item["updated"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .expect("B's item has an update time");
-        latencies.push(updated.duration_since(*at).as_secs_f64() * 1000.0);
-    }
+    let latencies = servicenow_to_b(&http, &instance, &b, &rows, "Changed in ServiceNow").await;
     report("ServiceNow → B (poll interval 10 s, default)", latencies);
+
+    // The same with push: the business rule A gives its admin, played by the emulator.
+    let push = http
+        .node(reqwest::Method::GET, &format!("{a}/servicenow/push"), None)
+        .await;
+    http.instance(
+        reqwest::Method::POST,
+        &format!("{instance}/__emulator/push"),
+        Some(json!({"url": push["url"], "secret": push["secret"], "skip_user": PROXY})),
+    )
+    .await;
+    let latencies = servicenow_to_b(&http, &instance, &b, &rows, "Pushed from ServiceNow").await;
+    report("ServiceNow → B with push (poll interval 10 s)", latencies);
 
     // B → ServiceNow: B's items are ENG-1… in the order they were created.
     let mut latencies = Vec::new();
