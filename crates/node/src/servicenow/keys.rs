@@ -2,7 +2,8 @@
 //! INC-9, and that key stays what twins, mirror links, history and the remote side name it by;
 //! but the admin knows the record by its number, INC0010005. So on a node that serves
 //! ServiceNow the console shows the number as the item's key and the console, the API (and the
-//! CLI through it) take either.
+//! CLI through it) take either. The number also travels to the other side of a connection
+//! (a twin's `display_key`), which shows it for the remote item and takes it in a Connect.
 
 use std::collections::HashMap;
 
@@ -27,6 +28,12 @@ pub fn number_of<'a>(view: &View, item: &'a Item) -> Option<&'a str> {
             .filter(|n| !n.trim().is_empty()),
         _ => None,
     }
+}
+
+/// The key this node tells a remote its item is known by, when it is not the item's key (the
+/// record's number): the remote shows it for its twin and takes it where a remote key is typed.
+pub fn display_key(state: &AppState, item: &Item) -> Option<String> {
+    number_of(&state.view(), item).map(str::to_owned)
 }
 
 /// The key an admin sees for `item`: its record's number where it has one, else its key.
@@ -56,6 +63,30 @@ pub async fn shown_keys<'a>(
         shown_by_key.insert(key.clone(), text);
     }
     Ok(shown_by_key)
+}
+
+/// The keys the remotes' admins know these remote items by, where a remote said one (a
+/// ServiceNow record's number), by (connection, remote key): read off this node's twins.
+pub async fn remote_shown_keys(
+    state: &AppState,
+    remote_items: &[(uuid::Uuid, String)],
+) -> Result<HashMap<(uuid::Uuid, String), String>, StoreError> {
+    let mut shown = HashMap::new();
+    for (connection, remote_key) in remote_items {
+        let id = (*connection, remote_key.clone());
+        if shown.contains_key(&id) {
+            continue;
+        }
+        if let Some(display) = state
+            .store()
+            .twin_by_remote(*connection, remote_key)
+            .await?
+            .and_then(|t| t.remote_display_key)
+        {
+            shown.insert(id, display);
+        }
+    }
+    Ok(shown)
 }
 
 /// The item an admin means by `raw`: an item key in any case (`inc-9`), or on a node that
