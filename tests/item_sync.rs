@@ -614,3 +614,74 @@ async fn the_other_node_shows_and_takes_a_servicenow_records_number() {
     assert_eq!(error["remote_number"], number.as_str(), "{body}");
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// What a search for `query` on `api` answers.
+async fn found_keys(api: &Api, query: &str) -> (u16, Value) {
+    api.send(api.get("/items").query(&[("query", query)])).await
+}
+
+/// Point 10's search: on a ServiceNow node the query language takes a record's number where
+/// it takes a key (`key = INC0010005`, `key in (…)`, any case), in the API and the console's
+/// search box; a number no item mirrors is refused as a key that is not one, and a node that
+/// does not serve ServiceNow takes keys only.
+#[tokio::test]
+async fn the_query_language_takes_a_servicenow_records_number_as_a_key() {
+    let (instance, a, b) = crate::servicenow::setup().await;
+    let api_a = a.api();
+    let first = open_incident(&instance, "Mail queue stuck").await;
+    let second = open_incident(&instance, "Badge reader offline").await;
+    let first_key = crate::servicenow::mirror_of(&api_a, &first).await;
+    let second_key = crate::servicenow::mirror_of(&api_a, &second).await;
+
+    let keys = |body: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["key"].as_str().expect("key").to_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let (status, body) = found_keys(&api_a, &format!("key = {}", first.to_lowercase())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keys(&body), [first_key.clone()]);
+    let (status, body) =
+        found_keys(&api_a, &format!("key in ({first}, {second}) ORDER BY key")).await;
+    assert_eq!(status, 200, "{body}");
+    let mut both = vec![first_key.clone(), second_key.clone()];
+    both.sort();
+    assert_eq!(keys(&body), both);
+    // Keys and numbers mix, and `!=` and `not in` take numbers too.
+    let (status, body) = found_keys(
+        &api_a,
+        &format!("key in ({first_key}, {second}) AND key != {first}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keys(&body), [second_key.clone()]);
+    let (status, body) = found_keys(&api_a, "key = INC9999999").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid query"),
+        "{body}"
+    );
+
+    // The console's search box.
+    let (client, _) = console(&a).await;
+    let page = get_page(&client, format!("{}/items?query=key+%3D+{first}", a.url)).await;
+    assert!(
+        page.contains(&format!("<a href=\"/items/{first_key}\">{first}</a>")),
+        "{page}"
+    );
+    assert!(!page.contains(&second), "{page}");
+
+    // The built-in tracker has no numbers.
+    let api_b = b.api();
+    let (status, body) = found_keys(&api_b, &format!("key = {first}")).await;
+    assert_eq!(status, 400, "{body}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}

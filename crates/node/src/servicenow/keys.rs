@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use tandem_model::query::Query;
+use tandem_model::query::{Query, QueryError};
 use tandem_model::{Item, ItemKey};
 use tandem_store::{Page, StoreError};
 
@@ -16,6 +16,10 @@ use crate::sync::item_json::View;
 
 /// The longest text taken as a record number: ServiceNow's are a prefix and seven digits.
 const MAX_NUMBER: usize = 40;
+
+/// The most numbers one search query looks up (each costs a parse and a search); past them the
+/// query is refused as one naming a key that is not one.
+const MAX_QUERY_NUMBERS: usize = 100;
 
 /// The number of the record `item` mirrors, when it mirrors one of a synced table and
 /// ServiceNow has numbered it (an item sync just created has none until the bridge wrote it).
@@ -97,6 +101,34 @@ pub async fn resolve(state: &AppState, raw: &str) -> Result<Option<ItemKey>, Sto
         return Ok(Some(key));
     }
     Ok(by_number(state, raw).await?.map(|item| item.key))
+}
+
+/// Parses a search query where `key = INC0010005` and `key in (INC0010005, …)` name the
+/// mirror items of those records, on a node that serves ServiceNow; elsewhere, and for a
+/// number no item mirrors, as [`Query::parse`] (which refuses a value that is not a key).
+pub async fn parse_query(
+    state: &AppState,
+    text: &str,
+) -> Result<Result<Query, QueryError>, StoreError> {
+    let servicenow = matches!(state.view(), View::ServiceNow(_));
+    // The parser stops at the first value it cannot take: each round looks up the number it
+    // stopped at (once each), until the query parses or stops at one no record has.
+    let mut keys: HashMap<String, Option<ItemKey>> = HashMap::new();
+    loop {
+        let mut new = None;
+        let parsed = Query::parse_with_keys(text, &mut |raw| match keys.get(raw) {
+            Some(known) => known.clone(),
+            None => {
+                new = Some(raw.to_owned());
+                None
+            }
+        });
+        let Some(raw) = new.filter(|_| servicenow && keys.len() < MAX_QUERY_NUMBERS) else {
+            return Ok(parsed);
+        };
+        let key = by_number(state, &raw).await?.map(|item| item.key);
+        keys.insert(raw, key);
+    }
 }
 
 /// The mirror item of the record numbered `raw` (any case), on a node that serves ServiceNow.
