@@ -645,7 +645,7 @@ async fn the_query_language_takes_a_servicenow_records_number_as_a_key() {
     };
     let (status, body) = found_keys(&api_a, &format!("key = {}", first.to_lowercase())).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(keys(&body), [first_key.clone()]);
+    assert_eq!(keys(&body), [first_key.as_str()]);
     let (status, body) =
         found_keys(&api_a, &format!("key in ({first}, {second}) ORDER BY key")).await;
     assert_eq!(status, 200, "{body}");
@@ -659,7 +659,7 @@ async fn the_query_language_takes_a_servicenow_records_number_as_a_key() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(keys(&body), [second_key.clone()]);
+    assert_eq!(keys(&body), [second_key.as_str()]);
     let (status, body) = found_keys(&api_a, "key = INC9999999").await;
     assert_eq!(status, 400, "{body}");
     assert!(

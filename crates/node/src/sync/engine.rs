@@ -2466,7 +2466,7 @@ pub async fn exalate(
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
     match bring(state, connection, key, false).await? {
-        Brought::Twin(twin) => Ok(twin),
+        Brought::Twin(twin) => Ok(*twin),
         Brought::AlreadyActive => Err(SyncFailure::Apply(format!(
             "{key} could not be brought under sync"
         ))),
@@ -2517,7 +2517,8 @@ pub async fn exalate_new(
 
 /// What [`bring`] did.
 enum Brought {
-    Twin(Twin),
+    /// Boxed: a twin is large next to the other variants.
+    Twin(Box<Twin>),
     /// With `skip_active`: the twin was active already; left alone.
     AlreadyActive,
     /// The outgoing rules sent nothing: the item is not under sync (the twin this call made is
@@ -2632,7 +2633,7 @@ async fn bring(
         }
         // Active already and nothing new to send: nothing to write.
         if before == Some(TwinState::Active) && messages.is_empty() {
-            return Ok(Brought::Twin(twin));
+            return Ok(Brought::Twin(Box::new(twin)));
         }
         match store
             .write_twin_and_queue(&twin, before.is_none(), &messages)
@@ -2641,7 +2642,7 @@ async fn bring(
             Ok(twin) => {
                 state.wake_sync();
                 state.wake_delivery();
-                return Ok(Brought::Twin(twin));
+                return Ok(Brought::Twin(Box::new(twin)));
             }
             Err(StoreError::NotFound { what: "item", .. }) => {
                 return Err(SyncFailure::Apply(format!("there is no item {key}")));
