@@ -685,3 +685,41 @@ async fn the_query_language_takes_a_servicenow_records_number_as_a_key() {
     assert_eq!(status, 400, "{body}");
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// A number that comes after the first sync reaches the other node even when the replica does
+/// not change with it (these outgoing rules do not send the key): it goes alone, once, as the
+/// record's display key.
+#[tokio::test]
+async fn a_number_the_replica_does_not_carry_still_reaches_the_other_node() {
+    let (instance, a, b) = crate::servicenow::setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": "replica.summary = entity.short_description\n"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Backup job silent"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let query = "short_description=Backup job silent";
+    eventually("the incident is created", || async {
+        !instance.rows("incident", query).await.is_empty()
+    })
+    .await;
+    let number = instance.rows("incident", query).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    let key = crate::servicenow::mirror_of(&api_a, &number).await;
+    twin_knows(&api_b, "ENG-1", &key, &number).await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}

@@ -2725,6 +2725,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_older_node_that_says_no_display_key_leaves_the_one_shown() {
+        let mut twin = Twin {
+            connection_id: Uuid::nil(),
+            local_key: "ENG-1".parse().unwrap(),
+            remote_key: Some("INC-9".into()),
+            state: TwinState::Active,
+            last_sent: None,
+            last_received: None,
+            created: Timestamp::UNIX_EPOCH,
+            last_sync: None,
+            clock: FieldClocks::default(),
+            leads: false,
+            remote_display_key: None,
+            display_key_sent: None,
+        };
+        let learn = |twin: &mut Twin, payload: Value| {
+            learn_display_key(twin, &payload);
+            twin.remote_display_key.clone()
+        };
+        let told = json!({"my_key": "INC-9", "display_key": "INC0010005"});
+        assert_eq!(learn(&mut twin, told).as_deref(), Some("INC0010005"));
+        // An older node's acknowledgement has no field: the number stays.
+        let older = json!({"my_key": "INC-9", "your_key": "ENG-1"});
+        assert_eq!(learn(&mut twin, older).as_deref(), Some("INC0010005"));
+        // A node that says none (null), or text that is no key to show: none.
+        assert_eq!(learn(&mut twin, json!({"display_key": null})), None);
+        twin.remote_display_key = Some("INC0010005".into());
+        assert_eq!(learn(&mut twin, json!({"display_key": "a\nb"})), None);
+    }
+
+    #[test]
     fn owed_work_is_kept_once_in_order_and_goes_back_ahead_of_newer_work() {
         let owed = Owed::default();
         let connection = Uuid::nil();
