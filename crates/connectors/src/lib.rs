@@ -7,7 +7,17 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
+pub mod builtin;
+pub mod schema;
 pub mod servicenow;
+pub mod tracker;
+
+pub use schema::{Builtin, Collections, FieldError, Mapping, Schema, TriggerError};
+
+pub use tracker::{
+    Capabilities, Changes, Cursor, ErrorKind, Feed, Fields, NewFile, RemoteAttachment,
+    RemoteComment, RemoteRecord, Tracker, TrackerError, TrackerKind,
+};
 
 /// RFC 3986's unreserved characters (§2.3): a query value or a path segment keeps these and
 /// has every other byte percent-encoded.

@@ -13,6 +13,9 @@ mod client;
 mod journal;
 mod poll;
 mod record;
+mod schema;
+mod tracker;
+mod trigger;
 
 pub use attachments::{AttachmentMeta, NewAttachment};
 pub use client::{
@@ -21,3 +24,6 @@ pub use client::{
 pub use journal::{JournalEntry, JournalKind, JournalSource, parse_display_journal};
 pub use poll::{Batch, PollState, Poller, Seen};
 pub use record::{Record, format_time, parse_time};
+pub use schema::{ServiceNowSchema, Tables, project_key_for, tables, value_text};
+pub use tracker::ServiceNow;
+pub use trigger::translate as translate_trigger;

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod license;
 pub mod log_limit;
 pub mod metrics;
+pub mod mirror;
 pub mod outbound;
 pub mod peer;
 pub mod secrets;

@@ -277,7 +277,7 @@ pub async fn start_with_store(
         state.clone(),
         cancel.clone(),
     )));
-    workers.push(tokio::spawn(crate::servicenow::bridge::supervise(
+    workers.push(tokio::spawn(crate::mirror::supervise(
         state.clone(),
         cancel.clone(),
     )));

@@ -97,8 +97,8 @@ struct Inner {
     /// tracker) and how the rules see items. Changed while the node runs when an admin saves a
     /// ServiceNow connection; the bridge's supervisor watches it.
     served: tokio::sync::watch::Sender<Served>,
-    /// What the ServiceNow bridge reports, on a node that serves ServiceNow.
-    bridge: std::sync::Mutex<Option<crate::servicenow::bridge::BridgeStatus>>,
+    /// What the mirror reports, on a node that mirrors a tracker.
+    bridge: std::sync::Mutex<Option<crate::mirror::MirrorStatus>>,
     bridge_wake: tokio::sync::Notify,
     /// Set by Resolve and retry on a polling error: the bridge polls at once.
     bridge_poll_now: std::sync::atomic::AtomicBool,
@@ -120,6 +120,8 @@ pub struct Served {
     /// Its client, shared by the bridge and the script helpers.
     pub client: Option<Arc<tandem_connectors::servicenow::Client>>,
     pub view: crate::sync::item_json::View,
+    /// The tracker the mirror keeps in step with, on a node that mirrors one.
+    pub mirrored: Option<crate::mirror::Mirrored>,
 }
 
 impl Served {
@@ -128,17 +130,22 @@ impl Served {
             return Ok(Served {
                 servicenow: None,
                 client: None,
-                view: crate::sync::item_json::View::Builtin,
+                view: crate::sync::item_json::View::builtin(),
+                mirrored: None,
             });
         };
-        let client = crate::servicenow::bridge::client(&sn).map_err(|e| {
+        let client = crate::servicenow::client(&sn).map_err(|e| {
             NodeError::Internal(format!("the ServiceNow connector cannot start: {e}"))
         })?;
+        let client = Arc::new(client);
         Ok(Served {
-            view: crate::sync::item_json::View::ServiceNow(Arc::new(
-                crate::servicenow::view::Tables::new(&sn.tables),
+            mirrored: Some(crate::servicenow::mirrored(&sn, client.clone())),
+            view: crate::sync::item_json::View::new(Arc::new(
+                tandem_connectors::servicenow::ServiceNowSchema::new(
+                    tandem_connectors::servicenow::tables(&sn.tables),
+                ),
             )),
-            client: Some(Arc::new(client)),
+            client: Some(client),
             servicenow: Some(sn),
         })
     }
@@ -361,7 +368,7 @@ impl AppState {
     }
 
     /// Wakes the sync engine: a change or a request waits.
-    /// Tells the ServiceNow bridge that mirror items may have changed (a no-op elsewhere).
+    /// Tells the mirror that mirror items may have changed (a no-op elsewhere).
     pub fn wake_bridge(&self) {
         if self.0.served.borrow().client.is_some() {
             self.0.bridge_wake.notify_one();
@@ -386,7 +393,7 @@ impl AppState {
             plan.map(|p| (std::time::Instant::now(), p));
     }
 
-    /// Held while the ServiceNow bridge's list of writes to retry is read and changed.
+    /// Held while the mirror's list of writes to retry is read and changed.
     pub async fn bridge_retries_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.0.bridge_retries.lock().await
     }
@@ -457,11 +464,8 @@ impl AppState {
         self.0.served.subscribe()
     }
 
-    /// Changes what the ServiceNow bridge reports.
-    pub fn set_bridge_status(
-        &self,
-        change: impl FnOnce(&mut crate::servicenow::bridge::BridgeStatus),
-    ) {
+    /// Changes what the mirror reports.
+    pub fn set_bridge_status(&self, change: impl FnOnce(&mut crate::mirror::MirrorStatus)) {
         let mut slot = self
             .0
             .bridge
@@ -470,8 +474,8 @@ impl AppState {
         change(slot.get_or_insert_with(Default::default));
     }
 
-    /// What the ServiceNow bridge last reported; `None` on a node without ServiceNow.
-    pub fn bridge_status(&self) -> Option<crate::servicenow::bridge::BridgeStatus> {
+    /// What the mirror last reported; `None` on a node that mirrors no tracker.
+    pub fn bridge_status(&self) -> Option<crate::mirror::MirrorStatus> {
         self.0
             .bridge
             .lock()

@@ -323,6 +323,11 @@ impl Client {
         })
     }
 
+    /// The user the client signs in as (its writes are this user's).
+    pub fn user(&self) -> &str {
+        self.auth.user()
+    }
+
     /// HTTP requests sent so far, retries and token requests included.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)

@@ -113,7 +113,7 @@ struct ServiceNowFacts {
 fn servicenow_facts(state: &AppState) -> Option<ServiceNowFacts> {
     let config = state.servicenow_config()?;
     let status = state.bridge_status().unwrap_or_default();
-    let tables = crate::servicenow::view::Tables::new(&config.tables)
+    let tables = tandem_connectors::servicenow::tables(&config.tables)
         .iter()
         .map(|(t, k)| (t.to_owned(), k.to_string()))
         .collect();

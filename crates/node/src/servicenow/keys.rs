@@ -24,14 +24,7 @@ const MAX_QUERY_NUMBERS: usize = 100;
 /// The number of the record `item` mirrors, when it mirrors one of a synced table and
 /// ServiceNow has numbered it (an item sync just created has none until the bridge wrote it).
 pub fn number_of<'a>(view: &View, item: &'a Item) -> Option<&'a str> {
-    match view {
-        View::ServiceNow(tables) if tables.table_of(&item.key.project).is_some() => item
-            .custom_fields
-            .get("number")
-            .and_then(serde_json::Value::as_str)
-            .filter(|n| !n.trim().is_empty()),
-        _ => None,
-    }
+    view.display_key(item)
 }
 
 /// The key this node tells a remote its item is known by, when it is not the item's key (the
@@ -57,11 +50,12 @@ pub async fn shown_keys<'a>(
             continue;
         }
         // Only a node that serves ServiceNow has numbers: elsewhere no item is read.
-        let item = match &view {
-            View::ServiceNow(tables) if tables.table_of(&key.project).is_some() => {
-                state.store().item(key).await?
-            }
-            _ => None,
+        let mirrored = view
+            .collections()
+            .is_some_and(|c| c.collection_of(&key.project).is_some());
+        let item = match mirrored {
+            true => state.store().item(key).await?,
+            false => None,
         };
         let text = item.map_or_else(|| key.to_string(), |item| shown(&view, &item));
         shown_by_key.insert(key.clone(), text);
@@ -110,7 +104,7 @@ pub async fn parse_query(
     state: &AppState,
     text: &str,
 ) -> Result<Result<Query, QueryError>, StoreError> {
-    let servicenow = matches!(state.view(), View::ServiceNow(_));
+    let servicenow = state.view().kind() == tandem_connectors::TrackerKind::ServiceNow;
     // The parser stops at the first value it cannot take: each round looks up the number it
     // stopped at (once each), until the query parses or stops at one no record has.
     let mut keys: HashMap<String, Option<ItemKey>> = HashMap::new();
@@ -134,7 +128,7 @@ pub async fn parse_query(
 /// The mirror item of the record numbered `raw` (any case), on a node that serves ServiceNow.
 pub async fn by_number(state: &AppState, raw: &str) -> Result<Option<Item>, StoreError> {
     let view = state.view();
-    if !matches!(view, View::ServiceNow(_)) {
+    if view.kind() != tandem_connectors::TrackerKind::ServiceNow {
         return Ok(None);
     }
     let number = raw.trim().to_ascii_uppercase();
@@ -168,7 +162,6 @@ pub async fn by_number(state: &AppState, raw: &str) -> Result<Option<Item>, Stor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::servicenow::view::Tables;
 
     fn item(key: &str, number: Option<&str>) -> Item {
         let mut custom_fields = tandem_model::CustomFields::new();
@@ -197,8 +190,11 @@ mod tests {
 
     #[test]
     fn a_mirrored_record_shows_its_number_and_anything_else_its_key() {
-        let servicenow =
-            View::ServiceNow(std::sync::Arc::new(Tables::new(&["incident".to_owned()])));
+        let servicenow = View::new(std::sync::Arc::new(
+            tandem_connectors::servicenow::ServiceNowSchema::new(
+                tandem_connectors::servicenow::tables(&["incident".to_owned()]),
+            ),
+        ));
         assert_eq!(
             shown(&servicenow, &item("INC-9", Some("INC0010005"))),
             "INC0010005"
@@ -212,7 +208,7 @@ mod tests {
         );
         // The built-in tracker has no numbers, whatever its custom fields say.
         assert_eq!(
-            shown(&View::Builtin, &item("INC-9", Some("INC0010005"))),
+            shown(&View::builtin(), &item("INC-9", Some("INC0010005"))),
             "INC-9"
         );
     }

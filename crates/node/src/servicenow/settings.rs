@@ -176,7 +176,7 @@ pub fn check(form: &Form, current: Option<&ServiceNowConfig>) -> Result<ServiceN
 
 /// Signs in and reads one row of the first table: the settings work.
 pub async fn try_connection(config: &ServiceNowConfig) -> Result<(), String> {
-    let client = super::bridge::client(config).map_err(|e| e.to_string())?;
+    let client = super::client(config).map_err(|e| e.to_string())?;
     let table = config.tables.first().map_or("incident", String::as_str);
     client
         .first_page(table, "", Some("sys_id"), 1)

@@ -792,11 +792,11 @@ pub(crate) fn helper_env(state: &AppState, connection: &Connection) -> Env {
         connection.id,
     )
     .with_about(about);
-    let env = match state.view() {
-        super::item_json::View::ServiceNow(tables) => {
+    let env = match state.view().collections() {
+        Some(tables) if state.view().kind() == tandem_connectors::TrackerKind::ServiceNow => {
             env.with_tables(tables.iter().map(|(t, _)| t.to_owned()).collect())
         }
-        super::item_json::View::Builtin => env,
+        _ => env,
     };
     match state.servicenow() {
         Some(client) => env.with_servicenow(client.clone()),
@@ -2320,7 +2320,8 @@ async fn mirror_named(
     state: &AppState,
     to: Option<&super::exalate::ConnectTo>,
 ) -> Result<Option<tandem_model::ItemKey>, SyncFailure> {
-    let (Some(to), super::item_json::View::ServiceNow(_)) = (to, state.view()) else {
+    let Some(to) = to.filter(|_| state.view().kind() == tandem_connectors::TrackerKind::ServiceNow)
+    else {
         return Ok(None);
     };
     let plain =

@@ -173,13 +173,13 @@ pub async fn retry(state: &AppState, error_id: i64) -> Result<SyncError, SyncFai
     } else if error.impact == tandem_model::Impact::Node
         && error
             .message
-            .starts_with(crate::servicenow::bridge::POLL_ERROR)
+            .starts_with(&crate::mirror::poll_error_prefix(state.view().kind()))
     {
         // The node could not poll its ServiceNow instance: poll now.
         state.poll_bridge_now();
     } else if let (None, Some(key)) = (error.connection_id, &error.local_key) {
         // The node's tracker refused a write (ServiceNow): write the item again.
-        crate::servicenow::bridge::retry_push(state, key).await?;
+        crate::mirror::retry_push(state, key).await?;
     }
     let resolved = store.resolve_sync_error(error_id).await?;
     state.wake_sync();
@@ -204,16 +204,8 @@ pub(crate) fn for_item(trigger: &Query, key: &ItemKey) -> Result<Query, SyncFail
 /// Parses a trigger's query (an ORDER BY only orders Bulk Exalate): the built-in tracker's
 /// query language, or on a node that serves ServiceNow an encoded query.
 pub fn parse_trigger(view: &super::item_json::View, text: &str) -> Result<Query, SyncFailure> {
-    if let super::item_json::View::ServiceNow(tables) = view {
-        return crate::servicenow::trigger::translate(text, tables)
-            .map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")));
-    }
-    if text.trim().is_empty() {
-        return Err(SyncFailure::Apply(
-            "the trigger is empty: write a query such as project = SUP AND priority = High".into(),
-        ));
-    }
-    Query::parse(text).map_err(|e| SyncFailure::Apply(format!("the trigger: {e}")))
+    view.parse_trigger(text)
+        .map_err(|e| SyncFailure::Apply(e.to_string()))
 }
 
 /// Adds a trigger to the connection once its query parses; the engine applies it from the next
@@ -613,14 +605,14 @@ mod tests {
     fn a_trigger_parses_with_or_without_order_by() {
         assert!(
             parse_trigger(
-                &super::super::item_json::View::Builtin,
+                &super::super::item_json::View::builtin(),
                 "project = SUP AND labels = escalate"
             )
             .is_ok()
         );
         assert!(
             parse_trigger(
-                &super::super::item_json::View::Builtin,
+                &super::super::item_json::View::builtin(),
                 "project = SUP ORDER BY created"
             )
             .is_ok()
@@ -629,7 +621,7 @@ mod tests {
 
     #[test]
     fn an_empty_trigger_is_refused_with_an_example() {
-        let e = parse_trigger(&super::super::item_json::View::Builtin, "  ")
+        let e = parse_trigger(&super::super::item_json::View::builtin(), "  ")
             .unwrap_err()
             .to_string();
         assert!(e.contains("project = SUP"), "{e}");
@@ -637,7 +629,7 @@ mod tests {
 
     #[test]
     fn a_malformed_trigger_names_the_parser_problem() {
-        let e = parse_trigger(&super::super::item_json::View::Builtin, "project = = SUP")
+        let e = parse_trigger(&super::super::item_json::View::builtin(), "project = = SUP")
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("the trigger: "), "{e}");

@@ -205,11 +205,7 @@ impl ReachCache {
 
 /// The same tracker view: both the built-in tracker's, or the same ServiceNow tables.
 fn same_view(a: &View, b: &View) -> bool {
-    match (a, b) {
-        (View::Builtin, View::Builtin) => true,
-        (View::ServiceNow(a), View::ServiceNow(b)) => Arc::ptr_eq(a, b),
-        _ => false,
-    }
+    a.same(b) || (a.collections().is_none() && b.collections().is_none())
 }
 
 /// Whether the item is inside the connection's scope.
@@ -268,11 +264,9 @@ pub async fn describe_default(
 ) -> Result<String, SyncFailure> {
     let reach = default_reach(state, connection).await?;
     let view = state.view();
-    let name = |p: &ProjectKey| match &view {
-        View::ServiceNow(tables) => tables
-            .table_of(p)
-            .map_or_else(|| p.to_string(), |t| format!("{t} ({p})")),
-        View::Builtin => p.to_string(),
+    let name = |p: &ProjectKey| match view.collections().and_then(|c| c.collection_of(p)) {
+        Some(collection) => format!("{collection} ({p})"),
+        None => p.to_string(),
     };
     let mut parts = Vec::new();
     if !reach.projects.is_empty() {
@@ -310,17 +304,22 @@ pub async fn check(state: &AppState, scope: &Scope) -> Result<Scope, SyncFailure
             let mut tidy: Vec<String> = Vec::new();
             for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
                 let Some(project) = project_named(&view, name) else {
-                    return Err(SyncFailure::Apply(match &view {
-                        View::ServiceNow(tables) => format!(
-                            "the scope: '{name}' is not a table this node syncs ({})",
-                            tables.iter().map(|(t, _)| t).collect::<Vec<_>>().join(", ")
+                    return Err(SyncFailure::Apply(match view.collections() {
+                        Some(collections) => format!(
+                            "the scope: '{name}' is not a {} this node syncs ({})",
+                            collection_noun(&view),
+                            collections
+                                .iter()
+                                .map(|(t, _)| t)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
-                        View::Builtin => {
+                        None => {
                             format!("the scope: '{name}' is not a project key (like ENG)")
                         }
                     }));
                 };
-                if matches!(view, View::Builtin) && state.store().project(&project).await?.is_none()
+                if view.collections().is_none() && state.store().project(&project).await?.is_none()
                 {
                     return Err(SyncFailure::Apply(format!(
                         "the scope: this node has no project {project}"
@@ -350,12 +349,20 @@ pub async fn check(state: &AppState, scope: &Scope) -> Result<Scope, SyncFailure
 /// its project.
 fn project_named(view: &View, name: &str) -> Option<ProjectKey> {
     let name = name.trim();
-    match view {
-        View::ServiceNow(tables) => tables.project_of(name).cloned().or_else(|| {
+    match view.collections() {
+        Some(collections) => collections.project_of(name).cloned().or_else(|| {
             let key: ProjectKey = name.parse().ok()?;
-            tables.table_of(&key).map(|_| key)
+            collections.collection_of(&key).map(|_| key)
         }),
-        View::Builtin => name.parse().ok(),
+        None => name.parse().ok(),
+    }
+}
+
+/// What the tracker calls a collection, for messages.
+fn collection_noun(view: &View) -> &'static str {
+    match view.kind() {
+        tandem_connectors::TrackerKind::ServiceNow => "table",
+        _ => "project",
     }
 }
 
@@ -364,25 +371,23 @@ fn project_named(view: &View, name: &str) -> Option<ProjectKey> {
 /// directly or as a branch of `?:`. Rules that compute the project some other way add none:
 /// their admin sets the scope.
 fn rule_projects(view: &View, incoming: &str) -> Vec<ProjectKey> {
-    let field = match view {
-        View::ServiceNow(_) => "tableName",
-        View::Builtin => "projectKey",
-    };
-    let literals = assigned_literals(incoming, field);
-    let mut projects: Vec<ProjectKey> = match view {
-        View::ServiceNow(tables) => {
+    let literals = assigned_literals(incoming, view.collection_field());
+    let mut projects: Vec<ProjectKey> = match view.collections() {
+        Some(collections) => {
             let mut named: Vec<ProjectKey> = literals
                 .iter()
-                .filter_map(|t| tables.project_of(t).cloned())
+                .filter_map(|t| collections.project_of(t).cloned())
                 .collect();
             if named.is_empty()
-                && let Some(first) = tables.project_of(tables.default_table())
+                && let Some(first) = collections
+                    .default_collection()
+                    .and_then(|c| collections.project_of(c))
             {
                 named.push(first.clone());
             }
             named
         }
-        View::Builtin => literals.iter().filter_map(|l| l.parse().ok()).collect(),
+        None => literals.iter().filter_map(|l| l.parse().ok()).collect(),
     };
     projects.sort();
     projects.dedup();
@@ -456,7 +461,7 @@ mod tests {
     use super::*;
 
     fn projects(source: &str) -> Vec<String> {
-        rule_projects(&View::Builtin, source)
+        rule_projects(&View::builtin(), source)
             .iter()
             .map(ToString::to_string)
             .collect()
@@ -508,11 +513,11 @@ mod tests {
 
     #[test]
     fn on_servicenow_the_table_the_rules_name_or_the_first_synced_one() {
-        let tables = std::sync::Arc::new(crate::servicenow::view::Tables::new(&[
-            "incident".to_owned(),
-            "problem".to_owned(),
-        ]));
-        let view = View::ServiceNow(tables);
+        let tables =
+            tandem_connectors::servicenow::tables(&["incident".to_owned(), "problem".to_owned()]);
+        let view = View::new(std::sync::Arc::new(
+            tandem_connectors::servicenow::ServiceNowSchema::new(tables),
+        ));
         let named = |s: &str| {
             rule_projects(&view, s)
                 .iter()

@@ -30,7 +30,7 @@ use tandem_model::JobKind;
 const PATH: &str = "/sync/triggers";
 
 /// Examples under the query field on a node that serves ServiceNow: encoded queries, as a
-/// ServiceNow list's filter writes them (`crate::servicenow::trigger`).
+/// ServiceNow list's filter writes them (`tandem_connectors::servicenow::translate_trigger`).
 const SERVICENOW_EXAMPLES: &[&str] = &[
     "urgency=1^active=true",
     "priority<=2^state!=7",
@@ -491,16 +491,16 @@ async fn clean_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::servicenow::{trigger, view::Tables};
+    use tandem_connectors::servicenow::{tables, translate_trigger};
 
     #[test]
     fn the_servicenow_examples_are_encoded_queries_a_trigger_takes() {
-        let tables = Tables::new(&["incident".into()]);
+        let tables = tables(&["incident".into()]);
         for example in SERVICENOW_EXAMPLES {
             assert!(
-                trigger::translate(example, &tables).is_ok(),
+                translate_trigger(example, &tables).is_ok(),
                 "{example}: {:?}",
-                trigger::translate(example, &tables).err()
+                translate_trigger(example, &tables).err()
             );
         }
     }

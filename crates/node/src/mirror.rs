@@ -1,27 +1,32 @@
-//! Keeps the mirror (store items, see [`super::view`]) and the ServiceNow instance in step.
+//! The mirror: keeps the items of a mirrored tracker's projects (one store project per synced
+//! collection, see [`tandem_connectors::Mapping`]) and the tracker's records in step, over the
+//! [`Tracker`] seam, so every connector gets the same guarantees from this one piece of code.
 //!
-//! - **Pull**: every poll interval, the changed rows of each table (the connector's
-//!   [`Poller`]) are brought into the mirror with their journal entries and attachments, by an
-//!   actor named `ServiceNow/<user>`. The sync engine then treats them as local changes.
+//! - **Pull**: every poll interval, the changed records of each collection (the connector's
+//!   change feed) are brought into the mirror with their comments and attachments, by an actor
+//!   named `<Tracker>/<user>`. The sync engine then treats them as local changes.
 //! - **Push**: changes made to mirror items by anyone else (the sync engine applying a remote
 //!   change, an admin) are read from the item event log — a durable outbox with a stored
-//!   cursor — and written to ServiceNow: a new record (found again by its `correlation_id` if
-//!   an earlier try got as far as creating it), the columns that changed, new comments and work
-//!   notes, new and removed attachments.
-//! - **Three-way merge**: for each record the bridge keeps the columns as last agreed with
-//!   ServiceNow (the snapshot). A pull takes only the columns ServiceNow changed since; a push
-//!   writes only the columns changed in the mirror since. Neither side's concurrent edit of
-//!   another column is overwritten.
-//! - The bridge's own writes are recognised when polled back and not pulled again.
+//!   cursor — and written to the tracker: a new record (found again by its correlation if an
+//!   earlier try got as far as creating it), the fields that changed, new comments, new and
+//!   removed attachments.
+//! - **Three-way merge**: for each record the mirror keeps the fields as last agreed with the
+//!   tracker (the snapshot). A pull takes only the fields the tracker changed since; a push
+//!   writes only the fields changed in the mirror since. Neither side's concurrent edit of
+//!   another field is overwritten.
+//! - The mirror's own writes are recognised when read back (the connector notes them in its
+//!   change feed) and not pulled again; its actor name keeps the push from writing back what
+//!   the pull brought.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use serde_json::{Map, Value, json};
-use tandem_connectors::servicenow::{
-    AttachmentMeta, Client, JournalEntry, JournalKind, NewAttachment as SnAttachment, PollState,
-    Poller, Record, ServiceNowError,
+use serde_json::json;
+use tandem_connectors::{
+    Collections, ErrorKind, Feed, Mapping, NewFile, RemoteAttachment, RemoteComment, RemoteRecord,
+    Tracker, TrackerError, TrackerKind,
 };
 use tandem_model::{
     Actor, CustomFields, Impact, ItemKey, MirrorKind, MirrorLink, NewAttachment, NewComment,
@@ -31,78 +36,91 @@ use tandem_store::StoreError;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::view::{self, Tables};
-use crate::config::ServiceNowConfig;
 use crate::state::AppState;
+use crate::sync::item_json::View;
 
-/// Actor names of the bridge's writes start with this; the push skips them.
-pub const ACTOR_PREFIX: &str = "ServiceNow/";
 /// How often the push looks for mirror changes between polls when nothing wakes it (the sync
 /// engine does after each change it applies; an admin's edit waits for this).
 const PUSH_EVERY: Duration = Duration::from_millis(200);
-/// Rows per poll page (scanned by their change columns; changed ones fetched whole).
-const PAGE: u32 = 500;
+/// Records per change-feed page (the connector reads them whole).
+pub const PAGE: u32 = 500;
 /// Records pulled into the mirror at once.
 const PULL_CONCURRENCY: usize = 32;
-/// Items pushed to ServiceNow at once.
+/// Items pushed to the tracker at once.
 const PUSH_CONCURRENCY: usize = 8;
-/// Attachment links checked per request when looking for attachments deleted in ServiceNow.
+/// Attachment links checked per request when looking for attachments deleted in the tracker.
 const SWEEP_BATCH: u32 = 100;
 /// Polls between two such sweeps.
 const POLLS_PER_SWEEP: u32 = 6;
 /// Events read per push round.
 const PUSH_BATCH: u32 = 500;
-const PUSH_CURSOR: &str = "servicenow.push_after";
+
+/// Actor names of the mirror's writes start with this; the push skips them.
+pub fn actor_prefix(kind: TrackerKind) -> String {
+    format!("{kind}/")
+}
+
+/// The tracker id of a collection's mirror links (`servicenow:incident`).
+pub fn tracker_id(kind: TrackerKind, collection: &str) -> String {
+    format!("{}:{collection}", kind.id())
+}
+
+fn poll_setting(kind: TrackerKind, collection: &str) -> String {
+    format!("{}.poll.{collection}", kind.id())
+}
+
+fn attachment_poll_setting(kind: TrackerKind, collection: &str) -> String {
+    format!("{}.poll_attachments.{collection}", kind.id())
+}
+
+/// Where the push is in the item event log.
+fn push_cursor(kind: TrackerKind) -> String {
+    format!("{}.push_after", kind.id())
+}
+
 /// Items whose refused write an admin asked to retry (Resolve and retry), as a JSON list of
 /// keys: kept in the store so that a restart before the next push round loses none.
-const PUSH_RETRIES: &str = "servicenow.push_retry";
-
-/// The tracker id of a table's mirror links.
-pub fn tracker_id(table: &str) -> String {
-    format!("servicenow:{table}")
-}
-
-fn poll_setting(table: &str) -> String {
-    format!("servicenow.poll.{table}")
-}
-
-fn attachment_poll_setting(table: &str) -> String {
-    format!("servicenow.poll_attachments.{table}")
+fn push_retries_setting(kind: TrackerKind) -> String {
+    format!("{}.push_retry", kind.id())
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum BridgeError {
+pub enum MirrorError {
     #[error(transparent)]
-    ServiceNow(#[from] ServiceNowError),
+    Tracker(#[from] TrackerError),
     #[error("the mirror could not be updated: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
     Mirror(String),
     #[error(
-        "its record {sys_id} in the {table} table was deleted in ServiceNow. Resolve and retry creates the record again (with the item's comments and attachments); to stop syncing the item instead, Unexalate it"
+        "its record {id} in {collection} was deleted in {tracker}. Resolve and retry creates the record again (with the item's comments and attachments); to stop syncing the item instead, Unexalate it"
     )]
-    Deleted { table: String, sys_id: String },
+    Deleted {
+        tracker: TrackerKind,
+        collection: String,
+        id: String,
+    },
 }
 
-impl BridgeError {
+impl MirrorError {
     /// The disk under this node's database failed (full, read-only, I/O error).
     fn is_storage_fault(&self) -> bool {
-        matches!(self, BridgeError::Store(e) if e.is_storage_fault())
+        matches!(self, MirrorError::Store(e) if e.is_storage_fault())
     }
 
-    /// Worth trying again later as it is (the instance was down or busy, the database locked).
+    /// Worth trying again later as it is (the tracker was down or busy, the database locked).
     fn is_transient(&self) -> bool {
         match self {
-            BridgeError::ServiceNow(e) => e.is_transient(),
-            BridgeError::Store(_) => true,
-            BridgeError::Mirror(_) | BridgeError::Deleted { .. } => false,
+            MirrorError::Tracker(e) => e.is_transient(),
+            MirrorError::Store(_) => true,
+            MirrorError::Mirror(_) | MirrorError::Deleted { .. } => false,
         }
     }
 }
 
-/// What the General settings page shows of the bridge.
+/// What the General settings page shows of the mirror.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BridgeStatus {
+pub struct MirrorStatus {
     pub last_poll: Option<jiff::Timestamp>,
     pub last_error: Option<String>,
     pub pulled: u64,
@@ -110,101 +128,101 @@ pub struct BridgeStatus {
     pub requests: u64,
 }
 
-struct TablePollers {
-    table: String,
-    records: Poller,
-    attachments: Poller,
+/// What a mirror is of: the tracker, where it is (for project descriptions and messages),
+/// and how often it is polled.
+#[derive(Clone)]
+pub struct Mirrored {
+    pub tracker: Arc<dyn Tracker>,
+    /// The tracker's address (the ServiceNow instance, the Jira site).
+    pub origin: String,
+    pub poll_interval: Duration,
 }
 
-/// A client of the configured instance.
-pub fn client(config: &ServiceNowConfig) -> Result<Client, ServiceNowError> {
-    let auth = match &config.oauth {
-        Some((id, secret)) => tandem_connectors::servicenow::Auth::OAuth {
-            client_id: id.clone(),
-            client_secret: secret.expose().to_owned(),
-            user: config.user.clone(),
-            password: config.password.expose().to_owned(),
-        },
-        None => tandem_connectors::servicenow::Auth::Basic {
-            user: config.user.clone(),
-            password: config.password.expose().to_owned(),
-        },
-    };
-    Client::new(tandem_connectors::servicenow::ClientConfig::new(
-        &config.instance_url,
-        auth,
-    ))
-}
-
-pub struct Bridge {
+pub struct Mirror {
     state: AppState,
-    client: std::sync::Arc<Client>,
-    tables: Tables,
-    config: ServiceNowConfig,
-    pollers: tokio::sync::Mutex<Vec<TablePollers>>,
-    /// The proxy user was refused reading `sys_attachment` (its ACL): said once as a warning,
-    /// then only in the debug log, while records and journals keep syncing.
+    tracker: Arc<dyn Tracker>,
+    kind: TrackerKind,
+    view: View,
+    origin: String,
+    /// The tracker's user was refused reading attachments (an ACL): said once as a warning,
+    /// then only in the debug log, while records and comments keep syncing.
     attachments_refused: std::sync::atomic::AtomicBool,
 }
 
-/// Whether a read failed because the proxy user may not read attachments (403, an ACL).
-fn attachments_refused(e: &ServiceNowError) -> bool {
-    e.status() == Some(403)
+/// Whether a read failed because the tracker's user may not read attachments (an ACL).
+fn attachments_refused(e: &TrackerError) -> bool {
+    e.kind == ErrorKind::Forbidden
 }
 
-impl Bridge {
-    /// A bridge for the node's instance; `None` on a node that serves no ServiceNow instance.
-    pub fn new(state: AppState, config: ServiceNowConfig) -> Option<Self> {
-        let client = state.servicenow()?.clone();
+impl Mirror {
+    /// A mirror of `mirrored`; `None` when the node's schema mirrors no collections.
+    pub fn new(state: AppState, mirrored: Mirrored) -> Option<Self> {
+        let view = state.view();
+        view.mapping()?;
+        view.collections()?;
         Some(Self {
-            tables: Tables::new(&config.tables),
+            kind: mirrored.tracker.kind(),
+            tracker: mirrored.tracker,
+            origin: mirrored.origin,
+            view,
             state,
-            client,
-            config,
-            pollers: tokio::sync::Mutex::new(Vec::new()),
             attachments_refused: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
+    fn mapping(&self) -> &dyn Mapping {
+        self.view
+            .mapping()
+            .expect("checked when the mirror was made")
+    }
+
+    fn collections(&self) -> &Collections {
+        self.view
+            .collections()
+            .expect("checked when the mirror was made")
+    }
+
+    fn link_tracker(&self, collection: &str) -> String {
+        tracker_id(self.kind, collection)
+    }
+
     /// Notes that attachments cannot be read; the pull goes on without them.
-    fn skip_attachments(&self, table: &str, e: &ServiceNowError) {
+    fn skip_attachments(&self, collection: &str, e: &TrackerError) {
         if self
             .attachments_refused
             .swap(true, std::sync::atomic::Ordering::Relaxed)
         {
-            debug!(table, error = %e, "Attachments still cannot be read; skipped.");
+            debug!(collection, error = %e, "Attachments still cannot be read; skipped.");
         } else {
-            warn!(table, user = %self.config.user, error = %e, "The proxy user cannot read sys_attachment (ServiceNow refused it): records and comments sync without attachments until its ACLs allow it.");
+            warn!(collection, user = %self.tracker.user(), error = %e, "The tracker's user may not read attachments ({} refused it): records and comments sync without attachments until its permissions allow it.", self.kind);
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub fn tracker(&self) -> &Arc<dyn Tracker> {
+        &self.tracker
     }
 
     fn actor(&self, user: &str) -> Actor {
         Actor {
             name: format!(
-                "{ACTOR_PREFIX}{}",
+                "{}{}",
+                actor_prefix(self.kind),
                 if user.is_empty() { "unknown" } else { user }
             ),
             via_sync: None,
         }
     }
 
-    /// The mirror projects exist and the pollers start where they stopped.
-    pub async fn prepare(&self) -> Result<(), BridgeError> {
+    /// The mirror projects exist and the change feeds start where they stopped.
+    pub async fn prepare(&self) -> Result<(), MirrorError> {
         let store = self.state.store();
-        for (table, key) in self.tables.iter() {
+        for (collection, key) in self.collections().iter() {
             if store.project(key).await?.is_none() {
                 let created = store
                     .create_project(NewProject {
                         key: key.clone(),
-                        name: format!("ServiceNow {table}"),
-                        description: format!(
-                            "Mirror of the {table} table of {}",
-                            self.config.instance_url
-                        ),
+                        name: format!("{} {collection}", self.kind),
+                        description: format!("Mirror of {collection} of {}", self.origin),
                     })
                     .await;
                 match created {
@@ -213,89 +231,78 @@ impl Bridge {
                 }
             }
         }
-        let mut pollers = Vec::new();
-        for (table, _) in self.tables.iter() {
-            let load = async |key: String| -> Result<PollState, BridgeError> {
-                Ok(store
-                    .setting(&key)
-                    .await?
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default())
-            };
-            pollers.push(TablePollers {
-                table: table.to_owned(),
-                records: Poller::table(table, load(poll_setting(table)).await?).page_size(PAGE),
-                attachments: Poller::attachments(
-                    table,
-                    load(attachment_poll_setting(table)).await?,
-                )
-                .page_size(PAGE),
-            });
+        for (collection, _) in self.collections().iter() {
+            let saved = store.setting(&poll_setting(self.kind, collection)).await?;
+            self.tracker
+                .resume(collection, Feed::Records, saved.as_deref());
+            if self.tracker.capabilities().attachment_feed {
+                let saved = store
+                    .setting(&attachment_poll_setting(self.kind, collection))
+                    .await?;
+                self.tracker
+                    .resume(collection, Feed::Attachments, saved.as_deref());
+            }
         }
-        *self.pollers.lock().await = pollers;
         Ok(())
     }
 
-    /// Pulls every table's changes into the mirror; returns how many rows were brought in.
-    pub async fn pull(&self) -> Result<u64, BridgeError> {
+    /// Pulls every collection's changes into the mirror; returns how many records were
+    /// brought in.
+    pub async fn pull(&self) -> Result<u64, MirrorError> {
         let mut pulled = 0;
-        let tables: Vec<String> = self.tables.iter().map(|(t, _)| t.to_owned()).collect();
-        for (i, table) in tables.iter().enumerate() {
+        let collections: Vec<String> = self
+            .collections()
+            .iter()
+            .map(|(c, _)| c.to_owned())
+            .collect();
+        for collection in &collections {
             loop {
-                let poller = self.pollers.lock().await[i].records.clone();
-                let batch = poller.next_batch(&self.client).await?;
-                let records = batch.changes;
-                pulled += records.len() as u64;
-                self.pull_records(table, &records).await?;
-                let state_json = {
-                    let mut pollers = self.pollers.lock().await;
-                    let next = with_own_writes(batch.state, pollers[i].records.state());
-                    let json = serde_json::to_string(&next).unwrap_or_default();
-                    pollers[i].records.advance(next);
-                    json
-                };
+                let changes = self.tracker.changes(collection, Feed::Records).await?;
+                pulled += changes.records.len() as u64;
+                self.pull_records(collection, &changes.records).await?;
+                let saved = self
+                    .tracker
+                    .advance(collection, Feed::Records, changes.next);
                 self.state
                     .store()
-                    .set_setting(&poll_setting(table), &state_json)
+                    .set_setting(&poll_setting(self.kind, collection), &saved)
                     .await?;
-                if !batch.more {
+                if !changes.more {
                     break;
                 }
             }
+            if !self.tracker.capabilities().attachment_feed {
+                continue;
+            }
             loop {
-                let poller = self.pollers.lock().await[i].attachments.clone();
-                let batch = match poller.next_batch(&self.client).await {
-                    Ok(batch) => batch,
+                let changes = match self.tracker.changes(collection, Feed::Attachments).await {
+                    Ok(changes) => changes,
                     Err(e) if attachments_refused(&e) => {
-                        // The watermark stays: once readable, nothing is missed.
-                        self.skip_attachments(table, &e);
+                        // The feed stays where it is: once readable, nothing is missed.
+                        self.skip_attachments(collection, &e);
                         break;
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let mut by_record: HashMap<String, Vec<AttachmentMeta>> = HashMap::new();
-                for c in &batch.changes {
-                    let meta = AttachmentMeta::from_record(c);
+                let mut by_record: HashMap<String, Vec<RemoteAttachment>> = HashMap::new();
+                for a in &changes.attachments {
                     by_record
-                        .entry(meta.table_sys_id.clone())
+                        .entry(a.record.clone())
                         .or_default()
-                        .push(meta);
+                        .push(a.clone());
                 }
-                for (sys_id, files) in by_record {
-                    self.pull_new_attachments(table, &sys_id, &files).await?;
+                for (record, files) in by_record {
+                    self.pull_new_attachments(collection, &record, &files)
+                        .await?;
                 }
-                let state_json = {
-                    let mut pollers = self.pollers.lock().await;
-                    let next = with_own_writes(batch.state, pollers[i].attachments.state());
-                    let json = serde_json::to_string(&next).unwrap_or_default();
-                    pollers[i].attachments.advance(next);
-                    json
-                };
+                let saved = self
+                    .tracker
+                    .advance(collection, Feed::Attachments, changes.next);
                 self.state
                     .store()
-                    .set_setting(&attachment_poll_setting(table), &state_json)
+                    .set_setting(&attachment_poll_setting(self.kind, collection), &saved)
                     .await?;
-                if !batch.more {
+                if !changes.more {
                     break;
                 }
             }
@@ -303,15 +310,15 @@ impl Bridge {
         Ok(pulled)
     }
 
-    /// Removes from the mirror the attachments deleted in ServiceNow, which no poll sees (the
-    /// attachment poll finds new files; a record's pull reconciles its files only when the
+    /// Removes from the mirror the attachments deleted in the tracker, which no poll sees (the
+    /// attachment feed finds new files; a record's pull reconciles its files only when the
     /// record itself changes). Returns how many were removed. Costs one request per
     /// [`SWEEP_BATCH`] mirrored attachments.
-    pub async fn sweep_attachments(&self) -> Result<u64, BridgeError> {
+    pub async fn sweep_attachments(&self) -> Result<u64, MirrorError> {
         let store = self.state.store();
         let mut removed = 0;
-        for (table, _) in self.tables.iter() {
-            let tracker = tracker_id(table);
+        for (table, _) in self.collections().iter() {
+            let tracker = self.link_tracker(table);
             let mut after: Option<String> = None;
             loop {
                 let links = store
@@ -325,7 +332,7 @@ impl Bridge {
                 let Some(last) = links.last() else { break };
                 after = Some(last.external_id.clone());
                 let ids: Vec<&str> = links.iter().map(|l| l.external_id.as_str()).collect();
-                let present = match self.client.attachments_present(&ids).await {
+                let present = match self.tracker.attachments_present(&ids).await {
                     Ok(present) => present,
                     Err(e) if attachments_refused(&e) => {
                         self.skip_attachments(table, &e);
@@ -333,10 +340,10 @@ impl Bridge {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let actor = self.actor(&self.config.user);
+                let actor = self.actor(self.tracker.user());
                 for link in links.iter().filter(|l| !present.contains(&l.external_id)) {
                     self.remove_deleted_attachment(link, &actor).await?;
-                    info!(item = %link.item, attachment = %link.external_id, "An attachment deleted in ServiceNow left the mirror.");
+                    info!(item = %link.item, attachment = %link.external_id, tracker = %self.kind, "An attachment deleted in the tracker left the mirror.");
                     removed += 1;
                 }
             }
@@ -344,12 +351,12 @@ impl Bridge {
         Ok(removed)
     }
 
-    /// Removes from the mirror an attachment deleted in ServiceNow, and its link.
+    /// Removes from the mirror an attachment deleted in the tracker, and its link.
     async fn remove_deleted_attachment(
         &self,
         link: &MirrorLink,
         actor: &Actor,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), MirrorError> {
         let store = self.state.store();
         match store
             .remove_attachment(&link.item, link.local_id, actor)
@@ -364,99 +371,112 @@ impl Bridge {
         Ok(())
     }
 
-    async fn pull_records(&self, table: &str, records: &[Record]) -> Result<(), BridgeError> {
+    async fn pull_records(
+        &self,
+        collection: &str,
+        records: &[RemoteRecord],
+    ) -> Result<(), MirrorError> {
         if records.is_empty() {
             return Ok(());
         }
-        let ids: Vec<&str> = records.iter().map(Record::sys_id).collect();
-        let (journals, _) = self.client.journals(table, &ids).await?;
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let comments = self.tracker.comments(collection, &ids).await?;
         // `None`: the files cannot be read, so the mirror's attachments are left as they are.
-        let files = match self.client.attachments(table, &ids).await {
+        let files = match self.tracker.attachments(collection, &ids).await {
             Ok(files) => Some(files),
             Err(e) if attachments_refused(&e) => {
-                self.skip_attachments(table, &e);
+                self.skip_attachments(collection, &e);
                 None
             }
             Err(e) => return Err(e.into()),
         };
-        let mut files_of: HashMap<&str, Vec<&AttachmentMeta>> = HashMap::new();
+        let mut files_of: HashMap<&str, Vec<&RemoteAttachment>> = HashMap::new();
         for f in files.iter().flatten() {
-            files_of.entry(f.table_sys_id.as_str()).or_default().push(f);
+            files_of.entry(f.record.as_str()).or_default().push(f);
         }
-        let (none, no_journal) = (Vec::new(), Vec::new());
+        let (none, no_comments) = (Vec::new(), Vec::new());
         // Records side by side: their writes share the store's commits.
         stream::iter(records.iter().map(Ok))
             .try_for_each_concurrent(PULL_CONCURRENCY, |record| {
-                let sys_id = record.sys_id();
+                let id = record.id.as_str();
                 self.pull_record(
-                    table,
+                    collection,
                     record,
-                    journals.get(sys_id).unwrap_or(&no_journal),
+                    comments.get(id).unwrap_or(&no_comments),
                     files
                         .is_some()
-                        .then(|| files_of.get(sys_id).unwrap_or(&none).as_slice()),
+                        .then(|| files_of.get(id).unwrap_or(&none).as_slice()),
                 )
             })
             .await
     }
 
-    /// The columns last agreed with ServiceNow for a record (kept with its mirror link).
+    /// The fields last agreed with the tracker for a record (kept with its mirror link).
     async fn snapshot(
         &self,
-        table: &str,
-        sys_id: &str,
-    ) -> Result<Option<CustomFields>, BridgeError> {
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<CustomFields>, MirrorError> {
         Ok(self
             .state
             .store()
-            .mirror_snapshot(&tracker_id(table), sys_id)
+            .mirror_snapshot(&self.link_tracker(collection), id)
             .await?
             .and_then(|s| serde_json::from_str(&s).ok()))
     }
 
-    async fn set_snapshot(&self, table: &str, record: &Record) -> Result<(), BridgeError> {
-        let columns = view::columns(record);
-        let text = serde_json::to_string(&columns).unwrap_or_default();
+    async fn set_snapshot(
+        &self,
+        collection: &str,
+        record: &RemoteRecord,
+    ) -> Result<(), MirrorError> {
+        let fields = self.mapping().snapshot(record);
+        let text = serde_json::to_string(&fields).unwrap_or_default();
         self.state
             .store()
-            .set_mirror_snapshot(&tracker_id(table), record.sys_id(), &text)
+            .set_mirror_snapshot(&self.link_tracker(collection), &record.id, &text)
             .await?;
         Ok(())
     }
 
-    /// Brings one record, its journal and its attachments (`None` when they cannot be read)
+    /// Brings one record, its comments and its attachments (`None` when they cannot be read)
     /// into the mirror.
     async fn pull_record(
         &self,
         table: &str,
-        record: &Record,
-        journal: &[JournalEntry],
-        files: Option<&[&AttachmentMeta]>,
-    ) -> Result<(), BridgeError> {
+        record: &RemoteRecord,
+        journal: &[RemoteComment],
+        files: Option<&[&RemoteAttachment]>,
+    ) -> Result<(), MirrorError> {
         let store = self.state.store();
-        let tracker = tracker_id(table);
-        let sys_id = record.sys_id();
-        let actor = self.actor(record.str("sys_updated_by"));
+        let tracker = self.link_tracker(table);
+        let sys_id = record.id.as_str();
+        let actor = self.actor(&record.updated_by);
         let project = self
-            .tables
+            .collections()
             .project_of(table)
-            .ok_or_else(|| BridgeError::Mirror(format!("no project mirrors {table}")))?;
+            .ok_or_else(|| MirrorError::Mirror(format!("no project mirrors {table}")))?;
         let key = match store
             .mirror_link(&tracker, MirrorKind::Record, sys_id)
             .await?
         {
             None => {
                 let (item, _) = store
-                    .create_mirrored_item(&tracker, sys_id, view::new_item(record, project), &actor)
+                    .create_mirrored_item(
+                        &tracker,
+                        sys_id,
+                        self.mapping().new_item(record, project),
+                        &actor,
+                    )
                     .await?;
                 item.key
             }
             Some(link) => {
                 let item = store.item(&link.item).await?.ok_or_else(|| {
-                    BridgeError::Mirror(format!("the mirror item {} is gone", link.item))
+                    MirrorError::Mirror(format!("the mirror item {} is gone", link.item))
                 })?;
                 let base = self.snapshot(table, sys_id).await?;
-                let patch = view::pull_patch(&item, record, base.as_ref());
+                let patch = self.mapping().pull_patch(&item, record, base.as_ref());
                 if patch != tandem_model::ItemPatch::default() {
                     store.update_item(&item.key, patch, &actor).await?;
                 }
@@ -464,7 +484,7 @@ impl Bridge {
             }
         };
         self.set_snapshot(table, record).await?;
-        // Comments of the mirror that no journal entry is linked to yet: a push may have
+        // Comments of the mirror that no tracker comment is linked to yet: a push may have
         // written one and stopped (a crash, a failed read-back) before linking it.
         let (mut unwritten, _) = self.unlinked(&tracker, &key).await?;
         for entry in journal {
@@ -477,7 +497,7 @@ impl Bridge {
             }
             if let Some(i) = unwritten
                 .iter()
-                .position(|c| c.internal == entry.internal() && c.body.trim() == entry.text.trim())
+                .position(|c| c.internal == entry.internal && c.body.trim() == entry.body.trim())
             {
                 // That write, read back: link it instead of copying it in a second time.
                 let comment = unwritten.remove(i);
@@ -502,8 +522,8 @@ impl Bridge {
                             name: entry.author.clone(),
                             email: None,
                         },
-                        body: entry.text.clone(),
-                        internal: entry.internal(),
+                        body: entry.body.clone(),
+                        internal: entry.internal,
                         origin: None,
                     },
                     &self.actor(&entry.author),
@@ -513,10 +533,10 @@ impl Bridge {
         let Some(files) = files else {
             return Ok(());
         };
-        let owned: Vec<AttachmentMeta> = files.iter().map(|f| (*f).clone()).collect();
+        let owned: Vec<RemoteAttachment> = files.iter().map(|f| (*f).clone()).collect();
         self.pull_new_attachments(table, sys_id, &owned).await?;
-        // Attachments deleted in ServiceNow leave the mirror too.
-        let present: BTreeSet<&str> = files.iter().map(|f| f.sys_id.as_str()).collect();
+        // Attachments deleted in the tracker leave the mirror too.
+        let present: BTreeSet<&str> = files.iter().map(|f| f.id.as_str()).collect();
         for link in store.mirror_links_of_item(&tracker, &key).await? {
             if link.kind == MirrorKind::Attachment && !present.contains(link.external_id.as_str()) {
                 self.remove_deleted_attachment(&link, &actor).await?;
@@ -525,13 +545,13 @@ impl Bridge {
         Ok(())
     }
 
-    /// The mirror item's comments and attachments that no journal entry or ServiceNow
-    /// attachment is linked to yet (none when the item is gone).
+    /// The mirror item's comments and attachments that no comment or attachment of the
+    /// tracker is linked to yet (none when the item is gone).
     async fn unlinked(
         &self,
         tracker: &str,
         key: &ItemKey,
-    ) -> Result<(Vec<tandem_model::Comment>, Vec<tandem_model::Attachment>), BridgeError> {
+    ) -> Result<(Vec<tandem_model::Comment>, Vec<tandem_model::Attachment>), MirrorError> {
         let store = self.state.store();
         let Some(item) = store.item(key).await? else {
             return Ok((Vec::new(), Vec::new()));
@@ -558,10 +578,10 @@ impl Bridge {
         &self,
         table: &str,
         sys_id: &str,
-        files: &[AttachmentMeta],
-    ) -> Result<(), BridgeError> {
+        files: &[RemoteAttachment],
+    ) -> Result<(), MirrorError> {
         let store = self.state.store();
-        let tracker = tracker_id(table);
+        let tracker = self.link_tracker(table);
         let Some(record) = store
             .mirror_link(&tracker, MirrorKind::Record, sys_id)
             .await?
@@ -572,30 +592,29 @@ impl Bridge {
         let (_, mut unwritten) = self.unlinked(&tracker, &record.item).await?;
         for f in files {
             if store
-                .mirror_link(&tracker, MirrorKind::Attachment, &f.sys_id)
+                .mirror_link(&tracker, MirrorKind::Attachment, &f.id)
                 .await?
                 .is_some()
             {
                 continue;
             }
-            if let Some(i) = unwritten
-                .iter()
-                .position(|a| a.filename == f.file_name && !f.hash.is_empty() && a.sha256 == f.hash)
-            {
+            if let Some(i) = unwritten.iter().position(|a| {
+                a.filename == f.file_name && !f.sha256.is_empty() && a.sha256 == f.sha256
+            }) {
                 // An upload of the push that stopped before its link was kept.
                 let local = unwritten.remove(i);
                 store
                     .set_mirror_link(MirrorLink {
                         tracker: tracker.clone(),
                         kind: MirrorKind::Attachment,
-                        external_id: f.sys_id.clone(),
+                        external_id: f.id.clone(),
                         item: record.item.clone(),
                         local_id: local.id,
                     })
                     .await?;
                 continue;
             }
-            let bytes = self.client.download(f).await?;
+            let bytes = self.tracker.download(f).await?;
             let author = Person {
                 name: f.created_by.clone(),
                 email: None,
@@ -614,7 +633,7 @@ impl Bridge {
                 .add_mirrored_attachment(
                     &tracker,
                     &record.item,
-                    &f.sys_id,
+                    &f.id,
                     file,
                     &self.actor(&f.created_by),
                 )
@@ -622,7 +641,7 @@ impl Bridge {
             {
                 Ok(_) => {}
                 Err(StoreError::Invalid(e)) => {
-                    warn!(file = %f.file_name, record = sys_id, error = %e, "A ServiceNow attachment cannot be mirrored.");
+                    warn!(file = %f.file_name, record = sys_id, tracker = %self.kind, error = %e, "An attachment of the tracker cannot be mirrored.");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -630,13 +649,14 @@ impl Bridge {
         Ok(())
     }
 
-    /// Writes the mirror's new changes to ServiceNow, and the items an admin asked to retry;
+    /// Writes the mirror's new changes to the tracker, and the items an admin asked to retry;
     /// returns how many items were pushed.
-    pub async fn push(&self) -> Result<u64, BridgeError> {
+    pub async fn push(&self) -> Result<u64, MirrorError> {
         let retried = self.push_retries().await?;
         let store = self.state.store();
+        let cursor = push_cursor(self.kind);
         let after: i64 = store
-            .setting(PUSH_CURSOR)
+            .setting(&cursor)
             .await?
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
@@ -655,17 +675,17 @@ impl Bridge {
         let work: Vec<(ItemKey, i64, String)> = items
             .into_iter()
             .filter_map(|(key, seq)| {
-                let table = self.tables.table_of(&key.project)?.to_owned();
+                let table = self.collections().collection_of(&key.project)?.to_owned();
                 Some((key, seq, table))
             })
             .collect();
-        let outcomes: Vec<(ItemKey, i64, Result<(), BridgeError>)> = stream::iter(work)
+        let outcomes: Vec<(ItemKey, i64, Result<(), MirrorError>)> = stream::iter(work)
             .map(|(key, seq, table)| self.push_one(key, seq, table))
             .buffer_unordered(PUSH_CONCURRENCY)
             .collect()
             .await;
         let mut pushed = retried;
-        let mut retry_from: Option<(i64, BridgeError)> = None;
+        let mut retry_from: Option<(i64, MirrorError)> = None;
         for (key, seq, result) in outcomes {
             match result {
                 Ok(()) => pushed += 1,
@@ -681,18 +701,18 @@ impl Bridge {
             // The next round starts again from the first item that could not be written; the
             // items after it that were written meanwhile find nothing left to do.
             store
-                .set_setting(PUSH_CURSOR, &(seq - 1).max(after).to_string())
+                .set_setting(&cursor, &(seq - 1).max(after).to_string())
                 .await?;
             return Err(e);
         }
-        store.set_setting(PUSH_CURSOR, &last.to_string()).await?;
+        store.set_setting(&cursor, &last.to_string()).await?;
         Ok(pushed)
     }
 
     /// Pushes the items an admin asked to retry; returns how many were written. One that fails
     /// for a passing reason stays asked for; one refused again is a new item error.
-    async fn push_retries(&self) -> Result<u64, BridgeError> {
-        let asked = retries(&self.state).await?;
+    async fn push_retries(&self) -> Result<u64, MirrorError> {
+        let asked = retries(&self.state, self.kind).await?;
         if asked.is_empty() {
             return Ok(0);
         }
@@ -700,20 +720,24 @@ impl Bridge {
         let mut pushed = 0;
         let mut failure = None;
         for key in asked {
-            let Some(table) = self.tables.table_of(&key.project).map(str::to_owned) else {
+            let Some(table) = self
+                .collections()
+                .collection_of(&key.project)
+                .map(str::to_owned)
+            else {
                 done.push(key);
                 continue;
             };
             let mut result = self.push_item(&table, &key).await;
-            if let Err(BridgeError::Deleted { sys_id, .. }) = &result {
+            if let Err(MirrorError::Deleted { id, .. }) = &result {
                 // The admin asks for the record again: forget the deleted one, so the push
                 // creates a new record with everything the item holds.
-                self.forget_record(&table, &key, sys_id).await?;
+                self.forget_record(&table, &key, id).await?;
                 result = self.push_item(&table, &key).await;
             }
             match result {
                 Ok(()) => {
-                    info!(item = %key, "Wrote an item to ServiceNow again, as an admin asked.");
+                    info!(item = %key, tracker = %self.kind, "Wrote an item to the tracker again, as an admin asked.");
                     pushed += 1;
                 }
                 Err(e) if e.is_transient() => {
@@ -724,35 +748,35 @@ impl Bridge {
             }
             done.push(key);
         }
-        forget_retries(&self.state, &done).await?;
+        forget_retries(&self.state, self.kind, &done).await?;
         match failure {
             Some(e) => Err(e),
             None => Ok(pushed),
         }
     }
 
-    /// Drops the item's links to a record deleted in ServiceNow, and to its journal entries and
+    /// Drops the item's links to a record deleted in the tracker, and to its comments and
     /// attachments.
     async fn forget_record(
         &self,
         table: &str,
         key: &ItemKey,
         sys_id: &str,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), MirrorError> {
         let store = self.state.store();
-        let tracker = tracker_id(table);
+        let tracker = self.link_tracker(table);
         for link in store.mirror_links_of_item(&tracker, key).await? {
             store
                 .delete_mirror_link(&tracker, link.kind, &link.external_id)
                 .await?;
         }
-        info!(item = %key, sys_id, "Forgot a record deleted in ServiceNow; the item makes a new one.");
+        info!(item = %key, record = sys_id, tracker = %self.kind, "Forgot a record deleted in the tracker; the item makes a new one.");
         Ok(())
     }
 
-    /// Records ServiceNow's refusal of an item's write as an error of that item.
-    async fn refused(&self, key: &ItemKey, e: &BridgeError) -> Result<(), BridgeError> {
-        warn!(item = %key, error = %e, "ServiceNow refused a change of a mirrored record.");
+    /// Records the tracker's refusal of an item's write as an error of that item.
+    async fn refused(&self, key: &ItemKey, e: &MirrorError) -> Result<(), MirrorError> {
+        warn!(item = %key, tracker = %self.kind, error = %e, "The tracker refused a change of a mirrored record.");
         let error = self
             .state
             .store()
@@ -763,13 +787,14 @@ impl Bridge {
                 remote_key: None,
                 request_id: None,
                 message: match e {
-                    BridgeError::Deleted { .. } => {
-                        format!("{key} cannot be written to ServiceNow: {e}.")
+                    MirrorError::Deleted { .. } => {
+                        format!("{key} cannot be written to {}: {e}.", self.kind)
                     }
                     _ => format!(
-                        "ServiceNow refused the change of {key}: {e}. Once the cause is fixed \
-                         (in ServiceNow, or in the incoming rules and then Sync again from the \
-                         other side), Resolve and retry writes it again."
+                        "{tracker} refused the change of {key}: {e}. Once the cause is fixed \
+                         (in {tracker}, or in the incoming rules and then Sync again from the \
+                         other side), Resolve and retry writes it again.",
+                        tracker = self.kind
                     ),
                 },
                 script_trace: None,
@@ -785,30 +810,14 @@ impl Bridge {
         key: ItemKey,
         seq: i64,
         table: String,
-    ) -> (ItemKey, i64, Result<(), BridgeError>) {
+    ) -> (ItemKey, i64, Result<(), MirrorError>) {
         let result = self.push_item(&table, &key).await;
         (key, seq, result)
     }
 
     fn is_local_change(&self, e: &TrackerEvent) -> bool {
-        !e.actor.starts_with(ACTOR_PREFIX) && self.tables.table_of(&e.item.project).is_some()
-    }
-
-    async fn note_own_write(&self, table: &str, record: &Record) {
-        let mut pollers = self.pollers.lock().await;
-        if let Some(p) = pollers.iter_mut().find(|p| p.table == table) {
-            p.records.note_own_write(record);
-        }
-    }
-
-    async fn note_own_attachment(&self, table: &str, meta: &AttachmentMeta) {
-        let Value::Object(fields) = json!({"sys_id": meta.sys_id, "sys_mod_count": "0"}) else {
-            return;
-        };
-        let mut pollers = self.pollers.lock().await;
-        if let Some(p) = pollers.iter_mut().find(|p| p.table == table) {
-            p.attachments.note_own_write(&Record::new(fields));
-        }
+        !e.actor.starts_with(&actor_prefix(self.kind))
+            && self.collections().collection_of(&e.item.project).is_some()
     }
 
     /// The correlation id a record created for a mirror item carries, so that a retry finds it.
@@ -816,29 +825,25 @@ impl Bridge {
         format!("tandem:{}:{key}", self.state.identity().id)
     }
 
-    /// Makes ServiceNow match one mirror item: the record, its journal, its attachments. A
-    /// write that finds the record gone is [`BridgeError::Deleted`].
-    async fn push_item(&self, table: &str, key: &ItemKey) -> Result<(), BridgeError> {
+    /// Makes the tracker match one mirror item: the record, its comments, its attachments. A
+    /// write that finds the record gone is [`MirrorError::Deleted`].
+    async fn push_item(&self, table: &str, key: &ItemKey) -> Result<(), MirrorError> {
         match self.push_item_once(table, key).await {
-            Err(BridgeError::ServiceNow(e)) if e.status() == Some(404) => {
-                let tracker = tracker_id(table);
+            Err(MirrorError::Tracker(e)) if e.kind == ErrorKind::NotFound => {
                 let links = self
                     .state
                     .store()
-                    .mirror_links_of_item(&tracker, key)
+                    .mirror_links_of_item(&self.link_tracker(table), key)
                     .await?;
                 let Some(record) = links.iter().find(|l| l.kind == MirrorKind::Record) else {
                     return Err(e.into());
                 };
-                match self
-                    .client
-                    .get(table, &record.external_id, Some("sys_id"))
-                    .await?
-                {
+                match self.tracker.record(table, &record.external_id).await? {
                     Some(_) => Err(e.into()),
-                    None => Err(BridgeError::Deleted {
-                        table: table.to_owned(),
-                        sys_id: record.external_id.clone(),
+                    None => Err(MirrorError::Deleted {
+                        tracker: self.kind,
+                        collection: table.to_owned(),
+                        id: record.external_id.clone(),
                     }),
                 }
             }
@@ -846,70 +851,57 @@ impl Bridge {
         }
     }
 
-    async fn push_item_once(&self, table: &str, key: &ItemKey) -> Result<(), BridgeError> {
+    async fn push_item_once(&self, table: &str, key: &ItemKey) -> Result<(), MirrorError> {
         let store = self.state.store();
-        let tracker = tracker_id(table);
+        let tracker = self.link_tracker(table);
         let Some(item) = store.item(key).await? else {
             return Ok(());
         };
         let links = store.mirror_links_of_item(&tracker, key).await?;
-        let proxy = self.actor(&self.config.user);
+        let proxy = self.actor(self.tracker.user());
         let (sys_id, written) = match links.iter().find(|l| l.kind == MirrorKind::Record) {
             None => {
                 let correlation = self.correlation(key);
-                // One row is enough; and only a row that carries the correlation counts: on a
-                // table without the column ServiceNow ignores the term and returns any row.
-                let found = self
-                    .client
-                    .first_page(table, &format!("correlation_id={correlation}"), None, 1)
-                    .await?;
-                let record = match found
-                    .into_iter()
-                    .find(|r| r.str("correlation_id") == correlation)
-                {
+                let record = match self.tracker.find_correlated(table, &correlation).await? {
                     Some(r) => r,
                     None => {
-                        let mut fields = view::record_fields(&item);
-                        fields.insert("correlation_id".into(), json!(correlation));
-                        fields.insert("correlation_display".into(), json!("Tandem"));
-                        self.client.create(table, &fields).await?
+                        let fields = self.mapping().record_fields(&item);
+                        self.tracker.create(table, &fields, &correlation).await?
                     }
                 };
-                self.note_own_write(table, &record).await;
                 store
                     .set_mirror_link(MirrorLink {
                         tracker: tracker.clone(),
                         kind: MirrorKind::Record,
-                        external_id: record.sys_id().to_owned(),
+                        external_id: record.id.clone(),
                         item: key.clone(),
                         local_id: 0,
                     })
                     .await?;
-                info!(item = %key, number = record.str("number"), "Created a ServiceNow record for a mirror item.");
-                (record.sys_id().to_owned(), Some((record, None)))
+                info!(item = %key, record = %record.id, tracker = %self.kind, "Created a record in the tracker for a mirror item.");
+                (record.id.clone(), Some((record, None)))
             }
             Some(link) => {
                 let base = self.snapshot(table, &link.external_id).await?;
-                let changes: Map<String, Value> = match &base {
-                    Some(base) => view::local_changes(&item, base),
-                    None => Map::new(),
+                let changes = match &base {
+                    Some(base) => self.mapping().local_changes(&item, base),
+                    None => tandem_connectors::Fields::new(),
                 };
                 if changes.is_empty() {
                     (link.external_id.clone(), None)
                 } else {
                     let record = self
-                        .client
+                        .tracker
                         .update(table, &link.external_id, &changes)
                         .await?;
-                    self.note_own_write(table, &record).await;
-                    debug!(item = %key, columns = ?changes.keys().collect::<Vec<_>>(), "Wrote mirror changes to ServiceNow.");
+                    debug!(item = %key, fields = ?changes.keys().collect::<Vec<_>>(), "Wrote mirror changes to the tracker.");
                     (link.external_id.clone(), Some((record, base)))
                 }
             }
         };
         if let Some((record, base)) = written {
-            // The mirror takes what ServiceNow made of the write: the number, computed columns.
-            let patch = view::pull_patch(&item, &record, base.as_ref());
+            // The mirror takes what the tracker made of the write: the number, computed fields.
+            let patch = self.mapping().pull_patch(&item, &record, base.as_ref());
             if patch != tandem_model::ItemPatch::default() {
                 store.update_item(key, patch, &proxy).await?;
             }
@@ -926,9 +918,9 @@ impl Bridge {
         sys_id: &str,
         key: &ItemKey,
         links: &[MirrorLink],
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), MirrorError> {
         let store = self.state.store();
-        let tracker = tracker_id(table);
+        let tracker = self.link_tracker(table);
         let Some(item) = store.item(key).await? else {
             return Ok(());
         };
@@ -941,40 +933,34 @@ impl Bridge {
         if new.is_empty() {
             return Ok(());
         }
-        let unlinked = async || -> Result<Vec<JournalEntry>, BridgeError> {
-            let (journals, _) = self.client.journals(table, &[sys_id]).await?;
+        let unlinked = async || -> Result<Vec<RemoteComment>, MirrorError> {
+            let mut comments = self.tracker.comments(table, &[sys_id]).await?;
             let mut out = Vec::new();
-            for e in journals.get(sys_id).cloned().unwrap_or_default() {
+            for c in comments.remove(sys_id).unwrap_or_default() {
                 if store
-                    .mirror_link(&tracker, MirrorKind::Comment, &e.id)
+                    .mirror_link(&tracker, MirrorKind::Comment, &c.id)
                     .await?
                     .is_none()
                 {
-                    out.push(e);
+                    out.push(c);
                 }
             }
             Ok(out)
         };
         let link = async |comment: &tandem_model::Comment,
-                          entries: &mut Vec<JournalEntry>|
-               -> Result<bool, BridgeError> {
-            let kind = if comment.internal {
-                JournalKind::WorkNotes
-            } else {
-                JournalKind::Comments
-            };
-            let Some(i) = entries
-                .iter()
-                .position(|e| e.kind == kind && e.text.trim() == comment.body.trim())
-            else {
+                          remote: &mut Vec<RemoteComment>|
+               -> Result<bool, MirrorError> {
+            let Some(i) = remote.iter().position(|c| {
+                c.internal == comment.internal && c.body.trim() == comment.body.trim()
+            }) else {
                 return Ok(false);
             };
-            let entry = entries.remove(i);
+            let found = remote.remove(i);
             store
                 .set_mirror_link(MirrorLink {
                     tracker: tracker.clone(),
                     kind: MirrorKind::Comment,
-                    external_id: entry.id,
+                    external_id: found.id,
                     item: key.clone(),
                     local_id: comment.id,
                 })
@@ -982,29 +968,22 @@ impl Bridge {
             Ok(true)
         };
         // An earlier try may have written some before it stopped: link those instead.
-        let mut entries = unlinked().await?;
+        let mut remote = unlinked().await?;
         let mut written = Vec::new();
         for comment in new {
-            if link(comment, &mut entries).await? {
+            if link(comment, &mut remote).await? {
                 continue;
             }
-            let kind = if comment.internal {
-                JournalKind::WorkNotes
-            } else {
-                JournalKind::Comments
-            };
-            let record = self
-                .client
-                .add_journal_entry(table, sys_id, kind, &comment.body)
+            self.tracker
+                .add_comment(table, sys_id, &comment.body, comment.internal)
                 .await?;
-            self.note_own_write(table, &record).await;
             written.push(comment);
         }
         if !written.is_empty() {
-            let mut entries = unlinked().await?;
+            let mut remote = unlinked().await?;
             for comment in written {
-                if !link(comment, &mut entries).await? {
-                    warn!(item = %key, comment = comment.id, "A comment written to ServiceNow was not found in its journal.");
+                if !link(comment, &mut remote).await? {
+                    warn!(item = %key, comment = comment.id, tracker = %self.kind, "A comment written to the tracker was not found there.");
                 }
             }
         }
@@ -1017,9 +996,9 @@ impl Bridge {
         sys_id: &str,
         key: &ItemKey,
         links: &[MirrorLink],
-    ) -> Result<(), BridgeError> {
+    ) -> Result<(), MirrorError> {
         let store = self.state.store();
-        let tracker = tracker_id(table);
+        let tracker = self.link_tracker(table);
         let Some(item) = store.item(key).await? else {
             return Ok(());
         };
@@ -1029,23 +1008,22 @@ impl Bridge {
                 continue;
             };
             let uploaded = self
-                .client
+                .tracker
                 .upload(
                     table,
                     sys_id,
-                    &SnAttachment {
+                    NewFile {
                         file_name: meta.filename.clone(),
                         content_type: meta.mime_type.clone(),
                         bytes,
                     },
                 )
                 .await?;
-            self.note_own_attachment(table, &uploaded).await;
             store
                 .set_mirror_link(MirrorLink {
                     tracker: tracker.clone(),
                     kind: MirrorKind::Attachment,
-                    external_id: uploaded.sys_id,
+                    external_id: uploaded.id,
                     item: key.clone(),
                     local_id: a.id,
                 })
@@ -1056,7 +1034,7 @@ impl Bridge {
             .iter()
             .filter(|l| l.kind == MirrorKind::Attachment && !present.contains(&l.local_id))
         {
-            self.client.delete_attachment(&l.external_id).await?;
+            self.tracker.delete_attachment(&l.external_id).await?;
             store
                 .delete_mirror_link(&tracker, MirrorKind::Attachment, &l.external_id)
                 .await?;
@@ -1074,45 +1052,30 @@ fn linked_ids(links: &[MirrorLink], kind: MirrorKind) -> BTreeSet<i64> {
         .collect()
 }
 
-/// A batch's poll state, keeping the own writes noted (by pushes) while the batch was pulled.
-fn with_own_writes(mut next: PollState, current: &PollState) -> PollState {
-    for (id, counts) in &current.own {
-        let read = next.seen.get(id).map_or(-1, |s| s.mod_count);
-        let entry = next.own.entry(id.clone()).or_default();
-        for c in counts {
-            if !entry.contains(c) && *c > read {
-                entry.push(*c);
-            }
-        }
-        if entry.is_empty() {
-            next.own.remove(id);
-        }
-    }
-    next
-}
-
-/// Asks the bridge to write a mirror item to ServiceNow again (Resolve and retry of a refused
-/// write); `false` when the item mirrors no ServiceNow record on this node.
+/// Asks the mirror to write a mirror item to the tracker again (Resolve and retry of a refused
+/// write); `false` when the item mirrors no record on this node.
 pub async fn retry_push(state: &AppState, key: &ItemKey) -> Result<bool, StoreError> {
-    let crate::sync::item_json::View::ServiceNow(tables) = state.view() else {
+    let view = state.view();
+    let Some(collections) = view.collections() else {
         return Ok(false);
     };
-    if tables.table_of(&key.project).is_none() {
+    if collections.collection_of(&key.project).is_none() {
         return Ok(false);
     }
+    let kind = view.kind();
     let guard = state.bridge_retries_lock().await;
-    let mut asked = retries(state).await?;
+    let mut asked = retries(state, kind).await?;
     if !asked.contains(key) {
         asked.push(key.clone());
-        save_retries(state, &asked).await?;
+        save_retries(state, kind, &asked).await?;
     }
     drop(guard);
     state.wake_bridge();
     Ok(true)
 }
 
-async fn retries(state: &AppState) -> Result<Vec<ItemKey>, StoreError> {
-    let text = state.store().setting(PUSH_RETRIES).await?;
+async fn retries(state: &AppState, kind: TrackerKind) -> Result<Vec<ItemKey>, StoreError> {
+    let text = state.store().setting(&push_retries_setting(kind)).await?;
     Ok(text
         .and_then(|t| serde_json::from_str::<Vec<String>>(&t).ok())
         .unwrap_or_default()
@@ -1121,38 +1084,46 @@ async fn retries(state: &AppState) -> Result<Vec<ItemKey>, StoreError> {
         .collect())
 }
 
-async fn save_retries(state: &AppState, keys: &[ItemKey]) -> Result<(), StoreError> {
+async fn save_retries(
+    state: &AppState,
+    kind: TrackerKind,
+    keys: &[ItemKey],
+) -> Result<(), StoreError> {
     let text: Vec<String> = keys.iter().map(ToString::to_string).collect();
     state
         .store()
-        .set_setting(PUSH_RETRIES, &json!(text).to_string())
+        .set_setting(&push_retries_setting(kind), &json!(text).to_string())
         .await
 }
 
 /// Drops the keys a push round has dealt with, keeping any asked for meanwhile.
-async fn forget_retries(state: &AppState, done: &[ItemKey]) -> Result<(), StoreError> {
+async fn forget_retries(
+    state: &AppState,
+    kind: TrackerKind,
+    done: &[ItemKey],
+) -> Result<(), StoreError> {
     if done.is_empty() {
         return Ok(());
     }
     let _guard = state.bridge_retries_lock().await;
-    let mut asked = retries(state).await?;
+    let mut asked = retries(state, kind).await?;
     asked.retain(|k| !done.contains(k));
-    save_retries(state, &asked).await
+    save_retries(state, kind, &asked).await
 }
 
-/// Runs the bridge of the ServiceNow instance the node serves until the node stops, and starts
-/// it again whenever an admin saves other settings (or, on a node that served the built-in
-/// tracker, the first ones): the running round ends where it is, as at a stop, and the new
-/// bridge takes up from the stored poll state.
+/// Runs the mirror of the tracker the node serves until the node stops, and starts it again
+/// whenever an admin saves other settings (or, on a node that served the built-in tracker, the
+/// first ones): the running round ends where it is, as at a stop, and the new mirror takes up
+/// from the stored change-feed state.
 pub async fn supervise(state: AppState, cancel: CancellationToken) {
     let mut served = state.watch_served();
     loop {
-        let config = served.borrow_and_update().servicenow.clone();
+        let mirrored = served.borrow_and_update().mirrored.clone();
         let round = cancel.child_token();
         // Ends only when the round is cancelled: by the node's stop or by a change below.
         let bridge = async {
-            if let Some(config) = config {
-                run(state.clone(), config, round.clone()).await;
+            if let Some(mirrored) = mirrored {
+                run(state.clone(), mirrored, round.clone()).await;
             }
             round.cancelled().await;
         };
@@ -1165,14 +1136,17 @@ pub async fn supervise(state: AppState, cancel: CancellationToken) {
                 if changed.is_err() || cancel.is_cancelled() {
                     return;
                 }
-                info!("The ServiceNow settings changed: the bridge starts again with them.");
+                info!("The tracker settings changed: the mirror starts again with them.");
             }
         }
     }
 }
 
-/// Sync errors the bridge records when it cannot poll the instance start with this.
-pub const POLL_ERROR: &str = "ServiceNow: ";
+/// Sync errors the mirror records when it cannot poll the tracker start with this
+/// (`ServiceNow: `).
+pub fn poll_error_prefix(kind: TrackerKind) -> String {
+    format!("{kind}: ")
+}
 
 /// While polling the instance fails, one node-impact sync error says so (its message kept up to
 /// date); a poll that succeeds resolves it.
@@ -1185,12 +1159,13 @@ struct PollHealth {
 
 impl PollHealth {
     /// After a restart: the polling error still open is this run's to update or resolve.
-    async fn adopt(state: &AppState) -> PollHealth {
+    async fn adopt(state: &AppState, kind: TrackerKind) -> PollHealth {
         let mut health = PollHealth::default();
+        let prefix = poll_error_prefix(kind);
         if let Ok(errors) = state.store().sync_errors(false, 1000).await
             && let Some(open) = errors
                 .into_iter()
-                .find(|e| e.impact == Impact::Node && e.message.starts_with(POLL_ERROR))
+                .find(|e| e.impact == Impact::Node && e.message.starts_with(&prefix))
         {
             health.error_id = Some(open.id);
             health.since = Some(open.at);
@@ -1198,14 +1173,22 @@ impl PollHealth {
         health
     }
 
-    async fn failed(&mut self, state: &AppState, instance: &str, every: Duration, error: &str) {
+    async fn failed(
+        &mut self,
+        state: &AppState,
+        kind: TrackerKind,
+        origin: &str,
+        every: Duration,
+        error: &str,
+    ) {
         let now = jiff::Timestamp::now();
         let since = *self.since.get_or_insert(now);
         self.failures += 1;
         let message = format!(
-            "{POLL_ERROR}polling {instance} fails since {} ({} polls): {error}. No change \
-             comes from or goes to ServiceNow meanwhile; the bridge tries again every {} s, \
+            "{}polling {origin} fails since {} ({} polls): {error}. No change \
+             comes from or goes to {kind} meanwhile; the node tries again every {} s, \
              Resolve and retry polls now.",
+            poll_error_prefix(kind),
             jiff::Timestamp::from_second(since.as_second()).unwrap_or(since),
             self.failures,
             every.as_secs().max(1),
@@ -1247,23 +1230,24 @@ impl PollHealth {
         self.failures = 0;
         if let Some(id) = self.error_id.take() {
             match state.store().resolve_sync_error(id).await {
-                Ok(_) => info!("Polling ServiceNow works again; its sync error is resolved."),
+                Ok(_) => info!("Polling the tracker works again; its sync error is resolved."),
                 Err(e) => warn!(error = %e, "A polling error could not be resolved."),
             }
         }
     }
 }
 
-/// Runs the bridge until the node stops: a pull every poll interval, pushes in between.
-pub async fn run(state: AppState, config: ServiceNowConfig, cancel: CancellationToken) {
-    let poll_interval = config.poll_interval;
-    let instance = config.instance_url.clone();
-    let Some(bridge) = Bridge::new(state.clone(), config) else {
+/// Runs the mirror until the node stops: a pull every poll interval, pushes in between.
+pub async fn run(state: AppState, mirrored: Mirrored, cancel: CancellationToken) {
+    let poll_interval = mirrored.poll_interval;
+    let instance = mirrored.origin.clone();
+    let kind = mirrored.tracker.kind();
+    let Some(bridge) = Mirror::new(state.clone(), mirrored) else {
         return;
     };
-    state.set_bridge_status(|s| *s = BridgeStatus::default());
+    state.set_bridge_status(|s| *s = MirrorStatus::default());
     state.metrics().bridge_started();
-    let mut health = PollHealth::adopt(&state).await;
+    let mut health = PollHealth::adopt(&state, kind).await;
     let mut prepared = false;
     let mut next_poll = Instant::now();
     let mut polls = 0u32;
@@ -1271,7 +1255,7 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
     loop {
         // A storage fault met in the round: the next waits (it would fail alike), and says so
         // once a minute rather than every round.
-        let mut storage_fault: Option<BridgeError> = None;
+        let mut storage_fault: Option<MirrorError> = None;
         // A stop ends a round where it is, as a crash would: what was handed over is committed,
         // and the poll state only moves after that, so the next start takes up from there.
         let round = async {
@@ -1279,10 +1263,10 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                 match bridge.prepare().await {
                     Ok(()) => prepared = true,
                     Err(e) => {
-                        warn!(error = %e, "The ServiceNow mirror cannot be prepared; trying again.");
+                        warn!(error = %e, tracker = %kind, "The mirror cannot be prepared; trying again.");
                         state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                         health
-                            .failed(&state, &instance, poll_interval, &e.to_string())
+                            .failed(&state, kind, &instance, poll_interval, &e.to_string())
                             .await;
                     }
                 }
@@ -1297,7 +1281,7 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                         storage_fault = Some(e);
                     }
                     Err(e) => {
-                        debug!(error = %e, "A push to ServiceNow failed; trying again.");
+                        debug!(error = %e, tracker = %kind, "A push to the tracker failed; trying again.");
                         state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                     }
                 }
@@ -1319,10 +1303,10 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                                     Ok(0) => {}
                                     Ok(n) => debug!(
                                         removed = n,
-                                        "Swept attachments deleted in ServiceNow."
+                                        "Swept attachments deleted in the tracker."
                                     ),
                                     Err(e) => {
-                                        warn!(error = %e, "Looking for attachments deleted in ServiceNow failed; trying again later.");
+                                        warn!(error = %e, tracker = %kind, "Looking for attachments deleted in the tracker failed; trying again later.");
                                         state.set_bridge_status(|s| {
                                             s.last_error = Some(e.to_string())
                                         });
@@ -1335,15 +1319,15 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
                             storage_fault = Some(e);
                         }
                         Err(e) => {
-                            warn!(error = %e, "Syncing with ServiceNow failed; trying again at the next poll.");
+                            warn!(error = %e, tracker = %kind, "Syncing with the tracker failed; trying again at the next poll.");
                             state.set_bridge_status(|s| s.last_error = Some(e.to_string()));
                             health
-                                .failed(&state, &instance, poll_interval, &e.to_string())
+                                .failed(&state, kind, &instance, poll_interval, &e.to_string())
                                 .await;
                         }
                     }
                 }
-                let requests = bridge.client().requests_sent();
+                let requests = bridge.tracker().requests_sent();
                 state.set_bridge_status(|s| s.requests = requests);
             }
         };
@@ -1354,7 +1338,7 @@ pub async fn run(state: AppState, config: ServiceNowConfig, cancel: Cancellation
         let pause = match &storage_fault {
             Some(e) => {
                 let pause = backoff.failed();
-                crate::storage::report(&state, "ServiceNow bridge", e, pause);
+                crate::storage::report(&state, "the tracker's mirror", e, pause);
                 pause
             }
             None => {
@@ -1376,26 +1360,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_writes_noted_during_a_pull_survive_its_state() {
-        let mut current = PollState::default();
-        current.own.insert("a".into(), vec![3]);
-        current.own.insert("b".into(), vec![1]);
-        let mut next = PollState::default();
-        next.seen.insert(
-            "b".into(),
-            tandem_connectors::servicenow::Seen {
-                mod_count: 1,
-                updated_on: "2025-01-01 00:00:00".into(),
-            },
+    fn stored_names_keep_the_tracker_and_the_collection() {
+        // Stored with data: these names never change.
+        let sn = TrackerKind::ServiceNow;
+        assert_eq!(tracker_id(sn, "incident"), "servicenow:incident");
+        assert_eq!(poll_setting(sn, "problem"), "servicenow.poll.problem");
+        assert_eq!(
+            attachment_poll_setting(sn, "problem"),
+            "servicenow.poll_attachments.problem"
         );
-        let merged = with_own_writes(next, &current);
-        assert_eq!(merged.own.get("a"), Some(&vec![3]));
-        assert_eq!(merged.own.get("b"), None, "already read back");
-    }
-
-    #[test]
-    fn tracker_ids_and_settings_name_the_table() {
-        assert_eq!(tracker_id("incident"), "servicenow:incident");
-        assert_eq!(poll_setting("problem"), "servicenow.poll.problem");
+        assert_eq!(push_cursor(sn), "servicenow.push_after");
+        assert_eq!(push_retries_setting(sn), "servicenow.push_retry");
+        assert_eq!(actor_prefix(sn), "ServiceNow/");
+        assert_eq!(poll_error_prefix(sn), "ServiceNow: ");
     }
 }

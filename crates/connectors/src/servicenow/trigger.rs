@@ -17,7 +17,7 @@
 
 use tandem_model::query::{Cond, Expr, Field, Op, Query, Value};
 
-use super::view::Tables;
+use super::schema::Tables;
 
 /// Operators, longest first so that `!=` is not read as `=`.
 const OPERATORS: &[&str] = &[
@@ -203,7 +203,7 @@ mod tests {
     use super::*;
 
     fn tables() -> Tables {
-        Tables::new(&["incident".into(), "problem".into()])
+        super::super::schema::tables(&["incident".into(), "problem".into()])
     }
 
     fn shown(q: &str) -> String {
@@ -269,7 +269,6 @@ mod tests {
     /// matched nothing with `=` and everything with `!=`.
     #[test]
     fn a_trigger_on_a_reference_column_compares_the_sys_id_and_text_matches_its_start_or_end() {
-        use tandem_connectors::servicenow::Record;
         use tandem_model::Actor;
         use tandem_store::{Page, Store, sqlite::SqliteOptions, sqlite::SqliteStore};
 
@@ -309,7 +308,7 @@ mod tests {
                 }) else {
                     unreachable!("an object literal")
                 };
-                let item = super::super::view::new_item(&Record::new(row), &inc);
+                let item = super::super::schema::new_item(&row, &inc);
                 store
                     .create_item(item, &Actor::user("ServiceNow/proxy"))
                     .await

@@ -9,10 +9,11 @@
 //! `entity.work_notes` (internal), and `entity.attachments`.
 
 use serde_json::{Map, Value, json};
-use tandem_connectors::servicenow::Record;
+use tandem_model::query::Query;
 use tandem_model::{CustomFields, Item, ItemPatch, NewItem, Priority, ProjectKey, Status};
 
-use crate::sync::item_json::FieldError;
+use crate::schema::{Collections, FieldError, Mapping, Schema, TriggerError};
+use crate::tracker::{Fields, RemoteRecord, TrackerKind};
 
 /// Columns that are never kept in the mirror: journal fields read as `""` (their history is
 /// the item's comments).
@@ -30,51 +31,30 @@ const VIEW_KEYS: &[&str] = &[
     "summary",
 ];
 
-/// The synced tables and the projects that mirror them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tables {
-    entries: Vec<(String, ProjectKey)>,
+/// The synced tables and the projects that mirror them, in the order configured.
+pub type Tables = Collections;
+
+/// The synced tables and their projects: each table's project key is ServiceNow's number
+/// prefix where well known (`incident` → `INC`), and two tables that abbreviate alike get
+/// numbered keys.
+pub fn tables(names: &[String]) -> Tables {
+    let mut entries: Vec<(String, ProjectKey)> = Vec::new();
+    for t in names {
+        let mut key = project_key_for(t);
+        let mut n = 2;
+        while entries.iter().any(|(_, k)| *k == key) {
+            let base: String = key.as_str().chars().take(8).collect();
+            key = format!("{base}{n}").parse().unwrap_or(key);
+            n += 1;
+        }
+        entries.push((t.clone(), key));
+    }
+    Collections::new(entries)
 }
 
-impl Tables {
-    pub fn new(tables: &[String]) -> Self {
-        let mut entries: Vec<(String, ProjectKey)> = Vec::new();
-        for t in tables {
-            let mut key = project_key_for(t);
-            // Two tables that abbreviate alike get numbered keys.
-            let mut n = 2;
-            while entries.iter().any(|(_, k)| *k == key) {
-                let base: String = key.as_str().chars().take(8).collect();
-                key = format!("{base}{n}").parse().unwrap_or(key);
-                n += 1;
-            }
-            entries.push((t.clone(), key));
-        }
-        Self { entries }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &ProjectKey)> {
-        self.entries.iter().map(|(t, k)| (t.as_str(), k))
-    }
-
-    pub fn project_of(&self, table: &str) -> Option<&ProjectKey> {
-        self.entries
-            .iter()
-            .find(|(t, _)| t == table)
-            .map(|(_, k)| k)
-    }
-
-    pub fn table_of(&self, project: &ProjectKey) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(_, k)| k == project)
-            .map(|(t, _)| t.as_str())
-    }
-
-    /// The table a first sync creates a record in unless the rules say otherwise.
-    pub fn default_table(&self) -> &str {
-        self.entries.first().map_or("incident", |(t, _)| t.as_str())
-    }
+/// The table a first sync creates a record in unless the rules say otherwise.
+fn default_table(tables: &Tables) -> &str {
+    tables.default_collection().unwrap_or("incident")
 }
 
 /// The project key of a table: ServiceNow's number prefix where it is well known, else the
@@ -132,9 +112,8 @@ fn column<'a>(fields: &'a CustomFields, name: &str) -> &'a str {
 }
 
 /// The columns of a record as the mirror keeps them.
-pub fn columns(record: &Record) -> CustomFields {
+pub fn columns(record: &Fields) -> CustomFields {
     record
-        .fields()
         .iter()
         .filter(|(k, _)| !JOURNAL_COLUMNS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -172,7 +151,7 @@ fn derived(fields: &CustomFields) -> (String, String, Status, Priority) {
 }
 
 /// The mirror item of a record seen for the first time.
-pub fn new_item(record: &Record, project: &ProjectKey) -> NewItem {
+pub fn new_item(record: &Fields, project: &ProjectKey) -> NewItem {
     let fields = columns(record);
     let (summary, description, status, priority) = derived(&fields);
     let mut item = NewItem::new(project.clone(), summary);
@@ -186,7 +165,7 @@ pub fn new_item(record: &Record, project: &ProjectKey) -> NewItem {
 /// What changes in the mirror item to take the columns ServiceNow changed since `base` (the
 /// columns last agreed); without a base, every column as ServiceNow has it. Columns changed
 /// only in the mirror are left for the push.
-pub fn pull_patch(item: &Item, record: &Record, base: Option<&CustomFields>) -> ItemPatch {
+pub fn pull_patch(item: &Item, record: &Fields, base: Option<&CustomFields>) -> ItemPatch {
     let mut fields = item.custom_fields.clone();
     for (k, v) in columns(record) {
         if base.is_none_or(|b| b.get(&k) != Some(&v)) {
@@ -341,7 +320,7 @@ pub fn item_json(item: &Item, table: &str) -> Value {
 
 /// An empty record for a first sync, in the default table.
 pub fn blank_item_json(tables: &Tables) -> Value {
-    let table = tables.default_table();
+    let table = default_table(tables);
     json!({
         "key": null,
         "tableName": table,
@@ -397,7 +376,7 @@ pub fn new_item_from_json(after: &Value, tables: &Tables) -> Result<NewItem, Fie
         .get("tableName")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .unwrap_or(tables.default_table());
+        .unwrap_or(default_table(tables));
     let project = tables.project_of(table).ok_or_else(|| FieldError {
         field: "tableName",
         problem: format!(
@@ -415,18 +394,119 @@ pub fn new_item_from_json(after: &Value, tables: &Tables) -> Result<NewItem, Fie
     Ok(item)
 }
 
+/// ServiceNow as the sync rules and the mirror see it: a record's columns by their own names,
+/// its journals as `comments` and `work_notes`, triggers as encoded queries. Items of projects
+/// that mirror no table (a ServiceNow node keeps built-in projects too) are built-in items.
+#[derive(Debug, Clone)]
+pub struct ServiceNowSchema {
+    tables: Tables,
+}
+
+impl ServiceNowSchema {
+    pub fn new(tables: Tables) -> Self {
+        Self { tables }
+    }
+
+    fn table_of(&self, item: &Item) -> Option<&str> {
+        self.tables.collection_of(&item.key.project)
+    }
+}
+
+impl Schema for ServiceNowSchema {
+    fn kind(&self) -> TrackerKind {
+        TrackerKind::ServiceNow
+    }
+
+    fn collections(&self) -> Option<&Collections> {
+        Some(&self.tables)
+    }
+
+    fn mapping(&self) -> Option<&dyn Mapping> {
+        Some(self)
+    }
+
+    fn journals(&self) -> bool {
+        true
+    }
+
+    fn collection_field(&self) -> &'static str {
+        "tableName"
+    }
+
+    fn item_json(&self, item: &Item) -> Value {
+        match self.table_of(item) {
+            Some(table) => item_json(item, table),
+            None => crate::builtin::item_json(item),
+        }
+    }
+
+    fn blank_item_json(&self) -> Value {
+        blank_item_json(&self.tables)
+    }
+
+    fn patch_from_json(&self, item: &Item, after: &Value) -> Result<ItemPatch, FieldError> {
+        match self.table_of(item) {
+            Some(_) => patch_from_json(item, after),
+            None => crate::builtin::patch_from_json(item, after),
+        }
+    }
+
+    fn new_item_from_json(&self, after: &Value) -> Result<NewItem, FieldError> {
+        new_item_from_json(after, &self.tables)
+    }
+
+    fn parse_trigger(&self, text: &str) -> Result<Query, TriggerError> {
+        super::trigger::translate(text, &self.tables).map_err(TriggerError::Invalid)
+    }
+
+    fn display_key<'a>(&self, item: &'a Item) -> Option<&'a str> {
+        self.table_of(item)?;
+        item.custom_fields
+            .get("number")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+    }
+}
+
+impl Mapping for ServiceNowSchema {
+    fn snapshot(&self, record: &RemoteRecord) -> CustomFields {
+        columns(&record.fields)
+    }
+
+    fn new_item(&self, record: &RemoteRecord, project: &ProjectKey) -> NewItem {
+        new_item(&record.fields, project)
+    }
+
+    fn pull_patch(
+        &self,
+        item: &Item,
+        record: &RemoteRecord,
+        base: Option<&CustomFields>,
+    ) -> ItemPatch {
+        pull_patch(item, &record.fields, base)
+    }
+
+    fn local_changes(&self, item: &Item, base: &CustomFields) -> Fields {
+        local_changes(item, base)
+    }
+
+    fn record_fields(&self, item: &Item) -> Fields {
+        record_fields(item)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn record(v: Value) -> Record {
+    fn record(v: Value) -> Fields {
         match v {
-            Value::Object(m) => Record::new(m),
+            Value::Object(m) => m,
             _ => unreachable!(),
         }
     }
 
-    fn mirror(r: &Record) -> Item {
+    fn mirror(r: &Fields) -> Item {
         let new = new_item(r, &"INC".parse().expect("key"));
         Item {
             key: "INC-1".parse().expect("key"),
@@ -448,7 +528,7 @@ mod tests {
         }
     }
 
-    fn incident() -> Record {
+    fn incident() -> Fields {
         record(json!({
             "sys_id": "abc", "number": "INC0010001", "short_description": "Email down",
             "description": "since 9:00", "state": "2", "priority": "2", "urgency": "1",
@@ -460,7 +540,7 @@ mod tests {
 
     #[test]
     fn tables_get_servicenow_prefixes_as_project_keys() {
-        let t = Tables::new(&["incident".into(), "problem".into(), "u_vendor_case".into()]);
+        let t = tables(&["incident".into(), "problem".into(), "u_vendor_case".into()]);
         assert_eq!(
             t.project_of("incident").map(ToString::to_string).as_deref(),
             Some("INC")
@@ -475,9 +555,12 @@ mod tests {
                 .as_deref(),
             Some("UVENDORCAS")
         );
-        assert_eq!(t.table_of(&"PRB".parse().expect("key")), Some("problem"));
-        assert_eq!(t.default_table(), "incident");
-        let twice = Tables::new(&["u_a_x".into(), "u_ax".into()]);
+        assert_eq!(
+            t.collection_of(&"PRB".parse().expect("key")),
+            Some("problem")
+        );
+        assert_eq!(default_table(&t), "incident");
+        let twice = tables(&["u_a_x".into(), "u_ax".into()]);
         let keys: Vec<String> = twice.iter().map(|(_, k)| k.to_string()).collect();
         assert_eq!(keys.len(), 2);
         assert_ne!(keys[0], keys[1]);
@@ -491,16 +574,16 @@ mod tests {
         assert_eq!(item.priority, Priority::High);
         assert!(!item.custom_fields.contains_key("comments"));
         assert_eq!(pull_patch(&item, &incident(), None), ItemPatch::default());
-        let mut changed = incident().into_fields();
+        let mut changed = incident();
         changed.insert("state".into(), json!("6"));
-        let patch = pull_patch(&item, &Record::new(changed.clone()), None);
+        let patch = pull_patch(&item, &changed.clone(), None);
         assert_eq!(patch.status, Some(Status::Done));
         assert_eq!(patch.custom_fields.expect("columns")["state"], json!("6"));
         // With a base, a column changed only in the mirror is kept for the push.
         let base = columns(&incident());
         let mut mine = item.clone();
         mine.custom_fields.insert("urgency".into(), json!("3"));
-        let patch = pull_patch(&mine, &Record::new(changed), Some(&base));
+        let patch = pull_patch(&mine, &changed, Some(&base));
         let cf = patch.custom_fields.expect("columns");
         assert_eq!(cf.get("state"), Some(&json!("6")));
         assert!(!cf.contains_key("urgency"), "{cf:?}");
@@ -551,7 +634,7 @@ mod tests {
 
     #[test]
     fn a_first_sync_creates_in_the_table_the_rules_name() {
-        let tables = Tables::new(&["incident".into(), "problem".into()]);
+        let tables = tables(&["incident".into(), "problem".into()]);
         let mut blank = blank_item_json(&tables);
         assert_eq!(blank["tableName"], json!("incident"));
         blank["short_description"] = json!("From Jira");
