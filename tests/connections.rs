@@ -399,7 +399,7 @@ async fn script_mode_needs_an_evaluation_or_paid_license() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     {
-        use tandem_store::Store as _;
+        use tandem_store::prelude::*;
         let store =
             tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
                 .unwrap();

@@ -390,7 +390,7 @@ async fn the_acceptor_chooses_the_target_project_and_the_rules_read_it_when_they
 /// A node whose evaluation ended 40 days after its first start: it runs on the Free plan
 /// (Basic only).
 async fn free_node() -> (TestNode, tempfile::TempDir) {
-    use tandem_store::Store as _;
+    use tandem_store::prelude::*;
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
@@ -609,7 +609,7 @@ async fn names_follow_one_rule_and_the_default_connection_name_never_collides() 
 #[tokio::test]
 async fn basic_rules_an_older_version_generated_are_upgraded_to_read_the_target_project() {
     use tandem_model::{Connection, ConnectionRole, ConnectionStatus, Mode, NewProject};
-    use tandem_store::Store as _;
+    use tandem_store::prelude::*;
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");

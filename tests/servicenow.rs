@@ -2069,3 +2069,100 @@ replica.customKeys.id = entity.id == entity.sys_id
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// Push from ServiceNow: with the business rule the node gives its admin in place (the emulator
+/// plays it), an agent's change reaches the node at once although the node polls only every
+/// hour; a call without the secret, with a rotated one, or to a node without ServiceNow makes
+/// it poll nothing.
+#[tokio::test]
+async fn a_change_pushed_by_the_business_rule_arrives_without_waiting_for_a_poll() {
+    let instance = Instance::start().await;
+    let mut config = node_config(instance.emu.base_url(), &["incident"], None);
+    config.poll_interval = Duration::from_secs(3600);
+    let a = TestNode::start_with(|c| c.servicenow = Some(config)).await;
+    let api = a.api();
+
+    let (status, push) = api.send(api.get("/servicenow/push")).await;
+    assert_eq!(status, 200, "{push}");
+    let url = push["url"].as_str().expect("the push URL").to_owned();
+    let secret = push["secret"].as_str().expect("the secret").to_owned();
+    assert_eq!(url, format!("{}/hooks/servicenow", a.url));
+    assert_eq!(push["header"], "X-Tandem-Push-Secret");
+    let rule = push["business_rule"].as_str().expect("the rule");
+    assert!(rule.contains(&format!("r.setEndpoint('{url}');")), "{rule}");
+    assert!(
+        rule.contains(&format!("gs.getUserName() != '{PROXY}'")),
+        "{rule}"
+    );
+    assert_eq!(
+        api.send(api.get("/servicenow/push")).await.1["secret"],
+        secret.as_str(),
+        "the secret stays until rotated"
+    );
+
+    // The admin pastes the rule (the emulator plays it; the proxy user's writes call nothing).
+    let set = reqwest::Client::new()
+        .post(instance.url("/__emulator/push"))
+        .json(&json!({"url": url, "secret": secret, "skip_user": PROXY}))
+        .send()
+        .await
+        .expect("rule set");
+    assert_eq!(set.status(), 200);
+    let create = async |summary: &str| {
+        let created = instance
+            .agent(
+                reqwest::Method::POST,
+                "/api/now/table/incident",
+                Some(json!({"short_description": summary, "urgency": "2"})),
+            )
+            .await;
+        created["result"]["number"]
+            .as_str()
+            .expect("number")
+            .to_owned()
+    };
+    // The first comes with the node's first poll or with a push; once it is in, the next poll
+    // is an hour away, so only the push brings the second.
+    let first = create("Before or after the first poll").await;
+    mirror_of(&api, &first).await;
+    let second = create("Pushed, not polled").await;
+    let key = mirror_of(&api, &second).await;
+    let (_, item) = api.send(api.get(&format!("/items/{key}"))).await;
+    assert_eq!(item["summary"], "Pushed, not polled");
+
+    let hook = |secret: Option<&str>| {
+        let mut req = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"table": "incident", "sys_id": "x"}));
+        if let Some(s) = secret {
+            req = req.header("X-Tandem-Push-Secret", s);
+        }
+        req.send()
+    };
+    assert_eq!(hook(None).await.expect("answered").status(), 401);
+    assert_eq!(hook(Some("guess")).await.expect("answered").status(), 401);
+    assert_eq!(hook(Some(&secret)).await.expect("answered").status(), 202);
+
+    let (status, rotated) = api.send(api.post("/servicenow/push/rotate")).await;
+    assert_eq!(status, 200, "{rotated}");
+    let fresh = rotated["secret"].as_str().expect("a new secret");
+    assert_ne!(fresh, secret);
+    assert_eq!(
+        hook(Some(&secret)).await.expect("answered").status(),
+        401,
+        "the old secret stops working"
+    );
+    assert_eq!(hook(Some(fresh)).await.expect("answered").status(), 202);
+
+    // A node on the built-in tracker has no push.
+    let b = TestNode::start().await;
+    let answer = reqwest::Client::new()
+        .post(format!("{}/hooks/servicenow", b.url))
+        .header("X-Tandem-Push-Secret", fresh)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 404);
+    let (status, body) = b.api().send(b.api().get("/servicenow/push")).await;
+    assert_eq!(status, 404, "{body}");
+}

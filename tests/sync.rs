@@ -43,7 +43,7 @@ fn vendor_keys() -> (String, String) {
 
 /// Writes a setting into the database in `data` before a node starts on it.
 async fn preset(data: &std::path::Path, key: &str, value: &str) {
-    use tandem_store::Store as _;
+    use tandem_store::prelude::*;
     std::fs::create_dir_all(data).unwrap();
     let store =
         tandem_store::sqlite::SqliteStore::open(&data.join("tandem.db"), Default::default())
@@ -1676,8 +1676,12 @@ async fn a_change_the_remote_sent_before_it_heard_of_a_clean_up_makes_no_copy() 
         on_b["twins"] == json!([])
     })
     .await;
-    let (_, queue) = api_b.send(api_b.get("/sync/cleanup/desk")).await;
-    assert_eq!(queue["queued"], 0, "B's change was delivered: {queue}");
+    // B's clean-up and the delivery of its queued change race: wait for the delivery.
+    eventually("B's change was delivered", || async {
+        let (_, queue) = api_b.send(api_b.get("/sync/cleanup/desk")).await;
+        queue["queued"] == 0
+    })
+    .await;
     eventually("A has applied everything B sent", || async {
         let (_, requests) = api_a.send(api_a.get("/sync/errors")).await;
         requests["errors"] == json!([])

@@ -1,5 +1,5 @@
 //! Connectors: how a node reads and writes the items of a real tracker over that tracker's own
-//! API. One module per tracker; today [`servicenow`].
+//! API. One module per tracker: [`servicenow`], [`jira`].
 //!
 //! A connector is a client of the tracker's public REST API and nothing else: tests run it
 //! against the emulators in `tandem-emulators` over HTTP, exactly as it runs against the real
@@ -8,6 +8,7 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 pub mod builtin;
+pub mod jira;
 pub mod schema;
 pub mod servicenow;
 pub mod tracker;

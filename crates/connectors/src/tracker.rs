@@ -284,14 +284,16 @@ pub trait Tracker: Send + Sync + 'static {
         collection: &str,
         ids: &[&str],
     ) -> Result<HashMap<String, Vec<RemoteComment>>, TrackerError>;
-    /// Adds a comment (an internal one where `internal`).
+    /// Adds a comment (an internal one where `internal`); returns it where the tracker answers
+    /// with the comment it made (Jira), `None` where the caller reads the record's comments
+    /// to find it (ServiceNow's journal answers with the record).
     async fn add_comment(
         &self,
         collection: &str,
         id: &str,
         body: &str,
         internal: bool,
-    ) -> Result<(), TrackerError>;
+    ) -> Result<Option<RemoteComment>, TrackerError>;
     /// Changes a comment's text, where [`Capabilities::edit_comments`].
     async fn edit_comment(
         &self,
@@ -330,6 +332,11 @@ pub trait Tracker: Send + Sync + 'static {
         id: &str,
         file: NewFile,
     ) -> Result<RemoteAttachment, TrackerError>;
-    /// Deletes an attachment; one already gone counts as deleted.
-    async fn delete_attachment(&self, id: &str) -> Result<(), TrackerError>;
+    /// Deletes an attachment of a record; one already gone counts as deleted.
+    async fn delete_attachment(
+        &self,
+        collection: &str,
+        record: &str,
+        id: &str,
+    ) -> Result<(), TrackerError>;
 }

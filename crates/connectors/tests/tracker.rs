@@ -1,6 +1,8 @@
 //! The [`Tracker`] contract, written once against `dyn Tracker` and run for every connector
 //! against its emulator over HTTP on loopback: what the mirror relies on from any tracker.
 //!
+//! Run for ServiceNow and for Jira in both flavours (Cloud v3, Data Center v2).
+//!
 //! A connector joins by implementing [`Fixture`] (how its emulator is started, what a new
 //! record's fields are, how someone else changes a record there) and adding its line to
 //! `contract_tests!` at the bottom.
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tandem_connectors::jira;
 use tandem_connectors::servicenow::{Auth, Client, ClientConfig, RetryPolicy, ServiceNow};
 use tandem_connectors::{ErrorKind, Feed, Fields, NewFile, Tracker, TrackerKind};
 use tandem_emulators::servicenow::{EmulatorConfig, Faults, RunningEmulator};
@@ -167,10 +170,12 @@ async fn comments_keep_who_may_see_them(f: &dyn Fixture) {
         .create(c, &f.new_fields("Commented"), "tandem:test:COM-1")
         .await
         .expect("created");
-    t.add_comment(c, &created.id, "For the customer", false)
+    let public = t
+        .add_comment(c, &created.id, "For the customer", false)
         .await
         .expect("public comment");
-    t.add_comment(c, &created.id, "For the team only", true)
+    let internal = t
+        .add_comment(c, &created.id, "For the team only", true)
         .await
         .expect("internal comment");
     let comments = t
@@ -191,8 +196,44 @@ async fn comments_keep_who_may_see_them(f: &dyn Fixture) {
         mine.iter()
             .all(|m| m.record == created.id && !m.id.is_empty())
     );
+    // Where the tracker answers with the comment it made, it is the one read back.
+    for (made, body, is_internal) in [
+        (public, "For the customer", false),
+        (internal, "For the team only", true),
+    ] {
+        if let Some(made) = made {
+            assert_eq!((made.body.trim(), made.internal), (body, is_internal));
+            assert!(
+                mine.iter().any(|m| m.id == made.id),
+                "the comment {} is read back: {mine:?}",
+                made.id
+            );
+        }
+    }
 
     let capabilities = t.capabilities();
+    let first = mine[0].id.clone();
+    let read_back = async || {
+        t.comments(c, &[created.id.as_str()])
+            .await
+            .expect("comments read")
+            .remove(&created.id)
+            .unwrap_or_default()
+    };
+    if capabilities.edit_comments {
+        t.edit_comment(c, &created.id, &first, "Changed text")
+            .await
+            .expect("edited");
+        let after = read_back().await;
+        let edited = after.iter().find(|m| m.id == first).expect("still there");
+        assert_eq!(edited.body.trim(), "Changed text");
+    }
+    if capabilities.delete_comments {
+        t.delete_comment(c, &created.id, &first)
+            .await
+            .expect("deleted");
+        assert!(read_back().await.iter().all(|m| m.id != first), "gone");
+    }
     if !capabilities.edit_comments {
         let e = t
             .edit_comment(c, &created.id, &mine[0].id, "changed")
@@ -261,14 +302,23 @@ async fn attachments_go_up_come_back_whole_and_go_away(f: &dyn Fixture) {
         vec![uploaded.id.clone()]
     );
 
-    t.delete_attachment(&uploaded.id).await.expect("deleted");
+    t.resume(c, Feed::Records, None);
+    drain(&*t, c, Feed::Records).await;
+    t.delete_attachment(c, &created.id, &uploaded.id)
+        .await
+        .expect("deleted");
+    assert_eq!(
+        drain(&*t, c, Feed::Records).await,
+        Vec::<String>::new(),
+        "deleting a file is the connector's own write, not a change"
+    );
     assert!(
         t.attachments_present(&[uploaded.id.as_str()])
             .await
             .expect("checked")
             .is_empty()
     );
-    t.delete_attachment(&uploaded.id)
+    t.delete_attachment(c, &created.id, &uploaded.id)
         .await
         .expect("deleting what is gone is done");
 }
@@ -395,6 +445,115 @@ impl Fixture for ServiceNowFixture {
     }
 }
 
+// --- Jira (Cloud v3 and Data Center v2) -------------------------------------------------------
+
+const JIRA_USER: &str = "integration@example.com";
+const JIRA_TOKEN: &str = "ATATT3xFfGF0-contract";
+
+struct JiraFixture {
+    emulator: tandem_emulators::jira::RunningJira,
+    flavour: jira::Flavour,
+    http: reqwest::Client,
+}
+
+impl JiraFixture {
+    async fn start(flavour: jira::Flavour) -> Self {
+        let mut config =
+            tandem_emulators::jira::JiraConfig::new("127.0.0.1:0".parse().expect("address"))
+                .with_user(JIRA_USER, JIRA_TOKEN, "Integration User");
+        config.flavour = match flavour {
+            jira::Flavour::Cloud => tandem_emulators::jira::Flavour::Cloud,
+            jira::Flavour::DataCenter => tandem_emulators::jira::Flavour::Dc,
+        };
+        Self {
+            emulator: tandem_emulators::jira::start(config)
+                .await
+                .expect("emulator starts"),
+            flavour,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn signed(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.flavour {
+            jira::Flavour::Cloud => r.basic_auth(JIRA_USER, Some(JIRA_TOKEN)),
+            jira::Flavour::DataCenter => r.bearer_auth(JIRA_TOKEN),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Fixture for JiraFixture {
+    fn tracker(&self) -> Arc<dyn Tracker> {
+        let auth = match self.flavour {
+            jira::Flavour::Cloud => jira::Auth::ApiToken {
+                email: JIRA_USER.into(),
+                token: JIRA_TOKEN.into(),
+            },
+            jira::Flavour::DataCenter => jira::Auth::PersonalAccessToken {
+                token: JIRA_TOKEN.into(),
+            },
+        };
+        let mut config = jira::ClientConfig::new(&self.emulator.base_url(), self.flavour, auth);
+        config.retry = jira::RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_retry_after: Duration::from_secs(2),
+        };
+        let client = jira::Client::new(config).expect("client");
+        let tracker = jira::Jira::new(Arc::new(client), jira::PollOptions::default());
+        assert_eq!(tracker.kind(), TrackerKind::Jira);
+        Arc::new(tracker)
+    }
+
+    fn collection(&self) -> &str {
+        "SUP"
+    }
+
+    fn new_fields(&self, title: &str) -> Fields {
+        fields(json!({"summary": title, "issuetype": "Task", "description": "Made by **Tandem**"}))
+    }
+
+    fn retitle(&self, title: &str) -> Fields {
+        fields(json!({ "summary": title }))
+    }
+
+    fn title_of(&self, fields: &Fields) -> String {
+        fields
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn retitle_elsewhere(&self, id: &str, title: &str) {
+        let url = format!(
+            "{}/rest/api/{}/issue/{id}",
+            self.emulator.base_url(),
+            self.flavour.api_version()
+        );
+        let r = self
+            .signed(self.http.put(url))
+            .json(&json!({ "fields": { "summary": title } }))
+            .send()
+            .await
+            .expect("someone's write");
+        assert_eq!(r.status(), 204, "{:?}", r.text().await);
+    }
+
+    async fn fail_next(&self, n: u32) {
+        let r = self
+            .http
+            .post(format!("{}/__emulator/faults", self.emulator.base_url()))
+            .json(&json!({ "server_error_requests": n }))
+            .send()
+            .await
+            .expect("faults set");
+        assert_eq!(r.status(), 200);
+    }
+}
+
 fn fields(v: Value) -> Fields {
     match v {
         Value::Object(m) => m,
@@ -442,3 +601,8 @@ macro_rules! contract_tests {
 }
 
 contract_tests!(servicenow, ServiceNowFixture::start());
+contract_tests!(jira_cloud, JiraFixture::start(jira::Flavour::Cloud));
+contract_tests!(
+    jira_data_center,
+    JiraFixture::start(jira::Flavour::DataCenter)
+);

@@ -465,6 +465,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/rest/api/issue/{key}/attachments",
             post(attachments::upload),
         )
+        .route("/rest/api/attachment/meta", get(attachments::settings))
         .route(
             "/rest/api/attachment/{id}",
             get(attachments::metadata).delete(attachments::delete),

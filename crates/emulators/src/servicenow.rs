@@ -22,6 +22,7 @@ mod demo;
 mod error;
 mod faults;
 mod journal;
+pub mod push;
 mod query;
 mod records;
 mod render;
@@ -210,6 +211,8 @@ pub(crate) struct Shared {
     /// The last [`REQUEST_LOG`] authenticated API requests, `METHOD /path?query`, for tests
     /// that count what a client asks (`GET /__emulator/requests`).
     pub requests: Mutex<std::collections::VecDeque<String>>,
+    /// The push business rule, when one is set (`push`).
+    pub push: Mutex<Option<push::PushRule>>,
 }
 
 /// How many requests `GET /__emulator/requests` remembers.
@@ -335,6 +338,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         fallback_base: format!("{scheme}://{addr}"),
         app: OnceLock::new(),
         requests: Mutex::new(std::collections::VecDeque::new()),
+        push: Mutex::new(None),
     });
     let app = router(state.clone(), config.max_body_bytes);
     let _ = state.app.set(app.clone());
@@ -432,6 +436,10 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/now/attachment/{sys_id}/file",
             get(attachments::download),
         )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            push::after_write,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), gate));
     let routes = Router::new()
         .merge(api)
@@ -439,6 +447,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/__emulator/faults", get(get_faults).post(set_faults))
         .route("/__emulator/clock", post(advance_clock))
         .route("/__emulator/requests", get(get_requests))
+        .route("/__emulator/push", get(push::get_rule).post(push::set_rule))
         .fallback(unknown_resource)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -10,6 +10,7 @@
 pub mod connections;
 pub mod openapi;
 pub mod reconcile;
+pub mod servicenow;
 pub mod sync;
 pub mod tokens;
 pub mod wire;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(sync::routes())
         .merge(reconcile::routes())
         .merge(tokens::routes())
+        .merge(servicenow::routes())
 }
 
 /// The router nested at `/api/v1`: [`routes`], and the API's answers to a path or method it

@@ -974,10 +974,25 @@ impl Mirror {
             if link(comment, &mut remote).await? {
                 continue;
             }
-            self.tracker
+            let made = self
+                .tracker
                 .add_comment(table, sys_id, &comment.body, comment.internal)
                 .await?;
-            written.push(comment);
+            match made {
+                Some(made) => {
+                    store
+                        .set_mirror_link(MirrorLink {
+                            tracker: tracker.clone(),
+                            kind: MirrorKind::Comment,
+                            external_id: made.id,
+                            item: key.clone(),
+                            local_id: comment.id,
+                        })
+                        .await?;
+                }
+                // Found in the record's comments below.
+                None => written.push(comment),
+            }
         }
         if !written.is_empty() {
             let mut remote = unlinked().await?;
@@ -1034,7 +1049,9 @@ impl Mirror {
             .iter()
             .filter(|l| l.kind == MirrorKind::Attachment && !present.contains(&l.local_id))
         {
-            self.tracker.delete_attachment(&l.external_id).await?;
+            self.tracker
+                .delete_attachment(table, sys_id, &l.external_id)
+                .await?;
             store
                 .delete_mirror_link(&tracker, MirrorKind::Attachment, &l.external_id)
                 .await?;

@@ -493,6 +493,10 @@ pub(crate) fn routes(node_requests: usize) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route(crate::metrics::PATH, get(crate::metrics::scrape))
+        .route(
+            crate::servicenow::push::PATH,
+            axum::routing::post(crate::servicenow::push::notify),
+        )
         .nest(crate::api::openapi::PREFIX, crate::api::router())
         .nest("/node/v1", crate::peer::router(node_requests))
         .merge(crate::console::router())

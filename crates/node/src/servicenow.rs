@@ -10,6 +10,7 @@ use tandem_connectors::servicenow::{Auth, Client, ClientConfig, ServiceNow, Serv
 use crate::config::ServiceNowConfig;
 
 pub mod keys;
+pub mod push;
 pub mod settings;
 
 /// A client of the configured instance.

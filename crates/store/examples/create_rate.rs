@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tandem_model::{Actor, NewItem, NewProject};
-use tandem_store::Store;
+use tandem_store::prelude::*;
 use tandem_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 const TASKS: usize = 16;

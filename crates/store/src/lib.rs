@@ -7,7 +7,7 @@
 //!
 //! Every change to an item writes its history rows and a [`TrackerEvent`] in the same
 //! transaction as the change (a transactional outbox): the sync engine reads events with
-//! [`Store::events_after`] and can never miss one or see one for a change that rolled back.
+//! [`Items::events_after`] and can never miss one or see one for a change that rolled back.
 //!
 //! **Architecture invariant:** this crate knows nothing of HTTP or of the console; its types
 //! are the domain types of `tandem-model` plus the few records that only storage has (users,
@@ -148,7 +148,7 @@ impl StoreError {
     }
 }
 
-/// What one connection holds now, counted for the node's `/metrics` ([`Store::sync_gauges`]).
+/// What one connection holds now, counted for the node's `/metrics` ([`Health::sync_gauges`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionGauges {
     pub connection_id: Uuid,
@@ -163,7 +163,7 @@ pub struct ConnectionGauges {
     pub open_errors: u64,
 }
 
-/// The counts `/metrics` reads at each scrape ([`Store::sync_gauges`]).
+/// The counts `/metrics` reads at each scrape ([`Health::sync_gauges`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncGauges {
     /// One per connection, in name order.
@@ -172,7 +172,7 @@ pub struct SyncGauges {
     pub node_open_errors: u64,
 }
 
-/// What [`Store::record_acceptance`] did with an acceptance's proof.
+/// What [`Messages::record_acceptance`] did with an acceptance's proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptanceRecord {
     /// Recorded: the connection's first acceptance, or a repeat describing the acceptor as the
@@ -326,7 +326,7 @@ pub struct SearchResult {
     pub total: u64,
 }
 
-/// A storage fault that lasts ([`Store::storage_problem`]).
+/// A storage fault that lasts ([`Health::storage_problem`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageProblem {
     pub fault: StorageFault,
@@ -336,11 +336,57 @@ pub struct StorageProblem {
     pub since: Timestamp,
 }
 
+/// Every store trait, for code that calls store methods on a concrete store (`SqliteStore`):
+/// `use tandem_store::prelude::*;`. Through `dyn Store` they need no import.
+pub mod prelude {
+    pub use crate::{
+        Accounts, BulkJobs, Connections, Health, Items, Messages, Mirrors, Requests, Settings,
+        Store, SyncLog, Twins,
+    };
+}
+
 /// Everything a node persists. Implementations must make each method atomic, and every item
 /// change must bump the item's version, record history and emit a [`TrackerEvent`] in the same
 /// transaction.
+pub trait Store:
+    Health
+    + Settings
+    + Accounts
+    + Items
+    + Connections
+    + Messages
+    + Twins
+    + Requests
+    + SyncLog
+    + BulkJobs
+    + Mirrors
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Health
+        + Settings
+        + Accounts
+        + Items
+        + Connections
+        + Messages
+        + Twins
+        + Requests
+        + SyncLog
+        + BulkJobs
+        + Mirrors
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The store's own health: whether the database answers and the disk under it takes writes.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Health: Send + Sync {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> Result<()>;
     /// How many operations failed on a fault of the database or the disk under it (not on
@@ -357,10 +403,13 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// A small write that shows whether the storage takes writes (again): clears
-    /// [`Store::storage_problem`] when it succeeds, sets it when it fails on a storage fault.
+    /// [`Health::storage_problem`] when it succeeds, sets it when it fails on a storage fault.
     async fn probe_storage(&self) -> Result<()>;
+}
 
-    // --- node settings: a small key/value table -------------------------------------------
+/// The node's settings: a small key/value table.
+#[async_trait]
+pub trait Settings: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
     /// Stores `value` unless the key already has one; returns the value that is stored now.
@@ -370,8 +419,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the setting if it holds `value`, atomically; whether it did. Of several callers
     /// with the same value, exactly one gets `true` (a one-time token is used once).
     async fn take_setting(&self, key: &str, value: &str) -> Result<bool>;
+}
 
-    // --- users, sessions, API tokens --------------------------------------------------------
+/// Users, their sessions and their API tokens.
+#[async_trait]
+pub trait Accounts: Send + Sync {
     /// Creates the user, or sets the password of the existing user of that name.
     async fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User>;
     /// Creates the user; `AlreadyExists` when the name is taken.
@@ -399,8 +451,11 @@ pub trait Store: Send + Sync + 'static {
     async fn use_api_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<ApiToken>>;
     /// Revokes a token; `NotFound` when there is no such token.
     async fn revoke_api_token(&self, id: i64) -> Result<()>;
+}
 
-    // --- the built-in tracker ---------------------------------------------------------------
+/// The built-in tracker: projects, items, comments, attachments, history, search, and the item event log (the outbox every change is read from).
+#[async_trait]
+pub trait Items: Send + Sync {
     /// `AlreadyExists` when the key is taken.
     async fn create_project(&self, project: NewProject) -> Result<Project>;
     async fn projects(&self) -> Result<Vec<Project>>;
@@ -467,8 +522,11 @@ pub trait Store: Send + Sync + 'static {
     /// one has): what lets the sync engine pick up a change as it happens rather than on its
     /// next round. Meant for one waiter.
     async fn item_changed(&self);
+}
 
-    // --- connections --------------------------------------------------------------------------
+/// Connections to other nodes and their scopes.
+#[async_trait]
+pub trait Connections: Send + Sync {
     /// Stores a new connection as given, with version 1 (the `version` passed is ignored).
     /// `AlreadyExists` when its id or its name is taken (names are compared case-insensitively).
     async fn create_connection(&self, connection: Connection) -> Result<Connection>;
@@ -497,8 +555,11 @@ pub trait Store: Send + Sync + 'static {
     /// by several processes must move it for the writes of any of them (or move it on every
     /// call, which turns the caching off).
     fn reach_version(&self) -> u64;
+}
 
-    // --- node-to-node messages ------------------------------------------------------------------
+/// Node-to-node messages: the outbound queue, sequence numbers both ways, replay protection.
+#[async_trait]
+pub trait Messages: Send + Sync {
     /// Queues a message for the connection's remote; returns its `seq`. `NotFound` for an
     /// unknown connection.
     async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64>;
@@ -525,7 +586,7 @@ pub trait Store: Send + Sync + 'static {
         void: &str,
     ) -> Result<u64>;
     /// The highest `seq` received from the connection's remote and recorded with
-    /// [`Store::advance_inbound_seq`]; 0 before the first.
+    /// [`Messages::advance_inbound_seq`]; 0 before the first.
     async fn inbound_seq(&self, connection_id: Uuid) -> Result<i64>;
     /// Records that the remote's message `seq` was handled, when `seq` is higher than the last
     /// recorded one; returns whether it was (`false`: an old or repeated message).
@@ -552,8 +613,11 @@ pub trait Store: Send + Sync + 'static {
         descriptor: [u8; 32],
         now: Timestamp,
     ) -> Result<AcceptanceRecord>;
+}
 
-    // --- sync: twins ------------------------------------------------------------------------------
+/// Twins (an item and its remote twin), their comment and attachment twins, and the composite writes that keep an item, its twin and its queue entries together.
+#[async_trait]
+pub trait Twins: Send + Sync {
     /// Stores a new twin as given. `AlreadyExists` when the local item already has a twin on
     /// this connection, or the remote key is already linked to another local item;
     /// `NotFound` for an unknown connection or item.
@@ -585,10 +649,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
     /// Deletes a twin that never came into being (the rules sent nothing for its item, or the
     /// remote refused its Connect) and takes it back out of its month's count
-    /// ([`Store::twins_made_in_month`]). `NotFound`.
+    /// ([`Twins::twins_made_in_month`]). `NotFound`.
     async fn withdraw_twin(&self, connection_id: Uuid, local_key: &ItemKey) -> Result<()>;
-    /// In one transaction: creates the twin (`create`, as [`Store::create_twin`]) or replaces it
-    /// (as [`Store::update_twin`]), and queues `messages` (kind, payload) for the remote, in
+    /// In one transaction: creates the twin (`create`, as [`Twins::create_twin`]) or replaces it
+    /// (as [`Twins::update_twin`]), and queues `messages` (kind, payload) for the remote, in
     /// order. What brings an item under sync (Exalate, Connect) or stops it (Unexalate) writes
     /// the twin and what it tells the remote together, so a crash leaves both or neither: never
     /// a twin that looks under sync while nothing was sent. Errors as those two methods.
@@ -600,7 +664,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Twin>;
     /// Active twins with nothing sent and no remote item, on every connection, oldest first:
     /// an Exalate a crash cut short between recording the twin and queuing its first replica
-    /// (versions before [`Store::write_twin_and_queue`] wrote them apart). Nothing is queued
+    /// (versions before [`Twins::write_twin_and_queue`] wrote them apart). Nothing is queued
     /// for them either: every replica queued is recorded as sent in its transaction.
     async fn unsent_twins(&self) -> Result<Vec<Twin>>;
     /// In one transaction: records the twin's last sent replica, the field versions that stamp
@@ -634,7 +698,7 @@ pub trait Store: Send + Sync + 'static {
         comment: NewComment,
         actor: &Actor,
     ) -> Result<Comment>;
-    /// [`Store::add_twinned_comment`] for an attachment.
+    /// [`Twins::add_twinned_comment`] for an attachment.
     async fn add_twinned_attachment(
         &self,
         connection_id: Uuid,
@@ -666,8 +730,11 @@ pub trait Store: Send + Sync + 'static {
         local_key: &ItemKey,
         local_id: i64,
     ) -> Result<()>;
+}
 
-    // --- sync: incoming requests ------------------------------------------------------------------
+/// Incoming sync requests: received in order, run, completed with their answer.
+#[async_trait]
+pub trait Requests: Send + Sync {
     /// In one transaction: stores a message received from the remote as a pending request and
     /// records `seq` as received. Returns `false` and stores nothing when `seq` is not the next
     /// one expected (an old or repeated message, or one after a gap). `NotFound` for an unknown
@@ -688,7 +755,7 @@ pub trait Store: Send + Sync + 'static {
         };
         Ok(self.receive_requests(connection_id, vec![request]).await? == 1)
     }
-    /// [`Store::receive_request`] for several messages in one transaction (one commit for a
+    /// [`Requests::receive_request`] for several messages in one transaction (one commit for a
     /// whole delivered batch), in order: stops at the first whose `seq` is not the next one.
     /// Returns how many were stored.
     async fn receive_requests(
@@ -723,8 +790,11 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_request_count(&self, connection_id: Uuid) -> Result<u64>;
     /// Sets the state; `Failed` also counts an attempt. `NotFound`.
     async fn set_request_state(&self, id: i64, state: RequestState) -> Result<()>;
+}
 
-    // --- sync: errors, conflicts, triggers --------------------------------------------------------
+/// Sync errors, conflicts and triggers.
+#[async_trait]
+pub trait SyncLog: Send + Sync {
     async fn record_sync_error(&self, error: NewSyncError) -> Result<SyncError>;
     /// Newest first; resolved ones only when asked.
     async fn sync_errors(&self, include_resolved: bool, limit: u32) -> Result<Vec<SyncError>>;
@@ -769,8 +839,11 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces query, active flag and note. `NotFound`.
     async fn update_trigger(&self, trigger: &Trigger) -> Result<Trigger>;
     async fn delete_trigger(&self, id: i64) -> Result<()>;
+}
 
-    // --- bulk jobs ------------------------------------------------------------------------------
+/// Bulk jobs (Bulk Exalate, Bulk Connect, Clean-up) and their progress.
+#[async_trait]
+pub trait BulkJobs: Send + Sync {
     // A bulk job is stored running when it starts, its progress stored now and then (never after
     // every item), and finished once; a finished job's record no longer changes.
 
@@ -805,8 +878,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<BulkJob>>;
     async fn bulk_job(&self, id: i64) -> Result<Option<BulkJob>>;
+}
 
-    // --- mirror links: a node on an external tracker ------------------------------------------
+/// Mirror links: which store item, comment or attachment mirrors which record, comment or attachment of an external tracker, with the snapshot of the record as last agreed.
+#[async_trait]
+pub trait Mirrors: Send + Sync {
     // A node that sits on an external tracker (ServiceNow) mirrors the tracker's records as
     // items; a `MirrorLink` remembers which store item, comment or attachment mirrors which
     // record, journal entry or attachment. A tracker object (tracker, kind, external id) has one
@@ -837,7 +913,7 @@ pub trait Store: Send + Sync + 'static {
     /// exist is stale, and the mirrored writes replace it. Deleting a comment or attachment
     /// deletes the links to it (ids may be handed out again).
     async fn set_mirror_link(&self, link: MirrorLink) -> Result<()>;
-    /// The snapshot kept with a record link (see [`Store::set_mirror_snapshot`]), if any.
+    /// The snapshot kept with a record link (see [`Mirrors::set_mirror_snapshot`]), if any.
     async fn mirror_snapshot(&self, tracker: &str, external_id: &str) -> Result<Option<String>>;
     /// Keeps `snapshot` (the record's columns as last agreed with the tracker, a JSON text) with
     /// the record's link; setting the link again keeps it. `NotFound` without a record link.
@@ -857,7 +933,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the item and its Record link in one transaction; when the link exists already,
     /// returns that item and false.
     ///
-    /// The item is created as [`Store::create_item`] creates it (history, and an event naming
+    /// The item is created as [`Items::create_item`] creates it (history, and an event naming
     /// `actor`); a crash can never leave it without its link, so a retried create never makes
     /// a second item. When the link exists, nothing is written.
     async fn create_mirrored_item(
@@ -870,7 +946,7 @@ pub trait Store: Send + Sync + 'static {
     /// Adds the comment and its Comment link in one transaction; when the link exists, returns
     /// the linked comment and false.
     ///
-    /// The comment is added as [`Store::add_comment`] adds it (the item's version bumped,
+    /// The comment is added as [`Items::add_comment`] adds it (the item's version bumped,
     /// history, an event). A link whose comment was deleted meanwhile is stale: it is replaced
     /// and the comment added anew. `AlreadyExists` when the journal entry is mirrored by a
     /// comment of another item; `NotFound` for an unknown item.
@@ -885,7 +961,7 @@ pub trait Store: Send + Sync + 'static {
     /// Adds the attachment and its Attachment link in one transaction; when the link exists,
     /// returns the linked attachment and false.
     ///
-    /// [`Store::add_mirrored_comment`] for an attachment, added as [`Store::add_attachment`]
+    /// [`Mirrors::add_mirrored_comment`] for an attachment, added as [`Items::add_attachment`]
     /// adds it.
     async fn add_mirrored_attachment(
         &self,

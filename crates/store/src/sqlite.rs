@@ -349,7 +349,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::Store;
+    use crate::prelude::*;
 
     fn sqlite_error(code: std::ffi::c_int) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)

@@ -3,8 +3,9 @@
 
 use jiff::Timestamp;
 use tandem_model::{Impact, NewSyncError};
+use tandem_store::prelude::*;
 use tandem_store::sqlite::{SqliteOptions, SqliteStore};
-use tandem_store::{ConnectionGauges, Store, StoreError};
+use tandem_store::{ConnectionGauges, StoreError};
 
 use crate::common::key;
 use crate::sync::{error, setup, twin};

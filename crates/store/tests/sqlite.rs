@@ -3,9 +3,10 @@
 
 use rusqlite::Connection;
 use tandem_model::{ItemPatch, NewProject};
+use tandem_store::StoreError;
+use tandem_store::prelude::*;
 use tandem_store::sqlite::migrations::{SCHEMA_VERSION, migrate_to_version};
 use tandem_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
-use tandem_store::{Store, StoreError};
 
 use crate::common::{alice, key, new_item, pkey};
 

@@ -304,14 +304,15 @@ impl Tracker for ServiceNow {
         id: &str,
         body: &str,
         internal: bool,
-    ) -> Result<(), TrackerError> {
+    ) -> Result<Option<RemoteComment>, TrackerError> {
         let record = self
             .client
             .add_journal_entry(table, id, journal_kind(internal), body)
             .await
             .map_err(error)?;
         self.note_own_write(table, Feed::Records, &record);
-        Ok(())
+        // The write answers with the record, not the entry: the caller reads the journal.
+        Ok(None)
     }
 
     async fn attachments(
@@ -369,7 +370,13 @@ impl Tracker for ServiceNow {
         Ok(remote_attachment(uploaded))
     }
 
-    async fn delete_attachment(&self, id: &str) -> Result<(), TrackerError> {
+    async fn delete_attachment(
+        &self,
+        _table: &str,
+        _record: &str,
+        id: &str,
+    ) -> Result<(), TrackerError> {
+        // Deleting an attachment changes no row a feed reads: nothing to note.
         self.client.delete_attachment(id).await.map_err(error)
     }
 }

@@ -270,7 +270,8 @@ mod tests {
     #[test]
     fn a_trigger_on_a_reference_column_compares_the_sys_id_and_text_matches_its_start_or_end() {
         use tandem_model::Actor;
-        use tandem_store::{Page, Store, sqlite::SqliteOptions, sqlite::SqliteStore};
+        use tandem_store::prelude::*;
+        use tandem_store::{Page, sqlite::SqliteOptions, sqlite::SqliteStore};
 
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = SqliteStore::open(&dir.path().join("t.db"), SqliteOptions::default())

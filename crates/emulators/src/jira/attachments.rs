@@ -1,7 +1,8 @@
 //! Attachments (tracker-apis.md §2.3): upload as multipart part `file` with
 //! `X-Atlassian-Token: no-check` (refused without it, as Jira's XSRF check refuses it), the
 //! size limit answered 413, metadata, download (`redirect=true` answers 303, as Jira Cloud
-//! sends clients to its media store; `redirect=false` answers the bytes, with `Range`), delete.
+//! sends clients to its media store; `redirect=false` answers the bytes, with `Range`), delete,
+//! and the site's settings (`/attachment/meta`: enabled, the upload limit).
 
 use axum::Extension;
 use axum::extract::{Multipart, Path, State};
@@ -101,6 +102,13 @@ pub async fn upload(
     };
     webhooks::deliver(&state, hooks);
     Ok(axum::Json(answer).into_response())
+}
+
+/// `GET /rest/api/{2,3}/attachment/meta` → `AttachmentSettings`: attachments are on, and the
+/// limit is `--max-attachment-bytes`.
+pub async fn settings(State(state): State<AppState>) -> Response {
+    let limit = lock(&state.site).max_attachment_bytes;
+    axum::Json(json!({ "enabled": true, "uploadLimit": limit })).into_response()
 }
 
 /// `GET /rest/api/{2,3}/attachment/{id}` → `AttachmentMetadata`.

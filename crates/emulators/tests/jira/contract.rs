@@ -5,146 +5,28 @@
 //! exception is the attachment upload, whose request schema no multipart body can meet (see
 //! there): it goes to the emulator directly, and what it made is read back through Prism.
 //!
-//! The document is `shared/reference/jira-cloud-platform-openapi.v3.json` beside the
-//! repository (`$TANDEM_SHARED_DIR` overrides). Prism (`@stoplight/prism-cli`, pinned) comes
-//! from `$TANDEM_PRISM`, which `scripts/test` sets after installing it under the target
-//! directory; without it the test installs it there with npm. Without npm it fails, saying so.
-
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::Duration;
+//! The harness (where the document and Prism come from, and how a violation looks) is
+//! `tandem_emulators::prism`, shared with the Jira connector's contract test.
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
+use tandem_emulators::prism::{Prism, violation};
 
 use super::common::{Jira, MEMBER, PROJECT, adf, start};
 
-const PRISM_VERSION: &str = "5.16.0";
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("TANDEM_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
-fn spec() -> PathBuf {
-    let spec = shared_dir().join("reference/jira-cloud-platform-openapi.v3.json");
-    assert!(
-        spec.is_file(),
-        "Atlassian's OpenAPI document is missing at {}",
-        spec.display()
-    );
-    spec
-}
-
-/// The prism executable: `$TANDEM_PRISM`, or one installed once under the target directory.
-fn prism() -> Result<PathBuf, String> {
-    static PRISM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PRISM
-        .get_or_init(|| {
-            if let Some(p) = std::env::var_os("TANDEM_PRISM") {
-                return Ok(PathBuf::from(p));
-            }
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prism");
-            let bin = dir.join("node_modules/.bin/prism");
-            if bin.is_file() {
-                return Ok(bin);
-            }
-            let out = Command::new("npm")
-                .args(["install", "--no-fund", "--no-audit", "--prefix"])
-                .arg(&dir)
-                .arg(format!("@stoplight/prism-cli@{PRISM_VERSION}"))
-                .output()
-                .map_err(|e| {
-                    format!(
-                        "cannot run npm to install Prism (install npm, or run ./scripts/test): {e}"
-                    )
-                })?;
-            if !out.status.success() {
-                return Err(format!(
-                    "npm could not install Prism: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            Ok(bin)
-        })
-        .clone()
-}
-
-/// A Prism proxy in front of an upstream; killed when dropped.
-struct Prism {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Starts Prism and waits until it says it listens.
+/// Starts Prism in front of `upstream`; fails the test, saying why, when it cannot.
 fn start_prism(upstream: &str) -> Prism {
-    let bin = prism().unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port();
-    let mut child = Command::new(&bin)
-        .args([
-            "proxy",
-            "--errors",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .arg(spec())
-        .arg(upstream)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("Prism is listening") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let prism = Prism {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    rx.recv_timeout(Duration::from_secs(180))
-        .unwrap_or_else(|_| panic!("Prism did not start listening within 180 s"));
-    prism
+    Prism::start(upstream, std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The status, after checking Prism let the exchange through without a violation.
 async fn checked(what: &str, r: Response) -> (u16, Value) {
     let status = r.status().as_u16();
-    let violations = r
-        .headers()
-        .get("sl-violations")
-        .map(|v| v.to_str().unwrap_or("?").to_owned());
-    let problem = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.contains("problem+json"));
+    let violations = violation(r.headers());
     let text = r.text().await.expect("body");
     assert!(
-        violations.is_none() && !problem,
+        violations.is_none(),
         "{what}: Prism reports a violation ({status}): {violations:?} {text}"
     );
     let body = if text.is_empty() {
@@ -228,6 +110,7 @@ async fn every_exchange_passes_atlassians_openapi_document_through_prism() {
     ok!(M::GET, "/rest/api/3/status", None, 200);
     ok!(M::GET, "/rest/api/3/issuetype", None, 200);
     ok!(M::GET, "/rest/api/3/resolution", None, 200);
+    ok!(M::GET, "/rest/api/3/attachment/meta", None, 200);
     let types = ok!(
         M::GET,
         format!("/rest/api/3/issue/createmeta/{PROJECT}/issuetypes"),

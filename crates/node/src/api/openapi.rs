@@ -51,6 +51,7 @@ pub const BEARER: &str = "bearer";
         (name = "rules", description = "A connection's triggers and test runs of its rules"),
         (name = "reconcile", description = "A connection's conflicts and verification"),
         (name = "tokens", description = "API tokens (admin tokens only)"),
+        (name = "servicenow", description = "Push from ServiceNow: the business rule and its secret (admin tokens only)"),
     )
 )]
 struct Frame;

@@ -18,8 +18,9 @@ use super::sync::twins::{self, Child};
 use super::sync::{jobs, records, requests};
 use super::{SqliteStore, auth, comments, connections, items, metrics, mirror, now};
 use crate::{
-    AcceptanceRecord, ApiToken, NewSession, OutboundMessage, Page, Result, SearchResult, Session,
-    StorageProblem, Store, SyncGauges, TokenScope, User,
+    AcceptanceRecord, Accounts, ApiToken, BulkJobs, Connections, Health, Items, Messages, Mirrors,
+    NewSession, OutboundMessage, Page, Requests, Result, SearchResult, Session, Settings,
+    StorageProblem, SyncGauges, SyncLog, TokenScope, Twins, User,
 };
 use tandem_model::{BulkJob, JobKind, JobProgress, JobState};
 
@@ -49,7 +50,7 @@ impl SqliteStore {
         self.noted(result, true)
     }
 
-    /// Names the data directory in a storage fault and keeps [`Store::storage_problem`] up to
+    /// Names the data directory in a storage fault and keeps [`Health::storage_problem`] up to
     /// date: set by a storage fault, cleared by a write that went through.
     fn noted<T>(&self, result: Result<T>, write: bool) -> Result<T> {
         let mut problem = self
@@ -66,7 +67,7 @@ impl SqliteStore {
             Err(e) => {
                 let e = e.in_dir(&self.dir);
                 // Every read and write passes here: each fault is counted once, whoever called
-                // ([`Store::storage_faults`]).
+                // ([`Health::storage_faults`]).
                 if metrics::is_storage_fault(&e) {
                     self.faults
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -97,7 +98,7 @@ impl SqliteStore {
     }
 
     /// [`Self::write`] for a change of what decides a connection's reach: moves
-    /// [`Store::reach_version`] once it is committed.
+    /// [`Connections::reach_version`] once it is committed.
     async fn write_reach<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -150,7 +151,7 @@ fn check_mirror_ids(tracker: &str, external_id: &str) -> Result<(), ValidationEr
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Health for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.read(|conn| {
             conn.prepare_cached("SELECT 1")?
@@ -180,7 +181,10 @@ impl Store for SqliteStore {
         self.write(move |conn| auth::set_setting(conn, "storage.probe", &at))
             .await
     }
+}
 
+#[async_trait]
+impl Settings for SqliteStore {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
         self.lookup(move |conn| auth::setting(conn, &key)).await
@@ -209,7 +213,10 @@ impl Store for SqliteStore {
         self.write(move |conn| auth::take_setting(conn, &key, &value))
             .await
     }
+}
 
+#[async_trait]
+impl Accounts for SqliteStore {
     async fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User> {
         let (username, hash) = (username.to_owned(), password_hash.to_owned());
         self.write(move |conn| auth::upsert_user(conn, &username, &hash, now()))
@@ -298,7 +305,10 @@ impl Store for SqliteStore {
         self.write(move |conn| auth::revoke_api_token(conn, id, now()))
             .await
     }
+}
 
+#[async_trait]
+impl Items for SqliteStore {
     async fn create_project(&self, project: NewProject) -> Result<Project> {
         project.validate()?;
         self.write(move |conn| items::create_project(conn, &project, now()))
@@ -429,7 +439,10 @@ impl Store for SqliteStore {
         self.read(move |conn| items::events_after(conn, after, limit))
             .await
     }
+}
 
+#[async_trait]
+impl Connections for SqliteStore {
     async fn create_connection(&self, connection: Connection) -> Result<Connection> {
         self.write(move |conn| connections::create(conn, &connection))
             .await
@@ -474,7 +487,10 @@ impl Store for SqliteStore {
         self.reach_version
             .load(std::sync::atomic::Ordering::Acquire)
     }
+}
 
+#[async_trait]
+impl Messages for SqliteStore {
     async fn enqueue_message(&self, connection_id: Uuid, kind: &str, payload: &str) -> Result<i64> {
         let (kind, payload) = (kind.to_owned(), payload.to_owned());
         self.write(move |conn| connections::enqueue(conn, connection_id, &kind, &payload, now()))
@@ -554,7 +570,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Twins for SqliteStore {
     async fn create_twin(&self, twin: Twin) -> Result<Twin> {
         self.write(move |conn| twins::create(conn, &twin)).await
     }
@@ -813,7 +832,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Requests for SqliteStore {
     async fn receive_requests(
         &self,
         connection_id: Uuid,
@@ -888,7 +910,10 @@ impl Store for SqliteStore {
         self.write(move |conn| requests::set_state(conn, id, state, now()))
             .await
     }
+}
 
+#[async_trait]
+impl SyncLog for SqliteStore {
     async fn record_sync_error(&self, error: NewSyncError) -> Result<SyncError> {
         self.write(move |conn| records::record_error(conn, &error, now()))
             .await
@@ -982,7 +1007,10 @@ impl Store for SqliteStore {
         self.write_reach(move |conn| records::delete_trigger(conn, id))
             .await
     }
+}
 
+#[async_trait]
+impl BulkJobs for SqliteStore {
     async fn create_bulk_job(
         &self,
         kind: JobKind,
@@ -1033,7 +1061,10 @@ impl Store for SqliteStore {
     async fn bulk_job(&self, id: i64) -> Result<Option<BulkJob>> {
         self.read(move |conn| jobs::job(conn, id)).await
     }
+}
 
+#[async_trait]
+impl Mirrors for SqliteStore {
     async fn mirror_link(
         &self,
         tracker: &str,
