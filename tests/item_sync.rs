@@ -459,3 +459,267 @@ async fn a_servicenow_record_is_shown_and_found_by_its_number() {
     );
     instance.emu.shutdown().await.expect("emulator stops");
 }
+
+/// An incident opened by an agent on the emulated instance: its number.
+async fn open_incident(instance: &crate::servicenow::Instance, summary: &str) -> String {
+    let created = instance
+        .agent(
+            reqwest::Method::POST,
+            "/api/now/table/incident",
+            Some(json!({"short_description": summary, "urgency": "2", "impact": "2"})),
+        )
+        .await;
+    created["result"]["number"]
+        .as_str()
+        .expect("number")
+        .to_owned()
+}
+
+/// The first twin of `key` as the API shows it (null while the item does not exist).
+async fn first_twin(api: &Api, key: &str) -> Value {
+    let (_, body) = api.send(api.get(&format!("/sync/status/{key}"))).await;
+    body["twins"][0].clone()
+}
+
+/// Waits until `key`'s twin links the remote item `remote` and knows it by `number`.
+async fn twin_knows(api: &Api, key: &str, remote: &str, number: &str) {
+    eventually(&format!("{key} knows {remote} as {number}"), || async {
+        let twin = first_twin(api, key).await;
+        twin["remote_key"] == remote && twin["remote_number"] == number
+    })
+    .await;
+}
+
+/// Point 10 on the other side of the connection: the node twinned with a ServiceNow node
+/// shows the record's number as the remote key (API, Entity sync status, the item's page,
+/// Errors) and takes it where a remote key is typed (Connect); the twin still links by the
+/// mirror's key. The number travels with every replica and acknowledgement, and follows when
+/// ServiceNow numbers a record only after its first sync.
+#[tokio::test]
+async fn the_other_node_shows_and_takes_a_servicenow_records_number() {
+    let (instance, a, b) = crate::servicenow::setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+
+    // Numbered before its first sync: the number comes with the replica.
+    let number = open_incident(&instance, "VPN drops every hour").await;
+    let key = crate::servicenow::mirror_of(&api_a, &number).await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": number}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    twin_knows(&api_b, "ENG-1", &key, &number).await;
+
+    let (client, _) = console(&b).await;
+    for page in [
+        format!("{}/sync/entity?key=ENG-1", b.url),
+        format!("{}/items/ENG-1", b.url),
+    ] {
+        let html = get_page(&client, &page).await;
+        assert!(html.contains(&format!(">{number}</a>")), "{page}: {html}");
+        assert!(!html.contains(&format!(">{key}</a>")), "{page}: {html}");
+    }
+
+    // Numbered after its first sync: B's item becomes an incident once the bridge wrote it,
+    // and the number follows the acknowledgement.
+    api_b
+        .item(json!({"project": "ENG", "summary": "Certificate expires Friday"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let certificate = "short_description=Certificate expires Friday";
+    eventually("the incident is created", || async {
+        !instance.rows("incident", certificate).await.is_empty()
+    })
+    .await;
+    let later = instance.rows("incident", certificate).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    let later_key = crate::servicenow::mirror_of(&api_a, &later).await;
+    twin_knows(&api_b, "ENG-2", &later_key, &later).await;
+
+    // Connect, typing the number: the twin links the mirror's key.
+    let third = open_incident(&instance, "Printer on fire").await;
+    let third_key = crate::servicenow::mirror_of(&api_a, &third).await;
+    api_b
+        .item(json!({"project": "ENG", "summary": "Printer on fire"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/connect"),
+            json!({"connection": "snow_to_eng", "item": "ENG-3", "remote_key": third.to_lowercase()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    twin_knows(&api_b, "ENG-3", &third_key, &third).await;
+    eventually("A links its incident to ENG-3", || async {
+        first_twin(&api_a, &third_key).await["remote_key"] == "ENG-3"
+    })
+    .await;
+    // And the other way: a Connect from the ServiceNow node carries the number.
+    let fourth = open_incident(&instance, "Scanner jams").await;
+    let fourth_key = crate::servicenow::mirror_of(&api_a, &fourth).await;
+    api_b
+        .item(json!({"project": "ENG", "summary": "Scanner jams"}))
+        .await;
+    let (status, body) = api_a
+        .json(
+            api_a.post("/sync/connect"),
+            json!({"connection": "snow_to_eng", "item": fourth, "remote_key": "ENG-4"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    twin_knows(&api_b, "ENG-4", &fourth_key, &fourth).await;
+
+    // An error about the incident names it by its number on B too (page and API).
+    let (status, body) = api_b
+        .json(
+            api_b.patch("/connections/snow_to_eng"),
+            json!({"incoming_script": "throw new RuntimeException('numbered boom')\n"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sys_id = instance.rows("incident", &format!("number={number}")).await[0]["sys_id"]
+        .as_str()
+        .expect("sys_id")
+        .to_owned();
+    instance
+        .agent(
+            reqwest::Method::PATCH,
+            &format!("/api/now/table/incident/{sys_id}"),
+            Some(json!({"short_description": "VPN drops every hour (all sites)"})),
+        )
+        .await;
+    let errors_url = format!("{}/sync/errors", b.url);
+    eventually("B lists the error", || async {
+        get_page(&client, &errors_url)
+            .await
+            .contains("numbered boom")
+    })
+    .await;
+    let errors = get_page(&client, &errors_url).await;
+    assert!(errors.contains(&format!("remote {number}")), "{errors}");
+    let (status, body) = api_b.send(api_b.get("/sync/errors")).await;
+    assert_eq!(status, 200, "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(error["remote_key"], key.as_str(), "{body}");
+    assert_eq!(error["remote_number"], number.as_str(), "{body}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// What a search for `query` on `api` answers.
+async fn found_keys(api: &Api, query: &str) -> (u16, Value) {
+    api.send(api.get("/items").query(&[("query", query)])).await
+}
+
+/// Point 10's search: on a ServiceNow node the query language takes a record's number where
+/// it takes a key (`key = INC0010005`, `key in (…)`, any case), in the API and the console's
+/// search box; a number no item mirrors is refused as a key that is not one, and a node that
+/// does not serve ServiceNow takes keys only.
+#[tokio::test]
+async fn the_query_language_takes_a_servicenow_records_number_as_a_key() {
+    let (instance, a, b) = crate::servicenow::setup().await;
+    let api_a = a.api();
+    let first = open_incident(&instance, "Mail queue stuck").await;
+    let second = open_incident(&instance, "Badge reader offline").await;
+    let first_key = crate::servicenow::mirror_of(&api_a, &first).await;
+    let second_key = crate::servicenow::mirror_of(&api_a, &second).await;
+
+    let keys = |body: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["key"].as_str().expect("key").to_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let (status, body) = found_keys(&api_a, &format!("key = {}", first.to_lowercase())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keys(&body), [first_key.as_str()]);
+    let (status, body) =
+        found_keys(&api_a, &format!("key in ({first}, {second}) ORDER BY key")).await;
+    assert_eq!(status, 200, "{body}");
+    let mut both = vec![first_key.clone(), second_key.clone()];
+    both.sort();
+    assert_eq!(keys(&body), both);
+    // Keys and numbers mix, and `!=` and `not in` take numbers too.
+    let (status, body) = found_keys(
+        &api_a,
+        &format!("key in ({first_key}, {second}) AND key != {first}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keys(&body), [second_key.as_str()]);
+    let (status, body) = found_keys(&api_a, "key = INC9999999").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid query"),
+        "{body}"
+    );
+
+    // The console's search box.
+    let (client, _) = console(&a).await;
+    let page = get_page(&client, format!("{}/items?query=key+%3D+{first}", a.url)).await;
+    assert!(
+        page.contains(&format!("<a href=\"/items/{first_key}\">{first}</a>")),
+        "{page}"
+    );
+    assert!(!page.contains(&second), "{page}");
+
+    // The built-in tracker has no numbers.
+    let api_b = b.api();
+    let (status, body) = found_keys(&api_b, &format!("key = {first}")).await;
+    assert_eq!(status, 400, "{body}");
+    instance.emu.shutdown().await.expect("emulator stops");
+}
+
+/// A number that comes after the first sync reaches the other node even when the replica does
+/// not change with it (these outgoing rules do not send the key): it goes alone, once, as the
+/// record's display key.
+#[tokio::test]
+async fn a_number_the_replica_does_not_carry_still_reaches_the_other_node() {
+    let (instance, a, b) = crate::servicenow::setup().await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let (status, body) = api_a
+        .json(
+            api_a.patch("/connections/snow_to_eng"),
+            json!({"outgoing_script": "replica.summary = entity.short_description\n"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api_b
+        .item(json!({"project": "ENG", "summary": "Backup job silent"}))
+        .await;
+    let (status, body) = api_b
+        .json(
+            api_b.post("/sync/exalate"),
+            json!({"connection": "snow_to_eng", "item": "ENG-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let query = "short_description=Backup job silent";
+    eventually("the incident is created", || async {
+        !instance.rows("incident", query).await.is_empty()
+    })
+    .await;
+    let number = instance.rows("incident", query).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    let key = crate::servicenow::mirror_of(&api_a, &number).await;
+    twin_knows(&api_b, "ENG-1", &key, &number).await;
+    instance.emu.shutdown().await.expect("emulator stops");
+}

@@ -328,7 +328,8 @@ async fn a_change_stored_then_not_applied_on_a_full_disk_is_applied_once_there_i
     })
     .await;
     crate::sync::eventually("B is healthy again", || async { healthz().await.0 == 200 }).await;
-    assert_eq!(pending().await, 0);
+    // The item is written before the request is marked done (another transaction): wait.
+    crate::sync::eventually("B's request is done", || async { pending().await == 0 }).await;
     assert_eq!(open_errors(&api_b).await, Vec::<Value>::new());
     assert_eq!(open_errors(&api_a).await, Vec::<Value>::new());
 }

@@ -53,7 +53,7 @@ enum SyncCommand {
         /// The local item, e.g. SUP-12
         #[arg(long, value_name = "KEY", value_parser = non_empty())]
         item: String,
-        /// The other side's item, e.g. ENG-7
+        /// The other side's item, e.g. ENG-7 (on ServiceNow its number, e.g. INC0010005)
         #[arg(long, value_name = "RKEY", value_parser = non_empty())]
         remote_key: String,
     },
@@ -576,7 +576,7 @@ fn exalated(twin: &Twin) -> String {
 }
 
 fn unexalated(twin: &Twin) -> String {
-    match &twin.remote_key {
+    match twin.remote() {
         Some(remote) => format!(
             "{} is no longer under sync on connection {}; {remote} stays on the other side, no longer updated.",
             twin.local(),
@@ -594,9 +594,7 @@ fn connected(twin: &Twin) -> String {
     format!(
         "{} is under sync with {} on connection {}.",
         twin.local(),
-        twin.remote_key
-            .as_deref()
-            .unwrap_or("the other side's item"),
+        twin.remote().unwrap_or("the other side's item"),
         twin.connection
     )
 }
@@ -659,7 +657,7 @@ fn status_table(twins: &[Twin]) -> String {
     let rows = twins.iter().map(|t| {
         [
             t.connection.clone(),
-            t.remote_key.clone().unwrap_or_else(|| "-".into()),
+            t.remote().unwrap_or("-").to_owned(),
             state_word(t.state).into(),
             t.last_sync.map(when).unwrap_or_else(|| "never".into()),
         ]
@@ -689,7 +687,8 @@ fn error_blocks(errors: &[SyncError]) -> String {
         .iter()
         .map(|e| {
             let local = e.local_number.as_ref().or(e.local_key.as_ref());
-            let item = match (local, &e.remote_key) {
+            let remote = e.remote_number.as_ref().or(e.remote_key.as_ref());
+            let item = match (local, remote) {
                 (Some(local), Some(remote)) => format!("item {local} (remote {remote})"),
                 (Some(local), None) => format!("item {local}"),
                 (None, Some(remote)) => format!("remote item {remote}"),
@@ -911,6 +910,36 @@ Error 8 (connection impact), no item, 2026-11-30 14:03 UTC
             error_blocks(&errors).starts_with(
                 "Error 7 (item impact), item INC0010005 (remote ENG-1), 2026-11-30 14:03 UTC\n"
             ),
+            "{}",
+            error_blocks(&errors)
+        );
+    }
+
+    #[test]
+    fn a_remote_servicenow_record_is_named_by_its_number() {
+        let twin = twin(serde_json::json!({
+            "local_key": "ENG-4", "remote_key": "INC-9", "remote_number": "INC0010005",
+        }));
+        assert_eq!(
+            connected(&twin),
+            "ENG-4 is under sync with INC0010005 on connection desk."
+        );
+        assert!(
+            unexalated(&twin).contains("; INC0010005 stays on the other side"),
+            "{}",
+            unexalated(&twin)
+        );
+        assert!(
+            status_table(std::slice::from_ref(&twin)).contains("desk        INC0010005  active"),
+            "{}",
+            status_table(std::slice::from_ref(&twin))
+        );
+        let errors = [error(serde_json::json!({
+            "local_key": "ENG-4", "remote_key": "INC-9", "remote_number": "INC0010005",
+        }))];
+        assert!(
+            error_blocks(&errors)
+                .starts_with("Error 7 (item impact), item ENG-4 (remote INC0010005), "),
             "{}",
             error_blocks(&errors)
         );

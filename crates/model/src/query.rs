@@ -299,7 +299,17 @@ impl Query {
 
     /// Parses a query; without an ORDER BY it is ordered newest first.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
-        let mut query = Query::parse_as_written(text)?;
+        Query::parse_with_keys(text, &mut |_| None)
+    }
+
+    /// [`Query::parse`], where a `key` value that is not an item key may still name an item:
+    /// `key_of` says which (on a node that serves ServiceNow, a record's number, INC0010005, is
+    /// its mirror item's key). A value `key_of` does not know is an error, as in `parse`.
+    pub fn parse_with_keys(
+        text: &str,
+        key_of: &mut dyn FnMut(&str) -> Option<ItemKey>,
+    ) -> Result<Query, QueryError> {
+        let mut query = Query::parse_written(text, key_of)?;
         if query.order.is_empty() {
             query.order = Query::all().order;
         }
@@ -309,12 +319,20 @@ impl Query {
     /// Parses a query without adding the default order: `order` is empty unless the text has an
     /// ORDER BY (which a sync trigger must not have).
     pub fn parse_as_written(text: &str) -> Result<Query, QueryError> {
+        Query::parse_written(text, &mut |_| None)
+    }
+
+    fn parse_written(
+        text: &str,
+        key_of: &mut dyn FnMut(&str) -> Option<ItemKey>,
+    ) -> Result<Query, QueryError> {
         let tokens = lex(text)?;
         let mut p = Parser {
             tokens,
             pos: 0,
             len: text.chars().count(),
             depth: 0,
+            key_of,
         };
         let filter = if p.at_end() || p.peek_keyword("ORDER") {
             None
@@ -486,18 +504,20 @@ fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
     Ok(out)
 }
 
-struct Parser {
+struct Parser<'k> {
     tokens: Vec<Token>,
     pos: usize,
     len: usize,
     /// Parentheses and `NOT`s open around the current token (the parser's recursion).
     depth: usize,
+    /// The item a `key` value that is not an item key names, if any ([`Query::parse_with_keys`]).
+    key_of: &'k mut dyn FnMut(&str) -> Option<ItemKey>,
 }
 
 /// An expression and its height (a condition is 1).
 type Parsed = (Expr, usize);
 
-impl Parser {
+impl Parser<'_> {
     fn at_end(&self) -> bool {
         self.pos >= self.tokens.len()
     }
@@ -725,11 +745,10 @@ impl Parser {
                     .parse()
                     .map_err(|e: crate::ValidationError| err(e.to_string()))?,
             ),
-            FieldKind::Key => Value::Key(
-                raw.to_ascii_uppercase()
-                    .parse()
-                    .map_err(|e: crate::ValidationError| err(e.to_string()))?,
-            ),
+            FieldKind::Key => Value::Key(match raw.to_ascii_uppercase().parse::<ItemKey>() {
+                Ok(key) => key,
+                Err(e) => (self.key_of)(&raw).ok_or_else(|| err(e.to_string()))?,
+            }),
             FieldKind::Status => {
                 Value::Status(raw.parse().map_err(|e: crate::ValidationError| {
                     err(e.to_string() + " (quote names with spaces: \"In Progress\")")
@@ -964,6 +983,44 @@ mod tests {
             "unexpected 'labels': expected AND, OR, ORDER BY or the end (at column 15)",
         );
         check_err("summary ~ \"open", "unclosed quote \" (at column 11)");
+    }
+
+    #[test]
+    fn a_key_value_that_is_no_item_key_is_asked_of_the_node() {
+        let mut asked = Vec::new();
+        let mut numbers = |raw: &str| {
+            asked.push(raw.to_owned());
+            match raw.to_ascii_uppercase().as_str() {
+                "INC0010005" => "INC-9".parse().ok(),
+                "INC0010006" => "INC-10".parse().ok(),
+                _ => None,
+            }
+        };
+        let query = Query::parse_with_keys(
+            "key = inc0010005 OR key in (INC0010006, OPS-1)",
+            &mut numbers,
+        )
+        .expect("numbers are keys");
+        let key = |k: &str| Value::Key(k.parse().expect("key"));
+        let cond = |op, values| {
+            Box::new(Expr::Cond(Cond {
+                field: Field::Key,
+                op,
+                values,
+            }))
+        };
+        assert_eq!(
+            query.filter,
+            Some(Expr::Or(
+                cond(Op::Eq, vec![key("INC-9")]),
+                cond(Op::In, vec![key("INC-10"), key("OPS-1")]),
+            ))
+        );
+        // What the node does not know stays an error.
+        let err = Query::parse_with_keys("key = INC9999999", &mut numbers).unwrap_err();
+        assert_eq!(err, Query::parse("key = INC9999999").unwrap_err());
+        // Only what is not an item key is asked.
+        assert_eq!(asked, ["inc0010005", "INC0010006", "INC9999999"]);
     }
 
     #[test]

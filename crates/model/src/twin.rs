@@ -53,6 +53,28 @@ pub struct Twin {
     pub clock: crate::FieldClocks,
     /// This side brought the item under sync (Exalate or Connect), rather than receiving it.
     pub leads: bool,
+    /// The key the remote's admin knows its item by, when it is not `remote_key` (a ServiceNow
+    /// record's number, INC0010005, for the mirror item INC-9): what this side shows and takes
+    /// for the remote item. `None` until the remote says one (an older remote never does).
+    /// Only shown and typed: `remote_key` stays what twins and messages link by.
+    pub remote_display_key: Option<String>,
+    /// The key this side last told the remote its own item is known by ([`display_key`]): a
+    /// number that comes after the first sync is told once, even when no replica goes out.
+    pub display_key_sent: Option<String>,
+}
+
+/// The longest display key taken from a remote ([`display_key`]).
+pub const MAX_DISPLAY_KEY: usize = 100;
+
+/// A display key a remote sent, when it is one to show: trimmed, not empty, at most
+/// [`MAX_DISPLAY_KEY`] characters and without control characters (it comes from another
+/// machine and goes on pages and terminals).
+pub fn display_key(raw: &str) -> Option<&str> {
+    let key = raw.trim();
+    (!key.is_empty()
+        && key.chars().count() <= MAX_DISPLAY_KEY
+        && !key.chars().any(char::is_control))
+    .then_some(key)
 }
 
 /// A local comment linked to a remote comment, as stored; recorded in both directions, so a
@@ -249,4 +271,23 @@ pub struct Trigger {
     pub active: bool,
     pub note: String,
     pub created: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remote_display_key_is_shown_only_when_it_is_a_short_line_of_text() {
+        assert_eq!(display_key(" INC0010005 "), Some("INC0010005"));
+        assert_eq!(display_key(""), None);
+        assert_eq!(display_key("   "), None);
+        assert_eq!(display_key("INC\u{1b}[31m5"), None);
+        assert_eq!(display_key("INC\n5"), None);
+        assert_eq!(
+            display_key(&"9".repeat(MAX_DISPLAY_KEY)).map(str::len),
+            Some(100)
+        );
+        assert_eq!(display_key(&"9".repeat(MAX_DISPLAY_KEY + 1)), None);
+    }
 }

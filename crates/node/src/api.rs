@@ -240,7 +240,9 @@ async fn search_items(
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let query = match params.query.as_deref().map(str::trim) {
         None | Some("") => tandem_model::query::Query::all(),
-        Some(text) => tandem_model::query::Query::parse(text)
+        // On a node that serves ServiceNow, `key = INC0010005` names the record's item.
+        Some(text) => crate::servicenow::keys::parse_query(&state, text)
+            .await?
             .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?,
     };
     let limit = params.limit.unwrap_or(50);

@@ -1853,6 +1853,7 @@ fn is_request(kind: &str) -> bool {
             | crate::sync::operations::SYNC_CLEANED_UP
             | crate::sync::operations::SYNC_VOID
             | crate::sync::engine::SYNC_FAILED
+            | crate::sync::engine::SYNC_KEY
     )
 }
 

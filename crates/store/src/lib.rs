@@ -18,9 +18,9 @@ use jiff::Timestamp;
 use tandem_model::query::Query;
 use tandem_model::{
     Actor, Attachment, AttachmentLink, Change, Comment, CommentLink, ConflictRecord, Connection,
-    FieldClocks, IncomingRequest, Item, ItemKey, ItemPatch, MirrorKind, MirrorLink, NewAttachment,
-    NewComment, NewItem, NewProject, NewSyncError, Project, ProjectKey, RequestState, Scope,
-    SyncError, TrackerEvent, Trigger, Twin, ValidationError,
+    IncomingRequest, Item, ItemKey, ItemPatch, MirrorKind, MirrorLink, NewAttachment, NewComment,
+    NewItem, NewProject, NewSyncError, Project, ProjectKey, RequestState, Scope, SyncError,
+    TrackerEvent, Trigger, Twin, ValidationError,
 };
 use tandem_model::{BulkJob, JobKind, JobProgress, JobState};
 use uuid::Uuid;
@@ -667,18 +667,11 @@ pub trait Twins: Send + Sync {
     /// (versions before [`Twins::write_twin_and_queue`] wrote them apart). Nothing is queued
     /// for them either: every replica queued is recorded as sent in its transaction.
     async fn unsent_twins(&self) -> Result<Vec<Twin>>;
-    /// In one transaction: records `replica` as the twin's last sent replica, with the field
-    /// versions `clock` that stamp it, and queues a
-    /// message for the remote; returns the message's seq. `NotFound` for an unknown twin.
-    async fn queue_sync(
-        &self,
-        connection_id: Uuid,
-        local_key: &ItemKey,
-        replica: &str,
-        clock: &FieldClocks,
-        kind: &str,
-        payload: &str,
-    ) -> Result<i64>;
+    /// In one transaction: records the twin's last sent replica, the field versions that stamp
+    /// it and the display key told with it (`last_sent`, `clock`, `display_key_sent`; nothing
+    /// else of `twin`), and queues a message for the remote; returns the message's seq.
+    /// `NotFound` for an unknown twin.
+    async fn queue_sync(&self, twin: &Twin, kind: &str, payload: &str) -> Result<i64>;
     /// In one transaction: creates the item and an active twin linking it to `remote_key`.
     /// When `remote_key` already has a twin, creates nothing and returns that twin's item with
     /// `false`: a retried create never makes a second item.

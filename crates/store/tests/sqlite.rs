@@ -371,6 +371,8 @@ async fn damaged_sync_rows_are_clear_database_errors() {
                 last_sync: None,
                 clock: Default::default(),
                 leads: false,
+                remote_display_key: None,
+                display_key_sent: None,
             })
             .await
             .unwrap();

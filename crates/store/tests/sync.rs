@@ -60,6 +60,8 @@ pub(crate) fn twin(connection_id: Uuid, local: &str, remote: Option<&str>) -> Tw
         last_sync: None,
         clock: FieldClocks::default(),
         leads: false,
+        remote_display_key: None,
+        display_key_sent: None,
     }
 }
 
@@ -119,6 +121,8 @@ async fn a_created_twin_reads_back_by_local_key_by_remote_key_and_by_item() {
         last_sync: Some(at(T0 + 6)),
         clock: FieldClocks::from_json(&serde_json::json!({"summary": [3, 2]})).unwrap(),
         leads: true,
+        remote_display_key: Some("INC0010005".into()),
+        display_key_sent: Some("OPS 1".into()),
     };
     assert_eq!(store.create_twin(full.clone()).await.unwrap(), full);
     let mut bare = twin(globex, "OPS-1", None);
@@ -338,7 +342,7 @@ async fn twins_page_in_key_order_with_numbers_compared_as_numbers() {
 }
 
 #[tokio::test]
-async fn an_update_replaces_the_remote_key_state_replicas_and_last_sync() {
+async fn an_update_replaces_the_remote_key_state_replicas_last_sync_and_display_keys() {
     let (store, acme, _) = setup(2).await;
     let created = store.create_twin(twin(acme, "OPS-1", None)).await.unwrap();
     store
@@ -352,6 +356,8 @@ async fn an_update_replaces_the_remote_key_state_replicas_and_last_sync() {
         last_sent: Some("{\"a\":1}".into()),
         last_received: Some("{\"b\":2}".into()),
         last_sync: Some(at(T0 + 60_000)),
+        remote_display_key: Some("INC0010001".into()),
+        display_key_sent: Some("OPS one".into()),
         // `created` is kept whatever the update says.
         created: at(T0 + 999),
         ..created.clone()
@@ -555,21 +561,19 @@ async fn queue_sync_records_the_replica_and_queues_the_next_message() {
 
     let mut stamped = FieldClocks::default();
     stamped.bump("r", tandem_model::Precedence::First);
-    let seq = store
-        .queue_sync(
-            acme,
-            &key("OPS-1"),
-            "{\"r\":1}",
-            &stamped,
-            "sync",
-            "{\"p\":1}",
-        )
-        .await
-        .unwrap();
+    let mut sent = twin(acme, "OPS-1", None);
+    sent.last_sent = Some("{\"r\":1}".into());
+    sent.clock = stamped.clone();
+    sent.display_key_sent = Some("INC0010005".into());
+    // Only what is sent is recorded: the rest of the twin stays as stored.
+    sent.remote_display_key = Some("ENG-9".into());
+    let seq = store.queue_sync(&sent, "sync", "{\"p\":1}").await.unwrap();
     assert_eq!(seq, 2);
     let twin_now = store.twin(acme, &key("OPS-1")).await.unwrap().unwrap();
     assert_eq!(twin_now.last_sent.as_deref(), Some("{\"r\":1}"));
     assert_eq!(twin_now.clock, stamped);
+    assert_eq!(twin_now.display_key_sent.as_deref(), Some("INC0010005"));
+    assert_eq!(twin_now.remote_display_key, None);
     let queued = store.outbound_messages(acme, 1, 10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(
@@ -583,13 +587,13 @@ async fn queue_sync_records_the_replica_and_queues_the_next_message() {
 
     // No twin: nothing recorded and nothing queued.
     let err = store
-        .queue_sync(acme, &key("OPS-2"), "{}", &stamped, "sync", "{}")
+        .queue_sync(&twin(acme, "OPS-2", None), "sync", "{}")
         .await
         .unwrap_err();
     assert_not_found(&err, "twin", &format!("OPS-2 on connection {acme}"));
     let nobody = Uuid::now_v7();
     let err = store
-        .queue_sync(nobody, &key("OPS-1"), "{}", &stamped, "sync", "{}")
+        .queue_sync(&twin(nobody, "OPS-1", None), "sync", "{}")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");

@@ -196,6 +196,10 @@ pub struct Twin {
     pub local_number: Option<String>,
     /// `None` until the other side has acknowledged the item.
     pub remote_key: Option<String>,
+    /// The key the remote's admin knows its item by, when the remote said one (a ServiceNow
+    /// record's number); absent from older nodes.
+    #[serde(default)]
+    pub remote_number: Option<String>,
     pub last_sync: Option<jiff::Timestamp>,
     pub state: TwinState,
 }
@@ -204,6 +208,12 @@ impl Twin {
     /// The local item as its admin knows it: a ServiceNow record's number, else its key.
     pub fn local(&self) -> &str {
         self.local_number.as_deref().unwrap_or(&self.local_key)
+    }
+
+    /// The remote item as its admin knows it (a ServiceNow record's number), else its key;
+    /// `None` until the other side has acknowledged the item.
+    pub fn remote(&self) -> Option<&str> {
+        self.remote_number.as_deref().or(self.remote_key.as_deref())
     }
 }
 
@@ -227,6 +237,9 @@ pub struct SyncError {
     #[serde(default)]
     pub local_number: Option<String>,
     pub remote_key: Option<String>,
+    /// The key the remote's admin knows the remote item by (a ServiceNow record's number).
+    #[serde(default)]
+    pub remote_number: Option<String>,
     pub at: jiff::Timestamp,
     pub message: String,
     pub script_trace: Option<String>,

@@ -67,6 +67,9 @@ struct TwinJson {
     /// On a node that serves ServiceNow: the record's number, when the item mirrors one.
     local_number: Option<String>,
     remote_key: Option<String>,
+    /// The key the remote's admin knows the remote item by, when the remote said one that is
+    /// not `remote_key` (a ServiceNow record's number).
+    remote_number: Option<String>,
     last_sync: Option<String>,
     state: String,
 }
@@ -92,6 +95,9 @@ struct SyncErrorJson {
     /// On a node that serves ServiceNow: the record's number, when the item mirrors one.
     local_number: Option<String>,
     remote_key: Option<String>,
+    /// The key the remote's admin knows the remote item by, when the remote said one that is
+    /// not `remote_key` (a ServiceNow record's number).
+    remote_number: Option<String>,
     at: String,
     message: String,
     script_trace: Option<String>,
@@ -298,6 +304,9 @@ async fn twin_json(
     if let Some(number) = numbers(state, [&t.local_key]).await?.remove(&t.local_key) {
         twin["local_number"] = number.into();
     }
+    if let Some(number) = &t.remote_display_key {
+        twin["remote_number"] = number.as_str().into();
+    }
     Ok(twin)
 }
 
@@ -386,7 +395,11 @@ async fn status(
         .await?
         .into_iter()
         .filter(|e| e.local_key.as_ref() == Some(&key))
-        .map(|e| error_json(e, &connections, &item_numbers))
+        .collect();
+    let remote_numbers = remote_numbers(&state, &errors).await?;
+    let errors: Vec<_> = errors
+        .into_iter()
+        .map(|e| error_json(e, &connections, &item_numbers, &remote_numbers))
         .collect();
     Ok(axum::Json(serde_json::json!({
         "item": key.to_string(),
@@ -406,8 +419,13 @@ fn error_json(
     e: tandem_model::SyncError,
     connections: &std::collections::HashMap<uuid::Uuid, tandem_model::Connection>,
     numbers: &std::collections::HashMap<ItemKey, String>,
+    remote_numbers: &RemoteNumbers,
 ) -> serde_json::Value {
     let local_number = e.local_key.as_ref().and_then(|k| numbers.get(k)).cloned();
+    let remote_number = match (e.connection_id, &e.remote_key) {
+        (Some(id), Some(remote)) => remote_numbers.get(&(id, remote.clone())).cloned(),
+        _ => None,
+    };
     let connection = e.connection_id.and_then(|id| connections.get(&id));
     let retry_at = match (e.remote_error, connection) {
         (Some(id), Some(c)) => crate::sync::report::remote_errors_page(c, id),
@@ -422,12 +440,29 @@ fn error_json(
         // On a node that serves ServiceNow, the local item's record number.
         "local_number": local_number,
         "remote_key": e.remote_key,
+        // What the remote said its item is known by (a ServiceNow record's number).
+        "remote_number": remote_number,
         "at": e.at.to_string(),
         "message": e.message,
         "script_trace": e.script_trace,
         "remote_error": e.remote_error,
         "retry_at": retry_at,
     })
+}
+
+/// The remote items' display keys by (connection, remote key) ([`error_json`]).
+type RemoteNumbers = std::collections::HashMap<(uuid::Uuid, String), String>;
+
+/// The display keys the remotes said of the remote items these errors name.
+async fn remote_numbers(
+    state: &AppState,
+    errors: &[tandem_model::SyncError],
+) -> Result<RemoteNumbers, ApiError> {
+    let named: Vec<(uuid::Uuid, String)> = errors
+        .iter()
+        .filter_map(|e| Some((e.connection_id?, e.remote_key.clone()?)))
+        .collect();
+    Ok(crate::servicenow::keys::remote_shown_keys(state, &named).await?)
 }
 
 async fn connections_by_id(
@@ -450,9 +485,10 @@ async fn errors(_: ApiCaller, State(state): State<AppState>) -> Result<Response,
     let errors = state.store().sync_errors(false, 500).await?;
     let keys: Vec<ItemKey> = errors.iter().filter_map(|e| e.local_key.clone()).collect();
     let numbers = numbers(&state, &keys).await?;
+    let remote_numbers = remote_numbers(&state, &errors).await?;
     let errors: Vec<_> = errors
         .into_iter()
-        .map(|e| error_json(e, &connections, &numbers))
+        .map(|e| error_json(e, &connections, &numbers, &remote_numbers))
         .collect();
     Ok(axum::Json(serde_json::json!({"errors": errors})).into_response())
 }

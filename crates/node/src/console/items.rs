@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
-use tandem_model::query::Query as ItemQuery;
 use tandem_model::{
     Actor, Change, Item, ItemKey, ItemPatch, NewAttachment, NewComment, NewItem, Person, Priority,
     Project, Status,
@@ -106,7 +105,8 @@ async fn list(
     let projects = state.store().projects().await?;
     // A record's number (INC0010005) finds its item, as a key would on the item's page.
     let by_number = crate::servicenow::keys::by_number(&state, &text).await?;
-    let (items, total, error) = match ItemQuery::parse(text.trim()) {
+    let parsed = crate::servicenow::keys::parse_query(&state, text.trim()).await?;
+    let (items, total, error) = match parsed {
         _ if by_number.is_some() => (by_number.into_iter().collect(), 1, None),
         Ok(query) => {
             let result = state

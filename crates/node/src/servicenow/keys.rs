@@ -2,11 +2,12 @@
 //! INC-9, and that key stays what twins, mirror links, history and the remote side name it by;
 //! but the admin knows the record by its number, INC0010005. So on a node that serves
 //! ServiceNow the console shows the number as the item's key and the console, the API (and the
-//! CLI through it) take either.
+//! CLI through it) take either. The number also travels to the other side of a connection
+//! (a twin's `display_key`), which shows it for the remote item and takes it in a Connect.
 
 use std::collections::HashMap;
 
-use tandem_model::query::Query;
+use tandem_model::query::{Query, QueryError};
 use tandem_model::{Item, ItemKey};
 use tandem_store::{Page, StoreError};
 
@@ -16,10 +17,20 @@ use crate::sync::item_json::View;
 /// The longest text taken as a record number: ServiceNow's are a prefix and seven digits.
 const MAX_NUMBER: usize = 40;
 
+/// The most numbers one search query looks up (each costs a parse and a search); past them the
+/// query is refused as one naming a key that is not one.
+const MAX_QUERY_NUMBERS: usize = 100;
+
 /// The number of the record `item` mirrors, when it mirrors one of a synced table and
 /// ServiceNow has numbered it (an item sync just created has none until the bridge wrote it).
 pub fn number_of<'a>(view: &View, item: &'a Item) -> Option<&'a str> {
     view.display_key(item)
+}
+
+/// The key this node tells a remote its item is known by, when it is not the item's key (the
+/// record's number): the remote shows it for its twin and takes it where a remote key is typed.
+pub fn display_key(state: &AppState, item: &Item) -> Option<String> {
+    number_of(&state.view(), item).map(str::to_owned)
 }
 
 /// The key an admin sees for `item`: its record's number where it has one, else its key.
@@ -52,6 +63,30 @@ pub async fn shown_keys<'a>(
     Ok(shown_by_key)
 }
 
+/// The keys the remotes' admins know these remote items by, where a remote said one (a
+/// ServiceNow record's number), by (connection, remote key): read off this node's twins.
+pub async fn remote_shown_keys(
+    state: &AppState,
+    remote_items: &[(uuid::Uuid, String)],
+) -> Result<HashMap<(uuid::Uuid, String), String>, StoreError> {
+    let mut shown = HashMap::new();
+    for (connection, remote_key) in remote_items {
+        let id = (*connection, remote_key.clone());
+        if shown.contains_key(&id) {
+            continue;
+        }
+        if let Some(display) = state
+            .store()
+            .twin_by_remote(*connection, remote_key)
+            .await?
+            .and_then(|t| t.remote_display_key)
+        {
+            shown.insert(id, display);
+        }
+    }
+    Ok(shown)
+}
+
 /// The item an admin means by `raw`: an item key in any case (`inc-9`), or on a node that
 /// serves ServiceNow a record's number (`INC0010005`, any case). `None` when it is neither.
 pub async fn resolve(state: &AppState, raw: &str) -> Result<Option<ItemKey>, StoreError> {
@@ -60,6 +95,34 @@ pub async fn resolve(state: &AppState, raw: &str) -> Result<Option<ItemKey>, Sto
         return Ok(Some(key));
     }
     Ok(by_number(state, raw).await?.map(|item| item.key))
+}
+
+/// Parses a search query where `key = INC0010005` and `key in (INC0010005, …)` name the
+/// mirror items of those records, on a node that serves ServiceNow; elsewhere, and for a
+/// number no item mirrors, as [`Query::parse`] (which refuses a value that is not a key).
+pub async fn parse_query(
+    state: &AppState,
+    text: &str,
+) -> Result<Result<Query, QueryError>, StoreError> {
+    let servicenow = state.view().kind() == tandem_connectors::TrackerKind::ServiceNow;
+    // The parser stops at the first value it cannot take: each round looks up the number it
+    // stopped at (once each), until the query parses or stops at one no record has.
+    let mut keys: HashMap<String, Option<ItemKey>> = HashMap::new();
+    loop {
+        let mut new = None;
+        let parsed = Query::parse_with_keys(text, &mut |raw| match keys.get(raw) {
+            Some(known) => known.clone(),
+            None => {
+                new = Some(raw.to_owned());
+                None
+            }
+        });
+        let Some(raw) = new.filter(|_| servicenow && keys.len() < MAX_QUERY_NUMBERS) else {
+            return Ok(parsed);
+        };
+        let key = by_number(state, &raw).await?.map(|item| item.key);
+        keys.insert(raw, key);
+    }
 }
 
 /// The mirror item of the record numbered `raw` (any case), on a node that serves ServiceNow.

@@ -37,6 +37,11 @@ pub const SYNC_ACK: &str = "sync_ack";
 /// side's Errors page, where it is retried. Version 1 of its payload is [`FailureReport`].
 /// Older nodes ignore a kind they do not know (and log it), so it is sent to every remote.
 pub const SYNC_FAILED: &str = "sync_failed";
+/// "My item is now known by this key" (`{"my_key", "your_key", "display_key"}`): a display key
+/// that came after the last replica (ServiceNow numbers a record the bridge wrote), told once.
+/// Every replica and acknowledgement carries `display_key` too. Older nodes ignore the kind,
+/// and the field, and keep showing the key.
+pub const SYNC_KEY: &str = "sync_key";
 const BATCH: u32 = 200;
 /// How often an idle loop looks anyway (a wake-up it missed, a request whose retry is due).
 const IDLE_ROUND: Duration = Duration::from_millis(500);
@@ -504,12 +509,14 @@ struct Prepared {
     outgoing: Option<Outgoing>,
 }
 
-/// A replica ready to queue.
+/// A replica ready to queue, or only a new display key ([`SYNC_KEY`]).
 struct Outgoing {
-    /// The twin as it is once the replica is queued: the replica recorded as its last sent,
-    /// with the field versions that stamp it.
+    /// The twin as it is once the message is queued: the replica recorded as its last sent,
+    /// with the field versions that stamp it and the display key told.
     twin: Twin,
-    /// The [`SYNC`] message.
+    /// [`SYNC`] or [`SYNC_KEY`].
+    kind: &'static str,
+    /// The message.
     payload: String,
 }
 
@@ -560,14 +567,7 @@ async fn send_twin(
 async fn queue(state: &AppState, out: &Outgoing) -> Result<(), SyncFailure> {
     state
         .store()
-        .queue_sync(
-            out.twin.connection_id,
-            &out.twin.local_key,
-            out.twin.last_sent.as_deref().unwrap_or("{}"),
-            &out.twin.clock,
-            SYNC,
-            &out.payload,
-        )
+        .queue_sync(&out.twin, out.kind, &out.payload)
         .await?;
     Ok(())
 }
@@ -614,14 +614,29 @@ async fn prepare_send(
         .last_sent
         .as_deref()
         .and_then(|l| serde_json::from_str::<Value>(l).ok());
+    let display_key = crate::servicenow::keys::display_key(state, &item);
     if !force
         && let Some(last) = &last
         && same(last, &replica)
     {
+        // No replica, but the remote learns the key its admin knows the item by, once.
+        let outgoing = (display_key != twin.display_key_sent).then(|| {
+            let payload = json!({
+                "my_key": key.to_string(),
+                "your_key": twin.remote_key,
+                "display_key": display_key,
+            });
+            twin.display_key_sent = display_key;
+            Outgoing {
+                twin,
+                kind: SYNC_KEY,
+                payload: payload.to_string(),
+            }
+        });
         return Ok(Prepared {
             item: Some(item),
             empty: false,
-            outgoing: None,
+            outgoing,
         });
     }
     let me = precedence(connection, &twin);
@@ -679,13 +694,17 @@ async fn prepare_send(
         // Sent by `syncHelper.syncBackAfterProcessing()`: its receiver sends nothing back for
         // it, so that rules asking for it on both sides cannot play ping-pong.
         "sync_back": force,
+        // The key this side's admin knows the item by, when it is not its key.
+        "display_key": display_key,
     });
     twin.last_sent = Some(replica.to_string());
+    twin.display_key_sent = display_key;
     Ok(Prepared {
         item: Some(item),
         empty: false,
         outgoing: Some(Outgoing {
             twin,
+            kind: SYNC,
             payload: payload.to_string(),
         }),
     })
@@ -935,6 +954,7 @@ async fn run_request(
     let result = match request.kind.as_str() {
         SYNC => apply_sync(state, connection, &payload).await,
         SYNC_ACK => apply_ack(state, connection, &payload).await,
+        SYNC_KEY => apply_display_key(state, connection, &payload).await,
         SYNC_FAILED => super::report::reported(state, connection, &payload)
             .await
             .map(|()| done),
@@ -969,7 +989,7 @@ async fn run_request(
             // On ServiceNow the change goes on to the instance: no need to wait for its round.
             state.wake_bridge();
             // A failure report syncs nothing: the connection's Last sync stays.
-            if request.kind != SYNC_FAILED {
+            if request.kind != SYNC_FAILED && request.kind != SYNC_KEY {
                 touch_connection(state, connection.id).await;
             }
         }
@@ -1674,9 +1694,15 @@ async fn apply_sync<'a>(
     twin.remote_key = Some(remote_key.clone());
     twin.last_received = Some(replica.to_string());
     twin.last_sync = Some(Timestamp::now());
+    learn_display_key(&mut twin, payload);
+    // The key this side's admin knows the item by goes back with the acknowledgement: the
+    // remote shows it for its twin (a ServiceNow number comes later, by `SYNC_KEY`).
+    let display_key = crate::servicenow::keys::display_key(state, &after);
+    twin.display_key_sent.clone_from(&display_key);
     let ack = json!({
         "your_key": remote_key,
         "my_key": after.key.to_string(),
+        "display_key": display_key,
         "comments": acked_comments,
         "attachments": acked_attachments,
         // What this side counts as sent, never a change made meanwhile: the remote takes it
@@ -1942,6 +1968,7 @@ async fn apply_ack<'a>(
     if twin.remote_key.as_deref() != Some(remote) {
         twin.remote_key = Some(remote.to_owned());
     }
+    learn_display_key(&mut twin, payload);
     // The remote's replica after it applied ours: what both sides now agree on.
     if payload["replica"].is_object() {
         twin.last_received = Some(payload["replica"].to_string());
@@ -1955,6 +1982,48 @@ async fn apply_ack<'a>(
         message: None,
         lock: Some(twin_lock),
         after: AfterApply::default(),
+    })
+}
+
+/// Takes the display key a replica, acknowledgement or [`SYNC_KEY`] says the remote's item is
+/// known by (`display_key`: text, or null for none). A message without the field (an older
+/// node) leaves the key shown as it is; text that is no key to show is taken as none.
+fn learn_display_key(twin: &mut Twin, payload: &Value) {
+    let Some(told) = payload.get("display_key") else {
+        return;
+    };
+    twin.remote_display_key = told
+        .as_str()
+        .and_then(tandem_model::twin::display_key)
+        .map(str::to_owned);
+}
+
+/// [`SYNC_KEY`]: the remote's item is known by a new display key. For a twin this side does
+/// not have (unexalated meanwhile) there is nothing to do.
+async fn apply_display_key<'a>(
+    state: &'a AppState,
+    connection: &Connection,
+    payload: &Value,
+) -> Result<Completion<'a>, SyncFailure> {
+    let store = state.store();
+    let remote = payload["my_key"]
+        .as_str()
+        .ok_or_else(|| SyncFailure::Apply("the new display key names no remote item".into()))?;
+    let Some(found) = store.twin_by_remote(connection.id, remote).await? else {
+        return Ok(Completion::default());
+    };
+    let lock = state.lock_twin(connection.id, &found.local_key).await;
+    let Some(mut twin) = store.twin(connection.id, &found.local_key).await? else {
+        return Ok(Completion::default());
+    };
+    if twin.remote_key.as_deref() != Some(remote) {
+        return Ok(Completion::default()); // linked to another remote item meanwhile
+    }
+    learn_display_key(&mut twin, payload);
+    Ok(Completion {
+        twin: Some(twin),
+        lock: Some(lock),
+        ..Completion::default()
     })
 }
 
@@ -2075,7 +2144,9 @@ async fn apply_connect<'a>(
             ..Completion::default()
         })
     };
-    let Ok(local) = asked.parse::<ItemKey>() else {
+    // The remote's admin may have typed the key this side's admin knows the item by (a
+    // ServiceNow record's number).
+    let Some(local) = crate::servicenow::keys::resolve(state, asked).await? else {
         return refuse(format!("{asked} is not an item key on this node"));
     };
     let Some(item) = store.item(&local).await? else {
@@ -2111,11 +2182,23 @@ async fn apply_connect<'a>(
         }
         Err(e) => return Err(e),
     }
+    // The sender learns the key that links the twin when its admin typed another (a number),
+    // and the key this side's admin knows the item by, as an acknowledgement would tell it.
+    let display_key = crate::servicenow::keys::display_key(state, &item);
+    let answer = (asked != local.to_string() || display_key.is_some()).then(|| {
+        let ack =
+            json!({"your_key": remote, "my_key": local.to_string(), "display_key": display_key});
+        (SYNC_ACK.to_owned(), ack.to_string())
+    });
     match twin {
         Some(mut twin) => {
             let was_stopped = twin.state == TwinState::Stopped;
             twin.remote_key = Some(remote.to_owned());
             twin.state = TwinState::Active;
+            if answer.is_some() {
+                twin.display_key_sent.clone_from(&display_key);
+            }
+            learn_display_key(&mut twin, payload);
             // Exalated again after an Unexalate: what changed here meanwhile goes out, recorded
             // with the twin and the request's completion in one transaction.
             let mut message = None;
@@ -2125,7 +2208,15 @@ async fn apply_connect<'a>(
                     .outgoing
             {
                 twin = out.twin;
-                message = Some((SYNC.to_owned(), out.payload));
+                message = Some((out.kind.to_owned(), out.payload));
+            }
+            // The answer goes first, for the sender to know the key the change names.
+            match (answer, &message) {
+                (Some((kind, ack)), Some(_)) => {
+                    store.enqueue_message(connection.id, &kind, &ack).await?;
+                }
+                (Some(ack), None) => message = Some(ack),
+                (None, _) => {}
             }
             Ok(Completion {
                 twin: Some(twin),
@@ -2137,21 +2228,26 @@ async fn apply_connect<'a>(
         None => {
             admit_new_twin(state).await?;
             let baseline = outgoing_replica(state, connection, &item).await?;
-            store
-                .create_twin(Twin {
-                    connection_id: connection.id,
-                    local_key: local,
-                    remote_key: Some(remote.to_owned()),
-                    state: TwinState::Active,
-                    last_sent: Some(baseline.to_string()),
-                    last_received: None,
-                    created: Timestamp::now(),
-                    last_sync: Some(Timestamp::now()),
-                    clock: FieldClocks::default(),
-                    leads: false,
-                })
-                .await?;
-            Ok(Completion::default())
+            let mut twin = Twin {
+                connection_id: connection.id,
+                local_key: local,
+                remote_key: Some(remote.to_owned()),
+                state: TwinState::Active,
+                last_sent: Some(baseline.to_string()),
+                last_received: None,
+                created: Timestamp::now(),
+                last_sync: Some(Timestamp::now()),
+                clock: FieldClocks::default(),
+                leads: false,
+                remote_display_key: None,
+                display_key_sent: answer.as_ref().and(display_key),
+            };
+            learn_display_key(&mut twin, payload);
+            store.create_twin(twin).await?;
+            Ok(Completion {
+                message: answer,
+                ..Completion::default()
+            })
         }
     }
 }
@@ -2211,6 +2307,8 @@ async fn connect_existing(
             last_sync: Some(Timestamp::now()),
             clock: FieldClocks::default(),
             leads: false,
+            remote_display_key: None,
+            display_key_sent: None,
         })
         .await?;
     Ok(item)
@@ -2369,7 +2467,7 @@ pub async fn exalate(
     key: &ItemKey,
 ) -> Result<Twin, SyncFailure> {
     match bring(state, connection, key, false).await? {
-        Brought::Twin(twin) => Ok(twin),
+        Brought::Twin(twin) => Ok(*twin),
         Brought::AlreadyActive => Err(SyncFailure::Apply(format!(
             "{key} could not be brought under sync"
         ))),
@@ -2420,7 +2518,8 @@ pub async fn exalate_new(
 
 /// What [`bring`] did.
 enum Brought {
-    Twin(Twin),
+    /// Boxed: a twin is large next to the other variants.
+    Twin(Box<Twin>),
     /// With `skip_active`: the twin was active already; left alone.
     AlreadyActive,
     /// The outgoing rules sent nothing: the item is not under sync (the twin this call made is
@@ -2499,6 +2598,8 @@ async fn bring(
                     last_sync: None,
                     clock: FieldClocks::default(),
                     leads: true,
+                    remote_display_key: None,
+                    display_key_sent: None,
                 };
                 (twin, None)
             }
@@ -2514,7 +2615,7 @@ async fn bring(
         let mut messages = Vec::new();
         let twin = match prepared.outgoing {
             Some(out) => {
-                messages.push((SYNC.to_owned(), out.payload));
+                messages.push((out.kind.to_owned(), out.payload));
                 out.twin
             }
             None => twin,
@@ -2533,7 +2634,7 @@ async fn bring(
         }
         // Active already and nothing new to send: nothing to write.
         if before == Some(TwinState::Active) && messages.is_empty() {
-            return Ok(Brought::Twin(twin));
+            return Ok(Brought::Twin(Box::new(twin)));
         }
         match store
             .write_twin_and_queue(&twin, before.is_none(), &messages)
@@ -2542,7 +2643,7 @@ async fn bring(
             Ok(twin) => {
                 state.wake_sync();
                 state.wake_delivery();
-                return Ok(Brought::Twin(twin));
+                return Ok(Brought::Twin(Box::new(twin)));
             }
             Err(StoreError::NotFound { what: "item", .. }) => {
                 return Err(SyncFailure::Apply(format!("there is no item {key}")));
@@ -2623,6 +2724,37 @@ async fn send_unsent(state: &AppState) -> Result<usize, SyncFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_older_node_that_says_no_display_key_leaves_the_one_shown() {
+        let mut twin = Twin {
+            connection_id: Uuid::nil(),
+            local_key: "ENG-1".parse().unwrap(),
+            remote_key: Some("INC-9".into()),
+            state: TwinState::Active,
+            last_sent: None,
+            last_received: None,
+            created: Timestamp::UNIX_EPOCH,
+            last_sync: None,
+            clock: FieldClocks::default(),
+            leads: false,
+            remote_display_key: None,
+            display_key_sent: None,
+        };
+        let learn = |twin: &mut Twin, payload: Value| {
+            learn_display_key(twin, &payload);
+            twin.remote_display_key.clone()
+        };
+        let told = json!({"my_key": "INC-9", "display_key": "INC0010005"});
+        assert_eq!(learn(&mut twin, told).as_deref(), Some("INC0010005"));
+        // An older node's acknowledgement has no field: the number stays.
+        let older = json!({"my_key": "INC-9", "your_key": "ENG-1"});
+        assert_eq!(learn(&mut twin, older).as_deref(), Some("INC0010005"));
+        // A node that says none (null), or text that is no key to show: none.
+        assert_eq!(learn(&mut twin, json!({"display_key": null})), None);
+        twin.remote_display_key = Some("INC0010005".into());
+        assert_eq!(learn(&mut twin, json!({"display_key": "a\nb"})), None);
+    }
 
     #[test]
     fn owed_work_is_kept_once_in_order_and_goes_back_ahead_of_newer_work() {

@@ -1535,6 +1535,8 @@ pub(crate) mod testing {
             last_sync: None,
             clock: Default::default(),
             leads: false,
+            remote_display_key: None,
+            display_key_sent: None,
         }
     }
 

@@ -82,6 +82,7 @@ pub async fn connect(
     }
     // What the item looks like now counts as sent: Connect copies nothing.
     let baseline = engine::outgoing_replica(state, connection, &item).await?;
+    let display_key = crate::servicenow::keys::display_key(state, &item);
     let twin = Twin {
         connection_id: connection.id,
         local_key: key.clone(),
@@ -93,11 +94,19 @@ pub async fn connect(
         last_sync: None,
         clock: Default::default(),
         leads: true,
+        remote_display_key: None,
+        display_key_sent: display_key.clone(),
     };
     engine::admit_new_twin(state).await?;
     // The twin and the Connect that tells the remote, in one transaction.
-    // With the replica, for the remote's incoming rules to judge the Connect by.
-    let message = json!({"your_key": remote_key, "my_key": key.to_string(), "replica": baseline});
+    // With the replica, for the remote's incoming rules to judge the Connect by, and the key
+    // this side's admin knows the item by (`engine::SYNC_KEY`).
+    let message = json!({
+        "your_key": remote_key,
+        "my_key": key.to_string(),
+        "replica": baseline,
+        "display_key": display_key,
+    });
     let twin = store
         .write_twin_and_queue(
             &twin,

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0016_target_project_remote_errors.sql"),
     include_str!("../../migrations/sqlite/0017_item_type_parent.sql"),
     include_str!("../../migrations/sqlite/0018_comment_origin.sql"),
+    include_str!("../../migrations/sqlite/0019_twin_display_keys.sql"),
 ];
 
 /// The schema version this binary writes.

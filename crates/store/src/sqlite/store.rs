@@ -9,8 +9,8 @@ use tandem_model::{
     NewComment, NewItem, NewProject, Person, Project, ProjectKey, TrackerEvent,
 };
 use tandem_model::{
-    AttachmentLink, CommentLink, ConflictRecord, FieldClocks, IncomingRequest, MirrorKind,
-    MirrorLink, NewSyncError, RequestState, Scope, SyncError, Trigger, Twin, ValidationError,
+    AttachmentLink, CommentLink, ConflictRecord, IncomingRequest, MirrorKind, MirrorLink,
+    NewSyncError, RequestState, Scope, SyncError, Trigger, Twin, ValidationError,
 };
 use uuid::Uuid;
 
@@ -662,29 +662,11 @@ impl Twins for SqliteStore {
         self.read(|conn| twins::unsent(conn)).await
     }
 
-    async fn queue_sync(
-        &self,
-        connection_id: Uuid,
-        local_key: &ItemKey,
-        replica: &str,
-        clock: &FieldClocks,
-        kind: &str,
-        payload: &str,
-    ) -> Result<i64> {
-        let key = local_key.clone();
-        let (replica, kind, payload) = (replica.to_owned(), kind.to_owned(), payload.to_owned());
-        let clock = clock.clone();
-        self.write(move |conn| {
-            twins::queue_sync(
-                conn,
-                connection_id,
-                &key,
-                (&replica, &clock),
-                (&kind, &payload),
-                now(),
-            )
-        })
-        .await
+    async fn queue_sync(&self, twin: &Twin, kind: &str, payload: &str) -> Result<i64> {
+        let twin = twin.clone();
+        let (kind, payload) = (kind.to_owned(), payload.to_owned());
+        self.write(move |conn| twins::queue_sync(conn, &twin, (&kind, &payload), now()))
+            .await
     }
 
     async fn create_twinned_item(

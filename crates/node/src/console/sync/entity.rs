@@ -62,6 +62,8 @@ fn back(key: &str) -> String {
 /// One twin of the item, ready to show.
 pub(in crate::console) struct TwinView {
     pub connection: String,
+    /// The remote item as its admin knows it: the display key the remote said (a ServiceNow
+    /// record's number), else its key. The link goes by the key.
     pub remote_key: Option<String>,
     /// The remote item's page on the remote's console: `None` while the remote key is not
     /// known, or when the remote is private (this node cannot link to it).
@@ -103,7 +105,7 @@ pub(in crate::console) async fn sync_panel(
                 (Some(remote), Some(c)) => remote_item_page(c, remote),
                 _ => None,
             },
-            remote_key: t.remote_key,
+            remote_key: t.remote_display_key.or(t.remote_key),
             state: t.state.as_str(),
             active: t.state == tandem_model::TwinState::Active,
             last_sync: t.last_sync.map(|at| layout.time(&at)),

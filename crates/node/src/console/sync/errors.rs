@@ -37,7 +37,10 @@ pub(in crate::console) struct ErrorRow {
     pub local_key: Option<String>,
     /// `local_key` as its admin knows it (a ServiceNow record's number); see `show_keys`.
     pub local_shown: Option<String>,
+    /// The remote item as its admin knows it: its display key when the remote said one (see
+    /// `show_keys`), else its key.
     pub remote_key: Option<String>,
+    connection_id: Option<uuid::Uuid>,
     pub at: String,
     pub message: String,
     pub trace: Option<String>,
@@ -74,6 +77,7 @@ impl ErrorRow {
             local_shown: e.local_key.as_ref().map(ToString::to_string),
             local_key: e.local_key.map(|k| k.to_string()),
             remote_key: e.remote_key,
+            connection_id: e.connection_id,
             at: layout.time(&e.at),
             message: e.message,
             trace: e.script_trace,
@@ -82,7 +86,7 @@ impl ErrorRow {
 }
 
 /// Shows each row's item by the key its admin knows (on a node that serves ServiceNow, the
-/// record's number).
+/// record's number), and its remote item by the key the remote said its admin knows.
 pub(in crate::console) async fn show_keys(
     state: &AppState,
     rows: &mut [ErrorRow],
@@ -92,7 +96,7 @@ pub(in crate::console) async fn show_keys(
         .filter_map(|r| r.local_key.as_deref()?.parse().ok())
         .collect();
     let shown = crate::servicenow::keys::shown_keys(state, &keys).await?;
-    for row in rows {
+    for row in rows.iter_mut() {
         if let Some(text) = row
             .local_key
             .as_deref()
@@ -100,6 +104,18 @@ pub(in crate::console) async fn show_keys(
             .and_then(|k| shown.get(&k))
         {
             row.local_shown = Some(text.clone());
+        }
+    }
+    let remote_items: Vec<(uuid::Uuid, String)> = rows
+        .iter()
+        .filter_map(|r| Some((r.connection_id?, r.remote_key.clone()?)))
+        .collect();
+    let remote_shown = crate::servicenow::keys::remote_shown_keys(state, &remote_items).await?;
+    for row in rows {
+        if let (Some(id), Some(remote)) = (row.connection_id, &row.remote_key)
+            && let Some(text) = remote_shown.get(&(id, remote.clone()))
+        {
+            row.remote_key = Some(text.clone());
         }
     }
     Ok(())

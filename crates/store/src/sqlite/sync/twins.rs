@@ -15,7 +15,7 @@ use crate::sqlite::{connections, is_unique_violation, items, millis};
 use crate::{Result, StoreError};
 
 const COLUMNS: &str = "connection_id, project, number, remote_key, state, last_sent, \
-     last_received, created, last_sync, clock, leads";
+     last_received, created, last_sync, clock, leads, remote_display_key, display_key_sent";
 
 /// A twin row as SQLite has it, before its values are checked.
 struct Stored {
@@ -30,6 +30,8 @@ struct Stored {
     last_sync: Option<i64>,
     clock: String,
     leads: bool,
+    remote_display_key: Option<String>,
+    display_key_sent: Option<String>,
 }
 
 impl Stored {
@@ -47,6 +49,8 @@ impl Stored {
             last_sync: row.get(8)?,
             clock: row.get(9)?,
             leads: row.get(10)?,
+            remote_display_key: row.get(11)?,
+            display_key_sent: row.get(12)?,
         })
     }
 
@@ -70,6 +74,8 @@ impl Stored {
                 .and_then(|v| FieldClocks::from_json(&v))
                 .map_err(|e| row.damaged(format!("field versions: {e}")))?,
             leads: self.leads,
+            remote_display_key: self.remote_display_key,
+            display_key_sent: self.display_key_sent,
         })
     }
 }
@@ -150,7 +156,7 @@ pub(in crate::sqlite) fn create(conn: &Connection, t: &Twin) -> Result<Twin> {
     items::item_ref(conn, &t.local_key)?;
     let inserted = conn
         .prepare_cached(&format!(
-            "INSERT INTO twins ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+            "INSERT INTO twins ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              RETURNING {COLUMNS}"
         ))?
         .query_row(
@@ -166,6 +172,8 @@ pub(in crate::sqlite) fn create(conn: &Connection, t: &Twin) -> Result<Twin> {
                 t.last_sync.map(millis),
                 t.clock.to_json().to_string(),
                 t.leads,
+                t.remote_display_key,
+                t.display_key_sent,
             ],
             Stored::from_row,
         );
@@ -304,7 +312,8 @@ pub(in crate::sqlite) fn update(conn: &Connection, t: &Twin) -> Result<Twin> {
     let updated = conn
         .prepare_cached(&format!(
             "UPDATE twins SET remote_key = ?4, state = ?5, last_sent = ?6, last_received = ?7, \
-             last_sync = ?8, clock = ?9, leads = ?10 \
+             last_sync = ?8, clock = ?9, leads = ?10, remote_display_key = ?11, \
+             display_key_sent = ?12 \
              WHERE connection_id = ?1 AND project = ?2 AND number = ?3 \
              RETURNING {COLUMNS}"
         ))?
@@ -320,6 +329,8 @@ pub(in crate::sqlite) fn update(conn: &Connection, t: &Twin) -> Result<Twin> {
                 t.last_sync.map(millis),
                 t.clock.to_json().to_string(),
                 t.leads,
+                t.remote_display_key,
+                t.display_key_sent,
             ],
             Stored::from_row,
         )
@@ -392,27 +403,28 @@ pub(in crate::sqlite) fn withdraw(
     Ok(())
 }
 
-/// Records the replica as sent, with the field versions that stamp it, and queues the message through `connections::enqueue`, which
-/// alone numbers a connection's messages. Both in the caller's one transaction.
+/// Records the twin's replica as sent, with the field versions that stamp it and the display
+/// key told with it, and queues the message through `connections::enqueue`, which alone numbers
+/// a connection's messages. Both in the caller's one transaction.
 pub(in crate::sqlite) fn queue_sync(
     conn: &Connection,
-    connection_id: Uuid,
-    local_key: &ItemKey,
-    (replica, clock): (&str, &FieldClocks),
+    t: &Twin,
     (kind, payload): (&str, &str),
     now: Timestamp,
 ) -> Result<i64> {
+    let (connection_id, local_key) = (t.connection_id, &t.local_key);
     let updated = conn
         .prepare_cached(
-            "UPDATE twins SET last_sent = ?4, clock = ?5 \
+            "UPDATE twins SET last_sent = ?4, clock = ?5, display_key_sent = ?6 \
              WHERE connection_id = ?1 AND project = ?2 AND number = ?3",
         )?
         .execute(params![
             connections::id_text(connection_id),
             local_key.project.as_str(),
             local_key.number,
-            replica,
-            clock.to_json().to_string(),
+            t.last_sent,
+            t.clock.to_json().to_string(),
+            t.display_key_sent,
         ])?;
     if updated == 0 {
         return Err(StoreError::not_found(
@@ -460,6 +472,8 @@ pub(in crate::sqlite) fn create_twinned_item(
         last_sync: Some(now),
         clock: FieldClocks::default(),
         leads: false,
+        remote_display_key: None,
+        display_key_sent: None,
     };
     create(conn, &twin)?;
     Ok((item, true))
