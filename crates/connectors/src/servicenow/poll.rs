@@ -48,6 +48,21 @@ pub struct PollState {
     pub own: BTreeMap<String, Vec<i64>>,
 }
 
+impl PollState {
+    /// Remembers a write of the connector's own (the row a create or update returned), so that
+    /// reading it back is not taken for someone else's change.
+    pub fn note_own_write(&mut self, record: &Record) {
+        let (id, count) = (record.sys_id(), record.mod_count());
+        if id.is_empty() || count < 0 {
+            return;
+        }
+        let counts = self.own.entry(id.to_owned()).or_default();
+        if !counts.contains(&count) {
+            counts.push(count);
+        }
+    }
+}
+
 /// One page of changes and the state to store once they are handed over.
 #[derive(Debug)]
 pub struct Batch {
@@ -139,14 +154,7 @@ impl Poller {
     /// Remembers a write of the connector's own (the row a create or update returned), so that
     /// reading it back is not taken for someone else's change.
     pub fn note_own_write(&mut self, record: &Record) {
-        let (id, count) = (record.sys_id(), record.mod_count());
-        if id.is_empty() || count < 0 {
-            return;
-        }
-        let counts = self.state.own.entry(id.to_owned()).or_default();
-        if !counts.contains(&count) {
-            counts.push(count);
-        }
+        self.state.note_own_write(record);
     }
 
     /// The next page of changed rows. Does not move the poller: call [`Poller::advance`]

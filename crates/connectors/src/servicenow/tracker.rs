@@ -73,11 +73,10 @@ impl ServiceNow {
 
     /// Remembers a row this connector wrote, so reading it back is not a change.
     fn note_own_write(&self, table: &str, feed: Feed, record: &Record) {
-        let mut feeds = self.feeds();
-        let state = feeds.entry((table.to_owned(), feed)).or_default();
-        let mut poller = Poller::table(table, std::mem::take(state));
-        poller.note_own_write(record);
-        *state = poller.state().clone();
+        self.feeds()
+            .entry((table.to_owned(), feed))
+            .or_default()
+            .note_own_write(record);
     }
 }
 
