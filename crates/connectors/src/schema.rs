@@ -41,6 +41,23 @@ impl Collections {
         Self { pairs }
     }
 
+    /// Each collection mirrored by the project `key_for` names; two that come out alike get
+    /// numbered keys (`SUP`, `SUP2`).
+    pub fn numbered(names: &[String], key_for: impl Fn(&str) -> ProjectKey) -> Self {
+        let mut pairs: Vec<(String, ProjectKey)> = Vec::new();
+        for name in names {
+            let mut key = key_for(name);
+            let mut n = 2;
+            while pairs.iter().any(|(_, k)| *k == key) {
+                let base: String = key.as_str().chars().take(8).collect();
+                key = format!("{base}{n}").parse().unwrap_or(key);
+                n += 1;
+            }
+            pairs.push((name.clone(), key));
+        }
+        Self { pairs }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ProjectKey)> {
         self.pairs.iter().map(|(c, p)| (c.as_str(), p))
     }

@@ -907,8 +907,9 @@ impl Mirror {
             }
             self.set_snapshot(table, &record).await?;
         }
-        self.push_comments(table, &sys_id, key, &links).await?;
-        self.push_attachments(table, &sys_id, key, &links).await?;
+        // The item as read above: a comment or file added since has its own event, pushed next.
+        self.push_comments(table, &sys_id, &item, &links).await?;
+        self.push_attachments(table, &sys_id, &item, &links).await?;
         Ok(())
     }
 
@@ -916,14 +917,12 @@ impl Mirror {
         &self,
         table: &str,
         sys_id: &str,
-        key: &ItemKey,
+        item: &tandem_model::Item,
         links: &[MirrorLink],
     ) -> Result<(), MirrorError> {
         let store = self.state.store();
         let tracker = self.link_tracker(table);
-        let Some(item) = store.item(key).await? else {
-            return Ok(());
-        };
+        let key = &item.key;
         let linked = linked_ids(links, MirrorKind::Comment);
         let new: Vec<&tandem_model::Comment> = item
             .comments
@@ -1009,14 +1008,12 @@ impl Mirror {
         &self,
         table: &str,
         sys_id: &str,
-        key: &ItemKey,
+        item: &tandem_model::Item,
         links: &[MirrorLink],
     ) -> Result<(), MirrorError> {
         let store = self.state.store();
         let tracker = self.link_tracker(table);
-        let Some(item) = store.item(key).await? else {
-            return Ok(());
-        };
+        let key = &item.key;
         let linked = linked_ids(links, MirrorKind::Attachment);
         for a in item.attachments.iter().filter(|a| !linked.contains(&a.id)) {
             let Some((meta, bytes)) = store.attachment(key, a.id).await? else {

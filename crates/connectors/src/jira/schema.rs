@@ -141,18 +141,7 @@ pub type Projects = Collections;
 /// valid store key (Jira's `SUP` → `SUP`), else of its letters; two that come out alike get
 /// numbered keys.
 pub fn projects(keys: &[String]) -> Projects {
-    let mut entries: Vec<(String, ProjectKey)> = Vec::new();
-    for k in keys {
-        let mut key = project_key_for(k);
-        let mut n = 2;
-        while entries.iter().any(|(_, e)| *e == key) {
-            let base: String = key.as_str().chars().take(8).collect();
-            key = format!("{base}{n}").parse().unwrap_or(key);
-            n += 1;
-        }
-        entries.push((k.clone(), key));
-    }
-    Collections::new(entries)
+    Collections::numbered(keys, project_key_for)
 }
 
 /// The store key for a Jira project key: the same where valid, else its capitals and digits.

@@ -38,18 +38,7 @@ pub type Tables = Collections;
 /// prefix where well known (`incident` → `INC`), and two tables that abbreviate alike get
 /// numbered keys.
 pub fn tables(names: &[String]) -> Tables {
-    let mut entries: Vec<(String, ProjectKey)> = Vec::new();
-    for t in names {
-        let mut key = project_key_for(t);
-        let mut n = 2;
-        while entries.iter().any(|(_, k)| *k == key) {
-            let base: String = key.as_str().chars().take(8).collect();
-            key = format!("{base}{n}").parse().unwrap_or(key);
-            n += 1;
-        }
-        entries.push((t.clone(), key));
-    }
-    Collections::new(entries)
+    Collections::numbered(names, project_key_for)
 }
 
 /// The table a first sync creates a record in unless the rules say otherwise.
